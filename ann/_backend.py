@@ -1,0 +1,173 @@
+"""The two backends behind ``ann.Network``: the C core (through cffi) and the reference.
+
+Both expose the same small surface, so the training loop in ``_network`` does not care
+which one runs:
+
+* ``make_net(sizes)`` -> a net object with ``init``, ``get_params``/``set_params``,
+  ``get_grads``, ``tensor``, ``forward_backward``, ``train_step``, ``predict_u8``,
+  ``predict_f32``;
+* ``shuffle(idx, state)`` -> new generator state (idx shuffled in place).
+
+Selection: ``ANN_BACKEND=c`` insists on the C core, ``ANN_BACKEND=python`` picks the pure
+Python reference, and by default the C core is used when it was built, else the reference
+with a warning. Status codes from C become exceptions in exactly one place, ``check``.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from array import array
+from typing import Any, Optional, Sequence, Tuple
+
+from ._errors import AnnError, BackendError, DataError, TrainingError
+
+try:  # the compiled extension is missing when running from a source tree that was not built
+    from ._core import ffi, lib  # type: ignore[import-not-found]
+    _CORE_ERROR: Optional[BaseException] = None
+except ImportError as exc:  # pragma: no cover - exercised by the fallback test in a subprocess
+    ffi = lib = None
+    _CORE_ERROR = exc
+
+PredictResult = Tuple[Optional[array], Optional[array], float, int]
+
+
+def check(status: int, what: str) -> None:
+    """Raise the exception that matches a C status code (``ANN_OK`` returns quietly)."""
+    if status == 0:
+        return
+    message = f"{what}: {ffi.string(lib.ann_strerror(status)).decode()}"
+    if status == lib.ANN_E_NOMEM:
+        raise MemoryError(message)
+    if status == lib.ANN_E_NONFINITE:
+        raise TrainingError(message)
+    if status in (lib.ANN_E_LABEL, lib.ANN_E_INDEX):
+        raise DataError(message)
+    if status in (lib.ANN_E_SIZE, lib.ANN_E_ARG):
+        raise ValueError(message)
+    raise BackendError(message)
+
+
+def c_available() -> bool:
+    return lib is not None
+
+
+class CNet:
+    """A network held by the C core: one params buffer, one grads buffer, one workspace."""
+
+    def __init__(self, sizes: Sequence[int]) -> None:
+        c_sizes = ffi.new("int32_t[]", list(sizes))
+        out = ffi.new("ann_net **")
+        check(lib.ann_net_create(out, c_sizes, len(sizes)), "creating the network")
+        self._net = ffi.gc(out[0], lib.ann_net_destroy)
+        self.sizes = list(sizes)
+        self.num_params = int(lib.ann_net_num_params(self._net))
+        self._loss = ffi.new("double *")
+        self._correct = ffi.new("int64_t *")
+
+    def init(self, seed: int) -> None:
+        check(lib.ann_net_init(self._net, seed & 0xFFFFFFFFFFFFFFFF), "initializing weights")
+
+    def _buffer(self, pointer: Any) -> Any:
+        return ffi.buffer(pointer, 4 * self.num_params)
+
+    def get_params(self) -> array:
+        out = array("f")
+        out.frombytes(self._buffer(lib.ann_net_params(self._net)))
+        return out
+
+    def set_params(self, values: array) -> None:
+        if len(values) != self.num_params:
+            raise ValueError(f"expected {self.num_params} parameters, got {len(values)}")
+        self._buffer(lib.ann_net_params(self._net))[:] = values.tobytes()
+
+    def get_grads(self) -> array:
+        out = array("f")
+        out.frombytes(self._buffer(lib.ann_net_grads(self._net)))
+        return out
+
+    def tensor(self, layer: int, kind: int) -> Tuple[int, int]:
+        offset, count = ffi.new("int64_t *"), ffi.new("int64_t *")
+        check(lib.ann_net_tensor(offset, count, self._net, layer, kind), "locating a tensor")
+        return int(offset[0]), int(count[0])
+
+    def forward_backward(self, images: Any, labels: Any, n_rows: int, idx: array,
+                         start: int, batch: int) -> Tuple[float, int]:
+        ptr = ffi.from_buffer("int32_t[]", idx) + start
+        check(lib.ann_net_forward_backward(self._net, self._loss, self._correct,
+                                           ffi.from_buffer(images), ffi.from_buffer(labels),
+                                           n_rows, ptr, batch), "forward/backward")
+        return self._loss[0], self._correct[0]
+
+    def train_step(self, images: Any, labels: Any, n_rows: int, idx: array, start: int,
+                   batch: int, lr: float) -> Tuple[float, int]:
+        ptr = ffi.from_buffer("int32_t[]", idx) + start
+        check(lib.ann_net_train_step(self._net, self._loss, self._correct,
+                                     ffi.from_buffer(images), ffi.from_buffer(labels),
+                                     n_rows, ptr, batch, lr), "training step")
+        return self._loss[0], self._correct[0]
+
+    def predict_u8(self, images: Any, labels: Any, n_rows: int, idx: Optional[array], n: int,
+                   *, want_probs: bool, want_classes: bool) -> PredictResult:
+        K = self.sizes[-1]
+        probs = array("f", bytes(4 * n * K)) if want_probs else None
+        classes = array("i", bytes(4 * n)) if want_classes else None
+        loss_sum, correct = ffi.new("double *"), ffi.new("int64_t *")
+        check(lib.ann_net_predict_u8(
+            self._net,
+            ffi.from_buffer("float[]", probs) if probs is not None else ffi.NULL,
+            ffi.from_buffer("int32_t[]", classes) if classes is not None else ffi.NULL,
+            loss_sum, correct, ffi.from_buffer(images),
+            ffi.from_buffer(labels) if labels is not None else ffi.NULL,
+            n_rows, ffi.from_buffer("int32_t[]", idx) if idx is not None else ffi.NULL, n),
+            "prediction")
+        return probs, classes, loss_sum[0], correct[0]
+
+    def predict_f32(self, x: array, n: int) -> Tuple[array, array]:
+        K = self.sizes[-1]
+        probs = array("f", bytes(4 * n * K))
+        classes = array("i", bytes(4 * n))
+        status = lib.ann_net_predict_f32(self._net, ffi.from_buffer("float[]", probs),
+                                         ffi.from_buffer("int32_t[]", classes),
+                                         ffi.from_buffer("float[]", x), n)
+        if status == lib.ANN_E_NONFINITE:
+            raise DataError("prediction: the input contains NaN or infinite values")
+        check(status, "prediction")
+        return probs, classes
+
+
+def c_shuffle(idx: array, state: int) -> int:
+    c_state = ffi.new("uint64_t *", state & 0xFFFFFFFFFFFFFFFF)
+    check(lib.ann_shuffle(ffi.from_buffer("int32_t[]", idx), len(idx), c_state), "shuffling")
+    return int(c_state[0])
+
+
+class Backend:
+    """A named pair of (net factory, shuffle) functions."""
+
+    def __init__(self, name: str, make_net: Any, shuffle: Any) -> None:
+        self.name = name
+        self.make_net = make_net
+        self.shuffle = shuffle
+
+    def __repr__(self) -> str:
+        return f"<ann backend {self.name}>"
+
+
+def get_backend(name: Optional[str] = None) -> Backend:
+    """The backend called ``name`` ("c" or "python"); by default ``$ANN_BACKEND``, else C."""
+    choice = (name or os.environ.get("ANN_BACKEND") or "").strip().lower()
+    if choice not in ("", "c", "python"):
+        raise ValueError(f"backend must be 'c' or 'python', not {choice!r}")
+    if choice == "python":
+        from . import _reference
+        return Backend("python", _reference.RefNet, _reference.shuffle)
+    if lib is None:
+        if choice == "c":
+            raise AnnError(f"the C core is not built ({_CORE_ERROR}); "
+                           "reinstall with `pip install .` and a C compiler, "
+                           "or set ANN_BACKEND=python")
+        warnings.warn(f"ann: the C core is not available ({_CORE_ERROR}); using the much slower "
+                      "pure-Python reference backend", RuntimeWarning, stacklevel=3)
+        from . import _reference
+        return Backend("python", _reference.RefNet, _reference.shuffle)
+    return Backend("c", CNet, c_shuffle)

@@ -1,0 +1,55 @@
+"""Exception classes of ann.
+
+Every error a user can cause is one of these. The ones about bad input also
+subclass ``ValueError`` so generic ``except ValueError`` code keeps working.
+Messages are one line and name the file (and byte offset) where that applies.
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional, Union
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class AnnError(Exception):
+    """Base class of every error raised by ann."""
+
+
+def _where(message: str, path: Optional[PathLike], offset: Optional[int]) -> str:
+    text = message
+    if offset is not None:
+        text = f"{text} (at byte {offset})"
+    if path is not None:
+        text = f"{os.fspath(path)}: {text}"
+    return text
+
+
+class DataError(AnnError, ValueError):
+    """A data file (IDX, image) or in-memory data set is malformed."""
+
+    def __init__(self, message: str, path: Optional[PathLike] = None,
+                 offset: Optional[int] = None) -> None:
+        self.path = None if path is None else os.fspath(path)
+        self.offset = offset
+        self.reason = message
+        super().__init__(_where(message, path, offset))
+
+
+class ModelFileError(AnnError, ValueError):
+    """A saved model file is malformed or does not describe a usable network."""
+
+    def __init__(self, message: str, path: Optional[PathLike] = None,
+                 offset: Optional[int] = None) -> None:
+        self.path = None if path is None else os.fspath(path)
+        self.offset = offset
+        self.reason = message
+        super().__init__(_where(message, path, offset))
+
+
+class TrainingError(AnnError, RuntimeError):
+    """Training cannot go on (for instance the loss became NaN or infinite)."""
+
+
+class BackendError(AnnError, RuntimeError):
+    """The C core reported a failure that is not the caller's fault (e.g. out of memory)."""

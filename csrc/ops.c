@@ -1,0 +1,210 @@
+/*
+ * ops.c -- the single operations of an MLP, each forward beside its backward.
+ *
+ * Shapes (see ann.h for the legend): B batch rows, n_in / n_out a dense layer's fan-in and
+ * fan-out, K classes, D input features, N rows of a data set. Row-major everywhere.
+ *
+ * Every function checks its arguments and returns a status; none allocates.
+ */
+#include "ann.h"
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+const char *ann_strerror(int status)
+{
+    switch (status) {
+    case ANN_OK: return "ok";
+    case ANN_E_NULL: return "a required buffer is missing (NULL pointer)";
+    case ANN_E_SIZE: return "a size or count is zero, negative or too large";
+    case ANN_E_INDEX: return "a row index lies outside the data set";
+    case ANN_E_LABEL: return "a label lies outside 0..K-1";
+    case ANN_E_NOMEM: return "out of memory";
+    case ANN_E_NONFINITE: return "a value became NaN or infinite";
+    case ANN_E_ARG: return "an argument is out of range";
+    default: return "unknown status code";
+    }
+}
+
+/* ---- dense layer: y = x W + b -------------------------------------------------------- */
+
+int ann_dense_forward(float *y, const float *x, const float *W, const float *b,
+                      int B, int n_in, int n_out)
+{
+    if (!y || !x || !W || !b) return ANN_E_NULL;
+    if (B < 1 || n_in < 1 || n_out < 1) return ANN_E_SIZE;
+    /* y (B, n_out) = x (B, n_in) . W (n_in, n_out) */
+    int status = ann_sgemm(0, 0, B, n_out, n_in, x, n_in, W, n_out, 0.0f, y, n_out);
+    if (status != ANN_OK) return status;
+    ann__add_bias(y, b, B, n_out);
+    return ANN_OK;
+}
+
+/*
+ * Backward of y = x W + b, given dy = dL/dy (B, n_out). Each output y[r][j] depends on
+ * W[i][j] through x[r][i], on b[j] with slope 1, and on x[r][i] through W[i][j], so
+ *   dL/dW[i][j] = sum_r x[r][i] dy[r][j]   ->  dW = x^T dy      (n_in, n_out)
+ *   dL/db[j]    = sum_r dy[r][j]           ->  db = 1^T dy      (n_out)
+ *   dL/dx[r][i] = sum_j dy[r][j] W[i][j]   ->  dx = dy W^T      (B, n_in)
+ */
+int ann_dense_backward(float *dx, float *dW, float *db,
+                       const float *dy, const float *x, const float *W,
+                       int B, int n_in, int n_out)
+{
+    if (!dW || !db || !dy || !x || (dx && !W)) return ANN_E_NULL;
+    if (B < 1 || n_in < 1 || n_out < 1) return ANN_E_SIZE;
+    int status = ann_sgemm(1, 0, n_in, n_out, B, x, n_in, dy, n_out, 0.0f, dW, n_out);
+    if (status != ANN_OK) return status;
+    ann__sum_rows(db, dy, B, n_out);
+    if (dx) status = ann_sgemm(0, 1, B, n_in, n_out, dy, n_out, W, n_out, 0.0f, dx, n_in);
+    return status;
+}
+
+/* y (B, n) += b (n), broadcast over rows */
+void ann__add_bias(float *y, const float *b, int B, int n)
+{
+    for (int r = 0; r < B; r++) {
+        float *row = y + (size_t)r * n;
+        for (int j = 0; j < n; j++) row[j] += b[j];
+    }
+}
+
+/* out (n) = sum over rows of a (B, n), rows added in order 0..B-1 (a fixed order). */
+void ann__sum_rows(float *out, const float *a, int B, int n)
+{
+    memset(out, 0, (size_t)n * sizeof(float));
+    for (int r = 0; r < B; r++) {
+        const float *row = a + (size_t)r * n;
+        for (int j = 0; j < n; j++) out[j] += row[j];
+    }
+}
+
+/* ---- ReLU ------------------------------------------------------------------------------ */
+
+int ann_relu_forward(float *y, const float *x, int64_t n)
+{
+    if (!y || !x) return ANN_E_NULL;
+    if (n < 0) return ANN_E_SIZE;
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    return ANN_OK;
+}
+
+/* d max(0, x)/dx = 1 for x > 0 and 0 for x < 0 (we take 0 at the kink). Since y > 0 exactly
+ * when x > 0, the mask can be read from the output, and the input need not be kept. */
+int ann_relu_backward(float *dx, const float *dy, const float *y, int64_t n)
+{
+    if (!dx || !dy || !y) return ANN_E_NULL;
+    if (n < 0) return ANN_E_SIZE;
+    for (int64_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    return ANN_OK;
+}
+
+/* ---- softmax + cross-entropy, fused ------------------------------------------------------ */
+
+/*
+ * For one row z (K) with label t:   p_k = exp(z_k - m) / sum_j exp(z_j - m),  m = max_j z_j
+ *   loss = -log p_t = log(sum_j exp(z_j - m)) - (z_t - m)
+ *   dloss/dz_k = p_k - [k == t]
+ * The batch loss is the mean over rows, so each row's gradient is divided by B.
+ * Subtracting m changes nothing mathematically and keeps every exp() in (0, 1].
+ */
+int ann_softmax_cross_entropy(float *dlogits, float *probs, double *loss,
+                              const float *logits, const int32_t *labels, int B, int K)
+{
+    if (!loss || !logits || !labels) return ANN_E_NULL;
+    if (B < 1 || K < 1) return ANN_E_SIZE;
+    for (int r = 0; r < B; r++)
+        if (labels[r] < 0 || labels[r] >= K) return ANN_E_LABEL;
+    double total = 0.0;
+    const float inv_B = 1.0f / (float)B;
+    for (int r = 0; r < B; r++) {
+        const float *z = logits + (size_t)r * K;        /* (K) */
+        float *g = dlogits ? dlogits + (size_t)r * K : NULL;
+        float *p = probs ? probs + (size_t)r * K : NULL;
+        int t = labels[r];
+        float m = z[0];
+        for (int k = 1; k < K; k++) if (z[k] > m) m = z[k];
+        const float zt = z[t];                 /* read before g, which may alias z, is written */
+        /* First pass: e_k = exp(z_k - m), each in (0, 1], kept in the output row if there is
+         * one (g first: it may alias z, and e_k is written only after z_k is read). */
+        float *e = g ? g : p;
+        float sum = 0.0f;
+        for (int k = 0; k < K; k++) {
+            float ek = expf(z[k] - m);
+            if (e) e[k] = ek;
+            sum += ek;
+        }
+        total += log((double)sum) - ((double)zt - m);
+        if (!e) continue;
+        /* Second pass: p_k = e_k / sum and g_k = (p_k - [k == t]) / B. */
+        const float inv_sum = 1.0f / sum;
+        for (int k = 0; k < K; k++) {
+            float pk = e[k] * inv_sum;
+            if (p) p[k] = pk;
+            if (g) g[k] = (pk - (k == t ? 1.0f : 0.0f)) * inv_B;
+        }
+    }
+    *loss = total / B;
+    return isfinite(*loss) ? ANN_OK : ANN_E_NONFINITE;
+}
+
+/* ---- SGD --------------------------------------------------------------------------------- */
+
+/* Gradient descent step: theta <- theta - lr * dL/dtheta. */
+int ann_sgd_update(float *params, const float *grads, int64_t n, float lr)
+{
+    if (!params || !grads) return ANN_E_NULL;
+    if (n < 0) return ANN_E_SIZE;
+    if (!(lr >= 0.0f) || !isfinite(lr)) return ANN_E_ARG;
+    for (int64_t i = 0; i < n; i++) params[i] -= lr * grads[i];
+    return ANN_OK;
+}
+
+/* ---- data ---------------------------------------------------------------------------------- */
+
+int ann_gather_u8(float *x, const uint8_t *images, int64_t N, const int32_t *idx, int B, int D)
+{
+    if (!x || !images || !idx) return ANN_E_NULL;
+    if (B < 1 || D < 1 || N < 1) return ANN_E_SIZE;
+    for (int r = 0; r < B; r++)
+        if (idx[r] < 0 || idx[r] >= N) return ANN_E_INDEX;
+    const float scale = 1.0f / 255.0f;
+    for (int r = 0; r < B; r++) {
+        const uint8_t *src = images + (size_t)idx[r] * D;   /* (D) */
+        float *dst = x + (size_t)r * D;                      /* (D) */
+        for (int i = 0; i < D; i++) dst[i] = (float)src[i] * scale;
+    }
+    return ANN_OK;
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): a 64-bit state advanced by a constant, then mixed.
+ * Small, fast, and easy to reproduce in Python for the reference backend. */
+uint64_t ann__splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+float ann_random_uniform(uint64_t *state)
+{
+    if (!state) return 0.0f;
+    return (float)(ann__splitmix64(state) >> 40) * (1.0f / 16777216.0f);
+}
+
+/* Fisher-Yates: for i = n-1 down to 1 swap idx[i] with idx[j], j uniform in [0, i].
+ * j = next % (i + 1): the modulo bias is below 2^-32 for any n < 2^31. */
+int ann_shuffle(int32_t *idx, int64_t n, uint64_t *state)
+{
+    if (!idx || !state) return ANN_E_NULL;
+    if (n < 0) return ANN_E_SIZE;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(ann__splitmix64(state) % (uint64_t)(i + 1));
+        int32_t tmp = idx[i];
+        idx[i] = idx[j];
+        idx[j] = tmp;
+    }
+    return ANN_OK;
+}
