@@ -101,7 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     ann.set_num_threads(args.threads)
     source = _mnist.find_mnist(args.data, download=not args.no_download, progress=not args.quiet)
-    if source.note:
+    if source.note and source.kind != "folder":   # a download or the sample fallback
         print(f"ann: {source.note}", file=sys.stderr, flush=True)
     train_all, test = _read_pair(source.paths, _idx)
     train, val = train_all.split(args.val_fraction, seed=args.seed)

@@ -211,7 +211,7 @@ def load_mnist(path: Optional[Union[str, "os.PathLike[str]"]] = None, *, downloa
     """
     from . import _idx, _mnist
     source = _mnist.find_mnist(path, download=download, progress=progress)
-    if source.note:
+    if source.kind == "sample" and path != "sample":
         import warnings
         warnings.warn(source.note, UserWarning, stacklevel=2)
     return _read_pair(source.paths, _idx)

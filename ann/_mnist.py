@@ -1,0 +1,634 @@
+"""Finding MNIST on any machine: a given folder, the user cache, a download, or the built-in sample.
+
+The order of preference (``find_mnist``) is what lets ``ann train`` work
+everywhere: it uses a folder the user names (and nothing else), or the cache
+folder, which it fills from a public mirror when empty; when that is not
+possible it falls back to the sample of 10,000 + 2,000 digits shipped in
+``ann/data/sample`` and says so in one line, instead of failing.
+
+Downloads are verified by sha256 before they are moved into place. Two hashes
+are accepted per file: that of the official ``.gz`` as the mirrors serve it,
+and that of the decompressed IDX content, so a mirror that recompressed the
+files (different gzip bytes, same data) is accepted too.
+"""
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import http.client
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Callable, Mapping, Optional, Sequence, Union
+
+from ._errors import DataError
+
+__all__ = [
+    "FILES", "SHA256", "DEFAULT_MIRRORS", "SAMPLE_DIR", "MnistSource",
+    "default_data_dir", "mirrors_from_env", "find_mnist", "download_mnist",
+]
+
+PathArg = Union[str, "os.PathLike[str]"]
+
+FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+# "gz": the official files as served by the mirrors; "raw": their decompressed
+# IDX content, which any faithful copy shares however it was recompressed.
+SHA256 = {
+    "train_images": {
+        "gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "raw": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    },
+    "train_labels": {
+        "gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        "raw": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    },
+    "test_images": {
+        "gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "raw": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    },
+    "test_labels": {
+        "gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        "raw": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
+}
+
+DEFAULT_MIRRORS = [
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+]
+
+# A plain path next to this module: the package is installed as files (cffi
+# extension beside it), never imported from a zip, so no importlib.resources
+# indirection is needed.
+SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "sample"
+SAMPLE_TRAIN_SIZE = 10_000
+SAMPLE_TEST_SIZE = 2_000
+_SAMPLE_WORDS = (f"the built-in sample ({SAMPLE_TRAIN_SIZE:,} training and "
+                 f"{SAMPLE_TEST_SIZE:,} test digits)")
+
+# Limits that keep a hostile or broken mirror from costing unbounded disk,
+# memory or time. The largest real file is 9.9 MB gzipped, 47 MB raw.
+_MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
+_MAX_RAW_BYTES = 256 * 1024 * 1024
+_CHUNK = 64 * 1024
+# A transfer must bring this much body per `timeout` seconds (about 550 B/s at
+# the default 30 s) ...
+_MIN_BYTES_PER_WINDOW = 16 * 1024
+# ... and finish within this many `timeout`s (10 minutes at the default 30 s,
+# i.e. at least ~17 kB/s for the 10 MB training images).
+_DEADLINE_FACTOR = 20
+
+
+@dataclass(frozen=True)
+class MnistSource:
+    """Where the four MNIST files were found, and one line telling the user about it.
+
+    ``paths`` has the keys of ``FILES``; a path may end in ``.gz`` or not.
+    ``kind`` is "folder" (found on disk), "download" (just fetched) or
+    "sample" (the built-in sample).
+    """
+
+    paths: dict[str, Path]
+    kind: str
+    note: str
+
+
+def default_data_dir() -> Path:
+    """The folder MNIST is looked for and downloaded to when none is given.
+
+    $ANN_DATA if set; otherwise the user's cache folder: %LOCALAPPDATA%\\ann on
+    Windows, else $XDG_CACHE_HOME/ann (only if absolute, as the XDG spec asks)
+    or ~/.cache/ann.
+    """
+    explicit = os.environ.get("ANN_DATA", "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.name == "nt":
+        local = os.environ.get("LOCALAPPDATA", "").strip()
+        base = Path(local) if local else Path.home() / "AppData" / "Local"
+        return base / "ann"
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "ann"
+    return Path.home() / ".cache" / "ann"
+
+
+def _base_url(url: str) -> str:
+    url = url.strip()
+    return url if url.endswith("/") else url + "/"
+
+
+def mirrors_from_env() -> list[str]:
+    """Base URLs from $ANN_MNIST_MIRRORS (comma-separated), else DEFAULT_MIRRORS.
+
+    Blank entries are dropped and each URL gets a trailing "/", so the file
+    names can simply be appended. A variable holding only blanks counts as unset.
+    """
+    entries = [_base_url(part) for part in os.environ.get("ANN_MNIST_MIRRORS", "").split(",")
+               if part.strip()]
+    return entries or list(DEFAULT_MIRRORS)
+
+
+def _check_mirror(url: str) -> None:
+    """Refuse anything but http(s): a file:// or ftp:// "mirror" is a configuration mistake."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise DataError(f"MNIST mirror {url!r} is not an http:// or https:// URL")
+
+
+def _locate(folder: Path) -> tuple[dict[str, Path], list[str]]:
+    """The MNIST files present in `folder` (gzipped or not), and the names of those missing."""
+    found: dict[str, Path] = {}
+    missing: list[str] = []
+    for key, name in FILES.items():
+        for candidate in (folder / name, folder / name[:-len(".gz")]):
+            if candidate.is_file():
+                found[key] = candidate
+                break
+        else:
+            missing.append(name)
+    return found, missing
+
+
+def _sample_source(note: str) -> MnistSource:
+    found, missing = _locate(SAMPLE_DIR)
+    if missing:
+        raise DataError(f"the built-in MNIST sample lacks {', '.join(missing)} "
+                        "(broken installation?)", path=SAMPLE_DIR)
+    return MnistSource(found, "sample", note)
+
+
+def find_mnist(path: Optional[PathArg] = None, *, download: bool = True, progress: bool = True,
+               timeout: float = 30.0, stream: Optional[IO[str]] = None) -> MnistSource:
+    """Find the four MNIST files, downloading them if needed and allowed.
+
+    - ``path == "sample"``: the built-in sample (write ``"./sample"`` for a
+      folder that happens to be called so).
+    - any other ``path``: that folder must hold the four files, with or
+      without ``.gz``; otherwise ``DataError`` names the folder and what is
+      missing. A folder the user names is never replaced by a download or the
+      sample, since training on other data than asked for would mislead.
+    - ``path is None``: the files in ``default_data_dir()``; if some are
+      missing and ``download`` is true, they are downloaded there. If they are
+      missing and cannot be downloaded (every mirror failed, the folder cannot
+      be written) or ``download`` is false, the result is the built-in sample,
+      with ``note`` saying why in one line for the caller to show.
+
+    Files already on disk are not hashed: a folder may legitimately hold a
+    drop-in replacement with the same names (Fashion-MNIST), and the IDX
+    reader checks their structure anyway. A mirror URL that is not http(s)
+    raises ``DataError`` rather than falling back: it is a setting to fix.
+    """
+    if isinstance(path, str) and path == "sample":
+        return _sample_source(f"using {_SAMPLE_WORDS}")
+    if path is not None:
+        if not os.fspath(path):  # Path("") would silently mean the current folder
+            raise DataError("the MNIST folder name is empty")
+        folder = Path(os.fspath(path)).expanduser()
+        if not folder.exists():
+            raise DataError("MNIST folder does not exist", path=folder)
+        if not folder.is_dir():
+            raise DataError("not a folder (expected a folder holding the four MNIST files)",
+                            path=folder)
+        found, missing = _locate(folder)
+        if missing:
+            raise DataError(f"MNIST file(s) missing, with or without .gz: {', '.join(missing)}",
+                            path=folder)
+        return MnistSource(found, "folder", f"MNIST from {folder}")
+
+    folder = default_data_dir()
+    found, missing = _locate(folder)
+    if not missing:
+        return MnistSource(found, "folder", f"MNIST from {folder}")
+    if not download:
+        return _sample_source(f"MNIST not found in {folder} and downloading is off; "
+                              f"using {_SAMPLE_WORDS}")
+    mirrors = mirrors_from_env()
+    for mirror in mirrors:
+        _check_mirror(mirror)
+    try:
+        paths = download_mnist(folder, mirrors=mirrors, timeout=timeout, progress=progress,
+                               stream=stream)
+    except DataError as exc:
+        return _sample_source(f"MNIST not found in {folder} and not downloadable ({exc.reason}); "
+                              f"using {_SAMPLE_WORDS}")
+    return MnistSource(paths, "download", f"MNIST downloaded to {folder}")
+
+
+def download_mnist(folder: PathArg, *, mirrors: Optional[Sequence[str]] = None,
+                   timeout: float = 30.0, progress: bool = True,
+                   stream: Optional[IO[str]] = None,
+                   hashes: Optional[Mapping[str, Mapping[str, str]]] = None) -> dict[str, Path]:
+    """Download the MNIST files missing from `folder` and return the paths of all four.
+
+    Each file is tried on the mirrors in turn (default: ``mirrors_from_env()``)
+    and lands in `folder` only once its sha256 matches ``hashes`` (default
+    ``SHA256``; either the "gz" or the "raw" hash). `timeout` bounds connecting
+    and every read; in addition a transfer is abandoned when it brings less
+    than 16 KiB in `timeout` seconds or lasts over 20 x `timeout`, so a server
+    that trickles bytes cannot hold it forever. Files already present are kept,
+    so an interrupted download resumes with the missing ones.
+
+    Raises ``DataError`` when a file fails on every mirror (the message lists
+    each mirror's reason), when a mirror is not http(s), or when `folder`
+    cannot be created or written.
+    """
+    if not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+    mirror_list = mirrors_from_env() if mirrors is None else [_base_url(m) for m in mirrors]
+    if not mirror_list:
+        raise DataError("no MNIST mirror to download from")
+    for mirror in mirror_list:
+        _check_mirror(mirror)
+    expected = SHA256 if hashes is None else hashes
+    out = sys.stderr if stream is None else stream
+    target = Path(os.fspath(folder)).expanduser()
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create the folder ({exc.strerror or exc})", path=target) from exc
+
+    present, _ = _locate(target)
+    order = list(mirror_list)
+    paths: dict[str, Path] = {}
+    for key, name in FILES.items():
+        if key in present:
+            paths[key] = present[key]
+            continue
+        failures: list[str] = []
+        for mirror in order:
+            try:
+                _fetch(mirror, name, target / name, expected[key], timeout,
+                       _Progress(name, out, progress))
+            except _MirrorFailure as exc:
+                failures.append(f"{mirror} ({exc})")
+                if progress:
+                    print(f"{name}: {mirror} failed ({exc})", file=out, flush=True)
+                continue
+            # Ask the mirror that just worked first for the remaining files: an
+            # unreachable mirror then costs its timeout once, not once per file.
+            order.remove(mirror)
+            order.insert(0, mirror)
+            paths[key] = target / name
+            break
+        else:
+            raise DataError(f"could not download {name}: {'; '.join(failures)}", path=target)
+    return paths
+
+
+class _MirrorFailure(Exception):
+    """This mirror could not deliver this file; the next one may. str() is the brief reason."""
+
+
+def _fetch(mirror: str, name: str, dest: Path, expected: Mapping[str, str], timeout: float,
+           progress: _Progress) -> None:
+    """Download mirror+name to a temporary file beside `dest`, verify it, then move it into place.
+
+    The temporary file lives in the destination folder so the final
+    ``os.replace`` is an atomic rename: `dest` is either absent or complete
+    and verified, even after a crash or Ctrl-C (which deletes the temporary).
+    """
+    try:
+        tmp = tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.",
+                                          suffix=".part", delete=False)
+    except OSError as exc:
+        raise DataError(f"cannot write in the folder ({exc.strerror or exc})",
+                        path=dest.parent) from exc
+    tmp_path = Path(tmp.name)
+    placed = False
+    try:
+        started = time.monotonic()
+        gz_digest, size = _stream_body(mirror + name, tmp, timeout, progress)
+        _local(tmp.flush, tmp_path)
+        _verify(tmp, gz_digest, expected)
+        _local(lambda: os.fsync(tmp.fileno()), tmp_path)
+        tmp.close()
+        # mkstemp makes the file private (0600); MNIST is public data and the
+        # folder may be shared ($ANN_DATA), so give it ordinary permissions.
+        _local(lambda: os.chmod(tmp_path, 0o644), tmp_path)
+        _local(lambda: os.replace(tmp_path, dest), dest)
+        placed = True
+        progress.finish(size, time.monotonic() - started, mirror)
+    finally:
+        if not placed:
+            progress.abort()
+            tmp.close()
+            try:
+                tmp_path.unlink()
+            except OSError:
+                pass
+
+
+def _local(action: Callable[[], object], path: Path) -> None:
+    """Run a local file operation; its failure is not the mirror's fault, so it ends the download."""
+    try:
+        action()
+    except OSError as exc:
+        raise DataError(f"cannot write the download ({exc.strerror or exc})", path=path) from exc
+
+
+def _stream_body(url: str, sink: IO[bytes], timeout: float,
+                 progress: _Progress) -> tuple[str, int]:
+    """GET `url` into `sink`, returning (sha256 hex of the body, its length)."""
+    watchdog = _Watchdog(timeout)
+    opener = _opener(watchdog)
+    request = urllib.request.Request(url, headers={"User-Agent": "ann-mnist",
+                                                   "Accept-Encoding": "identity"})
+    watchdog.start()
+    try:
+        try:
+            response = opener.open(request, timeout=timeout)
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            raise _MirrorFailure(f"HTTP {exc.code} {exc.reason}".rstrip()) from None
+        except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
+            raise _MirrorFailure(watchdog.reason or _describe(exc, timeout)) from None
+        with response:
+            total = _content_length(response)
+            if total is not None and total > _MAX_DOWNLOAD_BYTES:
+                raise _MirrorFailure(f"file of {total} bytes is too large")
+            digest = hashlib.sha256()
+            done = 0
+            while True:
+                try:
+                    # read1 returns after one socket read, so every chunk goes
+                    # through the timeout and the watchdog's byte count;
+                    # read(n) would block until n bytes came, however slowly.
+                    chunk = response.read1(_CHUNK)
+                except (OSError, http.client.HTTPException) as exc:
+                    raise _MirrorFailure(watchdog.reason or _describe(exc, timeout)) from None
+                if not chunk:
+                    break
+                done += len(chunk)
+                if done > _MAX_DOWNLOAD_BYTES:
+                    raise _MirrorFailure(f"body exceeds {_MAX_DOWNLOAD_BYTES // 2**20} MiB")
+                digest.update(chunk)
+                _local(lambda: sink.write(chunk), Path(sink.name))
+                watchdog.count(len(chunk))
+                progress.update(done, total)
+        if watchdog.reason:  # an abort the reader saw as a plain end of stream
+            raise _MirrorFailure(watchdog.reason)
+        if total is not None and done != total:
+            raise _MirrorFailure(f"connection closed after {done} of {total} bytes")
+        return digest.hexdigest(), done
+    finally:
+        watchdog.stop()
+
+
+def _content_length(response: http.client.HTTPResponse) -> Optional[int]:
+    value = response.headers.get("Content-Length")
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _describe(exc: BaseException, timeout: float) -> str:
+    """A few words for a network error, e.g. "connection refused"."""
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, (socket.timeout, TimeoutError)):
+        return f"no answer within {timeout:g} s"
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, socket.gaierror):
+        return "host not found"
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror
+    return str(reason) or type(reason).__name__
+
+
+def _verify(tmp: IO[bytes], gz_digest: str, expected: Mapping[str, str]) -> None:
+    """Accept the official .gz bytes, or any gzip whose decompressed content has the raw hash."""
+    if gz_digest == expected["gz"]:
+        return
+    tmp.seek(0)
+    raw = hashlib.sha256()
+    size = 0
+    try:
+        with gzip.GzipFile(fileobj=tmp, mode="rb") as data:
+            # Bounded reads: a small "gzip bomb" cannot fill memory or run long.
+            while True:
+                block = data.read(1024 * 1024)
+                if not block:
+                    break
+                size += len(block)
+                if size > _MAX_RAW_BYTES:
+                    raise _MirrorFailure("sha256 mismatch (decompresses to too much data)")
+                raw.update(block)
+    except (OSError, EOFError, zlib.error):  # gzip.BadGzipFile is an OSError
+        raise _MirrorFailure("sha256 mismatch (not valid gzip)") from None
+    if raw.hexdigest() != expected["raw"]:
+        raise _MirrorFailure("sha256 mismatch")
+
+
+class _Watchdog:
+    """Aborts one transfer that stalls or overruns, by shutting down its socket.
+
+    Socket timeouts alone do not bound a transfer: they bound each read, so a
+    server that sends one byte just before every timeout keeps it alive for
+    ever. A thread checks that every `window` seconds at least
+    _MIN_BYTES_PER_WINDOW bytes of body arrived (the first window, which also
+    covers connecting and reading headers, lasts twice as long), and that the transfer ends within _DEADLINE_FACTOR
+    windows; otherwise it sets ``reason`` and shuts the socket down, which
+    wakes the blocked read. The TLS handshake happens before the socket is
+    known here, so it is bounded by the per-read timeout only.
+    """
+
+    def __init__(self, window: float) -> None:
+        self._window = window
+        self._deadline = _DEADLINE_FACTOR * window
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._window_bytes = 0
+        self._thread: Optional[threading.Thread] = None
+        self.reason: Optional[str] = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="ann-download-watchdog", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def add_socket(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            fired = self.reason is not None
+        if fired:
+            _shutdown(sock)
+
+    def count(self, nbytes: int) -> None:
+        with self._lock:
+            self._window_bytes += nbytes
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        # The first window is twice as long: a server silent from the start is
+        # the socket timeout's case (its message is clearer), and connecting
+        # plus reading headers must not eat into the first window's bytes.
+        window_start = started + self._window
+        while not self._stopped.wait(min(self._window / 4, 1.0)):
+            now = time.monotonic()
+            with self._lock:
+                if now - started >= self._deadline:
+                    self.reason = f"not finished within {self._deadline:g} s"
+                elif now - window_start >= self._window:
+                    if self._window_bytes < _MIN_BYTES_PER_WINDOW:
+                        self.reason = (f"stalled: under {_MIN_BYTES_PER_WINDOW} bytes "
+                                       f"in {self._window:g} s")
+                    window_start = now
+                    self._window_bytes = 0
+                if self.reason is None:
+                    continue
+                sockets = list(self._sockets)
+            for sock in sockets:
+                _shutdown(sock)
+            return
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed: nothing left to wake
+        pass
+
+
+class _GuardedHTTPConnection(http.client.HTTPConnection):
+    """An HTTP connection that hands its socket to a watchdog once connected."""
+
+    def __init__(self, *args: object, watchdog: _Watchdog, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._watchdog = watchdog
+
+    def connect(self) -> None:
+        super().connect()
+        self._watchdog.add_socket(self.sock)
+
+
+class _GuardedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, watchdog: _Watchdog) -> None:
+        super().__init__()
+        self._watchdog = watchdog
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_GuardedHTTPConnection, watchdog=self._watchdog),
+                            req)
+
+
+_handlers: list[Callable[[_Watchdog], urllib.request.BaseHandler]] = [_GuardedHTTPHandler]
+
+if hasattr(http.client, "HTTPSConnection"):  # absent when Python was built without ssl
+    class _GuardedHTTPSConnection(http.client.HTTPSConnection):
+        """The HTTPS counterpart of _GuardedHTTPConnection (certificates are verified as usual)."""
+
+        def __init__(self, *args: object, watchdog: _Watchdog, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            self._watchdog = watchdog
+
+        def connect(self) -> None:
+            super().connect()
+            self._watchdog.add_socket(self.sock)
+
+    class _GuardedHTTPSHandler(urllib.request.HTTPSHandler):
+        def __init__(self, watchdog: _Watchdog) -> None:
+            super().__init__()
+            self._watchdog = watchdog
+
+        def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(functools.partial(_GuardedHTTPSConnection,
+                                                  watchdog=self._watchdog),
+                                req, context=self._context)
+
+    _handlers.append(_GuardedHTTPSHandler)
+
+
+class _HttpOnlyRedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Follow redirects only to http(s); urllib would also follow one to ftp://."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        if urllib.parse.urlsplit(newurl).scheme.lower() not in ("http", "https"):
+            raise urllib.error.HTTPError(newurl, code, f"redirect to {newurl}", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _opener(watchdog: _Watchdog) -> urllib.request.OpenerDirector:
+    """An opener that speaks only http(s), honours proxy settings, and reports to `watchdog`."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.ProxyHandler(), *(make(watchdog) for make in _handlers),
+                    _HttpOnlyRedirectHandler(), urllib.request.UnknownHandler(),
+                    urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor()):
+        opener.add_handler(handler)
+    return opener
+
+
+class _Progress:
+    """One line of progress per file: redrawn in place on a terminal, printed once otherwise."""
+
+    def __init__(self, name: str, stream: IO[str], enabled: bool) -> None:
+        self._name = name
+        self._stream = stream
+        self._enabled = enabled
+        self._live = enabled and _isatty(stream)
+        self._started = time.monotonic()
+        self._last_draw = 0.0
+        self._drawn = False
+
+    def update(self, done: int, total: Optional[int]) -> None:
+        if not self._live:
+            return
+        now = time.monotonic()
+        if now - self._last_draw < 0.1 and done != total:
+            return
+        self._last_draw = now
+        rate = done / max(now - self._started, 1e-9)
+        of = f"/{_mb(total)}" if total is not None else ""
+        self._stream.write(f"\r{self._name}: {_mb(done)}{of} MB, {_mb(rate)} MB/s   ")
+        self._stream.flush()
+        self._drawn = True
+
+    def abort(self) -> None:
+        """End a half-drawn line so that the next message starts on its own."""
+        if self._drawn:
+            self._stream.write("\n")
+            self._stream.flush()
+            self._drawn = False
+
+    def finish(self, size: int, seconds: float, mirror: str) -> None:
+        if not self._enabled:
+            return
+        rate = size / max(seconds, 1e-9)
+        line = (f"{self._name}: {_mb(size)} MB in {seconds:.1f} s ({_mb(rate)} MB/s) "
+                f"from {mirror}, sha256 verified")
+        self._stream.write(("\r" if self._live else "") + line + "\n")
+        self._stream.flush()
+        self._drawn = False
+
+
+def _mb(nbytes: float) -> str:
+    return f"{nbytes / 1e6:.1f}"
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
