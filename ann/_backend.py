@@ -54,21 +54,39 @@ def c_available() -> bool:
 class CNet:
     """A network held by the C core: one params buffer, one grads buffer, one workspace."""
 
-    def __init__(self, sizes: Sequence[int]) -> None:
+    def __init__(self, sizes: Sequence[int], batchnorm: bool = False, dropout: float = 0.0) -> None:
         c_sizes = ffi.new("int32_t[]", list(sizes))
         out = ffi.new("ann_net **")
-        check(lib.ann_net_create(out, c_sizes, len(sizes)), "creating the network")
+        check(lib.ann_net_create(out, c_sizes, len(sizes), int(bool(batchnorm)), dropout),
+              "creating the network")
         self._net = ffi.gc(out[0], lib.ann_net_destroy)
         self.sizes = list(sizes)
         self.num_params = int(lib.ann_net_num_params(self._net))
+        self.num_state = int(lib.ann_net_num_state(self._net))
         self._loss = ffi.new("double *")
         self._correct = ffi.new("int64_t *")
 
     def init(self, seed: int) -> None:
         check(lib.ann_net_init(self._net, seed & 0xFFFFFFFFFFFFFFFF), "initializing weights")
 
-    def _buffer(self, pointer: Any) -> Any:
-        return ffi.buffer(pointer, 4 * self.num_params)
+    def set_optimizer(self, kind: int, momentum: float, beta1: float, beta2: float, eps: float,
+                      l2: float) -> None:
+        check(lib.ann_net_set_optimizer(self._net, kind, momentum, beta1, beta2, eps, l2),
+              "choosing the optimizer")
+
+    def _buffer(self, pointer: Any, count: Optional[int] = None) -> Any:
+        return ffi.buffer(pointer, 4 * (self.num_params if count is None else count))
+
+    def get_state(self) -> array:
+        out = array("f")
+        out.frombytes(self._buffer(lib.ann_net_state(self._net), self.num_state))
+        return out
+
+    def set_state(self, values: array) -> None:
+        if len(values) != self.num_state:
+            raise ValueError(f"expected {self.num_state} state values, got {len(values)}")
+        if self.num_state:
+            self._buffer(lib.ann_net_state(self._net), self.num_state)[:] = values.tobytes()
 
     def get_params(self) -> array:
         out = array("f")

@@ -10,17 +10,20 @@ import csv
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from array import array
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple, Union
 
 from ._backend import get_backend
 from ._data import Dataset, Images
 from ._errors import DataError, TrainingError
 
 DEFAULT_LAYERS = (784, 20, 7, 5, 10)   # the seed study's network
+OPTIMIZERS = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3}   # ann.h's ANN_SGD...
 
 
 @dataclass
@@ -33,11 +36,15 @@ class History:
     val_loss: List[float] = field(default_factory=list)     # NaN when there is no validation set
     val_accuracy: List[float] = field(default_factory=list)
     seconds: List[float] = field(default_factory=list)      # wall time since fit started
-    best_step: Optional[int] = None
-    stop_reason: str = ""
+    lr: List[float] = field(default_factory=list)           # learning rate in force at the check
+    best_step: Optional[int] = None     # step of the lowest validation loss
+    best_val_loss: float = math.nan
+    stop_reason: str = ""   # "completed", "early_stopping", "interrupted" or "diverged"
+    stopped_step: int = 0
+    restored_best: bool = False
 
     _COLUMNS = ("steps", "epochs", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
-                "seconds")
+                "seconds", "lr")
 
     def rows(self) -> List[Dict[str, float]]:
         return [dict(zip(self._COLUMNS, values))
@@ -50,10 +57,48 @@ class History:
             writer.writerows(self.rows())
 
     def to_jsonl(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """One JSON object per check, then one summary object with the stop reason."""
         with open(path, "w", encoding="utf-8") as f:
             for row in self.rows():
                 f.write(json.dumps(row) + "\n")
-            f.write(json.dumps({"best_step": self.best_step, "stop_reason": self.stop_reason}) + "\n")
+            f.write(json.dumps({"best_step": self.best_step, "best_val_loss": self.best_val_loss,
+                                "stop_reason": self.stop_reason,
+                                "stopped_step": self.stopped_step,
+                                "restored_best": self.restored_best}) + "\n")
+
+
+@dataclass
+class EarlyStopping:
+    """Stop when the validation loss has not improved on its best by more than ``min_delta``
+    for ``patience`` checks in a row; checks happen every ``check_every`` optimizer steps (and
+    once more at the end). With ``restore_best`` the network ends with the weights of the best
+    check, however training stops (early stop, last epoch, Ctrl-C)."""
+    patience: int = 5
+    min_delta: float = 0.0
+    check_every: int = 100
+    restore_best: bool = True
+
+    def __post_init__(self) -> None:
+        _positive_int(self.patience, "patience")
+        _positive_int(self.check_every, "check_every")
+        if not isinstance(self.min_delta, (int, float)) or not self.min_delta >= 0 \
+                or not math.isfinite(self.min_delta):
+            raise ValueError(f"min_delta must be a finite number >= 0, got {self.min_delta!r}")
+
+
+@dataclass
+class ReduceLROnPlateau:
+    """Multiply the learning rate by ``factor`` after ``patience`` checks without a validation
+    loss improvement larger than ``min_delta``, never going below ``min_lr``."""
+    factor: float = 0.5
+    patience: int = 3
+    min_delta: float = 0.0
+    min_lr: float = 1e-6
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.factor, (int, float)) or not 0 < self.factor < 1:
+            raise ValueError(f"factor must be between 0 and 1, got {self.factor!r}")
+        _positive_int(self.patience, "patience")
 
 
 def _check_layers(layers: Any) -> List[int]:
@@ -82,6 +127,32 @@ def _learning_rate(value: Any) -> float:
     return float(value)
 
 
+class _InterruptFlag:
+    """While active, Ctrl-C (SIGINT) sets ``flag`` instead of raising KeyboardInterrupt, so the
+    training loop can stop after the current mini-batch. A second Ctrl-C raises at once.
+    Outside the main thread (where signal handlers cannot be set) it does nothing."""
+
+    def __init__(self) -> None:
+        self.flag = False
+        self._previous: Any = None
+        self._installed = False
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.flag:
+            raise KeyboardInterrupt
+        self.flag = True
+
+    def __enter__(self) -> "_InterruptFlag":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+
+
 class Network:
     """A multilayer perceptron: dense layers with ReLU between them and softmax on top.
 
@@ -90,14 +161,21 @@ class Network:
     ``seed``; biases start at zero.
     """
 
-    def __init__(self, layers: Sequence[int] = DEFAULT_LAYERS, *, seed: int = 0,
-                 backend: Optional[str] = None) -> None:
+    def __init__(self, layers: Sequence[int] = DEFAULT_LAYERS, *, batchnorm: bool = False,
+                 dropout: float = 0.0, seed: int = 0, backend: Optional[str] = None) -> None:
         self.sizes = _check_layers(layers)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed must be an int, got {seed!r}")
+        if not isinstance(batchnorm, bool):
+            raise ValueError(f"batchnorm must be True or False, got {batchnorm!r}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
+                or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
         self.seed = seed
+        self.batchnorm = batchnorm
+        self.dropout = float(dropout)
         self._backend = get_backend(backend)
-        self._net = self._backend.make_net(self.sizes)
+        self._net = self._backend.make_net(self.sizes, batchnorm, self.dropout)
         self._net.init(seed)
 
     @property
@@ -109,8 +187,10 @@ class Network:
         return self._net.num_params
 
     def __repr__(self) -> str:
-        return (f"<ann.Network {'-'.join(map(str, self.sizes))}, {self.num_params} parameters, "
-                f"{self.backend} backend>")
+        extras = (", batchnorm" if self.batchnorm else "") + \
+            (f", dropout {self.dropout:g}" if self.dropout else "")
+        return (f"<ann.Network {'-'.join(map(str, self.sizes))}{extras}, {self.num_params} "
+                f"parameters, {self.backend} backend>")
 
     # ---- parameters ------------------------------------------------------------------------
 
@@ -120,6 +200,26 @@ class Network:
 
     def set_params(self, values: array) -> None:
         self._net.set_params(values)
+
+    def get_state(self) -> array:
+        """A copy of the batch-norm running means and variances (empty without batch norm)."""
+        return self._net.get_state()
+
+    def set_state(self, values: array) -> None:
+        self._net.set_state(values)
+
+    def tensor(self, layer: int, kind: str) -> array:
+        """A copy of one tensor: kind is "weight" (n_in * n_out, row-major (n_in, n_out)),
+        "bias", "bn_gamma", "bn_beta", "bn_running_mean" or "bn_running_var"."""
+        kinds = {"weight": 0, "bias": 1, "bn_gamma": 2, "bn_beta": 3, "bn_running_mean": 4,
+                 "bn_running_var": 5}
+        if kind not in kinds:
+            raise ValueError(f"tensor kind must be one of {', '.join(kinds)}, not {kind!r}")
+        if not 0 <= layer < len(self.sizes) - 1:
+            raise IndexError(f"layer {layer} out of range: the network has {len(self.sizes) - 1} layers")
+        offset, count = self._net.tensor(layer, kinds[kind])
+        source = self.get_state() if kinds[kind] >= 4 else self.get_params()
+        return source[offset:offset + count]
 
     def layer(self, l: int) -> Tuple[array, array]:
         """Copies of layer l's weights W (n_in * n_out, row-major (n_in, n_out)) and biases."""
@@ -154,19 +254,44 @@ class Network:
 
     # ---- training ---------------------------------------------------------------------------
 
-    def fit(self, train: Dataset, validation: Optional[Dataset] = None, *, epochs: int = 1,
-            batch_size: int = 64, lr: float = 0.009, progress: bool = True,
-            seed: Optional[int] = None, stream: Optional[TextIO] = None) -> History:
-        """Mini-batch SGD over ``train`` for ``epochs`` epochs, checking ``validation`` after each.
+    def fit(self, train: Dataset, validation: Optional[Dataset] = None, *, epochs: int = 10,
+            batch_size: int = 64, lr: float = 0.009, l2: float = 0.0, optimizer: str = "sgd",
+            momentum: float = 0.9, betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+            early_stopping: Optional[EarlyStopping] = None,
+            lr_decay: Optional[ReduceLROnPlateau] = None, check_every: Optional[int] = None,
+            progress: bool = True, seed: Optional[int] = None, stream: Optional[TextIO] = None,
+            callback: Optional[Callable[[History], None]] = None) -> History:
+        """Train on ``train`` with mini-batches, checking ``validation`` as it goes.
 
         Each epoch visits every example once in a fresh order drawn from ``seed`` (default: the
-        network's seed), the last partial batch included. Returns a ``History``."""
+        network's seed), the last partial batch included. ``optimizer`` is "sgd" (the seed's),
+        "momentum", "nesterov" or "adam"; ``l2`` adds (l2/2) * sum(W^2) over the weights (not
+        biases) to the loss. Validation is checked every ``check_every`` steps (default: the
+        early-stopping setting, else once per epoch) and at the end; ``callback(history)`` runs
+        after each check. Ctrl-C stops after the current mini-batch and returns normally with
+        ``stop_reason == "interrupted"``. Returns the ``History``."""
         train = self._check_dataset(train, "train")
         if validation is not None:
             validation = self._check_dataset(validation, "validation")
         epochs = _positive_int(epochs, "epochs")
         batch_size = _positive_int(batch_size, "batch_size")
         lr = _learning_rate(lr)
+        if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not 0 <= l2 < math.inf:
+            raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {optimizer!r}")
+        if not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+            raise TypeError("early_stopping must be an ann.EarlyStopping")
+        if (early_stopping or lr_decay) and validation is None:
+            raise ValueError("early stopping and lr decay need a validation data set")
+        if check_every is None and early_stopping is not None:
+            check_every = early_stopping.check_every
+        if check_every is not None:
+            check_every = _positive_int(check_every, "check_every")
+        self._net.set_optimizer(OPTIMIZERS[optimizer], float(momentum), float(betas[0]),
+                                float(betas[1]), float(eps), float(l2))
         from ._progress import ProgressBar
 
         n = len(train)
@@ -174,50 +299,105 @@ class Network:
         images, labels, n_rows = train._images, train._labels, len(train._labels)
         state = (self.seed if seed is None else seed) ^ 0x5EED5EED
         net, shuffle = self._net, self._backend.shuffle
+        restore = early_stopping.restore_best if early_stopping else False
         history = History()
-        best = math.inf
+        best_params: Optional[Tuple[array, array]] = None
+        since_best = since_lr_best = 0
+        lr_best = math.inf
         step = 0
+        loss_sum, hits, seen = 0.0, 0, 0       # since the last check
         started = time.perf_counter()
-        for epoch in range(epochs):
-            state = shuffle(order, state)
-            bar = ProgressBar(n, label=f"epoch {epoch + 1}/{epochs}", stream=stream or sys.stderr,
-                              enabled=progress)
-            loss_sum, hits = 0.0, 0
-            for start in range(0, n, batch_size):
-                b = min(batch_size, n - start)
-                try:
-                    loss, correct = net.train_step(images, labels, n_rows, order, start, b, lr)
-                except TrainingError as exc:
-                    history.stop_reason = "diverged"
-                    bar.close()
-                    err = TrainingError(f"training diverged at step {step + 1} (epoch "
-                                        f"{epoch + 1}): the loss became NaN or infinite; the "
-                                        f"weights are those before that step. Try a smaller lr.")
-                    err.history = history  # type: ignore[attr-defined]
-                    raise err from exc
-                step += 1
-                loss_sum += loss * b
-                hits += correct
-                bar.update(start + b, loss=loss_sum / (start + b))
+        stop: Optional[str] = None
+        epochs_done = 0.0
+        interrupted = _InterruptFlag()
+
+        def check(epoch_float: float) -> None:
+            nonlocal best_params, since_best, since_lr_best, lr_best, lr, loss_sum, hits, seen
+            nonlocal stop
             history.steps.append(step)
-            history.epochs.append(float(epoch + 1))
-            history.train_loss.append(loss_sum / n)
-            history.train_accuracy.append(hits / n)
-            fields = {"loss": loss_sum / n, "acc": hits / n}
-            if validation is not None:
+            history.epochs.append(round(epoch_float, 6))
+            history.train_loss.append(loss_sum / seen if seen else math.nan)
+            history.train_accuracy.append(hits / seen if seen else math.nan)
+            history.lr.append(lr)
+            loss_sum, hits, seen = 0.0, 0, 0
+            if validation is None:
+                history.val_loss.append(math.nan)
+                history.val_accuracy.append(math.nan)
+            else:
                 result = self.evaluate(validation)
                 history.val_loss.append(result["loss"])
                 history.val_accuracy.append(result["accuracy"])
-                fields.update(val_loss=result["loss"], val_acc=result["accuracy"])
-                if result["loss"] < best:
-                    best = result["loss"]
-                    history.best_step = step
-            else:
-                history.val_loss.append(math.nan)
-                history.val_accuracy.append(math.nan)
+                delta = early_stopping.min_delta if early_stopping else 0.0
+                if result["loss"] < history.best_val_loss - delta or history.best_step is None:
+                    history.best_val_loss, history.best_step = result["loss"], step
+                    since_best = 0
+                    if restore:
+                        best_params = (self.get_params(), self.get_state())
+                else:
+                    since_best += 1
+                    if early_stopping and since_best >= early_stopping.patience:
+                        stop = "early_stopping"
+                if lr_decay is not None:
+                    if result["loss"] < lr_best - lr_decay.min_delta:
+                        lr_best, since_lr_best = result["loss"], 0
+                    else:
+                        since_lr_best += 1
+                        if since_lr_best >= lr_decay.patience:
+                            lr = max(lr * lr_decay.factor, lr_decay.min_lr)
+                            since_lr_best = 0
             history.seconds.append(time.perf_counter() - started)
-            bar.close(**fields)
-        history.stop_reason = "completed"
+            if callback is not None:
+                callback(history)
+
+        with interrupted:
+            for epoch in range(epochs):
+                state = shuffle(order, state)
+                bar = ProgressBar(n, label=f"epoch {epoch + 1}/{epochs}",
+                                  stream=stream or sys.stderr, enabled=progress)
+                epoch_loss, epoch_seen = 0.0, 0
+                for start in range(0, n, batch_size):
+                    b = min(batch_size, n - start)
+                    try:
+                        loss, correct = net.train_step(images, labels, n_rows, order, start, b, lr)
+                    except TrainingError as exc:
+                        bar.close()
+                        history.stop_reason, history.stopped_step = "diverged", step
+                        err = TrainingError(
+                            f"training diverged at step {step + 1} (epoch {epoch + 1}): the loss "
+                            f"became NaN or infinite; the weights are those before that step. "
+                            f"Try a smaller lr.")
+                        err.history = history  # type: ignore[attr-defined]
+                        raise err from exc
+                    step += 1
+                    loss_sum += loss * b
+                    hits += correct
+                    seen += b
+                    epoch_loss += loss * b
+                    epoch_seen += b
+                    epochs_done = epoch + (start + b) / n
+                    bar.update(start + b, loss=epoch_loss / epoch_seen)
+                    if check_every is not None and step % check_every == 0:
+                        check(epoch + (start + b) / n)
+                    if stop or interrupted.flag:
+                        break
+                if check_every is None and not interrupted.flag:
+                    check(epoch + 1.0)
+                fields: Dict[str, float] = {"loss": epoch_loss / max(epoch_seen, 1)}
+                if history.val_loss and not math.isnan(history.val_loss[-1]):
+                    fields.update(val_loss=history.val_loss[-1], val_acc=history.val_accuracy[-1])
+                bar.close(**fields)
+                if stop or interrupted.flag:
+                    break
+        if interrupted.flag:
+            stop = "interrupted"
+        if seen:                          # steps since the last check: check once more
+            check(epochs_done)
+        history.stop_reason = stop or "completed"
+        history.stopped_step = step
+        if restore and best_params is not None and history.best_step != step:
+            self.set_params(best_params[0])
+            self.set_state(best_params[1])
+            history.restored_best = True
         return history
 
     # ---- inference ---------------------------------------------------------------------------

@@ -111,6 +111,90 @@ def sgd_update(params: Matrix, grads: Sequence[float], lr: float) -> None:
         params[i] -= lr * g
 
 
+# ---- batch normalization --------------------------------------------------------------
+
+def batchnorm_forward(z: Sequence[float], gamma: Sequence[float], beta: Sequence[float], B: int,
+                      n: int, eps: float) -> Tuple[Matrix, Matrix, Matrix, Matrix]:
+    """(y, xhat, mean, var): normalize each feature over the batch, then scale and shift."""
+    columns = [z[j::n] for j in range(n)]
+    mean = [sum(c) / B for c in columns]
+    var = [sum((v - m) ** 2 for v in c) / B for c, m in zip(columns, mean)]
+    xhat: Matrix = []
+    y: Matrix = []
+    for r in range(B):
+        for j in range(n):
+            xh = (z[r * n + j] - mean[j]) / math.sqrt(var[j] + eps)
+            xhat.append(xh)
+            y.append(gamma[j] * xh + beta[j])
+    return y, xhat, mean, var
+
+
+def batchnorm_backward(dy: Sequence[float], xhat: Sequence[float], var: Sequence[float],
+                       gamma: Sequence[float], B: int, n: int,
+                       eps: float) -> Tuple[Matrix, Matrix, Matrix]:
+    """(dz, dgamma, dbeta): dz = gamma / sqrt(var + eps) / B * (B dy - dbeta - xhat dgamma)."""
+    dgamma = [sum(dy[r * n + j] * xhat[r * n + j] for r in range(B)) for j in range(n)]
+    dbeta = [sum(dy[r * n + j] for r in range(B)) for j in range(n)]
+    dz = [gamma[j] / math.sqrt(var[j] + eps) / B
+          * (B * dy[r * n + j] - dbeta[j] - xhat[r * n + j] * dgamma[j])
+          for r in range(B) for j in range(n)]
+    return dz, dgamma, dbeta
+
+
+def batchnorm_inference(z: Sequence[float], gamma: Sequence[float], beta: Sequence[float],
+                        running_mean: Sequence[float], running_var: Sequence[float], B: int,
+                        n: int, eps: float) -> Matrix:
+    """y = gamma (z - running_mean) / sqrt(running_var + eps) + beta, row by row."""
+    return [gamma[j] * (z[r * n + j] - running_mean[j]) / math.sqrt(running_var[j] + eps)
+            + beta[j] for r in range(B) for j in range(n)]
+
+
+# ---- dropout ------------------------------------------------------------------------------
+
+def dropout_forward(x: Sequence[float], p: float, state: int) -> Tuple[Matrix, List[bool], int]:
+    """(y, keep, new state): y = x keep / (1 - p), keep_i = [u_i >= p], u from splitmix64."""
+    p32 = _f32(p)
+    scale = _f32(1.0 / _f32(1.0 - p32))
+    keep: List[bool] = []
+    for _ in x:
+        bits, state = splitmix64(state)
+        keep.append((bits >> 40) * (1.0 / 16777216.0) >= p32)
+    return [v * scale if k else 0.0 for v, k in zip(x, keep)], keep, state
+
+
+def dropout_backward(dy: Sequence[float], keep: Sequence[bool], p: float) -> Matrix:
+    """dx = dy keep / (1 - p)."""
+    scale = _f32(1.0 / _f32(1.0 - _f32(p)))
+    return [g * scale if k else 0.0 for g, k in zip(dy, keep)]
+
+
+# ---- L2 and the optimizers ----------------------------------------------------------------
+
+def l2_penalty(params: Sequence[float], grads: Matrix, l2: float) -> float:
+    """(l2/2) sum theta^2; adds its gradient l2 theta to grads in place."""
+    for i, v in enumerate(params):
+        grads[i] += l2 * v
+    return 0.5 * l2 * sum(v * v for v in params)
+
+
+def momentum_update(params: Matrix, velocity: Matrix, grads: Sequence[float], lr: float,
+                    mu: float, nesterov: bool) -> None:
+    """v = mu v + g; theta -= lr v (Nesterov: theta -= lr (g + mu v))."""
+    for i, g in enumerate(grads):
+        velocity[i] = mu * velocity[i] + g
+        params[i] -= lr * (g + mu * velocity[i] if nesterov else velocity[i])
+
+
+def adam_update(params: Matrix, m: Matrix, v: Matrix, grads: Sequence[float], lr: float,
+                beta1: float, beta2: float, eps: float, t: int) -> None:
+    """Adam with bias-corrected first and second moments."""
+    c1, c2 = 1.0 - beta1 ** t, 1.0 - beta2 ** t
+    for i, g in enumerate(grads):
+        m[i] = beta1 * m[i] + (1.0 - beta1) * g
+        v[i] = beta2 * v[i] + (1.0 - beta2) * g * g
+        params[i] -= lr * (m[i] / c1) / (math.sqrt(v[i] / c2) + eps)
+
+
 # ---- data -------------------------------------------------------------------------------
 
 def gather_u8(images: Any, idx: Sequence[int], D: int) -> Matrix:
@@ -144,41 +228,67 @@ def _f32(value: float) -> float:
     return array("f", [value])[0]
 
 
-def init_params(sizes: Sequence[int], seed: int) -> Matrix:
-    """Weights U(-1/sqrt(n_in), 1/sqrt(n_in)), biases 0: the same float32 values as ann_net_init.
+BN_MOMENTUM = 0.1
+BN_EPS = 1e-5
+SGD, MOMENTUM, NESTEROV, ADAM = 0, 1, 2, 3            # as in ann.h
+WEIGHTS, BIASES, BN_GAMMA, BN_BETA, BN_MEAN, BN_VAR = range(6)
 
-    Each float32 step of the C code is exact or correctly rounded, and float64 arithmetic
-    rounded once to float32 gives the same result for these operations, so this matches C."""
-    state = seed & MASK64
-    params: Matrix = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        limit = _f32(1.0 / _f32(math.sqrt(n_in)))
-        weights = []
-        for _ in range(n_in * n_out):
-            bits, state = splitmix64(state)
-            u = (bits >> 40) * (1.0 / 16777216.0)
-            weights.append((2.0 * u - 1.0) * limit)
-        params.extend(array("f", weights))
-        params.extend([0.0] * n_out)
-    return params
+
+class _Layer:
+    """Offsets of one layer's tensors in params (w, b, gamma, beta) and state (mean, var)."""
+
+    def __init__(self, n_in: int, n_out: int, hidden: bool) -> None:
+        self.n_in, self.n_out, self.hidden = n_in, n_out, hidden
+        self.w = self.b = self.gamma = self.beta = self.mean = self.var = -1
 
 
 class RefNet:
-    """A network whose arithmetic is all in this file, with the same methods as CNet."""
+    """A network whose arithmetic is all in this file, with the same methods as CNet and the
+    same memory layout as csrc/net.c (so parameters can move between the two)."""
 
-    def __init__(self, sizes: Sequence[int]) -> None:
+    def __init__(self, sizes: Sequence[int], batchnorm: bool = False, dropout: float = 0.0) -> None:
         self.sizes = list(sizes)
-        self._offsets: List[Tuple[int, int]] = []   # (W offset, b offset) per layer
-        offset = 0
-        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
-            self._offsets.append((offset, offset + n_in * n_out))
-            offset += n_in * n_out + n_out
-        self.num_params = offset
-        self.params: Matrix = [0.0] * offset
-        self.grads: Matrix = [0.0] * offset
+        self.batchnorm, self.dropout = bool(batchnorm), float(dropout)
+        self.layers: List[_Layer] = []
+        P = S = 0
+        L = len(self.sizes) - 1
+        for l in range(L):
+            li = _Layer(self.sizes[l], self.sizes[l + 1], l < L - 1)
+            li.w, li.b = P, P + li.n_in * li.n_out
+            P = li.b + li.n_out
+            if self.batchnorm and li.hidden:
+                li.gamma, li.beta = P, P + li.n_out
+                P += 2 * li.n_out
+                li.mean, li.var = S, S + li.n_out
+                S += 2 * li.n_out
+            self.layers.append(li)
+        self.num_params, self.num_state = P, S
+        self.params: Matrix = [0.0] * P
+        self.grads: Matrix = [0.0] * P
+        self.state: Matrix = [0.0] * S
+        self.set_optimizer(SGD, 0.0, 0.9, 0.999, 1e-8, 0.0)
+        self.dropout_rng = 0
+
+    # ---- parameters and state ---------------------------------------------------------------
 
     def init(self, seed: int) -> None:
-        self.params = init_params(self.sizes, seed)
+        """Same float32 values as ann_net_init (see the comment there)."""
+        state = seed & MASK64
+        for li in self.layers:
+            limit = _f32(1.0 / _f32(math.sqrt(li.n_in)))
+            weights = []
+            for _ in range(li.n_in * li.n_out):
+                bits, state = splitmix64(state)
+                weights.append((2.0 * ((bits >> 40) * (1.0 / 16777216.0)) - 1.0) * limit)
+            self.params[li.w:li.b] = list(array("f", weights))
+            self.params[li.b:li.b + li.n_out] = [0.0] * li.n_out
+            if li.gamma >= 0:
+                self.params[li.gamma:li.gamma + li.n_out] = [1.0] * li.n_out
+                self.params[li.beta:li.beta + li.n_out] = [0.0] * li.n_out
+                self.state[li.mean:li.mean + li.n_out] = [0.0] * li.n_out
+                self.state[li.var:li.var + li.n_out] = [1.0] * li.n_out
+        self.dropout_rng = (seed ^ 0xD80F0D80F) & MASK64
+        self._clear_optimizer()
 
     def get_params(self) -> array:
         return array("f", self.params)
@@ -188,26 +298,83 @@ class RefNet:
             raise ValueError(f"expected {self.num_params} parameters, got {len(values)}")
         self.params = list(values)
 
+    def get_state(self) -> array:
+        return array("f", self.state)
+
+    def set_state(self, values: array) -> None:
+        if len(values) != self.num_state:
+            raise ValueError(f"expected {self.num_state} state values, got {len(values)}")
+        self.state = list(values)
+
     def get_grads(self) -> array:
         return array("f", self.grads)
 
     def tensor(self, layer: int, kind: int) -> Tuple[int, int]:
-        n_in, n_out = self.sizes[layer], self.sizes[layer + 1]
-        w_off, b_off = self._offsets[layer]
-        return (w_off, n_in * n_out) if kind == 0 else (b_off, n_out)
+        li = self.layers[layer]
+        where = (li.w, li.b, li.gamma, li.beta, li.mean, li.var)[kind]
+        if where < 0:
+            raise ValueError(f"layer {layer} has no tensor of kind {kind}")
+        return where, li.n_in * li.n_out if kind == WEIGHTS else li.n_out
 
-    def _layer(self, l: int) -> Tuple[Matrix, Matrix]:
-        w_off, b_off = self._offsets[l]
-        return self.params[w_off:b_off], self.params[b_off:b_off + self.sizes[l + 1]]
+    # ---- optimizer ----------------------------------------------------------------------------
 
-    def _forward(self, x: Matrix, B: int) -> List[Matrix]:
-        """All activations: acts[0] = x, acts[l+1] = ReLU(acts[l] W + b) (logits at the top)."""
+    def set_optimizer(self, kind: int, momentum: float, beta1: float, beta2: float, eps: float,
+                      l2: float) -> None:
+        self.opt_kind, self.momentum, self.beta1, self.beta2 = kind, momentum, beta1, beta2
+        self.eps, self.l2 = eps, l2
+        self._clear_optimizer()
+
+    def _clear_optimizer(self) -> None:
+        self.step = 0
+        self.opt_m: Matrix = [0.0] * self.num_params
+        self.opt_v: Matrix = [0.0] * self.num_params
+
+    def _update(self, lr: float) -> None:
+        if self.opt_kind in (MOMENTUM, NESTEROV):
+            momentum_update(self.params, self.opt_m, self.grads, lr, self.momentum,
+                            self.opt_kind == NESTEROV)
+        elif self.opt_kind == ADAM:
+            self.step += 1
+            adam_update(self.params, self.opt_m, self.opt_v, self.grads, lr, self.beta1,
+                        self.beta2, self.eps, self.step)
+        else:
+            sgd_update(self.params, self.grads, lr)
+
+    # ---- forward and backward -----------------------------------------------------------------
+
+    def _forward(self, x: Matrix, B: int, training: bool = False) -> List[Matrix]:
+        """All layer outputs: acts[0] = x, acts[l+1] = output of layer l (logits at the top).
+        In training, also records what backward needs in self._cache."""
         acts = [x]
-        last = len(self.sizes) - 2
-        for l in range(last + 1):
-            W, b = self._layer(l)
-            z = dense_forward(acts[-1], W, b, B, self.sizes[l], self.sizes[l + 1])
-            acts.append(relu_forward(z) if l < last else z)
+        self._cache: List[Any] = []
+        for li in self.layers:
+            p = self.params
+            z = dense_forward(acts[-1], p[li.w:li.b], p[li.b:li.b + li.n_out], B, li.n_in, li.n_out)
+            cache: Any = {}
+            if li.hidden:
+                if li.gamma >= 0:
+                    gamma = p[li.gamma:li.gamma + li.n_out]
+                    beta = p[li.beta:li.beta + li.n_out]
+                    if training:
+                        z, cache["xhat"], mean, var = batchnorm_forward(z, gamma, beta, B, li.n_out,
+                                                                        BN_EPS)
+                        cache["var"] = var
+                        unbias = B / (B - 1) if B > 1 else 1.0
+                        for j in range(li.n_out):
+                            m_i, v_i = li.mean + j, li.var + j
+                            self.state[m_i] += BN_MOMENTUM * (mean[j] - self.state[m_i])
+                            self.state[v_i] += BN_MOMENTUM * (var[j] * unbias - self.state[v_i])
+                    else:
+                        z = batchnorm_inference(z, gamma, beta,
+                                                self.state[li.mean:li.mean + li.n_out],
+                                                self.state[li.var:li.var + li.n_out],
+                                                B, li.n_out, BN_EPS)
+                z = relu_forward(z)
+                if training and self.dropout > 0.0:
+                    z, cache["keep"], self.dropout_rng = dropout_forward(z, self.dropout,
+                                                                         self.dropout_rng)
+            acts.append(z)
+            self._cache.append(cache)
         return acts
 
     def forward_backward(self, images: Any, labels: Any, n_rows: int, idx: array, start: int,
@@ -218,22 +385,36 @@ class RefNet:
         if any(not 0 <= i < n_rows for i in rows):
             raise DataError("a row index lies outside the data set")
         D, K = self.sizes[0], self.sizes[-1]
-        acts = self._forward(gather_u8(images, rows, D), batch)
+        acts = self._forward(gather_u8(images, rows, D), batch, training=True)
         batch_labels = [labels[i] for i in rows]
         loss, _, grad = softmax_cross_entropy(acts[-1], batch_labels, batch, K)
-        if not math.isfinite(loss):
-            raise TrainingError("forward/backward: the loss became NaN or infinite")
         correct = sum(_argmax(acts[-1][r * K:(r + 1) * K]) == batch_labels[r]
                       for r in range(batch))
-        for l in range(len(self.sizes) - 2, -1, -1):
-            W, _ = self._layer(l)
-            dx, dW, db = dense_backward(grad, acts[l], W, batch, self.sizes[l],
-                                        self.sizes[l + 1], need_dx=l > 0)
-            w_off, b_off = self._offsets[l]
-            self.grads[w_off:b_off] = dW
-            self.grads[b_off:b_off + len(db)] = db
+        for l in range(len(self.layers) - 1, -1, -1):
+            li, cache = self.layers[l], self._cache[l]
+            if li.hidden:
+                if "keep" in cache:
+                    grad = dropout_backward(grad, cache["keep"], self.dropout)
+                grad = relu_backward(grad, acts[l + 1])
+                if li.gamma >= 0:
+                    grad, dgamma, dbeta = batchnorm_backward(
+                        grad, cache["xhat"], cache["var"],
+                        self.params[li.gamma:li.gamma + li.n_out], batch, li.n_out, BN_EPS)
+                    self.grads[li.gamma:li.gamma + li.n_out] = dgamma
+                    self.grads[li.beta:li.beta + li.n_out] = dbeta
+            dx, dW, db = dense_backward(grad, acts[l], self.params[li.w:li.b], batch, li.n_in,
+                                        li.n_out, need_dx=l > 0)
+            self.grads[li.w:li.b] = dW
+            self.grads[li.b:li.b + li.n_out] = db
             if dx is not None:
-                grad = relu_backward(dx, acts[l])
+                grad = dx
+        if self.l2 > 0.0:
+            for li in self.layers:
+                weight_grads = self.grads[li.w:li.b]
+                loss += l2_penalty(self.params[li.w:li.b], weight_grads, self.l2)
+                self.grads[li.w:li.b] = weight_grads
+        if not math.isfinite(loss):
+            raise TrainingError("forward/backward: the loss became NaN or infinite")
         return loss, correct
 
     def train_step(self, images: Any, labels: Any, n_rows: int, idx: array, start: int,
@@ -241,7 +422,7 @@ class RefNet:
         if not (lr >= 0.0 and math.isfinite(lr)):
             raise ValueError(f"learning rate must be a finite number >= 0, not {lr}")
         result = self.forward_backward(images, labels, n_rows, idx, start, batch)
-        sgd_update(self.params, self.grads, lr)
+        self._update(lr)
         return result
 
     def _finish(self, logits: Matrix, n: int, label_list: Optional[List[int]], want_probs: bool,

@@ -92,6 +92,46 @@ int ann_softmax_cross_entropy(float *dlogits, float *probs, double *loss,
 /* params (n) -= lr * grads (n) */
 int ann_sgd_update(float *params, const float *grads, int64_t n, float lr);
 
+/* Batch normalization over the rows of z (B, n), per feature j, in training:
+ *   mean_j = (1/B) sum_r z_rj          var_j = (1/B) sum_r (z_rj - mean_j)^2
+ *   xhat (B, n) = (z - mean) / sqrt(var + eps)          y (B, n) = gamma * xhat + beta
+ * mean (n), var (n) and xhat are outputs kept for the backward pass; y may alias z. */
+int ann_batchnorm_forward(float *y, float *xhat, float *mean, float *var,
+                          const float *z, const float *gamma, const float *beta,
+                          int B, int n, float eps);
+/* Given dy (B, n) and the forward's xhat and var, with s_j = 1 / sqrt(var_j + eps):
+ *   dgamma_j = sum_r dy_rj xhat_rj       dbeta_j = sum_r dy_rj
+ *   dz_rj = gamma_j s_j / B * (B dy_rj - dbeta_j - xhat_rj dgamma_j)       (dz may alias dy)
+ * The last line is the chain rule through mean and var, which both depend on every row. */
+int ann_batchnorm_backward(float *dz, float *dgamma, float *dbeta,
+                           const float *dy, const float *xhat, const float *var,
+                           const float *gamma, int B, int n, float eps);
+/* Inference: y = gamma (z - running_mean) / sqrt(running_var + eps) + beta, row by row, so a
+ * row's output never depends on the other rows of the batch. y may alias z. */
+int ann_batchnorm_inference(float *y, const float *z, const float *gamma, const float *beta,
+                            const float *running_mean, const float *running_var,
+                            int B, int n, float eps);
+
+/* Inverted dropout over n values with drop probability p in [0, 1):
+ *   keep_i = [u_i >= p] with u_i uniform from *state (ann_random_uniform), written to mask (n)
+ *   y_i = x_i keep_i / (1 - p)         (so the expected value of y is x; nothing at inference)
+ * Backward: dx_i = dy_i keep_i / (1 - p). y may alias x, dx may alias dy. */
+int ann_dropout_forward(float *y, uint8_t *mask, const float *x, int64_t n, float p,
+                        uint64_t *state);
+int ann_dropout_backward(float *dx, const float *dy, const uint8_t *mask, int64_t n, float p);
+
+/* L2 penalty (l2 / 2) sum theta^2 over n weights: *penalty = its value, grads += l2 * theta. */
+int ann_l2_penalty(double *penalty, float *grads, const float *params, int64_t n, float l2);
+
+/* SGD with momentum mu (PyTorch's form):  v = mu v + g;  theta -= lr v.
+ * Nesterov (nesterov != 0):                v = mu v + g;  theta -= lr (g + mu v). */
+int ann_momentum_update(float *params, float *velocity, const float *grads, int64_t n,
+                        float lr, float mu, int nesterov);
+/* Adam (Kingma & Ba) at step t >= 1:  m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2;
+ *   theta -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps) */
+int ann_adam_update(float *params, float *m, float *v, const float *grads, int64_t n,
+                    float lr, float beta1, float beta2, float eps, int64_t t);
+
 /* x (B, D) = images[idx[r]] / 255 for each row r: uint8 pixels straight to a normalized batch.
  * images is (N, D); every idx must lie in [0, N), else ANN_E_INDEX. */
 int ann_gather_u8(float *x, const uint8_t *images, int64_t N, const int32_t *idx, int B, int D);
@@ -108,34 +148,62 @@ float ann_random_uniform(uint64_t *state);
  * ------------------------------------------------------------------------------------- */
 typedef struct ann_net ann_net;
 
-/* sizes has L + 1 entries (input, hidden..., classes), each in 1..2^24, L >= 1. */
-int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes);
+/* What a tensor of the network is (the `kind` argument of ann_net_tensor). */
+enum {
+    ANN_WEIGHTS = 0,       /* W (n_in, n_out), in params */
+    ANN_BIASES = 1,        /* b (n_out), in params */
+    ANN_BN_GAMMA = 2,      /* batch-norm scale (n_out), in params; hidden layers with batchnorm */
+    ANN_BN_BETA = 3,       /* batch-norm shift (n_out), in params */
+    ANN_BN_MEAN = 4,       /* running mean (n_out), in the state buffer */
+    ANN_BN_VAR = 5         /* running variance (n_out), in the state buffer */
+};
+enum { ANN_SGD = 0, ANN_MOMENTUM = 1, ANN_NESTEROV = 2, ANN_ADAM = 3 };
+
+/* sizes has L + 1 entries (input, hidden..., classes), each in 1..2^24, L >= 1.
+ * batchnorm != 0 puts batch normalization between each hidden dense layer and its ReLU
+ * (Linear -> BN -> ReLU; running statistics with momentum 0.1, eps 1e-5).
+ * dropout in [0, 1) is the drop probability applied after each hidden ReLU in training. */
+int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchnorm,
+                   float dropout);
 void ann_net_destroy(ann_net *net);
 
 int64_t ann_net_num_params(const ann_net *net);
-float *ann_net_params(ann_net *net);     /* (P) */
-float *ann_net_grads(ann_net *net);      /* (P), filled by ann_net_forward_backward */
-/* Where layer l's weights (kind 0: W (n_in, n_out)) or biases (kind 1: b (n_out)) sit in params. */
+int64_t ann_net_num_state(const ann_net *net);
+float *ann_net_params(ann_net *net);     /* (P) everything the optimizer trains */
+float *ann_net_grads(ann_net *net);      /* (P) filled by ann_net_forward_backward */
+float *ann_net_state(ann_net *net);      /* (S) batch-norm running statistics (S may be 0) */
+/* Where a tensor of layer `layer` sits in params (kinds 0-3) or state (kinds 4-5).
+ * ANN_E_ARG if the layer has no such tensor. */
 int ann_net_tensor(int64_t *offset, int64_t *count, const ann_net *net, int layer, int kind);
 
 /* W ~ U(-1/sqrt(n_in), 1/sqrt(n_in)) drawn layer by layer, row by row from splitmix64(seed);
- * biases zero. */
+ * biases and beta 0, gamma 1, running mean 0 and variance 1. Also seeds the dropout stream
+ * (with seed ^ 0xD80F0D80F) and clears the optimizer state. */
 int ann_net_init(ann_net *net, uint64_t seed);
 
-/* Forward and backward on the batch images[idx[0..B-1]], labels[idx[...]]:
- * *loss = mean cross-entropy of the batch, grads = its gradient. Parameters are untouched.
- * *correct (may be NULL) = rows whose argmax logit equals the label, before any update. */
+/* Choose the update rule (ANN_SGD, ANN_MOMENTUM, ANN_NESTEROV, ANN_ADAM) and L2 strength
+ * (penalty (l2/2) sum W^2 over weights, not biases or batch-norm parameters). Clears the
+ * optimizer state (velocity, Adam moments, step count). */
+int ann_net_set_optimizer(ann_net *net, int kind, float momentum, float beta1, float beta2,
+                          float eps, float l2);
+
+/* Forward and backward, in training mode, on the batch images[idx[0..B-1]], labels[idx[...]]:
+ * *loss = mean cross-entropy of the batch plus the L2 penalty, grads = its gradient.
+ * *correct (may be NULL) = rows whose argmax logit equals the label. Parameters are untouched
+ * (batch-norm running statistics are updated, and the dropout stream advances). */
 int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
                              const uint8_t *images, const uint8_t *labels, int64_t N,
                              const int32_t *idx, int B);
-/* forward_backward, then params -= lr * grads: one foreign call per mini-batch. */
+/* forward_backward, then the optimizer's update with learning rate lr: one foreign call per
+ * mini-batch. A NaN or infinite loss returns ANN_E_NONFINITE before anything is updated. */
 int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
                        const uint8_t *images, const uint8_t *labels, int64_t N,
                        const int32_t *idx, int B, float lr);
 
-/* Inference over n rows (images[idx[i]], or rows 0..n-1 when idx is NULL), in blocks.
- * Any output may be NULL:  probs (n, K), classes (n).  With labels given (else NULL):
- * *loss_sum = sum of -log p[label], *correct = number of rows whose argmax equals the label. */
+/* Inference (batch norm from running statistics, no dropout) over n rows (images[idx[i]], or
+ * rows 0..n-1 when idx is NULL), in blocks. Any output may be NULL: probs (n, K), classes (n).
+ * With labels given (else NULL): *loss_sum = sum of -log p[label] (no L2 term),
+ * *correct = number of rows whose argmax equals the label. */
 int ann_net_predict_u8(ann_net *net, float *probs, int32_t *classes,
                        double *loss_sum, int64_t *correct,
                        const uint8_t *images, const uint8_t *labels, int64_t N,

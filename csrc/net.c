@@ -1,11 +1,17 @@
 /*
- * net.c -- a whole multilayer perceptron: dense layers, ReLU between them, softmax +
- * cross-entropy on top, trained by mini-batch SGD. One foreign call per mini-batch.
+ * net.c -- a whole multilayer perceptron, trained one mini-batch per foreign call.
  *
- * Memory: params (P) and grads (P) are one allocation each, laid out layer by layer as
- * W (n_in, n_out) then b (n_out). The per-batch workspace (activations and their gradients)
- * is one more allocation, sized for `cap` rows and grown only when a larger batch arrives,
- * so the training loop itself never allocates.
+ * Each hidden layer l computes   z = x W + b  ->  [batch norm]  ->  ReLU  ->  [dropout]
+ * and the last layer computes the logits z = x W + b, followed by softmax + cross-entropy.
+ *
+ * Memory, allocated when the network is created (or when a larger batch first arrives):
+ *   params (P)   every trained value, layer by layer: W (n_in, n_out), b (n_out), and for a
+ *                batch-normalized hidden layer gamma (n_out), beta (n_out)
+ *   grads  (P)   the same layout, so an optimizer step is one loop over P values
+ *   opt_m, opt_v (P each, only for the optimizers that need them): velocity / Adam moments
+ *   state  (S)   batch-norm running mean and variance of each hidden layer
+ *   work         activations and their gradients for `cap` rows; the training loop never
+ *                allocates once a batch size has been seen
  *
  * Shapes: B batch rows, L layers, sizes[l] the width of activation l (sizes[0] = D inputs,
  * sizes[L] = K classes).
@@ -18,64 +24,111 @@
 #include <string.h>
 
 #define ANN_MAX_WIDTH (1 << 24)
-#define ANN_PREDICT_BLOCK 256   /* rows per inference block: big enough for the GEMM to be efficient */
+#define ANN_PREDICT_BLOCK 256    /* rows per inference block: big enough for efficient GEMMs */
+#define ANN_BN_MOMENTUM 0.1f     /* running = (1 - m) running + m batch, as PyTorch */
+#define ANN_BN_EPS 1e-5f
+
+typedef struct {
+    int n_in, n_out;
+    int64_t w, b;               /* offsets in params (and grads) of W and b */
+    int64_t gamma, beta;        /* offsets in params of the batch-norm scale and shift, or -1 */
+    int64_t run_mean, run_var;  /* offsets in state, or -1 */
+    int hidden;                 /* 1 for every layer but the last */
+} layer_info;
 
 struct ann_net {
-    int L;                  /* dense layers */
-    int32_t *sizes;         /* (L + 1) */
-    int64_t P;              /* trainable parameters */
-    int64_t *w_off;         /* (L) offset of W_l in params */
-    int64_t *b_off;         /* (L) offset of b_l in params */
-    float *params;          /* (P) */
-    float *grads;           /* (P) */
+    int L;
+    int32_t *sizes;             /* (L + 1) */
+    layer_info *layers;         /* (L) */
+    int batchnorm;
+    float dropout;
+    int64_t P, S;
+    float *params, *grads;      /* (P) each */
+    float *state;               /* (S) */
+    /* optimizer */
+    int opt_kind;
+    float momentum, beta1, beta2, eps, l2;
+    int64_t step;               /* Adam's t */
+    float *opt_m, *opt_v;       /* (P) each, or NULL when the rule needs none */
+    uint64_t dropout_rng;
     /* workspace for `cap` rows */
     int cap;
-    float *work;            /* one allocation holding everything below */
-    float **act;            /* (L + 1): act[0] (cap, D) inputs; act[l+1] (cap, sizes[l+1]) outputs of
-                             * layer l: ReLU(x W + b) for hidden layers, logits for the last */
-    float **dact;           /* (L + 1): dact[l] (cap, sizes[l]) = dLoss/dact[l], l >= 1 */
-    int32_t *labels;        /* (cap) labels of the current batch */
+    float *work;
+    float **act;                /* (L + 1): act[0] (cap, D) inputs, act[l+1] (cap, sizes[l+1])
+                                 * the output of layer l (after ReLU and dropout; logits on top) */
+    float **dact;               /* (L + 1): dact[l] (cap, sizes[l]) = dLoss/dact[l] */
+    float **xhat;               /* (L + 1): xhat[l+1] (cap, sizes[l+1]) normalized z, if BN */
+    float *bn_mean, *bn_var;    /* (sum of hidden widths) batch statistics of the last forward */
+    uint8_t **mask;             /* (L + 1): mask[l+1] (cap, sizes[l+1]) dropout keep flags */
+    uint8_t *mask_work;
+    int32_t *labels;            /* (cap) */
 };
 
 /* ---- creation ------------------------------------------------------------------------- */
 
-int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes)
+int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchnorm,
+                   float dropout)
 {
     if (!out || !sizes) return ANN_E_NULL;
     *out = NULL;
     if (n_sizes < 2 || n_sizes > 1024) return ANN_E_SIZE;
     for (int i = 0; i < n_sizes; i++)
         if (sizes[i] < 1 || sizes[i] > ANN_MAX_WIDTH) return ANN_E_SIZE;
+    if (!(dropout >= 0.0f && dropout < 1.0f)) return ANN_E_ARG;
     int L = n_sizes - 1;
-    int64_t P = 0;
-    for (int l = 0; l < L; l++) {
-        P += (int64_t)sizes[l] * sizes[l + 1] + sizes[l + 1];
-        if (P > ((int64_t)1 << 34)) return ANN_E_SIZE;   /* 64 GiB of weights: surely a mistake */
-    }
     ann_net *net = calloc(1, sizeof *net);
     if (!net) return ANN_E_NOMEM;
     net->L = L;
-    net->P = P;
+    net->batchnorm = batchnorm != 0;
+    net->dropout = dropout;
     net->sizes = malloc((size_t)n_sizes * sizeof *net->sizes);
-    net->w_off = malloc((size_t)L * sizeof *net->w_off);
-    net->b_off = malloc((size_t)L * sizeof *net->b_off);
+    net->layers = calloc((size_t)L, sizeof *net->layers);
     net->act = calloc((size_t)n_sizes, sizeof *net->act);
     net->dact = calloc((size_t)n_sizes, sizeof *net->dact);
-    net->params = calloc((size_t)P, sizeof(float));
-    net->grads = calloc((size_t)P, sizeof(float));
-    if (!net->sizes || !net->w_off || !net->b_off || !net->act || !net->dact ||
-        !net->params || !net->grads) {
+    net->xhat = calloc((size_t)n_sizes, sizeof *net->xhat);
+    net->mask = calloc((size_t)n_sizes, sizeof *net->mask);
+    if (!net->sizes || !net->layers || !net->act || !net->dact || !net->xhat || !net->mask) {
         ann_net_destroy(net);
         return ANN_E_NOMEM;
     }
     memcpy(net->sizes, sizes, (size_t)n_sizes * sizeof *sizes);
-    int64_t off = 0;
+    int64_t P = 0, S = 0, hidden_width = 0;
     for (int l = 0; l < L; l++) {
-        net->w_off[l] = off;
-        off += (int64_t)sizes[l] * sizes[l + 1];
-        net->b_off[l] = off;
-        off += sizes[l + 1];
+        layer_info *li = &net->layers[l];
+        li->n_in = sizes[l];
+        li->n_out = sizes[l + 1];
+        li->hidden = l < L - 1;
+        li->w = P;
+        P += (int64_t)li->n_in * li->n_out;
+        li->b = P;
+        P += li->n_out;
+        li->gamma = li->beta = li->run_mean = li->run_var = -1;
+        if (net->batchnorm && li->hidden) {
+            li->gamma = P;
+            li->beta = P + li->n_out;
+            P += 2 * (int64_t)li->n_out;
+            li->run_mean = S;
+            li->run_var = S + li->n_out;
+            S += 2 * (int64_t)li->n_out;
+        }
+        if (li->hidden) hidden_width += li->n_out;
+        if (P > ((int64_t)1 << 34)) {   /* 64 GiB of weights: surely a mistake */
+            ann_net_destroy(net);
+            return ANN_E_SIZE;
+        }
     }
+    net->P = P;
+    net->S = S;
+    net->params = calloc((size_t)P, sizeof(float));
+    net->grads = calloc((size_t)P, sizeof(float));
+    net->state = calloc((size_t)(S > 0 ? S : 1), sizeof(float));
+    net->bn_mean = calloc((size_t)(hidden_width > 0 ? hidden_width : 1), sizeof(float));
+    net->bn_var = calloc((size_t)(hidden_width > 0 ? hidden_width : 1), sizeof(float));
+    if (!net->params || !net->grads || !net->state || !net->bn_mean || !net->bn_var) {
+        ann_net_destroy(net);
+        return ANN_E_NOMEM;
+    }
+    net->opt_kind = ANN_SGD;
     *out = net;
     return ANN_OK;
 }
@@ -84,29 +137,56 @@ void ann_net_destroy(ann_net *net)
 {
     if (!net) return;
     free(net->sizes);
-    free(net->w_off);
-    free(net->b_off);
+    free(net->layers);
     free(net->act);
     free(net->dact);
+    free(net->xhat);
+    free(net->mask);
     free(net->params);
     free(net->grads);
+    free(net->state);
+    free(net->opt_m);
+    free(net->opt_v);
+    free(net->bn_mean);
+    free(net->bn_var);
     free(net->work);
+    free(net->mask_work);
     free(net->labels);
     free(net);
 }
 
 int64_t ann_net_num_params(const ann_net *net) { return net ? net->P : 0; }
+int64_t ann_net_num_state(const ann_net *net) { return net ? net->S : 0; }
 float *ann_net_params(ann_net *net) { return net ? net->params : NULL; }
 float *ann_net_grads(ann_net *net) { return net ? net->grads : NULL; }
+float *ann_net_state(ann_net *net) { return net ? net->state : NULL; }
 
 int ann_net_tensor(int64_t *offset, int64_t *count, const ann_net *net, int layer, int kind)
 {
     if (!offset || !count || !net) return ANN_E_NULL;
-    if (layer < 0 || layer >= net->L || (kind != 0 && kind != 1)) return ANN_E_ARG;
-    int64_t n_in = net->sizes[layer], n_out = net->sizes[layer + 1];
-    *offset = kind == 0 ? net->w_off[layer] : net->b_off[layer];
-    *count = kind == 0 ? n_in * n_out : n_out;
+    if (layer < 0 || layer >= net->L) return ANN_E_ARG;
+    const layer_info *li = &net->layers[layer];
+    int64_t where;
+    switch (kind) {
+    case ANN_WEIGHTS: where = li->w; break;
+    case ANN_BIASES: where = li->b; break;
+    case ANN_BN_GAMMA: where = li->gamma; break;
+    case ANN_BN_BETA: where = li->beta; break;
+    case ANN_BN_MEAN: where = li->run_mean; break;
+    case ANN_BN_VAR: where = li->run_var; break;
+    default: return ANN_E_ARG;
+    }
+    if (where < 0) return ANN_E_ARG;
+    *offset = where;
+    *count = kind == ANN_WEIGHTS ? (int64_t)li->n_in * li->n_out : li->n_out;
     return ANN_OK;
+}
+
+static void clear_optimizer_state(ann_net *net)
+{
+    net->step = 0;
+    if (net->opt_m) memset(net->opt_m, 0, (size_t)net->P * sizeof(float));
+    if (net->opt_v) memset(net->opt_v, 0, (size_t)net->P * sizeof(float));
 }
 
 int ann_net_init(ann_net *net, uint64_t seed)
@@ -114,13 +194,49 @@ int ann_net_init(ann_net *net, uint64_t seed)
     if (!net) return ANN_E_NULL;
     uint64_t state = seed;
     for (int l = 0; l < net->L; l++) {
-        int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
-        float limit = 1.0f / sqrtf((float)n_in);
-        float *W = net->params + net->w_off[l];          /* (n_in, n_out) */
-        for (int64_t i = 0; i < n_in * n_out; i++)
+        const layer_info *li = &net->layers[l];
+        float limit = 1.0f / sqrtf((float)li->n_in);
+        float *W = net->params + li->w;                 /* (n_in, n_out) */
+        for (int64_t i = 0; i < (int64_t)li->n_in * li->n_out; i++)
             W[i] = (2.0f * ann_random_uniform(&state) - 1.0f) * limit;
-        memset(net->params + net->b_off[l], 0, (size_t)n_out * sizeof(float));
+        memset(net->params + li->b, 0, (size_t)li->n_out * sizeof(float));
+        if (li->gamma >= 0) {
+            for (int j = 0; j < li->n_out; j++) {
+                net->params[li->gamma + j] = 1.0f;
+                net->params[li->beta + j] = 0.0f;
+                net->state[li->run_mean + j] = 0.0f;
+                net->state[li->run_var + j] = 1.0f;
+            }
+        }
     }
+    net->dropout_rng = seed ^ 0xD80F0D80FULL;
+    clear_optimizer_state(net);
+    return ANN_OK;
+}
+
+int ann_net_set_optimizer(ann_net *net, int kind, float momentum, float beta1, float beta2,
+                          float eps, float l2)
+{
+    if (!net) return ANN_E_NULL;
+    if (kind < ANN_SGD || kind > ANN_ADAM) return ANN_E_ARG;
+    if (!(l2 >= 0.0f) || !isfinite(l2)) return ANN_E_ARG;
+    if ((kind == ANN_MOMENTUM || kind == ANN_NESTEROV) && !(momentum >= 0.0f && momentum < 1.0f))
+        return ANN_E_ARG;
+    if (kind == ANN_ADAM && (!(beta1 >= 0.0f && beta1 < 1.0f) ||
+                             !(beta2 >= 0.0f && beta2 < 1.0f) || !(eps > 0.0f)))
+        return ANN_E_ARG;
+    int need_m = kind != ANN_SGD, need_v = kind == ANN_ADAM;
+    if (need_m && !net->opt_m && !(net->opt_m = malloc((size_t)net->P * sizeof(float))))
+        return ANN_E_NOMEM;
+    if (need_v && !net->opt_v && !(net->opt_v = malloc((size_t)net->P * sizeof(float))))
+        return ANN_E_NOMEM;
+    net->opt_kind = kind;
+    net->momentum = momentum;
+    net->beta1 = beta1;
+    net->beta2 = beta2;
+    net->eps = eps;
+    net->l2 = l2;
+    clear_optimizer_state(net);
     return ANN_OK;
 }
 
@@ -128,43 +244,103 @@ int ann_net_init(ann_net *net, uint64_t seed)
 static int ensure_capacity(ann_net *net, int rows)
 {
     if (rows <= net->cap) return ANN_OK;
-    int64_t per_row = 0;
-    for (int l = 0; l <= net->L; l++) per_row += 2 * (int64_t)net->sizes[l];
+    int64_t per_row = 0, mask_per_row = 0;
+    for (int l = 0; l <= net->L; l++) {
+        per_row += 2 * (int64_t)net->sizes[l];
+        if (l > 0 && l < net->L) {
+            if (net->batchnorm) per_row += net->sizes[l];
+            if (net->dropout > 0.0f) mask_per_row += net->sizes[l];
+        }
+    }
     if ((double)per_row * rows * sizeof(float) > 1e12) return ANN_E_SIZE;
     float *work = malloc((size_t)(per_row * rows) * sizeof(float));
+    uint8_t *mask_work = malloc((size_t)(mask_per_row * rows + 1));
     int32_t *labels = malloc((size_t)rows * sizeof(int32_t));
-    if (!work || !labels) {
+    if (!work || !labels || !mask_work) {
         free(work);
         free(labels);
+        free(mask_work);
         return ANN_E_NOMEM;
     }
     free(net->work);
+    free(net->mask_work);
     free(net->labels);
     net->work = work;
+    net->mask_work = mask_work;
     net->labels = labels;
     net->cap = rows;
     float *p = work;
+    uint8_t *m = mask_work;
     for (int l = 0; l <= net->L; l++) {
+        size_t block = (size_t)rows * net->sizes[l];
         net->act[l] = p;
-        p += (size_t)rows * net->sizes[l];
+        p += block;
         net->dact[l] = p;
-        p += (size_t)rows * net->sizes[l];
+        p += block;
+        net->xhat[l] = NULL;
+        net->mask[l] = NULL;
+        if (l > 0 && l < net->L && net->batchnorm) {
+            net->xhat[l] = p;
+            p += block;
+        }
+        if (l > 0 && l < net->L && net->dropout > 0.0f) {
+            net->mask[l] = m;
+            m += block;
+        }
     }
     return ANN_OK;
 }
 
 /* ---- forward and backward -------------------------------------------------------------- */
 
-/* act[1..L] from act[0] for B rows: hidden layers end in ReLU, the last one gives logits. */
-static int forward(ann_net *net, int B)
+/* Offset of hidden layer l's batch statistics in bn_mean / bn_var. */
+static int64_t stats_offset(const ann_net *net, int l)
+{
+    int64_t off = 0;
+    for (int i = 0; i < l; i++) off += net->layers[i].n_out;
+    return off;
+}
+
+/* act[1..L] from act[0] for B rows. In training, batch norm uses (and updates the running
+ * averages with) the batch statistics and dropout is applied; at inference batch norm uses
+ * the running statistics and dropout is off. */
+static int forward(ann_net *net, int B, int training)
 {
     for (int l = 0; l < net->L; l++) {
-        int n_in = net->sizes[l], n_out = net->sizes[l + 1];
-        int status = ann_dense_forward(net->act[l + 1], net->act[l],
-                                       net->params + net->w_off[l], net->params + net->b_off[l],
-                                       B, n_in, n_out);
+        const layer_info *li = &net->layers[l];
+        float *z = net->act[l + 1];                     /* (B, n_out) */
+        int status = ann_dense_forward(z, net->act[l], net->params + li->w,
+                                       net->params + li->b, B, li->n_in, li->n_out);
         if (status != ANN_OK) return status;
-        if (l < net->L - 1) ann_relu_forward(net->act[l + 1], net->act[l + 1], (int64_t)B * n_out);
+        if (!li->hidden) break;
+        int64_t count = (int64_t)B * li->n_out;
+        if (li->gamma >= 0) {
+            const float *gamma = net->params + li->gamma, *beta = net->params + li->beta;
+            float *run_mean = net->state + li->run_mean, *run_var = net->state + li->run_var;
+            if (training) {
+                float *mean = net->bn_mean + stats_offset(net, l);
+                float *var = net->bn_var + stats_offset(net, l);
+                status = ann_batchnorm_forward(z, net->xhat[l + 1], mean, var, z, gamma, beta,
+                                               B, li->n_out, ANN_BN_EPS);
+                if (status != ANN_OK) return status;
+                /* running variance uses the unbiased estimate var * B / (B - 1), as PyTorch */
+                float unbias = B > 1 ? (float)B / (float)(B - 1) : 1.0f;
+                for (int j = 0; j < li->n_out; j++) {
+                    run_mean[j] += ANN_BN_MOMENTUM * (mean[j] - run_mean[j]);
+                    run_var[j] += ANN_BN_MOMENTUM * (var[j] * unbias - run_var[j]);
+                }
+            } else {
+                status = ann_batchnorm_inference(z, z, gamma, beta, run_mean, run_var,
+                                                 B, li->n_out, ANN_BN_EPS);
+                if (status != ANN_OK) return status;
+            }
+        }
+        ann_relu_forward(z, z, count);
+        if (training && net->mask[l + 1]) {
+            status = ann_dropout_forward(z, net->mask[l + 1], z, count, net->dropout,
+                                         &net->dropout_rng);
+            if (status != ANN_OK) return status;
+        }
     }
     return ANN_OK;
 }
@@ -207,7 +383,7 @@ int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
     if (B < 1 || N < 1) return ANN_E_SIZE;
     int status = ensure_capacity(net, B);
     if (status == ANN_OK) status = load_batch(net, images, labels, N, idx, B);
-    if (status == ANN_OK) status = forward(net, B);
+    if (status == ANN_OK) status = forward(net, B, 1);
     if (status != ANN_OK) return status;
 
     int L = net->L, K = net->sizes[L];
@@ -216,14 +392,39 @@ int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
     status = ann_softmax_cross_entropy(net->dact[L], NULL, loss, net->act[L], net->labels, B, K);
     if (status != ANN_OK) return status;
     for (int l = L - 1; l >= 0; l--) {
-        int n_in = net->sizes[l], n_out = net->sizes[l + 1];
-        float *dx = l > 0 ? net->dact[l] : NULL;   /* nobody needs dLoss/dpixels */
-        status = ann_dense_backward(dx, net->grads + net->w_off[l], net->grads + net->b_off[l],
-                                    net->dact[l + 1], net->act[l], net->params + net->w_off[l],
-                                    B, n_in, n_out);
+        const layer_info *li = &net->layers[l];
+        float *g = net->dact[l + 1];                    /* (B, n_out) dLoss/d(layer output) */
+        int64_t count = (int64_t)B * li->n_out;
+        if (li->hidden) {
+            /* back through dropout, ReLU and batch norm, in place, to g = dLoss/dz */
+            if (net->mask[l + 1])
+                ann_dropout_backward(g, g, net->mask[l + 1], count, net->dropout);
+            /* The ReLU mask comes from the stored output; where dropout zeroed a unit its
+             * gradient is already 0, so the post-dropout output gives the same mask. */
+            ann_relu_backward(g, g, net->act[l + 1], count);
+            if (li->gamma >= 0) {
+                status = ann_batchnorm_backward(g, net->grads + li->gamma, net->grads + li->beta,
+                                                g, net->xhat[l + 1],
+                                                net->bn_var + stats_offset(net, l),
+                                                net->params + li->gamma, B, li->n_out,
+                                                ANN_BN_EPS);
+                if (status != ANN_OK) return status;
+            }
+        }
+        float *dx = l > 0 ? net->dact[l] : NULL;        /* nobody needs dLoss/dpixels */
+        status = ann_dense_backward(dx, net->grads + li->w, net->grads + li->b, g, net->act[l],
+                                    net->params + li->w, B, li->n_in, li->n_out);
         if (status != ANN_OK) return status;
-        /* act[l] = ReLU(z): pass the gradient only where the unit was active */
-        if (l > 0) ann_relu_backward(dx, dx, net->act[l], (int64_t)B * n_in);
+    }
+    if (net->l2 > 0.0f) {
+        for (int l = 0; l < L; l++) {
+            const layer_info *li = &net->layers[l];
+            double penalty = 0.0;
+            ann_l2_penalty(&penalty, net->grads + li->w, net->params + li->w,
+                           (int64_t)li->n_in * li->n_out, net->l2);
+            *loss += penalty;
+        }
+        if (!isfinite(*loss)) return ANN_E_NONFINITE;
     }
     return ANN_OK;
 }
@@ -232,10 +433,22 @@ int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
                        const uint8_t *images, const uint8_t *labels, int64_t N,
                        const int32_t *idx, int B, float lr)
 {
+    if (!net) return ANN_E_NULL;
     if (!(lr >= 0.0f) || !isfinite(lr)) return ANN_E_ARG;
     int status = ann_net_forward_backward(net, loss, correct, images, labels, N, idx, B);
     if (status != ANN_OK) return status;     /* a NaN loss never reaches the weights */
-    return ann_sgd_update(net->params, net->grads, net->P, lr);
+    switch (net->opt_kind) {
+    case ANN_MOMENTUM:
+    case ANN_NESTEROV:
+        return ann_momentum_update(net->params, net->opt_m, net->grads, net->P, lr,
+                                   net->momentum, net->opt_kind == ANN_NESTEROV);
+    case ANN_ADAM:
+        net->step++;
+        return ann_adam_update(net->params, net->opt_m, net->opt_v, net->grads, net->P, lr,
+                               net->beta1, net->beta2, net->eps, net->step);
+    default:
+        return ann_sgd_update(net->params, net->grads, net->P, lr);
+    }
 }
 
 /* ---- inference ------------------------------------------------------------------------- */
@@ -290,7 +503,7 @@ int ann_net_predict_u8(ann_net *net, float *probs, int32_t *classes,
                 if (block_labels[r] >= K) return ANN_E_LABEL;
             }
         }
-        status = forward(net, rows);
+        status = forward(net, rows, 0);
         if (status == ANN_OK)
             status = finish_block(net, probs ? probs + start * K : NULL,
                                   classes ? classes + start : NULL, loss_sum, correct,
@@ -313,7 +526,7 @@ int ann_net_predict_f32(ann_net *net, float *probs, int32_t *classes, const floa
         for (int64_t i = 0; i < (int64_t)rows * D; i++)
             if (!isfinite(src[i])) return ANN_E_NONFINITE;
         memcpy(net->act[0], src, (size_t)rows * D * sizeof(float));
-        status = forward(net, rows);
+        status = forward(net, rows, 0);
         if (status == ANN_OK)
             status = finish_block(net, probs ? probs + start * K : NULL,
                                   classes ? classes + start : NULL, NULL, NULL, NULL, rows);

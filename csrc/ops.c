@@ -161,6 +161,160 @@ int ann_sgd_update(float *params, const float *grads, int64_t n, float lr)
     return ANN_OK;
 }
 
+/* ---- batch normalization ------------------------------------------------------------ */
+
+int ann_batchnorm_forward(float *y, float *xhat, float *mean, float *var,
+                          const float *z, const float *gamma, const float *beta,
+                          int B, int n, float eps)
+{
+    if (!y || !xhat || !mean || !var || !z || !gamma || !beta) return ANN_E_NULL;
+    if (B < 1 || n < 1) return ANN_E_SIZE;
+    if (!(eps > 0.0f)) return ANN_E_ARG;
+    /* Two passes over the rows (mean, then variance around it) rather than sum and sum of
+     * squares in one: E[z^2] - E[z]^2 cancels catastrophically when |mean| >> std. */
+    ann__sum_rows(mean, z, B, n);
+    for (int j = 0; j < n; j++) { mean[j] /= (float)B; var[j] = 0.0f; }
+    for (int r = 0; r < B; r++) {
+        const float *row = z + (size_t)r * n;
+        for (int j = 0; j < n; j++) { float d = row[j] - mean[j]; var[j] += d * d; }
+    }
+    for (int j = 0; j < n; j++) var[j] /= (float)B;
+    for (int r = 0; r < B; r++) {
+        const float *zr = z + (size_t)r * n;
+        float *xr = xhat + (size_t)r * n, *yr = y + (size_t)r * n;
+        for (int j = 0; j < n; j++) {
+            float xh = (zr[j] - mean[j]) / sqrtf(var[j] + eps);
+            xr[j] = xh;
+            yr[j] = gamma[j] * xh + beta[j];
+        }
+    }
+    return ANN_OK;
+}
+
+/*
+ * With s = 1/sqrt(var + eps) and xhat = (z - mean) s, y = gamma xhat + beta:
+ *   dL/dgamma = sum_r dy xhat,   dL/dbeta = sum_r dy,   dL/dxhat = dy gamma
+ * and, since mean and var depend on every row,
+ *   dL/dz_r = s/B (B dxhat_r - sum_q dxhat_q - xhat_r sum_q dxhat_q xhat_q)
+ *           = gamma s / B (B dy_r - dbeta - xhat_r dgamma).
+ */
+int ann_batchnorm_backward(float *dz, float *dgamma, float *dbeta,
+                           const float *dy, const float *xhat, const float *var,
+                           const float *gamma, int B, int n, float eps)
+{
+    if (!dz || !dgamma || !dbeta || !dy || !xhat || !var || !gamma) return ANN_E_NULL;
+    if (B < 1 || n < 1) return ANN_E_SIZE;
+    if (!(eps > 0.0f)) return ANN_E_ARG;
+    memset(dgamma, 0, (size_t)n * sizeof(float));
+    ann__sum_rows(dbeta, dy, B, n);
+    for (int r = 0; r < B; r++) {
+        const float *g = dy + (size_t)r * n, *xh = xhat + (size_t)r * n;
+        for (int j = 0; j < n; j++) dgamma[j] += g[j] * xh[j];
+    }
+    for (int r = 0; r < B; r++) {
+        const float *g = dy + (size_t)r * n, *xh = xhat + (size_t)r * n;
+        float *out = dz + (size_t)r * n;
+        for (int j = 0; j < n; j++) {
+            float scale = gamma[j] / sqrtf(var[j] + eps) / (float)B;
+            out[j] = scale * ((float)B * g[j] - dbeta[j] - xh[j] * dgamma[j]);
+        }
+    }
+    return ANN_OK;
+}
+
+int ann_batchnorm_inference(float *y, const float *z, const float *gamma, const float *beta,
+                            const float *running_mean, const float *running_var,
+                            int B, int n, float eps)
+{
+    if (!y || !z || !gamma || !beta || !running_mean || !running_var) return ANN_E_NULL;
+    if (B < 1 || n < 1) return ANN_E_SIZE;
+    if (!(eps > 0.0f)) return ANN_E_ARG;
+    for (int r = 0; r < B; r++) {
+        const float *zr = z + (size_t)r * n;
+        float *yr = y + (size_t)r * n;
+        for (int j = 0; j < n; j++)
+            yr[j] = gamma[j] * ((zr[j] - running_mean[j]) / sqrtf(running_var[j] + eps)) + beta[j];
+    }
+    return ANN_OK;
+}
+
+/* ---- dropout ------------------------------------------------------------------------- */
+
+int ann_dropout_forward(float *y, uint8_t *mask, const float *x, int64_t n, float p,
+                        uint64_t *state)
+{
+    if (!y || !mask || !x || !state) return ANN_E_NULL;
+    if (n < 0) return ANN_E_SIZE;
+    if (!(p >= 0.0f && p < 1.0f)) return ANN_E_ARG;
+    const float scale = 1.0f / (1.0f - p);
+    for (int64_t i = 0; i < n; i++) {
+        mask[i] = ann_random_uniform(state) >= p;
+        y[i] = mask[i] ? x[i] * scale : 0.0f;
+    }
+    return ANN_OK;
+}
+
+/* y = x keep / (1 - p) is linear in x with slope keep / (1 - p). */
+int ann_dropout_backward(float *dx, const float *dy, const uint8_t *mask, int64_t n, float p)
+{
+    if (!dx || !dy || !mask) return ANN_E_NULL;
+    if (n < 0) return ANN_E_SIZE;
+    if (!(p >= 0.0f && p < 1.0f)) return ANN_E_ARG;
+    const float scale = 1.0f / (1.0f - p);
+    for (int64_t i = 0; i < n; i++) dx[i] = mask[i] ? dy[i] * scale : 0.0f;
+    return ANN_OK;
+}
+
+/* ---- L2 and the optimizers --------------------------------------------------------------- */
+
+/* d/dtheta (l2/2) theta^2 = l2 theta */
+int ann_l2_penalty(double *penalty, float *grads, const float *params, int64_t n, float l2)
+{
+    if (!penalty || !grads || !params) return ANN_E_NULL;
+    if (n < 0) return ANN_E_SIZE;
+    if (!(l2 >= 0.0f) || !isfinite(l2)) return ANN_E_ARG;
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        sum += (double)params[i] * params[i];
+        grads[i] += l2 * params[i];
+    }
+    *penalty = 0.5 * l2 * sum;
+    return ANN_OK;
+}
+
+int ann_momentum_update(float *params, float *velocity, const float *grads, int64_t n,
+                        float lr, float mu, int nesterov)
+{
+    if (!params || !velocity || !grads) return ANN_E_NULL;
+    if (n < 0) return ANN_E_SIZE;
+    if (!(lr >= 0.0f) || !isfinite(lr) || !(mu >= 0.0f && mu < 1.0f)) return ANN_E_ARG;
+    for (int64_t i = 0; i < n; i++) {
+        velocity[i] = mu * velocity[i] + grads[i];
+        params[i] -= lr * (nesterov ? grads[i] + mu * velocity[i] : velocity[i]);
+    }
+    return ANN_OK;
+}
+
+int ann_adam_update(float *params, float *m, float *v, const float *grads, int64_t n,
+                    float lr, float beta1, float beta2, float eps, int64_t t)
+{
+    if (!params || !m || !v || !grads) return ANN_E_NULL;
+    if (n < 0) return ANN_E_SIZE;
+    if (!(lr >= 0.0f) || !isfinite(lr) || !(beta1 >= 0.0f && beta1 < 1.0f) ||
+        !(beta2 >= 0.0f && beta2 < 1.0f) || !(eps > 0.0f) || t < 1)
+        return ANN_E_ARG;
+    /* bias corrections: m and v start at 0, so early averages are too small by 1 - beta^t */
+    const float c1 = (float)(1.0 - pow(beta1, (double)t));
+    const float c2 = (float)(1.0 - pow(beta2, (double)t));
+    for (int64_t i = 0; i < n; i++) {
+        float g = grads[i];
+        m[i] = beta1 * m[i] + (1.0f - beta1) * g;
+        v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
+        params[i] -= lr * (m[i] / c1) / (sqrtf(v[i] / c2) + eps);
+    }
+    return ANN_OK;
+}
+
 /* ---- data ---------------------------------------------------------------------------------- */
 
 int ann_gather_u8(float *x, const uint8_t *images, int64_t N, const int32_t *idx, int B, int D)

@@ -226,7 +226,7 @@ def test_null_pointers_are_rejected_not_crashed(core):
     assert lib.ann_dense_forward(NULL, NULL, NULL, NULL, 1, 1, 1) == lib.ANN_E_NULL
     assert lib.ann_relu_forward(NULL, NULL, 1) == lib.ANN_E_NULL
     assert lib.ann_sgemm(0, 0, 1, 1, 1, NULL, 1, NULL, 1, 0.0, NULL, 1) == lib.ANN_E_NULL
-    assert lib.ann_net_create(NULL, NULL, 0) == lib.ANN_E_NULL
+    assert lib.ann_net_create(NULL, NULL, 0, 0, 0.0) == lib.ANN_E_NULL
     assert ffi.string(lib.ann_strerror(lib.ANN_E_LABEL)).decode().startswith("a label")
     assert ffi.string(lib.ann_strerror(999)).decode() == "unknown status code"
 
@@ -236,5 +236,5 @@ def test_net_create_rejects_bad_sizes(core, sizes):
     ffi, lib = core
     out = ffi.new("ann_net **")
     c_sizes = ffi.new("int32_t[]", sizes or [0])
-    assert lib.ann_net_create(out, c_sizes, len(sizes)) == lib.ANN_E_SIZE
+    assert lib.ann_net_create(out, c_sizes, len(sizes), 0, 0.0) == lib.ANN_E_SIZE
     assert out[0] == ffi.NULL
