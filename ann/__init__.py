@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from ._data import Dataset, load_mnist, normalize, one_hot
 from ._errors import AnnError, BackendError, DataError, ModelFileError, TrainingError
-from ._network import History, Network
+from ._network import EarlyStopping, History, Network, ReduceLROnPlateau
 
 __all__ = [
-    "AnnError", "BackendError", "DataError", "Dataset", "History", "ModelFileError", "Network",
-    "TrainingError", "backend_info", "load_mnist", "normalize", "one_hot", "set_num_threads",
+    "AnnError", "BackendError", "DataError", "Dataset", "EarlyStopping", "History",
+    "ModelFileError", "Network", "ReduceLROnPlateau", "TrainingError", "backend_info", "load_mnist", "normalize", "one_hot", "set_num_threads",
     "get_num_threads",
 ]
 __version__ = "0.1.0"
