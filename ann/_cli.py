@@ -1,16 +1,20 @@
-"""The ``ann`` command line: ``ann train``, ``ann gradcheck``.
+"""The ``ann`` command line: train, evaluate, predict, experiment, gradcheck.
 
 Anything a user can get wrong ends in one line on stderr and a non-zero exit status, never a
-traceback; Ctrl-C exits with status 130.
+traceback; Ctrl-C during training stops after the current mini-batch, keeps the best weights
+(saving them with --save) and exits with status 130.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
 import sys
 import time
-from typing import List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
-from ._errors import AnnError
+from ._errors import AnnError, DataError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -20,6 +24,8 @@ EXIT_INTERRUPTED = 130
 class UsageError(Exception):
     """A bad command-line value (exit status 2)."""
 
+
+# ---- argument types ------------------------------------------------------------------------
 
 def _hidden_sizes(text: str) -> List[int]:
     if text.strip() in ("", "none"):
@@ -34,23 +40,19 @@ def _hidden_sizes(text: str) -> List[int]:
     return sizes
 
 
-def _positive(kind: type):
+def _number(kind: type, *, low: float = 0.0, inclusive: bool = False, high: float = math.inf):
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if not value > 0 or value != value or value == float("inf"):
-            raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+        ok = (value >= low if inclusive else value > low) and value < high and value == value
+        if not ok:
+            bound = f">= {low:g}" if inclusive else f"> {low:g}"
+            extra = f" and < {high:g}" if high != math.inf else ""
+            raise argparse.ArgumentTypeError(f"must be a finite number {bound}{extra}, got {text!r}")
         return value
     return parse
-
-
-def _fraction(text: str) -> float:
-    value = _positive(float)(text)
-    if not value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
-    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,99 +60,346 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
+def _data_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", metavar="DIR",
+                        help="folder with the four MNIST IDX files (raw or .gz), or 'sample'; "
+                             "default: $ANN_DATA, else ~/.cache/ann (downloaded when missing, "
+                             "the built-in sample when that fails)")
+    parser.add_argument("--no-download", action="store_true",
+                        help="never download MNIST (use local files or the built-in sample)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ann", description="Train and study multilayer perceptrons on MNIST.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     train = sub.add_parser("train", help="train a network on MNIST and report test accuracy")
-    train.add_argument("--data", metavar="DIR",
-                       help="folder with the four MNIST IDX files (raw or .gz), or 'sample'; "
-                            "default: $ANN_DATA, else ~/.cache/ann (downloaded when missing)")
-    train.add_argument("--layers", type=_hidden_sizes, default=[20, 7, 5], metavar="SIZES",
+    _data_option(train)
+    train.add_argument("--layers", type=_hidden_sizes, default=None, metavar="SIZES",
                        help="hidden layer sizes, comma-separated (default: 20,7,5)")
-    train.add_argument("--epochs", type=_positive(int), default=10)
-    train.add_argument("--batch-size", type=_positive(int), default=64)
-    train.add_argument("--lr", type=_positive(float), default=0.009, help="learning rate")
+    train.add_argument("--epochs", type=_number(int), default=10)
+    train.add_argument("--batch-size", type=_number(int), default=64)
+    train.add_argument("--lr", type=_number(float), default=0.009, help="learning rate")
+    train.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam"],
+                       default="sgd")
+    train.add_argument("--momentum", type=_number(float, inclusive=True, high=1), default=0.9)
+    train.add_argument("--l2", type=_number(float, inclusive=True), default=0.0,
+                       help="L2 penalty (l2/2) * sum(W^2) on the weights")
+    train.add_argument("--batchnorm", action="store_true", help="Linear -> BN -> ReLU")
+    train.add_argument("--dropout", type=_number(float, inclusive=True, high=1), default=0.0,
+                       help="drop probability after each hidden ReLU")
+    train.add_argument("--patience", type=_number(int), default=None,
+                       help="early stopping: checks without improvement before stopping")
+    train.add_argument("--min-delta", type=_number(float, inclusive=True), default=0.0,
+                       help="early stopping: smallest validation-loss drop that counts")
+    train.add_argument("--check-every", type=_number(int), default=None,
+                       help="validation check every N steps (default 100 with --patience, "
+                            "else once per epoch)")
+    train.add_argument("--lr-decay", type=_number(float, high=1), default=None, metavar="FACTOR",
+                       help="multiply lr by FACTOR after 3 checks without improvement")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--val-fraction", type=_fraction, default=0.2,
+    train.add_argument("--val-fraction", type=_number(float, high=1), default=0.2,
                        help="share of the training images held out for validation (default 0.2)")
+    train.add_argument("--save", metavar="PATH", help="keep the best model in PATH (safetensors)")
+    train.add_argument("--resume", metavar="PATH", help="continue training the model in PATH")
+    train.add_argument("--log", metavar="FILE", help="write the history (.csv, else JSON lines)")
+    train.add_argument("--plot-file", metavar="FILE", help="write the loss/accuracy plots here")
     train.add_argument("--threads", type=int, default=0, help="C kernel threads (0: one per core)")
     train.add_argument("--quiet", action="store_true", help="no progress output")
-    train.add_argument("--no-download", action="store_true",
-                       help="never download MNIST (use local files or the built-in sample)")
+
+    evaluate = sub.add_parser("evaluate", help="loss, accuracy and confusion matrix of a model")
+    evaluate.add_argument("model", metavar="MODEL")
+    _data_option(evaluate)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+
+    predict = sub.add_parser("predict", help="classify images (IDX files, 28x28 PNG or PGM)")
+    predict.add_argument("model", metavar="MODEL")
+    predict.add_argument("files", metavar="FILE", nargs="+")
+    predict.add_argument("--invert", action="store_true",
+                         help="invert PNG/PGM images (dark ink on light paper -> MNIST style)")
+    predict.add_argument("--json", action="store_true", help="print one JSON object per image")
+
+    experiment = sub.add_parser("experiment", help="the seed study's grid: batch size x BN x L2")
+    _data_option(experiment)
+    experiment.add_argument("--quick", action="store_true", help="a reduced grid (about a minute)")
+    experiment.add_argument("--seed", type=int, default=0)
+    experiment.add_argument("--plot-file", metavar="FILE", help="also write the plot here")
 
     check = sub.add_parser("gradcheck", help="compare analytic gradients with finite differences")
     check.add_argument("--layers", type=_hidden_sizes, default=[9, 7, 5],
                        help="hidden sizes of the small test network (default 9,7,5)")
-    check.add_argument("--inputs", type=_positive(int), default=12)
-    check.add_argument("--classes", type=_positive(int), default=4)
-    check.add_argument("--batch", type=_positive(int), default=8)
+    check.add_argument("--inputs", type=_number(int), default=12)
+    check.add_argument("--classes", type=_number(int), default=4)
+    check.add_argument("--batch", type=_number(int), default=8)
+    check.add_argument("--batchnorm", action="store_true")
+    check.add_argument("--l2", type=_number(float, inclusive=True), default=0.0)
     check.add_argument("--seed", type=int, default=0)
-    check.add_argument("--tolerance", type=_positive(float), default=None)
+    check.add_argument("--tolerance", type=_number(float), default=None)
     return parser
 
+
+# ---- helpers -----------------------------------------------------------------------------------
 
 def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    import ann
+def _note(text: str) -> None:
+    print(f"ann: {text}", file=sys.stderr, flush=True)
+
+
+def _load_data(args: argparse.Namespace, quiet: bool = False):
     from . import _idx, _mnist
     from ._data import _read_pair
-
-    ann.set_num_threads(args.threads)
-    source = _mnist.find_mnist(args.data, download=not args.no_download, progress=not args.quiet)
-    if source.note and source.kind != "folder":   # a download or the sample fallback
-        print(f"ann: {source.note}", file=sys.stderr, flush=True)
-    train_all, test = _read_pair(source.paths, _idx)
-    train, val = train_all.split(args.val_fraction, seed=args.seed)
-    sizes = [train.features] + args.layers + [10]
-    net = ann.Network(sizes, seed=args.seed)
-    _say(f"data: {len(train)} train / {len(val)} validation / {len(test)} test images "
-         f"from {source.kind} ({_source_where(source)})")
-    _say(f"network: {'-'.join(map(str, sizes))} ({net.num_params} parameters, "
-         f"{net.backend} backend, {ann.get_num_threads()} thread(s)); "
-         f"SGD lr {args.lr}, batch {args.batch_size}, {args.epochs} epochs")
-    started = time.perf_counter()
-    history = net.fit(train, val, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                      progress=not args.quiet, seed=args.seed)
-    elapsed = time.perf_counter() - started
-    _say(f"{'epoch':>5} {'train loss':>10} {'train acc':>9} {'val loss':>9} {'val acc':>8} "
-         f"{'seconds':>8}")
-    for i in range(len(history.steps)):
-        _say(f"{history.epochs[i]:>5.0f} {history.train_loss[i]:>10.4f} "
-             f"{history.train_accuracy[i]:>9.4f} {history.val_loss[i]:>9.4f} "
-             f"{history.val_accuracy[i]:>8.4f} {history.seconds[i]:>8.2f}")
-    result = net.evaluate(test)
-    _say(f"test: loss {result['loss']:.4f}, accuracy {result['accuracy']:.4f} "
-         f"({round(result['accuracy'] * len(test))}/{len(test)}); trained in {elapsed:.2f} s")
-    return 0
+    source = _mnist.find_mnist(args.data, download=not args.no_download, progress=not quiet)
+    if source.note and source.kind != "folder":      # a download, or the sample fallback
+        _note(source.note)
+    train, test = _read_pair(source.paths, _idx)
+    return source, train, test
 
 
 def _source_where(source) -> str:
-    folders = {str(p.parent) for p in source.paths.values()}
-    return ", ".join(sorted(folders))
+    return ", ".join(sorted({str(p.parent) for p in source.paths.values()}))
 
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _history_plots(history, *, width: Optional[int] = None, charset: str = "auto") -> str:
+    from ._plot import line_plot
+    steps = history.steps
+    loss = line_plot({"train loss": (steps, history.train_loss),
+                      "validation loss": (steps, history.val_loss)},
+                     width=width, height=12, title="loss", x_label="step", charset=charset)
+    accuracy = line_plot({"train accuracy": (steps, history.train_accuracy),
+                          "validation accuracy": (steps, history.val_accuracy)},
+                         width=width, height=10, title="accuracy", x_label="step",
+                         charset=charset)
+    return loss + "\n\n" + accuracy
+
+
+def _write_text(path: str, text: str) -> None:
+    """Write a small text file atomically (temp file in the same folder, then rename)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+# ---- ann train ---------------------------------------------------------------------------------
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import ann
+    from ._network import EarlyStopping, ReduceLROnPlateau
+
+    ann.set_num_threads(args.threads)
+    if args.resume:
+        net = ann.Network.load(args.resume)
+        if args.layers is not None and net.sizes[1:-1] != args.layers:
+            raise UsageError(f"ann train: --layers {','.join(map(str, args.layers))} does not "
+                             f"match the resumed model's hidden sizes "
+                             f"{','.join(map(str, net.sizes[1:-1]))}")
+    source, train_all, test = _load_data(args, args.quiet)
+    train, val = train_all.split(args.val_fraction, seed=args.seed)
+    if not args.resume:
+        sizes = [train.features] + (args.layers if args.layers is not None else [20, 7, 5]) + [10]
+        net = ann.Network(sizes, batchnorm=args.batchnorm, dropout=args.dropout, seed=args.seed)
+    elif net.sizes[0] != train.features:
+        raise DataError(f"{args.resume}: the model takes {net.sizes[0]} inputs but the images "
+                        f"have {train.features} pixels")
+    early = None
+    if args.patience is not None:
+        early = EarlyStopping(patience=args.patience, min_delta=args.min_delta,
+                              check_every=args.check_every or 100)
+    decay = ReduceLROnPlateau(factor=args.lr_decay) if args.lr_decay else None
+    _say(f"data: {len(train)} train / {len(val)} validation / {len(test)} test images "
+         f"from {source.kind} ({_source_where(source)})")
+    extras = (" + batch norm" if net.batchnorm else "") + \
+        (f" + dropout {net.dropout:g}" if net.dropout else "")
+    _say(f"network: {'-'.join(map(str, net.sizes))}{extras} ({net.num_params} parameters, "
+         f"{net.backend} backend, {ann.get_num_threads()} thread(s))"
+         + (f", resumed from {args.resume}" if args.resume else ""))
+    _say(f"training: {args.optimizer} lr {args.lr:g}, batch {args.batch_size}, up to "
+         f"{args.epochs} epochs" + (f", L2 {args.l2:g}" if args.l2 else "")
+         + (f", early stopping (patience {early.patience}, check every {early.check_every} "
+            f"steps)" if early else ""))
+
+    live = not args.quiet and _isatty(sys.stderr)
+    saved = {"step": None}
+
+    def on_check(history) -> None:
+        if args.save and history.best_step == history.steps[-1]:
+            net.save(args.save, metadata=_train_metadata(args, history))
+            saved["step"] = history.best_step
+        if live and len(history.steps) >= 2:
+            sys.stderr.write("\r\x1b[2J\x1b[H" + _history_plots(history) + "\n")
+            sys.stderr.flush()
+
+    started = time.perf_counter()
+    history = net.fit(train, val, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                      l2=args.l2, optimizer=args.optimizer, momentum=args.momentum,
+                      early_stopping=early, lr_decay=decay, check_every=args.check_every,
+                      progress=not args.quiet, seed=args.seed, callback=on_check)
+    elapsed = time.perf_counter() - started
+    if args.save and saved["step"] is None:
+        # no validation check has run (Ctrl-C in the first steps): keep what there is
+        net.save(args.save, metadata=_train_metadata(args, history))
+
+    _say(f"{'step':>7} {'epoch':>6} {'train loss':>10} {'train acc':>9} {'val loss':>9} "
+         f"{'val acc':>8} {'seconds':>8}")
+    for row in history.rows():
+        _say(f"{row['steps']:>7} {row['epochs']:>6.2f} {row['train_loss']:>10.4f} "
+             f"{row['train_accuracy']:>9.4f} {row['val_loss']:>9.4f} {row['val_accuracy']:>8.4f} "
+             f"{row['seconds']:>8.2f}")
+    _say(f"stopped: {history.stop_reason} after {history.stopped_step} steps; best validation "
+         f"loss {history.best_val_loss:.4f} at step {history.best_step}"
+         + (" (weights restored)" if history.restored_best else ""))
+    if not args.quiet and not live:
+        _say(_history_plots(history))
+    if args.plot_file:
+        _write_text(args.plot_file, _history_plots(history, width=100, charset="unicode") + "\n")
+    if args.log:
+        if args.log.endswith(".csv"):
+            history.to_csv(args.log)
+        else:
+            history.to_jsonl(args.log)
+    result = net.evaluate(test)
+    _say(f"test: loss {result['loss']:.4f}, accuracy {result['accuracy']:.4f} "
+         f"({round(result['accuracy'] * len(test))}/{len(test)}); trained in {elapsed:.2f} s")
+    if args.save:
+        _say(f"model saved to {args.save}")
+    if history.stop_reason == "interrupted":
+        _note("interrupted: stopped after the current mini-batch"
+              + (f"; best model saved to {args.save}" if args.save else ""))
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def _train_metadata(args: argparse.Namespace, history) -> Dict[str, str]:
+    return {"optimizer": args.optimizer, "lr": repr(args.lr), "batch_size": str(args.batch_size),
+            "l2": repr(args.l2), "seed": str(args.seed),
+            "best_step": str(history.best_step), "best_val_loss": repr(history.best_val_loss)}
+
+
+# ---- ann evaluate / predict --------------------------------------------------------------------
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import ann
+    from ._plot import confusion_matrix, format_confusion
+    net = ann.Network.load(args.model)
+    source, _, test = _load_data(args, quiet=args.json)
+    if test.features != net.sizes[0]:
+        raise DataError(f"{args.model}: the model takes {net.sizes[0]} inputs but the test "
+                        f"images have {test.features} pixels")
+    result = net.evaluate(test)
+    predicted = net.predict(test)
+    matrix = confusion_matrix(list(test.labels), predicted, net.sizes[-1])
+    per_class = [row[i] / sum(row) if sum(row) else None for i, row in enumerate(matrix)]
+    if args.json:
+        print(json.dumps({"model": args.model, "data": _source_where(source),
+                          "images": len(test), "loss": result["loss"],
+                          "accuracy": result["accuracy"], "confusion_matrix": matrix,
+                          "per_class_accuracy": per_class}))
+        return 0
+    _say(f"model: {args.model} ({'-'.join(map(str, net.sizes))}"
+         f"{', batch norm' if net.batchnorm else ''})")
+    _say(f"data: {len(test)} test images from {source.kind} ({_source_where(source)})")
+    _say(f"loss {result['loss']:.4f}, accuracy {result['accuracy']:.4f}")
+    _say("")
+    _say(format_confusion(matrix))
+    return 0
+
+
+def _predict_inputs(args: argparse.Namespace, features: int):
+    """(name, pixels) for every image in the files given."""
+    from . import _idx
+    from ._images import looks_inverted, read_image
+    for path in args.files:
+        with open(path, "rb") as f:           # a missing file fails here, with its name
+            head = f.read(4)
+        is_idx = len(head) == 4 and head[:2] == b"\0\0" or head[:2] == b"\x1f\x8b"
+        if is_idx:
+            images = _idx.read_images(path)
+            size = images.rows * images.cols
+            if size != features:
+                raise DataError(f"images are {images.rows}x{images.cols} but the model takes "
+                                f"{features} pixels", path=path)
+            for i in range(images.count):
+                yield f"{path}[{i}]", images.data[i * size:(i + 1) * size]
+        else:
+            side = int(round(math.sqrt(features)))
+            pixels = read_image(path, expect=(side, side))
+            if args.invert:
+                pixels = bytes(255 - v for v in pixels)
+            elif looks_inverted(pixels):
+                _note(f"{path}: looks like dark ink on a light background; MNIST digits are "
+                      f"light on dark (try --invert)")
+            yield path, pixels
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import ann
+    net = ann.Network.load(args.model)
+    inputs = list(_predict_inputs(args, net.sizes[0]))
+    probs = net.predict_proba(b"".join(pixels for _, pixels in inputs))
+    for (name, _), p in zip(inputs, probs):
+        best = max(range(len(p)), key=p.__getitem__)
+        if args.json:
+            print(json.dumps({"file": name, "class": best, "probability": p[best],
+                              "probabilities": p}))
+        else:
+            _say(f"{name}: {best} (p = {p[best]:.3f})")
+    return 0
+
+
+# ---- ann experiment ----------------------------------------------------------------------------
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from ._experiment import run_experiment
+    _, train_all, test = _load_data(args)
+    return run_experiment(train_all, test, quick=args.quick, seed=args.seed,
+                          plot_file=args.plot_file, say=_say)
+
+
+# ---- ann gradcheck -----------------------------------------------------------------------------
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     from ._gradcheck import TOLERANCE, gradcheck
     tolerance = args.tolerance or TOLERANCE
     sizes = [args.inputs] + args.layers + [args.classes]
-    report = gradcheck(sizes, batch=args.batch, seed=args.seed)
-    _say(f"gradient check of a {'-'.join(map(str, sizes))} network, batch {args.batch}: "
-         f"worst relative error per layer (tolerance {tolerance:g})")
+    report = gradcheck(sizes, batch=args.batch, seed=args.seed, batchnorm=args.batchnorm,
+                       l2=args.l2)
+    _say(f"gradient check of a {'-'.join(map(str, sizes))} network"
+         f"{' with batch norm' if args.batchnorm else ''}, batch {args.batch}"
+         f"{f', L2 {args.l2:g}' if args.l2 else ''}: worst relative error per layer "
+         f"(tolerance {tolerance:g})")
     failed = False
     for row in report:
-        worst = max(row["weights_error"], row["biases_error"])
+        errors = {k: row[k] for k in ("weights_error", "biases_error", "bn_error") if k in row}
+        worst = max(errors.values())
         dead = row["max_abs_grad"] == 0.0
         ok = worst <= tolerance and not dead
         failed |= not ok
-        _say(f"  layer {row['layer']}: weights {row['weights_error']:.2e}  "
-             f"biases {row['biases_error']:.2e}  largest |grad| {row['max_abs_grad']:.2e}  "
+        parts = "  ".join(f"{k.split('_')[0]} {v:.2e}" for k, v in errors.items())
+        _say(f"  layer {row['layer']}: {parts}  largest |grad| {row['max_abs_grad']:.2e}  "
              f"{'ok' if ok else ('FAIL (all gradients zero)' if dead else 'FAIL')}")
     _say("gradcheck: " + ("FAILED" if failed else "passed"))
     return EXIT_ERROR if failed else 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+            "experiment": cmd_experiment, "gradcheck": cmd_gradcheck}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -160,16 +409,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
-        handler = {"train": cmd_train, "gradcheck": cmd_gradcheck}[args.command]
-        return handler(args)
+        return COMMANDS[args.command](args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("ann: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:       # `ann ... | head` closed the pipe: nothing left to say
+        return EXIT_ERROR
     except (AnnError, ValueError, OSError, MemoryError) as exc:
-        print(f"ann: error: {exc}", file=sys.stderr)
+        text = str(exc) if not isinstance(exc, OSError) or not exc.filename else \
+            f"{exc.filename}: {exc.strerror or exc}"
+        print(f"ann: error: {text}", file=sys.stderr)
         return EXIT_ERROR
 
 

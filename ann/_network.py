@@ -230,6 +230,57 @@ class Network:
         b_off, b_count = self._net.tensor(l, 1)
         return params[w_off:w_off + w_count], params[b_off:b_off + b_count]
 
+    # ---- model files ------------------------------------------------------------------------
+
+    def save(self, path: Union[str, "os.PathLike[str]"],
+             metadata: Optional[Dict[str, str]] = None) -> None:
+        """Write the network to ``path`` as a safetensors file, atomically (a crash mid-save
+        leaves any previous file intact). ``metadata`` adds string entries to the header."""
+        from ._modelfile import ModelFile, save_model
+        L = len(self.sizes) - 1
+        model = ModelFile(sizes=list(self.sizes),
+                          weights=[self.tensor(l, "weight") for l in range(L)],
+                          biases=[self.tensor(l, "bias") for l in range(L)],
+                          metadata=dict(metadata or {}))
+        if self.batchnorm:
+            model.batchnorm = [{kind: self.tensor(l, "bn_" + kind)
+                                for kind in ("gamma", "beta", "running_mean", "running_var")}
+                               for l in range(L - 1)]
+        model.metadata.setdefault("dropout", repr(self.dropout))
+        save_model(path, model)
+
+    @classmethod
+    def load(cls, path: Union[str, "os.PathLike[str]"], *, backend: Optional[str] = None
+             ) -> "Network":
+        """A network read from a file written by ``save`` (raises ``ModelFileError``)."""
+        from ._errors import ModelFileError
+        from ._modelfile import load_model
+        model = load_model(path)
+        try:
+            dropout = float(model.metadata.get("dropout", "0.0"))
+        except ValueError:
+            dropout = -1.0
+        if not 0.0 <= dropout < 1.0:
+            raise ModelFileError(f"metadata dropout {model.metadata.get('dropout')!r} is not a "
+                                 f"probability in [0, 1)", path=path)
+        net = cls(model.sizes, batchnorm=bool(model.batchnorm), dropout=dropout, backend=backend)
+        params, state = net.get_params(), net.get_state()
+        tensors = [(0, model.weights), (1, model.biases)]
+        if model.batchnorm:
+            for kind, name in ((2, "gamma"), (3, "beta"), (4, "running_mean"), (5, "running_var")):
+                tensors.append((kind, [layer[name] for layer in model.batchnorm] + [None]))
+        for kind, per_layer in tensors:
+            for l, values in enumerate(per_layer):
+                if values is None:
+                    continue
+                offset, count = net._net.tensor(l, kind)
+                target = state if kind >= 4 else params
+                target[offset:offset + count] = values
+        net.set_params(params)
+        net.set_state(state)
+        net.metadata = dict(model.metadata)
+        return net
+
     # ---- data checks ------------------------------------------------------------------------
 
     def _check_dataset(self, ds: Any, what: str) -> Dataset:
