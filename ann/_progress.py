@@ -1,0 +1,262 @@
+"""A one-line progress display for training epochs, with no dependencies.
+
+On a terminal the line is redrawn in place ("\\r") while an epoch runs:
+samples done, a bar, percentage, throughput, time left and the latest
+metrics. Anywhere else (a pipe, a log file, CI) nothing is written while
+running and exactly one plain line is written per epoch, so logs stay
+readable and small.
+
+``update`` is called once per mini-batch, which can be well over a thousand
+times a second, so it only stores its arguments, reads the clock and returns
+unless a redraw is due (at most one per ``min_interval`` seconds).
+
+No colour or other ANSI styling is used: only "\\r", spaces and "\\n". Output
+therefore looks the same everywhere and ``NO_COLOR`` is respected trivially.
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import sys
+import time
+from typing import Callable, Dict, List, Optional
+
+from ._plot import supports_unicode
+
+__all__ = ["ProgressBar"]
+
+_MIN_BAR = 10  # narrower bars carry no information; drop the bar instead
+_MAX_BAR = 40
+_UNICODE_EIGHTHS = " ▏▎▍▌▋▊▉█"  # partial blocks: 1/8 of a cell per step
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed file
+        return False
+
+
+def _columns(stream) -> int:
+    """Width of the terminal ``stream`` writes to.
+
+    ``COLUMNS`` wins (as in ``shutil.get_terminal_size``); then the stream's
+    own terminal, which matters when stdout is redirected but stderr, where
+    the bar usually goes, is still a terminal; then shutil's answer.
+    """
+    if not os.environ.get("COLUMNS", "").strip():
+        try:
+            return os.get_terminal_size(stream.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            pass
+    return shutil.get_terminal_size().columns
+
+
+def _format_duration(seconds: float, *, precise: bool = False) -> str:
+    """"m:ss" or "h:mm:ss"; with ``precise``, short times as "4.2s"."""
+    if not math.isfinite(seconds) or seconds < 0:
+        return "?"
+    if precise and seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{minutes}:{secs:02d}"
+
+
+def _format_rate(rate: float) -> str:
+    if not math.isfinite(rate):
+        return "?"
+    if rate >= 1e6:
+        return f"{rate / 1e6:.1f}M"
+    if rate >= 1e4:
+        return f"{rate / 1e3:.1f}k"
+    if rate >= 100:
+        return f"{rate:.0f}"
+    return f"{rate:.1f}"
+
+
+def _format_value(value) -> str:
+    if isinstance(value, bool) or isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        magnitude = abs(value)
+        if magnitude >= 1e5 or 0 < magnitude < 1e-3:
+            return f"{value:.3e}"
+        return f"{value:.4f}"
+    return str(value)
+
+
+class ProgressBar:
+    """Progress of one epoch: ``update(done, loss=...)`` per batch, ``close()`` at the end.
+
+    ``total``: samples in the epoch. ``label``: shown first (e.g. "epoch 3/10").
+    ``stream``: where to write (default ``sys.stderr``, read at construction).
+    ``enabled=False`` writes nothing at all (``--quiet``). ``unit``: name of a
+    sample in the rate ("img/s"). ``min_interval``: least time between two
+    redraws on a terminal. ``clock``: seconds as a float, injectable for tests.
+
+    A failing stream (closed pipe, full disk) silently disables the display:
+    losing the progress line must never stop a training run.
+    """
+
+    def __init__(self, total: int, *, label: str = "", stream=None, enabled: bool = True,
+                 unit: str = "img", min_interval: float = 0.1,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if total < 0:
+            raise ValueError(f"progress total must be >= 0, got {total}")
+        if not min_interval >= 0:
+            raise ValueError(f"min_interval must be >= 0 seconds, got {min_interval}")
+        self._total = total
+        self._label = label
+        self._stream = sys.stderr if stream is None else stream
+        self._unit = unit
+        self._min_interval = min_interval
+        self._clock = clock
+        self._tty = enabled and _isatty(self._stream)
+        # _live: redraws may happen (a terminal, not yet closed).
+        # _open: close() still has to write its line.
+        self._live = self._tty
+        self._open = enabled
+        self._unicode = self._tty and supports_unicode(self._stream)
+        self._start = clock()
+        self._next_draw = -math.inf
+        self._done = 0
+        self._fields: Dict[str, object] = {}
+        self._drawn = 0  # length of the line now on screen, to blank leftovers
+
+    def __enter__(self) -> "ProgressBar":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def update(self, done: int, **fields: float) -> None:
+        """Record progress (samples done so far this epoch) and the latest metrics.
+
+        Metrics given once stay shown until replaced, so a batch that does not
+        report, say, accuracy does not make it disappear.
+        """
+        self._done = done
+        if fields:
+            self._fields.update(fields)
+        if not self._live:
+            return
+        now = self._clock()
+        if now < self._next_draw:
+            return
+        self._next_draw = now + self._min_interval
+        self._redraw(self._running_line(now, _columns(self._stream) - 1))
+
+    def close(self, **fields) -> None:
+        """Write the epoch's final line (once; later calls do nothing)."""
+        if not self._open:
+            return
+        self._open = False
+        self._live = False
+        if fields:
+            self._fields.update(fields)
+        now = self._clock()
+        if self._tty:
+            line = self._final_line(now, _columns(self._stream) - 1)
+            self._write("\r" + line + " " * max(0, self._drawn - len(line)) + "\n")
+        else:
+            # Log files have no width: keep every metric rather than truncating.
+            self._write(self._final_line(now, None) + "\n")
+
+    # -------------------------------------------------------------------- drawing
+
+    def _redraw(self, line: str) -> None:
+        # Blank what is left of a longer previous line with spaces (not an
+        # ANSI erase code, so this works on any terminal).
+        self._write("\r" + line + " " * max(0, self._drawn - len(line)))
+        self._drawn = len(line)
+
+    def _write(self, text: str) -> None:
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except (OSError, ValueError):
+            self._live = False
+            self._open = False
+
+    def _rate(self, now: float) -> float:
+        elapsed = now - self._start
+        return self._done / elapsed if elapsed > 0 else math.nan
+
+    def _fields_text(self) -> str:
+        return "  ".join(f"{name} {_format_value(value)}" for name, value in self._fields.items())
+
+    def _count_text(self, unit: bool) -> str:
+        # Right-aligned to the width of the total so the line does not jitter.
+        text = f"{self._done:>{len(str(self._total))}}/{self._total}"
+        return f"{text} {self._unit}" if unit else text
+
+    def _bar(self, fraction: float, width: int) -> str:
+        inner = width - 2
+        if self._unicode:
+            eighths = int(fraction * inner * 8)
+            full, partial = divmod(eighths, 8)
+            body = "█" * full
+            if full < inner:
+                body += _UNICODE_EIGHTHS[partial]
+            return "|" + body.ljust(inner) + "|"
+        filled = int(fraction * inner)
+        return "[" + "#" * filled + "." * (inner - filled) + "]"
+
+    def _running_line(self, now: float, width: int) -> str:
+        fraction = min(1.0, self._done / self._total) if self._total else 1.0
+        rate = self._rate(now)
+        remaining = (self._total - self._done) / rate if rate > 0 else math.nan
+        # Parts in display order with a drop priority (dropped first: lowest).
+        parts = [
+            ("label", self._label, 2),
+            ("count", self._count_text(unit=False), 5),
+            ("bar", "", 1),
+            ("percent", f"{100 * fraction:3.0f}%", 4),
+            ("rate", f"{_format_rate(rate)} {self._unit}/s", 0),
+            ("eta", f"ETA {_format_duration(remaining)}", 3),
+            ("fields", self._fields_text(), 6),
+        ]
+        return self._fit(parts, fraction, width)
+
+    def _final_line(self, now: float, width: Optional[int]) -> str:
+        elapsed = now - self._start
+        parts = [
+            ("label", self._label, 2),
+            ("count", self._count_text(unit=True), 5),
+            ("time", f"in {_format_duration(elapsed, precise=True)}", 3),
+            ("rate", f"{_format_rate(self._rate(now))} {self._unit}/s", 1),
+            ("fields", self._fields_text(), 6),
+        ]
+        if width is None:
+            return "  ".join(text for _, text, _ in parts if text)
+        return self._fit(parts, 0.0, width)
+
+    def _fit(self, parts: List[tuple], fraction: float, width: int) -> str:
+        """Join ``parts`` into at most ``width`` columns.
+
+        The bar takes whatever room is left (between _MIN_BAR and _MAX_BAR);
+        if even the smallest bar does not fit it goes, then the least
+        important parts one by one, and a last resort cuts the line.
+        """
+        width = max(width, 1)
+        kept = [(name, text, rank) for name, text, rank in parts if text or name == "bar"]
+        while True:
+            texts = [text for name, text, _ in kept if name != "bar"]
+            has_bar = any(name == "bar" for name, _, _ in kept)
+            length = sum(len(t) for t in texts) + 2 * (len(texts) - 1 + has_bar)
+            if has_bar:
+                room = width - length
+                if room >= _MIN_BAR:
+                    bar = self._bar(fraction, min(room, _MAX_BAR))
+                    return "  ".join(bar if name == "bar" else text for name, text, _ in kept)
+            elif length <= width or len(kept) <= 1:
+                return "  ".join(texts)[:width]
+            droppable = min(kept, key=lambda part: part[2])
+            kept.remove(droppable)
