@@ -256,6 +256,10 @@ class Network:
         from ._errors import ModelFileError
         from ._modelfile import load_model
         model = load_model(path)
+        from ._modelfile import default_activations
+        if model.activations != default_activations(len(model.sizes) - 1):
+            raise ModelFileError(f"activations {model.activations} are not supported: ann runs "
+                                 f"ReLU hidden layers and a softmax output", path=path)
         try:
             dropout = float(model.metadata.get("dropout", "0.0"))
         except ValueError:

@@ -1,0 +1,407 @@
+"""ann's model file: a multilayer perceptron stored as a safetensors file.
+
+On disk a network with ``sizes = [n_0, n_1, ..., n_L]`` is ``2 L`` F32
+tensors, named as PyTorch names the parameters of ``nn.Linear`` layers so a
+user can load the file straight into torch::
+
+    layers.{l}.weight   shape [n_{l+1}, n_l]   (out, in): torch's nn.Linear layout
+    layers.{l}.bias     shape [n_{l+1}]
+
+and, in a network with batch normalization (Linear -> BN -> ReLU on every
+hidden layer l < L - 1, eps 1e-5, as torch's nn.BatchNorm1d), four vectors
+of shape [n_{l+1}] per hidden layer, named like BatchNorm1d's state::
+
+    layers.{l}.bn.weight          gamma
+    layers.{l}.bn.bias            beta
+    layers.{l}.bn.running_mean
+    layers.{l}.bn.running_var     (>= 0)
+
+and a ``__metadata__`` map that makes the file self-describing::
+
+    format          "ann-mlp"
+    format_version  "1"
+    layers          JSON list of sizes, e.g. "[784, 20, 7, 5, 10]"
+    activations     JSON list, one per layer, e.g. '["relu", "relu", "relu", "softmax"]'
+    batchnorm       "false", or "true" when the bn tensors are present
+
+plus any other string keys a caller adds (e.g. "best_val_loss", "epochs").
+
+In memory ann keeps each weight matrix as (n_in, n_out) row-major, so
+``y = x @ W + b``; saving transposes to (n_out, in) and loading transposes
+back.  Loading trusts nothing: the metadata must agree with every tensor's
+shape, no tensor may be missing or extra, and no weight may be NaN or
+infinite.  Every failure is a one-line :class:`ModelFileError` naming the
+file.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from array import array
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Sequence
+
+from ann._errors import ModelFileError, PathLike
+from ann._safetensors import TensorOut, _short, load_file, save_file
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ACTIVATIONS", "ModelFile",
+           "default_activations", "save_model", "load_model"]
+
+FORMAT_NAME = "ann-mlp"
+FORMAT_VERSION = "1"
+#: Activation names a model file may carry, one per layer.
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "identity", "softmax")
+
+_FLOAT_BYTES = 4
+# ModelFile.batchnorm keys -> on-disk suffixes (torch's BatchNorm1d names).
+_BN_TENSORS = (("gamma", "bn.weight"), ("beta", "bn.bias"),
+               ("running_mean", "bn.running_mean"), ("running_var", "bn.running_var"))
+_LINEAR_TENSORS = ("weight", "bias")
+# The format is little-endian; array('f') holds native-order floats.
+_BIG_ENDIAN_HOST = sys.byteorder == "big"
+
+
+@dataclass
+class ModelFile:
+    """A network's parameters plus the file's metadata.
+
+    ``weights[l]`` is an ``array('f')`` of ``sizes[l] * sizes[l+1]`` floats in
+    ann's (n_in, n_out) row-major layout; ``biases[l]`` has ``sizes[l+1]``.
+    ``metadata`` is the whole ``__metadata__`` map of the file; on save the
+    reserved keys (format, format_version, layers, batchnorm) are filled in
+    from the model (an existing value that contradicts it is an error, which
+    catches stale metadata copied from another model) and "activations"
+    defaults to relu hidden layers and a softmax output (see
+    :func:`default_activations`).
+    """
+
+    sizes: List[int]
+    weights: List[array]
+    biases: List[array]
+    metadata: Dict[str, str] = field(default_factory=dict)
+    #: None without batch normalization; else one dict per hidden layer (L - 1
+    #: of them) with keys "gamma", "beta", "running_mean", "running_var", each
+    #: an array('f') of n_out values.
+    batchnorm: Optional[List[Dict[str, array]]] = None
+
+    @property
+    def activations(self) -> List[str]:
+        """The per-layer activations named in ``metadata`` (or the default)."""
+        text = self.metadata.get("activations")
+        if text is None:
+            return default_activations(len(self.sizes) - 1)
+        return _parse_activations(text, len(self.sizes) - 1, None)
+
+
+def default_activations(n_layers: int) -> List[str]:
+    """ReLU on every hidden layer, softmax on the output: ann's MLP."""
+    return ["relu"] * (n_layers - 1) + ["softmax"]
+
+
+# --------------------------------------------------------------------------
+# Layout helpers
+# --------------------------------------------------------------------------
+
+def _transpose(src: array, rows: int, cols: int) -> array:
+    """Return the (cols, rows) row-major transpose of a (rows, cols) array.
+
+    dst[c * rows + r] = src[r * cols + c].  Each iteration moves a whole row or
+    column with one extended-slice copy, which array does in C, and we loop
+    over the smaller dimension, so a 784 x 20 matrix costs 20 Python steps.
+    """
+    dst = array("f", bytes(_FLOAT_BYTES * rows * cols))
+    if rows <= cols:
+        for r in range(rows):
+            dst[r::rows] = src[r * cols:(r + 1) * cols]
+    else:
+        for c in range(cols):
+            dst[c * rows:(c + 1) * rows] = src[c::cols]
+    return dst
+
+
+def _le_bytes(values: array) -> bytes:
+    if _BIG_ENDIAN_HOST:
+        values = array("f", values)  # copy: never byteswap the caller's array
+        values.byteswap()
+    return values.tobytes()
+
+
+def _first_non_finite(values: array) -> Optional[int]:
+    """Index of the first NaN/inf, or None.
+
+    sum() runs in C and is finite exactly when every term is: NaN and inf
+    propagate (inf + -inf = NaN), and a double cannot overflow from summing
+    float32 values (|x| < 3.5e38, so 1e9 of them stay below 1e48).  The slow
+    scan runs only to name the culprit.
+    """
+    if math.isfinite(sum(values)):
+        return None
+    return next(i for i, v in enumerate(values) if not math.isfinite(v))
+
+
+# --------------------------------------------------------------------------
+# Saving
+# --------------------------------------------------------------------------
+
+def save_model(path: PathLike, model: ModelFile) -> None:
+    """Write ``model`` to ``path`` atomically (see ``_safetensors.save_file``).
+
+    Raises ModelFileError (without touching ``path``) if the arrays do not
+    match ``sizes``, a value is NaN/inf, or the metadata contradicts the model.
+    """
+    sizes = _check_sizes(model.sizes, path, "sizes")
+    n_layers = len(sizes) - 1
+    if len(model.weights) != n_layers or len(model.biases) != n_layers:
+        raise ModelFileError(
+            f"sizes {sizes} describe {n_layers} layers but the model has "
+            f"{len(model.weights)} weight and {len(model.biases)} bias arrays", path=path)
+
+    bn = model.batchnorm
+    if bn is not None and (not isinstance(bn, (list, tuple)) or len(bn) != n_layers - 1):
+        raise ModelFileError(f"batchnorm must be None or a list of {n_layers - 1} dicts "
+                             f"(one per hidden layer), got {_short(bn)}", path=path)
+    metadata = _metadata_for_save(model, sizes, path)
+    tensors = {}
+    for l in range(n_layers):
+        n_in, n_out = sizes[l], sizes[l + 1]
+        weight = _check_array(model.weights[l], n_in * n_out, f"weights[{l}]", path)
+        bias = _check_array(model.biases[l], n_out, f"biases[{l}]", path)
+        tensors[f"layers.{l}.weight"] = ("F32", (n_out, n_in),
+                                         _le_bytes(_transpose(weight, n_in, n_out)))
+        tensors[f"layers.{l}.bias"] = ("F32", (n_out,), _le_bytes(bias))
+        if bn is not None and l < n_layers - 1:
+            layer = bn[l]
+            if not isinstance(layer, dict) or set(layer) != {k for k, _ in _BN_TENSORS}:
+                raise ModelFileError(f"batchnorm[{l}] must be a dict with keys gamma, beta, "
+                                     f"running_mean, running_var", path=path)
+            for key, suffix in _BN_TENSORS:
+                values = _check_array(layer[key], n_out, f"batchnorm[{l}][{key!r}]", path)
+                if key == "running_var" and n_out and min(values) < 0:
+                    raise ModelFileError(f"batchnorm[{l}]['running_var'] has a negative "
+                                         f"variance {min(values)}", path=path)
+                tensors[f"layers.{l}.{suffix}"] = ("F32", (n_out,), _le_bytes(values))
+    save_file(path, tensors, metadata)
+
+
+def _check_array(values: object, length: int, what: str, path: PathLike) -> array:
+    if not isinstance(values, array) or values.typecode != "f":
+        raise ModelFileError(f"{what} must be an array('f'), got {type(values).__name__}"
+                             + (f"('{values.typecode}')" if isinstance(values, array) else ""),
+                             path=path)
+    if len(values) != length:
+        raise ModelFileError(f"{what} has {len(values)} values, expected {length}", path=path)
+    bad = _first_non_finite(values)
+    if bad is not None:
+        raise ModelFileError(f"{what}[{bad}] is {values[bad]}; refusing to save a "
+                             f"non-finite parameter", path=path)
+    return values
+
+
+def _metadata_for_save(model: ModelFile, sizes: List[int], path: PathLike) -> Dict[str, str]:
+    given = dict(model.metadata)
+    for key, value in given.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ModelFileError(f"metadata must map str to str, got "
+                                 f"{_short(key)}: {_short(value)}", path=path)
+    n_layers = len(sizes) - 1
+    if "activations" in given:
+        activations = _parse_activations(given["activations"], n_layers, path)
+    else:
+        activations = default_activations(n_layers)
+    reserved = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "layers": json.dumps(sizes),
+        "activations": json.dumps(activations),
+        "batchnorm": "false" if model.batchnorm is None else "true",
+    }
+    # Metadata carried over from another file (say, a loaded model) must not
+    # contradict the arrays being saved: that would be a stale or wrong map.
+    if "layers" in given and _parse_json(given["layers"]) != sizes:
+        raise ModelFileError(f"metadata layers {_short(given['layers'])} contradicts the "
+                             f"model's sizes {sizes}", path=path)
+    for key in ("format", "format_version", "batchnorm"):
+        if key in given and given[key] != reserved[key]:
+            raise ModelFileError(f"metadata {key} is {_short(given[key])}, but this model "
+                                 f"needs {reserved[key]!r}", path=path)
+    given.update(reserved)
+    return given
+
+
+# --------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------
+
+def load_model(path: PathLike) -> ModelFile:
+    """Read and fully validate an ann model file."""
+    tensors, metadata = load_file(path)
+    return _model_from_tensors(tensors, metadata, path)
+
+
+def _model_from_tensors(tensors: Mapping[str, TensorOut], metadata: Mapping[str, str],
+                        path: Optional[PathLike]) -> ModelFile:
+    """Check a parsed safetensors file against the ann-mlp schema."""
+    def fail(message: str) -> ModelFileError:
+        return ModelFileError(message, path=path)
+
+    fmt = metadata.get("format")
+    if fmt is None:
+        raise fail("not an ann model file: __metadata__ has no 'format' "
+                   "(expected 'ann-mlp')")
+    if fmt != FORMAT_NAME:
+        raise fail(f"not an ann model file: format is {_short(fmt)}, expected "
+                   f"{FORMAT_NAME!r}")
+    version = metadata.get("format_version")
+    if version != FORMAT_VERSION:
+        if version is None:
+            raise fail("__metadata__ has no 'format_version'")
+        raise fail(f"format_version {_short(version)} is not supported: this ann reads "
+                   f"version {FORMAT_VERSION} (a newer ann may have written the file)")
+    if "layers" not in metadata:
+        raise fail("__metadata__ has no 'layers'")
+    sizes = _check_sizes(_parse_json(metadata["layers"]), path, "metadata layers",
+                         shown=metadata["layers"])
+    n_layers = len(sizes) - 1
+    if "activations" not in metadata:
+        raise fail("__metadata__ has no 'activations'")
+    _parse_activations(metadata["activations"], n_layers, path)
+    flag = metadata.get("batchnorm")
+    if flag is None:
+        raise fail("__metadata__ has no 'batchnorm'")
+    if flag not in ("true", "false"):
+        raise fail(f"metadata batchnorm is {_short(flag)}, expected 'true' or 'false'")
+    has_bn = flag == "true"
+
+    def kinds(l: int) -> Sequence[str]:
+        if has_bn and l < n_layers - 1:
+            return _LINEAR_TENSORS + tuple(suffix for _, suffix in _BN_TENSORS)
+        return _LINEAR_TENSORS
+
+    # Both checks cost O(number of tensors), never O(len(sizes)): a header
+    # claiming millions of layers must not make us build millions of names.
+    extra = sorted(name for name in tensors if not _is_parameter_name(name, n_layers, kinds))
+    if extra:
+        names = ", ".join(_short(n) for n in extra[:3]) + (", ..." if len(extra) > 3 else "")
+        raise fail(f"unexpected tensor{'s' if len(extra) > 1 else ''} {names} for layers "
+                   f"{_short(sizes)}")
+    for l in range(n_layers):  # stops within len(tensors) / 2 + 1 steps
+        for kind in kinds(l):
+            if f"layers.{l}.{kind}" not in tensors:
+                raise fail(f"missing tensor layers.{l}.{kind} (layers {_short(sizes)}, "
+                           f"batchnorm {flag})")
+
+    weights: List[array] = []
+    biases: List[array] = []
+    bn_layers: List[Dict[str, array]] = []
+    for l in range(n_layers):
+        n_in, n_out = sizes[l], sizes[l + 1]
+        w_name, b_name = f"layers.{l}.weight", f"layers.{l}.bias"
+        w_shape = _check_f32(tensors, w_name, fail)
+        if len(w_shape) != 2:
+            raise fail(f"{w_name} has shape {list(w_shape)} but a weight must be "
+                       f"2-D [n_out, n_in]")
+        if w_shape[1] != n_in:
+            raise fail(f"{w_name} has shape {list(w_shape)} but layer {l} takes {n_in} "
+                       f"inputs (layers {_short(sizes)})")
+        if w_shape[0] != n_out:
+            raise fail(f"{w_name} has shape {list(w_shape)} but layer {l} has {n_out} "
+                       f"outputs (layers {_short(sizes)})")
+        b_shape = _check_f32(tensors, b_name, fail)
+        if list(b_shape) != [n_out]:
+            raise fail(f"{b_name} has shape {list(b_shape)} but layer {l} has {n_out} "
+                       f"outputs, so it must be [{n_out}]")
+        on_disk = _floats(tensors[w_name][2], w_name, n_in, fail)
+        weights.append(_transpose(on_disk, n_out, n_in))
+        biases.append(_floats(tensors[b_name][2], b_name, None, fail))
+        if has_bn and l < n_layers - 1:
+            bn_layers.append(_load_bn(tensors, l, n_out, fail))
+    return ModelFile(sizes=sizes, weights=weights, biases=biases, metadata=dict(metadata),
+                     batchnorm=bn_layers if has_bn else None)
+
+
+def _load_bn(tensors: Mapping[str, TensorOut], l: int, n_out: int, fail) -> Dict[str, array]:
+    layer = {}
+    for key, suffix in _BN_TENSORS:
+        name = f"layers.{l}.{suffix}"
+        shape = _check_f32(tensors, name, fail)
+        if list(shape) != [n_out]:
+            raise fail(f"{name} has shape {list(shape)} but layer {l} has {n_out} outputs, "
+                       f"so it must be [{n_out}]")
+        values = _floats(tensors[name][2], name, None, fail)
+        if key == "running_var":
+            bad = next((i for i, v in enumerate(values) if v < 0), None)
+            if bad is not None:
+                raise fail(f"{name}[{bad}] is {values[bad]}; a variance cannot be negative")
+        layer[key] = values
+    return layer
+
+
+def _check_f32(tensors: Mapping[str, TensorOut], name: str, fail) -> Sequence[int]:
+    dtype, shape, _ = tensors[name]
+    if dtype != "F32":
+        raise fail(f"{name} has dtype {dtype}; ann model files store F32")
+    return shape
+
+
+def _floats(data: memoryview, name: str, row_length: Optional[int], fail) -> array:
+    values = array("f")
+    values.frombytes(data)
+    if _BIG_ENDIAN_HOST:
+        values.byteswap()
+    bad = _first_non_finite(values)
+    if bad is not None:
+        where = (f"[{bad // row_length}, {bad % row_length}]" if row_length
+                 else f"[{bad}]")
+        raise fail(f"{name}{where} is {values[bad]}; parameters must be finite")
+    return values
+
+
+# --------------------------------------------------------------------------
+# Metadata parsing
+# --------------------------------------------------------------------------
+
+def _parse_json(text: str) -> object:
+    """json.loads that returns None instead of raising on any malformed text."""
+    try:
+        return json.loads(text, parse_constant=lambda name: None)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _check_sizes(sizes: object, path: Optional[PathLike], what: str,
+                 shown: object = None) -> List[int]:
+    """``sizes`` as a list of >= 2 positive ints; ``shown`` is what to quote."""
+    if (not isinstance(sizes, (list, tuple)) or len(sizes) < 2
+            or not all(type(n) is int and n > 0 for n in sizes)):
+        quoted = _short(sizes if shown is None else shown)
+        raise ModelFileError(f"{what} must be a list of at least 2 positive integers, "
+                             f"got {quoted}", path=path)
+    return list(sizes)
+
+
+def _is_parameter_name(name: str, n_layers: int, kinds) -> bool:
+    """True for 'layers.{l}.{kind}' with 0 <= l < n_layers and kind in kinds(l)."""
+    parts = name.split(".", 2)
+    if len(parts) != 3 or parts[0] != "layers":
+        return False
+    index = parts[1]
+    # Only the canonical spelling: "01" or "+1" would be a second name for layer 1.
+    if not index.isascii() or not index.isdigit() or (len(index) > 1 and index[0] == "0"):
+        return False
+    return len(index) <= 18 and int(index) < n_layers and parts[2] in kinds(int(index))
+
+
+def _parse_activations(text: str, n_layers: int, path: Optional[PathLike]) -> List[str]:
+    names = _parse_json(text)
+    if not isinstance(names, list) or not all(isinstance(a, str) for a in names):
+        raise ModelFileError(f"metadata activations {_short(text)} is not a JSON list of "
+                             f"strings", path=path)
+    if len(names) != n_layers:
+        raise ModelFileError(f"metadata activations name {len(names)} functions but the "
+                             f"network has {n_layers} layers", path=path)
+    for name in names:
+        if name not in ACTIVATIONS:
+            raise ModelFileError(f"unknown activation {_short(name)} (known: "
+                                 f"{', '.join(ACTIVATIONS)})", path=path)
+    return names
