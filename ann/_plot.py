@@ -128,7 +128,13 @@ def _half_span(lo: float, hi: float) -> float:
 def _pad_constant(value: float) -> Tuple[float, float]:
     """A small range around a constant, so a flat line sits mid-plot."""
     pad = abs(value) * 0.1 if abs(value) > _TINY_SPAN else 1.0
-    return value - pad, value + pad
+    # near the float limit value + pad overflows: pad inwards on that side instead
+    lo, hi = value - pad, value + pad
+    if not math.isfinite(hi):
+        hi = value
+    if not math.isfinite(lo):
+        lo = value
+    return lo, hi
 
 
 def _snap(quotient: float) -> float:

@@ -401,3 +401,12 @@ def test_format_confusion_rejects_bad_shapes():
         format_confusion([[1, 2], [3]])
     with pytest.raises(ValueError, match="2 labels for 3 classes"):
         format_confusion([[0] * 3] * 3, labels=["a", "b"])
+
+
+def test_constant_series_at_the_float_limit_still_renders():
+    """A constant near 1.8e308 used to pad its range to inf and raise (found by hypothesis)."""
+    from ann._plot import line_plot
+    for value in (1.634266486238469e308, -1.634266486238469e308):
+        text = line_plot({"": ([0.0], [value])}, width=20, height=3, charset="ascii")
+        assert all(len(line) <= 20 for line in text.splitlines())
+        assert "e308" in text
