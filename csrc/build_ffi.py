@@ -25,7 +25,7 @@ def header_declarations(path: str) -> str:
 def compile_args() -> list:
     if sys.platform == "win32":
         return ["/O2"]
-    args = ["-std=c11", "-O3", "-fno-strict-aliasing", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    args = ["-std=c11", "-O3", "-ffp-contract=fast", "-fno-strict-aliasing", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     if os.environ.get("ANN_DEBUG") == "1":
         args[1] = "-O0"
         args.append("-g")

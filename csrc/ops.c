@@ -325,8 +325,8 @@ int ann_gather_u8(float *x, const uint8_t *images, int64_t N, const int32_t *idx
         if (idx[r] < 0 || idx[r] >= N) return ANN_E_INDEX;
     const float scale = 1.0f / 255.0f;
     for (int r = 0; r < B; r++) {
-        const uint8_t *src = images + (size_t)idx[r] * D;   /* (D) */
-        float *dst = x + (size_t)r * D;                      /* (D) */
+        const uint8_t *restrict src = images + (size_t)idx[r] * D;   /* (D) */
+        float *restrict dst = x + (size_t)r * D;                      /* (D) */
         for (int i = 0; i < D; i++) dst[i] = (float)src[i] * scale;
     }
     return ANN_OK;
