@@ -6,43 +6,46 @@
     net = ann.Network([784, 20, 7, 5, 10])
     history = net.fit(train, val, epochs=3, batch_size=64, lr=0.05)
     print(net.evaluate(test))
+
+The public names are loaded on first use (PEP 562), so ``import ann`` itself costs about a
+millisecond and a script pays only for the parts it touches.
 """
 from __future__ import annotations
 
-from ._data import Dataset, load_mnist, normalize, one_hot
-from ._errors import AnnError, BackendError, DataError, ModelFileError, TrainingError
-from ._network import EarlyStopping, History, Network, ReduceLROnPlateau
-
 __all__ = [
     "AnnError", "BackendError", "DataError", "Dataset", "EarlyStopping", "History",
-    "ModelFileError", "Network", "ReduceLROnPlateau", "TrainingError", "backend_info", "load_mnist", "normalize", "one_hot", "set_num_threads",
-    "get_num_threads",
+    "ModelFileError", "Network", "ReduceLROnPlateau", "TrainingError", "backend_info",
+    "get_num_threads", "load_mnist", "normalize", "one_hot", "set_num_threads",
 ]
 __version__ = "0.1.0"
 
+# where each public name lives
+_WHERE = {
+    "AnnError": "_errors", "BackendError": "_errors", "DataError": "_errors",
+    "ModelFileError": "_errors", "TrainingError": "_errors",
+    "Dataset": "_data", "load_mnist": "_data", "normalize": "_data", "one_hot": "_data",
+    "EarlyStopping": "_network", "History": "_network", "Network": "_network",
+    "ReduceLROnPlateau": "_network",
+    "set_num_threads": "_threads", "get_num_threads": "_threads", "backend_info": "_threads",
+}
 
-def set_num_threads(n: int) -> int:
-    """Use ``n`` threads in the C kernels (``n <= 0``: one per core). Returns the count in force.
-
-    Results do not depend on the thread count: every sum is taken in the same order."""
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise ValueError(f"set_num_threads takes an int, got {n!r}")
-    from ._backend import lib
-    if lib is None:
-        return 1
-    return int(lib.ann_set_num_threads(n))
+TYPE_CHECKING = False   # true for type checkers only: they see the real imports below
+if TYPE_CHECKING:
+    from ._data import Dataset, load_mnist, normalize, one_hot
+    from ._errors import AnnError, BackendError, DataError, ModelFileError, TrainingError
+    from ._network import EarlyStopping, History, Network, ReduceLROnPlateau
+    from ._threads import backend_info, get_num_threads, set_num_threads
 
 
-def get_num_threads() -> int:
-    """The number of threads the C kernels use."""
-    from ._backend import lib
-    return 1 if lib is None else int(lib.ann_get_num_threads())
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ann' has no attribute {name!r}")
+    from importlib import import_module
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value        # later lookups skip this function
+    return value
 
 
-def backend_info() -> dict:
-    """Which backend and kernel this installation runs: {"c_core": bool, "kernel": str, ...}."""
-    from ._backend import c_available, ffi, lib
-    if not c_available():
-        return {"c_core": False, "kernel": "python-reference", "threads": 1}
-    return {"c_core": True, "kernel": ffi.string(lib.ann_kernel_name()).decode(),
-            "threads": int(lib.ann_get_num_threads())}
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

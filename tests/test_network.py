@@ -270,3 +270,16 @@ def test_set_num_threads_round_trips():
         assert ann.get_num_threads() == 1
     finally:
         ann.set_num_threads(before)
+
+
+def test_import_is_lazy_and_complete():
+    """`import ann` loads no submodule until a name is used; every name in __all__ resolves."""
+    code = ("import sys, ann\n"
+            "loaded = sorted(m for m in sys.modules if m.startswith('ann.'))\n"
+            "print(loaded)\n"
+            "for name in ann.__all__: getattr(ann, name)\n"
+            "print('ann._network' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, cwd=os.path.dirname(os.path.abspath(__file__)))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["[]", "True"]
