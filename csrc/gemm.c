@@ -825,6 +825,8 @@ typedef struct {
     int next_chunk;      /* first chunk nobody has taken yet */
     int chunks_done;
     int status;          /* first failure, else ANN_OK */
+    void (*task)(void *ctx, int chunk);   /* set for ann__parallel_for jobs instead of prob */
+    void *ctx;
 } gemm_job;
 
 /* Where band b of `bands` starts when `tiles` tiles of `tile` elements (covering `size`) are
@@ -838,6 +840,10 @@ static int band_start(int tiles, int bands, int b, int tile, int size)
 /* Chunk t: row band t / tn, column band t % tn, each a run of whole micro-tiles. */
 static int run_chunk(const gemm_job *job, int t, pack_buffers *buf)
 {
+    if (job->task) {
+        job->task(job->ctx, t);
+        return ANN_OK;
+    }
     const gemm_problem *p = job->prob;
     const int MR = p->kern->mr, NR = p->kern->nr;
     const int row_tiles = ceil_div(p->M, MR), col_tiles = ceil_div(p->N, NR);
@@ -972,6 +978,39 @@ static int pool_grow(int want)
         g_n_workers++;
     }
     return g_n_workers + 1;
+}
+
+/* Run task(ctx, 0 .. n_chunks-1) on the pool's threads and the caller; returns when all are
+ * done. For other kernels of the core (sparse.c) that split their output the same way GEMM
+ * does: each chunk owns its outputs, so results do not depend on who runs which chunk. */
+void ann__parallel_for(int n_chunks, void (*task)(void *ctx, int chunk), void *ctx)
+{
+    ensure_init();
+    int threads = min_int(__atomic_load_n(&g_num_threads, __ATOMIC_RELAXED), n_chunks);
+    if (threads > 1 && pthread_mutex_trylock(&g_pool_use) == 0) {
+        threads = g_closed ? 1 : min_int(threads, pool_grow(threads));
+        if (threads > 1) {
+            gemm_job job;
+            memset(&job, 0, sizeof job);
+            job.status = ANN_OK;
+            job.task = task;
+            job.ctx = ctx;
+            job.n_chunks = n_chunks;
+            job.threads = threads;
+            pthread_mutex_lock(&g_pool_lock);
+            g_job = &job;
+            g_generation++;
+            pthread_cond_broadcast(&g_pool_wake);
+            take_chunks(NULL);
+            while (job.chunks_done < job.n_chunks) pthread_cond_wait(&g_pool_done, &g_pool_lock);
+            g_job = NULL;
+            pthread_mutex_unlock(&g_pool_lock);
+            pthread_mutex_unlock(&g_pool_use);
+            return;
+        }
+        pthread_mutex_unlock(&g_pool_use);
+    }
+    for (int t = 0; t < n_chunks; t++) task(ctx, t);
 }
 
 static int run_job(const gemm_problem *p, int threads)

@@ -3,8 +3,38 @@
 #define ANN_INTERNAL_H
 #include <stdint.h>
 
+#include "ann.h"
+
 void ann__add_bias(float *y, const float *b, int B, int n);       /* y (B, n) += b (n) */
 void ann__sum_rows(float *out, const float *a, int B, int n);     /* out (n) = 1^T a (B, n) */
 uint64_t ann__splitmix64(uint64_t *state);                        /* next 64 random bits */
+
+/* Run task(ctx, c) for c = 0 .. n_chunks-1 on the kernel thread pool (gemm.c) and the caller.
+ * Each chunk must write outputs no other chunk writes, so results cannot depend on threads. */
+void ann__parallel_for(int n_chunks, void (*task)(void *ctx, int chunk), void *ctx);
+
+/* A batch's input rows as compressed sparse rows (see sparse.c). Row r's nonzero pixels are
+ * col[k], val[k] for k in [start[r], end[r]); col/val point either into a data-set index or
+ * into the batch's own buffers own_col/own_val (B * D + D entries). */
+typedef struct {
+    int64_t *start, *end;       /* (B) each */
+    const uint16_t *col;
+    const uint8_t *val;
+    uint16_t *own_col;
+    uint8_t *own_val;
+} ann__sparse_batch;
+
+/* Fill `batch` with rows images[idx[r]] (or first + r when idx is NULL), from `index` when
+ * given, else by scanning. Returns 1 when the rows are in sparse form, 0 when they are too
+ * dense to be worth it (then the caller uses the dense path). */
+int ann__sparse_rows(ann__sparse_batch *batch, const ann_sparse_index *index,
+                     const uint8_t *images, int64_t N, int D, const int32_t *idx, int64_t first,
+                     int B);
+/* y (B, n_out) = x W + b; pad has (D + 1) * P floats, P = n_out rounded up to a multiple of 8 */
+void ann__sparse_forward(const ann__sparse_batch *s, float *y, const float *W, const float *b,
+                         float *pad, int B, int D, int n_out);
+/* dW (D, n_out) = x^T dy, db (n_out) = 1^T dy; pad as above, pad_g (B, P) */
+void ann__sparse_backward(const ann__sparse_batch *s, float *dW, float *db, const float *dy,
+                          float *pad, float *pad_g, int B, int D, int n_out);
 
 #endif

@@ -238,3 +238,49 @@ def test_net_create_rejects_bad_sizes(core, sizes):
     c_sizes = ffi.new("int32_t[]", sizes or [0])
     assert lib.ann_net_create(out, c_sizes, len(sizes), 0, 0.0) == lib.ANN_E_SIZE
     assert out[0] == ffi.NULL
+
+
+def test_sparse_index_counts_nonzeros_and_rejects_bad_sizes(core):
+    ffi, lib = core
+    images = bytes([0, 5, 0, 0, 7, 9, 0, 0, 0, 0, 0, 1])          # 3 rows of D = 4
+    out = ffi.new("ann_sparse_index **")
+    assert lib.ann_sparse_index_create(out, images, 3, 4) == lib.ANN_OK
+    assert lib.ann_sparse_index_density(out[0]) == pytest.approx(4 / 12)
+    lib.ann_sparse_index_destroy(out[0])
+    assert lib.ann_sparse_index_create(out, images, 0, 4) == lib.ANN_E_SIZE
+    assert lib.ann_sparse_index_create(out, images, 1, 70000) == lib.ANN_E_SIZE
+    assert lib.ann_sparse_index_create(out, ffi.NULL, 1, 4) == lib.ANN_E_NULL
+
+
+def test_bound_index_scan_and_dense_paths_agree(core, tmp_path):
+    """Layer 0 from a bound index, from a per-batch scan, and (ANN_SPARSE=0, in a child) from
+    the dense batch: same training, same predictions."""
+    import os
+    import subprocess
+    import sys
+    import ann
+    from test_network import synthetic
+    ds = synthetic(300, D=64, K=4, seed=3, sparse=True)
+    net = ann.Network([64, 20, 4], seed=1)
+    net.fit(ds, epochs=2, batch_size=32, lr=0.1, progress=False)   # binds the index
+    scanned = net.predict_proba(ds)                                  # not bound: scans
+    net._net.bind_images(ds._images, len(ds))
+    try:
+        bound = net.predict_proba(ds)
+    finally:
+        net._net.unbind_images()
+    assert bound == scanned
+    path = tmp_path / "m.safetensors"
+    net.save(path)
+    code = ("import sys, json, ann; sys.path.insert(0, %r)\n"
+            "from test_network import synthetic\n"
+            "net = ann.Network.load(%r)\n"
+            "print(json.dumps(net.predict_proba(synthetic(300, D=64, K=4, seed=3, sparse=True))))"
+            % (os.path.dirname(os.path.abspath(__file__)), str(path)))
+    env = dict(os.environ, ANN_SPARSE="0")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=60, cwd=os.path.dirname(os.path.abspath(__file__)))
+    assert out.returncode == 0, out.stderr
+    import json
+    dense = json.loads(out.stdout)
+    assert max(abs(a - b) for ra, rb in zip(dense, scanned) for a, b in zip(ra, rb)) < 1e-5

@@ -7,7 +7,7 @@
  * loss falls, exercises prediction on index lists and float inputs, and feeds every entry
  * point a few bad arguments that must come back as error codes.
  *
- *   gcc -O1 -g -pthread -Icsrc tests/c/train_smoke.c csrc/ops.c csrc/net.c csrc/gemm.c -lm
+ *   gcc -O1 -g -pthread -Icsrc tests/c/train_smoke.c csrc/*.c -lm
  */
 #include "ann.h"
 
@@ -30,7 +30,8 @@ static int failures;
         }                                                           \
     } while (0)
 
-static void make_data(uint8_t *images, uint8_t *labels)
+/* sparse != 0: most background pixels are 0, as in MNIST (layer 0 then runs sparse) */
+static void make_data(uint8_t *images, uint8_t *labels, int sparse)
 {
     uint64_t state = 42;
     for (int i = 0; i < N; i++) {
@@ -38,20 +39,23 @@ static void make_data(uint8_t *images, uint8_t *labels)
         labels[i] = (uint8_t)label;
         for (int j = 0; j < D; j++) {
             int bright = j / (D / K) == label;
-            images[i * D + j] = (uint8_t)(ann_random_uniform(&state) * 60 + (bright ? 150 : 0));
+            float background = ann_random_uniform(&state) * 60;
+            if (sparse && ann_random_uniform(&state) < 0.9f) background = 0.0f;
+            images[i * D + j] = (uint8_t)(background + (bright ? 150 : 0));
         }
     }
 }
 
 static void train(const uint8_t *images, const uint8_t *labels, int optimizer, int batchnorm,
-                  float dropout, float lr)
+                  float dropout, float lr, const ann_sparse_index *index)
 {
-    const int32_t sizes[] = {D, 16, 8, K};
+    const int32_t sizes[] = {D, 20, 8, K};     /* 20: not a multiple of 8, so padded */
     ann_net *net = NULL;
     int status = ann_net_create(&net, sizes, 4, batchnorm, dropout);
     CHECK(status == ANN_OK, "create: %s", ann_strerror(status));
     if (!net) return;
     ann_net_init(net, 7);
+    if (index) CHECK(ann_net_bind_index(net, index, images, N) == ANN_OK, "bind_index");
     status = ann_net_set_optimizer(net, optimizer, 0.9f, 0.9f, 0.999f, 1e-8f, 1e-4f);
     CHECK(status == ANN_OK, "set_optimizer: %s", ann_strerror(status));
 
@@ -117,11 +121,19 @@ static void train(const uint8_t *images, const uint8_t *labels, int optimizer, i
 int main(void)
 {
     uint8_t *images = malloc((size_t)N * D), *labels = malloc(N);
-    make_data(images, labels);
-    train(images, labels, ANN_SGD, 0, 0.0f, 0.2f);
-    train(images, labels, ANN_MOMENTUM, 1, 0.0f, 0.05f);
-    train(images, labels, ANN_NESTEROV, 0, 0.2f, 0.05f);
-    train(images, labels, ANN_ADAM, 1, 0.1f, 0.01f);
+    for (int sparse = 0; sparse <= 1; sparse++) {
+        make_data(images, labels, sparse);
+        ann_sparse_index *index = NULL;
+        if (sparse) {
+            CHECK(ann_sparse_index_create(&index, images, N, D) == ANN_OK, "index_create");
+            CHECK(ann_sparse_index_density(index) < 0.5, "synthetic data is not sparse");
+        }
+        train(images, labels, ANN_SGD, 0, 0.0f, 0.2f, NULL);
+        train(images, labels, ANN_MOMENTUM, 1, 0.0f, 0.05f, index);
+        train(images, labels, ANN_NESTEROV, 0, 0.2f, 0.05f, index);
+        train(images, labels, ANN_ADAM, 1, 0.1f, 0.01f, NULL);
+        ann_sparse_index_destroy(index);
+    }
     int32_t zero_sizes[] = {D, 0, K};
     ann_net *net = NULL;
     CHECK(ann_net_create(&net, zero_sizes, 3, 0, 0.0f) == ANN_E_SIZE && net == NULL,
