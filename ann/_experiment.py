@@ -18,7 +18,7 @@ from ._network import EarlyStopping, Network
 LR = 0.009
 FULL = dict(batch_sizes=(32, 64, 128, 256), batchnorm=(False, True), l2=(0.0, 0.01, 0.05),
             max_epochs=30)
-QUICK = dict(batch_sizes=(64, 256), batchnorm=(False, True), l2=(0.0, 0.05), max_epochs=4)
+QUICK = dict(batch_sizes=(32, 64, 128, 256), batchnorm=(False, True), l2=(0.0, 0.05), max_epochs=5)
 STOPPING = dict(patience=5, min_delta=0.0, check_every=100)   # the seed's: every 100 steps
 
 

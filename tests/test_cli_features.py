@@ -149,8 +149,9 @@ def test_ctrl_c_stops_cleanly_saves_best_and_exits_130(mnist_dir, tmp_path):
 def test_experiment_quick_on_the_sample():
     out = run("experiment", "--quick", "--data", "sample")
     assert out.returncode == 0, out.stderr
-    rows = [line for line in out.stdout.splitlines() if re.match(r"\s+(64|256)\s+(yes|no)", line)]
-    assert len(rows) == 8
+    rows = [line for line in out.stdout.splitlines()
+            if re.match(r"\s+(32|64|128|256)\s+(yes|no)", line)]
+    assert len(rows) == 16
     for row in rows:
         train_acc, val_acc, test_acc = (float(v) for v in row.split()[3:6])
         assert 0.0 <= test_acc <= 1.0
