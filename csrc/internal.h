@@ -6,6 +6,7 @@
 #include "ann.h"
 
 void ann__add_bias(float *y, const float *b, int B, int n);       /* y (B, n) += b (n) */
+void ann__bias_relu(float *y, const float *b, int B, int n);     /* y = max(0, y + b) */
 void ann__sum_rows(float *out, const float *a, int B, int n);     /* out (n) = 1^T a (B, n) */
 uint64_t ann__splitmix64(uint64_t *state);                        /* next 64 random bits */
 

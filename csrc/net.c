@@ -401,12 +401,20 @@ static int forward(ann_net *net, int B, int training)
         const layer_info *li = &net->layers[l];
         float *z = net->act[l + 1];                     /* (B, n_out) */
         int status = ANN_OK;
-        if (l == 0 && net->sparse)
+        /* A hidden layer without batch norm ends in ReLU(x W + b): add the bias and apply
+         * the ReLU in one sweep over the GEMM's output instead of two. */
+        const int fused = li->hidden && li->gamma < 0 && !(l == 0 && net->sparse);
+        if (l == 0 && net->sparse) {
             ann__sparse_forward(&net->batch, z, net->params + li->w, net->params + li->b,
                                 net->pad_w, B, li->n_in, li->n_out);
-        else
+        } else if (fused) {
+            status = ann_sgemm(0, 0, B, li->n_out, li->n_in, net->act[l], li->n_in,
+                               net->params + li->w, li->n_out, 0.0f, z, li->n_out);
+            if (status == ANN_OK) ann__bias_relu(z, net->params + li->b, B, li->n_out);
+        } else {
             status = ann_dense_forward(z, net->act[l], net->params + li->w,
                                        net->params + li->b, B, li->n_in, li->n_out);
+        }
         if (status != ANN_OK) return status;
         if (!li->hidden) break;
         int64_t count = (int64_t)B * li->n_out;
@@ -431,7 +439,7 @@ static int forward(ann_net *net, int B, int training)
                 if (status != ANN_OK) return status;
             }
         }
-        ann_relu_forward(z, z, count);
+        if (!fused) ann_relu_forward(z, z, count);
         if (training && net->mask[l + 1]) {
             status = ann_dropout_forward(z, net->mask[l + 1], z, count, net->dropout,
                                          &net->dropout_rng);

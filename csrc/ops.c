@@ -70,6 +70,18 @@ void ann__add_bias(float *y, const float *b, int B, int n)
     }
 }
 
+/* y (B, n) = max(0, y + b): the bias add of a dense layer and its ReLU in one sweep of y */
+void ann__bias_relu(float *y, const float *b, int B, int n)
+{
+    for (int r = 0; r < B; r++) {
+        float *restrict row = y + (size_t)r * n;
+        for (int j = 0; j < n; j++) {
+            const float v = row[j] + b[j];
+            row[j] = v > 0.0f ? v : 0.0f;
+        }
+    }
+}
+
 /* out (n) = sum over rows of a (B, n), rows added in order 0..B-1 (a fixed order). */
 void ann__sum_rows(float *out, const float *a, int B, int n)
 {
