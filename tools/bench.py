@@ -1,0 +1,1073 @@
+#!/usr/bin/env python3
+"""Time ann against PyTorch (and NumPy's BLAS, for sgemm) on this machine, in one run.
+
+Usage (from the repository root, in the environment where ann is installed)::
+
+    python tools/bench.py [--reps 5] [--only seed256,seed32,wide2,wide1,sgemm,to98,import,memory]
+                          [--markdown] [--mnist DIR] [--json FILE]
+
+The tests never assert times; this script is where speed is measured. Every workload of the
+performance issue runs for ann and, when it is installed, for PyTorch, alternating between the
+two (ABBA order, so a drift in machine load hits both alike), after one discarded warm-up run
+each. The table reports medians, the ann/torch ratio (< 1: ann is faster or smaller) and the
+issue's target for ann with PASS/MISS.
+
+How each kind of row is measured, and why that way:
+
+* Epoch rows (seed256, seed32, wide2, wide1). Each side lives in its own long-running worker
+  process (this file run with ``--worker``), so neither library's thread pool, allocator or
+  spinning OpenMP threads sit in the other's process. Both hold the same 48,000 training
+  images (``train.split(0.2, seed=42)``; the ann worker hands torch the row numbers), torch's
+  as a float32 tensor scaled to [0, 1] built outside the timed region. What is timed is one
+  epoch of: shuffle, then per batch gather, forward, cross-entropy, backward and an SGD step;
+  the network is built (fresh weights) before the clock starts.
+* sgemm rows: C = A B at 128x1024x1024 on one thread, ann's ``ann_sgemm`` through cffi,
+  ``torch.mm`` and, when NumPy is installed, ``numpy.matmul`` in a subprocess with one BLAS
+  thread. Two more rows time the two other products backprop uses (A B^T for dx, A^T B for
+  dW) at the shapes of the wide net's hidden layer.
+* to98: the wall time of a fresh ``python -c ...`` that imports, reads MNIST, and trains until
+  the test accuracy, checked five times per epoch, reaches 98 %. PyTorch gets the same MLP
+  (batch norm included), the same optimizer, learning-rate schedule and check schedule, and
+  the same stdlib gzip reader.
+* import: median wall time of ``python -c "import X"`` minus that of ``python -c "pass"``.
+* memory: peak resident set size (``ru_maxrss``) of a fresh process that reads MNIST and trains
+  the seed network for one epoch. The torch script keeps the pixels as uint8 and converts one
+  batch at a time, the leanest reasonable way to write it.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import gzip
+import inspect
+import json
+import os
+import platform
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "mnist"
+SEED_NET = (784, 20, 7, 5, 10)
+WIDE_NET = (784, 1024, 1024, 10)
+ALL_KEYS = ("sgemm", "seed256", "seed32", "wide2", "wide1", "to98", "import", "memory")
+PAUSE = 0.25   # seconds of rest between runs, so one side's spinning threads have gone to sleep
+
+
+# ---- the workloads ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EpochWorkload:
+    """One epoch of mini-batch SGD over the 48,000 training images."""
+    key: str
+    title: str
+    layers: Tuple[int, ...]
+    batch: int
+    threads: int
+    target: float            # the issue's target for ann, seconds per epoch
+    issue_torch: float       # what the issue measured for PyTorch
+    wide: bool               # wide rows get fewer repetitions and a shorter warm-up
+    lr: float = 0.05
+
+
+EPOCH_WORKLOADS = (
+    EpochWorkload("seed256", "seed net 784-20-7-5-10, batch 256, 1 thread", SEED_NET, 256, 1,
+                  0.025, 0.13, wide=False),
+    EpochWorkload("seed32", "seed net, batch 32, 1 thread", SEED_NET, 32, 1, 0.05, 0.36,
+                  wide=False),
+    EpochWorkload("wide2", "wide net 784-1024-1024-10, batch 128, 2 threads", WIDE_NET, 128, 2,
+                  1.5, 3.0, wide=True),
+    EpochWorkload("wide1", "wide net, batch 128, 1 thread", WIDE_NET, 128, 1, 2.8, 5.4,
+                  wide=True),
+)
+WIDE_WARMUP_ROWS = 8192   # a wide epoch takes seconds; a partial one warms caches just as well
+
+# (form, M, N, K): C (M, N) = A' (M, K) B' (K, N).  "nn" is the issue's row; "nt" is the
+# wide net's dx = dy W^T and "tn" its dW = x^T dy, both at the hidden layer's shape.
+SGEMM_SHAPES = (("nn", 128, 1024, 1024), ("nt", 128, 1024, 1024), ("tn", 1024, 1024, 128))
+SGEMM_TARGET = 150.0
+SGEMM_SECONDS = 0.4      # each repetition calls the kernel until this much time has passed
+
+# The to98 recipe: the quickest way to 98 % found by a small search on a 2-core machine (it
+# takes 2.2-2.6 epochs over seeds 0-5). One hidden layer of 256 is the cheapest width that
+# gets there in a few epochs (128 needs 7-12; 512-256 costs ~2.8x as much per epoch). Batch norm
+# lets Nesterov momentum run at lr 0.4, and halving the rate whenever a check fails to lower
+# the test loss (patience 1, never below 0.02, so a bad streak cannot stall it) turns the
+# noisy plateau near 98 % into a crossing. Adam, with or without batch norm, needed 3-8 epochs.
+# The test set is checked every 47 steps, 5 times per epoch at batch 256 (235 steps), which
+# costs ~45 ms a check: often enough to stop soon after the crossing and to drive the decay.
+TO98 = {"layers": [784, 256, 10], "batchnorm": True, "optimizer": "nesterov", "momentum": 0.9,
+        "lr": 0.4, "batch": 256, "check_every": 47, "decay_factor": 0.5, "decay_patience": 1,
+        "min_lr": 0.02}
+TO98_FIT_PARAMS = ("optimizer", "momentum", "lr_decay", "check_every", "callback")
+TO98_THREADS = 2
+TO98_MAX_EPOCHS = 30
+TO98_TARGET, IMPORT_TARGET, MEMORY_TARGET = 4.0, 0.05, 150.0
+
+
+def epoch_flops(layers: Sequence[int], rows: int) -> float:
+    """Multiply-add work of one training epoch, counting 2 flops per multiply-add.
+
+    Each dense layer does x W forward and dy^T-style products for dW and dx backward: three
+    (B, n_in, n_out) products, except the first layer, whose dx (the pixels' gradient) nobody
+    computes. Bias, activation and loss work is O(B n) and left out."""
+    total = 0
+    for i, (n_in, n_out) in enumerate(zip(layers[:-1], layers[1:])):
+        total += (2 if i == 0 else 3) * 2 * n_in * n_out
+    return float(total) * rows
+
+
+# ---- MNIST for PyTorch, with the stdlib only --------------------------------------------------
+
+def read_idx(path: str, magic: int, dims: int) -> Tuple[bytearray, int]:
+    """(payload, item count) of a gzipped IDX file, read straight into one bytearray.
+
+    Reading into a preallocated buffer keeps a single copy of the pixels in memory, so the
+    torch memory row is not charged for a transient second copy."""
+    with gzip.open(path, "rb") as f:
+        header = f.read(4 + 4 * dims)
+        fields = struct.unpack(">" + "I" * (1 + dims), header)
+        if fields[0] != magic:
+            raise ValueError(f"{path}: not an IDX file with magic {magic:#x}")
+        size = 1
+        for d in fields[1:]:
+            size *= d
+        payload = bytearray(size)
+        if f.readinto(payload) != size:
+            raise ValueError(f"{path}: truncated")
+    return payload, fields[1]
+
+
+# ---- the worker processes (this file run with --worker ann|torch) ----------------------------
+
+class AnnSide:
+    """ann's side of the epoch and sgemm rows."""
+
+    def __init__(self, mnist: str, index_file: Optional[str]) -> None:
+        import ann
+        self.ann = ann
+        train, _test = ann.load_mnist(mnist)
+        self.train, _val = train.split(0.2, seed=42)
+        if index_file:
+            with open(index_file, "wb") as f:
+                f.write(self.train.index_array().tobytes())
+        self._buffers: Dict[Tuple[str, int, int, int], Any] = {}
+
+    def describe(self) -> Dict[str, Any]:
+        fit = inspect.signature(self.ann.Network.fit).parameters
+        return {"version": self.ann.__version__, "backend": self.ann.backend_info(),
+                "fit_params": list(fit), "rows": len(self.train)}
+
+    def epoch(self, layers: List[int], batch: int, threads: int, lr: float, seed: int,
+              rows: Optional[int]) -> float:
+        ann = self.ann
+        ann.set_num_threads(threads)
+        data = self.train if rows is None else self.train[:rows]
+        net = ann.Network(layers, seed=seed)
+        start = time.perf_counter()
+        net.fit(data, None, epochs=1, batch_size=batch, lr=lr, progress=False, seed=seed)
+        return time.perf_counter() - start
+
+    def sgemm(self, form: str, M: int, N: int, K: int, threads: int, seconds: float) -> float:
+        from ann._core import ffi, lib  # type: ignore[import-not-found]
+        self.ann.set_num_threads(threads)
+        key = (form, M, N, K)
+        if key not in self._buffers:
+            self._buffers[key] = tuple(_random_floats(n, seed) for seed, n in
+                                       enumerate((M * K, K * N, M * N)))
+        a, b, c = self._buffers[key]
+        trans_a, trans_b = int(form[0] == "t"), int(form[1] == "t")
+        lda = M if trans_a else K
+        ldb = K if trans_b else N
+        pa, pb, pc = (ffi.from_buffer("float[]", x) for x in (a, b, c))
+
+        def call() -> None:
+            status = lib.ann_sgemm(trans_a, trans_b, M, N, K, pa, lda, pb, ldb, 0.0, pc, N)
+            if status:
+                raise RuntimeError(f"ann_sgemm returned status {status}")
+        return _gflops(call, 2.0 * M * N * K, seconds)
+
+
+class TorchSide:
+    """PyTorch's side: the same rows, the same images, the same hyper-parameters."""
+
+    def __init__(self, mnist: str, index_file: Optional[str]) -> None:
+        import torch
+        self.torch = torch
+        folder = Path(mnist)
+        pixels, n = read_idx(str(folder / "train-images-idx3-ubyte.gz"), 0x803, 3)
+        labels, _ = read_idx(str(folder / "train-labels-idx1-ubyte.gz"), 0x801, 1)
+        images = torch.frombuffer(pixels, dtype=torch.uint8).view(n, -1)
+        targets = torch.frombuffer(labels, dtype=torch.uint8)
+        if index_file:
+            rows = array("i")
+            rows.frombytes(Path(index_file).read_bytes())
+            index = torch.tensor(rows.tolist(), dtype=torch.long)
+        else:
+            index = torch.arange(48000)
+        self.x = images[index].float().div_(255.0).contiguous()
+        self.y = targets[index].long()
+        self._buffers: Dict[Tuple[str, int, int, int], Any] = {}
+
+    def describe(self) -> Dict[str, Any]:
+        torch = self.torch
+        blas = "MKL" if torch.backends.mkl.is_available() else "no MKL"
+        return {"version": torch.__version__, "blas": blas, "rows": int(self.x.shape[0])}
+
+    def epoch(self, layers: List[int], batch: int, threads: int, lr: float, seed: int,
+              rows: Optional[int]) -> float:
+        torch = self.torch
+        F = torch.nn.functional
+        torch.set_num_threads(threads)
+        torch.manual_seed(seed)
+        model = torch_mlp(torch, layers)
+        opt = torch.optim.SGD(model.parameters(), lr=lr)
+        x, y = (self.x, self.y) if rows is None else (self.x[:rows], self.y[:rows])
+        n = x.shape[0]
+        start = time.perf_counter()
+        order = torch.randperm(n)
+        for first in range(0, n, batch):
+            idx = order[first:first + batch]
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return time.perf_counter() - start
+
+    def sgemm(self, form: str, M: int, N: int, K: int, threads: int, seconds: float) -> float:
+        torch = self.torch
+        torch.set_num_threads(threads)
+        key = (form, M, N, K)
+        if key not in self._buffers:
+            gen = torch.Generator().manual_seed(1)
+            a = torch.randn((K, M) if form[0] == "t" else (M, K), generator=gen)
+            b = torch.randn((N, K) if form[1] == "t" else (K, N), generator=gen)
+            self._buffers[key] = (a.t() if form[0] == "t" else a, b.t() if form[1] == "t" else b,
+                                  torch.empty(M, N))
+        a, b, c = self._buffers[key]
+        return _gflops(lambda: torch.mm(a, b, out=c), 2.0 * M * N * K, seconds)
+
+
+def torch_mlp(torch: Any, layers: Sequence[int], batchnorm: bool = False) -> Any:
+    """Linear layers with ReLU between them; nn.Linear's default init is ann's U(+-1/sqrt(n_in)).
+
+    With ``batchnorm`` each hidden layer is Linear, BatchNorm1d, ReLU, which is ann's order;
+    torch's defaults (eps 1e-5, running-statistics momentum 0.1, unbiased running variance)
+    are ann's too."""
+    mods: List[Any] = []
+    for i, (n_in, n_out) in enumerate(zip(layers[:-1], layers[1:])):
+        if i:
+            if batchnorm:
+                mods.append(torch.nn.BatchNorm1d(n_in))
+            mods.append(torch.nn.ReLU())
+        mods.append(torch.nn.Linear(n_in, n_out))
+    return torch.nn.Sequential(*mods)
+
+
+def _random_floats(n: int, seed: int) -> array:
+    import random
+    rng = random.Random(seed)
+    return array("f", [rng.uniform(-1.0, 1.0) for _ in range(n)])
+
+
+def _gflops(call: Callable[[], Any], flops: float, seconds: float) -> float:
+    """GFLOP/s of ``call``, after two warm-up calls, over as many calls as fit in ``seconds``."""
+    call()
+    call()
+    count, start = 0, time.perf_counter()
+    while True:
+        call()
+        count += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return flops * count / elapsed / 1e9
+
+
+def run_worker(side: str, mnist: str, index_file: Optional[str]) -> int:
+    """Serve JSON commands on stdin, one per line, answering each with one JSON line.
+
+    The protocol keeps its own copy of stdout; fd 1 is pointed at stderr so nothing a library
+    prints can corrupt the replies."""
+    reply = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    def send(message: Dict[str, Any]) -> None:
+        reply.write(json.dumps(message) + "\n")
+        reply.flush()
+
+    try:
+        impl: Any = AnnSide(mnist, index_file) if side == "ann" else TorchSide(mnist, index_file)
+        send({"ok": True, "result": impl.describe()})
+    except Exception as exc:  # report why the side cannot run, then stop
+        send({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+        return 1
+    for line in sys.stdin:
+        command = json.loads(line)
+        if command["op"] == "quit":
+            break
+        try:
+            send({"ok": True, "result": getattr(impl, command["op"])(**command["args"])})
+        except Exception as exc:
+            send({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+    return 0
+
+
+class WorkerError(RuntimeError):
+    pass
+
+
+class Worker:
+    """The parent's handle on one worker process."""
+
+    def __init__(self, side: str, mnist: str, index_file: Optional[str]) -> None:
+        self.side = side
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", side, "--mnist", mnist]
+        if index_file:
+            cmd += ["--index-file", index_file]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, bufsize=1, cwd=NEUTRAL_CWD)
+        self.info: Dict[str, Any] = self._read()
+
+    def _read(self) -> Any:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise WorkerError(f"the {self.side} worker exited (status {self.proc.wait()})")
+        message = json.loads(line)
+        if not message["ok"]:
+            raise WorkerError(f"{self.side}: {message['error']}")
+        return message["result"]
+
+    def call(self, op: str, **args: Any) -> Any:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"op": op, "args": args}) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write('{"op": "quit"}\n')
+                self.proc.stdin.close()
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+
+
+# ---- whole-process scripts (to98, import, memory) ---------------------------------------------
+
+ANN_TO98 = """
+import json
+import ann
+ann.set_num_threads({threads})
+train, test = ann.load_mnist({mnist!r})
+net = ann.Network({layers!r}, batchnorm={batchnorm!r}, seed=0)
+last = None
+
+class Reached(Exception):
+    pass
+
+def after_check(history):
+    global last
+    last = history
+    if history.val_accuracy[-1] >= 0.98:
+        raise Reached
+
+# One fit call, so the optimizer state and the decayed rate carry across epochs; the test set
+# is the validation set, so each check is a test-accuracy check that also drives the decay.
+decay = ann.ReduceLROnPlateau(factor={decay_factor}, patience={decay_patience}, min_lr={min_lr})
+try:
+    net.fit(train, test, epochs={max_epochs}, batch_size={batch}, lr={lr},
+            optimizer={optimizer!r}, momentum={momentum}, lr_decay=decay,
+            check_every={check_every}, progress=False, callback=after_check)
+except Reached:
+    pass
+print(json.dumps({{"epochs": last.epochs[-1] if last else 0, "checks": len(last.epochs) if last
+                  else 0, "accuracy": last.val_accuracy[-1] if last else 0.0,
+                  "kernel": ann.backend_info()["kernel"], "file": ann.__file__}}))
+"""
+
+TORCH_TO98 = """
+import gzip, json, struct
+import torch
+F = torch.nn.functional
+{read_idx}
+{torch_mlp}
+torch.set_num_threads({threads})
+def load(kind):
+    pixels, n = read_idx({mnist!r} + "/" + kind + "-images-idx3-ubyte.gz", 0x803, 3)
+    labels, _ = read_idx({mnist!r} + "/" + kind + "-labels-idx1-ubyte.gz", 0x801, 1)
+    x = torch.frombuffer(pixels, dtype=torch.uint8).view(n, -1).float().div_(255.0)
+    return x, torch.frombuffer(labels, dtype=torch.uint8).long()
+x, y = load("train")
+x_test, y_test = load("t10k")
+torch.manual_seed(0)
+model = torch_mlp(torch, {layers!r}, batchnorm={batchnorm!r})
+kind = {optimizer!r}
+if kind == "adam":
+    opt = torch.optim.Adam(model.parameters(), lr={lr})
+else:   # ann's momentum is torch's: v = mu v + g, w -= lr v (Nesterov: w -= lr (g + mu v))
+    opt = torch.optim.SGD(model.parameters(), lr={lr}, momentum=0.0 if kind == "sgd" else
+                          {momentum}, nesterov=kind == "nesterov")
+# ann cuts the rate after `patience` checks without a lower test loss; torch after patience + 1
+# bad checks, hence the - 1. "abs" with threshold 0 is ann's strict "lower than the best".
+decay = torch.optim.lr_scheduler.ReduceLROnPlateau(
+    opt, mode="min", factor={decay_factor}, patience={decay_patience} - 1, threshold=0.0,
+    threshold_mode="abs", min_lr={min_lr})
+n = x.shape[0]
+step, checks, epochs, accuracy, reached = 0, 0, 0.0, 0.0, False
+for epoch in range({max_epochs}):
+    order = torch.randperm(n)
+    for first in range(0, n, {batch}):
+        idx = order[first:first + {batch}]
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % {check_every}:
+            continue
+        model.eval()   # batch norm from the running statistics, as ann's evaluate does
+        with torch.inference_mode():
+            logits = model(x_test)
+            test_loss = F.cross_entropy(logits, y_test).item()
+            accuracy = (logits.argmax(1) == y_test).float().mean().item()
+        model.train()
+        decay.step(test_loss)
+        checks += 1
+        epochs = epoch + min(first + {batch}, n) / n
+        if accuracy >= 0.98:
+            reached = True
+            break
+    if reached:
+        break
+print(json.dumps({{"epochs": round(epochs, 6), "checks": checks, "accuracy": accuracy}}))
+"""
+
+ANN_MEMORY = """
+import json, resource
+import ann
+ann.set_num_threads(1)
+train, test = ann.load_mnist({mnist!r})
+train, val = train.split(0.2, seed=42)
+net = ann.Network({layers!r}, seed=0)
+net.fit(train, None, epochs=1, batch_size=256, lr=0.05, progress=False)
+print(json.dumps({{"maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "kernel": ann.backend_info()["kernel"], "file": ann.__file__}}))
+"""
+
+TORCH_MEMORY = """
+import gzip, json, resource, struct
+import torch
+F = torch.nn.functional
+{read_idx}
+{torch_mlp}
+torch.set_num_threads(1)
+pixels, n = read_idx({mnist!r} + "/train-images-idx3-ubyte.gz", 0x803, 3)
+labels, _ = read_idx({mnist!r} + "/train-labels-idx1-ubyte.gz", 0x801, 1)
+test_pixels, _ = read_idx({mnist!r} + "/t10k-images-idx3-ubyte.gz", 0x803, 3)
+test_labels, _ = read_idx({mnist!r} + "/t10k-labels-idx1-ubyte.gz", 0x801, 1)
+images = torch.frombuffer(pixels, dtype=torch.uint8).view(n, -1)
+targets = torch.frombuffer(labels, dtype=torch.uint8)
+train = torch.randperm(n, generator=torch.Generator().manual_seed(42))[:48000]
+torch.manual_seed(0)
+model = torch_mlp(torch, {layers!r})
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+order = train[torch.randperm(train.shape[0])]
+for first in range(0, order.shape[0], 256):
+    idx = order[first:first + 256]
+    loss = F.cross_entropy(model(images[idx].float().div_(255.0)), targets[idx].long())
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+print(json.dumps({{"maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}}))
+"""
+
+NUMPY_SGEMM = """
+import json, time
+import numpy as np
+form, M, N, K, seconds = {form!r}, {M}, {N}, {K}, {seconds}
+rng = np.random.default_rng(1)
+a = rng.standard_normal((K, M) if form[0] == "t" else (M, K), dtype=np.float32)
+b = rng.standard_normal((N, K) if form[1] == "t" else (K, N), dtype=np.float32)
+a = a.T if form[0] == "t" else a
+b = b.T if form[1] == "t" else b
+c = np.empty((M, N), dtype=np.float32)
+np.matmul(a, b, out=c); np.matmul(a, b, out=c)
+count, start = 0, time.perf_counter()
+while True:
+    np.matmul(a, b, out=c)
+    count += 1
+    elapsed = time.perf_counter() - start
+    if elapsed >= seconds:
+        break
+try:
+    blas = np.__config__.CONFIG["Build Dependencies"]["blas"]["name"]
+except Exception:
+    blas = "?"
+print(json.dumps({{"gflops": 2.0 * M * N * K * count / elapsed / 1e9,
+                  "version": np.__version__, "blas": blas}}))
+"""
+
+
+def torch_script(template: str, **fields: Any) -> str:
+    """A self-contained torch script: the templates carry this file's reader and MLP builder."""
+    # The future import keeps the copied functions' annotations unevaluated, as they are here.
+    return "from __future__ import annotations\n" + template.format(
+        read_idx=inspect.getsource(read_idx), torch_mlp=inspect.getsource(torch_mlp), **fields)
+
+
+@dataclass
+class ProcessResult:
+    seconds: float
+    output: Optional[Dict[str, Any]]   # the script's last stdout line, parsed
+    error: str = ""
+
+
+# ``python -c`` puts the working directory first on sys.path, so run from the repository root
+# it would import the uncompiled source tree's ann (the slow pure-Python reference) instead of
+# the installed one. Every child therefore starts in this empty directory.
+NEUTRAL_CWD: Optional[str] = None   # main() points it at its temporary directory
+
+
+def run_process(code: str, timeout: float, env: Optional[Dict[str, str]] = None) -> ProcessResult:
+    """Wall time of a fresh interpreter running ``code``; on timeout the child is killed."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=NEUTRAL_CWD)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return ProcessResult(time.perf_counter() - start, None, f"timed out after {timeout:g} s")
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        last = (err.strip().splitlines() or ["?"])[-1]
+        return ProcessResult(seconds, None, f"exit status {proc.returncode}: {last}")
+    lines = out.strip().splitlines()
+    try:
+        return ProcessResult(seconds, json.loads(lines[-1]) if lines else None)
+    except ValueError:
+        return ProcessResult(seconds, None, f"unexpected output: {lines[-1][:80]}")
+
+
+# ---- the machine ------------------------------------------------------------------------------
+
+@dataclass
+class CpuInfo:
+    model: str = "unknown CPU"
+    mhz: Optional[float] = None
+    flags: frozenset = frozenset()
+
+    @property
+    def peak_gflops(self) -> Optional[float]:
+        """Estimated single-core float32 peak: FMA units x SIMD lanes x 2 flops x GHz.
+
+        Two FMA pipes is what current x86 server cores have; "cpu MHz" is the clock the kernel
+        reports, often the base clock in a VM, so a turbo clock beats this estimate."""
+        if self.mhz is None:
+            return None
+        lanes = self.lanes
+        per_cycle = 2 * lanes * 2 if "fma" in self.flags else lanes * 2   # else 1 add + 1 mul
+        return per_cycle * self.mhz / 1000.0
+
+    @property
+    def lanes(self) -> int:
+        """float32 lanes of the widest vector unit the flags announce."""
+        return 16 if "avx512f" in self.flags else 8 if "avx" in self.flags else 4
+
+    @property
+    def simd(self) -> str:
+        names = [f for f in ("avx512f", "avx2", "fma") if f in self.flags]
+        return "+".join(names) if names else "no AVX"
+
+
+def cpu_info() -> CpuInfo:
+    info = CpuInfo(model=platform.processor() or platform.machine() or "unknown CPU")
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return info
+    seen = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key in seen:
+            continue
+        if key == "model name":
+            info.model = value.strip()
+        elif key == "cpu MHz":
+            try:
+                info.mhz = float(value)
+            except ValueError:
+                pass
+        elif key == "flags":
+            info.flags = frozenset(value.split())
+        else:
+            continue
+        seen.add(key)
+    return info
+
+
+# ---- measuring and reporting ------------------------------------------------------------------
+
+@dataclass
+class Row:
+    key: str
+    title: str
+    unit: str                            # "s", "GFLOP/s" or "MiB"
+    target: Optional[float] = None       # the issue's target for ann
+    ann: List[float] = field(default_factory=list)
+    torch: List[float] = field(default_factory=list)
+    numpy: List[float] = field(default_factory=list)
+    torch_note: str = ""                 # e.g. "torch not installed"
+    numpy_note: str = ""
+    notes: List[str] = field(default_factory=list)
+    ann_failed: str = ""
+    flops: Optional[float] = None        # work of one run, for the GFLOP/s column
+    threads: int = 1
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.unit == "GFLOP/s"
+
+    @staticmethod
+    def median(values: List[float]) -> Optional[float]:
+        return statistics.median(values) if values else None
+
+    def ratio(self) -> Optional[float]:
+        """ann / torch in time or memory; for GFLOP/s torch / ann, so < 1 always favours ann."""
+        a, t = self.median(self.ann), self.median(self.torch)
+        if a is None or t is None or a <= 0 or t <= 0:
+            return None
+        return t / a if self.higher_is_better else a / t
+
+    def verdict(self) -> str:
+        a = self.median(self.ann)
+        if self.target is None:
+            return "—"
+        if a is None:
+            return "MISS"
+        ok = a >= self.target if self.higher_is_better else a <= self.target
+        return "PASS" if ok else "MISS"
+
+
+def fmt(value: Optional[float], unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "MiB":
+        return f"{value:.0f} MiB"
+    if unit == "GFLOP/s":
+        return f"{value:.1f} GFLOP/s"
+    text = f"{value:.3g}"
+    return (f"{value:.1f}" if "e" in text else text) + " s"
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def abba(rep: int, sides: Sequence[str]) -> List[str]:
+    """Alternate which side goes first, so a trend in machine load is shared out evenly."""
+    return list(sides) if rep % 2 == 0 else list(reversed(sides))
+
+
+def bench_sgemm(rows: List[Row], ann: Worker, torch: Optional[Worker], torch_note: str,
+                reps: int, numpy_ok: bool) -> None:
+    numpy_env = {k: v for k, v in os.environ.items()
+                 if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    numpy_env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    for form, M, N, K in SGEMM_SHAPES:
+        what = {"nn": "A B", "nt": "A B^T (dx)", "tn": "A^T B (dW)"}[form]
+        row = Row("sgemm", f"sgemm {what} {M}x{N}x{K}, 1 thread", "GFLOP/s",
+                  SGEMM_TARGET if form == "nn" else None, torch_note=torch_note)
+        if not numpy_ok:
+            row.numpy_note = "numpy not installed"
+        sides = ["ann"] + (["torch"] if torch else []) + (["numpy"] if numpy_ok else [])
+        for rep in range(reps + 1):   # rep 0 is the warm-up
+            for side in abba(rep, sides):
+                args = dict(form=form, M=M, N=N, K=K, threads=1, seconds=SGEMM_SECONDS)
+                if side == "ann":
+                    value = ann.call("sgemm", **args)
+                elif side == "torch":
+                    assert torch is not None
+                    value = torch.call("sgemm", **args)
+                else:
+                    result = run_process(NUMPY_SGEMM.format(**args), 60, numpy_env)
+                    if result.output is None:
+                        row.numpy_note = result.error
+                        sides.remove("numpy")
+                        continue
+                    value = result.output["gflops"]
+                    row.numpy_note = f"numpy {result.output['version']} ({result.output['blas']})"
+                if rep:
+                    getattr(row, side).append(value)
+                progress(f"  {row.title}: {side} {'warm-up' if not rep else f'rep {rep}'}: "
+                         f"{value:.1f} GFLOP/s")
+                time.sleep(PAUSE / 4)
+        rows.append(row)
+
+
+def bench_epoch(rows: List[Row], w: EpochWorkload, ann: Worker, torch: Optional[Worker],
+                torch_note: str, reps: int) -> None:
+    n = int(ann.info["rows"])
+    row = Row(w.key, w.title, "s", w.target, torch_note=torch_note,
+              flops=epoch_flops(w.layers, n), threads=w.threads)
+    row.notes.append(f"issue: torch {w.issue_torch:g} s")
+    workers = {"ann": ann, **({"torch": torch} if torch else {})}
+    for rep in range(reps + 1):
+        for side in abba(rep, list(workers)):
+            rows_arg = (WIDE_WARMUP_ROWS if w.wide else None) if rep == 0 else None
+            try:
+                seconds = workers[side].call("epoch", layers=list(w.layers), batch=w.batch,
+                                             threads=w.threads, lr=w.lr, seed=rep, rows=rows_arg)
+            except WorkerError as exc:
+                progress(f"  {w.key}: {side} failed: {exc}")
+                if side == "ann":
+                    row.ann_failed = str(exc)
+                else:
+                    row.torch_note = f"torch failed: {exc}"
+                del workers[side]
+                continue
+            if rep:
+                getattr(row, side).append(seconds)
+            progress(f"  {w.key}: {side} {'warm-up' if not rep else f'rep {rep}'}: "
+                     f"{seconds:.3f} s")
+            time.sleep(PAUSE)
+        if not workers:
+            break
+    rows.append(row)
+
+
+def bench_to98(rows: List[Row], mnist: str, config: Dict[str, Any], torch_ok: bool,
+               torch_note: str, reps: int, timeout: float, ann_fit_params: Sequence[str]) -> None:
+    fields = dict(mnist=mnist, threads=TO98_THREADS, max_epochs=TO98_MAX_EPOCHS, **config)
+    row = Row("to98", f"whole process to 98 % test accuracy, {TO98_THREADS} threads", "s",
+              TO98_TARGET, torch_note=torch_note, threads=TO98_THREADS)
+    scripts: Dict[str, str] = {}
+    missing = [name for name in TO98_FIT_PARAMS if name not in ann_fit_params]
+    if missing:
+        row.ann_failed = f"the recipe needs Network.fit({', '.join(missing)}=...)"
+    else:
+        scripts["ann"] = ANN_TO98.format(**fields)
+    if torch_ok:
+        scripts["torch"] = torch_script(TORCH_TO98, **fields)
+    layers = "-".join(map(str, config["layers"]))
+    row.notes.append(f"{layers}{' batch norm' if config['batchnorm'] else ''}, "
+                     f"{config['optimizer']} {config['momentum']:g} lr {config['lr']:g} halved "
+                     f"on a test-loss plateau (patience {config['decay_patience']}, min "
+                     f"{config['min_lr']:g}), batch {config['batch']}, test checked every "
+                     f"{config['check_every']} steps, full 60k train set")
+    epochs: Dict[str, List[float]] = {"ann": [], "torch": []}
+    for rep in range(reps):
+        for side in abba(rep, list(scripts)):
+            result = run_process(scripts[side], timeout)
+            out = result.output
+            if out is None or out["accuracy"] < 0.98:
+                why = result.error or (f"only {out['accuracy']:.4f} after {out['epochs']:.2f} "
+                                       f"epochs" if out else "no result")
+                progress(f"  to98: {side}: {why}")
+                if side == "ann":
+                    row.ann_failed = why
+                else:
+                    row.torch_note = f"torch: {why}"
+                del scripts[side]   # a run that cannot get there will not on the next try either
+                continue
+            check_ann_kernel(row, out, side)
+            getattr(row, side).append(result.seconds)
+            epochs[side].append(out["epochs"])
+            progress(f"  to98: {side} run {rep + 1}: {result.seconds:.2f} s, {out['epochs']:.2f} "
+                     f"epochs ({out['checks']} checks), test accuracy {out['accuracy']:.4f}")
+            time.sleep(PAUSE)
+    for side, counts in epochs.items():
+        if counts:
+            row.notes.append(f"{side} {min(counts):.2f}-{max(counts):.2f} epochs" if min(counts)
+                             != max(counts) else f"{side} {counts[0]:.2f} epochs")
+    rows.append(row)
+
+
+def check_ann_kernel(row: Row, output: Dict[str, Any], side: str) -> None:
+    """Flag a script that ran ann's pure-Python reference instead of the C core."""
+    kernel = output.get("kernel")
+    if side == "ann" and kernel and kernel == "python-reference":
+        note = f"ann ran the Python reference ({output.get('file')})"
+        if note not in row.notes:
+            row.notes.append(note)
+
+
+def bench_import(rows: List[Row], torch_ok: bool, torch_note: str, reps: int) -> None:
+    scripts = {"base": "pass", "ann": "import ann"}
+    if torch_ok:
+        scripts["torch"] = "import torch"
+    times: Dict[str, List[float]] = {k: [] for k in scripts}
+    failures: Dict[str, str] = {}
+    for rep in range(reps + 1):
+        for side in abba(rep, list(scripts)):
+            result = run_process(scripts[side], 120)
+            if result.error:
+                failures[side] = f"python -c {scripts[side]!r}: {result.error}"
+                progress(f"  import: {failures[side]}")
+                del scripts[side]
+            elif rep:
+                times[side].append(result.seconds)
+    row = Row("import", "import time", "s", IMPORT_TARGET, torch_note=torch_note)
+    if times["base"]:
+        base = statistics.median(times["base"])
+        row.ann = [t - base for t in times["ann"]]
+        row.torch = [t - base for t in times.get("torch", [])]
+        row.notes.append(f"minus python -c pass ({base:.3f} s)")
+    row.ann_failed = failures.get("ann", failures.get("base", ""))
+    if "torch" in failures:
+        row.torch_note = failures["torch"]
+    progress(f"  import: ann {fmt(row.median(row.ann), 's')}, torch "
+             f"{fmt(row.median(row.torch), 's')}")
+    rows.append(row)
+
+
+def bench_memory(rows: List[Row], mnist: str, torch_ok: bool, torch_note: str,
+                 reps: int) -> None:
+    layers = list(SEED_NET)
+    scripts = {"ann": ANN_MEMORY.format(mnist=mnist, layers=layers)}
+    if torch_ok:
+        scripts["torch"] = torch_script(TORCH_MEMORY, mnist=mnist, layers=layers)
+    row = Row("memory", "peak memory training the seed net 1 epoch", "MiB", MEMORY_TARGET,
+              torch_note=torch_note)
+    for rep in range(reps):
+        for side in abba(rep, list(scripts)):
+            result = run_process(scripts[side], 300)
+            if result.output is None:
+                progress(f"  memory: {side}: {result.error}")
+                if side == "ann":
+                    row.ann_failed = result.error
+                else:
+                    row.torch_note = f"torch: {result.error}"
+                del scripts[side]
+                continue
+            check_ann_kernel(row, result.output, side)
+            mib = result.output["maxrss_kib"] / 1024.0   # ru_maxrss is in KiB on Linux
+            getattr(row, side).append(mib)
+            progress(f"  memory: {side} run {rep + 1}: {mib:.0f} MiB")
+    row.notes.append("ru_maxrss of a fresh process")
+    rows.append(row)
+
+
+def render(rows: List[Row], markdown: bool, peak: Optional[float], peak_label: str) -> str:
+    head = ["workload", "ann", "torch", "ann/torch", "numpy", "target", "ann vs target",
+            "ann GFLOP/s (% of peak)", "reps", "notes"]
+    body: List[List[str]] = []
+    for r in rows:
+        a, t, n = r.median(r.ann), r.median(r.torch), r.median(r.numpy)
+        ann_cell = fmt(a, r.unit) if a is not None else f"failed: {r.ann_failed or '?'}"
+        torch_cell = fmt(t, r.unit) if t is not None else (r.torch_note or "—")
+        ratio = r.ratio()
+        numpy_cell = fmt(n, r.unit) if n is not None else (r.numpy_note or "")
+        if r.target is None:
+            target = "—"
+        else:
+            target = (">= " if r.higher_is_better else "<= ") + fmt(r.target, r.unit)
+        gf = ""
+        if r.flops and a:
+            rate = r.flops / a / 1e9
+            gf = f"{rate:.1f}"
+            if peak:
+                gf += f" ({100 * rate / (peak * r.threads):.0f} %)"
+        elif r.unit == "GFLOP/s" and a and peak:
+            gf = f"{a:.1f} ({100 * a / peak:.0f} %)"
+        reps = f"{len(r.ann)}/{len(r.torch)}" if r.torch else f"{len(r.ann)}"
+        notes = list(r.notes)
+        if n is not None and r.numpy_note:
+            notes.append(r.numpy_note)
+        body.append([r.title, ann_cell, torch_cell, f"{ratio:.2f}" if ratio else "—", numpy_cell,
+                     target, r.verdict(), gf, reps, "; ".join(notes)])
+    if not any(line[4] for line in body):   # no numpy column when nothing was measured there
+        head.pop(4)
+        for line in body:
+            line.pop(4)
+    if markdown:
+        out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+        out += ["| " + " | ".join(cell.replace("|", "/") for cell in line) + " |"
+                for line in body]
+    else:
+        widths = [max(len(x) for x in col) for col in zip(head, *body)]
+        out = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip()
+               for line in [head, ["-" * w for w in widths]] + body]
+    return "\n".join(out)
+
+
+def numpy_available() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("numpy") is not None
+
+
+def torch_available() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("torch") is not None
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=5, help="timed repetitions per side (5)")
+    parser.add_argument("--wide-reps", type=int, default=3,
+                        help="repetitions for the wide-net rows, at most --reps (3: a torch "
+                             "wide epoch takes seconds)")
+    parser.add_argument("--process-reps", type=int, default=3,
+                        help="repetitions for the to98 and memory rows, at most --reps (3)")
+    parser.add_argument("--only", default=",".join(ALL_KEYS),
+                        help="comma-separated rows to run: " + ",".join(ALL_KEYS))
+    parser.add_argument("--markdown", action="store_true", help="print a markdown table")
+    parser.add_argument("--mnist", default=str(DEFAULT_MNIST), help="folder of the MNIST gz files")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="seconds before a to98 process counts as a miss (120)")
+    parser.add_argument("--no-torch", action="store_true", help="time ann alone")
+    parser.add_argument("--json", metavar="FILE", help="also write every sample to FILE")
+    parser.add_argument("--worker", choices=("ann", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument("--index-file", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return run_worker(args.worker, args.mnist, args.index_file)
+
+    keys = [k.strip() for k in args.only.split(",") if k.strip()]
+    unknown = sorted(set(keys) - set(ALL_KEYS))
+    if unknown:
+        parser.error(f"--only: unknown row(s) {', '.join(unknown)}; choose from "
+                     f"{','.join(ALL_KEYS)}")
+    if args.reps < 1:
+        parser.error("--reps must be at least 1")
+    keys = [k for k in ALL_KEYS if k in keys]   # sgemm first: its peak feeds the % column
+    wide_reps = max(1, min(args.reps, args.wide_reps))
+    process_reps = max(1, min(args.reps, args.process_reps))
+    mnist = str(Path(args.mnist).resolve())
+
+    torch_ok = torch_available() and not args.no_torch
+    torch_note = "" if torch_ok else ("torch skipped (--no-torch)" if args.no_torch
+                                      else "torch not installed")
+    numpy_ok = numpy_available()
+    cpu = cpu_info()
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+
+    rows: List[Row] = []
+    ann_w: Optional[Worker] = None
+    torch_w: Optional[Worker] = None
+    ann_info: Dict[str, Any] = {}
+    torch_info: Dict[str, Any] = {}
+    tmp = tempfile.TemporaryDirectory(prefix="ann-bench-")
+    global NEUTRAL_CWD
+    NEUTRAL_CWD = tmp.name
+    try:
+        if any(k in keys for k in ("sgemm", "seed256", "seed32", "wide2", "wide1", "to98")):
+            progress("starting the workers (each reads MNIST once)...")
+            index_file = os.path.join(tmp.name, "train-rows.i32")
+            ann_w = Worker("ann", mnist, index_file)
+            ann_info = ann_w.info
+            if torch_ok:
+                try:
+                    torch_w = Worker("torch", mnist, index_file)
+                    torch_info = torch_w.info
+                except WorkerError as exc:
+                    torch_ok, torch_note = False, f"torch unusable: {exc}"
+        if "sgemm" in keys:
+            progress("sgemm")
+            assert ann_w is not None
+            bench_sgemm(rows, ann_w, torch_w, torch_note, args.reps, numpy_ok)
+        for w in EPOCH_WORKLOADS:
+            if w.key in keys:
+                progress(w.key)
+                assert ann_w is not None
+                bench_epoch(rows, w, ann_w, torch_w, torch_note, wide_reps if w.wide else args.reps)
+        # The whole-process rows need the cores to themselves: let the workers go first.
+        for worker in (ann_w, torch_w):
+            if worker:
+                worker.close()
+        if "to98" in keys:
+            progress("to98")
+            bench_to98(rows, mnist, TO98, torch_ok, torch_note, process_reps, args.timeout,
+                       ann_info.get("fit_params", []))
+        if "import" in keys:
+            progress("import")
+            bench_import(rows, torch_ok, torch_note, args.reps + 2)
+        if "memory" in keys:
+            progress("memory")
+            bench_memory(rows, mnist, torch_ok, torch_note, process_reps)
+    finally:
+        for worker in (ann_w, torch_w):
+            if worker:
+                worker.close()
+        tmp.cleanup()
+
+    sgemm_rows = [r for r in rows if r.key == "sgemm"]
+    sgemm_nn = sgemm_rows[0] if sgemm_rows else None
+    measured = [v for r in sgemm_rows for v in (r.median(r.ann), r.median(r.torch),
+                                                 r.median(r.numpy)) if v]
+    if measured:
+        peak, peak_label = max(measured), "the best 1-thread sgemm median measured above"
+    else:
+        peak, peak_label = cpu.peak_gflops, "the estimated 1-core peak"
+
+    if not ann_info:
+        try:
+            import ann
+            ann_info = {"version": ann.__version__, "backend": ann.backend_info()}
+        except Exception as exc:   # the header should still print
+            ann_info = {"version": "?", "backend": {"kernel": f"unavailable ({exc})"}}
+    kernel = ann_info.get("backend", {}).get("kernel", "?")
+    torch_desc = (f"torch {torch_info['version']} ({torch_info['blas']})" if torch_info
+                  else ("torch installed" if torch_ok else torch_note))
+    load_after = os.getloadavg()
+    header = (f"{cpu.model}, {os.cpu_count()} cores ({cpu.simd}); Python "
+              f"{platform.python_version()}; ann {ann_info.get('version', '?')} kernel "
+              f"{kernel}; {torch_desc}; {datetime.date.today().isoformat()}")
+    lines = [header, "", render(rows, args.markdown, peak, peak_label), ""]
+    notes = [
+        "ann/torch: ann's time (or memory) over torch's, from the medians; < 1 means ann is "
+        "faster (smaller). For GFLOP/s rows it is torch's rate over ann's, read the same way.",
+        f"Repetitions: {args.reps} per side for sgemm and the seed rows, {wide_reps} for the "
+        f"wide rows, {process_reps} for to98 and memory, {args.reps + 2} for import; one "
+        "discarded warm-up run per side before the timed ones (a partial epoch of "
+        f"{WIDE_WARMUP_ROWS} images for the wide rows); sides alternate in ABBA order.",
+        "Epoch rows time: shuffle + per batch gather, forward, cross-entropy, backward, SGD "
+        "step over the 48,000 images of train.split(0.2, seed=42), lr 0.05.",
+        f"GFLOP/s column: the 2-flop multiply-adds of the three matrix products per layer "
+        f"(two in the first layer) per second, as a % of {peak_label} "
+        f"({fmt(peak, 'GFLOP/s')} per thread) times the row's threads.",
+    ]
+    if cpu.peak_gflops:
+        ann_nn = sgemm_nn.median(sgemm_nn.ann) if sgemm_nn else None
+        share = f"; ann's sgemm reaches {100 * ann_nn / cpu.peak_gflops:.0f} % of it" \
+            if ann_nn else ""
+        assert cpu.mhz is not None
+        formula = (f"2 FMA units x {cpu.lanes} lanes x 2 flops" if "fma" in cpu.flags
+                   else f"{cpu.lanes} lanes x (1 add + 1 mul)")
+        notes.append(
+            f"Estimated single-core peak: {formula} x {cpu.mhz / 1000:.2f} GHz "
+            f"(/proc/cpuinfo 'cpu MHz') = "
+            f"{cpu.peak_gflops:.0f} GFLOP/s{share}. An estimate: a turbo clock above the "
+            "reported one, or one FMA pipe instead of two, moves it.")
+    notes.append(f"Load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
+                 f"{time.perf_counter() - started:.0f} s in all.")
+    lines += [("- " if args.markdown else "* ") + n for n in notes]
+    print("\n".join(lines))
+
+    if args.json:
+        dump = {"header": header, "peak_gflops": peak, "estimated_peak": cpu.peak_gflops,
+                "rows": [{"key": r.key, "title": r.title, "unit": r.unit, "target": r.target,
+                          "ann": r.ann, "torch": r.torch, "numpy": r.numpy,
+                          "verdict": r.verdict(), "notes": r.notes} for r in rows]}
+        Path(args.json).write_text(json.dumps(dump, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
