@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from ._errors import AnnError, DataError
 
@@ -183,18 +182,9 @@ def _history_plots(history, *, width: Optional[int] = None, charset: str = "auto
 
 
 def _write_text(path: str, text: str) -> None:
-    """Write a small text file atomically (temp file in the same folder, then rename)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write a small text file atomically (see ann._files.atomic_write)."""
+    from ._files import atomic_write, write_chunks
+    atomic_write(path, write_chunks([text.encode("utf-8")]), DataError)
 
 
 # ---- ann train ---------------------------------------------------------------------------------

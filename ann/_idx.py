@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import gzip
 import os
-import stat
 import struct
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Dict, Optional, Tuple, Union
 
 from ann._errors import DataError, PathLike
+from ann._files import atomic_write, regular_file
 
 __all__ = [
     "IdxImages",
@@ -99,21 +99,8 @@ class IdxLabels:
 
 
 def _open_checked(path: PathLike) -> BinaryIO:
-    """Open ``path`` for binary reading, turning every OS failure into a DataError.
-
-    Only regular files are accepted: opening a named pipe would block forever
-    waiting for a writer, which for a data loader is a hang, not an error.
-    """
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise DataError("no such file", path=path) from None
-    except OSError as exc:
-        raise DataError(f"cannot access file: {exc.strerror or exc}", path=path) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise DataError("is a directory, not an IDX file", path=path)
-    if not stat.S_ISREG(info.st_mode):
-        raise DataError("is not a regular file (named pipe, device or socket)", path=path)
+    """Open ``path`` for binary reading, turning every OS failure into a DataError."""
+    regular_file(path, DataError, "an IDX file")
     try:
         return open(path, "rb")
     except FileNotFoundError:
@@ -364,59 +351,11 @@ def write_idx(path: PathLike, data: Union[bytes, bytearray, memoryview],
 
 
 def _write_atomic(path: PathLike, header: bytes, payload: memoryview, compress: bool) -> None:
-    target = os.path.abspath(os.fspath(path))
-    directory = os.path.dirname(target)
-    base = os.path.basename(target)
-    # O_EXCL with a random name instead of tempfile.mkstemp: mkstemp creates
-    # mode 0600, while os.open(..., 0o666) lets the umask give the finished
-    # file the same permissions any normally created file would have.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        temp = os.path.join(directory, f".{base}.{os.urandom(6).hex()}.tmp")
-        try:
-            fd = os.open(temp, flags, 0o666)
-            break
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise DataError(f"cannot create a temporary file in {directory}: "
-                            f"{exc.strerror or exc}", path=path) from None
-    else:
-        raise DataError(f"cannot create a temporary file in {directory}", path=path)
-    try:
-        with open(fd, "wb") as out:
-            if compress:
-                # mtime=0 and no embedded name make the output reproducible.
-                with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0,
-                                   compresslevel=6) as packed:
-                    packed.write(header)
-                    packed.write(payload)
-            else:
-                out.write(header)
-                out.write(payload)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, target)
-    except BaseException as exc:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise DataError(f"cannot write file: {exc.strerror or exc}", path=path) from None
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make the rename itself durable; not possible (nor needed) on every OS."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    def write(put) -> None:
+        if compress:
+            # mtime=0 and no embedded name make the output reproducible.
+            put(gzip.compress(bytes(header) + bytes(payload), compresslevel=6, mtime=0))
+        else:
+            put(header)
+            put(payload)
+    atomic_write(path, write, DataError)

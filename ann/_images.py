@@ -31,14 +31,13 @@ header is read, before any pixel data is inflated or parsed.
 """
 from __future__ import annotations
 
-import os
 import re
-import stat
 import struct
 import zlib
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from ann._errors import DataError, PathLike
+from ann._files import regular_file
 
 __all__ = [
     "decode_pgm",
@@ -139,17 +138,7 @@ def _luma16(r: int, g: int, b: int) -> int:
 
 def _read_file(path: PathLike) -> bytes:
     """All bytes of a regular file of at most MAX_FILE_BYTES, or a DataError."""
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise DataError("no such file", path=path) from None
-    except OSError as exc:
-        raise DataError(f"cannot access file: {exc.strerror or exc}", path=path) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise DataError("is a directory, not an image file", path=path)
-    if not stat.S_ISREG(info.st_mode):
-        # A named pipe would block forever waiting for a writer.
-        raise DataError("is not a regular file (named pipe, device or socket)", path=path)
+    regular_file(path, DataError, "an image file")
     try:
         with open(path, "rb") as stream:
             data = stream.read(MAX_FILE_BYTES + 1)

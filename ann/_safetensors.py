@@ -20,13 +20,11 @@ so a crash mid-save never destroys the previous file.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
-import secrets
-import stat
 from typing import BinaryIO, Dict, List, Mapping, Optional, Tuple, Union
 
+from ann._files import atomic_write, regular_file, write_chunks
 from ann._errors import ModelFileError, PathLike
 
 __all__ = ["DTYPE_SIZES", "save_file", "load_file"]
@@ -131,76 +129,8 @@ def _build_header(path: PathLike, tensors: Mapping[str, TensorIn],
     return prefix + body, blobs
 
 
-def _create_temp(folder: str, base: str) -> Tuple[int, str]:
-    """Create and open a new file beside the target.
-
-    os.open with O_EXCL instead of tempfile.mkstemp: mkstemp forces mode 0600,
-    which would silently turn a world-readable model into a private one after
-    the rename; mode 0666 here is narrowed by the umask like a plain open().
-    """
-    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL
-             | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0))
-    for _ in range(100):
-        temp = os.path.join(folder, f".{base}.{secrets.token_hex(6)}.tmp")
-        try:
-            return os.open(temp, flags, 0o666), temp
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free temporary name in {folder!r}")
-
-
 def _atomic_write(path: PathLike, header: bytes, blobs: List[memoryview]) -> None:
-    target = os.path.abspath(os.fspath(path))
-    folder, base = os.path.split(target)
-    try:
-        fd, temp = _create_temp(folder, base)
-    except OSError as exc:
-        raise ModelFileError(f"cannot create a file in {folder}: {exc.strerror or exc}",
-                             path=path) from exc
-    replaced = False
-    try:
-        with io.FileIO(fd, "wb", closefd=True) as out:
-            _write_all(out, header)
-            for blob in blobs:
-                _write_all(out, blob)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, target)
-        replaced = True
-        _fsync_folder(folder)
-    except BaseException as exc:
-        if not replaced:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
-        if isinstance(exc, OSError) and not replaced:
-            raise ModelFileError(f"cannot write: {exc.strerror or exc}", path=path) from exc
-        raise
-
-
-def _write_all(out: io.FileIO, data: Union[bytes, memoryview]) -> None:
-    # FileIO.write may write less than asked (signals, pipes); loop until done.
-    view = memoryview(data)
-    while view.nbytes:
-        n = out.write(view)
-        if n is None or n <= 0:
-            raise OSError("short write")
-        view = view[n:]
-
-
-def _fsync_folder(folder: str) -> None:
-    """Persist the rename.  Windows cannot open a folder for fsync: skip there."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    atomic_write(path, write_chunks([header, *blobs]), ModelFileError)
 
 
 # --------------------------------------------------------------------------
@@ -240,13 +170,7 @@ def load_file(path: PathLike, *, max_header: int = 100 * 1024 * 1024
     against ``max_header`` and the file size, and the data section is read in
     one call of the size the validated header implies.
     """
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise ModelFileError(f"cannot open: {exc.strerror or exc}", path=path) from exc
-    # A FIFO or device would block or never end; only plain files are models.
-    if not stat.S_ISREG(st.st_mode):
-        raise ModelFileError("not a regular file", path=path)
+    regular_file(path, ModelFileError, "a model file")
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
