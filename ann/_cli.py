@@ -76,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     _data_option(train)
     train.add_argument("--layers", type=_hidden_sizes, default=None, metavar="SIZES",
                        help="hidden layer sizes, comma-separated (default: 20,7,5)")
-    train.add_argument("--epochs", type=_number(int), default=10)
+    train.add_argument("--epochs", type=_number(int), default=60,
+                       help="most epochs to train (default 60; early stopping usually ends "
+                            "training sooner)")
     train.add_argument("--batch-size", type=_number(int), default=64)
     train.add_argument("--lr", type=_number(float), default=0.009, help="learning rate")
     train.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam"],
@@ -87,13 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batchnorm", action="store_true", help="Linear -> BN -> ReLU")
     train.add_argument("--dropout", type=_number(float, inclusive=True, high=1), default=0.0,
                        help="drop probability after each hidden ReLU")
-    train.add_argument("--patience", type=_number(int), default=None,
-                       help="early stopping: checks without improvement before stopping")
+    train.add_argument("--patience", type=_number(int, inclusive=True), default=5,
+                       help="early stopping, as the seed study: stop after this many validation "
+                            "checks without improvement, keeping the best weights (default 5; "
+                            "0 turns it off)")
     train.add_argument("--min-delta", type=_number(float, inclusive=True), default=0.0,
                        help="early stopping: smallest validation-loss drop that counts")
     train.add_argument("--check-every", type=_number(int), default=None,
-                       help="validation check every N steps (default 100 with --patience, "
-                            "else once per epoch)")
+                       help="validation check every N steps (default 100 with early "
+                            "stopping, else once per epoch)")
     train.add_argument("--lr-decay", type=_number(float, high=1), default=None, metavar="FACTOR",
                        help="multiply lr by FACTOR after 3 checks without improvement")
     train.add_argument("--seed", type=int, default=0)
@@ -209,7 +213,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise DataError(f"{args.resume}: the model takes {net.sizes[0]} inputs but the images "
                         f"have {train.features} pixels")
     early = None
-    if args.patience is not None:
+    if args.patience:
         early = EarlyStopping(patience=args.patience, min_delta=args.min_delta,
                               check_every=args.check_every or 100)
     decay = ReduceLROnPlateau(factor=args.lr_decay) if args.lr_decay else None

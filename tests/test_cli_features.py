@@ -128,7 +128,7 @@ def test_ctrl_c_stops_cleanly_saves_best_and_exits_130(mnist_dir, tmp_path):
     model = tmp_path / "m.safetensors"
     proc = subprocess.Popen(
         [sys.executable, "-m", "ann", "train", "--data", str(mnist_dir), "--epochs", "500",
-         "--check-every", "50", "--save", str(model), "--quiet"],
+         "--patience", "0", "--check-every", "50", "--save", str(model), "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=HERE)
     deadline = time.monotonic() + 120
     while not model.exists() and time.monotonic() < deadline and proc.poll() is None:
@@ -162,7 +162,7 @@ def test_experiment_quick_on_the_sample():
     (["train", "--optimizer", "rmsprop"], ["--optimizer"]),
     (["train", "--dropout", "1"], ["--dropout"]),
     (["train", "--l2", "-0.1"], ["--l2"]),
-    (["train", "--patience", "0"], ["--patience"]),
+    (["train", "--patience", "-1"], ["--patience"]),
     (["evaluate"], ["MODEL"]),
 ])
 def test_more_bad_arguments(args, needles):
