@@ -129,6 +129,8 @@ class CNet:
         """Index the nonzero pixels of ``images`` once and use that index for every call on
         these images (until ``unbind_images``), when at most half the pixels are nonzero."""
         self.unbind_images()
+        if not lib.ann_net_sparse_input(self._net):
+            return                  # layer 0 runs as a dense GEMM: an index would go unused
         entry = _sparse_index(images, n_rows, self.sizes[0])
         if entry is None:
             return                  # mostly nonzero pixels: the dense path is faster

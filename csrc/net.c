@@ -373,6 +373,8 @@ static int load_rows(ann_net *net, const uint8_t *images, int64_t N, const int32
     return ANN_OK;
 }
 
+int ann_net_sparse_input(const ann_net *net) { return net ? net->sparse_ok : 0; }
+
 int ann_net_bind_index(ann_net *net, const ann_sparse_index *index, const uint8_t *images,
                        int64_t N)
 {

@@ -12,6 +12,38 @@
 #include <math.h>
 #include <string.h>
 
+/* ---- elementwise passes on the thread pool ------------------------------------------------ */
+
+/* An optimizer step touches every parameter: millions of values for a wide network. Such passes
+ * are cut into fixed blocks of PAR_BLOCK values run on the kernel thread pool; each value is
+ * computed exactly as on one thread, so threads never change a result. */
+#define PAR_BLOCK 65536
+#define PAR_MIN (4 * PAR_BLOCK)          /* below this the pass is too short to split */
+
+typedef struct {
+    void (*fn)(void *ctx, int64_t begin, int64_t end);
+    void *ctx;
+    int64_t n;
+} par_job;
+
+static void par_task(void *ctx, int chunk)
+{
+    const par_job *job = ctx;
+    const int64_t begin = (int64_t)chunk * PAR_BLOCK;
+    job->fn(job->ctx, begin, begin + PAR_BLOCK < job->n ? begin + PAR_BLOCK : job->n);
+}
+
+/* fn(ctx, begin, end) over [0, n), split into blocks when n is large. */
+static void parallel_range(int64_t n, void (*fn)(void *, int64_t, int64_t), void *ctx)
+{
+    if (n < PAR_MIN) {
+        fn(ctx, 0, n);
+        return;
+    }
+    par_job job = {fn, ctx, n};
+    ann__parallel_for((int)((n + PAR_BLOCK - 1) / PAR_BLOCK), par_task, &job);
+}
+
 const char *ann_strerror(int status)
 {
     switch (status) {
@@ -163,13 +195,22 @@ int ann_softmax_cross_entropy(float *dlogits, float *probs, double *loss,
 
 /* ---- SGD --------------------------------------------------------------------------------- */
 
+struct sgd_args { float *params; const float *grads; float lr; };
+
+static void sgd_range(void *ctx, int64_t begin, int64_t end)
+{
+    const struct sgd_args *a = ctx;
+    for (int64_t i = begin; i < end; i++) a->params[i] -= a->lr * a->grads[i];
+}
+
 /* Gradient descent step: theta <- theta - lr * dL/dtheta. */
 int ann_sgd_update(float *params, const float *grads, int64_t n, float lr)
 {
     if (!params || !grads) return ANN_E_NULL;
     if (n < 0) return ANN_E_SIZE;
     if (!(lr >= 0.0f) || !isfinite(lr)) return ANN_E_ARG;
-    for (int64_t i = 0; i < n; i++) params[i] -= lr * grads[i];
+    struct sgd_args a = {params, grads, lr};
+    parallel_range(n, sgd_range, &a);
     return ANN_OK;
 }
 
@@ -294,17 +335,44 @@ int ann_l2_penalty(double *penalty, float *grads, const float *params, int64_t n
     return ANN_OK;
 }
 
+struct momentum_args { float *params, *velocity; const float *grads; float lr, mu; int nesterov; };
+
+static void momentum_range(void *ctx, int64_t begin, int64_t end)
+{
+    const struct momentum_args *a = ctx;
+    for (int64_t i = begin; i < end; i++) {
+        a->velocity[i] = a->mu * a->velocity[i] + a->grads[i];
+        a->params[i] -= a->lr * (a->nesterov ? a->grads[i] + a->mu * a->velocity[i]
+                                             : a->velocity[i]);
+    }
+}
+
 int ann_momentum_update(float *params, float *velocity, const float *grads, int64_t n,
                         float lr, float mu, int nesterov)
 {
     if (!params || !velocity || !grads) return ANN_E_NULL;
     if (n < 0) return ANN_E_SIZE;
     if (!(lr >= 0.0f) || !isfinite(lr) || !(mu >= 0.0f && mu < 1.0f)) return ANN_E_ARG;
-    for (int64_t i = 0; i < n; i++) {
-        velocity[i] = mu * velocity[i] + grads[i];
-        params[i] -= lr * (nesterov ? grads[i] + mu * velocity[i] : velocity[i]);
-    }
+    struct momentum_args a = {params, velocity, grads, lr, mu, nesterov};
+    parallel_range(n, momentum_range, &a);
     return ANN_OK;
+}
+
+struct adam_args {
+    float *params, *m, *v;
+    const float *grads;
+    float lr, beta1, beta2, eps, c1, c2;
+};
+
+static void adam_range(void *ctx, int64_t begin, int64_t end)
+{
+    const struct adam_args *a = ctx;
+    for (int64_t i = begin; i < end; i++) {
+        float g = a->grads[i];
+        a->m[i] = a->beta1 * a->m[i] + (1.0f - a->beta1) * g;
+        a->v[i] = a->beta2 * a->v[i] + (1.0f - a->beta2) * g * g;
+        a->params[i] -= a->lr * (a->m[i] / a->c1) / (sqrtf(a->v[i] / a->c2) + a->eps);
+    }
 }
 
 int ann_adam_update(float *params, float *m, float *v, const float *grads, int64_t n,
@@ -318,12 +386,8 @@ int ann_adam_update(float *params, float *m, float *v, const float *grads, int64
     /* bias corrections: m and v start at 0, so early averages are too small by 1 - beta^t */
     const float c1 = (float)(1.0 - pow(beta1, (double)t));
     const float c2 = (float)(1.0 - pow(beta2, (double)t));
-    for (int64_t i = 0; i < n; i++) {
-        float g = grads[i];
-        m[i] = beta1 * m[i] + (1.0f - beta1) * g;
-        v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
-        params[i] -= lr * (m[i] / c1) / (sqrtf(v[i] / c2) + eps);
-    }
+    struct adam_args a = {params, m, v, grads, lr, beta1, beta2, eps, c1, c2};
+    parallel_range(n, adam_range, &a);
     return ANN_OK;
 }
 
