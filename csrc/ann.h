@@ -213,8 +213,9 @@ int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
                        const uint8_t *images, const uint8_t *labels, int64_t N,
                        const int32_t *idx, int B, float lr);
 
-/* 1 when layer 0 can read its input as sparse rows (it is narrow enough for that to pay, and
- * ANN_SPARSE=0 is not set), so that binding an index is worth building one; else 0. */
+/* 1 when layer 0 reads its input as sparse rows (opt-in: ANN_SPARSE=1 in the environment when
+ * the network is created, and a first layer at most 32 wide), so that binding an index is
+ * worth building one; else 0. */
 int ann_net_sparse_input(const ann_net *net);
 
 /* From now on, calls whose images and N are these read layer 0's input from `index` (built

@@ -31,11 +31,11 @@ typedef struct {
 int ann__sparse_rows(ann__sparse_batch *batch, const ann_sparse_index *index,
                      const uint8_t *images, int64_t N, int D, const int32_t *idx, int64_t first,
                      int B);
-/* y (B, n_out) = x W + b; pad has (D + 1) * P floats, P = n_out rounded up to a multiple of 8 */
+/* y (B, n_out) = x W + b with x the sparse rows of `s` */
 void ann__sparse_forward(const ann__sparse_batch *s, float *y, const float *W, const float *b,
-                         float *pad, int B, int D, int n_out);
-/* dW (D, n_out) = x^T dy, db (n_out) = 1^T dy; pad as above, pad_g (B, P) */
+                         int B, int D, int n_out);
+/* dW (D, n_out) = x^T dy, db (n_out) = 1^T dy with x the sparse rows of `s` */
 void ann__sparse_backward(const ann__sparse_batch *s, float *dW, float *db, const float *dy,
-                          float *pad, float *pad_g, int B, int D, int n_out);
+                          int B, int D, int n_out);
 
 #endif

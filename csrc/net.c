@@ -27,11 +27,12 @@
 #define ANN_PREDICT_BLOCK 256    /* rows per inference block: big enough for efficient GEMMs */
 #define ANN_BN_MOMENTUM 0.1f     /* running = (1 - m) running + m batch, as PyTorch */
 #define ANN_BN_EPS 1e-5f
-/* Layer 0 reads the pixels as sparse rows (sparse.c) when at most half of them are nonzero
- * (MNIST: 19 %) and the layer is at most this wide. Measured here (AVX2, 2.45 GHz): for the
- * seed's 20-wide layer the sparse path is ~15 % faster per epoch than the packed GEMM; at 128
- * and 1024 wide the GEMM, running near the FMA peak, wins despite doing 5x the arithmetic.
- * ANN_SPARSE=0 in the environment turns the sparse path off (for comparisons). */
+/* Layer 0 can read the pixels as sparse rows (sparse.c): 5x less arithmetic on MNIST, whose
+ * pixels are 81 % zero. Measured here (AVX2 at 2.45 GHz, ABBA, 10 epochs each way, seed
+ * network, batch 256) it is not faster than gathering a dense batch for the packed GEMM
+ * (median 0.093 s vs 0.088 s per epoch): the scattered row accesses cost what the skipped
+ * zeros save. So it is opt-in, with ANN_SPARSE=1 in the environment, for layers up to this
+ * wide, until its backward pass is reworked. */
 #define ANN_SPARSE_MAX_WIDTH 32
 
 typedef struct {
@@ -75,10 +76,6 @@ struct ann_net {
     const uint8_t *index_images;
     int64_t index_N;
     int sparse_ok;              /* layer 0 may run from sparse rows (narrow enough, D <= 65536) */
-    int pad_width;              /* P: layer 0's width rounded up to a multiple of 8, or 0 when
-                                 * it is one already (then nothing needs padding) */
-    float *pad_w;               /* (D + 1, P) padded W and b, or dW, of layer 0 */
-    float *pad_g;               /* (cap, P) padded dy of layer 0 */
 };
 
 /* ---- creation ------------------------------------------------------------------------- */
@@ -145,15 +142,9 @@ int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchno
         ann_net_destroy(net);
         return ANN_E_NOMEM;
     }
-    const char *env = getenv("ANN_SPARSE");      /* ANN_SPARSE=0: always the dense path */
+    const char *env = getenv("ANN_SPARSE");      /* ANN_SPARSE=1: the sparse layer 0 */
     net->sparse_ok = sizes[1] <= ANN_SPARSE_MAX_WIDTH && sizes[0] <= 65536 &&
-                     !(env && env[0] == '0');
-    net->pad_width = sizes[1] % 8 ? (sizes[1] + 7) / 8 * 8 : 0;
-    if (net->sparse_ok && net->pad_width &&
-        !(net->pad_w = calloc((size_t)(sizes[0] + 1) * net->pad_width, sizeof(float)))) {
-        ann_net_destroy(net);
-        return ANN_E_NOMEM;
-    }
+                     env && env[0] == '1';
     net->opt_kind = ANN_SGD;
     *out = net;
     return ANN_OK;
@@ -182,8 +173,6 @@ void ann_net_destroy(ann_net *net)
     free(net->batch.end);
     free(net->batch.own_col);
     free(net->batch.own_val);
-    free(net->pad_w);
-    free(net->pad_g);
     free(net);
 }
 
@@ -291,16 +280,14 @@ static int ensure_capacity(ann_net *net, int rows)
     int32_t *labels = malloc((size_t)rows * sizeof(int32_t));
     int64_t *start = malloc((size_t)rows * sizeof(int64_t));
     int64_t *end = malloc((size_t)rows * sizeof(int64_t));
-    float *pad_g = calloc((size_t)rows * net->pad_width + 1, sizeof(float));
     uint16_t *own_col = malloc(cells * sizeof(uint16_t));
     uint8_t *own_val = malloc(cells);
-    if (!work || !labels || !mask_work || !start || !end || !pad_g || !own_col || !own_val) {
+    if (!work || !labels || !mask_work || !start || !end || !own_col || !own_val) {
         free(work);
         free(labels);
         free(mask_work);
         free(start);
         free(end);
-        free(pad_g);
         free(own_col);
         free(own_val);
         return ANN_E_NOMEM;
@@ -310,7 +297,6 @@ static int ensure_capacity(ann_net *net, int rows)
     free(net->labels);
     free(net->batch.start);
     free(net->batch.end);
-    free(net->pad_g);
     free(net->batch.own_col);
     free(net->batch.own_val);
     net->work = work;
@@ -318,7 +304,6 @@ static int ensure_capacity(ann_net *net, int rows)
     net->labels = labels;
     net->batch.start = start;
     net->batch.end = end;
-    net->pad_g = pad_g;
     net->batch.own_col = own_col;
     net->batch.own_val = own_val;
     net->cap = rows;
@@ -408,7 +393,7 @@ static int forward(ann_net *net, int B, int training)
         const int fused = li->hidden && li->gamma < 0 && !(l == 0 && net->sparse);
         if (l == 0 && net->sparse) {
             ann__sparse_forward(&net->batch, z, net->params + li->w, net->params + li->b,
-                                net->pad_w, B, li->n_in, li->n_out);
+                                B, li->n_in, li->n_out);
         } else if (fused) {
             status = ann_sgemm(0, 0, B, li->n_out, li->n_in, net->act[l], li->n_in,
                                net->params + li->w, li->n_out, 0.0f, z, li->n_out);
@@ -519,7 +504,7 @@ int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
         }
         if (l == 0 && net->sparse) {                    /* nobody needs dLoss/dpixels */
             ann__sparse_backward(&net->batch, net->grads + li->w, net->grads + li->b, g,
-                                 net->pad_w, net->pad_g, B, li->n_in, li->n_out);
+                                 B, li->n_in, li->n_out);
             continue;
         }
         float *dx = l > 0 ? net->dact[l] : NULL;

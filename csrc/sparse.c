@@ -14,9 +14,10 @@
  *     epoch and every network that trains on them: a batch then just looks its rows up;
  *   - otherwise, a scan of the batch's rows into per-batch buffers.
  *
- * Shapes: D pixels per image, n_out the width of layer 0, P = n_out rounded up to a multiple
- * of 8 (one AVX vector): the kernels work on padded copies of W, b and dy whose rows split
- * into whole vectors, and hold a row's outputs in registers across all of its nonzeros.
+ * Shapes: D pixels per image, n_out the width of layer 0. The AVX2 kernels hold up to 32 of
+ * a row's outputs in four vector registers across all of its nonzeros; a width that is not a
+ * multiple of 8 ends in a masked load (forward) or a few scalar stores (backward), so W, b and
+ * dy are used in place, with no padded copies.
  */
 #include "ann.h"
 #include "internal.h"
@@ -221,87 +222,111 @@ int ann__sparse_rows(ann__sparse_batch *batch, const ann_sparse_index *index,
  */
 typedef struct {
     const ann__sparse_batch *s;
-    float *out;                 /* forward: y (B, n_out)   backward: dW or its padded copy */
-    const float *W, *b;         /* forward: W and b, or their padded copies (row stride P) */
-    const float *g;             /* backward: dy, or its padded copy (B, P) */
-    int B, D, n_out, P;
+    float *out;                 /* forward: y (B, n_out)   backward: dW (D, n_out) */
+    const float *W, *b;         /* forward: W (D, n_out), b (n_out) */
+    const float *g;             /* backward: dy (B, n_out) */
+    int B, D, n_out;
 } sparse_job;
 
 static void forward_slice_base(const sparse_job *job, int j0, int cw)
 {
     const ann__sparse_batch *s = job->s;
+    const int n = job->n_out;
     float acc[CHUNK];
     for (int r = 0; r < job->B; r++) {
         memcpy(acc, job->b + j0, (size_t)cw * sizeof(float));
         for (int64_t k = s->start[r]; k < s->end[r]; k++) {
-            const float x = s->val[k] * SCALE, *w = job->W + (size_t)s->col[k] * job->P + j0;
+            const float x = s->val[k] * SCALE, *w = job->W + (size_t)s->col[k] * n + j0;
             for (int j = 0; j < cw; j++) acc[j] += x * w[j];
         }
-        const int keep = job->n_out - j0 < cw ? job->n_out - j0 : cw;   /* drop padding */
-        memcpy(job->out + (size_t)r * job->n_out + j0, acc, (size_t)keep * sizeof(float));
+        memcpy(job->out + (size_t)r * n + j0, acc, (size_t)cw * sizeof(float));
     }
 }
 
 static void backward_slice_base(const sparse_job *job, int j0, int cw)
 {
     const ann__sparse_batch *s = job->s;
+    const int n = job->n_out;
     for (int i = 0; i < job->D; i++)
-        memset(job->out + (size_t)i * job->P + j0, 0, (size_t)cw * sizeof(float));
+        memset(job->out + (size_t)i * n + j0, 0, (size_t)cw * sizeof(float));
     for (int r = 0; r < job->B; r++) {
-        const float *g = job->g + (size_t)r * job->P + j0;
+        const float *g = job->g + (size_t)r * n + j0;
         for (int64_t k = s->start[r]; k < s->end[r]; k++) {
             const float x = s->val[k] * SCALE;
-            float *row = job->out + (size_t)s->col[k] * job->P + j0;
+            float *row = job->out + (size_t)s->col[k] * n + j0;
             for (int j = 0; j < cw; j++) row[j] += x * g[j];
         }
     }
 }
 
 #if ANN_HAVE_AVX2_CLONE
-/* forward_slice_base with the accumulators spelled out as up to four AVX registers. */
+/* Lanes 0..count-1 on: the mask of a partial vector. */
+ANN_AVX2 static __m256i lanes(int count)
+{
+    static const int32_t ones_then_zeros[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                                0, 0, 0, 0, 0, 0, 0, 0};
+    return _mm256_loadu_si256((const __m256i *)(const void *)(ones_then_zeros + 8 - count));
+}
+
+/* forward_slice_base with the accumulators spelled out as up to four AVX registers; the last
+ * vector of a slice whose width is not a multiple of 8 is read with a masked load (no reads
+ * past the row). */
 ANN_AVX2 static void forward_slice_avx2(const sparse_job *job, int j0, int cw)
 {
     const ann__sparse_batch *s = job->s;
-    const int nv = cw / 8, P = job->P;
+    const int n = job->n_out, nv = (cw + 7) / 8, tail = cw % 8;
+    const __m256i last = lanes(tail ? tail : 8);
     float out[CHUNK];
+#define ANN_LOAD(p, v) ((v) == nv - 1 ? _mm256_maskload_ps((p) + 8 * (v), last) \
+                                      : _mm256_loadu_ps((p) + 8 * (v)))
     for (int r = 0; r < job->B; r++) {
         const float *b = job->b + j0;
-        __m256 a0 = _mm256_loadu_ps(b), a1 = _mm256_setzero_ps();
+        __m256 a0 = ANN_LOAD(b, 0), a1 = _mm256_setzero_ps();
         __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-        if (nv > 1) a1 = _mm256_loadu_ps(b + 8);
-        if (nv > 2) a2 = _mm256_loadu_ps(b + 16);
-        if (nv > 3) a3 = _mm256_loadu_ps(b + 24);
+        if (nv > 1) a1 = ANN_LOAD(b, 1);
+        if (nv > 2) a2 = ANN_LOAD(b, 2);
+        if (nv > 3) a3 = ANN_LOAD(b, 3);
         for (int64_t k = s->start[r]; k < s->end[r]; k++) {
             const __m256 x = _mm256_set1_ps(s->val[k] * SCALE);
-            const float *w = job->W + (size_t)s->col[k] * P + j0;
-            a0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(w), a0);
-            if (nv > 1) a1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(w + 8), a1);
-            if (nv > 2) a2 = _mm256_fmadd_ps(x, _mm256_loadu_ps(w + 16), a2);
-            if (nv > 3) a3 = _mm256_fmadd_ps(x, _mm256_loadu_ps(w + 24), a3);
+            const float *w = job->W + (size_t)s->col[k] * n + j0;
+            a0 = _mm256_fmadd_ps(x, ANN_LOAD(w, 0), a0);
+            if (nv > 1) a1 = _mm256_fmadd_ps(x, ANN_LOAD(w, 1), a1);
+            if (nv > 2) a2 = _mm256_fmadd_ps(x, ANN_LOAD(w, 2), a2);
+            if (nv > 3) a3 = _mm256_fmadd_ps(x, ANN_LOAD(w, 3), a3);
         }
         _mm256_storeu_ps(out, a0);
         _mm256_storeu_ps(out + 8, a1);
         _mm256_storeu_ps(out + 16, a2);
         _mm256_storeu_ps(out + 24, a3);
-        const int keep = job->n_out - j0 < cw ? job->n_out - j0 : cw;
-        memcpy(job->out + (size_t)r * job->n_out + j0, out, (size_t)keep * sizeof(float));
+        memcpy(job->out + (size_t)r * n + j0, out, (size_t)cw * sizeof(float));
     }
+#undef ANN_LOAD
 }
 
+/* Backward: whole vectors read-modify-write dW's row; a partial last vector is computed from a
+ * masked load and written back lane by lane (masked stores are slow on some AMD cores). */
 ANN_AVX2 static void backward_slice_avx2(const sparse_job *job, int j0, int cw)
 {
     const ann__sparse_batch *s = job->s;
-    const int P = job->P;
+    const int n = job->n_out, full = cw / 8 * 8, tail = cw - full;
+    const __m256i last = lanes(tail ? tail : 8);
+    float spill[8];
     for (int i = 0; i < job->D; i++)
-        memset(job->out + (size_t)i * P + j0, 0, (size_t)cw * sizeof(float));
+        memset(job->out + (size_t)i * n + j0, 0, (size_t)cw * sizeof(float));
     for (int r = 0; r < job->B; r++) {
-        const float *g = job->g + (size_t)r * P + j0;
+        const float *g = job->g + (size_t)r * n + j0;
+        const __m256 g_tail = tail ? _mm256_maskload_ps(g + full, last) : _mm256_setzero_ps();
         for (int64_t k = s->start[r]; k < s->end[r]; k++) {
             const __m256 x = _mm256_set1_ps(s->val[k] * SCALE);
-            float *row = job->out + (size_t)s->col[k] * P + j0;
-            for (int j = 0; j < cw; j += 8)
+            float *row = job->out + (size_t)s->col[k] * n + j0;
+            for (int j = 0; j < full; j += 8)
                 _mm256_storeu_ps(row + j, _mm256_fmadd_ps(x, _mm256_loadu_ps(g + j),
                                                           _mm256_loadu_ps(row + j)));
+            if (tail) {
+                _mm256_storeu_ps(spill, _mm256_fmadd_ps(x, g_tail,
+                                                        _mm256_maskload_ps(row + full, last)));
+                for (int j = 0; j < tail; j++) row[full + j] = spill[j];
+            }
         }
     }
 }
@@ -310,7 +335,7 @@ ANN_AVX2 static void backward_slice_avx2(const sparse_job *job, int j0, int cw)
 static void forward_task(void *ctx, int chunk)
 {
     const sparse_job *job = ctx;
-    const int j0 = chunk * CHUNK, cw = job->P - j0 < CHUNK ? job->P - j0 : CHUNK;
+    const int j0 = chunk * CHUNK, cw = job->n_out - j0 < CHUNK ? job->n_out - j0 : CHUNK;
 #if ANN_HAVE_AVX2_CLONE
     if (use_avx2()) { forward_slice_avx2(job, j0, cw); return; }
 #endif
@@ -320,7 +345,7 @@ static void forward_task(void *ctx, int chunk)
 static void backward_task(void *ctx, int chunk)
 {
     const sparse_job *job = ctx;
-    const int j0 = chunk * CHUNK, cw = job->P - j0 < CHUNK ? job->P - j0 : CHUNK;
+    const int j0 = chunk * CHUNK, cw = job->n_out - j0 < CHUNK ? job->n_out - j0 : CHUNK;
 #if ANN_HAVE_AVX2_CLONE
     if (use_avx2()) { backward_slice_avx2(job, j0, cw); return; }
 #endif
@@ -330,8 +355,8 @@ static void backward_task(void *ctx, int chunk)
 /* Split into slices only when there is enough work for threads to pay. */
 static void run_slices(void (*task)(void *, int), sparse_job *job, int64_t nnz)
 {
-    const int slices = (job->P + CHUNK - 1) / CHUNK;
-    if (slices > 1 && nnz * job->P >= (int64_t)1 << 20)
+    const int slices = (job->n_out + CHUNK - 1) / CHUNK;
+    if (slices > 1 && nnz * job->n_out >= (int64_t)1 << 20)
         ann__parallel_for(slices, task, job);
     else
         for (int c = 0; c < slices; c++) task(job, c);
@@ -345,34 +370,16 @@ static int64_t batch_nnz(const ann__sparse_batch *s, int B)
 }
 
 void ann__sparse_forward(const ann__sparse_batch *s, float *y, const float *W, const float *b,
-                         float *pad, int B, int D, int n_out)
+                         int B, int D, int n_out)
 {
-    sparse_job job = {s, y, W, b, NULL, B, D, n_out, (n_out + 7) / 8 * 8};
-    if (job.P != n_out) {            /* pad W (D, n_out) and b to rows of whole vectors */
-        float *Wp = pad, *bp = pad + (size_t)D * job.P;            /* (D, P), (P) */
-        for (int i = 0; i < D; i++)
-            memcpy(Wp + (size_t)i * job.P, W + (size_t)i * n_out, (size_t)n_out * sizeof(float));
-        memcpy(bp, b, (size_t)n_out * sizeof(float));
-        job.W = Wp;
-        job.b = bp;
-    }
+    sparse_job job = {s, y, W, b, NULL, B, D, n_out};
     run_slices(forward_task, &job, batch_nnz(s, B));
 }
 
 void ann__sparse_backward(const ann__sparse_batch *s, float *dW, float *db, const float *dy,
-                          float *pad, float *pad_g, int B, int D, int n_out)
+                          int B, int D, int n_out)
 {
-    sparse_job job = {s, dW, NULL, NULL, dy, B, D, n_out, (n_out + 7) / 8 * 8};
-    if (job.P != n_out) {            /* accumulate into a padded dW from a padded dy */
-        for (int r = 0; r < B; r++)
-            memcpy(pad_g + (size_t)r * job.P, dy + (size_t)r * n_out,
-                   (size_t)n_out * sizeof(float));
-        job.out = pad;
-        job.g = pad_g;
-    }
+    sparse_job job = {s, dW, NULL, NULL, dy, B, D, n_out};
     run_slices(backward_task, &job, batch_nnz(s, B));
-    if (job.P != n_out)
-        for (int i = 0; i < D; i++)
-            memcpy(dW + (size_t)i * n_out, pad + (size_t)i * job.P, (size_t)n_out * sizeof(float));
     ann__sum_rows(db, dy, B, n_out);
 }

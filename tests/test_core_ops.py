@@ -252,35 +252,41 @@ def test_sparse_index_counts_nonzeros_and_rejects_bad_sizes(core):
     assert lib.ann_sparse_index_create(out, ffi.NULL, 1, 4) == lib.ANN_E_NULL
 
 
-def test_bound_index_scan_and_dense_paths_agree(core, tmp_path):
-    """Layer 0 from a bound index, from a per-batch scan, and (ANN_SPARSE=0, in a child) from
-    the dense batch: same training, same predictions."""
+def test_sparse_and_dense_layer0_agree(tmp_path):
+    """Layer 0 from a bound index and from a per-batch scan (ANN_SPARSE=1, in a child) against
+    the default dense batch: same predictions, and training on either path gives the same net
+    to rounding."""
+    import json
     import os
     import subprocess
     import sys
     import ann
     from test_network import synthetic
+    here = os.path.dirname(os.path.abspath(__file__))
     ds = synthetic(300, D=64, K=4, seed=3, sparse=True)
     net = ann.Network([64, 20, 4], seed=1)
-    net.fit(ds, epochs=2, batch_size=32, lr=0.1, progress=False)   # binds the index
-    scanned = net.predict_proba(ds)                                  # not bound: scans
-    net._net.bind_images(ds._images, len(ds))
-    try:
-        bound = net.predict_proba(ds)
-    finally:
-        net._net.unbind_images()
-    assert bound == scanned
+    net.fit(ds, epochs=2, batch_size=32, lr=0.1, progress=False)
+    dense = net.predict_proba(ds)
     path = tmp_path / "m.safetensors"
     net.save(path)
     code = ("import sys, json, ann; sys.path.insert(0, %r)\n"
             "from test_network import synthetic\n"
+            "ds = synthetic(300, D=64, K=4, seed=3, sparse=True)\n"
             "net = ann.Network.load(%r)\n"
-            "print(json.dumps(net.predict_proba(synthetic(300, D=64, K=4, seed=3, sparse=True))))"
-            % (os.path.dirname(os.path.abspath(__file__)), str(path)))
-    env = dict(os.environ, ANN_SPARSE="0")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         timeout=60, cwd=os.path.dirname(os.path.abspath(__file__)))
+            "assert net._net.__class__.__name__ == 'CNet'\n"
+            "from ann._core import lib\n"
+            "assert lib.ann_net_sparse_input(net._net._net) == 1\n"
+            "scanned = net.predict_proba(ds)\n"
+            "net._net.bind_images(ds._images, len(ds))\n"
+            "bound = net.predict_proba(ds)\n"
+            "trained = ann.Network([64, 20, 4], seed=1)\n"
+            "trained.fit(ds, epochs=2, batch_size=32, lr=0.1, progress=False)\n"
+            "print(json.dumps([scanned, bound, list(trained.get_params())]))"
+            % (here, str(path)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, ANN_SPARSE="1"), timeout=60, cwd=here)
     assert out.returncode == 0, out.stderr
-    import json
-    dense = json.loads(out.stdout)
+    scanned, bound, params = json.loads(out.stdout)
+    assert bound == scanned
     assert max(abs(a - b) for ra, rb in zip(dense, scanned) for a, b in zip(ra, rb)) < 1e-5
+    assert max(abs(a - b) for a, b in zip(params, net.get_params())) < 1e-4

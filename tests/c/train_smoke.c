@@ -9,6 +9,7 @@
  *
  *   gcc -O1 -g -pthread -Icsrc tests/c/train_smoke.c csrc/*.c -lm
  */
+#define _POSIX_C_SOURCE 200112L   /* setenv */
 #include "ann.h"
 
 #include <math.h>
@@ -124,6 +125,7 @@ int main(void)
     for (int sparse = 0; sparse <= 1; sparse++) {
         make_data(images, labels, sparse);
         ann_sparse_index *index = NULL;
+        setenv("ANN_SPARSE", sparse ? "1" : "0", 1);   /* read when each network is created */
         if (sparse) {
             CHECK(ann_sparse_index_create(&index, images, N, D) == ANN_OK, "index_create");
             CHECK(ann_sparse_index_density(index) < 0.5, "synthetic data is not sparse");
