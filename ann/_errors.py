@@ -25,26 +25,24 @@ def _where(message: str, path: Optional[PathLike], offset: Optional[int]) -> str
     return text
 
 
-class DataError(AnnError, ValueError):
+class _LocatedError(AnnError, ValueError):
+    """An error about a file (or in-memory data) that can say where: ``path`` and ``offset``
+    are kept as attributes, and str() reads "path: message (at byte N)"."""
+
+    def __init__(self, message: str, path: Optional[PathLike] = None,
+                 offset: Optional[int] = None) -> None:
+        self.path = None if path is None else os.fspath(path)
+        self.offset = offset
+        self.reason = message
+        super().__init__(_where(message, path, offset))
+
+
+class DataError(_LocatedError):
     """A data file (IDX, image) or in-memory data set is malformed."""
 
-    def __init__(self, message: str, path: Optional[PathLike] = None,
-                 offset: Optional[int] = None) -> None:
-        self.path = None if path is None else os.fspath(path)
-        self.offset = offset
-        self.reason = message
-        super().__init__(_where(message, path, offset))
 
-
-class ModelFileError(AnnError, ValueError):
+class ModelFileError(_LocatedError):
     """A saved model file is malformed or does not describe a usable network."""
-
-    def __init__(self, message: str, path: Optional[PathLike] = None,
-                 offset: Optional[int] = None) -> None:
-        self.path = None if path is None else os.fspath(path)
-        self.offset = offset
-        self.reason = message
-        super().__init__(_where(message, path, offset))
 
 
 class TrainingError(AnnError, RuntimeError):
