@@ -150,6 +150,18 @@ int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchno
     return ANN_OK;
 }
 
+/* The per-batch buffers that ensure_capacity() sizes. */
+static void free_workspace(ann_net *net)
+{
+    free(net->work);
+    free(net->mask_work);
+    free(net->labels);
+    free(net->batch.start);
+    free(net->batch.end);
+    free(net->batch.own_col);
+    free(net->batch.own_val);
+}
+
 void ann_net_destroy(ann_net *net)
 {
     if (!net) return;
@@ -166,13 +178,7 @@ void ann_net_destroy(ann_net *net)
     free(net->opt_v);
     free(net->bn_mean);
     free(net->bn_var);
-    free(net->work);
-    free(net->mask_work);
-    free(net->labels);
-    free(net->batch.start);
-    free(net->batch.end);
-    free(net->batch.own_col);
-    free(net->batch.own_val);
+    free_workspace(net);
     free(net);
 }
 
@@ -292,13 +298,7 @@ static int ensure_capacity(ann_net *net, int rows)
         free(own_val);
         return ANN_E_NOMEM;
     }
-    free(net->work);
-    free(net->mask_work);
-    free(net->labels);
-    free(net->batch.start);
-    free(net->batch.end);
-    free(net->batch.own_col);
-    free(net->batch.own_val);
+    free_workspace(net);
     net->work = work;
     net->mask_work = mask_work;
     net->labels = labels;
