@@ -208,7 +208,10 @@ int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
                              const uint8_t *images, const uint8_t *labels, int64_t N,
                              const int32_t *idx, int B);
 /* forward_backward, then the optimizer's update with learning rate lr: one foreign call per
- * mini-batch. A NaN or infinite loss returns ANN_E_NONFINITE before anything is updated. */
+ * mini-batch. A NaN or infinite loss returns ANN_E_NONFINITE before anything is updated.
+ * For plain SGD without L2 the update is folded into the weight-gradient products (see
+ * net.c), so after this call grads does not hold the batch's gradient: use
+ * ann_net_forward_backward to read gradients. */
 int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
                        const uint8_t *images, const uint8_t *labels, int64_t N,
                        const int32_t *idx, int B, float lr);

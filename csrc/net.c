@@ -466,9 +466,34 @@ static int load_batch(ann_net *net, const uint8_t *images, const uint8_t *labels
     return ANN_OK;
 }
 
-int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
-                             const uint8_t *images, const uint8_t *labels, int64_t N,
-                             const int32_t *idx, int B)
+/*
+ * Backward of a dense layer with the SGD step folded in. With dW = x^T dy,
+ *   W - lr dW = W + x^T (-lr dy),
+ * so scaling dy by -lr (B x n_out values) and running the weight-gradient GEMM with beta = 1
+ * into W itself updates W in one pass over it, without storing dW and reading it back. dx uses
+ * the old W, so it is computed first; b -= lr * (column sums of dy).
+ */
+static int dense_backward_sgd(ann_net *net, const layer_info *li, float *dx, float *dy,
+                              const float *x, int B, float lr)
+{
+    const int n_in = li->n_in, n_out = li->n_out;
+    float *W = net->params + li->w, *b = net->params + li->b, *db = net->grads + li->b;
+    int status = ANN_OK;
+    if (dx) status = ann_sgemm(0, 1, B, n_in, n_out, dy, n_out, W, n_out, 0.0f, dx, n_in);
+    if (status != ANN_OK) return status;
+    ann__sum_rows(db, dy, B, n_out);
+    for (int j = 0; j < n_out; j++) b[j] -= lr * db[j];
+    for (int64_t i = 0; i < (int64_t)B * n_out; i++) dy[i] *= -lr;
+    return ann_sgemm(1, 0, n_in, n_out, B, x, n_in, dy, n_out, 1.0f, W, n_out);
+}
+
+/* Forward, loss and backward for one batch. With fused_lr > 0 (plain SGD, no L2) the update of
+ * every dense layer's W and b is folded into its backward pass and those gradients are not
+ * stored; the caller then updates only what was left out (batch-norm gamma and beta, and a
+ * sparse layer 0). */
+static int forward_backward(ann_net *net, double *loss, int64_t *correct,
+                            const uint8_t *images, const uint8_t *labels, int64_t N,
+                            const int32_t *idx, int B, float fused_lr)
 {
     if (!net || !loss || !images || !labels || !idx) return ANN_E_NULL;
     if (B < 1 || N < 1) return ANN_E_SIZE;
@@ -508,8 +533,13 @@ int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
             continue;
         }
         float *dx = l > 0 ? net->dact[l] : NULL;
-        status = ann_dense_backward(dx, net->grads + li->w, net->grads + li->b, g, net->act[l],
-                                    net->params + li->w, B, li->n_in, li->n_out);
+        if (fused_lr > 0.0f) {
+            status = dense_backward_sgd(net, li, dx, g, net->act[l], B, fused_lr);
+        } else {
+            status = ann_dense_backward(dx, net->grads + li->w, net->grads + li->b, g,
+                                        net->act[l], net->params + li->w, B, li->n_in,
+                                        li->n_out);
+        }
         if (status != ANN_OK) return status;
     }
     if (net->l2 > 0.0f) {
@@ -525,13 +555,34 @@ int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
     return ANN_OK;
 }
 
+int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
+                             const uint8_t *images, const uint8_t *labels, int64_t N,
+                             const int32_t *idx, int B)
+{
+    return forward_backward(net, loss, correct, images, labels, N, idx, B, 0.0f);
+}
+
 int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
                        const uint8_t *images, const uint8_t *labels, int64_t N,
                        const int32_t *idx, int B, float lr)
 {
     if (!net) return ANN_E_NULL;
     if (!(lr >= 0.0f) || !isfinite(lr)) return ANN_E_ARG;
-    int status = ann_net_forward_backward(net, loss, correct, images, labels, N, idx, B);
+    if (net->opt_kind == ANN_SGD && net->l2 == 0.0f && lr > 0.0f) {
+        int status = forward_backward(net, loss, correct, images, labels, N, idx, B, lr);
+        if (status != ANN_OK) return status;
+        for (int l = 0; l < net->L; l++) {      /* what the fused backward did not update */
+            const layer_info *li = &net->layers[l];
+            if (li->gamma >= 0)                 /* gamma and beta sit side by side */
+                ann_sgd_update(net->params + li->gamma, net->grads + li->gamma,
+                               2 * (int64_t)li->n_out, lr);
+            if (l == 0 && net->sparse)          /* its gradient went to grads as usual */
+                ann_sgd_update(net->params + li->w, net->grads + li->w,
+                               (int64_t)li->n_in * li->n_out + li->n_out, lr);
+        }
+        return ANN_OK;
+    }
+    int status = forward_backward(net, loss, correct, images, labels, N, idx, B, 0.0f);
     if (status != ANN_OK) return status;     /* a NaN loss never reaches the weights */
     switch (net->opt_kind) {
     case ANN_MOMENTUM:

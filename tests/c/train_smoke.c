@@ -57,7 +57,9 @@ static void train(const uint8_t *images, const uint8_t *labels, int optimizer, i
     if (!net) return;
     ann_net_init(net, 7);
     if (index) CHECK(ann_net_bind_index(net, index, images, N) == ANN_OK, "bind_index");
-    status = ann_net_set_optimizer(net, optimizer, 0.9f, 0.9f, 0.999f, 1e-8f, 1e-4f);
+    /* plain SGD without L2 takes the fused update path in net.c; the others add L2 */
+    status = ann_net_set_optimizer(net, optimizer, 0.9f, 0.9f, 0.999f, 1e-8f,
+                                   optimizer == ANN_SGD ? 0.0f : 1e-4f);
     CHECK(status == ANN_OK, "set_optimizer: %s", ann_strerror(status));
 
     int32_t order[N];
