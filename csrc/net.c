@@ -452,16 +452,17 @@ static int64_t count_correct(const float *logits, const int32_t *labels, int B, 
     return hits;
 }
 
-/* Copy a batch in: x = images[idx] / 255, labels likewise. Validates every index and label. */
+/* Bring in B rows images[idx[r]] (or rows first + r when idx is NULL) for layer 0 and, when
+ * labels is given, their labels into out_labels (B). Validates every index and label. */
 static int load_batch(ann_net *net, const uint8_t *images, const uint8_t *labels, int64_t N,
-                      const int32_t *idx, int B)
+                      const int32_t *idx, int64_t first, int B, int32_t *out_labels)
 {
     int K = net->sizes[net->L];
-    int status = load_rows(net, images, N, idx, 0, B);
-    if (status != ANN_OK) return status;
+    int status = load_rows(net, images, N, idx, first, B);
+    if (status != ANN_OK || !labels) return status;
     for (int r = 0; r < B; r++) {
-        net->labels[r] = labels[idx[r]];
-        if (net->labels[r] >= K) return ANN_E_LABEL;
+        out_labels[r] = labels[idx ? idx[r] : first + r];
+        if (out_labels[r] >= K) return ANN_E_LABEL;
     }
     return ANN_OK;
 }
@@ -498,7 +499,7 @@ static int forward_backward(ann_net *net, double *loss, int64_t *correct,
     if (!net || !loss || !images || !labels || !idx) return ANN_E_NULL;
     if (B < 1 || N < 1) return ANN_E_SIZE;
     int status = ensure_capacity(net, B);
-    if (status == ANN_OK) status = load_batch(net, images, labels, N, idx, B);
+    if (status == ANN_OK) status = load_batch(net, images, labels, N, idx, 0, B, net->labels);
     if (status == ANN_OK) status = forward(net, B, 1);
     if (status != ANN_OK) return status;
 
@@ -640,14 +641,9 @@ int ann_net_predict_u8(ann_net *net, float *probs, int32_t *classes,
     int32_t block_labels[ANN_PREDICT_BLOCK];
     for (int64_t start = 0; start < n; start += ANN_PREDICT_BLOCK) {
         int rows = (int)(n - start < ANN_PREDICT_BLOCK ? n - start : ANN_PREDICT_BLOCK);
-        status = load_rows(net, images, N, idx ? idx + start : NULL, start, rows);
+        status = load_batch(net, images, labels, N, idx ? idx + start : NULL, start, rows,
+                            block_labels);
         if (status != ANN_OK) return status;
-        if (labels) {
-            for (int r = 0; r < rows; r++) {
-                block_labels[r] = labels[idx ? idx[start + r] : start + r];
-                if (block_labels[r] >= K) return ANN_E_LABEL;
-            }
-        }
         status = forward(net, rows, 0);
         if (status == ANN_OK)
             status = finish_block(net, probs ? probs + start * K : NULL,
