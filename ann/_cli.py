@@ -152,12 +152,12 @@ def _note(text: str) -> None:
 
 
 def _load_data(args: argparse.Namespace, quiet: bool = False):
-    from . import _idx, _mnist
+    from . import _mnist
     from ._data import _read_pair
     source = _mnist.find_mnist(args.data, download=not args.no_download, progress=not quiet)
     if source.note and source.kind != "folder":      # a download, or the sample fallback
         _note(source.note)
-    train, test = _read_pair(source.paths, _idx)
+    train, test = _read_pair(source.paths)
     return source, train, test
 
 

@@ -209,15 +209,17 @@ def load_mnist(path: Optional[Union[str, "os.PathLike[str]"]] = None, *, downloa
     downloading there when ``download`` is true, and falling back to the sample (with a warning)
     when the full set cannot be had. An explicit folder never falls back: its errors are raised.
     """
-    from . import _idx, _mnist
+    from . import _mnist
     source = _mnist.find_mnist(path, download=download, progress=progress)
     if source.kind == "sample" and path != "sample":
         import warnings
         warnings.warn(source.note, UserWarning, stacklevel=2)
-    return _read_pair(source.paths, _idx)
+    return _read_pair(source.paths)
 
 
-def _read_pair(paths: Any, _idx: Any) -> Tuple[Dataset, Dataset]:
+def _read_pair(paths: Any) -> Tuple[Dataset, Dataset]:
+    """(train, test) from the four IDX files of ``paths`` (keys as in ``_mnist.FILES``)."""
+    from . import _idx
     sets = []
     for part in ("train", "test"):
         images = _idx.read_images(paths[f"{part}_images"])

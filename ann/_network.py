@@ -221,27 +221,29 @@ class Network:
     def set_state(self, values: array) -> None:
         self._net.set_state(values)
 
+    _KINDS = {"weight": 0, "bias": 1, "bn_gamma": 2, "bn_beta": 3, "bn_running_mean": 4,
+              "bn_running_var": 5}
+
+    def _slice(self, layer: int, kind: str, params: array, state: array) -> array:
+        """One tensor cut from snapshots of params and state taken by the caller (so that
+        reading several tensors copies the buffers once, not once per tensor)."""
+        if kind not in self._KINDS:
+            raise ValueError(f"tensor kind must be one of {', '.join(self._KINDS)}, not {kind!r}")
+        if not 0 <= layer < len(self.sizes) - 1:
+            raise IndexError(f"layer {layer} out of range: the network has {len(self.sizes) - 1} layers")
+        offset, count = self._net.tensor(layer, self._KINDS[kind])
+        source = state if self._KINDS[kind] >= 4 else params
+        return source[offset:offset + count]
+
     def tensor(self, layer: int, kind: str) -> array:
         """A copy of one tensor: kind is "weight" (n_in * n_out, row-major (n_in, n_out)),
         "bias", "bn_gamma", "bn_beta", "bn_running_mean" or "bn_running_var"."""
-        kinds = {"weight": 0, "bias": 1, "bn_gamma": 2, "bn_beta": 3, "bn_running_mean": 4,
-                 "bn_running_var": 5}
-        if kind not in kinds:
-            raise ValueError(f"tensor kind must be one of {', '.join(kinds)}, not {kind!r}")
-        if not 0 <= layer < len(self.sizes) - 1:
-            raise IndexError(f"layer {layer} out of range: the network has {len(self.sizes) - 1} layers")
-        offset, count = self._net.tensor(layer, kinds[kind])
-        source = self.get_state() if kinds[kind] >= 4 else self.get_params()
-        return source[offset:offset + count]
+        return self._slice(layer, kind, self.get_params(), self.get_state())
 
     def layer(self, l: int) -> Tuple[array, array]:
         """Copies of layer l's weights W (n_in * n_out, row-major (n_in, n_out)) and biases."""
-        if not 0 <= l < len(self.sizes) - 1:
-            raise IndexError(f"layer {l} out of range: the network has {len(self.sizes) - 1} layers")
-        params = self.get_params()
-        w_off, w_count = self._net.tensor(l, 0)
-        b_off, b_count = self._net.tensor(l, 1)
-        return params[w_off:w_off + w_count], params[b_off:b_off + b_count]
+        params, state = self.get_params(), self.get_state()
+        return self._slice(l, "weight", params, state), self._slice(l, "bias", params, state)
 
     # ---- model files ------------------------------------------------------------------------
 
@@ -251,12 +253,17 @@ class Network:
         leaves any previous file intact). ``metadata`` adds string entries to the header."""
         from ._modelfile import ModelFile, save_model
         L = len(self.sizes) - 1
+        params, state = self.get_params(), self.get_state()
+
+        def cut(l: int, kind: str) -> array:
+            return self._slice(l, kind, params, state)
+
         model = ModelFile(sizes=list(self.sizes),
-                          weights=[self.tensor(l, "weight") for l in range(L)],
-                          biases=[self.tensor(l, "bias") for l in range(L)],
+                          weights=[cut(l, "weight") for l in range(L)],
+                          biases=[cut(l, "bias") for l in range(L)],
                           metadata=dict(metadata or {}))
         if self.batchnorm:
-            model.batchnorm = [{kind: self.tensor(l, "bn_" + kind)
+            model.batchnorm = [{kind: cut(l, "bn_" + kind)
                                 for kind in ("gamma", "beta", "running_mean", "running_var")}
                                for l in range(L - 1)]
         model.metadata.setdefault("dropout", repr(self.dropout))
@@ -446,7 +453,7 @@ class Network:
                     epochs_done = epoch + (start + b) / n
                     bar.update(start + b, loss=epoch_loss / epoch_seen)
                     if check_every is not None and step % check_every == 0:
-                        check(epoch + (start + b) / n)
+                        check(epochs_done)
                     if stop or interrupted.flag:
                         break
                 if check_every is None and not interrupted.flag:
