@@ -17,7 +17,7 @@ __all__ = [
     "ModelFileError", "Network", "ReduceLROnPlateau", "TrainingError", "backend_info",
     "get_num_threads", "load_mnist", "normalize", "one_hot", "set_num_threads",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # where each public name lives
 _WHERE = {

@@ -14,20 +14,68 @@ with a warning. Status codes from C become exceptions in exactly one place, ``ch
 """
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from array import array
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any, Optional, Sequence, Tuple
 
 from ._errors import AnnError, BackendError, DataError, TrainingError
 
-try:  # the compiled extension is missing when running from a source tree that was not built
+try:  # the compiled extension is missing when it was not built (see core_status)
     from ._core import ffi, lib  # type: ignore[import-not-found]
     _CORE_ERROR: Optional[BaseException] = None
-except ImportError as exc:  # pragma: no cover - exercised by the fallback test in a subprocess
+except ImportError as exc:  # pragma: no cover - exercised by the fallback tests in subprocesses
     ffi = lib = None
     _CORE_ERROR = exc
+
+SLOWER = "about 400 times slower at training"
+_DIST = "ann-mlp"
+
+
+def core_status() -> Tuple[bool, str]:
+    """(C core loaded?, why not): the reason names what happened and how to fix it."""
+    if lib is not None:
+        return True, ""
+    here = Path(__file__).resolve().parent
+    status = here / "_build_status.json"
+    if status.is_file():
+        try:
+            reason = json.loads(status.read_text(encoding="utf-8"))["reason"]
+        except (OSError, ValueError, KeyError, TypeError):
+            reason = "see the install's output"
+        fix = "install a C compiler" if reason.startswith("no C compiler") else \
+            "mend the C compiler (`pip install -v` shows its messages)"
+        return False, (f"the C core was not built when {_DIST} was installed ({reason}); to "
+                       f"get it, {fix} and run "
+                       f"`pip install --force-reinstall --no-cache-dir {_DIST}`")
+    built = any(p.name.startswith("_core.") and p.suffix in (".so", ".pyd")
+                for p in here.iterdir())
+    checkout = (here.parent / "pyproject.toml").is_file() and (here.parent / "csrc").is_dir()
+    if checkout and not built:
+        installed = _installed_copy(here)
+        shadow = f", and it hides the copy installed in {installed}" if installed else ""
+        return False, (f"ann was imported from the source folder {here}, which has no built "
+                       f"C core{shadow}: run Python from another folder, or build the core "
+                       f"in place with `pip install -e .`")
+    return False, f"the C core failed to load ({_CORE_ERROR})"
+
+
+def _installed_copy(here: Path) -> Optional[str]:
+    """The folder of an installed ann other than ``here``, if there is one."""
+    try:
+        from importlib.metadata import PackageNotFoundError, distribution
+        try:
+            dist = distribution(_DIST)
+        except PackageNotFoundError:
+            return None
+        where = Path(str(dist.locate_file("ann"))).resolve()
+    except Exception:               # a broken installation must not break the diagnosis
+        return None
+    return str(where) if where != here and where.is_dir() else None
+
 
 PredictResult = Tuple[Optional[array], Optional[array], float, int]
 
@@ -228,12 +276,11 @@ def get_backend(name: Optional[str] = None) -> Backend:
         from . import _reference
         return Backend("python", _reference.RefNet, _reference.shuffle)
     if lib is None:
+        _, why = core_status()
         if choice == "c":
-            raise AnnError(f"the C core is not built ({_CORE_ERROR}); "
-                           "reinstall with `pip install .` and a C compiler, "
-                           "or set ANN_BACKEND=python")
-        warnings.warn(f"ann: the C core is not available ({_CORE_ERROR}); using the much slower "
-                      "pure-Python reference backend", RuntimeWarning, stacklevel=3)
+            raise AnnError(f"ANN_BACKEND=c, but {why}; or set ANN_BACKEND=python")
+        warnings.warn(f"ann: using the pure-Python backend ({SLOWER} than the C core): {why}",
+                      RuntimeWarning, stacklevel=3)
         from . import _reference
         return Backend("python", _reference.RefNet, _reference.shuffle)
     return Backend("c", CNet, c_shuffle)

@@ -70,6 +70,8 @@ def _data_option(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ann", description="Train and study multilayer perceptrons on MNIST.")
+    parser.add_argument("-V", "--version", action=_Version, nargs=0,
+                        help="print the version, the backend and the kernel, and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     train = sub.add_parser("train", help="train a network on MNIST and report test accuracy")
@@ -107,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="PATH", help="continue training the model in PATH")
     train.add_argument("--log", metavar="FILE", help="write the history (.csv, else JSON lines)")
     train.add_argument("--plot-file", metavar="FILE", help="write the loss/accuracy plots here")
-    train.add_argument("--threads", type=int, default=0, help="C kernel threads (0: one per core)")
+    train.add_argument("--threads", type=int, default=None,
+                       help="C kernel threads (0: one per core; default: $ANN_NUM_THREADS, "
+                            "else one per core)")
     train.add_argument("--quiet", action="store_true", help="no progress output")
 
     evaluate = sub.add_parser("evaluate", help="loss, accuracy and confusion matrix of a model")
@@ -139,6 +143,23 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, default=0)
     check.add_argument("--tolerance", type=_number(float), default=None)
     return parser
+
+
+class _Version(argparse.Action):
+    """--version, computed only when asked (it loads the C core to name its kernel)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        parser.exit(0)
+
+
+def version_text() -> str:
+    import platform
+
+    from . import __version__
+    from ._threads import describe_backend
+    return (f"ann {__version__} (distribution ann-mlp; Python {platform.python_version()} on "
+            f"{platform.system()} {platform.machine()}; backend: {describe_backend()})")
 
 
 # ---- helpers -----------------------------------------------------------------------------------
@@ -197,7 +218,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     import ann
     from ._network import EarlyStopping, ReduceLROnPlateau
 
-    ann.set_num_threads(args.threads)
     if args.resume:
         net = ann.Network.load(args.resume)
         if args.layers is not None and net.sizes[1:-1] != args.layers:
@@ -392,6 +412,19 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return EXIT_ERROR if failed else 0
 
 
+def _announce_backend(args: argparse.Namespace) -> None:
+    """Say which backend runs and why: on stdout for the commands that report a run (unless
+    --quiet), and on stderr, for every command, when it is the slow pure-Python one."""
+    import warnings
+
+    from ._threads import backend_info, describe_backend
+    warnings.filterwarnings("ignore", message="ann: using the pure-Python backend")
+    if args.command in ("train", "experiment", "gradcheck") and not getattr(args, "quiet", False):
+        _say(f"backend: {describe_backend()}")
+    elif backend_info()["backend"] == "python":
+        _note(f"backend: {describe_backend()}")
+
+
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
             "experiment": cmd_experiment, "gradcheck": cmd_gradcheck}
 
@@ -403,6 +436,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
+        if getattr(args, "threads", None) is not None:
+            from ._threads import set_num_threads
+            set_num_threads(args.threads)
+        _announce_backend(args)
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)

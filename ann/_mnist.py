@@ -112,13 +112,17 @@ class MnistSource:
 def default_data_dir() -> Path:
     """The folder MNIST is looked for and downloaded to when none is given.
 
-    $ANN_DATA if set; otherwise the user's cache folder: %LOCALAPPDATA%\\ann on
-    Windows, else $XDG_CACHE_HOME/ann (only if absolute, as the XDG spec asks)
-    or ~/.cache/ann.
+    $ANN_DATA if set; otherwise the user's cache folder (``user_cache_dir``).
     """
     explicit = os.environ.get("ANN_DATA", "").strip()
     if explicit:
         return Path(explicit).expanduser()
+    return user_cache_dir()
+
+
+def user_cache_dir() -> Path:
+    """%LOCALAPPDATA%\\ann on Windows, else $XDG_CACHE_HOME/ann (only if absolute, as the
+    XDG spec asks) or ~/.cache/ann."""
     if os.name == "nt":
         local = os.environ.get("LOCALAPPDATA", "").strip()
         base = Path(local) if local else Path.home() / "AppData" / "Local"

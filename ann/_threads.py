@@ -1,6 +1,7 @@
 """Thread count of the C kernels, and which backend/kernel this installation runs."""
 from __future__ import annotations
 
+import os
 from typing import Dict, Union
 
 
@@ -24,9 +25,33 @@ def get_num_threads() -> int:
 
 
 def backend_info() -> Dict[str, Union[bool, str, int]]:
-    """Which backend and kernel this installation runs: {"c_core": bool, "kernel": str, ...}."""
-    from ._backend import c_available, ffi, lib
-    if not c_available():
-        return {"c_core": False, "kernel": "python-reference", "threads": 1}
-    return {"c_core": True, "kernel": ffi.string(lib.ann_kernel_name()).decode(),
-            "threads": int(lib.ann_get_num_threads())}
+    """Which backend a new ``Network`` runs on here, and why.
+
+    ``{"backend": "c" | "python", "c_core": bool, "kernel": str, "threads": int,
+    "reason": str}``: ``c_core`` says whether the compiled core loaded, ``kernel`` which
+    matrix-multiply kernel it chose for this CPU ("python-reference" without it), and
+    ``reason`` a sentence saying why this backend (for the pure-Python one: what went wrong
+    and how to get the C core)."""
+    from ._backend import SLOWER, core_status, ffi, lib
+    loaded, why = core_status()
+    asked = os.environ.get("ANN_BACKEND", "").strip().lower()
+    if not loaded:
+        return {"backend": "python", "c_core": False, "kernel": "python-reference",
+                "threads": 1, "reason": f"{why} (pure Python is {SLOWER})"}
+    kernel = ffi.string(lib.ann_kernel_name()).decode()
+    info: Dict[str, Union[bool, str, int]] = {
+        "backend": "c", "c_core": True, "kernel": kernel,
+        "threads": int(lib.ann_get_num_threads()),
+        "reason": f"the C core is built; its {kernel} kernel was chosen for this CPU"}
+    if asked == "python":
+        info.update(backend="python", reason="ANN_BACKEND=python asks for the pure-Python "
+                                              "reference backend")
+    return info
+
+
+def describe_backend() -> str:
+    """One line for people: the backend in use and why (``ann`` prints it at start-up)."""
+    info = backend_info()
+    if info["backend"] == "c":
+        return f"C core, {info['kernel']} kernel, {info['threads']} thread(s)"
+    return f"pure Python: {info['reason']}"

@@ -1,14 +1,40 @@
-"""Shared fixtures: full MNIST from ../shared/mnist, and helpers to call the C core."""
+"""Shared fixtures: full MNIST (from ../shared/mnist, $ANN_DATA or the user cache), and the
+C core."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import List, Optional
 
 import pytest
 
-MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "mnist"
+REPO = Path(__file__).resolve().parents[1]
 MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
+def mnist_candidates() -> List[Path]:
+    """Where the suite looks for full MNIST, in order: ../shared/mnist beside the checkout
+    (this project's machines and CI), $ANN_DATA, then the user cache ``ann`` downloads to."""
+    from ann._mnist import user_cache_dir
+    folders = [REPO.parent / "shared" / "mnist"]
+    if os.environ.get("ANN_DATA", "").strip():
+        folders.append(Path(os.environ["ANN_DATA"].strip()).expanduser())
+    folders.append(user_cache_dir())
+    return folders
+
+
+def _has_mnist(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in MNIST_FILES)
+
+
+def find_full_mnist() -> Optional[Path]:
+    """The first folder of ``mnist_candidates()`` holding all four files, or None."""
+    return next((folder for folder in mnist_candidates() if _has_mnist(folder)), None)
+
+
+# fixed at import, before any test changes $ANN_DATA or $HOME
+MNIST_DIR = find_full_mnist()
 
 
 def in_ci() -> bool:
@@ -17,9 +43,9 @@ def in_ci() -> bool:
 
 def require_mnist() -> Path:
     """The full-MNIST folder; in CI its absence fails the test instead of skipping it."""
-    missing = [name for name in MNIST_FILES if not (MNIST_DIR / name).is_file()]
-    if missing:
-        message = f"full MNIST not found in {MNIST_DIR} (missing {', '.join(missing)})"
+    if MNIST_DIR is None:
+        message = ("full MNIST (" + ", ".join(MNIST_FILES) + ") not found in any of: "
+                   + ", ".join(map(str, mnist_candidates())))
         if in_ci():
             pytest.fail(message)
         pytest.skip(message)

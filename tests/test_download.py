@@ -25,8 +25,8 @@ from ann._errors import DataError
 from ann._mnist import (FILES, SAMPLE_DIR, SHA256, MnistSource, default_data_dir, download_mnist,
                         find_mnist, mirrors_from_env)
 
-REPO = Path(__file__).resolve().parents[1]
-FULL_MNIST = REPO.parent / "shared" / "mnist"
+from conftest import REPO, require_mnist
+
 NOWHERE = "http://127.0.0.1:9/nowhere/"  # the discard port: refused at once, never the internet
 
 # A route's behaviour: bytes to serve, an HTTP status, or one of the special
@@ -195,9 +195,9 @@ def assert_sample_downloaded(folder: Path, paths: Dict[str, Path]) -> None:
 
 # --- downloads -------------------------------------------------------------------------------
 
-@pytest.mark.skipif(not FULL_MNIST.is_dir(), reason="full MNIST not in ../shared/mnist")
 def test_full_download_accepts_recompressed_files_by_their_raw_hash(serve, tmp_path):
-    routes = {name: (FULL_MNIST / name).read_bytes() for name in FILES.values()}
+    full = require_mnist()
+    routes = {name: (full / name).read_bytes() for name in FILES.values()}
     # These copies were recompressed: their gz hashes are not the official ones,
     # so only the raw-content hash can let them in.
     for key, name in FILES.items():
@@ -560,11 +560,11 @@ def _idx(path: Path) -> tuple:
     return dims, blob[4 + 4 * ndim:]
 
 
-@pytest.mark.skipif(not FULL_MNIST.is_dir(), reason="full MNIST not in ../shared/mnist")
 @pytest.mark.parametrize("split,size", [("train", 10_000), ("t10k", 2_000)])
 def test_sample_is_a_stratified_ordered_subset_of_mnist(split, size):
-    full_dims, full_images = _idx(FULL_MNIST / f"{split}-images-idx3-ubyte.gz")
-    _, full_labels = _idx(FULL_MNIST / f"{split}-labels-idx1-ubyte.gz")
+    full = require_mnist()
+    full_dims, full_images = _idx(full / f"{split}-images-idx3-ubyte.gz")
+    _, full_labels = _idx(full / f"{split}-labels-idx1-ubyte.gz")
     dims, images = _idx(SAMPLE_DIR / f"{split}-images-idx3-ubyte.gz")
     label_dims, labels = _idx(SAMPLE_DIR / f"{split}-labels-idx1-ubyte.gz")
     assert dims == (size, 28, 28) and label_dims == (size,)
@@ -587,12 +587,11 @@ def test_sample_is_a_stratified_ordered_subset_of_mnist(split, size):
 
 
 def test_make_sample_reproduces_the_shipped_files(tmp_path):
-    if not FULL_MNIST.is_dir():
-        pytest.skip("full MNIST not in ../shared/mnist")
+    full = require_mnist()
     spec = importlib.util.spec_from_file_location("make_sample", REPO / "tools" / "make_sample.py")
     assert spec is not None and spec.loader is not None
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    assert tool.main([str(FULL_MNIST), "--out", str(tmp_path)]) == 0
+    assert tool.main([str(full), "--out", str(tmp_path)]) == 0
     for name in FILES.values():
         assert (tmp_path / name).read_bytes() == (SAMPLE_DIR / name).read_bytes(), name

@@ -25,9 +25,9 @@ import ann._idx as idx_module
 from ann._errors import DataError
 from ann._idx import (IdxImages, IdxLabels, check_pair, read_idx, read_images, read_labels,
                       write_idx)
+from conftest import require_mnist
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "idx"
-MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "mnist"
 
 # Element sizes per type code, written down from the format description
 # (not imported from the module under test).
@@ -453,13 +453,8 @@ RAW_SHA256 = {
 
 
 def mnist_file(name: str) -> Path:
-    """The shared MNIST file; missing data fails under CI and skips elsewhere."""
-    path = MNIST_DIR / name
-    if not path.is_file():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"MNIST file {path} is missing (CI must have ../shared/mnist)")
-        pytest.skip(f"MNIST file {path} not present")
-    return path
+    """The full MNIST file (see conftest.require_mnist: missing data fails under CI)."""
+    return require_mnist() / name
 
 
 @pytest.mark.parametrize("prefix, count, label_counts", [

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The ways ann-mlp gets installed, each in a fresh virtual environment, each failing loudly
+# (CI runs this; runnable by hand from anywhere):
+#   1. no C compiler (none on PATH, CC unset): the install succeeds, says in one line that the
+#      C core was not built and why, and `ann train` trains one epoch on the built-in sample;
+#   2. a compiler that fails (CC=/bin/false): the same, with "the C compiler failed";
+#   3. ANN_REQUIRE_C=1 with no compiler: the install fails, naming the reason;
+#   4. the release files (tools/release.sh): the sdist holds every file git tracks, the wheel
+#      is cp39-abi3 and auditwheel has made it manylinux, linking only libc/libm/libpthread;
+#   5. the repaired wheel installed, and the whole test suite run from the unpacked sdist.
+# ANN_DATA (or ../shared/mnist beside the checkout) must hold full MNIST for step 5.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+unset ANN_REQUIRE_C ANN_BACKEND
+cd "$work"          # never beside a source tree: `python -c` would import that instead
+pass() { echo "check_install: ok: $*"; }
+fail() { echo "check_install: FAILED: $*" >&2; exit 1; }
+
+# A PATH with every command of /usr/bin and /bin except C/C++ compilers and their drivers.
+nocc="$work/nocc"
+mkdir -p "$nocc"
+for f in /usr/local/bin/* /usr/bin/* /bin/*; do
+    b="$(basename "$f")"
+    case "$b" in
+        *gcc* | cc | c++ | *g++* | clang* | cpp | *-cpp* | c89* | c99* | tcc | *-w64-* | *-linux-gnu-*) continue ;;
+    esac
+    [ -d "$f" ] || [ -L "$nocc/$b" ] || ln -s "$f" "$nocc/$b"
+done
+PATH="$nocc" command -v gcc cc > /dev/null 2>&1 && fail "the compiler-free PATH still finds a compiler"
+
+fresh_venv() { python3 -m venv "$1"; }
+# pip hides a successful build's output; setup.py writes its one line to the terminal, so the
+# install runs under `script`, which gives it one, and the line is looked for in what it shows
+on_a_terminal() {
+    local log="$1"; shift
+    if command -v script > /dev/null; then
+        script -qec "$(printf '%q ' "$@")" /dev/null > "$log" 2>&1
+    else
+        "$@" > "$log" 2>&1
+    fi
+}
+
+echo "== 1. install with no C compiler, then train one epoch on the built-in sample"
+fresh_venv "$work/v1"
+on_a_terminal "$work/1.log" env -u CC PATH="$work/v1/bin:$nocc" \
+    "$work/v1/bin/pip" install --no-cache-dir "$root" || { cat "$work/1.log"; fail "install without a compiler"; }
+grep -q "the C core was NOT built (no C compiler: '.*' was not found)" "$work/1.log" ||
+    { cat "$work/1.log"; fail "the install did not say the C core was not built"; }
+grep "the C core was NOT built" "$work/1.log" | head -n 1 | tr -d '\r'
+mkdir -p "$work/home"
+env -u ANN_DATA HOME="$work/home" PATH="$work/v1/bin:$nocc" \
+    "$work/v1/bin/ann" train --epochs 1 --no-download --quiet > "$work/1-train.log" 2>&1 ||
+    { cat "$work/1-train.log"; fail "ann train on the pure-Python backend"; }
+grep -q "^ann: backend: pure Python: the C core was not built" "$work/1-train.log" ||
+    { cat "$work/1-train.log"; fail "ann train did not say which backend runs and why"; }
+grep -q "built-in sample" "$work/1-train.log" || fail "ann train did not use the built-in sample"
+grep "^test:" "$work/1-train.log" || { cat "$work/1-train.log"; fail "no test result"; }
+pass "no-compiler install trains on the pure-Python backend"
+
+echo "== 2. install with a compiler that fails (CC=/bin/false)"
+fresh_venv "$work/v2"
+CC=/bin/false "$work/v2/bin/pip" install --no-cache-dir "$root" > "$work/2.log" 2>&1 ||
+    { cat "$work/2.log"; fail "install with a failing compiler"; }
+status="$("$work/v2/bin/python" -c 'import ann, sys; i = ann.backend_info(); print(i["backend"], "|", i["reason"])')"
+echo "$status"
+case "$status" in
+    "python | the C core was not built when ann-mlp was installed (the C compiler '/bin/false' failed"*) ;;
+    *) fail "backend_info does not explain the failed compile" ;;
+esac
+pass "a failing compiler gives a working pure-Python install"
+
+echo "== 3. ANN_REQUIRE_C=1 with no compiler must fail the install"
+fresh_venv "$work/v3"
+if env -u CC ANN_REQUIRE_C=1 PATH="$work/v3/bin:$nocc" \
+    "$work/v3/bin/pip" install --no-cache-dir "$root" > "$work/3.log" 2>&1; then
+    fail "ANN_REQUIRE_C=1 install succeeded without a compiler"
+fi
+grep -o "ann-mlp: the C core could not be built.*stopping" "$work/3.log" | head -n 1 ||
+    { cat "$work/3.log"; fail "the failed install does not say why"; }
+pass "ANN_REQUIRE_C=1 turns a missing compiler into a failed install"
+
+echo "== 4. release files: sdist + repaired wheel"
+bash "$root/tools/release.sh" "$work/dist" | tee "$work/4.log"
+sdist="$(ls "$work"/dist/ann_mlp-*.tar.gz)"
+wheel="$(ls "$work"/dist/ann_mlp-*-cp39-abi3-manylinux_*_x86_64.whl "$work"/dist/ann_mlp-*-cp39-abi3-manylinux_*_aarch64.whl 2> /dev/null | head -n 1 || true)"
+[ -n "$wheel" ] || fail "no cp39-abi3 manylinux wheel in $(ls "$work/dist")"
+grep -q 'consistent with' "$work/4.log" || fail "auditwheel show did not vouch for the wheel"
+needed="$(unzip -p "$wheel" 'ann/_core.abi3.so' > "$work/core.so" && readelf -d "$work/core.so" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | sort | tr '\n' ' ')"
+echo "the core needs: $needed"
+for lib in $needed; do
+    case "$lib" in libc.so.* | libm.so.* | libpthread.so.*) ;; *) fail "the core links $lib" ;; esac
+done
+if git -C "$root" rev-parse --git-dir > /dev/null 2>&1; then
+    tar tzf "$sdist" > "$work/sdist-list"
+    top="$(sed -n '1s|/.*||p' "$work/sdist-list")"
+    sed "s|^$top/||" "$work/sdist-list" | sort > "$work/in-sdist"
+    git -C "$root" ls-files | sort > "$work/tracked"
+    missing="$(comm -23 "$work/tracked" "$work/in-sdist" | grep -v '^\.gitignore$' || true)"
+    [ -z "$missing" ] || fail "files tracked by git but missing from the sdist: $missing"
+fi
+pass "$(basename "$wheel") and $(basename "$sdist")"
+
+echo "== 5. the repaired wheel installed; the whole suite from the unpacked sdist"
+fresh_venv "$work/v5"
+"$work/v5/bin/pip" install -q "$wheel[test]"
+mkdir -p "$work/sdist"
+tar xzf "$sdist" -C "$work/sdist"
+src="$(ls -d "$work"/sdist/*/)"
+data="${ANN_DATA:-$root/../shared/mnist}"
+data="$(cd "$data" && pwd)"
+(cd "$src" && ANN_DATA="$data" ANN_REQUIRE_C=1 PATH="$work/v5/bin:$PATH" pytest -q -p no:cacheprovider) |
+    tee "$work/5.log" | tail -n 1      # pipefail: a failing suite stops the script here
+"$work/v5/bin/python" -c 'import ann; i = ann.backend_info(); assert i["c_core"], i; print("wheel backend:", i["kernel"])'
+pass "the suite passes from the sdist against the repaired wheel"
+echo "check_install: all passed"
