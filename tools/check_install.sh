@@ -7,7 +7,8 @@
 #   3. ANN_REQUIRE_C=1 with no compiler: the install fails, naming the reason;
 #   4. the release files (tools/release.sh): the sdist holds every file git tracks, the wheel
 #      is cp39-abi3 and auditwheel has made it manylinux, linking only libc/libm/libpthread;
-#   5. the repaired wheel installed, and the whole test suite run from the unpacked sdist.
+#   5. the repaired wheel installed, and the whole test suite run from the unpacked sdist;
+#   6. that same wheel on Python 3.9 and 3.13 (where this machine has them): it trains.
 # ANN_DATA (or ../shared/mnist beside the checkout) must hold full MNIST for step 5.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -114,4 +115,24 @@ data="$(cd "$data" && pwd)"
     tee "$work/5.log" | tail -n 1      # pipefail: a failing suite stops the script here
 "$work/v5/bin/python" -c 'import ann; i = ann.backend_info(); assert i["c_core"], i; print("wheel backend:", i["kernel"])'
 pass "the suite passes from the sdist against the repaired wheel"
+echo "== 6. the same abi3 wheel on the oldest and newest CPython this machine has"
+for version in 3.9 3.13; do
+    py=""
+    if command -v pyenv > /dev/null; then      # pyenv's shims exist for versions not enabled
+        found="$(pyenv versions --bare | grep -E "^$version(\.[0-9]+)?$" | tail -n 1 || true)"
+        [ -z "$found" ] || py="$(pyenv root)/versions/$found/bin/python$version"
+    fi
+    [ -n "$py" ] || py="$(command -v "python$version" || true)"
+    if [ -z "$py" ] || ! "$py" -c pass > /dev/null 2>&1; then
+        echo "  (no python$version here: skipped)"
+        continue
+    fi
+    "$py" -m venv "$work/v6-$version"
+    "$work/v6-$version/bin/pip" install -q "$wheel"
+    env -u ANN_DATA HOME="$work/home" "$work/v6-$version/bin/ann" train --epochs 1 --no-download \
+        --quiet > "$work/6.log" 2>&1 || { cat "$work/6.log"; fail "ann train on Python $version"; }
+    "$work/v6-$version/bin/python" -c 'import ann, platform; i = ann.backend_info(); assert i["c_core"], i; print("  Python", platform.python_version(), "C core", i["kernel"], end=": ")'
+    grep "^test:" "$work/6.log"
+done
+pass "one wheel serves every CPython from 3.9 on"
 echo "check_install: all passed"
