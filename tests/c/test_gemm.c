@@ -144,7 +144,7 @@ static void check_against_naive(int ta, int tb, int M, int N, int K, int pad_a, 
 
 static void test_against_naive(void)
 {
-    /* M, N, K: unit, K = 1, not multiples of any tile (4x8, 6x16, 6x32), straddling the
+    /* M, N, K: unit, K = 1, not multiples of any tile (4x8, 6x16, 6x32, 8x12), straddling the
      * small-problem (N <= 2 NR) and packing thresholds (A packed with B read in place: wide
      * and short), the seed network's shapes, and some spanning several K and MC blocks. */
     static const int shapes[][3] = {
@@ -152,6 +152,7 @@ static void test_against_naive(void)
         {17, 33, 65},  {6, 16, 8},   {12, 32, 3},   {13, 31, 2},  {4, 8, 9},   {5, 17, 33},
         {256, 10, 5},  {256, 20, 7}, {20, 7, 256},  {33, 47, 70}, {64, 49, 30}, {40, 100, 257},
         {300, 257, 129}, {145, 70, 513}, {7, 50, 300}, {1, 100, 3},
+        {8, 12, 11},   {9, 25, 17},  {16, 24, 4}, /* the NEON tile, and its packing threshold */
     };
     const int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
     for (int s = 0; s < n_shapes; s++) {
@@ -369,6 +370,8 @@ static int supported_kernels(const char *env[3], const char *names[3])
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         env[n] = "avx2", names[n++] = "avx2-fma";
     if (__builtin_cpu_supports("avx512f")) env[n] = "avx512", names[n++] = "avx512f";
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+    env[n] = "neon", names[n++] = "neon"; /* NEON is baseline on aarch64 */
 #endif
     return n;
 }
