@@ -58,7 +58,8 @@ int ann_sgemm_naive(int trans_a, int trans_b, int M, int N, int K,
 /* Threads used by the kernels (1 = none). n <= 0 means "one per core". Returns the new count. */
 int ann_set_num_threads(int n);
 int ann_get_num_threads(void);
-/* Name of the sgemm kernel chosen at load time for this CPU, e.g. "avx2-fma" or "portable". */
+/* Name of the sgemm kernel chosen at load time for this CPU: "avx2-fma", "avx512f", "neon"
+ * (aarch64) or "portable". */
 const char *ann_kernel_name(void);
 
 /* ---------------------------------------------------------------------------------------

@@ -39,19 +39,17 @@
 
 /* ---- choosing the AVX2 + FMA versions at run time ---------------------------------------- */
 
+#if ANN_HAVE_AVX2_CLONE
 static int use_avx2(void)
 {
-#if ANN_HAVE_AVX2_CLONE
     static int cached = -1;     /* benign race: every thread computes the same answer */
     if (cached < 0) {
         __builtin_cpu_init();
         cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     }
     return cached;
-#else
-    return 0;
-#endif
 }
+#endif
 
 /* ---- finding the nonzero pixels ---------------------------------------------------------- */
 

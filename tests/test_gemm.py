@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import platform
 import random
 import subprocess
 import sys
@@ -223,6 +224,11 @@ def cpu_flags() -> set:
 def kernels_to_try() -> List[Tuple[str, str]]:
     """(ANN_KERNEL value, the name ann_kernel_name must then report) for this CPU."""
     kernels = [("portable", "portable")]
+    if platform.machine().lower() in ("aarch64", "arm64"):
+        # NEON is baseline on aarch64; MSVC's arm64 build has the portable kernel only
+        if sys.platform != "win32":
+            kernels.append(("neon", "neon"))
+        return kernels
     flags = cpu_flags()
     if {"avx2", "fma"} <= flags:
         kernels.append(("avx2", "avx2-fma"))

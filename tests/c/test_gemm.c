@@ -15,6 +15,7 @@
 #include "../../csrc/ann.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,7 +145,7 @@ static void check_against_naive(int ta, int tb, int M, int N, int K, int pad_a, 
 
 static void test_against_naive(void)
 {
-    /* M, N, K: unit, K = 1, not multiples of any tile (4x8, 6x16, 6x32), straddling the
+    /* M, N, K: unit, K = 1, not multiples of any tile (4x8, 6x16, 6x32, 8x12), straddling the
      * small-problem (N <= 2 NR) and packing thresholds (A packed with B read in place: wide
      * and short), the seed network's shapes, and some spanning several K and MC blocks. */
     static const int shapes[][3] = {
@@ -152,6 +153,7 @@ static void test_against_naive(void)
         {17, 33, 65},  {6, 16, 8},   {12, 32, 3},   {13, 31, 2},  {4, 8, 9},   {5, 17, 33},
         {256, 10, 5},  {256, 20, 7}, {20, 7, 256},  {33, 47, 70}, {64, 49, 30}, {40, 100, 257},
         {300, 257, 129}, {145, 70, 513}, {7, 50, 300}, {1, 100, 3},
+        {8, 12, 11},   {9, 25, 17},  {16, 24, 4}, /* the NEON tile, and its packing threshold */
     };
     const int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
     for (int s = 0; s < n_shapes; s++) {
@@ -314,7 +316,76 @@ static void test_default_threads(void)
 }
 
 /* After the pool has run, a forked child (which has no workers) must still multiply, with
- * threads, and get the parent's bits. alarm() turns a deadlock into a failure. */
+ * threads, and get the parent's bits. The parent's product and operands travel in this. */
+typedef struct {
+    int M, N, K;
+    float *A, *B, *C; /* A (M, K), B (K, N), C (M, N) the parent's product */
+    int status;       /* the child's wait status */
+} fork_check;
+
+/* Fork; the child multiplies again with the inherited 2 threads and exits 0 if it got the
+ * parent's bits and really ran a second thread. alarm() turns a deadlock into a failure. */
+static void fork_and_multiply(fork_check *fc)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(20);
+        const int M = fc->M, N = fc->N, K = fc->K;
+        /* counted before and after rather than expected to be 2: under qemu-user the count
+         * includes qemu's own threads */
+        const int before = threads_in_process();
+        float *C2 = malloc(sizeof(float) * M * N);
+        int ok = C2 && ann_sgemm(0, 0, M, N, K, fc->A, K, fc->B, N, 0.0f, C2, N) == ANN_OK &&
+                 memcmp(fc->C, C2, sizeof(float) * M * N) == 0 &&
+                 (before < 0 || threads_in_process() > before);
+        free(fc->A);
+        free(fc->B);
+        free(fc->C);
+        free(C2);
+        exit(ok ? 0 : 1); /* exit(), not _exit(): the pool's destructor runs, as it would */
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    fc->status = st;
+}
+
+static void *fork_and_multiply_thread(void *fc)
+{
+    fork_and_multiply(fc);
+    return NULL;
+}
+
+static void *return_arg(void *arg) { return arg; }
+
+/*
+ * Whether a child forked from this process, which has threads, can start a thread at all,
+ * with no ann code involved. Under qemu-user (7.2, as in Debian 12) it cannot when the fork
+ * comes from the main thread: qemu gives a new thread's virtual CPU the index one past the
+ * highest live one, in the child that of the forking thread alone, but the child still holds
+ * qemu's table of the parent's CPUs keyed by index; the new index is one of the parent's
+ * threads', and qemu itself stops on an assertion (plugins/core.c,
+ * qemu_plugin_vcpu_init_hook: "assertion failed: (success)"), as a plain C program shows.
+ * The child's output is silenced (qemu prints the assertion to stderr and "Bail out! ..." to
+ * stdout), since it would read like a failure of ours.
+ */
+static int forked_child_can_start_threads(void)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(20);
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(2);
+        pthread_t t;
+        const int ok =
+            pthread_create(&t, NULL, return_arg, NULL) == 0 && pthread_join(t, NULL) == 0;
+        _exit(ok ? 0 : 1); /* _exit: the answer is the exit status, not a leak check's */
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 static void test_fork_after_threads(void)
 {
 #if defined(__SANITIZE_THREAD__)
@@ -324,30 +395,33 @@ static void test_fork_after_threads(void)
     return;
 #endif
     const int M = 200, N = 300, K = 160;
-    float *A = make_matrix(M, K, K), *B = make_matrix(K, N, N);
-    float *C = malloc(sizeof(float) * M * N), *C2 = malloc(sizeof(float) * M * N);
+    fork_check fc = {M, N, K, NULL, NULL, NULL, 0};
+    fc.A = make_matrix(M, K, K); /* one after the other: the test data stay reproducible */
+    fc.B = make_matrix(K, N, N);
+    fc.C = malloc(sizeof(float) * M * N);
     ann_set_num_threads(2);
-    CHECK(ann_sgemm(0, 0, M, N, K, A, K, B, N, 0.0f, C, N) == ANN_OK, "parent product");
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        alarm(20);
-        int ok = ann_sgemm(0, 0, M, N, K, A, K, B, N, 0.0f, C2, N) == ANN_OK &&
-                 memcmp(C, C2, sizeof(float) * M * N) == 0;
-        free(A);
-        free(B);
-        free(C);
-        free(C2);
-        exit(ok ? 0 : 1); /* exit(), not _exit(): the pool's destructor runs, as it would */
+    CHECK(ann_sgemm(0, 0, M, N, K, fc.A, K, fc.B, N, 0.0f, fc.C, N) == ANN_OK, "parent product");
+    if (forked_child_can_start_threads()) {
+        fork_and_multiply(&fc); /* from the main thread, the usual case */
+        CHECK(WIFEXITED(fc.status) && WEXITSTATUS(fc.status) == 0, "forked child: status 0x%x",
+              fc.status);
+    } else {
+        /* The same check forked from a thread started after the pool's workers: its virtual
+         * CPU has the highest index, so under qemu-user the child's new threads get fresh
+         * ones. */
+        printf("  (a child forked from the main thread cannot start threads here, even without "
+               "ann, as under qemu-user: forking from a second thread instead)\n");
+        pthread_t t;
+        const int rc = pthread_create(&t, NULL, fork_and_multiply_thread, &fc);
+        if (rc == 0) pthread_join(t, NULL);
+        CHECK(rc == 0 && WIFEXITED(fc.status) && WEXITSTATUS(fc.status) == 0,
+              "child forked from a second thread: pthread_create %d, status 0x%x", rc,
+              fc.status);
     }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "forked child: status 0x%x", st);
     ann_set_num_threads(0);
-    free(A);
-    free(B);
-    free(C);
-    free(C2);
+    free(fc.A);
+    free(fc.B);
+    free(fc.C);
 }
 
 /* ---- each kernel, in its own process --------------------------------------------------------- */
@@ -369,6 +443,8 @@ static int supported_kernels(const char *env[3], const char *names[3])
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         env[n] = "avx2", names[n++] = "avx2-fma";
     if (__builtin_cpu_supports("avx512f")) env[n] = "avx512", names[n++] = "avx512f";
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+    env[n] = "neon", names[n++] = "neon"; /* NEON is baseline on aarch64 */
 #endif
     return n;
 }

@@ -7,7 +7,8 @@
  * loss falls, exercises prediction on index lists and float inputs, and feeds every entry
  * point a few bad arguments that must come back as error codes.
  *
- *   gcc -O1 -g -pthread -Icsrc tests/c/train_smoke.c csrc/*.c -lm
+ *   cd csrc && gcc -O1 -g -pthread -I. ../tests/c/train_smoke.c *.c -lm -o /tmp/train_smoke
+ * (from csrc/, so that the glob's slash-star does not open a comment here: -Wcomment)
  */
 #define _POSIX_C_SOURCE 200112L   /* setenv */
 #include "ann.h"
