@@ -434,10 +434,10 @@ def _predict_inputs(args: argparse.Namespace, features: int):
 
 def _float32(value: float) -> float:
     """The shortest decimal that reads back as the same float32: all the precision the network
-    computed, without the digits of its float64 widening (0.75798059, not 0.7579805850982666)."""
+    computed, without the digits of its float64 widening (0.7579806, not 0.7579805850982666)."""
     import struct
     exact = struct.pack("<f", value)
-    for digits in range(6, 10):       # 9 significant digits always round-trip a float32
+    for digits in range(1, 10):       # 9 significant digits always round-trip a float32
         short = float(f"{value:.{digits}g}")
         if struct.pack("<f", short) == exact:
             return short

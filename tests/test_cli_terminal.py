@@ -158,6 +158,7 @@ def test_live_plots_redraw_in_place_and_keep_what_was_on_screen():
     """`ann train` on a terminal: the plots are redrawn over themselves (cursor up), the screen
     is never cleared, the lines printed before and during the run all stay, and one copy of the
     plots is left above the results."""
+    needs_c_core()                   # pure Python would take minutes for these three epochs
     rows, columns = 60, 100
     raw = run_on_pty(["train", "--data", "sample", "--epochs", "3", "--check-every", "20",
                       "--layers", "16"], rows, columns)
@@ -185,6 +186,7 @@ def test_live_plots_redraw_in_place_and_keep_what_was_on_screen():
 
 
 def test_live_plots_on_a_short_terminal_still_leave_one_full_frame():
+    needs_c_core()
     rows, columns = 14, 90           # too short for the plots: nothing may be redrawn over
     raw = run_on_pty(["train", "--data", "sample", "--epochs", "2", "--check-every", "20",
                       "--layers", "16"], rows, columns)
