@@ -100,6 +100,41 @@ def c_available() -> bool:
     return lib is not None
 
 
+# What $ANN_KERNEL may say (csrc/gemm.c choose_kernel), and the name ann_kernel_name() then
+# reports. The C core falls back to the best kernel of the CPU on anything else; it cannot tell
+# anyone, so kernel_request_problem says it here.
+KERNEL_REQUESTS = {"portable": "portable", "avx2": "avx2-fma", "avx2-fma": "avx2-fma",
+                   "avx512": "avx512f", "avx512f": "avx512f", "neon": "neon"}
+
+
+def kernel_request_problem() -> Optional[str]:
+    """One line when ``$ANN_KERNEL`` asks for a kernel that is not the one running (an unknown
+    name, or a kernel this CPU or build lacks), else None."""
+    want = os.environ.get("ANN_KERNEL")
+    if not want or lib is None:
+        return None
+    running = ffi.string(lib.ann_kernel_name()).decode()
+    if KERNEL_REQUESTS.get(want) == running:
+        return None
+    if want not in KERNEL_REQUESTS:
+        return (f"ANN_KERNEL={want!r} is not a kernel name (known: portable, avx2, avx512, "
+                f"neon); using the {running} kernel")
+    return (f"ANN_KERNEL={want!r}: this CPU or build has no such kernel; using the {running} "
+            f"kernel")
+
+
+_kernel_warned = False
+
+
+def _warn_kernel_request() -> None:
+    global _kernel_warned
+    if not _kernel_warned:
+        _kernel_warned = True
+        problem = kernel_request_problem()
+        if problem:
+            warnings.warn(f"ann: {problem}", RuntimeWarning, stacklevel=4)
+
+
 class CNet:
     """A network held by the C core: one params buffer, one grads buffer, one workspace."""
 
@@ -283,4 +318,5 @@ def get_backend(name: Optional[str] = None) -> Backend:
                       RuntimeWarning, stacklevel=3)
         from . import _reference
         return Backend("python", _reference.RefNet, _reference.shuffle)
+    _warn_kernel_request()
     return Backend("c", CNet, c_shuffle)

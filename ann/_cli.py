@@ -19,6 +19,9 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
+# `ann experiment --quick`, measured on full MNIST with the C core on 2 cores (README says the same)
+QUICK_WORDS = "16 runs of up to 5 epochs, 20-30 s on full MNIST with the C core"
+
 
 class UsageError(Exception):
     """A bad command-line value (exit status 2)."""
@@ -81,37 +84,44 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_number(int), default=60,
                        help="most epochs to train (default 60; early stopping usually ends "
                             "training sooner)")
-    train.add_argument("--batch-size", type=_number(int), default=64)
-    train.add_argument("--lr", type=_number(float), default=0.009, help="learning rate")
+    train.add_argument("--batch-size", type=_number(int), default=64,
+                       help="images per mini-batch (default 64)")
+    train.add_argument("--lr", type=_number(float), default=0.009,
+                       help="learning rate (default 0.009)")
     train.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam"],
-                       default="sgd")
-    train.add_argument("--momentum", type=_number(float, inclusive=True, high=1), default=0.9)
+                       default="sgd", help="update rule (default sgd)")
+    train.add_argument("--momentum", type=_number(float, inclusive=True, high=1), default=0.9,
+                       help="momentum of --optimizer momentum/nesterov (default 0.9)")
     train.add_argument("--l2", type=_number(float, inclusive=True), default=0.0,
-                       help="L2 penalty (l2/2) * sum(W^2) on the weights")
+                       help="L2 penalty (l2/2) * sum(W^2) on the weights (default 0: none)")
     train.add_argument("--batchnorm", action="store_true", help="Linear -> BN -> ReLU")
     train.add_argument("--dropout", type=_number(float, inclusive=True, high=1), default=0.0,
-                       help="drop probability after each hidden ReLU")
+                       help="drop probability after each hidden ReLU (default 0: none)")
     train.add_argument("--patience", type=_number(int, inclusive=True), default=5,
                        help="early stopping, as the seed study: stop after this many validation "
                             "checks without improvement, keeping the best weights (default 5; "
                             "0 turns it off)")
     train.add_argument("--min-delta", type=_number(float, inclusive=True), default=0.0,
-                       help="early stopping: smallest validation-loss drop that counts")
+                       help="early stopping: smallest validation-loss drop that counts "
+                            "(default 0)")
     train.add_argument("--check-every", type=_number(int), default=None,
                        help="validation check every N steps (default 100 with early "
                             "stopping, else once per epoch)")
     train.add_argument("--lr-decay", type=_number(float, high=1), default=None, metavar="FACTOR",
-                       help="multiply lr by FACTOR after 3 checks without improvement")
-    train.add_argument("--seed", type=int, default=0)
+                       help="multiply lr by FACTOR after 3 checks without improvement "
+                            "(default: no decay)")
+    train.add_argument("--seed", type=int, default=0,
+                       help="seed of the initial weights, the split and the batch order "
+                            "(default 0)")
     train.add_argument("--val-fraction", type=_number(float, high=1), default=0.2,
                        help="share of the training images held out for validation (default 0.2)")
     train.add_argument("--save", metavar="PATH", help="keep the best model in PATH (safetensors)")
     train.add_argument("--resume", metavar="PATH", help="continue training the model in PATH")
     train.add_argument("--log", metavar="FILE", help="write the history (.csv, else JSON lines)")
     train.add_argument("--plot-file", metavar="FILE", help="write the loss/accuracy plots here")
-    train.add_argument("--threads", type=int, default=None,
-                       help="C kernel threads (0: one per core; default: $ANN_NUM_THREADS, "
-                            "else one per core)")
+    train.add_argument("--threads", type=_number(int, inclusive=True), default=None,
+                       help="C kernel threads (0: one per core; at most 64; default: "
+                            "$ANN_NUM_THREADS, else one per core)")
     train.add_argument("--quiet", action="store_true", help="no progress output")
 
     evaluate = sub.add_parser("evaluate", help="loss, accuracy and confusion matrix of a model")
@@ -128,20 +138,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     experiment = sub.add_parser("experiment", help="the seed study's grid: batch size x BN x L2")
     _data_option(experiment)
-    experiment.add_argument("--quick", action="store_true", help="a reduced grid (about a minute)")
-    experiment.add_argument("--seed", type=int, default=0)
+    experiment.add_argument("--quick", action="store_true",
+                            help=f"a reduced grid: {QUICK_WORDS}")
+    experiment.add_argument("--seed", type=int, default=0,
+                            help="seed of the weights, the split and the batch order (default 0)")
     experiment.add_argument("--plot-file", metavar="FILE", help="also write the plot here")
 
     check = sub.add_parser("gradcheck", help="compare analytic gradients with finite differences")
     check.add_argument("--layers", type=_hidden_sizes, default=[9, 7, 5],
                        help="hidden sizes of the small test network (default 9,7,5)")
-    check.add_argument("--inputs", type=_number(int), default=12)
-    check.add_argument("--classes", type=_number(int), default=4)
-    check.add_argument("--batch", type=_number(int), default=8)
-    check.add_argument("--batchnorm", action="store_true")
-    check.add_argument("--l2", type=_number(float, inclusive=True), default=0.0)
-    check.add_argument("--seed", type=int, default=0)
-    check.add_argument("--tolerance", type=_number(float), default=None)
+    check.add_argument("--inputs", type=_number(int), default=12,
+                       help="input size of the test network (default 12)")
+    check.add_argument("--classes", type=_number(int), default=4,
+                       help="number of classes, its output size (default 4)")
+    check.add_argument("--batch", type=_number(int), default=8,
+                       help="rows in the random batch the gradients are taken on (default 8)")
+    check.add_argument("--batchnorm", action="store_true",
+                       help="put batch norm after every hidden layer")
+    check.add_argument("--l2", type=_number(float, inclusive=True), default=0.0,
+                       help="include an L2 penalty of this strength (default 0: none)")
+    check.add_argument("--seed", type=int, default=0,
+                       help="seed of the random network and batch (default 0)")
+    check.add_argument("--tolerance", type=_number(float), default=None,
+                       help="largest relative error that passes (default 0.001)")
     return parser
 
 
@@ -172,12 +191,21 @@ def _note(text: str) -> None:
     print(f"ann: {text}", file=sys.stderr, flush=True)
 
 
-def _load_data(args: argparse.Namespace, quiet: bool = False):
+_SKIP_DOWNLOAD = "--no-download skips this; --data DIR or ANN_DATA=DIR uses files you have"
+
+
+def _load_data(args: argparse.Namespace, quiet: bool = False, test_only: bool = False):
+    """(source, train, test) MNIST; with ``test_only`` train is None and only the two test
+    files are looked for (or downloaded)."""
     from . import _mnist
-    from ._data import _read_pair
-    source = _mnist.find_mnist(args.data, download=not args.no_download, progress=not quiet)
+    from ._data import _read_pair, _read_part
+    keys = ("test_images", "test_labels") if test_only else tuple(_mnist.FILES)
+    source = _mnist.find_mnist(args.data, download=not args.no_download, progress=not quiet,
+                               keys=keys, skip_hint=_SKIP_DOWNLOAD)
     if source.note and source.kind != "folder":      # a download, or the sample fallback
         _note(source.note)
+    if test_only:
+        return source, None, _read_part(source.paths, "test")
     train, test = _read_pair(source.paths)
     return source, train, test
 
@@ -193,17 +221,50 @@ def _isatty(stream) -> bool:
         return False
 
 
-def _history_plots(history, *, width: Optional[int] = None, charset: str = "auto") -> str:
+def _history_plots(history, *, width: Optional[int] = None, charset: str = "auto",
+                   heights: Sequence[int] = (12, 10)) -> str:
     from ._plot import line_plot
     steps = history.steps
     loss = line_plot({"train loss": (steps, history.train_loss),
                       "validation loss": (steps, history.val_loss)},
-                     width=width, height=12, title="loss", x_label="step", charset=charset)
+                     width=width, height=heights[0], title="loss", x_label="step",
+                     charset=charset)
     accuracy = line_plot({"train accuracy": (steps, history.train_accuracy),
                           "validation accuracy": (steps, history.val_accuracy)},
-                         width=width, height=10, title="accuracy", x_label="step",
+                         width=width, height=heights[1], title="accuracy", x_label="step",
                          charset=charset)
     return loss + "\n\n" + accuracy
+
+
+def _live_plots(history):
+    """render(columns, rows) for a LiveFrame: the plots, shorter when the terminal is."""
+    from ._plot import MIN_WIDTH
+
+    def render(columns: int, rows: int) -> str:
+        for heights in ((12, 10), (8, 6), (5, 4), (3, 3)):
+            text = _history_plots(history, width=max(columns, MIN_WIDTH), heights=heights)
+            if text.count("\n") < rows:
+                break
+        return text
+    return render
+
+
+def _check_destination(option: str, path: Optional[str]) -> None:
+    """Fail now, with the reason, if a file cannot be written at ``path`` later."""
+    import os
+    if path is None:
+        return
+    if not path.strip():
+        raise UsageError(f"ann train: {option} needs a file name, got {path!r}")
+    target = os.path.realpath(path)       # a link is written through to its target
+    folder = os.path.dirname(target)
+    if os.path.isdir(target):
+        raise DataError(f"{option} {path}: is a folder, not a file")
+    if not os.path.isdir(folder):
+        what = "does not exist" if not os.path.exists(folder) else "is not a folder"
+        raise DataError(f"{option} {path}: folder {folder} {what}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DataError(f"{option} {path}: cannot write in folder {folder} (permission denied)")
 
 
 def _write_text(path: str, text: str) -> None:
@@ -218,6 +279,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     import ann
     from ._network import EarlyStopping, ReduceLROnPlateau
 
+    for option, path in (("--save", args.save), ("--log", args.log),
+                         ("--plot-file", args.plot_file)):
+        _check_destination(option, path)      # before training, not after it
     if args.resume:
         net = ann.Network.load(args.resume)
         if args.layers is not None and net.sizes[1:-1] != args.layers:
@@ -250,22 +314,28 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"steps)" if early else ""))
 
     live = not args.quiet and _isatty(sys.stderr)
+    from ._progress import LiveFrame
+    frame = LiveFrame(sys.stderr) if live else None     # the plots, redrawn in place
     saved = {"step": None}
 
     def on_check(history) -> None:
         if args.save and history.best_step == history.steps[-1]:
             net.save(args.save, metadata=_train_metadata(args, history))
             saved["step"] = history.best_step
-        if live and len(history.steps) >= 2:
-            sys.stderr.write("\r\x1b[2J\x1b[H" + _history_plots(history) + "\n")
-            sys.stderr.flush()
+        if frame and len(history.steps) >= 2:
+            frame.show(_live_plots(history))
 
+    if frame:       # progress, notes and warnings go through it, above the plots
+        sys.stderr = frame      # type: ignore[assignment]
     started = time.perf_counter()
     history = net.fit(train, val, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                       l2=args.l2, optimizer=args.optimizer, momentum=args.momentum,
                       early_stopping=early, lr_decay=decay, check_every=args.check_every,
                       progress=not args.quiet, seed=args.seed, callback=on_check)
     elapsed = time.perf_counter() - started
+    if frame:       # the last plots stay on screen, above the results
+        frame.close()
+        sys.stderr = frame.stream
     if args.save and saved["step"] is None:
         # no validation check has run (Ctrl-C in the first steps): keep what there is
         net.save(args.save, metadata=_train_metadata(args, history))
@@ -312,7 +382,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import ann
     from ._plot import confusion_matrix, format_confusion
     net = ann.Network.load(args.model)
-    source, _, test = _load_data(args, quiet=args.json)
+    source, _, test = _load_data(args, quiet=args.json, test_only=True)
     if test.features != net.sizes[0]:
         raise DataError(f"{args.model}: the model takes {net.sizes[0]} inputs but the test "
                         f"images have {test.features} pixels")
@@ -362,6 +432,18 @@ def _predict_inputs(args: argparse.Namespace, features: int):
             yield path, pixels
 
 
+def _float32(value: float) -> float:
+    """The shortest decimal that reads back as the same float32: all the precision the network
+    computed, without the digits of its float64 widening (0.7579806, not 0.7579805850982666)."""
+    import struct
+    exact = struct.pack("<f", value)
+    for digits in range(1, 10):       # 9 significant digits always round-trip a float32
+        short = float(f"{value:.{digits}g}")
+        if struct.pack("<f", short) == exact:
+            return short
+    return value
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     import ann
     net = ann.Network.load(args.model)
@@ -370,8 +452,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for (name, _), p in zip(inputs, probs):
         best = max(range(len(p)), key=p.__getitem__)
         if args.json:
-            print(json.dumps({"file": name, "class": best, "probability": p[best],
-                              "probabilities": p}))
+            print(json.dumps({"file": name, "class": best, "probability": _float32(p[best]),
+                              "probabilities": [_float32(v) for v in p]}))
         else:
             _say(f"{name}: {best} (p = {p[best]:.3f})")
     return 0
@@ -417,12 +499,28 @@ def _announce_backend(args: argparse.Namespace) -> None:
     --quiet), and on stderr, for every command, when it is the slow pure-Python one."""
     import warnings
 
+    from ._backend import kernel_request_problem
     from ._threads import backend_info, describe_backend
     warnings.filterwarnings("ignore", message="ann: using the pure-Python backend")
+    warnings.filterwarnings("ignore", message="ann: ANN_KERNEL")     # said here, once
+    problem = kernel_request_problem() if backend_info()["backend"] == "c" else None
+    if problem:
+        _note(f"warning: {problem}")
     if args.command in ("train", "experiment", "gradcheck") and not getattr(args, "quiet", False):
         _say(f"backend: {describe_backend()}")
     elif backend_info()["backend"] == "python":
         _note(f"backend: {describe_backend()}")
+
+
+def _apply_threads(requested: int) -> None:
+    """--threads: set it, and say so when the count in force is not the one asked for."""
+    from ._backend import lib
+    from ._threads import set_num_threads
+    used = set_num_threads(requested)
+    if requested and used != requested:
+        why = ("the pure-Python backend runs one thread" if lib is None else
+               f"the C core runs at most {used} threads")
+        _note(f"--threads {requested}: {why}; using {used}")
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
@@ -437,8 +535,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         if getattr(args, "threads", None) is not None:
-            from ._threads import set_num_threads
-            set_num_threads(args.threads)
+            _apply_threads(args.threads)
         _announce_backend(args)
         return COMMANDS[args.command](args)
     except UsageError as exc:

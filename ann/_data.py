@@ -217,6 +217,15 @@ def load_mnist(path: Optional[Union[str, "os.PathLike[str]"]] = None, *, downloa
     return _read_pair(source.paths)
 
 
+def _read_part(paths: Any, part: str) -> Dataset:
+    """The "train" or "test" data set from its two IDX files in ``paths``."""
+    from . import _idx
+    images = _idx.read_images(paths[f"{part}_images"])
+    labels = _idx.read_labels(paths[f"{part}_labels"])
+    _idx.check_pair(images, labels)
+    return Dataset(images.data, labels.data, (images.rows, images.cols), name=part)
+
+
 def _read_pair(paths: Any) -> Tuple[Dataset, Dataset]:
     """(train, test) from the four IDX files of ``paths`` (keys as in ``_mnist.FILES``)."""
     from . import _idx

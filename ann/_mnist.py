@@ -93,6 +93,10 @@ _MIN_BYTES_PER_WINDOW = 16 * 1024
 # ... and finish within this many `timeout`s (10 minutes at the default 30 s,
 # i.e. at least ~17 kB/s for the 10 MB training images).
 _DEADLINE_FACTOR = 20
+# Connecting takes well under a second to a working mirror; offline (packets dropped) it would
+# take the whole read timeout per mirror on every run, so it gets its own, short, limit.
+_CONNECT_TIMEOUT = 5.0
+_SKIP_HINT = "download=False skips this; ANN_DATA=DIR uses files you already have"
 
 
 @dataclass(frozen=True)
@@ -156,11 +160,15 @@ def _check_mirror(url: str) -> None:
         raise DataError(f"MNIST mirror {url!r} is not an http:// or https:// URL")
 
 
-def _locate(folder: Path) -> tuple[dict[str, Path], list[str]]:
-    """The MNIST files present in `folder` (gzipped or not), and the names of those missing."""
+def _locate(folder: Path, keys: Sequence[str] = tuple(FILES)
+            ) -> tuple[dict[str, Path], list[str]]:
+    """The MNIST files of `keys` present in `folder` (gzipped or not), and the names of those
+    missing."""
     found: dict[str, Path] = {}
     missing: list[str] = []
     for key, name in FILES.items():
+        if key not in keys:
+            continue
         for candidate in (folder / name, folder / name[:-len(".gz")]):
             if candidate.is_file():
                 found[key] = candidate
@@ -179,8 +187,11 @@ def _sample_source(note: str) -> MnistSource:
 
 
 def find_mnist(path: Optional[PathArg] = None, *, download: bool = True, progress: bool = True,
-               timeout: float = 30.0, stream: Optional[IO[str]] = None) -> MnistSource:
-    """Find the four MNIST files, downloading them if needed and allowed.
+               timeout: float = 30.0, stream: Optional[IO[str]] = None,
+               keys: Sequence[str] = tuple(FILES), connect_timeout: float = _CONNECT_TIMEOUT,
+               skip_hint: str = _SKIP_HINT) -> MnistSource:
+    """Find the four MNIST files (or only those of ``keys``, e.g. the two test files),
+    downloading them if needed and allowed.
 
     - ``path == "sample"``: the built-in sample (write ``"./sample"`` for a
       folder that happens to be called so).
@@ -198,7 +209,14 @@ def find_mnist(path: Optional[PathArg] = None, *, download: bool = True, progres
     drop-in replacement with the same names (Fashion-MNIST), and the IDX
     reader checks their structure anyway. A mirror URL that is not http(s)
     raises ``DataError`` rather than falling back: it is a setting to fix.
+
+    Before a download starts, one line on ``stream`` (with ``progress``) says what is tried
+    and how to skip it (``skip_hint``), since an offline machine waits ``connect_timeout``
+    seconds per mirror before the fallback.
     """
+    unknown = [key for key in keys if key not in FILES]
+    if unknown or not keys:
+        raise ValueError(f"keys must be some of {', '.join(FILES)}, got {list(keys)!r}")
     if isinstance(path, str) and path == "sample":
         return _sample_source(f"using {_SAMPLE_WORDS}")
     if path is not None:
@@ -210,14 +228,14 @@ def find_mnist(path: Optional[PathArg] = None, *, download: bool = True, progres
         if not folder.is_dir():
             raise DataError("not a folder (expected a folder holding the four MNIST files)",
                             path=folder)
-        found, missing = _locate(folder)
+        found, missing = _locate(folder, keys)
         if missing:
             raise DataError(f"MNIST file(s) missing, with or without .gz: {', '.join(missing)}",
                             path=folder)
         return MnistSource(found, "folder", f"MNIST from {folder}")
 
     folder = default_data_dir()
-    found, missing = _locate(folder)
+    found, missing = _locate(folder, keys)
     if not missing:
         return MnistSource(found, "folder", f"MNIST from {folder}")
     if not download:
@@ -226,9 +244,15 @@ def find_mnist(path: Optional[PathArg] = None, *, download: bool = True, progres
     mirrors = mirrors_from_env()
     for mirror in mirrors:
         _check_mirror(mirror)
+    if progress:
+        host = urllib.parse.urlsplit(mirrors[0]).hostname
+        others = f" (then {len(mirrors) - 1} other mirror(s))" if len(mirrors) > 1 else ""
+        print(f"ann: MNIST is not in {folder}: downloading {', '.join(missing)} from {host}"
+              f"{others}, waiting at most {min(connect_timeout, timeout):g} s to connect; "
+              f"{skip_hint}", file=sys.stderr if stream is None else stream, flush=True)
     try:
         paths = download_mnist(folder, mirrors=mirrors, timeout=timeout, progress=progress,
-                               stream=stream)
+                               stream=stream, keys=keys, connect_timeout=connect_timeout)
     except DataError as exc:
         return _sample_source(f"MNIST not found in {folder} and not downloadable ({exc.reason}); "
                               f"using {_SAMPLE_WORDS}")
@@ -238,13 +262,16 @@ def find_mnist(path: Optional[PathArg] = None, *, download: bool = True, progres
 def download_mnist(folder: PathArg, *, mirrors: Optional[Sequence[str]] = None,
                    timeout: float = 30.0, progress: bool = True,
                    stream: Optional[IO[str]] = None,
-                   hashes: Optional[Mapping[str, Mapping[str, str]]] = None) -> dict[str, Path]:
-    """Download the MNIST files missing from `folder` and return the paths of all four.
+                   hashes: Optional[Mapping[str, Mapping[str, str]]] = None,
+                   keys: Sequence[str] = tuple(FILES),
+                   connect_timeout: float = _CONNECT_TIMEOUT) -> dict[str, Path]:
+    """Download the MNIST files missing from `folder` and return the paths of all four (of
+    those of ``keys`` when given).
 
     Each file is tried on the mirrors in turn (default: ``mirrors_from_env()``)
     and lands in `folder` only once its sha256 matches ``hashes`` (default
-    ``SHA256``; either the "gz" or the "raw" hash). `timeout` bounds connecting
-    and every read; in addition a transfer is abandoned when it brings less
+    ``SHA256``; either the "gz" or the "raw" hash). `connect_timeout` (at most
+    `timeout`) bounds connecting and `timeout` every read; in addition a transfer is abandoned when it brings less
     than 16 KiB in `timeout` seconds or lasts over 20 x `timeout`, so a server
     that trickles bytes cannot hold it forever. Files already present are kept,
     so an interrupted download resumes with the missing ones.
@@ -255,6 +282,10 @@ def download_mnist(folder: PathArg, *, mirrors: Optional[Sequence[str]] = None,
     """
     if not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+    if not connect_timeout > 0:
+        raise ValueError(f"connect_timeout must be a positive number of seconds, "
+                         f"not {connect_timeout!r}")
+    connect_timeout = min(connect_timeout, timeout)
     mirror_list = mirrors_from_env() if mirrors is None else [_base_url(m) for m in mirrors]
     if not mirror_list:
         raise DataError("no MNIST mirror to download from")
@@ -272,18 +303,21 @@ def download_mnist(folder: PathArg, *, mirrors: Optional[Sequence[str]] = None,
     order = list(mirror_list)
     paths: dict[str, Path] = {}
     for key, name in FILES.items():
+        if key not in keys:
+            continue
         if key in present:
             paths[key] = present[key]
             continue
         failures: list[str] = []
-        for mirror in order:
+        for i, mirror in enumerate(order):
             try:
                 _fetch(mirror, name, target / name, expected[key], timeout,
-                       _Progress(name, out, progress))
+                       _Progress(name, out, progress), connect_timeout)
             except _MirrorFailure as exc:
                 failures.append(f"{mirror} ({exc})")
                 if progress:
-                    print(f"{name}: {mirror} failed ({exc})", file=out, flush=True)
+                    then = f"; trying {order[i + 1]}" if i + 1 < len(order) else ""
+                    print(f"{name}: {mirror} failed ({exc}){then}", file=out, flush=True)
                 continue
             # Ask the mirror that just worked first for the remaining files: an
             # unreachable mirror then costs its timeout once, not once per file.
@@ -301,7 +335,7 @@ class _MirrorFailure(Exception):
 
 
 def _fetch(mirror: str, name: str, dest: Path, expected: Mapping[str, str], timeout: float,
-           progress: _Progress) -> None:
+           progress: _Progress, connect_timeout: float = _CONNECT_TIMEOUT) -> None:
     """Download mirror+name to a temporary file beside `dest`, verify it, then move it into place.
 
     The temporary file lives in the destination folder so the final
@@ -318,7 +352,7 @@ def _fetch(mirror: str, name: str, dest: Path, expected: Mapping[str, str], time
     placed = False
     try:
         started = time.monotonic()
-        gz_digest, size = _stream_body(mirror + name, tmp, timeout, progress)
+        gz_digest, size = _stream_body(mirror + name, tmp, timeout, progress, connect_timeout)
         _local(tmp.flush, tmp_path)
         _verify(tmp, gz_digest, expected)
         _local(lambda: os.fsync(tmp.fileno()), tmp_path)
@@ -347,11 +381,11 @@ def _local(action: Callable[[], object], path: Path) -> None:
         raise DataError(f"cannot write the download ({exc.strerror or exc})", path=path) from exc
 
 
-def _stream_body(url: str, sink: IO[bytes], timeout: float,
-                 progress: _Progress) -> tuple[str, int]:
+def _stream_body(url: str, sink: IO[bytes], timeout: float, progress: _Progress,
+                 connect_timeout: float = _CONNECT_TIMEOUT) -> tuple[str, int]:
     """GET `url` into `sink`, returning (sha256 hex of the body, its length)."""
     watchdog = _Watchdog(timeout)
-    opener = _opener(watchdog)
+    opener = _opener(watchdog, connect_timeout)
     request = urllib.request.Request(url, headers={"User-Agent": "ann-mnist",
                                                    "Accept-Encoding": "identity"})
     watchdog.start()
@@ -406,6 +440,8 @@ def _content_length(response: http.client.HTTPResponse) -> Optional[int]:
 def _describe(exc: BaseException, timeout: float) -> str:
     """A few words for a network error, e.g. "connection refused"."""
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, _ConnectTimeout):
+        return str(reason)
     if isinstance(reason, (socket.timeout, TimeoutError)):
         return f"no answer within {timeout:g} s"
     if isinstance(reason, ConnectionRefusedError):
@@ -516,50 +552,78 @@ def _shutdown(sock: socket.socket) -> None:
         pass
 
 
-class _GuardedHTTPConnection(http.client.HTTPConnection):
-    """An HTTP connection that hands its socket to a watchdog once connected."""
+class _ConnectTimeout(TimeoutError):
+    """Connecting (TCP, and TLS for https) took longer than the connect timeout."""
 
-    def __init__(self, *args: object, watchdog: _Watchdog, **kwargs: object) -> None:
+
+def _connect_within(connection: http.client.HTTPConnection, connect: Callable[[], None],
+                    connect_timeout: float) -> None:
+    """Run ``connect`` with the short connect timeout, then give the socket the read timeout."""
+    read_timeout = connection.timeout
+    connection.timeout = connect_timeout
+    try:
+        connect()
+    except (socket.timeout, TimeoutError):
+        raise _ConnectTimeout(f"no connection within {connect_timeout:g} s") from None
+    finally:
+        connection.timeout = read_timeout
+    if connection.sock is not None:
+        connection.sock.settimeout(read_timeout)
+
+
+class _GuardedHTTPConnection(http.client.HTTPConnection):
+    """An HTTP connection that connects within a short timeout and hands its socket to a
+    watchdog once connected."""
+
+    def __init__(self, *args: object, watchdog: _Watchdog, connect_timeout: float,
+                 **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._watchdog = watchdog
+        self._connect_timeout = connect_timeout
 
     def connect(self) -> None:
-        super().connect()
+        _connect_within(self, super().connect, self._connect_timeout)
         self._watchdog.add_socket(self.sock)
 
 
 class _GuardedHTTPHandler(urllib.request.HTTPHandler):
-    def __init__(self, watchdog: _Watchdog) -> None:
+    def __init__(self, watchdog: _Watchdog, connect_timeout: float) -> None:
         super().__init__()
         self._watchdog = watchdog
+        self._connect_timeout = connect_timeout
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(functools.partial(_GuardedHTTPConnection, watchdog=self._watchdog),
-                            req)
+        return self.do_open(functools.partial(_GuardedHTTPConnection, watchdog=self._watchdog,
+                                              connect_timeout=self._connect_timeout), req)
 
 
-_handlers: list[Callable[[_Watchdog], urllib.request.BaseHandler]] = [_GuardedHTTPHandler]
+_handlers: list[Callable[[_Watchdog, float], urllib.request.BaseHandler]] = [
+    _GuardedHTTPHandler]
 
 if hasattr(http.client, "HTTPSConnection"):  # absent when Python was built without ssl
     class _GuardedHTTPSConnection(http.client.HTTPSConnection):
         """The HTTPS counterpart of _GuardedHTTPConnection (certificates are verified as usual)."""
 
-        def __init__(self, *args: object, watchdog: _Watchdog, **kwargs: object) -> None:
+        def __init__(self, *args: object, watchdog: _Watchdog, connect_timeout: float,
+                     **kwargs: object) -> None:
             super().__init__(*args, **kwargs)  # type: ignore[arg-type]
             self._watchdog = watchdog
+            self._connect_timeout = connect_timeout
 
         def connect(self) -> None:
-            super().connect()
+            _connect_within(self, super().connect, self._connect_timeout)
             self._watchdog.add_socket(self.sock)
 
     class _GuardedHTTPSHandler(urllib.request.HTTPSHandler):
-        def __init__(self, watchdog: _Watchdog) -> None:
+        def __init__(self, watchdog: _Watchdog, connect_timeout: float) -> None:
             super().__init__()
             self._watchdog = watchdog
+            self._connect_timeout = connect_timeout
 
         def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
             return self.do_open(functools.partial(_GuardedHTTPSConnection,
-                                                  watchdog=self._watchdog),
+                                                  watchdog=self._watchdog,
+                                                  connect_timeout=self._connect_timeout),
                                 req, context=self._context)
 
     _handlers.append(_GuardedHTTPSHandler)
@@ -574,10 +638,13 @@ class _HttpOnlyRedirectHandler(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _opener(watchdog: _Watchdog) -> urllib.request.OpenerDirector:
-    """An opener that speaks only http(s), honours proxy settings, and reports to `watchdog`."""
+def _opener(watchdog: _Watchdog, connect_timeout: float = _CONNECT_TIMEOUT
+            ) -> urllib.request.OpenerDirector:
+    """An opener that speaks only http(s), honours proxy settings, connects within
+    `connect_timeout` seconds, and reports to `watchdog`."""
     opener = urllib.request.OpenerDirector()
-    for handler in (urllib.request.ProxyHandler(), *(make(watchdog) for make in _handlers),
+    for handler in (urllib.request.ProxyHandler(),
+                    *(make(watchdog, connect_timeout) for make in _handlers),
                     _HttpOnlyRedirectHandler(), urllib.request.UnknownHandler(),
                     urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor()):
         opener.add_handler(handler)

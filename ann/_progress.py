@@ -12,6 +12,11 @@ unless a redraw is due (at most one per ``min_interval`` seconds).
 
 No colour or other ANSI styling is used: only "\\r", spaces and "\\n". Output
 therefore looks the same everywhere and ``NO_COLOR`` is respected trivially.
+
+``LiveFrame`` keeps a block of lines (the live plots of ``ann train``) at the bottom of a
+terminal, redrawn in place: it moves the cursor up over its previous frame and rewrites it,
+erasing only to the end of each of its own lines, so nothing printed before stays anything but
+where it was. Lines others write meanwhile (through the frame, as a stream) go above the frame.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from typing import Callable, Dict, List, Optional
 
 from ._plot import supports_unicode
 
-__all__ = ["ProgressBar"]
+__all__ = ["ProgressBar", "LiveFrame"]
 
 _MIN_BAR = 10  # narrower bars carry no information; drop the bar instead
 _MAX_BAR = 40
@@ -260,3 +265,189 @@ class ProgressBar:
                 return "  ".join(texts)[:width]
             droppable = min(kept, key=lambda part: part[2])
             kept.remove(droppable)
+
+
+def _rows(text: str, columns: int) -> int:
+    """Terminal rows that one line of ``text`` takes at ``columns`` columns (it wraps)."""
+    return max(1, -(-len(text) // max(columns, 1)))
+
+
+def _overlay(line: str) -> str:
+    """What a line written with carriage returns shows: each "\\r" segment overwrites the
+    start of what was there."""
+    shown = ""
+    for segment in line.split("\r"):
+        shown = segment + shown[len(segment):]
+    return shown
+
+
+class LiveFrame:
+    """A block of lines kept at the bottom of a terminal and redrawn in place.
+
+    ``show(render)`` asks for a new frame: ``render(columns, rows)`` returns its text for a
+    terminal of that size (``rows``: the most it may take), and is called only when the frame
+    is drawn, at most once per ``min_interval`` seconds (the last request is drawn by
+    ``close``). A frame is redrawn by moving the cursor up to its first row ("ESC[nA") and
+    rewriting each line followed by "ESC[K" (erase to the end of that line): the screen is
+    never cleared, so what was printed before the frame stays on screen and in the scrollback.
+
+    The object is also a text stream: what others write through it (a progress bar, notes)
+    is shown below the frame while a line is being written, and complete lines are moved
+    above the frame, which is redrawn under them. A frame taller than the terminal is not
+    drawn live (the cursor cannot move above the top of the screen).
+
+    ``close()`` redraws the last frame at full size (``rows`` unbounded) and leaves it on
+    screen with the cursor below it, so the next output follows it. Not on a terminal,
+    ``show`` draws nothing and ``close`` writes the last frame once. A failing stream disables
+    the display.
+    """
+
+    def __init__(self, stream=None, *, min_interval: float = 0.5,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._stream = sys.stderr if stream is None else stream
+        self._tty = _isatty(self._stream)
+        self._min_interval = min_interval
+        self._clock = clock
+        self._next_draw = -math.inf
+        self._pending: Optional[Callable[[int, int], str]] = None   # asked for, not drawn
+        self._last: Optional[Callable[[int, int], str]] = None      # drawn last
+        self._frame: List[str] = []    # the lines of the frame on screen ([] before the first)
+        self._partial = ""             # what others wrote after the frame, no newline yet
+        self._frame_rows = 0           # terminal rows those lines take
+        self._up = 0                   # rows from the frame's first row to the cursor's row
+        self._open = True
+
+    # ---- the stream interface, for what others write while the frame is shown
+
+    @property
+    def stream(self):
+        """The stream the frame is drawn on."""
+        return self._stream
+
+    @property
+    def encoding(self) -> Optional[str]:
+        return getattr(self._stream, "encoding", None)
+
+    def isatty(self) -> bool:
+        return self._tty
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str):
+        # the rest of the stream interface (errors, name, buffer ...) is the wrapped stream's
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._stream, name)
+
+    def write(self, text: str) -> int:
+        if not self._open or not self._tty or not self._frame:
+            self._track(text)
+            self._emit(text)
+            return len(text)
+        *complete, self._partial = (self._partial + text).split("\n")
+        if complete:
+            self._draw([_overlay(line) for line in complete], self._due_frame())
+        else:
+            self._emit(text)
+            self._up = self._frame_rows + _rows(_overlay(self._partial), self._size()[0]) - 1
+        return len(text)
+
+    # ---- the frame
+
+    def show(self, render: Callable[[int, int], str]) -> None:
+        """Ask for a new frame, drawn now or at the latest by ``close``."""
+        if not self._open:
+            return
+        self._pending = render
+        if self._tty and self._clock() >= self._next_draw:
+            lines = self._due_frame()
+            if self._pending is None:
+                self._draw([], lines)
+
+    def close(self) -> None:
+        """Draw the last frame asked for, and leave it (and the cursor below it)."""
+        if not self._open:
+            return
+        render = self._pending or self._last
+        if render is not None:
+            # Full size: nothing is redrawn after this, so it may be taller than the screen.
+            text = self._render(render, 10 ** 6)
+            if self._tty:
+                self._draw([], text.split("\n"))
+            else:
+                self._emit(("\n" if self._partial else "") + text + "\n")
+                self._partial = ""
+        if self._partial and self._tty:
+            self._emit("\n")
+        self._partial = ""
+        self._open = False
+
+    # ---- drawing
+
+    def _size(self) -> tuple:
+        """(columns, rows) of the terminal."""
+        try:
+            rows = os.get_terminal_size(self._stream.fileno()).lines
+        except (AttributeError, ValueError, OSError):
+            rows = shutil.get_terminal_size().lines
+        return max(_columns(self._stream), 2), rows
+
+    def _render(self, render: Callable[[int, int], str], rows: int) -> str:
+        # One column short of the width: a line that fills the last column leaves the cursor
+        # waiting to wrap, where "ESC[K" would erase that column's character on some terminals.
+        return render(self._size()[0] - 1, rows)
+
+    def _due_frame(self, force: bool = False) -> List[str]:
+        """The lines of the frame to draw now: the pending one when due (or forced), else the
+        one on screen."""
+        if self._pending is None or not (force or self._clock() >= self._next_draw):
+            return self._frame
+        columns, rows = self._size()
+        room = rows - _rows(self._partial, columns) - 1
+        lines = self._render(self._pending, room).split("\n")
+        if sum(_rows(line, columns) for line in lines) > room:
+            return self._frame                   # too tall to redraw in place
+        self._last, self._pending = self._pending, None
+        self._next_draw = self._clock() + self._min_interval
+        return lines
+
+    def _draw(self, above: List[str], frame: List[str]) -> None:
+        columns, _ = self._size()
+        if len(frame) < len(self._frame):        # keep the rows a taller frame had
+            frame = frame + [""] * (len(self._frame) - len(frame))
+        parts = ["\r"]
+        if self._up:
+            parts.append(f"\x1b[{self._up}A")
+        parts.extend(line + "\x1b[K\n" for line in above + frame)
+        shown = _overlay(self._partial)
+        parts.append(shown + "\x1b[K")
+        self._frame = frame
+        self._frame_rows = sum(_rows(line, columns) for line in frame)
+        self._up = self._frame_rows + _rows(shown, columns) - 1
+        self._emit("".join(parts))
+
+    def _track(self, text: str) -> None:
+        """Follow the cursor while writes pass straight through (no frame on screen yet)."""
+        self._partial = (self._partial + text).rsplit("\n", 1)[-1]
+        if self._frame:
+            return
+        self._up = _rows(_overlay(self._partial), self._size()[0]) - 1 if self._tty else 0
+
+    def _emit(self, text: str) -> None:
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except (OSError, ValueError):
+            self._open = False
+            self._tty = False

@@ -185,12 +185,18 @@ def _read(f: BinaryIO, size: int, path: Optional[PathLike], max_header: int
     def fail(message: str, offset: Optional[int] = None) -> ModelFileError:
         return ModelFileError(message, path=path, offset=offset)
 
+    prefix = f.read(_HEADER_LENGTH_BYTES)
+    n = int.from_bytes(prefix, "little")
+    if len(prefix) < _HEADER_LENGTH_BYTES or n > min(max_header, size - _HEADER_LENGTH_BYTES):
+        # Not a safetensors file at all is the likely story (a swapped argument): say what the
+        # file looks like rather than quoting a header length read from someone else's bytes.
+        kind = _looks_like(prefix + f.read(_SNIFF_BYTES - len(prefix)))
+        if kind:
+            raise fail(f"not a model file (it looks like {kind})")
     if size < _HEADER_LENGTH_BYTES:
         raise fail(f"file is {size} bytes, too short for the 8-byte header length", 0)
-    prefix = f.read(_HEADER_LENGTH_BYTES)
     if len(prefix) != _HEADER_LENGTH_BYTES:
         raise fail("file ended inside the 8-byte header length", len(prefix))
-    n = int.from_bytes(prefix, "little")
     if n > max_header:
         raise fail(f"header length {n} exceeds the limit of {max_header} bytes", 0)
     if n > size - _HEADER_LENGTH_BYTES:
@@ -209,6 +215,33 @@ def _read(f: BinaryIO, size: int, path: Optional[PathLike], max_header: int
     tensors = {name: (dtype, shape, view[begin:end])
                for name, (dtype, shape, begin, end) in entries.items()}
     return tensors, metadata
+
+
+_SNIFF_BYTES = 512
+
+
+def _looks_like(head: bytes) -> Optional[str]:
+    """What kind of file starts with ``head``, for files that are not safetensors: the formats
+    ann reads elsewhere (and text), recognised by their first bytes; None when unknown."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "a PNG image"
+    if len(head) >= 3 and head[0:1] == b"P" and head[1:2] in b"123456" and head[2:3].isspace():
+        return "a PGM/PNM image"
+    if head.startswith(b"\x1f\x8b"):
+        return "a gzip file, such as a compressed MNIST IDX file"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "a JPEG image"
+    if len(head) >= 4 and head[:2] == b"\0\0" and head[2] in (0x08, 0x09, 0x0B, 0x0C, 0x0D,
+                                                                 0x0E) and 1 <= head[3] <= 4:
+        return "an IDX data file, such as MNIST images or labels"
+    if head:
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError as exc:   # a multi-byte character cut at the end is still text
+            text = head[:exc.start].decode("utf-8") if exc.start >= len(head) - 3 else ""
+        if text and all(c.isprintable() or c in "\t\r\n\f" for c in text):
+            return "a text file"
+    return None
 
 
 def _parse_header(raw: bytes, data_size: int, fail

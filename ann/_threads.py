@@ -5,8 +5,14 @@ import os
 from typing import Dict, Union
 
 
+# The C core takes a C int; any larger request means "as many as you run", which the core
+# caps at its own maximum (ANN_MAX_THREADS), so clamping here changes nothing but the type.
+_C_INT_MAX = 2 ** 31 - 1
+
+
 def set_num_threads(n: int) -> int:
-    """Use ``n`` threads in the C kernels (``n <= 0``: one per core). Returns the count in force.
+    """Use ``n`` threads in the C kernels (``n <= 0``: one per core). Returns the count in force,
+    which is at most the C core's maximum (64): a larger ``n`` gets that maximum.
 
     Results do not depend on the thread count: every sum is taken in the same order.
     ``$ANN_NUM_THREADS`` sets the default."""
@@ -15,7 +21,7 @@ def set_num_threads(n: int) -> int:
     from ._backend import lib
     if lib is None:
         return 1
-    return int(lib.ann_set_num_threads(n))
+    return int(lib.ann_set_num_threads(max(min(n, _C_INT_MAX), 0)))
 
 
 def get_num_threads() -> int:

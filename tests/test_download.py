@@ -595,3 +595,116 @@ def test_make_sample_reproduces_the_shipped_files(tmp_path):
     assert tool.main([str(full), "--out", str(tmp_path)]) == 0
     for name in FILES.values():
         assert (tmp_path / name).read_bytes() == (SAMPLE_DIR / name).read_bytes(), name
+
+
+# --- only the files needed, and saying what is tried before waiting ---------------------------
+
+TEST_KEYS = ("test_images", "test_labels")
+
+
+def test_only_the_files_asked_for_are_looked_for_and_downloaded(serve, tmp_path, monkeypatch):
+    server = serve(sample_files())
+    monkeypatch.setenv("ANN_MNIST_MIRRORS", server.url)
+    monkeypatch.setattr(_mnist, "SHA256", sample_hashes())
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ANN_DATA", str(cache))
+    source = find_mnist(None, keys=TEST_KEYS, timeout=5, progress=False)
+    assert source.kind == "download"
+    assert sorted(server.requests) == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    assert set(source.paths) == set(TEST_KEYS)
+    again = find_mnist(None, keys=TEST_KEYS, timeout=5, progress=False)     # now on disk
+    assert again.kind == "folder" and len(server.requests) == 2
+
+
+def _model(tmp_path: Path) -> Path:
+    import ann
+    path = tmp_path / "model.safetensors"
+    ann.Network([784, 10], seed=1).save(path)
+    return path
+
+
+def _ann(*args: str) -> "subprocess.CompletedProcess[str]":
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "ann", *args], capture_output=True, text=True,
+                          timeout=300, cwd=str(Path(__file__).parent))
+
+
+def test_evaluate_uses_the_test_files_and_downloads_nothing_else(serve, tmp_path, monkeypatch):
+    watcher = serve(sample_files())
+    monkeypatch.setenv("ANN_MNIST_MIRRORS", watcher.url)     # seen by the child process
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for key in TEST_KEYS:
+        (cache / FILES[key]).write_bytes((SAMPLE_DIR / FILES[key]).read_bytes())
+    monkeypatch.setenv("ANN_DATA", str(cache))
+    out = _ann("evaluate", str(_model(tmp_path)))
+    assert out.returncode == 0, out.stderr
+    assert watcher.requests == []
+    assert f"data: 2000 test images from folder ({cache})" in out.stdout
+    assert out.stderr == ""
+
+
+def test_the_download_is_announced_before_it_waits(serve, tmp_path, monkeypatch):
+    server = serve({name: hang() for name in FILES.values()})
+    monkeypatch.setenv("ANN_MNIST_MIRRORS", server.url)
+    monkeypatch.setenv("ANN_DATA", str(tmp_path / "cache"))
+    said = io.StringIO()
+    result: Dict[str, object] = {}
+    worker = threading.Thread(target=lambda: result.update(
+        source=find_mnist(None, timeout=5, stream=said, skip_hint="HOW TO SKIP")))
+    worker.start()
+    try:
+        while not server.requests:                  # the server is now keeping it waiting
+            assert worker.is_alive(), result
+            time.sleep(0.01)
+        notice = said.getvalue()
+        assert notice.startswith(f"ann: MNIST is not in {tmp_path / 'cache'}: downloading ")
+        assert "127.0.0.1" in notice and "HOW TO SKIP" in notice and notice.endswith("\n")
+    finally:
+        server.stop.set()                           # let the hanging request end
+        worker.join(60)
+    assert result["source"].kind == "sample"
+
+
+def test_the_cli_says_how_to_skip_the_download(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANN_DATA", str(tmp_path / "cache"))     # NOWHERE: refused at once
+    out = _ann("evaluate", str(_model(tmp_path)))
+    assert out.returncode == 0, out.stderr
+    first, *rest = out.stderr.splitlines()
+    assert first.startswith("ann: MNIST is not in ") and "--no-download" in first
+    assert "ANN_DATA" in first and "t10k-images-idx3-ubyte.gz" in first
+    assert "train-images" not in first                    # evaluate needs only the test files
+    assert rest[-1].startswith("ann: MNIST not found in ") and "built-in sample" in rest[-1]
+
+
+@pytest.fixture
+def unanswered_port():
+    """A port on 127.0.0.1 where connecting hangs: a listener that never accepts, its one-slot
+    queue already taken, so the kernel drops further SYNs as a black-holed network would."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    queued = socket.create_connection(("127.0.0.1", port), timeout=5)
+    probe = socket.socket()
+    probe.settimeout(0.2)
+    try:
+        probe.connect(("127.0.0.1", port))
+        pytest.skip("this kernel accepts connections beyond the listen queue")
+    except socket.timeout:
+        pass
+    finally:
+        probe.close()
+    yield port
+    queued.close()
+    listener.close()
+
+
+def test_connecting_has_its_own_short_timeout(tmp_path, unanswered_port):
+    mirror = f"http://127.0.0.1:{unanswered_port}/mnist/"
+    with pytest.raises(DataError) as caught:
+        download_mnist(tmp_path / "mnist", mirrors=[mirror], timeout=30, connect_timeout=0.3,
+                       progress=False)
+    assert f"{mirror} (no connection within 0.3 s)" in str(caught.value)
+    assert _mnist._CONNECT_TIMEOUT <= 10          # the default is short too
