@@ -250,12 +250,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"steps)" if early else ""))
 
     live = not args.quiet and _isatty(sys.stderr)
-    saved = {"step": None}
+    checkpoint = _Checkpoint(args.save) if args.save else None
 
     def on_check(history) -> None:
-        if args.save and history.best_step == history.steps[-1]:
-            net.save(args.save, metadata=_train_metadata(args, history))
-            saved["step"] = history.best_step
+        if checkpoint and history.best_step == history.steps[-1]:
+            checkpoint.save(net, _train_metadata(args, history), history.best_step)
         if live and len(history.steps) >= 2:
             sys.stderr.write("\r\x1b[2J\x1b[H" + _history_plots(history) + "\n")
             sys.stderr.flush()
@@ -266,9 +265,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                       early_stopping=early, lr_decay=decay, check_every=args.check_every,
                       progress=not args.quiet, seed=args.seed, callback=on_check)
     elapsed = time.perf_counter() - started
-    if args.save and saved["step"] is None:
-        # no validation check has run (Ctrl-C in the first steps): keep what there is
-        net.save(args.save, metadata=_train_metadata(args, history))
+    if checkpoint:
+        checkpoint.finish(net, _train_metadata(args, history))
 
     _say(f"{'step':>7} {'epoch':>6} {'train loss':>10} {'train acc':>9} {'val loss':>9} "
          f"{'val acc':>8} {'seconds':>8}")
@@ -291,13 +289,68 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = net.evaluate(test)
     _say(f"test: loss {result['loss']:.4f}, accuracy {result['accuracy']:.4f} "
          f"({round(result['accuracy'] * len(test))}/{len(test)}); trained in {elapsed:.2f} s")
-    if args.save:
+    if checkpoint and checkpoint.error is None:
         _say(f"model saved to {args.save}")
+    if checkpoint and checkpoint.error is not None:
+        print(f"ann: error: the model was not saved: {checkpoint.error}", file=sys.stderr)
+        return EXIT_ERROR
     if history.stop_reason == "interrupted":
         _note("interrupted: stopped after the current mini-batch"
               + (f"; best model saved to {args.save}" if args.save else ""))
         return EXIT_INTERRUPTED
     return 0
+
+
+class _Checkpoint:
+    """``--save`` during training: the best model is written at each check that improves it.
+
+    A write that fails (a full disk, a quota) does not end the run: one warning, training goes
+    on, the file keeps the last model written, and the model that could not be written is
+    kept in memory. ``finish`` writes it (or, if no check ever saved, the final weights) once
+    more at the end; if that fails too, ``error`` says why and the command fails."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.step: Optional[int] = None      # step of the model in the file
+        self.pending = None                  # (params, state, metadata, step) not written yet
+        self.error: Optional[str] = None
+
+    def save(self, net, metadata: Dict[str, str], step: int) -> None:
+        try:
+            net.save(self.path, metadata=metadata)
+        except (AnnError, OSError) as exc:
+            if self.pending is None:         # once per run of failures, not at every check
+                kept = (f"{self.path} keeps the model of step {self.step}"
+                        if self.step is not None else "nothing saved yet")
+                _note(f"warning: could not save the model of step {step}: {exc}; {kept}; "
+                      f"training goes on and the save is retried")
+            self.pending = (net.get_params(), net.get_state(), metadata, step)
+            return
+        if self.pending is not None:
+            _note(f"saved the model of step {step} to {self.path}")
+        self.step, self.pending = step, None
+
+    def finish(self, net, metadata: Dict[str, str]) -> None:
+        """After training: write what is not on disk yet; sets ``error`` if that fails."""
+        if self.pending is None and self.step is not None:
+            return
+        if self.pending is not None:         # the best model, which the last write lost
+            params, state, metadata, _ = self.pending
+            if (params, state) != (net.get_params(), net.get_state()):
+                import ann
+                copy = ann.Network(net.sizes, batchnorm=net.batchnorm, dropout=net.dropout,
+                                   backend=net.backend)
+                copy.set_params(params)
+                copy.set_state(state)
+                net = copy
+        # else no validation check has run (Ctrl-C in the first steps): keep what there is
+        try:
+            net.save(self.path, metadata=metadata)
+        except (AnnError, OSError) as exc:
+            self.error = f"{exc}" + (f" ({self.path} keeps the model of step {self.step})"
+                                     if self.step is not None else "")
+            return
+        self.pending = None
 
 
 def _train_metadata(args: argparse.Namespace, history) -> Dict[str, str]:
