@@ -119,11 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
     _data_option(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
 
-    predict = sub.add_parser("predict", help="classify images (IDX files, 28x28 PNG or PGM)")
+    predict = sub.add_parser("predict", help="classify images (IDX files, PNG or PGM drawings)")
     predict.add_argument("model", metavar="MODEL")
     predict.add_argument("files", metavar="FILE", nargs="+")
     predict.add_argument("--invert", action="store_true",
                          help="invert PNG/PGM images (dark ink on light paper -> MNIST style)")
+    predict.add_argument("--raw", action="store_true",
+                         help="use PNG/PGM pixels as they are (exactly 28x28) instead of "
+                              "framing the digit as MNIST's are: cropped, fitted to 20x20, "
+                              "centred by its centre of mass")
     predict.add_argument("--json", action="store_true", help="print one JSON object per image")
 
     experiment = sub.add_parser("experiment", help="the seed study's grid: batch size x BN x L2")
@@ -391,7 +395,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _predict_inputs(args: argparse.Namespace, features: int):
     """(name, pixels) for every image in the files given."""
     from . import _idx
-    from ._images import looks_inverted, read_image
+    from ._images import looks_inverted, mnist_preprocess, read_gray_image, read_image
     for path in args.files:
         with open(path, "rb") as f:           # a missing file fails here, with its name
             head = f.read(4)
@@ -406,12 +410,18 @@ def _predict_inputs(args: argparse.Namespace, features: int):
                 yield f"{path}[{i}]", images.data[i * size:(i + 1) * size]
         else:
             side = int(round(math.sqrt(features)))
-            pixels = read_image(path, expect=(side, side))
+            if args.raw:
+                pixels = read_image(path, expect=(side, side))
+                width = height = side
+            else:                     # any size: framed as MNIST's digits below
+                width, height, pixels = read_gray_image(path)
             if args.invert:
                 pixels = bytes(255 - v for v in pixels)
-            elif looks_inverted(pixels):
+            elif looks_inverted(pixels, width=width):
                 _note(f"{path}: looks like dark ink on a light background; MNIST digits are "
                       f"light on dark (try --invert)")
+            if not args.raw:
+                pixels = mnist_preprocess(pixels, width, height, size=side, path=path)
             yield path, pixels
 
 
