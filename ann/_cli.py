@@ -324,7 +324,7 @@ class _Checkpoint:
             net.save(self.path, metadata=metadata)
         except (AnnError, OSError) as exc:
             if self.pending is None:         # once per run of failures, not at every check
-                kept = (f"{self.path} keeps the model of step {self.step}"
+                kept = (f"the file keeps the model of step {self.step}"
                         if self.step is not None else "nothing saved yet")
                 _note(f"warning: could not save the model of step {step}: {exc}; {kept}; "
                       f"training goes on and the save is retried")
@@ -351,7 +351,7 @@ class _Checkpoint:
         try:
             net.save(self.path, metadata=metadata)
         except (AnnError, OSError) as exc:
-            self.error = f"{exc}" + (f" ({self.path} keeps the model of step {self.step})"
+            self.error = f"{exc}" + (f" (the file keeps the model of step {self.step})"
                                      if self.step is not None else "")
             return
         self.pending = None

@@ -103,7 +103,7 @@ def test_disk_full_to_the_end_keeps_the_last_good_file_and_fails_at_the_end(disk
     lines = err.splitlines()
     assert len([line for line in lines if "warning: could not save" in line]) == 1
     assert lines[-1] == (f"ann: error: the model was not saved: {path}: cannot write: No space "
-                         f"left on device ({path} keeps the model of step 20)")
+                         f"left on device (the file keeps the model of step 20)")
     assert _best_step(out) > 20
     assert ann.Network.load(path).metadata["best_step"] == "20"     # the last good file
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
