@@ -129,11 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     _data_option(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
 
-    predict = sub.add_parser("predict", help="classify images (IDX files, 28x28 PNG or PGM)")
+    predict = sub.add_parser("predict", help="classify images (IDX files, PNG or PGM drawings)")
     predict.add_argument("model", metavar="MODEL")
     predict.add_argument("files", metavar="FILE", nargs="+")
     predict.add_argument("--invert", action="store_true",
                          help="invert PNG/PGM images (dark ink on light paper -> MNIST style)")
+    predict.add_argument("--raw", action="store_true",
+                         help="use PNG/PGM pixels as they are (exactly 28x28) instead of "
+                              "framing the digit as MNIST's are: cropped, fitted to 20x20, "
+                              "centred by its centre of mass")
     predict.add_argument("--json", action="store_true", help="print one JSON object per image")
 
     experiment = sub.add_parser("experiment", help="the seed study's grid: batch size x BN x L2")
@@ -316,12 +320,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     live = not args.quiet and _isatty(sys.stderr)
     from ._progress import LiveFrame
     frame = LiveFrame(sys.stderr) if live else None     # the plots, redrawn in place
-    saved = {"step": None}
+    checkpoint = _Checkpoint(args.save) if args.save else None
 
     def on_check(history) -> None:
-        if args.save and history.best_step == history.steps[-1]:
-            net.save(args.save, metadata=_train_metadata(args, history))
-            saved["step"] = history.best_step
+        if checkpoint and history.best_step == history.steps[-1]:
+            checkpoint.save(net, _train_metadata(args, history), history.best_step)
         if frame and len(history.steps) >= 2:
             frame.show(_live_plots(history))
 
@@ -336,9 +339,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if frame:       # the last plots stay on screen, above the results
         frame.close()
         sys.stderr = frame.stream
-    if args.save and saved["step"] is None:
-        # no validation check has run (Ctrl-C in the first steps): keep what there is
-        net.save(args.save, metadata=_train_metadata(args, history))
+    if checkpoint:
+        checkpoint.finish(net, _train_metadata(args, history))
 
     _say(f"{'step':>7} {'epoch':>6} {'train loss':>10} {'train acc':>9} {'val loss':>9} "
          f"{'val acc':>8} {'seconds':>8}")
@@ -361,13 +363,68 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = net.evaluate(test)
     _say(f"test: loss {result['loss']:.4f}, accuracy {result['accuracy']:.4f} "
          f"({round(result['accuracy'] * len(test))}/{len(test)}); trained in {elapsed:.2f} s")
-    if args.save:
+    if checkpoint and checkpoint.error is None:
         _say(f"model saved to {args.save}")
+    if checkpoint and checkpoint.error is not None:
+        print(f"ann: error: the model was not saved: {checkpoint.error}", file=sys.stderr)
+        return EXIT_ERROR
     if history.stop_reason == "interrupted":
         _note("interrupted: stopped after the current mini-batch"
               + (f"; best model saved to {args.save}" if args.save else ""))
         return EXIT_INTERRUPTED
     return 0
+
+
+class _Checkpoint:
+    """``--save`` during training: the best model is written at each check that improves it.
+
+    A write that fails (a full disk, a quota) does not end the run: one warning, training goes
+    on, the file keeps the last model written, and the model that could not be written is
+    kept in memory. ``finish`` writes it (or, if no check ever saved, the final weights) once
+    more at the end; if that fails too, ``error`` says why and the command fails."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.step: Optional[int] = None      # step of the model in the file
+        self.pending = None                  # (params, state, metadata, step) not written yet
+        self.error: Optional[str] = None
+
+    def save(self, net, metadata: Dict[str, str], step: int) -> None:
+        try:
+            net.save(self.path, metadata=metadata)
+        except (AnnError, OSError) as exc:
+            if self.pending is None:         # once per run of failures, not at every check
+                kept = (f"the file keeps the model of step {self.step}"
+                        if self.step is not None else "nothing saved yet")
+                _note(f"warning: could not save the model of step {step}: {exc}; {kept}; "
+                      f"training goes on and the save is retried")
+            self.pending = (net.get_params(), net.get_state(), metadata, step)
+            return
+        if self.pending is not None:
+            _note(f"saved the model of step {step} to {self.path}")
+        self.step, self.pending = step, None
+
+    def finish(self, net, metadata: Dict[str, str]) -> None:
+        """After training: write what is not on disk yet; sets ``error`` if that fails."""
+        if self.pending is None and self.step is not None:
+            return
+        if self.pending is not None:         # the best model, which the last write lost
+            params, state, metadata, _ = self.pending
+            if (params, state) != (net.get_params(), net.get_state()):
+                import ann
+                copy = ann.Network(net.sizes, batchnorm=net.batchnorm, dropout=net.dropout,
+                                   backend=net.backend)
+                copy.set_params(params)
+                copy.set_state(state)
+                net = copy
+        # else no validation check has run (Ctrl-C in the first steps): keep what there is
+        try:
+            net.save(self.path, metadata=metadata)
+        except (AnnError, OSError) as exc:
+            self.error = f"{exc}" + (f" (the file keeps the model of step {self.step})"
+                                     if self.step is not None else "")
+            return
+        self.pending = None
 
 
 def _train_metadata(args: argparse.Namespace, history) -> Dict[str, str]:
@@ -408,7 +465,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _predict_inputs(args: argparse.Namespace, features: int):
     """(name, pixels) for every image in the files given."""
     from . import _idx
-    from ._images import looks_inverted, read_image
+    from ._images import looks_inverted, mnist_preprocess, read_gray_image, read_image
     for path in args.files:
         with open(path, "rb") as f:           # a missing file fails here, with its name
             head = f.read(4)
@@ -423,12 +480,18 @@ def _predict_inputs(args: argparse.Namespace, features: int):
                 yield f"{path}[{i}]", images.data[i * size:(i + 1) * size]
         else:
             side = int(round(math.sqrt(features)))
-            pixels = read_image(path, expect=(side, side))
+            if args.raw:
+                pixels = read_image(path, expect=(side, side))
+                width = height = side
+            else:                     # any size: framed as MNIST's digits below
+                width, height, pixels = read_gray_image(path)
             if args.invert:
                 pixels = bytes(255 - v for v in pixels)
-            elif looks_inverted(pixels):
+            elif looks_inverted(pixels, width=width):
                 _note(f"{path}: looks like dark ink on a light background; MNIST digits are "
                       f"light on dark (try --invert)")
+            if not args.raw:
+                pixels = mnist_preprocess(pixels, width, height, size=side, path=path)
             yield path, pixels
 
 

@@ -146,7 +146,8 @@ class Dataset:
     def split(self, fraction: float, seed: int = 0) -> Tuple["Dataset", "Dataset"]:
         """(rest, part): a random ``fraction`` of the items goes to ``part``, seeded.
 
-        ``train.split(0.2, seed=42)`` gives MNIST's 48,000 / 12,000 train/validation split."""
+        ``train.split(0.2, seed=0)`` gives MNIST's 48,000 / 12,000 train/validation split, the
+        one ``ann train`` makes with its default ``--seed 0``."""
         if not isinstance(fraction, (int, float)) or not 0.0 < fraction < 1.0:
             raise ValueError(f"fraction must be between 0 and 1 (exclusive), got {fraction!r}")
         n_part = int(round(self._len * fraction))

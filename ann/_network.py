@@ -120,6 +120,26 @@ def _positive_int(value: Any, name: str) -> int:
     return value
 
 
+def _adam_betas(value: Any) -> Tuple[float, float]:
+    try:
+        beta1, beta2 = value
+    except (TypeError, ValueError):
+        beta1 = beta2 = None
+    for beta in (beta1, beta2):
+        # the float32 the backends compute with must be < 1 too (1 - 1e-9 rounds to 1.0)
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < 1 \
+                or not array("f", [beta])[0] < 1:
+            raise ValueError(f"betas must be two numbers in [0, 1), got {value!r}")
+    return float(beta1), float(beta2)
+
+
+def _adam_eps(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
+            or not math.isfinite(value):
+        raise ValueError(f"eps must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
 def _learning_rate(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or value < 0:
@@ -190,6 +210,9 @@ class Network:
         self._backend = get_backend(backend)
         self._net = self._backend.make_net(self.sizes, batchnorm, self.dropout)
         self._net.init(seed)
+        #: String entries of the model file's header: empty for a new network, filled by
+        #: ``load`` (what ``save(metadata=...)`` wrote, plus the format's own entries).
+        self.metadata: Dict[str, str] = {}
 
     @property
     def backend(self) -> str:
@@ -357,6 +380,8 @@ class Network:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {optimizer!r}")
         if not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        beta1, beta2 = _adam_betas(betas)
+        eps = _adam_eps(eps)
         if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
             raise TypeError("early_stopping must be an ann.EarlyStopping")
         if (early_stopping or lr_decay) and validation is None:
@@ -365,8 +390,8 @@ class Network:
             check_every = early_stopping.check_every
         if check_every is not None:
             check_every = _positive_int(check_every, "check_every")
-        self._net.set_optimizer(OPTIMIZERS[optimizer], float(momentum), float(betas[0]),
-                                float(betas[1]), float(eps), float(l2))
+        self._net.set_optimizer(OPTIMIZERS[optimizer], float(momentum), beta1, beta2, eps,
+                                float(l2))
         from ._progress import ProgressBar
 
         n = len(train)

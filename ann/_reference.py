@@ -188,6 +188,8 @@ def momentum_update(params: Matrix, velocity: Matrix, grads: Sequence[float], lr
 def adam_update(params: Matrix, m: Matrix, v: Matrix, grads: Sequence[float], lr: float,
                 beta1: float, beta2: float, eps: float, t: int) -> None:
     """Adam with bias-corrected first and second moments."""
+    if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0 and eps > 0.0 and t >= 1):
+        raise ValueError("adam_update: an argument is out of range")   # as ann_adam_update
     c1, c2 = 1.0 - beta1 ** t, 1.0 - beta2 ** t
     for i, g in enumerate(grads):
         m[i] = beta1 * m[i] + (1.0 - beta1) * g
@@ -326,6 +328,13 @@ class RefNet:
 
     def set_optimizer(self, kind: int, momentum: float, beta1: float, beta2: float, eps: float,
                       l2: float) -> None:
+        # the checks of ann_net_set_optimizer, on the float32 values C receives, with the
+        # message the C backend's check() gives
+        mu, b1, b2, e, l2_32 = (_f32(v) for v in (momentum, beta1, beta2, eps, l2))
+        if not (SGD <= kind <= ADAM and l2_32 >= 0.0 and math.isfinite(l2_32)
+                and (kind not in (MOMENTUM, NESTEROV) or 0.0 <= mu < 1.0)
+                and (kind != ADAM or (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0 and e > 0.0))):
+            raise ValueError("choosing the optimizer: an argument is out of range")
         self.opt_kind, self.momentum, self.beta1, self.beta2 = kind, momentum, beta1, beta2
         self.eps, self.l2 = eps, l2
         self._clear_optimizer()

@@ -88,11 +88,11 @@ def test_predict_idx_png_and_pgm(trained, mnist_dir, tmp_path):
     png, pgm = tmp_path / "a.png", tmp_path / "b.pgm"
     png.write_bytes(encode_png_gray(28, 28, test[0][0]))
     pgm.write_bytes(encode_pgm(28, 28, test[1][0]))
-    out = run("predict", str(model), str(idx_file), str(png), str(pgm))
+    out = run("predict", "--raw", str(model), str(idx_file), str(png), str(pgm))
     assert out.returncode == 0, out.stderr
     classes = [int(m) for m in re.findall(r": (\d) \(p = [0-9.]+\)", out.stdout)]
     assert classes == expected + expected[:2]
-    out = run("predict", str(model), str(png), "--json")
+    out = run("predict", "--raw", str(model), str(png), "--json")
     record = json.loads(out.stdout)
     assert record["class"] == expected[0] and abs(sum(record["probabilities"]) - 1) < 1e-5
 
@@ -101,7 +101,7 @@ def test_predict_rejects_wrong_sizes_and_bad_files(trained, tmp_path):
     model = trained[0]
     big = tmp_path / "big.png"
     big.write_bytes(encode_png_gray(32, 30, bytes(32 * 30)))
-    one_error_line(run("predict", str(model), str(big)), "big.png", "32x30", "28x28")
+    one_error_line(run("predict", "--raw", str(model), str(big)), "big.png", "32x30", "28x28")
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
     one_error_line(run("predict", str(model), str(junk)), "junk.png")

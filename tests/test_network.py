@@ -76,6 +76,73 @@ def test_bad_fit_arguments(kwargs, word):
         ann.Network([30, 5, 4]).fit(synthetic(), progress=False, **kwargs)
 
 
+@pytest.mark.parametrize("backend", ["c", "python"])
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(betas=(1.0, 0.999)), "betas must be two numbers in [0, 1), got (1.0, 0.999)"),
+    (dict(betas=(0.9, 1 - 1e-9)), "betas must be two numbers in [0, 1)"),  # 1.0 in float32
+    (dict(betas=(-0.1, 0.999)), "betas must be two numbers in [0, 1)"),
+    (dict(betas=(0.9,)), "betas must be two numbers in [0, 1), got (0.9,)"),
+    (dict(betas="ab"), "betas must be two numbers in [0, 1), got 'ab'"),
+    (dict(betas=(0.9, math.nan)), "betas must be two numbers in [0, 1)"),
+    (dict(eps=0.0), "eps must be a finite number > 0, got 0.0"),
+    (dict(eps=-1e-8), "eps must be a finite number > 0"),
+    (dict(eps=math.nan), "eps must be a finite number > 0"),
+    (dict(eps=math.inf), "eps must be a finite number > 0"),
+    (dict(eps="1e-8"), "eps must be a finite number > 0")])
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_bad_adam_settings_are_rejected_the_same_way_by_both_backends(backend, kwargs, message,
+                                                                      optimizer):
+    net = ann.Network([30, 5, 4], backend=backend)
+    before = net.get_params()
+    with pytest.raises(ValueError) as info:
+        net.fit(synthetic(), optimizer=optimizer, progress=False, **kwargs)
+    assert str(info.value).startswith(message)
+    assert net.get_params() == before
+
+
+@pytest.mark.parametrize("args", [
+    (3, 0.0, 1.0, 0.999, 1e-8, 0.0), (3, 0.0, 0.9, 0.999, 0.0, 0.0),
+    (3, 0.0, 0.9, 1 - 1e-9, 1e-8, 0.0), (3, 0.0, 0.9, 0.999, math.nan, 0.0),
+    (1, 1.0, 0.9, 0.999, 1e-8, 0.0), (2, -0.5, 0.9, 0.999, 1e-8, 0.0),
+    (0, 0.0, 0.9, 0.999, 1e-8, -1.0), (0, 0.0, 0.9, 0.999, 1e-8, math.inf),
+    (4, 0.0, 0.9, 0.999, 1e-8, 0.0)])
+def test_backends_refuse_the_same_optimizer_settings_with_the_same_message(args):
+    """Below fit's checks, the backends themselves agree: the reference raises the C
+    backend's ValueError, not ZeroDivisionError, and does not accept eps = 0."""
+    messages = []
+    for backend in ("c", "python"):
+        net = ann.Network([30, 5, 4], backend=backend)
+        with pytest.raises(ValueError) as info:
+            net._net.set_optimizer(*args)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1] == "choosing the optimizer: an argument is out of range"
+
+
+def test_reference_adam_update_refuses_beta_one_instead_of_dividing_by_zero():
+    with pytest.raises(ValueError, match="out of range"):
+        ref.adam_update([1.0], [0.0], [0.0], [0.5], 0.1, 1.0, 0.999, 1e-8, 1)
+
+
+def test_good_adam_settings_train_the_same_on_both_backends():
+    results = []
+    for backend in ("c", "python"):
+        net = ann.Network([30, 5, 4], seed=2, backend=backend)
+        net.fit(synthetic(60), epochs=1, optimizer="adam", betas=(0.8, 0.99), eps=1e-6,
+                progress=False)
+        results.append(net.get_params())
+    assert max(abs(a - b) for a, b in zip(*results)) < 1e-4
+
+
+@pytest.mark.parametrize("backend", ["c", "python"])
+def test_metadata_exists_on_a_new_network_and_after_load(tmp_path, backend):
+    net = ann.Network([30, 5, 4], backend=backend)
+    assert net.metadata == {}
+    path = tmp_path / "m.safetensors"
+    net.save(path, metadata={"note": "hello"})
+    loaded = ann.Network.load(path, backend=backend)
+    assert loaded.metadata["note"] == "hello"
+
+
 def test_network_applied_to_data_of_another_size():
     net = ann.Network([784, 10, 10])
     with pytest.raises(ann.DataError, match="30 features per image but the network takes 784"):
