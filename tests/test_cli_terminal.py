@@ -349,10 +349,11 @@ def test_predict_rounds_for_people_and_json_keeps_every_float32_digit(model, tmp
     pixels = train.images[0]
     image.write_bytes(encode_pgm(28, 28, pixels))
     expected = net.predict_proba(pixels)[0]
-    text = run("predict", str(path), str(image))
+    # --raw: the pixels as they are, so that predict_proba above is the expected answer
+    text = run("predict", "--raw", str(path), str(image))
     assert text.returncode == 0, text.stderr
     assert re.fullmatch(r".*digit\.pgm: \d \(p = \d\.\d{3}\)\n", text.stdout), text.stdout
-    out = run("predict", str(path), str(image), "--json")
+    out = run("predict", "--raw", str(path), str(image), "--json")
     assert out.returncode == 0, out.stderr
     raw = re.search(r'"probabilities": \[([^\]]*)\]', out.stdout).group(1).split(", ")
     values = json.loads(out.stdout)["probabilities"]
