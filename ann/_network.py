@@ -339,7 +339,9 @@ class Network:
         """Train on ``train`` with mini-batches, checking ``validation`` as it goes.
 
         Each epoch visits every example once in a fresh order drawn from ``seed`` (default: the
-        network's seed), the last partial batch included. ``optimizer`` is "sgd" (the seed's),
+        network's seed), the last partial batch included; with batch norm, a last batch of
+        one row would have no variance, so that row joins the batch before it (which then
+        has ``batch_size + 1`` rows), and ``batch_size`` must be at least 2. ``optimizer`` is "sgd" (the seed's),
         "momentum", "nesterov" or "adam"; ``l2`` adds (l2/2) * sum(W^2) over the weights (not
         biases) to the loss. Validation is checked every ``check_every`` steps (default: the
         early-stopping setting, else once per epoch) and at the end; ``callback(history)`` runs
@@ -365,11 +367,23 @@ class Network:
             check_every = early_stopping.check_every
         if check_every is not None:
             check_every = _positive_int(check_every, "check_every")
+        n = len(train)
+        # Batch norm cannot learn from a one-row batch (its variance is 0; the core refuses
+        # it, as PyTorch does), so a lone last row joins the batch before it: with n % b == 1
+        # each epoch's last batch has b + 1 rows, and every row is still trained on.
+        starts = list(range(0, n, batch_size))
+        if self.batchnorm and len(self.sizes) > 2:
+            if batch_size < 2 or n < 2:
+                raise ValueError("batch norm needs at least 2 rows per batch, got "
+                                 + (f"batch_size {batch_size}" if batch_size < 2
+                                    else "a training set of 1 image"))
+            if n % batch_size == 1:
+                starts.pop()
+        ends = starts[1:] + [n]
         self._net.set_optimizer(OPTIMIZERS[optimizer], float(momentum), float(betas[0]),
                                 float(betas[1]), float(eps), float(l2))
         from ._progress import ProgressBar
 
-        n = len(train)
         order = train.index_array()
         images, labels, n_rows = train._images, train._labels, len(train._labels)
         state = (self.seed if seed is None else seed) ^ 0x5EED5EED
@@ -431,8 +445,8 @@ class Network:
                 bar = ProgressBar(n, label=f"epoch {epoch + 1}/{epochs}",
                                   stream=stream or sys.stderr, enabled=progress)
                 epoch_loss, epoch_seen = 0.0, 0
-                for start in range(0, n, batch_size):
-                    b = min(batch_size, n - start)
+                for start, end in zip(starts, ends):
+                    b = end - start
                     try:
                         loss, correct = net.train_step(images, labels, n_rows, order, start, b, lr)
                     except TrainingError as exc:

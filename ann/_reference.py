@@ -390,6 +390,9 @@ class RefNet:
             raise ValueError("batch size must be at least 1 and fit in the index")
         if any(not 0 <= i < n_rows for i in rows):
             raise DataError("a row index lies outside the data set")
+        if batch < 2 and any(li.gamma >= 0 for li in self.layers):
+            # as ann_net_forward_backward: one row has variance 0, nothing to normalise by
+            raise ValueError("forward/backward: batch norm needs at least 2 rows per batch")
         D, K = self.sizes[0], self.sizes[-1]
         acts = self._forward(gather_u8(images, rows, D), batch, training=True)
         batch_labels = [labels[i] for i in rows]

@@ -202,6 +202,7 @@ int ann_net_set_optimizer(ann_net *net, int kind, float momentum, float beta1, f
 
 /* Forward and backward, in training mode, on the batch images[idx[0..B-1]], labels[idx[...]]:
  * *loss = mean cross-entropy of the batch plus the L2 penalty, grads = its gradient.
+ * With batch norm B must be at least 2 (ANN_E_SIZE otherwise): one row has no variance.
  * *correct (may be NULL) = rows whose argmax logit equals the label. Parameters are untouched
  * (batch-norm running statistics are updated, and the dropout stream advances). */
 int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,

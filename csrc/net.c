@@ -498,6 +498,10 @@ static int forward_backward(ann_net *net, double *loss, int64_t *correct,
 {
     if (!net || !loss || !images || !labels || !idx) return ANN_E_NULL;
     if (B < 1 || N < 1) return ANN_E_SIZE;
+    /* A one-row batch has variance 0: batch norm would train on xhat = 0 and blend that 0
+     * into the running variance, mis-normalising every later prediction (PyTorch refuses
+     * it too). The training loop merges a lone last row into the batch before it. */
+    if (B < 2 && net->batchnorm && net->L > 1) return ANN_E_SIZE;
     int status = ensure_capacity(net, B);
     if (status == ANN_OK) status = load_batch(net, images, labels, N, idx, 0, B, net->labels);
     if (status == ANN_OK) status = forward(net, B, 1);
