@@ -353,6 +353,10 @@ def _predict_inputs(args: argparse.Namespace, features: int):
                 yield f"{path}[{i}]", images.data[i * size:(i + 1) * size]
         else:
             side = int(round(math.sqrt(features)))
+            if side * side != features:
+                raise DataError(f"the model takes {features} inputs, which is not a square "
+                                f"image, so it cannot read PNG or PGM images; give an IDX "
+                                f"file of {features}-pixel images", path=path)
             pixels = read_image(path, expect=(side, side))
             if args.invert:
                 pixels = bytes(255 - v for v in pixels)
@@ -366,7 +370,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import ann
     net = ann.Network.load(args.model)
     inputs = list(_predict_inputs(args, net.sizes[0]))
+    for name, pixels in inputs:     # each image is one row of the model's input, no more
+        if len(pixels) != net.sizes[0]:
+            raise DataError(f"{name}: image has {len(pixels)} pixels but the model takes "
+                            f"{net.sizes[0]} inputs")
     probs = net.predict_proba(b"".join(pixels for _, pixels in inputs))
+    if len(probs) != len(inputs):
+        raise AnnError(f"internal error: {len(inputs)} images gave {len(probs)} predictions")
     for (name, _), p in zip(inputs, probs):
         best = max(range(len(p)), key=p.__getitem__)
         if args.json:
