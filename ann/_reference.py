@@ -330,6 +330,21 @@ class RefNet:
         self.eps, self.l2 = eps, l2
         self._clear_optimizer()
 
+    def get_optimizer_state(self, want_v: bool) -> Tuple[array, Optional[array], int]:
+        return (array("f", self.opt_m), array("f", self.opt_v) if want_v else None, self.step)
+
+    def set_optimizer_state(self, m: array, v: Optional[array], step: int) -> None:
+        for values in (m, v):
+            if values is not None and len(values) != self.num_params:
+                raise ValueError(f"optimizer state of {len(values)} values does not fit this "
+                                 f"network ({self.num_params} parameters)")
+        if step < 0:
+            raise ValueError(f"optimizer step must be >= 0, got {step}")
+        self.opt_m = list(m)
+        if v is not None:
+            self.opt_v = list(v)
+        self.step = step
+
     def _clear_optimizer(self) -> None:
         self.step = 0
         self.opt_m: Matrix = [0.0] * self.num_params

@@ -267,6 +267,18 @@ int ann_net_set_optimizer(ann_net *net, int kind, float momentum, float beta1, f
     return ANN_OK;
 }
 
+float *ann_net_opt_m(ann_net *net) { return net ? net->opt_m : NULL; }
+float *ann_net_opt_v(ann_net *net) { return net ? net->opt_v : NULL; }
+int64_t ann_net_opt_step(const ann_net *net) { return net ? net->step : 0; }
+
+int ann_net_set_opt_step(ann_net *net, int64_t step)
+{
+    if (!net) return ANN_E_NULL;
+    if (step < 0) return ANN_E_ARG;
+    net->step = step;
+    return ANN_OK;
+}
+
 /* Make the workspace hold at least `rows` rows. Allocates only when it must grow. */
 static int ensure_capacity(ann_net *net, int rows)
 {
