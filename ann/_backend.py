@@ -177,6 +177,27 @@ class CNet:
         out.frombytes(self._buffer(lib.ann_net_params(self._net)))
         return out
 
+    def get_optimizer_state(self, want_v: bool) -> Tuple[array, Optional[array], int]:
+        """(m, v or None, step) of the rule chosen last (set_optimizer must have chosen one
+        that keeps m, and Adam for v)."""
+        m, v = array("f"), array("f") if want_v else None
+        m.frombytes(self._buffer(lib.ann_net_opt_m(self._net)))
+        if v is not None:
+            v.frombytes(self._buffer(lib.ann_net_opt_v(self._net)))
+        return m, v, int(lib.ann_net_opt_step(self._net))
+
+    def set_optimizer_state(self, m: array, v: Optional[array], step: int) -> None:
+        """Restore a state saved from get_optimizer_state, after set_optimizer."""
+        for values, pointer in ((m, lib.ann_net_opt_m(self._net)),
+                                (v, lib.ann_net_opt_v(self._net))):
+            if values is None:
+                continue
+            if pointer == ffi.NULL or len(values) != self.num_params:
+                raise ValueError(f"optimizer state of {len(values)} values does not fit this "
+                                 f"optimizer and network ({self.num_params} parameters)")
+            self._buffer(pointer)[:] = values.tobytes()
+        check(lib.ann_net_set_opt_step(self._net, step), "restoring the optimizer state")
+
     def set_params(self, values: array) -> None:
         if len(values) != self.num_params:
             raise ValueError(f"expected {self.num_params} parameters, got {len(values)}")

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
-from ._errors import AnnError, DataError
+from ._errors import AnnError, DataError, TrainingError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -95,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--l2", type=_number(float, inclusive=True), default=0.0,
                        help="L2 penalty (l2/2) * sum(W^2) on the weights (default 0: none)")
     train.add_argument("--batchnorm", action="store_true", help="Linear -> BN -> ReLU")
-    train.add_argument("--dropout", type=_number(float, inclusive=True, high=1), default=0.0,
-                       help="drop probability after each hidden ReLU (default 0: none)")
+    train.add_argument("--dropout", type=_number(float, inclusive=True, high=1), default=None,
+                       help="drop probability after each hidden ReLU (default 0, or the "
+                            "resumed model's)")
     train.add_argument("--patience", type=_number(int, inclusive=True), default=5,
                        help="early stopping, as the seed study: stop after this many validation "
                             "checks without improvement, keeping the best weights (default 5; "
@@ -286,17 +287,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     for option, path in (("--save", args.save), ("--log", args.log),
                          ("--plot-file", args.plot_file)):
         _check_destination(option, path)      # before training, not after it
+    counters = (0, 0.0)
     if args.resume:
         net = ann.Network.load(args.resume)
-        if args.layers is not None and net.sizes[1:-1] != args.layers:
-            raise UsageError(f"ann train: --layers {','.join(map(str, args.layers))} does not "
-                             f"match the resumed model's hidden sizes "
-                             f"{','.join(map(str, net.sizes[1:-1]))}")
+        counters = _check_resume(args, net)
     source, train_all, test = _load_data(args, args.quiet)
     train, val = train_all.split(args.val_fraction, seed=args.seed)
     if not args.resume:
         sizes = [train.features] + (args.layers if args.layers is not None else [20, 7, 5]) + [10]
-        net = ann.Network(sizes, batchnorm=args.batchnorm, dropout=args.dropout, seed=args.seed)
+        net = ann.Network(sizes, batchnorm=args.batchnorm, dropout=args.dropout or 0.0,
+                          seed=args.seed)
     elif net.sizes[0] != train.features:
         raise DataError(f"{args.resume}: the model takes {net.sizes[0]} inputs but the images "
                         f"have {train.features} pixels")
@@ -322,25 +322,40 @@ def cmd_train(args: argparse.Namespace) -> int:
     frame = LiveFrame(sys.stderr) if live else None     # the plots, redrawn in place
     checkpoint = _Checkpoint(args.save) if args.save else None
 
+    def save(history, index: int = -1) -> None:
+        """Checkpoint the weights in memory, which are those of check ``index`` of history."""
+        step = history.steps[index] if history.steps else counters[0]
+        checkpoint.save(net, _train_metadata(args, history, counters, index), step)
+
     def on_check(history) -> None:
         if checkpoint and history.best_step == history.steps[-1]:
-            checkpoint.save(net, _train_metadata(args, history), history.best_step)
+            save(history)
         if frame and len(history.steps) >= 2:
             frame.show(_live_plots(history))
 
     if frame:       # progress, notes and warnings go through it, above the plots
         sys.stderr = frame      # type: ignore[assignment]
     started = time.perf_counter()
-    history = net.fit(train, val, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                      l2=args.l2, optimizer=args.optimizer, momentum=args.momentum,
-                      early_stopping=early, lr_decay=decay, check_every=args.check_every,
-                      progress=not args.quiet, seed=args.seed, callback=on_check)
+    try:
+        history = net.fit(train, val, epochs=args.epochs, batch_size=args.batch_size,
+                          lr=args.lr, l2=args.l2, optimizer=args.optimizer,
+                          momentum=args.momentum, early_stopping=early, lr_decay=decay,
+                          check_every=args.check_every, progress=not args.quiet,
+                          seed=args.seed, callback=on_check, initial_step=counters[0],
+                          initial_epoch=counters[1])
+    except TrainingError as exc:        # diverged or out of memory: keep the best model
+        failed = getattr(exc, "history", None)
+        if failed is None or not args.save:
+            raise
+        raise TrainingError(f"{exc} {_kept_on_failure(args, failed, checkpoint, save)}") \
+            from None
+    finally:
+        if frame:   # the last plots stay on screen, above the results (or the error)
+            frame.close()
+            sys.stderr = frame.stream
     elapsed = time.perf_counter() - started
-    if frame:       # the last plots stay on screen, above the results
-        frame.close()
-        sys.stderr = frame.stream
     if checkpoint:
-        checkpoint.finish(net, _train_metadata(args, history))
+        checkpoint.finish(net, _train_metadata(args, history, counters))
 
     _say(f"{'step':>7} {'epoch':>6} {'train loss':>10} {'train acc':>9} {'val loss':>9} "
          f"{'val acc':>8} {'seconds':>8}")
@@ -361,10 +376,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             history.to_jsonl(args.log)
     result = net.evaluate(test)
-    _say(f"test: loss {result['loss']:.4f}, accuracy {result['accuracy']:.4f} "
-         f"({round(result['accuracy'] * len(test))}/{len(test)}); trained in {elapsed:.2f} s")
+    in_memory = history.best_step if history.restored_best else history.stopped_step
+    if checkpoint and checkpoint.step is not None and checkpoint.step != in_memory:
+        # the weights in memory are the last ones (--patience 0), the file has the best
+        _say(f"test (final weights, step {in_memory}): loss {result['loss']:.4f}, accuracy "
+             f"{result['accuracy']:.4f} ({round(result['accuracy'] * len(test))}/{len(test)})"
+             f"; trained in {elapsed:.2f} s")
+        result = ann.Network.load(args.save).evaluate(test)
+        _say(f"test (saved model, step {checkpoint.step}, best validation loss): loss "
+             f"{result['loss']:.4f}, accuracy {result['accuracy']:.4f} "
+             f"({round(result['accuracy'] * len(test))}/{len(test)})")
+    else:
+        _say(f"test: loss {result['loss']:.4f}, accuracy {result['accuracy']:.4f} "
+             f"({round(result['accuracy'] * len(test))}/{len(test)}); trained in {elapsed:.2f} s")
     if checkpoint and checkpoint.error is None:
         _say(f"model saved to {args.save}")
+    chance = math.log(net.sizes[-1])
+    if not history.best_val_loss < chance:
+        _note(f"warning: training did not learn: the best validation loss "
+              f"{history.best_val_loss:.4g} is no better than guessing uniformly "
+              f"(ln {net.sizes[-1]} = {chance:.2f}); the lr {args.lr:g} is probably too large")
     if checkpoint and checkpoint.error is not None:
         print(f"ann: error: the model was not saved: {checkpoint.error}", file=sys.stderr)
         return EXIT_ERROR
@@ -389,9 +420,17 @@ class _Checkpoint:
         self.pending = None                  # (params, state, metadata, step) not written yet
         self.error: Optional[str] = None
 
+    def write(self, net, metadata: Dict[str, str]) -> None:
+        """One save of ``net`` with its optimizer state (so --resume continues it)."""
+        try:
+            net.save(self.path, metadata=metadata, optimizer_state=True)
+        except MemoryError as exc:
+            raise MemoryError(f"saving the model to {self.path}" + (f": {exc}" if str(exc)
+                                                                    else "")) from None
+
     def save(self, net, metadata: Dict[str, str], step: int) -> None:
         try:
-            net.save(self.path, metadata=metadata)
+            self.write(net, metadata)
         except (AnnError, OSError) as exc:
             if self.pending is None:         # once per run of failures, not at every check
                 kept = (f"the file keeps the model of step {self.step}"
@@ -419,7 +458,7 @@ class _Checkpoint:
                 net = copy
         # else no validation check has run (Ctrl-C in the first steps): keep what there is
         try:
-            net.save(self.path, metadata=metadata)
+            self.write(net, metadata)
         except (AnnError, OSError) as exc:
             self.error = f"{exc}" + (f" (the file keeps the model of step {self.step})"
                                      if self.step is not None else "")
@@ -427,10 +466,73 @@ class _Checkpoint:
         self.pending = None
 
 
-def _train_metadata(args: argparse.Namespace, history) -> Dict[str, str]:
+def _train_metadata(args: argparse.Namespace, history, counters=(0, 0.0),
+                    index: int = -1) -> Dict[str, str]:
     return {"optimizer": args.optimizer, "lr": repr(args.lr), "batch_size": str(args.batch_size),
             "l2": repr(args.l2), "seed": str(args.seed),
-            "best_step": str(history.best_step), "best_val_loss": repr(history.best_val_loss)}
+            "val_fraction": repr(args.val_fraction),
+            "best_step": str(history.best_step), "best_val_loss": repr(history.best_val_loss),
+            # the counters of these weights, which --resume continues from
+            "steps": str(history.steps[index] if history.steps else counters[0]),
+            "epochs": repr(history.epochs[index] if history.epochs else counters[1])}
+
+
+def _check_resume(args: argparse.Namespace, net) -> tuple:
+    """Reject the flags that contradict the model being resumed (its architecture comes from
+    the file), explain the ones that change how it trains, and return the (steps, epochs)
+    counters it was saved at."""
+    from ._errors import ModelFileError
+    meta = getattr(net, "metadata", {})
+    hidden = ",".join(map(str, net.sizes[1:-1]))
+    if args.layers is not None and net.sizes[1:-1] != args.layers:
+        raise UsageError(f"ann train: --layers {','.join(map(str, args.layers))} does not "
+                         f"match the resumed model's hidden sizes {hidden}")
+    if args.batchnorm and not net.batchnorm:
+        raise UsageError(f"ann train: --batchnorm, but the resumed model {args.resume} has no "
+                         f"batch norm (resuming cannot add layers; train a new model instead)")
+    if args.dropout is not None and args.dropout != net.dropout:
+        raise UsageError(f"ann train: --dropout {args.dropout:g} does not match the resumed "
+                         f"model's dropout {net.dropout:g} (leave --dropout out to keep it)")
+    state = net.optimizer_state()
+    if state is not None and state["optimizer"] != args.optimizer:
+        _note(f"{args.resume} holds the state of the {state['optimizer']} optimizer it was "
+              f"trained with; this run uses --optimizer {args.optimizer}, so that state is "
+              f"not used (pass --optimizer {state['optimizer']} to continue it)")
+    if "seed" in meta and meta["seed"] != str(args.seed) or \
+            "val_fraction" in meta and meta["val_fraction"] != repr(args.val_fraction):
+        _note(f"{args.resume} was trained with --seed {meta.get('seed', '?')} --val-fraction "
+              f"{meta.get('val_fraction', '0.2')}: with other values the validation images "
+              f"differ and may include images it was trained on")
+    try:
+        steps = int(meta.get("steps", "0"))
+        epochs = float(meta.get("epochs", "0"))
+        if steps < 0 or not 0 <= epochs < math.inf:
+            raise ValueError
+    except ValueError:
+        raise ModelFileError(f"metadata steps {meta.get('steps')!r} / epochs "
+                             f"{meta.get('epochs')!r} are not counts", path=args.resume) from None
+    return steps, epochs
+
+
+def _kept_on_failure(args: argparse.Namespace, history, checkpoint, save) -> str:
+    """After training failed (diverged, out of memory) with --save: make sure the best model
+    is in the file when the network still holds it, and say what the file holds."""
+    best = history.best_step
+    holds_best = best is not None and (history.restored_best or best == history.stopped_step)
+    if best is not None and checkpoint.step != best and holds_best and best in history.steps:
+        try:
+            save(history, history.steps.index(best))
+        except (MemoryError, AnnError, OSError) as exc:
+            return f"The best model (step {best}) could not be saved: {exc or 'out of memory'}."
+        if checkpoint.step != best:
+            return f"The best model (step {best}) could not be saved (see the warning above)."
+    if checkpoint.step is None:
+        return (f"Nothing was saved to {args.save}: no validation check had passed before "
+                f"training failed (a file already there was left as it was).")
+    if checkpoint.step == best:
+        return (f"The best model (step {best}, validation loss {history.best_val_loss:.4f}) "
+                f"is in {args.save}.")
+    return f"{args.save} holds the model of step {checkpoint.step}."
 
 
 # ---- ann evaluate / predict --------------------------------------------------------------------
@@ -480,6 +582,10 @@ def _predict_inputs(args: argparse.Namespace, features: int):
                 yield f"{path}[{i}]", images.data[i * size:(i + 1) * size]
         else:
             side = int(round(math.sqrt(features)))
+            if side * side != features:
+                raise DataError(f"the model takes {features} inputs, which is not a square "
+                                f"image, so it cannot read PNG or PGM images; give an IDX "
+                                f"file of {features}-pixel images", path=path)
             if args.raw:
                 pixels = read_image(path, expect=(side, side))
                 width = height = side
@@ -511,7 +617,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import ann
     net = ann.Network.load(args.model)
     inputs = list(_predict_inputs(args, net.sizes[0]))
+    for name, pixels in inputs:     # each image is one row of the model's input, no more
+        if len(pixels) != net.sizes[0]:
+            raise DataError(f"{name}: image has {len(pixels)} pixels but the model takes "
+                            f"{net.sizes[0]} inputs")
     probs = net.predict_proba(b"".join(pixels for _, pixels in inputs))
+    if len(probs) != len(inputs):
+        raise AnnError(f"internal error: {len(inputs)} images gave {len(probs)} predictions")
     for (name, _), p in zip(inputs, probs):
         best = max(range(len(p)), key=p.__getitem__)
         if args.json:

@@ -27,6 +27,8 @@ def gradcheck(sizes: Optional[List[int]] = None, *, batch: int = 8, seed: int = 
               l2: float = 0.0) -> List[Dict[str, float]]:
     """Per layer: {"layer", "weights_error", "biases_error", ["bn_error",] "max_abs_grad"}."""
     sizes = list(sizes or [12, 9, 7, 5, 4])
+    if batchnorm and batch < 2 and len(sizes) > 2:
+        raise ValueError(f"gradcheck: batch norm needs a batch of at least 2 rows, got {batch}")
     D, K = sizes[0], sizes[-1]
     rng = random.Random(seed)
     images = bytes(rng.randrange(256) for _ in range(batch * D))

@@ -26,6 +26,14 @@ and a ``__metadata__`` map that makes the file self-describing::
 
 plus any other string keys a caller adds (e.g. "best_val_loss", "epochs").
 
+Optionally, for resuming training, the optimizer's state: with metadata
+``optimizer_state`` "momentum" or "nesterov", one tensor ``optimizer.m`` (the
+velocity), with "adam" also ``optimizer.v`` (first and second moments), each
+F32 of shape [P], P the number of trained values, in ann's parameter order
+(layer by layer: W as (n_in, n_out) row-major, b, then gamma and beta of a
+batch-normalized layer); and ``optimizer_step`` (Adam's update count, an int).
+Files without them load as before.
+
 In memory ann keeps each weight matrix as (n_in, n_out) row-major, so
 ``y = x @ W + b``; saving transposes to (n_out, in) and loading transposes
 back.  Loading trusts nothing: the metadata must agree with every tensor's
@@ -84,6 +92,10 @@ class ModelFile:
     #: of them) with keys "gamma", "beta", "running_mean", "running_var", each
     #: an array('f') of n_out values.
     batchnorm: Optional[List[Dict[str, array]]] = None
+    #: None, or the optimizer state: {"m": array('f')} (momentum, nesterov) or {"m", "v"}
+    #: (adam) of num_params(sizes, batchnorm) values; metadata["optimizer_state"] names
+    #: the rule and metadata["optimizer_step"] holds its step count.
+    optimizer: Optional[Dict[str, array]] = None
 
     @property
     def activations(self) -> List[str]:
@@ -92,6 +104,32 @@ class ModelFile:
         if text is None:
             return default_activations(len(self.sizes) - 1)
         return _parse_activations(text, len(self.sizes) - 1, None)
+
+
+#: optimizer_state metadata values -> the tensors that state has.
+OPTIMIZER_TENSORS = {"momentum": ("m",), "nesterov": ("m",), "adam": ("m", "v")}
+
+
+def num_params(sizes: Sequence[int], batchnorm: bool) -> int:
+    """Trained values of a network: W and b per layer, gamma and beta per BN layer."""
+    n_layers = len(sizes) - 1
+    return sum(sizes[l] * sizes[l + 1] + sizes[l + 1]
+               + (2 * sizes[l + 1] if batchnorm and l < n_layers - 1 else 0)
+               for l in range(n_layers))
+
+
+def _optimizer_kind(metadata: Mapping[str, str], fail) -> Optional[str]:
+    """The optimizer_state named in metadata (checked, with its step count), or None."""
+    kind = metadata.get("optimizer_state")
+    if kind is None:
+        return None
+    if kind not in OPTIMIZER_TENSORS:
+        raise fail(f"metadata optimizer_state is {_short(kind)}, expected one of "
+                   f"{', '.join(OPTIMIZER_TENSORS)}")
+    step = metadata.get("optimizer_step", "")
+    if not (step.isascii() and step.isdigit() and len(step) <= 18):
+        raise fail(f"metadata optimizer_step is {_short(step)}, expected a count >= 0")
+    return kind
 
 
 def default_activations(n_layers: int) -> List[str]:
@@ -120,11 +158,13 @@ def _transpose(src: array, rows: int, cols: int) -> array:
     return dst
 
 
-def _le_bytes(values: array) -> bytes:
+def _le_bytes(values: array) -> array:
+    """The values as little-endian float32 data for save_file (which takes any buffer): the
+    array itself on a little-endian host, so a big model is not copied once more to save it."""
     if _BIG_ENDIAN_HOST:
         values = array("f", values)  # copy: never byteswap the caller's array
         values.byteswap()
-    return values.tobytes()
+    return values
 
 
 def _first_non_finite(values: array) -> Optional[int]:
@@ -181,6 +221,20 @@ def save_model(path: PathLike, model: ModelFile) -> None:
                     raise ModelFileError(f"batchnorm[{l}]['running_var'] has a negative "
                                          f"variance {min(values)}", path=path)
                 tensors[f"layers.{l}.{suffix}"] = ("F32", (n_out,), _le_bytes(values))
+    kind = _optimizer_kind(metadata, lambda message: ModelFileError(message, path=path))
+    if (kind is None) != (model.optimizer is None):
+        raise ModelFileError("metadata optimizer_state and the optimizer tensors go together: "
+                             "give both or neither", path=path)
+    if kind is not None:
+        assert model.optimizer is not None
+        if not isinstance(model.optimizer, dict) or \
+                set(model.optimizer) != set(OPTIMIZER_TENSORS[kind]):
+            raise ModelFileError(f"optimizer state {kind} needs the arrays "
+                                 f"{', '.join(OPTIMIZER_TENSORS[kind])}", path=path)
+        P = num_params(sizes, bn is not None)
+        for key in OPTIMIZER_TENSORS[kind]:
+            values = _check_array(model.optimizer[key], P, f"optimizer[{key!r}]", path)
+            tensors[f"optimizer.{key}"] = ("F32", (P,), _le_bytes(values))
     save_file(path, tensors, metadata)
 
 
@@ -280,7 +334,10 @@ def _model_from_tensors(tensors: Mapping[str, TensorOut], metadata: Mapping[str,
 
     # Both checks cost O(number of tensors), never O(len(sizes)): a header
     # claiming millions of layers must not make us build millions of names.
-    extra = sorted(name for name in tensors if not _is_parameter_name(name, n_layers, kinds))
+    opt_kind = _optimizer_kind(metadata, fail)
+    optimizer_names = {f"optimizer.{key}" for key in OPTIMIZER_TENSORS.get(opt_kind or "", ())}
+    extra = sorted(name for name in tensors if name not in optimizer_names
+                   and not _is_parameter_name(name, n_layers, kinds))
     if extra:
         names = ", ".join(_short(n) for n in extra[:3]) + (", ..." if len(extra) > 3 else "")
         raise fail(f"unexpected tensor{'s' if len(extra) > 1 else ''} {names} for layers "
@@ -290,6 +347,17 @@ def _model_from_tensors(tensors: Mapping[str, TensorOut], metadata: Mapping[str,
             if f"layers.{l}.{kind}" not in tensors:
                 raise fail(f"missing tensor layers.{l}.{kind} (layers {_short(sizes)}, "
                            f"batchnorm {flag})")
+    optimizer: Optional[Dict[str, array]] = None
+    if opt_kind is not None:
+        P = num_params(sizes, has_bn)
+        optimizer = {}
+        for name in sorted(optimizer_names):
+            if name not in tensors:
+                raise fail(f"missing tensor {name} (metadata optimizer_state {opt_kind})")
+            if list(_check_f32(tensors, name, fail)) != [P]:
+                raise fail(f"{name} has shape {list(tensors[name][1])} but this network has "
+                           f"{P} parameters, so it must be [{P}]")
+            optimizer[name.split(".")[1]] = _floats(tensors[name][2], name, None, fail)
 
     weights: List[array] = []
     biases: List[array] = []
@@ -317,7 +385,7 @@ def _model_from_tensors(tensors: Mapping[str, TensorOut], metadata: Mapping[str,
         if has_bn and l < n_layers - 1:
             bn_layers.append(_load_bn(tensors, l, n_out, fail))
     return ModelFile(sizes=sizes, weights=weights, biases=biases, metadata=dict(metadata),
-                     batchnorm=bn_layers if has_bn else None)
+                     batchnorm=bn_layers if has_bn else None, optimizer=optimizer)
 
 
 def _load_bn(tensors: Mapping[str, TensorOut], l: int, n_out: int, fail) -> Dict[str, array]:

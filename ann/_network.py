@@ -23,6 +23,7 @@ from ._data import Dataset, Images
 from ._errors import DataError, TrainingError
 
 DEFAULT_LAYERS = (784, 20, 7, 5, 10)   # the seed study's network
+_FLOAT32_MAX = 3.4028234663852886e38
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3}   # ann.h's ANN_SGD...
 
 
@@ -147,6 +148,10 @@ def _learning_rate(value: Any) -> float:
     return float(value)
 
 
+class _Diverged(Exception):
+    """Raised inside ``fit`` when the loss became NaN or infinite, or is exploding."""
+
+
 class _Unbind:
     """Unbinds the backend's image index when training ends, however it ends."""
 
@@ -193,6 +198,11 @@ class Network:
     784 -> 20 -> 7 -> 5 -> 10. Weights start as U(-1/sqrt(fan_in), 1/sqrt(fan_in)) drawn from
     ``seed``; biases start at zero.
     """
+
+    # The optimizer state read from a model file, applied by the next fit (see fit), and the
+    # update rule the backend holds state for: none until a fit chooses one.
+    _pending_optimizer: Optional[Dict[str, Any]] = None
+    _optimizer: Optional[str] = None
 
     def __init__(self, layers: Sequence[int] = DEFAULT_LAYERS, *, batchnorm: bool = False,
                  dropout: float = 0.0, seed: int = 0, backend: Optional[str] = None) -> None:
@@ -270,13 +280,61 @@ class Network:
 
     # ---- model files ------------------------------------------------------------------------
 
+    def optimizer_state(self) -> Optional[Dict[str, Any]]:
+        """A copy of the optimizer's state, or None when there is none (plain SGD, or no fit
+        yet): {"optimizer": name, "step": Adam's step count, "m": the velocity or Adam's
+        first moment, "v": Adam's second moment or None}, each an array('f') laid out as
+        ``get_params``."""
+        if self._pending_optimizer is not None:
+            return dict(self._pending_optimizer)
+        if self._optimizer in (None, "sgd"):
+            return None
+        m, v, step = self._net.get_optimizer_state(self._optimizer == "adam")
+        return {"optimizer": self._optimizer, "step": step, "m": m, "v": v}
+
+    def _overflow_bound(self, params: array, state: array) -> Tuple[float, int]:
+        """(a bound on |every value| of a forward pass for inputs in [0, 1], the first layer
+        where it exceeds float32's range, else -1): |x W + b| <= n_in max|W| max|x| + max|b|,
+        and batch norm scales by at most max|gamma| / sqrt(min running_var + eps)."""
+        views = {0: memoryview(params), 4: memoryview(state)}   # no copies of the weights
+
+        def values(l: int, kind: str) -> memoryview:
+            offset, count = self._net.tensor(l, self._KINDS[kind])
+            return views[4 if self._KINDS[kind] >= 4 else 0][offset:offset + count]
+
+        def biggest(l: int, kind: str) -> float:
+            v = values(l, kind)
+            return max(max(v), -min(v))
+
+        bound = 1.0
+        for l in range(len(self.sizes) - 1):
+            bound = self.sizes[l] * biggest(l, "weight") * bound + biggest(l, "bias")
+            if self.batchnorm and l < len(self.sizes) - 2:
+                low = min(values(l, "bn_running_var"))
+                bound = (biggest(l, "bn_gamma") * (bound + biggest(l, "bn_running_mean"))
+                         / math.sqrt(max(low, 0.0) + 1e-5) + biggest(l, "bn_beta"))
+            if not bound <= _FLOAT32_MAX:
+                return bound, l
+        return bound, -1
+
     def save(self, path: Union[str, "os.PathLike[str]"],
-             metadata: Optional[Dict[str, str]] = None) -> None:
+             metadata: Optional[Dict[str, str]] = None, *,
+             optimizer_state: bool = False) -> None:
         """Write the network to ``path`` as a safetensors file, atomically (a crash mid-save
-        leaves any previous file intact). ``metadata`` adds string entries to the header."""
+        leaves any previous file intact). ``metadata`` adds string entries to the header.
+        With ``optimizer_state``, the optimizer's state (see ``optimizer_state()``) is stored
+        too, as tensors ``optimizer.m`` / ``optimizer.v``, for resuming. Refuses
+        (``ModelFileError``) weights so large that a prediction could overflow float32."""
+        from ._errors import ModelFileError
         from ._modelfile import ModelFile, save_model
         L = len(self.sizes) - 1
         params, state = self.get_params(), self.get_state()
+        bound, layer = self._overflow_bound(params, state)
+        if layer >= 0:
+            raise ModelFileError(f"refusing to save: the weights are so large that layer "
+                                 f"{layer}'s outputs can reach {bound:.3g}, beyond float32's "
+                                 f"range, so predictions would overflow (did training "
+                                 f"diverge? try a smaller lr)", path=path)
 
         def cut(l: int, kind: str) -> array:
             return self._slice(l, kind, params, state)
@@ -289,7 +347,14 @@ class Network:
             model.batchnorm = [{kind: cut(l, "bn_" + kind)
                                 for kind in ("gamma", "beta", "running_mean", "running_var")}
                                for l in range(L - 1)]
+        params = state = array("f")     # the tensors are cut: free the snapshot before saving
         model.metadata.setdefault("dropout", repr(self.dropout))
+        opt = self.optimizer_state() if optimizer_state else None
+        if opt is not None:
+            model.optimizer = {"m": opt["m"]} if opt["v"] is None else \
+                {"m": opt["m"], "v": opt["v"]}
+            model.metadata["optimizer_state"] = opt["optimizer"]
+            model.metadata["optimizer_step"] = str(opt["step"])
         save_model(path, model)
 
     @classmethod
@@ -326,6 +391,11 @@ class Network:
         net.set_params(params)
         net.set_state(state)
         net.metadata = dict(model.metadata)
+        if model.optimizer is not None:
+            net._pending_optimizer = {"optimizer": model.metadata["optimizer_state"],
+                                      "step": int(model.metadata["optimizer_step"]),
+                                      "m": model.optimizer["m"],
+                                      "v": model.optimizer.get("v")}
         return net
 
     # ---- data checks ------------------------------------------------------------------------
@@ -358,16 +428,31 @@ class Network:
             early_stopping: Optional[EarlyStopping] = None,
             lr_decay: Optional[ReduceLROnPlateau] = None, check_every: Optional[int] = None,
             progress: bool = True, seed: Optional[int] = None, stream: Optional[TextIO] = None,
-            callback: Optional[Callable[[History], None]] = None) -> History:
+            callback: Optional[Callable[[History], None]] = None, initial_step: int = 0,
+            initial_epoch: float = 0.0) -> History:
         """Train on ``train`` with mini-batches, checking ``validation`` as it goes.
 
         Each epoch visits every example once in a fresh order drawn from ``seed`` (default: the
-        network's seed), the last partial batch included. ``optimizer`` is "sgd" (the seed's),
+        network's seed), the last partial batch included; with batch norm, a last batch of
+        one row would have no variance, so that row joins the batch before it (which then
+        has ``batch_size + 1`` rows), and ``batch_size`` must be at least 2. ``optimizer`` is "sgd" (the seed's),
         "momentum", "nesterov" or "adam"; ``l2`` adds (l2/2) * sum(W^2) over the weights (not
         biases) to the loss. Validation is checked every ``check_every`` steps (default: the
         early-stopping setting, else once per epoch) and at the end; ``callback(history)`` runs
         after each check. Ctrl-C stops after the current mini-batch and returns normally with
-        ``stop_reason == "interrupted"``. Returns the ``History``."""
+        ``stop_reason == "interrupted"``. Returns the ``History``.
+
+        Training that cannot go on raises ``TrainingError`` with the history so far in its
+        ``history`` attribute: a NaN or infinite loss, a mean training loss between two checks
+        above ten times that of guessing uniformly (``10 * max(ln K, 1)``: exploding), or
+        memory running out (``stop_reason`` "diverged" or "out_of_memory"). The network then
+        holds the best weights when ``restore_best`` has some (``restored_best``), else those
+        before the failing step. A check whose validation loss is NaN never counts as best.
+
+        Resuming: ``initial_step`` and ``initial_epoch`` (the counters of the run that made
+        the weights) start the history's steps and epochs there, and a network loaded from a
+        file that holds optimizer state (see ``save``) continues it in its first ``fit`` with
+        the same optimizer (momentum velocity, Adam's moments and step count)."""
         train = self._check_dataset(train, "train")
         if validation is not None:
             validation = self._check_dataset(validation, "validation")
@@ -390,11 +475,32 @@ class Network:
             check_every = early_stopping.check_every
         if check_every is not None:
             check_every = _positive_int(check_every, "check_every")
+        n = len(train)
+        # Batch norm cannot learn from a one-row batch (its variance is 0; the core refuses
+        # it, as PyTorch does), so a lone last row joins the batch before it: with n % b == 1
+        # each epoch's last batch has b + 1 rows, and every row is still trained on.
+        starts = list(range(0, n, batch_size))
+        if self.batchnorm and len(self.sizes) > 2:
+            if batch_size < 2 or n < 2:
+                raise ValueError("batch norm needs at least 2 rows per batch, got "
+                                 + (f"batch_size {batch_size}" if batch_size < 2
+                                    else "a training set of 1 image"))
+            if n % batch_size == 1:
+                starts.pop()
+        ends = starts[1:] + [n]
+        if isinstance(initial_step, bool) or not isinstance(initial_step, int) \
+                or initial_step < 0:
+            raise ValueError(f"initial_step must be an int >= 0, got {initial_step!r}")
+        if not isinstance(initial_epoch, (int, float)) or not 0 <= initial_epoch < math.inf:
+            raise ValueError(f"initial_epoch must be a finite number >= 0, got {initial_epoch!r}")
         self._net.set_optimizer(OPTIMIZERS[optimizer], float(momentum), beta1, beta2, eps,
                                 float(l2))
+        pending, self._pending_optimizer = self._pending_optimizer, None
+        if pending is not None and pending["optimizer"] == optimizer:
+            self._net.set_optimizer_state(pending["m"], pending["v"], pending["step"])
+        self._optimizer = optimizer
         from ._progress import ProgressBar
 
-        n = len(train)
         order = train.index_array()
         images, labels, n_rows = train._images, train._labels, len(train._labels)
         state = (self.seed if seed is None else seed) ^ 0x5EED5EED
@@ -404,34 +510,52 @@ class Network:
         best_params: Optional[Tuple[array, array]] = None
         since_best = since_lr_best = 0
         lr_best = math.inf
-        step = 0
+        step = initial_step
         loss_sum, hits, seen = 0.0, 0, 0       # since the last check
         started = time.perf_counter()
         stop: Optional[str] = None
-        epochs_done = 0.0
+        epochs_done = float(initial_epoch)
         interrupted = _InterruptFlag()
+        # A mean loss this far above guessing uniformly (ln K) is not a bad patch: it explodes.
+        exploding = 10.0 * max(math.log(self.sizes[-1]), 1.0)
+        doing = "starting"
+        bar: Any = None
 
         def check(epoch_float: float) -> None:
             nonlocal best_params, since_best, since_lr_best, lr_best, lr, loss_sum, hits, seen
             nonlocal stop
+            nonlocal doing
             history.steps.append(step)
             history.epochs.append(round(epoch_float, 6))
-            history.train_loss.append(loss_sum / seen if seen else math.nan)
+            train_loss = loss_sum / seen if seen else math.nan
+            history.train_loss.append(train_loss)
             history.train_accuracy.append(hits / seen if seen else math.nan)
             history.lr.append(lr)
             loss_sum, hits, seen = 0.0, 0, 0
+            if train_loss > exploding:
+                history.val_loss.append(math.nan)
+                history.val_accuracy.append(math.nan)
+                history.seconds.append(time.perf_counter() - started)
+                raise _Diverged(f"the mean training loss since the last check is "
+                                f"{train_loss:.4g}, more than ten times the {exploding / 10:.2f} "
+                                f"of guessing uniformly: it is exploding")
             if validation is None:
                 history.val_loss.append(math.nan)
                 history.val_accuracy.append(math.nan)
             else:
+                doing = "checking the validation set"
                 result = self.evaluate(validation)
                 history.val_loss.append(result["loss"])
                 history.val_accuracy.append(result["accuracy"])
                 delta = early_stopping.min_delta if early_stopping else 0.0
-                if result["loss"] < history.best_val_loss - delta or history.best_step is None:
+                finite = math.isfinite(result["loss"])   # a NaN loss is never the best
+                if finite and (result["loss"] < history.best_val_loss - delta
+                               or history.best_step is None):
                     history.best_val_loss, history.best_step = result["loss"], step
                     since_best = 0
                     if restore:
+                        doing = "copying the best weights"
+                        best_params = None      # free the old copy before making the new one
                         best_params = (self.get_params(), self.get_state())
                 else:
                     since_best += 1
@@ -447,58 +571,82 @@ class Network:
                             since_lr_best = 0
             history.seconds.append(time.perf_counter() - started)
             if callback is not None:
+                doing = "running the callback"
                 callback(history)
 
-        net.bind_images(images, n_rows)    # the validation views share these images too
-        with interrupted, _Unbind(net):
-            for epoch in range(epochs):
-                state = shuffle(order, state)
-                bar = ProgressBar(n, label=f"epoch {epoch + 1}/{epochs}",
-                                  stream=stream or sys.stderr, enabled=progress)
-                epoch_loss, epoch_seen = 0.0, 0
-                for start in range(0, n, batch_size):
-                    b = min(batch_size, n - start)
-                    try:
-                        loss, correct = net.train_step(images, labels, n_rows, order, start, b, lr)
-                    except TrainingError as exc:
-                        bar.close()
-                        history.stop_reason, history.stopped_step = "diverged", step
-                        err = TrainingError(
-                            f"training diverged at step {step + 1} (epoch {epoch + 1}): the loss "
-                            f"became NaN or infinite; the weights are those before that step. "
-                            f"Try a smaller lr.")
-                        err.history = history  # type: ignore[attr-defined]
-                        raise err from exc
-                    step += 1
-                    loss_sum += loss * b
-                    hits += correct
-                    seen += b
-                    epoch_loss += loss * b
-                    epoch_seen += b
-                    epochs_done = epoch + (start + b) / n
-                    bar.update(start + b, loss=epoch_loss / epoch_seen)
-                    if check_every is not None and step % check_every == 0:
-                        check(epochs_done)
+        def restore_best() -> None:
+            if restore and best_params is not None and history.best_step != step:
+                self.set_params(best_params[0])
+                self.set_state(best_params[1])
+                history.restored_best = True
+
+        try:
+            net.bind_images(images, n_rows)    # the validation views share these images too
+            with interrupted, _Unbind(net):
+                for epoch in range(epochs):
+                    state = shuffle(order, state)
+                    bar = ProgressBar(n, label=f"epoch {epoch + 1}/{epochs}",
+                                      stream=stream or sys.stderr, enabled=progress)
+                    epoch_loss, epoch_seen = 0.0, 0
+                    for start, end in zip(starts, ends):
+                        b = end - start
+                        doing = "a training step"
+                        try:
+                            loss, correct = net.train_step(images, labels, n_rows, order, start,
+                                                           b, lr)
+                        except TrainingError as exc:
+                            raise _Diverged(f"the loss of step {step + 1} became NaN or "
+                                            f"infinite") from exc
+                        step += 1
+                        loss_sum += loss * b
+                        hits += correct
+                        seen += b
+                        epoch_loss += loss * b
+                        epoch_seen += b
+                        epochs_done = initial_epoch + epoch + (start + b) / n
+                        bar.update(start + b, loss=epoch_loss / epoch_seen)
+                        if check_every is not None and step % check_every == 0:
+                            check(epochs_done)
+                        if stop or interrupted.flag:
+                            break
+                    if check_every is None and not interrupted.flag:
+                        check(initial_epoch + epoch + 1.0)
+                    fields: Dict[str, float] = {"loss": epoch_loss / max(epoch_seen, 1)}
+                    if history.val_loss and not math.isnan(history.val_loss[-1]):
+                        fields.update(val_loss=history.val_loss[-1],
+                                      val_acc=history.val_accuracy[-1])
+                    bar.close(**fields)
                     if stop or interrupted.flag:
                         break
-                if check_every is None and not interrupted.flag:
-                    check(epoch + 1.0)
-                fields: Dict[str, float] = {"loss": epoch_loss / max(epoch_seen, 1)}
-                if history.val_loss and not math.isnan(history.val_loss[-1]):
-                    fields.update(val_loss=history.val_loss[-1], val_acc=history.val_accuracy[-1])
-                bar.close(**fields)
-                if stop or interrupted.flag:
-                    break
-        if interrupted.flag:
-            stop = "interrupted"
-        if seen:                          # steps since the last check: check once more
-            check(epochs_done)
+            if interrupted.flag:
+                stop = "interrupted"
+            if seen:                          # steps since the last check: check once more
+                check(epochs_done)
+        except (_Diverged, MemoryError) as exc:
+            if bar is not None:
+                bar.close()
+            history.stopped_step = step
+            history.stop_reason = "diverged" if isinstance(exc, _Diverged) else "out_of_memory"
+            restore_best()
+            best_params = None      # the error's traceback keeps this frame: free the copy
+            if isinstance(exc, _Diverged):
+                what = f"training diverged after step {step} (epoch {epochs_done:.2f}): {exc}"
+                hint = "Try a smaller lr."
+            else:
+                detail = f" ({exc})" if str(exc) else ""
+                what = (f"out of memory at step {step} (epoch {epochs_done:.2f}) while {doing}"
+                        f"{detail}: the network has {self.num_params} parameters, "
+                        f"{4 * self.num_params / 1e6:.0f} MB per copy of the weights")
+                hint = "Try smaller layers or a smaller batch."
+            kept = (f"the network has the best weights, of step {history.best_step}"
+                    if history.restored_best or history.best_step == step
+                    else "the weights are those before the failing step")
+            err = TrainingError(f"{what}; {kept}. {hint}")
+            err.history = history  # type: ignore[attr-defined]
+            raise err from None
         history.stop_reason = stop or "completed"
         history.stopped_step = step
-        if restore and best_params is not None and history.best_step != step:
-            self.set_params(best_params[0])
-            self.set_state(best_params[1])
-            history.restored_best = True
+        restore_best()
         return history
 
     # ---- inference ---------------------------------------------------------------------------

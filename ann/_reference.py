@@ -339,6 +339,21 @@ class RefNet:
         self.eps, self.l2 = eps, l2
         self._clear_optimizer()
 
+    def get_optimizer_state(self, want_v: bool) -> Tuple[array, Optional[array], int]:
+        return (array("f", self.opt_m), array("f", self.opt_v) if want_v else None, self.step)
+
+    def set_optimizer_state(self, m: array, v: Optional[array], step: int) -> None:
+        for values in (m, v):
+            if values is not None and len(values) != self.num_params:
+                raise ValueError(f"optimizer state of {len(values)} values does not fit this "
+                                 f"network ({self.num_params} parameters)")
+        if step < 0:
+            raise ValueError(f"optimizer step must be >= 0, got {step}")
+        self.opt_m = list(m)
+        if v is not None:
+            self.opt_v = list(v)
+        self.step = step
+
     def _clear_optimizer(self) -> None:
         self.step = 0
         self.opt_m: Matrix = [0.0] * self.num_params
@@ -399,6 +414,9 @@ class RefNet:
             raise ValueError("batch size must be at least 1 and fit in the index")
         if any(not 0 <= i < n_rows for i in rows):
             raise DataError("a row index lies outside the data set")
+        if batch < 2 and any(li.gamma >= 0 for li in self.layers):
+            # as ann_net_forward_backward: one row has variance 0, nothing to normalise by
+            raise ValueError("forward/backward: batch norm needs at least 2 rows per batch")
         D, K = self.sizes[0], self.sizes[-1]
         acts = self._forward(gather_u8(images, rows, D), batch, training=True)
         batch_labels = [labels[i] for i in rows]

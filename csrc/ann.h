@@ -201,8 +201,19 @@ int ann_net_init(ann_net *net, uint64_t seed);
 int ann_net_set_optimizer(ann_net *net, int kind, float momentum, float beta1, float beta2,
                           float eps, float l2);
 
+/* The optimizer's state, for saving and resuming: opt_m (P) is the velocity (momentum,
+ * Nesterov) or Adam's first moment, opt_v (P) Adam's second moment, in the params layout;
+ * each is NULL until ann_net_set_optimizer has chosen a rule that needs it (a buffer stays
+ * allocated, unused, when a later rule does not). opt_step is Adam's t, the updates done.
+ * Restore a state after ann_net_set_optimizer, which clears it. */
+float *ann_net_opt_m(ann_net *net);
+float *ann_net_opt_v(ann_net *net);
+int64_t ann_net_opt_step(const ann_net *net);
+int ann_net_set_opt_step(ann_net *net, int64_t step);   /* ANN_E_ARG if step < 0 */
+
 /* Forward and backward, in training mode, on the batch images[idx[0..B-1]], labels[idx[...]]:
  * *loss = mean cross-entropy of the batch plus the L2 penalty, grads = its gradient.
+ * With batch norm B must be at least 2 (ANN_E_SIZE otherwise): one row has no variance.
  * *correct (may be NULL) = rows whose argmax logit equals the label. Parameters are untouched
  * (batch-norm running statistics are updated, and the dropout stream advances). */
 int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,

@@ -267,6 +267,18 @@ int ann_net_set_optimizer(ann_net *net, int kind, float momentum, float beta1, f
     return ANN_OK;
 }
 
+float *ann_net_opt_m(ann_net *net) { return net ? net->opt_m : NULL; }
+float *ann_net_opt_v(ann_net *net) { return net ? net->opt_v : NULL; }
+int64_t ann_net_opt_step(const ann_net *net) { return net ? net->step : 0; }
+
+int ann_net_set_opt_step(ann_net *net, int64_t step)
+{
+    if (!net) return ANN_E_NULL;
+    if (step < 0) return ANN_E_ARG;
+    net->step = step;
+    return ANN_OK;
+}
+
 /* Make the workspace hold at least `rows` rows. Allocates only when it must grow. */
 static int ensure_capacity(ann_net *net, int rows)
 {
@@ -498,6 +510,10 @@ static int forward_backward(ann_net *net, double *loss, int64_t *correct,
 {
     if (!net || !loss || !images || !labels || !idx) return ANN_E_NULL;
     if (B < 1 || N < 1) return ANN_E_SIZE;
+    /* A one-row batch has variance 0: batch norm would train on xhat = 0 and blend that 0
+     * into the running variance, mis-normalising every later prediction (PyTorch refuses
+     * it too). The training loop merges a lone last row into the batch before it. */
+    if (B < 2 && net->batchnorm && net->L > 1) return ANN_E_SIZE;
     int status = ensure_capacity(net, B);
     if (status == ANN_OK) status = load_batch(net, images, labels, N, idx, 0, B, net->labels);
     if (status == ANN_OK) status = forward(net, B, 1);

@@ -99,7 +99,9 @@ def test_disk_full_to_the_end_keeps_the_last_good_file_and_fails_at_the_end(disk
     status, out, err = _run(capsys, path)
     assert status == 1
     assert "stopped: completed after 250 steps" in out       # trained to the end
-    assert "test: loss" in out and "model saved to" not in out
+    # the file holds step 20, the network later weights: both are reported, labelled
+    assert "test (saved model, step 20, best validation loss): loss" in out
+    assert "model saved to" not in out
     lines = err.splitlines()
     assert len([line for line in lines if "warning: could not save" in line]) == 1
     assert lines[-1] == (f"ann: error: the model was not saved: {path}: cannot write: No space "

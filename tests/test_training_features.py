@@ -303,3 +303,47 @@ def test_batchnorm_seed_network_on_mnist(mnist):
     some = test[:50]
     batch = net.predict(some)
     assert [net.predict(test[i:i + 1])[0] for i in range(50)] == batch
+
+
+# ---- batch norm never learns from a one-row batch (issue 12, item 1) ---------------------------
+
+@pytest.mark.parametrize("backend", ["c", "python"])
+def test_batchnorm_lone_last_row_joins_the_previous_batch(backend):
+    # 65 rows at batch 64 used to train a second batch of one row, whose variance 0 was blended
+    # into the running variance. Now the 65 rows are one batch: one step, and the running
+    # variance is 0.9 * 1 + 0.1 * (unbiased variance of the 65 pre-BN values), computed here
+    # from the reference's dense layer on the initial weights.
+    train = synthetic(65, seed=8)
+    net = ann.Network([30, 6, 4], batchnorm=True, seed=1, backend=backend)
+    W, b = net.layer(0)
+    history = net.fit(train, epochs=1, batch_size=64, lr=0.1, progress=False)
+    assert history.stopped_step == 1
+    x = ref.gather_u8(train.images.tobytes(), list(range(65)), 30)
+    z = ref.dense_forward(x, list(W), list(b), 65, 30, 6)
+    expected = []
+    for j in range(6):
+        column = z[j::6]
+        mean = sum(column) / 65
+        expected.append(0.9 + 0.1 * sum((v - mean) ** 2 for v in column) / 64)
+    close(net.tensor(0, "bn_running_var"), expected, tol=1e-4)
+
+
+@pytest.mark.parametrize("backend", ["c", "python"])
+def test_batchnorm_refuses_one_row_batches(backend):
+    train = synthetic(20, seed=8)
+    net = ann.Network([30, 6, 4], batchnorm=True, seed=1, backend=backend)
+    with pytest.raises(ValueError, match="batch norm needs at least 2 rows per batch"):
+        net.fit(train, epochs=1, batch_size=1, progress=False)
+    with pytest.raises(ValueError, match="batch norm needs at least 2 rows per batch"):
+        net.fit(train[:1], epochs=1, batch_size=8, progress=False)
+    # the backend itself refuses a training pass over one row, and leaves the statistics alone
+    state = net.get_state()
+    idx = array("i", range(20))
+    with pytest.raises(ValueError):
+        net._net.train_step(train._images, train._labels, 20, idx, 0, 1, 0.1)
+    assert net.get_state() == state
+    net._net.train_step(train._images, train._labels, 20, idx, 0, 2, 0.1)   # two rows are fine
+    assert net.get_state() != state
+    # without hidden layers there is no batch norm to protect: one-row batches train
+    ann.Network([30, 4], batchnorm=True, backend=backend).fit(train, batch_size=1,
+                                                               progress=False)
