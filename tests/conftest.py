@@ -74,3 +74,14 @@ def core():
             pytest.skip(f"C core not built and ANN_BACKEND=python ({exc})")
         pytest.fail(f"the C core is not built: {exc}; install with `pip install .`")
     return ffi, lib
+
+
+def one_stderr_line(out, *needles: str) -> str:
+    """The single stderr line of a finished ``ann`` command, checked to hold every needle and
+    no traceback: what every error of the CLI must look like."""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert "Traceback" not in out.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]

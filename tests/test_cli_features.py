@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from conftest import one_stderr_line
+
 import ann
 from ann import _idx
 from ann._images import encode_png_gray, encode_pgm
@@ -25,12 +27,7 @@ def run(*args, timeout=600):
 
 def one_error_line(out, *needles):
     assert out.returncode != 0
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1, out.stderr
-    assert "Traceback" not in out.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
+    return one_stderr_line(out, *needles)
 
 
 @pytest.fixture(scope="module")

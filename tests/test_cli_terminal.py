@@ -23,7 +23,7 @@ import pytest
 import ann
 from ann._images import encode_pgm, encode_png_gray
 
-from conftest import REPO
+from conftest import REPO, one_stderr_line
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE = Path(ann.__file__).resolve().parent / "data" / "sample"
@@ -39,15 +39,6 @@ def run(*args, env=None, timeout=600):
 def one_error_line(out, *needles) -> str:
     assert out.returncode != 0, out.stdout
     return one_stderr_line(out, *needles)
-
-
-def one_stderr_line(out, *needles) -> str:
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1, out.stderr
-    assert "Traceback" not in out.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def needs_c_core() -> None:

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from conftest import one_stderr_line
+
 import ann
 from ann._images import encode_png_gray
 
@@ -23,12 +25,7 @@ def run(*args, timeout=600, env=None, preexec_fn=None):
 
 def one_error_line(out, *needles):
     assert out.returncode == 1, (out.returncode, out.stderr)
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1, out.stderr
-    assert "Traceback" not in out.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
+    return one_stderr_line(out, *needles)
 
 
 # ---- item 2: ann predict checks image sizes against the model ---------------------------------
