@@ -2,7 +2,7 @@
  * test_gemm.c -- standalone checks and benchmark for csrc/gemm.c (ann_sgemm and its threads).
  *
  * Build and run (from the project root):
- *   gcc -O2 -pthread -I csrc tests/c/test_gemm.c csrc/gemm.c -lm -o /tmp/test_gemm
+ *   gcc -O2 -pthread -I csrc tests/c/test_gemm.c csrc/*.c -lm -o /tmp/test_gemm
  *   /tmp/test_gemm            correctness: every kernel this CPU has, thread bit-identity,
  *                             error codes, fork safety; ends with "N passed, N failed"
  *   /tmp/test_gemm --small    the same on small sizes only (for valgrind)
