@@ -7,7 +7,8 @@
  * loss falls, exercises prediction on index lists and float inputs, and feeds every entry
  * point a few bad arguments that must come back as error codes.
  *
- *   gcc -O1 -g -pthread -Icsrc tests/c/train_smoke.c csrc/*.c -lm
+ *   gcc -O1 -g -pthread -Icsrc tests/c/train_smoke.c csrc/[a-z]*.c -lm
+ * (tools/cross_windows.sh builds it for Windows and runs it under wine.)
  */
 #define _POSIX_C_SOURCE 200112L   /* setenv */
 #include "ann.h"
@@ -16,6 +17,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* setenv, which Windows spells _putenv_s */
+static void set_env(const char *name, const char *value)
+{
+#if defined(_WIN32)
+    _putenv_s(name, value);
+#else
+    setenv(name, value, 1);
+#endif
+}
 
 enum { N = 600, D = 48, K = 4 };
 
@@ -127,7 +138,7 @@ int main(void)
     for (int sparse = 0; sparse <= 1; sparse++) {
         make_data(images, labels, sparse);
         ann_sparse_index *index = NULL;
-        setenv("ANN_SPARSE", sparse ? "1" : "0", 1);   /* read when each network is created */
+        set_env("ANN_SPARSE", sparse ? "1" : "0");   /* read when each network is created */
         if (sparse) {
             CHECK(ann_sparse_index_create(&index, images, N, D) == ANN_OK, "index_create");
             CHECK(ann_sparse_index_density(index) < 0.5, "synthetic data is not sparse");
