@@ -82,6 +82,9 @@ static float *make_matrix(int rows, int cols, int ld)
 /* ---- what the tests need from the operating system ----------------------------------------- */
 
 #if defined(_WIN32)
+#define popen _popen   /* the C runtime's names (MSVC declares no plain popen in C11 mode) */
+#define pclose _pclose
+
 static double now_seconds(void)
 {
     LARGE_INTEGER t, f;
