@@ -7,8 +7,8 @@
  * loss falls, exercises prediction on index lists and float inputs, and feeds every entry
  * point a few bad arguments that must come back as error codes.
  *
- *   gcc -O1 -g -pthread -Icsrc tests/c/train_smoke.c csrc/[a-z]*.c -lm
- * (tools/cross_windows.sh builds it for Windows and runs it under wine.)
+ *   cd csrc && gcc -O1 -g -pthread -I. ../tests/c/train_smoke.c *.c -lm -o /tmp/train_smoke
+ * (from csrc/, so that the glob's slash-star does not open a comment here: -Wcomment)
  */
 #define _POSIX_C_SOURCE 200112L   /* setenv */
 #include "ann.h"
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* setenv, which Windows spells _putenv_s */
+/* setenv, which Windows spells _putenv_s (tools/cross_windows.sh runs this under wine) */
 static void set_env(const char *name, const char *value)
 {
 #if defined(_WIN32)
