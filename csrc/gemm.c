@@ -456,7 +456,7 @@ static const gemm_kernel avx512_kernel_desc = {
 
 static ann__once g_init_once = ANN__ONCE_INIT;
 static const gemm_kernel *g_kernel = &portable_kernel_desc;
-static int g_initialized;       /* gemm_init made the thread-buffer key; atomic */
+static int g_initialized;       /* gemm_init made the caller-buffer key; atomic */
 
 static const gemm_kernel *choose_kernel(void)
 {
@@ -478,13 +478,13 @@ static const gemm_kernel *choose_kernel(void)
     return &portable_kernel_desc;
 }
 
-static ann__tls_key g_thread_buffers_key;
-static void ANN__CALLBACK free_thread_buffers(void *p);
+static ann__tls_key g_caller_buffers_key;
+static void ANN__CALLBACK free_caller_buffers(void *p);
 
 static void gemm_init(void)
 {
     g_kernel = choose_kernel();
-    if (ann__tls_create(&g_thread_buffers_key, free_thread_buffers) != 0) return;
+    if (ann__tls_create(&g_caller_buffers_key, free_caller_buffers) != 0) return;
     ann__atomic_store(&g_initialized, 1);
 }
 
@@ -524,29 +524,38 @@ static void release_buffers(pack_buffers *buf)
     memset(buf, 0, sizeof *buf);
 }
 
-static void ANN__CALLBACK free_thread_buffers(void *p)
+static void ANN__CALLBACK free_caller_buffers(void *p)
 {
     if (!p) return;
     release_buffers(p);
     free(p);
 }
 
-/* This thread's buffers (the caller's or a pool worker's), kept in thread-local storage so
- * that no two threads share one, not even concurrent callers (cffi releases the GIL); freed
- * when the thread ends. NULL when out of memory. */
-static pack_buffers *thread_buffers(void)
+/* The calling thread's buffers, kept in thread-local storage so that concurrent callers (cffi
+ * releases the GIL) never share one; freed when the thread ends. NULL when out of memory. */
+static pack_buffers *caller_buffers(void)
 {
     if (!ann__atomic_load(&g_initialized)) return NULL; /* no key: gemm_init failed */
-    pack_buffers *buf = ann__tls_get(g_thread_buffers_key);
+    pack_buffers *buf = ann__tls_get(g_caller_buffers_key);
     if (!buf) {
         buf = calloc(1, sizeof *buf);
         if (!buf) return NULL;
-        if (ann__tls_set(g_thread_buffers_key, buf) != 0) {
+        if (ann__tls_set(g_caller_buffers_key, buf) != 0) {
             free(buf);
             return NULL;
         }
     }
     return buf;
+}
+
+/* The pool's worker w (1..) packs into g_worker_buffers[w]: it runs one chunk at a time, and a
+ * worker started after fork() reuses the buffers of the one it replaces (internal.h). They
+ * live as long as the process; at exit they are still reachable from here, not leaked. */
+static pack_buffers g_worker_buffers[ANN__MAX_THREADS];
+
+static pack_buffers *chunk_buffers(int worker)
+{
+    return worker > 0 ? &g_worker_buffers[worker] : caller_buffers();
 }
 
 /* ---- the problem, and packing ------------------------------------------------------------- */
@@ -784,7 +793,7 @@ static int gemm_rect(const gemm_problem *p, int m0, int m1, int n0, int n1, pack
  * A parallel product cuts C into a tm x tn grid of chunks along the MR x NR tile grid and
  * hands them to ann__parallel_for. Chunk t is row band t / tn and column band t % tn; each
  * chunk writes only its own rectangle of C and its own status slot, packs into the buffers of
- * whichever thread runs it, and computes every element exactly as any other split would (see
+ * whichever thread runs it (chunk_buffers), and computes every element exactly as any other split would (see
  * gemm_rect), so the bits do not depend on the grid or on the threads.
  */
 typedef struct {
@@ -801,8 +810,8 @@ static int band_start(int tiles, int bands, int b, int tile, int size)
     return start < size ? (int)start : size;
 }
 
-/* Chunk t of the job (a task for ann__parallel_for). */
-static void run_chunk(void *ctx, int t)
+/* Chunk t of the job, run by `worker` (a task for ann__parallel_for). */
+static void run_chunk(void *ctx, int t, int worker)
 {
     gemm_job *job = ctx;
     const gemm_problem *p = job->prob;
@@ -815,7 +824,7 @@ static void run_chunk(void *ctx, int t)
     const int n1 = band_start(col_tiles, job->tn, bj + 1, NR, p->N);
     job->status[t] = ANN_OK;
     if (m0 >= m1 || n0 >= n1) return;
-    pack_buffers *buf = (p->pack_a || p->pack_b) ? thread_buffers() : NULL;
+    pack_buffers *buf = (p->pack_a || p->pack_b) ? chunk_buffers(worker) : NULL;
     job->status[t] = gemm_rect(p, m0, m1, n0, n1, buf);
 }
 
@@ -888,17 +897,16 @@ static int run_job(const gemm_problem *p, int threads)
 }
 
 /* At exit, free the exiting thread's buffers (thread-local values are destroyed when a thread
- * ends, which exit() does not count as), so leak checkers stay quiet. The pool's workers free
- * their own as they end (pool.c). MSVC has no destructor attribute: the process's end
- * reclaims the memory there. */
+ * ends, which exit() does not count as), so leak checkers stay quiet. MSVC has no destructor
+ * attribute: the process's end reclaims the memory there. */
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((destructor)) static void free_exiting_thread_buffers(void)
 {
     if (!ann__atomic_load(&g_initialized)) return;
-    pack_buffers *buf = ann__tls_get(g_thread_buffers_key);
+    pack_buffers *buf = ann__tls_get(g_caller_buffers_key);
     if (buf) {
-        (void)ann__tls_set(g_thread_buffers_key, NULL);
-        free_thread_buffers(buf);
+        (void)ann__tls_set(g_caller_buffers_key, NULL);
+        free_caller_buffers(buf);
     }
 }
 #endif

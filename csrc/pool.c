@@ -68,7 +68,7 @@ int ann_get_num_threads(void)
 /* ---- the pool ------------------------------------------------------------------------------ */
 
 typedef struct {
-    void (*task)(void *ctx, int chunk);
+    void (*task)(void *ctx, int chunk, int worker);
     void *ctx;
     int n_chunks;
     int threads;     /* workers 1..threads-1 take part, with the caller */
@@ -92,14 +92,15 @@ static unsigned long g_generation;
 static int g_quit, g_closed;
 static pool_job *g_job; /* the running job, NULL between jobs */
 
-/* Take and run chunks of g_job until none is left. Called and returns with g_pool_lock held. */
-static void take_chunks(void)
+/* Take and run chunks of g_job until none is left, as `worker` (0: the caller). Called and
+ * returns with g_pool_lock held. */
+static void take_chunks(int worker)
 {
     pool_job *job = g_job;
     while (job && job->next_chunk < job->n_chunks) {
         const int c = job->next_chunk++;
         ann__mutex_unlock(&g_pool_lock);
-        job->task(job->ctx, c);
+        job->task(job->ctx, c, worker);
         ann__mutex_lock(&g_pool_lock);
         if (++job->chunks_done == job->n_chunks) ann__cond_signal(&g_pool_done);
     }
@@ -113,7 +114,7 @@ static void worker_main(void *arg)
         while (!g_quit && g_generation == w->seen) ann__cond_wait(&g_pool_wake, &g_pool_lock);
         if (g_quit) break;
         w->seen = g_generation;
-        if (g_job && w->index < g_job->threads) take_chunks();
+        if (g_job && w->index < g_job->threads) take_chunks(w->index);
     }
     ann__mutex_unlock(&g_pool_lock);
 }
@@ -134,7 +135,7 @@ static int pool_grow(int want)
     return g_n_workers + 1;
 }
 
-void ann__parallel_for(int n_chunks, void (*task)(void *ctx, int chunk), void *ctx)
+void ann__parallel_for(int n_chunks, void (*task)(void *ctx, int chunk, int worker), void *ctx)
 {
     ensure_init();
     int threads = min_int(ann__atomic_load(&g_num_threads), n_chunks);
@@ -146,7 +147,7 @@ void ann__parallel_for(int n_chunks, void (*task)(void *ctx, int chunk), void *c
             g_job = &job;
             g_generation++;
             ann__cond_broadcast(&g_pool_wake);
-            take_chunks();
+            take_chunks(0);
             while (job.chunks_done < job.n_chunks) ann__cond_wait(&g_pool_done, &g_pool_lock);
             g_job = NULL;
             ann__mutex_unlock(&g_pool_lock);
@@ -155,16 +156,15 @@ void ann__parallel_for(int n_chunks, void (*task)(void *ctx, int chunk), void *c
         }
         ann__mutex_unlock(&g_pool_use);
     }
-    for (int c = 0; c < n_chunks; c++) task(ctx, c);
+    for (int c = 0; c < n_chunks; c++) task(ctx, c, 0);
 }
 
 /* ---- fork and exit -------------------------------------------------------------------------- */
 
 /* fork() keeps only the calling thread: the child must not wait for workers it lacks.
  * prepare/parent hold the pool's locks across fork so the child gets them in a known state;
- * the child forgets its workers and starts new ones when a job wants them. (The dead workers'
- * per-thread buffers, e.g. gemm.c's packing buffers, stay allocated in the child, untouched,
- * so they cost address space but no memory beyond the parent's pages they share.) */
+ * the child forgets its workers and starts new ones when a job wants them, with the same
+ * indices, so they reuse the scratch memory of the workers they replace. */
 static void pool_atfork_prepare(void)
 {
     ann__mutex_lock(&g_pool_use);
@@ -191,8 +191,8 @@ static void pool_atfork_child(void)
  * At exit (or unload) the workers are told to quit, and later callers (daemon threads during
  * exit) run alone. If a job is running in another thread we leave everything alone.
  *
- * POSIX: we also wait for the idle workers to end, so that their per-thread buffers are freed
- * and leak checkers stay quiet; exit() would end the threads anyway.
+ * POSIX: we also wait for the idle workers to end, so that nothing runs while the process's
+ * memory is torn down and thread checkers see every thread joined; exit() would end them anyway.
  * Windows: we never wait. In a DLL this runs in DLL_PROCESS_DETACH under the loader lock; an
  * ending thread needs that lock, so waiting for it would deadlock, and at process exit Windows
  * has already ended every other thread, possibly inside g_pool_lock, so we only try the locks.
