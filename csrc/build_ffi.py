@@ -4,9 +4,13 @@ The declarations given to ``ffi.cdef`` are read from the real header, csrc/ann.h
 preprocessor lines removed, and ``set_source`` includes that same header, so the C compiler
 checks that the two agree: there is no second hand-kept copy of the API.
 
+Compilers: gcc or clang on Linux and macOS; on Windows, MSVC (cl.exe, what python.org's
+CPython builds extensions with) or mingw-w64 gcc (MSYS2's Python). The core needs no pthreads
+on Windows: csrc/platform.c speaks Win32 there.
+
 Environment knobs (for development and CI only):
-  ANN_SANITIZE=1   build with AddressSanitizer and UndefinedBehaviorSanitizer
-  ANN_DEBUG=1      build with -O0 -g
+  ANN_SANITIZE=1   build with AddressSanitizer and UndefinedBehaviorSanitizer (MSVC: ASan only)
+  ANN_DEBUG=1      build without optimization, with debug information
 """
 import glob
 import os
@@ -22,9 +26,23 @@ def header_declarations(path: str) -> str:
         return "".join(line for line in f if not line.lstrip().startswith("#"))
 
 
+def uses_msvc() -> bool:
+    """True when setuptools will compile with MSVC: on Windows, for a Python that MSVC built
+    ("[MSC v.1938 64 bit (AMD64)]" in sys.version); a mingw-built Python says "[GCC ...]"."""
+    return sys.platform == "win32" and "MSC v." in sys.version
+
+
 def compile_args() -> list:
-    if sys.platform == "win32":
-        return ["/O2"]
+    if uses_msvc():
+        # C11 for restrict, _Static_assert and declarations anywhere; /fp:precise (the
+        # default) because only VS 2022 has /fp:contract; getenv is not "unsafe" here.
+        args = ["/std:c11", "/O2", "/W3", "/D_CRT_SECURE_NO_WARNINGS"]
+        if os.environ.get("ANN_DEBUG") == "1":
+            args = ["/std:c11", "/Od", "/Zi", "/W3", "/D_CRT_SECURE_NO_WARNINGS"]
+        if os.environ.get("ANN_SANITIZE") == "1":
+            args += ["/fsanitize=address", "/Zi"]
+        return args
+    # gcc and clang, mingw-w64 included
     args = ["-std=c11", "-O3", "-ffp-contract=fast", "-fno-strict-aliasing", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     if os.environ.get("ANN_DEBUG") == "1":
         args[1] = "-O0"
@@ -36,8 +54,11 @@ def compile_args() -> list:
 
 
 def link_args() -> list:
-    if sys.platform == "win32":
+    if uses_msvc():
         return []
+    if sys.platform == "win32":
+        # mingw-w64: libgcc linked in, so the module needs no libgcc_s_seh-1.dll next to it
+        return ["-static-libgcc"]
     args = ["-pthread"]
     if os.environ.get("ANN_SANITIZE") == "1":
         args.append("-fsanitize=address,undefined")
@@ -53,7 +74,7 @@ ffibuilder.set_source(
     include_dirs=[os.path.relpath(HERE)],
     extra_compile_args=compile_args(),
     extra_link_args=link_args(),
-    libraries=[] if sys.platform == "win32" else ["m"],
+    libraries=[] if uses_msvc() else ["m"],
 )
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 /*
- * gemm.c -- single-precision matrix multiply, C = A' B' + beta C, and the thread pool behind it.
+ * gemm.c -- single-precision matrix multiply, C = A' B' + beta C, split across threads.
  *
  * Shape legend (as in ann.h):
  *   C (M, N)    the output, row stride ldc
@@ -51,26 +51,24 @@
  * variant computes it, and the threads split C only along the MR x NR tile grid anyway.
  * Results differ between kernels, and from ann_sgemm_naive by rounding (FMA, blocked order).
  *
- * Threads: a lazily created pool of pthreads that sleep on a condition variable between jobs.
- * A job cuts C into a few chunks per thread along the tile grid; the caller and the workers
- * take chunks from a shared counter until none is left, so a late or preempted thread just
- * takes fewer. Small products run on the caller alone (see choose_threads()).
+ * Threads: a product cuts C into a few chunks per thread along the tile grid and runs them
+ * through ann__parallel_for (pool.c), where the caller and the pool's workers take chunks
+ * until none is left, so a late or preempted thread just takes fewer. Small products run on
+ * the caller alone (see choose_threads()). OS services come from platform.h.
  *
  * Sizes: M, N, K must be >= 1 (0 is ANN_E_SIZE, as everywhere in ann.h); the thread count is
  * clamped to 1..64. Scratch memory: per thread, up to MC*KC + KC*NC floats (2.1 MiB for AVX2),
  * allocated on first need and kept; nothing is allocated per call after that.
  */
-#define _GNU_SOURCE 1 /* pthread_atfork, sysconf, posix_memalign under -std=c11 */
 #include "ann.h"
+#include "internal.h"
+#include "platform.h"
 
 #include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define ANN_GEMM_X86 1
@@ -78,8 +76,6 @@
 #else
 #define ANN_GEMM_X86 0
 #endif
-
-#define ANN_MAX_THREADS 64
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 static int max_int(int a, int b) { return a > b ? a : b; }
@@ -697,11 +693,9 @@ static const gemm_kernel neon_kernel_desc = {
 
 /* ---- kernel choice, once per process ------------------------------------------------------ */
 
-static pthread_once_t g_init_once = PTHREAD_ONCE_INIT;
+static ann__once g_init_once = ANN__ONCE_INIT;
 static const gemm_kernel *g_kernel = &portable_kernel_desc;
-static int g_num_threads = 1;   /* what ann_set_num_threads last set; read with __atomic */
-static int g_num_cores = 1;     /* online cores at start-up */
-static int g_initialized;       /* gemm_init has run (read by the exit-time destructor) */
+static int g_initialized;       /* gemm_init made the caller-buffer key; atomic */
 
 static const gemm_kernel *choose_kernel(void)
 {
@@ -729,52 +723,22 @@ static const gemm_kernel *choose_kernel(void)
     return &portable_kernel_desc;
 }
 
-static int clamp_threads(long n) { return n < 1 ? 1 : n > ANN_MAX_THREADS ? ANN_MAX_THREADS : (int)n; }
-
-static void pool_atfork_prepare(void);
-static void pool_atfork_parent(void);
-static void pool_atfork_child(void);
-static pthread_key_t g_caller_buffers_key;
-static void free_caller_buffers(void *p);
+static ann__tls_key g_caller_buffers_key;
+static void ANN__CALLBACK free_caller_buffers(void *p);
 
 static void gemm_init(void)
 {
     g_kernel = choose_kernel();
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    g_num_cores = clamp_threads(cores);
-    int threads = g_num_cores;
-    const char *env = getenv("ANN_NUM_THREADS");
-    if (env && *env) {
-        char *end = NULL;
-        long v = strtol(env, &end, 10);
-        if (*end == '\0' && v >= 1) threads = clamp_threads(v); /* else: ignore a bad value */
-    }
-    __atomic_store_n(&g_num_threads, threads, __ATOMIC_RELAXED);
-    (void)pthread_key_create(&g_caller_buffers_key, free_caller_buffers);
-    (void)pthread_atfork(pool_atfork_prepare, pool_atfork_parent, pool_atfork_child);
-    __atomic_store_n(&g_initialized, 1, __ATOMIC_RELEASE);
+    if (ann__tls_create(&g_caller_buffers_key, free_caller_buffers) != 0) return;
+    ann__atomic_store(&g_initialized, 1);
 }
 
-static void ensure_init(void) { (void)pthread_once(&g_init_once, gemm_init); }
+static void ensure_init(void) { ann__call_once(&g_init_once, gemm_init); }
 
 const char *ann_kernel_name(void)
 {
     ensure_init();
     return g_kernel->name;
-}
-
-int ann_set_num_threads(int n)
-{
-    ensure_init();
-    const int threads = n <= 0 ? g_num_cores : clamp_threads(n);
-    __atomic_store_n(&g_num_threads, threads, __ATOMIC_RELAXED);
-    return threads;
-}
-
-int ann_get_num_threads(void)
-{
-    ensure_init();
-    return __atomic_load_n(&g_num_threads, __ATOMIC_RELAXED);
 }
 
 /* ---- packing buffers: one pair per thread, grown on demand, never shrunk ------------------- */
@@ -790,9 +754,9 @@ typedef struct {
 static int reserve(float **buf, size_t *cap, size_t need)
 {
     if (*cap >= need) return ANN_OK;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, need * sizeof(float)) != 0) return ANN_E_NOMEM;
-    free(*buf);
+    float *p = ann__aligned_alloc(need * sizeof(float), 64);
+    if (!p) return ANN_E_NOMEM;
+    ann__aligned_free(*buf);
     *buf = p;
     *cap = need;
     return ANN_OK;
@@ -800,32 +764,43 @@ static int reserve(float **buf, size_t *cap, size_t need)
 
 static void release_buffers(pack_buffers *buf)
 {
-    free(buf->a);
-    free(buf->b);
+    ann__aligned_free(buf->a);
+    ann__aligned_free(buf->b);
     memset(buf, 0, sizeof *buf);
 }
 
-static void free_caller_buffers(void *p)
+static void ANN__CALLBACK free_caller_buffers(void *p)
 {
     if (!p) return;
     release_buffers(p);
     free(p);
 }
 
-/* The calling thread's buffers, kept in thread-specific data so that concurrent callers (cffi
- * releases the GIL) never share one; freed when the thread exits. */
+/* The calling thread's buffers, kept in thread-local storage so that concurrent callers (cffi
+ * releases the GIL) never share one; freed when the thread ends. NULL when out of memory. */
 static pack_buffers *caller_buffers(void)
 {
-    pack_buffers *buf = pthread_getspecific(g_caller_buffers_key);
+    if (!ann__atomic_load(&g_initialized)) return NULL; /* no key: gemm_init failed */
+    pack_buffers *buf = ann__tls_get(g_caller_buffers_key);
     if (!buf) {
         buf = calloc(1, sizeof *buf);
         if (!buf) return NULL;
-        if (pthread_setspecific(g_caller_buffers_key, buf) != 0) {
+        if (ann__tls_set(g_caller_buffers_key, buf) != 0) {
             free(buf);
             return NULL;
         }
     }
     return buf;
+}
+
+/* The pool's worker w (1..) packs into g_worker_buffers[w]: it runs one chunk at a time, and a
+ * worker started after fork() reuses the buffers of the one it replaces (internal.h). They
+ * live as long as the process; at exit they are still reachable from here, not leaked. */
+static pack_buffers g_worker_buffers[ANN__MAX_THREADS];
+
+static pack_buffers *chunk_buffers(int worker)
+{
+    return worker > 0 ? &g_worker_buffers[worker] : caller_buffers();
 }
 
 /* ---- the problem, and packing ------------------------------------------------------------- */
@@ -1056,22 +1031,20 @@ static int gemm_rect(const gemm_problem *p, int m0, int m1, int n0, int n1, pack
 
 /* ---- splitting C between threads ---------------------------------------------------------- */
 
+/* Chunks per thread, at most: a few, so that load evens out when a core is busy elsewhere. */
+#define CHUNKS_PER_THREAD 2
+
 /*
- * A parallel job cuts C into a tm x tn grid of chunks along the MR x NR tile grid. Threads
- * take chunks one at a time from a counter under g_pool_lock, so a thread that wakes late or
- * shares its core with another process simply takes fewer chunks. Chunks are coarse
- * (>= MIN_FLOPS_PER_CHUNK), so the lock is taken a few times per product.
+ * A parallel product cuts C into a tm x tn grid of chunks along the MR x NR tile grid and
+ * hands them to ann__parallel_for. Chunk t is row band t / tn and column band t % tn; each
+ * chunk writes only its own rectangle of C and its own status slot, packs into the buffers of
+ * whichever thread runs it (chunk_buffers), and computes every element exactly as any other split would (see
+ * gemm_rect), so the bits do not depend on the grid or on the threads.
  */
 typedef struct {
     const gemm_problem *prob;
-    int tm, tn;          /* chunk grid: tm row bands x tn column bands */
-    int threads;         /* workers 1..threads-1 take part, with the caller */
-    int n_chunks;        /* tm * tn */
-    int next_chunk;      /* first chunk nobody has taken yet */
-    int chunks_done;
-    int status;          /* first failure, else ANN_OK */
-    void (*task)(void *ctx, int chunk);   /* set for ann__parallel_for jobs instead of prob */
-    void *ctx;
+    int tm, tn;                                        /* chunk grid */
+    int status[ANN__MAX_THREADS * CHUNKS_PER_THREAD];  /* (tm * tn) each chunk's result */
 } gemm_job;
 
 /* Where band b of `bands` starts when `tiles` tiles of `tile` elements (covering `size`) are
@@ -1082,13 +1055,10 @@ static int band_start(int tiles, int bands, int b, int tile, int size)
     return start < size ? (int)start : size;
 }
 
-/* Chunk t: row band t / tn, column band t % tn, each a run of whole micro-tiles. */
-static int run_chunk(const gemm_job *job, int t, pack_buffers *buf)
+/* Chunk t of the job, run by `worker` (a task for ann__parallel_for). */
+static void run_chunk(void *ctx, int t, int worker)
 {
-    if (job->task) {
-        job->task(job->ctx, t);
-        return ANN_OK;
-    }
+    gemm_job *job = ctx;
     const gemm_problem *p = job->prob;
     const int MR = p->kern->mr, NR = p->kern->nr;
     const int row_tiles = ceil_div(p->M, MR), col_tiles = ceil_div(p->N, NR);
@@ -1097,15 +1067,15 @@ static int run_chunk(const gemm_job *job, int t, pack_buffers *buf)
     const int m1 = band_start(row_tiles, job->tm, bi + 1, MR, p->M);
     const int n0 = band_start(col_tiles, job->tn, bj, NR, p->N);
     const int n1 = band_start(col_tiles, job->tn, bj + 1, NR, p->N);
-    if (m0 >= m1 || n0 >= n1) return ANN_OK;
-    return gemm_rect(p, m0, m1, n0, n1, buf);
+    job->status[t] = ANN_OK;
+    if (m0 >= m1 || n0 >= n1) return;
+    pack_buffers *buf = (p->pack_a || p->pack_b) ? chunk_buffers(worker) : NULL;
+    job->status[t] = gemm_rect(p, m0, m1, n0, n1, buf);
 }
 
 /* Below this many flops per chunk, waking a sleeping thread (tens of microseconds) or
  * packing a chunk's operands again costs more than the split saves. */
 #define MIN_FLOPS_PER_CHUNK (3.0 * 1024 * 1024)
-/* Chunks per thread, at most: a few, so that load evens out when a core is busy elsewhere. */
-#define CHUNKS_PER_THREAD 2
 
 /* Threads worth using for this problem, at most `limit`. */
 static int choose_threads(const gemm_problem *p, int limit)
@@ -1150,199 +1120,41 @@ static int choose_grid(const gemm_problem *p, int T, int *tm_out, int *tn_out)
     return 1;
 }
 
-/* ---- the thread pool ------------------------------------------------------------------------
- * Workers sleep on g_pool_wake until the job generation changes, then take chunks of the
- * current job while there are any; the caller takes chunks too, then waits on g_pool_done
- * until every chunk is finished. A worker that wakes after the last chunk was taken goes
- * back to sleep, and nobody waited for it. g_pool_use admits one parallel job at a time: a
- * concurrent second caller does its whole product alone (same bits, see the top). */
-
-typedef struct {
-    pthread_t thread;
-    int index;                 /* 1..: takes part in jobs with more than index threads */
-    unsigned long seen;        /* last job generation it has looked at */
-    pack_buffers buf;          /* its own packing buffers */
-} pool_worker;
-
-static pthread_mutex_t g_pool_use = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t g_pool_lock = PTHREAD_MUTEX_INITIALIZER; /* guards everything below */
-static pthread_cond_t g_pool_wake = PTHREAD_COND_INITIALIZER;
-static pthread_cond_t g_pool_done = PTHREAD_COND_INITIALIZER;
-static pool_worker g_workers[ANN_MAX_THREADS]; /* [1..g_n_workers] are running */
-static int g_n_workers;
-static unsigned long g_generation;
-static int g_quit, g_closed;
-static gemm_job *g_job; /* the running job, NULL between jobs */
-
-/* Take and run chunks of g_job until none is left. Called and returns with g_pool_lock held. */
-static void take_chunks(pack_buffers *buf)
-{
-    gemm_job *job = g_job;
-    while (job && job->next_chunk < job->n_chunks) {
-        const int t = job->next_chunk++;
-        pthread_mutex_unlock(&g_pool_lock);
-        const int status = run_chunk(job, t, buf);
-        pthread_mutex_lock(&g_pool_lock);
-        if (status != ANN_OK && job->status == ANN_OK) job->status = status;
-        if (++job->chunks_done == job->n_chunks) pthread_cond_signal(&g_pool_done);
-    }
-}
-
-static void *worker_main(void *arg)
-{
-    pool_worker *w = arg;
-    pthread_mutex_lock(&g_pool_lock);
-    for (;;) {
-        while (!g_quit && g_generation == w->seen) pthread_cond_wait(&g_pool_wake, &g_pool_lock);
-        if (g_quit) break;
-        w->seen = g_generation;
-        if (g_job && w->index < g_job->threads) take_chunks(&w->buf);
-    }
-    pthread_mutex_unlock(&g_pool_lock);
-    return NULL;
-}
-
-/* Start workers up to index want - 1 (caller holds g_pool_use). Returns the threads available
- * counting the caller; fewer than asked if pthread_create fails. */
-static int pool_grow(int want)
-{
-    while (g_n_workers + 1 < want) {
-        pool_worker *w = &g_workers[g_n_workers + 1];
-        w->index = g_n_workers + 1;
-        pthread_mutex_lock(&g_pool_lock);
-        w->seen = g_generation; /* so it waits for the next job, not one already done */
-        pthread_mutex_unlock(&g_pool_lock);
-        /* Workers block all signals: they belong to the host's main thread (e.g. Python's
-         * KeyboardInterrupt handling). */
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        const int rc = pthread_create(&w->thread, NULL, worker_main, w);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (rc != 0) break;
-        g_n_workers++;
-    }
-    return g_n_workers + 1;
-}
-
-/* Run task(ctx, 0 .. n_chunks-1) on the pool's threads and the caller; returns when all are
- * done. For other kernels of the core (sparse.c) that split their output the same way GEMM
- * does: each chunk owns its outputs, so results do not depend on who runs which chunk. */
-void ann__parallel_for(int n_chunks, void (*task)(void *ctx, int chunk), void *ctx)
-{
-    ensure_init();
-    int threads = min_int(__atomic_load_n(&g_num_threads, __ATOMIC_RELAXED), n_chunks);
-    if (threads > 1 && pthread_mutex_trylock(&g_pool_use) == 0) {
-        threads = g_closed ? 1 : min_int(threads, pool_grow(threads));
-        if (threads > 1) {
-            gemm_job job;
-            memset(&job, 0, sizeof job);
-            job.status = ANN_OK;
-            job.task = task;
-            job.ctx = ctx;
-            job.n_chunks = n_chunks;
-            job.threads = threads;
-            pthread_mutex_lock(&g_pool_lock);
-            g_job = &job;
-            g_generation++;
-            pthread_cond_broadcast(&g_pool_wake);
-            take_chunks(NULL);
-            while (job.chunks_done < job.n_chunks) pthread_cond_wait(&g_pool_done, &g_pool_lock);
-            g_job = NULL;
-            pthread_mutex_unlock(&g_pool_lock);
-            pthread_mutex_unlock(&g_pool_use);
-            return;
-        }
-        pthread_mutex_unlock(&g_pool_use);
-    }
-    for (int t = 0; t < n_chunks; t++) task(ctx, t);
-}
-
+/* The product on `threads` threads (1: on the caller alone): up to CHUNKS_PER_THREAD chunks
+ * each, none below MIN_FLOPS_PER_CHUNK. Returns the first failing chunk's status. */
 static int run_job(const gemm_problem *p, int threads)
 {
     gemm_job job;
-    memset(&job, 0, sizeof job);
     job.prob = p;
-    job.status = ANN_OK;
-    if (threads > 1 && pthread_mutex_trylock(&g_pool_use) == 0) {
-        threads = g_closed ? 1 : min_int(threads, pool_grow(threads));
-        if (threads > 1) {
-            /* up to CHUNKS_PER_THREAD chunks each, none below MIN_FLOPS_PER_CHUNK */
-            const double flops = 2.0 * p->M * p->N * (double)p->K;
-            const double by_work = flops / MIN_FLOPS_PER_CHUNK;
-            const int most = threads * CHUNKS_PER_THREAD;
-            const int chunks = max_int(threads, by_work < most ? (int)by_work : most);
-            job.n_chunks = choose_grid(p, chunks, &job.tm, &job.tn);
-            job.threads = min_int(threads, job.n_chunks);
-        }
-        if (job.threads > 1) {
-            pthread_mutex_lock(&g_pool_lock);
-            g_job = &job;
-            g_generation++;
-            pthread_cond_broadcast(&g_pool_wake);
-            take_chunks(caller_buffers());
-            while (job.chunks_done < job.n_chunks) pthread_cond_wait(&g_pool_done, &g_pool_lock);
-            g_job = NULL;
-            pthread_mutex_unlock(&g_pool_lock);
-            pthread_mutex_unlock(&g_pool_use);
-            return job.status;
-        }
-        pthread_mutex_unlock(&g_pool_use);
+    job.tm = job.tn = 1;
+    int chunks = 1;
+    if (threads > 1) {
+        const double flops = 2.0 * p->M * p->N * (double)p->K;
+        const double by_work = flops / MIN_FLOPS_PER_CHUNK;
+        const int most = threads * CHUNKS_PER_THREAD;
+        chunks = choose_grid(p, max_int(threads, by_work < most ? (int)by_work : most), &job.tm,
+                             &job.tn);
     }
-    job.tm = job.tn = job.n_chunks = 1;
-    return run_chunk(&job, 0, (p->pack_a || p->pack_b) ? caller_buffers() : NULL);
+    ann__parallel_for(chunks, run_chunk, &job);
+    for (int t = 0; t < chunks; t++)
+        if (job.status[t] != ANN_OK) return job.status[t];
+    return ANN_OK;
 }
 
-/* fork() keeps only the calling thread: the child must not wait for workers it lacks.
- * prepare/parent hold the pool's locks across fork so the child gets them in a known state;
- * the child forgets its workers (their buffers stay allocated and are reused by the workers
- * it starts later, since pool_grow only rewrites thread/index/seen). */
-static void pool_atfork_prepare(void)
+/* At exit, free the exiting thread's buffers (thread-local values are destroyed when a thread
+ * ends, which exit() does not count as), so leak checkers stay quiet. MSVC has no destructor
+ * attribute: the process's end reclaims the memory there. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((destructor)) static void free_exiting_thread_buffers(void)
 {
-    pthread_mutex_lock(&g_pool_use);
-    pthread_mutex_lock(&g_pool_lock);
-}
-
-static void pool_atfork_parent(void)
-{
-    pthread_mutex_unlock(&g_pool_lock);
-    pthread_mutex_unlock(&g_pool_use);
-}
-
-static void pool_atfork_child(void)
-{
-    g_n_workers = 0;
-    g_job = NULL;
-    pthread_mutex_init(&g_pool_lock, NULL);
-    pthread_mutex_init(&g_pool_use, NULL);
-    pthread_cond_init(&g_pool_wake, NULL);
-    pthread_cond_init(&g_pool_done, NULL);
-}
-
-/* At exit (or unload), stop idle workers and free the buffers, so leak checkers stay quiet.
- * If a job is running in another thread we leave everything alone: exit() ends the threads
- * anyway, and waiting could deadlock. Later callers (daemon threads during exit) run alone. */
-__attribute__((destructor)) static void pool_shutdown(void)
-{
-    if (pthread_mutex_trylock(&g_pool_use) != 0) return;
-    pthread_mutex_lock(&g_pool_lock);
-    g_quit = 1;
-    pthread_cond_broadcast(&g_pool_wake);
-    pthread_mutex_unlock(&g_pool_lock);
-    for (int i = 1; i <= g_n_workers; i++) pthread_join(g_workers[i].thread, NULL);
-    for (int i = 0; i < ANN_MAX_THREADS; i++) release_buffers(&g_workers[i].buf);
-    g_n_workers = 0;
-    g_closed = 1;
-    pthread_mutex_unlock(&g_pool_use);
-    /* the exiting thread's own buffers (thread-specific data is not destroyed by exit()) */
-    if (__atomic_load_n(&g_initialized, __ATOMIC_ACQUIRE)) {
-        pack_buffers *buf = pthread_getspecific(g_caller_buffers_key);
-        if (buf) {
-            pthread_setspecific(g_caller_buffers_key, NULL);
-            free_caller_buffers(buf);
-        }
+    if (!ann__atomic_load(&g_initialized)) return;
+    pack_buffers *buf = ann__tls_get(g_caller_buffers_key);
+    if (buf) {
+        (void)ann__tls_set(g_caller_buffers_key, NULL);
+        free_caller_buffers(buf);
     }
 }
+#endif
 
 /* ---- entry points ------------------------------------------------------------------------ */
 
@@ -1407,6 +1219,6 @@ int ann_sgemm(int trans_a, int trans_b, int M, int N, int K,
     p.ldc = ldc;
     p.kern = g_kernel;
     choose_packing(&p);
-    const int threads = choose_threads(&p, __atomic_load_n(&g_num_threads, __ATOMIC_RELAXED));
+    const int threads = choose_threads(&p, ann_get_num_threads());
     return run_job(&p, threads);
 }

@@ -10,9 +10,16 @@ void ann__bias_relu(float *y, const float *b, int B, int n);     /* y = max(0, y
 void ann__sum_rows(float *out, const float *a, int B, int n);     /* out (n) = 1^T a (B, n) */
 uint64_t ann__splitmix64(uint64_t *state);                        /* next 64 random bits */
 
-/* Run task(ctx, c) for c = 0 .. n_chunks-1 on the kernel thread pool (gemm.c) and the caller.
- * Each chunk must write outputs no other chunk writes, so results cannot depend on threads. */
-void ann__parallel_for(int n_chunks, void (*task)(void *ctx, int chunk), void *ctx);
+/* The most threads the core uses, the caller included (ann_set_num_threads clamps to it). */
+#define ANN__MAX_THREADS 64
+
+/* Run task(ctx, c, worker) for c = 0 .. n_chunks-1 on the thread pool (pool.c) and the caller,
+ * using at most min(ann_get_num_threads(), n_chunks) threads; returns when every chunk is done.
+ * Each chunk must write outputs no other chunk writes, so results cannot depend on threads.
+ * worker says who runs the chunk: 0 the calling thread, w in 1..ANN__MAX_THREADS-1 the pool's
+ * worker w. A worker runs one chunk at a time, so scratch memory indexed by w needs no lock;
+ * it outlives the worker's thread (after fork() the child's new worker w reuses it). */
+void ann__parallel_for(int n_chunks, void (*task)(void *ctx, int chunk, int worker), void *ctx);
 
 /* A batch's input rows as compressed sparse rows (see sparse.c). Row r's nonzero pixels are
  * col[k], val[k] for k in [start[r], end[r]); col/val point either into a data-set index or

@@ -26,8 +26,9 @@ typedef struct {
     int64_t n;
 } par_job;
 
-static void par_task(void *ctx, int chunk)
+static void par_task(void *ctx, int chunk, int worker)
 {
+    (void)worker;
     const par_job *job = ctx;
     const int64_t begin = (int64_t)chunk * PAR_BLOCK;
     job->fn(job->ctx, begin, begin + PAR_BLOCK < job->n ? begin + PAR_BLOCK : job->n);

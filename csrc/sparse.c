@@ -330,8 +330,9 @@ ANN_AVX2 static void backward_slice_avx2(const sparse_job *job, int j0, int cw)
 }
 #endif
 
-static void forward_task(void *ctx, int chunk)
+static void forward_task(void *ctx, int chunk, int worker)
 {
+    (void)worker;
     const sparse_job *job = ctx;
     const int j0 = chunk * CHUNK, cw = job->n_out - j0 < CHUNK ? job->n_out - j0 : CHUNK;
 #if ANN_HAVE_AVX2_CLONE
@@ -340,8 +341,9 @@ static void forward_task(void *ctx, int chunk)
     forward_slice_base(job, j0, cw);
 }
 
-static void backward_task(void *ctx, int chunk)
+static void backward_task(void *ctx, int chunk, int worker)
 {
+    (void)worker;
     const sparse_job *job = ctx;
     const int j0 = chunk * CHUNK, cw = job->n_out - j0 < CHUNK ? job->n_out - j0 : CHUNK;
 #if ANN_HAVE_AVX2_CLONE
@@ -351,13 +353,13 @@ static void backward_task(void *ctx, int chunk)
 }
 
 /* Split into slices only when there is enough work for threads to pay. */
-static void run_slices(void (*task)(void *, int), sparse_job *job, int64_t nnz)
+static void run_slices(void (*task)(void *, int, int), sparse_job *job, int64_t nnz)
 {
     const int slices = (job->n_out + CHUNK - 1) / CHUNK;
     if (slices > 1 && nnz * job->n_out >= (int64_t)1 << 20)
         ann__parallel_for(slices, task, job);
     else
-        for (int c = 0; c < slices; c++) task(job, c);
+        for (int c = 0; c < slices; c++) task(job, c, 0);
 }
 
 static int64_t batch_nnz(const ann__sparse_batch *s, int B)

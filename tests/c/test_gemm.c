@@ -2,32 +2,46 @@
  * test_gemm.c -- standalone checks and benchmark for csrc/gemm.c (ann_sgemm and its threads).
  *
  * Build and run (from the project root):
- *   gcc -O2 -pthread -I csrc tests/c/test_gemm.c csrc/gemm.c -lm -o /tmp/test_gemm
+ *   gcc -O2 -pthread -I csrc tests/c/test_gemm.c csrc/gemm.c csrc/pool.c \
+ *       csrc/platform.c -lm -o /tmp/test_gemm
  *   /tmp/test_gemm            correctness: every kernel this CPU has, thread bit-identity,
  *                             error codes, fork safety; ends with "N passed, N failed"
  *   /tmp/test_gemm --small    the same on small sizes only (for valgrind)
  *   /tmp/test_gemm --bench    GFLOP/s of the benchmark shapes, 1 and 2 threads, median
+ * On Windows (tools/cross_windows.sh builds it with mingw-w64 and runs it under wine) the same,
+ * except the fork check, which does not apply there.
  *
- * Each kernel is tested in a forked child with ANN_KERNEL set before its first call, because
- * the kernel is chosen once per process. Shapes: C (M, N) = A' (M, K) B' (K, N), as in ann.h.
+ * The kernel and the default thread count are chosen once per process, at the first call, so
+ * each kernel is tested in a fresh child process: this program run again with
+ * `--kernel ENV NAME`, which sets ANN_KERNEL=ENV before its first call and reports
+ * "kernel NAME P passed, F failed" as its last line. (The other child modes, --kernel-name
+ * and --default-threads, are probes for the checks of those choices.)
+ * Shapes: C (M, N) = A' (M, K) B' (K, N), as in ann.h.
  */
 #define _GNU_SOURCE 1
 #include "../../csrc/ann.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
+#if defined(_WIN32)
+#include <windows.h>
+#include <tlhelp32.h>
+#else
+#include <pthread.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#endif
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #endif
 
 static int g_pass, g_fail, g_small;
+static char g_self[4096];        /* this program's path, to run it again */
+static int g_threads_at_start;   /* threads in this process before its first call, or -1 */
 
 #define CHECK(cond, ...)                                                                   \
     do {                                                                                   \
@@ -66,6 +80,50 @@ static float *make_matrix(int rows, int cols, int ld)
     return m;
 }
 
+/* ---- what the tests need from the operating system ----------------------------------------- */
+
+#if defined(_WIN32)
+#define popen _popen   /* the C runtime's names (MSVC declares no plain popen in C11 mode) */
+#define pclose _pclose
+
+static double now_seconds(void)
+{
+    LARGE_INTEGER t, f;
+    QueryPerformanceCounter(&t);
+    QueryPerformanceFrequency(&f);
+    return (double)t.QuadPart / (double)f.QuadPart;
+}
+
+/* Threads of this process, from a snapshot of the system's threads; -1 when unknown. */
+static int threads_in_process(void)
+{
+    HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+    if (snap == INVALID_HANDLE_VALUE) return -1;
+    THREADENTRY32 te;
+    te.dwSize = sizeof te;
+    int n = 0;
+    for (BOOL ok = Thread32First(snap, &te); ok; ok = Thread32Next(snap, &te))
+        n += te.th32OwnerProcessID == GetCurrentProcessId();
+    CloseHandle(snap);
+    return n > 0 ? n : -1;
+}
+
+static long cpu_count(void)
+{
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    return (long)si.dwNumberOfProcessors;
+}
+
+/* value NULL removes the variable (as an empty value does on Windows) */
+static void set_env(const char *name, const char *value) { _putenv_s(name, value ? value : ""); }
+
+static void find_self(const char *argv0)
+{
+    (void)argv0;
+    if (GetModuleFileNameA(NULL, g_self, sizeof g_self) == 0) g_self[0] = '\0';
+}
+#else
 static double now_seconds(void)
 {
     struct timespec t;
@@ -73,6 +131,7 @@ static double now_seconds(void)
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+/* Threads of this process, from /proc (Linux); -1 when unknown. */
 static int threads_in_process(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -83,6 +142,50 @@ static int threads_in_process(void)
         if (sscanf(line, "Threads: %d", &n) == 1) break;
     fclose(f);
     return n;
+}
+
+static long cpu_count(void) { return sysconf(_SC_NPROCESSORS_ONLN); }
+
+static void set_env(const char *name, const char *value)
+{
+    if (value) setenv(name, value, 1);
+    else unsetenv(name);
+}
+
+static void find_self(const char *argv0) { snprintf(g_self, sizeof g_self, "%s", argv0); }
+#endif
+
+/*
+ * Run this program again as `self args` (a fresh process: it chooses its kernel and default
+ * thread count anew), copy its output lines to ours when echo is set, and keep its last line
+ * in last (size n). Returns the child's exit code, or -1 when it could not be run or did not
+ * exit normally. popen runs the command through the shell (cmd.exe on Windows, whose /c
+ * strips one outer pair of quotes, hence the extra pair there).
+ */
+static int run_self(const char *args, int echo, char *last, size_t n)
+{
+    char command[sizeof g_self + 256];
+#if defined(_WIN32)
+    snprintf(command, sizeof command, "\"\"%s\" %s%s\"", g_self, args, g_small ? " --small" : "");
+#else
+    snprintf(command, sizeof command, "\"%s\" %s%s", g_self, args, g_small ? " --small" : "");
+#endif
+    last[0] = '\0';
+    fflush(stdout);
+    FILE *child = popen(command, "r");
+    if (!child) return -1;
+    char line[1024];
+    while (fgets(line, sizeof line, child)) {
+        if (echo) fputs(line, stdout);
+        snprintf(last, n, "%s", line);
+        last[strcspn(last, "\r\n")] = '\0';
+    }
+    const int st = pclose(child);
+#if defined(_WIN32)
+    return st;
+#else
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+#endif
 }
 
 /* ---- correctness against the naive kernel ------------------------------------------------ */
@@ -216,10 +319,13 @@ static void test_thread_identity(void)
                                                     shapes[s][2], 0.75f);
             }
     }
-    /* The pool really started: with 16 threads asked for, a big product used workers. */
+    /* The pool really started: with 16 threads asked for, a big product used workers (at
+     * least two more threads than the process had before its first call). */
     const int threads = threads_in_process();
-    if (threads >= 0) CHECK(threads >= 3, "only %d threads in the process after 16-thread runs",
-                            threads);
+    if (threads >= 0 && g_threads_at_start >= 0)
+        CHECK(threads >= g_threads_at_start + 2,
+              "only %d threads in the process after 16-thread runs (%d at the start)", threads,
+              g_threads_at_start);
     ann_set_num_threads(0);
 }
 
@@ -280,7 +386,7 @@ static void test_errors(void)
 
 static void test_thread_settings(void)
 {
-    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const long cores = cpu_count();
     CHECK(ann_set_num_threads(3) == 3 && ann_get_num_threads() == 3, "set 3");
     CHECK(ann_set_num_threads(1) == 1 && ann_get_num_threads() == 1, "set 1");
     CHECK(ann_set_num_threads(0) == cores && ann_get_num_threads() == cores,
@@ -290,24 +396,21 @@ static void test_thread_settings(void)
     ann_set_num_threads(0);
 }
 
-/* In a fresh child, ANN_NUM_THREADS decides the default before any other call. */
+/* In a fresh child, ANN_NUM_THREADS decides the default before any other call: the child
+ * (--default-threads VALUE, "-" for unset) sets it, and reports "threads N". */
 static int child_default_threads(const char *env_value)
 {
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (env_value) setenv("ANN_NUM_THREADS", env_value, 1);
-        else unsetenv("ANN_NUM_THREADS");
-        exit(ann_get_num_threads() & 0x7f);
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    char args[64], last[256];
+    snprintf(args, sizeof args, "--default-threads %s", env_value ? env_value : "-");
+    int threads = -1;
+    if (run_self(args, 0, last, sizeof last) != 0 || sscanf(last, "threads %d", &threads) != 1)
+        return -1;
+    return threads;
 }
 
 static void test_default_threads(void)
 {
-    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const long cores = cpu_count();
     CHECK(child_default_threads("3") == 3, "ANN_NUM_THREADS=3");
     CHECK(child_default_threads(NULL) == cores, "no ANN_NUM_THREADS -> cores");
     CHECK(child_default_threads("abc") == cores, "ANN_NUM_THREADS=abc ignored");
@@ -315,6 +418,7 @@ static void test_default_threads(void)
     CHECK(child_default_threads("-2") == cores, "ANN_NUM_THREADS=-2 ignored");
 }
 
+#if !defined(_WIN32)
 /* After the pool has run, a forked child (which has no workers) must still multiply, with
  * threads, and get the parent's bits. The parent's product and operands travel in this. */
 typedef struct {
@@ -423,6 +527,12 @@ static void test_fork_after_threads(void)
     free(fc.B);
     free(fc.C);
 }
+#else
+static void test_fork_after_threads(void)
+{
+    printf("  (fork-after-threads check: not applicable on Windows, which has no fork)\n");
+}
+#endif
 
 /* ---- each kernel, in its own process --------------------------------------------------------- */
 
@@ -438,7 +548,7 @@ static int supported_kernels(const char *env[3], const char *names[3])
 {
     int n = 0;
     env[n] = "portable", names[n++] = "portable";
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         env[n] = "avx2", names[n++] = "avx2-fma";
@@ -449,54 +559,39 @@ static int supported_kernels(const char *env[3], const char *names[3])
     return n;
 }
 
+/* Child mode --kernel ENV NAME: ANN_KERNEL=ENV must give kernel NAME, which must pass every
+ * correctness check. The last line carries the counts to the parent. */
+static int child_kernel(const char *env, const char *name)
+{
+    set_env("ANN_KERNEL", env);
+    CHECK(strcmp(ann_kernel_name(), name) == 0, "ANN_KERNEL=%s gave %s", env, ann_kernel_name());
+    run_correctness();
+    printf("  kernel %-9s %d passed, %d failed\n", name, g_pass, g_fail);
+    return g_fail == 0 ? 0 : 1;
+}
+
 static void test_each_kernel(void)
 {
     const char *env[3], *names[3];
     const int n = supported_kernels(env, names);
+    char args[128], last[1024];
     for (int i = 0; i < n; i++) {
-        int fds[2];
-        if (pipe(fds) != 0) {
-            CHECK(0, "pipe failed");
-            return;
+        snprintf(args, sizeof args, "--kernel %s %s", env[i], names[i]);
+        const int code = run_self(args, 1, last, sizeof last);
+        int pass = 0, fail = 0;
+        const int got = sscanf(last, " kernel %*s %d passed, %d failed", &pass, &fail) == 2;
+        if (got) { /* the child's checks count in our totals */
+            g_pass += pass;
+            g_fail += fail;
         }
-        fflush(stdout);
-        pid_t pid = fork();
-        if (pid == 0) {
-            close(fds[0]);
-            setenv("ANN_KERNEL", env[i], 1);
-            g_pass = g_fail = 0;
-            CHECK(strcmp(ann_kernel_name(), names[i]) == 0, "ANN_KERNEL=%s gave %s", env[i],
-                  ann_kernel_name());
-            run_correctness();
-            printf("  kernel %-9s %d passed, %d failed\n", names[i], g_pass, g_fail);
-            fflush(stdout);
-            const int counts[2] = {g_pass, g_fail}; /* the parent adds them to its totals */
-            ssize_t w = write(fds[1], counts, sizeof counts);
-            exit(w == (ssize_t)sizeof counts && g_fail == 0 ? 0 : 1);
-        }
-        close(fds[1]);
-        int counts[2] = {0, 0};
-        ssize_t r = read(fds[0], counts, sizeof counts);
-        close(fds[0]);
-        int st = 0;
-        waitpid(pid, &st, 0);
-        if (r == (ssize_t)sizeof counts) {
-            g_pass += counts[0];
-            g_fail += counts[1];
-        }
-        CHECK(r == (ssize_t)sizeof counts && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-              "kernel %s: child status 0x%x", names[i], st);
+        CHECK(got && code == 0, "kernel %s: child exit code %d, last line \"%s\"", names[i],
+              code, last);
     }
     /* An unknown or unsupported request falls back to the best kernel, never to nothing. */
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        setenv("ANN_KERNEL", "no-such-kernel", 1);
-        exit(strcmp(ann_kernel_name(), names[n - 1]) == 0 ? 0 : 1);
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "ANN_KERNEL=no-such-kernel -> best kernel");
+    char name[64] = "";
+    const int code = run_self("--kernel-name no-such-kernel", 0, last, sizeof last);
+    CHECK(code == 0 && sscanf(last, "kernel %63s", name) == 1 && strcmp(name, names[n - 1]) == 0,
+          "ANN_KERNEL=no-such-kernel -> best kernel, got \"%s\"", last);
 }
 
 /* ---- benchmark ---------------------------------------------------------------------------- */
@@ -604,12 +699,28 @@ static void run_bench(void)
 
 int main(int argc, char **argv)
 {
+    find_self(argv[0]);
+    g_threads_at_start = threads_in_process();
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--small") == 0) g_small = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--bench") == 0) {
             run_bench();
             return 0;
         }
-        if (strcmp(argv[i], "--small") == 0) g_small = 1;
+        /* the child modes (see the top) */
+        if (strcmp(argv[i], "--kernel") == 0 && i + 2 < argc)
+            return child_kernel(argv[i + 1], argv[i + 2]);
+        if (strcmp(argv[i], "--kernel-name") == 0 && i + 1 < argc) {
+            set_env("ANN_KERNEL", argv[i + 1]);
+            printf("kernel %s\n", ann_kernel_name());
+            return 0;
+        }
+        if (strcmp(argv[i], "--default-threads") == 0 && i + 1 < argc) {
+            set_env("ANN_NUM_THREADS", strcmp(argv[i + 1], "-") == 0 ? NULL : argv[i + 1]);
+            printf("threads %d\n", ann_get_num_threads());
+            return 0;
+        }
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     /* process-wide checks first, while this process has made no call (defaults, kernels) */

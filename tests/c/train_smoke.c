@@ -18,6 +18,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* setenv, which Windows spells _putenv_s (tools/cross_windows.sh runs this under wine) */
+static void set_env(const char *name, const char *value)
+{
+#if defined(_WIN32)
+    _putenv_s(name, value);
+#else
+    setenv(name, value, 1);
+#endif
+}
+
 enum { N = 600, D = 48, K = 4 };
 
 static int failures;
@@ -128,7 +138,7 @@ int main(void)
     for (int sparse = 0; sparse <= 1; sparse++) {
         make_data(images, labels, sparse);
         ann_sparse_index *index = NULL;
-        setenv("ANN_SPARSE", sparse ? "1" : "0", 1);   /* read when each network is created */
+        set_env("ANN_SPARSE", sparse ? "1" : "0");   /* read when each network is created */
         if (sparse) {
             CHECK(ann_sparse_index_create(&index, images, N, D) == ANN_OK, "index_create");
             CHECK(ann_sparse_index_density(index) < 0.5, "synthetic data is not sparse");
