@@ -44,6 +44,9 @@ trap 'rm -rf "$work"' EXIT
 CFLAGS="-std=c11 -O2 -pthread -Wall -Wextra -Werror -Wno-error=comment"
 SOURCES="$(ls csrc/*.c)"
 run() { qemu-aarch64 -L "$SYSROOT" "$@"; }
+# test_gemm runs itself again for each kernel (a fresh process chooses its kernel anew): the
+# copies must run under qemu too
+export ANN_TEST_EMULATOR="qemu-aarch64 -L $SYSROOT"
 
 for driver in tests/c/*.c; do
     name="$(basename "$driver" .c)"

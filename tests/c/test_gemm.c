@@ -164,11 +164,16 @@ static void find_self(const char *argv0) { snprintf(g_self, sizeof g_self, "%s",
  */
 static int run_self(const char *args, int echo, char *last, size_t n)
 {
-    char command[sizeof g_self + 256];
+    char command[2 * sizeof g_self + 256];
 #if defined(_WIN32)
     snprintf(command, sizeof command, "\"\"%s\" %s%s\"", g_self, args, g_small ? " --small" : "");
 #else
-    snprintf(command, sizeof command, "\"%s\" %s%s", g_self, args, g_small ? " --small" : "");
+    /* A cross-built copy runs under an emulator (tools/cross_arm64.sh sets ANN_TEST_EMULATOR
+     * to "qemu-aarch64 -L SYSROOT"); its children must be started the same way. */
+    const char *emulator = getenv("ANN_TEST_EMULATOR");
+    if (!emulator || strlen(emulator) >= sizeof g_self) emulator = "";
+    snprintf(command, sizeof command, "%s%s\"%s\" %s%s", emulator, emulator[0] ? " " : "",
+             g_self, args, g_small ? " --small" : "");
 #endif
     last[0] = '\0';
     fflush(stdout);
