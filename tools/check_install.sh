@@ -32,6 +32,17 @@ done
 PATH="$nocc" command -v gcc cc > /dev/null 2>&1 && fail "the compiler-free PATH still finds a compiler"
 
 fresh_venv() { python3 -m venv "$1"; }
+
+# The installs build from a clean copy of the tree: pip builds in place, and a build/ folder
+# left by an earlier `pip install .` holds a compiled core that setuptools would reuse
+# instead of compiling (so a missing compiler would go unnoticed).
+clean_copy() {
+    mkdir -p "$1"
+    tar -C "$root" --exclude=./build --exclude=./dist --exclude='./*.egg-info' --exclude=./.git \
+        --exclude='*.so' --exclude='*.pyd' --exclude=ann/_build_status.json -cf - . |
+        tar -C "$1" -xf -
+    echo "$1"
+}
 # pip hides a successful build's output; setup.py writes its one line to the terminal, so the
 # install runs under `script`, which gives it one, and the line is looked for in what it shows
 on_a_terminal() {
@@ -46,7 +57,7 @@ on_a_terminal() {
 echo "== 1. install with no C compiler, then train one epoch on the built-in sample"
 fresh_venv "$work/v1"
 on_a_terminal "$work/1.log" env -u CC PATH="$work/v1/bin:$nocc" \
-    "$work/v1/bin/pip" install --no-cache-dir "$root" || { cat "$work/1.log"; fail "install without a compiler"; }
+    "$work/v1/bin/pip" install --no-cache-dir "$(clean_copy "$work/src1")" || { cat "$work/1.log"; fail "install without a compiler"; }
 grep -q "the C core was NOT built (no C compiler: '.*' was not found)" "$work/1.log" ||
     { cat "$work/1.log"; fail "the install did not say the C core was not built"; }
 grep "the C core was NOT built" "$work/1.log" | head -n 1 | tr -d '\r'
@@ -62,7 +73,7 @@ pass "no-compiler install trains on the pure-Python backend"
 
 echo "== 2. install with a compiler that fails (CC=/bin/false)"
 fresh_venv "$work/v2"
-CC=/bin/false "$work/v2/bin/pip" install --no-cache-dir "$root" > "$work/2.log" 2>&1 ||
+CC=/bin/false "$work/v2/bin/pip" install --no-cache-dir "$(clean_copy "$work/src2")" > "$work/2.log" 2>&1 ||
     { cat "$work/2.log"; fail "install with a failing compiler"; }
 status="$("$work/v2/bin/python" -c 'import ann, sys; i = ann.backend_info(); print(i["backend"], "|", i["reason"])')"
 echo "$status"
@@ -75,7 +86,7 @@ pass "a failing compiler gives a working pure-Python install"
 echo "== 3. ANN_REQUIRE_C=1 with no compiler must fail the install"
 fresh_venv "$work/v3"
 if env -u CC ANN_REQUIRE_C=1 PATH="$work/v3/bin:$nocc" \
-    "$work/v3/bin/pip" install --no-cache-dir "$root" > "$work/3.log" 2>&1; then
+    "$work/v3/bin/pip" install --no-cache-dir "$(clean_copy "$work/src3")" > "$work/3.log" 2>&1; then
     fail "ANN_REQUIRE_C=1 install succeeded without a compiler"
 fi
 grep -o "ann-mlp: the C core could not be built.*stopping" "$work/3.log" | head -n 1 ||
