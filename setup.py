@@ -62,16 +62,16 @@ class optional_build_ext(build_ext):
         if missing:
             reason = f"no C compiler: {missing!r} was not found"
         elif command and status:
-            reason = (f"the C compiler {command[0]!r} failed with exit status {status.group(1)}; "
-                      "its messages are in the build output (pip install -v)")
+            reason = f"the C compiler {command[0]!r} failed with exit status {status.group(1)}"
         else:
             reason = f"the C compiler failed ({type(exc).__name__}: {' '.join(str(exc).split())})"
         if require_c():
             raise SystemExit(f"{DIST}: the C core could not be built ({reason}), and "
                              "ANN_REQUIRE_C=1 asks for it: stopping") from exc
+        fix = ("install a C compiler (gcc or clang; on Windows the Visual Studio Build Tools)"
+               if missing else "mend the compiler (pip install -v shows its messages)")
         line = (f"{DIST}: the C core was NOT built ({reason}); installing the pure-Python "
-                f"backend instead: it is correct, but {SLOWER}. To get the C core, install a "
-                "C compiler (gcc or clang; on Windows the Visual Studio Build Tools) and "
+                f"backend instead: it is correct, but {SLOWER}. To get the C core, {fix} and "
                 f"reinstall (pip install --force-reinstall --no-cache-dir {DIST}, or "
                 "pip install . in a checkout)")
         say(line)
