@@ -152,19 +152,6 @@ class _Diverged(Exception):
     """Raised inside ``fit`` when the loss became NaN or infinite, or is exploding."""
 
 
-class _Unbind:
-    """Unbinds the backend's image index when training ends, however it ends."""
-
-    def __init__(self, net: Any) -> None:
-        self._net = net
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        self._net.unbind_images()
-
-
 class _InterruptFlag:
     """While active, Ctrl-C (SIGINT) sets ``flag`` instead of raising KeyboardInterrupt, so the
     training loop can stop after the current mini-batch. A second Ctrl-C raises at once.
@@ -581,8 +568,7 @@ class Network:
                 history.restored_best = True
 
         try:
-            net.bind_images(images, n_rows)    # the validation views share these images too
-            with interrupted, _Unbind(net):
+            with interrupted:
                 for epoch in range(epochs):
                     state = shuffle(order, state)
                     bar = ProgressBar(n, label=f"epoch {epoch + 1}/{epochs}",

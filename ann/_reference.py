@@ -318,12 +318,6 @@ class RefNet:
             raise ValueError(f"layer {layer} has no tensor of kind {kind}")
         return where, li.n_in * li.n_out if kind == WEIGHTS else li.n_out
 
-    def bind_images(self, images: Any, n_rows: int) -> None:
-        """Nothing to do: the reference reads every pixel (the C core indexes nonzeros)."""
-
-    def unbind_images(self) -> None:
-        pass
-
     # ---- optimizer ----------------------------------------------------------------------------
 
     def set_optimizer(self, kind: int, momentum: float, beta1: float, beta2: float, eps: float,
