@@ -238,3 +238,43 @@ def test_net_create_rejects_bad_sizes(core, sizes):
     c_sizes = ffi.new("int32_t[]", sizes or [0])
     assert lib.ann_net_create(out, c_sizes, len(sizes), 0, 0.0) == lib.ANN_E_SIZE
     assert out[0] == ffi.NULL
+
+
+def test_python_constants_are_ann_hs(core):
+    """ann/_constants.py copies ann.h's enum values for the reference backend, which runs
+    without the core: each copy must equal lib's, and no ANN_ constant of lib may be missing."""
+    ffi, lib = core
+    from ann import _constants, _network
+    in_lib = {name: getattr(lib, name) for name in dir(lib)
+              if name.startswith("ANN_") and isinstance(getattr(lib, name), int)}
+    assert _constants.COPIES == in_lib
+    assert all(getattr(_constants, name) == value for name, value in in_lib.items())
+    assert _network.OPTIMIZERS == {"sgd": lib.ANN_SGD, "momentum": lib.ANN_MOMENTUM,
+                                   "nesterov": lib.ANN_NESTEROV, "adam": lib.ANN_ADAM}
+    assert _network.Network._KINDS == {
+        "weight": lib.ANN_WEIGHTS, "bias": lib.ANN_BIASES, "bn_gamma": lib.ANN_BN_GAMMA,
+        "bn_beta": lib.ANN_BN_BETA, "bn_running_mean": lib.ANN_BN_MEAN,
+        "bn_running_var": lib.ANN_BN_VAR}
+
+
+def test_constants_without_the_core_are_the_copies(tmp_path):
+    """With no C core importable, the names still exist, with the copied values, and the
+    reference backend trains with them."""
+    import json
+    import subprocess
+    import sys
+    code = ("import json, sys\n"
+            "sys.modules['ann._core'] = None\n"      # makes `from ._core import lib` fail
+            "import ann\n"
+            "from ann import _constants\n"
+            "assert _constants._lib is None\n"
+            "ds = ann.Dataset(bytes(range(40)), bytes([0, 1, 0, 1]), 10, num_classes=2)\n"
+            "net = ann.Network([10, 3, 2], seed=1, backend='python')\n"
+            "net.fit(ds, epochs=1, batch_size=2, optimizer='adam', lr=0.01, progress=False)\n"
+            "net.tensor(0, 'weight')\n"
+            "print(json.dumps({n: getattr(_constants, n) for n in _constants.COPIES}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    from ann import _constants
+    assert json.loads(out.stdout) == _constants.COPIES
