@@ -405,13 +405,6 @@ class Network:
             raise DataError(f"{what} is empty")
         return ds
 
-    @staticmethod
-    def _rows(ds: Dataset) -> Optional[array]:
-        """The index array to hand the backend, or None for "all rows from 0"."""
-        if ds._index is None and ds._start == 0:
-            return None
-        return ds.index_array()
-
     # ---- training ---------------------------------------------------------------------------
 
     def fit(self, train: Dataset, validation: Optional[Dataset] = None, *, epochs: int = 10,
@@ -494,7 +487,7 @@ class Network:
         from ._progress import ProgressBar
 
         order = train.index_array()
-        images, labels, n_rows = train._images, train._labels, len(train._labels)
+        images, labels, n_rows, _ = train.buffers()
         state = (self.seed if seed is None else seed) ^ 0x5EED5EED
         net, shuffle = self._net, self._backend.shuffle
         restore = early_stopping.restore_best if early_stopping else False
@@ -645,18 +638,18 @@ class Network:
     def evaluate(self, ds: Dataset) -> Dict[str, float]:
         """{"loss": mean cross-entropy, "accuracy": fraction classified correctly} over ``ds``."""
         ds = self._check_dataset(ds, "data set")
+        images, labels, n_rows, rows = ds.buffers()
         _, _, loss_sum, correct = self._net.predict_u8(
-            ds._images, ds._labels, len(ds._labels), self._rows(ds), len(ds),
-            want_probs=False, want_classes=False)
+            images, labels, n_rows, rows, len(ds), want_probs=False, want_classes=False)
         return {"loss": loss_sum / len(ds), "accuracy": correct / len(ds)}
 
     def _infer(self, data: Any, want_probs: bool) -> Tuple[Optional[array], array, int]:
         D = self.sizes[0]
         if isinstance(data, Dataset):
             ds = self._check_dataset(data, "data set")
+            images, _, n_rows, rows = ds.buffers()
             probs, classes, _, _ = self._net.predict_u8(
-                ds._images, None, len(ds._labels), self._rows(ds), len(ds),
-                want_probs=want_probs, want_classes=True)
+                images, None, n_rows, rows, len(ds), want_probs=want_probs, want_classes=True)
             return probs, classes, len(ds)
         if isinstance(data, Images):
             data = data.tobytes()

@@ -264,6 +264,35 @@ def test_views_share_pixels_and_index_correctly():
         ds.subset([100])
 
 
+def test_dataset_buffers_are_the_shared_base_bytes_and_the_rows_of_the_view():
+    ds = synthetic(100)
+    images, labels, n_rows, rows = ds.buffers()
+    assert (n_rows, rows) == (100, None)
+    assert images == ds.images.tobytes() and labels == ds.labels
+    part = ds[10:20].buffers()
+    assert part.images is images and part.labels is labels and part.n_rows == 100
+    assert list(part.rows) == list(range(10, 20))
+    assert list(ds[10:20].subset([9, 0]).buffers().rows) == [19, 10]
+    assert list(ds[::-1].buffers().rows) == list(range(99, -1, -1))
+    assert ds[:5].buffers().rows is None        # rows 0..4 in order: no index needed
+
+
+def test_only_the_data_module_reads_a_datasets_private_fields():
+    """The backend gets a Dataset's bytes through Dataset.buffers(), not its internals."""
+    import ast
+    from pathlib import Path
+    private = {"_images", "_labels", "_index", "_start", "_len"}
+    found = []
+    for path in sorted(Path(ann.__file__).parent.glob("*.py")):
+        if path.name == "_data.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and node.attr in private
+                    and not (isinstance(node.value, ast.Name) and node.value.id == "self")):
+                found.append(f"{path.name}:{node.lineno} .{node.attr}")
+    assert found == []
+
+
 def test_split_is_seeded_disjoint_and_complete():
     ds = synthetic(1000)
     rest, part = ds.split(0.2, seed=42)
