@@ -18,7 +18,6 @@ import json
 import os
 import warnings
 from array import array
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Optional, Sequence, Tuple
 
@@ -229,24 +228,6 @@ class CNet:
                                      n_rows, ptr, batch, lr), "training step")
         return self._loss[0], self._correct[0]
 
-    def bind_images(self, images: Any, n_rows: int) -> None:
-        """Index the nonzero pixels of ``images`` once and use that index for every call on
-        these images (until ``unbind_images``), when at most half the pixels are nonzero."""
-        self.unbind_images()
-        if not lib.ann_net_sparse_input(self._net):
-            return                  # layer 0 runs as a dense GEMM: an index would go unused
-        entry = _sparse_index(images, n_rows, self.sizes[0])
-        if entry is None:
-            return                  # mostly nonzero pixels: the dense path is faster
-        index, buffer = entry
-        check(lib.ann_net_bind_index(self._net, index, buffer, n_rows), "binding the index")
-        self._bound = (index, buffer, images)       # keep all three alive while bound
-
-    def unbind_images(self) -> None:
-        if getattr(self, "_bound", None) is not None:
-            lib.ann_net_bind_index(self._net, ffi.NULL, ffi.NULL, 0)
-            self._bound = None
-
     def predict_u8(self, images: Any, labels: Any, n_rows: int, idx: Optional[array], n: int,
                    *, want_probs: bool, want_classes: bool) -> PredictResult:
         K = self.sizes[-1]
@@ -274,35 +255,6 @@ class CNet:
             raise DataError("prediction: the input contains NaN or infinite values")
         check(status, "prediction")
         return probs, classes
-
-
-# The last few images buffers indexed, so repeated fits on the same data (epochs run one
-# fit at a time, an experiment grid, a benchmark) index them once. Keys are id()s; each entry
-# holds the images object itself, so an id cannot be reused while its entry lives.
-_INDEX_CACHE: "OrderedDict[Tuple[int, int, int], Tuple[Any, Any, Any]]" = OrderedDict()
-_INDEX_CACHE_SIZE = 2
-
-
-def _sparse_index(images: Any, n_rows: int, D: int) -> Optional[Tuple[Any, Any]]:
-    """(index, cffi buffer) of the nonzero pixels of ``images``, or None when more than half
-    of the pixels are nonzero (or an image is too wide for the index)."""
-    if D > 65536:
-        return None
-    key = (id(images), n_rows, D)
-    entry = _INDEX_CACHE.get(key)
-    if entry is None or entry[0] is not images:
-        out = ffi.new("ann_sparse_index **")
-        buffer = ffi.from_buffer(images)
-        check(lib.ann_sparse_index_create(out, buffer, n_rows, D), "indexing the images")
-        index = ffi.gc(out[0], lib.ann_sparse_index_destroy)
-        if lib.ann_sparse_index_density(index) > 0.5:
-            index = None
-        entry = (images, index, buffer)
-        _INDEX_CACHE[key] = entry
-        while len(_INDEX_CACHE) > _INDEX_CACHE_SIZE:
-            _INDEX_CACHE.popitem(last=False)
-    _INDEX_CACHE.move_to_end(key)
-    return None if entry[1] is None else (entry[1], entry[2])
 
 
 def c_shuffle(idx: array, state: int) -> int:

@@ -10,11 +10,19 @@ from __future__ import annotations
 import os
 import random
 from array import array
-from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._errors import DataError
 
 Shape = Union[int, Sequence[int]]
+
+
+class Buffers(NamedTuple):
+    """What ``Dataset.buffers`` returns: everything a backend reads a batch from."""
+    images: bytes          # (n_rows, features) pixels of the base data set, shared, not copied
+    labels: bytes          # (n_rows) labels of the base data set, shared
+    n_rows: int            # images in the base data set
+    rows: Optional[array]  # this data set's items as int32 rows of the base, or None: 0..len-1
 
 
 def _as_bytes(data: Any, what: str) -> bytes:
@@ -176,6 +184,14 @@ class Dataset:
         if self._index is not None:
             return array("i", self._index)
         return array("i", range(self._start, self._start + self._len))
+
+    def buffers(self) -> Buffers:
+        """(images, labels, n_rows, rows): the pixel and label bytes of the whole data set this
+        one is a view of (shared, never copied), its number of images, and this data set's
+        items as int32 row numbers into them -- or None when they are rows 0..len(self) - 1 in
+        order. This is what a backend needs to read any batch of this data set in place."""
+        rows = None if self._index is None and self._start == 0 else self.index_array()
+        return Buffers(self._images, self._labels, len(self._labels), rows)
 
     def __repr__(self) -> str:
         return (f"<ann.Dataset {self.name!r}: {self._len} images of shape "

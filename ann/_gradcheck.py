@@ -18,6 +18,7 @@ from typing import Dict, List, Optional
 
 from . import _reference as ref
 from ._backend import get_backend
+from ._constants import ANN_BIASES, ANN_BN_BETA, ANN_BN_GAMMA, ANN_SGD, ANN_WEIGHTS
 
 TOLERANCE = 1e-3
 
@@ -37,11 +38,11 @@ def gradcheck(sizes: Optional[List[int]] = None, *, batch: int = 8, seed: int = 
 
     net = get_backend(backend).make_net(sizes, batchnorm, 0.0)
     net.init(seed)
-    net.set_optimizer(ref.SGD, 0.0, 0.9, 0.999, 1e-8, l2)
+    net.set_optimizer(ANN_SGD, 0.0, 0.9, 0.999, 1e-8, l2)
     # Biases start at zero and gamma at one; move every non-weight value off its initial
     # value so that its gradient is checked somewhere generic.
     params = net.get_params()
-    kinds = [ref.BIASES] + ([ref.BN_GAMMA, ref.BN_BETA] if batchnorm else [])
+    kinds = [ANN_BIASES] + ([ANN_BN_GAMMA, ANN_BN_BETA] if batchnorm else [])
     for layer in range(len(sizes) - 1):
         for kind in kinds:
             try:
@@ -56,7 +57,7 @@ def gradcheck(sizes: Optional[List[int]] = None, *, batch: int = 8, seed: int = 
 
     theta = list(params)   # float64 copies of the exact float32 values
     probe = ref.RefNet(sizes, batchnorm=batchnorm)
-    probe.set_optimizer(ref.SGD, 0.0, 0.9, 0.999, 1e-8, l2)
+    probe.set_optimizer(ANN_SGD, 0.0, 0.9, 0.999, 1e-8, l2)
 
     def loss_at(values: List[float]) -> float:
         probe.params = values
@@ -69,8 +70,8 @@ def gradcheck(sizes: Optional[List[int]] = None, *, batch: int = 8, seed: int = 
 
     checks = []    # (layer, name, index, analytic, numeric)
     for layer in range(len(sizes) - 1):
-        for kind, name in ((ref.WEIGHTS, "weights_error"), (ref.BIASES, "biases_error"),
-                           (ref.BN_GAMMA, "bn_error"), (ref.BN_BETA, "bn_error")):
+        for kind, name in ((ANN_WEIGHTS, "weights_error"), (ANN_BIASES, "biases_error"),
+                           (ANN_BN_GAMMA, "bn_error"), (ANN_BN_BETA, "bn_error")):
             try:
                 offset, count = net.tensor(layer, kind)
             except ValueError:

@@ -19,12 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple, Union
 
 from ._backend import get_backend
+from ._constants import (ANN_ADAM, ANN_BIASES, ANN_BN_BETA, ANN_BN_GAMMA, ANN_BN_MEAN,
+                         ANN_BN_VAR, ANN_MOMENTUM, ANN_NESTEROV, ANN_SGD, ANN_WEIGHTS)
 from ._data import Dataset, Images
 from ._errors import DataError, TrainingError
 
 DEFAULT_LAYERS = (784, 20, 7, 5, 10)   # the seed study's network
 _FLOAT32_MAX = 3.4028234663852886e38
-OPTIMIZERS = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3}   # ann.h's ANN_SGD...
+OPTIMIZERS = {"sgd": ANN_SGD, "momentum": ANN_MOMENTUM, "nesterov": ANN_NESTEROV,
+              "adam": ANN_ADAM}
 
 
 @dataclass
@@ -152,19 +155,6 @@ class _Diverged(Exception):
     """Raised inside ``fit`` when the loss became NaN or infinite, or is exploding."""
 
 
-class _Unbind:
-    """Unbinds the backend's image index when training ends, however it ends."""
-
-    def __init__(self, net: Any) -> None:
-        self._net = net
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        self._net.unbind_images()
-
-
 class _InterruptFlag:
     """While active, Ctrl-C (SIGINT) sets ``flag`` instead of raising KeyboardInterrupt, so the
     training loop can stop after the current mini-batch. A second Ctrl-C raises at once.
@@ -254,8 +244,9 @@ class Network:
     def set_state(self, values: array) -> None:
         self._net.set_state(values)
 
-    _KINDS = {"weight": 0, "bias": 1, "bn_gamma": 2, "bn_beta": 3, "bn_running_mean": 4,
-              "bn_running_var": 5}
+    _KINDS = {"weight": ANN_WEIGHTS, "bias": ANN_BIASES, "bn_gamma": ANN_BN_GAMMA,
+              "bn_beta": ANN_BN_BETA, "bn_running_mean": ANN_BN_MEAN, "bn_running_var": ANN_BN_VAR}
+    _STATE_KINDS = (ANN_BN_MEAN, ANN_BN_VAR)   # in the state buffer; the others in params
 
     def _slice(self, layer: int, kind: str, params: array, state: array) -> array:
         """One tensor cut from snapshots of params and state taken by the caller (so that
@@ -265,7 +256,7 @@ class Network:
         if not 0 <= layer < len(self.sizes) - 1:
             raise IndexError(f"layer {layer} out of range: the network has {len(self.sizes) - 1} layers")
         offset, count = self._net.tensor(layer, self._KINDS[kind])
-        source = state if self._KINDS[kind] >= 4 else params
+        source = state if self._KINDS[kind] in self._STATE_KINDS else params
         return source[offset:offset + count]
 
     def tensor(self, layer: int, kind: str) -> array:
@@ -296,11 +287,12 @@ class Network:
         """(a bound on |every value| of a forward pass for inputs in [0, 1], the first layer
         where it exceeds float32's range, else -1): |x W + b| <= n_in max|W| max|x| + max|b|,
         and batch norm scales by at most max|gamma| / sqrt(min running_var + eps)."""
-        views = {0: memoryview(params), 4: memoryview(state)}   # no copies of the weights
+        params_view, state_view = memoryview(params), memoryview(state)   # no copies
 
         def values(l: int, kind: str) -> memoryview:
             offset, count = self._net.tensor(l, self._KINDS[kind])
-            return views[4 if self._KINDS[kind] >= 4 else 0][offset:offset + count]
+            view = state_view if self._KINDS[kind] in self._STATE_KINDS else params_view
+            return view[offset:offset + count]
 
         def biggest(l: int, kind: str) -> float:
             v = values(l, kind)
@@ -413,13 +405,6 @@ class Network:
             raise DataError(f"{what} is empty")
         return ds
 
-    @staticmethod
-    def _rows(ds: Dataset) -> Optional[array]:
-        """The index array to hand the backend, or None for "all rows from 0"."""
-        if ds._index is None and ds._start == 0:
-            return None
-        return ds.index_array()
-
     # ---- training ---------------------------------------------------------------------------
 
     def fit(self, train: Dataset, validation: Optional[Dataset] = None, *, epochs: int = 10,
@@ -502,7 +487,7 @@ class Network:
         from ._progress import ProgressBar
 
         order = train.index_array()
-        images, labels, n_rows = train._images, train._labels, len(train._labels)
+        images, labels, n_rows, _ = train.buffers()
         state = (self.seed if seed is None else seed) ^ 0x5EED5EED
         net, shuffle = self._net, self._backend.shuffle
         restore = early_stopping.restore_best if early_stopping else False
@@ -581,8 +566,7 @@ class Network:
                 history.restored_best = True
 
         try:
-            net.bind_images(images, n_rows)    # the validation views share these images too
-            with interrupted, _Unbind(net):
+            with interrupted:
                 for epoch in range(epochs):
                     state = shuffle(order, state)
                     bar = ProgressBar(n, label=f"epoch {epoch + 1}/{epochs}",
@@ -654,18 +638,18 @@ class Network:
     def evaluate(self, ds: Dataset) -> Dict[str, float]:
         """{"loss": mean cross-entropy, "accuracy": fraction classified correctly} over ``ds``."""
         ds = self._check_dataset(ds, "data set")
+        images, labels, n_rows, rows = ds.buffers()
         _, _, loss_sum, correct = self._net.predict_u8(
-            ds._images, ds._labels, len(ds._labels), self._rows(ds), len(ds),
-            want_probs=False, want_classes=False)
+            images, labels, n_rows, rows, len(ds), want_probs=False, want_classes=False)
         return {"loss": loss_sum / len(ds), "accuracy": correct / len(ds)}
 
     def _infer(self, data: Any, want_probs: bool) -> Tuple[Optional[array], array, int]:
         D = self.sizes[0]
         if isinstance(data, Dataset):
             ds = self._check_dataset(data, "data set")
+            images, _, n_rows, rows = ds.buffers()
             probs, classes, _, _ = self._net.predict_u8(
-                ds._images, None, len(ds._labels), self._rows(ds), len(ds),
-                want_probs=want_probs, want_classes=True)
+                images, None, n_rows, rows, len(ds), want_probs=want_probs, want_classes=True)
             return probs, classes, len(ds)
         if isinstance(data, Images):
             data = data.tobytes()

@@ -17,6 +17,7 @@ from array import array
 from operator import mul
 from typing import Any, List, Optional, Sequence, Tuple
 
+from ._constants import ANN_ADAM, ANN_MOMENTUM, ANN_NESTEROV, ANN_SGD, ANN_WEIGHTS
 from ._errors import DataError, TrainingError
 
 Matrix = List[float]
@@ -232,8 +233,6 @@ def _f32(value: float) -> float:
 
 BN_MOMENTUM = 0.1
 BN_EPS = 1e-5
-SGD, MOMENTUM, NESTEROV, ADAM = 0, 1, 2, 3            # as in ann.h
-WEIGHTS, BIASES, BN_GAMMA, BN_BETA, BN_MEAN, BN_VAR = range(6)
 
 
 class _Layer:
@@ -268,7 +267,7 @@ class RefNet:
         self.params: Matrix = [0.0] * P
         self.grads: Matrix = [0.0] * P
         self.state: Matrix = [0.0] * S
-        self.set_optimizer(SGD, 0.0, 0.9, 0.999, 1e-8, 0.0)
+        self.set_optimizer(ANN_SGD, 0.0, 0.9, 0.999, 1e-8, 0.0)
         self.dropout_rng = 0
 
     # ---- parameters and state ---------------------------------------------------------------
@@ -316,13 +315,7 @@ class RefNet:
         where = (li.w, li.b, li.gamma, li.beta, li.mean, li.var)[kind]
         if where < 0:
             raise ValueError(f"layer {layer} has no tensor of kind {kind}")
-        return where, li.n_in * li.n_out if kind == WEIGHTS else li.n_out
-
-    def bind_images(self, images: Any, n_rows: int) -> None:
-        """Nothing to do: the reference reads every pixel (the C core indexes nonzeros)."""
-
-    def unbind_images(self) -> None:
-        pass
+        return where, li.n_in * li.n_out if kind == ANN_WEIGHTS else li.n_out
 
     # ---- optimizer ----------------------------------------------------------------------------
 
@@ -331,9 +324,9 @@ class RefNet:
         # the checks of ann_net_set_optimizer, on the float32 values C receives, with the
         # message the C backend's check() gives
         mu, b1, b2, e, l2_32 = (_f32(v) for v in (momentum, beta1, beta2, eps, l2))
-        if not (SGD <= kind <= ADAM and l2_32 >= 0.0 and math.isfinite(l2_32)
-                and (kind not in (MOMENTUM, NESTEROV) or 0.0 <= mu < 1.0)
-                and (kind != ADAM or (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0 and e > 0.0))):
+        if not (ANN_SGD <= kind <= ANN_ADAM and l2_32 >= 0.0 and math.isfinite(l2_32)
+                and (kind not in (ANN_MOMENTUM, ANN_NESTEROV) or 0.0 <= mu < 1.0)
+                and (kind != ANN_ADAM or (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0 and e > 0.0))):
             raise ValueError("choosing the optimizer: an argument is out of range")
         self.opt_kind, self.momentum, self.beta1, self.beta2 = kind, momentum, beta1, beta2
         self.eps, self.l2 = eps, l2
@@ -360,10 +353,10 @@ class RefNet:
         self.opt_v: Matrix = [0.0] * self.num_params
 
     def _update(self, lr: float) -> None:
-        if self.opt_kind in (MOMENTUM, NESTEROV):
+        if self.opt_kind in (ANN_MOMENTUM, ANN_NESTEROV):
             momentum_update(self.params, self.opt_m, self.grads, lr, self.momentum,
-                            self.opt_kind == NESTEROV)
-        elif self.opt_kind == ADAM:
+                            self.opt_kind == ANN_NESTEROV)
+        elif self.opt_kind == ANN_ADAM:
             self.step += 1
             adam_update(self.params, self.opt_m, self.opt_v, self.grads, lr, self.beta1,
                         self.beta2, self.eps, self.step)

@@ -143,19 +143,6 @@ int ann_shuffle(int32_t *idx, int64_t n, uint64_t *state);
 float ann_random_uniform(uint64_t *state);
 
 /* ---------------------------------------------------------------------------------------
- * A sparse index of a data set's pixels. Most MNIST pixels are 0 (about 81 %); an index lists
- * each image's nonzero pixels once, so every epoch's mini-batches, and inference, read only
- * those without scanning the images again. Memory: 3 bytes per nonzero pixel.
- * ------------------------------------------------------------------------------------- */
-typedef struct ann_sparse_index ann_sparse_index;
-
-/* Index images (N, D); D <= 65536. */
-int ann_sparse_index_create(ann_sparse_index **out, const uint8_t *images, int64_t N, int D);
-void ann_sparse_index_destroy(ann_sparse_index *index);
-/* Share of the pixels that are nonzero, in [0, 1]. */
-double ann_sparse_index_density(const ann_sparse_index *index);
-
-/* ---------------------------------------------------------------------------------------
  * A whole network: dense layers with ReLU between them, softmax + cross-entropy on top.
  * Parameters live in one buffer (P floats) laid out layer by layer as W then b; gradients use
  * the same layout in a second buffer, so an update is one loop and a snapshot one memcpy.
@@ -227,17 +214,6 @@ int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
 int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
                        const uint8_t *images, const uint8_t *labels, int64_t N,
                        const int32_t *idx, int B, float lr);
-
-/* 1 when layer 0 reads its input as sparse rows (opt-in: ANN_SPARSE=1 in the environment when
- * the network is created, and a first layer at most 32 wide), so that binding an index is
- * worth building one; else 0. */
-int ann_net_sparse_input(const ann_net *net);
-
-/* From now on, calls whose images and N are these read layer 0's input from `index` (built
- * from these same images), instead of scanning the batch. NULL unbinds. The index and the
- * images must stay alive and unchanged while bound; results are identical either way. */
-int ann_net_bind_index(ann_net *net, const ann_sparse_index *index, const uint8_t *images,
-                       int64_t N);
 
 /* Inference (batch norm from running statistics, no dropout) over n rows (images[idx[i]], or
  * rows 0..n-1 when idx is NULL), in blocks. Any output may be NULL: probs (n, K), classes (n).

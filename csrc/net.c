@@ -27,13 +27,6 @@
 #define ANN_PREDICT_BLOCK 256    /* rows per inference block: big enough for efficient GEMMs */
 #define ANN_BN_MOMENTUM 0.1f     /* running = (1 - m) running + m batch, as PyTorch */
 #define ANN_BN_EPS 1e-5f
-/* Layer 0 can read the pixels as sparse rows (sparse.c): 5x less arithmetic on MNIST, whose
- * pixels are 81 % zero. Measured here (AVX2 at 2.45 GHz, ABBA, 10 epochs each way, seed
- * network, batch 256) it is not faster than gathering a dense batch for the packed GEMM
- * (median 0.093 s vs 0.088 s per epoch): the scattered row accesses cost what the skipped
- * zeros save. So it is opt-in, with ANN_SPARSE=1 in the environment, for layers up to this
- * wide, until its backward pass is reworked. */
-#define ANN_SPARSE_MAX_WIDTH 32
 
 typedef struct {
     int n_in, n_out;
@@ -69,13 +62,6 @@ struct ann_net {
     uint8_t **mask;             /* (L + 1): mask[l+1] (cap, sizes[l+1]) dropout keep flags */
     uint8_t *mask_work;
     int32_t *labels;            /* (cap) */
-    /* layer 0's input as sparse rows (sparse.c), when the pixels are mostly zero */
-    int sparse;                 /* 1 when the current batch is in `batch`, not act[0] */
-    ann__sparse_batch batch;    /* start, end (cap); own_col, own_val (cap * D + D) */
-    const ann_sparse_index *index;      /* bound with ann_net_bind_index, or NULL */
-    const uint8_t *index_images;
-    int64_t index_N;
-    int sparse_ok;              /* layer 0 may run from sparse rows (narrow enough, D <= 65536) */
 };
 
 /* ---- creation ------------------------------------------------------------------------- */
@@ -142,9 +128,6 @@ int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchno
         ann_net_destroy(net);
         return ANN_E_NOMEM;
     }
-    const char *env = getenv("ANN_SPARSE");      /* ANN_SPARSE=1: the sparse layer 0 */
-    net->sparse_ok = sizes[1] <= ANN_SPARSE_MAX_WIDTH && sizes[0] <= 65536 &&
-                     env && env[0] == '1';
     net->opt_kind = ANN_SGD;
     *out = net;
     return ANN_OK;
@@ -156,10 +139,6 @@ static void free_workspace(ann_net *net)
     free(net->work);
     free(net->mask_work);
     free(net->labels);
-    free(net->batch.start);
-    free(net->batch.end);
-    free(net->batch.own_col);
-    free(net->batch.own_val);
 }
 
 void ann_net_destroy(ann_net *net)
@@ -292,32 +271,19 @@ static int ensure_capacity(ann_net *net, int rows)
         }
     }
     if ((double)per_row * rows * sizeof(float) > 1e12) return ANN_E_SIZE;
-    size_t cells = (size_t)rows * net->sizes[0] + net->sizes[0];
     float *work = malloc((size_t)(per_row * rows) * sizeof(float));
     uint8_t *mask_work = malloc((size_t)(mask_per_row * rows + 1));
     int32_t *labels = malloc((size_t)rows * sizeof(int32_t));
-    int64_t *start = malloc((size_t)rows * sizeof(int64_t));
-    int64_t *end = malloc((size_t)rows * sizeof(int64_t));
-    uint16_t *own_col = malloc(cells * sizeof(uint16_t));
-    uint8_t *own_val = malloc(cells);
-    if (!work || !labels || !mask_work || !start || !end || !own_col || !own_val) {
+    if (!work || !labels || !mask_work) {
         free(work);
         free(labels);
         free(mask_work);
-        free(start);
-        free(end);
-        free(own_col);
-        free(own_val);
         return ANN_E_NOMEM;
     }
     free_workspace(net);
     net->work = work;
     net->mask_work = mask_work;
     net->labels = labels;
-    net->batch.start = start;
-    net->batch.end = end;
-    net->batch.own_col = own_col;
-    net->batch.own_val = own_val;
     net->cap = rows;
     float *p = work;
     uint8_t *m = mask_work;
@@ -343,9 +309,8 @@ static int ensure_capacity(ann_net *net, int rows)
 
 /* ---- forward and backward -------------------------------------------------------------- */
 
-/* Read rows images[idx[r]] (or rows first..first+B-1 when idx is NULL) for layer 0: as sparse
- * rows (sparse.c) when that pays -- from the bound index if these are its images, else by a
- * scan -- otherwise into act[0] as floats x / 255. */
+/* Read rows images[idx[r]] (or rows first..first+B-1 when idx is NULL) into act[0] as
+ * floats x / 255. */
 static int load_rows(ann_net *net, const uint8_t *images, int64_t N, const int32_t *idx,
                      int64_t first, int B)
 {
@@ -354,32 +319,12 @@ static int load_rows(ann_net *net, const uint8_t *images, int64_t N, const int32
         int64_t row = idx ? idx[r] : first + r;
         if (row < 0 || row >= N) return ANN_E_INDEX;
     }
-    net->sparse = 0;
-    if (net->sparse_ok) {
-        const ann_sparse_index *index =
-            net->index && images == net->index_images && N == net->index_N ? net->index : NULL;
-        net->sparse = ann__sparse_rows(&net->batch, index, images, N, D, idx, first, B);
-        if (net->sparse) return ANN_OK;
-    }
     const float scale = 1.0f / 255.0f;
     for (int r = 0; r < B; r++) {
         const uint8_t *restrict src = images + (size_t)(idx ? idx[r] : first + r) * D;
         float *restrict dst = net->act[0] + (size_t)r * D;
         for (int i = 0; i < D; i++) dst[i] = src[i] * scale;
     }
-    return ANN_OK;
-}
-
-int ann_net_sparse_input(const ann_net *net) { return net ? net->sparse_ok : 0; }
-
-int ann_net_bind_index(ann_net *net, const ann_sparse_index *index, const uint8_t *images,
-                       int64_t N)
-{
-    if (!net) return ANN_E_NULL;
-    if (index && (!images || N < 1)) return ANN_E_NULL;
-    net->index = index;
-    net->index_images = index ? images : NULL;
-    net->index_N = index ? N : 0;
     return ANN_OK;
 }
 
@@ -402,11 +347,8 @@ static int forward(ann_net *net, int B, int training)
         int status = ANN_OK;
         /* A hidden layer without batch norm ends in ReLU(x W + b): add the bias and apply
          * the ReLU in one sweep over the GEMM's output instead of two. */
-        const int fused = li->hidden && li->gamma < 0 && !(l == 0 && net->sparse);
-        if (l == 0 && net->sparse) {
-            ann__sparse_forward(&net->batch, z, net->params + li->w, net->params + li->b,
-                                B, li->n_in, li->n_out);
-        } else if (fused) {
+        const int fused = li->hidden && li->gamma < 0;
+        if (fused) {
             status = ann_sgemm(0, 0, B, li->n_out, li->n_in, net->act[l], li->n_in,
                                net->params + li->w, li->n_out, 0.0f, z, li->n_out);
             if (status == ANN_OK) ann__bias_relu(z, net->params + li->b, B, li->n_out);
@@ -502,8 +444,7 @@ static int dense_backward_sgd(ann_net *net, const layer_info *li, float *dx, flo
 
 /* Forward, loss and backward for one batch. With fused_lr > 0 (plain SGD, no L2) the update of
  * every dense layer's W and b is folded into its backward pass and those gradients are not
- * stored; the caller then updates only what was left out (batch-norm gamma and beta, and a
- * sparse layer 0). */
+ * stored; the caller then updates only what was left out (batch-norm gamma and beta). */
 static int forward_backward(ann_net *net, double *loss, int64_t *correct,
                             const uint8_t *images, const uint8_t *labels, int64_t N,
                             const int32_t *idx, int B, float fused_lr)
@@ -543,11 +484,6 @@ static int forward_backward(ann_net *net, double *loss, int64_t *correct,
                                                 ANN_BN_EPS);
                 if (status != ANN_OK) return status;
             }
-        }
-        if (l == 0 && net->sparse) {                    /* nobody needs dLoss/dpixels */
-            ann__sparse_backward(&net->batch, net->grads + li->w, net->grads + li->b, g,
-                                 B, li->n_in, li->n_out);
-            continue;
         }
         float *dx = l > 0 ? net->dact[l] : NULL;
         if (fused_lr > 0.0f) {
@@ -593,9 +529,6 @@ int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
             if (li->gamma >= 0)                 /* gamma and beta sit side by side */
                 ann_sgd_update(net->params + li->gamma, net->grads + li->gamma,
                                2 * (int64_t)li->n_out, lr);
-            if (l == 0 && net->sparse)          /* its gradient went to grads as usual */
-                ann_sgd_update(net->params + li->w, net->grads + li->w,
-                               (int64_t)li->n_in * li->n_out + li->n_out, lr);
         }
         return ANN_OK;
     }
@@ -683,7 +616,6 @@ int ann_net_predict_f32(ann_net *net, float *probs, int32_t *classes, const floa
         for (int64_t i = 0; i < (int64_t)rows * D; i++)
             if (!isfinite(src[i])) return ANN_E_NONFINITE;
         memcpy(net->act[0], src, (size_t)rows * D * sizeof(float));
-        net->sparse = 0;
         status = forward(net, rows, 0);
         if (status == ANN_OK)
             status = finish_block(net, probs ? probs + start * K : NULL,

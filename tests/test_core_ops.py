@@ -240,53 +240,41 @@ def test_net_create_rejects_bad_sizes(core, sizes):
     assert out[0] == ffi.NULL
 
 
-def test_sparse_index_counts_nonzeros_and_rejects_bad_sizes(core):
+def test_python_constants_are_ann_hs(core):
+    """ann/_constants.py copies ann.h's enum values for the reference backend, which runs
+    without the core: each copy must equal lib's, and no ANN_ constant of lib may be missing."""
     ffi, lib = core
-    images = bytes([0, 5, 0, 0, 7, 9, 0, 0, 0, 0, 0, 1])          # 3 rows of D = 4
-    out = ffi.new("ann_sparse_index **")
-    assert lib.ann_sparse_index_create(out, images, 3, 4) == lib.ANN_OK
-    assert lib.ann_sparse_index_density(out[0]) == pytest.approx(4 / 12)
-    lib.ann_sparse_index_destroy(out[0])
-    assert lib.ann_sparse_index_create(out, images, 0, 4) == lib.ANN_E_SIZE
-    assert lib.ann_sparse_index_create(out, images, 1, 70000) == lib.ANN_E_SIZE
-    assert lib.ann_sparse_index_create(out, ffi.NULL, 1, 4) == lib.ANN_E_NULL
+    from ann import _constants, _network
+    in_lib = {name: getattr(lib, name) for name in dir(lib)
+              if name.startswith("ANN_") and isinstance(getattr(lib, name), int)}
+    assert _constants.COPIES == in_lib
+    assert all(getattr(_constants, name) == value for name, value in in_lib.items())
+    assert _network.OPTIMIZERS == {"sgd": lib.ANN_SGD, "momentum": lib.ANN_MOMENTUM,
+                                   "nesterov": lib.ANN_NESTEROV, "adam": lib.ANN_ADAM}
+    assert _network.Network._KINDS == {
+        "weight": lib.ANN_WEIGHTS, "bias": lib.ANN_BIASES, "bn_gamma": lib.ANN_BN_GAMMA,
+        "bn_beta": lib.ANN_BN_BETA, "bn_running_mean": lib.ANN_BN_MEAN,
+        "bn_running_var": lib.ANN_BN_VAR}
 
 
-def test_sparse_and_dense_layer0_agree(tmp_path):
-    """Layer 0 from a bound index and from a per-batch scan (ANN_SPARSE=1, in a child) against
-    the default dense batch: same predictions, and training on either path gives the same net
-    to rounding."""
+def test_constants_without_the_core_are_the_copies(tmp_path):
+    """With no C core importable, the names still exist, with the copied values, and the
+    reference backend trains with them."""
     import json
-    import os
     import subprocess
     import sys
-    import ann
-    from test_network import synthetic
-    here = os.path.dirname(os.path.abspath(__file__))
-    ds = synthetic(300, D=64, K=4, seed=3, sparse=True)
-    net = ann.Network([64, 20, 4], seed=1)
-    net.fit(ds, epochs=2, batch_size=32, lr=0.1, progress=False)
-    dense = net.predict_proba(ds)
-    path = tmp_path / "m.safetensors"
-    net.save(path)
-    code = ("import sys, json, ann; sys.path.insert(0, %r)\n"
-            "from test_network import synthetic\n"
-            "ds = synthetic(300, D=64, K=4, seed=3, sparse=True)\n"
-            "net = ann.Network.load(%r)\n"
-            "assert net._net.__class__.__name__ == 'CNet'\n"
-            "from ann._core import lib\n"
-            "assert lib.ann_net_sparse_input(net._net._net) == 1\n"
-            "scanned = net.predict_proba(ds)\n"
-            "net._net.bind_images(ds._images, len(ds))\n"
-            "bound = net.predict_proba(ds)\n"
-            "trained = ann.Network([64, 20, 4], seed=1)\n"
-            "trained.fit(ds, epochs=2, batch_size=32, lr=0.1, progress=False)\n"
-            "print(json.dumps([scanned, bound, list(trained.get_params())]))"
-            % (here, str(path)))
+    code = ("import json, sys\n"
+            "sys.modules['ann._core'] = None\n"      # makes `from ._core import lib` fail
+            "import ann\n"
+            "from ann import _constants\n"
+            "assert _constants._lib is None\n"
+            "ds = ann.Dataset(bytes(range(40)), bytes([0, 1, 0, 1]), 10, num_classes=2)\n"
+            "net = ann.Network([10, 3, 2], seed=1, backend='python')\n"
+            "net.fit(ds, epochs=1, batch_size=2, optimizer='adam', lr=0.01, progress=False)\n"
+            "net.tensor(0, 'weight')\n"
+            "print(json.dumps({n: getattr(_constants, n) for n in _constants.COPIES}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=dict(os.environ, ANN_SPARSE="1"), timeout=60, cwd=here)
+                         timeout=60, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    scanned, bound, params = json.loads(out.stdout)
-    assert bound == scanned
-    assert max(abs(a - b) for ra, rb in zip(dense, scanned) for a, b in zip(ra, rb)) < 1e-5
-    assert max(abs(a - b) for a, b in zip(params, net.get_params())) < 1e-4
+    from ann import _constants
+    assert json.loads(out.stdout) == _constants.COPIES

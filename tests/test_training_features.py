@@ -141,9 +141,9 @@ def test_l2_penalty(core):
     # any such noise into a full lr-sized step, so the backends part ways by design there
     (dict(dropout=0.2), dict(optimizer="adam", lr=0.01, l2=0.001)),
 ])
-@pytest.mark.parametrize("sparse", [False, True])
-def test_backends_agree_with_every_feature(kwargs, fit_kwargs, sparse):
-    train = synthetic(60, seed=3, sparse=sparse)
+@pytest.mark.parametrize("pixels", ["dense", "mostly_zero"])
+def test_backends_agree_with_every_feature(kwargs, fit_kwargs, pixels):
+    train = synthetic(60, seed=3, mostly_zero=pixels == "mostly_zero")
     nets = {b: ann.Network([30, 7, 5, 4], seed=2, backend=b, **kwargs) for b in ("c", "python")}
     fit = dict(epochs=2, batch_size=16, lr=0.1, progress=False, seed=4)
     fit.update(fit_kwargs)
