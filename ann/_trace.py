@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from . import _reference as ref
 from ._errors import DataError
@@ -236,7 +236,7 @@ class _Recorder:
         if self.core is None or got is None:
             return None
         if isinstance(got, float):
-            return abs(got - want)
+            return abs(got - float(want))
         return max((abs(g - w) for g, w in zip(got, want)), default=0.0)
 
 
@@ -289,212 +289,252 @@ def trace_step(net: Any, images: Any, labels: Any = None, *, lr: float = 0.1,
         raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
     sizes = list(net.sizes)
     pixels, label_list = _batch(images, labels, sizes[0], sizes[-1])
-    B = len(label_list)
     L = len(sizes) - 1
-    if net.batchnorm and L > 1 and B < 2:
+    if net.batchnorm and L > 1 and len(label_list) < 2:
         raise ValueError("batch norm needs at least 2 rows in the batch (one row has no "
                          "variance), got 1")
 
-    core = _CoreOps() if net.backend == "c" else None
-    rec = _Recorder(core)
-    params, state = net.get_params(), net.get_state()
-    low = net._net      # the backend's network: where each tensor sits in params and state
-
-    def cut(layer: int, kind: int, source: Any) -> Values:
-        offset, count = low.tensor(layer, kind)
-        return list(source[offset:offset + count])
-
-    forward: List[Dict[str, Any]] = []
-    backward: List[Dict[str, Any]] = []
-    update: List[Dict[str, Any]] = []
-    new_params, new_state = array("f", params), array("f", state)
-    bn_cache: Dict[int, Tuple[Values, Values]] = {}
-
-    # forward, layer by layer; inputs[l] is the input x of layer l
-    inputs: List[Values] = []
-    x, d = rec.run("gather", pixels, B, sizes[0])
+    # the textbook step: forward, loss, backward, update
+    step = _Step(net, pixels, label_list)
+    x = step.gather()
     for l in range(L):
-        n_in, n_out = sizes[l], sizes[l + 1]
-        hidden = l < L - 1
-        W, b = cut(l, ref.WEIGHTS, params), cut(l, ref.BIASES, params)
-        t: Dict[str, Tensor] = {}
-        if l == 0:
-            t["x"] = _tensor((B, n_in), x, "pixels / 255", "ann_gather_u8", d)
-        else:
-            t["x"] = _tensor((B, n_in), x, f"a of layer {l - 1}", "", None)
-        t["W"] = _tensor((n_in, n_out), W, "", "", None)
-        t["b"] = _tensor((n_out,), b, "", "", None)
-        inputs.append(x)
-        z, d = rec.run("dense_forward", x, W, b, B, n_in, n_out)
-        t["z"] = _tensor((B, n_out), z, "x W + b", "ann_dense_forward", d)
-        x = z                       # the logits, at the top
-        if hidden:
-            relu_in, relu_name = z, "z"
-            if net.batchnorm:
-                relu_in = _batchnorm_forward(t, rec, l, z, B, n_out, cut, params, state, low,
-                                             new_state, bn_cache)
-                relu_name = "y"
-            x, d = rec.run("relu_forward", relu_in)
-            t["a"] = _tensor((B, n_out), x, f"max(0, {relu_name})", "ann_relu_forward", d)
-        forward.append({"layer": l, "hidden": hidden, "tensors": t})
-    logits = x
-
-    # loss
-    K = sizes[-1]
-    (loss, p, dlogits), ds = rec.run("softmax_cross_entropy", logits, label_list, B, K)
-    fn = "ann_softmax_cross_entropy"
-    loss_part: Dict[str, Tensor] = {
-        "p": _tensor((B, K), p, "softmax(z), row by row", fn, ds[1]),
-        "loss": _tensor((), loss, "mean over rows of -log p[label]", fn, ds[0])}
-
-    # backward, layer by layer from the top
-    grads: Dict[Tuple[int, int], Values] = {}
-    g, dg = dlogits, ds[2]
+        x = step.forward(l, x)
+    g = step.loss(x)
     for l in range(L - 1, -1, -1):
-        n_in, n_out = sizes[l], sizes[l + 1]
-        hidden = l < L - 1
-        W = cut(l, ref.WEIGHTS, params)
-        t = {}
-        if not hidden:
-            t["dz"] = _tensor((B, n_out), g, "dL/dz = (p - onehot(label)) / B", fn, dg)
-        else:
-            a = forward[l]["tensors"]["a"]["values"]
-            t["da"] = _tensor((B, n_out), g, f"dL/da = dx of layer {l + 1}", "", None)
-            g, d = rec.run("relu_backward", g, _flatten(a))
-            if net.batchnorm:
-                t["dy"] = _tensor((B, n_out), g, "dL/dy = da * [a > 0]", "ann_relu_backward",
-                                  d)
-                xhat, var = bn_cache[l]
-                gamma = cut(l, ref.BN_GAMMA, params)
-                (g, dgamma, dbeta), ds = rec.run("batchnorm_backward", g, xhat, var, gamma,
-                                                 B, n_out)
-                bfn = "ann_batchnorm_backward"
-                t["dgamma"] = _tensor((n_out,), dgamma, "column sums of dy * xhat", bfn, ds[1])
-                t["dbeta"] = _tensor((n_out,), dbeta, "column sums of dy", bfn, ds[2])
-                t["dz"] = _tensor((B, n_out), g, "gamma / sqrt(var + 1e-5) / B * (B dy - dbeta "
-                                  "- xhat dgamma)", bfn, ds[0])
-                grads[(l, ref.BN_GAMMA)], grads[(l, ref.BN_BETA)] = dgamma, dbeta
-            else:
-                t["dz"] = _tensor((B, n_out), g, "dL/dz = da * [a > 0]", "ann_relu_backward", d)
-        (dx, dW, db), ds = rec.run("dense_backward", g, inputs[l], W, B, n_in, n_out, l > 0)
-        bfn = "ann_dense_backward"
-        t["dW"] = _tensor((n_in, n_out), dW, "x^T dz", bfn, ds[1])
-        t["db"] = _tensor((n_out,), db, "column sums of dz", bfn, ds[2])
-        if dx is not None:
-            t["dx"] = _tensor((B, n_in), dx, "dz W^T", bfn, ds[0])
-            g = dx
-        grads[(l, ref.WEIGHTS)], grads[(l, ref.BIASES)] = dW, db
-        backward.append({"layer": l, "hidden": hidden, "tensors": t})
-
-    # L2 (after the whole backward pass, as net.c adds it) and the update
-    penalty_total, penalty_diff = 0.0, 0.0
-    kinds = [(ref.WEIGHTS, "W"), (ref.BIASES, "b")]
-    if net.batchnorm:
-        kinds += [(ref.BN_GAMMA, "gamma"), (ref.BN_BETA, "beta")]
+        g = step.backward(l, g)
     for l in range(L):
-        t = {}
-        for kind, name in kinds:
-            if (l, kind) not in grads:
-                continue        # the top layer has no batch norm
-            theta, gvals = cut(l, kind, params), grads[(l, kind)]
-            gname = "d" + name
-            if kind == ref.WEIGHTS and l2 > 0:
-                (penalty, gvals), (dp, d) = rec.run("l2_penalty", theta, gvals, l2)
-                penalty_total += penalty
-                penalty_diff = max(penalty_diff, dp or 0.0)
-                t["gW"] = _tensor((sizes[l], sizes[l + 1]), gvals, f"dW + {l2:g} W",
-                                  "ann_l2_penalty", d)
-                gname = "gW"
-            shape = (sizes[l], sizes[l + 1]) if kind == ref.WEIGHTS else (sizes[l + 1],)
-            zeros = [0.0] * len(theta)
-            if optimizer == "sgd":
-                new, d = rec.run("sgd", theta, gvals, lr)
-                t[name + "_new"] = _tensor(shape, new, f"{name} - {lr:g} {gname}",
-                                           "ann_sgd_update", d)
-            elif optimizer in ("momentum", "nesterov"):
-                nesterov = optimizer == "nesterov"
-                (new, vel), (d, dv) = rec.run("momentum", theta, zeros, gvals, lr,
-                                              float(momentum), nesterov)
-                t["v_" + name] = _tensor(shape, vel, f"{momentum:g} * 0 + {gname}",
-                                         "ann_momentum_update", dv)
-                step = f"({gname} + {momentum:g} v_{name})" if nesterov else f"v_{name}"
-                t[name + "_new"] = _tensor(shape, new, f"{name} - {lr:g} {step}",
-                                           "ann_momentum_update", d)
-            else:
-                (new, m, v), (d, dm, dv) = rec.run("adam", theta, zeros, zeros, gvals, lr,
-                                                   beta1, beta2, eps, 1)
-                afn = "ann_adam_update"
-                t["m_" + name] = _tensor(shape, m, f"{1 - beta1:g} {gname}   "
-                                         f"({beta1:g} * 0 + (1 - {beta1:g}) {gname})", afn, dm)
-                t["v_" + name] = _tensor(shape, v, f"{1 - beta2:g} {gname}^2", afn, dv)
-                t[name + "_new"] = _tensor(
-                    shape, new, f"{name} - {lr:g} (m_{name} / (1 - {beta1:g})) / "
-                    f"(sqrt(v_{name} / (1 - {beta2:g})) + {eps:g})", afn, d)
-            offset, _ = low.tensor(l, kind)
-            new_params[offset:offset + len(new)] = array("f", new)
-        update.append({"layer": l, "tensors": t})
-    if l2 > 0:
-        loss_part["penalty"] = _tensor((), penalty_total, f"({l2:g} / 2) * sum of W^2 over "
-                                       f"every layer", "ann_l2_penalty",
-                                       penalty_diff if core else None)
-        total = loss + penalty_total
-        loss_part["total"] = _tensor((), total, "loss + penalty", "",
-                                     None if core is None else
-                                     (loss_part["loss"]["difference"] or 0.0) + penalty_diff)
+        step.update(l, optimizer, lr, float(momentum), beta1, beta2, eps, float(l2))
+    step.add_l2_penalty(float(l2))
 
     result: Dict[str, Any] = {
-        "sizes": sizes, "batchnorm": bool(net.batchnorm and L > 1), "batch": B,
-        "labels": label_list, "pixels": [list(pixels[r * sizes[0]:(r + 1) * sizes[0]])
-                                         for r in range(B)],
+        "sizes": sizes, "batchnorm": step.bn, "batch": step.B, "labels": label_list,
+        "pixels": [list(pixels[r * sizes[0]:(r + 1) * sizes[0]]) for r in range(step.B)],
         "optimizer": optimizer, "lr": lr, "momentum": float(momentum),
         "betas": [beta1, beta2], "eps": eps, "l2": float(l2),
-        "computed_by": _computed_by(core),
-        "checked_against": None if core is None else "ann/_reference.py (float64), each "
-                                                     "function given the same inputs",
-        "forward": forward, "loss": loss_part, "backward": backward, "update": update}
-    if core is None:        # the reference computed everything: name its functions
-        for _, _, _, t in tensors(result):
-            if t["function"].startswith("ann_"):
-                t["function"] = "_reference." + t["function"][4:]
-            elif t["function"]:
-                t["function"] = "RefNet._forward"
+        "computed_by": _computed_by(step.rec.core),
+        "checked_against": None if step.rec.core is None else
+        "ann/_reference.py (float64), each function given the same inputs",
+        "forward": step.forward_sections, "loss": step.loss_tensors,
+        "backward": step.backward_sections, "update": step.update_sections}
+    if step.rec.core is None:        # the reference computed everything: name its functions
+        for _, _, _, tensor in tensors(result):
+            if tensor["function"].startswith("ann_"):
+                tensor["function"] = "_reference." + tensor["function"][4:]
+            elif tensor["function"]:
+                tensor["function"] = "RefNet._forward"
     result["largest_difference"], result["worst"] = _worst(result)
-    result["train_step"] = _compare_with_train_step(net, pixels, label_list, optimizer, lr,
-                                                    momentum, beta1, beta2, eps, l2,
-                                                    params, state, new_params, new_state)
+    result["train_step"] = _compare_with_train_step(
+        net, pixels, label_list, optimizer, lr, momentum, beta1, beta2, eps, l2,
+        step.params, step.state, step.new_params, step.new_state)
     result["ok"] = (result["worst"] is None or result["worst"]["ok"]) and \
         result["train_step"]["ok"]
     return result
 
 
-def _batchnorm_forward(t: Dict[str, Tensor], rec: _Recorder, l: int, z: Values, B: int,
-                       n_out: int, cut: Callable[[int, int, Any], Values], params: array,
-                       state: array, low: Any, new_state: array,
-                       bn_cache: Dict[int, Tuple[Values, Values]]) -> Values:
-    """Batch norm of layer l's z in training: records its tensors in t, the new running
-    statistics in t and new_state, what its backward needs in bn_cache; returns y."""
-    gamma, beta = cut(l, ref.BN_GAMMA, params), cut(l, ref.BN_BETA, params)
-    (y, xhat, mean, var), ds = rec.run("batchnorm_forward", z, gamma, beta, B, n_out)
-    fn = "ann_batchnorm_forward"
-    t["mean"] = _tensor((n_out,), mean, "column means of z", fn, ds[2])
-    t["var"] = _tensor((n_out,), var, "column variances of z (divided by B)", fn, ds[3])
-    t["xhat"] = _tensor((B, n_out), xhat, "(z - mean) / sqrt(var + 1e-5)", fn, ds[1])
-    t["gamma"] = _tensor((n_out,), gamma, "", "", None)
-    t["beta"] = _tensor((n_out,), beta, "", "", None)
-    t["y"] = _tensor((B, n_out), y, "gamma xhat + beta", fn, ds[0])
-    bn_cache[l] = (xhat, var)
-    # the running statistics inference uses; the variance's is unbiased (B / (B - 1))
-    for kind, name, batch_stat, factor, words in (
-            (ref.BN_MEAN, "running_mean", mean, 1.0, "mean"),
-            (ref.BN_VAR, "running_var", var, B / (B - 1), f"var * {B}/{B - 1}")):
-        old = cut(l, kind, state)
-        new, d = rec.run("running_average", old, batch_stat, factor)
-        t[name] = _tensor((n_out,), old, "", "", None)
-        t[name + "_new"] = _tensor((n_out,), new, f"{name} + 0.1 ({words} - {name})",
-                                   "net.c, inline", d)
-        offset, _ = low.tensor(l, kind)
-        new_state[offset:offset + n_out] = array("f", new)
-    return y
+class _Step:
+    """One training step of a network, phase by phase, recording every matrix. Each method
+    takes what flows in (x going up, the gradient g coming down) and returns what flows on."""
+
+    def __init__(self, net: Any, pixels: bytes, labels: List[int]) -> None:
+        self.sizes, self.pixels, self.labels = list(net.sizes), pixels, labels
+        self.B, self.L = len(labels), len(self.sizes) - 1
+        self.bn = bool(net.batchnorm and self.L > 1)
+        self.rec = _Recorder(_CoreOps() if net.backend == "c" else None)
+        self.params, self.state = net.get_params(), net.get_state()
+        self.new_params, self.new_state = array("f", self.params), array("f", self.state)
+        self.low = net._net     # the backend's network: where each tensor sits
+        self.inputs: List[Values] = []                   # x of each layer
+        self.acts: Dict[int, Values] = {}                # a of each hidden layer
+        self.bn_cache: Dict[int, Tuple[Values, Values]] = {}     # xhat, var
+        self.grads: Dict[Tuple[int, int], Values] = {}
+        self.forward_sections: List[Dict[str, Any]] = []
+        self.backward_sections: List[Dict[str, Any]] = []
+        self.update_sections: List[Dict[str, Any]] = []
+        self.loss_tensors: Dict[str, Tensor] = {}
+        self.penalty, self.penalty_difference = 0.0, 0.0
+
+    def cut(self, layer: int, kind: int, source: Any = None) -> Values:
+        """One tensor of layer ``layer`` from params (or ``source``, the state)."""
+        offset, count = self.low.tensor(layer, kind)
+        return list((self.params if source is None else source)[offset:offset + count])
+
+    def put(self, layer: int, kind: int, target: array, values: Values) -> None:
+        offset, count = self.low.tensor(layer, kind)
+        target[offset:offset + count] = array("f", values)
+
+    # ---- forward
+
+    def gather(self) -> Values:
+        self.x0, self.x0_difference = self.rec.run("gather", self.pixels, self.B, self.sizes[0])
+        return list(self.x0)
+
+    def forward(self, l: int, x: Values) -> Values:
+        """Layer l on its input x (B, n_in): z = x W + b, then for a hidden layer [batch norm]
+        and ReLU. Returns the layer's output (the logits z at the top)."""
+        B, n_in, n_out = self.B, self.sizes[l], self.sizes[l + 1]
+        W, b = self.cut(l, ref.WEIGHTS), self.cut(l, ref.BIASES)
+        t: Dict[str, Tensor] = {}
+        if l == 0:
+            t["x"] = _tensor((B, n_in), x, "pixels / 255", "ann_gather_u8", self.x0_difference)
+        else:
+            t["x"] = _tensor((B, n_in), x, f"a of layer {l - 1}", "", None)
+        t["W"] = _tensor((n_in, n_out), W, "", "", None)
+        t["b"] = _tensor((n_out,), b, "", "", None)
+        self.inputs.append(x)
+        z, d = self.rec.run("dense_forward", x, W, b, B, n_in, n_out)
+        t["z"] = _tensor((B, n_out), z, "x W + b", "ann_dense_forward", d)
+        hidden = l < self.L - 1
+        out = z
+        if hidden:
+            relu_in, relu_name = (self.batchnorm_forward(t, l, z), "y") if self.bn else (z, "z")
+            out, d = self.rec.run("relu_forward", relu_in)
+            t["a"] = _tensor((B, n_out), out, f"max(0, {relu_name})", "ann_relu_forward", d)
+            self.acts[l] = out
+        self.forward_sections.append({"layer": l, "hidden": hidden, "tensors": t})
+        return list(out)
+
+    def batchnorm_forward(self, t: Dict[str, Tensor], l: int, z: Values) -> Values:
+        """Batch norm of layer l's z in training (recorded in t); returns y. Also moves the
+        running statistics, as net.c's forward pass does."""
+        B, n_out = self.B, self.sizes[l + 1]
+        gamma, beta = self.cut(l, ref.BN_GAMMA), self.cut(l, ref.BN_BETA)
+        (y, xhat, mean, var), ds = self.rec.run("batchnorm_forward", z, gamma, beta, B, n_out)
+        fn = "ann_batchnorm_forward"
+        t["mean"] = _tensor((n_out,), mean, "column means of z", fn, ds[2])
+        t["var"] = _tensor((n_out,), var, "column variances of z (divided by B)", fn, ds[3])
+        t["xhat"] = _tensor((B, n_out), xhat, "(z - mean) / sqrt(var + 1e-5)", fn, ds[1])
+        t["gamma"] = _tensor((n_out,), gamma, "", "", None)
+        t["beta"] = _tensor((n_out,), beta, "", "", None)
+        t["y"] = _tensor((B, n_out), y, "gamma xhat + beta", fn, ds[0])
+        self.bn_cache[l] = (xhat, var)
+        # the running statistics inference uses; the variance's is unbiased (B / (B - 1))
+        for kind, name, batch_stat, factor, words in (
+                (ref.BN_MEAN, "running_mean", mean, 1.0, "mean"),
+                (ref.BN_VAR, "running_var", var, B / (B - 1), f"var * {B}/{B - 1}")):
+            old = self.cut(l, kind, self.state)
+            new, d = self.rec.run("running_average", old, batch_stat, factor)
+            t[name] = _tensor((n_out,), old, "", "", None)
+            t[name + "_new"] = _tensor((n_out,), new, f"{name} + 0.1 ({words} - {name})",
+                                       "net.c, inline", d)
+            self.put(l, kind, self.new_state, new)
+        return list(y)
+
+    # ---- loss
+
+    def loss(self, logits: Values) -> Values:
+        """Softmax + cross-entropy of the logits (B, K); returns dL/dlogits (B, K)."""
+        B, K = self.B, self.sizes[-1]
+        (loss, p, dlogits), ds = self.rec.run("softmax_cross_entropy", logits, self.labels, B, K)
+        fn = "ann_softmax_cross_entropy"
+        self.loss_tensors["p"] = _tensor((B, K), p, "softmax(z), row by row", fn, ds[1])
+        self.loss_tensors["loss"] = _tensor((), loss, "mean over rows of -log p[label]", fn,
+                                            ds[0])
+        self.dlogits_difference = ds[2]
+        return list(dlogits)
+
+    # ---- backward
+
+    def backward(self, l: int, g: Values) -> Values:
+        """Layer l, given g = dL/d(its output) (B, n_out): back through ReLU and [batch norm]
+        to dz, then dW, db and dx. Returns dx (B, n_in), the g of layer l - 1."""
+        B, n_in, n_out = self.B, self.sizes[l], self.sizes[l + 1]
+        t: Dict[str, Tensor] = {}
+        hidden = l < self.L - 1
+        if not hidden:
+            t["dz"] = _tensor((B, n_out), g, "dL/dz = (p - onehot(label)) / B",
+                              "ann_softmax_cross_entropy", self.dlogits_difference)
+        else:
+            t["da"] = _tensor((B, n_out), g, f"dL/da = dx of layer {l + 1}", "", None)
+            g, d = self.rec.run("relu_backward", g, self.acts[l])
+            if self.bn:
+                t["dy"] = _tensor((B, n_out), g, "dL/dy = da * [a > 0]", "ann_relu_backward",
+                                  d)
+                g = self.batchnorm_backward(t, l, g)
+            else:
+                t["dz"] = _tensor((B, n_out), g, "dL/dz = da * [a > 0]", "ann_relu_backward", d)
+        W = self.cut(l, ref.WEIGHTS)
+        (dx, dW, db), ds = self.rec.run("dense_backward", g, self.inputs[l], W, B, n_in, n_out,
+                                        l > 0)
+        fn = "ann_dense_backward"
+        t["dW"] = _tensor((n_in, n_out), dW, "x^T dz", fn, ds[1])
+        t["db"] = _tensor((n_out,), db, "column sums of dz", fn, ds[2])
+        if dx is not None:
+            t["dx"] = _tensor((B, n_in), dx, "dz W^T", fn, ds[0])
+        self.grads[(l, ref.WEIGHTS)], self.grads[(l, ref.BIASES)] = dW, db
+        self.backward_sections.append({"layer": l, "hidden": hidden, "tensors": t})
+        return list(dx) if dx is not None else []
+
+    def batchnorm_backward(self, t: Dict[str, Tensor], l: int, dy: Values) -> Values:
+        B, n_out = self.B, self.sizes[l + 1]
+        xhat, var = self.bn_cache[l]
+        (dz, dgamma, dbeta), ds = self.rec.run("batchnorm_backward", dy, xhat, var,
+                                               self.cut(l, ref.BN_GAMMA), B, n_out)
+        fn = "ann_batchnorm_backward"
+        t["dgamma"] = _tensor((n_out,), dgamma, "column sums of dy * xhat", fn, ds[1])
+        t["dbeta"] = _tensor((n_out,), dbeta, "column sums of dy", fn, ds[2])
+        t["dz"] = _tensor((B, n_out), dz, "gamma / sqrt(var + 1e-5) / B * (B dy - dbeta "
+                          "- xhat dgamma)", fn, ds[0])
+        self.grads[(l, ref.BN_GAMMA)], self.grads[(l, ref.BN_BETA)] = dgamma, dbeta
+        return list(dz)
+
+    # ---- update
+
+    def update(self, l: int, optimizer: str, lr: float, mu: float, beta1: float, beta2: float,
+               eps: float, l2: float) -> None:
+        """The optimizer's first step on layer l's W, b (and gamma, beta): its state (velocity,
+        Adam's moments) starts at zero. With L2, W's gradient gets l2 W first."""
+        t: Dict[str, Tensor] = {}
+        kinds = [(ref.WEIGHTS, "W"), (ref.BIASES, "b")]
+        if self.bn and l < self.L - 1:
+            kinds += [(ref.BN_GAMMA, "gamma"), (ref.BN_BETA, "beta")]
+        for kind, name in kinds:
+            theta, g = self.cut(l, kind), self.grads[(l, kind)]
+            shape = (self.sizes[l], self.sizes[l + 1]) if kind == ref.WEIGHTS else \
+                (self.sizes[l + 1],)
+            gname = "d" + name
+            if kind == ref.WEIGHTS and l2 > 0:
+                (penalty, g), (dp, d) = self.rec.run("l2_penalty", theta, g, l2)
+                self.penalty += penalty
+                self.penalty_difference = max(self.penalty_difference, dp or 0.0)
+                t["gW"] = _tensor(shape, g, f"dW + {l2:g} W", "ann_l2_penalty", d)
+                gname = "gW"
+            zeros = [0.0] * len(theta)
+            if optimizer == "sgd":
+                new, d = self.rec.run("sgd", theta, g, lr)
+                t[name + "_new"] = _tensor(shape, new, f"{name} - {lr:g} {gname}",
+                                           "ann_sgd_update", d)
+            elif optimizer in ("momentum", "nesterov"):
+                nesterov = optimizer == "nesterov"
+                (new, vel), (d, dv) = self.rec.run("momentum", theta, zeros, g, lr, mu, nesterov)
+                fn = "ann_momentum_update"
+                t["v_" + name] = _tensor(shape, vel, f"{mu:g} * 0 + {gname}", fn, dv)
+                step = f"({gname} + {mu:g} v_{name})" if nesterov else f"v_{name}"
+                t[name + "_new"] = _tensor(shape, new, f"{name} - {lr:g} {step}", fn, d)
+            else:
+                (new, m, v), (d, dm, dv) = self.rec.run("adam", theta, zeros, zeros, g, lr,
+                                                        beta1, beta2, eps, 1)
+                fn = "ann_adam_update"
+                t["m_" + name] = _tensor(shape, m, f"{1 - beta1:g} {gname}   "
+                                         f"({beta1:g} * 0 + (1 - {beta1:g}) {gname})", fn, dm)
+                t["v_" + name] = _tensor(shape, v, f"{1 - beta2:g} {gname}^2", fn, dv)
+                t[name + "_new"] = _tensor(
+                    shape, new, f"{name} - {lr:g} (m_{name} / (1 - {beta1:g})) / "
+                    f"(sqrt(v_{name} / (1 - {beta2:g})) + {eps:g})", fn, d)
+            self.put(l, kind, self.new_params, new)
+        self.update_sections.append({"layer": l, "tensors": t})
+
+    def add_l2_penalty(self, l2: float) -> None:
+        """The loss with L2 (the penalties were taken with W's gradients, in update)."""
+        if l2 <= 0:
+            return
+        checked = self.rec.core is not None
+        self.loss_tensors["penalty"] = _tensor(
+            (), self.penalty, f"({l2:g} / 2) * sum of W^2 over every layer", "ann_l2_penalty",
+            self.penalty_difference if checked else None)
+        loss = self.loss_tensors["loss"]
+        self.loss_tensors["total"] = _tensor(
+            (), loss["values"] + self.penalty, "loss + penalty", "",
+            (loss["difference"] or 0.0) + self.penalty_difference if checked else None)
 
 
 def _computed_by(core: Optional[_CoreOps]) -> str:
@@ -562,7 +602,7 @@ def _worst(result: Dict[str, Any]) -> Tuple[Optional[float], Optional[Dict[str, 
     return largest, worst
 
 
-def tensors(result: Dict[str, Any]):
+def tensors(result: Dict[str, Any]) -> Iterator[Tuple[str, Optional[int], str, Tensor]]:
     """(phase, layer or None, name, tensor) for every matrix of a trace, in the order shown."""
     for section in result["forward"]:
         for name, t in section["tensors"].items():
@@ -620,7 +660,8 @@ def to_json(result: Dict[str, Any]) -> Dict[str, Any]:
         if isinstance(node, list):
             return [walk(v, float32) for v in node]
         return _short(node) if float32 and isinstance(node, float) else node
-    return walk(result, False)
+    out: Dict[str, Any] = walk(result, False)
+    return out
 
 
 # ---- the text a student reads -------------------------------------------------------------------
