@@ -39,7 +39,7 @@ def _f32(values: Sequence[float]) -> Values:
     return list(array("f", values))
 
 
-# ---- the two implementations of every step ----------------------------------------------------
+# ---- the two implementations of every step ---------------------------------------------------
 
 class _CoreOps:
     """Each step as one call of the C core's exported functions (ann.h), on float32 buffers."""
@@ -211,7 +211,7 @@ class _ReferenceOps:
         return [r + ref.BN_MOMENTUM * (s * unbias - r) for r, s in zip(old, batch)]
 
 
-# ---- the step ----------------------------------------------------------------------------------
+# ---- the step --------------------------------------------------------------------------------
 
 class _Recorder:
     """Runs each step on the C core and on the reference with the same inputs, keeps the C
@@ -638,7 +638,7 @@ def _compare_with_train_step(net: Any, pixels: bytes, labels: List[int], optimiz
             "ok": max(diff, diff_state) <= TOLERANCE * scale}
 
 
-# ---- JSON ---------------------------------------------------------------------------------------
+# ---- JSON ------------------------------------------------------------------------------------
 
 def _short(value: float) -> float:
     """The shortest decimal that reads back as the same float32 (0.2, not 0.20000000298...)."""
@@ -664,7 +664,7 @@ def to_json(result: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-# ---- the text a student reads -------------------------------------------------------------------
+# ---- the text a student reads ----------------------------------------------------------------
 
 FULL_LIMIT = 12       # a matrix with more rows or columns than this is summarized in text
 

@@ -222,7 +222,7 @@ def check_trace(r):
     assert step["ok"] and step["largest_difference"] <= 1e-6 and step["state_difference"] <= 1e-6
 
 
-# ---- every combination of the options ------------------------------------------------------------
+# ---- every combination of the options --------------------------------------------------------
 
 LAYERS = ["4,3,2", "3,4,3,2", "5,3"]          # one hidden layer, two, none
 COMBOS = [(layers, batch, bn, opt)
@@ -317,7 +317,7 @@ def check_text(text, r):
                      r"difference \d\.\de-\d\d)$", text, re.M)
 
 
-# ---- what the trace shows is what training does ---------------------------------------------------
+# ---- what the trace shows is what training does ----------------------------------------------
 
 def trace_params(net, r):
     """The trace's new parameters, in the layout of get_params."""
@@ -430,7 +430,7 @@ def test_the_default_screen():
     assert "FAILED" not in text
 
 
-# ---- the Python API -------------------------------------------------------------------------------
+# ---- the Python API --------------------------------------------------------------------------
 
 def test_trace_takes_a_dataset_rows_or_bytes():
     import ann
@@ -471,7 +471,7 @@ def test_trace_refuses_what_it_cannot_show():
         ann.Network([8, 3, 2], dropout=0.5).trace(b"\0" * 16, [0, 1])
 
 
-# ---- the command line -----------------------------------------------------------------------------
+# ---- the command line ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("args,needle", [
     (["--layers", "4,0,2"], "--layers: layer sizes must be positive"),
