@@ -1,4 +1,4 @@
-"""The ``ann`` command line: train, evaluate, predict, experiment, gradcheck.
+"""The ``ann`` command line: train, evaluate, predict, experiment, gradcheck, trace.
 
 Anything a user can get wrong ends in one line on stderr and a non-zero exit status, never a
 traceback; Ctrl-C during training stops after the current mini-batch, keeps the best weights
@@ -166,6 +166,34 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seed of the random network and batch (default 0)")
     check.add_argument("--tolerance", type=_number(float), default=None,
                        help="largest relative error that passes (default 0.001)")
+
+    trace = sub.add_parser("trace", help="print one training step of a tiny network, every "
+                                         "matrix of it, computed by the C core")
+    trace.add_argument("--layers", type=_trace_sizes, default=None, metavar="SIZES",
+                       help="every width, inputs and classes included, comma-separated "
+                            "(default 4,3,2; with --digits 784,4,10)")
+    trace.add_argument("--batch", type=_number(int), default=2,
+                       help=f"rows in the batch, at most {TRACE_MAX_BATCH} (default 2)")
+    trace.add_argument("--batchnorm", action="store_true",
+                       help="Linear -> BN -> ReLU in the hidden layers (needs --batch 2 or more)")
+    trace.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam"],
+                       default="sgd", help="update rule, in its first step: its state starts "
+                                           "at zero (default sgd)")
+    trace.add_argument("--lr", type=_number(float), default=0.1,
+                       help="learning rate (default 0.1)")
+    trace.add_argument("--momentum", type=_number(float, inclusive=True, high=1), default=0.9,
+                       help="momentum of --optimizer momentum/nesterov (default 0.9)")
+    trace.add_argument("--l2", type=_number(float, inclusive=True), default=0.0,
+                       help="L2 penalty (l2/2) * sum(W^2) on the weights (default 0: none)")
+    trace.add_argument("--seed", type=int, default=0,
+                       help="seed of the weights and, without --digits, of the pixels and "
+                            "labels (default 0)")
+    trace.add_argument("--digits", action="store_true",
+                       help="use the first --batch real MNIST training images (a network on "
+                            "784 inputs: wide matrices are summarized, --json has them all)")
+    _data_option(trace)
+    trace.add_argument("--json", action="store_true",
+                       help="print the same data as one JSON object")
     return parser
 
 
@@ -669,6 +697,78 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return EXIT_ERROR if failed else 0
 
 
+# ---- ann trace ---------------------------------------------------------------------------------
+
+TRACE_MAX_BATCH = 64        # every row is printed
+TRACE_MAX_WIDTH = 1024      # the float64 check of each step runs in pure Python
+TRACE_PIXELS = (0, 51, 102, 153, 204, 255)   # / 255 = 0, 0.2, ..., 1: inputs easy to check
+
+
+def _trace_sizes(text: str) -> List[int]:
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive ints like 4,3,2, got {text!r}") from None
+    if len(sizes) < 2:
+        raise argparse.ArgumentTypeError(f"needs at least two sizes (inputs and classes), "
+                                         f"got {text!r}")
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    return sizes
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    import random
+
+    import ann
+    from ._trace import format_trace, to_json
+    sizes = args.layers or ([784, 4, 10] if args.digits else [4, 3, 2])
+    hidden = len(sizes) > 2
+    if args.batch > TRACE_MAX_BATCH:
+        raise UsageError(f"ann trace: --batch {args.batch}: a trace prints every row, so at "
+                         f"most {TRACE_MAX_BATCH}")
+    wide = [s for s in (sizes[1:] if args.digits else sizes) if s > TRACE_MAX_WIDTH]
+    if wide:
+        raise UsageError(f"ann trace: --layers: width {wide[0]} is more than a trace checks in "
+                         f"reasonable time (at most {TRACE_MAX_WIDTH})")
+    if args.batchnorm and not hidden:
+        raise UsageError("ann trace: --batchnorm needs a hidden layer (e.g. --layers 4,3,2)")
+    if args.batchnorm and args.batch < 2:
+        raise UsageError("ann trace: --batchnorm needs --batch 2 or more (batch norm cannot "
+                         "normalize one row: its variance is 0)")
+    if args.digits and sizes[-1] < 10:
+        raise UsageError(f"ann trace: --digits needs 10 outputs (the digits 0-9), but --layers "
+                         f"ends in {sizes[-1]}")
+    net = ann.Network(sizes, batchnorm=args.batchnorm, seed=args.seed)
+    options = dict(lr=args.lr, optimizer=args.optimizer, momentum=args.momentum, l2=args.l2)
+    if args.digits:
+        source, train, _ = _load_data(args, quiet=args.json)
+        if train.features != sizes[0]:
+            raise UsageError(f"ann trace: --digits: the images have {train.features} pixels, "
+                             f"so --layers must start with {train.features}, not {sizes[0]}")
+        if args.batch > len(train):
+            raise DataError(f"--batch {args.batch}: the training set of {source.kind} "
+                            f"({_source_where(source)}) has only {len(train)} images")
+        result = net.trace(train[:args.batch], **options)
+        result["images"] = (f"MNIST training images 0-{args.batch - 1} from {source.kind} "
+                            f"({_source_where(source)})")
+    else:
+        rng = random.Random(args.seed)
+        pixels = bytes(rng.choice(TRACE_PIXELS) for _ in range(args.batch * sizes[0]))
+        labels = [rng.randrange(sizes[-1]) for _ in range(args.batch)]
+        result = net.trace(pixels, labels, **options)
+        result["images"] = f"random pixels and labels from --seed {args.seed}"
+    if args.json:
+        print(json.dumps(to_json(result)))
+    else:
+        _say(format_trace(result))
+    if not result["ok"]:
+        _note("trace: a check failed (see above)")
+        return EXIT_ERROR
+    return 0
+
+
 def _announce_backend(args: argparse.Namespace) -> None:
     """Say which backend runs and why: on stdout for the commands that report a run (unless
     --quiet), and on stderr, for every command, when it is the slow pure-Python one."""
@@ -681,7 +781,8 @@ def _announce_backend(args: argparse.Namespace) -> None:
     problem = kernel_request_problem() if backend_info()["backend"] == "c" else None
     if problem:
         _note(f"warning: {problem}")
-    if args.command in ("train", "experiment", "gradcheck") and not getattr(args, "quiet", False):
+    quiet = getattr(args, "quiet", False) or args.command == "trace" and args.json
+    if args.command in ("train", "experiment", "gradcheck", "trace") and not quiet:
         _say(f"backend: {describe_backend()}")
     elif backend_info()["backend"] == "python":
         _note(f"backend: {describe_backend()}")
@@ -699,7 +800,7 @@ def _apply_threads(requested: int) -> None:
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-            "experiment": cmd_experiment, "gradcheck": cmd_gradcheck}
+            "experiment": cmd_experiment, "gradcheck": cmd_gradcheck, "trace": cmd_trace}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

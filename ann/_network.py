@@ -633,6 +633,30 @@ class Network:
         restore_best()
         return history
 
+    # ---- study --------------------------------------------------------------------------------
+
+    def trace(self, images: Any, labels: Optional[Sequence[int]] = None, *, lr: float = 0.1,
+              optimizer: str = "sgd", momentum: float = 0.9,
+              betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+              l2: float = 0.0) -> Dict[str, Any]:
+        """One training step on one batch with every matrix of it recorded, for study
+        (``ann trace`` prints it). The network is not changed.
+
+        ``images``: a Dataset (then ``labels`` is None: the batch is the whole data set),
+        uint8 bytes of B images, or B rows of D ints 0..255; ``labels``: B ints. The step is
+        the optimizer's first (momentum's velocity and Adam's moments start at zero), and each
+        function of the C core is checked against its float64 twin of the reference backend.
+
+        Returns a JSON-ready dict: "forward", "backward" (from the top layer) and "update" list
+        one {"layer", "tensors"} per layer, "loss" holds "p" and "loss"; each tensor is
+        {"shape", "formula", "function" (the C function that computed it), "values" (rows),
+        "difference" (largest |C - reference|, None without the C core)}. "train_step" compares
+        the new parameters with the network's own training step on a copy; "ok" is True when
+        every check passed."""
+        from ._trace import trace_step
+        return trace_step(self, images, labels, lr=lr, optimizer=optimizer, momentum=momentum,
+                          betas=betas, eps=eps, l2=l2)
+
     # ---- inference ---------------------------------------------------------------------------
 
     def evaluate(self, ds: Dataset) -> Dict[str, float]:

@@ -1,0 +1,523 @@
+"""``ann trace`` and ``Network.trace``: one training step, every matrix of it.
+
+Every number of a trace is recomputed here from the trace's own inputs with plain float64
+arithmetic written out in this file (no ann function is used for it), for every combination
+of the options; the new weights are compared with a real ``Network.fit`` step; the text is
+checked to show the JSON's numbers; and bad options give one-line errors.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from array import array
+
+import pytest
+
+from conftest import one_stderr_line
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOL = 2e-5          # float32 values against float64 arithmetic, relative to max(1, |value|)
+
+
+def run(*args, env=None):
+    # cwd is the tests folder, so `-m ann` imports the installed package, not the source tree
+    return subprocess.run([sys.executable, "-m", "ann", *args], capture_output=True, text=True,
+                          timeout=300, cwd=HERE, env={**os.environ, **(env or {})})
+
+
+def main(capsys, *args):
+    """(exit status, stdout, stderr) of `ann trace ARGS`, run in this process (fast)."""
+    from ann._cli import main as ann_main
+    status = ann_main(["trace", *args])
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def flat(values):
+    if isinstance(values, (int, float)):
+        return [float(values)]
+    out = []
+    for v in values:
+        out.extend(flat(v) if isinstance(v, list) else [float(v)])
+    return out
+
+
+def close(got, want, what):
+    got, want = flat(got), flat(want)
+    assert len(got) == len(want), f"{what}: {len(got)} values, expected {len(want)}"
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert abs(g - w) <= TOL * max(1.0, abs(w)), f"{what}[{i}]: {g} != {w}"
+
+
+def matmul(a, b, n, k, m):
+    """(n, k) x (k, m), flat row-major lists."""
+    return [sum(a[i * k + t] * b[t * m + j] for t in range(k)) for i in range(n)
+            for j in range(m)]
+
+
+def transpose(a, rows, cols):
+    return [a[r * cols + c] for c in range(cols) for r in range(rows)]
+
+
+def check_trace(r):
+    """Recompute every matrix of trace r from its inputs (pixels, W, b, gamma, beta, running
+    statistics, hyperparameters) and from the matrices before it, by hand."""
+    sizes, B, labels = r["sizes"], r["batch"], r["labels"]
+    L = len(sizes) - 1
+    assert len(r["forward"]) == len(r["update"]) == len(r["backward"]) == L
+    assert [s["layer"] for s in r["backward"]] == list(range(L - 1, -1, -1))
+    eps_bn = 1e-5
+    # ---- forward
+    x = [v / 255.0 for v in flat(r["pixels"])]
+    saved = []
+    for l, section in enumerate(r["forward"]):
+        t = section["tensors"]
+        n_in, n_out = sizes[l], sizes[l + 1]
+        assert t["x"]["shape"] == [B, n_in] and t["W"]["shape"] == [n_in, n_out]
+        close(t["x"]["values"], x, f"x of layer {l}")
+        x = flat(t["x"]["values"])
+        W, b = flat(t["W"]["values"]), flat(t["b"]["values"])
+        z = [v + b[j % n_out] for j, v in enumerate(matmul(x, W, B, n_in, n_out))]
+        close(t["z"]["values"], z, f"z of layer {l}")
+        z = flat(t["z"]["values"])
+        saved.append({"x": x, "W": W, "z": z})
+        if l == L - 1:
+            assert "a" not in t
+            break
+        pre = z
+        if r["batchnorm"]:
+            mean = [sum(z[q * n_out + j] for q in range(B)) / B for j in range(n_out)]
+            var = [sum((z[q * n_out + j] - mean[j]) ** 2 for q in range(B)) / B
+                   for j in range(n_out)]
+            close(t["mean"]["values"], mean, "mean")
+            close(t["var"]["values"], var, "var")
+            xhat = [(z[i] - mean[i % n_out]) / math.sqrt(var[i % n_out] + eps_bn)
+                    for i in range(B * n_out)]
+            close(t["xhat"]["values"], xhat, "xhat")
+            gamma, beta = flat(t["gamma"]["values"]), flat(t["beta"]["values"])
+            y = [gamma[i % n_out] * xhat[i] + beta[i % n_out] for i in range(B * n_out)]
+            close(t["y"]["values"], y, "y")
+            old_mean, old_var = flat(t["running_mean"]["values"]), flat(t["running_var"]["values"])
+            close(t["running_mean_new"]["values"],
+                  [0.9 * o + 0.1 * m for o, m in zip(old_mean, mean)], "running mean")
+            close(t["running_var_new"]["values"],
+                  [0.9 * o + 0.1 * v * B / (B - 1) for o, v in zip(old_var, var)], "running var")
+            saved[l].update(xhat=flat(t["xhat"]["values"]), var=flat(t["var"]["values"]),
+                            gamma=gamma)
+            pre = flat(t["y"]["values"])
+        else:
+            assert "xhat" not in t
+        a = [max(0.0, v) for v in pre]
+        close(t["a"]["values"], a, f"a of layer {l}")
+        x = flat(t["a"]["values"])
+        saved[l]["a"] = x
+    # ---- loss
+    K = sizes[-1]
+    logits = saved[-1]["z"]
+    p, loss = [], 0.0
+    for q in range(B):
+        row = logits[q * K:(q + 1) * K]
+        e = [math.exp(v) for v in row]          # no shift needed for these small logits
+        p += [v / sum(e) for v in e]
+        loss -= math.log(e[labels[q]] / sum(e)) / B
+    close(r["loss"]["p"]["values"], p, "p")
+    assert r["loss"]["p"]["shape"] == [B, K]
+    assert abs(r["loss"]["loss"]["values"] - loss) <= 1e-5
+    # ---- backward
+    grads = {}
+    g = [(p[i] - (1.0 if i % K == labels[i // K] else 0.0)) / B for i in range(B * K)]
+    for section in r["backward"]:
+        l = section["layer"]
+        t, s = section["tensors"], saved[l]
+        n_in, n_out = sizes[l], sizes[l + 1]
+        if l == L - 1:
+            close(t["dz"]["values"], g, "dL/dlogits")
+        else:
+            close(t["da"]["values"], g, f"da of layer {l}")
+            g = flat(t["da"]["values"])
+            g = [v if av > 0 else 0.0 for v, av in zip(g, s["a"])]
+            if r["batchnorm"]:
+                close(t["dy"]["values"], g, "dy")
+                dy = flat(t["dy"]["values"])
+                # batch norm backward the long way: through xhat, var and mean, one at a time
+                xh, var, gamma = s["xhat"], s["var"], s["gamma"]
+                z, dz = s["z"], [0.0] * (B * n_out)
+                dgamma, dbeta = [0.0] * n_out, [0.0] * n_out
+                for j in range(n_out):
+                    col = range(j, B * n_out, n_out)
+                    mean = sum(z[i] for i in col) / B
+                    inv = 1.0 / math.sqrt(var[j] + eps_bn)
+                    dxhat = {i: dy[i] * gamma[j] for i in col}
+                    dvar = sum(dxhat[i] * (z[i] - mean) for i in col) * -0.5 * inv ** 3
+                    dmean = -inv * sum(dxhat.values()) \
+                        + dvar * sum(-2.0 * (z[i] - mean) for i in col) / B
+                    for i in col:
+                        dz[i] = dxhat[i] * inv + dvar * 2.0 * (z[i] - mean) / B + dmean / B
+                    dgamma[j] = sum(dy[i] * xh[i] for i in col)
+                    dbeta[j] = sum(dy[i] for i in col)
+                close(t["dgamma"]["values"], dgamma, "dgamma")
+                close(t["dbeta"]["values"], dbeta, "dbeta")
+                grads[(l, "gamma")], grads[(l, "beta")] = flat(t["dgamma"]["values"]), \
+                    flat(t["dbeta"]["values"])
+                g = dz
+            close(t["dz"]["values"], g, f"dz of layer {l}")
+        dz = flat(t["dz"]["values"])
+        close(t["dW"]["values"], matmul(transpose(s["x"], B, n_in), dz, n_in, B, n_out), "dW")
+        close(t["db"]["values"], [sum(dz[j::n_out]) for j in range(n_out)], "db")
+        grads[(l, "W")], grads[(l, "b")] = flat(t["dW"]["values"]), flat(t["db"]["values"])
+        if l == 0:
+            assert "dx" not in t
+        else:
+            close(t["dx"]["values"], matmul(dz, transpose(s["W"], n_in, n_out), B, n_out, n_in),
+                  "dx")
+            g = flat(t["dx"]["values"])
+    # ---- L2 and the update
+    lr, mu, (b1, b2), eps, l2 = r["lr"], r["momentum"], r["betas"], r["eps"], r["l2"]
+    penalty = 0.0
+    for section in r["update"]:
+        l = section["layer"]
+        t, f = section["tensors"], r["forward"][l]["tensors"]
+        names = ["W", "b"] + (["gamma", "beta"] if r["batchnorm"] and l < L - 1 else [])
+        assert sorted(k for k in t if k.endswith("_new")) == sorted(n + "_new" for n in names)
+        for name in names:
+            theta, gv = flat(f[name]["values"]), grads[(l, name)]
+            if name == "W" and l2:
+                penalty += 0.5 * l2 * sum(v * v for v in theta)
+                close(t["gW"]["values"], [d + l2 * w for d, w in zip(gv, theta)], "dW + l2 W")
+                gv = flat(t["gW"]["values"])
+            else:
+                assert name != "W" or "gW" not in t
+            if r["optimizer"] == "sgd":
+                new = [w - lr * d for w, d in zip(theta, gv)]
+            elif r["optimizer"] in ("momentum", "nesterov"):
+                v = gv                                   # mu * 0 + g
+                close(t["v_" + name]["values"], v, "velocity")
+                if r["optimizer"] == "nesterov":
+                    new = [w - lr * (d + mu * vv) for w, d, vv in zip(theta, gv, v)]
+                else:
+                    new = [w - lr * vv for w, vv in zip(theta, v)]
+            else:
+                m = [(1 - b1) * d for d in gv]
+                v = [(1 - b2) * d * d for d in gv]
+                close(t["m_" + name]["values"], m, "adam m")
+                close(t["v_" + name]["values"], v, "adam v")
+                # bias correction at t = 1 (m, v as the trace stored them, float32)
+                m, v = flat(t["m_" + name]["values"]), flat(t["v_" + name]["values"])
+                new = [w - lr * (mm / (1 - b1)) / (math.sqrt(vv / (1 - b2)) + eps)
+                       for w, mm, vv in zip(theta, m, v)]
+            close(t[name + "_new"]["values"], new, f"new {name} of layer {l}")
+    if l2:
+        assert abs(r["loss"]["penalty"]["values"] - penalty) <= 1e-5
+        assert abs(r["loss"]["total"]["values"] - loss - penalty) <= 2e-5
+    else:
+        assert "penalty" not in r["loss"]
+    assert r["ok"] is True
+    step = r["train_step"]
+    assert step["ok"] and step["largest_difference"] <= 1e-6 and step["state_difference"] <= 1e-6
+
+
+# ---- every combination of the options --------------------------------------------------------
+
+LAYERS = ["4,3,2", "3,4,3,2", "5,3"]          # one hidden layer, two, none
+COMBOS = [(layers, batch, bn, opt)
+          for layers, batch, bn, opt in itertools.product(
+              LAYERS, [1, 2, 3], [False, True], ["sgd", "momentum", "nesterov", "adam"])
+          if not (bn and (batch == 1 or layers == "5,3"))]      # refused: tested below
+
+
+@pytest.mark.parametrize("layers,batch,bn,opt", COMBOS)
+def test_every_number_of_a_trace_checks_out_by_hand(capsys, core, layers, batch, bn, opt):
+    args = ["--layers", layers, "--batch", str(batch), "--optimizer", opt, "--seed", "3"]
+    args += ["--batchnorm"] if bn else []
+    args += ["--l2", "0.01"] if opt == "momentum" else []        # the L2 path too, once per grid
+    status, out, err = main(capsys, *args, "--json")
+    assert status == 0, err
+    r = json.loads(out)
+    assert r["sizes"] == [int(s) for s in layers.split(",")]
+    assert r["batch"] == batch and r["batchnorm"] is bn and r["optimizer"] == opt
+    assert "C core" in r["computed_by"]
+    check_trace(r)
+    status, text, err = main(capsys, *args)
+    assert status == 0, err
+    check_text(text, r)
+
+
+def test_the_digits_trace_on_real_mnist_for_every_option(capsys, core, mnist_dir):
+    from ann._idx import read_images, read_labels
+    images = read_images(str(mnist_dir / "train-images-idx3-ubyte.gz"))
+    labels = read_labels(str(mnist_dir / "train-labels-idx1-ubyte.gz"))
+    for bn, opt, batch in itertools.product([False, True], ["sgd", "momentum", "nesterov",
+                                                            "adam"], [2, 3]):
+        args = ["--digits", "--data", str(mnist_dir), "--optimizer", opt, "--batch", str(batch)]
+        args += ["--batchnorm"] if bn else []
+        status, out, err = main(capsys, *args, "--json")
+        assert status == 0, err
+        r = json.loads(out)
+        assert r["sizes"] == [784, 4, 10]
+        # the first training images of the real files, with their labels
+        assert flat(r["pixels"]) == list(images.data[:batch * 784])
+        assert r["labels"] == list(labels.data[:batch])
+        check_trace(r)
+        status, text, err = main(capsys, *args)
+        assert status == 0, err
+        check_text(text, r)
+        # wide matrices are summarized in text, narrow ones in full
+        assert re.search(r"W \(784, 4\)\n\s+3136 values: min -0\.03", text)
+        assert "dW (784, 4) = x^T dz" in text and "W (4, 10)" in text
+
+
+def test_digits_from_the_built_in_sample(capsys, core):
+    status, out, err = main(capsys, "--digits", "--data", "sample", "--json")
+    assert status == 0, err
+    r = json.loads(out)
+    assert r["batch"] == 2 and r["images"].startswith("MNIST training images 0-1 from sample")
+    check_trace(r)
+
+
+def check_text(text, r):
+    """The text shows each tensor of the JSON in the same order, under a heading with its
+    shape, with numbers aligned in columns and equal to the JSON's to the digits shown."""
+    from ann._trace import tensors
+    lines = text.splitlines()
+    at = 0
+    for phase, layer, name, t in tensors(r):
+        shape = t["shape"]
+        head = f"  {name} ({', '.join(map(str, shape))})" if shape else f"  {name} = "
+        while not lines[at].startswith(head):
+            at += 1
+            assert at < len(lines), f"{phase} layer {layer}: no heading {head!r} in order"
+        if t["difference"] is not None:
+            assert re.search(r"vs float64 (0|\d\.\de-\d\d)\]$", lines[at]), lines[at]
+        if not shape:
+            shown = float(lines[at].split("=")[1].split()[0])
+            assert abs(shown - t["values"]) <= 1e-8
+            continue
+        rows = t["values"] if len(shape) == 2 else [t["values"]]
+        body = lines[at + 1:at + 1 + len(rows)]
+        if max(shape) > 12:
+            assert body[0].strip().startswith(f"{len(flat(rows))} values: min")
+            continue
+        widths = {len(line) for line in body}
+        assert len(widths) == 1, f"{name}: rows are not aligned:\n" + "\n".join(body)
+        for line, row in zip(body, rows):
+            cells = line.split()
+            assert len(cells) == len(row)
+            for cell, value in zip(cells, row):
+                decimals = len(cell.split(".")[1].split("e")[0])
+                assert abs(float(cell) - value) <= 0.6 * 10 ** -decimals * \
+                    (1 if "e" not in cell else 10 ** int(cell.split("e")[1])), (name, cell, value)
+    assert "check: largest difference from the float64 reference" in text
+    assert re.search(r"training step \(ann_net_train_step, one call\).*: (identical|largest "
+                     r"difference \d\.\de-\d\d)$", text, re.M)
+
+
+# ---- what the trace shows is what training does ----------------------------------------------
+
+def trace_params(net, r):
+    """The trace's new parameters, in the layout of get_params."""
+    values = net.get_params()
+    for section in r["update"]:
+        l = section["layer"]
+        for name, kind in (("W", "weight"), ("b", "bias"), ("gamma", "bn_gamma"),
+                           ("beta", "bn_beta")):
+            if name + "_new" not in section["tensors"]:
+                continue
+            offset, count = net._net.tensor(l, net._KINDS[kind])
+            values[offset:offset + count] = array("f", flat(section["tensors"][name + "_new"]
+                                                            ["values"]))
+    return values
+
+
+@pytest.mark.parametrize("bn", [False, True])
+@pytest.mark.parametrize("opt", ["sgd", "momentum", "nesterov", "adam"])
+def test_the_traced_step_is_the_step_fit_takes(bn, opt):
+    import ann
+    sizes, B = [6, 5, 4, 3], 4
+    pixels = bytes((37 * i + 11) % 256 for i in range(B * sizes[0]))
+    labels = bytes([2, 0, 1, 2])
+    traced = ann.Network(sizes, batchnorm=bn, seed=5)
+    before = (traced.get_params(), traced.get_state())
+    r = traced.trace(pixels, list(labels), optimizer=opt, lr=0.05, l2=0.001)
+    assert (traced.get_params(), traced.get_state()) == before     # trace changes nothing
+    trained = ann.Network(sizes, batchnorm=bn, seed=5)
+    data = ann.Dataset(pixels, labels, sizes[0], num_classes=3)
+    history = trained.fit(data, epochs=1, batch_size=B, lr=0.05, l2=0.001, optimizer=opt,
+                          progress=False)
+    assert history.steps[-1] == 1                                   # one step, one batch
+    got, want = trained.get_params(), trace_params(traced, r)
+    assert got != before[0]
+    noise = set()
+    if bn and opt == "adam":
+        # The bias of a batch-normalized layer has gradient 0 in exact arithmetic (batch norm
+        # subtracts the mean), so its float32 gradient is rounding noise, which depends on the
+        # order of the rows; Adam divides a gradient by its own size, so that bias moves by
+        # about lr whatever the noise. Those are compared in the same row order below.
+        for l in range(len(sizes) - 2):
+            db = flat(next(s for s in r["backward"] if s["layer"] == l)["tensors"]["db"]
+                      ["values"])
+            assert max(map(abs, db)) < 1e-6
+            offset, count = traced._net.tensor(l, 1)
+            noise.update(range(offset, offset + count))
+    # fit visits the rows in a shuffled order: the sums may round differently, nothing more
+    assert max(abs(a - b) for i, (a, b) in enumerate(zip(got, want)) if i not in noise) <= 1e-6
+    assert r["train_step"]["largest_difference"] <= 1e-6         # the same order: all of them
+    if bn:
+        new_state = []
+        for section in r["forward"][:-1]:
+            t = section["tensors"]
+            new_state += flat(t["running_mean_new"]["values"]) + \
+                flat(t["running_var_new"]["values"])
+        assert max(abs(a - b) for a, b in zip(trained.get_state(), new_state)) <= 1e-6
+
+
+def test_the_trace_matches_the_train_step_bit_for_bit_where_nothing_is_fused(core):
+    """Momentum and Adam run net.c's plain path, the same C functions the trace calls: the new
+    parameters are identical. Plain SGD folds the update into the weight-gradient GEMM, so
+    there the two agree to rounding."""
+    import ann
+    sizes = [8, 6, 4]
+    pixels = bytes((53 * i + 7) % 256 for i in range(3 * sizes[0]))
+    for opt in ("momentum", "adam", "sgd"):
+        net = ann.Network(sizes, seed=1)
+        r = net.trace(pixels, [3, 1, 0], optimizer=opt)
+        copy = ann.Network(sizes, seed=1)
+        copy._net.set_optimizer({"sgd": 0, "momentum": 1, "adam": 3}[opt], 0.9, 0.9, 0.999,
+                                1e-8, 0.0)
+        copy._net.train_step(pixels, bytes([3, 1, 0]), 3, array("i", range(3)), 0, 3, 0.1)
+        diff = max(abs(a - b) for a, b in zip(copy.get_params(), trace_params(net, r)))
+        if opt == "sgd":
+            assert diff <= 1e-6
+        else:
+            assert diff == 0.0 and r["train_step"]["identical"]
+
+
+def test_the_trace_on_the_reference_backend(core):
+    args = ("trace", "--layers", "4,3,3,2", "--batch", "3", "--batchnorm", "--optimizer",
+            "momentum", "--json")
+    out = run(*args, env={"ANN_BACKEND": "python"})
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert "reference" in r["computed_by"] and r["checked_against"] is None
+    assert r["largest_difference"] is None
+    assert r["forward"][0]["tensors"]["z"]["function"] == "_reference.dense_forward"
+    assert r["train_step"]["function"] == "RefNet.train_step"
+    check_trace(r)
+    with_c = json.loads(run(*args).stdout)
+    close(flat(with_c["update"][0]["tensors"]["W_new"]["values"]),
+          flat(r["update"][0]["tensors"]["W_new"]["values"]), "C against reference")
+
+
+def test_the_default_screen():
+    out = run("trace")
+    assert out.returncode == 0 and out.stderr == ""
+    text = out.stdout
+    assert text.startswith("backend: ")
+    for heading in ("FORWARD", "LOSS", "BACKWARD", "UPDATE (sgd", "layer 0: dense 4 -> 3",
+                    "x (2, 4) = pixels / 255", "W (4, 3)", "b (3)", "z (2, 3) = x W + b",
+                    "a (2, 3) = max(0, z)", "p (2, 2) = softmax(z)", "loss = ",
+                    "dz (2, 2) = dL/dz = (p - onehot(label)) / B", "dW (3, 2) = x^T dz",
+                    "db (2) = column sums of dz", "dx (2, 3) = dz W^T",
+                    "W_new (4, 3) = W - 0.1 dW"):
+        assert heading in text, heading
+    assert text.index("FORWARD") < text.index("LOSS") < text.index("BACKWARD") \
+        < text.index("UPDATE")
+    assert "FAILED" not in text
+
+
+# ---- the Python API --------------------------------------------------------------------------
+
+def test_trace_takes_a_dataset_rows_or_bytes():
+    import ann
+    pixels = bytes(range(0, 240, 10))            # 3 images of 8 pixels
+    data = ann.Dataset(pixels, bytes([1, 0, 1]), 8, num_classes=2)
+    net = ann.Network([8, 3, 2])
+    from_bytes = net.trace(pixels, [1, 0, 1])
+    from_data = net.trace(data)
+    from_rows = net.trace([list(pixels[i:i + 8]) for i in range(0, 24, 8)], (1, 0, 1))
+    assert from_bytes["update"] == from_data["update"] == from_rows["update"]
+    assert from_data["labels"] == [1, 0, 1]
+    json.dumps(from_bytes)       # JSON-ready as it is
+
+
+@pytest.mark.parametrize("call,error,needle", [
+    (lambda n: n.trace(b"\0" * 8, [0, 1]), "DataError", "not 2 images of 8 pixels"),
+    (lambda n: n.trace(b"\0" * 8, [2]), "DataError", "label 2 of image 0 is outside 0..1"),
+    (lambda n: n.trace(b"\0" * 8), "ValueError", "needs the labels"),
+    (lambda n: n.trace(b"", []), "DataError", "at least one image"),
+    (lambda n: n.trace([[0] * 7], [0]), "DataError", "image 0 has 7 pixels"),
+    (lambda n: n.trace(b"\0" * 8, [0], optimizer="rmsprop"), "ValueError", "optimizer must be"),
+    (lambda n: n.trace(b"\0" * 8, [0], lr=-1), "ValueError", "lr"),
+    (lambda n: n.trace(b"\0" * 8, [0], momentum=1.0), "ValueError", "momentum"),
+    (lambda n: n.trace(b"\0" * 8, [0], l2=-0.1), "ValueError", "l2"),
+])
+def test_trace_refuses_bad_input(call, error, needle):
+    import ann
+    with pytest.raises(getattr(ann, error) if error != "ValueError" else ValueError,
+                       match=re.escape(needle) if needle != "lr" else "learning rate|lr"):
+        call(ann.Network([8, 3, 2]))
+
+
+def test_trace_refuses_what_it_cannot_show():
+    import ann
+    with pytest.raises(ValueError, match="batch norm needs at least 2 rows"):
+        ann.Network([8, 3, 2], batchnorm=True).trace(b"\0" * 8, [0])
+    with pytest.raises(ValueError, match="does not cover dropout"):
+        ann.Network([8, 3, 2], dropout=0.5).trace(b"\0" * 16, [0, 1])
+
+
+# ---- the command line ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args,needle", [
+    (["--layers", "4,0,2"], "--layers: layer sizes must be positive"),
+    (["--layers", "4"], "--layers: needs at least two sizes"),
+    (["--layers", "4,x"], "--layers: expected comma-separated"),
+    (["--batch", "0"], "--batch: must be a finite number > 0"),
+    (["--batch", "65"], "--batch 65"),
+    (["--batchnorm", "--batch", "1"], "--batchnorm needs --batch 2 or more"),
+    (["--batchnorm", "--layers", "4,2"], "--batchnorm needs a hidden layer"),
+    (["--digits", "--layers", "784,4,5"], "--digits needs 10 outputs"),
+    (["--layers", "4,2000,2"], "width 2000"),
+    (["--optimizer", "rmsprop"], "invalid choice"),
+    (["--lr", "0"], "--lr"),
+])
+def test_bad_options_give_one_line_and_exit_2(args, needle):
+    out = run("trace", *args)
+    assert out.returncode == 2, out.stdout + out.stderr
+    one_stderr_line(out, needle)
+
+
+def test_digits_need_784_inputs(mnist_dir):
+    out = run("trace", "--digits", "--data", str(mnist_dir), "--layers", "100,4,10")
+    assert out.returncode == 2
+    one_stderr_line(out, "must start with 784, not 100")
+
+
+def test_digits_with_the_largest_batch():
+    out = run("trace", "--digits", "--data", "sample", "--batch", "64", "--json")
+    assert out.returncode == 0, out.stderr           # the sample has more than 64 images
+    r = json.loads(out.stdout)
+    assert r["batch"] == 64 and r["ok"]
+
+
+def test_help_explains_every_option_and_shows_its_default():
+    from ann._cli import build_parser
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    trace = sub.choices["trace"]
+    for action in trace._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        assert action.help, action.option_strings
+        if action.default not in (None, False, argparse.SUPPRESS):
+            assert f"default {action.default:g}" in action.help if \
+                isinstance(action.default, float) else f"default {action.default}" in action.help
+    layers = next(a for a in trace._actions if a.dest == "layers")
+    assert "default 4,3,2" in layers.help and "784,4,10" in layers.help
+    out = run("trace", "--help")
+    assert out.returncode == 0 and "--digits" in out.stdout
