@@ -22,6 +22,8 @@ from array import array
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from . import _reference as ref
+from ._constants import (ANN_BIASES, ANN_BN_BETA, ANN_BN_GAMMA, ANN_BN_MEAN, ANN_BN_VAR,
+                         ANN_WEIGHTS)
 from ._errors import DataError
 
 Values = List[float]
@@ -372,7 +374,7 @@ class _Step:
         """Layer l on its input x (B, n_in): z = x W + b, then for a hidden layer [batch norm]
         and ReLU. Returns the layer's output (the logits z at the top)."""
         B, n_in, n_out = self.B, self.sizes[l], self.sizes[l + 1]
-        W, b = self.cut(l, ref.WEIGHTS), self.cut(l, ref.BIASES)
+        W, b = self.cut(l, ANN_WEIGHTS), self.cut(l, ANN_BIASES)
         t: Dict[str, Tensor] = {}
         if l == 0:
             t["x"] = _tensor((B, n_in), x, "pixels / 255", "ann_gather_u8", self.x0_difference)
@@ -397,7 +399,7 @@ class _Step:
         """Batch norm of layer l's z in training (recorded in t); returns y. Also moves the
         running statistics, as net.c's forward pass does."""
         B, n_out = self.B, self.sizes[l + 1]
-        gamma, beta = self.cut(l, ref.BN_GAMMA), self.cut(l, ref.BN_BETA)
+        gamma, beta = self.cut(l, ANN_BN_GAMMA), self.cut(l, ANN_BN_BETA)
         (y, xhat, mean, var), ds = self.rec.run("batchnorm_forward", z, gamma, beta, B, n_out)
         fn = "ann_batchnorm_forward"
         t["mean"] = _tensor((n_out,), mean, "column means of z", fn, ds[2])
@@ -409,8 +411,8 @@ class _Step:
         self.bn_cache[l] = (xhat, var)
         # the running statistics inference uses; the variance's is unbiased (B / (B - 1))
         for kind, name, batch_stat, factor, words in (
-                (ref.BN_MEAN, "running_mean", mean, 1.0, "mean"),
-                (ref.BN_VAR, "running_var", var, B / (B - 1), f"var * {B}/{B - 1}")):
+                (ANN_BN_MEAN, "running_mean", mean, 1.0, "mean"),
+                (ANN_BN_VAR, "running_var", var, B / (B - 1), f"var * {B}/{B - 1}")):
             old = self.cut(l, kind, self.state)
             new, d = self.rec.run("running_average", old, batch_stat, factor)
             t[name] = _tensor((n_out,), old, "", "", None)
@@ -452,7 +454,7 @@ class _Step:
                 g = self.batchnorm_backward(t, l, g)
             else:
                 t["dz"] = _tensor((B, n_out), g, "dL/dz = da * [a > 0]", "ann_relu_backward", d)
-        W = self.cut(l, ref.WEIGHTS)
+        W = self.cut(l, ANN_WEIGHTS)
         (dx, dW, db), ds = self.rec.run("dense_backward", g, self.inputs[l], W, B, n_in, n_out,
                                         l > 0)
         fn = "ann_dense_backward"
@@ -460,7 +462,7 @@ class _Step:
         t["db"] = _tensor((n_out,), db, "column sums of dz", fn, ds[2])
         if dx is not None:
             t["dx"] = _tensor((B, n_in), dx, "dz W^T", fn, ds[0])
-        self.grads[(l, ref.WEIGHTS)], self.grads[(l, ref.BIASES)] = dW, db
+        self.grads[(l, ANN_WEIGHTS)], self.grads[(l, ANN_BIASES)] = dW, db
         self.backward_sections.append({"layer": l, "hidden": hidden, "tensors": t})
         return list(dx) if dx is not None else []
 
@@ -468,13 +470,13 @@ class _Step:
         B, n_out = self.B, self.sizes[l + 1]
         xhat, var = self.bn_cache[l]
         (dz, dgamma, dbeta), ds = self.rec.run("batchnorm_backward", dy, xhat, var,
-                                               self.cut(l, ref.BN_GAMMA), B, n_out)
+                                               self.cut(l, ANN_BN_GAMMA), B, n_out)
         fn = "ann_batchnorm_backward"
         t["dgamma"] = _tensor((n_out,), dgamma, "column sums of dy * xhat", fn, ds[1])
         t["dbeta"] = _tensor((n_out,), dbeta, "column sums of dy", fn, ds[2])
         t["dz"] = _tensor((B, n_out), dz, "gamma / sqrt(var + 1e-5) / B * (B dy - dbeta "
                           "- xhat dgamma)", fn, ds[0])
-        self.grads[(l, ref.BN_GAMMA)], self.grads[(l, ref.BN_BETA)] = dgamma, dbeta
+        self.grads[(l, ANN_BN_GAMMA)], self.grads[(l, ANN_BN_BETA)] = dgamma, dbeta
         return list(dz)
 
     # ---- update
@@ -484,15 +486,15 @@ class _Step:
         """The optimizer's first step on layer l's W, b (and gamma, beta): its state (velocity,
         Adam's moments) starts at zero. With L2, W's gradient gets l2 W first."""
         t: Dict[str, Tensor] = {}
-        kinds = [(ref.WEIGHTS, "W"), (ref.BIASES, "b")]
+        kinds = [(ANN_WEIGHTS, "W"), (ANN_BIASES, "b")]
         if self.bn and l < self.L - 1:
-            kinds += [(ref.BN_GAMMA, "gamma"), (ref.BN_BETA, "beta")]
+            kinds += [(ANN_BN_GAMMA, "gamma"), (ANN_BN_BETA, "beta")]
         for kind, name in kinds:
             theta, g = self.cut(l, kind), self.grads[(l, kind)]
-            shape = (self.sizes[l], self.sizes[l + 1]) if kind == ref.WEIGHTS else \
+            shape = (self.sizes[l], self.sizes[l + 1]) if kind == ANN_WEIGHTS else \
                 (self.sizes[l + 1],)
             gname = "d" + name
-            if kind == ref.WEIGHTS and l2 > 0:
+            if kind == ANN_WEIGHTS and l2 > 0:
                 (penalty, g), (dp, d) = self.rec.run("l2_penalty", theta, g, l2)
                 self.penalty += penalty
                 self.penalty_difference = max(self.penalty_difference, dp or 0.0)
