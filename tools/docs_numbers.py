@@ -1,0 +1,178 @@
+"""The worked numbers in docs/*.md, regenerated from ``ann trace``.
+
+A page cites a trace with an HTML comment (invisible on GitHub) right before a fenced block:
+
+    <!-- trace: --seed 1 --batchnorm --batch 3 | forward 0: z mean var xhat; loss: p -->
+    ```text
+    ...the excerpt...
+    ```
+
+Left of ``|`` are the arguments of ``ann trace``; right of it, groups separated by ``;``, each
+a part of the trace's text output (``input``, ``forward L``, ``loss``, ``backward L``,
+``update L``) and the names of the matrices to show from it. The excerpt is those lines of the
+command's text output, word for word, with one thing removed: the ``vs float64 ...`` note
+beside each heading, which is the C core's rounding error and differs between kernels.
+
+    python tools/docs_numbers.py            # check: print what is stale, exit 1 if anything is
+    python tools/docs_numbers.py --write    # rewrite the excerpts from fresh traces
+
+tests/test_docs_numbers.py runs the check; after an intended change to the trace's numbers or
+format, ``--write`` updates the pages (then reread the prose around each excerpt, which quotes
+its numbers: the test checks those too).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Tuple
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+
+CITATION = re.compile(r"^<!-- trace: (?P<args>[^|]*?)\s*\|\s*(?P<select>[^>]*?)\s*-->\n"
+                      r"```text\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
+PHASES = {"FORWARD": "forward", "LOSS": "loss", "BACKWARD": "backward"}
+NOTE = re.compile(r"(?:, )?vs float64 [^,\]]*")
+LAYER = re.compile(r"^layer (\d+)")
+
+
+class CitationError(ValueError):
+    """A citation that names a part or matrix the trace does not have."""
+
+
+@lru_cache(maxsize=None)
+def run_trace(args: str, kernel: Optional[str] = None) -> str:
+    """The text output of ``ann trace ARGS`` on the C core (with ``ANN_KERNEL=kernel``)."""
+    env = dict(os.environ, ANN_BACKEND="c")
+    env.pop("ANN_KERNEL", None)
+    if kernel:
+        env["ANN_KERNEL"] = kernel
+    done = subprocess.run([sys.executable, "-m", "ann", "trace", *shlex.split(args)],
+                          capture_output=True, text=True, env=env, cwd="/")
+    if done.returncode != 0:
+        raise RuntimeError(f"ann trace {args} failed (exit {done.returncode}): "
+                           f"{done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout
+
+
+def kernel_of(output: str) -> str:
+    """The kernel a trace ran on, from its "computed by the C core (X kernel)" line."""
+    match = re.search(r"computed by the C core \((\S+) kernel\)", output)
+    return match.group(1) if match else "?"
+
+
+def parts(output: str) -> Dict[str, Tuple[str, Dict[str, List[str]]]]:
+    """The trace's text cut into parts: {"forward 0": (title line, {name: lines}), ...}. A
+    matrix's lines are its heading (without the vs-float64 note) and its rows of numbers."""
+    found: Dict[str, Tuple[str, Dict[str, List[str]]]] = {}
+    phase: Optional[str] = None
+    current: Optional[Dict[str, List[str]]] = None
+    for line in output.splitlines():
+        if line in PHASES:
+            phase = PHASES[line]
+            continue
+        if line.startswith("UPDATE"):
+            phase = "update"
+            continue
+        if line.startswith("input:"):
+            current = {}
+            found["input"] = (line, current)
+            current["pixels"] = []
+            continue
+        if not line.strip() or line.startswith("check:") or line.startswith("note:"):
+            if not line.strip() and phase is None:
+                current = None
+            continue
+        if not line.startswith(" "):           # a part's title
+            if phase is None:
+                continue
+            match = LAYER.match(line)
+            key = phase if phase == "loss" else f"{phase} {match.group(1) if match else '?'}"
+            current = {}
+            found[key] = (line, current)
+            continue
+        if current is None:
+            continue
+        if line.startswith("  ") and not line.startswith("   "):       # a matrix's heading
+            heading = NOTE.sub("", line[2:]).replace(" []", "").rstrip()
+            name = heading.split(" ", 1)[0]
+            current[name] = ["  " + heading]
+        else:
+            last = next(reversed(current))
+            current[last].append(line.rstrip())
+    return found
+
+
+def excerpt(output: str, select: str) -> str:
+    """The lines of a trace's text output that a citation selects, as the page shows them."""
+    available = parts(output)
+    lines: List[str] = []
+    for group in select.split(";"):
+        where, _, names = group.partition(":")
+        where = where.strip()
+        if where not in available:
+            raise CitationError(f"the trace has no part {where!r} (it has: "
+                                f"{', '.join(available)})")
+        title, matrices = available[where]
+        lines.append(title)
+        for name in names.split():
+            if name not in matrices:
+                raise CitationError(f"part {where!r} of the trace has no matrix {name!r} (it "
+                                    f"has: {' '.join(matrices)})")
+            lines.extend(matrices[name])
+    return "\n".join(lines) + "\n"
+
+
+def citations(text: str) -> Iterator["re.Match[str]"]:
+    return CITATION.finditer(text)
+
+
+def refresh(text: str, kernel: Optional[str] = None) -> str:
+    """The page's text with every cited excerpt regenerated."""
+    def replace(match: "re.Match[str]") -> str:
+        body = excerpt(run_trace(match.group("args"), kernel), match.group("select"))
+        start, end = match.start("body") - match.start(), match.end("body") - match.start()
+        whole = match.group(0)
+        return whole[:start] + body + whole[end:]
+    return CITATION.sub(replace, text)
+
+
+def pages() -> List[Path]:
+    return sorted(p for p in DOCS.glob("*.md") if "<!-- trace:" in p.read_text(encoding="utf-8"))
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--write", action="store_true",
+                        help="rewrite the stale excerpts in docs/ (default: only report them)")
+    parser.add_argument("--kernel", default=None,
+                        help="ANN_KERNEL for the traces (default: the one the C core picks)")
+    args = parser.parse_args(argv)
+    stale = []
+    for page in pages():
+        text = page.read_text(encoding="utf-8")
+        try:
+            fresh = refresh(text, args.kernel)
+        except (CitationError, RuntimeError) as exc:
+            print(f"{page.relative_to(ROOT)}: {exc}", file=sys.stderr)
+            return 1
+        if fresh != text:
+            stale.append(page)
+            if args.write:
+                page.write_text(fresh, encoding="utf-8")
+    for page in stale:
+        print(f"{page.relative_to(ROOT)}: {'rewritten' if args.write else 'stale'}")
+    if stale and not args.write:
+        print("run: python tools/docs_numbers.py --write", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
