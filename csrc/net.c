@@ -15,6 +15,11 @@
  *
  * Shapes: B batch rows, L layers, sizes[l] the width of activation l (sizes[0] = D inputs,
  * sizes[L] = K classes).
+ *
+ * Reading order: creation and the buffers; a batch in; the textbook steps, each one function
+ * for one layer (forward, loss, backward, L2, update); the speed-ups, each a function that
+ * fuses textbook steps; one training step (ann_net_train_step), which calls them in order;
+ * inference.
  */
 #include "ann.h"
 #include "internal.h"
@@ -371,7 +376,7 @@ static int load_batch(ann_net *net, const uint8_t *images, const uint8_t *labels
 
 /* ---- the textbook steps ------------------------------------------------------------------
  *
- * One training step is four steps, in this order (ann_net_train_step, at the end of this part):
+ * One training step is four steps, in this order (ann_net_train_step, below, calls them):
  *   1. forward, layer by layer:  z = x W + b  ->  [batch norm]  ->  ReLU  ->  [dropout]
  *   2. loss: softmax + cross-entropy over the logits (plus the L2 penalty, added in step 3)
  *   3. backward, layer by layer from the top: dropout, ReLU, batch norm, then the dense layer
@@ -515,7 +520,8 @@ static int update(ann_net *net, float lr)
 
 /* Fuses step 1's bias add (dense layer) and ReLU of a hidden layer without batch norm:
  * y = max(0, x W + b) as one GEMM and one sweep over its output instead of two sweeps (add b,
- * then ReLU). Same arithmetic as layer_forward, so the same bits. */
+ * then ReLU), which saves reading and writing the (B, n_out) output once. Same arithmetic as
+ * layer_forward, so the same bits. */
 static int layer_forward_bias_relu(ann_net *net, int l, int B, int training)
 {
     const layer_info *li = &net->layers[l];
@@ -536,7 +542,8 @@ static int layer_forward_bias_relu(ann_net *net, int l, int B, int training)
  * the old W, so it is computed first. b, gamma and beta get the plain SGD step from their
  * gradients, which are stored. The result equals layer_backward + update up to float32
  * rounding: lr multiplies each product before the sum instead of the sum, and W is added
- * inside the GEMM.
+ * inside the GEMM. Only plain SGD without L2 can skip dW: L2 adds l2 W to it, and momentum
+ * and Adam keep per-parameter state that needs each gradient.
  */
 static int layer_backward_sgd(ann_net *net, int l, int B, float lr)
 {
