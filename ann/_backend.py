@@ -152,6 +152,11 @@ class CNet:
     def init(self, seed: int) -> None:
         check(lib.ann_net_init(self._net, seed & 0xFFFFFFFFFFFFFFFF), "initializing weights")
 
+    def set_fused(self, fused: bool) -> None:
+        """Run the C core's speed-ups (the default) or each textbook step on its own
+        (ann_net_set_fused in ann.h); the tests compare the two paths."""
+        check(lib.ann_net_set_fused(self._net, int(bool(fused))), "choosing the fused path")
+
     def set_optimizer(self, kind: int, momentum: float, beta1: float, beta2: float, eps: float,
                       l2: float) -> None:
         check(lib.ann_net_set_optimizer(self._net, kind, momentum, beta1, beta2, eps, l2),

@@ -171,7 +171,7 @@ void ann_net_destroy(ann_net *net);
 int64_t ann_net_num_params(const ann_net *net);
 int64_t ann_net_num_state(const ann_net *net);
 float *ann_net_params(ann_net *net);     /* (P) everything the optimizer trains */
-float *ann_net_grads(ann_net *net);      /* (P) filled by ann_net_forward_backward */
+float *ann_net_grads(ann_net *net);      /* (P) the last batch's gradient: see train_step */
 float *ann_net_state(ann_net *net);      /* (S) batch-norm running statistics (S may be 0) */
 /* Where a tensor of layer `layer` sits in params (kinds 0-3) or state (kinds 4-5).
  * ANN_E_ARG if the layer has no such tensor. */
@@ -208,12 +208,25 @@ int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
                              const int32_t *idx, int B);
 /* forward_backward, then the optimizer's update with learning rate lr: one foreign call per
  * mini-batch. A NaN or infinite loss returns ANN_E_NONFINITE before anything is updated.
- * For plain SGD without L2 the update is folded into the weight-gradient products (see
- * net.c), so after this call grads does not hold the batch's gradient: use
- * ann_net_forward_backward to read gradients. */
+ * What grads holds afterwards: the batch's whole gradient (L2 term included), as after
+ * ann_net_forward_backward, in every case but one. The exception is the fused SGD step, taken
+ * when all of these hold: the speed-ups are on (ann_net_set_fused, the default), the rule is
+ * ANN_SGD, l2 == 0 and lr > 0. It folds each W's update into that layer's weight-gradient
+ * product (net.c, layer_backward_sgd), so dW is never formed: the bias and batch-norm entries
+ * of grads hold this batch's gradient, and the weight entries are not written (they keep what
+ * an earlier call left there, zeros on a new network). */
 int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
                        const uint8_t *images, const uint8_t *labels, int64_t N,
                        const int32_t *idx, int B, float lr);
+
+/* fused != 0 (the default) runs the speed-ups of net.c, each of which fuses textbook steps:
+ * the bias add and ReLU of a hidden layer without batch norm in one sweep, and for plain SGD
+ * without L2 the weight update folded into the weight-gradient product. fused == 0 runs every
+ * step as its own function (dense, batch norm, ReLU, dropout; loss; the same backward; the
+ * update), the path to read and to test against. The two give the same bits except after a
+ * fused SGD step, whose weights differ by float32 rounding (and whose grads lack dW, see
+ * ann_net_train_step). ANN_E_NULL if net is NULL. */
+int ann_net_set_fused(ann_net *net, int fused);
 
 /* Inference (batch norm from running statistics, no dropout) over n rows (images[idx[i]], or
  * rows 0..n-1 when idx is NULL), in blocks. Any output may be NULL: probs (n, K), classes (n).

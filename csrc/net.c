@@ -15,6 +15,11 @@
  *
  * Shapes: B batch rows, L layers, sizes[l] the width of activation l (sizes[0] = D inputs,
  * sizes[L] = K classes).
+ *
+ * Reading order: creation and the buffers; a batch in; the textbook steps, each one function
+ * for one layer (forward, loss, backward, L2, update); the speed-ups, each a function that
+ * fuses textbook steps; one training step (ann_net_train_step), which calls them in order;
+ * inference.
  */
 #include "ann.h"
 #include "internal.h"
@@ -51,6 +56,7 @@ struct ann_net {
     int64_t step;               /* Adam's t */
     float *opt_m, *opt_v;       /* (P) each, or NULL when the rule needs none */
     uint64_t dropout_rng;
+    int fused;                  /* 1: run the speed-ups of net.c (the default); 0: plain steps */
     /* workspace for `cap` rows */
     int cap;
     float *work;
@@ -129,6 +135,7 @@ int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchno
         return ANN_E_NOMEM;
     }
     net->opt_kind = ANN_SGD;
+    net->fused = 1;
     *out = net;
     return ANN_OK;
 }
@@ -307,7 +314,7 @@ static int ensure_capacity(ann_net *net, int rows)
     return ANN_OK;
 }
 
-/* ---- forward and backward -------------------------------------------------------------- */
+/* ---- a batch in ------------------------------------------------------------------------ */
 
 /* Read rows images[idx[r]] (or rows first..first+B-1 when idx is NULL) into act[0] as
  * floats x / 255. */
@@ -334,60 +341,6 @@ static int64_t stats_offset(const ann_net *net, int l)
     int64_t off = 0;
     for (int i = 0; i < l; i++) off += net->layers[i].n_out;
     return off;
-}
-
-/* act[1..L] from act[0] for B rows. In training, batch norm uses (and updates the running
- * averages with) the batch statistics and dropout is applied; at inference batch norm uses
- * the running statistics and dropout is off. */
-static int forward(ann_net *net, int B, int training)
-{
-    for (int l = 0; l < net->L; l++) {
-        const layer_info *li = &net->layers[l];
-        float *z = net->act[l + 1];                     /* (B, n_out) */
-        int status = ANN_OK;
-        /* A hidden layer without batch norm ends in ReLU(x W + b): add the bias and apply
-         * the ReLU in one sweep over the GEMM's output instead of two. */
-        const int fused = li->hidden && li->gamma < 0;
-        if (fused) {
-            status = ann_sgemm(0, 0, B, li->n_out, li->n_in, net->act[l], li->n_in,
-                               net->params + li->w, li->n_out, 0.0f, z, li->n_out);
-            if (status == ANN_OK) ann__bias_relu(z, net->params + li->b, B, li->n_out);
-        } else {
-            status = ann_dense_forward(z, net->act[l], net->params + li->w,
-                                       net->params + li->b, B, li->n_in, li->n_out);
-        }
-        if (status != ANN_OK) return status;
-        if (!li->hidden) break;
-        int64_t count = (int64_t)B * li->n_out;
-        if (li->gamma >= 0) {
-            const float *gamma = net->params + li->gamma, *beta = net->params + li->beta;
-            float *run_mean = net->state + li->run_mean, *run_var = net->state + li->run_var;
-            if (training) {
-                float *mean = net->bn_mean + stats_offset(net, l);
-                float *var = net->bn_var + stats_offset(net, l);
-                status = ann_batchnorm_forward(z, net->xhat[l + 1], mean, var, z, gamma, beta,
-                                               B, li->n_out, ANN_BN_EPS);
-                if (status != ANN_OK) return status;
-                /* running variance uses the unbiased estimate var * B / (B - 1), as PyTorch */
-                float unbias = B > 1 ? (float)B / (float)(B - 1) : 1.0f;
-                for (int j = 0; j < li->n_out; j++) {
-                    run_mean[j] += ANN_BN_MOMENTUM * (mean[j] - run_mean[j]);
-                    run_var[j] += ANN_BN_MOMENTUM * (var[j] * unbias - run_var[j]);
-                }
-            } else {
-                status = ann_batchnorm_inference(z, z, gamma, beta, run_mean, run_var,
-                                                 B, li->n_out, ANN_BN_EPS);
-                if (status != ANN_OK) return status;
-            }
-        }
-        if (!fused) ann_relu_forward(z, z, count);
-        if (training && net->mask[l + 1]) {
-            status = ann_dropout_forward(z, net->mask[l + 1], z, count, net->dropout,
-                                         &net->dropout_rng);
-            if (status != ANN_OK) return status;
-        }
-    }
-    return ANN_OK;
 }
 
 /* Index of the largest of z[0..K-1] (the first one on ties). */
@@ -421,119 +374,130 @@ static int load_batch(ann_net *net, const uint8_t *images, const uint8_t *labels
     return ANN_OK;
 }
 
-/*
- * Backward of a dense layer with the SGD step folded in. With dW = x^T dy,
- *   W - lr dW = W + x^T (-lr dy),
- * so scaling dy by -lr (B x n_out values) and running the weight-gradient GEMM with beta = 1
- * into W itself updates W in one pass over it, without storing dW and reading it back. dx uses
- * the old W, so it is computed first; b -= lr * (column sums of dy).
- */
-static int dense_backward_sgd(ann_net *net, const layer_info *li, float *dx, float *dy,
-                              const float *x, int B, float lr)
-{
-    const int n_in = li->n_in, n_out = li->n_out;
-    float *W = net->params + li->w, *b = net->params + li->b, *db = net->grads + li->b;
-    int status = ANN_OK;
-    if (dx) status = ann_sgemm(0, 1, B, n_in, n_out, dy, n_out, W, n_out, 0.0f, dx, n_in);
-    if (status != ANN_OK) return status;
-    ann__sum_rows(db, dy, B, n_out);
-    for (int j = 0; j < n_out; j++) b[j] -= lr * db[j];
-    for (int64_t i = 0; i < (int64_t)B * n_out; i++) dy[i] *= -lr;
-    return ann_sgemm(1, 0, n_in, n_out, B, x, n_in, dy, n_out, 1.0f, W, n_out);
-}
+/* ---- the textbook steps ------------------------------------------------------------------
+ *
+ * One training step is four steps, in this order (ann_net_train_step, below, calls them):
+ *   1. forward, layer by layer:  z = x W + b  ->  [batch norm]  ->  ReLU  ->  [dropout]
+ *   2. loss: softmax + cross-entropy over the logits (plus the L2 penalty, added in step 3)
+ *   3. backward, layer by layer from the top: dropout, ReLU, batch norm, then the dense layer
+ *   4. update: the optimizer moves every parameter against its gradient
+ * Each function below is one of these steps for one layer, written the plain way: it calls the
+ * op of ops.c that ann.h documents, and leaves every gradient in net->grads. */
 
-/* Forward, loss and backward for one batch. With fused_lr > 0 (plain SGD, no L2) the update of
- * every dense layer's W and b is folded into its backward pass and those gradients are not
- * stored; the caller then updates only what was left out (batch-norm gamma and beta). */
-static int forward_backward(ann_net *net, double *loss, int64_t *correct,
-                            const uint8_t *images, const uint8_t *labels, int64_t N,
-                            const int32_t *idx, int B, float fused_lr)
+/* Step 1, batch norm of hidden layer l, in place on z (B, n_out). In training it normalises
+ * with the batch statistics, keeps xhat and the batch variance for the backward pass, and moves
+ * the running averages; at inference it uses the running statistics. */
+static int batchnorm_forward(ann_net *net, int l, int B, int training)
 {
-    if (!net || !loss || !images || !labels || !idx) return ANN_E_NULL;
-    if (B < 1 || N < 1) return ANN_E_SIZE;
-    /* A one-row batch has variance 0: batch norm would train on xhat = 0 and blend that 0
-     * into the running variance, mis-normalising every later prediction (PyTorch refuses
-     * it too). The training loop merges a lone last row into the batch before it. */
-    if (B < 2 && net->batchnorm && net->L > 1) return ANN_E_SIZE;
-    int status = ensure_capacity(net, B);
-    if (status == ANN_OK) status = load_batch(net, images, labels, N, idx, 0, B, net->labels);
-    if (status == ANN_OK) status = forward(net, B, 1);
+    const layer_info *li = &net->layers[l];
+    float *z = net->act[l + 1];                         /* (B, n_out) */
+    const float *gamma = net->params + li->gamma, *beta = net->params + li->beta;
+    float *run_mean = net->state + li->run_mean, *run_var = net->state + li->run_var;
+    if (!training)
+        return ann_batchnorm_inference(z, z, gamma, beta, run_mean, run_var, B, li->n_out,
+                                       ANN_BN_EPS);
+    float *mean = net->bn_mean + stats_offset(net, l);
+    float *var = net->bn_var + stats_offset(net, l);
+    int status = ann_batchnorm_forward(z, net->xhat[l + 1], mean, var, z, gamma, beta,
+                                       B, li->n_out, ANN_BN_EPS);
     if (status != ANN_OK) return status;
-
-    int L = net->L, K = net->sizes[L];
-    if (correct) *correct = count_correct(net->act[L], net->labels, B, K);
-    /* dact[L] (B, K) = dLoss/dlogits = (softmax(logits) - onehot(labels)) / B */
-    status = ann_softmax_cross_entropy(net->dact[L], NULL, loss, net->act[L], net->labels, B, K);
-    if (status != ANN_OK) return status;
-    for (int l = L - 1; l >= 0; l--) {
-        const layer_info *li = &net->layers[l];
-        float *g = net->dact[l + 1];                    /* (B, n_out) dLoss/d(layer output) */
-        int64_t count = (int64_t)B * li->n_out;
-        if (li->hidden) {
-            /* back through dropout, ReLU and batch norm, in place, to g = dLoss/dz */
-            if (net->mask[l + 1])
-                ann_dropout_backward(g, g, net->mask[l + 1], count, net->dropout);
-            /* The ReLU mask comes from the stored output; where dropout zeroed a unit its
-             * gradient is already 0, so the post-dropout output gives the same mask. */
-            ann_relu_backward(g, g, net->act[l + 1], count);
-            if (li->gamma >= 0) {
-                status = ann_batchnorm_backward(g, net->grads + li->gamma, net->grads + li->beta,
-                                                g, net->xhat[l + 1],
-                                                net->bn_var + stats_offset(net, l),
-                                                net->params + li->gamma, B, li->n_out,
-                                                ANN_BN_EPS);
-                if (status != ANN_OK) return status;
-            }
-        }
-        float *dx = l > 0 ? net->dact[l] : NULL;
-        if (fused_lr > 0.0f) {
-            status = dense_backward_sgd(net, li, dx, g, net->act[l], B, fused_lr);
-        } else {
-            status = ann_dense_backward(dx, net->grads + li->w, net->grads + li->b, g,
-                                        net->act[l], net->params + li->w, B, li->n_in,
-                                        li->n_out);
-        }
-        if (status != ANN_OK) return status;
-    }
-    if (net->l2 > 0.0f) {
-        for (int l = 0; l < L; l++) {
-            const layer_info *li = &net->layers[l];
-            double penalty = 0.0;
-            ann_l2_penalty(&penalty, net->grads + li->w, net->params + li->w,
-                           (int64_t)li->n_in * li->n_out, net->l2);
-            *loss += penalty;
-        }
-        if (!isfinite(*loss)) return ANN_E_NONFINITE;
+    /* running variance uses the unbiased estimate var * B / (B - 1), as PyTorch */
+    float unbias = B > 1 ? (float)B / (float)(B - 1) : 1.0f;
+    for (int j = 0; j < li->n_out; j++) {
+        run_mean[j] += ANN_BN_MOMENTUM * (mean[j] - run_mean[j]);
+        run_var[j] += ANN_BN_MOMENTUM * (var[j] * unbias - run_var[j]);
     }
     return ANN_OK;
 }
 
-int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
-                             const uint8_t *images, const uint8_t *labels, int64_t N,
-                             const int32_t *idx, int B)
+/* Step 1, dropout after hidden layer l's ReLU, in place: only in training, only if it is on.
+ * The keep mask is kept for the backward pass. */
+static int dropout_forward(ann_net *net, int l, int B, int training)
 {
-    return forward_backward(net, loss, correct, images, labels, N, idx, B, 0.0f);
+    if (!training || !net->mask[l + 1]) return ANN_OK;
+    float *y = net->act[l + 1];                         /* (B, n_out) */
+    return ann_dropout_forward(y, net->mask[l + 1], y, (int64_t)B * net->layers[l].n_out,
+                               net->dropout, &net->dropout_rng);
 }
 
-int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
-                       const uint8_t *images, const uint8_t *labels, int64_t N,
-                       const int32_t *idx, int B, float lr)
+/* Step 1 for layer l: act[l + 1] (B, n_out) from act[l] (B, n_in). */
+static int layer_forward(ann_net *net, int l, int B, int training)
 {
-    if (!net) return ANN_E_NULL;
-    if (!(lr >= 0.0f) || !isfinite(lr)) return ANN_E_ARG;
-    if (net->opt_kind == ANN_SGD && net->l2 == 0.0f && lr > 0.0f) {
-        int status = forward_backward(net, loss, correct, images, labels, N, idx, B, lr);
+    const layer_info *li = &net->layers[l];
+    float *z = net->act[l + 1];                         /* (B, n_out) */
+    int status = ann_dense_forward(z, net->act[l], net->params + li->w, net->params + li->b,
+                                   B, li->n_in, li->n_out);
+    if (status != ANN_OK || !li->hidden) return status; /* the top layer's z are the logits */
+    if (li->gamma >= 0) status = batchnorm_forward(net, l, B, training);
+    if (status == ANN_OK) status = ann_relu_forward(z, z, (int64_t)B * li->n_out);
+    if (status == ANN_OK) status = dropout_forward(net, l, B, training);
+    return status;
+}
+
+/* Step 2: *loss = mean cross-entropy of the B rows against net->labels, and
+ * dact[L] (B, K) = dLoss/dlogits = (softmax(logits) - onehot(labels)) / B.
+ * (Softmax and cross-entropy are one op because their joint gradient is that simple p - y;
+ * see ops.c.) *correct, if asked for, counts the rows whose argmax is the label. */
+static int loss_forward_backward(ann_net *net, int B, double *loss, int64_t *correct)
+{
+    int L = net->L, K = net->sizes[L];
+    if (correct) *correct = count_correct(net->act[L], net->labels, B, K);
+    return ann_softmax_cross_entropy(net->dact[L], NULL, loss, net->act[L], net->labels, B, K);
+}
+
+/* Step 3 through the nonlinear part of hidden layer l: turns g = dact[l + 1] (B, n_out), the
+ * gradient of the layer's output, in place into dLoss/dz, back through dropout, ReLU and batch
+ * norm (whose dgamma, dbeta go to grads). */
+static int activation_backward(ann_net *net, int l, int B)
+{
+    const layer_info *li = &net->layers[l];
+    float *g = net->dact[l + 1];                        /* (B, n_out) */
+    int64_t count = (int64_t)B * li->n_out;
+    int status = ANN_OK;
+    if (net->mask[l + 1])
+        status = ann_dropout_backward(g, g, net->mask[l + 1], count, net->dropout);
+    /* The ReLU mask comes from the stored output; where dropout zeroed a unit its gradient is
+     * already 0, so the post-dropout output gives the same mask. */
+    if (status == ANN_OK) status = ann_relu_backward(g, g, net->act[l + 1], count);
+    if (status == ANN_OK && li->gamma >= 0)
+        status = ann_batchnorm_backward(g, net->grads + li->gamma, net->grads + li->beta, g,
+                                        net->xhat[l + 1], net->bn_var + stats_offset(net, l),
+                                        net->params + li->gamma, B, li->n_out, ANN_BN_EPS);
+    return status;
+}
+
+/* Step 3 for layer l: from dact[l + 1], the layer's dW and db into grads and, below the first
+ * layer, dact[l] (B, n_in) = the gradient of its input. */
+static int layer_backward(ann_net *net, int l, int B)
+{
+    const layer_info *li = &net->layers[l];
+    int status = li->hidden ? activation_backward(net, l, B) : ANN_OK;
+    if (status != ANN_OK) return status;
+    return ann_dense_backward(l > 0 ? net->dact[l] : NULL, net->grads + li->w,
+                              net->grads + li->b, net->dact[l + 1], net->act[l],
+                              net->params + li->w, B, li->n_in, li->n_out);
+}
+
+/* Steps 2 and 3 for the L2 penalty (l2/2) sum W^2: added to *loss, and l2 W added to every
+ * layer's dW. Runs after the backward pass (it adds to the dW that pass wrote). */
+static int l2_forward_backward(ann_net *net, double *loss)
+{
+    if (net->l2 == 0.0f) return ANN_OK;
+    for (int l = 0; l < net->L; l++) {
+        const layer_info *li = &net->layers[l];
+        double penalty = 0.0;
+        int status = ann_l2_penalty(&penalty, net->grads + li->w, net->params + li->w,
+                                    (int64_t)li->n_in * li->n_out, net->l2);
         if (status != ANN_OK) return status;
-        for (int l = 0; l < net->L; l++) {      /* what the fused backward did not update */
-            const layer_info *li = &net->layers[l];
-            if (li->gamma >= 0)                 /* gamma and beta sit side by side */
-                ann_sgd_update(net->params + li->gamma, net->grads + li->gamma,
-                               2 * (int64_t)li->n_out, lr);
-        }
-        return ANN_OK;
+        *loss += penalty;
     }
-    int status = forward_backward(net, loss, correct, images, labels, N, idx, B, 0.0f);
-    if (status != ANN_OK) return status;     /* a NaN loss never reaches the weights */
+    return isfinite(*loss) ? ANN_OK : ANN_E_NONFINITE;
+}
+
+/* Step 4: the chosen optimizer over all P parameters and their gradients. (For a wide network
+ * the ops split this loop over the thread pool in fixed blocks, which changes no value.) */
+static int update(ann_net *net, float lr)
+{
     switch (net->opt_kind) {
     case ANN_MOMENTUM:
     case ANN_NESTEROV:
@@ -546,6 +510,145 @@ int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
     default:
         return ann_sgd_update(net->params, net->grads, net->P, lr);
     }
+}
+
+/* ---- the speed-ups -----------------------------------------------------------------------
+ *
+ * Each fuses textbook steps that follow one another, to save passes over memory. They run when
+ * net->fused is set (the default; ann_net_set_fused turns them off), and
+ * tests/test_fused_plain.py checks that both paths give the same results. */
+
+/* Fuses step 1's bias add (dense layer) and ReLU of a hidden layer without batch norm:
+ * y = max(0, x W + b) as one GEMM and one sweep over its output instead of two sweeps (add b,
+ * then ReLU), which saves reading and writing the (B, n_out) output once. Same arithmetic as
+ * layer_forward, so the same bits. */
+static int layer_forward_bias_relu(ann_net *net, int l, int B, int training)
+{
+    const layer_info *li = &net->layers[l];
+    float *z = net->act[l + 1];                         /* (B, n_out) */
+    int status = ann_sgemm(0, 0, B, li->n_out, li->n_in, net->act[l], li->n_in,
+                           net->params + li->w, li->n_out, 0.0f, z, li->n_out);
+    if (status != ANN_OK) return status;
+    ann__bias_relu(z, net->params + li->b, B, li->n_out);
+    return dropout_forward(net, l, B, training);
+}
+
+/*
+ * Fuses step 3 (backward) and step 4 (update) of layer l for plain SGD without L2. With
+ * dW = x^T dy,
+ *   W - lr dW = W + x^T (-lr dy),
+ * so scaling dy by -lr (B x n_out values) and running the weight-gradient GEMM with beta = 1
+ * into W itself updates W in one pass over it, without storing dW and reading it back. dx uses
+ * the old W, so it is computed first. b, gamma and beta get the plain SGD step from their
+ * gradients, which are stored. The result equals layer_backward + update up to float32
+ * rounding: lr multiplies each product before the sum instead of the sum, and W is added
+ * inside the GEMM. Only plain SGD without L2 can skip dW: L2 adds l2 W to it, and momentum
+ * and Adam keep per-parameter state that needs each gradient.
+ */
+static int layer_backward_sgd(ann_net *net, int l, int B, float lr)
+{
+    const layer_info *li = &net->layers[l];
+    const int n_in = li->n_in, n_out = li->n_out;
+    float *W = net->params + li->w, *b = net->params + li->b, *db = net->grads + li->b;
+    float *dy = net->dact[l + 1];                       /* (B, n_out) */
+    int status = li->hidden ? activation_backward(net, l, B) : ANN_OK;
+    if (status == ANN_OK && l > 0)
+        status = ann_sgemm(0, 1, B, n_in, n_out, dy, n_out, W, n_out, 0.0f, net->dact[l], n_in);
+    if (status != ANN_OK) return status;
+    ann__sum_rows(db, dy, B, n_out);
+    /* b, then gamma and beta if the layer has them, sit side by side after W */
+    status = ann_sgd_update(b, db, (li->gamma >= 0 ? 3 : 1) * (int64_t)n_out, lr);
+    if (status != ANN_OK) return status;
+    for (int64_t i = 0; i < (int64_t)B * n_out; i++) dy[i] *= -lr;
+    return ann_sgemm(1, 0, n_in, n_out, B, net->act[l], n_in, dy, n_out, 1.0f, W, n_out);
+}
+
+/* ---- one training step -------------------------------------------------------------------- */
+
+/* Step 1 for every layer: act[1..L] from act[0] for B rows. */
+static int forward(ann_net *net, int B, int training)
+{
+    for (int l = 0; l < net->L; l++) {
+        const layer_info *li = &net->layers[l];
+        int status = net->fused && li->hidden && li->gamma < 0
+                         ? layer_forward_bias_relu(net, l, B, training)
+                         : layer_forward(net, l, B, training);
+        if (status != ANN_OK) return status;
+    }
+    return ANN_OK;
+}
+
+/* Step 3 for every layer, from the top. */
+static int backward(ann_net *net, int B)
+{
+    for (int l = net->L - 1; l >= 0; l--) {
+        int status = layer_backward(net, l, B);
+        if (status != ANN_OK) return status;
+    }
+    return ANN_OK;
+}
+
+/* Steps 3 and 4 for every layer, from the top, fused (layer_backward_sgd). */
+static int backward_sgd(ann_net *net, int B, float lr)
+{
+    for (int l = net->L - 1; l >= 0; l--) {
+        int status = layer_backward_sgd(net, l, B, lr);
+        if (status != ANN_OK) return status;
+    }
+    return ANN_OK;
+}
+
+/* Checks the arguments of a training call and loads its B rows and labels into act[0] and
+ * net->labels. */
+static int begin_batch(ann_net *net, double *loss, const uint8_t *images,
+                       const uint8_t *labels, int64_t N, const int32_t *idx, int B)
+{
+    if (!net || !loss || !images || !labels || !idx) return ANN_E_NULL;
+    if (B < 1 || N < 1) return ANN_E_SIZE;
+    /* A one-row batch has variance 0: batch norm would train on xhat = 0 and blend that 0
+     * into the running variance, mis-normalising every later prediction (PyTorch refuses
+     * it too). The training loop merges a lone last row into the batch before it. */
+    if (B < 2 && net->batchnorm && net->L > 1) return ANN_E_SIZE;
+    int status = ensure_capacity(net, B);
+    if (status != ANN_OK) return status;
+    return load_batch(net, images, labels, N, idx, 0, B, net->labels);
+}
+
+int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
+                             const uint8_t *images, const uint8_t *labels, int64_t N,
+                             const int32_t *idx, int B)
+{
+    int status = begin_batch(net, loss, images, labels, N, idx, B);
+    if (status == ANN_OK) status = forward(net, B, 1);
+    if (status == ANN_OK) status = loss_forward_backward(net, B, loss, correct);
+    if (status == ANN_OK) status = backward(net, B);
+    if (status == ANN_OK) status = l2_forward_backward(net, loss);
+    return status;
+}
+
+int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
+                       const uint8_t *images, const uint8_t *labels, int64_t N,
+                       const int32_t *idx, int B, float lr)
+{
+    if (!net) return ANN_E_NULL;
+    if (!(lr >= 0.0f) || !isfinite(lr)) return ANN_E_ARG;
+    int status = begin_batch(net, loss, images, labels, N, idx, B);
+    if (status == ANN_OK) status = forward(net, B, 1);
+    if (status == ANN_OK) status = loss_forward_backward(net, B, loss, correct);
+    if (status != ANN_OK) return status;        /* a NaN loss never reaches the weights */
+    if (net->fused && net->opt_kind == ANN_SGD && net->l2 == 0.0f && lr > 0.0f)
+        return backward_sgd(net, B, lr);
+    status = backward(net, B);
+    if (status == ANN_OK) status = l2_forward_backward(net, loss);
+    if (status == ANN_OK) status = update(net, lr);
+    return status;
+}
+
+int ann_net_set_fused(ann_net *net, int fused)
+{
+    if (!net) return ANN_E_NULL;
+    net->fused = fused != 0;
+    return ANN_OK;
 }
 
 /* ---- inference ------------------------------------------------------------------------- */

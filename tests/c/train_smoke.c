@@ -48,7 +48,7 @@ static void make_data(uint8_t *images, uint8_t *labels, int mostly_zero)
 }
 
 static void train(const uint8_t *images, const uint8_t *labels, int optimizer, int batchnorm,
-                  float dropout, float lr)
+                  float dropout, float lr, int fused)
 {
     const int32_t sizes[] = {D, 20, 8, K};     /* 20: not a multiple of 8, so padded */
     ann_net *net = NULL;
@@ -56,6 +56,7 @@ static void train(const uint8_t *images, const uint8_t *labels, int optimizer, i
     CHECK(status == ANN_OK, "create: %s", ann_strerror(status));
     if (!net) return;
     ann_net_init(net, 7);
+    CHECK(ann_net_set_fused(net, fused) == ANN_OK, "set_fused");   /* 0: net.c's plain path */
     /* plain SGD without L2 takes the fused update path in net.c; the others add L2 */
     status = ann_net_set_optimizer(net, optimizer, 0.9f, 0.9f, 0.999f, 1e-8f,
                                    optimizer == ANN_SGD ? 0.0f : 1e-4f);
@@ -80,8 +81,8 @@ static void train(const uint8_t *images, const uint8_t *labels, int optimizer, i
         if (epoch == 0) first = total / N;
         last = total / N;
     }
-    CHECK(last < 0.5 * first, "loss did not fall: %g -> %g (opt %d bn %d dropout %g)", first,
-          last, optimizer, batchnorm, dropout);
+    CHECK(last < 0.5 * first, "loss did not fall: %g -> %g (opt %d bn %d dropout %g fused %d)",
+          first, last, optimizer, batchnorm, dropout, fused);
 
     double loss_sum = 0.0;
     int64_t correct = 0;
@@ -125,11 +126,14 @@ int main(void)
     uint8_t *images = malloc((size_t)N * D), *labels = malloc(N);
     for (int mostly_zero = 0; mostly_zero <= 1; mostly_zero++) {
         make_data(images, labels, mostly_zero);
-        train(images, labels, ANN_SGD, 0, 0.0f, 0.2f);
-        train(images, labels, ANN_MOMENTUM, 1, 0.0f, 0.05f);
-        train(images, labels, ANN_NESTEROV, 0, 0.2f, 0.05f);
-        train(images, labels, ANN_ADAM, 1, 0.1f, 0.01f);
+        for (int fused = 1; fused >= 0; fused--) {
+            train(images, labels, ANN_SGD, 0, 0.0f, 0.2f, fused);
+            train(images, labels, ANN_MOMENTUM, 1, 0.0f, 0.05f, fused);
+            train(images, labels, ANN_NESTEROV, 0, 0.2f, 0.05f, fused);
+            train(images, labels, ANN_ADAM, 1, 0.1f, 0.01f, fused);
+        }
     }
+    CHECK(ann_net_set_fused(NULL, 0) == ANN_E_NULL, "set_fused(NULL) accepted");
     int32_t zero_sizes[] = {D, 0, K};
     ann_net *net = NULL;
     CHECK(ann_net_create(&net, zero_sizes, 3, 0, 0.0f) == ANN_E_SIZE && net == NULL,
