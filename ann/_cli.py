@@ -52,7 +52,8 @@ def _number(kind: type, *, low: float = 0.0, inclusive: bool = False, high: floa
         if not ok:
             bound = f">= {low:g}" if inclusive else f"> {low:g}"
             extra = f" and < {high:g}" if high != math.inf else ""
-            raise argparse.ArgumentTypeError(f"must be a finite number {bound}{extra}, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number {bound}{extra}, got {text!r}")
         return value
     return parse
 

@@ -32,7 +32,8 @@ def _as_bytes(data: Any, what: str) -> bytes:
         return bytes(data)
     if isinstance(data, array):
         if data.typecode not in "bB":
-            raise DataError(f"{what} must hold uint8 values, got an array of type {data.typecode!r}")
+            raise DataError(
+                f"{what} must hold uint8 values, got an array of type {data.typecode!r}")
         return data.tobytes()
     try:
         return bytes(data)
@@ -43,7 +44,7 @@ def _as_bytes(data: Any, what: str) -> bytes:
 class Images:
     """The images of a data set as a read-only sequence of rows (each a ``bytes`` of D pixels)."""
 
-    def __init__(self, dataset: "Dataset") -> None:
+    def __init__(self, dataset: Dataset) -> None:
         self._ds = dataset
 
     def __len__(self) -> int:
@@ -112,7 +113,7 @@ class Dataset:
 
     # ---- views ----------------------------------------------------------------------------
 
-    def _view(self, start: int, length: int, index: Optional[array]) -> "Dataset":
+    def _view(self, start: int, length: int, index: Optional[array]) -> Dataset:
         view = object.__new__(Dataset)
         view.__dict__.update(self.__dict__)
         view._start, view._len, view._index = start, length, index
@@ -141,7 +142,7 @@ class Dataset:
         D = self.features
         return self._images[row * D:(row + 1) * D], self._labels[row]
 
-    def subset(self, indices: Sequence[int]) -> "Dataset":
+    def subset(self, indices: Sequence[int]) -> Dataset:
         """A view of the given items (positions in this data set, in this order)."""
         rows = array("i")
         n = self._len
@@ -151,7 +152,7 @@ class Dataset:
             rows.append(self._index[i] if self._index is not None else self._start + i)
         return self._view(0, len(rows), rows)
 
-    def split(self, fraction: float, seed: int = 0) -> Tuple["Dataset", "Dataset"]:
+    def split(self, fraction: float, seed: int = 0) -> Tuple[Dataset, Dataset]:
         """(rest, part): a random ``fraction`` of the items goes to ``part``, seeded.
 
         ``train.split(0.2, seed=0)`` gives MNIST's 48,000 / 12,000 train/validation split, the
@@ -217,7 +218,7 @@ def normalize(pixels: Any) -> array:
     return array("f", [v * scale for v in data])
 
 
-def load_mnist(path: Optional[Union[str, "os.PathLike[str]"]] = None, *, download: bool = True,
+def load_mnist(path: Optional[Union[str, os.PathLike[str]]] = None, *, download: bool = True,
                progress: bool = True) -> Tuple[Dataset, Dataset]:
     """(train, test) MNIST data sets.
 

@@ -456,7 +456,7 @@ def decode_png(data: bytes, *, path: Optional[PathLike] = None, expect: Optional
         return width, height, b"".join(convert(row, width) for row in rows)
     out = bytearray(width * height)
     offset = 0
-    for number, (x0, y0, dx, dy, pw, ph) in enumerate(passes):
+    for x0, y0, dx, dy, pw, ph in passes:
         rowbytes = _row_bytes(pw, bit_depth, channels)
         rows = _unfilter(raw, offset, pw, ph, rowbytes, bpp, path)
         offset += ph * (1 + rowbytes)

@@ -54,13 +54,13 @@ class History:
         return [dict(zip(self._COLUMNS, values))
                 for values in zip(*(getattr(self, c) for c in self._COLUMNS))]
 
-    def to_csv(self, path: Union[str, "os.PathLike[str]"]) -> None:
+    def to_csv(self, path: Union[str, os.PathLike[str]]) -> None:
         with open(path, "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=self._COLUMNS)
             writer.writeheader()
             writer.writerows(self.rows())
 
-    def to_jsonl(self, path: Union[str, "os.PathLike[str]"]) -> None:
+    def to_jsonl(self, path: Union[str, os.PathLike[str]]) -> None:
         """One JSON object per check, then one summary object with the stop reason."""
         with open(path, "w", encoding="utf-8") as f:
             for row in self.rows():
@@ -114,7 +114,8 @@ def _check_layers(layers: Any) -> List[int]:
         raise ValueError(f"layers needs at least an input and an output size, got {sizes}")
     for s in sizes:
         if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 1 << 24:
-            raise ValueError(f"every layer size must be an int in 1..16777216, got {s!r} in {sizes}")
+            raise ValueError(
+                f"every layer size must be an int in 1..16777216, got {s!r} in {sizes}")
     return sizes
 
 
@@ -170,7 +171,7 @@ class _InterruptFlag:
             raise KeyboardInterrupt
         self.flag = True
 
-    def __enter__(self) -> "_InterruptFlag":
+    def __enter__(self) -> _InterruptFlag:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
             self._installed = True
@@ -254,7 +255,8 @@ class Network:
         if kind not in self._KINDS:
             raise ValueError(f"tensor kind must be one of {', '.join(self._KINDS)}, not {kind!r}")
         if not 0 <= layer < len(self.sizes) - 1:
-            raise IndexError(f"layer {layer} out of range: the network has {len(self.sizes) - 1} layers")
+            raise IndexError(
+                f"layer {layer} out of range: the network has {len(self.sizes) - 1} layers")
         offset, count = self._net.tensor(layer, self._KINDS[kind])
         source = state if self._KINDS[kind] in self._STATE_KINDS else params
         return source[offset:offset + count]
@@ -309,7 +311,7 @@ class Network:
                 return bound, l
         return bound, -1
 
-    def save(self, path: Union[str, "os.PathLike[str]"],
+    def save(self, path: Union[str, os.PathLike[str]],
              metadata: Optional[Dict[str, str]] = None, *,
              optimizer_state: bool = False) -> None:
         """Write the network to ``path`` as a safetensors file, atomically (a crash mid-save
@@ -350,8 +352,8 @@ class Network:
         save_model(path, model)
 
     @classmethod
-    def load(cls, path: Union[str, "os.PathLike[str]"], *, backend: Optional[str] = None
-             ) -> "Network":
+    def load(cls, path: Union[str, os.PathLike[str]], *, backend: Optional[str] = None
+             ) -> Network:
         """A network read from a file written by ``save`` (raises ``ModelFileError``)."""
         from ._errors import ModelFileError
         from ._modelfile import load_model
@@ -420,12 +422,12 @@ class Network:
         Each epoch visits every example once in a fresh order drawn from ``seed`` (default: the
         network's seed), the last partial batch included; with batch norm, a last batch of
         one row would have no variance, so that row joins the batch before it (which then
-        has ``batch_size + 1`` rows), and ``batch_size`` must be at least 2. ``optimizer`` is "sgd" (the seed's),
-        "momentum", "nesterov" or "adam"; ``l2`` adds (l2/2) * sum(W^2) over the weights (not
-        biases) to the loss. Validation is checked every ``check_every`` steps (default: the
-        early-stopping setting, else once per epoch) and at the end; ``callback(history)`` runs
-        after each check. Ctrl-C stops after the current mini-batch and returns normally with
-        ``stop_reason == "interrupted"``. Returns the ``History``.
+        has ``batch_size + 1`` rows), and ``batch_size`` must be at least 2. ``optimizer`` is
+        "sgd" (the seed's), "momentum", "nesterov" or "adam"; ``l2`` adds (l2/2) * sum(W^2)
+        over the weights (not biases) to the loss. Validation is checked every ``check_every``
+        steps (default: the early-stopping setting, else once per epoch) and at the end;
+        ``callback(history)`` runs after each check. Ctrl-C stops after the current mini-batch
+        and returns normally with ``stop_reason == "interrupted"``. Returns the ``History``.
 
         Training that cannot go on raises ``TrainingError`` with the history so far in its
         ``history`` attribute: a NaN or infinite loss, a mean training loss between two checks

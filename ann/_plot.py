@@ -57,7 +57,8 @@ _ASCII_MARKERS = "*+ox#@%&=~^$" + "abcdefghijklmnopqrstuvw"
 _UNICODE_MARKERS = "•×+o#%*@&=~^" + "abcdefghijklmnopqrstuvw"
 _BRAILLE_KEY = "⠤⠤"
 _BOX = {"vert": "│", "tick": "┤", "corner": "└", "horiz": "─", "xtick": "┬", "ellipsis": "…"}
-_ASCII_BOX = {"vert": "|", "tick": "+", "corner": "+", "horiz": "-", "xtick": "+", "ellipsis": "..."}
+_ASCII_BOX = {"vert": "|", "tick": "+", "corner": "+", "horiz": "-", "xtick": "+",
+              "ellipsis": "..."}
 # Every non-ASCII character line_plot may print in unicode mode, braille aside.
 _UNICODE_SAMPLE = "⠀⣿⠤" + _UNICODE_MARKERS + "".join(_BOX.values())
 

@@ -135,7 +135,7 @@ class ProgressBar:
         self._fields: Dict[str, object] = {}
         self._drawn = 0  # length of the line now on screen, to blank leftovers
 
-    def __enter__(self) -> "ProgressBar":
+    def __enter__(self) -> ProgressBar:
         return self
 
     def __exit__(self, *exc_info) -> None:
