@@ -22,7 +22,7 @@ class Buffers(NamedTuple):
     images: bytes          # (n_rows, features) pixels of the base data set, shared, not copied
     labels: bytes          # (n_rows) labels of the base data set, shared
     n_rows: int            # images in the base data set
-    rows: Optional[array]  # this data set's items as int32 rows of the base, or None: 0..len-1
+    rows: Optional[array[int]]  # this data set's items as int32 rows of the base, or None: 0..len-1
 
 
 def _as_bytes(data: Any, what: str) -> bytes:
@@ -109,11 +109,11 @@ class Dataset:
         self.name = name
         self._start = 0          # a contiguous view covers base rows start..start+len
         self._len = n
-        self._index: Optional[array] = None   # or int32 base-row numbers of a gathered view
+        self._index: Optional[array[int]] = None   # or int32 base-row numbers of a gathered view
 
     # ---- views ----------------------------------------------------------------------------
 
-    def _view(self, start: int, length: int, index: Optional[array]) -> Dataset:
+    def _view(self, start: int, length: int, index: Optional[array[int]]) -> Dataset:
         view = object.__new__(Dataset)
         view.__dict__.update(self.__dict__)
         view._start, view._len, view._index = start, length, index
@@ -180,7 +180,7 @@ class Dataset:
         labels = self._labels
         return bytes(labels[i] for i in self._index)
 
-    def index_array(self) -> array:
+    def index_array(self) -> array[int]:
         """Base-row numbers of this data set's items, as int32 (what the C core takes)."""
         if self._index is not None:
             return array("i", self._index)
@@ -211,7 +211,7 @@ def one_hot(labels: Sequence[int], num_classes: int = 10) -> List[List[float]]:
     return rows
 
 
-def normalize(pixels: Any) -> array:
+def normalize(pixels: Any) -> array[float]:
     """uint8 pixels -> float32 values in [0, 1] (x / 255), as the C core does per batch."""
     data = _as_bytes(pixels, "pixels")
     scale = 1.0 / 255.0

@@ -29,7 +29,7 @@ import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Mapping, Optional, Sequence, Union
+from typing import IO, Any, Callable, Mapping, Optional, Sequence, Union
 
 from ._errors import DataError
 
@@ -605,9 +605,9 @@ if hasattr(http.client, "HTTPSConnection"):  # absent when Python was built with
     class _GuardedHTTPSConnection(http.client.HTTPSConnection):
         """The HTTPS counterpart of _GuardedHTTPConnection (certificates are verified as usual)."""
 
-        def __init__(self, *args: object, watchdog: _Watchdog, connect_timeout: float,
-                     **kwargs: object) -> None:
-            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        def __init__(self, *args: Any, watchdog: _Watchdog, connect_timeout: float,
+                     **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
             self._watchdog = watchdog
             self._connect_timeout = connect_timeout
 
@@ -625,7 +625,7 @@ if hasattr(http.client, "HTTPSConnection"):  # absent when Python was built with
             return self.do_open(functools.partial(_GuardedHTTPSConnection,
                                                   watchdog=self._watchdog,
                                                   connect_timeout=self._connect_timeout),
-                                req, context=self._context)
+                                req, context=self._context)  # type: ignore[attr-defined]
 
     _handlers.append(_GuardedHTTPSHandler)
 

@@ -16,7 +16,7 @@ import threading
 import time
 from array import array
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple, Union, cast
 
 from ._backend import get_backend
 from ._constants import (ANN_ADAM, ANN_BIASES, ANN_BN_BETA, ANN_BN_GAMMA, ANN_BN_MEAN,
@@ -221,7 +221,7 @@ class Network:
 
     @property
     def num_params(self) -> int:
-        return self._net.num_params
+        return int(self._net.num_params)
 
     def __repr__(self) -> str:
         extras = (", batchnorm" if self.batchnorm else "") + \
@@ -231,25 +231,26 @@ class Network:
 
     # ---- parameters ------------------------------------------------------------------------
 
-    def get_params(self) -> array:
+    def get_params(self) -> array[float]:
         """A float32 copy of every parameter, layer by layer: W (n_in, n_out) then b (n_out)."""
-        return self._net.get_params()
+        return cast("array[float]", self._net.get_params())
 
-    def set_params(self, values: array) -> None:
+    def set_params(self, values: array[float]) -> None:
         self._net.set_params(values)
 
-    def get_state(self) -> array:
+    def get_state(self) -> array[float]:
         """A copy of the batch-norm running means and variances (empty without batch norm)."""
-        return self._net.get_state()
+        return cast("array[float]", self._net.get_state())
 
-    def set_state(self, values: array) -> None:
+    def set_state(self, values: array[float]) -> None:
         self._net.set_state(values)
 
     _KINDS = {"weight": ANN_WEIGHTS, "bias": ANN_BIASES, "bn_gamma": ANN_BN_GAMMA,
               "bn_beta": ANN_BN_BETA, "bn_running_mean": ANN_BN_MEAN, "bn_running_var": ANN_BN_VAR}
     _STATE_KINDS = (ANN_BN_MEAN, ANN_BN_VAR)   # in the state buffer; the others in params
 
-    def _slice(self, layer: int, kind: str, params: array, state: array) -> array:
+    def _slice(self, layer: int, kind: str, params: array[float], state: array[float]
+               ) -> array[float]:
         """One tensor cut from snapshots of params and state taken by the caller (so that
         reading several tensors copies the buffers once, not once per tensor)."""
         if kind not in self._KINDS:
@@ -261,12 +262,12 @@ class Network:
         source = state if self._KINDS[kind] in self._STATE_KINDS else params
         return source[offset:offset + count]
 
-    def tensor(self, layer: int, kind: str) -> array:
+    def tensor(self, layer: int, kind: str) -> array[float]:
         """A copy of one tensor: kind is "weight" (n_in * n_out, row-major (n_in, n_out)),
         "bias", "bn_gamma", "bn_beta", "bn_running_mean" or "bn_running_var"."""
         return self._slice(layer, kind, self.get_params(), self.get_state())
 
-    def layer(self, l: int) -> Tuple[array, array]:
+    def layer(self, l: int) -> Tuple[array[float], array[float]]:
         """Copies of layer l's weights W (n_in * n_out, row-major (n_in, n_out)) and biases."""
         params, state = self.get_params(), self.get_state()
         return self._slice(l, "weight", params, state), self._slice(l, "bias", params, state)
@@ -285,7 +286,7 @@ class Network:
         m, v, step = self._net.get_optimizer_state(self._optimizer == "adam")
         return {"optimizer": self._optimizer, "step": step, "m": m, "v": v}
 
-    def _overflow_bound(self, params: array, state: array) -> Tuple[float, int]:
+    def _overflow_bound(self, params: array[float], state: array[float]) -> Tuple[float, int]:
         """(a bound on |every value| of a forward pass for inputs in [0, 1], the first layer
         where it exceeds float32's range, else -1): |x W + b| <= n_in max|W| max|x| + max|b|,
         and batch norm scales by at most max|gamma| / sqrt(min running_var + eps)."""
@@ -330,7 +331,7 @@ class Network:
                                  f"range, so predictions would overflow (did training "
                                  f"diverge? try a smaller lr)", path=path)
 
-        def cut(l: int, kind: str) -> array:
+        def cut(l: int, kind: str) -> array[float]:
             return self._slice(l, kind, params, state)
 
         model = ModelFile(sizes=list(self.sizes),
@@ -371,7 +372,8 @@ class Network:
                                  f"probability in [0, 1)", path=path)
         net = cls(model.sizes, batchnorm=bool(model.batchnorm), dropout=dropout, backend=backend)
         params, state = net.get_params(), net.get_state()
-        tensors = [(0, model.weights), (1, model.biases)]
+        tensors: List[Tuple[int, Sequence[Optional[array[float]]]]] = [
+            (0, model.weights), (1, model.biases)]
         if model.batchnorm:
             for kind, name in ((2, "gamma"), (3, "beta"), (4, "running_mean"), (5, "running_var")):
                 tensors.append((kind, [layer[name] for layer in model.batchnorm] + [None]))
@@ -494,7 +496,7 @@ class Network:
         net, shuffle = self._net, self._backend.shuffle
         restore = early_stopping.restore_best if early_stopping else False
         history = History()
-        best_params: Optional[Tuple[array, array]] = None
+        best_params: Optional[Tuple[array[float], array[float]]] = None
         since_best = since_lr_best = 0
         lr_best = math.inf
         step = initial_step
@@ -669,7 +671,8 @@ class Network:
             images, labels, n_rows, rows, len(ds), want_probs=False, want_classes=False)
         return {"loss": loss_sum / len(ds), "accuracy": correct / len(ds)}
 
-    def _infer(self, data: Any, want_probs: bool) -> Tuple[Optional[array], array, int]:
+    def _infer(self, data: Any, want_probs: bool
+               ) -> Tuple[Optional[array[float]], array[int], int]:
         D = self.sizes[0]
         if isinstance(data, Dataset):
             ds = self._check_dataset(data, "data set")
@@ -690,21 +693,21 @@ class Network:
             return probs, classes, n
         # a sequence of images, each a sequence of D floats already scaled to [0, 1]
         try:
-            rows = [list(row) for row in data]
+            float_rows = [list(row) for row in data]
         except TypeError:
             raise TypeError("predict takes a Dataset, uint8 bytes, or a list of float rows, not "
                             f"{type(data).__name__}") from None
-        if not rows:
+        if not float_rows:
             raise DataError("nothing to predict: no images given")
-        for i, row in enumerate(rows):
+        for i, row in enumerate(float_rows):
             if len(row) != D:
                 raise DataError(f"image {i} has {len(row)} values but the network takes {D}")
         try:
-            x = array("f", [v for row in rows for v in row])
+            x = array("f", [v for row in float_rows for v in row])
         except TypeError:
             raise DataError("image values must be numbers") from None
-        probs, classes = self._net.predict_f32(x, len(rows))
-        return probs, classes, len(rows)
+        probs, classes = self._net.predict_f32(x, len(float_rows))
+        return probs, classes, len(float_rows)
 
     def predict(self, data: Any) -> List[int]:
         """The most probable class of each image (a Dataset, uint8 bytes, or float rows)."""
