@@ -13,6 +13,9 @@
 #   make ci          everything CI runs, in a fresh virtual environment (.ci/run)
 
 PYTHON ?= python3
+# `pytest`, not `python -m pytest`: -m puts the checkout on sys.path, so the suite would import
+# the source folder (no built core: the slow pure-Python backend) instead of the installed ann.
+PYTEST ?= pytest
 # gcc unless CC is given (make's own default, cc, may be another compiler).
 ifeq ($(origin CC),default)
 CC = gcc
@@ -50,7 +53,7 @@ format:
 	$(PYTHON) -m ruff format $(FILES)
 
 test:
-	$(PYTHON) -m pytest
+	$(PYTEST)
 
 c-test:
 	mkdir -p $(BUILD)
@@ -68,7 +71,7 @@ bench:
 	$(PYTHON) tools/bench.py
 
 docs-check:
-	$(PYTHON) -m pytest -q tests/test_docs.py tests/test_readme.py
+	$(PYTEST) -q tests/test_docs.py tests/test_readme.py
 
 ci:
 	bash .ci/run
