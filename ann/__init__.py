@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ._threads import backend_info, get_num_threads, set_num_threads
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'ann' has no attribute {name!r}")
@@ -47,5 +47,5 @@ def __getattr__(name: str):
     return value
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))

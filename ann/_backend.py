@@ -24,7 +24,7 @@ from typing import Any, Optional, Sequence, Tuple
 from ._errors import AnnError, BackendError, DataError, TrainingError
 
 try:  # the compiled extension is missing when it was not built (see core_status)
-    from ._core import ffi, lib  # type: ignore[import-not-found]
+    from ._core import ffi as ffi, lib as lib  # "as": re-exported, for _threads and _trace
     _CORE_ERROR: Optional[BaseException] = None
 except ImportError as exc:  # pragma: no cover - exercised by the fallback tests in subprocesses
     ffi = lib = None
@@ -76,7 +76,8 @@ def _installed_copy(here: Path) -> Optional[str]:
     return str(where) if where != here and where.is_dir() else None
 
 
-PredictResult = Tuple[Optional[array], Optional[array], float, int]
+# (probs, classes, loss sum, correct); quoted: array is subscriptable at run time from 3.12 only
+PredictResult = Tuple[Optional["array[float]"], Optional["array[int]"], float, int]
 
 
 def check(status: int, what: str) -> None:
@@ -165,23 +166,23 @@ class CNet:
     def _buffer(self, pointer: Any, count: Optional[int] = None) -> Any:
         return ffi.buffer(pointer, 4 * (self.num_params if count is None else count))
 
-    def get_state(self) -> array:
+    def get_state(self) -> array[float]:
         out = array("f")
         out.frombytes(self._buffer(lib.ann_net_state(self._net), self.num_state))
         return out
 
-    def set_state(self, values: array) -> None:
+    def set_state(self, values: array[float]) -> None:
         if len(values) != self.num_state:
             raise ValueError(f"expected {self.num_state} state values, got {len(values)}")
         if self.num_state:
             self._buffer(lib.ann_net_state(self._net), self.num_state)[:] = values.tobytes()
 
-    def get_params(self) -> array:
+    def get_params(self) -> array[float]:
         out = array("f")
         out.frombytes(self._buffer(lib.ann_net_params(self._net)))
         return out
 
-    def get_optimizer_state(self, want_v: bool) -> Tuple[array, Optional[array], int]:
+    def get_optimizer_state(self, want_v: bool) -> Tuple[array[float], Optional[array[float]], int]:
         """(m, v or None, step) of the rule chosen last (set_optimizer must have chosen one
         that keeps m, and Adam for v)."""
         m, v = array("f"), array("f") if want_v else None
@@ -190,7 +191,7 @@ class CNet:
             v.frombytes(self._buffer(lib.ann_net_opt_v(self._net)))
         return m, v, int(lib.ann_net_opt_step(self._net))
 
-    def set_optimizer_state(self, m: array, v: Optional[array], step: int) -> None:
+    def set_optimizer_state(self, m: array[float], v: Optional[array[float]], step: int) -> None:
         """Restore a state saved from get_optimizer_state, after set_optimizer."""
         for values, pointer in ((m, lib.ann_net_opt_m(self._net)),
                                 (v, lib.ann_net_opt_v(self._net))):
@@ -202,12 +203,12 @@ class CNet:
             self._buffer(pointer)[:] = values.tobytes()
         check(lib.ann_net_set_opt_step(self._net, step), "restoring the optimizer state")
 
-    def set_params(self, values: array) -> None:
+    def set_params(self, values: array[float]) -> None:
         if len(values) != self.num_params:
             raise ValueError(f"expected {self.num_params} parameters, got {len(values)}")
         self._buffer(lib.ann_net_params(self._net))[:] = values.tobytes()
 
-    def get_grads(self) -> array:
+    def get_grads(self) -> array[float]:
         out = array("f")
         out.frombytes(self._buffer(lib.ann_net_grads(self._net)))
         return out
@@ -217,7 +218,7 @@ class CNet:
         check(lib.ann_net_tensor(offset, count, self._net, layer, kind), "locating a tensor")
         return int(offset[0]), int(count[0])
 
-    def forward_backward(self, images: Any, labels: Any, n_rows: int, idx: array,
+    def forward_backward(self, images: Any, labels: Any, n_rows: int, idx: array[int],
                          start: int, batch: int) -> Tuple[float, int]:
         ptr = ffi.from_buffer("int32_t[]", idx) + start
         check(lib.ann_net_forward_backward(self._net, self._loss, self._correct,
@@ -225,7 +226,7 @@ class CNet:
                                            n_rows, ptr, batch), "forward/backward")
         return self._loss[0], self._correct[0]
 
-    def train_step(self, images: Any, labels: Any, n_rows: int, idx: array, start: int,
+    def train_step(self, images: Any, labels: Any, n_rows: int, idx: array[int], start: int,
                    batch: int, lr: float) -> Tuple[float, int]:
         ptr = ffi.from_buffer("int32_t[]", idx) + start
         check(lib.ann_net_train_step(self._net, self._loss, self._correct,
@@ -233,7 +234,7 @@ class CNet:
                                      n_rows, ptr, batch, lr), "training step")
         return self._loss[0], self._correct[0]
 
-    def predict_u8(self, images: Any, labels: Any, n_rows: int, idx: Optional[array], n: int,
+    def predict_u8(self, images: Any, labels: Any, n_rows: int, idx: Optional[array[int]], n: int,
                    *, want_probs: bool, want_classes: bool) -> PredictResult:
         K = self.sizes[-1]
         probs = array("f", bytes(4 * n * K)) if want_probs else None
@@ -249,7 +250,7 @@ class CNet:
             "prediction")
         return probs, classes, loss_sum[0], correct[0]
 
-    def predict_f32(self, x: array, n: int) -> Tuple[array, array]:
+    def predict_f32(self, x: array[float], n: int) -> Tuple[array[float], array[int]]:
         K = self.sizes[-1]
         probs = array("f", bytes(4 * n * K))
         classes = array("i", bytes(4 * n))
@@ -262,7 +263,7 @@ class CNet:
         return probs, classes
 
 
-def c_shuffle(idx: array, state: int) -> int:
+def c_shuffle(idx: array[int], state: int) -> int:
     c_state = ffi.new("uint64_t *", state & 0xFFFFFFFFFFFFFFFF)
     check(lib.ann_shuffle(ffi.from_buffer("int32_t[]", idx), len(idx), c_state), "shuffling")
     return int(c_state[0])

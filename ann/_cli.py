@@ -11,9 +11,15 @@ import json
 import math
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Literal, NoReturn,
+                    Optional, Sequence, Tuple, overload)
 
 from ._errors import AnnError, DataError, TrainingError
+
+if TYPE_CHECKING:  # for annotations only: the commands import these when they run
+    from ._data import Dataset
+    from ._mnist import MnistSource
+    from ._network import History, Network
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -42,8 +48,9 @@ def _hidden_sizes(text: str) -> List[int]:
     return sizes
 
 
-def _number(kind: type, *, low: float = 0.0, inclusive: bool = False, high: float = math.inf):
-    def parse(text: str):
+def _number(kind: type, *, low: float = 0.0, inclusive: bool = False, high: float = math.inf
+            ) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
@@ -52,13 +59,14 @@ def _number(kind: type, *, low: float = 0.0, inclusive: bool = False, high: floa
         if not ok:
             bound = f">= {low:g}" if inclusive else f"> {low:g}"
             extra = f" and < {high:g}" if high != math.inf else ""
-            raise argparse.ArgumentTypeError(f"must be a finite number {bound}{extra}, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number {bound}{extra}, got {text!r}")
         return value
     return parse
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not argparse's usage block
+    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
@@ -200,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
 class _Version(argparse.Action):
     """--version, computed only when asked (it loads the C core to name its kernel)."""
 
-    def __call__(self, parser, namespace, values, option_string=None):
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: Optional[str] = None) -> None:
         print(version_text())
         parser.exit(0)
 
@@ -227,7 +236,14 @@ def _note(text: str) -> None:
 _SKIP_DOWNLOAD = "--no-download skips this; --data DIR or ANN_DATA=DIR uses files you have"
 
 
-def _load_data(args: argparse.Namespace, quiet: bool = False, test_only: bool = False):
+@overload
+def _load_data(args: argparse.Namespace, quiet: bool = ...,
+               test_only: Literal[False] = ...) -> Tuple[MnistSource, Dataset, Dataset]: ...
+@overload
+def _load_data(args: argparse.Namespace, quiet: bool = ..., *,
+               test_only: Literal[True]) -> Tuple[MnistSource, None, Dataset]: ...
+def _load_data(args: argparse.Namespace, quiet: bool = False, test_only: bool = False
+               ) -> Tuple[MnistSource, Optional[Dataset], Dataset]:
     """(source, train, test) MNIST; with ``test_only`` train is None and only the two test
     files are looked for (or downloaded)."""
     from . import _mnist
@@ -243,18 +259,18 @@ def _load_data(args: argparse.Namespace, quiet: bool = False, test_only: bool = 
     return source, train, test
 
 
-def _source_where(source) -> str:
+def _source_where(source: MnistSource) -> str:
     return ", ".join(sorted({str(p.parent) for p in source.paths.values()}))
 
 
-def _isatty(stream) -> bool:
+def _isatty(stream: Any) -> bool:
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError, OSError):
         return False
 
 
-def _history_plots(history, *, width: Optional[int] = None, charset: str = "auto",
+def _history_plots(history: History, *, width: Optional[int] = None, charset: str = "auto",
                    heights: Sequence[int] = (12, 10)) -> str:
     from ._plot import line_plot
     steps = history.steps
@@ -269,7 +285,7 @@ def _history_plots(history, *, width: Optional[int] = None, charset: str = "auto
     return loss + "\n\n" + accuracy
 
 
-def _live_plots(history):
+def _live_plots(history: History) -> Callable[[int, int], str]:
     """render(columns, rows) for a LiveFrame: the plots, shorter when the terminal is."""
     from ._plot import MIN_WIDTH
 
@@ -350,19 +366,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     frame = LiveFrame(sys.stderr) if live else None     # the plots, redrawn in place
     checkpoint = _Checkpoint(args.save) if args.save else None
 
-    def save(history, index: int = -1) -> None:
+    def save(history: History, index: int = -1) -> None:
         """Checkpoint the weights in memory, which are those of check ``index`` of history."""
         step = history.steps[index] if history.steps else counters[0]
+        assert checkpoint is not None  # save runs only with --save
         checkpoint.save(net, _train_metadata(args, history, counters, index), step)
 
-    def on_check(history) -> None:
+    def on_check(history: History) -> None:
         if checkpoint and history.best_step == history.steps[-1]:
             save(history)
         if frame and len(history.steps) >= 2:
             frame.show(_live_plots(history))
 
     if frame:       # progress, notes and warnings go through it, above the plots
-        sys.stderr = frame      # type: ignore[assignment]
+        sys.stderr = frame
     started = time.perf_counter()
     try:
         history = net.fit(train, val, epochs=args.epochs, batch_size=args.batch_size,
@@ -445,10 +462,11 @@ class _Checkpoint:
     def __init__(self, path: str) -> None:
         self.path = path
         self.step: Optional[int] = None      # step of the model in the file
-        self.pending = None                  # (params, state, metadata, step) not written yet
+        # (params, state, metadata, step) not written yet
+        self.pending: Optional[Tuple[Any, Any, Dict[str, str], int]] = None
         self.error: Optional[str] = None
 
-    def write(self, net, metadata: Dict[str, str]) -> None:
+    def write(self, net: Network, metadata: Dict[str, str]) -> None:
         """One save of ``net`` with its optimizer state (so --resume continues it)."""
         try:
             net.save(self.path, metadata=metadata, optimizer_state=True)
@@ -456,7 +474,7 @@ class _Checkpoint:
             raise MemoryError(f"saving the model to {self.path}" + (f": {exc}" if str(exc)
                                                                     else "")) from None
 
-    def save(self, net, metadata: Dict[str, str], step: int) -> None:
+    def save(self, net: Network, metadata: Dict[str, str], step: int) -> None:
         try:
             self.write(net, metadata)
         except (AnnError, OSError) as exc:
@@ -471,7 +489,7 @@ class _Checkpoint:
             _note(f"saved the model of step {step} to {self.path}")
         self.step, self.pending = step, None
 
-    def finish(self, net, metadata: Dict[str, str]) -> None:
+    def finish(self, net: Network, metadata: Dict[str, str]) -> None:
         """After training: write what is not on disk yet; sets ``error`` if that fails."""
         if self.pending is None and self.step is not None:
             return
@@ -494,7 +512,8 @@ class _Checkpoint:
         self.pending = None
 
 
-def _train_metadata(args: argparse.Namespace, history, counters=(0, 0.0),
+def _train_metadata(args: argparse.Namespace, history: History,
+                    counters: Tuple[int, float] = (0, 0.0),
                     index: int = -1) -> Dict[str, str]:
     return {"optimizer": args.optimizer, "lr": repr(args.lr), "batch_size": str(args.batch_size),
             "l2": repr(args.l2), "seed": str(args.seed),
@@ -505,7 +524,7 @@ def _train_metadata(args: argparse.Namespace, history, counters=(0, 0.0),
             "epochs": repr(history.epochs[index] if history.epochs else counters[1])}
 
 
-def _check_resume(args: argparse.Namespace, net) -> tuple:
+def _check_resume(args: argparse.Namespace, net: Network) -> Tuple[int, float]:
     """Reject the flags that contradict the model being resumed (its architecture comes from
     the file), explain the ones that change how it trains, and return the (steps, epochs)
     counters it was saved at."""
@@ -542,9 +561,12 @@ def _check_resume(args: argparse.Namespace, net) -> tuple:
     return steps, epochs
 
 
-def _kept_on_failure(args: argparse.Namespace, history, checkpoint, save) -> str:
+def _kept_on_failure(args: argparse.Namespace, history: History,
+                     checkpoint: Optional[_Checkpoint], save: Callable[[History, int], None]
+                     ) -> str:
     """After training failed (diverged, out of memory) with --save: make sure the best model
     is in the file when the network still holds it, and say what the file holds."""
+    assert checkpoint is not None  # called only with --save
     best = history.best_step
     holds_best = best is not None and (history.restored_best or best == history.stopped_step)
     if best is not None and checkpoint.step != best and holds_best and best in history.steps:
@@ -592,7 +614,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict_inputs(args: argparse.Namespace, features: int):
+def _predict_inputs(args: argparse.Namespace, features: int) -> Iterator[Tuple[str, Any]]:
     """(name, pixels) for every image in the files given."""
     from . import _idx
     from ._images import looks_inverted, mnist_preprocess, read_gray_image, read_image

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Dict
 
 try:
-    from ._core import lib as _lib  # type: ignore[import-not-found]
+    from ._core import lib as _lib
 except ImportError:   # no C core: the reference backend uses the copies
     _lib = None
 

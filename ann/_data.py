@@ -22,7 +22,7 @@ class Buffers(NamedTuple):
     images: bytes          # (n_rows, features) pixels of the base data set, shared, not copied
     labels: bytes          # (n_rows) labels of the base data set, shared
     n_rows: int            # images in the base data set
-    rows: Optional[array]  # this data set's items as int32 rows of the base, or None: 0..len-1
+    rows: Optional[array[int]]  # this data set's items as int32 rows of the base, or None: 0..len-1
 
 
 def _as_bytes(data: Any, what: str) -> bytes:
@@ -32,7 +32,8 @@ def _as_bytes(data: Any, what: str) -> bytes:
         return bytes(data)
     if isinstance(data, array):
         if data.typecode not in "bB":
-            raise DataError(f"{what} must hold uint8 values, got an array of type {data.typecode!r}")
+            raise DataError(
+                f"{what} must hold uint8 values, got an array of type {data.typecode!r}")
         return data.tobytes()
     try:
         return bytes(data)
@@ -43,7 +44,7 @@ def _as_bytes(data: Any, what: str) -> bytes:
 class Images:
     """The images of a data set as a read-only sequence of rows (each a ``bytes`` of D pixels)."""
 
-    def __init__(self, dataset: "Dataset") -> None:
+    def __init__(self, dataset: Dataset) -> None:
         self._ds = dataset
 
     def __len__(self) -> int:
@@ -108,11 +109,11 @@ class Dataset:
         self.name = name
         self._start = 0          # a contiguous view covers base rows start..start+len
         self._len = n
-        self._index: Optional[array] = None   # or int32 base-row numbers of a gathered view
+        self._index: Optional[array[int]] = None   # or int32 base-row numbers of a gathered view
 
     # ---- views ----------------------------------------------------------------------------
 
-    def _view(self, start: int, length: int, index: Optional[array]) -> "Dataset":
+    def _view(self, start: int, length: int, index: Optional[array[int]]) -> Dataset:
         view = object.__new__(Dataset)
         view.__dict__.update(self.__dict__)
         view._start, view._len, view._index = start, length, index
@@ -141,7 +142,7 @@ class Dataset:
         D = self.features
         return self._images[row * D:(row + 1) * D], self._labels[row]
 
-    def subset(self, indices: Sequence[int]) -> "Dataset":
+    def subset(self, indices: Sequence[int]) -> Dataset:
         """A view of the given items (positions in this data set, in this order)."""
         rows = array("i")
         n = self._len
@@ -151,7 +152,7 @@ class Dataset:
             rows.append(self._index[i] if self._index is not None else self._start + i)
         return self._view(0, len(rows), rows)
 
-    def split(self, fraction: float, seed: int = 0) -> Tuple["Dataset", "Dataset"]:
+    def split(self, fraction: float, seed: int = 0) -> Tuple[Dataset, Dataset]:
         """(rest, part): a random ``fraction`` of the items goes to ``part``, seeded.
 
         ``train.split(0.2, seed=0)`` gives MNIST's 48,000 / 12,000 train/validation split, the
@@ -179,7 +180,7 @@ class Dataset:
         labels = self._labels
         return bytes(labels[i] for i in self._index)
 
-    def index_array(self) -> array:
+    def index_array(self) -> array[int]:
         """Base-row numbers of this data set's items, as int32 (what the C core takes)."""
         if self._index is not None:
             return array("i", self._index)
@@ -210,14 +211,14 @@ def one_hot(labels: Sequence[int], num_classes: int = 10) -> List[List[float]]:
     return rows
 
 
-def normalize(pixels: Any) -> array:
+def normalize(pixels: Any) -> array[float]:
     """uint8 pixels -> float32 values in [0, 1] (x / 255), as the C core does per batch."""
     data = _as_bytes(pixels, "pixels")
     scale = 1.0 / 255.0
     return array("f", [v * scale for v in data])
 
 
-def load_mnist(path: Optional[Union[str, "os.PathLike[str]"]] = None, *, download: bool = True,
+def load_mnist(path: Optional[Union[str, os.PathLike[str]]] = None, *, download: bool = True,
                progress: bool = True) -> Tuple[Dataset, Dataset]:
     """(train, test) MNIST data sets.
 

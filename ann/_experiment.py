@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from ._data import Dataset
 from ._network import EarlyStopping, Network
 
 LR = 0.009
-FULL = dict(batch_sizes=(32, 64, 128, 256), batchnorm=(False, True), l2=(0.0, 0.01, 0.05),
-            max_epochs=30)
-QUICK = dict(batch_sizes=(32, 64, 128, 256), batchnorm=(False, True), l2=(0.0, 0.05), max_epochs=5)
-STOPPING = dict(patience=5, min_delta=0.0, check_every=100)   # the seed's: every 100 steps
+FULL: Dict[str, Any] = dict(batch_sizes=(32, 64, 128, 256), batchnorm=(False, True),
+                            l2=(0.0, 0.01, 0.05), max_epochs=30)
+QUICK: Dict[str, Any] = dict(batch_sizes=(32, 64, 128, 256), batchnorm=(False, True),
+                             l2=(0.0, 0.05), max_epochs=5)
+# the seed's: every 100 steps
+STOPPING: Dict[str, Any] = dict(patience=5, min_delta=0.0, check_every=100)
 
 
 def run_experiment(train_all: Dataset, test: Dataset, *, quick: bool = False, seed: int = 0,

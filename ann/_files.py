@@ -36,7 +36,7 @@ import threading
 import time
 from typing import Callable, Iterable, Optional, Set, Tuple, Type, Union
 
-from ._errors import PathLike
+from ._errors import PathLike, _LocatedError
 
 try:
     import fcntl
@@ -58,7 +58,7 @@ _ours: Set[str] = set()       # temporary files this process is writing now (any
 _ours_lock = threading.Lock()
 
 
-def regular_file(path: PathLike, error: Type[Exception], kind: str) -> os.stat_result:
+def regular_file(path: PathLike, error: Type[_LocatedError], kind: str) -> os.stat_result:
     """``os.stat(path)``, or ``error(message, path=path)`` when it is missing, a folder, or not
     a regular file. ``kind`` names what was expected ("an IDX file", "an image file")."""
     try:
@@ -151,7 +151,7 @@ def _remove_if_stale(path: str) -> None:
         os.close(fd)
 
 
-def _resolve_target(path: PathLike, error: Type[Exception]
+def _resolve_target(path: PathLike, error: Type[_LocatedError]
                     ) -> Tuple[str, Optional[os.stat_result]]:
     """The file a write to ``path`` would really replace (symbolic links followed) and its
     stat (None when it does not exist yet), or ``error`` for what must not be replaced."""
@@ -226,7 +226,7 @@ def _write_all(out: io.FileIO, data: Chunk) -> None:
 
 
 def atomic_write(path: PathLike, write: Callable[[Callable[[Chunk], None]], None],
-                 error: Type[Exception]) -> None:
+                 error: Type[_LocatedError]) -> None:
     """Create or replace ``path`` atomically. ``write(put)`` produces the contents by calling
     ``put(chunk)`` as many times as it likes. OS failures become ``error(..., path=path)``."""
     target, replacing = _resolve_target(path, error)
@@ -244,7 +244,7 @@ def atomic_write(path: PathLike, write: Callable[[Callable[[Chunk], None]], None
         locked = _lock(fd)
         if replacing is not None:
             _keep_mode_and_owner(fd, temp, replacing)
-        write(lambda chunk: _write_all(out, chunk))   # type: ignore[arg-type]
+        write(lambda chunk: _write_all(out, chunk))
         out.flush()
         os.fsync(out.fileno())
         if not locked:       # Windows cannot rename an open file; no lock to hold there

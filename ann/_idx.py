@@ -31,10 +31,10 @@ import os
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Dict, Optional, Tuple, Union
+from typing import BinaryIO, Callable, Dict, Optional, Tuple, Union, cast
 
 from ann._errors import DataError, PathLike
-from ann._files import atomic_write, regular_file
+from ann._files import Chunk, atomic_write, regular_file
 
 __all__ = [
     "IdxImages",
@@ -171,7 +171,8 @@ def _read(path: PathLike, max_bytes: int, want_ndims: Optional[int] = None,
             raise DataError(f"cannot read file: {exc.strerror or exc}", path=path) from None
         if is_gzip:
             with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
-                return _parse(unzipped, path, max_bytes, want_ndims, kind, None, True)
+                return _parse(cast(BinaryIO, unzipped), path, max_bytes, want_ndims, kind,
+                              None, True)
         size = os.fstat(raw.fileno()).st_size
         return _parse(raw, path, max_bytes, want_ndims, kind, size, False)
 
@@ -351,7 +352,7 @@ def write_idx(path: PathLike, data: Union[bytes, bytearray, memoryview],
 
 
 def _write_atomic(path: PathLike, header: bytes, payload: memoryview, compress: bool) -> None:
-    def write(put) -> None:
+    def write(put: Callable[[Chunk], None]) -> None:
         if compress:
             # mtime=0 and no embedded name make the output reproducible.
             put(gzip.compress(bytes(header) + bytes(payload), compresslevel=6, mtime=0))

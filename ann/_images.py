@@ -410,6 +410,7 @@ def decode_png(data: bytes, *, path: Optional[PathLike] = None, expect: Optional
             header = _parse_ihdr(body, path, start)
             _check_size(header[0], header[1], expect, max_pixels, path)
         elif kind == b"PLTE":
+            assert header is not None  # IHDR came first (checked above)
             _, _, _, color_type, _ = header
             if palette is not None:
                 raise DataError("second PLTE chunk", path=path, offset=start)
@@ -424,6 +425,7 @@ def decode_png(data: bytes, *, path: Optional[PathLike] = None, expect: Optional
         elif kind == b"IDAT":
             if idat_done:
                 raise DataError("IDAT chunks are not consecutive", path=path, offset=start)
+            assert header is not None  # IHDR came first (checked above)
             if header[3] == 3 and palette is None:
                 raise DataError("palette PNG has no PLTE chunk before its image data",
                                 path=path, offset=start)
@@ -443,6 +445,7 @@ def decode_png(data: bytes, *, path: Optional[PathLike] = None, expect: Optional
         if idat and kind != b"IDAT":
             idat_done = True
 
+    assert header is not None  # the loop ends only at IEND, after IHDR and IDAT
     width, height, bit_depth, color_type, interlaced = header
     channels = _COLOR_TYPES[color_type][1]
     passes = _passes(width, height, interlaced)
@@ -456,7 +459,7 @@ def decode_png(data: bytes, *, path: Optional[PathLike] = None, expect: Optional
         return width, height, b"".join(convert(row, width) for row in rows)
     out = bytearray(width * height)
     offset = 0
-    for number, (x0, y0, dx, dy, pw, ph) in enumerate(passes):
+    for x0, y0, dx, dy, pw, ph in passes:
         rowbytes = _row_bytes(pw, bit_depth, channels)
         rows = _unfilter(raw, offset, pw, ph, rowbytes, bpp, path)
         offset += ph * (1 + rowbytes)

@@ -29,7 +29,7 @@ import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Mapping, Optional, Sequence, Union
+from typing import IO, Any, Callable, Mapping, Optional, Sequence, Union
 
 from ._errors import DataError
 
@@ -271,10 +271,10 @@ def download_mnist(folder: PathArg, *, mirrors: Optional[Sequence[str]] = None,
     Each file is tried on the mirrors in turn (default: ``mirrors_from_env()``)
     and lands in `folder` only once its sha256 matches ``hashes`` (default
     ``SHA256``; either the "gz" or the "raw" hash). `connect_timeout` (at most
-    `timeout`) bounds connecting and `timeout` every read; in addition a transfer is abandoned when it brings less
-    than 16 KiB in `timeout` seconds or lasts over 20 x `timeout`, so a server
-    that trickles bytes cannot hold it forever. Files already present are kept,
-    so an interrupted download resumes with the missing ones.
+    `timeout`) bounds connecting and `timeout` every read; in addition a transfer is
+    abandoned when it brings less than 16 KiB in `timeout` seconds or lasts over
+    20 x `timeout`, so a server that trickles bytes cannot hold it forever. Files already
+    present are kept, so an interrupted download resumes with the missing ones.
 
     Raises ``DataError`` when a file fails on every mirror (the message lists
     each mirror's reason), when a mirror is not http(s), or when `folder`
@@ -374,7 +374,8 @@ def _fetch(mirror: str, name: str, dest: Path, expected: Mapping[str, str], time
 
 
 def _local(action: Callable[[], object], path: Path) -> None:
-    """Run a local file operation; its failure is not the mirror's fault, so it ends the download."""
+    """Run a local file operation; its failure is not the mirror's fault, so it ends the
+    download."""
     try:
         action()
     except OSError as exc:
@@ -417,7 +418,7 @@ def _stream_body(url: str, sink: IO[bytes], timeout: float, progress: _Progress,
                 if done > _MAX_DOWNLOAD_BYTES:
                     raise _MirrorFailure(f"body exceeds {_MAX_DOWNLOAD_BYTES // 2**20} MiB")
                 digest.update(chunk)
-                _local(lambda: sink.write(chunk), Path(sink.name))
+                _local(functools.partial(sink.write, chunk), Path(sink.name))
                 watchdog.count(len(chunk))
                 progress.update(done, total)
         if watchdog.reason:  # an abort the reader saw as a plain end of stream
@@ -484,8 +485,8 @@ class _Watchdog:
     server that sends one byte just before every timeout keeps it alive for
     ever. A thread checks that every `window` seconds at least
     _MIN_BYTES_PER_WINDOW bytes of body arrived (the first window, which also
-    covers connecting and reading headers, lasts twice as long), and that the transfer ends within _DEADLINE_FACTOR
-    windows; otherwise it sets ``reason`` and shuts the socket down, which
+    covers connecting and reading headers, lasts twice as long), and that the transfer ends
+    within _DEADLINE_FACTOR windows; otherwise it sets ``reason`` and shuts the socket down, which
     wakes the blocked read. The TLS handshake happens before the socket is
     known here, so it is bounded by the per-read timeout only.
     """
@@ -604,9 +605,9 @@ if hasattr(http.client, "HTTPSConnection"):  # absent when Python was built with
     class _GuardedHTTPSConnection(http.client.HTTPSConnection):
         """The HTTPS counterpart of _GuardedHTTPConnection (certificates are verified as usual)."""
 
-        def __init__(self, *args: object, watchdog: _Watchdog, connect_timeout: float,
-                     **kwargs: object) -> None:
-            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        def __init__(self, *args: Any, watchdog: _Watchdog, connect_timeout: float,
+                     **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
             self._watchdog = watchdog
             self._connect_timeout = connect_timeout
 
@@ -624,7 +625,7 @@ if hasattr(http.client, "HTTPSConnection"):  # absent when Python was built with
             return self.do_open(functools.partial(_GuardedHTTPSConnection,
                                                   watchdog=self._watchdog,
                                                   connect_timeout=self._connect_timeout),
-                                req, context=self._context)
+                                req, context=self._context)  # type: ignore[attr-defined]
 
     _handlers.append(_GuardedHTTPSHandler)
 

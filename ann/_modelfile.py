@@ -48,10 +48,13 @@ import math
 import sys
 from array import array
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Container, Dict, List, Mapping, Optional, Sequence
 
 from ann._errors import ModelFileError, PathLike
-from ann._safetensors import TensorOut, _short, load_file, save_file
+from ann._safetensors import TensorIn, TensorOut, _short, load_file, save_file
+
+# fail(message) is the error to raise for a file that breaks the schema
+Fail = Callable[[str], ModelFileError]
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ACTIVATIONS", "ModelFile",
            "default_activations", "save_model", "load_model"]
@@ -85,17 +88,17 @@ class ModelFile:
     """
 
     sizes: List[int]
-    weights: List[array]
-    biases: List[array]
+    weights: List[array[float]]
+    biases: List[array[float]]
     metadata: Dict[str, str] = field(default_factory=dict)
     #: None without batch normalization; else one dict per hidden layer (L - 1
     #: of them) with keys "gamma", "beta", "running_mean", "running_var", each
     #: an array('f') of n_out values.
-    batchnorm: Optional[List[Dict[str, array]]] = None
+    batchnorm: Optional[List[Dict[str, array[float]]]] = None
     #: None, or the optimizer state: {"m": array('f')} (momentum, nesterov) or {"m", "v"}
     #: (adam) of num_params(sizes, batchnorm) values; metadata["optimizer_state"] names
     #: the rule and metadata["optimizer_step"] holds its step count.
-    optimizer: Optional[Dict[str, array]] = None
+    optimizer: Optional[Dict[str, array[float]]] = None
 
     @property
     def activations(self) -> List[str]:
@@ -118,7 +121,7 @@ def num_params(sizes: Sequence[int], batchnorm: bool) -> int:
                for l in range(n_layers))
 
 
-def _optimizer_kind(metadata: Mapping[str, str], fail) -> Optional[str]:
+def _optimizer_kind(metadata: Mapping[str, str], fail: Fail) -> Optional[str]:
     """The optimizer_state named in metadata (checked, with its step count), or None."""
     kind = metadata.get("optimizer_state")
     if kind is None:
@@ -141,7 +144,7 @@ def default_activations(n_layers: int) -> List[str]:
 # Layout helpers
 # --------------------------------------------------------------------------
 
-def _transpose(src: array, rows: int, cols: int) -> array:
+def _transpose(src: array[float], rows: int, cols: int) -> array[float]:
     """Return the (cols, rows) row-major transpose of a (rows, cols) array.
 
     dst[c * rows + r] = src[r * cols + c].  Each iteration moves a whole row or
@@ -158,7 +161,7 @@ def _transpose(src: array, rows: int, cols: int) -> array:
     return dst
 
 
-def _le_bytes(values: array) -> array:
+def _le_bytes(values: array[float]) -> array[float]:
     """The values as little-endian float32 data for save_file (which takes any buffer): the
     array itself on a little-endian host, so a big model is not copied once more to save it."""
     if _BIG_ENDIAN_HOST:
@@ -167,7 +170,7 @@ def _le_bytes(values: array) -> array:
     return values
 
 
-def _first_non_finite(values: array) -> Optional[int]:
+def _first_non_finite(values: array[float]) -> Optional[int]:
     """Index of the first NaN/inf, or None.
 
     sum() runs in C and is finite exactly when every term is: NaN and inf
@@ -202,7 +205,7 @@ def save_model(path: PathLike, model: ModelFile) -> None:
         raise ModelFileError(f"batchnorm must be None or a list of {n_layers - 1} dicts "
                              f"(one per hidden layer), got {_short(bn)}", path=path)
     metadata = _metadata_for_save(model, sizes, path)
-    tensors = {}
+    tensors: Dict[str, TensorIn] = {}
     for l in range(n_layers):
         n_in, n_out = sizes[l], sizes[l + 1]
         weight = _check_array(model.weights[l], n_in * n_out, f"weights[{l}]", path)
@@ -238,7 +241,7 @@ def save_model(path: PathLike, model: ModelFile) -> None:
     save_file(path, tensors, metadata)
 
 
-def _check_array(values: object, length: int, what: str, path: PathLike) -> array:
+def _check_array(values: object, length: int, what: str, path: PathLike) -> array[float]:
     if not isinstance(values, array) or values.typecode != "f":
         raise ModelFileError(f"{what} must be an array('f'), got {type(values).__name__}"
                              + (f"('{values.typecode}')" if isinstance(values, array) else ""),
@@ -347,7 +350,7 @@ def _model_from_tensors(tensors: Mapping[str, TensorOut], metadata: Mapping[str,
             if f"layers.{l}.{kind}" not in tensors:
                 raise fail(f"missing tensor layers.{l}.{kind} (layers {_short(sizes)}, "
                            f"batchnorm {flag})")
-    optimizer: Optional[Dict[str, array]] = None
+    optimizer: Optional[Dict[str, array[float]]] = None
     if opt_kind is not None:
         P = num_params(sizes, has_bn)
         optimizer = {}
@@ -359,9 +362,9 @@ def _model_from_tensors(tensors: Mapping[str, TensorOut], metadata: Mapping[str,
                            f"{P} parameters, so it must be [{P}]")
             optimizer[name.split(".")[1]] = _floats(tensors[name][2], name, None, fail)
 
-    weights: List[array] = []
-    biases: List[array] = []
-    bn_layers: List[Dict[str, array]] = []
+    weights: List[array[float]] = []
+    biases: List[array[float]] = []
+    bn_layers: List[Dict[str, array[float]]] = []
     for l in range(n_layers):
         n_in, n_out = sizes[l], sizes[l + 1]
         w_name, b_name = f"layers.{l}.weight", f"layers.{l}.bias"
@@ -388,7 +391,8 @@ def _model_from_tensors(tensors: Mapping[str, TensorOut], metadata: Mapping[str,
                      batchnorm=bn_layers if has_bn else None, optimizer=optimizer)
 
 
-def _load_bn(tensors: Mapping[str, TensorOut], l: int, n_out: int, fail) -> Dict[str, array]:
+def _load_bn(tensors: Mapping[str, TensorOut], l: int, n_out: int, fail: Fail
+             ) -> Dict[str, array[float]]:
     layer = {}
     for key, suffix in _BN_TENSORS:
         name = f"layers.{l}.{suffix}"
@@ -405,14 +409,15 @@ def _load_bn(tensors: Mapping[str, TensorOut], l: int, n_out: int, fail) -> Dict
     return layer
 
 
-def _check_f32(tensors: Mapping[str, TensorOut], name: str, fail) -> Sequence[int]:
+def _check_f32(tensors: Mapping[str, TensorOut], name: str, fail: Fail) -> Sequence[int]:
     dtype, shape, _ = tensors[name]
     if dtype != "F32":
         raise fail(f"{name} has dtype {dtype}; ann model files store F32")
     return shape
 
 
-def _floats(data: memoryview, name: str, row_length: Optional[int], fail) -> array:
+def _floats(data: memoryview, name: str, row_length: Optional[int], fail: Fail
+            ) -> array[float]:
     values = array("f")
     values.frombytes(data)
     if _BIG_ENDIAN_HOST:
@@ -448,7 +453,7 @@ def _check_sizes(sizes: object, path: Optional[PathLike], what: str,
     return list(sizes)
 
 
-def _is_parameter_name(name: str, n_layers: int, kinds) -> bool:
+def _is_parameter_name(name: str, n_layers: int, kinds: Callable[[int], Container[str]]) -> bool:
     """True for 'layers.{l}.{kind}' with 0 <= l < n_layers and kind in kinds(l)."""
     parts = name.split(".", 2)
     if len(parts) != 3 or parts[0] != "layers":

@@ -16,7 +16,7 @@ import threading
 import time
 from array import array
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple, Union, cast
 
 from ._backend import get_backend
 from ._constants import (ANN_ADAM, ANN_BIASES, ANN_BN_BETA, ANN_BN_GAMMA, ANN_BN_MEAN,
@@ -54,13 +54,13 @@ class History:
         return [dict(zip(self._COLUMNS, values))
                 for values in zip(*(getattr(self, c) for c in self._COLUMNS))]
 
-    def to_csv(self, path: Union[str, "os.PathLike[str]"]) -> None:
+    def to_csv(self, path: Union[str, os.PathLike[str]]) -> None:
         with open(path, "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=self._COLUMNS)
             writer.writeheader()
             writer.writerows(self.rows())
 
-    def to_jsonl(self, path: Union[str, "os.PathLike[str]"]) -> None:
+    def to_jsonl(self, path: Union[str, os.PathLike[str]]) -> None:
         """One JSON object per check, then one summary object with the stop reason."""
         with open(path, "w", encoding="utf-8") as f:
             for row in self.rows():
@@ -114,7 +114,8 @@ def _check_layers(layers: Any) -> List[int]:
         raise ValueError(f"layers needs at least an input and an output size, got {sizes}")
     for s in sizes:
         if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 1 << 24:
-            raise ValueError(f"every layer size must be an int in 1..16777216, got {s!r} in {sizes}")
+            raise ValueError(
+                f"every layer size must be an int in 1..16777216, got {s!r} in {sizes}")
     return sizes
 
 
@@ -170,7 +171,7 @@ class _InterruptFlag:
             raise KeyboardInterrupt
         self.flag = True
 
-    def __enter__(self) -> "_InterruptFlag":
+    def __enter__(self) -> _InterruptFlag:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
             self._installed = True
@@ -220,7 +221,7 @@ class Network:
 
     @property
     def num_params(self) -> int:
-        return self._net.num_params
+        return int(self._net.num_params)
 
     def __repr__(self) -> str:
         extras = (", batchnorm" if self.batchnorm else "") + \
@@ -230,41 +231,43 @@ class Network:
 
     # ---- parameters ------------------------------------------------------------------------
 
-    def get_params(self) -> array:
+    def get_params(self) -> array[float]:
         """A float32 copy of every parameter, layer by layer: W (n_in, n_out) then b (n_out)."""
-        return self._net.get_params()
+        return cast("array[float]", self._net.get_params())
 
-    def set_params(self, values: array) -> None:
+    def set_params(self, values: array[float]) -> None:
         self._net.set_params(values)
 
-    def get_state(self) -> array:
+    def get_state(self) -> array[float]:
         """A copy of the batch-norm running means and variances (empty without batch norm)."""
-        return self._net.get_state()
+        return cast("array[float]", self._net.get_state())
 
-    def set_state(self, values: array) -> None:
+    def set_state(self, values: array[float]) -> None:
         self._net.set_state(values)
 
     _KINDS = {"weight": ANN_WEIGHTS, "bias": ANN_BIASES, "bn_gamma": ANN_BN_GAMMA,
               "bn_beta": ANN_BN_BETA, "bn_running_mean": ANN_BN_MEAN, "bn_running_var": ANN_BN_VAR}
     _STATE_KINDS = (ANN_BN_MEAN, ANN_BN_VAR)   # in the state buffer; the others in params
 
-    def _slice(self, layer: int, kind: str, params: array, state: array) -> array:
+    def _slice(self, layer: int, kind: str, params: array[float], state: array[float]
+               ) -> array[float]:
         """One tensor cut from snapshots of params and state taken by the caller (so that
         reading several tensors copies the buffers once, not once per tensor)."""
         if kind not in self._KINDS:
             raise ValueError(f"tensor kind must be one of {', '.join(self._KINDS)}, not {kind!r}")
         if not 0 <= layer < len(self.sizes) - 1:
-            raise IndexError(f"layer {layer} out of range: the network has {len(self.sizes) - 1} layers")
+            raise IndexError(
+                f"layer {layer} out of range: the network has {len(self.sizes) - 1} layers")
         offset, count = self._net.tensor(layer, self._KINDS[kind])
         source = state if self._KINDS[kind] in self._STATE_KINDS else params
         return source[offset:offset + count]
 
-    def tensor(self, layer: int, kind: str) -> array:
+    def tensor(self, layer: int, kind: str) -> array[float]:
         """A copy of one tensor: kind is "weight" (n_in * n_out, row-major (n_in, n_out)),
         "bias", "bn_gamma", "bn_beta", "bn_running_mean" or "bn_running_var"."""
         return self._slice(layer, kind, self.get_params(), self.get_state())
 
-    def layer(self, l: int) -> Tuple[array, array]:
+    def layer(self, l: int) -> Tuple[array[float], array[float]]:
         """Copies of layer l's weights W (n_in * n_out, row-major (n_in, n_out)) and biases."""
         params, state = self.get_params(), self.get_state()
         return self._slice(l, "weight", params, state), self._slice(l, "bias", params, state)
@@ -283,7 +286,7 @@ class Network:
         m, v, step = self._net.get_optimizer_state(self._optimizer == "adam")
         return {"optimizer": self._optimizer, "step": step, "m": m, "v": v}
 
-    def _overflow_bound(self, params: array, state: array) -> Tuple[float, int]:
+    def _overflow_bound(self, params: array[float], state: array[float]) -> Tuple[float, int]:
         """(a bound on |every value| of a forward pass for inputs in [0, 1], the first layer
         where it exceeds float32's range, else -1): |x W + b| <= n_in max|W| max|x| + max|b|,
         and batch norm scales by at most max|gamma| / sqrt(min running_var + eps)."""
@@ -309,7 +312,7 @@ class Network:
                 return bound, l
         return bound, -1
 
-    def save(self, path: Union[str, "os.PathLike[str]"],
+    def save(self, path: Union[str, os.PathLike[str]],
              metadata: Optional[Dict[str, str]] = None, *,
              optimizer_state: bool = False) -> None:
         """Write the network to ``path`` as a safetensors file, atomically (a crash mid-save
@@ -328,7 +331,7 @@ class Network:
                                  f"range, so predictions would overflow (did training "
                                  f"diverge? try a smaller lr)", path=path)
 
-        def cut(l: int, kind: str) -> array:
+        def cut(l: int, kind: str) -> array[float]:
             return self._slice(l, kind, params, state)
 
         model = ModelFile(sizes=list(self.sizes),
@@ -350,8 +353,8 @@ class Network:
         save_model(path, model)
 
     @classmethod
-    def load(cls, path: Union[str, "os.PathLike[str]"], *, backend: Optional[str] = None
-             ) -> "Network":
+    def load(cls, path: Union[str, os.PathLike[str]], *, backend: Optional[str] = None
+             ) -> Network:
         """A network read from a file written by ``save`` (raises ``ModelFileError``)."""
         from ._errors import ModelFileError
         from ._modelfile import load_model
@@ -369,7 +372,8 @@ class Network:
                                  f"probability in [0, 1)", path=path)
         net = cls(model.sizes, batchnorm=bool(model.batchnorm), dropout=dropout, backend=backend)
         params, state = net.get_params(), net.get_state()
-        tensors = [(0, model.weights), (1, model.biases)]
+        tensors: List[Tuple[int, Sequence[Optional[array[float]]]]] = [
+            (0, model.weights), (1, model.biases)]
         if model.batchnorm:
             for kind, name in ((2, "gamma"), (3, "beta"), (4, "running_mean"), (5, "running_var")):
                 tensors.append((kind, [layer[name] for layer in model.batchnorm] + [None]))
@@ -420,12 +424,12 @@ class Network:
         Each epoch visits every example once in a fresh order drawn from ``seed`` (default: the
         network's seed), the last partial batch included; with batch norm, a last batch of
         one row would have no variance, so that row joins the batch before it (which then
-        has ``batch_size + 1`` rows), and ``batch_size`` must be at least 2. ``optimizer`` is "sgd" (the seed's),
-        "momentum", "nesterov" or "adam"; ``l2`` adds (l2/2) * sum(W^2) over the weights (not
-        biases) to the loss. Validation is checked every ``check_every`` steps (default: the
-        early-stopping setting, else once per epoch) and at the end; ``callback(history)`` runs
-        after each check. Ctrl-C stops after the current mini-batch and returns normally with
-        ``stop_reason == "interrupted"``. Returns the ``History``.
+        has ``batch_size + 1`` rows), and ``batch_size`` must be at least 2. ``optimizer`` is
+        "sgd" (the seed's), "momentum", "nesterov" or "adam"; ``l2`` adds (l2/2) * sum(W^2)
+        over the weights (not biases) to the loss. Validation is checked every ``check_every``
+        steps (default: the early-stopping setting, else once per epoch) and at the end;
+        ``callback(history)`` runs after each check. Ctrl-C stops after the current mini-batch
+        and returns normally with ``stop_reason == "interrupted"``. Returns the ``History``.
 
         Training that cannot go on raises ``TrainingError`` with the history so far in its
         ``history`` attribute: a NaN or infinite loss, a mean training loss between two checks
@@ -492,7 +496,7 @@ class Network:
         net, shuffle = self._net, self._backend.shuffle
         restore = early_stopping.restore_best if early_stopping else False
         history = History()
-        best_params: Optional[Tuple[array, array]] = None
+        best_params: Optional[Tuple[array[float], array[float]]] = None
         since_best = since_lr_best = 0
         lr_best = math.inf
         step = initial_step
@@ -667,7 +671,8 @@ class Network:
             images, labels, n_rows, rows, len(ds), want_probs=False, want_classes=False)
         return {"loss": loss_sum / len(ds), "accuracy": correct / len(ds)}
 
-    def _infer(self, data: Any, want_probs: bool) -> Tuple[Optional[array], array, int]:
+    def _infer(self, data: Any, want_probs: bool
+               ) -> Tuple[Optional[array[float]], array[int], int]:
         D = self.sizes[0]
         if isinstance(data, Dataset):
             ds = self._check_dataset(data, "data set")
@@ -688,21 +693,21 @@ class Network:
             return probs, classes, n
         # a sequence of images, each a sequence of D floats already scaled to [0, 1]
         try:
-            rows = [list(row) for row in data]
+            float_rows = [list(row) for row in data]
         except TypeError:
             raise TypeError("predict takes a Dataset, uint8 bytes, or a list of float rows, not "
                             f"{type(data).__name__}") from None
-        if not rows:
+        if not float_rows:
             raise DataError("nothing to predict: no images given")
-        for i, row in enumerate(rows):
+        for i, row in enumerate(float_rows):
             if len(row) != D:
                 raise DataError(f"image {i} has {len(row)} values but the network takes {D}")
         try:
-            x = array("f", [v for row in rows for v in row])
+            x = array("f", [v for row in float_rows for v in row])
         except TypeError:
             raise DataError("image values must be numbers") from None
-        probs, classes = self._net.predict_f32(x, len(rows))
-        return probs, classes, len(rows)
+        probs, classes = self._net.predict_f32(x, len(float_rows))
+        return probs, classes, len(float_rows)
 
     def predict(self, data: Any) -> List[int]:
         """The most probable class of each image (a Dataset, uint8 bytes, or float rows)."""

@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import shutil
 import sys
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 __all__ = ["line_plot", "supports_unicode", "confusion_matrix", "format_confusion",
            "MIN_WIDTH", "MIN_HEIGHT"]
@@ -57,7 +57,8 @@ _ASCII_MARKERS = "*+ox#@%&=~^$" + "abcdefghijklmnopqrstuvw"
 _UNICODE_MARKERS = "•×+o#%*@&=~^" + "abcdefghijklmnopqrstuvw"
 _BRAILLE_KEY = "⠤⠤"
 _BOX = {"vert": "│", "tick": "┤", "corner": "└", "horiz": "─", "xtick": "┬", "ellipsis": "…"}
-_ASCII_BOX = {"vert": "|", "tick": "+", "corner": "+", "horiz": "-", "xtick": "+", "ellipsis": "..."}
+_ASCII_BOX = {"vert": "|", "tick": "+", "corner": "+", "horiz": "-", "xtick": "+",
+              "ellipsis": "..."}
 # Every non-ASCII character line_plot may print in unicode mode, braille aside.
 _UNICODE_SAMPLE = "⠀⣿⠤" + _UNICODE_MARKERS + "".join(_BOX.values())
 
@@ -75,10 +76,10 @@ _FAR = 1e6
 # nice-number arithmetic on spans near the float underflow limit breaks down.
 _TINY_SPAN = 1e-280
 
-Series = Dict[str, Tuple[Sequence[float], Sequence[float]]]
+Series = Mapping[str, Tuple[Sequence[float], Sequence[float]]]
 
 
-def supports_unicode(stream) -> bool:
+def supports_unicode(stream: object) -> bool:
     """True when ``stream``'s encoding can encode every character the unicode mode uses.
 
     A stream without an ``encoding`` (e.g. a plain ``io.StringIO`` has None) is
@@ -233,7 +234,8 @@ def _data_range(values: List[float]) -> Tuple[float, float]:
     return lo, hi
 
 
-def _y_axis(values: List[float], y_range, rows: int) -> Tuple[float, float, List[float], float]:
+def _y_axis(values: List[float], y_range: Optional[Tuple[float, float]], rows: int
+            ) -> Tuple[float, float, List[float], float]:
     """Axis bounds, tick values and tick step for the y axis.
 
     Bounds that come from the data are widened to the enclosing tick
@@ -303,7 +305,8 @@ def _to_grid(value: float, lo: float, hi: float, cells: int) -> float:
 
 # ----------------------------------------------------------------------------- raster
 
-def _clip(x0: float, y0: float, x1: float, y1: float, xmax: float, ymax: float):
+def _clip(x0: float, y0: float, x1: float, y1: float, xmax: float, ymax: float
+          ) -> Optional[Tuple[float, float, float, float]]:
     """Liang-Barsky: the part of a segment inside [0, xmax] x [0, ymax], or None."""
     t0, t1 = 0.0, 1.0
     dx, dy = x1 - x0, y1 - y0
@@ -322,7 +325,7 @@ def _clip(x0: float, y0: float, x1: float, y1: float, xmax: float, ymax: float):
     return x0 + t0 * dx, y0 + t0 * dy, x0 + t1 * dx, y0 + t1 * dy
 
 
-def _bresenham(x0: int, y0: int, x1: int, y1: int):
+def _bresenham(x0: int, y0: int, x1: int, y1: int) -> Iterator[Tuple[int, int]]:
     """Integer points of the line from (x0, y0) to (x1, y1), both ends included."""
     dx, dy = abs(x1 - x0), -abs(y1 - y0)
     sx = 1 if x0 < x1 else -1
@@ -341,7 +344,8 @@ def _bresenham(x0: int, y0: int, x1: int, y1: int):
             y0 += sy
 
 
-def _rasterize(runs: List[List[Tuple[float, float]]], nx: int, ny: int):
+def _rasterize(runs: List[List[Tuple[float, float]]], nx: int, ny: int
+               ) -> Iterator[Tuple[int, int]]:
     """Grid points (x right, y up) covering the runs of one series, lines connected."""
     xmax, ymax = nx - 1, ny - 1
     for run in runs:
@@ -423,7 +427,7 @@ def _x_tick_line(lo: float, hi: float, nx: int, cells: int, per_cell: int, left:
 
 def line_plot(series: Series, *, width: Optional[int] = None, height: Optional[int] = None,
               title: str = "", x_label: str = "", y_label: str = "", charset: str = "auto",
-              y_range=None) -> str:
+              y_range: Optional[Tuple[float, float]] = None) -> str:
     """Render named (x values, y values) series as a text line plot.
 
     ``series`` maps a legend name to ``(xs, ys)`` of equal length. Points with
@@ -551,7 +555,7 @@ def _plot_size(width: Optional[int], height: Optional[int]) -> Tuple[int, int]:
     return width, height
 
 
-def _finite_runs(name: str, xy) -> List[List[Tuple[float, float]]]:
+def _finite_runs(name: str, xy: Any) -> List[List[Tuple[float, float]]]:
     """The series' points split into runs of consecutive finite points."""
     try:
         xs, ys = xy

@@ -25,7 +25,7 @@ import os
 import shutil
 import sys
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ._plot import supports_unicode
 
@@ -36,14 +36,14 @@ _MAX_BAR = 40
 _UNICODE_EIGHTHS = " ▏▎▍▌▋▊▉█"  # partial blocks: 1/8 of a cell per step
 
 
-def _isatty(stream) -> bool:
+def _isatty(stream: Any) -> bool:
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError, OSError):  # no isatty, or a closed file
         return False
 
 
-def _columns(stream) -> int:
+def _columns(stream: Any) -> int:
     """Width of the terminal ``stream`` writes to.
 
     ``COLUMNS`` wins (as in ``shutil.get_terminal_size``); then the stream's
@@ -84,7 +84,7 @@ def _format_rate(rate: float) -> str:
     return f"{rate:.1f}"
 
 
-def _format_value(value) -> str:
+def _format_value(value: object) -> str:
     if isinstance(value, bool) or isinstance(value, int):
         return str(value)
     if isinstance(value, float):
@@ -110,7 +110,7 @@ class ProgressBar:
     losing the progress line must never stop a training run.
     """
 
-    def __init__(self, total: int, *, label: str = "", stream=None, enabled: bool = True,
+    def __init__(self, total: int, *, label: str = "", stream: Any = None, enabled: bool = True,
                  unit: str = "img", min_interval: float = 0.1,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if total < 0:
@@ -135,10 +135,10 @@ class ProgressBar:
         self._fields: Dict[str, object] = {}
         self._drawn = 0  # length of the line now on screen, to blank leftovers
 
-    def __enter__(self) -> "ProgressBar":
+    def __enter__(self) -> ProgressBar:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def update(self, done: int, **fields: float) -> None:
@@ -158,7 +158,7 @@ class ProgressBar:
         self._next_draw = now + self._min_interval
         self._redraw(self._running_line(now, _columns(self._stream) - 1))
 
-    def close(self, **fields) -> None:
+    def close(self, **fields: object) -> None:
         """Write the epoch's final line (once; later calls do nothing)."""
         if not self._open:
             return
@@ -243,7 +243,7 @@ class ProgressBar:
             return "  ".join(text for _, text, _ in parts if text)
         return self._fit(parts, 0.0, width)
 
-    def _fit(self, parts: List[tuple], fraction: float, width: int) -> str:
+    def _fit(self, parts: List[Tuple[str, str, int]], fraction: float, width: int) -> str:
         """Join ``parts`` into at most ``width`` columns.
 
         The bar takes whatever room is left (between _MIN_BAR and _MAX_BAR);
@@ -302,7 +302,7 @@ class LiveFrame:
     the display.
     """
 
-    def __init__(self, stream=None, *, min_interval: float = 0.5,
+    def __init__(self, stream: Any = None, *, min_interval: float = 0.5,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._stream = sys.stderr if stream is None else stream
         self._tty = _isatty(self._stream)
@@ -320,7 +320,7 @@ class LiveFrame:
     # ---- the stream interface, for what others write while the frame is shown
 
     @property
-    def stream(self):
+    def stream(self) -> Any:
         """The stream the frame is drawn on."""
         return self._stream
 
@@ -340,11 +340,11 @@ class LiveFrame:
         except (OSError, ValueError):
             pass
 
-    def writelines(self, lines) -> None:
+    def writelines(self, lines: Iterable[str]) -> None:
         for line in lines:
             self.write(line)
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         # the rest of the stream interface (errors, name, buffer ...) is the wrapped stream's
         if name.startswith("_"):
             raise AttributeError(name)
@@ -395,7 +395,7 @@ class LiveFrame:
 
     # ---- drawing
 
-    def _size(self) -> tuple:
+    def _size(self) -> Tuple[int, int]:
         """(columns, rows) of the terminal."""
         try:
             rows = os.get_terminal_size(self._stream.fileno()).lines

@@ -217,7 +217,7 @@ def splitmix64(state: int) -> Tuple[int, int]:
     return z ^ (z >> 31), state
 
 
-def shuffle(idx: array, state: int) -> int:
+def shuffle(idx: array[int], state: int) -> int:
     """Fisher-Yates shuffle of idx in place, as ann_shuffle does; returns the new state."""
     state &= MASK64
     for i in range(len(idx) - 1, 0, -1):
@@ -291,23 +291,23 @@ class RefNet:
         self.dropout_rng = (seed ^ 0xD80F0D80F) & MASK64
         self._clear_optimizer()
 
-    def get_params(self) -> array:
+    def get_params(self) -> array[float]:
         return array("f", self.params)
 
-    def set_params(self, values: array) -> None:
+    def set_params(self, values: array[float]) -> None:
         if len(values) != self.num_params:
             raise ValueError(f"expected {self.num_params} parameters, got {len(values)}")
         self.params = list(values)
 
-    def get_state(self) -> array:
+    def get_state(self) -> array[float]:
         return array("f", self.state)
 
-    def set_state(self, values: array) -> None:
+    def set_state(self, values: array[float]) -> None:
         if len(values) != self.num_state:
             raise ValueError(f"expected {self.num_state} state values, got {len(values)}")
         self.state = list(values)
 
-    def get_grads(self) -> array:
+    def get_grads(self) -> array[float]:
         return array("f", self.grads)
 
     def tensor(self, layer: int, kind: int) -> Tuple[int, int]:
@@ -332,25 +332,25 @@ class RefNet:
         self.eps, self.l2 = eps, l2
         self._clear_optimizer()
 
-    def get_optimizer_state(self, want_v: bool) -> Tuple[array, Optional[array], int]:
+    def get_optimizer_state(self, want_v: bool) -> Tuple[array[float], Optional[array[float]], int]:
         return (array("f", self.opt_m), array("f", self.opt_v) if want_v else None, self.step)
 
-    def set_optimizer_state(self, m: array, v: Optional[array], step: int) -> None:
+    def set_optimizer_state(self, m: array[float], v: Optional[array[float]], step: int) -> None:
         for values in (m, v):
             if values is not None and len(values) != self.num_params:
                 raise ValueError(f"optimizer state of {len(values)} values does not fit this "
                                  f"network ({self.num_params} parameters)")
         if step < 0:
             raise ValueError(f"optimizer step must be >= 0, got {step}")
-        self.opt_m = list(m)
+        self.opt_m: Matrix = list(m)
         if v is not None:
-            self.opt_v = list(v)
+            self.opt_v: Matrix = list(v)
         self.step = step
 
     def _clear_optimizer(self) -> None:
         self.step = 0
-        self.opt_m: Matrix = [0.0] * self.num_params
-        self.opt_v: Matrix = [0.0] * self.num_params
+        self.opt_m = [0.0] * self.num_params
+        self.opt_v = [0.0] * self.num_params
 
     def _update(self, lr: float) -> None:
         if self.opt_kind in (ANN_MOMENTUM, ANN_NESTEROV):
@@ -400,7 +400,7 @@ class RefNet:
             self._cache.append(cache)
         return acts
 
-    def forward_backward(self, images: Any, labels: Any, n_rows: int, idx: array, start: int,
+    def forward_backward(self, images: Any, labels: Any, n_rows: int, idx: array[int], start: int,
                          batch: int) -> Tuple[float, int]:
         rows = list(idx[start:start + batch])
         if batch < 1 or len(rows) != batch:
@@ -443,7 +443,7 @@ class RefNet:
             raise TrainingError("forward/backward: the loss became NaN or infinite")
         return loss, correct
 
-    def train_step(self, images: Any, labels: Any, n_rows: int, idx: array, start: int,
+    def train_step(self, images: Any, labels: Any, n_rows: int, idx: array[int], start: int,
                    batch: int, lr: float) -> Tuple[float, int]:
         if not (lr >= 0.0 and math.isfinite(lr)):
             raise ValueError(f"learning rate must be a finite number >= 0, not {lr}")
@@ -452,7 +452,8 @@ class RefNet:
         return result
 
     def _finish(self, logits: Matrix, n: int, label_list: Optional[List[int]], want_probs: bool,
-                want_classes: bool) -> Tuple[Optional[array], Optional[array], float, int]:
+                want_classes: bool
+                ) -> Tuple[Optional[array[float]], Optional[array[int]], float, int]:
         K = self.sizes[-1]
         classes = [_argmax(logits[r * K:(r + 1) * K]) for r in range(n)]
         loss_sum, correct = 0.0, 0
@@ -465,9 +466,9 @@ class RefNet:
         return (array("f", probs) if want_probs and probs is not None else None,
                 array("i", classes) if want_classes else None, loss_sum, correct)
 
-    def predict_u8(self, images: Any, labels: Any, n_rows: int, idx: Optional[array], n: int,
+    def predict_u8(self, images: Any, labels: Any, n_rows: int, idx: Optional[array[int]], n: int,
                    *, want_probs: bool, want_classes: bool
-                   ) -> Tuple[Optional[array], Optional[array], float, int]:
+                   ) -> Tuple[Optional[array[float]], Optional[array[int]], float, int]:
         rows = list(idx[:n]) if idx is not None else list(range(n))
         if any(not 0 <= i < n_rows for i in rows):
             raise DataError("a row index lies outside the data set")
@@ -475,7 +476,7 @@ class RefNet:
         label_list = [labels[i] for i in rows] if labels is not None else None
         return self._finish(acts[-1], n, label_list, want_probs, want_classes)
 
-    def predict_f32(self, x: array, n: int) -> Tuple[array, array]:
+    def predict_f32(self, x: array[float], n: int) -> Tuple[array[float], array[int]]:
         values = list(x)
         if not all(math.isfinite(v) for v in values):
             raise DataError("prediction: the input contains NaN or infinite values")

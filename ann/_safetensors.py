@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import BinaryIO, Dict, List, Mapping, Optional, Tuple, Union
+from array import array
+from typing import Any, BinaryIO, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ann._files import atomic_write, regular_file, write_chunks
 from ann._errors import ModelFileError, PathLike
@@ -47,15 +48,18 @@ _ALIGNMENT = 8
 _ENTRY_KEYS = frozenset(("dtype", "shape", "data_offsets"))
 
 Shape = Tuple[int, ...]
-TensorIn = Tuple[str, Shape, Union[bytes, bytearray, memoryview]]
+# (any buffer of the raw little-endian bytes; quoted: array is subscriptable from 3.12 only)
+TensorIn = Tuple[str, Shape, Union[bytes, bytearray, memoryview, "array[Any]"]]
 TensorOut = Tuple[str, Shape, memoryview]
+# fail(message, offset) is the error to raise for a malformed file
+Fail = Callable[[str, Optional[int]], ModelFileError]
 
 
 # --------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------
 
-def _product(shape: Shape) -> int:
+def _product(shape: Sequence[int]) -> int:
     n = 1
     for d in shape:
         n *= d
@@ -244,7 +248,7 @@ def _looks_like(head: bytes) -> Optional[str]:
     return None
 
 
-def _parse_header(raw: bytes, data_size: int, fail
+def _parse_header(raw: bytes, data_size: int, fail: Fail
                   ) -> Tuple[Dict[str, Tuple[str, Shape, int, int]], Dict[str, str]]:
     """Decode and check the JSON header against a data section of ``data_size``."""
     base = _HEADER_LENGTH_BYTES
@@ -303,7 +307,7 @@ def _is_int(value: object) -> bool:
     return type(value) is int
 
 
-def _check_entry(name: str, entry: object, data_size: int, fail
+def _check_entry(name: str, entry: object, data_size: int, fail: Fail
                  ) -> Tuple[str, Shape, int, int]:
     base = _HEADER_LENGTH_BYTES
     if not isinstance(entry, dict):

@@ -360,7 +360,7 @@ class _Step:
         offset, count = self.low.tensor(layer, kind)
         return list((self.params if source is None else source)[offset:offset + count])
 
-    def put(self, layer: int, kind: int, target: array, values: Values) -> None:
+    def put(self, layer: int, kind: int, target: array[float], values: Values) -> None:
         offset, count = self.low.tensor(layer, kind)
         target[offset:offset + count] = array("f", values)
 
@@ -619,8 +619,8 @@ def tensors(result: Dict[str, Any]) -> Iterator[Tuple[str, Optional[int], str, T
 
 def _compare_with_train_step(net: Any, pixels: bytes, labels: List[int], optimizer: str,
                              lr: float, momentum: float, beta1: float, beta2: float, eps: float,
-                             l2: float, params: array, state: array, new_params: array,
-                             new_state: array) -> Dict[str, Any]:
+                             l2: float, params: array[float], state: array[float],
+                             new_params: array[float], new_state: array[float]) -> Dict[str, Any]:
     """Run the network's own training step (one foreign call, fused kernels and all) on a copy
     of the network and the same batch, and compare its new parameters with the trace's."""
     from ._network import OPTIMIZERS

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import gzip
 import os
-import shutil
 import struct
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -28,8 +26,10 @@ def idx_bytes(dims, data=None, type_code=0x08):
 
 def good_set():
     """Small, valid IDX contents: 20 train and 10 test 28x28 images."""
-    return {"train_images": idx_bytes((20, 28, 28)), "train_labels": idx_bytes((20,), bytes(range(10)) * 2),
-            "test_images": idx_bytes((10, 28, 28)), "test_labels": idx_bytes((10,), bytes(range(10)))}
+    return {"train_images": idx_bytes((20, 28, 28)),
+            "train_labels": idx_bytes((20,), bytes(range(10)) * 2),
+            "test_images": idx_bytes((10, 28, 28)),
+            "test_labels": idx_bytes((10,), bytes(range(10)))}
 
 
 def make_folder(tmp_path, **overrides):
@@ -128,8 +128,8 @@ def model_cases(tmp_path):
         ("shapes that do not chain", rebuilt(**{"layers.1.weight": ("F32", (3, 5), bytes(60))}),
          "layers.1.weight"),
         ("missing tensor", _drop(tensors, meta, "layers.1.bias", tmp_path), "missing tensor"),
-        ("offsets out of range", good[:8] + good[8:8 + header_len].replace(b'"data_offsets":[0,',
-                                                                             b'"data_offsets":[9,', 1)
+        ("offsets out of range",
+         good[:8] + good[8:8 + header_len].replace(b'"data_offsets":[0,', b'"data_offsets":[9,', 1)
          + good[8 + header_len:], "offset"),
     ]
 

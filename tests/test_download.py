@@ -12,6 +12,7 @@ import importlib.util
 import io
 import socket
 import struct
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -114,7 +115,8 @@ class _Server:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05})
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.05})
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/mnist/"
 
@@ -231,7 +233,8 @@ def test_either_hash_is_enough(serve, tmp_path, good):
 
 def test_corrupted_file_is_rejected_and_the_next_mirror_used(serve, tmp_path):
     files = sample_files()
-    bad = serve({**files, "train-images-idx3-ubyte.gz": flipped(files["train-images-idx3-ubyte.gz"])})
+    name = "train-images-idx3-ubyte.gz"
+    bad = serve({**files, name: flipped(files[name])})
     good = serve(files)
     folder = tmp_path / "mnist"
     out = io.StringIO()
@@ -446,8 +449,10 @@ def test_explicit_folder_accepts_gz_and_plain_names(tmp_path):
     (folder / names[3][:-3]).write_bytes(b"x")
     source = find_mnist(str(folder))
     assert source.kind == "folder"
-    assert source.paths == {"train_images": folder / names[0], "train_labels": folder / names[1][:-3],
-                            "test_images": folder / names[2], "test_labels": folder / names[3][:-3]}
+    assert source.paths == {"train_images": folder / names[0],
+                            "train_labels": folder / names[1][:-3],
+                            "test_images": folder / names[2],
+                            "test_labels": folder / names[3][:-3]}
 
 
 def test_default_folder_falls_back_to_the_sample_when_no_mirror_works(serve, tmp_path, monkeypatch):
@@ -467,7 +472,8 @@ def test_default_folder_falls_back_to_the_sample_when_no_mirror_works(serve, tmp
     assert list(cache.iterdir()) == []
 
 
-def test_default_folder_without_download_uses_the_sample_and_no_network(serve, tmp_path, monkeypatch):
+def test_default_folder_without_download_uses_the_sample_and_no_network(serve, tmp_path,
+                                                                        monkeypatch):
     watcher = serve(sample_files())
     monkeypatch.setenv("ANN_MNIST_MIRRORS", watcher.url)
     source = find_mnist(None, download=False)
@@ -623,8 +629,7 @@ def _model(tmp_path: Path) -> Path:
     return path
 
 
-def _ann(*args: str) -> "subprocess.CompletedProcess[str]":
-    import subprocess
+def _ann(*args: str) -> subprocess.CompletedProcess[str]:
     import sys
     return subprocess.run([sys.executable, "-m", "ann", *args], capture_output=True, text=True,
                           timeout=300, cwd=str(Path(__file__).parent))

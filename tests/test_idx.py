@@ -13,7 +13,6 @@ import os
 import struct
 import sys
 import tracemalloc
-import zlib
 from pathlib import Path
 from typing import Tuple
 

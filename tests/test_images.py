@@ -327,7 +327,7 @@ def test_pillow_reads_our_interlaced_files_the_same_way():
 
 @pytest.mark.parametrize("mode", ["L", "I;16"])
 def test_pgm_matches_pillow(mode):
-    Image = pytest.importorskip("PIL.Image")
+    pytest.importorskip("PIL.Image")
     source = pillow_image(mode, (13, 7), seed=3)
     buffer = io.BytesIO()
     source.save(buffer, "PPM")
@@ -388,7 +388,7 @@ def test_png_no_idat():
 @pytest.mark.parametrize("bad_filter", [5, 255])
 def test_png_bad_filter_byte(bad_filter):
     raw = b"\x00\x01\x02" + bytes([bad_filter]) + b"\x03\x04"
-    expect_error(gray_png(2, 2, raw), f"row 1", f"filter type {bad_filter}")
+    expect_error(gray_png(2, 2, raw), "row 1", f"filter type {bad_filter}")
 
 
 def test_png_oversize_inflate_is_refused_with_bounded_memory():

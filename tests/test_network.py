@@ -6,7 +6,6 @@ import os
 import random
 import subprocess
 import sys
-from array import array
 
 import pytest
 

@@ -54,7 +54,8 @@ def test_batchnorm_backward_is_the_derivative(core):
     w = [rng.uniform(-1, 1) for _ in range(B * n)]      # dL/dy for L = sum(w * y)
 
     def L(values):
-        return sum(a * b for a, b in zip(w, ref.batchnorm_forward(values, gamma, beta, B, n, eps)[0]))
+        out = ref.batchnorm_forward(values, gamma, beta, B, n, eps)[0]
+        return sum(a * b for a, b in zip(w, out))
 
     _, xhat, _, var = ref.batchnorm_forward(z, gamma, beta, B, n, eps)
     dz = array("f", [0.0] * (B * n))

@@ -267,7 +267,7 @@ def test_model_files_without_optimizer_state_load_and_bad_state_is_refused(tmp_p
     with pytest.raises(ann.ModelFileError, match="optimizer state adam needs the arrays m, v"):
         save_model(tmp_path / "bad.safetensors", model)
     model.optimizer = {"m": array("f", [0.1] * (P - 1)), "v": array("f", [0.2] * P)}
-    with pytest.raises(ann.ModelFileError, match=r"optimizer\['m'\] has %d values" % (P - 1)):
+    with pytest.raises(ann.ModelFileError, match=rf"optimizer\['m'\] has {P - 1} values"):
         save_model(tmp_path / "bad.safetensors", model)
     model.optimizer = None
     with pytest.raises(ann.ModelFileError, match="give both or neither"):

@@ -48,7 +48,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from array import array
 from dataclasses import dataclass, field

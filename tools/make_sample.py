@@ -112,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         image_dims, images = read_idx(args.source / f"{split}-images-idx3-ubyte.gz", 3)
         label_dims, labels = read_idx(args.source / f"{split}-labels-idx1-ubyte.gz", 1)
         if image_dims[0] != label_dims[0] or image_dims[1:] != [IMAGE_SIDE, IMAGE_SIDE]:
-            raise SystemExit(f"{args.source}: {split} images {image_dims} do not match labels {label_dims}")
+            raise SystemExit(
+                f"{args.source}: {split} images {image_dims} do not match labels {label_dims}")
         if size > label_dims[0]:
             raise SystemExit(f"{args.source}: {split} has only {label_dims[0]} items, need {size}")
         picked = stratified_draw(labels, size, rng)
