@@ -9,7 +9,7 @@ import ast
 import inspect
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Dict, List, Set
 
@@ -29,7 +29,7 @@ C_DEFINITION = re.compile(r"^(?:static\s+)?(?:const\s+)?\w+[\s*]+(ann_\w+)\s*\("
 
 # ---- what the code defines ----------------------------------------------------------------------
 
-@lru_cache(maxsize=None)
+@cache
 def c_functions(path: Path) -> Set[str]:
     """Functions declared or defined at the start of a line of one C file or header."""
     return set(C_DEFINITION.findall(path.read_text(encoding="utf-8")))
@@ -48,7 +48,7 @@ def c_constant_exists(name: str) -> bool:
                for p in sorted((ROOT / "csrc").glob("*.[ch]")))
 
 
-@lru_cache(maxsize=None)
+@cache
 def python_names(path: Path) -> Set[str]:
     """Top-level functions and classes of a Python file, and Class.method for their methods."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -303,4 +303,5 @@ def test_dropout_seed_of_the_initialisation_page_is_the_codes():
                      (DOCS / "initialisation.md").read_text(encoding="utf-8"))
     assert seed, "initialisation.md no longer states how the dropout stream is seeded"
     for path in ("csrc/net.c", "ann/_reference.py"):
-        assert re.search(rf"seed \^ {seed.group(1)}(ULL)?\b", (ROOT / path).read_text("utf-8")), path
+        code = (ROOT / path).read_text("utf-8")
+        assert re.search(rf"seed \^ {seed.group(1)}(ULL)?\b", code), path

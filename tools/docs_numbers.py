@@ -28,7 +28,7 @@ import re
 import shlex
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -46,7 +46,7 @@ class CitationError(ValueError):
     """A citation that names a part or matrix the trace does not have."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def run_trace(args: str, kernel: Optional[str] = None) -> str:
     """The text output of ``ann trace ARGS`` on the C core (with ``ANN_KERNEL=kernel``)."""
     env = dict(os.environ, ANN_BACKEND="c")
@@ -129,13 +129,13 @@ def excerpt(output: str, select: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def citations(text: str) -> Iterator["re.Match[str]"]:
+def citations(text: str) -> Iterator[re.Match[str]]:
     return CITATION.finditer(text)
 
 
 def refresh(text: str, kernel: Optional[str] = None) -> str:
     """The page's text with every cited excerpt regenerated."""
-    def replace(match: "re.Match[str]") -> str:
+    def replace(match: re.Match[str]) -> str:
         body = excerpt(run_trace(match.group("args"), kernel), match.group("select"))
         start, end = match.start("body") - match.start(), match.end("body") - match.start()
         whole = match.group(0)
