@@ -9,6 +9,10 @@ void ann__add_bias(float *y, const float *b, int B, int n);       /* y (B, n) +=
 void ann__bias_relu(float *y, const float *b, int B, int n);     /* y = max(0, y + b) */
 void ann__sum_rows(float *out, const float *a, int B, int n);     /* out (n) = 1^T a (B, n) */
 uint64_t ann__splitmix64(uint64_t *state);                        /* next 64 random bits */
+/* x (B, D) = rows images[idx[r]] / 255, or rows first .. first+B-1 when idx is NULL; the loop
+ * of ann_gather_u8, without its NULL/size checks. ANN_E_INDEX for a row outside 0..N-1. */
+int ann__gather_rows(float *x, const uint8_t *images, int64_t N, const int32_t *idx,
+                     int64_t first, int B, int D);
 
 /* The most threads the core uses, the caller included (ann_set_num_threads clamps to it). */
 #define ANN__MAX_THREADS 64

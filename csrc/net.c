@@ -317,22 +317,11 @@ static int ensure_capacity(ann_net *net, int rows)
 /* ---- a batch in ------------------------------------------------------------------------ */
 
 /* Read rows images[idx[r]] (or rows first..first+B-1 when idx is NULL) into act[0] as
- * floats x / 255. */
+ * floats x / 255: ann_gather_u8's loop (ops.c), which also takes the contiguous case. */
 static int load_rows(ann_net *net, const uint8_t *images, int64_t N, const int32_t *idx,
                      int64_t first, int B)
 {
-    const int D = net->sizes[0];
-    for (int r = 0; r < B; r++) {
-        int64_t row = idx ? idx[r] : first + r;
-        if (row < 0 || row >= N) return ANN_E_INDEX;
-    }
-    const float scale = 1.0f / 255.0f;
-    for (int r = 0; r < B; r++) {
-        const uint8_t *restrict src = images + (size_t)(idx ? idx[r] : first + r) * D;
-        float *restrict dst = net->act[0] + (size_t)r * D;
-        for (int i = 0; i < D; i++) dst[i] = src[i] * scale;
-    }
-    return ANN_OK;
+    return ann__gather_rows(net->act[0], images, N, idx, first, B, net->sizes[0]);
 }
 
 /* Offset of hidden layer l's batch statistics in bn_mean / bn_var. */

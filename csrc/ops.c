@@ -398,12 +398,20 @@ int ann_gather_u8(float *x, const uint8_t *images, int64_t N, const int32_t *idx
 {
     if (!x || !images || !idx) return ANN_E_NULL;
     if (B < 1 || D < 1 || N < 1) return ANN_E_SIZE;
-    for (int r = 0; r < B; r++)
-        if (idx[r] < 0 || idx[r] >= N) return ANN_E_INDEX;
+    return ann__gather_rows(x, images, N, idx, 0, B, D);
+}
+
+int ann__gather_rows(float *x, const uint8_t *images, int64_t N, const int32_t *idx,
+                     int64_t first, int B, int D)
+{
+    for (int r = 0; r < B; r++) {
+        const int64_t row = idx ? idx[r] : first + r;
+        if (row < 0 || row >= N) return ANN_E_INDEX;
+    }
     const float scale = 1.0f / 255.0f;
     for (int r = 0; r < B; r++) {
-        const uint8_t *restrict src = images + (size_t)idx[r] * D;   /* (D) */
-        float *restrict dst = x + (size_t)r * D;                      /* (D) */
+        const uint8_t *restrict src = images + (size_t)(idx ? idx[r] : first + r) * D; /* (D) */
+        float *restrict dst = x + (size_t)r * D;                                      /* (D) */
         for (int i = 0; i < D; i++) dst[i] = (float)src[i] * scale;
     }
     return ANN_OK;
