@@ -305,10 +305,14 @@ def _check_destination(option: str, path: Optional[str]) -> None:
         return
     if not path.strip():
         raise UsageError(f"ann train: {option} needs a file name, got {path!r}")
-    target = os.path.realpath(path)       # a link is written through to its target
-    folder = os.path.dirname(target)
-    if os.path.isdir(target):
+    from ._files import resolve_target
+    if os.path.isdir(path):
         raise DataError(f"{option} {path}: is a folder, not a file")
+    try:            # what the save itself would refuse: a link loop, a device, a read-only file
+        target, _ = resolve_target(path, DataError)
+    except DataError as exc:
+        raise DataError(f"{option} {exc}") from None
+    folder = os.path.dirname(target)      # a link is written through to its target
     if not os.path.isdir(folder):
         what = "does not exist" if not os.path.exists(folder) else "is not a folder"
         raise DataError(f"{option} {path}: folder {folder} {what}")
@@ -800,14 +804,15 @@ def _announce_backend(args: argparse.Namespace) -> None:
     from ._threads import backend_info, describe_backend
     warnings.filterwarnings("ignore", message="ann: using the pure-Python backend")
     warnings.filterwarnings("ignore", message="ann: ANN_KERNEL")     # said here, once
-    problem = kernel_request_problem() if backend_info()["backend"] == "c" else None
+    info = backend_info()
+    problem = kernel_request_problem() if info["backend"] == "c" else None
     if problem:
         _note(f"warning: {problem}")
     quiet = getattr(args, "quiet", False) or args.command == "trace" and args.json
     if args.command in ("train", "experiment", "gradcheck", "trace") and not quiet:
-        _say(f"backend: {describe_backend()}")
-    elif backend_info()["backend"] == "python":
-        _note(f"backend: {describe_backend()}")
+        _say(f"backend: {describe_backend(info)}")
+    elif info["backend"] == "python":
+        _note(f"backend: {describe_backend(info)}")
 
 
 def _apply_threads(requested: int) -> None:

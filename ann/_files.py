@@ -151,7 +151,7 @@ def _remove_if_stale(path: str) -> None:
         os.close(fd)
 
 
-def _resolve_target(path: PathLike, error: Type[_LocatedError]
+def resolve_target(path: PathLike, error: Type[_LocatedError]
                     ) -> Tuple[str, Optional[os.stat_result]]:
     """The file a write to ``path`` would really replace (symbolic links followed) and its
     stat (None when it does not exist yet), or ``error`` for what must not be replaced."""
@@ -229,7 +229,7 @@ def atomic_write(path: PathLike, write: Callable[[Callable[[Chunk], None]], None
                  error: Type[_LocatedError]) -> None:
     """Create or replace ``path`` atomically. ``write(put)`` produces the contents by calling
     ``put(chunk)`` as many times as it likes. OS failures become ``error(..., path=path)``."""
-    target, replacing = _resolve_target(path, error)
+    target, replacing = resolve_target(path, error)
     folder, base = os.path.split(target)
     remove_stale_temps(folder)
     try:

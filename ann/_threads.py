@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, Union
+from typing import Dict, Optional, Union
 
 
 # The C core takes a C int; any larger request means "as many as you run", which the core
@@ -55,9 +55,11 @@ def backend_info() -> Dict[str, Union[bool, str, int]]:
     return info
 
 
-def describe_backend() -> str:
-    """One line for people: the backend in use and why (``ann`` prints it at start-up)."""
-    info = backend_info()
+def describe_backend(info: Optional[Dict[str, Union[bool, str, int]]] = None) -> str:
+    """One line for people: the backend in use and why (``ann`` prints it at start-up);
+    ``info`` is a ``backend_info()`` already taken, else it is taken here."""
+    if info is None:
+        info = backend_info()
     if info["backend"] == "c":
         return f"C core, {info['kernel']} kernel, {info['threads']} thread(s)"
     return f"pure Python: {info['reason']}"

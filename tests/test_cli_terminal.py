@@ -477,3 +477,13 @@ def test_destination_that_is_a_folder_fails_before_training(tmp_path):
     out = run("train", "--data", "sample", "--save", str(tmp_path))
     one_error_line(out, "--save", "is a folder")
     assert "data:" not in out.stdout
+
+
+def test_destination_the_save_would_refuse_fails_before_training(tmp_path):
+    # a symbolic link loop: atomic_write refuses it, so the check before training must too
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    out = run("train", "--data", "sample", "--save", str(tmp_path / "a"))
+    one_error_line(out, "--save", "symbolic link loop")
+    assert out.returncode == 1
+    assert "data:" not in out.stdout and "epoch" not in out.stderr      # nothing was trained
