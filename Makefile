@@ -3,7 +3,7 @@
 # (`pip install -e ".[test]"`; CONTRIBUTING.md). The linters: `make lint-deps`.
 #
 #   make lint        ruff, mypy (strict on ann/) and the C core with -Wall -Wextra -Werror
-#   make format      ruff format, on the files you name: make format FILES="ann/_foo.py"
+#   make format      ruff --fix and ruff format over the Python tree (CI checks it is formatted)
 #   make test        the pytest suite against the installed package
 #   make c-test      the C kernel tests, every kernel this CPU runs
 #   make sanitize    ASan + UBSan + valgrind (tools/sanitize.sh)
@@ -24,7 +24,6 @@ endif
 RUFF_VERSION = 0.17.6
 MYPY_VERSION = 2.4.1
 PY_SOURCES = ann tests tools
-FILES ?=
 BUILD = build/make
 
 .PHONY: lint lint-deps ruff mypy c-warnings format test c-test sanitize cross bench \
@@ -37,6 +36,7 @@ lint-deps:
 
 ruff:
 	$(PYTHON) -m ruff check $(PY_SOURCES)
+	$(PYTHON) -m ruff format --check $(PY_SOURCES)
 
 mypy:
 	$(PYTHON) -m mypy
@@ -46,11 +46,9 @@ c-warnings:
 	$(CC) -std=c11 -Wall -Wextra -Werror -fsyntax-only -Icsrc csrc/*.c
 	for f in tests/c/*.c; do $(CC) -std=c11 -Wall -Wextra -Werror -fsyntax-only -Icsrc $$f || exit 1; done
 
-# The tree is not ruff-formatted yet (a whole-tree reformat waits until no branch is open), so
-# this formats only the files named; a file you format stays formatted.
 format:
-	@test -n "$(FILES)" || { echo 'name the files: make format FILES="ann/_foo.py tests/test_foo.py"'; exit 2; }
-	$(PYTHON) -m ruff format $(FILES)
+	$(PYTHON) -m ruff check --fix $(PY_SOURCES)
+	$(PYTHON) -m ruff format $(PY_SOURCES)
 
 test:
 	$(PYTEST)

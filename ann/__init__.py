@@ -10,26 +10,50 @@
 The public names are loaded on first use (PEP 562), so ``import ann`` itself costs about a
 millisecond and a script pays only for the parts it touches.
 """
+
 from __future__ import annotations
 
 __all__ = [
-    "AnnError", "BackendError", "DataError", "Dataset", "EarlyStopping", "History",
-    "ModelFileError", "Network", "ReduceLROnPlateau", "TrainingError", "backend_info",
-    "get_num_threads", "load_mnist", "normalize", "one_hot", "set_num_threads",
+    "AnnError",
+    "BackendError",
+    "DataError",
+    "Dataset",
+    "EarlyStopping",
+    "History",
+    "ModelFileError",
+    "Network",
+    "ReduceLROnPlateau",
+    "TrainingError",
+    "backend_info",
+    "get_num_threads",
+    "load_mnist",
+    "normalize",
+    "one_hot",
+    "set_num_threads",
 ]
 __version__ = "0.2.0"
 
 # where each public name lives
 _WHERE = {
-    "AnnError": "_errors", "BackendError": "_errors", "DataError": "_errors",
-    "ModelFileError": "_errors", "TrainingError": "_errors",
-    "Dataset": "_data", "load_mnist": "_data", "normalize": "_data", "one_hot": "_data",
-    "EarlyStopping": "_network", "History": "_network", "Network": "_network",
+    "AnnError": "_errors",
+    "BackendError": "_errors",
+    "DataError": "_errors",
+    "ModelFileError": "_errors",
+    "TrainingError": "_errors",
+    "Dataset": "_data",
+    "load_mnist": "_data",
+    "normalize": "_data",
+    "one_hot": "_data",
+    "EarlyStopping": "_network",
+    "History": "_network",
+    "Network": "_network",
     "ReduceLROnPlateau": "_network",
-    "set_num_threads": "_threads", "get_num_threads": "_threads", "backend_info": "_threads",
+    "set_num_threads": "_threads",
+    "get_num_threads": "_threads",
+    "backend_info": "_threads",
 }
 
-TYPE_CHECKING = False   # true for type checkers only: they see the real imports below
+TYPE_CHECKING = False  # true for type checkers only: they see the real imports below
 if TYPE_CHECKING:
     from ._data import Dataset, load_mnist, normalize, one_hot
     from ._errors import AnnError, BackendError, DataError, ModelFileError, TrainingError
@@ -42,8 +66,9 @@ def __getattr__(name: str) -> object:
     if module is None:
         raise AttributeError(f"module 'ann' has no attribute {name!r}")
     from importlib import import_module
+
     value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value        # later lookups skip this function
+    globals()[name] = value  # later lookups skip this function
     return value
 
 

@@ -12,20 +12,24 @@ Selection: ``ANN_BACKEND=c`` insists on the C core, ``ANN_BACKEND=python`` picks
 Python reference, and by default the C core is used when it was built, else the reference
 with a warning. Status codes from C become exceptions in exactly one place, ``check``.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import warnings
 from array import array
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Optional
 
 from ._errors import AnnError, BackendError, DataError, TrainingError
 
 try:  # the compiled extension is missing when it was not built (see core_status)
-    from ._core import ffi as ffi, lib as lib  # "as": re-exported, for _threads and _trace
-    _CORE_ERROR: Optional[BaseException] = None
+    from ._core import ffi as ffi  # "as": re-exported, for _threads and _trace
+    from ._core import lib as lib
+
+    _CORE_ERROR: BaseException | None = None
 except ImportError as exc:  # pragma: no cover - exercised by the fallback tests in subprocesses
     ffi = lib = None
     _CORE_ERROR = exc
@@ -34,7 +38,7 @@ SLOWER = "about 400 times slower at training"
 _DIST = "ann-mlp"
 
 
-def core_status() -> Tuple[bool, str]:
+def core_status() -> tuple[bool, str]:
     """(C core loaded?, why not): the reason names what happened and how to fix it."""
     if lib is not None:
         return True, ""
@@ -45,39 +49,46 @@ def core_status() -> Tuple[bool, str]:
             reason = json.loads(status.read_text(encoding="utf-8"))["reason"]
         except (OSError, ValueError, KeyError, TypeError):
             reason = "see the install's output"
-        fix = "install a C compiler" if reason.startswith("no C compiler") else \
-            "mend the C compiler (`pip install -v` shows its messages)"
-        return False, (f"the C core was not built when {_DIST} was installed ({reason}); to "
-                       f"get it, {fix} and run "
-                       f"`pip install --force-reinstall --no-cache-dir {_DIST}`")
-    built = any(p.name.startswith("_core.") and p.suffix in (".so", ".pyd")
-                for p in here.iterdir())
+        fix = (
+            "install a C compiler"
+            if reason.startswith("no C compiler")
+            else "mend the C compiler (`pip install -v` shows its messages)"
+        )
+        return False, (
+            f"the C core was not built when {_DIST} was installed ({reason}); to "
+            f"get it, {fix} and run "
+            f"`pip install --force-reinstall --no-cache-dir {_DIST}`"
+        )
+    built = any(p.name.startswith("_core.") and p.suffix in (".so", ".pyd") for p in here.iterdir())
     checkout = (here.parent / "pyproject.toml").is_file() and (here.parent / "csrc").is_dir()
     if checkout and not built:
         installed = _installed_copy(here)
         shadow = f", and it hides the copy installed in {installed}" if installed else ""
-        return False, (f"ann was imported from the source folder {here}, which has no built "
-                       f"C core{shadow}: run Python from another folder, or build the core "
-                       f"in place with `pip install -e .`")
+        return False, (
+            f"ann was imported from the source folder {here}, which has no built "
+            f"C core{shadow}: run Python from another folder, or build the core "
+            f"in place with `pip install -e .`"
+        )
     return False, f"the C core failed to load ({_CORE_ERROR})"
 
 
-def _installed_copy(here: Path) -> Optional[str]:
+def _installed_copy(here: Path) -> str | None:
     """The folder of an installed ann other than ``here``, if there is one."""
     try:
         from importlib.metadata import PackageNotFoundError, distribution
+
         try:
             dist = distribution(_DIST)
         except PackageNotFoundError:
             return None
         where = Path(str(dist.locate_file("ann"))).resolve()
-    except Exception:               # a broken installation must not break the diagnosis
+    except Exception:  # a broken installation must not break the diagnosis
         return None
     return str(where) if where != here and where.is_dir() else None
 
 
 # (probs, classes, loss sum, correct); quoted: array is subscriptable at run time from 3.12 only
-PredictResult = Tuple[Optional["array[float]"], Optional["array[int]"], float, int]
+PredictResult = tuple[Optional["array[float]"], Optional["array[int]"], float, int]
 
 
 def check(status: int, what: str) -> None:
@@ -103,11 +114,17 @@ def c_available() -> bool:
 # What $ANN_KERNEL may say (csrc/gemm.c choose_kernel), and the name ann_kernel_name() then
 # reports. The C core falls back to the best kernel of the CPU on anything else; it cannot tell
 # anyone, so kernel_request_problem says it here.
-KERNEL_REQUESTS = {"portable": "portable", "avx2": "avx2-fma", "avx2-fma": "avx2-fma",
-                   "avx512": "avx512f", "avx512f": "avx512f", "neon": "neon"}
+KERNEL_REQUESTS = {
+    "portable": "portable",
+    "avx2": "avx2-fma",
+    "avx2-fma": "avx2-fma",
+    "avx512": "avx512f",
+    "avx512f": "avx512f",
+    "neon": "neon",
+}
 
 
-def kernel_request_problem() -> Optional[str]:
+def kernel_request_problem() -> str | None:
     """One line when ``$ANN_KERNEL`` asks for a kernel that is not the one running (an unknown
     name, or a kernel this CPU or build lacks), else None."""
     want = os.environ.get("ANN_KERNEL")
@@ -117,10 +134,11 @@ def kernel_request_problem() -> Optional[str]:
     if KERNEL_REQUESTS.get(want) == running:
         return None
     if want not in KERNEL_REQUESTS:
-        return (f"ANN_KERNEL={want!r} is not a kernel name (known: portable, avx2, avx512, "
-                f"neon); using the {running} kernel")
-    return (f"ANN_KERNEL={want!r}: this CPU or build has no such kernel; using the {running} "
-            f"kernel")
+        return (
+            f"ANN_KERNEL={want!r} is not a kernel name (known: portable, avx2, avx512, "
+            f"neon); using the {running} kernel"
+        )
+    return f"ANN_KERNEL={want!r}: this CPU or build has no such kernel; using the {running} kernel"
 
 
 _kernel_warned = False
@@ -141,8 +159,10 @@ class CNet:
     def __init__(self, sizes: Sequence[int], batchnorm: bool = False, dropout: float = 0.0) -> None:
         c_sizes = ffi.new("int32_t[]", list(sizes))
         out = ffi.new("ann_net **")
-        check(lib.ann_net_create(out, c_sizes, len(sizes), int(bool(batchnorm)), dropout),
-              "creating the network")
+        check(
+            lib.ann_net_create(out, c_sizes, len(sizes), int(bool(batchnorm)), dropout),
+            "creating the network",
+        )
         self._net = ffi.gc(out[0], lib.ann_net_destroy)
         self.sizes = list(sizes)
         self.num_params = int(lib.ann_net_num_params(self._net))
@@ -158,12 +178,15 @@ class CNet:
         (ann_net_set_fused in ann.h); the tests compare the two paths."""
         check(lib.ann_net_set_fused(self._net, int(bool(fused))), "choosing the fused path")
 
-    def set_optimizer(self, kind: int, momentum: float, beta1: float, beta2: float, eps: float,
-                      l2: float) -> None:
-        check(lib.ann_net_set_optimizer(self._net, kind, momentum, beta1, beta2, eps, l2),
-              "choosing the optimizer")
+    def set_optimizer(
+        self, kind: int, momentum: float, beta1: float, beta2: float, eps: float, l2: float
+    ) -> None:
+        check(
+            lib.ann_net_set_optimizer(self._net, kind, momentum, beta1, beta2, eps, l2),
+            "choosing the optimizer",
+        )
 
-    def _buffer(self, pointer: Any, count: Optional[int] = None) -> Any:
+    def _buffer(self, pointer: Any, count: int | None = None) -> Any:
         return ffi.buffer(pointer, 4 * (self.num_params if count is None else count))
 
     def get_state(self) -> array[float]:
@@ -182,7 +205,7 @@ class CNet:
         out.frombytes(self._buffer(lib.ann_net_params(self._net)))
         return out
 
-    def get_optimizer_state(self, want_v: bool) -> Tuple[array[float], Optional[array[float]], int]:
+    def get_optimizer_state(self, want_v: bool) -> tuple[array[float], array[float] | None, int]:
         """(m, v or None, step) of the rule chosen last (set_optimizer must have chosen one
         that keeps m, and Adam for v)."""
         m, v = array("f"), array("f") if want_v else None
@@ -191,15 +214,19 @@ class CNet:
             v.frombytes(self._buffer(lib.ann_net_opt_v(self._net)))
         return m, v, int(lib.ann_net_opt_step(self._net))
 
-    def set_optimizer_state(self, m: array[float], v: Optional[array[float]], step: int) -> None:
+    def set_optimizer_state(self, m: array[float], v: array[float] | None, step: int) -> None:
         """Restore a state saved from get_optimizer_state, after set_optimizer."""
-        for values, pointer in ((m, lib.ann_net_opt_m(self._net)),
-                                (v, lib.ann_net_opt_v(self._net))):
+        for values, pointer in (
+            (m, lib.ann_net_opt_m(self._net)),
+            (v, lib.ann_net_opt_v(self._net)),
+        ):
             if values is None:
                 continue
             if pointer == ffi.NULL or len(values) != self.num_params:
-                raise ValueError(f"optimizer state of {len(values)} values does not fit this "
-                                 f"optimizer and network ({self.num_params} parameters)")
+                raise ValueError(
+                    f"optimizer state of {len(values)} values does not fit this "
+                    f"optimizer and network ({self.num_params} parameters)"
+                )
             self._buffer(pointer)[:] = values.tobytes()
         check(lib.ann_net_set_opt_step(self._net, step), "restoring the optimizer state")
 
@@ -213,50 +240,100 @@ class CNet:
         out.frombytes(self._buffer(lib.ann_net_grads(self._net)))
         return out
 
-    def tensor(self, layer: int, kind: int) -> Tuple[int, int]:
+    def tensor(self, layer: int, kind: int) -> tuple[int, int]:
         offset, count = ffi.new("int64_t *"), ffi.new("int64_t *")
         check(lib.ann_net_tensor(offset, count, self._net, layer, kind), "locating a tensor")
         return int(offset[0]), int(count[0])
 
-    def forward_backward(self, images: Any, labels: Any, n_rows: int, idx: array[int],
-                         start: int, batch: int) -> Tuple[float, int]:
+    def forward_backward(
+        self, images: Any, labels: Any, n_rows: int, idx: array[int], start: int, batch: int
+    ) -> tuple[float, int]:
         ptr = ffi.from_buffer("int32_t[]", idx) + start
-        check(lib.ann_net_forward_backward(self._net, self._loss, self._correct,
-                                           ffi.from_buffer(images), ffi.from_buffer(labels),
-                                           n_rows, ptr, batch), "forward/backward")
+        check(
+            lib.ann_net_forward_backward(
+                self._net,
+                self._loss,
+                self._correct,
+                ffi.from_buffer(images),
+                ffi.from_buffer(labels),
+                n_rows,
+                ptr,
+                batch,
+            ),
+            "forward/backward",
+        )
         return self._loss[0], self._correct[0]
 
-    def train_step(self, images: Any, labels: Any, n_rows: int, idx: array[int], start: int,
-                   batch: int, lr: float) -> Tuple[float, int]:
+    def train_step(
+        self,
+        images: Any,
+        labels: Any,
+        n_rows: int,
+        idx: array[int],
+        start: int,
+        batch: int,
+        lr: float,
+    ) -> tuple[float, int]:
         ptr = ffi.from_buffer("int32_t[]", idx) + start
-        check(lib.ann_net_train_step(self._net, self._loss, self._correct,
-                                     ffi.from_buffer(images), ffi.from_buffer(labels),
-                                     n_rows, ptr, batch, lr), "training step")
+        check(
+            lib.ann_net_train_step(
+                self._net,
+                self._loss,
+                self._correct,
+                ffi.from_buffer(images),
+                ffi.from_buffer(labels),
+                n_rows,
+                ptr,
+                batch,
+                lr,
+            ),
+            "training step",
+        )
         return self._loss[0], self._correct[0]
 
-    def predict_u8(self, images: Any, labels: Any, n_rows: int, idx: Optional[array[int]], n: int,
-                   *, want_probs: bool, want_classes: bool) -> PredictResult:
+    def predict_u8(
+        self,
+        images: Any,
+        labels: Any,
+        n_rows: int,
+        idx: array[int] | None,
+        n: int,
+        *,
+        want_probs: bool,
+        want_classes: bool,
+    ) -> PredictResult:
         K = self.sizes[-1]
         probs = array("f", bytes(4 * n * K)) if want_probs else None
         classes = array("i", bytes(4 * n)) if want_classes else None
         loss_sum, correct = ffi.new("double *"), ffi.new("int64_t *")
-        check(lib.ann_net_predict_u8(
-            self._net,
-            ffi.from_buffer("float[]", probs) if probs is not None else ffi.NULL,
-            ffi.from_buffer("int32_t[]", classes) if classes is not None else ffi.NULL,
-            loss_sum, correct, ffi.from_buffer(images),
-            ffi.from_buffer(labels) if labels is not None else ffi.NULL,
-            n_rows, ffi.from_buffer("int32_t[]", idx) if idx is not None else ffi.NULL, n),
-            "prediction")
+        check(
+            lib.ann_net_predict_u8(
+                self._net,
+                ffi.from_buffer("float[]", probs) if probs is not None else ffi.NULL,
+                ffi.from_buffer("int32_t[]", classes) if classes is not None else ffi.NULL,
+                loss_sum,
+                correct,
+                ffi.from_buffer(images),
+                ffi.from_buffer(labels) if labels is not None else ffi.NULL,
+                n_rows,
+                ffi.from_buffer("int32_t[]", idx) if idx is not None else ffi.NULL,
+                n,
+            ),
+            "prediction",
+        )
         return probs, classes, loss_sum[0], correct[0]
 
-    def predict_f32(self, x: array[float], n: int) -> Tuple[array[float], array[int]]:
+    def predict_f32(self, x: array[float], n: int) -> tuple[array[float], array[int]]:
         K = self.sizes[-1]
         probs = array("f", bytes(4 * n * K))
         classes = array("i", bytes(4 * n))
-        status = lib.ann_net_predict_f32(self._net, ffi.from_buffer("float[]", probs),
-                                         ffi.from_buffer("int32_t[]", classes),
-                                         ffi.from_buffer("float[]", x), n)
+        status = lib.ann_net_predict_f32(
+            self._net,
+            ffi.from_buffer("float[]", probs),
+            ffi.from_buffer("int32_t[]", classes),
+            ffi.from_buffer("float[]", x),
+            n,
+        )
         if status == lib.ANN_E_NONFINITE:
             raise DataError("prediction: the input contains NaN or infinite values")
         check(status, "prediction")
@@ -281,21 +358,26 @@ class Backend:
         return f"<ann backend {self.name}>"
 
 
-def get_backend(name: Optional[str] = None) -> Backend:
+def get_backend(name: str | None = None) -> Backend:
     """The backend called ``name`` ("c" or "python"); by default ``$ANN_BACKEND``, else C."""
     choice = (name or os.environ.get("ANN_BACKEND") or "").strip().lower()
     if choice not in ("", "c", "python"):
         raise ValueError(f"backend must be 'c' or 'python', not {choice!r}")
     if choice == "python":
         from . import _reference
+
         return Backend("python", _reference.RefNet, _reference.shuffle)
     if lib is None:
         _, why = core_status()
         if choice == "c":
             raise AnnError(f"ANN_BACKEND=c, but {why}; or set ANN_BACKEND=python")
-        warnings.warn(f"ann: using the pure-Python backend ({SLOWER} than the C core): {why}",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"ann: using the pure-Python backend ({SLOWER} than the C core): {why}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         from . import _reference
+
         return Backend("python", _reference.RefNet, _reference.shuffle)
     _warn_kernel_request()
     return Backend("c", CNet, c_shuffle)

@@ -6,17 +6,16 @@ ann.h gives it, and that copy is what the module holds then. tests/test_core_ops
 every copy against ``lib`` and that ``lib`` has no ``ANN_`` constant missing here, so a change
 to ann.h that is not made here too fails a test.
 """
-from __future__ import annotations
 
-from typing import Dict
+from __future__ import annotations
 
 try:
     from ._core import lib as _lib
-except ImportError:   # no C core: the reference backend uses the copies
+except ImportError:  # no C core: the reference backend uses the copies
     _lib = None
 
 # name -> the value written in ann.h (filled in by _c, read by the test)
-COPIES: Dict[str, int] = {}
+COPIES: dict[str, int] = {}
 
 
 def _c(name: str, value: int) -> int:

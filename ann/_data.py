@@ -5,12 +5,14 @@ image per row) and never expands them to Python floats: the C core turns the row
 into a normalized float batch itself. Slices, subsets and splits are views: they share the
 pixel bytes and hold only an index array of int32 row numbers.
 """
+
 from __future__ import annotations
 
 import os
 import random
 from array import array
-from typing import Any, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple, Union
 
 from ._errors import DataError
 
@@ -19,10 +21,11 @@ Shape = Union[int, Sequence[int]]
 
 class Buffers(NamedTuple):
     """What ``Dataset.buffers`` returns: everything a backend reads a batch from."""
-    images: bytes          # (n_rows, features) pixels of the base data set, shared, not copied
-    labels: bytes          # (n_rows) labels of the base data set, shared
-    n_rows: int            # images in the base data set
-    rows: Optional[array[int]]  # this data set's items as int32 rows of the base, or None: 0..len-1
+
+    images: bytes  # (n_rows, features) pixels of the base data set, shared, not copied
+    labels: bytes  # (n_rows) labels of the base data set, shared
+    n_rows: int  # images in the base data set
+    rows: array[int] | None  # this data set's items as int32 rows of the base, or None: 0..len-1
 
 
 def _as_bytes(data: Any, what: str) -> bytes:
@@ -33,7 +36,8 @@ def _as_bytes(data: Any, what: str) -> bytes:
     if isinstance(data, array):
         if data.typecode not in "bB":
             raise DataError(
-                f"{what} must hold uint8 values, got an array of type {data.typecode!r}")
+                f"{what} must hold uint8 values, got an array of type {data.typecode!r}"
+            )
         return data.tobytes()
     try:
         return bytes(data)
@@ -53,14 +57,14 @@ class Images:
     def __getitem__(self, i: int) -> bytes:
         row = self._ds._row(i)
         D = self._ds.features
-        return self._ds._images[row * D:(row + 1) * D]
+        return self._ds._images[row * D : (row + 1) * D]
 
     def __iter__(self) -> Iterator[bytes]:
         for i in range(len(self)):
             yield self[i]
 
     @property
-    def shape(self) -> Tuple[int, ...]:
+    def shape(self) -> tuple[int, ...]:
         return (len(self._ds),) + self._ds.shape
 
     def tobytes(self) -> bytes:
@@ -68,8 +72,8 @@ class Images:
         ds = self._ds
         D = ds.features
         if ds._index is None:
-            return ds._images[ds._start * D:(ds._start + len(ds)) * D]
-        return b"".join(ds._images[i * D:(i + 1) * D] for i in ds._index)
+            return ds._images[ds._start * D : (ds._start + len(ds)) * D]
+        return b"".join(ds._images[i * D : (i + 1) * D] for i in ds._index)
 
 
 class Dataset:
@@ -80,9 +84,16 @@ class Dataset:
     (``(28, 28)``) or its number of features.
     """
 
-    def __init__(self, images: Any, labels: Any, shape: Shape, *, num_classes: int = 10,
-                 name: str = "dataset") -> None:
-        self.shape: Tuple[int, ...] = (shape,) if isinstance(shape, int) else tuple(shape)
+    def __init__(
+        self,
+        images: Any,
+        labels: Any,
+        shape: Shape,
+        *,
+        num_classes: int = 10,
+        name: str = "dataset",
+    ) -> None:
+        self.shape: tuple[int, ...] = (shape,) if isinstance(shape, int) else tuple(shape)
         if not self.shape or any(not isinstance(s, int) or s < 1 for s in self.shape):
             raise DataError(f"shape must be positive ints, got {shape!r}")
         if not isinstance(num_classes, int) or not 2 <= num_classes <= 255:
@@ -96,24 +107,27 @@ class Dataset:
         if n == 0:
             raise DataError(f"{name} has no labels")
         if len(self._images) != n * self.features:
-            raise DataError(f"{name}: {len(self._images)} bytes of images do not make {n} images "
-                            f"of {self.features} pixels ({n * self.features} bytes)")
-        if n >= 2 ** 31:
+            raise DataError(
+                f"{name}: {len(self._images)} bytes of images do not make {n} images "
+                f"of {self.features} pixels ({n * self.features} bytes)"
+            )
+        if n >= 2**31:
             raise DataError(f"{name}: {n} images is more than this version supports (2^31 - 1)")
         top = max(self._labels)
         if top >= num_classes:
             at = next(i for i, v in enumerate(self._labels) if v >= num_classes)
-            raise DataError(f"{name}: label {self._labels[at]} of image {at} is outside "
-                            f"0..{num_classes - 1}")
+            raise DataError(
+                f"{name}: label {self._labels[at]} of image {at} is outside 0..{num_classes - 1}"
+            )
         self.num_classes = num_classes
         self.name = name
-        self._start = 0          # a contiguous view covers base rows start..start+len
+        self._start = 0  # a contiguous view covers base rows start..start+len
         self._len = n
-        self._index: Optional[array[int]] = None   # or int32 base-row numbers of a gathered view
+        self._index: array[int] | None = None  # or int32 base-row numbers of a gathered view
 
     # ---- views ----------------------------------------------------------------------------
 
-    def _view(self, start: int, length: int, index: Optional[array[int]]) -> Dataset:
+    def _view(self, start: int, length: int, index: array[int] | None) -> Dataset:
         view = object.__new__(Dataset)
         view.__dict__.update(self.__dict__)
         view._start, view._len, view._index = start, length, index
@@ -129,7 +143,7 @@ class Dataset:
         i %= self._len
         return self._index[i] if self._index is not None else self._start + i
 
-    def __getitem__(self, key: Union[int, slice]) -> Any:
+    def __getitem__(self, key: int | slice) -> Any:
         """``ds[i]`` -> (image bytes, label); ``ds[i:j]`` -> a view of those rows."""
         if isinstance(key, slice):
             start, stop, step = key.indices(self._len)
@@ -140,7 +154,7 @@ class Dataset:
             raise TypeError(f"data set indices must be ints or slices, not {type(key).__name__}")
         row = self._row(key)
         D = self.features
-        return self._images[row * D:(row + 1) * D], self._labels[row]
+        return self._images[row * D : (row + 1) * D], self._labels[row]
 
     def subset(self, indices: Sequence[int]) -> Dataset:
         """A view of the given items (positions in this data set, in this order)."""
@@ -152,7 +166,7 @@ class Dataset:
             rows.append(self._index[i] if self._index is not None else self._start + i)
         return self._view(0, len(rows), rows)
 
-    def split(self, fraction: float, seed: int = 0) -> Tuple[Dataset, Dataset]:
+    def split(self, fraction: float, seed: int = 0) -> tuple[Dataset, Dataset]:
         """(rest, part): a random ``fraction`` of the items goes to ``part``, seeded.
 
         ``train.split(0.2, seed=0)`` gives MNIST's 48,000 / 12,000 train/validation split, the
@@ -176,7 +190,7 @@ class Dataset:
     def labels(self) -> bytes:
         """The labels as bytes (a sequence of ints)."""
         if self._index is None:
-            return self._labels[self._start:self._start + self._len]
+            return self._labels[self._start : self._start + self._len]
         labels = self._labels
         return bytes(labels[i] for i in self._index)
 
@@ -195,11 +209,13 @@ class Dataset:
         return Buffers(self._images, self._labels, len(self._labels), rows)
 
     def __repr__(self) -> str:
-        return (f"<ann.Dataset {self.name!r}: {self._len} images of shape "
-                f"{'x'.join(map(str, self.shape))}, {self.num_classes} classes>")
+        return (
+            f"<ann.Dataset {self.name!r}: {self._len} images of shape "
+            f"{'x'.join(map(str, self.shape))}, {self.num_classes} classes>"
+        )
 
 
-def one_hot(labels: Sequence[int], num_classes: int = 10) -> List[List[float]]:
+def one_hot(labels: Sequence[int], num_classes: int = 10) -> list[list[float]]:
     """Each label as a list of ``num_classes`` floats with a 1.0 at the label's position."""
     rows = []
     for i, label in enumerate(labels):
@@ -218,8 +234,12 @@ def normalize(pixels: Any) -> array[float]:
     return array("f", [v * scale for v in data])
 
 
-def load_mnist(path: Optional[Union[str, os.PathLike[str]]] = None, *, download: bool = True,
-               progress: bool = True) -> Tuple[Dataset, Dataset]:
+def load_mnist(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = True,
+    progress: bool = True,
+) -> tuple[Dataset, Dataset]:
     """(train, test) MNIST data sets.
 
     ``path`` is a folder holding the four IDX files (raw or .gz), or ``"sample"`` for the small
@@ -228,9 +248,11 @@ def load_mnist(path: Optional[Union[str, os.PathLike[str]]] = None, *, download:
     when the full set cannot be had. An explicit folder never falls back: its errors are raised.
     """
     from . import _mnist
+
     source = _mnist.find_mnist(path, download=download, progress=progress)
     if source.kind == "sample" and path != "sample":
         import warnings
+
         warnings.warn(source.note, UserWarning, stacklevel=2)
     return _read_pair(source.paths)
 
@@ -238,15 +260,17 @@ def load_mnist(path: Optional[Union[str, os.PathLike[str]]] = None, *, download:
 def _read_part(paths: Any, part: str) -> Dataset:
     """The "train" or "test" data set from its two IDX files in ``paths``."""
     from . import _idx
+
     images = _idx.read_images(paths[f"{part}_images"])
     labels = _idx.read_labels(paths[f"{part}_labels"])
     _idx.check_pair(images, labels)
     return Dataset(images.data, labels.data, (images.rows, images.cols), name=part)
 
 
-def _read_pair(paths: Any) -> Tuple[Dataset, Dataset]:
+def _read_pair(paths: Any) -> tuple[Dataset, Dataset]:
     """(train, test) from the four IDX files of ``paths`` (keys as in ``_mnist.FILES``)."""
     from . import _idx
+
     sets = []
     for part in ("train", "test"):
         images = _idx.read_images(paths[f"{part}_images"])
@@ -255,9 +279,11 @@ def _read_pair(paths: Any) -> Tuple[Dataset, Dataset]:
         sets.append((images, labels))
     (train_images, train_labels), (test_images, test_labels) = sets
     if (train_images.rows, train_images.cols) != (test_images.rows, test_images.cols):
-        raise DataError(f"training images are {train_images.rows}x{train_images.cols} but test "
-                        f"images are {test_images.rows}x{test_images.cols}",
-                        path=test_images.path)
+        raise DataError(
+            f"training images are {train_images.rows}x{train_images.cols} but test "
+            f"images are {test_images.rows}x{test_images.cols}",
+            path=test_images.path,
+        )
     shape = (train_images.rows, train_images.cols)
     train = Dataset(train_images.data, train_labels.data, shape, name="train")
     test = Dataset(test_images.data, test_labels.data, shape, name="test")

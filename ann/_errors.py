@@ -4,10 +4,11 @@ Every error a user can cause is one of these. The ones about bad input also
 subclass ``ValueError`` so generic ``except ValueError`` code keeps working.
 Messages are one line and name the file (and byte offset) where that applies.
 """
+
 from __future__ import annotations
 
 import os
-from typing import Optional, Union
+from typing import Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -16,7 +17,7 @@ class AnnError(Exception):
     """Base class of every error raised by ann."""
 
 
-def _where(message: str, path: Optional[PathLike], offset: Optional[int]) -> str:
+def _where(message: str, path: PathLike | None, offset: int | None) -> str:
     text = message
     if offset is not None:
         text = f"{text} (at byte {offset})"
@@ -29,8 +30,9 @@ class _LocatedError(AnnError, ValueError):
     """An error about a file (or in-memory data) that can say where: ``path`` and ``offset``
     are kept as attributes, and str() reads "path: message (at byte N)"."""
 
-    def __init__(self, message: str, path: Optional[PathLike] = None,
-                 offset: Optional[int] = None) -> None:
+    def __init__(
+        self, message: str, path: PathLike | None = None, offset: int | None = None
+    ) -> None:
         self.path = None if path is None else os.fspath(path)
         self.offset = offset
         self.reason = message

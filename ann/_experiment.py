@@ -6,54 +6,81 @@ stopping early on the validation loss, for every combination of batch size (32, 
 and prints a table of accuracies, steps and training time, and one text plot of the
 validation loss of every run.
 """
+
 from __future__ import annotations
 
 import itertools
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable
 
 from ._data import Dataset
 from ._network import EarlyStopping, Network
 
 LR = 0.009
-FULL: Dict[str, Any] = dict(batch_sizes=(32, 64, 128, 256), batchnorm=(False, True),
-                            l2=(0.0, 0.01, 0.05), max_epochs=30)
-QUICK: Dict[str, Any] = dict(batch_sizes=(32, 64, 128, 256), batchnorm=(False, True),
-                             l2=(0.0, 0.05), max_epochs=5)
+FULL: dict[str, Any] = dict(
+    batch_sizes=(32, 64, 128, 256), batchnorm=(False, True), l2=(0.0, 0.01, 0.05), max_epochs=30
+)
+QUICK: dict[str, Any] = dict(
+    batch_sizes=(32, 64, 128, 256), batchnorm=(False, True), l2=(0.0, 0.05), max_epochs=5
+)
 # the seed's: every 100 steps
-STOPPING: Dict[str, Any] = dict(patience=5, min_delta=0.0, check_every=100)
+STOPPING: dict[str, Any] = dict(patience=5, min_delta=0.0, check_every=100)
 
 
-def run_experiment(train_all: Dataset, test: Dataset, *, quick: bool = False, seed: int = 0,
-                   plot_file: Optional[str] = None, say: Callable[[str], None] = print) -> int:
+def run_experiment(
+    train_all: Dataset,
+    test: Dataset,
+    *,
+    quick: bool = False,
+    seed: int = 0,
+    plot_file: str | None = None,
+    say: Callable[[str], None] = print,
+) -> int:
     from ._plot import line_plot
+
     grid = QUICK if quick else FULL
     train, val = train_all.split(0.2, seed=seed)
     runs = list(itertools.product(grid["batch_sizes"], grid["batchnorm"], grid["l2"]))
-    say(f"{len(runs)} runs on {len(train)} train / {len(val)} validation / {len(test)} test "
+    say(
+        f"{len(runs)} runs on {len(train)} train / {len(val)} validation / {len(test)} test "
         f"images: 784-20-7-5-10, SGD lr {LR}, up to {grid['max_epochs']} epochs, early stopping "
-        f"(patience {STOPPING['patience']}, check every {STOPPING['check_every']} steps)")
-    header = (f"{'batch':>5} {'BN':>3} {'L2':>5} {'train acc':>9} {'val acc':>8} {'test acc':>8} "
-              f"{'steps':>6} {'epochs':>6} {'seconds':>7}  stop")
-    rows: List[str] = []
+        f"(patience {STOPPING['patience']}, check every {STOPPING['check_every']} steps)"
+    )
+    header = (
+        f"{'batch':>5} {'BN':>3} {'L2':>5} {'train acc':>9} {'val acc':>8} {'test acc':>8} "
+        f"{'steps':>6} {'epochs':>6} {'seconds':>7}  stop"
+    )
+    rows: list[str] = []
     curves = {}
     say(header)
     for batch, bn, l2 in runs:
         net = Network([train.features, 20, 7, 5, 10], batchnorm=bn, seed=seed)
         started = time.perf_counter()
-        history = net.fit(train, val, epochs=grid["max_epochs"], batch_size=batch, lr=LR, l2=l2,
-                          early_stopping=EarlyStopping(**STOPPING), progress=False, seed=seed)
+        history = net.fit(
+            train,
+            val,
+            epochs=grid["max_epochs"],
+            batch_size=batch,
+            lr=LR,
+            l2=l2,
+            early_stopping=EarlyStopping(**STOPPING),
+            progress=False,
+            seed=seed,
+        )
         seconds = time.perf_counter() - started
-        row = (f"{batch:>5} {'yes' if bn else 'no':>3} {l2:>5g} "
-               f"{net.evaluate(train)['accuracy']:>9.4f} {net.evaluate(val)['accuracy']:>8.4f} "
-               f"{net.evaluate(test)['accuracy']:>8.4f} {history.stopped_step:>6} "
-               f"{history.epochs[-1]:>6.1f} {seconds:>7.2f}  {history.stop_reason}")
+        row = (
+            f"{batch:>5} {'yes' if bn else 'no':>3} {l2:>5g} "
+            f"{net.evaluate(train)['accuracy']:>9.4f} {net.evaluate(val)['accuracy']:>8.4f} "
+            f"{net.evaluate(test)['accuracy']:>8.4f} {history.stopped_step:>6} "
+            f"{history.epochs[-1]:>6.1f} {seconds:>7.2f}  {history.stop_reason}"
+        )
         rows.append(row)
         say(row)
         curves[f"b{batch}{'+bn' if bn else ''}{f' l2={l2:g}' if l2 else ''}"] = (
-            history.epochs, history.val_loss)
-    plot = line_plot(curves, title="validation loss of every run", x_label="epoch",
-                     height=16)
+            history.epochs,
+            history.val_loss,
+        )
+    plot = line_plot(curves, title="validation loss of every run", x_label="epoch", height=16)
     say("")
     say(plot)
     if plot_file:

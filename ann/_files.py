@@ -24,6 +24,7 @@
 Both take the exception class to raise (``DataError`` for data files, ``ModelFileError`` for
 models), so each caller's errors keep naming the file in its own terms.
 """
+
 from __future__ import annotations
 
 import errno
@@ -34,13 +35,14 @@ import secrets
 import stat
 import threading
 import time
-from typing import Callable, Iterable, Optional, Set, Tuple, Type, Union
+from collections.abc import Iterable
+from typing import Callable, Union
 
 from ._errors import PathLike, _LocatedError
 
 try:
     import fcntl
-except ImportError:           # Windows: no flock; open files cannot be deleted there anyway
+except ImportError:  # Windows: no flock; open files cannot be deleted there anyway
     fcntl = None  # type: ignore[assignment]
 
 Chunk = Union[bytes, bytearray, memoryview]
@@ -54,11 +56,11 @@ STALE_AFTER = 10.0
 #: Where no lock can tell (see the module docstring), a temporary file untouched this long.
 STALE_AFTER_NO_LOCKS = 3600.0
 
-_ours: Set[str] = set()       # temporary files this process is writing now (any thread)
+_ours: set[str] = set()  # temporary files this process is writing now (any thread)
 _ours_lock = threading.Lock()
 
 
-def regular_file(path: PathLike, error: Type[_LocatedError], kind: str) -> os.stat_result:
+def regular_file(path: PathLike, error: type[_LocatedError], kind: str) -> os.stat_result:
     """``os.stat(path)``, or ``error(message, path=path)`` when it is missing, a folder, or not
     a regular file. ``kind`` names what was expected ("an IDX file", "an image file")."""
     try:
@@ -74,14 +76,19 @@ def regular_file(path: PathLike, error: Type[_LocatedError], kind: str) -> os.st
     return info
 
 
-def _create_temp(folder: str, base: str) -> Tuple[int, str]:
+def _create_temp(folder: str, base: str) -> tuple[int, str]:
     """A new file beside the target, opened for writing.
 
     os.open with O_EXCL and a random name instead of tempfile.mkstemp: mkstemp forces mode
     0600, which would silently make a replaced file private; 0666 here is narrowed by the umask
     like any plain open()."""
-    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL
-             | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0))
+    flags = (
+        os.O_WRONLY
+        | os.O_CREAT
+        | os.O_EXCL
+        | getattr(os, "O_BINARY", 0)
+        | getattr(os, "O_CLOEXEC", 0)
+    )
     for _ in range(100):
         temp = os.path.join(folder, f".{base}.{secrets.token_hex(6)}.tmp")
         try:
@@ -99,7 +106,7 @@ def _lock(fd: int) -> bool:
     if fcntl is None:
         return False
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)    # blocks only while a cleaner probes it (microseconds)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # blocks only while a cleaner probes it (microseconds)
     except OSError:
         return False
     return True
@@ -125,7 +132,7 @@ def remove_stale_temps(folder: str) -> None:
 
 def _remove_if_stale(path: str) -> None:
     info = os.lstat(path)
-    if not stat.S_ISREG(info.st_mode):        # a link or folder by that name is not ours
+    if not stat.S_ISREG(info.st_mode):  # a link or folder by that name is not ours
         return
     age = time.time() - info.st_mtime
     if age < STALE_AFTER:
@@ -134,36 +141,42 @@ def _remove_if_stale(path: str) -> None:
         if age >= STALE_AFTER_NO_LOCKS:
             os.unlink(path)
         return
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-                 | getattr(os, "O_NONBLOCK", 0))
+    fd = os.open(
+        path,
+        os.O_RDONLY
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_CLOEXEC", 0)
+        | getattr(os, "O_NONBLOCK", 0),
+    )
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                return                        # locked: its save is still running
-            if age < STALE_AFTER_NO_LOCKS:    # this file system cannot tell: wait longer
+                return  # locked: its save is still running
+            if age < STALE_AFTER_NO_LOCKS:  # this file system cannot tell: wait longer
                 return
         opened, now = os.fstat(fd), os.lstat(path)
-        if (opened.st_dev, opened.st_ino) == (now.st_dev, now.st_ino):   # still the same file
+        if (opened.st_dev, opened.st_ino) == (now.st_dev, now.st_ino):  # still the same file
             os.unlink(path)
     finally:
         os.close(fd)
 
 
-def resolve_target(path: PathLike, error: Type[_LocatedError]
-                    ) -> Tuple[str, Optional[os.stat_result]]:
+def resolve_target(path: PathLike, error: type[_LocatedError]) -> tuple[str, os.stat_result | None]:
     """The file a write to ``path`` would really replace (symbolic links followed) and its
     stat (None when it does not exist yet), or ``error`` for what must not be replaced."""
     target = os.path.abspath(os.fspath(path))
     try:
-        info: Optional[os.stat_result] = os.stat(target)
+        info: os.stat_result | None = os.stat(target)
     except FileNotFoundError:
-        info = None                    # a new file (or a link to one not created yet)
+        info = None  # a new file (or a link to one not created yet)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise error("is a symbolic link loop (or a chain of too many links); not "
-                        "replacing it", path=path) from None
+            raise error(
+                "is a symbolic link loop (or a chain of too many links); not replacing it",
+                path=path,
+            ) from None
         raise error(f"cannot access: {exc.strerror or exc}", path=path) from None
     real = os.path.realpath(target)
     if info is None:
@@ -171,18 +184,22 @@ def resolve_target(path: PathLike, error: Type[_LocatedError]
     if stat.S_ISDIR(info.st_mode):
         raise error("is a directory; give a file name to write", path=path)
     if not stat.S_ISREG(info.st_mode):
-        raise error("is not a regular file (device, named pipe or socket); not replacing it",
-                    path=path)
+        raise error(
+            "is not a regular file (device, named pipe or socket); not replacing it", path=path
+        )
     if not os.access(real, os.W_OK):
-        raise error(f"is read-only (mode {stat.S_IMODE(info.st_mode):04o}); not replacing it: "
-                    f"make it writable or write to another name", path=path)
+        raise error(
+            f"is read-only (mode {stat.S_IMODE(info.st_mode):04o}); not replacing it: "
+            f"make it writable or write to another name",
+            path=path,
+        )
     return real, info
 
 
 def _keep_mode_and_owner(fd: int, temp: str, info: os.stat_result) -> None:
     """Give the new file the replaced file's permission bits, and its owner and group where
     the system lets us (best effort: a failure leaves the umask's mode and our ownership)."""
-    mode = stat.S_IMODE(info.st_mode) & 0o777       # never carry set-id bits to new content
+    mode = stat.S_IMODE(info.st_mode) & 0o777  # never carry set-id bits to new content
     try:
         if hasattr(os, "fchmod"):
             os.fchmod(fd, mode)
@@ -193,7 +210,7 @@ def _keep_mode_and_owner(fd: int, temp: str, info: os.stat_result) -> None:
     if hasattr(os, "fchown"):
         mine = os.fstat(fd)
         if (mine.st_uid, mine.st_gid) != (info.st_uid, info.st_gid):
-            for uid in (info.st_uid, -1):           # the owner needs root; the group may work
+            for uid in (info.st_uid, -1):  # the owner needs root; the group may work
                 try:
                     os.fchown(fd, uid, info.st_gid)
                     break
@@ -225,8 +242,9 @@ def _write_all(out: io.FileIO, data: Chunk) -> None:
         view = view[n:]
 
 
-def atomic_write(path: PathLike, write: Callable[[Callable[[Chunk], None]], None],
-                 error: Type[_LocatedError]) -> None:
+def atomic_write(
+    path: PathLike, write: Callable[[Callable[[Chunk], None]], None], error: type[_LocatedError]
+) -> None:
     """Create or replace ``path`` atomically. ``write(put)`` produces the contents by calling
     ``put(chunk)`` as many times as it likes. OS failures become ``error(..., path=path)``."""
     target, replacing = resolve_target(path, error)
@@ -235,10 +253,9 @@ def atomic_write(path: PathLike, write: Callable[[Callable[[Chunk], None]], None
     try:
         fd, temp = _create_temp(folder, base)
     except OSError as exc:
-        raise error(f"cannot create a file in {folder}: {exc.strerror or exc}",
-                    path=path) from None
+        raise error(f"cannot create a file in {folder}: {exc.strerror or exc}", path=path) from None
     replaced = False
-    out: Optional[io.FileIO] = None
+    out: io.FileIO | None = None
     try:
         out = io.FileIO(fd, "wb", closefd=True)
         locked = _lock(fd)
@@ -247,9 +264,9 @@ def atomic_write(path: PathLike, write: Callable[[Callable[[Chunk], None]], None
         write(lambda chunk: _write_all(out, chunk))
         out.flush()
         os.fsync(out.fileno())
-        if not locked:       # Windows cannot rename an open file; no lock to hold there
+        if not locked:  # Windows cannot rename an open file; no lock to hold there
             out.close()
-        os.replace(temp, target)     # with the lock held to the end, no cleaner can take it
+        os.replace(temp, target)  # with the lock held to the end, no cleaner can take it
         replaced = True
         out.close()
         fsync_folder(folder)
@@ -276,7 +293,9 @@ def atomic_write(path: PathLike, write: Callable[[Callable[[Chunk], None]], None
 
 def write_chunks(chunks: Iterable[Chunk]) -> Callable[[Callable[[Chunk], None]], None]:
     """A ``write`` argument for ``atomic_write`` that puts the given chunks in order."""
+
     def write(put: Callable[[Chunk], None]) -> None:
         for chunk in chunks:
             put(chunk)
+
     return write

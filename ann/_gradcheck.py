@@ -10,11 +10,11 @@ the largest gradient of the whole network: a derivative that is zero in exact ar
 followed by batch norm) is rounding noise in float32, and must not count as a 100 % error. The
 largest gradient of each layer is reported too, so a trivially zero gradient cannot pass.
 """
+
 from __future__ import annotations
 
 import random
 from array import array
-from typing import Dict, List, Optional
 
 from . import _reference as ref
 from ._backend import get_backend
@@ -23,9 +23,16 @@ from ._constants import ANN_BIASES, ANN_BN_BETA, ANN_BN_GAMMA, ANN_SGD, ANN_WEIG
 TOLERANCE = 1e-3
 
 
-def gradcheck(sizes: Optional[List[int]] = None, *, batch: int = 8, seed: int = 0,
-              h: float = 1e-5, backend: Optional[str] = None, batchnorm: bool = False,
-              l2: float = 0.0) -> List[Dict[str, float]]:
+def gradcheck(
+    sizes: list[int] | None = None,
+    *,
+    batch: int = 8,
+    seed: int = 0,
+    h: float = 1e-5,
+    backend: str | None = None,
+    batchnorm: bool = False,
+    l2: float = 0.0,
+) -> list[dict[str, float]]:
     """Per layer: {"layer", "weights_error", "biases_error", ["bn_error",] "max_abs_grad"}."""
     sizes = list(sizes or [12, 9, 7, 5, 4])
     if batchnorm and batch < 2 and len(sizes) > 2:
@@ -47,7 +54,7 @@ def gradcheck(sizes: Optional[List[int]] = None, *, batch: int = 8, seed: int = 
         for kind in kinds:
             try:
                 offset, count = net.tensor(layer, kind)
-            except ValueError:          # the top layer has no batch norm
+            except ValueError:  # the top layer has no batch norm
                 continue
             for i in range(offset, offset + count):
                 params[i] += rng.uniform(-0.2, 0.2)
@@ -55,23 +62,27 @@ def gradcheck(sizes: Optional[List[int]] = None, *, batch: int = 8, seed: int = 
     net.forward_backward(images, labels, batch, idx, 0, batch)
     analytic = net.get_grads()
 
-    theta = list(params)   # float64 copies of the exact float32 values
+    theta = list(params)  # float64 copies of the exact float32 values
     probe = ref.RefNet(sizes, batchnorm=batchnorm)
     probe.set_optimizer(ANN_SGD, 0.0, 0.9, 0.999, 1e-8, l2)
 
-    def loss_at(values: List[float]) -> float:
+    def loss_at(values: list[float]) -> float:
         probe.params = values
         # training mode: batch norm uses the batch's statistics, as in the backward pass
         acts = probe._forward(ref.gather_u8(images, list(idx), D), batch, training=True)
         loss = ref.softmax_cross_entropy(acts[-1], list(labels), batch, K)[0]
         for li in probe.layers:
-            loss += 0.5 * l2 * sum(v * v for v in values[li.w:li.b])
+            loss += 0.5 * l2 * sum(v * v for v in values[li.w : li.b])
         return loss
 
-    checks = []    # (layer, name, index, analytic, numeric)
+    checks = []  # (layer, name, index, analytic, numeric)
     for layer in range(len(sizes) - 1):
-        for kind, name in ((ANN_WEIGHTS, "weights_error"), (ANN_BIASES, "biases_error"),
-                           (ANN_BN_GAMMA, "bn_error"), (ANN_BN_BETA, "bn_error")):
+        for kind, name in (
+            (ANN_WEIGHTS, "weights_error"),
+            (ANN_BIASES, "biases_error"),
+            (ANN_BN_GAMMA, "bn_error"),
+            (ANN_BN_BETA, "bn_error"),
+        ):
             try:
                 offset, count = net.tensor(layer, kind)
             except ValueError:

@@ -24,6 +24,7 @@ the header first, checked against ``max_bytes``, and then at most
 ``declared + 1`` bytes are ever read, so a gzip bomb or an endless device file
 is rejected after one extra byte instead of being inflated in full.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -31,7 +32,7 @@ import os
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Dict, Optional, Tuple, Union, cast
+from typing import BinaryIO, Callable, cast
 
 from ann._errors import DataError, PathLike
 from ann._files import Chunk, atomic_write, regular_file
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 #: type code -> (element size in bytes, name used in messages)
-_ELEMENT_TYPES: Dict[int, Tuple[int, str]] = {
+_ELEMENT_TYPES: dict[int, tuple[int, str]] = {
     0x08: (1, "uint8"),
     0x09: (1, "int8"),
     0x0B: (2, "int16"),
@@ -111,8 +112,9 @@ def _open_checked(path: PathLike) -> BinaryIO:
         raise DataError(f"cannot open file: {exc.strerror or exc}", path=path) from None
 
 
-def _read_upto(stream: BinaryIO, limit: int, path: PathLike, compressed: bool,
-               chunk_size: int = _CHUNK) -> bytes:
+def _read_upto(
+    stream: BinaryIO, limit: int, path: PathLike, compressed: bool, chunk_size: int = _CHUNK
+) -> bytes:
     """Read until ``limit`` bytes or end of stream, whichever comes first.
 
     Decompression failures surface from the gzip module as several unrelated
@@ -130,15 +132,19 @@ def _read_upto(stream: BinaryIO, limit: int, path: PathLike, compressed: bool,
             chunks.append(chunk)
             remaining -= len(chunk)
     except EOFError:
-        raise DataError("truncated gzip stream: compressed data ends before the "
-                        "end-of-stream marker", path=path) from None
+        raise DataError(
+            "truncated gzip stream: compressed data ends before the end-of-stream marker", path=path
+        ) from None
     except zlib.error as exc:
         raise DataError(f"corrupt gzip data: {exc}", path=path) from None
     except gzip.BadGzipFile as exc:
         if str(exc).startswith("Not a gzipped file"):
             # Python treats bytes after a gzip member as the start of another.
-            raise DataError("corrupt gzip data: bytes after the end of the gzip stream are "
-                            "not another gzip member", path=path) from None
+            raise DataError(
+                "corrupt gzip data: bytes after the end of the gzip stream are "
+                "not another gzip member",
+                path=path,
+            ) from None
         raise DataError(f"corrupt gzip data: {exc}", path=path) from None
     except OSError as exc:
         what = "compressed " if compressed else ""
@@ -148,13 +154,14 @@ def _read_upto(stream: BinaryIO, limit: int, path: PathLike, compressed: bool,
     return b"".join(chunks)
 
 
-def _describe(type_code: int, dims: Tuple[int, ...]) -> str:
+def _describe(type_code: int, dims: tuple[int, ...]) -> str:
     shape = "x".join(str(d) for d in dims)
     return f"{shape} {_ELEMENT_TYPES[type_code][1]}"
 
 
-def _read(path: PathLike, max_bytes: int, want_ndims: Optional[int] = None,
-          kind: str = "") -> Tuple[int, Tuple[int, ...], bytes]:
+def _read(
+    path: PathLike, max_bytes: int, want_ndims: int | None = None, kind: str = ""
+) -> tuple[int, tuple[int, ...], bytes]:
     """Shared reader: validate header, then read exactly the declared data.
 
     ``want_ndims`` and ``kind`` ("images"/"labels") let the specialised readers
@@ -171,53 +178,88 @@ def _read(path: PathLike, max_bytes: int, want_ndims: Optional[int] = None,
             raise DataError(f"cannot read file: {exc.strerror or exc}", path=path) from None
         if is_gzip:
             with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
-                return _parse(cast(BinaryIO, unzipped), path, max_bytes, want_ndims, kind,
-                              None, True)
+                return _parse(
+                    cast(BinaryIO, unzipped), path, max_bytes, want_ndims, kind, None, True
+                )
         size = os.fstat(raw.fileno()).st_size
         return _parse(raw, path, max_bytes, want_ndims, kind, size, False)
 
 
-def _parse(stream: BinaryIO, path: PathLike, max_bytes: int, want_ndims: Optional[int],
-           kind: str, file_size: Optional[int],
-           compressed: bool) -> Tuple[int, Tuple[int, ...], bytes]:
+def _parse(
+    stream: BinaryIO,
+    path: PathLike,
+    max_bytes: int,
+    want_ndims: int | None,
+    kind: str,
+    file_size: int | None,
+    compressed: bool,
+) -> tuple[int, tuple[int, ...], bytes]:
     head = _read_upto(stream, 4, path, compressed)
     if len(head) == 0:
         raise DataError("empty file: not an IDX file", path=path)
     if len(head) < 4:
-        raise DataError(f"file too short for an IDX header: {len(head)} bytes, need at least 4",
-                        path=path, offset=0)
+        raise DataError(
+            f"file too short for an IDX header: {len(head)} bytes, need at least 4",
+            path=path,
+            offset=0,
+        )
     if head[0] != 0 or head[1] != 0:
         magic = int.from_bytes(head, "big")
-        raise DataError(f"bad magic 0x{magic:08x}: not an IDX file (expected 0x0000 then "
-                        "type and dimension count)", path=path, offset=0)
+        raise DataError(
+            f"bad magic 0x{magic:08x}: not an IDX file (expected 0x0000 then "
+            "type and dimension count)",
+            path=path,
+            offset=0,
+        )
     type_code, ndims = head[2], head[3]
     if type_code not in _ELEMENT_TYPES:
-        raise DataError(f"unknown IDX type code 0x{type_code:02x} (expected one of "
-                        f"{_TYPE_LIST})", path=path, offset=2)
+        raise DataError(
+            f"unknown IDX type code 0x{type_code:02x} (expected one of {_TYPE_LIST})",
+            path=path,
+            offset=2,
+        )
     if ndims == 0:
         raise DataError("IDX header declares 0 dimensions", path=path, offset=3)
     if ndims > MAX_DIMS:
-        raise DataError(f"IDX header declares {ndims} dimensions; at most {MAX_DIMS} are "
-                        "supported", path=path, offset=3)
+        raise DataError(
+            f"IDX header declares {ndims} dimensions; at most {MAX_DIMS} are supported",
+            path=path,
+            offset=3,
+        )
     type_name = _ELEMENT_TYPES[type_code][1]
     if kind and type_code != _UINT8:
-        raise DataError(f"{kind} must be uint8 (type 0x08), found type 0x{type_code:02x} "
-                        f"({type_name})", path=path, offset=2)
+        raise DataError(
+            f"{kind} must be uint8 (type 0x08), found type 0x{type_code:02x} ({type_name})",
+            path=path,
+            offset=2,
+        )
     if want_ndims is not None and ndims != want_ndims:
         if kind == "images":
-            hint = ("; a 2-dimensional 'count x features' file is not accepted"
-                    if ndims == 2 else
-                    " (this looks like a label file)" if ndims == 1 else "")
-            raise DataError(f"images need 3 dimensions (count, rows, cols), found {ndims}"
-                            f"{hint}", path=path, offset=3)
+            hint = (
+                "; a 2-dimensional 'count x features' file is not accepted"
+                if ndims == 2
+                else " (this looks like a label file)"
+                if ndims == 1
+                else ""
+            )
+            raise DataError(
+                f"images need 3 dimensions (count, rows, cols), found {ndims}{hint}",
+                path=path,
+                offset=3,
+            )
         hint = " (this looks like an image file)" if ndims == 3 else ""
-        raise DataError(f"labels need 1 dimension (count), found {ndims}{hint}",
-                        path=path, offset=3)
+        raise DataError(
+            f"labels need 1 dimension (count), found {ndims}{hint}", path=path, offset=3
+        )
 
     dim_bytes = _read_upto(stream, 4 * ndims, path, compressed)
     if len(dim_bytes) < 4 * ndims:
-        raise DataError(f"header truncated: {ndims} dimensions need {4 * ndims} size bytes, "
-                        f"found {len(dim_bytes)}", path=path, offset=4 + len(dim_bytes))
+        raise DataError(
+            f"header truncated: {ndims} dimensions need {4 * ndims} size bytes, "
+            f"found {len(dim_bytes)}",
+            path=path,
+            offset=4 + len(dim_bytes),
+        )
     dims = struct.unpack(f">{ndims}I", dim_bytes)
     header_len = 4 + 4 * ndims
     for index, dim in enumerate(dims):
@@ -235,21 +277,31 @@ def _parse(stream: BinaryIO, path: PathLike, max_bytes: int, want_ndims: Optiona
         count *= dim  # Python ints: no overflow, so this is the true declared size
     declared = count * _ELEMENT_TYPES[type_code][0]
     if declared > max_bytes:
-        raise DataError(f"header declares {_describe(type_code, dims)} = {declared} data "
-                        f"bytes, more than the limit of {max_bytes} bytes", path=path, offset=4)
+        raise DataError(
+            f"header declares {_describe(type_code, dims)} = {declared} data "
+            f"bytes, more than the limit of {max_bytes} bytes",
+            path=path,
+            offset=4,
+        )
 
     if file_size is not None:
         # Raw file: the size tells us up front, so a bad file costs no read.
         found = file_size - header_len
         if found < declared:
-            raise DataError(f"truncated data: header declares {_describe(type_code, dims)} = "
-                            f"{declared} bytes, found {found}", path=path,
-                            offset=header_len + found)
+            raise DataError(
+                f"truncated data: header declares {_describe(type_code, dims)} = "
+                f"{declared} bytes, found {found}",
+                path=path,
+                offset=header_len + found,
+            )
         if found > declared:
-            raise DataError(f"{found - declared} trailing bytes after the "
-                            f"{declared} data bytes the header declares "
-                            f"({_describe(type_code, dims)})", path=path,
-                            offset=header_len + declared)
+            raise DataError(
+                f"{found - declared} trailing bytes after the "
+                f"{declared} data bytes the header declares "
+                f"({_describe(type_code, dims)})",
+                path=path,
+                offset=header_len + declared,
+            )
 
     # One byte past the declared size is enough to prove trailing data, and
     # caps what a lying header (or gzip bomb) can make us hold.
@@ -258,18 +310,25 @@ def _parse(stream: BinaryIO, path: PathLike, max_bytes: int, want_ndims: Optiona
     chunk_size = declared + 1 if file_size is not None else _CHUNK
     data = _read_upto(stream, declared + 1, path, compressed, chunk_size)
     if len(data) < declared:
-        raise DataError(f"truncated data: header declares {_describe(type_code, dims)} = "
-                        f"{declared} bytes, found {len(data)}", path=path,
-                        offset=header_len + len(data))
+        raise DataError(
+            f"truncated data: header declares {_describe(type_code, dims)} = "
+            f"{declared} bytes, found {len(data)}",
+            path=path,
+            offset=header_len + len(data),
+        )
     if len(data) > declared:
-        raise DataError(f"trailing bytes after the {declared} data bytes the header "
-                        f"declares ({_describe(type_code, dims)})", path=path,
-                        offset=header_len + declared)
+        raise DataError(
+            f"trailing bytes after the {declared} data bytes the header "
+            f"declares ({_describe(type_code, dims)})",
+            path=path,
+            offset=header_len + declared,
+        )
     return type_code, dims, data
 
 
-def read_idx(path: PathLike, *, max_bytes: int = _DEFAULT_MAX_BYTES
-             ) -> Tuple[int, Tuple[int, ...], bytes]:
+def read_idx(
+    path: PathLike, *, max_bytes: int = _DEFAULT_MAX_BYTES
+) -> tuple[int, tuple[int, ...], bytes]:
     """Read any IDX file (raw or gzip) and return ``(type_code, dims, data)``.
 
     ``data`` holds the elements exactly as stored: big-endian for the
@@ -287,8 +346,9 @@ def read_images(path: PathLike, *, max_bytes: int = _DEFAULT_MAX_BYTES) -> IdxIm
     return IdxImages(data=data, count=count, rows=rows, cols=cols, path=os.fspath(path))
 
 
-def read_labels(path: PathLike, *, num_classes: int = 10,
-                max_bytes: int = _DEFAULT_MAX_BYTES) -> IdxLabels:
+def read_labels(
+    path: PathLike, *, num_classes: int = 10, max_bytes: int = _DEFAULT_MAX_BYTES
+) -> IdxLabels:
     """Read an IDX label file: uint8, 1 dimension, every label < ``num_classes``.
 
     A label out of range would index past the output layer during training,
@@ -302,21 +362,32 @@ def read_labels(path: PathLike, *, num_classes: int = 10,
     if max(data) >= num_classes:
         flags = bytes(int(value >= num_classes) for value in range(256))
         index = data.translate(flags).find(b"\x01")
-        raise DataError(f"label {index} is {data[index]}, not in 0..{num_classes - 1}",
-                        path=path, offset=8 + index)
+        raise DataError(
+            f"label {index} is {data[index]}, not in 0..{num_classes - 1}",
+            path=path,
+            offset=8 + index,
+        )
     return IdxLabels(data=data, count=dims[0], path=os.fspath(path))
 
 
 def check_pair(images: IdxImages, labels: IdxLabels) -> None:
     """Fail unless ``images`` and ``labels`` describe the same number of examples."""
     if images.count != labels.count:
-        raise DataError(f"{images.count} images but {labels.path} holds {labels.count} "
-                        "labels; the counts must match", path=images.path)
+        raise DataError(
+            f"{images.count} images but {labels.path} holds {labels.count} "
+            "labels; the counts must match",
+            path=images.path,
+        )
 
 
-def write_idx(path: PathLike, data: Union[bytes, bytearray, memoryview],
-              dims: Tuple[int, ...], type_code: int = _UINT8, *,
-              compress: Optional[bool] = None) -> None:
+def write_idx(
+    path: PathLike,
+    data: bytes | bytearray | memoryview,
+    dims: tuple[int, ...],
+    type_code: int = _UINT8,
+    *,
+    compress: bool | None = None,
+) -> None:
     """Write an IDX file atomically; gzip it if ``compress`` or the name ends in .gz.
 
     ``data`` is the raw element bytes (big-endian for multi-byte types). The
@@ -328,23 +399,28 @@ def write_idx(path: PathLike, data: Union[bytes, bytearray, memoryview],
     """
     dims = tuple(dims)
     if type_code not in _ELEMENT_TYPES:
-        raise DataError(f"cannot write unknown IDX type code {type_code!r} (expected one of "
-                        f"{_TYPE_LIST})", path=path)
+        raise DataError(
+            f"cannot write unknown IDX type code {type_code!r} (expected one of {_TYPE_LIST})",
+            path=path,
+        )
     if not 1 <= len(dims) <= MAX_DIMS:
-        raise DataError(f"cannot write {len(dims)} dimensions; need 1 to {MAX_DIMS}",
-                        path=path)
+        raise DataError(f"cannot write {len(dims)} dimensions; need 1 to {MAX_DIMS}", path=path)
     for index, dim in enumerate(dims):
         if not isinstance(dim, int) or not 1 <= dim <= _MAX_DIM_SIZE:
-            raise DataError(f"cannot write dimension {index} = {dim!r}; need an int from 1 "
-                            f"to {_MAX_DIM_SIZE}", path=path)
+            raise DataError(
+                f"cannot write dimension {index} = {dim!r}; need an int from 1 to {_MAX_DIM_SIZE}",
+                path=path,
+            )
     count = 1
     for dim in dims:
         count *= dim
     expected = count * _ELEMENT_TYPES[type_code][0]
     payload = memoryview(data).cast("B")
     if payload.nbytes != expected:
-        raise DataError(f"data has {payload.nbytes} bytes but {_describe(type_code, dims)} "
-                        f"needs {expected}", path=path)
+        raise DataError(
+            f"data has {payload.nbytes} bytes but {_describe(type_code, dims)} needs {expected}",
+            path=path,
+        )
     if compress is None:
         compress = os.fspath(path).endswith(".gz")
     header = struct.pack(f">BBBB{len(dims)}I", 0, 0, type_code, len(dims), *dims)
@@ -359,4 +435,5 @@ def _write_atomic(path: PathLike, header: bytes, payload: memoryview, compress: 
         else:
             put(header)
             put(payload)
+
     atomic_write(path, write, DataError)

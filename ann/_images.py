@@ -29,13 +29,15 @@ byte to detect excess), so a zip bomb costs at most one image's worth of memory.
 Image dimensions are checked (against ``expect`` or ``max_pixels``) as soon as the
 header is read, before any pixel data is inflated or parsed.
 """
+
 from __future__ import annotations
 
 import math
 import re
 import struct
 import zlib
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import Callable
 
 from ann._errors import DataError, PathLike
 from ann._files import regular_file
@@ -64,13 +66,14 @@ MAX_PIXELS = 1 << 22
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PGM_WHITESPACE = b" \t\n\v\f\r"
 
-Image = Tuple[int, int, bytes]
-Size = Tuple[int, int]
+Image = tuple[int, int, bytes]
+Size = tuple[int, int]
 
 
 # --------------------------------------------------------------------------- common
 
-def image_format(data: bytes) -> Optional[str]:
+
+def image_format(data: bytes) -> str | None:
     """``"png"``, ``"pgm"`` or ``None``, from the first bytes (never the file name)."""
     if data.startswith(_PNG_SIGNATURE):
         return "png"
@@ -108,20 +111,26 @@ def _unrecognised(data: bytes) -> str:
     return f"not a PNG or PGM image (it starts with bytes {head})"
 
 
-def _check_size(width: int, height: int, expect: Optional[Size], max_pixels: int,
-                path: Optional[PathLike]) -> None:
+def _check_size(
+    width: int, height: int, expect: Size | None, max_pixels: int, path: PathLike | None
+) -> None:
     """Refuse a wrong or huge size from the header alone, before decoding pixels."""
     if expect is not None:
         rows, cols = expect
         if (height, width) != (rows, cols):
-            raise DataError(f"image is {width}x{height} pixels; ann predict takes {cols}x{rows} "
-                            f"grayscale images (like MNIST)", path=path)
+            raise DataError(
+                f"image is {width}x{height} pixels; ann predict takes {cols}x{rows} "
+                f"grayscale images (like MNIST)",
+                path=path,
+            )
     elif width * height > max_pixels:
-        raise DataError(f"image is {width}x{height} pixels, more than the limit of "
-                        f"{max_pixels} pixels", path=path)
+        raise DataError(
+            f"image is {width}x{height} pixels, more than the limit of {max_pixels} pixels",
+            path=path,
+        )
 
 
-def _rescale_table(maxval: int) -> List[int]:
+def _rescale_table(maxval: int) -> list[int]:
     """v -> round(v * 255 / maxval) for v in 0..maxval (half rounds up)."""
     return [(v * 510 + maxval) // (2 * maxval) for v in range(maxval + 1)]
 
@@ -139,6 +148,7 @@ def _luma16(r: int, g: int, b: int) -> int:
 
 # --------------------------------------------------------------------------- file level
 
+
 def _read_file(path: PathLike) -> bytes:
     """All bytes of a regular file of at most MAX_FILE_BYTES, or a DataError."""
     regular_file(path, DataError, "an image file")
@@ -150,8 +160,9 @@ def _read_file(path: PathLike) -> bytes:
     except OSError as exc:
         raise DataError(f"cannot read file: {exc.strerror or exc}", path=path) from None
     if len(data) > MAX_FILE_BYTES:
-        raise DataError(f"file is larger than {MAX_FILE_BYTES >> 20} MiB; too big for a single "
-                        f"image", path=path)
+        raise DataError(
+            f"file is larger than {MAX_FILE_BYTES >> 20} MiB; too big for a single image", path=path
+        )
     return data
 
 
@@ -171,7 +182,7 @@ def read_gray_image(path: PathLike) -> Image:
     return _read_any(path, None)
 
 
-def _read_any(path: PathLike, expect: Optional[Size]) -> Image:
+def _read_any(path: PathLike, expect: Size | None) -> Image:
     data = _read_file(path)
     if not data:
         raise DataError("empty file, not an image", path=path)
@@ -183,7 +194,7 @@ def _read_any(path: PathLike, expect: Optional[Size]) -> Image:
     raise DataError(_unrecognised(data), path=path)
 
 
-def looks_inverted(pixels: bytes, *, width: Optional[int] = None) -> bool:
+def looks_inverted(pixels: bytes, *, width: int | None = None) -> bool:
     """True when the image's border is bright, i.e. probably dark ink on a light background.
 
     MNIST digits sit in a 20x20 box centred in 28x28, so the outer frame is background
@@ -193,7 +204,7 @@ def looks_inverted(pixels: bytes, *, width: Optional[int] = None) -> bool:
     """
     n = len(pixels)
     if width is None:
-        width = int(round(n ** 0.5))
+        width = int(round(n**0.5))
         if width * width != n:
             raise ValueError(f"looks_inverted: {n} pixels are not a square image; pass width=")
     if width <= 0 or n % width:
@@ -202,12 +213,12 @@ def looks_inverted(pixels: bytes, *, width: Optional[int] = None) -> bool:
     frame = min(2, (width + 1) // 2, (height + 1) // 2)
     total = count = 0
     for y in range(height):
-        row = pixels[y * width:(y + 1) * width]
+        row = pixels[y * width : (y + 1) * width]
         if y < frame or y >= height - frame:
             total += sum(row)
             count += width
         else:
-            total += sum(row[:frame]) + sum(row[width - frame:])
+            total += sum(row[:frame]) + sum(row[width - frame :])
             count += 2 * frame
     return count > 0 and total > 127.5 * count
 
@@ -218,8 +229,15 @@ def looks_inverted(pixels: bytes, *, width: Optional[int] = None) -> bool:
 _NOISE = 0.1
 
 
-def mnist_preprocess(pixels: bytes, width: int, height: int, *, size: int = 28,
-                     box: Optional[int] = None, path: Optional[PathLike] = None) -> bytes:
+def mnist_preprocess(
+    pixels: bytes,
+    width: int,
+    height: int,
+    *,
+    size: int = 28,
+    box: int | None = None,
+    path: PathLike | None = None,
+) -> bytes:
     """A drawing (light ink on a dark background, any size) framed as MNIST's digits were.
 
     LeCun et al. made MNIST from binary NIST digits so: each digit was scaled to fit a 20x20
@@ -245,26 +263,25 @@ def mnist_preprocess(pixels: bytes, width: int, height: int, *, size: int = 28,
     there is nothing to frame. Dark ink on a light background must be inverted first.
     """
     if width <= 0 or height <= 0 or len(pixels) != width * height:
-        raise ValueError(f"mnist_preprocess: {len(pixels)} pixels do not make a "
-                         f"{width}x{height} image")
+        raise ValueError(
+            f"mnist_preprocess: {len(pixels)} pixels do not make a {width}x{height} image"
+        )
     if box is None:
         box = 20 if size == 28 else max(1, round(size * 5 / 7))
     if not 1 <= box <= size:
         raise ValueError(f"mnist_preprocess: box {box} does not fit in {size}x{size}")
     lo, hi = min(pixels), max(pixels)
     if hi == lo:
-        raise DataError(f"the image is blank (every pixel is {lo}): no digit to frame",
-                        path=path)
+        raise DataError(f"the image is blank (every pixel is {lo}): no digit to frame", path=path)
     floor = lo + (hi - lo) * _NOISE
     gain = 255.0 / (hi - floor)
     ink = [(v - floor) * gain if v > floor else 0.0 for v in pixels]
 
     # 2. bounding box of the ink
-    rows = [y for y in range(height) if any(ink[y * width:(y + 1) * width])]
+    rows = [y for y in range(height) if any(ink[y * width : (y + 1) * width])]
     top, bottom = rows[0], rows[-1] + 1
     left = min(next(x for x in range(width) if ink[y * width + x]) for y in rows)
-    right = max(next(x for x in range(width - 1, -1, -1) if ink[y * width + x])
-                for y in rows) + 1
+    right = max(next(x for x in range(width - 1, -1, -1) if ink[y * width + x]) for y in rows) + 1
     w, h = right - left, bottom - top
 
     # 3. fit the longer side to the box, keeping the aspect ratio
@@ -274,12 +291,13 @@ def mnist_preprocess(pixels: bytes, width: int, height: int, *, size: int = 28,
     down = _resample_weights(h, out_h)
     rows_scaled = []
     for y in range(top, bottom):
-        row = ink[y * width + left:y * width + right]
+        row = ink[y * width + left : y * width + right]
         rows_scaled.append([sum(row[j] * wt for j, wt in taps) for taps in across])
-    scaled = [[sum(rows_scaled[j][x] * wt for j, wt in taps) for x in range(out_w)]
-              for taps in down]
+    scaled = [
+        [sum(rows_scaled[j][x] * wt for j, wt in taps) for x in range(out_w)] for taps in down
+    ]
     peak = max(max(row) for row in scaled)
-    if peak <= 0:                             # cannot happen: the box holds ink
+    if peak <= 0:  # cannot happen: the box holds ink
         raise DataError("no ink left after resizing", path=path)
     stretch = 255.0 / peak
 
@@ -300,7 +318,7 @@ def mnist_preprocess(pixels: bytes, width: int, height: int, *, size: int = 28,
     return bytes(field)
 
 
-def _resample_weights(source: int, target: int) -> List[List[Tuple[int, float]]]:
+def _resample_weights(source: int, target: int) -> list[list[tuple[int, float]]]:
     """For each of ``target`` output pixels, the (source index, weight) pairs of a triangle
     filter resampling ``source`` pixels to ``target``: radius 1 source pixel when enlarging
     (bilinear), ``source / target`` when shrinking (so every source pixel is averaged in).
@@ -314,7 +332,7 @@ def _resample_weights(source: int, target: int) -> List[List[Tuple[int, float]]]
         last = min(source, int(math.ceil(centre + radius)))
         taps = [(j, 1.0 - abs(j + 0.5 - centre) / radius) for j in range(first, last)]
         taps = [(j, wt) for j, wt in taps if wt > 0.0]
-        if not taps:                          # centre exactly between two far pixels
+        if not taps:  # centre exactly between two far pixels
             taps = [(min(source - 1, int(centre)), 1.0)]
         total = sum(wt for _, wt in taps)
         taps_all.append([(j, wt / total) for j, wt in taps])
@@ -334,15 +352,22 @@ _COLOR_TYPES = {
 _CRITICAL = (b"IHDR", b"PLTE", b"IDAT", b"IEND")
 
 #: Adam7 passes: (x start, y start, x step, y step).
-_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4),
-          (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+_ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
 
 
 def _row_bytes(width: int, bit_depth: int, channels: int) -> int:
     return (width * bit_depth * channels + 7) // 8
 
 
-def _passes(width: int, height: int, interlaced: bool) -> List[Tuple[int, int, int, int, int, int]]:
+def _passes(width: int, height: int, interlaced: bool) -> list[tuple[int, int, int, int, int, int]]:
     """(x0, y0, dx, dy, pass width, pass height) of each non-empty (sub)image."""
     if not interlaced:
         return [(0, 0, 1, 1, width, height)]
@@ -359,8 +384,13 @@ def _chunk_name(kind: bytes) -> str:
     return kind.decode("latin-1")
 
 
-def decode_png(data: bytes, *, path: Optional[PathLike] = None, expect: Optional[Size] = None,
-               max_pixels: int = MAX_PIXELS) -> Image:
+def decode_png(
+    data: bytes,
+    *,
+    path: PathLike | None = None,
+    expect: Size | None = None,
+    max_pixels: int = MAX_PIXELS,
+) -> Image:
     """``(width, height, pixels)`` of a PNG, pixels converted to 8-bit gray (see module doc).
 
     All colour types and bit depths of the PNG standard are read, and Adam7 interlacing
@@ -368,42 +398,56 @@ def decode_png(data: bytes, *, path: Optional[PathLike] = None, expect: Optional
     at most ``max_pixels``. Byte offsets in errors count from the start of ``data``.
     """
     if not data.startswith(_PNG_SIGNATURE):
-        raise DataError("not a PNG file (bad signature)" if data else "empty file, not an image",
-                        path=path)
+        raise DataError(
+            "not a PNG file (bad signature)" if data else "empty file, not an image", path=path
+        )
     pos = len(_PNG_SIGNATURE)
-    header: Optional[Tuple[int, int, int, int, bool]] = None
-    palette: Optional[bytes] = None
-    idat: List[bytes] = []
+    header: tuple[int, int, int, int, bool] | None = None
+    palette: bytes | None = None
+    idat: list[bytes] = []
     idat_done = False  # an IDAT was seen and then another chunk: no more IDAT allowed
     end = len(data)
     while True:
         start = pos
         if end - pos < 12:
             what = "IEND chunk" if header is not None else "IHDR chunk"
-            raise DataError(f"truncated PNG: file ends before the {what} "
-                            f"({end - pos} bytes left, a chunk needs at least 12)",
-                            path=path, offset=start)
+            raise DataError(
+                f"truncated PNG: file ends before the {what} "
+                f"({end - pos} bytes left, a chunk needs at least 12)",
+                path=path,
+                offset=start,
+            )
         length, kind = struct.unpack_from(">I4s", data, pos)
         if not all(65 <= c <= 90 or 97 <= c <= 122 for c in kind):
-            raise DataError(f"invalid chunk type {kind!r} (not four ASCII letters)",
-                            path=path, offset=start)
+            raise DataError(
+                f"invalid chunk type {kind!r} (not four ASCII letters)", path=path, offset=start
+            )
         name = _chunk_name(kind)
         if length > 0x7FFFFFFF:
-            raise DataError(f"chunk {name} declares length {length}, above the PNG limit "
-                            f"of 2^31-1", path=path, offset=start)
+            raise DataError(
+                f"chunk {name} declares length {length}, above the PNG limit of 2^31-1",
+                path=path,
+                offset=start,
+            )
         if length + 12 > end - pos:
-            raise DataError(f"truncated PNG: chunk {name} declares {length} data bytes but only "
-                            f"{max(0, end - pos - 12)} remain", path=path, offset=start)
-        body = data[pos + 8:pos + 8 + length]
+            raise DataError(
+                f"truncated PNG: chunk {name} declares {length} data bytes but only "
+                f"{max(0, end - pos - 12)} remain",
+                path=path,
+                offset=start,
+            )
+        body = data[pos + 8 : pos + 8 + length]
         (crc,) = struct.unpack_from(">I", data, pos + 8 + length)
         if zlib.crc32(body, zlib.crc32(kind)) != crc:
-            raise DataError(f"CRC mismatch in chunk {name} (file is corrupt)",
-                            path=path, offset=start)
+            raise DataError(
+                f"CRC mismatch in chunk {name} (file is corrupt)", path=path, offset=start
+            )
         pos += 12 + length
 
         if header is None and kind != b"IHDR":
-            raise DataError(f"first chunk is {name}, but a PNG must start with IHDR",
-                            path=path, offset=start)
+            raise DataError(
+                f"first chunk is {name}, but a PNG must start with IHDR", path=path, offset=start
+            )
         if kind == b"IHDR":
             if header is not None:
                 raise DataError("second IHDR chunk", path=path, offset=start)
@@ -419,16 +463,21 @@ def decode_png(data: bytes, *, path: Optional[PathLike] = None, expect: Optional
             if color_type in (0, 4):
                 raise DataError("PLTE chunk in a grayscale PNG", path=path, offset=start)
             if length == 0 or length % 3 or length > 768:
-                raise DataError(f"PLTE chunk of {length} bytes; it must hold 1 to 256 RGB "
-                                f"entries (a multiple of 3 bytes)", path=path, offset=start)
+                raise DataError(
+                    f"PLTE chunk of {length} bytes; it must hold 1 to 256 RGB "
+                    f"entries (a multiple of 3 bytes)",
+                    path=path,
+                    offset=start,
+                )
             palette = body
         elif kind == b"IDAT":
             if idat_done:
                 raise DataError("IDAT chunks are not consecutive", path=path, offset=start)
             assert header is not None  # IHDR came first (checked above)
             if header[3] == 3 and palette is None:
-                raise DataError("palette PNG has no PLTE chunk before its image data",
-                                path=path, offset=start)
+                raise DataError(
+                    "palette PNG has no PLTE chunk before its image data", path=path, offset=start
+                )
             idat.append(body)
         elif kind == b"IEND":
             if length:
@@ -439,8 +488,11 @@ def decode_png(data: bytes, *, path: Optional[PathLike] = None, expect: Optional
                 raise DataError(f"{end - pos} bytes after the IEND chunk", path=path, offset=pos)
             break
         elif not kind[0] & 0x20:  # uppercase first letter: critical, must be understood
-            raise DataError(f"unknown critical chunk {name}; cannot decode this PNG safely",
-                            path=path, offset=start)
+            raise DataError(
+                f"unknown critical chunk {name}; cannot decode this PNG safely",
+                path=path,
+                offset=start,
+            )
         # Ancillary chunks (tRNS, gAMA, tEXt, ...) are ignored; see the module doc.
         if idat and kind != b"IDAT":
             idat_done = True
@@ -465,25 +517,30 @@ def decode_png(data: bytes, *, path: Optional[PathLike] = None, expect: Optional
         offset += ph * (1 + rowbytes)
         for j, row in enumerate(rows):
             start = (y0 + j * dy) * width + x0
-            out[start:start + (pw - 1) * dx + 1:dx] = convert(row, pw)
+            out[start : start + (pw - 1) * dx + 1 : dx] = convert(row, pw)
     return width, height, bytes(out)
 
 
-def _parse_ihdr(body: bytes, path: Optional[PathLike], offset: int
-                ) -> Tuple[int, int, int, int, bool]:
+def _parse_ihdr(body: bytes, path: PathLike | None, offset: int) -> tuple[int, int, int, int, bool]:
     if len(body) != 13:
         raise DataError(f"IHDR chunk is {len(body)} bytes; it must be 13", path=path, offset=offset)
     width, height, bit_depth, color_type, compression, filter_method, interlace = struct.unpack(
-        ">IIBBBBB", body)
+        ">IIBBBBB", body
+    )
     if not (0 < width <= 0x7FFFFFFF and 0 < height <= 0x7FFFFFFF):
         raise DataError(f"invalid image size {width}x{height} in IHDR", path=path, offset=offset)
     if color_type not in _COLOR_TYPES:
-        raise DataError(f"invalid PNG colour type {color_type} (valid: 0, 2, 3, 4, 6)",
-                        path=path, offset=offset)
+        raise DataError(
+            f"invalid PNG colour type {color_type} (valid: 0, 2, 3, 4, 6)", path=path, offset=offset
+        )
     depths, _, type_name = _COLOR_TYPES[color_type]
     if bit_depth not in depths:
-        raise DataError(f"bit depth {bit_depth} is invalid for {type_name} PNG (valid: "
-                        f"{', '.join(map(str, depths))})", path=path, offset=offset)
+        raise DataError(
+            f"bit depth {bit_depth} is invalid for {type_name} PNG (valid: "
+            f"{', '.join(map(str, depths))})",
+            path=path,
+            offset=offset,
+        )
     if compression != 0:
         raise DataError(f"unknown PNG compression method {compression}", path=path, offset=offset)
     if filter_method != 0:
@@ -493,7 +550,7 @@ def _parse_ihdr(body: bytes, path: Optional[PathLike], offset: int
     return width, height, bit_depth, color_type, interlace == 1
 
 
-def _inflate(compressed: bytes, expected: int, path: Optional[PathLike]) -> bytes:
+def _inflate(compressed: bytes, expected: int, path: PathLike | None) -> bytes:
     """Inflate the IDAT stream, which must hold exactly ``expected`` bytes.
 
     ``max_length`` caps what zlib may produce, so a stream that would inflate to
@@ -508,33 +565,48 @@ def _inflate(compressed: bytes, expected: int, path: Optional[PathLike]) -> byte
         # produces a byte or consumes all its input, so this loop runs at most twice.
         while not inflater.eof and inflater.unconsumed_tail:
             if inflater.decompress(inflater.unconsumed_tail, 1):
-                raise DataError(f"image data inflates to more than the {expected} bytes "
-                                f"the IHDR size implies", path=path)
+                raise DataError(
+                    f"image data inflates to more than the {expected} bytes the IHDR size implies",
+                    path=path,
+                )
     except zlib.error as exc:
         raise DataError(f"corrupt compressed image data (zlib: {exc})", path=path) from None
     if not inflater.eof:
-        raise DataError(f"truncated compressed image data: the zlib stream ends early "
-                        f"({len(raw)} of {expected} bytes)", path=path)
+        raise DataError(
+            f"truncated compressed image data: the zlib stream ends early "
+            f"({len(raw)} of {expected} bytes)",
+            path=path,
+        )
     if len(raw) != expected:
-        raise DataError(f"image data inflates to {len(raw)} bytes; the IHDR size implies "
-                        f"{expected}", path=path)
+        raise DataError(
+            f"image data inflates to {len(raw)} bytes; the IHDR size implies {expected}", path=path
+        )
     if inflater.unused_data:
-        raise DataError(f"{len(inflater.unused_data)} bytes after the end of the compressed "
-                        f"image data", path=path)
+        raise DataError(
+            f"{len(inflater.unused_data)} bytes after the end of the compressed image data",
+            path=path,
+        )
     return raw
 
 
-def _unfilter(raw: bytes, offset: int, width: int, height: int, rowbytes: int, bpp: int,
-              path: Optional[PathLike]) -> List[bytes]:
+def _unfilter(
+    raw: bytes,
+    offset: int,
+    width: int,
+    height: int,
+    rowbytes: int,
+    bpp: int,
+    path: PathLike | None,
+) -> list[bytes]:
     """Undo PNG's per-row filters. Each filtered byte x was stored as x - predictor(a, b, c),
     with a = the byte bpp to the left, b = the byte above, c = the one above-left
     (all 0 outside the image), so adding the predictor back mod 256 restores it."""
-    rows: List[bytes] = []
+    rows: list[bytes] = []
     prior = bytes(rowbytes)
     pos = offset
     for y in range(height):
         filter_type = raw[pos]
-        row = bytearray(raw[pos + 1:pos + 1 + rowbytes])
+        row = bytearray(raw[pos + 1 : pos + 1 + rowbytes])
         pos += 1 + rowbytes
         if filter_type == 0:  # None
             pass
@@ -556,8 +628,8 @@ def _unfilter(raw: bytes, offset: int, width: int, height: int, rowbytes: int, b
                     c = prior[i - bpp]
                 else:
                     a = c = 0
-                pa = abs(b - c)          # |p - a| with p = a + b - c
-                pb = abs(a - c)          # |p - b|
+                pa = abs(b - c)  # |p - a| with p = a + b - c
+                pb = abs(a - c)  # |p - b|
                 pc = abs(a + b - 2 * c)  # |p - c|
                 if pa <= pb and pa <= pc:
                     pred = a
@@ -567,36 +639,42 @@ def _unfilter(raw: bytes, offset: int, width: int, height: int, rowbytes: int, b
                     pred = c
                 row[i] = (row[i] + pred) & 0xFF
         else:
-            raise DataError(f"row {y} of the image data has filter type {filter_type}; "
-                            f"PNG defines 0 to 4 (file is corrupt)", path=path)
+            raise DataError(
+                f"row {y} of the image data has filter type {filter_type}; "
+                f"PNG defines 0 to 4 (file is corrupt)",
+                path=path,
+            )
         prior = bytes(row)
         rows.append(prior)
     return rows
 
 
-def _unpack_bits(row: bytes, width: int, bit_depth: int) -> List[int]:
+def _unpack_bits(row: bytes, width: int, bit_depth: int) -> list[int]:
     """Samples of a row packed ``8 // bit_depth`` per byte, most significant bits first."""
     mask = (1 << bit_depth) - 1
     shifts = range(8 - bit_depth, -1, -bit_depth)
     return [(byte >> s) & mask for byte in row for s in shifts][:width]
 
 
-def _row_converter(color_type: int, bit_depth: int, palette: Optional[bytes],
-                   path: Optional[PathLike]) -> Callable[[bytes, int], bytes]:
+def _row_converter(
+    color_type: int, bit_depth: int, palette: bytes | None, path: PathLike | None
+) -> Callable[[bytes, int], bytes]:
     """A function (unfiltered row, pixels in it) -> 8-bit gray bytes for this format."""
     channels = _COLOR_TYPES[color_type][1]
     if color_type == 3:
         assert palette is not None  # checked when the IDAT chunk was met
-        gray = bytes(_luma8(*palette[i:i + 3]) for i in range(0, len(palette), 3))
+        gray = bytes(_luma8(*palette[i : i + 3]) for i in range(0, len(palette), 3))
         entries = len(gray)
 
         def from_palette(row: bytes, width: int) -> bytes:
             indexes = row if bit_depth == 8 else _unpack_bits(row, width, bit_depth)
             top = max(indexes)
             if top >= entries:
-                raise DataError(f"palette index {top} is out of range (PLTE has {entries} "
-                                f"entries)", path=path)
+                raise DataError(
+                    f"palette index {top} is out of range (PLTE has {entries} entries)", path=path
+                )
             return bytes(gray[i] for i in indexes)
+
         return from_palette
     if bit_depth < 8:  # grayscale only
         scale = 255 // ((1 << bit_depth) - 1)  # exact: 255, 85, 17
@@ -604,21 +682,28 @@ def _row_converter(color_type: int, bit_depth: int, palette: Optional[bytes],
     if bit_depth == 8:
         if color_type in (0, 4):
             return lambda row, width: bytes(row[::channels])
-        return lambda row, width: bytes(map(_luma8, row[0::channels], row[1::channels],
-                                            row[2::channels]))
+        return lambda row, width: bytes(
+            map(_luma8, row[0::channels], row[1::channels], row[2::channels])
+        )
     step = 2 * channels
 
-    def sample16(row: bytes, k: int) -> List[int]:
-        return [hi << 8 | lo for hi, lo in zip(row[2 * k::step], row[2 * k + 1::step])]
+    def sample16(row: bytes, k: int) -> list[int]:
+        return [hi << 8 | lo for hi, lo in zip(row[2 * k :: step], row[2 * k + 1 :: step])]
+
     if color_type in (0, 4):
         return lambda row, width: bytes((v * 510 + 65535) // 131070 for v in sample16(row, 0))
-    return lambda row, width: bytes(map(_luma16, sample16(row, 0), sample16(row, 1),
-                                        sample16(row, 2)))
+    return lambda row, width: bytes(
+        map(_luma16, sample16(row, 0), sample16(row, 1), sample16(row, 2))
+    )
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(
-        ">I", zlib.crc32(body, zlib.crc32(kind)))
+    return (
+        struct.pack(">I", len(body))
+        + kind
+        + body
+        + struct.pack(">I", zlib.crc32(body, zlib.crc32(kind)))
+    )
 
 
 def _filter_row(row: bytes, prior: bytes, filter_type: int, bpp: int) -> bytes:
@@ -644,10 +729,16 @@ def _filter_row(row: bytes, prior: bytes, filter_type: int, bpp: int) -> bytes:
     return bytes([filter_type]) + bytes(out)
 
 
-def _encode_png(width: int, height: int, color_type: int, bit_depth: int,
-                scanlines: Sequence[bytes], filters: Union[int, Sequence[int]] = 0,
-                palette: Optional[bytes] = None, ancillary: Sequence[Tuple[bytes, bytes]] = ()
-                ) -> bytes:
+def _encode_png(
+    width: int,
+    height: int,
+    color_type: int,
+    bit_depth: int,
+    scanlines: Sequence[bytes],
+    filters: int | Sequence[int] = 0,
+    palette: bytes | None = None,
+    ancillary: Sequence[tuple[bytes, bytes]] = (),
+) -> bytes:
     """A non-interlaced PNG from already packed scanlines (no filter bytes), any format.
 
     ``filters`` is one filter type for every row or one per row, so tests can reach
@@ -665,8 +756,10 @@ def _encode_png(width: int, height: int, color_type: int, bit_depth: int,
             raise ValueError("bad scanline length or filter type")
         parts.append(_filter_row(line, prior, filter_type, bpp))
         prior = line
-    out = [_PNG_SIGNATURE,
-           _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0))]
+    out = [
+        _PNG_SIGNATURE,
+        _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)),
+    ]
     out += [_chunk(kind, body) for kind, body in ancillary]
     if palette is not None:
         out.append(_chunk(b"PLTE", palette))
@@ -674,17 +767,19 @@ def _encode_png(width: int, height: int, color_type: int, bit_depth: int,
     return b"".join(out)
 
 
-def encode_png_gray(width: int, height: int, pixels: bytes, *,
-                    filters: Union[int, Sequence[int]] = 0) -> bytes:
+def encode_png_gray(
+    width: int, height: int, pixels: bytes, *, filters: int | Sequence[int] = 0
+) -> bytes:
     """An 8-bit grayscale PNG of ``pixels`` (row-major, ``width * height`` bytes).
 
     ``filters`` picks the PNG row filter (0 None, 1 Sub, 2 Up, 3 Average, 4 Paeth),
     one for all rows or a sequence with one per row.
     """
     if width <= 0 or height <= 0 or len(pixels) != width * height:
-        raise ValueError(f"encode_png_gray: {len(pixels)} pixels do not make a "
-                         f"{width}x{height} image")
-    rows = [bytes(pixels[y * width:(y + 1) * width]) for y in range(height)]
+        raise ValueError(
+            f"encode_png_gray: {len(pixels)} pixels do not make a {width}x{height} image"
+        )
+    rows = [bytes(pixels[y * width : (y + 1) * width]) for y in range(height)]
     return _encode_png(width, height, 0, 8, rows, filters)
 
 
@@ -695,7 +790,7 @@ _PGM_COMMENT = re.compile(rb"#[^\r\n]*")
 _MAX_DIGITS = 10  # 2^31 has 10 digits; longer is garbage (and int() on it would be slow)
 
 
-def _pgm_number(data: bytes, pos: int, what: str, path: Optional[PathLike]) -> Tuple[int, int]:
+def _pgm_number(data: bytes, pos: int, what: str, path: PathLike | None) -> tuple[int, int]:
     """Skip whitespace and comments from ``pos``, read a decimal number; (value, end)."""
     end = len(data)
     while pos < end:
@@ -710,21 +805,34 @@ def _pgm_number(data: bytes, pos: int, what: str, path: Optional[PathLike]) -> T
         raise DataError(f"truncated PGM header: file ends before the {what}", path=path)
     match = _PGM_NUMBER.match(data, pos)
     if match is None:
-        raise DataError(f"PGM header: expected the {what} as a decimal number, found "
-                        f"{data[pos:pos + 8]!r}", path=path, offset=pos)
+        raise DataError(
+            f"PGM header: expected the {what} as a decimal number, found {data[pos : pos + 8]!r}",
+            path=path,
+            offset=pos,
+        )
     digits = match.group()
     if len(digits) > _MAX_DIGITS:
-        raise DataError(f"PGM header: {what} has {len(digits)} digits; far too large",
-                        path=path, offset=pos)
+        raise DataError(
+            f"PGM header: {what} has {len(digits)} digits; far too large", path=path, offset=pos
+        )
     stop = match.end()
     if stop < end and data[stop] not in _PGM_WHITESPACE and data[stop] != 0x23:
-        raise DataError(f"PGM header: {what} {digits.decode()} is followed by "
-                        f"{data[stop:stop + 1]!r}, not whitespace", path=path, offset=stop)
+        raise DataError(
+            f"PGM header: {what} {digits.decode()} is followed by "
+            f"{data[stop : stop + 1]!r}, not whitespace",
+            path=path,
+            offset=stop,
+        )
     return int(digits), stop
 
 
-def decode_pgm(data: bytes, *, path: Optional[PathLike] = None, expect: Optional[Size] = None,
-               max_pixels: int = MAX_PIXELS) -> Image:
+def decode_pgm(
+    data: bytes,
+    *,
+    path: PathLike | None = None,
+    expect: Size | None = None,
+    max_pixels: int = MAX_PIXELS,
+) -> Image:
     """``(width, height, pixels)`` of a P5 (binary) or P2 (ASCII) PGM, scaled to 0..255.
 
     ``maxval`` may be 1..65535; P5 stores 2-byte big-endian samples when it exceeds
@@ -748,8 +856,9 @@ def decode_pgm(data: bytes, *, path: Optional[PathLike] = None, expect: Optional
     if pos >= len(data):
         raise DataError("truncated PGM: no pixel data after the header", path=path, offset=pos)
     if data[pos] not in _PGM_WHITESPACE:
-        raise DataError("PGM header: maxval must be followed by one whitespace character",
-                        path=path, offset=pos)
+        raise DataError(
+            "PGM header: maxval must be followed by one whitespace character", path=path, offset=pos
+        )
     count = width * height
     table = _rescale_table(maxval)
     if magic == b"P5":
@@ -761,18 +870,25 @@ def decode_pgm(data: bytes, *, path: Optional[PathLike] = None, expect: Optional
     return width, height, bytes([table[v] for v in samples])
 
 
-def _pgm_binary(data: bytes, start: int, count: int, maxval: int,
-                path: Optional[PathLike]) -> Sequence[int]:
+def _pgm_binary(
+    data: bytes, start: int, count: int, maxval: int, path: PathLike | None
+) -> Sequence[int]:
     size = 2 if maxval > 255 else 1  # P5 spends a single whitespace byte after maxval
     need = count * size
-    raster = data[start:start + need]
+    raster = data[start : start + need]
     if len(raster) < need:
-        raise DataError(f"truncated PGM: {len(raster)} bytes of pixel data, the header "
-                        f"implies {need}", path=path, offset=start + len(raster))
-    rest = data[start + need:]
+        raise DataError(
+            f"truncated PGM: {len(raster)} bytes of pixel data, the header implies {need}",
+            path=path,
+            offset=start + len(raster),
+        )
+    rest = data[start + need :]
     if rest.strip(_PGM_WHITESPACE):
-        raise DataError(f"{len(rest)} bytes after the pixel data (a second image in one "
-                        f"file is not supported)", path=path, offset=start + need)
+        raise DataError(
+            f"{len(rest)} bytes after the pixel data (a second image in one file is not supported)",
+            path=path,
+            offset=start + need,
+        )
     samples: Sequence[int]
     if size == 1:
         samples = raster
@@ -784,28 +900,35 @@ def _pgm_binary(data: bytes, start: int, count: int, maxval: int,
     return samples
 
 
-def _pgm_ascii(data: bytes, start: int, count: int, maxval: int,
-               path: Optional[PathLike]) -> Sequence[int]:
+def _pgm_ascii(
+    data: bytes, start: int, count: int, maxval: int, path: PathLike | None
+) -> Sequence[int]:
     text = data[start:]
     if b"#" in text:  # not in the standard's raster, but harmless to allow
         text = _PGM_COMMENT.sub(b" ", text)
     # maxsplit keeps memory bounded by the pixel count however much the file holds.
     tokens = text.split(None, count)
     if len(tokens) > count:
-        raise DataError(f"more than the {count} samples the PGM header declares (a second "
-                        f"image in one file is not supported)", path=path)
+        raise DataError(
+            f"more than the {count} samples the PGM header declares (a second "
+            f"image in one file is not supported)",
+            path=path,
+        )
     if len(tokens) < count:
-        raise DataError(f"truncated PGM: {len(tokens)} samples, the header declares {count}",
-                        path=path)
+        raise DataError(
+            f"truncated PGM: {len(tokens)} samples, the header declares {count}", path=path
+        )
     samples = []
     for index, token in enumerate(tokens):
         if not token.isdigit():
-            raise DataError(f"PGM sample {index} is {token[:12]!r}, not a decimal number",
-                            path=path)
+            raise DataError(
+                f"PGM sample {index} is {token[:12]!r}, not a decimal number", path=path
+            )
         value = int(token) if len(token) <= _MAX_DIGITS else maxval + 1
         if value > maxval:
-            raise DataError(f"PGM sample {index} is {token[:12].decode()}, above maxval {maxval}",
-                            path=path)
+            raise DataError(
+                f"PGM sample {index} is {token[:12].decode()}, above maxval {maxval}", path=path
+            )
         samples.append(value)
     return samples
 
@@ -818,7 +941,7 @@ def encode_pgm(width: int, height: int, pixels: bytes, *, binary: bool = True) -
         return b"P5\n%d %d\n255\n" % (width, height) + bytes(pixels)
     lines = [b"P2", b"%d %d" % (width, height), b"255"]
     for y in range(height):
-        row = pixels[y * width:(y + 1) * width]
+        row = pixels[y * width : (y + 1) * width]
         for i in range(0, width, 16):  # 16 samples of at most 4 characters: <= 63 chars
-            lines.append(b" ".join(b"%d" % v for v in row[i:i + 16]))
+            lines.append(b" ".join(b"%d" % v for v in row[i : i + 16]))
     return b"\n".join(lines) + b"\n"

@@ -11,6 +11,7 @@ are accepted per file: that of the official ``.gz`` as the mirrors serve it,
 and that of the decompressed IDX content, so a mirror that recompressed the
 files (different gzip bytes, same data) is accepted too.
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,15 +28,23 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Mapping, Optional, Sequence, Union
+from typing import IO, Any, Callable, Union
 
 from ._errors import DataError
 
 __all__ = [
-    "FILES", "SHA256", "DEFAULT_MIRRORS", "SAMPLE_DIR", "MnistSource",
-    "default_data_dir", "mirrors_from_env", "find_mnist", "download_mnist",
+    "FILES",
+    "SHA256",
+    "DEFAULT_MIRRORS",
+    "SAMPLE_DIR",
+    "MnistSource",
+    "default_data_dir",
+    "mirrors_from_env",
+    "find_mnist",
+    "download_mnist",
 ]
 
 PathArg = Union[str, "os.PathLike[str]"]
@@ -79,8 +88,9 @@ DEFAULT_MIRRORS = [
 SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "sample"
 SAMPLE_TRAIN_SIZE = 10_000
 SAMPLE_TEST_SIZE = 2_000
-_SAMPLE_WORDS = (f"the built-in sample ({SAMPLE_TRAIN_SIZE:,} training and "
-                 f"{SAMPLE_TEST_SIZE:,} test digits)")
+_SAMPLE_WORDS = (
+    f"the built-in sample ({SAMPLE_TRAIN_SIZE:,} training and {SAMPLE_TEST_SIZE:,} test digits)"
+)
 
 # Limits that keep a hostile or broken mirror from costing unbounded disk,
 # memory or time. The largest real file is 9.9 MB gzipped, 47 MB raw.
@@ -148,8 +158,11 @@ def mirrors_from_env() -> list[str]:
     Blank entries are dropped and each URL gets a trailing "/", so the file
     names can simply be appended. A variable holding only blanks counts as unset.
     """
-    entries = [_base_url(part) for part in os.environ.get("ANN_MNIST_MIRRORS", "").split(",")
-               if part.strip()]
+    entries = [
+        _base_url(part)
+        for part in os.environ.get("ANN_MNIST_MIRRORS", "").split(",")
+        if part.strip()
+    ]
     return entries or list(DEFAULT_MIRRORS)
 
 
@@ -160,8 +173,7 @@ def _check_mirror(url: str) -> None:
         raise DataError(f"MNIST mirror {url!r} is not an http:// or https:// URL")
 
 
-def _locate(folder: Path, keys: Sequence[str] = tuple(FILES)
-            ) -> tuple[dict[str, Path], list[str]]:
+def _locate(folder: Path, keys: Sequence[str] = tuple(FILES)) -> tuple[dict[str, Path], list[str]]:
     """The MNIST files of `keys` present in `folder` (gzipped or not), and the names of those
     missing."""
     found: dict[str, Path] = {}
@@ -169,7 +181,7 @@ def _locate(folder: Path, keys: Sequence[str] = tuple(FILES)
     for key, name in FILES.items():
         if key not in keys:
             continue
-        for candidate in (folder / name, folder / name[:-len(".gz")]):
+        for candidate in (folder / name, folder / name[: -len(".gz")]):
             if candidate.is_file():
                 found[key] = candidate
                 break
@@ -181,15 +193,24 @@ def _locate(folder: Path, keys: Sequence[str] = tuple(FILES)
 def _sample_source(note: str) -> MnistSource:
     found, missing = _locate(SAMPLE_DIR)
     if missing:
-        raise DataError(f"the built-in MNIST sample lacks {', '.join(missing)} "
-                        "(broken installation?)", path=SAMPLE_DIR)
+        raise DataError(
+            f"the built-in MNIST sample lacks {', '.join(missing)} (broken installation?)",
+            path=SAMPLE_DIR,
+        )
     return MnistSource(found, "sample", note)
 
 
-def find_mnist(path: Optional[PathArg] = None, *, download: bool = True, progress: bool = True,
-               timeout: float = 30.0, stream: Optional[IO[str]] = None,
-               keys: Sequence[str] = tuple(FILES), connect_timeout: float = _CONNECT_TIMEOUT,
-               skip_hint: str = _SKIP_HINT) -> MnistSource:
+def find_mnist(
+    path: PathArg | None = None,
+    *,
+    download: bool = True,
+    progress: bool = True,
+    timeout: float = 30.0,
+    stream: IO[str] | None = None,
+    keys: Sequence[str] = tuple(FILES),
+    connect_timeout: float = _CONNECT_TIMEOUT,
+    skip_hint: str = _SKIP_HINT,
+) -> MnistSource:
     """Find the four MNIST files (or only those of ``keys``, e.g. the two test files),
     downloading them if needed and allowed.
 
@@ -226,12 +247,14 @@ def find_mnist(path: Optional[PathArg] = None, *, download: bool = True, progres
         if not folder.exists():
             raise DataError("MNIST folder does not exist", path=folder)
         if not folder.is_dir():
-            raise DataError("not a folder (expected a folder holding the four MNIST files)",
-                            path=folder)
+            raise DataError(
+                "not a folder (expected a folder holding the four MNIST files)", path=folder
+            )
         found, missing = _locate(folder, keys)
         if missing:
-            raise DataError(f"MNIST file(s) missing, with or without .gz: {', '.join(missing)}",
-                            path=folder)
+            raise DataError(
+                f"MNIST file(s) missing, with or without .gz: {', '.join(missing)}", path=folder
+            )
         return MnistSource(found, "folder", f"MNIST from {folder}")
 
     folder = default_data_dir()
@@ -239,32 +262,51 @@ def find_mnist(path: Optional[PathArg] = None, *, download: bool = True, progres
     if not missing:
         return MnistSource(found, "folder", f"MNIST from {folder}")
     if not download:
-        return _sample_source(f"MNIST not found in {folder} and downloading is off; "
-                              f"using {_SAMPLE_WORDS}")
+        return _sample_source(
+            f"MNIST not found in {folder} and downloading is off; using {_SAMPLE_WORDS}"
+        )
     mirrors = mirrors_from_env()
     for mirror in mirrors:
         _check_mirror(mirror)
     if progress:
         host = urllib.parse.urlsplit(mirrors[0]).hostname
         others = f" (then {len(mirrors) - 1} other mirror(s))" if len(mirrors) > 1 else ""
-        print(f"ann: MNIST is not in {folder}: downloading {', '.join(missing)} from {host}"
-              f"{others}, waiting at most {min(connect_timeout, timeout):g} s to connect; "
-              f"{skip_hint}", file=sys.stderr if stream is None else stream, flush=True)
+        print(
+            f"ann: MNIST is not in {folder}: downloading {', '.join(missing)} from {host}"
+            f"{others}, waiting at most {min(connect_timeout, timeout):g} s to connect; "
+            f"{skip_hint}",
+            file=sys.stderr if stream is None else stream,
+            flush=True,
+        )
     try:
-        paths = download_mnist(folder, mirrors=mirrors, timeout=timeout, progress=progress,
-                               stream=stream, keys=keys, connect_timeout=connect_timeout)
+        paths = download_mnist(
+            folder,
+            mirrors=mirrors,
+            timeout=timeout,
+            progress=progress,
+            stream=stream,
+            keys=keys,
+            connect_timeout=connect_timeout,
+        )
     except DataError as exc:
-        return _sample_source(f"MNIST not found in {folder} and not downloadable ({exc.reason}); "
-                              f"using {_SAMPLE_WORDS}")
+        return _sample_source(
+            f"MNIST not found in {folder} and not downloadable ({exc.reason}); "
+            f"using {_SAMPLE_WORDS}"
+        )
     return MnistSource(paths, "download", f"MNIST downloaded to {folder}")
 
 
-def download_mnist(folder: PathArg, *, mirrors: Optional[Sequence[str]] = None,
-                   timeout: float = 30.0, progress: bool = True,
-                   stream: Optional[IO[str]] = None,
-                   hashes: Optional[Mapping[str, Mapping[str, str]]] = None,
-                   keys: Sequence[str] = tuple(FILES),
-                   connect_timeout: float = _CONNECT_TIMEOUT) -> dict[str, Path]:
+def download_mnist(
+    folder: PathArg,
+    *,
+    mirrors: Sequence[str] | None = None,
+    timeout: float = 30.0,
+    progress: bool = True,
+    stream: IO[str] | None = None,
+    hashes: Mapping[str, Mapping[str, str]] | None = None,
+    keys: Sequence[str] = tuple(FILES),
+    connect_timeout: float = _CONNECT_TIMEOUT,
+) -> dict[str, Path]:
     """Download the MNIST files missing from `folder` and return the paths of all four (of
     those of ``keys`` when given).
 
@@ -283,8 +325,9 @@ def download_mnist(folder: PathArg, *, mirrors: Optional[Sequence[str]] = None,
     if not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
     if not connect_timeout > 0:
-        raise ValueError(f"connect_timeout must be a positive number of seconds, "
-                         f"not {connect_timeout!r}")
+        raise ValueError(
+            f"connect_timeout must be a positive number of seconds, not {connect_timeout!r}"
+        )
     connect_timeout = min(connect_timeout, timeout)
     mirror_list = mirrors_from_env() if mirrors is None else [_base_url(m) for m in mirrors]
     if not mirror_list:
@@ -311,8 +354,15 @@ def download_mnist(folder: PathArg, *, mirrors: Optional[Sequence[str]] = None,
         failures: list[str] = []
         for i, mirror in enumerate(order):
             try:
-                _fetch(mirror, name, target / name, expected[key], timeout,
-                       _Progress(name, out, progress), connect_timeout)
+                _fetch(
+                    mirror,
+                    name,
+                    target / name,
+                    expected[key],
+                    timeout,
+                    _Progress(name, out, progress),
+                    connect_timeout,
+                )
             except _MirrorFailure as exc:
                 failures.append(f"{mirror} ({exc})")
                 if progress:
@@ -334,8 +384,15 @@ class _MirrorFailure(Exception):
     """This mirror could not deliver this file; the next one may. str() is the brief reason."""
 
 
-def _fetch(mirror: str, name: str, dest: Path, expected: Mapping[str, str], timeout: float,
-           progress: _Progress, connect_timeout: float = _CONNECT_TIMEOUT) -> None:
+def _fetch(
+    mirror: str,
+    name: str,
+    dest: Path,
+    expected: Mapping[str, str],
+    timeout: float,
+    progress: _Progress,
+    connect_timeout: float = _CONNECT_TIMEOUT,
+) -> None:
     """Download mirror+name to a temporary file beside `dest`, verify it, then move it into place.
 
     The temporary file lives in the destination folder so the final
@@ -343,11 +400,13 @@ def _fetch(mirror: str, name: str, dest: Path, expected: Mapping[str, str], time
     and verified, even after a crash or Ctrl-C (which deletes the temporary).
     """
     try:
-        tmp = tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.",
-                                          suffix=".part", delete=False)
+        tmp = tempfile.NamedTemporaryFile(
+            dir=dest.parent, prefix=f".{dest.name}.", suffix=".part", delete=False
+        )
     except OSError as exc:
-        raise DataError(f"cannot write in the folder ({exc.strerror or exc})",
-                        path=dest.parent) from exc
+        raise DataError(
+            f"cannot write in the folder ({exc.strerror or exc})", path=dest.parent
+        ) from exc
     tmp_path = Path(tmp.name)
     placed = False
     try:
@@ -382,13 +441,19 @@ def _local(action: Callable[[], object], path: Path) -> None:
         raise DataError(f"cannot write the download ({exc.strerror or exc})", path=path) from exc
 
 
-def _stream_body(url: str, sink: IO[bytes], timeout: float, progress: _Progress,
-                 connect_timeout: float = _CONNECT_TIMEOUT) -> tuple[str, int]:
+def _stream_body(
+    url: str,
+    sink: IO[bytes],
+    timeout: float,
+    progress: _Progress,
+    connect_timeout: float = _CONNECT_TIMEOUT,
+) -> tuple[str, int]:
     """GET `url` into `sink`, returning (sha256 hex of the body, its length)."""
     watchdog = _Watchdog(timeout)
     opener = _opener(watchdog, connect_timeout)
-    request = urllib.request.Request(url, headers={"User-Agent": "ann-mnist",
-                                                   "Accept-Encoding": "identity"})
+    request = urllib.request.Request(
+        url, headers={"User-Agent": "ann-mnist", "Accept-Encoding": "identity"}
+    )
     watchdog.start()
     try:
         try:
@@ -430,7 +495,7 @@ def _stream_body(url: str, sink: IO[bytes], timeout: float, progress: _Progress,
         watchdog.stop()
 
 
-def _content_length(response: http.client.HTTPResponse) -> Optional[int]:
+def _content_length(response: http.client.HTTPResponse) -> int | None:
     value = response.headers.get("Content-Length")
     try:
         return int(value) if value is not None else None
@@ -498,8 +563,8 @@ class _Watchdog:
         self._stopped = threading.Event()
         self._sockets: list[socket.socket] = []
         self._window_bytes = 0
-        self._thread: Optional[threading.Thread] = None
-        self.reason: Optional[str] = None
+        self._thread: threading.Thread | None = None
+        self.reason: str | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="ann-download-watchdog", daemon=True)
@@ -534,8 +599,9 @@ class _Watchdog:
                     self.reason = f"not finished within {self._deadline:g} s"
                 elif now - window_start >= self._window:
                     if self._window_bytes < _MIN_BYTES_PER_WINDOW:
-                        self.reason = (f"stalled: under {_MIN_BYTES_PER_WINDOW} bytes "
-                                       f"in {self._window:g} s")
+                        self.reason = (
+                            f"stalled: under {_MIN_BYTES_PER_WINDOW} bytes in {self._window:g} s"
+                        )
                     window_start = now
                     self._window_bytes = 0
                 if self.reason is None:
@@ -557,8 +623,9 @@ class _ConnectTimeout(TimeoutError):
     """Connecting (TCP, and TLS for https) took longer than the connect timeout."""
 
 
-def _connect_within(connection: http.client.HTTPConnection, connect: Callable[[], None],
-                    connect_timeout: float) -> None:
+def _connect_within(
+    connection: http.client.HTTPConnection, connect: Callable[[], None], connect_timeout: float
+) -> None:
     """Run ``connect`` with the short connect timeout, then give the socket the read timeout."""
     read_timeout = connection.timeout
     connection.timeout = connect_timeout
@@ -576,8 +643,9 @@ class _GuardedHTTPConnection(http.client.HTTPConnection):
     """An HTTP connection that connects within a short timeout and hands its socket to a
     watchdog once connected."""
 
-    def __init__(self, *args: object, watchdog: _Watchdog, connect_timeout: float,
-                 **kwargs: object) -> None:
+    def __init__(
+        self, *args: object, watchdog: _Watchdog, connect_timeout: float, **kwargs: object
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._watchdog = watchdog
         self._connect_timeout = connect_timeout
@@ -594,19 +662,26 @@ class _GuardedHTTPHandler(urllib.request.HTTPHandler):
         self._connect_timeout = connect_timeout
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(functools.partial(_GuardedHTTPConnection, watchdog=self._watchdog,
-                                              connect_timeout=self._connect_timeout), req)
+        return self.do_open(
+            functools.partial(
+                _GuardedHTTPConnection,
+                watchdog=self._watchdog,
+                connect_timeout=self._connect_timeout,
+            ),
+            req,
+        )
 
 
-_handlers: list[Callable[[_Watchdog, float], urllib.request.BaseHandler]] = [
-    _GuardedHTTPHandler]
+_handlers: list[Callable[[_Watchdog, float], urllib.request.BaseHandler]] = [_GuardedHTTPHandler]
 
 if hasattr(http.client, "HTTPSConnection"):  # absent when Python was built without ssl
+
     class _GuardedHTTPSConnection(http.client.HTTPSConnection):
         """The HTTPS counterpart of _GuardedHTTPConnection (certificates are verified as usual)."""
 
-        def __init__(self, *args: Any, watchdog: _Watchdog, connect_timeout: float,
-                     **kwargs: Any) -> None:
+        def __init__(
+            self, *args: Any, watchdog: _Watchdog, connect_timeout: float, **kwargs: Any
+        ) -> None:
             super().__init__(*args, **kwargs)
             self._watchdog = watchdog
             self._connect_timeout = connect_timeout
@@ -622,10 +697,15 @@ if hasattr(http.client, "HTTPSConnection"):  # absent when Python was built with
             self._connect_timeout = connect_timeout
 
         def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-            return self.do_open(functools.partial(_GuardedHTTPSConnection,
-                                                  watchdog=self._watchdog,
-                                                  connect_timeout=self._connect_timeout),
-                                req, context=self._context)  # type: ignore[attr-defined]
+            return self.do_open(
+                functools.partial(
+                    _GuardedHTTPSConnection,
+                    watchdog=self._watchdog,
+                    connect_timeout=self._connect_timeout,
+                ),
+                req,
+                context=self._context,  # type: ignore[attr-defined]
+            )
 
     _handlers.append(_GuardedHTTPSHandler)
 
@@ -639,15 +719,20 @@ class _HttpOnlyRedirectHandler(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _opener(watchdog: _Watchdog, connect_timeout: float = _CONNECT_TIMEOUT
-            ) -> urllib.request.OpenerDirector:
+def _opener(
+    watchdog: _Watchdog, connect_timeout: float = _CONNECT_TIMEOUT
+) -> urllib.request.OpenerDirector:
     """An opener that speaks only http(s), honours proxy settings, connects within
     `connect_timeout` seconds, and reports to `watchdog`."""
     opener = urllib.request.OpenerDirector()
-    for handler in (urllib.request.ProxyHandler(),
-                    *(make(watchdog, connect_timeout) for make in _handlers),
-                    _HttpOnlyRedirectHandler(), urllib.request.UnknownHandler(),
-                    urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor()):
+    for handler in (
+        urllib.request.ProxyHandler(),
+        *(make(watchdog, connect_timeout) for make in _handlers),
+        _HttpOnlyRedirectHandler(),
+        urllib.request.UnknownHandler(),
+        urllib.request.HTTPDefaultErrorHandler(),
+        urllib.request.HTTPErrorProcessor(),
+    ):
         opener.add_handler(handler)
     return opener
 
@@ -664,7 +749,7 @@ class _Progress:
         self._last_draw = 0.0
         self._drawn = False
 
-    def update(self, done: int, total: Optional[int]) -> None:
+    def update(self, done: int, total: int | None) -> None:
         if not self._live:
             return
         now = time.monotonic()
@@ -688,8 +773,10 @@ class _Progress:
         if not self._enabled:
             return
         rate = size / max(seconds, 1e-9)
-        line = (f"{self._name}: {_mb(size)} MB in {seconds:.1f} s ({_mb(rate)} MB/s) "
-                f"from {mirror}, sha256 verified")
+        line = (
+            f"{self._name}: {_mb(size)} MB in {seconds:.1f} s ({_mb(rate)} MB/s) "
+            f"from {mirror}, sha256 verified"
+        )
         self._stream.write(("\r" if self._live else "") + line + "\n")
         self._stream.flush()
         self._drawn = False

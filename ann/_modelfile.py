@@ -41,14 +41,16 @@ shape, no tensor may be missing or extra, and no weight may be NaN or
 infinite.  Every failure is a one-line :class:`ModelFileError` naming the
 file.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import sys
 from array import array
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Container, Dict, List, Mapping, Optional, Sequence
+from typing import Callable
 
 from ann._errors import ModelFileError, PathLike
 from ann._safetensors import TensorIn, TensorOut, _short, load_file, save_file
@@ -56,8 +58,15 @@ from ann._safetensors import TensorIn, TensorOut, _short, load_file, save_file
 # fail(message) is the error to raise for a file that breaks the schema
 Fail = Callable[[str], ModelFileError]
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ACTIVATIONS", "ModelFile",
-           "default_activations", "save_model", "load_model"]
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "ACTIVATIONS",
+    "ModelFile",
+    "default_activations",
+    "save_model",
+    "load_model",
+]
 
 FORMAT_NAME = "ann-mlp"
 FORMAT_VERSION = "1"
@@ -66,8 +75,12 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh", "identity", "softmax")
 
 _FLOAT_BYTES = 4
 # ModelFile.batchnorm keys -> on-disk suffixes (torch's BatchNorm1d names).
-_BN_TENSORS = (("gamma", "bn.weight"), ("beta", "bn.bias"),
-               ("running_mean", "bn.running_mean"), ("running_var", "bn.running_var"))
+_BN_TENSORS = (
+    ("gamma", "bn.weight"),
+    ("beta", "bn.bias"),
+    ("running_mean", "bn.running_mean"),
+    ("running_var", "bn.running_var"),
+)
 _LINEAR_TENSORS = ("weight", "bias")
 # The format is little-endian; array('f') holds native-order floats.
 _BIG_ENDIAN_HOST = sys.byteorder == "big"
@@ -87,21 +100,21 @@ class ModelFile:
     :func:`default_activations`).
     """
 
-    sizes: List[int]
-    weights: List[array[float]]
-    biases: List[array[float]]
-    metadata: Dict[str, str] = field(default_factory=dict)
+    sizes: list[int]
+    weights: list[array[float]]
+    biases: list[array[float]]
+    metadata: dict[str, str] = field(default_factory=dict)
     #: None without batch normalization; else one dict per hidden layer (L - 1
     #: of them) with keys "gamma", "beta", "running_mean", "running_var", each
     #: an array('f') of n_out values.
-    batchnorm: Optional[List[Dict[str, array[float]]]] = None
+    batchnorm: list[dict[str, array[float]]] | None = None
     #: None, or the optimizer state: {"m": array('f')} (momentum, nesterov) or {"m", "v"}
     #: (adam) of num_params(sizes, batchnorm) values; metadata["optimizer_state"] names
     #: the rule and metadata["optimizer_step"] holds its step count.
-    optimizer: Optional[Dict[str, array[float]]] = None
+    optimizer: dict[str, array[float]] | None = None
 
     @property
-    def activations(self) -> List[str]:
+    def activations(self) -> list[str]:
         """The per-layer activations named in ``metadata`` (or the default)."""
         text = self.metadata.get("activations")
         if text is None:
@@ -116,26 +129,31 @@ OPTIMIZER_TENSORS = {"momentum": ("m",), "nesterov": ("m",), "adam": ("m", "v")}
 def num_params(sizes: Sequence[int], batchnorm: bool) -> int:
     """Trained values of a network: W and b per layer, gamma and beta per BN layer."""
     n_layers = len(sizes) - 1
-    return sum(sizes[l] * sizes[l + 1] + sizes[l + 1]
-               + (2 * sizes[l + 1] if batchnorm and l < n_layers - 1 else 0)
-               for l in range(n_layers))
+    return sum(
+        sizes[l] * sizes[l + 1]
+        + sizes[l + 1]
+        + (2 * sizes[l + 1] if batchnorm and l < n_layers - 1 else 0)
+        for l in range(n_layers)
+    )
 
 
-def _optimizer_kind(metadata: Mapping[str, str], fail: Fail) -> Optional[str]:
+def _optimizer_kind(metadata: Mapping[str, str], fail: Fail) -> str | None:
     """The optimizer_state named in metadata (checked, with its step count), or None."""
     kind = metadata.get("optimizer_state")
     if kind is None:
         return None
     if kind not in OPTIMIZER_TENSORS:
-        raise fail(f"metadata optimizer_state is {_short(kind)}, expected one of "
-                   f"{', '.join(OPTIMIZER_TENSORS)}")
+        raise fail(
+            f"metadata optimizer_state is {_short(kind)}, expected one of "
+            f"{', '.join(OPTIMIZER_TENSORS)}"
+        )
     step = metadata.get("optimizer_step", "")
     if not (step.isascii() and step.isdigit() and len(step) <= 18):
         raise fail(f"metadata optimizer_step is {_short(step)}, expected a count >= 0")
     return kind
 
 
-def default_activations(n_layers: int) -> List[str]:
+def default_activations(n_layers: int) -> list[str]:
     """ReLU on every hidden layer, softmax on the output: ann's MLP."""
     return ["relu"] * (n_layers - 1) + ["softmax"]
 
@@ -143,6 +161,7 @@ def default_activations(n_layers: int) -> List[str]:
 # --------------------------------------------------------------------------
 # Layout helpers
 # --------------------------------------------------------------------------
+
 
 def _transpose(src: array[float], rows: int, cols: int) -> array[float]:
     """Return the (cols, rows) row-major transpose of a (rows, cols) array.
@@ -154,10 +173,10 @@ def _transpose(src: array[float], rows: int, cols: int) -> array[float]:
     dst = array("f", bytes(_FLOAT_BYTES * rows * cols))
     if rows <= cols:
         for r in range(rows):
-            dst[r::rows] = src[r * cols:(r + 1) * cols]
+            dst[r::rows] = src[r * cols : (r + 1) * cols]
     else:
         for c in range(cols):
-            dst[c * rows:(c + 1) * rows] = src[c::cols]
+            dst[c * rows : (c + 1) * rows] = src[c::cols]
     return dst
 
 
@@ -170,7 +189,7 @@ def _le_bytes(values: array[float]) -> array[float]:
     return values
 
 
-def _first_non_finite(values: array[float]) -> Optional[int]:
+def _first_non_finite(values: array[float]) -> int | None:
     """Index of the first NaN/inf, or None.
 
     sum() runs in C and is finite exactly when every term is: NaN and inf
@@ -187,6 +206,7 @@ def _first_non_finite(values: array[float]) -> Optional[int]:
 # Saving
 # --------------------------------------------------------------------------
 
+
 def save_model(path: PathLike, model: ModelFile) -> None:
     """Write ``model`` to ``path`` atomically (see ``_safetensors.save_file``).
 
@@ -198,42 +218,60 @@ def save_model(path: PathLike, model: ModelFile) -> None:
     if len(model.weights) != n_layers or len(model.biases) != n_layers:
         raise ModelFileError(
             f"sizes {sizes} describe {n_layers} layers but the model has "
-            f"{len(model.weights)} weight and {len(model.biases)} bias arrays", path=path)
+            f"{len(model.weights)} weight and {len(model.biases)} bias arrays",
+            path=path,
+        )
 
     bn = model.batchnorm
     if bn is not None and (not isinstance(bn, (list, tuple)) or len(bn) != n_layers - 1):
-        raise ModelFileError(f"batchnorm must be None or a list of {n_layers - 1} dicts "
-                             f"(one per hidden layer), got {_short(bn)}", path=path)
+        raise ModelFileError(
+            f"batchnorm must be None or a list of {n_layers - 1} dicts "
+            f"(one per hidden layer), got {_short(bn)}",
+            path=path,
+        )
     metadata = _metadata_for_save(model, sizes, path)
-    tensors: Dict[str, TensorIn] = {}
+    tensors: dict[str, TensorIn] = {}
     for l in range(n_layers):
         n_in, n_out = sizes[l], sizes[l + 1]
         weight = _check_array(model.weights[l], n_in * n_out, f"weights[{l}]", path)
         bias = _check_array(model.biases[l], n_out, f"biases[{l}]", path)
-        tensors[f"layers.{l}.weight"] = ("F32", (n_out, n_in),
-                                         _le_bytes(_transpose(weight, n_in, n_out)))
+        tensors[f"layers.{l}.weight"] = (
+            "F32",
+            (n_out, n_in),
+            _le_bytes(_transpose(weight, n_in, n_out)),
+        )
         tensors[f"layers.{l}.bias"] = ("F32", (n_out,), _le_bytes(bias))
         if bn is not None and l < n_layers - 1:
             layer = bn[l]
             if not isinstance(layer, dict) or set(layer) != {k for k, _ in _BN_TENSORS}:
-                raise ModelFileError(f"batchnorm[{l}] must be a dict with keys gamma, beta, "
-                                     f"running_mean, running_var", path=path)
+                raise ModelFileError(
+                    f"batchnorm[{l}] must be a dict with keys gamma, beta, "
+                    f"running_mean, running_var",
+                    path=path,
+                )
             for key, suffix in _BN_TENSORS:
                 values = _check_array(layer[key], n_out, f"batchnorm[{l}][{key!r}]", path)
                 if key == "running_var" and n_out and min(values) < 0:
-                    raise ModelFileError(f"batchnorm[{l}]['running_var'] has a negative "
-                                         f"variance {min(values)}", path=path)
+                    raise ModelFileError(
+                        f"batchnorm[{l}]['running_var'] has a negative variance {min(values)}",
+                        path=path,
+                    )
                 tensors[f"layers.{l}.{suffix}"] = ("F32", (n_out,), _le_bytes(values))
     kind = _optimizer_kind(metadata, lambda message: ModelFileError(message, path=path))
     if (kind is None) != (model.optimizer is None):
-        raise ModelFileError("metadata optimizer_state and the optimizer tensors go together: "
-                             "give both or neither", path=path)
+        raise ModelFileError(
+            "metadata optimizer_state and the optimizer tensors go together: give both or neither",
+            path=path,
+        )
     if kind is not None:
         assert model.optimizer is not None
-        if not isinstance(model.optimizer, dict) or \
-                set(model.optimizer) != set(OPTIMIZER_TENSORS[kind]):
-            raise ModelFileError(f"optimizer state {kind} needs the arrays "
-                                 f"{', '.join(OPTIMIZER_TENSORS[kind])}", path=path)
+        if not isinstance(model.optimizer, dict) or set(model.optimizer) != set(
+            OPTIMIZER_TENSORS[kind]
+        ):
+            raise ModelFileError(
+                f"optimizer state {kind} needs the arrays {', '.join(OPTIMIZER_TENSORS[kind])}",
+                path=path,
+            )
         P = num_params(sizes, bn is not None)
         for key in OPTIMIZER_TENSORS[kind]:
             values = _check_array(model.optimizer[key], P, f"optimizer[{key!r}]", path)
@@ -243,24 +281,28 @@ def save_model(path: PathLike, model: ModelFile) -> None:
 
 def _check_array(values: object, length: int, what: str, path: PathLike) -> array[float]:
     if not isinstance(values, array) or values.typecode != "f":
-        raise ModelFileError(f"{what} must be an array('f'), got {type(values).__name__}"
-                             + (f"('{values.typecode}')" if isinstance(values, array) else ""),
-                             path=path)
+        raise ModelFileError(
+            f"{what} must be an array('f'), got {type(values).__name__}"
+            + (f"('{values.typecode}')" if isinstance(values, array) else ""),
+            path=path,
+        )
     if len(values) != length:
         raise ModelFileError(f"{what} has {len(values)} values, expected {length}", path=path)
     bad = _first_non_finite(values)
     if bad is not None:
-        raise ModelFileError(f"{what}[{bad}] is {values[bad]}; refusing to save a "
-                             f"non-finite parameter", path=path)
+        raise ModelFileError(
+            f"{what}[{bad}] is {values[bad]}; refusing to save a non-finite parameter", path=path
+        )
     return values
 
 
-def _metadata_for_save(model: ModelFile, sizes: List[int], path: PathLike) -> Dict[str, str]:
+def _metadata_for_save(model: ModelFile, sizes: list[int], path: PathLike) -> dict[str, str]:
     given = dict(model.metadata)
     for key, value in given.items():
         if not isinstance(key, str) or not isinstance(value, str):
-            raise ModelFileError(f"metadata must map str to str, got "
-                                 f"{_short(key)}: {_short(value)}", path=path)
+            raise ModelFileError(
+                f"metadata must map str to str, got {_short(key)}: {_short(value)}", path=path
+            )
     n_layers = len(sizes) - 1
     if "activations" in given:
         activations = _parse_activations(given["activations"], n_layers, path)
@@ -276,12 +318,16 @@ def _metadata_for_save(model: ModelFile, sizes: List[int], path: PathLike) -> Di
     # Metadata carried over from another file (say, a loaded model) must not
     # contradict the arrays being saved: that would be a stale or wrong map.
     if "layers" in given and _parse_json(given["layers"]) != sizes:
-        raise ModelFileError(f"metadata layers {_short(given['layers'])} contradicts the "
-                             f"model's sizes {sizes}", path=path)
+        raise ModelFileError(
+            f"metadata layers {_short(given['layers'])} contradicts the model's sizes {sizes}",
+            path=path,
+        )
     for key in ("format", "format_version", "batchnorm"):
         if key in given and given[key] != reserved[key]:
-            raise ModelFileError(f"metadata {key} is {_short(given[key])}, but this model "
-                                 f"needs {reserved[key]!r}", path=path)
+            raise ModelFileError(
+                f"metadata {key} is {_short(given[key])}, but this model needs {reserved[key]!r}",
+                path=path,
+            )
     given.update(reserved)
     return given
 
@@ -290,35 +336,39 @@ def _metadata_for_save(model: ModelFile, sizes: List[int], path: PathLike) -> Di
 # Loading
 # --------------------------------------------------------------------------
 
+
 def load_model(path: PathLike) -> ModelFile:
     """Read and fully validate an ann model file."""
     tensors, metadata = load_file(path)
     return _model_from_tensors(tensors, metadata, path)
 
 
-def _model_from_tensors(tensors: Mapping[str, TensorOut], metadata: Mapping[str, str],
-                        path: Optional[PathLike]) -> ModelFile:
+def _model_from_tensors(
+    tensors: Mapping[str, TensorOut], metadata: Mapping[str, str], path: PathLike | None
+) -> ModelFile:
     """Check a parsed safetensors file against the ann-mlp schema."""
+
     def fail(message: str) -> ModelFileError:
         return ModelFileError(message, path=path)
 
     fmt = metadata.get("format")
     if fmt is None:
-        raise fail("not an ann model file: __metadata__ has no 'format' "
-                   "(expected 'ann-mlp')")
+        raise fail("not an ann model file: __metadata__ has no 'format' (expected 'ann-mlp')")
     if fmt != FORMAT_NAME:
-        raise fail(f"not an ann model file: format is {_short(fmt)}, expected "
-                   f"{FORMAT_NAME!r}")
+        raise fail(f"not an ann model file: format is {_short(fmt)}, expected {FORMAT_NAME!r}")
     version = metadata.get("format_version")
     if version != FORMAT_VERSION:
         if version is None:
             raise fail("__metadata__ has no 'format_version'")
-        raise fail(f"format_version {_short(version)} is not supported: this ann reads "
-                   f"version {FORMAT_VERSION} (a newer ann may have written the file)")
+        raise fail(
+            f"format_version {_short(version)} is not supported: this ann reads "
+            f"version {FORMAT_VERSION} (a newer ann may have written the file)"
+        )
     if "layers" not in metadata:
         raise fail("__metadata__ has no 'layers'")
-    sizes = _check_sizes(_parse_json(metadata["layers"]), path, "metadata layers",
-                         shown=metadata["layers"])
+    sizes = _check_sizes(
+        _parse_json(metadata["layers"]), path, "metadata layers", shown=metadata["layers"]
+    )
     n_layers = len(sizes) - 1
     if "activations" not in metadata:
         raise fail("__metadata__ has no 'activations'")
@@ -339,18 +389,23 @@ def _model_from_tensors(tensors: Mapping[str, TensorOut], metadata: Mapping[str,
     # claiming millions of layers must not make us build millions of names.
     opt_kind = _optimizer_kind(metadata, fail)
     optimizer_names = {f"optimizer.{key}" for key in OPTIMIZER_TENSORS.get(opt_kind or "", ())}
-    extra = sorted(name for name in tensors if name not in optimizer_names
-                   and not _is_parameter_name(name, n_layers, kinds))
+    extra = sorted(
+        name
+        for name in tensors
+        if name not in optimizer_names and not _is_parameter_name(name, n_layers, kinds)
+    )
     if extra:
         names = ", ".join(_short(n) for n in extra[:3]) + (", ..." if len(extra) > 3 else "")
-        raise fail(f"unexpected tensor{'s' if len(extra) > 1 else ''} {names} for layers "
-                   f"{_short(sizes)}")
+        raise fail(
+            f"unexpected tensor{'s' if len(extra) > 1 else ''} {names} for layers {_short(sizes)}"
+        )
     for l in range(n_layers):  # stops within len(tensors) / 2 + 1 steps
         for kind in kinds(l):
             if f"layers.{l}.{kind}" not in tensors:
-                raise fail(f"missing tensor layers.{l}.{kind} (layers {_short(sizes)}, "
-                           f"batchnorm {flag})")
-    optimizer: Optional[Dict[str, array[float]]] = None
+                raise fail(
+                    f"missing tensor layers.{l}.{kind} (layers {_short(sizes)}, batchnorm {flag})"
+                )
+    optimizer: dict[str, array[float]] | None = None
     if opt_kind is not None:
         P = num_params(sizes, has_bn)
         optimizer = {}
@@ -358,48 +413,64 @@ def _model_from_tensors(tensors: Mapping[str, TensorOut], metadata: Mapping[str,
             if name not in tensors:
                 raise fail(f"missing tensor {name} (metadata optimizer_state {opt_kind})")
             if list(_check_f32(tensors, name, fail)) != [P]:
-                raise fail(f"{name} has shape {list(tensors[name][1])} but this network has "
-                           f"{P} parameters, so it must be [{P}]")
+                raise fail(
+                    f"{name} has shape {list(tensors[name][1])} but this network has "
+                    f"{P} parameters, so it must be [{P}]"
+                )
             optimizer[name.split(".")[1]] = _floats(tensors[name][2], name, None, fail)
 
-    weights: List[array[float]] = []
-    biases: List[array[float]] = []
-    bn_layers: List[Dict[str, array[float]]] = []
+    weights: list[array[float]] = []
+    biases: list[array[float]] = []
+    bn_layers: list[dict[str, array[float]]] = []
     for l in range(n_layers):
         n_in, n_out = sizes[l], sizes[l + 1]
         w_name, b_name = f"layers.{l}.weight", f"layers.{l}.bias"
         w_shape = _check_f32(tensors, w_name, fail)
         if len(w_shape) != 2:
-            raise fail(f"{w_name} has shape {list(w_shape)} but a weight must be "
-                       f"2-D [n_out, n_in]")
+            raise fail(f"{w_name} has shape {list(w_shape)} but a weight must be 2-D [n_out, n_in]")
         if w_shape[1] != n_in:
-            raise fail(f"{w_name} has shape {list(w_shape)} but layer {l} takes {n_in} "
-                       f"inputs (layers {_short(sizes)})")
+            raise fail(
+                f"{w_name} has shape {list(w_shape)} but layer {l} takes {n_in} "
+                f"inputs (layers {_short(sizes)})"
+            )
         if w_shape[0] != n_out:
-            raise fail(f"{w_name} has shape {list(w_shape)} but layer {l} has {n_out} "
-                       f"outputs (layers {_short(sizes)})")
+            raise fail(
+                f"{w_name} has shape {list(w_shape)} but layer {l} has {n_out} "
+                f"outputs (layers {_short(sizes)})"
+            )
         b_shape = _check_f32(tensors, b_name, fail)
         if list(b_shape) != [n_out]:
-            raise fail(f"{b_name} has shape {list(b_shape)} but layer {l} has {n_out} "
-                       f"outputs, so it must be [{n_out}]")
+            raise fail(
+                f"{b_name} has shape {list(b_shape)} but layer {l} has {n_out} "
+                f"outputs, so it must be [{n_out}]"
+            )
         on_disk = _floats(tensors[w_name][2], w_name, n_in, fail)
         weights.append(_transpose(on_disk, n_out, n_in))
         biases.append(_floats(tensors[b_name][2], b_name, None, fail))
         if has_bn and l < n_layers - 1:
             bn_layers.append(_load_bn(tensors, l, n_out, fail))
-    return ModelFile(sizes=sizes, weights=weights, biases=biases, metadata=dict(metadata),
-                     batchnorm=bn_layers if has_bn else None, optimizer=optimizer)
+    return ModelFile(
+        sizes=sizes,
+        weights=weights,
+        biases=biases,
+        metadata=dict(metadata),
+        batchnorm=bn_layers if has_bn else None,
+        optimizer=optimizer,
+    )
 
 
-def _load_bn(tensors: Mapping[str, TensorOut], l: int, n_out: int, fail: Fail
-             ) -> Dict[str, array[float]]:
+def _load_bn(
+    tensors: Mapping[str, TensorOut], l: int, n_out: int, fail: Fail
+) -> dict[str, array[float]]:
     layer = {}
     for key, suffix in _BN_TENSORS:
         name = f"layers.{l}.{suffix}"
         shape = _check_f32(tensors, name, fail)
         if list(shape) != [n_out]:
-            raise fail(f"{name} has shape {list(shape)} but layer {l} has {n_out} outputs, "
-                       f"so it must be [{n_out}]")
+            raise fail(
+                f"{name} has shape {list(shape)} but layer {l} has {n_out} outputs, "
+                f"so it must be [{n_out}]"
+            )
         values = _floats(tensors[name][2], name, None, fail)
         if key == "running_var":
             bad = next((i for i, v in enumerate(values) if v < 0), None)
@@ -416,16 +487,14 @@ def _check_f32(tensors: Mapping[str, TensorOut], name: str, fail: Fail) -> Seque
     return shape
 
 
-def _floats(data: memoryview, name: str, row_length: Optional[int], fail: Fail
-            ) -> array[float]:
+def _floats(data: memoryview, name: str, row_length: int | None, fail: Fail) -> array[float]:
     values = array("f")
     values.frombytes(data)
     if _BIG_ENDIAN_HOST:
         values.byteswap()
     bad = _first_non_finite(values)
     if bad is not None:
-        where = (f"[{bad // row_length}, {bad % row_length}]" if row_length
-                 else f"[{bad}]")
+        where = f"[{bad // row_length}, {bad % row_length}]" if row_length else f"[{bad}]"
         raise fail(f"{name}{where} is {values[bad]}; parameters must be finite")
     return values
 
@@ -433,6 +502,7 @@ def _floats(data: memoryview, name: str, row_length: Optional[int], fail: Fail
 # --------------------------------------------------------------------------
 # Metadata parsing
 # --------------------------------------------------------------------------
+
 
 def _parse_json(text: str) -> object:
     """json.loads that returns None instead of raising on any malformed text."""
@@ -442,14 +512,19 @@ def _parse_json(text: str) -> object:
         return None
 
 
-def _check_sizes(sizes: object, path: Optional[PathLike], what: str,
-                 shown: object = None) -> List[int]:
+def _check_sizes(
+    sizes: object, path: PathLike | None, what: str, shown: object = None
+) -> list[int]:
     """``sizes`` as a list of >= 2 positive ints; ``shown`` is what to quote."""
-    if (not isinstance(sizes, (list, tuple)) or len(sizes) < 2
-            or not all(type(n) is int and n > 0 for n in sizes)):
+    if (
+        not isinstance(sizes, (list, tuple))
+        or len(sizes) < 2
+        or not all(type(n) is int and n > 0 for n in sizes)
+    ):
         quoted = _short(sizes if shown is None else shown)
-        raise ModelFileError(f"{what} must be a list of at least 2 positive integers, "
-                             f"got {quoted}", path=path)
+        raise ModelFileError(
+            f"{what} must be a list of at least 2 positive integers, got {quoted}", path=path
+        )
     return list(sizes)
 
 
@@ -465,16 +540,21 @@ def _is_parameter_name(name: str, n_layers: int, kinds: Callable[[int], Containe
     return len(index) <= 18 and int(index) < n_layers and parts[2] in kinds(int(index))
 
 
-def _parse_activations(text: str, n_layers: int, path: Optional[PathLike]) -> List[str]:
+def _parse_activations(text: str, n_layers: int, path: PathLike | None) -> list[str]:
     names = _parse_json(text)
     if not isinstance(names, list) or not all(isinstance(a, str) for a in names):
-        raise ModelFileError(f"metadata activations {_short(text)} is not a JSON list of "
-                             f"strings", path=path)
+        raise ModelFileError(
+            f"metadata activations {_short(text)} is not a JSON list of strings", path=path
+        )
     if len(names) != n_layers:
-        raise ModelFileError(f"metadata activations name {len(names)} functions but the "
-                             f"network has {n_layers} layers", path=path)
+        raise ModelFileError(
+            f"metadata activations name {len(names)} functions but the "
+            f"network has {n_layers} layers",
+            path=path,
+        )
     for name in names:
         if name not in ACTIVATIONS:
-            raise ModelFileError(f"unknown activation {_short(name)} (known: "
-                                 f"{', '.join(ACTIVATIONS)})", path=path)
+            raise ModelFileError(
+                f"unknown activation {_short(name)} (known: {', '.join(ACTIVATIONS)})", path=path
+            )
     return names

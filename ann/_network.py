@@ -4,6 +4,7 @@ This is the control side of training (epochs, shuffling, batching, validation ch
 history); the arithmetic happens in the backend (the C core, or the Python reference), one
 foreign call per mini-batch.
 """
+
 from __future__ import annotations
 
 import csv
@@ -15,60 +16,89 @@ import sys
 import threading
 import time
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple, Union, cast
+from typing import Any, Callable, TextIO, cast
 
 from ._backend import get_backend
-from ._constants import (ANN_ADAM, ANN_BIASES, ANN_BN_BETA, ANN_BN_GAMMA, ANN_BN_MEAN,
-                         ANN_BN_VAR, ANN_MOMENTUM, ANN_NESTEROV, ANN_SGD, ANN_WEIGHTS)
+from ._constants import (
+    ANN_ADAM,
+    ANN_BIASES,
+    ANN_BN_BETA,
+    ANN_BN_GAMMA,
+    ANN_BN_MEAN,
+    ANN_BN_VAR,
+    ANN_MOMENTUM,
+    ANN_NESTEROV,
+    ANN_SGD,
+    ANN_WEIGHTS,
+)
 from ._data import Dataset, Images
 from ._errors import DataError, TrainingError
 
-DEFAULT_LAYERS = (784, 20, 7, 5, 10)   # the seed study's network
+DEFAULT_LAYERS = (784, 20, 7, 5, 10)  # the seed study's network
 _FLOAT32_MAX = 3.4028234663852886e38
-OPTIMIZERS = {"sgd": ANN_SGD, "momentum": ANN_MOMENTUM, "nesterov": ANN_NESTEROV,
-              "adam": ANN_ADAM}
+OPTIMIZERS = {"sgd": ANN_SGD, "momentum": ANN_MOMENTUM, "nesterov": ANN_NESTEROV, "adam": ANN_ADAM}
 
 
 @dataclass
 class History:
     """What happened during ``fit``: parallel lists with one entry per validation check."""
-    steps: List[int] = field(default_factory=list)          # optimizer steps done so far
-    epochs: List[float] = field(default_factory=list)       # epochs done so far (fractional)
-    train_loss: List[float] = field(default_factory=list)   # mean batch loss since the last check
-    train_accuracy: List[float] = field(default_factory=list)
-    val_loss: List[float] = field(default_factory=list)     # NaN when there is no validation set
-    val_accuracy: List[float] = field(default_factory=list)
-    seconds: List[float] = field(default_factory=list)      # wall time since fit started
-    lr: List[float] = field(default_factory=list)           # learning rate in force at the check
-    best_step: Optional[int] = None     # step of the lowest validation loss
+
+    steps: list[int] = field(default_factory=list)  # optimizer steps done so far
+    epochs: list[float] = field(default_factory=list)  # epochs done so far (fractional)
+    train_loss: list[float] = field(default_factory=list)  # mean batch loss since the last check
+    train_accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)  # NaN when there is no validation set
+    val_accuracy: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)  # wall time since fit started
+    lr: list[float] = field(default_factory=list)  # learning rate in force at the check
+    best_step: int | None = None  # step of the lowest validation loss
     best_val_loss: float = math.nan
-    stop_reason: str = ""   # "completed", "early_stopping", "interrupted" or "diverged"
+    stop_reason: str = ""  # "completed", "early_stopping", "interrupted" or "diverged"
     stopped_step: int = 0
     restored_best: bool = False
 
-    _COLUMNS = ("steps", "epochs", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
-                "seconds", "lr")
+    _COLUMNS = (
+        "steps",
+        "epochs",
+        "train_loss",
+        "train_accuracy",
+        "val_loss",
+        "val_accuracy",
+        "seconds",
+        "lr",
+    )
 
-    def rows(self) -> List[Dict[str, float]]:
-        return [dict(zip(self._COLUMNS, values))
-                for values in zip(*(getattr(self, c) for c in self._COLUMNS))]
+    def rows(self) -> list[dict[str, float]]:
+        return [
+            dict(zip(self._COLUMNS, values))
+            for values in zip(*(getattr(self, c) for c in self._COLUMNS))
+        ]
 
-    def to_csv(self, path: Union[str, os.PathLike[str]]) -> None:
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
         with open(path, "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=self._COLUMNS)
             writer.writeheader()
             writer.writerows(self.rows())
 
-    def to_jsonl(self, path: Union[str, os.PathLike[str]]) -> None:
+    def to_jsonl(self, path: str | os.PathLike[str]) -> None:
         """One JSON object per check, then one summary object with the stop reason."""
         with open(path, "w", encoding="utf-8") as f:
             for row in self.rows():
                 f.write(json.dumps(row) + "\n")
-            f.write(json.dumps({"best_step": self.best_step, "best_val_loss": self.best_val_loss,
-                                "stop_reason": self.stop_reason,
-                                "stopped_step": self.stopped_step,
-                                "restored_best": self.restored_best}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "best_step": self.best_step,
+                        "best_val_loss": self.best_val_loss,
+                        "stop_reason": self.stop_reason,
+                        "stopped_step": self.stopped_step,
+                        "restored_best": self.restored_best,
+                    }
+                )
+                + "\n"
+            )
 
 
 @dataclass
@@ -77,6 +107,7 @@ class EarlyStopping:
     for ``patience`` checks in a row; checks happen every ``check_every`` optimizer steps (and
     once more at the end). With ``restore_best`` the network ends with the weights of the best
     check, however training stops (early stop, last epoch, Ctrl-C)."""
+
     patience: int = 5
     min_delta: float = 0.0
     check_every: int = 100
@@ -85,8 +116,11 @@ class EarlyStopping:
     def __post_init__(self) -> None:
         _positive_int(self.patience, "patience")
         _positive_int(self.check_every, "check_every")
-        if not isinstance(self.min_delta, (int, float)) or not self.min_delta >= 0 \
-                or not math.isfinite(self.min_delta):
+        if (
+            not isinstance(self.min_delta, (int, float))
+            or not self.min_delta >= 0
+            or not math.isfinite(self.min_delta)
+        ):
             raise ValueError(f"min_delta must be a finite number >= 0, got {self.min_delta!r}")
 
 
@@ -94,6 +128,7 @@ class EarlyStopping:
 class ReduceLROnPlateau:
     """Multiply the learning rate by ``factor`` after ``patience`` checks without a validation
     loss improvement larger than ``min_delta``, never going below ``min_lr``."""
+
     factor: float = 0.5
     patience: int = 3
     min_delta: float = 0.0
@@ -105,7 +140,7 @@ class ReduceLROnPlateau:
         _positive_int(self.patience, "patience")
 
 
-def _check_layers(layers: Any) -> List[int]:
+def _check_layers(layers: Any) -> list[int]:
     try:
         sizes = list(layers)
     except TypeError:
@@ -115,7 +150,8 @@ def _check_layers(layers: Any) -> List[int]:
     for s in sizes:
         if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 1 << 24:
             raise ValueError(
-                f"every layer size must be an int in 1..16777216, got {s!r} in {sizes}")
+                f"every layer size must be an int in 1..16777216, got {s!r} in {sizes}"
+            )
     return sizes
 
 
@@ -125,29 +161,41 @@ def _positive_int(value: Any, name: str) -> int:
     return value
 
 
-def _adam_betas(value: Any) -> Tuple[float, float]:
+def _adam_betas(value: Any) -> tuple[float, float]:
     try:
         beta1, beta2 = value
     except (TypeError, ValueError):
         beta1 = beta2 = None
     for beta in (beta1, beta2):
         # the float32 the backends compute with must be < 1 too (1 - 1e-9 rounds to 1.0)
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < 1 \
-                or not array("f", [beta])[0] < 1:
+        if (
+            isinstance(beta, bool)
+            or not isinstance(beta, (int, float))
+            or not 0 <= beta < 1
+            or not array("f", [beta])[0] < 1
+        ):
             raise ValueError(f"betas must be two numbers in [0, 1), got {value!r}")
     return float(beta1), float(beta2)
 
 
 def _adam_eps(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
-            or not math.isfinite(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not value > 0
+        or not math.isfinite(value)
+    ):
         raise ValueError(f"eps must be a finite number > 0, got {value!r}")
     return float(value)
 
 
 def _learning_rate(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise ValueError(f"lr must be a finite number >= 0, got {value!r}")
     return float(value)
 
@@ -192,18 +240,28 @@ class Network:
 
     # The optimizer state read from a model file, applied by the next fit (see fit), and the
     # update rule the backend holds state for: none until a fit chooses one.
-    _pending_optimizer: Optional[Dict[str, Any]] = None
-    _optimizer: Optional[str] = None
+    _pending_optimizer: dict[str, Any] | None = None
+    _optimizer: str | None = None
 
-    def __init__(self, layers: Sequence[int] = DEFAULT_LAYERS, *, batchnorm: bool = False,
-                 dropout: float = 0.0, seed: int = 0, backend: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        layers: Sequence[int] = DEFAULT_LAYERS,
+        *,
+        batchnorm: bool = False,
+        dropout: float = 0.0,
+        seed: int = 0,
+        backend: str | None = None,
+    ) -> None:
         self.sizes = _check_layers(layers)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed must be an int, got {seed!r}")
         if not isinstance(batchnorm, bool):
             raise ValueError(f"batchnorm must be True or False, got {batchnorm!r}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
-                or not 0.0 <= dropout < 1.0:
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, (int, float))
+            or not 0.0 <= dropout < 1.0
+        ):
             raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
         self.seed = seed
         self.batchnorm = batchnorm
@@ -213,7 +271,7 @@ class Network:
         self._net.init(seed)
         #: String entries of the model file's header: empty for a new network, filled by
         #: ``load`` (what ``save(metadata=...)`` wrote, plus the format's own entries).
-        self.metadata: Dict[str, str] = {}
+        self.metadata: dict[str, str] = {}
 
     @property
     def backend(self) -> str:
@@ -224,10 +282,13 @@ class Network:
         return int(self._net.num_params)
 
     def __repr__(self) -> str:
-        extras = (", batchnorm" if self.batchnorm else "") + \
-            (f", dropout {self.dropout:g}" if self.dropout else "")
-        return (f"<ann.Network {'-'.join(map(str, self.sizes))}{extras}, {self.num_params} "
-                f"parameters, {self.backend} backend>")
+        extras = (", batchnorm" if self.batchnorm else "") + (
+            f", dropout {self.dropout:g}" if self.dropout else ""
+        )
+        return (
+            f"<ann.Network {'-'.join(map(str, self.sizes))}{extras}, {self.num_params} "
+            f"parameters, {self.backend} backend>"
+        )
 
     # ---- parameters ------------------------------------------------------------------------
 
@@ -245,36 +306,44 @@ class Network:
     def set_state(self, values: array[float]) -> None:
         self._net.set_state(values)
 
-    _KINDS = {"weight": ANN_WEIGHTS, "bias": ANN_BIASES, "bn_gamma": ANN_BN_GAMMA,
-              "bn_beta": ANN_BN_BETA, "bn_running_mean": ANN_BN_MEAN, "bn_running_var": ANN_BN_VAR}
-    _STATE_KINDS = (ANN_BN_MEAN, ANN_BN_VAR)   # in the state buffer; the others in params
+    _KINDS = {
+        "weight": ANN_WEIGHTS,
+        "bias": ANN_BIASES,
+        "bn_gamma": ANN_BN_GAMMA,
+        "bn_beta": ANN_BN_BETA,
+        "bn_running_mean": ANN_BN_MEAN,
+        "bn_running_var": ANN_BN_VAR,
+    }
+    _STATE_KINDS = (ANN_BN_MEAN, ANN_BN_VAR)  # in the state buffer; the others in params
 
-    def _slice(self, layer: int, kind: str, params: array[float], state: array[float]
-               ) -> array[float]:
+    def _slice(
+        self, layer: int, kind: str, params: array[float], state: array[float]
+    ) -> array[float]:
         """One tensor cut from snapshots of params and state taken by the caller (so that
         reading several tensors copies the buffers once, not once per tensor)."""
         if kind not in self._KINDS:
             raise ValueError(f"tensor kind must be one of {', '.join(self._KINDS)}, not {kind!r}")
         if not 0 <= layer < len(self.sizes) - 1:
             raise IndexError(
-                f"layer {layer} out of range: the network has {len(self.sizes) - 1} layers")
+                f"layer {layer} out of range: the network has {len(self.sizes) - 1} layers"
+            )
         offset, count = self._net.tensor(layer, self._KINDS[kind])
         source = state if self._KINDS[kind] in self._STATE_KINDS else params
-        return source[offset:offset + count]
+        return source[offset : offset + count]
 
     def tensor(self, layer: int, kind: str) -> array[float]:
         """A copy of one tensor: kind is "weight" (n_in * n_out, row-major (n_in, n_out)),
         "bias", "bn_gamma", "bn_beta", "bn_running_mean" or "bn_running_var"."""
         return self._slice(layer, kind, self.get_params(), self.get_state())
 
-    def layer(self, l: int) -> Tuple[array[float], array[float]]:
+    def layer(self, l: int) -> tuple[array[float], array[float]]:
         """Copies of layer l's weights W (n_in * n_out, row-major (n_in, n_out)) and biases."""
         params, state = self.get_params(), self.get_state()
         return self._slice(l, "weight", params, state), self._slice(l, "bias", params, state)
 
     # ---- model files ------------------------------------------------------------------------
 
-    def optimizer_state(self) -> Optional[Dict[str, Any]]:
+    def optimizer_state(self) -> dict[str, Any] | None:
         """A copy of the optimizer's state, or None when there is none (plain SGD, or no fit
         yet): {"optimizer": name, "step": Adam's step count, "m": the velocity or Adam's
         first moment, "v": Adam's second moment or None}, each an array('f') laid out as
@@ -286,16 +355,16 @@ class Network:
         m, v, step = self._net.get_optimizer_state(self._optimizer == "adam")
         return {"optimizer": self._optimizer, "step": step, "m": m, "v": v}
 
-    def _overflow_bound(self, params: array[float], state: array[float]) -> Tuple[float, int]:
+    def _overflow_bound(self, params: array[float], state: array[float]) -> tuple[float, int]:
         """(a bound on |every value| of a forward pass for inputs in [0, 1], the first layer
         where it exceeds float32's range, else -1): |x W + b| <= n_in max|W| max|x| + max|b|,
         and batch norm scales by at most max|gamma| / sqrt(min running_var + eps)."""
-        params_view, state_view = memoryview(params), memoryview(state)   # no copies
+        params_view, state_view = memoryview(params), memoryview(state)  # no copies
 
         def values(l: int, kind: str) -> memoryview:
             offset, count = self._net.tensor(l, self._KINDS[kind])
             view = state_view if self._KINDS[kind] in self._STATE_KINDS else params_view
-            return view[offset:offset + count]
+            return view[offset : offset + count]
 
         def biggest(l: int, kind: str) -> float:
             v = values(l, kind)
@@ -306,15 +375,20 @@ class Network:
             bound = self.sizes[l] * biggest(l, "weight") * bound + biggest(l, "bias")
             if self.batchnorm and l < len(self.sizes) - 2:
                 low = min(values(l, "bn_running_var"))
-                bound = (biggest(l, "bn_gamma") * (bound + biggest(l, "bn_running_mean"))
-                         / math.sqrt(max(low, 0.0) + 1e-5) + biggest(l, "bn_beta"))
+                bound = biggest(l, "bn_gamma") * (
+                    bound + biggest(l, "bn_running_mean")
+                ) / math.sqrt(max(low, 0.0) + 1e-5) + biggest(l, "bn_beta")
             if not bound <= _FLOAT32_MAX:
                 return bound, l
         return bound, -1
 
-    def save(self, path: Union[str, os.PathLike[str]],
-             metadata: Optional[Dict[str, str]] = None, *,
-             optimizer_state: bool = False) -> None:
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        metadata: dict[str, str] | None = None,
+        *,
+        optimizer_state: bool = False,
+    ) -> None:
         """Write the network to ``path`` as a safetensors file, atomically (a crash mid-save
         leaves any previous file intact). ``metadata`` adds string entries to the header.
         With ``optimizer_state``, the optimizer's state (see ``optimizer_state()``) is stored
@@ -322,58 +396,78 @@ class Network:
         (``ModelFileError``) weights so large that a prediction could overflow float32."""
         from ._errors import ModelFileError
         from ._modelfile import ModelFile, save_model
+
         L = len(self.sizes) - 1
         params, state = self.get_params(), self.get_state()
         bound, layer = self._overflow_bound(params, state)
         if layer >= 0:
-            raise ModelFileError(f"refusing to save: the weights are so large that layer "
-                                 f"{layer}'s outputs can reach {bound:.3g}, beyond float32's "
-                                 f"range, so predictions would overflow (did training "
-                                 f"diverge? try a smaller lr)", path=path)
+            raise ModelFileError(
+                f"refusing to save: the weights are so large that layer "
+                f"{layer}'s outputs can reach {bound:.3g}, beyond float32's "
+                f"range, so predictions would overflow (did training "
+                f"diverge? try a smaller lr)",
+                path=path,
+            )
 
         def cut(l: int, kind: str) -> array[float]:
             return self._slice(l, kind, params, state)
 
-        model = ModelFile(sizes=list(self.sizes),
-                          weights=[cut(l, "weight") for l in range(L)],
-                          biases=[cut(l, "bias") for l in range(L)],
-                          metadata=dict(metadata or {}))
+        model = ModelFile(
+            sizes=list(self.sizes),
+            weights=[cut(l, "weight") for l in range(L)],
+            biases=[cut(l, "bias") for l in range(L)],
+            metadata=dict(metadata or {}),
+        )
         if self.batchnorm:
-            model.batchnorm = [{kind: cut(l, "bn_" + kind)
-                                for kind in ("gamma", "beta", "running_mean", "running_var")}
-                               for l in range(L - 1)]
-        params = state = array("f")     # the tensors are cut: free the snapshot before saving
+            model.batchnorm = [
+                {
+                    kind: cut(l, "bn_" + kind)
+                    for kind in ("gamma", "beta", "running_mean", "running_var")
+                }
+                for l in range(L - 1)
+            ]
+        params = state = array("f")  # the tensors are cut: free the snapshot before saving
         model.metadata.setdefault("dropout", repr(self.dropout))
         opt = self.optimizer_state() if optimizer_state else None
         if opt is not None:
-            model.optimizer = {"m": opt["m"]} if opt["v"] is None else \
-                {"m": opt["m"], "v": opt["v"]}
+            model.optimizer = (
+                {"m": opt["m"]} if opt["v"] is None else {"m": opt["m"], "v": opt["v"]}
+            )
             model.metadata["optimizer_state"] = opt["optimizer"]
             model.metadata["optimizer_step"] = str(opt["step"])
         save_model(path, model)
 
     @classmethod
-    def load(cls, path: Union[str, os.PathLike[str]], *, backend: Optional[str] = None
-             ) -> Network:
+    def load(cls, path: str | os.PathLike[str], *, backend: str | None = None) -> Network:
         """A network read from a file written by ``save`` (raises ``ModelFileError``)."""
         from ._errors import ModelFileError
         from ._modelfile import load_model
+
         model = load_model(path)
         from ._modelfile import default_activations
+
         if model.activations != default_activations(len(model.sizes) - 1):
-            raise ModelFileError(f"activations {model.activations} are not supported: ann runs "
-                                 f"ReLU hidden layers and a softmax output", path=path)
+            raise ModelFileError(
+                f"activations {model.activations} are not supported: ann runs "
+                f"ReLU hidden layers and a softmax output",
+                path=path,
+            )
         try:
             dropout = float(model.metadata.get("dropout", "0.0"))
         except ValueError:
             dropout = -1.0
         if not 0.0 <= dropout < 1.0:
-            raise ModelFileError(f"metadata dropout {model.metadata.get('dropout')!r} is not a "
-                                 f"probability in [0, 1)", path=path)
+            raise ModelFileError(
+                f"metadata dropout {model.metadata.get('dropout')!r} is not a "
+                f"probability in [0, 1)",
+                path=path,
+            )
         net = cls(model.sizes, batchnorm=bool(model.batchnorm), dropout=dropout, backend=backend)
         params, state = net.get_params(), net.get_state()
-        tensors: List[Tuple[int, Sequence[Optional[array[float]]]]] = [
-            (0, model.weights), (1, model.biases)]
+        tensors: list[tuple[int, Sequence[array[float] | None]]] = [
+            (0, model.weights),
+            (1, model.biases),
+        ]
         if model.batchnorm:
             for kind, name in ((2, "gamma"), (3, "beta"), (4, "running_mean"), (5, "running_var")):
                 tensors.append((kind, [layer[name] for layer in model.batchnorm] + [None]))
@@ -383,15 +477,17 @@ class Network:
                     continue
                 offset, count = net._net.tensor(l, kind)
                 target = state if kind >= 4 else params
-                target[offset:offset + count] = values
+                target[offset : offset + count] = values
         net.set_params(params)
         net.set_state(state)
         net.metadata = dict(model.metadata)
         if model.optimizer is not None:
-            net._pending_optimizer = {"optimizer": model.metadata["optimizer_state"],
-                                      "step": int(model.metadata["optimizer_step"]),
-                                      "m": model.optimizer["m"],
-                                      "v": model.optimizer.get("v")}
+            net._pending_optimizer = {
+                "optimizer": model.metadata["optimizer_state"],
+                "step": int(model.metadata["optimizer_step"]),
+                "m": model.optimizer["m"],
+                "v": model.optimizer.get("v"),
+            }
         return net
 
     # ---- data checks ------------------------------------------------------------------------
@@ -400,25 +496,44 @@ class Network:
         if not isinstance(ds, Dataset):
             raise TypeError(f"{what} must be an ann.Dataset, got {type(ds).__name__}")
         if ds.features != self.sizes[0]:
-            raise DataError(f"{what} has {ds.features} features per image but the network "
-                            f"takes {self.sizes[0]} inputs")
+            raise DataError(
+                f"{what} has {ds.features} features per image but the network "
+                f"takes {self.sizes[0]} inputs"
+            )
         if ds.num_classes > self.sizes[-1]:
-            raise DataError(f"{what} has {ds.num_classes} classes but the network has only "
-                            f"{self.sizes[-1]} outputs")
+            raise DataError(
+                f"{what} has {ds.num_classes} classes but the network has only "
+                f"{self.sizes[-1]} outputs"
+            )
         if len(ds) == 0:
             raise DataError(f"{what} is empty")
         return ds
 
     # ---- training ---------------------------------------------------------------------------
 
-    def fit(self, train: Dataset, validation: Optional[Dataset] = None, *, epochs: int = 10,
-            batch_size: int = 64, lr: float = 0.009, l2: float = 0.0, optimizer: str = "sgd",
-            momentum: float = 0.9, betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-            early_stopping: Optional[EarlyStopping] = None,
-            lr_decay: Optional[ReduceLROnPlateau] = None, check_every: Optional[int] = None,
-            progress: bool = True, seed: Optional[int] = None, stream: Optional[TextIO] = None,
-            callback: Optional[Callable[[History], None]] = None, initial_step: int = 0,
-            initial_epoch: float = 0.0) -> History:
+    def fit(
+        self,
+        train: Dataset,
+        validation: Dataset | None = None,
+        *,
+        epochs: int = 10,
+        batch_size: int = 64,
+        lr: float = 0.009,
+        l2: float = 0.0,
+        optimizer: str = "sgd",
+        momentum: float = 0.9,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        early_stopping: EarlyStopping | None = None,
+        lr_decay: ReduceLROnPlateau | None = None,
+        check_every: int | None = None,
+        progress: bool = True,
+        seed: int | None = None,
+        stream: TextIO | None = None,
+        callback: Callable[[History], None] | None = None,
+        initial_step: int = 0,
+        initial_epoch: float = 0.0,
+    ) -> History:
         """Train on ``train`` with mini-batches, checking ``validation`` as it goes.
 
         Each epoch visits every example once in a fresh order drawn from ``seed`` (default: the
@@ -471,19 +586,24 @@ class Network:
         starts = list(range(0, n, batch_size))
         if self.batchnorm and len(self.sizes) > 2:
             if batch_size < 2 or n < 2:
-                raise ValueError("batch norm needs at least 2 rows per batch, got "
-                                 + (f"batch_size {batch_size}" if batch_size < 2
-                                    else "a training set of 1 image"))
+                raise ValueError(
+                    "batch norm needs at least 2 rows per batch, got "
+                    + (
+                        f"batch_size {batch_size}"
+                        if batch_size < 2
+                        else "a training set of 1 image"
+                    )
+                )
             if n % batch_size == 1:
                 starts.pop()
         ends = starts[1:] + [n]
-        if isinstance(initial_step, bool) or not isinstance(initial_step, int) \
-                or initial_step < 0:
+        if isinstance(initial_step, bool) or not isinstance(initial_step, int) or initial_step < 0:
             raise ValueError(f"initial_step must be an int >= 0, got {initial_step!r}")
         if not isinstance(initial_epoch, (int, float)) or not 0 <= initial_epoch < math.inf:
             raise ValueError(f"initial_epoch must be a finite number >= 0, got {initial_epoch!r}")
-        self._net.set_optimizer(OPTIMIZERS[optimizer], float(momentum), beta1, beta2, eps,
-                                float(l2))
+        self._net.set_optimizer(
+            OPTIMIZERS[optimizer], float(momentum), beta1, beta2, eps, float(l2)
+        )
         pending, self._pending_optimizer = self._pending_optimizer, None
         if pending is not None and pending["optimizer"] == optimizer:
             self._net.set_optimizer_state(pending["m"], pending["v"], pending["step"])
@@ -496,13 +616,13 @@ class Network:
         net, shuffle = self._net, self._backend.shuffle
         restore = early_stopping.restore_best if early_stopping else False
         history = History()
-        best_params: Optional[Tuple[array[float], array[float]]] = None
+        best_params: tuple[array[float], array[float]] | None = None
         since_best = since_lr_best = 0
         lr_best = math.inf
         step = initial_step
-        loss_sum, hits, seen = 0.0, 0, 0       # since the last check
+        loss_sum, hits, seen = 0.0, 0, 0  # since the last check
         started = time.perf_counter()
-        stop: Optional[str] = None
+        stop: str | None = None
         epochs_done = float(initial_epoch)
         interrupted = _InterruptFlag()
         # A mean loss this far above guessing uniformly (ln K) is not a bad patch: it explodes.
@@ -525,9 +645,11 @@ class Network:
                 history.val_loss.append(math.nan)
                 history.val_accuracy.append(math.nan)
                 history.seconds.append(time.perf_counter() - started)
-                raise _Diverged(f"the mean training loss since the last check is "
-                                f"{train_loss:.4g}, more than ten times the {exploding / 10:.2f} "
-                                f"of guessing uniformly: it is exploding")
+                raise _Diverged(
+                    f"the mean training loss since the last check is "
+                    f"{train_loss:.4g}, more than ten times the {exploding / 10:.2f} "
+                    f"of guessing uniformly: it is exploding"
+                )
             if validation is None:
                 history.val_loss.append(math.nan)
                 history.val_accuracy.append(math.nan)
@@ -537,14 +659,15 @@ class Network:
                 history.val_loss.append(result["loss"])
                 history.val_accuracy.append(result["accuracy"])
                 delta = early_stopping.min_delta if early_stopping else 0.0
-                finite = math.isfinite(result["loss"])   # a NaN loss is never the best
-                if finite and (result["loss"] < history.best_val_loss - delta
-                               or history.best_step is None):
+                finite = math.isfinite(result["loss"])  # a NaN loss is never the best
+                if finite and (
+                    result["loss"] < history.best_val_loss - delta or history.best_step is None
+                ):
                     history.best_val_loss, history.best_step = result["loss"], step
                     since_best = 0
                     if restore:
                         doing = "copying the best weights"
-                        best_params = None      # free the old copy before making the new one
+                        best_params = None  # free the old copy before making the new one
                         best_params = (self.get_params(), self.get_state())
                 else:
                     since_best += 1
@@ -573,18 +696,24 @@ class Network:
             with interrupted:
                 for epoch in range(epochs):
                     state = shuffle(order, state)
-                    bar = ProgressBar(n, label=f"epoch {epoch + 1}/{epochs}",
-                                      stream=stream or sys.stderr, enabled=progress)
+                    bar = ProgressBar(
+                        n,
+                        label=f"epoch {epoch + 1}/{epochs}",
+                        stream=stream or sys.stderr,
+                        enabled=progress,
+                    )
                     epoch_loss, epoch_seen = 0.0, 0
                     for start, end in zip(starts, ends):
                         b = end - start
                         doing = "a training step"
                         try:
-                            loss, correct = net.train_step(images, labels, n_rows, order, start,
-                                                           b, lr)
+                            loss, correct = net.train_step(
+                                images, labels, n_rows, order, start, b, lr
+                            )
                         except TrainingError as exc:
-                            raise _Diverged(f"the loss of step {step + 1} became NaN or "
-                                            f"infinite") from exc
+                            raise _Diverged(
+                                f"the loss of step {step + 1} became NaN or infinite"
+                            ) from exc
                         step += 1
                         loss_sum += loss * b
                         hits += correct
@@ -599,16 +728,17 @@ class Network:
                             break
                     if check_every is None and not interrupted.flag:
                         check(initial_epoch + epoch + 1.0)
-                    fields: Dict[str, float] = {"loss": epoch_loss / max(epoch_seen, 1)}
+                    fields: dict[str, float] = {"loss": epoch_loss / max(epoch_seen, 1)}
                     if history.val_loss and not math.isnan(history.val_loss[-1]):
-                        fields.update(val_loss=history.val_loss[-1],
-                                      val_acc=history.val_accuracy[-1])
+                        fields.update(
+                            val_loss=history.val_loss[-1], val_acc=history.val_accuracy[-1]
+                        )
                     bar.close(**fields)
                     if stop or interrupted.flag:
                         break
             if interrupted.flag:
                 stop = "interrupted"
-            if seen:                          # steps since the last check: check once more
+            if seen:  # steps since the last check: check once more
                 check(epochs_done)
         except (_Diverged, MemoryError) as exc:
             if bar is not None:
@@ -616,19 +746,23 @@ class Network:
             history.stopped_step = step
             history.stop_reason = "diverged" if isinstance(exc, _Diverged) else "out_of_memory"
             restore_best()
-            best_params = None      # the error's traceback keeps this frame: free the copy
+            best_params = None  # the error's traceback keeps this frame: free the copy
             if isinstance(exc, _Diverged):
                 what = f"training diverged after step {step} (epoch {epochs_done:.2f}): {exc}"
                 hint = "Try a smaller lr."
             else:
                 detail = f" ({exc})" if str(exc) else ""
-                what = (f"out of memory at step {step} (epoch {epochs_done:.2f}) while {doing}"
-                        f"{detail}: the network has {self.num_params} parameters, "
-                        f"{4 * self.num_params / 1e6:.0f} MB per copy of the weights")
+                what = (
+                    f"out of memory at step {step} (epoch {epochs_done:.2f}) while {doing}"
+                    f"{detail}: the network has {self.num_params} parameters, "
+                    f"{4 * self.num_params / 1e6:.0f} MB per copy of the weights"
+                )
                 hint = "Try smaller layers or a smaller batch."
-            kept = (f"the network has the best weights, of step {history.best_step}"
-                    if history.restored_best or history.best_step == step
-                    else "the weights are those before the failing step")
+            kept = (
+                f"the network has the best weights, of step {history.best_step}"
+                if history.restored_best or history.best_step == step
+                else "the weights are those before the failing step"
+            )
             err = TrainingError(f"{what}; {kept}. {hint}")
             err.history = history  # type: ignore[attr-defined]
             raise err from None
@@ -639,10 +773,18 @@ class Network:
 
     # ---- study --------------------------------------------------------------------------------
 
-    def trace(self, images: Any, labels: Optional[Sequence[int]] = None, *, lr: float = 0.1,
-              optimizer: str = "sgd", momentum: float = 0.9,
-              betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-              l2: float = 0.0) -> Dict[str, Any]:
+    def trace(
+        self,
+        images: Any,
+        labels: Sequence[int] | None = None,
+        *,
+        lr: float = 0.1,
+        optimizer: str = "sgd",
+        momentum: float = 0.9,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        l2: float = 0.0,
+    ) -> dict[str, Any]:
         """One training step on one batch with every matrix of it recorded, for study
         (``ann trace`` prints it). The network is not changed.
 
@@ -658,45 +800,60 @@ class Network:
         the new parameters with the network's own training step on a copy; "ok" is True when
         every check passed."""
         from ._trace import trace_step
-        return trace_step(self, images, labels, lr=lr, optimizer=optimizer, momentum=momentum,
-                          betas=betas, eps=eps, l2=l2)
+
+        return trace_step(
+            self,
+            images,
+            labels,
+            lr=lr,
+            optimizer=optimizer,
+            momentum=momentum,
+            betas=betas,
+            eps=eps,
+            l2=l2,
+        )
 
     # ---- inference ---------------------------------------------------------------------------
 
-    def evaluate(self, ds: Dataset) -> Dict[str, float]:
+    def evaluate(self, ds: Dataset) -> dict[str, float]:
         """{"loss": mean cross-entropy, "accuracy": fraction classified correctly} over ``ds``."""
         ds = self._check_dataset(ds, "data set")
         images, labels, n_rows, rows = ds.buffers()
         _, _, loss_sum, correct = self._net.predict_u8(
-            images, labels, n_rows, rows, len(ds), want_probs=False, want_classes=False)
+            images, labels, n_rows, rows, len(ds), want_probs=False, want_classes=False
+        )
         return {"loss": loss_sum / len(ds), "accuracy": correct / len(ds)}
 
-    def _infer(self, data: Any, want_probs: bool
-               ) -> Tuple[Optional[array[float]], array[int], int]:
+    def _infer(self, data: Any, want_probs: bool) -> tuple[array[float] | None, array[int], int]:
         D = self.sizes[0]
         if isinstance(data, Dataset):
             ds = self._check_dataset(data, "data set")
             images, _, n_rows, rows = ds.buffers()
             probs, classes, _, _ = self._net.predict_u8(
-                images, None, n_rows, rows, len(ds), want_probs=want_probs, want_classes=True)
+                images, None, n_rows, rows, len(ds), want_probs=want_probs, want_classes=True
+            )
             return probs, classes, len(ds)
         if isinstance(data, Images):
             data = data.tobytes()
         if isinstance(data, (bytes, bytearray, memoryview)):
             raw = bytes(data)
             if not raw or len(raw) % D:
-                raise DataError(f"{len(raw)} bytes of pixels are not a whole number of images of "
-                                f"{D} pixels")
+                raise DataError(
+                    f"{len(raw)} bytes of pixels are not a whole number of images of {D} pixels"
+                )
             n = len(raw) // D
-            probs, classes, _, _ = self._net.predict_u8(raw, None, n, None, n,
-                                                        want_probs=want_probs, want_classes=True)
+            probs, classes, _, _ = self._net.predict_u8(
+                raw, None, n, None, n, want_probs=want_probs, want_classes=True
+            )
             return probs, classes, n
         # a sequence of images, each a sequence of D floats already scaled to [0, 1]
         try:
             float_rows = [list(row) for row in data]
         except TypeError:
-            raise TypeError("predict takes a Dataset, uint8 bytes, or a list of float rows, not "
-                            f"{type(data).__name__}") from None
+            raise TypeError(
+                "predict takes a Dataset, uint8 bytes, or a list of float rows, not "
+                f"{type(data).__name__}"
+            ) from None
         if not float_rows:
             raise DataError("nothing to predict: no images given")
         for i, row in enumerate(float_rows):
@@ -709,15 +866,15 @@ class Network:
         probs, classes = self._net.predict_f32(x, len(float_rows))
         return probs, classes, len(float_rows)
 
-    def predict(self, data: Any) -> List[int]:
+    def predict(self, data: Any) -> list[int]:
         """The most probable class of each image (a Dataset, uint8 bytes, or float rows)."""
         _, classes, _ = self._infer(data, want_probs=False)
         return classes.tolist()
 
-    def predict_proba(self, data: Any) -> List[List[float]]:
+    def predict_proba(self, data: Any) -> list[list[float]]:
         """The softmax probabilities of each image, one list of K floats per image."""
         probs, _, n = self._infer(data, want_probs=True)
         assert probs is not None
         K = self.sizes[-1]
         values = probs.tolist()
-        return [values[r * K:(r + 1) * K] for r in range(n)]
+        return [values[r * K : (r + 1) * K] for r in range(n)]

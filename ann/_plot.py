@@ -29,15 +29,23 @@ Sizes: ``width`` is the total number of columns, and no output line is ever
 longer than it. ``height`` is the number of rows of the plotting area; the
 title, axis, tick labels, axis titles and legend add a few lines around it.
 """
+
 from __future__ import annotations
 
 import math
 import shutil
 import sys
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
-__all__ = ["line_plot", "supports_unicode", "confusion_matrix", "format_confusion",
-           "MIN_WIDTH", "MIN_HEIGHT"]
+__all__ = [
+    "line_plot",
+    "supports_unicode",
+    "confusion_matrix",
+    "format_confusion",
+    "MIN_WIDTH",
+    "MIN_HEIGHT",
+]
 
 #: Narrowest plot drawn. Below this there is no room for tick labels plus a
 #: readable plotting area, so an explicit smaller width is a caller error.
@@ -57,8 +65,14 @@ _ASCII_MARKERS = "*+ox#@%&=~^$" + "abcdefghijklmnopqrstuvw"
 _UNICODE_MARKERS = "•×+o#%*@&=~^" + "abcdefghijklmnopqrstuvw"
 _BRAILLE_KEY = "⠤⠤"
 _BOX = {"vert": "│", "tick": "┤", "corner": "└", "horiz": "─", "xtick": "┬", "ellipsis": "…"}
-_ASCII_BOX = {"vert": "|", "tick": "+", "corner": "+", "horiz": "-", "xtick": "+",
-              "ellipsis": "..."}
+_ASCII_BOX = {
+    "vert": "|",
+    "tick": "+",
+    "corner": "+",
+    "horiz": "-",
+    "xtick": "+",
+    "ellipsis": "...",
+}
 # Every non-ASCII character line_plot may print in unicode mode, braille aside.
 _UNICODE_SAMPLE = "⠀⣿⠤" + _UNICODE_MARKERS + "".join(_BOX.values())
 
@@ -76,7 +90,7 @@ _FAR = 1e6
 # nice-number arithmetic on spans near the float underflow limit breaks down.
 _TINY_SPAN = 1e-280
 
-Series = Mapping[str, Tuple[Sequence[float], Sequence[float]]]
+Series = Mapping[str, tuple[Sequence[float], Sequence[float]]]
 
 
 def supports_unicode(stream: object) -> bool:
@@ -97,6 +111,7 @@ def supports_unicode(stream: object) -> bool:
 
 # ----------------------------------------------------------------------------- numbers
 
+
 def _nice_step(half_span: float, count: int) -> float:
     """A step of 1, 2 or 5 times a power of ten close to ``2 * half_span / count``.
 
@@ -116,7 +131,7 @@ def _nice_step(half_span: float, count: int) -> float:
         nice = 5.0
     else:
         nice = 10.0
-    step = nice * 10.0 ** exponent
+    step = nice * 10.0**exponent
     return step if math.isfinite(step) else 1e308
 
 
@@ -126,7 +141,7 @@ def _half_span(lo: float, hi: float) -> float:
     return hi / 2 - lo / 2
 
 
-def _pad_constant(value: float) -> Tuple[float, float]:
+def _pad_constant(value: float) -> tuple[float, float]:
     """A small range around a constant, so a flat line sits mid-plot."""
     pad = abs(value) * 0.1 if abs(value) > _TINY_SPAN else 1.0
     # near the float limit value + pad overflows: pad inwards on that side instead
@@ -151,7 +166,7 @@ def _snap(quotient: float) -> float:
     return quotient
 
 
-def _ticks_in(lo: float, hi: float, step: float) -> List[float]:
+def _ticks_in(lo: float, hi: float, step: float) -> list[float]:
     """Multiples of ``step`` inside [lo, hi], computed as k * step (no drift)."""
     first = math.ceil(_snap(lo / step))
     last = math.floor(_snap(hi / step))
@@ -163,7 +178,7 @@ def _ticks_in(lo: float, hi: float, step: float) -> List[float]:
     return ticks
 
 
-def _format_scientific(values: Sequence[float], step: float, max_len: int) -> List[str]:
+def _format_scientific(values: Sequence[float], step: float, max_len: int) -> list[str]:
     biggest = max(abs(v) for v in values)
     # Enough mantissa digits to tell neighbouring ticks apart, fewer if the
     # labels would not fit (only for spans near the float precision limit).
@@ -182,7 +197,7 @@ def _format_scientific(values: Sequence[float], step: float, max_len: int) -> Li
         digits -= 1
 
 
-def _format_ticks(values: Sequence[float], step: float, max_len: int) -> List[str]:
+def _format_ticks(values: Sequence[float], step: float, max_len: int) -> list[str]:
     """Compact labels, at most ``max_len`` long, for multiples of ``step``.
 
     All labels of one axis share one notation and number of decimals, chosen
@@ -226,7 +241,8 @@ def _format_ticks(values: Sequence[float], step: float, max_len: int) -> List[st
 
 # ----------------------------------------------------------------------------- ranges
 
-def _data_range(values: List[float]) -> Tuple[float, float]:
+
+def _data_range(values: list[float]) -> tuple[float, float]:
     lo, hi = min(values), max(values)
     if _half_span(lo, hi) < _TINY_SPAN:
         middle = lo / 2 + hi / 2
@@ -234,8 +250,9 @@ def _data_range(values: List[float]) -> Tuple[float, float]:
     return lo, hi
 
 
-def _y_axis(values: List[float], y_range: Optional[Tuple[float, float]], rows: int
-            ) -> Tuple[float, float, List[float], float]:
+def _y_axis(
+    values: list[float], y_range: tuple[float, float] | None, rows: int
+) -> tuple[float, float, list[float], float]:
     """Axis bounds, tick values and tick step for the y axis.
 
     Bounds that come from the data are widened to the enclosing tick
@@ -276,7 +293,7 @@ def _y_axis(values: List[float], y_range: Optional[Tuple[float, float]], rows: i
     return lo, hi, _ticks_in(lo, hi, step), step
 
 
-def _aligned_step(lo: float, hi: float, fewest: int, most: int) -> Optional[float]:
+def _aligned_step(lo: float, hi: float, fewest: int, most: int) -> float | None:
     """A round step that has both ``lo`` and ``hi`` as multiples, or None.
 
     Used for bounds the caller fixed (e.g. accuracy from 0.5 to 1), which
@@ -290,7 +307,7 @@ def _aligned_step(lo: float, hi: float, fewest: int, most: int) -> Optional[floa
     return None
 
 
-def _x_axis(values: List[float]) -> Tuple[float, float]:
+def _x_axis(values: list[float]) -> tuple[float, float]:
     # The x axis spans the data exactly: steps usually start at 0 or 1 and
     # widening would only waste columns.
     return _data_range(values) if values else (0.0, 1.0)
@@ -305,8 +322,10 @@ def _to_grid(value: float, lo: float, hi: float, cells: int) -> float:
 
 # ----------------------------------------------------------------------------- raster
 
-def _clip(x0: float, y0: float, x1: float, y1: float, xmax: float, ymax: float
-          ) -> Optional[Tuple[float, float, float, float]]:
+
+def _clip(
+    x0: float, y0: float, x1: float, y1: float, xmax: float, ymax: float
+) -> tuple[float, float, float, float] | None:
     """Liang-Barsky: the part of a segment inside [0, xmax] x [0, ymax], or None."""
     t0, t1 = 0.0, 1.0
     dx, dy = x1 - x0, y1 - y0
@@ -325,7 +344,7 @@ def _clip(x0: float, y0: float, x1: float, y1: float, xmax: float, ymax: float
     return x0 + t0 * dx, y0 + t0 * dy, x0 + t1 * dx, y0 + t1 * dy
 
 
-def _bresenham(x0: int, y0: int, x1: int, y1: int) -> Iterator[Tuple[int, int]]:
+def _bresenham(x0: int, y0: int, x1: int, y1: int) -> Iterator[tuple[int, int]]:
     """Integer points of the line from (x0, y0) to (x1, y1), both ends included."""
     dx, dy = abs(x1 - x0), -abs(y1 - y0)
     sx = 1 if x0 < x1 else -1
@@ -344,8 +363,9 @@ def _bresenham(x0: int, y0: int, x1: int, y1: int) -> Iterator[Tuple[int, int]]:
             y0 += sy
 
 
-def _rasterize(runs: List[List[Tuple[float, float]]], nx: int, ny: int
-               ) -> Iterator[Tuple[int, int]]:
+def _rasterize(
+    runs: list[list[tuple[float, float]]], nx: int, ny: int
+) -> Iterator[tuple[int, int]]:
     """Grid points (x right, y up) covering the runs of one series, lines connected."""
     xmax, ymax = nx - 1, ny - 1
     for run in runs:
@@ -364,6 +384,7 @@ def _rasterize(runs: List[List[Tuple[float, float]]], nx: int, ny: int
 
 # ----------------------------------------------------------------------------- text
 
+
 def _fit(text: str, width: int, ellipsis: str) -> str:
     """``text`` cut to ``width`` columns, marking the cut with ``ellipsis``."""
     if len(text) <= width:
@@ -373,9 +394,9 @@ def _fit(text: str, width: int, ellipsis: str) -> str:
     return text[: width - len(ellipsis)] + ellipsis
 
 
-def _legend_lines(entries: List[str], width: int, ellipsis: str) -> List[str]:
+def _legend_lines(entries: list[str], width: int, ellipsis: str) -> list[str]:
     """Legend entries joined by two spaces, wrapped onto as many lines as needed."""
-    lines: List[str] = []
+    lines: list[str] = []
     current = ""
     for entry in entries:
         entry = _fit(entry, width, ellipsis)
@@ -390,20 +411,21 @@ def _legend_lines(entries: List[str], width: int, ellipsis: str) -> List[str]:
     return lines
 
 
-def _x_tick_line(lo: float, hi: float, nx: int, cells: int, per_cell: int, left: int,
-                 width: int) -> Tuple[str, List[int]]:
+def _x_tick_line(
+    lo: float, hi: float, nx: int, cells: int, per_cell: int, left: int, width: int
+) -> tuple[str, list[int]]:
     """The x tick label line and the canvas columns that get a tick mark.
 
     Tries fewer and fewer ticks until every label fits without touching its
     neighbours (at least two spaces apart) and inside ``width``.
     """
-    best: Tuple[str, List[int]] = ("", [])
+    best: tuple[str, list[int]] = ("", [])
     for target in range(max(2, min(10, cells // 6)), 1, -1):
         step = _nice_step(_half_span(lo, hi), target)
         ticks = _ticks_in(lo, hi, step)
         labels = _format_ticks(ticks, step, width)
         line = [" "] * width
-        columns: List[int] = []
+        columns: list[int] = []
         end = -2  # first column after the previous label
         complete = True
         for value, label in zip(ticks, labels):
@@ -414,7 +436,7 @@ def _x_tick_line(lo: float, hi: float, nx: int, cells: int, per_cell: int, left:
             if start < end + 2:
                 complete = False
                 continue
-            line[start:start + len(label)] = label
+            line[start : start + len(label)] = label
             end = start + len(label)
             columns.append(column)
         text = "".join(line).rstrip()
@@ -425,9 +447,17 @@ def _x_tick_line(lo: float, hi: float, nx: int, cells: int, per_cell: int, left:
     return best
 
 
-def line_plot(series: Series, *, width: Optional[int] = None, height: Optional[int] = None,
-              title: str = "", x_label: str = "", y_label: str = "", charset: str = "auto",
-              y_range: Optional[Tuple[float, float]] = None) -> str:
+def line_plot(
+    series: Series,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    title: str = "",
+    x_label: str = "",
+    y_label: str = "",
+    charset: str = "auto",
+    y_range: tuple[float, float] | None = None,
+) -> str:
     """Render named (x values, y values) series as a text line plot.
 
     ``series`` maps a legend name to ``(xs, ys)`` of equal length. Points with
@@ -465,7 +495,7 @@ def line_plot(series: Series, *, width: Optional[int] = None, height: Optional[i
     all_x = [x for runs in runs_by_name.values() for run in runs for x, _ in run]
     all_y = [y for runs in runs_by_name.values() for run in runs for _, y in run]
 
-    lines: List[str] = []
+    lines: list[str] = []
     if title:
         lines.append(_fit(title, width, ellipsis).center(width).rstrip())
     if not all_x:
@@ -481,15 +511,17 @@ def line_plot(series: Series, *, width: Optional[int] = None, height: Optional[i
     # Rasterize every series. Braille works on a dot grid of 2 x 4 dots per
     # cell; markers on the cell grid itself.
     braille = [[0] * cells for _ in range(height)]
-    marks: List[List[Optional[str]]] = [[None] * cells for _ in range(height)]
-    legend: List[str] = []
+    marks: list[list[str | None]] = [[None] * cells for _ in range(height)]
+    legend: list[str] = []
     marker_index = 0
     for index, (name, runs) in enumerate(runs_by_name.items()):
         use_braille = charset == "unicode" and index == 0
         per_x, per_y = (2, 4) if use_braille else (1, 1)
         nx, ny = cells * per_x, height * per_y
-        grid_runs = [[(_to_grid(x, x_lo, x_hi, nx), _to_grid(y, y_lo, y_hi, ny)) for x, y in run]
-                     for run in runs]
+        grid_runs = [
+            [(_to_grid(x, x_lo, x_hi, nx), _to_grid(y, y_lo, y_hi, ny)) for x, y in run]
+            for run in runs
+        ]
         if use_braille:
             key = _BRAILLE_KEY
             for gx, gy in _rasterize(grid_runs, nx, ny):
@@ -505,7 +537,7 @@ def line_plot(series: Series, *, width: Optional[int] = None, height: Optional[i
 
     # y tick labels go on the row where a point of that value would be drawn.
     per_y_axis = 4 if charset == "unicode" else 1
-    label_rows: Dict[int, str] = {}
+    label_rows: dict[int, str] = {}
     for value, label in zip(y_ticks, y_tick_labels):
         grid_y = round(_to_grid(value, y_lo, y_hi, height * per_y_axis))
         row = height - 1 - min(max(grid_y // per_y_axis, 0), height - 1)
@@ -527,8 +559,9 @@ def line_plot(series: Series, *, width: Optional[int] = None, height: Optional[i
         lines.append((label_rows.get(row, "").rjust(margin) + axis + "".join(cells_text)).rstrip())
 
     per_x_axis = 2 if charset == "unicode" else 1
-    tick_text, tick_columns = _x_tick_line(x_lo, x_hi, cells * per_x_axis, cells, per_x_axis,
-                                           margin + 1, width)
+    tick_text, tick_columns = _x_tick_line(
+        x_lo, x_hi, cells * per_x_axis, cells, per_x_axis, margin + 1, width
+    )
     axis_line = [box["horiz"]] * cells
     for column in tick_columns:
         axis_line[column] = box["xtick"]
@@ -542,7 +575,7 @@ def line_plot(series: Series, *, width: Optional[int] = None, height: Optional[i
     return "\n".join(lines)
 
 
-def _plot_size(width: Optional[int], height: Optional[int]) -> Tuple[int, int]:
+def _plot_size(width: int | None, height: int | None) -> tuple[int, int]:
     terminal = shutil.get_terminal_size()
     if width is None:
         width = max(MIN_WIDTH, terminal.columns)
@@ -555,7 +588,7 @@ def _plot_size(width: Optional[int], height: Optional[int]) -> Tuple[int, int]:
     return width, height
 
 
-def _finite_runs(name: str, xy: Any) -> List[List[Tuple[float, float]]]:
+def _finite_runs(name: str, xy: Any) -> list[list[tuple[float, float]]]:
     """The series' points split into runs of consecutive finite points."""
     try:
         xs, ys = xy
@@ -563,14 +596,15 @@ def _finite_runs(name: str, xy: Any) -> List[List[Tuple[float, float]]]:
         raise ValueError(f"series {name!r} must be a pair (x values, y values)") from None
     if len(xs) != len(ys):
         raise ValueError(f"series {name!r} has {len(xs)} x values but {len(ys)} y values")
-    runs: List[List[Tuple[float, float]]] = []
-    current: List[Tuple[float, float]] = []
+    runs: list[list[tuple[float, float]]] = []
+    current: list[tuple[float, float]] = []
     for i, (x, y) in enumerate(zip(xs, ys)):
         try:
             x, y = float(x), float(y)
         except (TypeError, ValueError):
-            raise ValueError(f"series {name!r}: point {i} is not a pair of numbers: "
-                             f"({x!r}, {y!r})") from None
+            raise ValueError(
+                f"series {name!r}: point {i} is not a pair of numbers: ({x!r}, {y!r})"
+            ) from None
         if math.isfinite(x) and math.isfinite(y):
             current.append((x, y))
         elif current:
@@ -583,7 +617,8 @@ def _finite_runs(name: str, xy: Any) -> List[List[Tuple[float, float]]]:
 
 # ----------------------------------------------------------------------------- confusion
 
-def confusion_matrix(true: Sequence[int], pred: Sequence[int], num_classes: int) -> List[List[int]]:
+
+def confusion_matrix(true: Sequence[int], pred: Sequence[int], num_classes: int) -> list[list[int]]:
     """Counts ``matrix[t][p]`` of samples of true class t predicted as class p."""
     if num_classes < 1:
         raise ValueError(f"num_classes must be at least 1, got {num_classes}")
@@ -592,13 +627,14 @@ def confusion_matrix(true: Sequence[int], pred: Sequence[int], num_classes: int)
     matrix = [[0] * num_classes for _ in range(num_classes)]
     for i, (t, p) in enumerate(zip(true, pred)):
         if not (0 <= t < num_classes and 0 <= p < num_classes):
-            raise ValueError(f"sample {i}: label pair (true {t}, predicted {p}) is outside "
-                             f"0..{num_classes - 1}")
+            raise ValueError(
+                f"sample {i}: label pair (true {t}, predicted {p}) is outside 0..{num_classes - 1}"
+            )
         matrix[t][p] += 1
     return matrix
 
 
-def format_confusion(matrix: List[List[int]], *, labels: Optional[Sequence[str]] = None) -> str:
+def format_confusion(matrix: list[list[int]], *, labels: Sequence[str] | None = None) -> str:
     """The matrix as a text table: rows are true classes, columns predictions.
 
     A last column gives each class's recall (the share of its samples that
@@ -614,16 +650,25 @@ def format_confusion(matrix: List[List[int]], *, labels: Optional[Sequence[str]]
 
     corner = "true\\pred"
     first = max(len(corner), *(len(name) for name in names))
-    cell = max(max(len(name) for name in names),
-               max(len(str(count)) for row in matrix for count in row))
+    cell = max(
+        max(len(name) for name in names), max(len(str(count)) for row in matrix for count in row)
+    )
     recall_header = "recall"
-    out = [corner.ljust(first) + "".join(" " + name.rjust(cell) for name in names)
-           + "  " + recall_header]
+    out = [
+        corner.ljust(first)
+        + "".join(" " + name.rjust(cell) for name in names)
+        + "  "
+        + recall_header
+    ]
     for index, (name, row) in enumerate(zip(names, matrix)):
         total = sum(row)
         recall = f"{100 * row[index] / total:.1f}%" if total else "-"
-        out.append(name.rjust(first) + "".join(" " + str(c).rjust(cell) for c in row)
-                   + "  " + recall.rjust(len(recall_header)))
+        out.append(
+            name.rjust(first)
+            + "".join(" " + str(c).rjust(cell) for c in row)
+            + "  "
+            + recall.rjust(len(recall_header))
+        )
     correct = sum(matrix[i][i] for i in range(n))
     total = sum(sum(row) for row in matrix)
     accuracy = f"{100 * correct / total:.2f}%" if total else "-"

@@ -18,6 +18,7 @@ terminal, redrawn in place: it moves the cursor up over its previous frame and r
 erasing only to the end of each of its own lines, so nothing printed before stays anything but
 where it was. Lines others write meanwhile (through the frame, as a stream) go above the frame.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,7 +26,8 @@ import os
 import shutil
 import sys
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from collections.abc import Iterable
+from typing import Any, Callable
 
 from ._plot import supports_unicode
 
@@ -59,7 +61,7 @@ def _columns(stream: Any) -> int:
 
 
 def _format_duration(seconds: float, *, precise: bool = False) -> str:
-    """"m:ss" or "h:mm:ss"; with ``precise``, short times as "4.2s"."""
+    """ "m:ss" or "h:mm:ss"; with ``precise``, short times as "4.2s"."""
     if not math.isfinite(seconds) or seconds < 0:
         return "?"
     if precise and seconds < 60:
@@ -110,9 +112,17 @@ class ProgressBar:
     losing the progress line must never stop a training run.
     """
 
-    def __init__(self, total: int, *, label: str = "", stream: Any = None, enabled: bool = True,
-                 unit: str = "img", min_interval: float = 0.1,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        total: int,
+        *,
+        label: str = "",
+        stream: Any = None,
+        enabled: bool = True,
+        unit: str = "img",
+        min_interval: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if total < 0:
             raise ValueError(f"progress total must be >= 0, got {total}")
         if not min_interval >= 0:
@@ -132,7 +142,7 @@ class ProgressBar:
         self._start = clock()
         self._next_draw = -math.inf
         self._done = 0
-        self._fields: Dict[str, object] = {}
+        self._fields: dict[str, object] = {}
         self._drawn = 0  # length of the line now on screen, to blank leftovers
 
     def __enter__(self) -> ProgressBar:
@@ -230,7 +240,7 @@ class ProgressBar:
         ]
         return self._fit(parts, fraction, width)
 
-    def _final_line(self, now: float, width: Optional[int]) -> str:
+    def _final_line(self, now: float, width: int | None) -> str:
         elapsed = now - self._start
         parts = [
             ("label", self._label, 2),
@@ -243,7 +253,7 @@ class ProgressBar:
             return "  ".join(text for _, text, _ in parts if text)
         return self._fit(parts, 0.0, width)
 
-    def _fit(self, parts: List[Tuple[str, str, int]], fraction: float, width: int) -> str:
+    def _fit(self, parts: list[tuple[str, str, int]], fraction: float, width: int) -> str:
         """Join ``parts`` into at most ``width`` columns.
 
         The bar takes whatever room is left (between _MIN_BAR and _MAX_BAR);
@@ -277,7 +287,7 @@ def _overlay(line: str) -> str:
     start of what was there."""
     shown = ""
     for segment in line.split("\r"):
-        shown = segment + shown[len(segment):]
+        shown = segment + shown[len(segment) :]
     return shown
 
 
@@ -302,19 +312,24 @@ class LiveFrame:
     the display.
     """
 
-    def __init__(self, stream: Any = None, *, min_interval: float = 0.5,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        stream: Any = None,
+        *,
+        min_interval: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._stream = sys.stderr if stream is None else stream
         self._tty = _isatty(self._stream)
         self._min_interval = min_interval
         self._clock = clock
         self._next_draw = -math.inf
-        self._pending: Optional[Callable[[int, int], str]] = None   # asked for, not drawn
-        self._last: Optional[Callable[[int, int], str]] = None      # drawn last
-        self._frame: List[str] = []    # the lines of the frame on screen ([] before the first)
-        self._partial = ""             # what others wrote after the frame, no newline yet
-        self._frame_rows = 0           # terminal rows those lines take
-        self._up = 0                   # rows from the frame's first row to the cursor's row
+        self._pending: Callable[[int, int], str] | None = None  # asked for, not drawn
+        self._last: Callable[[int, int], str] | None = None  # drawn last
+        self._frame: list[str] = []  # the lines of the frame on screen ([] before the first)
+        self._partial = ""  # what others wrote after the frame, no newline yet
+        self._frame_rows = 0  # terminal rows those lines take
+        self._up = 0  # rows from the frame's first row to the cursor's row
         self._open = True
 
     # ---- the stream interface, for what others write while the frame is shown
@@ -325,7 +340,7 @@ class LiveFrame:
         return self._stream
 
     @property
-    def encoding(self) -> Optional[str]:
+    def encoding(self) -> str | None:
         return getattr(self._stream, "encoding", None)
 
     def isatty(self) -> bool:
@@ -382,7 +397,7 @@ class LiveFrame:
         render = self._pending or self._last
         if render is not None:
             # Full size: nothing is redrawn after this, so it may be taller than the screen.
-            text = self._render(render, 10 ** 6)
+            text = self._render(render, 10**6)
             if self._tty:
                 self._draw([], text.split("\n"))
             else:
@@ -395,7 +410,7 @@ class LiveFrame:
 
     # ---- drawing
 
-    def _size(self) -> Tuple[int, int]:
+    def _size(self) -> tuple[int, int]:
         """(columns, rows) of the terminal."""
         try:
             rows = os.get_terminal_size(self._stream.fileno()).lines
@@ -408,7 +423,7 @@ class LiveFrame:
         # waiting to wrap, where "ESC[K" would erase that column's character on some terminals.
         return render(self._size()[0] - 1, rows)
 
-    def _due_frame(self, force: bool = False) -> List[str]:
+    def _due_frame(self, force: bool = False) -> list[str]:
         """The lines of the frame to draw now: the pending one when due (or forced), else the
         one on screen."""
         if self._pending is None or not (force or self._clock() >= self._next_draw):
@@ -417,14 +432,14 @@ class LiveFrame:
         room = rows - _rows(self._partial, columns) - 1
         lines = self._render(self._pending, room).split("\n")
         if sum(_rows(line, columns) for line in lines) > room:
-            return self._frame                   # too tall to redraw in place
+            return self._frame  # too tall to redraw in place
         self._last, self._pending = self._pending, None
         self._next_draw = self._clock() + self._min_interval
         return lines
 
-    def _draw(self, above: List[str], frame: List[str]) -> None:
+    def _draw(self, above: list[str], frame: list[str]) -> None:
         columns, _ = self._size()
-        if len(frame) < len(self._frame):        # keep the rows a taller frame had
+        if len(frame) < len(self._frame):  # keep the rows a taller frame had
             frame = frame + [""] * (len(self._frame) - len(frame))
         parts = ["\r"]
         if self._up:

@@ -10,29 +10,44 @@ Matrices are flat Python lists in row-major order, as in C: ``x[r * n + j]`` is 
 column j of an (rows, n) matrix. Parameters are float64 here (the C core keeps float32), so
 results agree with C to rounding, not bit for bit.
 """
+
 from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Sequence
 from operator import mul
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any
 
 from ._constants import ANN_ADAM, ANN_MOMENTUM, ANN_NESTEROV, ANN_SGD, ANN_WEIGHTS
 from ._errors import DataError, TrainingError
 
-Matrix = List[float]
+Matrix = list[float]
 MASK64 = 0xFFFFFFFFFFFFFFFF
 
 
 # ---- matrix multiply -------------------------------------------------------------------
 
-def sgemm(trans_a: bool, trans_b: bool, M: int, N: int, K: int, A: Sequence[float], lda: int,
-          B: Sequence[float], ldb: int, beta: float, C: Matrix, ldc: int) -> None:
+
+def sgemm(
+    trans_a: bool,
+    trans_b: bool,
+    M: int,
+    N: int,
+    K: int,
+    A: Sequence[float],
+    lda: int,
+    B: Sequence[float],
+    ldb: int,
+    beta: float,
+    C: Matrix,
+    ldc: int,
+) -> None:
     """C (M, N) = A' (M, K) B' (K, N) + beta C, in place; A' = A or A^T, B' = B or B^T."""
     for i in range(M):
-        a_row = [A[k * lda + i] for k in range(K)] if trans_a else A[i * lda:i * lda + K]
+        a_row = [A[k * lda + i] for k in range(K)] if trans_a else A[i * lda : i * lda + K]
         for j in range(N):
-            b_col = B[j * ldb:j * ldb + K] if trans_b else B[j::ldb][:K]
+            b_col = B[j * ldb : j * ldb + K] if trans_b else B[j::ldb][:K]
             total = sum(map(mul, a_row, b_col))
             old = C[i * ldc + j] if beta != 0.0 else 0.0
             C[i * ldc + j] = total + beta * old
@@ -40,36 +55,45 @@ def sgemm(trans_a: bool, trans_b: bool, M: int, N: int, K: int, A: Sequence[floa
 
 # ---- dense layer: y = x W + b -----------------------------------------------------------
 
-def dense_forward(x: Sequence[float], W: Sequence[float], b: Sequence[float],
-                  B: int, n_in: int, n_out: int) -> Matrix:
+
+def dense_forward(
+    x: Sequence[float], W: Sequence[float], b: Sequence[float], B: int, n_in: int, n_out: int
+) -> Matrix:
     """y (B, n_out) = x (B, n_in) W (n_in, n_out) + b (n_out)."""
     columns = [W[j::n_out] for j in range(n_out)]
     y: Matrix = []
     for r in range(B):
-        row = x[r * n_in:(r + 1) * n_in]
+        row = x[r * n_in : (r + 1) * n_in]
         y.extend(sum(map(mul, row, columns[j])) + b[j] for j in range(n_out))
     return y
 
 
-def dense_backward(dy: Sequence[float], x: Sequence[float], W: Sequence[float],
-                   B: int, n_in: int, n_out: int,
-                   need_dx: bool = True) -> Tuple[Optional[Matrix], Matrix, Matrix]:
+def dense_backward(
+    dy: Sequence[float],
+    x: Sequence[float],
+    W: Sequence[float],
+    B: int,
+    n_in: int,
+    n_out: int,
+    need_dx: bool = True,
+) -> tuple[Matrix | None, Matrix, Matrix]:
     """Given dy = dL/dy (B, n_out): dW = x^T dy, db = column sums of dy, dx = dy W^T."""
-    dy_columns = [dy[j::n_out] for j in range(n_out)]          # each (B)
-    x_columns = [x[i::n_in] for i in range(n_in)]              # each (B)
+    dy_columns = [dy[j::n_out] for j in range(n_out)]  # each (B)
+    x_columns = [x[i::n_in] for i in range(n_in)]  # each (B)
     dW = [sum(map(mul, x_columns[i], dy_columns[j])) for i in range(n_in) for j in range(n_out)]
     db = [sum(column) for column in dy_columns]
-    dx: Optional[Matrix] = None
+    dx: Matrix | None = None
     if need_dx:
-        W_rows = [W[i * n_out:(i + 1) * n_out] for i in range(n_in)]
+        W_rows = [W[i * n_out : (i + 1) * n_out] for i in range(n_in)]
         dx = []
         for r in range(B):
-            g = dy[r * n_out:(r + 1) * n_out]
+            g = dy[r * n_out : (r + 1) * n_out]
             dx.extend(sum(map(mul, g, W_rows[i])) for i in range(n_in))
     return dx, dW, db
 
 
 # ---- ReLU -------------------------------------------------------------------------------
+
 
 def relu_forward(x: Sequence[float]) -> Matrix:
     """y = max(0, x)"""
@@ -83,14 +107,16 @@ def relu_backward(dy: Sequence[float], y: Sequence[float]) -> Matrix:
 
 # ---- softmax + cross-entropy --------------------------------------------------------------
 
-def softmax_cross_entropy(logits: Sequence[float], labels: Sequence[int], B: int,
-                          K: int) -> Tuple[float, Matrix, Matrix]:
+
+def softmax_cross_entropy(
+    logits: Sequence[float], labels: Sequence[int], B: int, K: int
+) -> tuple[float, Matrix, Matrix]:
     """(mean loss, probs (B, K), dlogits (B, K) = (p - onehot) / B), shifted by the row max."""
     total = 0.0
     probs: Matrix = []
     grads: Matrix = []
     for r in range(B):
-        z = logits[r * K:(r + 1) * K]
+        z = logits[r * K : (r + 1) * K]
         t = labels[r]
         if not 0 <= t < K:
             raise DataError(f"label {t} of row {r} is outside 0..{K - 1}")
@@ -106,6 +132,7 @@ def softmax_cross_entropy(logits: Sequence[float], labels: Sequence[int], B: int
 
 # ---- SGD --------------------------------------------------------------------------------
 
+
 def sgd_update(params: Matrix, grads: Sequence[float], lr: float) -> None:
     """theta <- theta - lr * dL/dtheta, in place."""
     for i, g in enumerate(grads):
@@ -114,8 +141,10 @@ def sgd_update(params: Matrix, grads: Sequence[float], lr: float) -> None:
 
 # ---- batch normalization --------------------------------------------------------------
 
-def batchnorm_forward(z: Sequence[float], gamma: Sequence[float], beta: Sequence[float], B: int,
-                      n: int, eps: float) -> Tuple[Matrix, Matrix, Matrix, Matrix]:
+
+def batchnorm_forward(
+    z: Sequence[float], gamma: Sequence[float], beta: Sequence[float], B: int, n: int, eps: float
+) -> tuple[Matrix, Matrix, Matrix, Matrix]:
     """(y, xhat, mean, var): normalize each feature over the batch, then scale and shift."""
     columns = [z[j::n] for j in range(n)]
     mean = [sum(c) / B for c in columns]
@@ -130,33 +159,55 @@ def batchnorm_forward(z: Sequence[float], gamma: Sequence[float], beta: Sequence
     return y, xhat, mean, var
 
 
-def batchnorm_backward(dy: Sequence[float], xhat: Sequence[float], var: Sequence[float],
-                       gamma: Sequence[float], B: int, n: int,
-                       eps: float) -> Tuple[Matrix, Matrix, Matrix]:
+def batchnorm_backward(
+    dy: Sequence[float],
+    xhat: Sequence[float],
+    var: Sequence[float],
+    gamma: Sequence[float],
+    B: int,
+    n: int,
+    eps: float,
+) -> tuple[Matrix, Matrix, Matrix]:
     """(dz, dgamma, dbeta): dz = gamma / sqrt(var + eps) / B * (B dy - dbeta - xhat dgamma)."""
     dgamma = [sum(dy[r * n + j] * xhat[r * n + j] for r in range(B)) for j in range(n)]
     dbeta = [sum(dy[r * n + j] for r in range(B)) for j in range(n)]
-    dz = [gamma[j] / math.sqrt(var[j] + eps) / B
-          * (B * dy[r * n + j] - dbeta[j] - xhat[r * n + j] * dgamma[j])
-          for r in range(B) for j in range(n)]
+    dz = [
+        gamma[j]
+        / math.sqrt(var[j] + eps)
+        / B
+        * (B * dy[r * n + j] - dbeta[j] - xhat[r * n + j] * dgamma[j])
+        for r in range(B)
+        for j in range(n)
+    ]
     return dz, dgamma, dbeta
 
 
-def batchnorm_inference(z: Sequence[float], gamma: Sequence[float], beta: Sequence[float],
-                        running_mean: Sequence[float], running_var: Sequence[float], B: int,
-                        n: int, eps: float) -> Matrix:
+def batchnorm_inference(
+    z: Sequence[float],
+    gamma: Sequence[float],
+    beta: Sequence[float],
+    running_mean: Sequence[float],
+    running_var: Sequence[float],
+    B: int,
+    n: int,
+    eps: float,
+) -> Matrix:
     """y = gamma (z - running_mean) / sqrt(running_var + eps) + beta, row by row."""
-    return [gamma[j] * (z[r * n + j] - running_mean[j]) / math.sqrt(running_var[j] + eps)
-            + beta[j] for r in range(B) for j in range(n)]
+    return [
+        gamma[j] * (z[r * n + j] - running_mean[j]) / math.sqrt(running_var[j] + eps) + beta[j]
+        for r in range(B)
+        for j in range(n)
+    ]
 
 
 # ---- dropout ------------------------------------------------------------------------------
 
-def dropout_forward(x: Sequence[float], p: float, state: int) -> Tuple[Matrix, List[bool], int]:
+
+def dropout_forward(x: Sequence[float], p: float, state: int) -> tuple[Matrix, list[bool], int]:
     """(y, keep, new state): y = x keep / (1 - p), keep_i = [u_i >= p], u from splitmix64."""
     p32 = _f32(p)
     scale = _f32(1.0 / _f32(1.0 - p32))
-    keep: List[bool] = []
+    keep: list[bool] = []
     for _ in x:
         bits, state = splitmix64(state)
         keep.append((bits >> 40) * (1.0 / 16777216.0) >= p32)
@@ -171,6 +222,7 @@ def dropout_backward(dy: Sequence[float], keep: Sequence[bool], p: float) -> Mat
 
 # ---- L2 and the optimizers ----------------------------------------------------------------
 
+
 def l2_penalty(params: Sequence[float], grads: Matrix, l2: float) -> float:
     """(l2/2) sum theta^2; adds its gradient l2 theta to grads in place."""
     for i, v in enumerate(params):
@@ -178,20 +230,30 @@ def l2_penalty(params: Sequence[float], grads: Matrix, l2: float) -> float:
     return 0.5 * l2 * sum(v * v for v in params)
 
 
-def momentum_update(params: Matrix, velocity: Matrix, grads: Sequence[float], lr: float,
-                    mu: float, nesterov: bool) -> None:
+def momentum_update(
+    params: Matrix, velocity: Matrix, grads: Sequence[float], lr: float, mu: float, nesterov: bool
+) -> None:
     """v = mu v + g; theta -= lr v (Nesterov: theta -= lr (g + mu v))."""
     for i, g in enumerate(grads):
         velocity[i] = mu * velocity[i] + g
         params[i] -= lr * (g + mu * velocity[i] if nesterov else velocity[i])
 
 
-def adam_update(params: Matrix, m: Matrix, v: Matrix, grads: Sequence[float], lr: float,
-                beta1: float, beta2: float, eps: float, t: int) -> None:
+def adam_update(
+    params: Matrix,
+    m: Matrix,
+    v: Matrix,
+    grads: Sequence[float],
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    t: int,
+) -> None:
     """Adam with bias-corrected first and second moments."""
     if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0 and eps > 0.0 and t >= 1):
-        raise ValueError("adam_update: an argument is out of range")   # as ann_adam_update
-    c1, c2 = 1.0 - beta1 ** t, 1.0 - beta2 ** t
+        raise ValueError("adam_update: an argument is out of range")  # as ann_adam_update
+    c1, c2 = 1.0 - beta1**t, 1.0 - beta2**t
     for i, g in enumerate(grads):
         m[i] = beta1 * m[i] + (1.0 - beta1) * g
         v[i] = beta2 * v[i] + (1.0 - beta2) * g * g
@@ -200,15 +262,16 @@ def adam_update(params: Matrix, m: Matrix, v: Matrix, grads: Sequence[float], lr
 
 # ---- data -------------------------------------------------------------------------------
 
+
 def gather_u8(images: Any, idx: Sequence[int], D: int) -> Matrix:
     """x (B, D) = images[idx] / 255."""
     x: Matrix = []
     for i in idx:
-        x.extend(v / 255.0 for v in images[i * D:(i + 1) * D])
+        x.extend(v / 255.0 for v in images[i * D : (i + 1) * D])
     return x
 
 
-def splitmix64(state: int) -> Tuple[int, int]:
+def splitmix64(state: int) -> tuple[int, int]:
     """(next 64 random bits, new state): the generator of csrc/ops.c, bit for bit."""
     state = (state + 0x9E3779B97F4A7C15) & MASK64
     z = state
@@ -250,7 +313,7 @@ class RefNet:
     def __init__(self, sizes: Sequence[int], batchnorm: bool = False, dropout: float = 0.0) -> None:
         self.sizes = list(sizes)
         self.batchnorm, self.dropout = bool(batchnorm), float(dropout)
-        self.layers: List[_Layer] = []
+        self.layers: list[_Layer] = []
         P = S = 0
         L = len(self.sizes) - 1
         for l in range(L):
@@ -281,13 +344,13 @@ class RefNet:
             for _ in range(li.n_in * li.n_out):
                 bits, state = splitmix64(state)
                 weights.append((2.0 * ((bits >> 40) * (1.0 / 16777216.0)) - 1.0) * limit)
-            self.params[li.w:li.b] = list(array("f", weights))
-            self.params[li.b:li.b + li.n_out] = [0.0] * li.n_out
+            self.params[li.w : li.b] = list(array("f", weights))
+            self.params[li.b : li.b + li.n_out] = [0.0] * li.n_out
             if li.gamma >= 0:
-                self.params[li.gamma:li.gamma + li.n_out] = [1.0] * li.n_out
-                self.params[li.beta:li.beta + li.n_out] = [0.0] * li.n_out
-                self.state[li.mean:li.mean + li.n_out] = [0.0] * li.n_out
-                self.state[li.var:li.var + li.n_out] = [1.0] * li.n_out
+                self.params[li.gamma : li.gamma + li.n_out] = [1.0] * li.n_out
+                self.params[li.beta : li.beta + li.n_out] = [0.0] * li.n_out
+                self.state[li.mean : li.mean + li.n_out] = [0.0] * li.n_out
+                self.state[li.var : li.var + li.n_out] = [1.0] * li.n_out
         self.dropout_rng = (seed ^ 0xD80F0D80F) & MASK64
         self._clear_optimizer()
 
@@ -310,7 +373,7 @@ class RefNet:
     def get_grads(self) -> array[float]:
         return array("f", self.grads)
 
-    def tensor(self, layer: int, kind: int) -> Tuple[int, int]:
+    def tensor(self, layer: int, kind: int) -> tuple[int, int]:
         li = self.layers[layer]
         where = (li.w, li.b, li.gamma, li.beta, li.mean, li.var)[kind]
         if where < 0:
@@ -319,27 +382,34 @@ class RefNet:
 
     # ---- optimizer ----------------------------------------------------------------------------
 
-    def set_optimizer(self, kind: int, momentum: float, beta1: float, beta2: float, eps: float,
-                      l2: float) -> None:
+    def set_optimizer(
+        self, kind: int, momentum: float, beta1: float, beta2: float, eps: float, l2: float
+    ) -> None:
         # the checks of ann_net_set_optimizer, on the float32 values C receives, with the
         # message the C backend's check() gives
         mu, b1, b2, e, l2_32 = (_f32(v) for v in (momentum, beta1, beta2, eps, l2))
-        if not (ANN_SGD <= kind <= ANN_ADAM and l2_32 >= 0.0 and math.isfinite(l2_32)
-                and (kind not in (ANN_MOMENTUM, ANN_NESTEROV) or 0.0 <= mu < 1.0)
-                and (kind != ANN_ADAM or (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0 and e > 0.0))):
+        if not (
+            ANN_SGD <= kind <= ANN_ADAM
+            and l2_32 >= 0.0
+            and math.isfinite(l2_32)
+            and (kind not in (ANN_MOMENTUM, ANN_NESTEROV) or 0.0 <= mu < 1.0)
+            and (kind != ANN_ADAM or (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0 and e > 0.0))
+        ):
             raise ValueError("choosing the optimizer: an argument is out of range")
         self.opt_kind, self.momentum, self.beta1, self.beta2 = kind, momentum, beta1, beta2
         self.eps, self.l2 = eps, l2
         self._clear_optimizer()
 
-    def get_optimizer_state(self, want_v: bool) -> Tuple[array[float], Optional[array[float]], int]:
+    def get_optimizer_state(self, want_v: bool) -> tuple[array[float], array[float] | None, int]:
         return (array("f", self.opt_m), array("f", self.opt_v) if want_v else None, self.step)
 
-    def set_optimizer_state(self, m: array[float], v: Optional[array[float]], step: int) -> None:
+    def set_optimizer_state(self, m: array[float], v: array[float] | None, step: int) -> None:
         for values in (m, v):
             if values is not None and len(values) != self.num_params:
-                raise ValueError(f"optimizer state of {len(values)} values does not fit this "
-                                 f"network ({self.num_params} parameters)")
+                raise ValueError(
+                    f"optimizer state of {len(values)} values does not fit this "
+                    f"network ({self.num_params} parameters)"
+                )
         if step < 0:
             raise ValueError(f"optimizer step must be >= 0, got {step}")
         self.opt_m: Matrix = list(m)
@@ -354,33 +424,51 @@ class RefNet:
 
     def _update(self, lr: float) -> None:
         if self.opt_kind in (ANN_MOMENTUM, ANN_NESTEROV):
-            momentum_update(self.params, self.opt_m, self.grads, lr, self.momentum,
-                            self.opt_kind == ANN_NESTEROV)
+            momentum_update(
+                self.params,
+                self.opt_m,
+                self.grads,
+                lr,
+                self.momentum,
+                self.opt_kind == ANN_NESTEROV,
+            )
         elif self.opt_kind == ANN_ADAM:
             self.step += 1
-            adam_update(self.params, self.opt_m, self.opt_v, self.grads, lr, self.beta1,
-                        self.beta2, self.eps, self.step)
+            adam_update(
+                self.params,
+                self.opt_m,
+                self.opt_v,
+                self.grads,
+                lr,
+                self.beta1,
+                self.beta2,
+                self.eps,
+                self.step,
+            )
         else:
             sgd_update(self.params, self.grads, lr)
 
     # ---- forward and backward -----------------------------------------------------------------
 
-    def _forward(self, x: Matrix, B: int, training: bool = False) -> List[Matrix]:
+    def _forward(self, x: Matrix, B: int, training: bool = False) -> list[Matrix]:
         """All layer outputs: acts[0] = x, acts[l+1] = output of layer l (logits at the top).
         In training, also records what backward needs in self._cache."""
         acts = [x]
-        self._cache: List[Any] = []
+        self._cache: list[Any] = []
         for li in self.layers:
             p = self.params
-            z = dense_forward(acts[-1], p[li.w:li.b], p[li.b:li.b + li.n_out], B, li.n_in, li.n_out)
+            z = dense_forward(
+                acts[-1], p[li.w : li.b], p[li.b : li.b + li.n_out], B, li.n_in, li.n_out
+            )
             cache: Any = {}
             if li.hidden:
                 if li.gamma >= 0:
-                    gamma = p[li.gamma:li.gamma + li.n_out]
-                    beta = p[li.beta:li.beta + li.n_out]
+                    gamma = p[li.gamma : li.gamma + li.n_out]
+                    beta = p[li.beta : li.beta + li.n_out]
                     if training:
-                        z, cache["xhat"], mean, var = batchnorm_forward(z, gamma, beta, B, li.n_out,
-                                                                        BN_EPS)
+                        z, cache["xhat"], mean, var = batchnorm_forward(
+                            z, gamma, beta, B, li.n_out, BN_EPS
+                        )
                         cache["var"] = var
                         unbias = B / (B - 1) if B > 1 else 1.0
                         for j in range(li.n_out):
@@ -388,21 +476,29 @@ class RefNet:
                             self.state[m_i] += BN_MOMENTUM * (mean[j] - self.state[m_i])
                             self.state[v_i] += BN_MOMENTUM * (var[j] * unbias - self.state[v_i])
                     else:
-                        z = batchnorm_inference(z, gamma, beta,
-                                                self.state[li.mean:li.mean + li.n_out],
-                                                self.state[li.var:li.var + li.n_out],
-                                                B, li.n_out, BN_EPS)
+                        z = batchnorm_inference(
+                            z,
+                            gamma,
+                            beta,
+                            self.state[li.mean : li.mean + li.n_out],
+                            self.state[li.var : li.var + li.n_out],
+                            B,
+                            li.n_out,
+                            BN_EPS,
+                        )
                 z = relu_forward(z)
                 if training and self.dropout > 0.0:
-                    z, cache["keep"], self.dropout_rng = dropout_forward(z, self.dropout,
-                                                                         self.dropout_rng)
+                    z, cache["keep"], self.dropout_rng = dropout_forward(
+                        z, self.dropout, self.dropout_rng
+                    )
             acts.append(z)
             self._cache.append(cache)
         return acts
 
-    def forward_backward(self, images: Any, labels: Any, n_rows: int, idx: array[int], start: int,
-                         batch: int) -> Tuple[float, int]:
-        rows = list(idx[start:start + batch])
+    def forward_backward(
+        self, images: Any, labels: Any, n_rows: int, idx: array[int], start: int, batch: int
+    ) -> tuple[float, int]:
+        rows = list(idx[start : start + batch])
         if batch < 1 or len(rows) != batch:
             raise ValueError("batch size must be at least 1 and fit in the index")
         if any(not 0 <= i < n_rows for i in rows):
@@ -414,8 +510,9 @@ class RefNet:
         acts = self._forward(gather_u8(images, rows, D), batch, training=True)
         batch_labels = [labels[i] for i in rows]
         loss, _, grad = softmax_cross_entropy(acts[-1], batch_labels, batch, K)
-        correct = sum(_argmax(acts[-1][r * K:(r + 1) * K]) == batch_labels[r]
-                      for r in range(batch))
+        correct = sum(
+            _argmax(acts[-1][r * K : (r + 1) * K]) == batch_labels[r] for r in range(batch)
+        )
         for l in range(len(self.layers) - 1, -1, -1):
             li, cache = self.layers[l], self._cache[l]
             if li.hidden:
@@ -424,51 +521,83 @@ class RefNet:
                 grad = relu_backward(grad, acts[l + 1])
                 if li.gamma >= 0:
                     grad, dgamma, dbeta = batchnorm_backward(
-                        grad, cache["xhat"], cache["var"],
-                        self.params[li.gamma:li.gamma + li.n_out], batch, li.n_out, BN_EPS)
-                    self.grads[li.gamma:li.gamma + li.n_out] = dgamma
-                    self.grads[li.beta:li.beta + li.n_out] = dbeta
-            dx, dW, db = dense_backward(grad, acts[l], self.params[li.w:li.b], batch, li.n_in,
-                                        li.n_out, need_dx=l > 0)
-            self.grads[li.w:li.b] = dW
-            self.grads[li.b:li.b + li.n_out] = db
+                        grad,
+                        cache["xhat"],
+                        cache["var"],
+                        self.params[li.gamma : li.gamma + li.n_out],
+                        batch,
+                        li.n_out,
+                        BN_EPS,
+                    )
+                    self.grads[li.gamma : li.gamma + li.n_out] = dgamma
+                    self.grads[li.beta : li.beta + li.n_out] = dbeta
+            dx, dW, db = dense_backward(
+                grad, acts[l], self.params[li.w : li.b], batch, li.n_in, li.n_out, need_dx=l > 0
+            )
+            self.grads[li.w : li.b] = dW
+            self.grads[li.b : li.b + li.n_out] = db
             if dx is not None:
                 grad = dx
         if self.l2 > 0.0:
             for li in self.layers:
-                weight_grads = self.grads[li.w:li.b]
-                loss += l2_penalty(self.params[li.w:li.b], weight_grads, self.l2)
-                self.grads[li.w:li.b] = weight_grads
+                weight_grads = self.grads[li.w : li.b]
+                loss += l2_penalty(self.params[li.w : li.b], weight_grads, self.l2)
+                self.grads[li.w : li.b] = weight_grads
         if not math.isfinite(loss):
             raise TrainingError("forward/backward: the loss became NaN or infinite")
         return loss, correct
 
-    def train_step(self, images: Any, labels: Any, n_rows: int, idx: array[int], start: int,
-                   batch: int, lr: float) -> Tuple[float, int]:
+    def train_step(
+        self,
+        images: Any,
+        labels: Any,
+        n_rows: int,
+        idx: array[int],
+        start: int,
+        batch: int,
+        lr: float,
+    ) -> tuple[float, int]:
         if not (lr >= 0.0 and math.isfinite(lr)):
             raise ValueError(f"learning rate must be a finite number >= 0, not {lr}")
         result = self.forward_backward(images, labels, n_rows, idx, start, batch)
         self._update(lr)
         return result
 
-    def _finish(self, logits: Matrix, n: int, label_list: Optional[List[int]], want_probs: bool,
-                want_classes: bool
-                ) -> Tuple[Optional[array[float]], Optional[array[int]], float, int]:
+    def _finish(
+        self,
+        logits: Matrix,
+        n: int,
+        label_list: list[int] | None,
+        want_probs: bool,
+        want_classes: bool,
+    ) -> tuple[array[float] | None, array[int] | None, float, int]:
         K = self.sizes[-1]
-        classes = [_argmax(logits[r * K:(r + 1) * K]) for r in range(n)]
+        classes = [_argmax(logits[r * K : (r + 1) * K]) for r in range(n)]
         loss_sum, correct = 0.0, 0
-        probs: Optional[Matrix] = None
+        probs: Matrix | None = None
         if label_list is not None or want_probs:
             mean, probs, _ = softmax_cross_entropy(logits, label_list or [0] * n, n, K)
             if label_list is not None:
                 loss_sum = mean * n
                 correct = sum(c == t for c, t in zip(classes, label_list))
-        return (array("f", probs) if want_probs and probs is not None else None,
-                array("i", classes) if want_classes else None, loss_sum, correct)
+        return (
+            array("f", probs) if want_probs and probs is not None else None,
+            array("i", classes) if want_classes else None,
+            loss_sum,
+            correct,
+        )
 
-    def predict_u8(self, images: Any, labels: Any, n_rows: int, idx: Optional[array[int]], n: int,
-                   *, want_probs: bool, want_classes: bool
-                   ) -> Tuple[Optional[array[float]], Optional[array[int]], float, int]:
+    def predict_u8(
+        self,
+        images: Any,
+        labels: Any,
+        n_rows: int,
+        idx: array[int] | None,
+        n: int,
+        *,
+        want_probs: bool,
+        want_classes: bool,
+    ) -> tuple[array[float] | None, array[int] | None, float, int]:
         rows = list(idx[:n]) if idx is not None else list(range(n))
         if any(not 0 <= i < n_rows for i in rows):
             raise DataError("a row index lies outside the data set")
@@ -476,7 +605,7 @@ class RefNet:
         label_list = [labels[i] for i in rows] if labels is not None else None
         return self._finish(acts[-1], n, label_list, want_probs, want_classes)
 
-    def predict_f32(self, x: array[float], n: int) -> Tuple[array[float], array[int]]:
+    def predict_f32(self, x: array[float], n: int) -> tuple[array[float], array[int]]:
         values = list(x)
         if not all(math.isfinite(v) for v in values):
             raise DataError("prediction: the input contains NaN or infinite values")

@@ -18,26 +18,39 @@ exactly (no overlap, no hole, no trailing bytes), and memory use is bounded by
 the file size plus ``max_header``.  The writer replaces its target atomically,
 so a crash mid-save never destroys the previous file.
 """
+
 from __future__ import annotations
 
 import json
 import os
 from array import array
-from typing import Any, BinaryIO, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from collections.abc import Mapping, Sequence
+from typing import Any, BinaryIO, Callable, Optional, Union
 
-from ann._files import atomic_write, regular_file, write_chunks
 from ann._errors import ModelFileError, PathLike
+from ann._files import atomic_write, regular_file, write_chunks
 
 __all__ = ["DTYPE_SIZES", "save_file", "load_file"]
 
 #: Bytes per element of each dtype of the format.  F16/BF16 and the 8-bit
 #: floats are listed so a file holding them is read (and can be rejected by a
 #: higher layer by name) rather than refused as "unknown dtype".
-DTYPE_SIZES: Dict[str, int] = {
-    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1,
-    "U16": 2, "I16": 2, "F16": 2, "BF16": 2,
-    "U32": 4, "I32": 4, "F32": 4,
-    "U64": 8, "I64": 8, "F64": 8,
+DTYPE_SIZES: dict[str, int] = {
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "F8_E5M2": 1,
+    "F8_E4M3": 1,
+    "U16": 2,
+    "I16": 2,
+    "F16": 2,
+    "BF16": 2,
+    "U32": 4,
+    "I32": 4,
+    "F32": 4,
+    "U64": 8,
+    "I64": 8,
+    "F64": 8,
 }
 
 METADATA_KEY = "__metadata__"
@@ -47,10 +60,10 @@ _HEADER_LENGTH_BYTES = 8
 _ALIGNMENT = 8
 _ENTRY_KEYS = frozenset(("dtype", "shape", "data_offsets"))
 
-Shape = Tuple[int, ...]
+Shape = tuple[int, ...]
 # (any buffer of the raw little-endian bytes; quoted: array is subscriptable from 3.12 only)
-TensorIn = Tuple[str, Shape, Union[bytes, bytearray, memoryview, "array[Any]"]]
-TensorOut = Tuple[str, Shape, memoryview]
+TensorIn = tuple[str, Shape, Union[bytes, bytearray, memoryview, "array[Any]"]]
+TensorOut = tuple[str, Shape, memoryview]
 # fail(message, offset) is the error to raise for a malformed file
 Fail = Callable[[str, Optional[int]], ModelFileError]
 
@@ -59,6 +72,7 @@ Fail = Callable[[str, Optional[int]], ModelFileError]
 # Writing
 # --------------------------------------------------------------------------
 
+
 def _product(shape: Sequence[int]) -> int:
     n = 1
     for d in shape:
@@ -66,8 +80,9 @@ def _product(shape: Sequence[int]) -> int:
     return n
 
 
-def save_file(path: PathLike, tensors: Mapping[str, TensorIn],
-              metadata: Optional[Mapping[str, str]] = None) -> None:
+def save_file(
+    path: PathLike, tensors: Mapping[str, TensorIn], metadata: Mapping[str, str] | None = None
+) -> None:
     """Write ``tensors`` (name -> (dtype, shape, raw bytes)) to ``path``.
 
     The raw bytes must already be little-endian and C-ordered: this layer
@@ -87,12 +102,12 @@ def save_file(path: PathLike, tensors: Mapping[str, TensorIn],
     _atomic_write(path, header, blobs)
 
 
-def _build_header(path: PathLike, tensors: Mapping[str, TensorIn],
-                  metadata: Optional[Mapping[str, str]]
-                  ) -> Tuple[bytes, List[memoryview]]:
+def _build_header(
+    path: PathLike, tensors: Mapping[str, TensorIn], metadata: Mapping[str, str] | None
+) -> tuple[bytes, list[memoryview]]:
     """Check the caller's tensors and return (prefix + padded header, data)."""
-    doc: Dict[str, object] = {}
-    blobs: List[memoryview] = []
+    doc: dict[str, object] = {}
+    blobs: list[memoryview] = []
     offset = 0
     for name in sorted(tensors):
         if not isinstance(name, str) or not name or name == METADATA_KEY:
@@ -104,26 +119,34 @@ def _build_header(path: PathLike, tensors: Mapping[str, TensorIn],
         if not all(type(d) is int and d >= 0 for d in shape):
             raise ModelFileError(
                 f"tensor {_short(name)}: shape {list(shape)} is not a list of non-negative ints",
-                path=path)
+                path=path,
+            )
         raw = memoryview(data).cast("B")
         expected = _product(shape) * DTYPE_SIZES[dtype]
         if raw.nbytes != expected:
             raise ModelFileError(
                 f"tensor {_short(name)}: {raw.nbytes} bytes given but {dtype} shape "
-                f"{list(shape)} needs {expected}", path=path)
-        doc[name] = {"dtype": dtype, "shape": list(shape),
-                     "data_offsets": [offset, offset + expected]}
+                f"{list(shape)} needs {expected}",
+                path=path,
+            )
+        doc[name] = {
+            "dtype": dtype,
+            "shape": list(shape),
+            "data_offsets": [offset, offset + expected],
+        }
         offset += expected
         blobs.append(raw)
     if metadata:
         for key, value in metadata.items():
             if not isinstance(key, str) or not isinstance(value, str):
                 raise ModelFileError(
-                    f"metadata must map str to str, got {_short(key)}: {_short(value)}", path=path)
+                    f"metadata must map str to str, got {_short(key)}: {_short(value)}", path=path
+                )
         doc[METADATA_KEY] = dict(metadata)
     try:
-        text = json.dumps(doc, sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False, allow_nan=False)
+        text = json.dumps(
+            doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
         body = text.encode("utf-8")
     except (UnicodeEncodeError, ValueError) as exc:
         raise ModelFileError(f"cannot encode header: {exc}", path=path) from None
@@ -133,7 +156,7 @@ def _build_header(path: PathLike, tensors: Mapping[str, TensorIn],
     return prefix + body, blobs
 
 
-def _atomic_write(path: PathLike, header: bytes, blobs: List[memoryview]) -> None:
+def _atomic_write(path: PathLike, header: bytes, blobs: list[memoryview]) -> None:
     atomic_write(path, write_chunks([header, *blobs]), ModelFileError)
 
 
@@ -141,14 +164,15 @@ def _atomic_write(path: PathLike, header: bytes, blobs: List[memoryview]) -> Non
 # Reading
 # --------------------------------------------------------------------------
 
+
 class _DuplicateKey(Exception):
     pass
 
 
-def _no_duplicates(pairs: List[Tuple[str, object]]) -> Dict[str, object]:
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
     # The format forbids duplicate keys; json.loads would silently keep the
     # last one, letting two readers of one file disagree about its contents.
-    result: Dict[str, object] = {}
+    result: dict[str, object] = {}
     for key, value in pairs:
         if key in result:
             raise _DuplicateKey(key)
@@ -160,8 +184,9 @@ def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def load_file(path: PathLike, *, max_header: int = 100 * 1024 * 1024
-              ) -> Tuple[Dict[str, TensorOut], Dict[str, str]]:
+def load_file(
+    path: PathLike, *, max_header: int = 100 * 1024 * 1024
+) -> tuple[dict[str, TensorOut], dict[str, str]]:
     """Read and validate a safetensors file.
 
     Returns ``(tensors, metadata)``: ``tensors`` maps each name to
@@ -183,10 +208,12 @@ def load_file(path: PathLike, *, max_header: int = 100 * 1024 * 1024
         raise ModelFileError(f"cannot read: {exc.strerror or exc}", path=path) from exc
 
 
-def _read(f: BinaryIO, size: int, path: Optional[PathLike], max_header: int
-          ) -> Tuple[Dict[str, TensorOut], Dict[str, str]]:
+def _read(
+    f: BinaryIO, size: int, path: PathLike | None, max_header: int
+) -> tuple[dict[str, TensorOut], dict[str, str]]:
     """Parse an open file of ``size`` bytes (also used on BytesIO by the fuzzer)."""
-    def fail(message: str, offset: Optional[int] = None) -> ModelFileError:
+
+    def fail(message: str, offset: int | None = None) -> ModelFileError:
         return ModelFileError(message, path=path, offset=offset)
 
     prefix = f.read(_HEADER_LENGTH_BYTES)
@@ -204,8 +231,7 @@ def _read(f: BinaryIO, size: int, path: Optional[PathLike], max_header: int
     if n > max_header:
         raise fail(f"header length {n} exceeds the limit of {max_header} bytes", 0)
     if n > size - _HEADER_LENGTH_BYTES:
-        raise fail(f"header length {n} runs past the end of the "
-                   f"{size}-byte file", 0)
+        raise fail(f"header length {n} runs past the end of the {size}-byte file", 0)
     raw_header = f.read(n)
     if len(raw_header) != n:
         raise fail("file ended inside the header", _HEADER_LENGTH_BYTES + len(raw_header))
@@ -213,18 +239,22 @@ def _read(f: BinaryIO, size: int, path: Optional[PathLike], max_header: int
     entries, metadata = _parse_header(raw_header, data_size, fail)
     data = f.read(data_size)
     if len(data) != data_size:
-        raise fail("file ended inside the data section (was it truncated while being read?)",
-                   _HEADER_LENGTH_BYTES + n + len(data))
+        raise fail(
+            "file ended inside the data section (was it truncated while being read?)",
+            _HEADER_LENGTH_BYTES + n + len(data),
+        )
     view = memoryview(data)
-    tensors = {name: (dtype, shape, view[begin:end])
-               for name, (dtype, shape, begin, end) in entries.items()}
+    tensors = {
+        name: (dtype, shape, view[begin:end])
+        for name, (dtype, shape, begin, end) in entries.items()
+    }
     return tensors, metadata
 
 
 _SNIFF_BYTES = 512
 
 
-def _looks_like(head: bytes) -> Optional[str]:
+def _looks_like(head: bytes) -> str | None:
     """What kind of file starts with ``head``, for files that are not safetensors: the formats
     ann reads elsewhere (and text), recognised by their first bytes; None when unknown."""
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -235,21 +265,26 @@ def _looks_like(head: bytes) -> Optional[str]:
         return "a gzip file, such as a compressed MNIST IDX file"
     if head.startswith(b"\xff\xd8\xff"):
         return "a JPEG image"
-    if len(head) >= 4 and head[:2] == b"\0\0" and head[2] in (0x08, 0x09, 0x0B, 0x0C, 0x0D,
-                                                                 0x0E) and 1 <= head[3] <= 4:
+    if (
+        len(head) >= 4
+        and head[:2] == b"\0\0"
+        and head[2] in (0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E)
+        and 1 <= head[3] <= 4
+    ):
         return "an IDX data file, such as MNIST images or labels"
     if head:
         try:
             text = head.decode("utf-8")
-        except UnicodeDecodeError as exc:   # a multi-byte character cut at the end is still text
-            text = head[:exc.start].decode("utf-8") if exc.start >= len(head) - 3 else ""
+        except UnicodeDecodeError as exc:  # a multi-byte character cut at the end is still text
+            text = head[: exc.start].decode("utf-8") if exc.start >= len(head) - 3 else ""
         if text and all(c.isprintable() or c in "\t\r\n\f" for c in text):
             return "a text file"
     return None
 
 
-def _parse_header(raw: bytes, data_size: int, fail: Fail
-                  ) -> Tuple[Dict[str, Tuple[str, Shape, int, int]], Dict[str, str]]:
+def _parse_header(
+    raw: bytes, data_size: int, fail: Fail
+) -> tuple[dict[str, tuple[str, Shape, int, int]], dict[str, str]]:
     """Decode and check the JSON header against a data section of ``data_size``."""
     base = _HEADER_LENGTH_BYTES
     try:
@@ -257,12 +292,11 @@ def _parse_header(raw: bytes, data_size: int, fail: Fail
     except UnicodeDecodeError as exc:
         raise fail("header is not valid UTF-8", base + exc.start) from None
     try:
-        doc = json.loads(text, object_pairs_hook=_no_duplicates,
-                         parse_constant=_reject_constant)
+        doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
     except _DuplicateKey as exc:
         raise fail(f"header has duplicate key {_short(exc.args[0])}", base) from None
     except json.JSONDecodeError as exc:
-        at = base + len(text[:exc.pos].encode("utf-8"))
+        at = base + len(text[: exc.pos].encode("utf-8"))
         raise fail(f"header is not valid JSON: {exc.msg}", at) from None
     except RecursionError:
         raise fail("header JSON is nested too deeply", base) from None
@@ -271,12 +305,11 @@ def _parse_header(raw: bytes, data_size: int, fail: Fail
     if not isinstance(doc, dict):
         raise fail(f"header is a JSON {type(doc).__name__}, not an object", base)
 
-    metadata: Dict[str, str] = {}
-    entries: Dict[str, Tuple[str, Shape, int, int]] = {}
+    metadata: dict[str, str] = {}
+    entries: dict[str, tuple[str, Shape, int, int]] = {}
     for name, entry in doc.items():
         if name == METADATA_KEY:
-            if not isinstance(entry, dict) or not all(
-                    isinstance(v, str) for v in entry.values()):
+            if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
                 raise fail("__metadata__ must be an object mapping strings to strings", base)
             metadata = entry
             continue
@@ -290,15 +323,20 @@ def _parse_header(raw: bytes, data_size: int, fail: Fail
     data_base = base + len(raw)
     for name, (_, _, begin, end) in sorted(entries.items(), key=lambda kv: kv[1][2:]):
         if begin < cursor:
-            raise fail(f"tensor {_short(name)} data_offsets [{begin}, {end}] overlap the "
-                       f"previous tensor, which ends at {cursor}", data_base + begin)
+            raise fail(
+                f"tensor {_short(name)} data_offsets [{begin}, {end}] overlap the "
+                f"previous tensor, which ends at {cursor}",
+                data_base + begin,
+            )
         if begin > cursor:
-            raise fail(f"hole in the data section: bytes [{cursor}, {begin}) belong to "
-                       f"no tensor (before {_short(name)})", data_base + cursor)
+            raise fail(
+                f"hole in the data section: bytes [{cursor}, {begin}) belong to "
+                f"no tensor (before {_short(name)})",
+                data_base + cursor,
+            )
         cursor = end
     if cursor != data_size:
-        raise fail(f"{data_size - cursor} trailing bytes after the last tensor",
-                   data_base + cursor)
+        raise fail(f"{data_size - cursor} trailing bytes after the last tensor", data_base + cursor)
     return entries, metadata
 
 
@@ -307,8 +345,9 @@ def _is_int(value: object) -> bool:
     return type(value) is int
 
 
-def _check_entry(name: str, entry: object, data_size: int, fail: Fail
-                 ) -> Tuple[str, Shape, int, int]:
+def _check_entry(
+    name: str, entry: object, data_size: int, fail: Fail
+) -> tuple[str, Shape, int, int]:
     base = _HEADER_LENGTH_BYTES
     if not isinstance(entry, dict):
         raise fail(f"tensor {_short(name)}: entry is not an object", base)
@@ -316,33 +355,51 @@ def _check_entry(name: str, entry: object, data_size: int, fail: Fail
     if keys != _ENTRY_KEYS:
         missing = sorted(_ENTRY_KEYS - keys)
         extra = sorted(keys - _ENTRY_KEYS)
-        what = (f"missing {', '.join(missing)}" if missing
-                else f"unexpected key {', '.join(repr(k) for k in extra)}")
+        what = (
+            f"missing {', '.join(missing)}"
+            if missing
+            else f"unexpected key {', '.join(repr(k) for k in extra)}"
+        )
         raise fail(f"tensor {_short(name)}: {what}", base)
     dtype = entry["dtype"]
     if not isinstance(dtype, str) or dtype not in DTYPE_SIZES:
         raise fail(f"tensor {_short(name)}: unknown dtype {_short(dtype)}", base)
     shape = entry["shape"]
     if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
-        raise fail(f"tensor {_short(name)}: shape {_short(shape)} is not a list of "
-                   f"non-negative integers", base)
+        raise fail(
+            f"tensor {_short(name)}: shape {_short(shape)} is not a list of non-negative integers",
+            base,
+        )
     offsets = entry["data_offsets"]
-    if (not isinstance(offsets, list) or len(offsets) != 2
-            or not all(_is_int(o) and o >= 0 for o in offsets)):
-        raise fail(f"tensor {_short(name)}: data_offsets {_short(offsets)} is not a pair "
-                   f"of non-negative integers", base)
+    if (
+        not isinstance(offsets, list)
+        or len(offsets) != 2
+        or not all(_is_int(o) and o >= 0 for o in offsets)
+    ):
+        raise fail(
+            f"tensor {_short(name)}: data_offsets {_short(offsets)} is not a pair "
+            f"of non-negative integers",
+            base,
+        )
     begin, end = offsets
     if begin > end:
-        raise fail(f"tensor {_short(name)}: data_offsets [{begin}, {end}] end before they begin",
-                   base)
+        raise fail(
+            f"tensor {_short(name)}: data_offsets [{begin}, {end}] end before they begin", base
+        )
     # Python ints do not overflow, so a huge shape cannot wrap around to match.
     needed = _product(shape) * DTYPE_SIZES[dtype]
     if end - begin != needed:
-        raise fail(f"tensor {_short(name)}: data_offsets [{begin}, {end}] hold {end - begin} "
-                   f"bytes but {dtype} shape {_short(shape)} needs {needed}", base)
+        raise fail(
+            f"tensor {_short(name)}: data_offsets [{begin}, {end}] hold {end - begin} "
+            f"bytes but {dtype} shape {_short(shape)} needs {needed}",
+            base,
+        )
     if end > data_size:
-        raise fail(f"tensor {_short(name)}: data_offsets [{begin}, {end}] run past the "
-                   f"{data_size}-byte data section", base)
+        raise fail(
+            f"tensor {_short(name)}: data_offsets [{begin}, {end}] run past the "
+            f"{data_size}-byte data section",
+            base,
+        )
     return dtype, tuple(shape), begin, end
 
 

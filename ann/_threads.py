@@ -1,13 +1,12 @@
 """Thread count of the C kernels, and which backend/kernel this installation runs."""
+
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional, Union
-
 
 # The C core takes a C int; any larger request means "as many as you run", which the core
 # caps at its own maximum (ANN_MAX_THREADS), so clamping here changes nothing but the type.
-_C_INT_MAX = 2 ** 31 - 1
+_C_INT_MAX = 2**31 - 1
 
 
 def set_num_threads(n: int) -> int:
@@ -19,6 +18,7 @@ def set_num_threads(n: int) -> int:
     if isinstance(n, bool) or not isinstance(n, int):
         raise ValueError(f"set_num_threads takes an int, got {n!r}")
     from ._backend import lib
+
     if lib is None:
         return 1
     return int(lib.ann_set_num_threads(max(min(n, _C_INT_MAX), 0)))
@@ -27,10 +27,11 @@ def set_num_threads(n: int) -> int:
 def get_num_threads() -> int:
     """The number of threads the C kernels use."""
     from ._backend import lib
+
     return 1 if lib is None else int(lib.ann_get_num_threads())
 
 
-def backend_info() -> Dict[str, Union[bool, str, int]]:
+def backend_info() -> dict[str, bool | str | int]:
     """Which backend a new ``Network`` runs on here, and why.
 
     ``{"backend": "c" | "python", "c_core": bool, "kernel": str, "threads": int,
@@ -39,23 +40,33 @@ def backend_info() -> Dict[str, Union[bool, str, int]]:
     ``reason`` a sentence saying why this backend (for the pure-Python one: what went wrong
     and how to get the C core)."""
     from ._backend import SLOWER, core_status, ffi, lib
+
     loaded, why = core_status()
     asked = os.environ.get("ANN_BACKEND", "").strip().lower()
     if not loaded:
-        return {"backend": "python", "c_core": False, "kernel": "python-reference",
-                "threads": 1, "reason": f"{why} (pure Python is {SLOWER})"}
+        return {
+            "backend": "python",
+            "c_core": False,
+            "kernel": "python-reference",
+            "threads": 1,
+            "reason": f"{why} (pure Python is {SLOWER})",
+        }
     kernel = ffi.string(lib.ann_kernel_name()).decode()
-    info: Dict[str, Union[bool, str, int]] = {
-        "backend": "c", "c_core": True, "kernel": kernel,
+    info: dict[str, bool | str | int] = {
+        "backend": "c",
+        "c_core": True,
+        "kernel": kernel,
         "threads": int(lib.ann_get_num_threads()),
-        "reason": f"the C core is built; its {kernel} kernel was chosen for this CPU"}
+        "reason": f"the C core is built; its {kernel} kernel was chosen for this CPU",
+    }
     if asked == "python":
-        info.update(backend="python", reason="ANN_BACKEND=python asks for the pure-Python "
-                                              "reference backend")
+        info.update(
+            backend="python", reason="ANN_BACKEND=python asks for the pure-Python reference backend"
+        )
     return info
 
 
-def describe_backend(info: Optional[Dict[str, Union[bool, str, int]]] = None) -> str:
+def describe_backend(info: dict[str, bool | str | int] | None = None) -> str:
     """One line for people: the backend in use and why (``ann`` prints it at start-up);
     ``info`` is a ``backend_info()`` already taken, else it is taken here."""
     if info is None:

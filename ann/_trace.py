@@ -15,19 +15,20 @@ fan-out, K classes. Batch norm's running statistics are the one part of the step
 exported C function computes (net.c updates them inline), so they are computed here, in
 float32 as net.c does.
 """
+
 from __future__ import annotations
 
 import math
 from array import array
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from collections.abc import Iterator, Sequence
+from typing import Any, Callable
 
 from . import _reference as ref
-from ._constants import (ANN_BIASES, ANN_BN_BETA, ANN_BN_GAMMA, ANN_BN_MEAN, ANN_BN_VAR,
-                         ANN_WEIGHTS)
+from ._constants import ANN_BIASES, ANN_BN_BETA, ANN_BN_GAMMA, ANN_BN_MEAN, ANN_BN_VAR, ANN_WEIGHTS
 from ._errors import DataError
 
-Values = List[float]
-Tensor = Dict[str, Any]
+Values = list[float]
+Tensor = dict[str, Any]
 
 # A trace passes when every C output is within this of the float64 reference given the same
 # inputs, relative to the size of the values (|C - ref| <= TOLERANCE * max(1, max |ref|)),
@@ -43,11 +44,13 @@ def _f32(values: Sequence[float]) -> Values:
 
 # ---- the two implementations of every step ---------------------------------------------------
 
+
 class _CoreOps:
     """Each step as one call of the C core's exported functions (ann.h), on float32 buffers."""
 
     def __init__(self) -> None:
         from ._backend import check, ffi, lib
+
         self.ffi, self.lib, self.check = ffi, lib, check
 
     def _in(self, values: Sequence[float]) -> Any:
@@ -62,26 +65,37 @@ class _CoreOps:
     def gather(self, pixels: bytes, B: int, D: int) -> Values:
         x = self._out(B * D)
         idx = self.ffi.new("int32_t[]", list(range(B)))
-        self.check(self.lib.ann_gather_u8(x, self.ffi.from_buffer(pixels), B, idx, B, D),
-                   "ann_gather_u8")
+        self.check(
+            self.lib.ann_gather_u8(x, self.ffi.from_buffer(pixels), B, idx, B, D), "ann_gather_u8"
+        )
         return self._list(x, B * D)
 
-    def dense_forward(self, x: Values, W: Values, b: Values, B: int, n_in: int,
-                      n_out: int) -> Values:
+    def dense_forward(
+        self, x: Values, W: Values, b: Values, B: int, n_in: int, n_out: int
+    ) -> Values:
         y = self._out(B * n_out)
-        self.check(self.lib.ann_dense_forward(y, self._in(x), self._in(W), self._in(b),
-                                              B, n_in, n_out), "ann_dense_forward")
+        self.check(
+            self.lib.ann_dense_forward(y, self._in(x), self._in(W), self._in(b), B, n_in, n_out),
+            "ann_dense_forward",
+        )
         return self._list(y, B * n_out)
 
-    def dense_backward(self, dy: Values, x: Values, W: Values, B: int, n_in: int, n_out: int,
-                       need_dx: bool) -> Tuple[Optional[Values], Values, Values]:
+    def dense_backward(
+        self, dy: Values, x: Values, W: Values, B: int, n_in: int, n_out: int, need_dx: bool
+    ) -> tuple[Values | None, Values, Values]:
         dx = self._out(B * n_in) if need_dx else self.ffi.NULL
         dW, db = self._out(n_in * n_out), self._out(n_out)
-        self.check(self.lib.ann_dense_backward(dx, dW, db, self._in(dy), self._in(x),
-                                               self._in(W), B, n_in, n_out),
-                   "ann_dense_backward")
-        return (self._list(dx, B * n_in) if need_dx else None, self._list(dW, n_in * n_out),
-                self._list(db, n_out))
+        self.check(
+            self.lib.ann_dense_backward(
+                dx, dW, db, self._in(dy), self._in(x), self._in(W), B, n_in, n_out
+            ),
+            "ann_dense_backward",
+        )
+        return (
+            self._list(dx, B * n_in) if need_dx else None,
+            self._list(dW, n_in * n_out),
+            self._list(db, n_out),
+        )
 
     def relu_forward(self, z: Values) -> Values:
         a = self._out(len(z))
@@ -90,40 +104,72 @@ class _CoreOps:
 
     def relu_backward(self, da: Values, a: Values) -> Values:
         dz = self._out(len(da))
-        self.check(self.lib.ann_relu_backward(dz, self._in(da), self._in(a), len(da)),
-                   "ann_relu_backward")
+        self.check(
+            self.lib.ann_relu_backward(dz, self._in(da), self._in(a), len(da)), "ann_relu_backward"
+        )
         return self._list(dz, len(da))
 
-    def batchnorm_forward(self, z: Values, gamma: Values, beta: Values, B: int,
-                          n: int) -> Tuple[Values, Values, Values, Values]:
+    def batchnorm_forward(
+        self, z: Values, gamma: Values, beta: Values, B: int, n: int
+    ) -> tuple[Values, Values, Values, Values]:
         y, xhat, mean, var = self._out(B * n), self._out(B * n), self._out(n), self._out(n)
-        self.check(self.lib.ann_batchnorm_forward(y, xhat, mean, var, self._in(z),
-                                                  self._in(gamma), self._in(beta), B, n,
-                                                  ref.BN_EPS), "ann_batchnorm_forward")
-        return (self._list(y, B * n), self._list(xhat, B * n), self._list(mean, n),
-                self._list(var, n))
+        self.check(
+            self.lib.ann_batchnorm_forward(
+                y, xhat, mean, var, self._in(z), self._in(gamma), self._in(beta), B, n, ref.BN_EPS
+            ),
+            "ann_batchnorm_forward",
+        )
+        return (
+            self._list(y, B * n),
+            self._list(xhat, B * n),
+            self._list(mean, n),
+            self._list(var, n),
+        )
 
-    def batchnorm_backward(self, dy: Values, xhat: Values, var: Values, gamma: Values, B: int,
-                           n: int) -> Tuple[Values, Values, Values]:
+    def batchnorm_backward(
+        self, dy: Values, xhat: Values, var: Values, gamma: Values, B: int, n: int
+    ) -> tuple[Values, Values, Values]:
         dz, dgamma, dbeta = self._out(B * n), self._out(n), self._out(n)
-        self.check(self.lib.ann_batchnorm_backward(dz, dgamma, dbeta, self._in(dy),
-                                                   self._in(xhat), self._in(var),
-                                                   self._in(gamma), B, n, ref.BN_EPS),
-                   "ann_batchnorm_backward")
+        self.check(
+            self.lib.ann_batchnorm_backward(
+                dz,
+                dgamma,
+                dbeta,
+                self._in(dy),
+                self._in(xhat),
+                self._in(var),
+                self._in(gamma),
+                B,
+                n,
+                ref.BN_EPS,
+            ),
+            "ann_batchnorm_backward",
+        )
         return self._list(dz, B * n), self._list(dgamma, n), self._list(dbeta, n)
 
-    def softmax_cross_entropy(self, logits: Values, labels: Sequence[int], B: int,
-                              K: int) -> Tuple[float, Values, Values]:
+    def softmax_cross_entropy(
+        self, logits: Values, labels: Sequence[int], B: int, K: int
+    ) -> tuple[float, Values, Values]:
         dlogits, probs, loss = self._out(B * K), self._out(B * K), self.ffi.new("double *")
-        self.check(self.lib.ann_softmax_cross_entropy(
-            dlogits, probs, loss, self._in(logits), self.ffi.new("int32_t[]", list(labels)),
-            B, K), "ann_softmax_cross_entropy")
+        self.check(
+            self.lib.ann_softmax_cross_entropy(
+                dlogits,
+                probs,
+                loss,
+                self._in(logits),
+                self.ffi.new("int32_t[]", list(labels)),
+                B,
+                K,
+            ),
+            "ann_softmax_cross_entropy",
+        )
         return float(loss[0]), self._list(probs, B * K), self._list(dlogits, B * K)
 
-    def l2_penalty(self, W: Values, dW: Values, l2: float) -> Tuple[float, Values]:
+    def l2_penalty(self, W: Values, dW: Values, l2: float) -> tuple[float, Values]:
         grads, penalty = self._in(dW), self.ffi.new("double *")
-        self.check(self.lib.ann_l2_penalty(penalty, grads, self._in(W), len(W), l2),
-                   "ann_l2_penalty")
+        self.check(
+            self.lib.ann_l2_penalty(penalty, grads, self._in(W), len(W), l2), "ann_l2_penalty"
+        )
         return float(penalty[0]), self._list(grads, len(W))
 
     def sgd(self, theta: Values, g: Values, lr: float) -> Values:
@@ -131,18 +177,33 @@ class _CoreOps:
         self.check(self.lib.ann_sgd_update(p, self._in(g), len(theta), lr), "ann_sgd_update")
         return self._list(p, len(theta))
 
-    def momentum(self, theta: Values, v: Values, g: Values, lr: float, mu: float,
-                 nesterov: bool) -> Tuple[Values, Values]:
+    def momentum(
+        self, theta: Values, v: Values, g: Values, lr: float, mu: float, nesterov: bool
+    ) -> tuple[Values, Values]:
         p, vel = self._in(theta), self._in(v)
-        self.check(self.lib.ann_momentum_update(p, vel, self._in(g), len(theta), lr, mu,
-                                                int(nesterov)), "ann_momentum_update")
+        self.check(
+            self.lib.ann_momentum_update(p, vel, self._in(g), len(theta), lr, mu, int(nesterov)),
+            "ann_momentum_update",
+        )
         return self._list(p, len(theta)), self._list(vel, len(theta))
 
-    def adam(self, theta: Values, m: Values, v: Values, g: Values, lr: float, beta1: float,
-             beta2: float, eps: float, t: int) -> Tuple[Values, Values, Values]:
+    def adam(
+        self,
+        theta: Values,
+        m: Values,
+        v: Values,
+        g: Values,
+        lr: float,
+        beta1: float,
+        beta2: float,
+        eps: float,
+        t: int,
+    ) -> tuple[Values, Values, Values]:
         p, m1, v1 = self._in(theta), self._in(m), self._in(v)
-        self.check(self.lib.ann_adam_update(p, m1, v1, self._in(g), len(theta), lr, beta1,
-                                            beta2, eps, t), "ann_adam_update")
+        self.check(
+            self.lib.ann_adam_update(p, m1, v1, self._in(g), len(theta), lr, beta1, beta2, eps, t),
+            "ann_adam_update",
+        )
         n = len(theta)
         return self._list(p, n), self._list(m1, n), self._list(v1, n)
 
@@ -162,12 +223,14 @@ class _ReferenceOps:
     def gather(self, pixels: bytes, B: int, D: int) -> Values:
         return ref.gather_u8(pixels, range(B), D)
 
-    def dense_forward(self, x: Values, W: Values, b: Values, B: int, n_in: int,
-                      n_out: int) -> Values:
+    def dense_forward(
+        self, x: Values, W: Values, b: Values, B: int, n_in: int, n_out: int
+    ) -> Values:
         return ref.dense_forward(x, W, b, B, n_in, n_out)
 
-    def dense_backward(self, dy: Values, x: Values, W: Values, B: int, n_in: int, n_out: int,
-                       need_dx: bool) -> Tuple[Optional[Values], Values, Values]:
+    def dense_backward(
+        self, dy: Values, x: Values, W: Values, B: int, n_in: int, n_out: int, need_dx: bool
+    ) -> tuple[Values | None, Values, Values]:
         return ref.dense_backward(dy, x, W, B, n_in, n_out, need_dx=need_dx)
 
     def relu_forward(self, z: Values) -> Values:
@@ -176,19 +239,22 @@ class _ReferenceOps:
     def relu_backward(self, da: Values, a: Values) -> Values:
         return ref.relu_backward(da, a)
 
-    def batchnorm_forward(self, z: Values, gamma: Values, beta: Values, B: int,
-                          n: int) -> Tuple[Values, Values, Values, Values]:
+    def batchnorm_forward(
+        self, z: Values, gamma: Values, beta: Values, B: int, n: int
+    ) -> tuple[Values, Values, Values, Values]:
         return ref.batchnorm_forward(z, gamma, beta, B, n, ref.BN_EPS)
 
-    def batchnorm_backward(self, dy: Values, xhat: Values, var: Values, gamma: Values, B: int,
-                           n: int) -> Tuple[Values, Values, Values]:
+    def batchnorm_backward(
+        self, dy: Values, xhat: Values, var: Values, gamma: Values, B: int, n: int
+    ) -> tuple[Values, Values, Values]:
         return ref.batchnorm_backward(dy, xhat, var, gamma, B, n, ref.BN_EPS)
 
-    def softmax_cross_entropy(self, logits: Values, labels: Sequence[int], B: int,
-                              K: int) -> Tuple[float, Values, Values]:
+    def softmax_cross_entropy(
+        self, logits: Values, labels: Sequence[int], B: int, K: int
+    ) -> tuple[float, Values, Values]:
         return ref.softmax_cross_entropy(logits, labels, B, K)
 
-    def l2_penalty(self, W: Values, dW: Values, l2: float) -> Tuple[float, Values]:
+    def l2_penalty(self, W: Values, dW: Values, l2: float) -> tuple[float, Values]:
         grads = list(dW)
         return ref.l2_penalty(W, grads, l2), grads
 
@@ -197,14 +263,25 @@ class _ReferenceOps:
         ref.sgd_update(out, g, lr)
         return out
 
-    def momentum(self, theta: Values, v: Values, g: Values, lr: float, mu: float,
-                 nesterov: bool) -> Tuple[Values, Values]:
+    def momentum(
+        self, theta: Values, v: Values, g: Values, lr: float, mu: float, nesterov: bool
+    ) -> tuple[Values, Values]:
         out, vel = list(theta), list(v)
         ref.momentum_update(out, vel, g, lr, mu, nesterov)
         return out, vel
 
-    def adam(self, theta: Values, m: Values, v: Values, g: Values, lr: float, beta1: float,
-             beta2: float, eps: float, t: int) -> Tuple[Values, Values, Values]:
+    def adam(
+        self,
+        theta: Values,
+        m: Values,
+        v: Values,
+        g: Values,
+        lr: float,
+        beta1: float,
+        beta2: float,
+        eps: float,
+        t: int,
+    ) -> tuple[Values, Values, Values]:
         out, m1, v1 = list(theta), list(m), list(v)
         ref.adam_update(out, m1, v1, g, lr, beta1, beta2, eps, t)
         return out, m1, v1
@@ -215,14 +292,15 @@ class _ReferenceOps:
 
 # ---- the step --------------------------------------------------------------------------------
 
+
 class _Recorder:
     """Runs each step on the C core and on the reference with the same inputs, keeps the C
     outputs (the reference's when there is no C core) and the largest difference of each."""
 
-    def __init__(self, core: Optional[_CoreOps]) -> None:
+    def __init__(self, core: _CoreOps | None) -> None:
         self.core, self.reference = core, _ReferenceOps()
 
-    def run(self, op: str, *args: Any) -> Tuple[Any, Any]:
+    def run(self, op: str, *args: Any) -> tuple[Any, Any]:
         """(outputs, differences) of one op: each output (a list, a float, or None) paired with
         max |C - reference| (None without a C core)."""
         want = getattr(self.reference, op)(*args)
@@ -234,7 +312,7 @@ class _Recorder:
             return got, self._difference(got, want)
         return got, tuple(self._difference(g, w) for g, w in zip(got, want))
 
-    def _difference(self, got: Any, want: Any) -> Optional[float]:
+    def _difference(self, got: Any, want: Any) -> float | None:
         if self.core is None or got is None:
             return None
         if isinstance(got, float):
@@ -242,18 +320,24 @@ class _Recorder:
         return max((abs(g - w) for g, w in zip(got, want)), default=0.0)
 
 
-def _tensor(shape: Sequence[int], values: Any, formula: str, function: str,
-            difference: Optional[float]) -> Tensor:
+def _tensor(
+    shape: Sequence[int], values: Any, formula: str, function: str, difference: float | None
+) -> Tensor:
     """One recorded matrix: values as rows (2-D), a flat list (1-D) or a number (scalar)."""
     if len(shape) == 2:
         rows, cols = shape
-        shown: Any = [list(values[r * cols:(r + 1) * cols]) for r in range(rows)]
+        shown: Any = [list(values[r * cols : (r + 1) * cols]) for r in range(rows)]
     elif len(shape) == 1:
         shown = list(values)
     else:
         shown = values
-    return {"shape": list(shape), "formula": formula, "function": function,
-            "values": shown, "difference": difference}
+    return {
+        "shape": list(shape),
+        "formula": formula,
+        "function": function,
+        "values": shown,
+        "difference": difference,
+    }
 
 
 def _scale(values: Any) -> float:
@@ -270,20 +354,34 @@ def _flatten(values: Any) -> Values:
     return out
 
 
-def trace_step(net: Any, images: Any, labels: Any = None, *, lr: float = 0.1,
-               optimizer: str = "sgd", momentum: float = 0.9,
-               betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-               l2: float = 0.0) -> Dict[str, Any]:
+def trace_step(
+    net: Any,
+    images: Any,
+    labels: Any = None,
+    *,
+    lr: float = 0.1,
+    optimizer: str = "sgd",
+    momentum: float = 0.9,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    l2: float = 0.0,
+) -> dict[str, Any]:
     """``Network.trace``: see its docstring."""
     from ._network import OPTIMIZERS, _adam_betas, _adam_eps, _learning_rate
+
     if net.dropout:
-        raise ValueError(f"trace does not cover dropout (this network drops {net.dropout:g}); "
-                         f"trace a network without it")
+        raise ValueError(
+            f"trace does not cover dropout (this network drops {net.dropout:g}); "
+            f"trace a network without it"
+        )
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {optimizer!r}")
     lr = _learning_rate(lr)
-    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) \
-            or not 0 <= momentum < 1:
+    if (
+        isinstance(momentum, bool)
+        or not isinstance(momentum, (int, float))
+        or not 0 <= momentum < 1
+    ):
         raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
     beta1, beta2 = _adam_betas(betas)
     eps = _adam_eps(eps)
@@ -293,8 +391,9 @@ def trace_step(net: Any, images: Any, labels: Any = None, *, lr: float = 0.1,
     pixels, label_list = _batch(images, labels, sizes[0], sizes[-1])
     L = len(sizes) - 1
     if net.batchnorm and L > 1 and len(label_list) < 2:
-        raise ValueError("batch norm needs at least 2 rows in the batch (one row has no "
-                         "variance), got 1")
+        raise ValueError(
+            "batch norm needs at least 2 rows in the batch (one row has no variance), got 1"
+        )
 
     # the textbook step: forward, loss, backward, update
     step = _Step(net, pixels, label_list)
@@ -308,17 +407,28 @@ def trace_step(net: Any, images: Any, labels: Any = None, *, lr: float = 0.1,
         step.update(l, optimizer, lr, float(momentum), beta1, beta2, eps, float(l2))
     step.add_l2_penalty(float(l2))
 
-    result: Dict[str, Any] = {
-        "sizes": sizes, "batchnorm": step.bn, "batch": step.B, "labels": label_list,
-        "pixels": [list(pixels[r * sizes[0]:(r + 1) * sizes[0]]) for r in range(step.B)],
-        "optimizer": optimizer, "lr": lr, "momentum": float(momentum),
-        "betas": [beta1, beta2], "eps": eps, "l2": float(l2),
+    result: dict[str, Any] = {
+        "sizes": sizes,
+        "batchnorm": step.bn,
+        "batch": step.B,
+        "labels": label_list,
+        "pixels": [list(pixels[r * sizes[0] : (r + 1) * sizes[0]]) for r in range(step.B)],
+        "optimizer": optimizer,
+        "lr": lr,
+        "momentum": float(momentum),
+        "betas": [beta1, beta2],
+        "eps": eps,
+        "l2": float(l2),
         "computed_by": _computed_by(step.rec.core),
-        "checked_against": None if step.rec.core is None else
-        "ann/_reference.py (float64), each function given the same inputs",
-        "forward": step.forward_sections, "loss": step.loss_tensors,
-        "backward": step.backward_sections, "update": step.update_sections}
-    if step.rec.core is None:        # the reference computed everything: name its functions
+        "checked_against": None
+        if step.rec.core is None
+        else "ann/_reference.py (float64), each function given the same inputs",
+        "forward": step.forward_sections,
+        "loss": step.loss_tensors,
+        "backward": step.backward_sections,
+        "update": step.update_sections,
+    }
+    if step.rec.core is None:  # the reference computed everything: name its functions
         for _, _, _, tensor in tensors(result):
             if tensor["function"].startswith("ann_"):
                 tensor["function"] = "_reference." + tensor["function"][4:]
@@ -326,10 +436,22 @@ def trace_step(net: Any, images: Any, labels: Any = None, *, lr: float = 0.1,
                 tensor["function"] = "RefNet._forward"
     result["largest_difference"], result["worst"] = _worst(result)
     result["train_step"] = _compare_with_train_step(
-        net, pixels, label_list, optimizer, lr, momentum, beta1, beta2, eps, l2,
-        step.params, step.state, step.new_params, step.new_state)
-    result["ok"] = (result["worst"] is None or result["worst"]["ok"]) and \
-        result["train_step"]["ok"]
+        net,
+        pixels,
+        label_list,
+        optimizer,
+        lr,
+        momentum,
+        beta1,
+        beta2,
+        eps,
+        l2,
+        step.params,
+        step.state,
+        step.new_params,
+        step.new_state,
+    )
+    result["ok"] = (result["worst"] is None or result["worst"]["ok"]) and result["train_step"]["ok"]
     return result
 
 
@@ -337,32 +459,32 @@ class _Step:
     """One training step of a network, phase by phase, recording every matrix. Each method
     takes what flows in (x going up, the gradient g coming down) and returns what flows on."""
 
-    def __init__(self, net: Any, pixels: bytes, labels: List[int]) -> None:
+    def __init__(self, net: Any, pixels: bytes, labels: list[int]) -> None:
         self.sizes, self.pixels, self.labels = list(net.sizes), pixels, labels
         self.B, self.L = len(labels), len(self.sizes) - 1
         self.bn = bool(net.batchnorm and self.L > 1)
         self.rec = _Recorder(_CoreOps() if net.backend == "c" else None)
         self.params, self.state = net.get_params(), net.get_state()
         self.new_params, self.new_state = array("f", self.params), array("f", self.state)
-        self.low = net._net     # the backend's network: where each tensor sits
-        self.inputs: List[Values] = []                   # x of each layer
-        self.acts: Dict[int, Values] = {}                # a of each hidden layer
-        self.bn_cache: Dict[int, Tuple[Values, Values]] = {}     # xhat, var
-        self.grads: Dict[Tuple[int, int], Values] = {}
-        self.forward_sections: List[Dict[str, Any]] = []
-        self.backward_sections: List[Dict[str, Any]] = []
-        self.update_sections: List[Dict[str, Any]] = []
-        self.loss_tensors: Dict[str, Tensor] = {}
+        self.low = net._net  # the backend's network: where each tensor sits
+        self.inputs: list[Values] = []  # x of each layer
+        self.acts: dict[int, Values] = {}  # a of each hidden layer
+        self.bn_cache: dict[int, tuple[Values, Values]] = {}  # xhat, var
+        self.grads: dict[tuple[int, int], Values] = {}
+        self.forward_sections: list[dict[str, Any]] = []
+        self.backward_sections: list[dict[str, Any]] = []
+        self.update_sections: list[dict[str, Any]] = []
+        self.loss_tensors: dict[str, Tensor] = {}
         self.penalty, self.penalty_difference = 0.0, 0.0
 
     def cut(self, layer: int, kind: int, source: Any = None) -> Values:
         """One tensor of layer ``layer`` from params (or ``source``, the state)."""
         offset, count = self.low.tensor(layer, kind)
-        return list((self.params if source is None else source)[offset:offset + count])
+        return list((self.params if source is None else source)[offset : offset + count])
 
     def put(self, layer: int, kind: int, target: array[float], values: Values) -> None:
         offset, count = self.low.tensor(layer, kind)
-        target[offset:offset + count] = array("f", values)
+        target[offset : offset + count] = array("f", values)
 
     # ---- forward
 
@@ -375,7 +497,7 @@ class _Step:
         and ReLU. Returns the layer's output (the logits z at the top)."""
         B, n_in, n_out = self.B, self.sizes[l], self.sizes[l + 1]
         W, b = self.cut(l, ANN_WEIGHTS), self.cut(l, ANN_BIASES)
-        t: Dict[str, Tensor] = {}
+        t: dict[str, Tensor] = {}
         if l == 0:
             t["x"] = _tensor((B, n_in), x, "pixels / 255", "ann_gather_u8", self.x0_difference)
         else:
@@ -395,7 +517,7 @@ class _Step:
         self.forward_sections.append({"layer": l, "hidden": hidden, "tensors": t})
         return list(out)
 
-    def batchnorm_forward(self, t: Dict[str, Tensor], l: int, z: Values) -> Values:
+    def batchnorm_forward(self, t: dict[str, Tensor], l: int, z: Values) -> Values:
         """Batch norm of layer l's z in training (recorded in t); returns y. Also moves the
         running statistics, as net.c's forward pass does."""
         B, n_out = self.B, self.sizes[l + 1]
@@ -411,13 +533,15 @@ class _Step:
         self.bn_cache[l] = (xhat, var)
         # the running statistics inference uses; the variance's is unbiased (B / (B - 1))
         for kind, name, batch_stat, factor, words in (
-                (ANN_BN_MEAN, "running_mean", mean, 1.0, "mean"),
-                (ANN_BN_VAR, "running_var", var, B / (B - 1), f"var * {B}/{B - 1}")):
+            (ANN_BN_MEAN, "running_mean", mean, 1.0, "mean"),
+            (ANN_BN_VAR, "running_var", var, B / (B - 1), f"var * {B}/{B - 1}"),
+        ):
             old = self.cut(l, kind, self.state)
             new, d = self.rec.run("running_average", old, batch_stat, factor)
             t[name] = _tensor((n_out,), old, "", "", None)
-            t[name + "_new"] = _tensor((n_out,), new, f"{name} + 0.1 ({words} - {name})",
-                                       "net.c, inline", d)
+            t[name + "_new"] = _tensor(
+                (n_out,), new, f"{name} + 0.1 ({words} - {name})", "net.c, inline", d
+            )
             self.put(l, kind, self.new_state, new)
         return list(y)
 
@@ -429,8 +553,7 @@ class _Step:
         (loss, p, dlogits), ds = self.rec.run("softmax_cross_entropy", logits, self.labels, B, K)
         fn = "ann_softmax_cross_entropy"
         self.loss_tensors["p"] = _tensor((B, K), p, "softmax(z), row by row", fn, ds[1])
-        self.loss_tensors["loss"] = _tensor((), loss, "mean over rows of -log p[label]", fn,
-                                            ds[0])
+        self.loss_tensors["loss"] = _tensor((), loss, "mean over rows of -log p[label]", fn, ds[0])
         self.dlogits_difference = ds[2]
         return list(dlogits)
 
@@ -440,23 +563,28 @@ class _Step:
         """Layer l, given g = dL/d(its output) (B, n_out): back through ReLU and [batch norm]
         to dz, then dW, db and dx. Returns dx (B, n_in), the g of layer l - 1."""
         B, n_in, n_out = self.B, self.sizes[l], self.sizes[l + 1]
-        t: Dict[str, Tensor] = {}
+        t: dict[str, Tensor] = {}
         hidden = l < self.L - 1
         if not hidden:
-            t["dz"] = _tensor((B, n_out), g, "dL/dz = (p - onehot(label)) / B",
-                              "ann_softmax_cross_entropy", self.dlogits_difference)
+            t["dz"] = _tensor(
+                (B, n_out),
+                g,
+                "dL/dz = (p - onehot(label)) / B",
+                "ann_softmax_cross_entropy",
+                self.dlogits_difference,
+            )
         else:
             t["da"] = _tensor((B, n_out), g, f"dL/da = dx of layer {l + 1}", "", None)
             g, d = self.rec.run("relu_backward", g, self.acts[l])
             if self.bn:
-                t["dy"] = _tensor((B, n_out), g, "dL/dy = da * [a > 0]", "ann_relu_backward",
-                                  d)
+                t["dy"] = _tensor((B, n_out), g, "dL/dy = da * [a > 0]", "ann_relu_backward", d)
                 g = self.batchnorm_backward(t, l, g)
             else:
                 t["dz"] = _tensor((B, n_out), g, "dL/dz = da * [a > 0]", "ann_relu_backward", d)
         W = self.cut(l, ANN_WEIGHTS)
-        (dx, dW, db), ds = self.rec.run("dense_backward", g, self.inputs[l], W, B, n_in, n_out,
-                                        l > 0)
+        (dx, dW, db), ds = self.rec.run(
+            "dense_backward", g, self.inputs[l], W, B, n_in, n_out, l > 0
+        )
         fn = "ann_dense_backward"
         t["dW"] = _tensor((n_in, n_out), dW, "x^T dz", fn, ds[1])
         t["db"] = _tensor((n_out,), db, "column sums of dz", fn, ds[2])
@@ -466,33 +594,45 @@ class _Step:
         self.backward_sections.append({"layer": l, "hidden": hidden, "tensors": t})
         return list(dx) if dx is not None else []
 
-    def batchnorm_backward(self, t: Dict[str, Tensor], l: int, dy: Values) -> Values:
+    def batchnorm_backward(self, t: dict[str, Tensor], l: int, dy: Values) -> Values:
         B, n_out = self.B, self.sizes[l + 1]
         xhat, var = self.bn_cache[l]
-        (dz, dgamma, dbeta), ds = self.rec.run("batchnorm_backward", dy, xhat, var,
-                                               self.cut(l, ANN_BN_GAMMA), B, n_out)
+        (dz, dgamma, dbeta), ds = self.rec.run(
+            "batchnorm_backward", dy, xhat, var, self.cut(l, ANN_BN_GAMMA), B, n_out
+        )
         fn = "ann_batchnorm_backward"
         t["dgamma"] = _tensor((n_out,), dgamma, "column sums of dy * xhat", fn, ds[1])
         t["dbeta"] = _tensor((n_out,), dbeta, "column sums of dy", fn, ds[2])
-        t["dz"] = _tensor((B, n_out), dz, "gamma / sqrt(var + 1e-5) / B * (B dy - dbeta "
-                          "- xhat dgamma)", fn, ds[0])
+        t["dz"] = _tensor(
+            (B, n_out), dz, "gamma / sqrt(var + 1e-5) / B * (B dy - dbeta - xhat dgamma)", fn, ds[0]
+        )
         self.grads[(l, ANN_BN_GAMMA)], self.grads[(l, ANN_BN_BETA)] = dgamma, dbeta
         return list(dz)
 
     # ---- update
 
-    def update(self, l: int, optimizer: str, lr: float, mu: float, beta1: float, beta2: float,
-               eps: float, l2: float) -> None:
+    def update(
+        self,
+        l: int,
+        optimizer: str,
+        lr: float,
+        mu: float,
+        beta1: float,
+        beta2: float,
+        eps: float,
+        l2: float,
+    ) -> None:
         """The optimizer's first step on layer l's W, b (and gamma, beta): its state (velocity,
         Adam's moments) starts at zero. With L2, W's gradient gets l2 W first."""
-        t: Dict[str, Tensor] = {}
+        t: dict[str, Tensor] = {}
         kinds = [(ANN_WEIGHTS, "W"), (ANN_BIASES, "b")]
         if self.bn and l < self.L - 1:
             kinds += [(ANN_BN_GAMMA, "gamma"), (ANN_BN_BETA, "beta")]
         for kind, name in kinds:
             theta, g = self.cut(l, kind), self.grads[(l, kind)]
-            shape = (self.sizes[l], self.sizes[l + 1]) if kind == ANN_WEIGHTS else \
-                (self.sizes[l + 1],)
+            shape = (
+                (self.sizes[l], self.sizes[l + 1]) if kind == ANN_WEIGHTS else (self.sizes[l + 1],)
+            )
             gname = "d" + name
             if kind == ANN_WEIGHTS and l2 > 0:
                 (penalty, g), (dp, d) = self.rec.run("l2_penalty", theta, g, l2)
@@ -503,8 +643,9 @@ class _Step:
             zeros = [0.0] * len(theta)
             if optimizer == "sgd":
                 new, d = self.rec.run("sgd", theta, g, lr)
-                t[name + "_new"] = _tensor(shape, new, f"{name} - {lr:g} {gname}",
-                                           "ann_sgd_update", d)
+                t[name + "_new"] = _tensor(
+                    shape, new, f"{name} - {lr:g} {gname}", "ann_sgd_update", d
+                )
             elif optimizer in ("momentum", "nesterov"):
                 nesterov = optimizer == "nesterov"
                 (new, vel), (d, dv) = self.rec.run("momentum", theta, zeros, g, lr, mu, nesterov)
@@ -513,15 +654,26 @@ class _Step:
                 step = f"({gname} + {mu:g} v_{name})" if nesterov else f"v_{name}"
                 t[name + "_new"] = _tensor(shape, new, f"{name} - {lr:g} {step}", fn, d)
             else:
-                (new, m, v), (d, dm, dv) = self.rec.run("adam", theta, zeros, zeros, g, lr,
-                                                        beta1, beta2, eps, 1)
+                (new, m, v), (d, dm, dv) = self.rec.run(
+                    "adam", theta, zeros, zeros, g, lr, beta1, beta2, eps, 1
+                )
                 fn = "ann_adam_update"
-                t["m_" + name] = _tensor(shape, m, f"{1 - beta1:g} {gname}   "
-                                         f"({beta1:g} * 0 + (1 - {beta1:g}) {gname})", fn, dm)
+                t["m_" + name] = _tensor(
+                    shape,
+                    m,
+                    f"{1 - beta1:g} {gname}   ({beta1:g} * 0 + (1 - {beta1:g}) {gname})",
+                    fn,
+                    dm,
+                )
                 t["v_" + name] = _tensor(shape, v, f"{1 - beta2:g} {gname}^2", fn, dv)
                 t[name + "_new"] = _tensor(
-                    shape, new, f"{name} - {lr:g} (m_{name} / (1 - {beta1:g})) / "
-                    f"(sqrt(v_{name} / (1 - {beta2:g})) + {eps:g})", fn, d)
+                    shape,
+                    new,
+                    f"{name} - {lr:g} (m_{name} / (1 - {beta1:g})) / "
+                    f"(sqrt(v_{name} / (1 - {beta2:g})) + {eps:g})",
+                    fn,
+                    d,
+                )
             self.put(l, kind, self.new_params, new)
         self.update_sections.append({"layer": l, "tensors": t})
 
@@ -531,30 +683,42 @@ class _Step:
             return
         checked = self.rec.core is not None
         self.loss_tensors["penalty"] = _tensor(
-            (), self.penalty, f"({l2:g} / 2) * sum of W^2 over every layer", "ann_l2_penalty",
-            self.penalty_difference if checked else None)
+            (),
+            self.penalty,
+            f"({l2:g} / 2) * sum of W^2 over every layer",
+            "ann_l2_penalty",
+            self.penalty_difference if checked else None,
+        )
         loss = self.loss_tensors["loss"]
         self.loss_tensors["total"] = _tensor(
-            (), loss["values"] + self.penalty, "loss + penalty", "",
-            (loss["difference"] or 0.0) + self.penalty_difference if checked else None)
+            (),
+            loss["values"] + self.penalty,
+            "loss + penalty",
+            "",
+            (loss["difference"] or 0.0) + self.penalty_difference if checked else None,
+        )
 
 
-def _computed_by(core: Optional[_CoreOps]) -> str:
+def _computed_by(core: _CoreOps | None) -> str:
     if core is None:
         return "the float64 reference backend (ann/_reference.py): this network runs on it"
     from ._backend import ffi, lib
+
     return f"the C core ({ffi.string(lib.ann_kernel_name()).decode()} kernel)"
 
 
-def _batch(images: Any, labels: Any, D: int, K: int) -> Tuple[bytes, List[int]]:
+def _batch(images: Any, labels: Any, D: int, K: int) -> tuple[bytes, list[int]]:
     """(pixels (B * D bytes), labels (B ints)) from a Dataset, or from images and labels."""
     from ._data import Dataset, _as_bytes
+
     if isinstance(images, Dataset):
         if labels is not None:
             raise ValueError("trace takes the labels from the Dataset: pass labels=None")
         if images.features != D:
-            raise DataError(f"the data set has {images.features} features per image but the "
-                            f"network takes {D} inputs")
+            raise DataError(
+                f"the data set has {images.features} features per image but the "
+                f"network takes {D} inputs"
+            )
         pixels, label_list = images.images.tobytes(), list(images.labels)
     else:
         if labels is None:
@@ -563,8 +727,9 @@ def _batch(images: Any, labels: Any, D: int, K: int) -> Tuple[bytes, List[int]]:
             try:
                 rows = [bytes(row) for row in images]
             except (TypeError, ValueError) as exc:
-                raise DataError(f"images must be uint8 bytes, or rows of ints 0..255 ({exc})"
-                                ) from None
+                raise DataError(
+                    f"images must be uint8 bytes, or rows of ints 0..255 ({exc})"
+                ) from None
             for i, row in enumerate(rows):
                 if len(row) != D:
                     raise DataError(f"image {i} has {len(row)} pixels but the network takes {D}")
@@ -577,19 +742,21 @@ def _batch(images: Any, labels: Any, D: int, K: int) -> Tuple[bytes, List[int]]:
     if not label_list:
         raise DataError("trace needs at least one image")
     if len(pixels) != len(label_list) * D:
-        raise DataError(f"{len(pixels)} bytes of pixels are not {len(label_list)} images of "
-                        f"{D} pixels (one per label)")
+        raise DataError(
+            f"{len(pixels)} bytes of pixels are not {len(label_list)} images of "
+            f"{D} pixels (one per label)"
+        )
     for i, v in enumerate(label_list):
         if not 0 <= v < min(K, 256):
             raise DataError(f"label {v} of image {i} is outside 0..{min(K, 256) - 1}")
     return bytes(pixels), label_list
 
 
-def _worst(result: Dict[str, Any]) -> Tuple[Optional[float], Optional[Dict[str, Any]]]:
+def _worst(result: dict[str, Any]) -> tuple[float | None, dict[str, Any] | None]:
     """(largest difference of any output, where it is and whether it is within tolerance);
     the tolerance is relative to each output's largest value (see TOLERANCE)."""
-    largest: Optional[float] = None
-    worst: Optional[Dict[str, Any]] = None
+    largest: float | None = None
+    worst: dict[str, Any] | None = None
     worst_ratio = -1.0
     for phase, layer, name, tensor in tensors(result):
         d = tensor["difference"]
@@ -599,12 +766,17 @@ def _worst(result: Dict[str, Any]) -> Tuple[Optional[float], Optional[Dict[str, 
         ratio = d / max(1.0, _scale(tensor["values"]))
         if ratio > worst_ratio:
             worst_ratio = ratio
-            worst = {"phase": phase, "layer": layer, "name": name, "difference": d,
-                     "ok": ratio <= TOLERANCE}
+            worst = {
+                "phase": phase,
+                "layer": layer,
+                "name": name,
+                "difference": d,
+                "ok": ratio <= TOLERANCE,
+            }
     return largest, worst
 
 
-def tensors(result: Dict[str, Any]) -> Iterator[Tuple[str, Optional[int], str, Tensor]]:
+def tensors(result: dict[str, Any]) -> Iterator[tuple[str, int | None, str, Tensor]]:
     """(phase, layer or None, name, tensor) for every matrix of a trace, in the order shown."""
     for section in result["forward"]:
         for name, t in section["tensors"].items():
@@ -617,13 +789,26 @@ def tensors(result: Dict[str, Any]) -> Iterator[Tuple[str, Optional[int], str, T
                 yield phase, section["layer"], name, t
 
 
-def _compare_with_train_step(net: Any, pixels: bytes, labels: List[int], optimizer: str,
-                             lr: float, momentum: float, beta1: float, beta2: float, eps: float,
-                             l2: float, params: array[float], state: array[float],
-                             new_params: array[float], new_state: array[float]) -> Dict[str, Any]:
+def _compare_with_train_step(
+    net: Any,
+    pixels: bytes,
+    labels: list[int],
+    optimizer: str,
+    lr: float,
+    momentum: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    l2: float,
+    params: array[float],
+    state: array[float],
+    new_params: array[float],
+    new_state: array[float],
+) -> dict[str, Any]:
     """Run the network's own training step (one foreign call, fused kernels and all) on a copy
     of the network and the same batch, and compare its new parameters with the trace's."""
     from ._network import OPTIMIZERS
+
     B = len(labels)
     copy = net._backend.make_net(net.sizes, net.batchnorm, 0.0)
     copy.set_params(params)
@@ -635,26 +820,33 @@ def _compare_with_train_step(net: Any, pixels: bytes, labels: List[int], optimiz
     diff_state = max((abs(a - b) for a, b in zip(got_state, new_state)), default=0.0)
     function = "ann_net_train_step" if net.backend == "c" else "RefNet.train_step"
     scale = max(1.0, max((abs(v) for v in got_params), default=0.0))
-    return {"function": function, "loss": loss, "largest_difference": diff,
-            "state_difference": diff_state, "identical": diff == 0.0 and diff_state == 0.0,
-            "ok": max(diff, diff_state) <= TOLERANCE * scale}
+    return {
+        "function": function,
+        "loss": loss,
+        "largest_difference": diff,
+        "state_difference": diff_state,
+        "identical": diff == 0.0 and diff_state == 0.0,
+        "ok": max(diff, diff_state) <= TOLERANCE * scale,
+    }
 
 
 # ---- JSON ------------------------------------------------------------------------------------
 
+
 def _short(value: float) -> float:
     """The shortest decimal that reads back as the same float32 (0.2, not 0.20000000298...)."""
     exact = array("f", [value]).tobytes()
-    for digits in range(1, 10):       # 9 significant digits always round-trip a float32
+    for digits in range(1, 10):  # 9 significant digits always round-trip a float32
         short = float(f"{value:.{digits}g}")
         if array("f", [short]).tobytes() == exact:
             return short
     return value
 
 
-def to_json(result: Dict[str, Any]) -> Dict[str, Any]:
+def to_json(result: dict[str, Any]) -> dict[str, Any]:
     """A copy of a trace for json.dumps, each float32 value written with the fewest digits that
     give it back (the differences and the loss, float64 numbers, stay as they are)."""
+
     def walk(node: Any, float32: bool) -> Any:
         if isinstance(node, dict):
             # a tensor with a shape holds float32 values; a scalar (the loss) is a double
@@ -662,13 +854,14 @@ def to_json(result: Dict[str, Any]) -> Dict[str, Any]:
         if isinstance(node, list):
             return [walk(v, float32) for v in node]
         return _short(node) if float32 and isinstance(node, float) else node
-    out: Dict[str, Any] = walk(result, False)
+
+    out: dict[str, Any] = walk(result, False)
     return out
 
 
 # ---- the text a student reads ----------------------------------------------------------------
 
-FULL_LIMIT = 12       # a matrix with more rows or columns than this is summarized in text
+FULL_LIMIT = 12  # a matrix with more rows or columns than this is summarized in text
 
 
 def _number_format(values: Values) -> Callable[[float], str]:
@@ -678,7 +871,7 @@ def _number_format(values: Values) -> Callable[[float], str]:
     return lambda v: f"{v:.6f}"
 
 
-def _matrix_lines(tensor: Tensor, indent: str) -> List[str]:
+def _matrix_lines(tensor: Tensor, indent: str) -> list[str]:
     shape, values = tensor["shape"], tensor["values"]
     if not shape:
         return []
@@ -688,8 +881,10 @@ def _matrix_lines(tensor: Tensor, indent: str) -> List[str]:
         nonzero = sum(1 for v in flat if v != 0.0)
         fmt = _number_format(flat)
         mean = sum(flat) / len(flat)
-        return [f"{indent}{len(flat)} values: min {fmt(min(flat))}, max {fmt(max(flat))}, "
-                f"mean {fmt(mean)}, {nonzero} nonzero (wide: --json has every value)"]
+        return [
+            f"{indent}{len(flat)} values: min {fmt(min(flat))}, max {fmt(max(flat))}, "
+            f"mean {fmt(mean)}, {nonzero} nonzero (wide: --json has every value)"
+        ]
     fmt = _number_format(flat)
     cells = [[fmt(v) for v in row] for row in rows]
     width = max(len(c) for row in cells for c in row)
@@ -697,7 +892,7 @@ def _matrix_lines(tensor: Tensor, indent: str) -> List[str]:
 
 
 def _heading(name: str, tensor: Tensor) -> str:
-    """"z (2, 3) = x W + b   [ann_dense_forward, vs float64 2.4e-08]"; a scalar shows its
+    """ "z (2, 3) = x W + b   [ann_dense_forward, vs float64 2.4e-08]"; a scalar shows its
     value: "loss = 0.69314718   mean over rows of -log p[label]   [...]"."""
     shape = tensor["shape"]
     if shape:
@@ -717,7 +912,7 @@ def _heading(name: str, tensor: Tensor) -> str:
     return text
 
 
-def _section(title: str, tensors_: Dict[str, Tensor]) -> List[str]:
+def _section(title: str, tensors_: dict[str, Tensor]) -> list[str]:
     lines = [title]
     for name, t in tensors_.items():
         lines.append("  " + _heading(name, t))
@@ -725,44 +920,61 @@ def _section(title: str, tensors_: Dict[str, Tensor]) -> List[str]:
     return lines
 
 
-INK = " .:-=+*#%@"      # pixel 0 .. 255, dark to light as MNIST stores them
+INK = " .:-=+*#%@"  # pixel 0 .. 255, dark to light as MNIST stores them
 
 
-def _drawings(images: List[List[int]], indent: str) -> List[str]:
+def _drawings(images: list[list[int]], indent: str) -> list[str]:
     """Square images (MNIST's 28 x 28) drawn side by side in characters, up to four."""
     side = int(round(math.sqrt(len(images[0]))))
     if side * side != len(images[0]) or side < 8 or len(images) > 4:
         return []
-    rows = ["   ".join("".join(INK[v * len(INK) // 256] for v in img[y * side:(y + 1) * side])
-                       for img in images).rstrip() for y in range(side)]
-    inked = [y for y, row in enumerate(rows) if row]      # blank rows above and below go
-    return [indent + row for row in rows[inked[0]:inked[-1] + 1]] if inked else []
+    rows = [
+        "   ".join(
+            "".join(INK[v * len(INK) // 256] for v in img[y * side : (y + 1) * side])
+            for img in images
+        ).rstrip()
+        for y in range(side)
+    ]
+    inked = [y for y, row in enumerate(rows) if row]  # blank rows above and below go
+    return [indent + row for row in rows[inked[0] : inked[-1] + 1]] if inked else []
 
 
-def format_trace(result: Dict[str, Any]) -> str:
+def format_trace(result: dict[str, Any]) -> str:
     """The trace as text: shapes as headings, numbers aligned, the check beside each matrix."""
     sizes, B = result["sizes"], result["batch"]
     opt = result["optimizer"]
-    extra = {"sgd": "", "momentum": f", momentum {result['momentum']:g}",
-             "nesterov": f", momentum {result['momentum']:g}",
-             "adam": f", betas {result['betas'][0]:g}, {result['betas'][1]:g}, "
-                     f"eps {result['eps']:g}"}[opt]
-    lines = [f"one training step of a {'-'.join(map(str, sizes))} network"
-             f"{' with batch norm' if result['batchnorm'] else ''}, batch of {B}, "
-             f"{opt} with lr {result['lr']:g}{extra}"
-             f"{', L2 ' + format(result['l2'], 'g') if result['l2'] else ''}",
-             f"computed by {result['computed_by']}, one function per step;"]
+    extra = {
+        "sgd": "",
+        "momentum": f", momentum {result['momentum']:g}",
+        "nesterov": f", momentum {result['momentum']:g}",
+        "adam": f", betas {result['betas'][0]:g}, {result['betas'][1]:g}, eps {result['eps']:g}",
+    }[opt]
+    lines = [
+        f"one training step of a {'-'.join(map(str, sizes))} network"
+        f"{' with batch norm' if result['batchnorm'] else ''}, batch of {B}, "
+        f"{opt} with lr {result['lr']:g}{extra}"
+        f"{', L2 ' + format(result['l2'], 'g') if result['l2'] else ''}",
+        f"computed by {result['computed_by']}, one function per step;",
+    ]
     if result["checked_against"]:
-        lines.append("[vs float64] is the largest |C - reference| of that matrix, the "
-                     "reference (ann/_reference.py) given the same inputs")
+        lines.append(
+            "[vs float64] is the largest |C - reference| of that matrix, the "
+            "reference (ann/_reference.py) given the same inputs"
+        )
     else:
         lines.append("(no C core: nothing to check the reference against)")
     lines.append("")
-    pixels = {"shape": [B, sizes[0]], "formula": "", "function": "", "difference": None,
-              "values": result["pixels"]}
-    lines.append(f"input: {B} image{'s' if B > 1 else ''} of {sizes[0]} pixels (uint8), "
-                 f"labels {result['labels']}"
-                 + (f": {result['images']}" if result.get("images") else ""))
+    pixels = {
+        "shape": [B, sizes[0]],
+        "formula": "",
+        "function": "",
+        "difference": None,
+        "values": result["pixels"],
+    }
+    lines.append(
+        f"input: {B} image{'s' if B > 1 else ''} of {sizes[0]} pixels (uint8), "
+        f"labels {result['labels']}" + (f": {result['images']}" if result.get("images") else "")
+    )
     lines.extend(l.replace(".000000", "") for l in _matrix_lines(pixels, "      "))
     lines.extend(_drawings(result["pixels"], "      "))
     lines.append("")
@@ -770,45 +982,65 @@ def format_trace(result: Dict[str, Any]) -> str:
     L = len(sizes) - 1
     for section in result["forward"]:
         l = section["layer"]
-        what = ("batch norm, then ReLU" if "xhat" in section["tensors"] else "then ReLU") \
-            if section["hidden"] else "the logits z"
-        lines += _section(f"layer {l}: dense {sizes[l]} -> {sizes[l + 1]}, {what}",
-                          section["tensors"])
+        what = (
+            ("batch norm, then ReLU" if "xhat" in section["tensors"] else "then ReLU")
+            if section["hidden"]
+            else "the logits z"
+        )
+        lines += _section(
+            f"layer {l}: dense {sizes[l]} -> {sizes[l + 1]}, {what}", section["tensors"]
+        )
     lines.append("")
     lines.append("LOSS")
-    lines += _section("softmax + cross-entropy of the logits z of layer "
-                      f"{L - 1}, labels {result['labels']}", result["loss"])
+    lines += _section(
+        f"softmax + cross-entropy of the logits z of layer {L - 1}, labels {result['labels']}",
+        result["loss"],
+    )
     lines.append("")
     lines.append("BACKWARD")
     for section in result["backward"]:
         l = section["layer"]
-        lines += _section(f"layer {l}" + ("" if l else "  (no dx: the input is the data)"),
-                          section["tensors"])
+        lines += _section(
+            f"layer {l}" + ("" if l else "  (no dx: the input is the data)"), section["tensors"]
+        )
     lines.append("")
-    rule = {"sgd": "theta - lr g", "momentum": "v = mu v + g (v starts at 0), theta - lr v",
-            "nesterov": "v = mu v + g (v starts at 0), theta - lr (g + mu v)",
-            "adam": "step t = 1, m and v start at 0"}[opt]
+    rule = {
+        "sgd": "theta - lr g",
+        "momentum": "v = mu v + g (v starts at 0), theta - lr v",
+        "nesterov": "v = mu v + g (v starts at 0), theta - lr (g + mu v)",
+        "adam": "step t = 1, m and v start at 0",
+    }[opt]
     lines.append(f"UPDATE ({opt}: {rule})")
     for section in result["update"]:
         lines += _section(f"layer {section['layer']}", section["tensors"])
     if opt == "adam" and result["batchnorm"]:
-        lines.append("note: b of a layer followed by batch norm has gradient 0 in exact "
-                     "arithmetic (batch norm subtracts the mean), so db is float32 rounding "
-                     "noise; Adam divides each gradient by its own size, which moves that b "
-                     "by up to lr all the same")
+        lines.append(
+            "note: b of a layer followed by batch norm has gradient 0 in exact "
+            "arithmetic (batch norm subtracts the mean), so db is float32 rounding "
+            "noise; Adam divides each gradient by its own size, which moves that b "
+            "by up to lr all the same"
+        )
     lines.append("")
     worst = result["worst"]
     if worst is not None:
-        where = f"{worst['phase']}" + (f" layer {worst['layer']}" if worst["layer"] is not None
-                                       else "")
-        lines.append(f"check: largest difference from the float64 reference "
-                     f"{result['largest_difference']:.1e} (relative to size, worst: "
-                     f"{worst['name']} in {where}): "
-                     f"{'ok' if worst['ok'] else 'FAILED'} (tolerance {TOLERANCE:g})")
+        where = f"{worst['phase']}" + (
+            f" layer {worst['layer']}" if worst["layer"] is not None else ""
+        )
+        lines.append(
+            f"check: largest difference from the float64 reference "
+            f"{result['largest_difference']:.1e} (relative to size, worst: "
+            f"{worst['name']} in {where}): "
+            f"{'ok' if worst['ok'] else 'FAILED'} (tolerance {TOLERANCE:g})"
+        )
     step = result["train_step"]
-    same = "identical" if step["identical"] else \
-        f"largest difference {max(step['largest_difference'], step['state_difference']):.1e}"
-    lines.append(f"check: the network's own training step ({step['function']}, one call) on "
-                 f"the same batch gives the same new parameters: {same}"
-                 f"{'' if step['ok'] else ' FAILED'}")
+    same = (
+        "identical"
+        if step["identical"]
+        else f"largest difference {max(step['largest_difference'], step['state_difference']):.1e}"
+    )
+    lines.append(
+        f"check: the network's own training step ({step['function']}, one call) on "
+        f"the same batch gives the same new parameters: {same}"
+        f"{'' if step['ok'] else ' FAILED'}"
+    )
     return "\n".join(lines)

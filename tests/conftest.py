@@ -1,22 +1,27 @@
 """Shared fixtures: full MNIST (from ../shared/mnist, $ANN_DATA or the user cache), and the
 C core."""
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Optional
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-               "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
 
 
-def mnist_candidates() -> List[Path]:
+def mnist_candidates() -> list[Path]:
     """Where the suite looks for full MNIST, in order: ../shared/mnist beside the checkout
     (this project's machines and CI), $ANN_DATA, then the user cache ``ann`` downloads to."""
     from ann._mnist import user_cache_dir
+
     folders = [REPO.parent / "shared" / "mnist"]
     if os.environ.get("ANN_DATA", "").strip():
         folders.append(Path(os.environ["ANN_DATA"].strip()).expanduser())
@@ -28,7 +33,7 @@ def _has_mnist(folder: Path) -> bool:
     return all((folder / name).is_file() for name in MNIST_FILES)
 
 
-def find_full_mnist() -> Optional[Path]:
+def find_full_mnist() -> Path | None:
     """The first folder of ``mnist_candidates()`` holding all four files, or None."""
     return next((folder for folder in mnist_candidates() if _has_mnist(folder)), None)
 
@@ -44,8 +49,12 @@ def in_ci() -> bool:
 def require_mnist() -> Path:
     """The full-MNIST folder; in CI its absence fails the test instead of skipping it."""
     if MNIST_DIR is None:
-        message = ("full MNIST (" + ", ".join(MNIST_FILES) + ") not found in any of: "
-                   + ", ".join(map(str, mnist_candidates())))
+        message = (
+            "full MNIST ("
+            + ", ".join(MNIST_FILES)
+            + ") not found in any of: "
+            + ", ".join(map(str, mnist_candidates()))
+        )
         if in_ci():
             pytest.fail(message)
         pytest.skip(message)
@@ -61,6 +70,7 @@ def mnist_dir() -> Path:
 def mnist():
     """(train, test) full MNIST, loaded once per test session."""
     import ann
+
     return ann.load_mnist(require_mnist())
 
 

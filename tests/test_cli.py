@@ -1,4 +1,5 @@
 """The ``ann`` command: real runs in a subprocess, and one-line errors without tracebacks."""
+
 from __future__ import annotations
 
 import os
@@ -9,15 +10,18 @@ import sys
 
 import pytest
 
-
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def run(*args, timeout=600):
     # cwd is the tests folder, so `-m ann` imports the installed package, not the source tree
-    return subprocess.run([sys.executable, "-m", "ann", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=HERE)
+    return subprocess.run(
+        [sys.executable, "-m", "ann", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=HERE,
+    )
 
 
 def test_console_script_is_installed():
@@ -39,8 +43,20 @@ def test_gradcheck_command_passes():
 
 def test_train_command_on_full_mnist(mnist_dir):
     data = mnist_dir
-    out = run("train", "--data", str(data), "--epochs", "2", "--layers", "32",
-              "--batch-size", "128", "--lr", "0.1", "--quiet")
+    out = run(
+        "train",
+        "--data",
+        str(data),
+        "--epochs",
+        "2",
+        "--layers",
+        "32",
+        "--batch-size",
+        "128",
+        "--lr",
+        "0.1",
+        "--quiet",
+    )
     assert out.returncode == 0, out.stderr
     accuracy = float(re.search(r"test: loss [0-9.]+, accuracy ([0-9.]+)", out.stdout).group(1))
     assert accuracy >= 0.85
@@ -48,13 +64,16 @@ def test_train_command_on_full_mnist(mnist_dir):
     assert out.stderr == ""
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["train", "--epochs", "0"], "--epochs"),
-    (["train", "--lr", "-1"], "--lr"),
-    (["train", "--layers", "20,x"], "--layers"),
-    (["train", "--batch-size", "0"], "--batch-size"),
-    (["frobnicate"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["train", "--epochs", "0"], "--epochs"),
+        (["train", "--lr", "-1"], "--lr"),
+        (["train", "--layers", "20,x"], "--layers"),
+        (["train", "--batch-size", "0"], "--batch-size"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
 def test_bad_arguments_give_one_line_and_exit_2(args, needle):
     out = run(*args)
     assert out.returncode == 2

@@ -1,4 +1,5 @@
 """ann train's options, ann evaluate / predict / experiment, and Ctrl-C, run for real."""
+
 from __future__ import annotations
 
 import json
@@ -10,19 +11,23 @@ import sys
 import time
 
 import pytest
-
 from conftest import one_stderr_line
 
 import ann
 from ann import _idx
-from ann._images import encode_png_gray, encode_pgm
+from ann._images import encode_pgm, encode_png_gray
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def run(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "ann", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=HERE)
+    return subprocess.run(
+        [sys.executable, "-m", "ann", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=HERE,
+    )
 
 
 def one_error_line(out, *needles):
@@ -35,9 +40,30 @@ def trained(tmp_path_factory, mnist_dir):
     """A model trained by `ann train` with early stopping, saved, plus its log and plot."""
     folder = tmp_path_factory.mktemp("trained")
     model, log, plot = folder / "m.safetensors", folder / "h.csv", folder / "p.txt"
-    out = run("train", "--data", str(mnist_dir), "--epochs", "3", "--batch-size", "128",
-              "--lr", "0.05", "--optimizer", "momentum", "--patience", "3", "--check-every",
-              "150", "--save", str(model), "--log", str(log), "--plot-file", str(plot), "--quiet")
+    out = run(
+        "train",
+        "--data",
+        str(mnist_dir),
+        "--epochs",
+        "3",
+        "--batch-size",
+        "128",
+        "--lr",
+        "0.05",
+        "--optimizer",
+        "momentum",
+        "--patience",
+        "3",
+        "--check-every",
+        "150",
+        "--save",
+        str(model),
+        "--log",
+        str(log),
+        "--plot-file",
+        str(plot),
+        "--quiet",
+    )
     assert out.returncode == 0, out.stderr
     return model, log, plot, out.stdout
 
@@ -110,26 +136,69 @@ def test_predict_rejects_wrong_sizes_and_bad_files(trained, tmp_path):
 
 def test_resume_continues_from_the_saved_model(trained, mnist_dir, tmp_path):
     resumed = tmp_path / "r.safetensors"
-    out = run("train", "--data", str(mnist_dir), "--resume", str(trained[0]), "--epochs", "1",
-              "--batch-size", "256", "--lr", "0.02", "--save", str(resumed), "--quiet")
+    out = run(
+        "train",
+        "--data",
+        str(mnist_dir),
+        "--resume",
+        str(trained[0]),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "256",
+        "--lr",
+        "0.02",
+        "--save",
+        str(resumed),
+        "--quiet",
+    )
     assert out.returncode == 0, out.stderr
     assert "resumed from" in out.stdout
     accuracy = float(re.search(r"accuracy ([0-9.]+) \(", out.stdout).group(1))
-    assert accuracy > 0.85          # it started from a trained model, not from scratch
-    out = run("train", "--data", str(mnist_dir), "--resume", str(trained[0]), "--layers", "30",
-              "--epochs", "1", "--quiet")
+    assert accuracy > 0.85  # it started from a trained model, not from scratch
+    out = run(
+        "train",
+        "--data",
+        str(mnist_dir),
+        "--resume",
+        str(trained[0]),
+        "--layers",
+        "30",
+        "--epochs",
+        "1",
+        "--quiet",
+    )
     one_error_line(out, "--layers 30 does not match")
 
 
 def test_ctrl_c_stops_cleanly_saves_best_and_exits_130(mnist_dir, tmp_path):
     model = tmp_path / "m.safetensors"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ann", "train", "--data", str(mnist_dir), "--epochs", "500",
-         "--patience", "0", "--check-every", "50", "--save", str(model), "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=HERE)
+        [
+            sys.executable,
+            "-m",
+            "ann",
+            "train",
+            "--data",
+            str(mnist_dir),
+            "--epochs",
+            "500",
+            "--patience",
+            "0",
+            "--check-every",
+            "50",
+            "--save",
+            str(model),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=HERE,
+    )
     deadline = time.monotonic() + 120
     while not model.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.1)             # the first check (50 steps) has saved a model
+        time.sleep(0.1)  # the first check (50 steps) has saved a model
     assert model.exists(), "no checkpoint appeared"
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
@@ -137,7 +206,7 @@ def test_ctrl_c_stops_cleanly_saves_best_and_exits_130(mnist_dir, tmp_path):
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "interrupted" in stderr
     assert "stopped: interrupted" in stdout
-    net = ann.Network.load(model)                      # a whole, loadable file
+    net = ann.Network.load(model)  # a whole, loadable file
     assert net.sizes == [784, 20, 7, 5, 10]
     leftovers = [p for p in os.listdir(tmp_path) if p != "m.safetensors"]
     assert leftovers == []
@@ -146,8 +215,9 @@ def test_ctrl_c_stops_cleanly_saves_best_and_exits_130(mnist_dir, tmp_path):
 def test_experiment_quick_on_the_sample():
     out = run("experiment", "--quick", "--data", "sample")
     assert out.returncode == 0, out.stderr
-    rows = [line for line in out.stdout.splitlines()
-            if re.match(r"\s+(32|64|128|256)\s+(yes|no)", line)]
+    rows = [
+        line for line in out.stdout.splitlines() if re.match(r"\s+(32|64|128|256)\s+(yes|no)", line)
+    ]
     assert len(rows) == 16
     for row in rows:
         train_acc, val_acc, test_acc = (float(v) for v in row.split()[3:6])
@@ -155,13 +225,16 @@ def test_experiment_quick_on_the_sample():
     assert "validation loss of every run" in out.stdout
 
 
-@pytest.mark.parametrize("args,needles", [
-    (["train", "--optimizer", "rmsprop"], ["--optimizer"]),
-    (["train", "--dropout", "1"], ["--dropout"]),
-    (["train", "--l2", "-0.1"], ["--l2"]),
-    (["train", "--patience", "-1"], ["--patience"]),
-    (["evaluate"], ["MODEL"]),
-])
+@pytest.mark.parametrize(
+    "args,needles",
+    [
+        (["train", "--optimizer", "rmsprop"], ["--optimizer"]),
+        (["train", "--dropout", "1"], ["--dropout"]),
+        (["train", "--l2", "-0.1"], ["--l2"]),
+        (["train", "--patience", "-1"], ["--patience"]),
+        (["evaluate"], ["MODEL"]),
+    ],
+)
 def test_more_bad_arguments(args, needles):
     out = run(*args)
     assert out.returncode == 2
@@ -169,5 +242,6 @@ def test_more_bad_arguments(args, needles):
 
 
 def test_missing_model_file(tmp_path):
-    one_error_line(run("evaluate", str(tmp_path / "nope.safetensors"), "--data", "sample"),
-                   "nope.safetensors")
+    one_error_line(
+        run("evaluate", str(tmp_path / "nope.safetensors"), "--data", "sample"), "nope.safetensors"
+    )

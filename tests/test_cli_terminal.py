@@ -1,5 +1,6 @@
 """What `ann` shows people: live plots on a real pseudo-terminal, --help, rounded numbers, and
 clear errors for thread counts, kernel names, swapped arguments and unwritable destinations."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,14 +17,12 @@ import subprocess
 import sys
 import termios
 from pathlib import Path
-from typing import List
 
 import pytest
+from conftest import REPO, one_stderr_line
 
 import ann
 from ann._images import encode_pgm, encode_png_gray
-
-from conftest import REPO, one_stderr_line
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE = Path(ann.__file__).resolve().parent / "data" / "sample"
@@ -31,9 +30,14 @@ SAMPLE = Path(ann.__file__).resolve().parent / "data" / "sample"
 
 def run(*args, env=None, timeout=600):
     # cwd is the tests folder, so `-m ann` imports the installed package, not the source tree
-    return subprocess.run([sys.executable, "-m", "ann", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=HERE, env=None if env is None else
-                          {**os.environ, **env})
+    return subprocess.run(
+        [sys.executable, "-m", "ann", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=HERE,
+        env=None if env is None else {**os.environ, **env},
+    )
 
 
 def one_error_line(out, *needles) -> str:
@@ -48,6 +52,7 @@ def needs_c_core() -> None:
 
 # ---- a minimal terminal, to see what the bytes written to a pty leave on screen --------------
 
+
 class Terminal:
     """A VT100 subset: printable text wrapping at ``columns``, CR, LF, "ESC[nA" (cursor up, not
     above the top row) and "ESC[K" (erase to the end of the line), on ``rows`` rows that scroll
@@ -56,8 +61,8 @@ class Terminal:
 
     def __init__(self, rows: int, columns: int) -> None:
         self.rows, self.columns = rows, columns
-        self.scrollback: List[str] = []
-        self.screen: List[List[str]] = [[] for _ in range(rows)]
+        self.scrollback: list[str] = []
+        self.screen: list[list[str]] = [[] for _ in range(rows)]
         self.y = self.x = 0
         self.wrap_next = False
         self.cursor_ups = 0
@@ -74,7 +79,7 @@ class Terminal:
             token = match.group(0)
             if token == "\r":
                 self.x, self.wrap_next = 0, False
-            elif token == "\n":         # as a tty driver sends it (onlcr): CR LF
+            elif token == "\n":  # as a tty driver sends it (onlcr): CR LF
                 self._line_feed()
                 self.x, self.wrap_next = 0, False
             elif token.startswith("\x1b"):
@@ -84,7 +89,7 @@ class Terminal:
                     self.wrap_next = False
                     self.cursor_ups += 1
                 elif command == "K" and argument in ("", "0"):
-                    del self.screen[self.y][self.x:]
+                    del self.screen[self.y][self.x :]
                 else:
                     raise AssertionError(f"unexpected control sequence {token!r}")
             else:
@@ -93,16 +98,15 @@ class Terminal:
                     self.x, self.wrap_next = 0, False
                 line = self.screen[self.y]
                 line.extend(" " * (self.x - len(line)))
-                line[self.x:self.x + 1] = [token]
+                line[self.x : self.x + 1] = [token]
                 if self.x == self.columns - 1:
                     self.wrap_next = True
                 else:
                     self.x += 1
 
-    def lines(self) -> List[str]:
+    def lines(self) -> list[str]:
         """Scrollback then screen, trailing blanks dropped."""
-        out = [line.rstrip() for line in
-               self.scrollback + ["".join(row) for row in self.screen]]
+        out = [line.rstrip() for line in self.scrollback + ["".join(row) for row in self.screen]]
         while out and not out[-1]:
             out.pop()
         return out
@@ -114,7 +118,7 @@ def test_the_terminal_model_rejects_a_screen_clear():
         Terminal(5, 20).feed("plot\r\x1b[2J\x1b[Hplot")
 
 
-def run_on_pty(args: List[str], rows: int, columns: int, env=None) -> bytes:
+def run_on_pty(args: list[str], rows: int, columns: int, env=None) -> bytes:
     """Run `python -m ann ARGS` with stdin, stdout and stderr on one pseudo-terminal of the
     given size; every byte it wrote."""
     master, slave = pty.openpty()
@@ -122,8 +126,15 @@ def run_on_pty(args: List[str], rows: int, columns: int, env=None) -> bytes:
     environment = {**os.environ, "TERM": "xterm", **(env or {})}
     for name in ("COLUMNS", "LINES"):
         environment.pop(name, None)
-    child = subprocess.Popen([sys.executable, "-m", "ann", *args], stdin=slave, stdout=slave,
-                             stderr=slave, cwd=HERE, env=environment, close_fds=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ann", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=HERE,
+        env=environment,
+        close_fds=True,
+    )
     os.close(slave)
     output = bytearray()
     try:
@@ -133,7 +144,7 @@ def run_on_pty(args: List[str], rows: int, columns: int, env=None) -> bytes:
                 raise AssertionError("no output for 120 s")
             try:
                 chunk = os.read(master, 65536)
-            except OSError:          # EIO: the child closed its end
+            except OSError:  # EIO: the child closed its end
                 break
             if not chunk:
                 break
@@ -149,10 +160,13 @@ def test_live_plots_redraw_in_place_and_keep_what_was_on_screen():
     """`ann train` on a terminal: the plots are redrawn over themselves (cursor up), the screen
     is never cleared, the lines printed before and during the run all stay, and one copy of the
     plots is left above the results."""
-    needs_c_core()                   # pure Python would take minutes for these three epochs
+    needs_c_core()  # pure Python would take minutes for these three epochs
     rows, columns = 60, 100
-    raw = run_on_pty(["train", "--data", "sample", "--epochs", "3", "--check-every", "20",
-                      "--layers", "16"], rows, columns)
+    raw = run_on_pty(
+        ["train", "--data", "sample", "--epochs", "3", "--check-every", "20", "--layers", "16"],
+        rows,
+        columns,
+    )
     assert b"\x1b[2J" not in raw and b"\x1b[H" not in raw and b"\x1b[3J" not in raw
     terminal = Terminal(rows, columns)
     terminal.feed("$ earlier output the run must not erase\r\n")
@@ -160,10 +174,9 @@ def test_live_plots_redraw_in_place_and_keep_what_was_on_screen():
     lines = terminal.lines()
     text = "\n".join(lines)
     assert lines[0] == "$ earlier output the run must not erase"
-    for start in ("backend:", "ann: using the built-in sample", "data:", "network:",
-                  "training:"):
+    for start in ("backend:", "ann: using the built-in sample", "data:", "network:", "training:"):
         assert sum(line.startswith(start) for line in lines) == 1, (start, text)
-    for epoch in (1, 2, 3):          # every epoch's final line, once, above the plots
+    for epoch in (1, 2, 3):  # every epoch's final line, once, above the plots
         assert sum(line.startswith(f"epoch {epoch}/3 ") for line in lines) == 1, text
     assert terminal.cursor_ups >= 2, "the plots were not redrawn in place"
     # one copy of each plot, after the epoch lines and before the results
@@ -178,9 +191,12 @@ def test_live_plots_redraw_in_place_and_keep_what_was_on_screen():
 
 def test_live_plots_on_a_short_terminal_still_leave_one_full_frame():
     needs_c_core()
-    rows, columns = 14, 90           # too short for the plots: nothing may be redrawn over
-    raw = run_on_pty(["train", "--data", "sample", "--epochs", "2", "--check-every", "20",
-                      "--layers", "16"], rows, columns)
+    rows, columns = 14, 90  # too short for the plots: nothing may be redrawn over
+    raw = run_on_pty(
+        ["train", "--data", "sample", "--epochs", "2", "--check-every", "20", "--layers", "16"],
+        rows,
+        columns,
+    )
     terminal = Terminal(rows, columns)
     terminal.feed(raw.decode("utf-8"))
     lines = terminal.lines()
@@ -208,17 +224,19 @@ def test_live_frame_draws_at_most_one_frame_per_half_second(monkeypatch):
     monkeypatch.setenv("COLUMNS", "40")
     monkeypatch.setenv("LINES", "20")
     from ann._progress import LiveFrame
+
     stream, clock = FakeTTY(), Clock()
     frame = LiveFrame(stream, clock=clock)
-    drawn: List[int] = []
+    drawn: list[int] = []
 
     def render(k: int):
         def draw(columns: int, rows: int) -> str:
             drawn.append(k)
             return f"frame {k}\nsecond line {k}"
+
         return draw
 
-    for k in range(5):               # five requests within the same instant
+    for k in range(5):  # five requests within the same instant
         frame.show(render(k))
     clock.now = 0.3
     frame.show(render(5))
@@ -227,7 +245,7 @@ def test_live_frame_draws_at_most_one_frame_per_half_second(monkeypatch):
     frame.show(render(6))
     frame.show(render(7))
     assert drawn == [0, 6]
-    frame.close()                    # the last request is drawn at the end
+    frame.close()  # the last request is drawn at the end
     assert drawn[-1] == 7
     terminal = Terminal(20, 40)
     terminal.feed(stream.getvalue())
@@ -240,14 +258,15 @@ def test_live_frame_puts_lines_written_through_it_above_the_frame(monkeypatch):
     stream, clock = FakeTTY(), Clock()
     stream.write("before\n")
     from ann._progress import LiveFrame
+
     frame = LiveFrame(stream, clock=clock)
     frame.write("\rbar 10%")
     frame.show(lambda columns, rows: "plot A\nplot A2")
     frame.write("\rbar 50%   ")
-    frame.write("\rbar 20%")        # shorter: the rest of the line is blanked by the writer
+    frame.write("\rbar 20%")  # shorter: the rest of the line is blanked by the writer
     frame.write("\repoch 1 done\n")
     clock.now = 1.0
-    frame.show(lambda columns, rows: "plot B")     # shorter than A: A's rows are blanked
+    frame.show(lambda columns, rows: "plot B")  # shorter than A: A's rows are blanked
     frame.write("\rbar 30%")
     frame.write("\repoch 2 done\n")
     frame.close()
@@ -259,8 +278,10 @@ def test_live_frame_puts_lines_written_through_it_above_the_frame(monkeypatch):
 
 # ---- item 8: --help ---------------------------------------------------------------------------
 
+
 def _subparsers():
     from ann._cli import build_parser
+
     parser = build_parser()
     action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return action.choices
@@ -282,14 +303,16 @@ def test_help_explains_every_option_and_shows_its_default(command):
         assert action.help, f"ann {command} {action.option_strings[0]} has no help text"
         default = action.default
         if default not in (None, False, argparse.SUPPRESS):
-            assert f"default {_shown(default)}" in action.help, \
+            assert f"default {_shown(default)}" in action.help, (
                 f"ann {command} {action.option_strings[0]}: help does not show {default!r}"
+            )
     out = run(command, "--help")
     assert out.returncode == 0 and "default 0" in out.stdout
 
 
 def test_gradcheck_help_shows_the_real_tolerance():
     from ann._gradcheck import TOLERANCE
+
     tolerance = next(a for a in _subparsers()["gradcheck"]._actions if a.dest == "tolerance")
     assert f"default {TOLERANCE:g}" in tolerance.help
 
@@ -306,9 +329,13 @@ def test_quick_experiment_time_is_stated_the_same_in_help_and_readme():
 def test_experiment_prints_each_row_when_it_finishes_even_into_a_pipe():
     # the full grid on the sample runs for a while; its first row must reach the pipe long
     # before the last run is done
-    child = subprocess.Popen([sys.executable, "-m", "ann", "experiment", "--data", "sample"],
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                             cwd=HERE)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ann", "experiment", "--data", "sample"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=HERE,
+    )
     try:
         for line in child.stdout:
             if re.match(r"\s+32\s+no\s+0\s+0\.\d+", line):
@@ -323,6 +350,7 @@ def test_experiment_prints_each_row_when_it_finishes_even_into_a_pipe():
 
 
 # ---- item 9: probabilities ---------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
@@ -351,28 +379,39 @@ def test_predict_rounds_for_people_and_json_keeps_every_float32_digit(model, tmp
     assert len(values) == 10
     for text_value, value, exact in zip(raw, values, expected):
         digits = len(re.sub(r"e.*|[-.]|^0\.0*", "", text_value))
-        assert digits <= 9, f"{text_value} has float64 noise"      # 9 digits: any float32
+        assert digits <= 9, f"{text_value} has float64 noise"  # 9 digits: any float32
         assert struct.pack("<f", value) == struct.pack("<f", exact)  # nothing lost
 
 
 # ---- items 10 and 11: threads -----------------------------------------------------------------
 
+
 def test_set_num_threads_with_a_huge_count_uses_the_maximum():
     needs_c_core()
     before = ann.get_num_threads()
     try:
-        most = ann.set_num_threads(10 ** 6)
-        assert ann.set_num_threads(10 ** 12) == most
+        most = ann.set_num_threads(10**6)
+        assert ann.set_num_threads(10**12) == most
         assert ann.get_num_threads() == most
-        assert ann.set_num_threads(-10 ** 12) == ann.set_num_threads(0)   # one per core
+        assert ann.set_num_threads(-(10**12)) == ann.set_num_threads(0)  # one per core
     finally:
         ann.set_num_threads(before)
 
 
 def test_threads_option_too_large_says_what_is_used():
     needs_c_core()
-    out = run("train", "--data", "sample", "--epochs", "1", "--layers", "8", "--threads",
-              "10000000000", "--quiet")
+    out = run(
+        "train",
+        "--data",
+        "sample",
+        "--epochs",
+        "1",
+        "--layers",
+        "8",
+        "--threads",
+        "10000000000",
+        "--quiet",
+    )
     assert out.returncode == 0, out.stderr
     assert "Traceback" not in out.stderr
     said = [line for line in out.stderr.splitlines() if "--threads" in line]
@@ -389,8 +428,9 @@ def test_negative_threads_option_is_a_usage_error():
 
 def test_ann_num_threads_sets_the_thread_count_of_ann_train():
     needs_c_core()
-    out = run("train", "--data", "sample", "--epochs", "1", "--layers", "8",
-              env={"ANN_NUM_THREADS": "3"})
+    out = run(
+        "train", "--data", "sample", "--epochs", "1", "--layers", "8", env={"ANN_NUM_THREADS": "3"}
+    )
     assert out.returncode == 0, out.stderr
     assert re.search(r"^backend: .*\b3 thread\(s\)", out.stdout, re.M), out.stdout
     assert re.search(r"^network: .*\b3 thread\(s\)", out.stdout, re.M), out.stdout
@@ -398,21 +438,33 @@ def test_ann_num_threads_sets_the_thread_count_of_ann_train():
 
 # ---- item 12: ANN_KERNEL ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("value", ["naive", "AVX2", "avx512 "])
 def test_unknown_kernel_name_is_reported(value):
     needs_c_core()
     out = run("gradcheck", "--layers", "3", env={"ANN_KERNEL": value})
     assert out.returncode == 0, out.stderr
     kernel = re.search(r"backend: C core, (\S+) kernel", out.stdout).group(1)
-    one_stderr_line(out, f"ANN_KERNEL={value!r}", "not a kernel name", "portable, avx2",
-                    f"using the {kernel} kernel")
+    one_stderr_line(
+        out,
+        f"ANN_KERNEL={value!r}",
+        "not a kernel name",
+        "portable, avx2",
+        f"using the {kernel} kernel",
+    )
 
 
 def test_unknown_kernel_name_warns_in_python_too():
     needs_c_core()
     code = "import ann; ann.Network([4, 3]); print('ok')"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=HERE,
-                         env={**os.environ, "ANN_KERNEL": "naive"}, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=HERE,
+        env={**os.environ, "ANN_KERNEL": "naive"},
+        timeout=120,
+    )
     assert out.returncode == 0 and out.stdout == "ok\n", out.stderr
     assert "ANN_KERNEL='naive' is not a kernel name" in out.stderr
 
@@ -426,19 +478,23 @@ def test_a_valid_kernel_name_is_not_reported():
 
 # ---- item 13: a file that is not a model ------------------------------------------------------
 
+
 def _idx_images() -> bytes:
     return struct.pack(">BBBBIII", 0, 0, 8, 3, 1, 28, 28) + bytes(784)
 
 
-@pytest.mark.parametrize("name,content,kind", [
-    ("digit.png", encode_png_gray(28, 28, bytes(784)), "a PNG image"),
-    ("digit.pgm", encode_pgm(28, 28, bytes(784)), "a PGM/PNM image"),
-    ("digit.ascii.pgm", encode_pgm(28, 28, bytes(784), binary=False), "a PGM/PNM image"),
-    ("images.gz", gzip.compress(_idx_images()), "a gzip file"),
-    ("images-idx3-ubyte", _idx_images(), "an IDX data file"),
-    ("labels-idx1-ubyte", struct.pack(">BBBBI", 0, 0, 8, 1, 3) + bytes(3), "an IDX data file"),
-    ("notes.txt", "layers: 784,20,10 — a model I trained\n".encode() * 3, "a text file"),
-])
+@pytest.mark.parametrize(
+    "name,content,kind",
+    [
+        ("digit.png", encode_png_gray(28, 28, bytes(784)), "a PNG image"),
+        ("digit.pgm", encode_pgm(28, 28, bytes(784)), "a PGM/PNM image"),
+        ("digit.ascii.pgm", encode_pgm(28, 28, bytes(784), binary=False), "a PGM/PNM image"),
+        ("images.gz", gzip.compress(_idx_images()), "a gzip file"),
+        ("images-idx3-ubyte", _idx_images(), "an IDX data file"),
+        ("labels-idx1-ubyte", struct.pack(">BBBBI", 0, 0, 8, 1, 3) + bytes(3), "an IDX data file"),
+        ("notes.txt", "layers: 784,20,10 — a model I trained\n".encode() * 3, "a text file"),
+    ],
+)
 def test_a_file_that_is_not_a_model_says_what_it_looks_like(tmp_path, name, content, kind):
     path = tmp_path / name
     path.write_bytes(content)
@@ -451,12 +507,14 @@ def test_swapped_arguments_say_not_a_model_file(tmp_path):
     image = tmp_path / "img.png"
     image.write_bytes(encode_png_gray(28, 28, bytes(784)))
     for args in (["predict", str(image), str(image)], ["evaluate", str(image)]):
-        line = one_error_line(run(*args), str(image),
-                              "not a model file (it looks like a PNG image)")
+        line = one_error_line(
+            run(*args), str(image), "not a model file (it looks like a PNG image)"
+        )
         assert "header length" not in line
 
 
 # ---- item 14: --save and the other destinations ---------------------------------------------
+
 
 def test_empty_save_path_is_a_usage_error():
     out = run("train", "--data", "sample", "--save", "")
@@ -470,7 +528,7 @@ def test_destination_in_a_missing_folder_fails_before_training(tmp_path, option)
     out = run("train", "--data", "sample", option, str(target))
     one_error_line(out, option, str(target), f"folder {tmp_path / 'absent'} does not exist")
     assert out.returncode == 1
-    assert "data:" not in out.stdout and "epoch" not in out.stderr      # nothing was trained
+    assert "data:" not in out.stdout and "epoch" not in out.stderr  # nothing was trained
 
 
 def test_destination_that_is_a_folder_fails_before_training(tmp_path):
@@ -486,4 +544,4 @@ def test_destination_the_save_would_refuse_fails_before_training(tmp_path):
     out = run("train", "--data", "sample", "--save", str(tmp_path / "a"))
     one_error_line(out, "--save", "symbolic link loop")
     assert out.returncode == 1
-    assert "data:" not in out.stdout and "epoch" not in out.stderr      # nothing was trained
+    assert "data:" not in out.stdout and "epoch" not in out.stderr  # nothing was trained

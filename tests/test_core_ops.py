@@ -1,4 +1,5 @@
 """Each C op against the pure-Python reference, on random small and awkward shapes."""
+
 from __future__ import annotations
 
 import math
@@ -33,9 +34,11 @@ def test_dense_forward_matches_reference(core, B, n_in, n_out):
     rng = random.Random(B * 1000 + n_in * 10 + n_out)
     x, W, b = floats(rng, B * n_in), floats(rng, n_in * n_out), floats(rng, n_out)
     y = array("f", [math.nan] * (B * n_out))
-    assert lib.ann_dense_forward(buf(ffi, y), buf(ffi, x), buf(ffi, W), buf(ffi, b),
-                                 B, n_in, n_out) == lib.ANN_OK
-    close(y, ref.dense_forward(list(x), list(W), list(b), B, n_in, n_out), tol=1e-5 * n_in ** 0.5)
+    assert (
+        lib.ann_dense_forward(buf(ffi, y), buf(ffi, x), buf(ffi, W), buf(ffi, b), B, n_in, n_out)
+        == lib.ANN_OK
+    )
+    close(y, ref.dense_forward(list(x), list(W), list(b), B, n_in, n_out), tol=1e-5 * n_in**0.5)
 
 
 @pytest.mark.parametrize("B,n_in,n_out", SHAPES)
@@ -46,12 +49,24 @@ def test_dense_backward_matches_reference(core, B, n_in, n_out):
     dx = array("f", [math.nan] * (B * n_in))
     dW = array("f", [math.nan] * (n_in * n_out))
     db = array("f", [math.nan] * n_out)
-    assert lib.ann_dense_backward(buf(ffi, dx), buf(ffi, dW), buf(ffi, db), buf(ffi, dy),
-                                  buf(ffi, x), buf(ffi, W), B, n_in, n_out) == lib.ANN_OK
+    assert (
+        lib.ann_dense_backward(
+            buf(ffi, dx),
+            buf(ffi, dW),
+            buf(ffi, db),
+            buf(ffi, dy),
+            buf(ffi, x),
+            buf(ffi, W),
+            B,
+            n_in,
+            n_out,
+        )
+        == lib.ANN_OK
+    )
     e_dx, e_dW, e_db = ref.dense_backward(list(dy), list(x), list(W), B, n_in, n_out)
-    close(dx, e_dx, tol=1e-5 * n_out ** 0.5)
-    close(dW, e_dW, tol=1e-5 * B ** 0.5)
-    close(db, e_db, tol=1e-5 * B ** 0.5)
+    close(dx, e_dx, tol=1e-5 * n_out**0.5)
+    close(dW, e_dW, tol=1e-5 * B**0.5)
+    close(db, e_db, tol=1e-5 * B**0.5)
 
 
 def test_dense_backward_without_dx(core):
@@ -59,8 +74,12 @@ def test_dense_backward_without_dx(core):
     rng = random.Random(3)
     x, W, dy = floats(rng, 6), floats(rng, 6), floats(rng, 4)
     dW, db = array("f", [0.0] * 6), array("f", [0.0] * 2)
-    assert lib.ann_dense_backward(ffi.NULL, buf(ffi, dW), buf(ffi, db), buf(ffi, dy), buf(ffi, x),
-                                  buf(ffi, W), 2, 3, 2) == lib.ANN_OK
+    assert (
+        lib.ann_dense_backward(
+            ffi.NULL, buf(ffi, dW), buf(ffi, db), buf(ffi, dy), buf(ffi, x), buf(ffi, W), 2, 3, 2
+        )
+        == lib.ANN_OK
+    )
     close(dW, ref.dense_backward(list(dy), list(x), list(W), 2, 3, 2)[1])
 
 
@@ -69,7 +88,7 @@ def test_dense_backward_without_dx(core):
 def test_sgemm_all_forms_match_reference(core, ta, tb, M, N, K):
     ffi, lib = core
     rng = random.Random(M * N * K + ta * 2 + tb)
-    lda = (M if ta else K) + 2      # leading dimensions wider than the data
+    lda = (M if ta else K) + 2  # leading dimensions wider than the data
     ldb = (K if tb else N) + 1
     ldc = N + 3
     A = floats(rng, (K if ta else M) * lda)
@@ -78,11 +97,13 @@ def test_sgemm_all_forms_match_reference(core, ta, tb, M, N, K):
     for kernel in (lib.ann_sgemm, lib.ann_sgemm_naive):
         for beta in (0.0, 1.0, 0.5):
             C = array("f", C0)
-            assert kernel(ta, tb, M, N, K, buf(ffi, A), lda, buf(ffi, Bm), ldb, beta, buf(ffi, C),
-                          ldc) == lib.ANN_OK
+            assert (
+                kernel(ta, tb, M, N, K, buf(ffi, A), lda, buf(ffi, Bm), ldb, beta, buf(ffi, C), ldc)
+                == lib.ANN_OK
+            )
             expected = list(C0)
             ref.sgemm(bool(ta), bool(tb), M, N, K, list(A), lda, list(Bm), ldb, beta, expected, ldc)
-            close(C, expected, tol=1e-5 * K ** 0.5)
+            close(C, expected, tol=1e-5 * K**0.5)
 
 
 def test_sgemm_beta_zero_ignores_garbage(core):
@@ -93,17 +114,31 @@ def test_sgemm_beta_zero_ignores_garbage(core):
     assert C[0] == 11.0
 
 
-@pytest.mark.parametrize("args", [
-    dict(M=0), dict(N=-1), dict(K=0), dict(lda=1), dict(ldb=1), dict(ldc=1)])
+@pytest.mark.parametrize(
+    "args", [dict(M=0), dict(N=-1), dict(K=0), dict(lda=1), dict(ldb=1), dict(ldc=1)]
+)
 def test_sgemm_rejects_bad_sizes(core, args):
     ffi, lib = core
     p = dict(M=2, N=3, K=4, lda=4, ldb=3, ldc=3)
     p.update(args)
     A, B, C = array("f", [0.0] * 64), array("f", [0.0] * 64), array("f", [0.0] * 64)
-    status = lib.ann_sgemm(0, 0, p["M"], p["N"], p["K"], buf(ffi, A), p["lda"], buf(ffi, B),
-                           p["ldb"], 0.0, buf(ffi, C), p["ldc"])
-    assert status in (lib.ANN_E_SIZE,) or (status == lib.ANN_OK and p["M"] * p["N"] * p["K"] == 0
-                                           and min(p.values()) >= 0)
+    status = lib.ann_sgemm(
+        0,
+        0,
+        p["M"],
+        p["N"],
+        p["K"],
+        buf(ffi, A),
+        p["lda"],
+        buf(ffi, B),
+        p["ldb"],
+        0.0,
+        buf(ffi, C),
+        p["ldc"],
+    )
+    assert status in (lib.ANN_E_SIZE,) or (
+        status == lib.ANN_OK and p["M"] * p["N"] * p["K"] == 0 and min(p.values()) >= 0
+    )
 
 
 def test_relu_forward_and_backward(core):
@@ -130,8 +165,18 @@ def test_softmax_cross_entropy_matches_reference(core, B, K):
     probs = array("f", [0.0] * (B * K))
     grads = array("f", [0.0] * (B * K))
     loss = ffi.new("double *")
-    assert lib.ann_softmax_cross_entropy(buf(ffi, grads), buf(ffi, probs), loss, buf(ffi, logits),
-                                         buf(ffi, labels, "int32_t[]"), B, K) == 0
+    assert (
+        lib.ann_softmax_cross_entropy(
+            buf(ffi, grads),
+            buf(ffi, probs),
+            loss,
+            buf(ffi, logits),
+            buf(ffi, labels, "int32_t[]"),
+            B,
+            K,
+        )
+        == 0
+    )
     e_loss, e_probs, e_grads = ref.softmax_cross_entropy(list(logits), list(labels), B, K)
     assert loss[0] == pytest.approx(e_loss, rel=1e-5, abs=1e-6)
     close(probs, e_probs)
@@ -144,8 +189,12 @@ def test_softmax_cross_entropy_is_stable_for_huge_logits(core):
     labels = array("i", [0, 1])
     grads = array("f", [0.0] * 6)
     loss = ffi.new("double *")
-    assert lib.ann_softmax_cross_entropy(buf(ffi, grads), ffi.NULL, loss, buf(ffi, logits),
-                                         buf(ffi, labels, "int32_t[]"), 2, 3) == 0
+    assert (
+        lib.ann_softmax_cross_entropy(
+            buf(ffi, grads), ffi.NULL, loss, buf(ffi, logits), buf(ffi, labels, "int32_t[]"), 2, 3
+        )
+        == 0
+    )
     assert math.isfinite(loss[0]) and all(math.isfinite(g) for g in grads)
     # row 0: label 0 has the largest logit by far, so its loss is ~0; row 1 label 1 (89 vs 3e38)
     assert loss[0] == pytest.approx((0.0 + (3e38 - 89.0)) / 2, rel=1e-6)
@@ -157,8 +206,12 @@ def test_softmax_cross_entropy_in_place(core):
     labels = array("i", [2, 0])
     expected = ref.softmax_cross_entropy(list(logits), [2, 0], 2, 3)[2]
     loss = ffi.new("double *")
-    assert lib.ann_softmax_cross_entropy(buf(ffi, logits), ffi.NULL, loss, buf(ffi, logits),
-                                         buf(ffi, labels, "int32_t[]"), 2, 3) == 0
+    assert (
+        lib.ann_softmax_cross_entropy(
+            buf(ffi, logits), ffi.NULL, loss, buf(ffi, logits), buf(ffi, labels, "int32_t[]"), 2, 3
+        )
+        == 0
+    )
     close(logits, expected)
 
 
@@ -168,8 +221,12 @@ def test_softmax_cross_entropy_rejects_bad_labels(core):
     loss = ffi.new("double *")
     for bad in ([0, 3], [-1, 0]):
         labels = array("i", bad)
-        assert lib.ann_softmax_cross_entropy(ffi.NULL, ffi.NULL, loss, buf(ffi, logits),
-                                             buf(ffi, labels, "int32_t[]"), 2, 3) == lib.ANN_E_LABEL
+        assert (
+            lib.ann_softmax_cross_entropy(
+                ffi.NULL, ffi.NULL, loss, buf(ffi, logits), buf(ffi, labels, "int32_t[]"), 2, 3
+            )
+            == lib.ANN_E_LABEL
+        )
 
 
 def test_sgd_update(core):
@@ -186,7 +243,7 @@ def test_sgd_update(core):
 
 def test_gather_u8_normalizes_and_checks_indices(core):
     ffi, lib = core
-    images = bytes(range(256)) * 3           # 3 rows of D = 256
+    images = bytes(range(256)) * 3  # 3 rows of D = 256
     idx = array("i", [2, 0, 2])
     x = array("f", [0.0] * (3 * 256))
     assert lib.ann_gather_u8(buf(ffi, x), images, 3, buf(ffi, idx, "int32_t[]"), 3, 256) == 0
@@ -194,8 +251,10 @@ def test_gather_u8_normalizes_and_checks_indices(core):
     assert x[255] == 1.0 and x[0] == 0.0
     for bad in (3, -1):
         idx = array("i", [0, bad])
-        assert lib.ann_gather_u8(buf(ffi, x), images, 3, buf(ffi, idx, "int32_t[]"), 2,
-                                 256) == lib.ANN_E_INDEX
+        assert (
+            lib.ann_gather_u8(buf(ffi, x), images, 3, buf(ffi, idx, "int32_t[]"), 2, 256)
+            == lib.ANN_E_INDEX
+        )
 
 
 def test_shuffle_is_the_reference_permutation(core):
@@ -216,7 +275,7 @@ def test_random_uniform_matches_reference(core):
     for _ in range(100):
         value = lib.ann_random_uniform(state)
         bits, s = ref.splitmix64(s)
-        assert value == (bits >> 40) / 2 ** 24
+        assert value == (bits >> 40) / 2**24
         assert 0.0 <= value < 1.0
 
 
@@ -245,16 +304,28 @@ def test_python_constants_are_ann_hs(core):
     without the core: each copy must equal lib's, and no ANN_ constant of lib may be missing."""
     ffi, lib = core
     from ann import _constants, _network
-    in_lib = {name: getattr(lib, name) for name in dir(lib)
-              if name.startswith("ANN_") and isinstance(getattr(lib, name), int)}
+
+    in_lib = {
+        name: getattr(lib, name)
+        for name in dir(lib)
+        if name.startswith("ANN_") and isinstance(getattr(lib, name), int)
+    }
     assert _constants.COPIES == in_lib
     assert all(getattr(_constants, name) == value for name, value in in_lib.items())
-    assert _network.OPTIMIZERS == {"sgd": lib.ANN_SGD, "momentum": lib.ANN_MOMENTUM,
-                                   "nesterov": lib.ANN_NESTEROV, "adam": lib.ANN_ADAM}
+    assert _network.OPTIMIZERS == {
+        "sgd": lib.ANN_SGD,
+        "momentum": lib.ANN_MOMENTUM,
+        "nesterov": lib.ANN_NESTEROV,
+        "adam": lib.ANN_ADAM,
+    }
     assert _network.Network._KINDS == {
-        "weight": lib.ANN_WEIGHTS, "bias": lib.ANN_BIASES, "bn_gamma": lib.ANN_BN_GAMMA,
-        "bn_beta": lib.ANN_BN_BETA, "bn_running_mean": lib.ANN_BN_MEAN,
-        "bn_running_var": lib.ANN_BN_VAR}
+        "weight": lib.ANN_WEIGHTS,
+        "bias": lib.ANN_BIASES,
+        "bn_gamma": lib.ANN_BN_GAMMA,
+        "bn_beta": lib.ANN_BN_BETA,
+        "bn_running_mean": lib.ANN_BN_MEAN,
+        "bn_running_var": lib.ANN_BN_VAR,
+    }
 
 
 def test_constants_without_the_core_are_the_copies(tmp_path):
@@ -263,18 +334,23 @@ def test_constants_without_the_core_are_the_copies(tmp_path):
     import json
     import subprocess
     import sys
-    code = ("import json, sys\n"
-            "sys.modules['ann._core'] = None\n"      # makes `from ._core import lib` fail
-            "import ann\n"
-            "from ann import _constants\n"
-            "assert _constants._lib is None\n"
-            "ds = ann.Dataset(bytes(range(40)), bytes([0, 1, 0, 1]), 10, num_classes=2)\n"
-            "net = ann.Network([10, 3, 2], seed=1, backend='python')\n"
-            "net.fit(ds, epochs=1, batch_size=2, optimizer='adam', lr=0.01, progress=False)\n"
-            "net.tensor(0, 'weight')\n"
-            "print(json.dumps({n: getattr(_constants, n) for n in _constants.COPIES}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, cwd=tmp_path)
+
+    code = (
+        "import json, sys\n"
+        "sys.modules['ann._core'] = None\n"  # makes `from ._core import lib` fail
+        "import ann\n"
+        "from ann import _constants\n"
+        "assert _constants._lib is None\n"
+        "ds = ann.Dataset(bytes(range(40)), bytes([0, 1, 0, 1]), 10, num_classes=2)\n"
+        "net = ann.Network([10, 3, 2], seed=1, backend='python')\n"
+        "net.fit(ds, epochs=1, batch_size=2, optimizer='adam', lr=0.01, progress=False)\n"
+        "net.tensor(0, 'weight')\n"
+        "print(json.dumps({n: getattr(_constants, n) for n in _constants.COPIES}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     assert out.returncode == 0, out.stderr
     from ann import _constants
+
     assert json.loads(out.stdout) == _constants.COPIES

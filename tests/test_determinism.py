@@ -1,4 +1,5 @@
 """Same seed, same weights: run to run, and whatever the thread count."""
+
 from __future__ import annotations
 
 import ann
@@ -19,14 +20,15 @@ def test_bit_identical_for_any_thread_count(mnist):
     train, _ = mnist
     part = train[:6000]
     # wide enough that the matrix multiplies are split between threads
-    for sizes, kwargs in (([784, 256, 128, 10], dict(batch_size=128, lr=0.05)),
-                          ([784, 64, 10], dict(batch_size=200, lr=0.01, optimizer="adam",
-                                               batchnorm=True, l2=1e-4)),
-                          # > 262,144 parameters: the optimizer step itself runs on the pool
-                          ([784, 512, 10], dict(batch_size=250, lr=0.01, optimizer="momentum"))):
+    for sizes, kwargs in (
+        ([784, 256, 128, 10], dict(batch_size=128, lr=0.05)),
+        ([784, 64, 10], dict(batch_size=200, lr=0.01, optimizer="adam", batchnorm=True, l2=1e-4)),
+        # > 262,144 parameters: the optimizer step itself runs on the pool
+        ([784, 512, 10], dict(batch_size=250, lr=0.01, optimizer="momentum")),
+    ):
         runs = {t: train_bytes(part, sizes, t, **dict(kwargs)) for t in (1, 2, 3, 8)}
         assert len(set(runs.values())) == 1, {t: hash(v) for t, v in runs.items()}
-        assert train_bytes(part, sizes, 2, **dict(kwargs)) == runs[1]     # and run to run
+        assert train_bytes(part, sizes, 2, **dict(kwargs)) == runs[1]  # and run to run
 
 
 def test_predictions_identical_for_any_thread_count(mnist):

@@ -3,6 +3,7 @@ section, the C function, the reference-backend function and the tests; these tes
 name no longer exists where a page says it is, when a link breaks, or when a constant the pages
 state (batch-norm momentum and eps, the gradient check's step and tolerance, the optimizers'
 defaults) no longer matches the code."""
+
 from __future__ import annotations
 
 import ast
@@ -11,15 +12,23 @@ import re
 import unicodedata
 from functools import cache
 from pathlib import Path
-from typing import Dict, List, Set
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.glob("*.md"))
-TOPICS = ["dense.md", "relu.md", "softmax_cross_entropy.md", "batchnorm.md", "dropout.md",
-          "l2.md", "optimizers.md", "initialisation.md", "gradcheck.md"]
+TOPICS = [
+    "dense.md",
+    "relu.md",
+    "softmax_cross_entropy.md",
+    "batchnorm.md",
+    "dropout.md",
+    "l2.md",
+    "optimizers.md",
+    "initialisation.md",
+    "gradcheck.md",
+]
 
 CODE = re.compile(r"`([^`\n]+)`")
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
@@ -29,14 +38,15 @@ C_DEFINITION = re.compile(r"^(?:static\s+)?(?:const\s+)?\w+[\s*]+(ann_\w+)\s*\("
 
 # ---- what the code defines ----------------------------------------------------------------------
 
+
 @cache
-def c_functions(path: Path) -> Set[str]:
+def c_functions(path: Path) -> set[str]:
     """Functions declared or defined at the start of a line of one C file or header."""
     return set(C_DEFINITION.findall(path.read_text(encoding="utf-8")))
 
 
-def all_c_functions() -> Set[str]:
-    names: Set[str] = set()
+def all_c_functions() -> set[str]:
+    names: set[str] = set()
     for path in sorted((ROOT / "csrc").glob("*.[ch]")):
         names |= c_functions(path)
     return names
@@ -44,29 +54,35 @@ def all_c_functions() -> Set[str]:
 
 def c_constant_exists(name: str) -> bool:
     pattern = re.compile(rf"(?:#define\s+{name}\b|\b{name}\s*=)")
-    return any(pattern.search(p.read_text(encoding="utf-8"))
-               for p in sorted((ROOT / "csrc").glob("*.[ch]")))
+    return any(
+        pattern.search(p.read_text(encoding="utf-8"))
+        for p in sorted((ROOT / "csrc").glob("*.[ch]"))
+    )
 
 
 @cache
-def python_names(path: Path) -> Set[str]:
+def python_names(path: Path) -> set[str]:
     """Top-level functions and classes of a Python file, and Class.method for their methods."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    names: Set[str] = set()
+    names: set[str] = set()
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         if isinstance(node, ast.ClassDef):
-            names |= {f"{node.name}.{item.name}" for item in node.body
-                      if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            names |= {
+                f"{node.name}.{item.name}"
+                for item in node.body
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+            }
     return names
 
 
 # ---- the checks, on one page's text -------------------------------------------------------------
 
-def code_items(text: str) -> List[Dict[str, str]]:
+
+def code_items(text: str) -> list[dict[str, str]]:
     """The "- C:", "- Reference:", "- Tests:" list items, each with its continuation lines."""
-    items: List[Dict[str, str]] = []
+    items: list[dict[str, str]] = []
     open_item = False
     for line in text.splitlines():
         match = ITEM.match(line)
@@ -80,7 +96,7 @@ def code_items(text: str) -> List[Dict[str, str]]:
     return items
 
 
-def linked_files(page: Path, item_text: str, suffixes: tuple) -> List[Path]:
+def linked_files(page: Path, item_text: str, suffixes: tuple) -> list[Path]:
     files = []
     for target in LINK.findall(item_text):
         path = (page.parent / target.split("#")[0]).resolve()
@@ -95,10 +111,10 @@ def test_exists(spec: str) -> bool:
     return path.is_file() and name.replace("::", ".") in python_names(path)
 
 
-test_exists.__test__ = False     # a helper, not a test
+test_exists.__test__ = False  # a helper, not a test
 
 
-def check_items(page: Path, text: str) -> List[str]:
+def check_items(page: Path, text: str) -> list[str]:
     """Each name on an "In the code" line is defined in the file that line links to."""
     problems = []
     for item in code_items(text):
@@ -107,22 +123,27 @@ def check_items(page: Path, text: str) -> List[str]:
             files = linked_files(page, item["text"], (".c", ".h"))
             wanted = [n for n in names if re.fullmatch(r"ann_\w+", n)]
             if not files or not wanted:
-                problems.append(f"{page.name}: a C line names no function or links no file: "
-                                f"{item['text']}")
+                problems.append(
+                    f"{page.name}: a C line names no function or links no file: {item['text']}"
+                )
             for name in wanted:
                 if not any(name in c_functions(f) for f in files):
-                    problems.append(f"{page.name}: {name} is not defined in "
-                                    f"{', '.join(f.name for f in files)}")
+                    problems.append(
+                        f"{page.name}: {name} is not defined in {', '.join(f.name for f in files)}"
+                    )
         elif item["kind"] == "Reference":
             files = linked_files(page, item["text"], (".py",))
             wanted = [n for n in names if re.fullmatch(r"[A-Za-z_]\w*(\.\w+)?", n)]
             if not files or not wanted:
-                problems.append(f"{page.name}: a Reference line names no function or links "
-                                f"no file: {item['text']}")
+                problems.append(
+                    f"{page.name}: a Reference line names no function or links "
+                    f"no file: {item['text']}"
+                )
             for name in wanted:
                 if not any(name in python_names(f) for f in files):
-                    problems.append(f"{page.name}: {name} is not defined in "
-                                    f"{', '.join(f.name for f in files)}")
+                    problems.append(
+                        f"{page.name}: {name} is not defined in {', '.join(f.name for f in files)}"
+                    )
         else:
             tests = [n for n in names if n.startswith("tests/")]
             if not tests:
@@ -130,13 +151,13 @@ def check_items(page: Path, text: str) -> List[str]:
     return problems
 
 
-def check_names(page: Path, text: str) -> List[str]:
+def check_names(page: Path, text: str) -> list[str]:
     """Every C function, C constant and test named anywhere on the page exists."""
     problems = []
     c_names = all_c_functions()
     for name in CODE.findall(text):
         if "/" in name and "::" not in name:
-            continue                              # a path such as csrc/ann.h
+            continue  # a path such as csrc/ann.h
         for word in re.findall(r"\bann_\w+", name):
             if word not in c_names:
                 problems.append(f"{page.name}: no C function {word} in csrc/")
@@ -155,8 +176,8 @@ def github_anchor(heading: str) -> str:
     return kept.replace(" ", "-")
 
 
-def anchors(text: str) -> Set[str]:
-    seen: Dict[str, int] = {}
+def anchors(text: str) -> set[str]:
+    seen: dict[str, int] = {}
     result = set()
     in_fence = False
     for line in text.splitlines():
@@ -170,12 +191,12 @@ def anchors(text: str) -> Set[str]:
     return result
 
 
-def check_links(page: Path, text: str) -> List[str]:
+def check_links(page: Path, text: str) -> list[str]:
     """Every relative link names a file of the tree, and every #anchor a heading of it."""
     problems = []
     for target in LINK.findall(text):
         if re.match(r"[a-z]+:", target):
-            continue                              # http(s), mailto: not checked offline
+            continue  # http(s), mailto: not checked offline
         file_part, _, fragment = target.partition("#")
         path = (page.parent / file_part).resolve() if file_part else page
         if not path.exists() or (ROOT not in path.parents and path != ROOT):
@@ -187,11 +208,12 @@ def check_links(page: Path, text: str) -> List[str]:
     return problems
 
 
-def check_page(page: Path, text: str) -> List[str]:
+def check_page(page: Path, text: str) -> list[str]:
     return check_items(page, text) + check_names(page, text) + check_links(page, text)
 
 
 # ---- the pages ----------------------------------------------------------------------------------
+
 
 def test_every_topic_has_a_page_linked_from_the_readme():
     readme = (DOCS / "README.md").read_text(encoding="utf-8")
@@ -199,8 +221,10 @@ def test_every_topic_has_a_page_linked_from_the_readme():
     assert {p.name for p in PAGES} - {"README.md"} <= linked, "a page the README does not list"
     for topic in TOPICS:
         assert (DOCS / topic).is_file(), topic
-    order = [readme.index(f"(../{f})") for f in
-             ("csrc/ann.h", "csrc/ops.c", "csrc/net.c", "ann/_reference.py")]
+    order = [
+        readme.index(f"(../{f})")
+        for f in ("csrc/ann.h", "csrc/ops.c", "csrc/net.c", "ann/_reference.py")
+    ]
     assert order == sorted(order), "the reading order is ann.h, ops.c, net.c, _reference.py"
 
 
@@ -219,32 +243,42 @@ def test_each_topic_names_its_c_function_reference_and_tests(name):
 def test_the_checks_catch_drift():
     """The checks above are not vacuous: a page naming things that do not exist is refused."""
     page = DOCS / "dense.md"
-    fake = "\n".join([
-        "See [the math](missing.md) and [a section](relu.md#no-such-heading).",
-        "- C: `ann_dense_backward`, `ann_no_such_op` in [`csrc/ops.c`](../csrc/ops.c)",
-        "- C: `ann_net_train_step` in [`csrc/ops.c`](../csrc/ops.c)",
-        "- Reference: `dense_backward`, `RefNet.no_such_method` in "
-        "[`ann/_reference.py`](../ann/_reference.py)",
-        "- Tests: `tests/test_core_ops.py::test_no_such_test`",
-        "Also `ANN_E_NO_SUCH_CODE`.",
-    ])
+    fake = "\n".join(
+        [
+            "See [the math](missing.md) and [a section](relu.md#no-such-heading).",
+            "- C: `ann_dense_backward`, `ann_no_such_op` in [`csrc/ops.c`](../csrc/ops.c)",
+            "- C: `ann_net_train_step` in [`csrc/ops.c`](../csrc/ops.c)",
+            "- Reference: `dense_backward`, `RefNet.no_such_method` in "
+            "[`ann/_reference.py`](../ann/_reference.py)",
+            "- Tests: `tests/test_core_ops.py::test_no_such_test`",
+            "Also `ANN_E_NO_SUCH_CODE`.",
+        ]
+    )
     problems = "\n".join(check_page(page, fake))
-    for needle in ("missing.md", "#no-such-heading", "ann_no_such_op is not defined",
-                   "ann_net_train_step is not defined in ops.c", "RefNet.no_such_method",
-                   "no test tests/test_core_ops.py::test_no_such_test",
-                   "ANN_E_NO_SUCH_CODE"):
+    for needle in (
+        "missing.md",
+        "#no-such-heading",
+        "ann_no_such_op is not defined",
+        "ann_net_train_step is not defined in ops.c",
+        "RefNet.no_such_method",
+        "no test tests/test_core_ops.py::test_no_such_test",
+        "ANN_E_NO_SUCH_CODE",
+    ):
         assert needle in problems, needle
     assert "ann_dense_backward" not in problems and "`dense_backward`" not in problems
 
 
 def test_github_anchors():
     assert github_anchor("dW = xᵀ dy") == "dw--xᵀ-dy"
-    assert github_anchor("The SGD step folded into the backward pass") == \
-        "the-sgd-step-folded-into-the-backward-pass"
+    assert (
+        github_anchor("The SGD step folded into the backward pass")
+        == "the-sgd-step-folded-into-the-backward-pass"
+    )
     assert github_anchor("1. γ and β") == "1-γ-and-β"
 
 
 # ---- the constants the pages state ---------------------------------------------------------------
+
 
 def number(text: str) -> float:
     """0.1, 1e-5 or 10^{-5} as a float."""
@@ -267,6 +301,7 @@ def in_source(path: str, pattern: str) -> float:
 
 def test_batchnorm_constants_match_the_code():
     from ann import _reference as ref
+
     momentum = in_source("csrc/net.c", r"#define ANN_BN_MOMENTUM ([0-9.e-]+f?)")
     eps = in_source("csrc/net.c", r"#define ANN_BN_EPS ([0-9.e-]+f?)")
     assert stated("batchnorm.md", r"momentum\s+\$m = ([0-9.]+)\$") == momentum == ref.BN_MOMENTUM
@@ -275,21 +310,27 @@ def test_batchnorm_constants_match_the_code():
 
 def test_gradcheck_constants_match_the_code():
     from ann import _gradcheck
+
     defaults = inspect.signature(_gradcheck.gradcheck).parameters
     assert stated("gradcheck.md", r"h = (10\^\{-\d+\})") == defaults["h"].default
     assert stated("gradcheck.md", r"h=([0-9e.-]+), \.\.\.\)") == defaults["h"].default
     assert stated("gradcheck.md", r"batch=(\d+), seed=") == defaults["batch"].default
-    assert stated("gradcheck.md", r"at most\s+\$(10\^\{-\d+\})\$ \(`TOLERANCE`\)") == \
-        _gradcheck.TOLERANCE
-    assert stated("gradcheck.md", r"f = (10\^\{-\d+\})\\,") == \
-        in_source("ann/_gradcheck.py", r"floor = ([0-9e.-]+) \*")
+    assert (
+        stated("gradcheck.md", r"at most\s+\$(10\^\{-\d+\})\$ \(`TOLERANCE`\)")
+        == _gradcheck.TOLERANCE
+    )
+    assert stated("gradcheck.md", r"f = (10\^\{-\d+\})\\,") == in_source(
+        "ann/_gradcheck.py", r"floor = ([0-9e.-]+) \*"
+    )
     sizes = re.search(r"by default\s+`([\d-]+)`", (DOCS / "gradcheck.md").read_text("utf-8"))
-    assert sizes and f"sizes or [{sizes.group(1).replace('-', ', ')}]" in \
-        (ROOT / "ann/_gradcheck.py").read_text(encoding="utf-8")
+    assert sizes and f"sizes or [{sizes.group(1).replace('-', ', ')}]" in (
+        ROOT / "ann/_gradcheck.py"
+    ).read_text(encoding="utf-8")
 
 
 def test_optimizer_defaults_match_network_fit():
     import ann
+
     defaults = inspect.signature(ann.Network.fit).parameters
     assert stated("optimizers.md", r"momentum \$\\mu = ([0-9.]+)\$") == defaults["momentum"].default
     beta1, beta2 = defaults["betas"].default
@@ -299,8 +340,9 @@ def test_optimizer_defaults_match_network_fit():
 
 
 def test_dropout_seed_of_the_initialisation_page_is_the_codes():
-    seed = re.search(r"`seed \^ (0x[0-9A-Fa-f]+)`",
-                     (DOCS / "initialisation.md").read_text(encoding="utf-8"))
+    seed = re.search(
+        r"`seed \^ (0x[0-9A-Fa-f]+)`", (DOCS / "initialisation.md").read_text(encoding="utf-8")
+    )
     assert seed, "initialisation.md no longer states how the dropout stream is seeded"
     for path in ("csrc/net.c", "ann/_reference.py"):
         code = (ROOT / path).read_text("utf-8")

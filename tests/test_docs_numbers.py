@@ -11,12 +11,12 @@ between kernels) and the tensors that are float32 noise (db of a layer followed 
 exactly 0 in real arithmetic); what is left prints identically under ANN_KERNEL=portable, avx2
 and avx512, so the comparison is exact, on every kernel this machine has.
 """
+
 from __future__ import annotations
 
 import importlib.util
 import re
 from pathlib import Path
-from typing import List, Set
 
 import pytest
 
@@ -25,8 +25,15 @@ TOOL = ROOT / "tools" / "docs_numbers.py"
 FIX = "run `python tools/docs_numbers.py --write` to refresh the excerpts from ann trace"
 
 # the pages whose worked example the issue asks for
-WORKED = ["dense.md", "relu.md", "softmax_cross_entropy.md", "batchnorm.md", "optimizers.md",
-          "l2.md", "initialisation.md"]
+WORKED = [
+    "dense.md",
+    "relu.md",
+    "softmax_cross_entropy.md",
+    "batchnorm.md",
+    "optimizers.md",
+    "l2.md",
+    "initialisation.md",
+]
 
 # how the trace prints a number: 6 decimals (matrices), 8 (the loss and other scalars), or
 # 4 with an exponent (matrices of tiny or huge values). Hand-computed intermediate results in
@@ -47,6 +54,7 @@ tool = _load_tool()
 
 def _c_core_or_skip() -> None:
     from ann._backend import lib
+
     if lib is None:
         pytest.skip("the docs' numbers are the C core's; this install has none")
 
@@ -61,20 +69,20 @@ def _worked_example(text: str) -> str:
     match = re.search(r"^(#{2,3}) Worked example\n", text, re.MULTILINE)
     assert match, "no Worked example section"
     level = len(match.group(1))
-    rest = text[match.end():]
+    rest = text[match.end() :]
     end = re.search(rf"^#{{1,{level}}} ", rest, re.MULTILINE)
-    return rest[:end.start()] if end else rest
+    return rest[: end.start()] if end else rest
 
 
-def _prose_numbers(section: str) -> List[str]:
+def _prose_numbers(section: str) -> list[str]:
     """The printed-looking numbers of a section outside its fenced blocks and comments."""
     prose = re.sub(r"^```.*?^```$", "", section, flags=re.MULTILINE | re.DOTALL)
     prose = re.sub(r"<!--.*?-->", "", prose, flags=re.DOTALL)
     return PRINTED.findall(prose)
 
 
-def _excerpt_numbers(section: str) -> Set[str]:
-    numbers: Set[str] = set()
+def _excerpt_numbers(section: str) -> set[str]:
+    numbers: set[str] = set()
     for match in tool.citations(section):
         numbers |= set(PRINTED.findall(match.group("body")))
     return numbers
@@ -107,15 +115,19 @@ def test_excerpts_are_what_ann_trace_prints(kernel):
             checked += 1
             if fresh != match.group("body"):
                 old, new = match.group("body").splitlines(), fresh.splitlines()
-                first = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b),
-                             min(len(old), len(new)))
-                stale.append(f"{page.name}, ann trace {match.group('args')} ({ran} kernel), "
-                             f"line {first + 1} of the excerpt:\n"
-                             f"  page:  {old[first] if first < len(old) else '(nothing)'}\n"
-                             f"  trace: {new[first] if first < len(new) else '(nothing)'}")
+                first = next(
+                    (i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new))
+                )
+                stale.append(
+                    f"{page.name}, ann trace {match.group('args')} ({ran} kernel), "
+                    f"line {first + 1} of the excerpt:\n"
+                    f"  page:  {old[first] if first < len(old) else '(nothing)'}\n"
+                    f"  trace: {new[first] if first < len(new) else '(nothing)'}"
+                )
     assert checked >= len(WORKED)
-    assert not stale, "the docs' worked numbers drifted from ann trace; " + FIX + ":\n" + \
-        "\n".join(stale)
+    assert not stale, (
+        "the docs' worked numbers drifted from ann trace; " + FIX + ":\n" + "\n".join(stale)
+    )
 
 
 @pytest.mark.parametrize("name", WORKED)
@@ -128,9 +140,11 @@ def test_prose_quotes_only_numbers_the_excerpts_show(name):
     quoted = _prose_numbers(section)
     assert quoted, f"{name}: the Worked example walks through no numbers of the trace"
     missing = sorted(set(q for q in quoted if q not in shown))
-    assert not missing, (f"{name}: the prose of the Worked example quotes {', '.join(missing)}, "
-                         f"which its excerpts do not show (a stale number? redo that step by "
-                         f"hand; intermediate results are written with 7 decimals)")
+    assert not missing, (
+        f"{name}: the prose of the Worked example quotes {', '.join(missing)}, "
+        f"which its excerpts do not show (a stale number? redo that step by "
+        f"hand; intermediate results are written with 7 decimals)"
+    )
 
 
 def test_the_checks_catch_drift():
@@ -141,11 +155,10 @@ def test_the_checks_catch_drift():
     body = match.group("body")
     assert "0.086398" in body
     changed = text.replace(body, body.replace("0.086398", "0.086399", 1))
-    assert tool.refresh(changed) != changed           # the rerun restores the true digit
+    assert tool.refresh(changed) != changed  # the rerun restores the true digit
     assert tool.refresh(text) == text
-    prose = "0.2 · 0.066562 = 0.0133124, printed 0.013312"        # 0.013312 is not shown
-    assert [q for q in PRINTED.findall(prose) if q not in _excerpt_numbers(text)] == \
-        ["0.013312"]
+    prose = "0.2 · 0.066562 = 0.0133124, printed 0.013312"  # 0.013312 is not shown
+    assert [q for q in PRINTED.findall(prose) if q not in _excerpt_numbers(text)] == ["0.013312"]
     with pytest.raises(tool.CitationError, match="no matrix 'dq'"):
         tool.excerpt(tool.run_trace("--seed 1"), "forward 0: x dq")
     with pytest.raises(tool.CitationError, match="no part 'forward 7'"):
@@ -153,6 +166,6 @@ def test_the_checks_catch_drift():
 
 
 def test_numbers_printed_like_the_trace_are_recognised():
-    assert PRINTED.findall("0.2 · 0.066562 = 0.0133124, loss 0.68731507, v 9.1119e-07, "
-                           "-0.314491; 1e-08") == ["0.066562", "0.68731507", "9.1119e-07",
-                                                   "0.314491"]
+    assert PRINTED.findall(
+        "0.2 · 0.066562 = 0.0133124, loss 0.68731507, v 9.1119e-07, -0.314491; 1e-08"
+    ) == ["0.066562", "0.68731507", "9.1119e-07", "0.314491"]

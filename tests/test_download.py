@@ -4,6 +4,7 @@ No test here may reach the internet: every test runs with $ANN_MNIST_MIRRORS
 and DEFAULT_MIRRORS pointing at 127.0.0.1, proxies disabled, and a guard that
 fails any connection to another host.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -17,16 +18,23 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Dict, List, Union
+from typing import Union
 
 import pytest
+from conftest import REPO, require_mnist
 
 from ann import _mnist
 from ann._errors import DataError
-from ann._mnist import (FILES, SAMPLE_DIR, SHA256, MnistSource, default_data_dir, download_mnist,
-                        find_mnist, mirrors_from_env)
-
-from conftest import REPO, require_mnist
+from ann._mnist import (
+    FILES,
+    SAMPLE_DIR,
+    SHA256,
+    MnistSource,
+    default_data_dir,
+    download_mnist,
+    find_mnist,
+    mirrors_from_env,
+)
 
 NOWHERE = "http://127.0.0.1:9/nowhere/"  # the discard port: refused at once, never the internet
 
@@ -57,9 +65,9 @@ def redirect(location: str) -> tuple:
 class _Server:
     """A ThreadingHTTPServer on 127.0.0.1:0 serving `routes` by file name, recording requests."""
 
-    def __init__(self, routes: Dict[str, Route]) -> None:
+    def __init__(self, routes: dict[str, Route]) -> None:
         self.routes = routes
-        self.requests: List[str] = []
+        self.requests: list[str] = []
         self.stop = threading.Event()
         server = self
 
@@ -91,7 +99,7 @@ class _Server:
                         if server.stop.wait(every) or time.monotonic() > give_up:
                             break
                         try:
-                            self.wfile.write(body[i:i + 1])
+                            self.wfile.write(body[i : i + 1])
                             self.wfile.flush()
                         except OSError:  # the client hung up, as it should
                             break
@@ -99,7 +107,7 @@ class _Server:
                 elif route[0] == "short":
                     body = route[1]
                     self._headers(len(body))
-                    self.wfile.write(body[:len(body) // 2])
+                    self.wfile.write(body[: len(body) // 2])
                     self.close_connection = True
                 elif route[0] == "redirect":
                     self.send_response(302)
@@ -115,8 +123,9 @@ class _Server:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever,
-                                       kwargs={"poll_interval": 0.05})
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}
+        )
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/mnist/"
 
@@ -130,9 +139,9 @@ class _Server:
 @pytest.fixture
 def serve():
     """serve(routes) -> a running _Server; all of them are stopped when the test ends."""
-    servers: List[_Server] = []
+    servers: list[_Server] = []
 
-    def start(routes: Dict[str, Route]) -> _Server:
+    def start(routes: dict[str, Route]) -> _Server:
         server = _Server(routes)
         servers.append(server)
         return server
@@ -164,29 +173,33 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sample_files() -> Dict[str, bytes]:
+def sample_files() -> dict[str, bytes]:
     """The built-in sample's gz bytes, by file name."""
     return {name: (SAMPLE_DIR / name).read_bytes() for name in FILES.values()}
 
 
-def sample_hashes() -> Dict[str, Dict[str, str]]:
+def sample_hashes() -> dict[str, dict[str, str]]:
     """Both hashes of each sample file, computed here independently of the code under test."""
-    return {key: {"gz": sha256((SAMPLE_DIR / name).read_bytes()),
-                  "raw": sha256(gzip.decompress((SAMPLE_DIR / name).read_bytes()))}
-            for key, name in FILES.items()}
+    return {
+        key: {
+            "gz": sha256((SAMPLE_DIR / name).read_bytes()),
+            "raw": sha256(gzip.decompress((SAMPLE_DIR / name).read_bytes())),
+        }
+        for key, name in FILES.items()
+    }
 
 
 def flipped(data: bytes) -> bytes:
     middle = len(data) // 2
-    return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
+    return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
 
 
-def leftovers(folder: Path) -> List[str]:
+def leftovers(folder: Path) -> list[str]:
     """Temporary files a download left behind."""
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part"))
 
 
-def assert_sample_downloaded(folder: Path, paths: Dict[str, Path]) -> None:
+def assert_sample_downloaded(folder: Path, paths: dict[str, Path]) -> None:
     expected = sample_files()
     assert set(paths) == set(FILES)
     for key, name in FILES.items():
@@ -196,6 +209,7 @@ def assert_sample_downloaded(folder: Path, paths: Dict[str, Path]) -> None:
 
 
 # --- downloads -------------------------------------------------------------------------------
+
 
 def test_full_download_accepts_recompressed_files_by_their_raw_hash(serve, tmp_path):
     full = require_mnist()
@@ -239,8 +253,9 @@ def test_corrupted_file_is_rejected_and_the_next_mirror_used(serve, tmp_path):
     folder = tmp_path / "mnist"
     out = io.StringIO()
 
-    paths = download_mnist(folder, mirrors=[bad.url, good.url], timeout=5,
-                           hashes=sample_hashes(), stream=out)
+    paths = download_mnist(
+        folder, mirrors=[bad.url, good.url], timeout=5, hashes=sample_hashes(), stream=out
+    )
 
     assert_sample_downloaded(folder, paths)
     assert "train-images-idx3-ubyte.gz" in bad.requests
@@ -263,8 +278,9 @@ def test_a_server_that_never_answers_times_out_and_the_next_mirror_is_used(serve
     folder = tmp_path / "mnist"
     out = io.StringIO()
 
-    paths = download_mnist(folder, mirrors=[silent.url, good.url], timeout=1,
-                           hashes=sample_hashes(), stream=out)
+    paths = download_mnist(
+        folder, mirrors=[silent.url, good.url], timeout=1, hashes=sample_hashes(), stream=out
+    )
 
     assert_sample_downloaded(folder, paths)
     assert "no answer within 1 s" in out.getvalue()
@@ -283,8 +299,9 @@ def test_a_trickling_server_is_cut_off_as_stalled(serve, tmp_path):
     folder = tmp_path / "mnist"
     out = io.StringIO()
 
-    paths = download_mnist(folder, mirrors=[slow.url, good.url], timeout=1,
-                           hashes=sample_hashes(), stream=out)
+    paths = download_mnist(
+        folder, mirrors=[slow.url, good.url], timeout=1, hashes=sample_hashes(), stream=out
+    )
 
     assert_sample_downloaded(folder, paths)
     assert f"{slow.url} failed (stalled" in out.getvalue()
@@ -299,8 +316,9 @@ def test_a_transfer_past_its_deadline_is_cut_off(serve, tmp_path, monkeypatch):
     slow = serve({name: trickle(data, 0.05) for name, data in files.items()})
     folder = tmp_path / "mnist"
     with pytest.raises(DataError, match=r"not finished within 2 s"):
-        download_mnist(folder, mirrors=[slow.url], timeout=1, hashes=sample_hashes(),
-                       progress=False)
+        download_mnist(
+            folder, mirrors=[slow.url], timeout=1, hashes=sample_hashes(), progress=False
+        )
     assert list(folder.iterdir()) == []
 
 
@@ -309,8 +327,9 @@ def test_404_on_the_first_mirror_uses_the_second(serve, tmp_path):
     good = serve(sample_files())
     folder = tmp_path / "mnist"
     out = io.StringIO()
-    paths = download_mnist(folder, mirrors=[empty.url, good.url], timeout=5,
-                           hashes=sample_hashes(), stream=out)
+    paths = download_mnist(
+        folder, mirrors=[empty.url, good.url], timeout=5, hashes=sample_hashes(), stream=out
+    )
     assert_sample_downloaded(folder, paths)
     assert f"{empty.url} failed (HTTP 404" in out.getvalue()
 
@@ -326,8 +345,13 @@ def test_when_every_mirror_fails_the_error_lists_each(serve, tmp_path):
     folder = tmp_path / "mnist"
 
     with pytest.raises(DataError) as caught:
-        download_mnist(folder, mirrors=[empty.url, bad.url, cut.url, refused], timeout=5,
-                       hashes=sample_hashes(), progress=False)
+        download_mnist(
+            folder,
+            mirrors=[empty.url, bad.url, cut.url, refused],
+            timeout=5,
+            hashes=sample_hashes(),
+            progress=False,
+        )
 
     message = str(caught.value)
     assert "\n" not in message
@@ -346,8 +370,9 @@ def test_files_already_present_are_not_downloaded_again(serve, tmp_path):
     folder.mkdir()
     kept = folder / "t10k-labels-idx1-ubyte"  # the uncompressed name counts too
     kept.write_bytes(gzip.decompress(files["t10k-labels-idx1-ubyte.gz"]))
-    paths = download_mnist(folder, mirrors=[server.url], timeout=5, hashes=sample_hashes(),
-                           progress=False)
+    paths = download_mnist(
+        folder, mirrors=[server.url], timeout=5, hashes=sample_hashes(), progress=False
+    )
     assert paths["test_labels"] == kept
     assert "t10k-labels-idx1-ubyte.gz" not in server.requests
     assert len(server.requests) == 3
@@ -358,8 +383,9 @@ def test_oversized_body_is_refused(serve, tmp_path, monkeypatch):
     server = serve(sample_files())
     folder = tmp_path / "mnist"
     with pytest.raises(DataError, match="too large"):
-        download_mnist(folder, mirrors=[server.url], timeout=5, hashes=sample_hashes(),
-                       progress=False)
+        download_mnist(
+            folder, mirrors=[server.url], timeout=5, hashes=sample_hashes(), progress=False
+        )
     assert list(folder.iterdir()) == []
 
 
@@ -368,14 +394,20 @@ def test_redirects_are_followed_to_http_only(serve, tmp_path):
     good = serve(files)
     hop = serve({name: redirect(good.url + name) for name in files})
     folder = tmp_path / "mnist"
-    paths = download_mnist(folder, mirrors=[hop.url], timeout=5, hashes=sample_hashes(),
-                           progress=False)
+    paths = download_mnist(
+        folder, mirrors=[hop.url], timeout=5, hashes=sample_hashes(), progress=False
+    )
     assert_sample_downloaded(folder, paths)
 
     to_ftp = serve({name: redirect(f"ftp://127.0.0.1/{name}") for name in files})
     with pytest.raises(DataError, match="HTTP 302"):
-        download_mnist(tmp_path / "other", mirrors=[to_ftp.url], timeout=5,
-                       hashes=sample_hashes(), progress=False)
+        download_mnist(
+            tmp_path / "other",
+            mirrors=[to_ftp.url],
+            timeout=5,
+            hashes=sample_hashes(),
+            progress=False,
+        )
 
 
 @pytest.mark.parametrize("url", ["file:///tmp/mnist/", "ftp://127.0.0.1/mnist/", "127.0.0.1/mnist"])
@@ -405,8 +437,9 @@ def test_terminal_progress_redraws_one_line(serve, tmp_path):
 
     server = serve(sample_files())
     out = Terminal()
-    download_mnist(tmp_path / "mnist", mirrors=[server.url], timeout=5, hashes=sample_hashes(),
-                   stream=out)
+    download_mnist(
+        tmp_path / "mnist", mirrors=[server.url], timeout=5, hashes=sample_hashes(), stream=out
+    )
     lines = out.getvalue().split("\n")
     assert lines[-1] == ""
     assert len(lines) == 5  # four finished lines, each redrawn in place with '\r'
@@ -414,6 +447,7 @@ def test_terminal_progress_redraws_one_line(serve, tmp_path):
 
 
 # --- find_mnist ------------------------------------------------------------------------------
+
 
 def test_explicit_folder_with_missing_files_fails_without_any_request(serve, tmp_path, monkeypatch):
     watcher = serve(sample_files())
@@ -449,10 +483,12 @@ def test_explicit_folder_accepts_gz_and_plain_names(tmp_path):
     (folder / names[3][:-3]).write_bytes(b"x")
     source = find_mnist(str(folder))
     assert source.kind == "folder"
-    assert source.paths == {"train_images": folder / names[0],
-                            "train_labels": folder / names[1][:-3],
-                            "test_images": folder / names[2],
-                            "test_labels": folder / names[3][:-3]}
+    assert source.paths == {
+        "train_images": folder / names[0],
+        "train_labels": folder / names[1][:-3],
+        "test_images": folder / names[2],
+        "test_labels": folder / names[3][:-3],
+    }
 
 
 def test_default_folder_falls_back_to_the_sample_when_no_mirror_works(serve, tmp_path, monkeypatch):
@@ -472,8 +508,9 @@ def test_default_folder_falls_back_to_the_sample_when_no_mirror_works(serve, tmp
     assert list(cache.iterdir()) == []
 
 
-def test_default_folder_without_download_uses_the_sample_and_no_network(serve, tmp_path,
-                                                                        monkeypatch):
+def test_default_folder_without_download_uses_the_sample_and_no_network(
+    serve, tmp_path, monkeypatch
+):
     watcher = serve(sample_files())
     monkeypatch.setenv("ANN_MNIST_MIRRORS", watcher.url)
     source = find_mnist(None, download=False)
@@ -527,6 +564,7 @@ def test_sample_on_request(serve, monkeypatch):
 
 # --- settings --------------------------------------------------------------------------------
 
+
 def test_mirrors_from_env(monkeypatch):
     monkeypatch.setenv("ANN_MNIST_MIRRORS", " http://a.example/m , ,https://b.example/x/ ,")
     assert mirrors_from_env() == ["http://a.example/m/", "https://b.example/x/"]
@@ -540,8 +578,10 @@ def test_mirrors_from_env(monkeypatch):
 def test_the_shipped_default_mirrors_are_the_public_https_ones():
     # Read from the module source, since the autouse fixture replaces the attribute.
     text = Path(_mnist.__file__).read_text(encoding="utf-8")
-    for url in ("https://ossci-datasets.s3.amazonaws.com/mnist/",
-                "https://storage.googleapis.com/cvdf-datasets/mnist/"):
+    for url in (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    ):
         assert f'"{url}"' in text
 
 
@@ -559,11 +599,12 @@ def test_default_data_dir(monkeypatch, tmp_path):
 
 # --- the built-in sample ---------------------------------------------------------------------
 
+
 def _idx(path: Path) -> tuple:
     blob = gzip.decompress(path.read_bytes())
     ndim = blob[3]
-    dims = struct.unpack(f">{ndim}I", blob[4:4 + 4 * ndim])
-    return dims, blob[4 + 4 * ndim:]
+    dims = struct.unpack(f">{ndim}I", blob[4 : 4 + 4 * ndim])
+    return dims, blob[4 + 4 * ndim :]
 
 
 @pytest.mark.parametrize("split,size", [("train", 10_000), ("t10k", 2_000)])
@@ -576,13 +617,13 @@ def test_sample_is_a_stratified_ordered_subset_of_mnist(split, size):
     assert dims == (size, 28, 28) and label_dims == (size,)
 
     pixels = 28 * 28
-    where: Dict[bytes, List[int]] = {}
+    where: dict[bytes, list[int]] = {}
     for i in range(full_dims[0]):
-        where.setdefault(full_images[i * pixels:(i + 1) * pixels], []).append(i)
+        where.setdefault(full_images[i * pixels : (i + 1) * pixels], []).append(i)
     previous = -1
     for j in range(size):
         # MNIST has a few duplicate images: take the first copy after the previous pick.
-        candidates = [i for i in where[images[j * pixels:(j + 1) * pixels]] if i > previous]
+        candidates = [i for i in where[images[j * pixels : (j + 1) * pixels]] if i > previous]
         assert candidates, f"sample image {j} is not in MNIST after index {previous}"
         previous = candidates[0]
         assert labels[j] == full_labels[previous]
@@ -618,12 +659,13 @@ def test_only_the_files_asked_for_are_looked_for_and_downloaded(serve, tmp_path,
     assert source.kind == "download"
     assert sorted(server.requests) == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
     assert set(source.paths) == set(TEST_KEYS)
-    again = find_mnist(None, keys=TEST_KEYS, timeout=5, progress=False)     # now on disk
+    again = find_mnist(None, keys=TEST_KEYS, timeout=5, progress=False)  # now on disk
     assert again.kind == "folder" and len(server.requests) == 2
 
 
 def _model(tmp_path: Path) -> Path:
     import ann
+
     path = tmp_path / "model.safetensors"
     ann.Network([784, 10], seed=1).save(path)
     return path
@@ -631,13 +673,19 @@ def _model(tmp_path: Path) -> Path:
 
 def _ann(*args: str) -> subprocess.CompletedProcess[str]:
     import sys
-    return subprocess.run([sys.executable, "-m", "ann", *args], capture_output=True, text=True,
-                          timeout=300, cwd=str(Path(__file__).parent))
+
+    return subprocess.run(
+        [sys.executable, "-m", "ann", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=str(Path(__file__).parent),
+    )
 
 
 def test_evaluate_uses_the_test_files_and_downloads_nothing_else(serve, tmp_path, monkeypatch):
     watcher = serve(sample_files())
-    monkeypatch.setenv("ANN_MNIST_MIRRORS", watcher.url)     # seen by the child process
+    monkeypatch.setenv("ANN_MNIST_MIRRORS", watcher.url)  # seen by the child process
     cache = tmp_path / "cache"
     cache.mkdir()
     for key in TEST_KEYS:
@@ -655,31 +703,34 @@ def test_the_download_is_announced_before_it_waits(serve, tmp_path, monkeypatch)
     monkeypatch.setenv("ANN_MNIST_MIRRORS", server.url)
     monkeypatch.setenv("ANN_DATA", str(tmp_path / "cache"))
     said = io.StringIO()
-    result: Dict[str, object] = {}
-    worker = threading.Thread(target=lambda: result.update(
-        source=find_mnist(None, timeout=5, stream=said, skip_hint="HOW TO SKIP")))
+    result: dict[str, object] = {}
+    worker = threading.Thread(
+        target=lambda: result.update(
+            source=find_mnist(None, timeout=5, stream=said, skip_hint="HOW TO SKIP")
+        )
+    )
     worker.start()
     try:
-        while not server.requests:                  # the server is now keeping it waiting
+        while not server.requests:  # the server is now keeping it waiting
             assert worker.is_alive(), result
             time.sleep(0.01)
         notice = said.getvalue()
         assert notice.startswith(f"ann: MNIST is not in {tmp_path / 'cache'}: downloading ")
         assert "127.0.0.1" in notice and "HOW TO SKIP" in notice and notice.endswith("\n")
     finally:
-        server.stop.set()                           # let the hanging request end
+        server.stop.set()  # let the hanging request end
         worker.join(60)
     assert result["source"].kind == "sample"
 
 
 def test_the_cli_says_how_to_skip_the_download(tmp_path, monkeypatch):
-    monkeypatch.setenv("ANN_DATA", str(tmp_path / "cache"))     # NOWHERE: refused at once
+    monkeypatch.setenv("ANN_DATA", str(tmp_path / "cache"))  # NOWHERE: refused at once
     out = _ann("evaluate", str(_model(tmp_path)))
     assert out.returncode == 0, out.stderr
     first, *rest = out.stderr.splitlines()
     assert first.startswith("ann: MNIST is not in ") and "--no-download" in first
     assert "ANN_DATA" in first and "t10k-images-idx3-ubyte.gz" in first
-    assert "train-images" not in first                    # evaluate needs only the test files
+    assert "train-images" not in first  # evaluate needs only the test files
     assert rest[-1].startswith("ann: MNIST not found in ") and "built-in sample" in rest[-1]
 
 
@@ -709,7 +760,8 @@ def unanswered_port():
 def test_connecting_has_its_own_short_timeout(tmp_path, unanswered_port):
     mirror = f"http://127.0.0.1:{unanswered_port}/mnist/"
     with pytest.raises(DataError) as caught:
-        download_mnist(tmp_path / "mnist", mirrors=[mirror], timeout=30, connect_timeout=0.3,
-                       progress=False)
+        download_mnist(
+            tmp_path / "mnist", mirrors=[mirror], timeout=30, connect_timeout=0.3, progress=False
+        )
     assert f"{mirror} (no connection within 0.3 s)" in str(caught.value)
-    assert _mnist._CONNECT_TIMEOUT <= 10          # the default is short too
+    assert _mnist._CONNECT_TIMEOUT <= 10  # the default is short too

@@ -1,5 +1,6 @@
 """Saving files: what atomic_write replaces (links, modes, loops) and the stale temporary files
 of saves that died (issue 12, items 17 and 18)."""
+
 from __future__ import annotations
 
 import os
@@ -30,6 +31,7 @@ def _same(path: Path, net: ann.Network) -> bool:
 
 # ---- item 17: links, modes, loops ------------------------------------------------------------
 
+
 @posix_only
 def test_saving_over_a_symlink_replaces_the_file_it_points_to_and_keeps_the_link(tmp_path):
     real, link = tmp_path / "real.safetensors", tmp_path / "link.safetensors"
@@ -47,7 +49,7 @@ def test_a_link_to_a_file_in_another_folder_is_written_there(tmp_path):
     (tmp_path / "models").mkdir()
     real = tmp_path / "models" / "m.safetensors"
     link = tmp_path / "current.safetensors"
-    link.symlink_to(real)                     # dangling until the first save
+    link.symlink_to(real)  # dangling until the first save
     new = _net(3)
     new.save(link)
     assert link.is_symlink() and _same(real, new)
@@ -85,12 +87,15 @@ def test_a_read_only_file_is_refused_when_it_cannot_be_written(tmp_path, monkeyp
     os.chmod(path, 0o444)
     before = path.read_bytes()
     real_access = os.access
-    monkeypatch.setattr(files.os, "access",
-                        lambda p, m, **kw: False if m == os.W_OK else real_access(p, m, **kw))
+    monkeypatch.setattr(
+        files.os, "access", lambda p, m, **kw: False if m == os.W_OK else real_access(p, m, **kw)
+    )
     with pytest.raises(ModelFileError) as info:
         _net(2).save(path)
-    assert str(info.value) == (f"{path}: is read-only (mode 0444); not replacing it: make it "
-                               f"writable or write to another name")
+    assert str(info.value) == (
+        f"{path}: is read-only (mode 0444); not replacing it: make it "
+        f"writable or write to another name"
+    )
     assert path.read_bytes() == before and stat.S_IMODE(path.stat().st_mode) == 0o444
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
 
@@ -116,15 +121,21 @@ def test_a_symlink_loop_is_refused_and_left_alone(tmp_path):
     b.symlink_to("a")
     with pytest.raises(ModelFileError) as info:
         _net(1).save(a)
-    assert str(info.value) == f"{a}: is a symbolic link loop (or a chain of too many links); " \
-                              f"not replacing it"
+    assert (
+        str(info.value) == f"{a}: is a symbolic link loop (or a chain of too many links); "
+        f"not replacing it"
+    )
     assert a.is_symlink() and os.readlink(a) == "b" and os.readlink(b) == "a"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
 
 
-@pytest.mark.parametrize("target,message", [
-    ("folder", "is a directory; give a file name to write"),
-    ("fifo", "is not a regular file (device, named pipe or socket); not replacing it")])
+@pytest.mark.parametrize(
+    "target,message",
+    [
+        ("folder", "is a directory; give a file name to write"),
+        ("fifo", "is not a regular file (device, named pipe or socket); not replacing it"),
+    ],
+)
 def test_folders_and_pipes_are_not_replaced(tmp_path, target, message):
     path = tmp_path / target
     if target == "folder":
@@ -143,15 +154,33 @@ def test_folders_and_pipes_are_not_replaced(tmp_path, target, message):
 def test_cli_save_over_a_link_loop_is_one_clear_error(tmp_path):
     (tmp_path / "a").symlink_to("b")
     (tmp_path / "b").symlink_to("a")
-    proc = subprocess.run([sys.executable, "-m", "ann", "train", "--data", "sample", "--epochs",
-                           "1", "--quiet", "--no-download", "--save", str(tmp_path / "a")],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ann",
+            "train",
+            "--data",
+            "sample",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--no-download",
+            "--save",
+            str(tmp_path / "a"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "symbolic link loop" in proc.stderr and "Traceback" not in proc.stderr
     assert (tmp_path / "a").is_symlink() and os.readlink(tmp_path / "a") == "b"
 
 
 # ---- item 18: stale temporary files ----------------------------------------------------------
+
 
 def _temps(folder: Path):
     return sorted(p.name for p in folder.iterdir() if files.TEMP_NAME.match(p.name))
@@ -176,14 +205,15 @@ def test_the_next_save_removes_the_temp_file_a_killed_save_left(tmp_path):
     path = tmp_path / "m.safetensors"
     _net(1).save(path)
     for _ in range(2):
-        proc = subprocess.run([sys.executable, "-c", KILLED_SAVE, str(path)], cwd=tmp_path,
-                              timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-c", KILLED_SAVE, str(path)], cwd=tmp_path, timeout=60
+        )
         assert proc.returncode == -signal.SIGKILL
     leftovers = _temps(tmp_path)
     assert len(leftovers) == 2 and all(n.startswith(".m.safetensors.") for n in leftovers)
     for name in leftovers:
         _age(tmp_path / name, files.STALE_AFTER + 5)
-    _net(2).save(tmp_path / "other.safetensors")     # any save in that folder cleans up
+    _net(2).save(tmp_path / "other.safetensors")  # any save in that folder cleans up
     assert _temps(tmp_path) == []
     assert _same(path, _net(1))
 
@@ -191,9 +221,15 @@ def test_the_next_save_removes_the_temp_file_a_killed_save_left(tmp_path):
 def test_only_stale_temp_files_of_ours_are_removed(tmp_path):
     stale = tmp_path / ".m.safetensors.0123456789ab.tmp"
     fresh = tmp_path / ".m.safetensors.ba9876543210.tmp"
-    not_ours = [".m.safetensors.0123456789AB.tmp", ".m.safetensors.0123456789a.tmp",
-                ".m.safetensors.0123456789ab.tmp.bak", "m.safetensors.0123456789ab.tmp",
-                ".m.safetensors.0123456789ab.part", "notes.tmp", ".0123456789ab.tmp"]
+    not_ours = [
+        ".m.safetensors.0123456789AB.tmp",
+        ".m.safetensors.0123456789a.tmp",
+        ".m.safetensors.0123456789ab.tmp.bak",
+        "m.safetensors.0123456789ab.tmp",
+        ".m.safetensors.0123456789ab.part",
+        "notes.tmp",
+        ".0123456789ab.tmp",
+    ]
     for p in [stale, fresh] + [tmp_path / n for n in not_ours]:
         p.write_bytes(b"x" * 100)
     for n in not_ours + [stale.name]:
@@ -234,12 +270,17 @@ def test_a_save_running_in_another_process_keeps_its_temp_file(tmp_path):
     """Two processes saving in one folder: an old-looking temp file whose writer is alive (it
     holds the lock) is not removed, and that writer's save completes."""
     target = tmp_path / "slow.bin"
-    child = subprocess.Popen([sys.executable, "-c", SLOW_SAVE, str(target)], cwd=tmp_path,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", SLOW_SAVE, str(target)],
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert child.stdout.readline() == "writing\n"
         (temp,) = _temps(tmp_path)
-        _age(tmp_path / temp, 7 * 24 * 3600)            # untouched for a week, but locked
+        _age(tmp_path / temp, 7 * 24 * 3600)  # untouched for a week, but locked
         _net(1).save(tmp_path / "m.safetensors")
         assert _temps(tmp_path) == [temp]
         child.stdin.write("go\n")
@@ -265,7 +306,7 @@ def test_a_save_running_in_another_thread_keeps_its_temp_file(tmp_path):
     def run():
         try:
             files.atomic_write(tmp_path / "slow.bin", write, OSError)
-        except BaseException as exc:     # reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     thread = threading.Thread(target=run)

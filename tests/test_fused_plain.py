@@ -6,11 +6,11 @@ norm, and, for plain SGD without L2, the weight update folded into the weight-gr
 These tests train the same network both ways and require the same results, and check what
 ``ann_net_grads`` holds after a step, as ann.h documents it.
 """
+
 from __future__ import annotations
 
 import random
 from array import array
-from typing import List, Tuple
 
 import pytest
 
@@ -19,14 +19,14 @@ STEPS = 6
 
 
 @pytest.fixture(scope="module")
-def data(core) -> Tuple[bytes, bytes]:
+def data(core) -> tuple[bytes, bytes]:
     rng = random.Random(7)
     images = bytes(rng.randrange(256) for _ in range(N * D))
     labels = bytes(rng.randrange(K) for _ in range(N))
     return images, labels
 
 
-def batches(steps: int) -> List[array]:
+def batches(steps: int) -> list[array]:
     """The row order of each step: a fresh shuffle of 0..N-1, the same for every network."""
     rng, out = random.Random(1), []
     for _ in range(steps):
@@ -36,12 +36,16 @@ def batches(steps: int) -> List[array]:
     return out
 
 
-def make_net(core, sizes, *, fused: bool, batchnorm: bool, dropout: float, opt: str,
-             l2: float):
+def make_net(core, sizes, *, fused: bool, batchnorm: bool, dropout: float, opt: str, l2: float):
     from ann._backend import CNet
+
     _, lib = core
-    kind = {"sgd": lib.ANN_SGD, "momentum": lib.ANN_MOMENTUM, "nesterov": lib.ANN_NESTEROV,
-            "adam": lib.ANN_ADAM}[opt]
+    kind = {
+        "sgd": lib.ANN_SGD,
+        "momentum": lib.ANN_MOMENTUM,
+        "nesterov": lib.ANN_NESTEROV,
+        "adam": lib.ANN_ADAM,
+    }[opt]
     net = CNet(sizes, batchnorm=batchnorm, dropout=dropout)
     net.set_fused(fused)
     net.init(3)
@@ -59,8 +63,9 @@ def everything(net, opt: str, images: bytes, labels: bytes) -> dict:
     if opt != "sgd":
         m, v, step = net.get_optimizer_state(opt == "adam")
         out.update(m=m, v=v, step=step)
-    probs, classes, loss_sum, correct = net.predict_u8(images, labels, N, None, N,
-                                                       want_probs=True, want_classes=True)
+    probs, classes, loss_sum, correct = net.predict_u8(
+        images, labels, N, None, N, want_probs=True, want_classes=True
+    )
     out.update(probs=probs, classes=classes, loss_sum=loss_sum, correct=correct)
     return out
 
@@ -77,10 +82,12 @@ def test_fused_and_plain_paths_agree_bit_for_bit(core, data, opt, l2, batchnorm,
     images, labels = data
     runs = []
     for fused in (True, False):
-        net = make_net(core, [D, 48, 24, K], fused=fused, batchnorm=batchnorm, dropout=dropout,
-                       opt=opt, l2=l2)
-        losses = [net.train_step(images, labels, N, idx, 0, B, lr_for(opt))
-                  for idx in batches(STEPS)]
+        net = make_net(
+            core, [D, 48, 24, K], fused=fused, batchnorm=batchnorm, dropout=dropout, opt=opt, l2=l2
+        )
+        losses = [
+            net.train_step(images, labels, N, idx, 0, B, lr_for(opt)) for idx in batches(STEPS)
+        ]
         runs.append((losses, everything(net, opt, images, labels)))
     (fused_losses, fused_out), (plain_losses, plain_out) = runs
     assert fused_losses == plain_losses
@@ -95,8 +102,15 @@ def test_wide_layer_with_threaded_optimizer_step_agrees(core, data, opt):
     images, labels = data
     outs = []
     for fused in (True, False):
-        net = make_net(core, [D, 400, K], fused=fused, batchnorm=False, dropout=0.0, opt=opt,
-                       l2=1e-4 if opt == "sgd" else 0.0)
+        net = make_net(
+            core,
+            [D, 400, K],
+            fused=fused,
+            batchnorm=False,
+            dropout=0.0,
+            opt=opt,
+            l2=1e-4 if opt == "sgd" else 0.0,
+        )
         assert net.num_params > 4 * 65536
         for idx in batches(3):
             net.train_step(images, labels, N, idx, 0, B, lr_for(opt))
@@ -114,18 +128,19 @@ def test_wide_layer_with_threaded_optimizer_step_agrees(core, data, opt):
 # the small growth of the differences over the steps, while a real change of the update rule
 # (e.g. a missing or doubled lr, a wrong sign, a stale W in dx) moves weights by ~lr |dW|, which
 # is orders of magnitude larger.
-FOLD_RTOL = 2.0 ** -17
+FOLD_RTOL = 2.0**-17
 
 
 @pytest.mark.parametrize("batchnorm", [False, True])
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 @pytest.mark.parametrize("sizes", [[D, K], [D, 48, 24, K]])
-def test_folded_sgd_step_matches_plain_sgd_within_rounding(core, data, batchnorm, dropout,
-                                                           sizes):
+def test_folded_sgd_step_matches_plain_sgd_within_rounding(core, data, batchnorm, dropout, sizes):
     images, labels = data
     order = batches(STEPS)
-    nets = [make_net(core, sizes, fused=fused, batchnorm=batchnorm, dropout=dropout, opt="sgd",
-                     l2=0.0) for fused in (True, False)]
+    nets = [
+        make_net(core, sizes, fused=fused, batchnorm=batchnorm, dropout=dropout, opt="sgd", l2=0.0)
+        for fused in (True, False)
+    ]
     start = nets[0].get_params()
     for step, idx in enumerate(order):
         losses = [net.train_step(images, labels, N, idx, 0, B, 0.05) for net in nets]
@@ -137,14 +152,13 @@ def test_folded_sgd_step_matches_plain_sgd_within_rounding(core, data, batchnorm
             for layer in range(len(sizes) - 1):
                 off, count = nets[0].tensor(layer, 0)
                 w = slice(off, off + count)
-                rest_end = (nets[0].tensor(layer + 1, 0)[0] if layer + 2 < len(sizes)
-                            else len(fused))
-                assert fused[off + count:rest_end] == plain[off + count:rest_end], layer
-                assert fused[w] != start[w]            # the fold did update W
+                rest_end = nets[0].tensor(layer + 1, 0)[0] if layer + 2 < len(sizes) else len(fused)
+                assert fused[off + count : rest_end] == plain[off + count : rest_end], layer
+                assert fused[w] != start[w]  # the fold did update W
     scale = max(abs(x) for x in plain)
     worst = max(abs(a - b) for a, b in zip(fused, plain))
     assert worst <= FOLD_RTOL * scale, (worst, scale)
-    assert fused != plain       # the switch really selects another computation
+    assert fused != plain  # the switch really selects another computation
 
 
 @pytest.mark.parametrize("opt,l2", [("sgd", 0.0)] + UNFOLDED)
@@ -154,10 +168,8 @@ def test_grads_hold_the_batch_gradient_after_every_plain_step(core, data, opt, l
     exactly what ann_net_forward_backward gives for that batch at the pre-step weights."""
     images, labels = data
     sizes = [D, 32, 16, K]
-    trained = make_net(core, sizes, fused=False, batchnorm=batchnorm, dropout=0.2, opt=opt,
-                       l2=l2)
-    probe = make_net(core, sizes, fused=False, batchnorm=batchnorm, dropout=0.2, opt=opt,
-                     l2=l2)
+    trained = make_net(core, sizes, fused=False, batchnorm=batchnorm, dropout=0.2, opt=opt, l2=l2)
+    probe = make_net(core, sizes, fused=False, batchnorm=batchnorm, dropout=0.2, opt=opt, l2=l2)
     for idx in batches(4):
         probe.set_params(trained.get_params())
         probe.set_state(trained.get_state())
@@ -175,10 +187,8 @@ def test_grads_after_a_folded_sgd_step_are_as_documented(core, data, batchnorm):
     batch's gradient and the weight entries are not written."""
     images, labels = data
     sizes = [D, 32, 16, K]
-    trained = make_net(core, sizes, fused=True, batchnorm=batchnorm, dropout=0.0, opt="sgd",
-                       l2=0.0)
-    probe = make_net(core, sizes, fused=True, batchnorm=batchnorm, dropout=0.0, opt="sgd",
-                     l2=0.0)
+    trained = make_net(core, sizes, fused=True, batchnorm=batchnorm, dropout=0.0, opt="sgd", l2=0.0)
+    probe = make_net(core, sizes, fused=True, batchnorm=batchnorm, dropout=0.0, opt="sgd", l2=0.0)
     for step, idx in enumerate(batches(3)):
         probe.set_params(trained.get_params())
         probe.set_state(trained.get_state())
@@ -189,9 +199,9 @@ def test_grads_after_a_folded_sgd_step_are_as_documented(core, data, batchnorm):
         for layer in range(len(sizes) - 1):
             off, count = trained.tensor(layer, 0)
             end = trained.tensor(layer + 1, 0)[0] if layer + 2 < len(sizes) else len(got)
-            assert got[off:off + count] == before[off:off + count]      # dW not written
-            assert got[off + count:end] == want[off + count:end]        # db, dgamma, dbeta
-            assert step > 0 or set(got[off:off + count]) == {0.0}       # zeros on a new net
+            assert got[off : off + count] == before[off : off + count]  # dW not written
+            assert got[off + count : end] == want[off + count : end]  # db, dgamma, dbeta
+            assert step > 0 or set(got[off : off + count]) == {0.0}  # zeros on a new net
 
 
 def test_set_fused_rejects_a_null_network(core):

@@ -4,6 +4,7 @@ bit-identical results for any thread count, argument errors, and the kernel / th
 Shapes follow ann.h: C (M, N) = A' (M, K) B' (K, N), A stored (K, M) when trans_a, B stored
 (N, K) when trans_b. Buffers are ``array('f')`` handed to C with ``ffi.from_buffer``.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,7 +14,7 @@ import random
 import subprocess
 import sys
 from array import array
-from typing import Iterator, List, Tuple
+from collections.abc import Iterator
 
 import pytest
 
@@ -37,10 +38,36 @@ def stored_matrix(rng: random.Random, rows: int, cols: int, ld: int) -> array:
     return out
 
 
-def run_sgemm(ffi, fn, ta: int, tb: int, M: int, N: int, K: int, A: array, lda: int,
-              B: array, ldb: int, beta: float, C: array, ldc: int) -> int:
-    return fn(ta, tb, M, N, K, ffi.from_buffer("float[]", A), lda,
-              ffi.from_buffer("float[]", B), ldb, beta, ffi.from_buffer("float[]", C), ldc)
+def run_sgemm(
+    ffi,
+    fn,
+    ta: int,
+    tb: int,
+    M: int,
+    N: int,
+    K: int,
+    A: array,
+    lda: int,
+    B: array,
+    ldb: int,
+    beta: float,
+    C: array,
+    ldc: int,
+) -> int:
+    return fn(
+        ta,
+        tb,
+        M,
+        N,
+        K,
+        ffi.from_buffer("float[]", A),
+        lda,
+        ffi.from_buffer("float[]", B),
+        ldb,
+        beta,
+        ffi.from_buffer("float[]", C),
+        ldc,
+    )
 
 
 @pytest.fixture
@@ -54,8 +81,18 @@ def threads_restored(core) -> Iterator[None]:
 
 # (M, N, K): unit sizes, K = 1, nothing a multiple of the 4x8 / 6x16 / 6x32 tiles, the seed
 # network's small shapes (direct, unpacked path), and shapes spanning several KC blocks.
-SHAPES = [(1, 1, 1), (1, 1, 7), (5, 1, 1), (1, 9, 1), (6, 16, 8), (13, 31, 2), (17, 33, 65),
-          (256, 10, 5), (20, 7, 256), (40, 70, 300)]
+SHAPES = [
+    (1, 1, 1),
+    (1, 1, 7),
+    (5, 1, 1),
+    (1, 9, 1),
+    (6, 16, 8),
+    (13, 31, 2),
+    (17, 33, 65),
+    (256, 10, 5),
+    (20, 7, 256),
+    (40, 70, 300),
+]
 FORMS = [(0, 0), (0, 1), (1, 0), (1, 1)]
 
 
@@ -78,8 +115,9 @@ def test_sgemm_matches_naive(core, ta, tb, M, N, K, beta, pads):
         C0.extend([PAD_SENTINEL] * pad_c)
     fast, naive = array("f", C0), array("f", C0)
     assert run_sgemm(ffi, lib.ann_sgemm, ta, tb, M, N, K, A, lda, B, ldb, beta, fast, ldc) == 0
-    assert run_sgemm(ffi, lib.ann_sgemm_naive, ta, tb, M, N, K, A, lda, B, ldb, beta, naive,
-                     ldc) == 0
+    assert (
+        run_sgemm(ffi, lib.ann_sgemm_naive, ta, tb, M, N, K, A, lda, B, ldb, beta, naive, ldc) == 0
+    )
     # |a|, |b| <= 1: each sum rounds ~K times in either kernel, so 1e-5 K bounds the gap
     worst = 0.0
     for i in range(M):
@@ -97,15 +135,19 @@ def test_sgemm_matches_naive(core, ta, tb, M, N, K, beta, pads):
 def test_sgemm_is_not_trivially_zero(core):
     """Guard for the comparison above: a known product, worked by hand."""
     ffi, lib = core
-    A = array("f", [1, 2, 3, 4, 5, 6])        # (2, 3)
-    B = array("f", [7, 8, 9, 10, 11, 12])     # (3, 2)
+    A = array("f", [1, 2, 3, 4, 5, 6])  # (2, 3)
+    B = array("f", [7, 8, 9, 10, 11, 12])  # (3, 2)
     C = array("f", [math.nan] * 4)
     assert run_sgemm(ffi, lib.ann_sgemm, 0, 0, 2, 2, 3, A, 3, B, 2, 0.0, C, 2) == 0
     assert list(C) == [58.0, 64.0, 139.0, 154.0]
     # A^T B^T with the same buffers: A stored (3, 2) -> A' (2, 3); B stored (2, 3) -> B' (3, 2)
     assert run_sgemm(ffi, lib.ann_sgemm, 1, 1, 2, 2, 3, A, 2, B, 3, 0.0, C, 2) == 0
-    assert list(C) == [1 * 7 + 3 * 8 + 5 * 9, 1 * 10 + 3 * 11 + 5 * 12,
-                       2 * 7 + 4 * 8 + 6 * 9, 2 * 10 + 4 * 11 + 6 * 12]
+    assert list(C) == [
+        1 * 7 + 3 * 8 + 5 * 9,
+        1 * 10 + 3 * 11 + 5 * 12,
+        2 * 7 + 4 * 8 + 6 * 9,
+        2 * 10 + 4 * 11 + 6 * 12,
+    ]
 
 
 @pytest.mark.parametrize("ta,tb", FORMS)
@@ -119,7 +161,7 @@ def test_thread_counts_give_identical_bits(core, threads_restored, ta, tb, M, N,
     B = random_floats(rng, K * N)
     C0 = random_floats(rng, M * N)
     lda, ldb = (M if ta else K), (K if tb else N)
-    results: List[Tuple[int, bytes]] = []
+    results: list[tuple[int, bytes]] = []
     for threads in (1, 2, 3, 16):
         assert lib.ann_set_num_threads(threads) == threads
         C = array("f", C0)
@@ -160,10 +202,19 @@ def test_argument_errors(core, fn_name, what, change, expected):
     A, B = array("f", [1.0] * 16), array("f", [1.0] * 16)
     C = array("f", [-7.0] * 16)
     status = getattr(lib, fn_name)(
-        args["ta"], args["tb"], args["M"], args["N"], args["K"],
-        ffi.from_buffer("float[]", A) if args["A"] else ffi.NULL, args["lda"],
-        ffi.from_buffer("float[]", B) if args["B"] else ffi.NULL, args["ldb"],
-        0.0, ffi.from_buffer("float[]", C) if args["C"] else ffi.NULL, args["ldc"])
+        args["ta"],
+        args["tb"],
+        args["M"],
+        args["N"],
+        args["K"],
+        ffi.from_buffer("float[]", A) if args["A"] else ffi.NULL,
+        args["lda"],
+        ffi.from_buffer("float[]", B) if args["B"] else ffi.NULL,
+        args["ldb"],
+        0.0,
+        ffi.from_buffer("float[]", C) if args["C"] else ffi.NULL,
+        args["ldc"],
+    )
     assert status == getattr(lib, expected), f"{what}: status {status}"
     if expected != "ANN_OK":
         assert list(C) == [-7.0] * 16, f"{what}: a rejected call wrote to C"
@@ -179,8 +230,8 @@ def test_set_and_get_num_threads(core, threads_restored):
     assert lib.ann_set_num_threads(-4) == one_per_core
     if cores is not None:
         assert one_per_core == min(cores, 64)
-    huge = lib.ann_set_num_threads(10 ** 6)
-    assert 1 <= huge < 10 ** 6 and lib.ann_get_num_threads() == huge
+    huge = lib.ann_set_num_threads(10**6)
+    assert 1 <= huge < 10**6 and lib.ann_get_num_threads() == huge
 
 
 def child_env(**extra: str) -> dict:
@@ -221,7 +272,7 @@ def cpu_flags() -> set:
     return set()
 
 
-def kernels_to_try() -> List[Tuple[str, str]]:
+def kernels_to_try() -> list[tuple[str, str]]:
     """(ANN_KERNEL value, the name ann_kernel_name must then report) for this CPU."""
     kernels = [("portable", "portable")]
     if platform.machine().lower() in ("aarch64", "arm64"):
@@ -240,8 +291,14 @@ def kernels_to_try() -> List[Tuple[str, str]]:
 @pytest.mark.parametrize("env_value,name", kernels_to_try())
 def test_forced_kernel_is_used_and_correct(core, env_value, name):
     """ANN_KERNEL is read once per process, so each kernel runs in a child interpreter."""
-    out = subprocess.run([sys.executable, "-c", CHILD_CHECK], env=child_env(ANN_KERNEL=env_value),
-                         capture_output=True, text=True, timeout=60, cwd=HERE)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD_CHECK],
+        env=child_env(ANN_KERNEL=env_value),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=HERE,
+    )
     assert out.returncode == 0, out.stderr
     kernel, _, ok = out.stdout.split()
     assert kernel == name
@@ -250,9 +307,14 @@ def test_forced_kernel_is_used_and_correct(core, env_value, name):
 
 @pytest.mark.parametrize("value,expected", [("3", 3), ("1", 1), ("zero", None), ("-2", None)])
 def test_num_threads_default_from_environment(core, value, expected):
-    out = subprocess.run([sys.executable, "-c", CHILD_CHECK],
-                         env=child_env(ANN_NUM_THREADS=value), capture_output=True, text=True,
-                         timeout=60, cwd=HERE)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD_CHECK],
+        env=child_env(ANN_NUM_THREADS=value),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=HERE,
+    )
     assert out.returncode == 0, out.stderr
     threads = int(out.stdout.split()[1])
     if expected is None:  # a bad value is ignored: one thread per core

@@ -1,4 +1,5 @@
 """Analytic gradients of the C core and the reference against central finite differences."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,6 +21,7 @@ def test_gradients_match_finite_differences(backend, sizes, batch):
 def test_gradcheck_detects_a_wrong_gradient(monkeypatch):
     """Break the reference backward (drop the 1/B of the softmax gradient): the check must fail."""
     from ann import _reference as ref
+
     original = ref.softmax_cross_entropy
 
     def wrong(logits, labels, B, K):

@@ -5,6 +5,7 @@ Test files are built here byte by byte with ``struct`` rather than with
 against our own writer. Every error test asserts the exception type, that the
 message names the file, and the specific wording of the problem.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -14,17 +15,15 @@ import struct
 import sys
 import tracemalloc
 from pathlib import Path
-from typing import Tuple
 
 import pytest
+from conftest import require_mnist
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ann._idx as idx_module
 from ann._errors import DataError
-from ann._idx import (IdxImages, IdxLabels, check_pair, read_idx, read_images, read_labels,
-                      write_idx)
-from conftest import require_mnist
+from ann._idx import IdxImages, IdxLabels, check_pair, read_idx, read_images, read_labels, write_idx
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "idx"
 
@@ -33,7 +32,7 @@ CORPUS = Path(__file__).resolve().parent / "corpus" / "idx"
 ELEMENT_SIZE = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}
 
 
-def idx_bytes(type_code: int, dims: Tuple[int, ...], data: bytes) -> bytes:
+def idx_bytes(type_code: int, dims: tuple[int, ...], data: bytes) -> bytes:
     return struct.pack(f">BBBB{len(dims)}I", 0, 0, type_code, len(dims), *dims) + data
 
 
@@ -165,15 +164,14 @@ def test_declared_size_over_limit_is_rejected_before_allocating(tmp_path: Path) 
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert f"= {0xFFFFFFFF ** 3} data bytes, more than the limit of {1 << 31}" in text
+    assert f"= {0xFFFFFFFF**3} data bytes, more than the limit of {1 << 31}" in text
     assert peak < 4 << 20
 
 
 def test_max_bytes_applies_to_element_size(tmp_path: Path) -> None:
     # 3 float64 = 24 bytes: over a limit of 23 even though only 3 elements.
     path = put(tmp_path, "f.idx", idx_bytes(0x0E, (3,), struct.pack(">3d", 1, 2, 3)))
-    assert "= 24 data bytes, more than the limit of 23" in error_of(read_idx, path,
-                                                                    max_bytes=23)
+    assert "= 24 data bytes, more than the limit of 23" in error_of(read_idx, path, max_bytes=23)
     assert read_idx(path, max_bytes=24)[1] == (3,)
 
 
@@ -282,7 +280,8 @@ def test_images_reject_label_file(tmp_path: Path) -> None:
 def test_images_reject_float_type(tmp_path: Path) -> None:
     path = put(tmp_path, "f.idx", idx_bytes(0x0D, (1, 1, 1), struct.pack(">f", 0.5)))
     assert "images must be uint8 (type 0x08), found type 0x0d (float32)" in error_of(
-        read_images, path)
+        read_images, path
+    )
 
 
 def test_labels_reject_image_file(tmp_path: Path) -> None:
@@ -398,16 +397,20 @@ def test_failed_write_keeps_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert path.read_bytes() == idx_bytes(0x08, (1,), b"\x05")
 
 
-@pytest.mark.parametrize("data, dims, type_code, expected", [
-    (b"\x00" * 6, (2, 3), 0x07, "unknown IDX type code 7"),
-    (b"", (), 0x08, "cannot write 0 dimensions"),
-    (b"\x00", (1,) * 5, 0x08, "cannot write 5 dimensions"),
-    (b"", (0, 3), 0x08, "dimension 0 = 0"),
-    (b"\x00" * 5, (2, 3), 0x08, "data has 5 bytes but 2x3 uint8 needs 6"),
-    (b"\x00" * 5, (3,), 0x0B, "data has 5 bytes but 3 int16 needs 6"),
-])
-def test_write_rejects_what_the_reader_would(tmp_path: Path, data, dims, type_code,
-                                             expected) -> None:
+@pytest.mark.parametrize(
+    "data, dims, type_code, expected",
+    [
+        (b"\x00" * 6, (2, 3), 0x07, "unknown IDX type code 7"),
+        (b"", (), 0x08, "cannot write 0 dimensions"),
+        (b"\x00", (1,) * 5, 0x08, "cannot write 5 dimensions"),
+        (b"", (0, 3), 0x08, "dimension 0 = 0"),
+        (b"\x00" * 5, (2, 3), 0x08, "data has 5 bytes but 2x3 uint8 needs 6"),
+        (b"\x00" * 5, (3,), 0x0B, "data has 5 bytes but 3 int16 needs 6"),
+    ],
+)
+def test_write_rejects_what_the_reader_would(
+    tmp_path: Path, data, dims, type_code, expected
+) -> None:
     path = tmp_path / "w.idx"
     with pytest.raises(DataError) as info:
         write_idx(path, data, dims, type_code)
@@ -440,14 +443,10 @@ def test_seed_corpus() -> None:
 TRAIN_LABEL_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_LABEL_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 RAW_SHA256 = {
-    "train-images-idx3-ubyte.gz":
-        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte.gz":
-        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte.gz":
-        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte.gz":
-        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    "train-images-idx3-ubyte.gz": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",  # noqa: E501
+    "train-labels-idx1-ubyte.gz": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",  # noqa: E501
+    "t10k-images-idx3-ubyte.gz": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte.gz": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
 
 
@@ -456,10 +455,13 @@ def mnist_file(name: str) -> Path:
     return require_mnist() / name
 
 
-@pytest.mark.parametrize("prefix, count, label_counts", [
-    ("train", 60000, TRAIN_LABEL_COUNTS),
-    ("t10k", 10000, TEST_LABEL_COUNTS),
-])
+@pytest.mark.parametrize(
+    "prefix, count, label_counts",
+    [
+        ("train", 60000, TRAIN_LABEL_COUNTS),
+        ("t10k", 10000, TEST_LABEL_COUNTS),
+    ],
+)
 def test_real_mnist(prefix: str, count: int, label_counts) -> None:
     images_name = f"{prefix}-images-idx3-ubyte.gz"
     labels_name = f"{prefix}-labels-idx1-ubyte.gz"
@@ -481,8 +483,9 @@ def test_real_mnist(prefix: str, count: int, label_counts) -> None:
 # --------------------------------------------------------------------------
 # properties
 
-PROPERTY_SETTINGS = settings(max_examples=200, deadline=None,
-                             suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROPERTY_SETTINGS = settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 header_like = st.builds(
     lambda t, n, rest: bytes([0, 0, t, n]) + rest,
@@ -493,7 +496,7 @@ header_like = st.builds(
 any_bytes = st.one_of(st.binary(max_size=200), header_like)
 
 
-def check_consistent(type_code: int, dims: Tuple[int, ...], data: bytes) -> None:
+def check_consistent(type_code: int, dims: tuple[int, ...], data: bytes) -> None:
     count = 1
     for dim in dims:
         assert dim >= 1
@@ -503,8 +506,9 @@ def check_consistent(type_code: int, dims: Tuple[int, ...], data: bytes) -> None
 
 @PROPERTY_SETTINGS
 @given(content=any_bytes, compress=st.booleans())
-def test_property_random_bytes_give_result_or_data_error(tmp_path: Path, content: bytes,
-                                                         compress: bool) -> None:
+def test_property_random_bytes_give_result_or_data_error(
+    tmp_path: Path, content: bytes, compress: bool
+) -> None:
     path = put(tmp_path, "random.bin", gz(content) if compress else content)
     for reader in (read_idx, read_images, read_labels):
         try:
@@ -527,8 +531,11 @@ def valid_idx(draw):
     count = 1
     for dim in dims:
         count *= dim
-    data = draw(st.binary(min_size=count * ELEMENT_SIZE[type_code],
-                          max_size=count * ELEMENT_SIZE[type_code]))
+    data = draw(
+        st.binary(
+            min_size=count * ELEMENT_SIZE[type_code], max_size=count * ELEMENT_SIZE[type_code]
+        )
+    )
     return type_code, dims, data
 
 
@@ -545,11 +552,17 @@ def test_property_round_trip(tmp_path: Path, case, name: str) -> None:
 
 
 @PROPERTY_SETTINGS
-@given(case=valid_idx(), cut=st.integers(0, 10_000), flip=st.integers(0, 10_000),
-       xor=st.integers(1, 255), mode=st.sampled_from(["truncate", "flip", "both"]),
-       compress=st.booleans())
-def test_property_mutations(tmp_path: Path, case, cut: int, flip: int, xor: int, mode: str,
-                            compress: bool) -> None:
+@given(
+    case=valid_idx(),
+    cut=st.integers(0, 10_000),
+    flip=st.integers(0, 10_000),
+    xor=st.integers(1, 255),
+    mode=st.sampled_from(["truncate", "flip", "both"]),
+    compress=st.booleans(),
+)
+def test_property_mutations(
+    tmp_path: Path, case, cut: int, flip: int, xor: int, mode: str, compress: bool
+) -> None:
     type_code, dims, data = case
     original = idx_bytes(type_code, dims, data)
     mutated = bytearray(original)
@@ -557,13 +570,13 @@ def test_property_mutations(tmp_path: Path, case, cut: int, flip: int, xor: int,
     if mode in ("flip", "both"):
         mutated[flip % header_len] ^= xor
     if mode in ("truncate", "both"):
-        del mutated[cut % len(original):]
+        del mutated[cut % len(original) :]
     raw = bytes(mutated)
     packed = gz(raw) if compress else raw
     if compress and mode == "truncate":
         # Cut the compressed stream itself rather than its content.
         raw = original
-        packed = gz(original)[:cut % len(gz(original))]
+        packed = gz(original)[: cut % len(gz(original))]
     path = put(tmp_path, "mut.idx", packed)
     try:
         got_type, got_dims, got_data = read_idx(path)
@@ -573,8 +586,8 @@ def test_property_mutations(tmp_path: Path, case, cut: int, flip: int, xor: int,
     # A parse that succeeds must be exactly what the (mutated) header says.
     check_consistent(got_type, got_dims, got_data)
     assert raw[2] == got_type and raw[3] == len(got_dims)
-    assert struct.unpack(f">{len(got_dims)}I", raw[4:4 + 4 * len(got_dims)]) == got_dims
-    assert raw[4 + 4 * len(got_dims):] == got_data
+    assert struct.unpack(f">{len(got_dims)}I", raw[4 : 4 + 4 * len(got_dims)]) == got_dims
+    assert raw[4 + 4 * len(got_dims) :] == got_data
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,6 +4,7 @@ The expected gray values come from an oracle written here from the PNG/PGM specs
 with exact fractions (and, where Pillow is installed, from Pillow itself), never
 from the decoder's own output.
 """
+
 from __future__ import annotations
 
 import io
@@ -11,10 +12,10 @@ import os
 import random
 import struct
 import zlib
+from collections.abc import Sequence
 from fractions import Fraction
 from math import floor
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,8 +23,15 @@ from hypothesis import strategies as st
 
 from ann._errors import DataError
 from ann._images import (
-    _encode_png, _filter_row, decode_pgm, decode_png, encode_pgm, encode_png_gray, image_format,
-    looks_inverted, read_image,
+    _encode_png,
+    _filter_row,
+    decode_pgm,
+    decode_png,
+    encode_pgm,
+    encode_png_gray,
+    image_format,
+    looks_inverted,
+    read_image,
 )
 
 SIG = b"\x89PNG\r\n\x1a\n"
@@ -32,12 +40,17 @@ CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 
 # --------------------------------------------------------------------------- oracle helpers
 
+
 def round_half_up(x: Fraction) -> int:
     return floor(x + Fraction(1, 2))
 
 
-def gray_of(color_type: int, bit_depth: int, samples: Tuple[int, ...],
-            palette: Optional[Sequence[Tuple[int, int, int]]] = None) -> int:
+def gray_of(
+    color_type: int,
+    bit_depth: int,
+    samples: tuple[int, ...],
+    palette: Sequence[tuple[int, int, int]] | None = None,
+) -> int:
     """Spec-level gray value of one pixel: BT.601 luma, alpha dropped, scaled to 0..255."""
     if color_type == 3:
         r, g, b = palette[samples[0]]
@@ -53,7 +66,7 @@ def gray_of(color_type: int, bit_depth: int, samples: Tuple[int, ...],
     return round_half_up(Fraction(299 * r + 587 * g + 114 * b, 1000) * 255 / maxv)
 
 
-def pack_row(pixels: Sequence[Tuple[int, ...]], bit_depth: int) -> bytes:
+def pack_row(pixels: Sequence[tuple[int, ...]], bit_depth: int) -> bytes:
     """Samples of one row as PNG stores them: big-endian 16-bit, or MSB-first bit packing."""
     flat = [s for px in pixels for s in px]
     if bit_depth == 16:
@@ -63,7 +76,7 @@ def pack_row(pixels: Sequence[Tuple[int, ...]], bit_depth: int) -> bytes:
     per = 8 // bit_depth
     out = bytearray()
     for i in range(0, len(flat), per):
-        group = flat[i:i + per] + [0] * (per - len(flat[i:i + per]))
+        group = flat[i : i + per] + [0] * (per - len(flat[i : i + per]))
         byte = 0
         for s in group:
             byte = byte << bit_depth | s
@@ -71,34 +84,64 @@ def pack_row(pixels: Sequence[Tuple[int, ...]], bit_depth: int) -> bytes:
     return bytes(out)
 
 
-def chunk(kind: bytes, body: bytes, crc: Optional[int] = None) -> bytes:
+def chunk(kind: bytes, body: bytes, crc: int | None = None) -> bytes:
     if crc is None:
         crc = zlib.crc32(kind + body)
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
 
 
-def ihdr(width: int, height: int, depth: int = 8, color: int = 0, interlace: int = 0,
-         compression: int = 0, filter_method: int = 0) -> bytes:
-    return chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, color, compression,
-                                      filter_method, interlace))
+def ihdr(
+    width: int,
+    height: int,
+    depth: int = 8,
+    color: int = 0,
+    interlace: int = 0,
+    compression: int = 0,
+    filter_method: int = 0,
+) -> bytes:
+    return chunk(
+        b"IHDR",
+        struct.pack(">IIBBBBB", width, height, depth, color, compression, filter_method, interlace),
+    )
 
 
-def gray_png(width: int, height: int, raw: bytes, *, extra_before: Sequence[bytes] = (),
-             after_idat: Sequence[bytes] = (), idat: Optional[bytes] = None) -> bytes:
+def gray_png(
+    width: int,
+    height: int,
+    raw: bytes,
+    *,
+    extra_before: Sequence[bytes] = (),
+    after_idat: Sequence[bytes] = (),
+    idat: bytes | None = None,
+) -> bytes:
     """A gray 8-bit PNG from *raw* (filter bytes included) with optional extra chunks."""
     body = zlib.compress(raw) if idat is None else idat
-    return (SIG + ihdr(width, height) + b"".join(extra_before) + chunk(b"IDAT", body)
-            + b"".join(after_idat) + chunk(b"IEND", b""))
+    return (
+        SIG
+        + ihdr(width, height)
+        + b"".join(extra_before)
+        + chunk(b"IDAT", body)
+        + b"".join(after_idat)
+        + chunk(b"IEND", b"")
+    )
 
 
-def random_pixels(rng: random.Random, width: int, height: int, channels: int,
-                  bit_depth: int, limit: Optional[int] = None) -> List[List[Tuple[int, ...]]]:
+def random_pixels(
+    rng: random.Random,
+    width: int,
+    height: int,
+    channels: int,
+    bit_depth: int,
+    limit: int | None = None,
+) -> list[list[tuple[int, ...]]]:
     top = (1 << bit_depth) - 1 if limit is None else limit - 1
-    return [[tuple(rng.randint(0, top) for _ in range(channels)) for _ in range(width)]
-            for _ in range(height)]
+    return [
+        [tuple(rng.randint(0, top) for _ in range(channels)) for _ in range(width)]
+        for _ in range(height)
+    ]
 
 
-def random_palette(rng: random.Random, n: int) -> List[Tuple[int, int, int]]:
+def random_palette(rng: random.Random, n: int) -> list[tuple[int, int, int]]:
     return [(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(n)]
 
 
@@ -116,8 +159,9 @@ def expect_error(data: bytes, *words: str, decoder=decode_png, **kw) -> DataErro
 def smooth_image(width: int, height: int, seed: int = 0) -> bytes:
     """Gradients plus noise: rows differ so Up/Average/Paeth predictors matter."""
     rng = random.Random(seed)
-    return bytes((x * 7 + y * 13 + rng.randrange(20)) & 0xFF
-                 for y in range(height) for x in range(width))
+    return bytes(
+        (x * 7 + y * 13 + rng.randrange(20)) & 0xFF for y in range(height) for x in range(width)
+    )
 
 
 # --------------------------------------------------------------------------- round trips
@@ -131,7 +175,7 @@ def test_png_gray_round_trip_each_filter(width, height, filter_type):
     pixels = smooth_image(width, height, seed=width * 100 + height)
     data = encode_png_gray(width, height, pixels, filters=filter_type)
     # The filter byte really is the one asked for (so every unfilter path is exercised).
-    raw = zlib.decompress(data[8 + 25 + 8:-12 - 4])
+    raw = zlib.decompress(data[8 + 25 + 8 : -12 - 4])
     assert {raw[y * (width + 1)] for y in range(height)} == {filter_type}
     assert decode_png(data) == (width, height, pixels)
 
@@ -146,8 +190,21 @@ def test_png_gray_round_trip_mixed_filters_random_pixels():
 
 
 FORMATS = [  # (colour type, bit depth)
-    (0, 1), (0, 2), (0, 4), (0, 8), (0, 16), (2, 8), (2, 16), (3, 1), (3, 2), (3, 4), (3, 8),
-    (4, 8), (4, 16), (6, 8), (6, 16),
+    (0, 1),
+    (0, 2),
+    (0, 4),
+    (0, 8),
+    (0, 16),
+    (2, 8),
+    (2, 16),
+    (3, 1),
+    (3, 2),
+    (3, 4),
+    (3, 8),
+    (4, 8),
+    (4, 16),
+    (6, 8),
+    (6, 16),
 ]
 
 
@@ -163,18 +220,27 @@ def test_png_every_format_and_filter_matches_oracle(color_type, bit_depth):
     image = random_pixels(rng, width, height, CHANNELS[color_type], bit_depth, limit)
     scanlines = [pack_row(row, bit_depth) for row in image]
     filters = [y % 5 for y in range(height)]
-    data = _encode_png(width, height, color_type, bit_depth, scanlines, filters,
-                       palette=None if palette is None else bytes(c for p in palette for c in p))
+    data = _encode_png(
+        width,
+        height,
+        color_type,
+        bit_depth,
+        scanlines,
+        filters,
+        palette=None if palette is None else bytes(c for p in palette for c in p),
+    )
     want = bytes(gray_of(color_type, bit_depth, px, palette) for row in image for px in row)
     assert decode_png(data) == (width, height, want)
 
 
 def test_png_full_scale_values_stay_full_scale():
     # 16-bit 65535 and 1-bit 1 are white, 0 is black; 2-bit steps are 85 apart.
-    for depth, values, want in [(16, [0, 65535, 32768], [0, 255, 128]),
-                                (1, [0, 1, 1], [0, 255, 255]),
-                                (2, [0, 1, 2, 3], [0, 85, 170, 255]),
-                                (4, [0, 1, 15], [0, 17, 255])]:
+    for depth, values, want in [
+        (16, [0, 65535, 32768], [0, 255, 128]),
+        (1, [0, 1, 1], [0, 255, 255]),
+        (2, [0, 1, 2, 3], [0, 85, 170, 255]),
+        (4, [0, 1, 15], [0, 17, 255]),
+    ]:
         row = pack_row([(v,) for v in values], depth)
         data = _encode_png(len(values), 1, 0, depth, [row])
         assert decode_png(data)[2] == bytes(want)
@@ -190,27 +256,41 @@ def test_png_rgb_uses_bt601_luma_and_alpha_is_dropped():
 def test_png_ancillary_chunks_are_ignored_but_crc_checked():
     pixels = smooth_image(6, 4)
     text = (b"tEXt", b"Comment\x00hello")
-    good = _encode_png(6, 4, 0, 8, [pixels[i:i + 6] for i in range(0, 24, 6)], 2,
-                       ancillary=[text, (b"gAMA", struct.pack(">I", 45455))])
+    good = _encode_png(
+        6,
+        4,
+        0,
+        8,
+        [pixels[i : i + 6] for i in range(0, 24, 6)],
+        2,
+        ancillary=[text, (b"gAMA", struct.pack(">I", 45455))],
+    )
     assert decode_png(good)[2] == pixels
     at = good.index(b"tEXt")
-    bad = good[:at + 4] + b"J" + good[at + 5:]
+    bad = good[: at + 4] + b"J" + good[at + 5 :]
     expect_error(bad, "CRC mismatch in chunk tEXt")
 
 
 def test_png_multiple_idat_chunks_are_joined():
     pixels = smooth_image(9, 9)
-    raw = b"".join(b"\x00" + pixels[y * 9:(y + 1) * 9] for y in range(9))
+    raw = b"".join(b"\x00" + pixels[y * 9 : (y + 1) * 9] for y in range(9))
     stream = zlib.compress(raw)
-    parts = [chunk(b"IDAT", stream[i:i + 7]) for i in range(0, len(stream), 7)]
+    parts = [chunk(b"IDAT", stream[i : i + 7]) for i in range(0, len(stream), 7)]
     data = SIG + ihdr(9, 9) + b"".join(parts) + chunk(b"IEND", b"")
     assert decode_png(data) == (9, 9, pixels)
 
 
 # --------------------------------------------------------------------------- Adam7
 
-ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4),
-         (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
 
 
 def interlaced_png(image, color_type: int, bit_depth: int, palette=None, filter_seed=0) -> bytes:
@@ -228,8 +308,13 @@ def interlaced_png(image, color_type: int, bit_depth: int, palette=None, filter_
             raw += _filter_row(line, prior, rng.randrange(5), bpp)
             prior = line
     plte = b"" if palette is None else chunk(b"PLTE", bytes(c for p in palette for c in p))
-    return (SIG + ihdr(width, height, bit_depth, color_type, interlace=1) + plte
-            + chunk(b"IDAT", zlib.compress(bytes(raw))) + chunk(b"IEND", b""))
+    return (
+        SIG
+        + ihdr(width, height, bit_depth, color_type, interlace=1)
+        + plte
+        + chunk(b"IDAT", zlib.compress(bytes(raw)))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.parametrize("width,height", [(1, 1), (28, 28), (3, 9), (9, 2), (13, 7)])
@@ -237,8 +322,9 @@ def interlaced_png(image, color_type: int, bit_depth: int, palette=None, filter_
 def test_png_adam7_interlaced(width, height, color_type, bit_depth):
     rng = random.Random(width * 31 + height + color_type)
     palette = random_palette(rng, 16) if color_type == 3 else None
-    image = random_pixels(rng, width, height, CHANNELS[color_type], bit_depth,
-                          16 if palette else None)
+    image = random_pixels(
+        rng, width, height, CHANNELS[color_type], bit_depth, 16 if palette else None
+    )
     data = interlaced_png(image, color_type, bit_depth, palette, filter_seed=width)
     want = bytes(gray_of(color_type, bit_depth, px, palette) for row in image for px in row)
     assert decode_png(data) == (width, height, want)
@@ -246,7 +332,8 @@ def test_png_adam7_interlaced(width, height, color_type, bit_depth):
 
 # --------------------------------------------------------------------------- Pillow
 
-def pillow_image(mode: str, size: Tuple[int, int], seed: int):
+
+def pillow_image(mode: str, size: tuple[int, int], seed: int):
     Image = pytest.importorskip("PIL.Image")
     rng = random.Random(seed)
     width, height = size
@@ -260,11 +347,16 @@ def pillow_image(mode: str, size: Tuple[int, int], seed: int):
         return image
     bands = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4, "1": 1}[mode]
     if mode == "1":
-        return Image.frombytes("L", size, bytes(rng.choice((0, 255)) for _ in
-                                                range(width * height))).convert("1")
+        return Image.frombytes(
+            "L", size, bytes(rng.choice((0, 255)) for _ in range(width * height))
+        ).convert("1")
     # Smooth-ish content so Pillow's adaptive filtering picks several filter types.
-    raw = bytes((x * 5 + y * 3 * (b + 1) + rng.randrange(30)) & 0xFF
-                for y in range(height) for x in range(width) for b in range(bands))
+    raw = bytes(
+        (x * 5 + y * 3 * (b + 1) + rng.randrange(30)) & 0xFF
+        for y in range(height)
+        for x in range(width)
+        for b in range(bands)
+    )
     return Image.frombytes(mode, size, raw)
 
 
@@ -345,14 +437,18 @@ def test_pgm_matches_pillow(mode):
 def test_pillow_reads_our_encoders():
     Image = pytest.importorskip("PIL.Image")
     pixels = smooth_image(10, 6)
-    for data in (encode_png_gray(10, 6, pixels, filters=4), encode_pgm(10, 6, pixels),
-                 encode_pgm(10, 6, pixels, binary=False)):
+    for data in (
+        encode_png_gray(10, 6, pixels, filters=4),
+        encode_pgm(10, 6, pixels),
+        encode_pgm(10, 6, pixels, binary=False),
+    ):
         image = Image.open(io.BytesIO(data))
         assert (image.mode, image.size) == ("L", (10, 6))
         assert image.tobytes() == pixels
 
 
 # --------------------------------------------------------------------------- malformed PNG
+
 
 def valid_png(width: int = 4, height: int = 3) -> bytes:
     return encode_png_gray(width, height, smooth_image(width, height))
@@ -393,6 +489,7 @@ def test_png_bad_filter_byte(bad_filter):
 
 def test_png_oversize_inflate_is_refused_with_bounded_memory():
     import tracemalloc
+
     # 32 MiB of zeros compress to ~32 KiB: a zip bomb for a 28x28 image.
     compressor = zlib.compressobj(9)
     block = bytes(1 << 20)
@@ -422,14 +519,17 @@ def test_png_corrupt_and_truncated_zlib_stream():
     expect_error(gray_png(2, 2, b"", idat=stream[:-6]), "truncated compressed image data")
     bad_adler = stream[:-1] + bytes([stream[-1] ^ 1])
     expect_error(gray_png(2, 2, b"", idat=bad_adler), "corrupt compressed")
-    expect_error(gray_png(2, 2, b"", idat=stream + b"junk"), "4 bytes after the end of the "
-                 "compressed image data")
+    expect_error(
+        gray_png(2, 2, b"", idat=stream + b"junk"),
+        "4 bytes after the end of the compressed image data",
+    )
 
 
 def test_png_wrong_size_for_expect():
     data = encode_png_gray(32, 30, bytes(32 * 30))
-    error = expect_error(data, "image is 32x30 pixels; ann predict takes 28x28 grayscale",
-                         expect=(28, 28))
+    error = expect_error(
+        data, "image is 32x30 pixels; ann predict takes 28x28 grayscale", expect=(28, 28)
+    )
     assert error.path == "img"
     assert decode_png(data)[:2] == (32, 30)  # fine without expect
 
@@ -441,18 +541,21 @@ def test_png_size_is_checked_before_inflating():
     expect_error(data, "more than the limit of")
 
 
-@pytest.mark.parametrize("header,words", [
-    (ihdr(0, 5), "invalid image size 0x5"),
-    (ihdr(5, 2 ** 31), "invalid image size"),
-    (ihdr(2, 2, 8, 5), "invalid PNG colour type 5"),
-    (ihdr(2, 2, 4, 2), "bit depth 4 is invalid for RGB"),
-    (ihdr(2, 2, 16, 3), "bit depth 16 is invalid for palette"),
-    (ihdr(2, 2, 3, 0), "bit depth 3 is invalid"),
-    (ihdr(2, 2, interlace=2), "unknown PNG interlace method 2"),
-    (ihdr(2, 2, compression=1), "unknown PNG compression method 1"),
-    (ihdr(2, 2, filter_method=1), "unknown PNG filter method 1"),
-    (chunk(b"IHDR", b"\x00" * 12), "IHDR chunk is 12 bytes"),
-])
+@pytest.mark.parametrize(
+    "header,words",
+    [
+        (ihdr(0, 5), "invalid image size 0x5"),
+        (ihdr(5, 2**31), "invalid image size"),
+        (ihdr(2, 2, 8, 5), "invalid PNG colour type 5"),
+        (ihdr(2, 2, 4, 2), "bit depth 4 is invalid for RGB"),
+        (ihdr(2, 2, 16, 3), "bit depth 16 is invalid for palette"),
+        (ihdr(2, 2, 3, 0), "bit depth 3 is invalid"),
+        (ihdr(2, 2, interlace=2), "unknown PNG interlace method 2"),
+        (ihdr(2, 2, compression=1), "unknown PNG compression method 1"),
+        (ihdr(2, 2, filter_method=1), "unknown PNG filter method 1"),
+        (chunk(b"IHDR", b"\x00" * 12), "IHDR chunk is 12 bytes"),
+    ],
+)
 def test_png_bad_ihdr(header, words):
     data = SIG + header + chunk(b"IDAT", zlib.compress(b"\x00" * 6)) + chunk(b"IEND", b"")
     expect_error(data, words)
@@ -472,12 +575,19 @@ def test_png_chunk_structure_errors():
     # IDAT, then another chunk, then IDAT again
     raw = b"\x00" + smooth_image(4, 3)[:4]
     stream = zlib.compress(raw * 3)
-    split = (SIG + ihdr(4, 3) + chunk(b"IDAT", stream[:5]) + chunk(b"tEXt", b"a\x00b")
-             + chunk(b"IDAT", stream[5:]) + chunk(b"IEND", b""))
+    split = (
+        SIG
+        + ihdr(4, 3)
+        + chunk(b"IDAT", stream[:5])
+        + chunk(b"tEXt", b"a\x00b")
+        + chunk(b"IDAT", stream[5:])
+        + chunk(b"IEND", b"")
+    )
     expect_error(split, "IDAT chunks are not consecutive")
     # An ancillary chunk between IDAT and IEND is fine.
-    after = (SIG + ihdr(4, 3) + chunk(b"IDAT", stream) + chunk(b"tEXt", b"a\x00b")
-             + chunk(b"IEND", b""))
+    after = (
+        SIG + ihdr(4, 3) + chunk(b"IDAT", stream) + chunk(b"tEXt", b"a\x00b") + chunk(b"IEND", b"")
+    )
     assert decode_png(after)[2] == raw[1:] * 3
 
 
@@ -486,15 +596,19 @@ def test_png_palette_errors():
     plte = chunk(b"PLTE", bytes(range(6)))
     end = chunk(b"IEND", b"")
     expect_error(SIG + ihdr(2, 2, 8, 3) + idat + end, "no PLTE chunk")
-    expect_error(SIG + ihdr(2, 2, 8, 3) + chunk(b"PLTE", b"\x00" * 4) + idat + end,
-                 "PLTE chunk of 4 bytes")
+    expect_error(
+        SIG + ihdr(2, 2, 8, 3) + chunk(b"PLTE", b"\x00" * 4) + idat + end, "PLTE chunk of 4 bytes"
+    )
     expect_error(SIG + ihdr(2, 2, 8, 3) + plte + plte + idat + end, "second PLTE")
     expect_error(SIG + ihdr(2, 2, 8, 0) + plte + idat + end, "PLTE chunk in a grayscale PNG")
     expect_error(SIG + ihdr(2, 2, 8, 3) + idat + plte + end, "no PLTE chunk")
     # Only 2 entries, index 2 used:
     out_of_range = chunk(b"IDAT", zlib.compress(b"\x00\x00\x01\x00\x02\x01"))
-    expect_error(SIG + ihdr(2, 2, 8, 3) + plte + out_of_range + end,
-                 "palette index 2 is out of range", "2 entries")
+    expect_error(
+        SIG + ihdr(2, 2, 8, 3) + plte + out_of_range + end,
+        "palette index 2 is out of range",
+        "2 entries",
+    )
     # A palette is allowed (and ignored) in an RGB file.
     rgb = _encode_png(1, 1, 2, 8, [b"\x00\xff\x00"], palette=bytes(6))
     assert decode_png(rgb)[2] == bytes([150])
@@ -506,6 +620,7 @@ def test_png_signature_errors():
 
 
 # --------------------------------------------------------------------------- PGM
+
 
 def test_pgm_round_trip_binary_and_ascii():
     for width, height in SIZES:
@@ -542,45 +657,53 @@ def test_pgm_trailing_whitespace_is_allowed():
     assert decode_pgm(b"P2 2 1 255\n5 6\n\n")[2] == b"\x05\x06"
 
 
-@pytest.mark.parametrize("data,words", [
-    (b"P5\n2 2\n0\n\x00\x00\x00\x00", ["maxval is 0"]),
-    (b"P5\n2 2\n65536\n" + bytes(8), ["maxval is 65536"]),
-    (b"P5\n0 2\n255\n", ["invalid image size 0x2"]),
-    (b"P5\nxx 2\n255\n" + bytes(4), ["expected the width", "b'xx 2"]),
-    (b"P5\n28x28\n255\n", ["width 28 is followed by b'x'"]),
-    (b"P5\n2", ["truncated PGM header", "height"]),
-    (b"P2", ["truncated PGM header", "width"]),
-    (b"P5\n2 2 # only a comment", ["truncated PGM header", "maxval"]),
-    (b"P5\n2 2\n255", ["truncated PGM: no pixel data"]),
-    (b"P5\n2 2\n255#x\n" + bytes(4), ["followed by one whitespace"]),
-    (b"P5\n2 2\n255\n\x00\x00\x00", ["truncated PGM: 3 bytes", "implies 4"]),
-    (b"P5\n2 2\n255\n\x00\x00\x00\x00P5", ["2 bytes after the pixel data"]),
-    (b"P5\n2 2\n1000\n" + bytes(7), ["truncated PGM: 7 bytes", "implies 8"]),
-    (b"P5\n2 1\n200\n\x00\xc9", ["pixel value 201 exceeds maxval 200"]),
-    (b"P5\n1 1\n300\n\x01\x2d", ["pixel value 301 exceeds maxval 300"]),
-    (b"P2\n2 2\n255\n1 2 3", ["truncated PGM: 3 samples", "declares 4"]),
-    (b"P2\n2 2\n255\n1 2 3 4 5", ["more than the 4 samples"]),
-    (b"P2\n2 1\n255\n1 x", ["sample 1 is b'x'", "not a decimal"]),
-    (b"P2\n2 1\n255\n1 -2", ["sample 1", "not a decimal"]),
-    (b"P2\n2 1\n255\n1 256", ["sample 1 is 256, above maxval 255"]),
-    (b"P2\n2 1\n255\n1 99999999999999999999999", ["above maxval 255"]),
-    (b"P5\n99999999999 2\n255\n", ["11 digits"]),
-    (b"P52 2 255\n\x00", ["not a PNG or PGM"]),
-    (b"P6\n2 2\n255\n" + bytes(12), ["PPM colour image", "only PNG and PGM"]),
-    (b"", ["empty file"]),
-])
+@pytest.mark.parametrize(
+    "data,words",
+    [
+        (b"P5\n2 2\n0\n\x00\x00\x00\x00", ["maxval is 0"]),
+        (b"P5\n2 2\n65536\n" + bytes(8), ["maxval is 65536"]),
+        (b"P5\n0 2\n255\n", ["invalid image size 0x2"]),
+        (b"P5\nxx 2\n255\n" + bytes(4), ["expected the width", "b'xx 2"]),
+        (b"P5\n28x28\n255\n", ["width 28 is followed by b'x'"]),
+        (b"P5\n2", ["truncated PGM header", "height"]),
+        (b"P2", ["truncated PGM header", "width"]),
+        (b"P5\n2 2 # only a comment", ["truncated PGM header", "maxval"]),
+        (b"P5\n2 2\n255", ["truncated PGM: no pixel data"]),
+        (b"P5\n2 2\n255#x\n" + bytes(4), ["followed by one whitespace"]),
+        (b"P5\n2 2\n255\n\x00\x00\x00", ["truncated PGM: 3 bytes", "implies 4"]),
+        (b"P5\n2 2\n255\n\x00\x00\x00\x00P5", ["2 bytes after the pixel data"]),
+        (b"P5\n2 2\n1000\n" + bytes(7), ["truncated PGM: 7 bytes", "implies 8"]),
+        (b"P5\n2 1\n200\n\x00\xc9", ["pixel value 201 exceeds maxval 200"]),
+        (b"P5\n1 1\n300\n\x01\x2d", ["pixel value 301 exceeds maxval 300"]),
+        (b"P2\n2 2\n255\n1 2 3", ["truncated PGM: 3 samples", "declares 4"]),
+        (b"P2\n2 2\n255\n1 2 3 4 5", ["more than the 4 samples"]),
+        (b"P2\n2 1\n255\n1 x", ["sample 1 is b'x'", "not a decimal"]),
+        (b"P2\n2 1\n255\n1 -2", ["sample 1", "not a decimal"]),
+        (b"P2\n2 1\n255\n1 256", ["sample 1 is 256, above maxval 255"]),
+        (b"P2\n2 1\n255\n1 99999999999999999999999", ["above maxval 255"]),
+        (b"P5\n99999999999 2\n255\n", ["11 digits"]),
+        (b"P52 2 255\n\x00", ["not a PNG or PGM"]),
+        (b"P6\n2 2\n255\n" + bytes(12), ["PPM colour image", "only PNG and PGM"]),
+        (b"", ["empty file"]),
+    ],
+)
 def test_pgm_malformed(data, words):
     expect_error(data, *words, decoder=decode_pgm)
 
 
 def test_pgm_wrong_size_checked_from_header():
     # The raster is missing entirely, but the size error is what the user needs to hear.
-    expect_error(b"P5 32 30 255\n", "image is 32x30 pixels; ann predict takes 28x28",
-                 decoder=decode_pgm, expect=(28, 28))
+    expect_error(
+        b"P5 32 30 255\n",
+        "image is 32x30 pixels; ann predict takes 28x28",
+        decoder=decode_pgm,
+        expect=(28, 28),
+    )
     expect_error(b"P2 4000 4000 255\n", "more than the limit", decoder=decode_pgm)
 
 
 # --------------------------------------------------------------------------- read_image
+
 
 def test_read_image_dispatches_on_content_not_extension(tmp_path: Path):
     pixels = smooth_image(28, 28)
@@ -602,8 +725,9 @@ def test_read_image_wrong_size_message(tmp_path: Path):
     path.write_bytes(encode_png_gray(32, 30, bytes(32 * 30)))
     with pytest.raises(DataError) as info:
         read_image(path)
-    assert str(info.value) == (f"{path}: image is 32x30 pixels; ann predict takes 28x28 "
-                               f"grayscale images (like MNIST)")
+    assert str(info.value) == (
+        f"{path}: image is 32x30 pixels; ann predict takes 28x28 grayscale images (like MNIST)"
+    )
     assert read_image(path, expect=(30, 32)) == bytes(32 * 30)
 
 
@@ -631,14 +755,17 @@ def test_read_image_file_errors(tmp_path: Path):
     assert "larger than 64 MiB" in read_error(big)
 
 
-@pytest.mark.parametrize("head,words", [
-    (b"\xff\xd8\xff\xe0\x00\x10JFIF", "this is a JPEG image"),
-    (b"GIF89a\x01\x00", "this is a GIF image"),
-    (b"\x00\x00\x08\x03\x00\x00\x00\x01", "an IDX file"),
-    (b"\x1f\x8b\x08\x00", "a gzip file"),
-    (b"\x89PNG\n\x1a\n", "damaged PNG signature"),
-    (b"hello world", "not a PNG or PGM image (it starts with bytes 68 65 6c"),
-])
+@pytest.mark.parametrize(
+    "head,words",
+    [
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", "this is a JPEG image"),
+        (b"GIF89a\x01\x00", "this is a GIF image"),
+        (b"\x00\x00\x08\x03\x00\x00\x00\x01", "an IDX file"),
+        (b"\x1f\x8b\x08\x00", "a gzip file"),
+        (b"\x89PNG\n\x1a\n", "damaged PNG signature"),
+        (b"hello world", "not a PNG or PGM image (it starts with bytes 68 65 6c"),
+    ],
+)
 def test_read_image_names_unsupported_formats(tmp_path: Path, head, words):
     path = tmp_path / "x.png"
     path.write_bytes(head + bytes(100))
@@ -676,6 +803,7 @@ def test_encoders_reject_wrong_pixel_counts():
 
 # --------------------------------------------------------------------------- fuzzing
 
+
 def check_decodes_or_data_error(decoder, data: bytes) -> None:
     """The only allowed outcomes: a consistent decode, or a one-line DataError."""
     try:
@@ -687,8 +815,9 @@ def check_decodes_or_data_error(decoder, data: bytes) -> None:
     assert isinstance(pixels, bytes)
 
 
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @FUZZ
@@ -712,9 +841,18 @@ SEED_FILES = [
 
 
 @FUZZ
-@given(st.sampled_from(SEED_FILES), st.lists(
-    st.tuples(st.sampled_from(["flip", "cut", "insert", "delete"]),
-              st.integers(0, 10 ** 6), st.integers(0, 255)), min_size=1, max_size=4))
+@given(
+    st.sampled_from(SEED_FILES),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["flip", "cut", "insert", "delete"]),
+            st.integers(0, 10**6),
+            st.integers(0, 255),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
 def test_fuzz_mutated_files(seed, mutations):
     data = bytearray(seed)
     for op, where, value in mutations:
@@ -726,17 +864,25 @@ def test_fuzz_mutated_files(seed, mutations):
         elif op == "insert":
             data[at:at] = bytes([value])
         elif op == "delete":
-            del data[at:at + 1 + value % 4]
+            del data[at : at + 1 + value % 4]
     for decoder in (decode_png, decode_pgm):
         check_decodes_or_data_error(decoder, bytes(data))
 
 
 @FUZZ
-@given(width=st.integers(1, 9), height=st.integers(1, 6), depth=st.sampled_from([1, 2, 4, 8, 16]),
-       color=st.sampled_from([0, 2, 3, 4, 6]), interlace=st.sampled_from([0, 1]),
-       raw=st.binary(max_size=400), plte=st.binary(max_size=30), exact=st.booleans())
-def test_fuzz_valid_chunks_random_contents(width, height, depth, color, interlace, raw, plte,
-                                           exact):
+@given(
+    width=st.integers(1, 9),
+    height=st.integers(1, 6),
+    depth=st.sampled_from([1, 2, 4, 8, 16]),
+    color=st.sampled_from([0, 2, 3, 4, 6]),
+    interlace=st.sampled_from([0, 1]),
+    raw=st.binary(max_size=400),
+    plte=st.binary(max_size=30),
+    exact=st.booleans(),
+)
+def test_fuzz_valid_chunks_random_contents(
+    width, height, depth, color, interlace, raw, plte, exact
+):
     # Correct CRCs and zlib framing around random header fields and pixel data, so the
     # fuzzing reaches the filters, the converters and the palette lookup.
     if exact:  # make the data exactly as long as the header implies
@@ -748,7 +894,11 @@ def test_fuzz_valid_chunks_random_contents(width, height, depth, color, interlac
             if pw and ph:
                 size += ph * (1 + (pw * bits + 7) // 8)
         raw = (raw * (size // max(1, len(raw)) + 1))[:size] if raw else bytes(size)
-    body = (SIG + ihdr(width, height, depth, color, interlace)
-            + (chunk(b"PLTE", plte) if plte else b"")
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    body = (
+        SIG
+        + ihdr(width, height, depth, color, interlace)
+        + (chunk(b"PLTE", plte) if plte else b"")
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
     check_decodes_or_data_error(decode_png, body)

@@ -6,6 +6,7 @@ The install itself (no compiler, ANN_REQUIRE_C=1, wheel tag, manylinux repair, t
 an unpacked sdist) is checked by tools/check_install.sh, which CI runs: it needs fresh
 virtual environments and minutes, not a unit test.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,9 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import mnist_candidates
 
 import ann
-from conftest import mnist_candidates
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = Path(ann.__file__).resolve().parent
@@ -27,22 +28,37 @@ PACKAGE = Path(ann.__file__).resolve().parent
 def python(code: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if k not in ("ANN_BACKEND", "PYTHONPATH")}
     full_env.update(env)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, cwd=cwd, env=full_env)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env=full_env,
+    )
 
 
 def ann_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if k != "ANN_BACKEND"}
     full_env.update(env)
-    return subprocess.run([sys.executable, "-m", "ann", *args], capture_output=True, text=True,
-                          timeout=300, cwd=HERE, env=full_env)
+    return subprocess.run(
+        [sys.executable, "-m", "ann", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=HERE,
+        env=full_env,
+    )
 
 
 def copy_sources(dest: Path) -> Path:
     """The installed package's Python files (no compiled core) copied to dest/ann."""
     target = dest / "ann"
-    shutil.copytree(PACKAGE, target, ignore=shutil.ignore_patterns(
-        "_core*", "__pycache__", "_build_status.json", "data"))
+    shutil.copytree(
+        PACKAGE,
+        target,
+        ignore=shutil.ignore_patterns("_core*", "__pycache__", "_build_status.json", "data"),
+    )
     return target
 
 
@@ -59,27 +75,35 @@ def test_a_source_checkout_without_core_says_it_shadows_the_installed_copy(tmp_p
     assert info["backend"] == "python" and info["c_core"] is False
     assert f"source folder {tmp_path / 'ann'}" in info["reason"]
     assert "pip install -e ." in info["reason"] and "another folder" in info["reason"]
-    if ann.backend_info()["c_core"]:            # the suite runs against a real installation
+    if ann.backend_info()["c_core"]:  # the suite runs against a real installation
         assert f"hides the copy installed in {PACKAGE}" in info["reason"]
 
 
 def test_a_core_not_built_at_install_is_explained(tmp_path):
     package = copy_sources(tmp_path)
-    (package / "_build_status.json").write_text(json.dumps(
-        {"c_core": False, "reason": "no C compiler: 'gcc' was not found"}))
+    (package / "_build_status.json").write_text(
+        json.dumps({"c_core": False, "reason": "no C compiler: 'gcc' was not found"})
+    )
     out = python(REASON, cwd=tmp_path)
     info = json.loads(out.stdout)
     assert info["backend"] == "python"
-    assert "not built when ann-mlp was installed (no C compiler: 'gcc' was not found)" \
+    assert (
+        "not built when ann-mlp was installed (no C compiler: 'gcc' was not found)"
         in info["reason"]
+    )
     assert "--force-reinstall" in info["reason"] and "slower" in info["reason"]
     # and the CLI says the same, once, at start-up, on stderr, for any command
-    cli = subprocess.run([sys.executable, "-m", "ann", "gradcheck", "--layers", "3"],
-                         capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                         env={k: v for k, v in os.environ.items() if k != "ANN_BACKEND"})
+    cli = subprocess.run(
+        [sys.executable, "-m", "ann", "gradcheck", "--layers", "3"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "ANN_BACKEND"},
+    )
     assert cli.returncode == 0, cli.stderr
     assert cli.stdout.splitlines()[0].startswith("backend: pure Python: the C core was not built")
-    assert "RuntimeWarning" not in cli.stderr      # said once, as a sentence, not as a warning
+    assert "RuntimeWarning" not in cli.stderr  # said once, as a sentence, not as a warning
 
 
 def test_the_installed_copy_reports_the_c_core():
@@ -107,6 +131,7 @@ def test_version(form):
 
 def test_version_matches_the_installed_metadata():
     from importlib.metadata import version
+
     assert version("ann-mlp") == ann.__version__
 
 

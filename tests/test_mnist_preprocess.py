@@ -1,6 +1,7 @@
 """Framing a user's drawing as MNIST's digits were framed (issue 12, item 21): crop to the ink,
 fit the longer side to 20 pixels keeping the aspect ratio, anti-aliased, centre of mass at the
 centre of 28x28; and ``ann predict`` doing it unless ``--raw``."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,10 @@ def render(strokes, canvas, left, top, width, height, thickness):
     """Strokes scaled to the box (left, top, width, height) of a canvas x canvas image, as
     a round pen of ``thickness`` pixels, anti-aliased by 4x4 supersampling: light on black."""
     out = bytearray(canvas * canvas)
-    segments = [((left + ax * width, top + ay * height), (left + bx * width, top + by * height))
-                for (ax, ay), (bx, by) in strokes]
+    segments = [
+        ((left + ax * width, top + ay * height), (left + bx * width, top + by * height))
+        for (ax, ay), (bx, by) in strokes
+    ]
     for y in range(canvas):
         for x in range(canvas):
             inside = 0
@@ -97,6 +100,7 @@ def difference_up_to_one_pixel(a, b):
 
 # ---- the function --------------------------------------------------------------------------
 
+
 def test_a_large_off_centre_seven_comes_out_as_the_same_seven_drawn_mnist_style():
     # drawn large (80 px of 100) and off-centre, with a thick pen
     canvas = render(SEVEN, 100, 14, 4, 60, 80, 10)
@@ -105,10 +109,12 @@ def test_a_large_off_centre_seven_comes_out_as_the_same_seven_drawn_mnist_style(
     assert len(framed) == 784
     assert mean_abs_difference(framed, expected) < 6
     # a drawing left as it is, large and off-centre in 28x28, is nowhere near it
-    assert mean_abs_difference(framed, expected) < mean_abs_difference(
-        render(SEVEN, 28, 6, 1, 21, 27, 3), expected) / 3
+    assert (
+        mean_abs_difference(framed, expected)
+        < mean_abs_difference(render(SEVEN, 28, 6, 1, 21, 27, 3), expected) / 3
+    )
     left, top, w, h = ink_box(framed, 28)
-    assert h == 20 and 15 <= w <= 16                     # 70:90 kept: 15.6 x 20
+    assert h == 20 and 15 <= w <= 16  # 70:90 kept: 15.6 x 20
     cx, cy = centre_of_mass(framed, 28)
     assert abs(cx - 14) <= 0.5 and abs(cy - 14) <= 0.5
     assert max(framed) == 255
@@ -124,14 +130,14 @@ def test_a_small_digit_in_a_corner_is_enlarged_to_20_pixels():
 
 
 def test_a_one_keeps_its_aspect_ratio_instead_of_being_stretched_to_a_square():
-    tall = render(ONE, 60, 25, 5, 0, 50, 6)              # 6 wide, 56 tall
+    tall = render(ONE, 60, 25, 5, 0, 50, 6)  # 6 wide, 56 tall
     framed = mnist_preprocess(tall, 60, 60)
     _, _, w, h = ink_box(framed, 28, level=40)
     assert h == 20 and w <= 4
 
 
 def test_a_wide_image_that_is_not_square_is_accepted():
-    wide = render(SEVEN, 90, 50, 30, 30, 40, 6)[: 90 * 70]   # 90 x 70: rows cut off below
+    wide = render(SEVEN, 90, 50, 30, 30, 40, 6)[: 90 * 70]  # 90 x 70: rows cut off below
     framed = mnist_preprocess(wide, 90, 70)
     assert len(framed) == 784 and ink_box(framed, 28)[3] == 20
 
@@ -140,8 +146,10 @@ def test_background_noise_does_not_count_as_ink():
     rng = random.Random(0)
     clean = render(SEVEN, 100, 14, 4, 60, 80, 10)
     noisy = bytes(min(255, v + rng.randrange(12)) for v in clean)
-    assert mean_abs_difference(mnist_preprocess(noisy, 100, 100),
-                               mnist_preprocess(clean, 100, 100)) < 3
+    assert (
+        mean_abs_difference(mnist_preprocess(noisy, 100, 100), mnist_preprocess(clean, 100, 100))
+        < 3
+    )
 
 
 def test_an_mnist_digit_is_left_nearly_as_it_was():
@@ -164,16 +172,19 @@ def test_pixel_count_must_match_the_size():
 
 # ---- it is what a trained model needs -------------------------------------------------------
 
+
 def _crop(digit):
     left, top, w, h = ink_box(digit, 28)
-    return [list(digit[(top + y) * 28 + left:(top + y) * 28 + left + w]) for y in range(h)]
+    return [list(digit[(top + y) * 28 + left : (top + y) * 28 + left + w]) for y in range(h)]
 
 
 def _nearest(rows, factor):
     h, w = len(rows), len(rows[0])
     H, W = max(1, int(h * factor)), max(1, int(w * factor))
-    return [[rows[min(h - 1, int(y / factor))][min(w - 1, int(x / factor))] for x in range(W)]
-            for y in range(H)]
+    return [
+        [rows[min(h - 1, int(y / factor))][min(w - 1, int(x / factor))] for x in range(W)]
+        for y in range(H)
+    ]
 
 
 def _place(rows, size, left, top):
@@ -204,11 +215,13 @@ def test_framing_recovers_accuracy_on_shifted_and_rescaled_digits(sample_model):
     baseline = accuracy(digits)
     assert baseline > 0.8
     rng = random.Random(1)
-    small = [_place(_nearest(_crop(d), 0.6), 28, rng.randrange(3), rng.randrange(3))
-             for d in digits]
+    small = [
+        _place(_nearest(_crop(d), 0.6), 28, rng.randrange(3), rng.randrange(3)) for d in digits
+    ]
     large = [_place(_nearest(_crop(d), 1.35), 28, rng.randrange(2), 0) for d in digits]
-    canvas = [_place(_nearest(_crop(d), 3.5), 100, rng.randrange(30), rng.randrange(30))
-              for d in digits]
+    canvas = [
+        _place(_nearest(_crop(d), 3.5), 100, rng.randrange(30), rng.randrange(30)) for d in digits
+    ]
     for raw, size in ((small, 28), (large, 28)):
         framed = accuracy([mnist_preprocess(d, size, size) for d in raw])
         assert accuracy(raw) < 0.5 < baseline - 0.05 <= framed
@@ -216,6 +229,7 @@ def test_framing_recovers_accuracy_on_shifted_and_rescaled_digits(sample_model):
 
 
 # ---- ann predict -----------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def model_file(sample_model, tmp_path_factory):
@@ -244,7 +258,7 @@ def test_predict_frames_a_drawing_of_any_size(sample_model, model_file, tmp_path
 
 def test_predict_reads_an_rgb_drawing_as_gray(sample_model, model_file, tmp_path, capsys):
     seven = render(SEVEN, 64, 10, 2, 40, 56, 7)
-    rgb = [bytes(v for v in seven[y * 64:(y + 1) * 64] for _ in range(3)) for y in range(64)]
+    rgb = [bytes(v for v in seven[y * 64 : (y + 1) * 64] for _ in range(3)) for y in range(64)]
     path = tmp_path / "seven-rgb.png"
     path.write_bytes(_encode_png(64, 64, 2, 8, rgb))
     status, records, err = _predict(capsys, model_file, path)
@@ -252,8 +266,7 @@ def test_predict_reads_an_rgb_drawing_as_gray(sample_model, model_file, tmp_path
     assert records[0]["class"] == sample_model[0].predict(mnist_preprocess(seven, 64, 64))[0]
 
 
-def test_predict_invert_then_frames_dark_ink_on_white(sample_model, model_file, tmp_path,
-                                                      capsys):
+def test_predict_invert_then_frames_dark_ink_on_white(sample_model, model_file, tmp_path, capsys):
     seven = render(SEVEN, 100, 14, 4, 60, 80, 10)
     path = tmp_path / "paper.png"
     path.write_bytes(encode_png_gray(100, 100, bytes(255 - v for v in seven)))
@@ -272,13 +285,16 @@ def test_raw_keeps_the_pixels_and_the_28x28_rule(sample_model, model_file, tmp_p
     assert records[0]["probabilities"] == pytest.approx(net.predict_proba(corner)[0])
     status, records, _ = _predict(capsys, model_file, path)
     assert records[0]["probabilities"] == pytest.approx(
-        net.predict_proba(mnist_preprocess(corner, 28, 28))[0])
+        net.predict_proba(mnist_preprocess(corner, 28, 28))[0]
+    )
     big = tmp_path / "big.png"
     big.write_bytes(encode_png_gray(100, 100, render(SEVEN, 100, 14, 4, 60, 80, 10)))
     status, _, err = _predict(capsys, model_file, big, "--raw")
     assert status == 1
-    assert err == f"ann: error: {big}: image is 100x100 pixels; ann predict takes 28x28 " \
-                  f"grayscale images (like MNIST)\n"
+    assert (
+        err == f"ann: error: {big}: image is 100x100 pixels; ann predict takes 28x28 "
+        f"grayscale images (like MNIST)\n"
+    )
 
 
 def test_predict_says_a_blank_drawing_is_blank(model_file, tmp_path, capsys):
@@ -286,5 +302,4 @@ def test_predict_says_a_blank_drawing_is_blank(model_file, tmp_path, capsys):
     path.write_bytes(encode_png_gray(50, 40, bytes(50 * 40)))
     status, _, err = _predict(capsys, model_file, path)
     assert status == 1
-    assert err == f"ann: error: {path}: the image is blank (every pixel is 0): no digit to " \
-                  f"frame\n"
+    assert err == f"ann: error: {path}: the image is blank (every pixel is 0): no digit to frame\n"

@@ -1,4 +1,5 @@
 """The seed network trained end to end on full MNIST (read from ../shared/mnist)."""
+
 from __future__ import annotations
 
 import pytest

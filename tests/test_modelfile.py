@@ -1,4 +1,5 @@
 """Tests of ann's model file schema (ann._modelfile) on top of safetensors."""
+
 from __future__ import annotations
 
 import io
@@ -15,8 +16,7 @@ from hypothesis import strategies as st
 
 import ann._safetensors as sft
 from ann._errors import ModelFileError
-from ann._modelfile import (FORMAT_VERSION, ModelFile, _model_from_tensors, load_model,
-                            save_model)
+from ann._modelfile import FORMAT_VERSION, ModelFile, _model_from_tensors, load_model, save_model
 from ann._safetensors import load_file, save_file
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "model"
@@ -24,25 +24,34 @@ CORPUS = Path(__file__).resolve().parent / "corpus" / "model"
 
 def random_model(sizes, seed=0, metadata=None) -> ModelFile:
     rnd = random.Random(seed)
-    weights = [array("f", [rnd.uniform(-1, 1) for _ in range(a * b)])
-               for a, b in zip(sizes, sizes[1:])]
+    weights = [
+        array("f", [rnd.uniform(-1, 1) for _ in range(a * b)]) for a, b in zip(sizes, sizes[1:])
+    ]
     biases = [array("f", [rnd.uniform(-1, 1) for _ in range(n)]) for n in sizes[1:]]
     return ModelFile(list(sizes), weights, biases, dict(metadata or {}))
 
 
 def random_bn(sizes, seed=1):
     rnd = random.Random(seed)
-    return [{"gamma": array("f", [rnd.uniform(0.5, 2) for _ in range(n)]),
-             "beta": array("f", [rnd.uniform(-1, 1) for _ in range(n)]),
-             "running_mean": array("f", [rnd.uniform(-1, 1) for _ in range(n)]),
-             "running_var": array("f", [rnd.uniform(0.1, 3) for _ in range(n)])}
-            for n in sizes[1:-1]]
+    return [
+        {
+            "gamma": array("f", [rnd.uniform(0.5, 2) for _ in range(n)]),
+            "beta": array("f", [rnd.uniform(-1, 1) for _ in range(n)]),
+            "running_mean": array("f", [rnd.uniform(-1, 1) for _ in range(n)]),
+            "running_var": array("f", [rnd.uniform(0.1, 3) for _ in range(n)]),
+        }
+        for n in sizes[1:-1]
+    ]
 
 
 def good_metadata(sizes, **changes) -> dict:
-    meta = {"format": "ann-mlp", "format_version": "1", "layers": json.dumps(sizes),
-            "activations": json.dumps(["relu"] * (len(sizes) - 2) + ["softmax"]),
-            "batchnorm": "false"}
+    meta = {
+        "format": "ann-mlp",
+        "format_version": "1",
+        "layers": json.dumps(sizes),
+        "activations": json.dumps(["relu"] * (len(sizes) - 2) + ["softmax"]),
+        "batchnorm": "false",
+    }
     meta.update(changes)
     return {k: v for k, v in meta.items() if v is not None}
 
@@ -55,8 +64,11 @@ def good_tensors(sizes) -> dict:
     """Parameters written by hand, in torch's [out, in] layout (not via save_model)."""
     tensors = {}
     for l, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
-        tensors[f"layers.{l}.weight"] = ("F32", (n_out, n_in),
-                                         f32([0.01 * k for k in range(n_in * n_out)]))
+        tensors[f"layers.{l}.weight"] = (
+            "F32",
+            (n_out, n_in),
+            f32([0.01 * k for k in range(n_in * n_out)]),
+        )
         tensors[f"layers.{l}.bias"] = ("F32", (n_out,), f32([0.5] * n_out))
     return tensors
 
@@ -65,9 +77,9 @@ def good_tensors(sizes) -> dict:
 # Round trip and layout
 # --------------------------------------------------------------------------
 
+
 def test_round_trip_is_exact_and_keeps_metadata(tmp_path):
-    model = random_model([784, 20, 7, 5, 10], metadata={"best_val_loss": "0.123",
-                                                        "epochs": "12"})
+    model = random_model([784, 20, 7, 5, 10], metadata={"best_val_loss": "0.123", "epochs": "12"})
     # Awkward values must survive bit for bit.
     model.weights[0][0] = -0.0
     model.weights[0][1] = 3.4028234663852886e38
@@ -80,9 +92,14 @@ def test_round_trip_is_exact_and_keeps_metadata(tmp_path):
     assert [b.tobytes() for b in loaded.biases] == [b.tobytes() for b in model.biases]
     assert all(w.typecode == "f" for w in loaded.weights + loaded.biases)
     assert loaded.metadata == {
-        "best_val_loss": "0.123", "epochs": "12", "format": "ann-mlp",
-        "format_version": "1", "layers": "[784, 20, 7, 5, 10]",
-        "activations": '["relu", "relu", "relu", "softmax"]', "batchnorm": "false"}
+        "best_val_loss": "0.123",
+        "epochs": "12",
+        "format": "ann-mlp",
+        "format_version": "1",
+        "layers": "[784, 20, 7, 5, 10]",
+        "activations": '["relu", "relu", "relu", "softmax"]',
+        "batchnorm": "false",
+    }
     assert loaded.activations == ["relu", "relu", "relu", "softmax"]
     # Saving what was loaded reproduces the same bytes.
     save_model(tmp_path / "again.safetensors", loaded)
@@ -127,11 +144,15 @@ def test_batchnorm_round_trip_and_layout(tmp_path):
     tensors, meta = load_file(path)
     assert meta["batchnorm"] == "true"
     bn_names = {n for n in tensors if ".bn." in n}
-    assert bn_names == {f"layers.{l}.bn.{k}" for l in (0, 1)
-                        for k in ("weight", "bias", "running_mean", "running_var")}
+    assert bn_names == {
+        f"layers.{l}.bn.{k}"
+        for l in (0, 1)
+        for k in ("weight", "bias", "running_mean", "running_var")
+    }
     assert tensors["layers.1.bn.running_var"][:2] == ("F32", (3,))
-    assert struct.unpack("<3f", tensors["layers.1.bn.weight"][2]) == \
-        tuple(model.batchnorm[1]["gamma"])
+    assert struct.unpack("<3f", tensors["layers.1.bn.weight"][2]) == tuple(
+        model.batchnorm[1]["gamma"]
+    )
     loaded = load_model(path)
     assert loaded.batchnorm == model.batchnorm
     assert loaded.weights == model.weights and loaded.biases == model.biases
@@ -184,27 +205,46 @@ def test_random_models_round_trip(tmp_path_factory, sizes, seed):
 # save_model refuses inconsistent models, writing nothing
 # --------------------------------------------------------------------------
 
+
 def _bad_models():
     base = lambda: random_model([3, 2, 2])  # noqa: E731
-    m1 = base(); m1.weights[0] = array("f", [0.0] * 5)
-    m2 = base(); m2.weights[1] = array("d", [0.0] * 4)
-    m3 = base(); m3.biases[0] = [0.0, 0.0]
-    m4 = base(); m4.weights[1][3] = float("nan")
-    m5 = base(); m5.biases[1][0] = float("-inf")
-    m6 = base(); m6.sizes = [3, 2]
-    m7 = base(); m7.sizes = [3, 0, 2]
-    m8 = base(); m8.metadata = {"layers": "[3, 5, 2]"}
-    m9 = base(); m9.metadata = {"format_version": "2"}
-    m10 = base(); m10.metadata = {"activations": '["relu"]'}
-    m11 = base(); m11.metadata = {"activations": '["relu", "swish"]'}
-    m12 = base(); m12.metadata = {"epochs": 3}
-    m13 = base(); m13.batchnorm = random_bn([3, 2, 2]) * 2
-    m14 = base(); m14.batchnorm = random_bn([3, 2, 2]); del m14.batchnorm[0]["beta"]
-    m15 = base(); m15.batchnorm = random_bn([3, 2, 2])
+    m1 = base()
+    m1.weights[0] = array("f", [0.0] * 5)
+    m2 = base()
+    m2.weights[1] = array("d", [0.0] * 4)
+    m3 = base()
+    m3.biases[0] = [0.0, 0.0]
+    m4 = base()
+    m4.weights[1][3] = float("nan")
+    m5 = base()
+    m5.biases[1][0] = float("-inf")
+    m6 = base()
+    m6.sizes = [3, 2]
+    m7 = base()
+    m7.sizes = [3, 0, 2]
+    m8 = base()
+    m8.metadata = {"layers": "[3, 5, 2]"}
+    m9 = base()
+    m9.metadata = {"format_version": "2"}
+    m10 = base()
+    m10.metadata = {"activations": '["relu"]'}
+    m11 = base()
+    m11.metadata = {"activations": '["relu", "swish"]'}
+    m12 = base()
+    m12.metadata = {"epochs": 3}
+    m13 = base()
+    m13.batchnorm = random_bn([3, 2, 2]) * 2
+    m14 = base()
+    m14.batchnorm = random_bn([3, 2, 2])
+    del m14.batchnorm[0]["beta"]
+    m15 = base()
+    m15.batchnorm = random_bn([3, 2, 2])
     m15.batchnorm[0]["running_var"][1] = -1.0
-    m16 = base(); m16.batchnorm = random_bn([3, 2, 2])
+    m16 = base()
+    m16.batchnorm = random_bn([3, 2, 2])
     m16.batchnorm[0]["gamma"] = array("f", [1.0])
-    m17 = base(); m17.metadata = {"batchnorm": "true"}
+    m17 = base()
+    m17.metadata = {"batchnorm": "true"}
     return [
         (m1, "weights\\[0\\] has 5 values, expected 6"),
         (m2, "array\\('f'\\)"),
@@ -246,8 +286,11 @@ S = [3, 2, 2]
 def _replace(tensors, name, dtype=None, shape=None, data=None):
     old = tensors[name]
     out = dict(tensors)
-    out[name] = (dtype or old[0], old[1] if shape is None else shape,
-                 old[2] if data is None else data)
+    out[name] = (
+        dtype or old[0],
+        old[1] if shape is None else shape,
+        old[2] if data is None else data,
+    )
     return out
 
 
@@ -256,16 +299,25 @@ def _without(tensors, name):
 
 
 T = good_tensors(S)
-BN_T = dict(T, **{"layers.0.bn.weight": ("F32", (2,), f32([1.0, 2.0])),
-                  "layers.0.bn.bias": ("F32", (2,), f32([0.0, -1.0])),
-                  "layers.0.bn.running_mean": ("F32", (2,), f32([0.5, 0.25])),
-                  "layers.0.bn.running_var": ("F32", (2,), f32([4.0, 0.0]))})
+BN_T = dict(
+    T,
+    **{
+        "layers.0.bn.weight": ("F32", (2,), f32([1.0, 2.0])),
+        "layers.0.bn.bias": ("F32", (2,), f32([0.0, -1.0])),
+        "layers.0.bn.running_mean": ("F32", (2,), f32([0.5, 0.25])),
+        "layers.0.bn.running_var": ("F32", (2,), f32([4.0, 0.0])),
+    },
+)
 BAD_FILES = [
     ("no metadata", T, {}, "no 'format'"),
     ("other format", T, {"format": "pt"}, "not an ann model file: format is 'pt'"),
     ("missing format", T, good_metadata(S, format=None), "no 'format'"),
-    ("future version", T, good_metadata(S, format_version="2"),
-     "format_version '2' is not supported"),
+    (
+        "future version",
+        T,
+        good_metadata(S, format_version="2"),
+        "format_version '2' is not supported",
+    ),
     ("missing version", T, good_metadata(S, format_version=None), "no 'format_version'"),
     ("missing layers", T, good_metadata(S, layers=None), "no 'layers'"),
     ("layers not json", T, good_metadata(S, layers="3,2,2"), "layers must be a list"),
@@ -275,64 +327,153 @@ BAD_FILES = [
     ("layers bool", T, good_metadata(S, layers="[3, true, 2]"), "positive integers"),
     ("layers object", T, good_metadata(S, layers='{"a": 1}'), "positive integers"),
     ("missing activations", T, good_metadata(S, activations=None), "no 'activations'"),
-    ("activations short", T, good_metadata(S, activations='["relu"]'),
-     "name 1 functions but the network has 2 layers"),
-    ("activations unknown", T, good_metadata(S, activations='["relu", "gelu2"]'),
-     "unknown activation 'gelu2'"),
+    (
+        "activations short",
+        T,
+        good_metadata(S, activations='["relu"]'),
+        "name 1 functions but the network has 2 layers",
+    ),
+    (
+        "activations unknown",
+        T,
+        good_metadata(S, activations='["relu", "gelu2"]'),
+        "unknown activation 'gelu2'",
+    ),
     ("activations not list", T, good_metadata(S, activations='"relu"'), "not a JSON list"),
-    ("batchnorm true without bn tensors", T, good_metadata(S, batchnorm="true"),
-     "missing tensor layers.0.bn.weight"),
+    (
+        "batchnorm true without bn tensors",
+        T,
+        good_metadata(S, batchnorm="true"),
+        "missing tensor layers.0.bn.weight",
+    ),
     ("batchnorm odd", T, good_metadata(S, batchnorm="no"), "batchnorm is 'no'"),
-    ("bn tensors but batchnorm false",
-     dict(T, **{"layers.0.bn.weight": ("F32", (2,), f32([1, 1]))}),
-     good_metadata(S), "unexpected tensor 'layers.0.bn.weight'"),
-    ("bn on the output layer", dict(BN_T, **{"layers.1.bn.weight": ("F32", (2,), f32([1, 1]))}),
-     good_metadata(S, batchnorm="true"), "unexpected tensor 'layers.1.bn.weight'"),
-    ("bn wrong shape", _replace(BN_T, "layers.0.bn.running_mean", shape=(1,), data=f32([0])),
-     good_metadata(S, batchnorm="true"),
-     "layers.0.bn.running_mean has shape \\[1\\] but layer 0 has 2 outputs"),
-    ("bn negative variance", _replace(BN_T, "layers.0.bn.running_var", data=f32([1, -0.5])),
-     good_metadata(S, batchnorm="true"), "layers.0.bn.running_var\\[1\\] is -0.5"),
-    ("bn nan gamma", _replace(BN_T, "layers.0.bn.weight", data=f32([float("nan"), 1])),
-     good_metadata(S, batchnorm="true"), "layers.0.bn.weight\\[0\\] is nan"),
-    ("bn f64", _replace(BN_T, "layers.0.bn.bias", dtype="F64", data=bytes(16)),
-     good_metadata(S, batchnorm="true"), "layers.0.bn.bias has dtype F64"),
+    (
+        "bn tensors but batchnorm false",
+        dict(T, **{"layers.0.bn.weight": ("F32", (2,), f32([1, 1]))}),
+        good_metadata(S),
+        "unexpected tensor 'layers.0.bn.weight'",
+    ),
+    (
+        "bn on the output layer",
+        dict(BN_T, **{"layers.1.bn.weight": ("F32", (2,), f32([1, 1]))}),
+        good_metadata(S, batchnorm="true"),
+        "unexpected tensor 'layers.1.bn.weight'",
+    ),
+    (
+        "bn wrong shape",
+        _replace(BN_T, "layers.0.bn.running_mean", shape=(1,), data=f32([0])),
+        good_metadata(S, batchnorm="true"),
+        "layers.0.bn.running_mean has shape \\[1\\] but layer 0 has 2 outputs",
+    ),
+    (
+        "bn negative variance",
+        _replace(BN_T, "layers.0.bn.running_var", data=f32([1, -0.5])),
+        good_metadata(S, batchnorm="true"),
+        "layers.0.bn.running_var\\[1\\] is -0.5",
+    ),
+    (
+        "bn nan gamma",
+        _replace(BN_T, "layers.0.bn.weight", data=f32([float("nan"), 1])),
+        good_metadata(S, batchnorm="true"),
+        "layers.0.bn.weight\\[0\\] is nan",
+    ),
+    (
+        "bn f64",
+        _replace(BN_T, "layers.0.bn.bias", dtype="F64", data=bytes(16)),
+        good_metadata(S, batchnorm="true"),
+        "layers.0.bn.bias has dtype F64",
+    ),
     ("batchnorm missing", T, good_metadata(S, batchnorm=None), "no 'batchnorm'"),
-    ("layers disagree with chain", T, good_metadata(S, layers="[3, 5, 2]"),
-     "layers.0.weight has shape \\[2, 3\\] but layer 0 has 5 outputs"),
-    ("input size wrong", T, good_metadata(S, layers="[4, 2, 2]"),
-     "layers.0.weight has shape \\[2, 3\\] but layer 0 takes 4 inputs"),
-    ("chain broken", _replace(T, "layers.1.weight", shape=(2, 1), data=f32([0, 0])),
-     good_metadata(S), "layers.1.weight has shape \\[2, 1\\] but layer 1 takes 2 inputs"),
-    ("weight 1-D", _replace(T, "layers.1.weight", shape=(4,)), good_metadata(S),
-     "layers.1.weight has shape \\[4\\] but a weight must be 2-D"),
-    ("bias wrong", _replace(T, "layers.0.bias", shape=(1, 2)), good_metadata(S),
-     "layers.0.bias has shape \\[1, 2\\] but layer 0 has 2 outputs"),
-    ("missing weight", _without(T, "layers.1.weight"), good_metadata(S),
-     "missing tensor layers.1.weight"),
-    ("missing bias", _without(T, "layers.0.bias"), good_metadata(S),
-     "missing tensor layers.0.bias"),
-    ("too few layers", T, good_metadata(S, layers="[3, 2, 2, 2]",
-                                        activations='["relu", "relu", "softmax"]'),
-     "missing tensor layers.2.weight"),
-    ("extra tensor", dict(T, extra=("F32", (1,), f32([0]))), good_metadata(S),
-     "unexpected tensor 'extra'"),
-    ("extra layer", dict(T, **{"layers.2.bias": ("F32", (1,), f32([0]))}), good_metadata(S),
-     "unexpected tensor 'layers.2.bias'"),
-    ("leading zero", dict(_without(T, "layers.1.bias"),
-                          **{"layers.01.bias": T["layers.1.bias"]}), good_metadata(S),
-     "unexpected tensor 'layers.01.bias'"),
-    ("f64 weight", _replace(T, "layers.0.weight", dtype="F64", data=bytes(48)),
-     good_metadata(S), "layers.0.weight has dtype F64"),
-    ("nan weight", _replace(T, "layers.1.weight", data=f32([0, 0, 0, float("nan")])),
-     good_metadata(S), "layers.1.weight\\[1, 1\\] is nan"),
-    ("inf bias", _replace(T, "layers.0.bias", data=f32([0, float("inf")])),
-     good_metadata(S), "layers.0.bias\\[1\\] is inf"),
+    (
+        "layers disagree with chain",
+        T,
+        good_metadata(S, layers="[3, 5, 2]"),
+        "layers.0.weight has shape \\[2, 3\\] but layer 0 has 5 outputs",
+    ),
+    (
+        "input size wrong",
+        T,
+        good_metadata(S, layers="[4, 2, 2]"),
+        "layers.0.weight has shape \\[2, 3\\] but layer 0 takes 4 inputs",
+    ),
+    (
+        "chain broken",
+        _replace(T, "layers.1.weight", shape=(2, 1), data=f32([0, 0])),
+        good_metadata(S),
+        "layers.1.weight has shape \\[2, 1\\] but layer 1 takes 2 inputs",
+    ),
+    (
+        "weight 1-D",
+        _replace(T, "layers.1.weight", shape=(4,)),
+        good_metadata(S),
+        "layers.1.weight has shape \\[4\\] but a weight must be 2-D",
+    ),
+    (
+        "bias wrong",
+        _replace(T, "layers.0.bias", shape=(1, 2)),
+        good_metadata(S),
+        "layers.0.bias has shape \\[1, 2\\] but layer 0 has 2 outputs",
+    ),
+    (
+        "missing weight",
+        _without(T, "layers.1.weight"),
+        good_metadata(S),
+        "missing tensor layers.1.weight",
+    ),
+    (
+        "missing bias",
+        _without(T, "layers.0.bias"),
+        good_metadata(S),
+        "missing tensor layers.0.bias",
+    ),
+    (
+        "too few layers",
+        T,
+        good_metadata(S, layers="[3, 2, 2, 2]", activations='["relu", "relu", "softmax"]'),
+        "missing tensor layers.2.weight",
+    ),
+    (
+        "extra tensor",
+        dict(T, extra=("F32", (1,), f32([0]))),
+        good_metadata(S),
+        "unexpected tensor 'extra'",
+    ),
+    (
+        "extra layer",
+        dict(T, **{"layers.2.bias": ("F32", (1,), f32([0]))}),
+        good_metadata(S),
+        "unexpected tensor 'layers.2.bias'",
+    ),
+    (
+        "leading zero",
+        dict(_without(T, "layers.1.bias"), **{"layers.01.bias": T["layers.1.bias"]}),
+        good_metadata(S),
+        "unexpected tensor 'layers.01.bias'",
+    ),
+    (
+        "f64 weight",
+        _replace(T, "layers.0.weight", dtype="F64", data=bytes(48)),
+        good_metadata(S),
+        "layers.0.weight has dtype F64",
+    ),
+    (
+        "nan weight",
+        _replace(T, "layers.1.weight", data=f32([0, 0, 0, float("nan")])),
+        good_metadata(S),
+        "layers.1.weight\\[1, 1\\] is nan",
+    ),
+    (
+        "inf bias",
+        _replace(T, "layers.0.bias", data=f32([0, float("inf")])),
+        good_metadata(S),
+        "layers.0.bias\\[1\\] is inf",
+    ),
 ]
 
 
-@pytest.mark.parametrize("tensors, metadata, words", [c[1:] for c in BAD_FILES],
-                         ids=[c[0] for c in BAD_FILES])
+@pytest.mark.parametrize(
+    "tensors, metadata, words", [c[1:] for c in BAD_FILES], ids=[c[0] for c in BAD_FILES]
+)
 def test_load_rejects_schema_violation(tmp_path, tensors, metadata, words):
     path = tmp_path / "bad.safetensors"
     save_file(path, tensors, metadata)
@@ -354,8 +495,9 @@ def test_structural_damage_is_reported_by_load_model(tmp_path):
 
 def test_huge_layer_count_in_metadata_fails_fast(tmp_path):
     sizes = [2] * 200_000
-    meta = good_metadata(S, layers=json.dumps(sizes),
-                         activations=json.dumps(["relu"] * (len(sizes) - 1)))
+    meta = good_metadata(
+        S, layers=json.dumps(sizes), activations=json.dumps(["relu"] * (len(sizes) - 1))
+    )
     path = tmp_path / "m"
     save_file(path, {}, meta)
     with pytest.raises(ModelFileError, match="missing tensor layers.0.weight"):
@@ -365,6 +507,7 @@ def test_huge_layer_count_in_metadata_fails_fast(tmp_path):
 # --------------------------------------------------------------------------
 # Random input: only ModelFileError or a valid model
 # --------------------------------------------------------------------------
+
 
 def _model_or_error(blob: bytes) -> None:
     try:
@@ -395,8 +538,9 @@ _SEED = _seed_file()
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, len(_SEED) - 1), st.integers(0, 255)),
-                min_size=1, max_size=3))
+@given(
+    st.lists(st.tuples(st.integers(0, len(_SEED) - 1), st.integers(0, 255)), min_size=1, max_size=3)
+)
 def test_mutated_model_file_gives_model_or_error(edits):
     blob = bytearray(_SEED)
     for pos, value in edits:
@@ -448,7 +592,11 @@ def test_corpus_is_complete():
     invalid = {p.stem for p in CORPUS_FILES if p.name.startswith("invalid_")}
     assert invalid == set(CORPUS_REASONS)
     assert {p.stem for p in CORPUS_FILES if p.name.startswith("valid_")} >= {
-        "valid_hand_built", "valid_ann_writer", "valid_torch_writer", "valid_batchnorm"}
+        "valid_hand_built",
+        "valid_ann_writer",
+        "valid_torch_writer",
+        "valid_batchnorm",
+    }
 
 
 @pytest.mark.parametrize("path", CORPUS_FILES, ids=[p.name for p in CORPUS_FILES])
@@ -467,8 +615,10 @@ def test_hand_built_ann_and_reference_writer_files_hold_the_same_network():
     # save_model, and by safetensors.torch (the reference writer, whose header
     # layout and padding differ from ours).  All must read back identically,
     # with no torch needed at test time.
-    models = [load_model(CORPUS / f"{stem}.safetensors")
-              for stem in ("valid_hand_built", "valid_ann_writer", "valid_torch_writer")]
+    models = [
+        load_model(CORPUS / f"{stem}.safetensors")
+        for stem in ("valid_hand_built", "valid_ann_writer", "valid_torch_writer")
+    ]
     for m in models:
         assert m.sizes == [3, 2, 2]
         # torch layout [[0.125, -0.25, 0.5], [1.0, -2.0, 0.0]] transposed to ann's (3, 2)
@@ -480,6 +630,7 @@ def test_hand_built_ann_and_reference_writer_files_hold_the_same_network():
 # --------------------------------------------------------------------------
 # Interop with the reference implementation (skipped without torch)
 # --------------------------------------------------------------------------
+
 
 def forward_logits(model: ModelFile, x):
     """Pure-Python MLP forward pass in inference mode, pre-softmax output.
@@ -498,8 +649,13 @@ def forward_logits(model: ModelFile, x):
             return z
         if model.batchnorm:
             bn = model.batchnorm[l]
-            z = [bn["gamma"][j] * (z[j] - bn["running_mean"][j])
-                 / math.sqrt(bn["running_var"][j] + 1e-5) + bn["beta"][j] for j in range(n_out)]
+            z = [
+                bn["gamma"][j]
+                * (z[j] - bn["running_mean"][j])
+                / math.sqrt(bn["running_var"][j] + 1e-5)
+                + bn["beta"][j]
+                for j in range(n_out)
+            ]
         h = [max(0.0, v) for v in z]
     return h
 
@@ -524,8 +680,11 @@ def _torch_mlp(torch, sizes, batchnorm=False):
 def test_forward_pass_reference_on_known_numbers():
     # 2 -> 2 -> 1 by hand: h = relu([1*1 + 2*3, 1*2 + 2*(-4)] + [0, 1]) = relu([7, -5]) = [7, 0]
     # y = 7 * 0.5 + 0 * 9 - 1 = 2.5
-    model = ModelFile([2, 2, 1], [array("f", [1, 2, 3, -4]), array("f", [0.5, 9])],
-                      [array("f", [0, 1]), array("f", [-1])])
+    model = ModelFile(
+        [2, 2, 1],
+        [array("f", [1, 2, 3, -4]), array("f", [0.5, 9])],
+        [array("f", [0, 1]), array("f", [-1])],
+    )
     assert forward_logits(model, [1, 2]) == [2.5]
 
 
@@ -604,9 +763,11 @@ def test_batchnorm_model_matches_torch_in_both_directions(tmp_path):
         net(torch.randn(32, sizes[0]) * 3 + 1)  # updates running mean/var
     net.eval()
     theirs = net.state_dict()
-    st_torch.save_file({ours: theirs[t].contiguous() for ours, t in names.items()},
-                       str(tmp_path / "torch.safetensors"),
-                       metadata=good_metadata(sizes, batchnorm="true"))
+    st_torch.save_file(
+        {ours: theirs[t].contiguous() for ours, t in names.items()},
+        str(tmp_path / "torch.safetensors"),
+        metadata=good_metadata(sizes, batchnorm="true"),
+    )
     loaded = load_model(tmp_path / "torch.safetensors")
     assert list(loaded.batchnorm[1]["running_var"]) == theirs["4.running_var"].tolist()
     with torch.no_grad():

@@ -1,4 +1,5 @@
 """The Network API: construction, training on both backends, inference, data views."""
+
 from __future__ import annotations
 
 import math
@@ -34,8 +35,10 @@ def synthetic(n=120, D=30, K=4, seed=0, name="synthetic", mostly_zero=False):
 
 # ---- construction and argument checks ------------------------------------------------------
 
-@pytest.mark.parametrize("layers", [[], [784], [784, 0, 10], [784, -1, 10], [784, 2.5, 10],
-                                    "abc", [784, True, 10], None])
+
+@pytest.mark.parametrize(
+    "layers", [[], [784], [784, 0, 10], [784, -1, 10], [784, 2.5, 10], "abc", [784, True, 10], None]
+)
 def test_bad_layer_lists_are_rejected(layers):
     with pytest.raises((ValueError, TypeError)) as info:
         ann.Network(layers)
@@ -55,7 +58,7 @@ def test_initialization_is_uniform_with_fan_in_limit_and_zero_biases():
         limit = 1 / math.sqrt(n_in)
         assert len(W) == n_in * n_out and len(b) == n_out
         assert all(-limit <= w <= limit for w in W)
-        assert max(W) > 0.8 * limit and min(W) < -0.8 * limit   # spans the range
+        assert max(W) > 0.8 * limit and min(W) < -0.8 * limit  # spans the range
         assert all(v == 0.0 for v in b)
     assert ann.Network(seed=3).get_params() == net.get_params()
     assert ann.Network(seed=4).get_params() != net.get_params()
@@ -67,31 +70,44 @@ def test_both_backends_start_from_identical_weights():
     assert c.get_params() == py.get_params()
 
 
-@pytest.mark.parametrize("kwargs,word", [
-    (dict(batch_size=0), "batch_size"), (dict(batch_size=-3), "batch_size"),
-    (dict(epochs=0), "epochs"), (dict(lr=-0.1), "lr"), (dict(lr=math.nan), "lr"),
-    (dict(lr=math.inf), "lr"), (dict(batch_size=2.0), "batch_size")])
+@pytest.mark.parametrize(
+    "kwargs,word",
+    [
+        (dict(batch_size=0), "batch_size"),
+        (dict(batch_size=-3), "batch_size"),
+        (dict(epochs=0), "epochs"),
+        (dict(lr=-0.1), "lr"),
+        (dict(lr=math.nan), "lr"),
+        (dict(lr=math.inf), "lr"),
+        (dict(batch_size=2.0), "batch_size"),
+    ],
+)
 def test_bad_fit_arguments(kwargs, word):
     with pytest.raises(ValueError, match=word):
         ann.Network([30, 5, 4]).fit(synthetic(), progress=False, **kwargs)
 
 
 @pytest.mark.parametrize("backend", ["c", "python"])
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(betas=(1.0, 0.999)), "betas must be two numbers in [0, 1), got (1.0, 0.999)"),
-    (dict(betas=(0.9, 1 - 1e-9)), "betas must be two numbers in [0, 1)"),  # 1.0 in float32
-    (dict(betas=(-0.1, 0.999)), "betas must be two numbers in [0, 1)"),
-    (dict(betas=(0.9,)), "betas must be two numbers in [0, 1), got (0.9,)"),
-    (dict(betas="ab"), "betas must be two numbers in [0, 1), got 'ab'"),
-    (dict(betas=(0.9, math.nan)), "betas must be two numbers in [0, 1)"),
-    (dict(eps=0.0), "eps must be a finite number > 0, got 0.0"),
-    (dict(eps=-1e-8), "eps must be a finite number > 0"),
-    (dict(eps=math.nan), "eps must be a finite number > 0"),
-    (dict(eps=math.inf), "eps must be a finite number > 0"),
-    (dict(eps="1e-8"), "eps must be a finite number > 0")])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(betas=(1.0, 0.999)), "betas must be two numbers in [0, 1), got (1.0, 0.999)"),
+        (dict(betas=(0.9, 1 - 1e-9)), "betas must be two numbers in [0, 1)"),  # 1.0 in float32
+        (dict(betas=(-0.1, 0.999)), "betas must be two numbers in [0, 1)"),
+        (dict(betas=(0.9,)), "betas must be two numbers in [0, 1), got (0.9,)"),
+        (dict(betas="ab"), "betas must be two numbers in [0, 1), got 'ab'"),
+        (dict(betas=(0.9, math.nan)), "betas must be two numbers in [0, 1)"),
+        (dict(eps=0.0), "eps must be a finite number > 0, got 0.0"),
+        (dict(eps=-1e-8), "eps must be a finite number > 0"),
+        (dict(eps=math.nan), "eps must be a finite number > 0"),
+        (dict(eps=math.inf), "eps must be a finite number > 0"),
+        (dict(eps="1e-8"), "eps must be a finite number > 0"),
+    ],
+)
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
-def test_bad_adam_settings_are_rejected_the_same_way_by_both_backends(backend, kwargs, message,
-                                                                      optimizer):
+def test_bad_adam_settings_are_rejected_the_same_way_by_both_backends(
+    backend, kwargs, message, optimizer
+):
     net = ann.Network([30, 5, 4], backend=backend)
     before = net.get_params()
     with pytest.raises(ValueError) as info:
@@ -100,12 +116,20 @@ def test_bad_adam_settings_are_rejected_the_same_way_by_both_backends(backend, k
     assert net.get_params() == before
 
 
-@pytest.mark.parametrize("args", [
-    (3, 0.0, 1.0, 0.999, 1e-8, 0.0), (3, 0.0, 0.9, 0.999, 0.0, 0.0),
-    (3, 0.0, 0.9, 1 - 1e-9, 1e-8, 0.0), (3, 0.0, 0.9, 0.999, math.nan, 0.0),
-    (1, 1.0, 0.9, 0.999, 1e-8, 0.0), (2, -0.5, 0.9, 0.999, 1e-8, 0.0),
-    (0, 0.0, 0.9, 0.999, 1e-8, -1.0), (0, 0.0, 0.9, 0.999, 1e-8, math.inf),
-    (4, 0.0, 0.9, 0.999, 1e-8, 0.0)])
+@pytest.mark.parametrize(
+    "args",
+    [
+        (3, 0.0, 1.0, 0.999, 1e-8, 0.0),
+        (3, 0.0, 0.9, 0.999, 0.0, 0.0),
+        (3, 0.0, 0.9, 1 - 1e-9, 1e-8, 0.0),
+        (3, 0.0, 0.9, 0.999, math.nan, 0.0),
+        (1, 1.0, 0.9, 0.999, 1e-8, 0.0),
+        (2, -0.5, 0.9, 0.999, 1e-8, 0.0),
+        (0, 0.0, 0.9, 0.999, 1e-8, -1.0),
+        (0, 0.0, 0.9, 0.999, 1e-8, math.inf),
+        (4, 0.0, 0.9, 0.999, 1e-8, 0.0),
+    ],
+)
 def test_backends_refuse_the_same_optimizer_settings_with_the_same_message(args):
     """Below fit's checks, the backends themselves agree: the reference raises the C
     backend's ValueError, not ZeroDivisionError, and does not accept eps = 0."""
@@ -127,8 +151,9 @@ def test_good_adam_settings_train_the_same_on_both_backends():
     results = []
     for backend in ("c", "python"):
         net = ann.Network([30, 5, 4], seed=2, backend=backend)
-        net.fit(synthetic(60), epochs=1, optimizer="adam", betas=(0.8, 0.99), eps=1e-6,
-                progress=False)
+        net.fit(
+            synthetic(60), epochs=1, optimizer="adam", betas=(0.8, 0.99), eps=1e-6, progress=False
+        )
         results.append(net.get_params())
     assert max(abs(a - b) for a, b in zip(*results)) < 1e-4
 
@@ -163,6 +188,7 @@ def test_nan_in_float_inputs_is_rejected():
 
 # ---- training --------------------------------------------------------------------------------
 
+
 def test_training_reduces_loss_and_learns_synthetic_task():
     train, val = synthetic(400, seed=1).split(0.25, seed=0)
     net = ann.Network([30, 16, 4], seed=0)
@@ -188,13 +214,15 @@ def test_last_partial_batch_is_used():
 def test_backends_agree_on_a_tiny_training_run(batch, pixels):
     train = synthetic(70, seed=2, mostly_zero=pixels == "mostly_zero")
     nets = {b: ann.Network([30, 6, 5, 4], seed=5, backend=b) for b in ("c", "python")}
-    histories = {b: n.fit(train, epochs=2, batch_size=batch, lr=0.2, progress=False, seed=9)
-                 for b, n in nets.items()}
+    histories = {
+        b: n.fit(train, epochs=2, batch_size=batch, lr=0.2, progress=False, seed=9)
+        for b, n in nets.items()
+    }
     c, py = nets["c"].get_params(), nets["python"].get_params()
     scale = max(abs(v) for v in py)
     assert max(abs(a - b) for a, b in zip(c, py)) <= 1e-4 * scale
     assert histories["c"].train_loss == pytest.approx(histories["python"].train_loss, rel=1e-4)
-    assert c != nets["c"].__class__([30, 6, 5, 4], seed=5).get_params()   # it did train
+    assert c != nets["c"].__class__([30, 6, 5, 4], seed=5).get_params()  # it did train
 
 
 def test_same_seed_gives_bit_identical_weights():
@@ -218,6 +246,7 @@ def test_diverging_run_stops_and_keeps_last_good_weights():
 
 # ---- inference -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("pixels", ["dense", "mostly_zero"])
 def test_predictions_agree_across_input_forms(pixels):
     ds = synthetic(50, seed=7, mostly_zero=pixels == "mostly_zero")
@@ -240,13 +269,14 @@ def test_prediction_over_views_uses_the_right_rows():
     ds = synthetic(600, seed=8)
     net = ann.Network([30, 8, 4], seed=2)
     whole = net.predict(ds)
-    assert net.predict(ds[300:600]) == whole[300:600]     # more than one 256-row block
+    assert net.predict(ds[300:600]) == whole[300:600]  # more than one 256-row block
     picked = [5, 599, 0, 300, 5]
     assert net.predict(ds.subset(picked)) == [whole[i] for i in picked]
     assert net.predict(ds[::-1]) == whole[::-1]
 
 
 # ---- data sets -----------------------------------------------------------------------------
+
 
 def test_views_share_pixels_and_index_correctly():
     ds = synthetic(100)
@@ -273,21 +303,25 @@ def test_dataset_buffers_are_the_shared_base_bytes_and_the_rows_of_the_view():
     assert list(part.rows) == list(range(10, 20))
     assert list(ds[10:20].subset([9, 0]).buffers().rows) == [19, 10]
     assert list(ds[::-1].buffers().rows) == list(range(99, -1, -1))
-    assert ds[:5].buffers().rows is None        # rows 0..4 in order: no index needed
+    assert ds[:5].buffers().rows is None  # rows 0..4 in order: no index needed
 
 
 def test_only_the_data_module_reads_a_datasets_private_fields():
     """The backend gets a Dataset's bytes through Dataset.buffers(), not its internals."""
     import ast
     from pathlib import Path
+
     private = {"_images", "_labels", "_index", "_start", "_len"}
     found = []
     for path in sorted(Path(ann.__file__).parent.glob("*.py")):
         if path.name == "_data.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Attribute) and node.attr in private
-                    and not (isinstance(node.value, ast.Name) and node.value.id == "self")):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in private
+                and not (isinstance(node.value, ast.Name) and node.value.id == "self")
+            ):
                 found.append(f"{path.name}:{node.lineno} .{node.attr}")
     assert found == []
 
@@ -306,12 +340,15 @@ def test_split_is_seeded_disjoint_and_complete():
             ds.split(bad)
 
 
-@pytest.mark.parametrize("images,labels,shape,word", [
-    (b"\x00" * 10, b"\x00\x01", 6, "do not make"),
-    (b"\x00" * 12, b"\x00\x0a", 6, "label 10 of image 1"),
-    (b"", b"", 6, "no labels"),
-    (b"\x00" * 12, b"\x00\x01", (0, 6), "shape"),
-])
+@pytest.mark.parametrize(
+    "images,labels,shape,word",
+    [
+        (b"\x00" * 10, b"\x00\x01", 6, "do not make"),
+        (b"\x00" * 12, b"\x00\x0a", 6, "label 10 of image 1"),
+        (b"", b"", 6, "no labels"),
+        (b"\x00" * 12, b"\x00\x01", (0, 6), "shape"),
+    ],
+)
 def test_bad_in_memory_datasets(images, labels, shape, word):
     with pytest.raises(ann.DataError, match=word):
         ann.Dataset(images, labels, shape)
@@ -330,6 +367,7 @@ def test_normalize():
 
 # ---- backends ------------------------------------------------------------------------------
 
+
 def test_c_core_is_built_and_used_by_default():
     if os.environ.get("ANN_BACKEND") == "python":
         pytest.skip("the suite was asked to run on the Python backend")
@@ -338,19 +376,27 @@ def test_c_core_is_built_and_used_by_default():
 
 
 def test_missing_extension_falls_back_with_a_warning():
-    code = ("import sys, warnings; sys.modules['ann._core'] = None\n"
-            "warnings.simplefilter('error')\n"
-            "import ann\n"
-            "try:\n    ann.Network([3, 2])\nexcept RuntimeWarning as w:\n    print('WARNED', w)\n"
-            "warnings.simplefilter('ignore')\n"
-            "print(ann.Network([3, 2]).backend)\n")
+    code = (
+        "import sys, warnings; sys.modules['ann._core'] = None\n"
+        "warnings.simplefilter('error')\n"
+        "import ann\n"
+        "try:\n    ann.Network([3, 2])\nexcept RuntimeWarning as w:\n    print('WARNED', w)\n"
+        "warnings.simplefilter('ignore')\n"
+        "print(ann.Network([3, 2]).backend)\n"
+    )
     env = dict(os.environ)
     env.pop("ANN_BACKEND", None)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         timeout=120, cwd=os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=os.path.dirname(os.path.abspath(__file__)),
+    )
     assert out.returncode == 0, out.stderr
     assert "WARNED" in out.stdout and "using the pure-Python backend" in out.stdout
-    assert "the C core failed to load" in out.stdout     # the reason, not just the fact
+    assert "the C core failed to load" in out.stdout  # the reason, not just the fact
     assert out.stdout.strip().endswith("python")
 
 
@@ -371,12 +417,19 @@ def test_set_num_threads_round_trips():
 
 def test_import_is_lazy_and_complete():
     """`import ann` loads no submodule until a name is used; every name in __all__ resolves."""
-    code = ("import sys, ann\n"
-            "loaded = sorted(m for m in sys.modules if m.startswith('ann.'))\n"
-            "print(loaded)\n"
-            "for name in ann.__all__: getattr(ann, name)\n"
-            "print('ann._network' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, cwd=os.path.dirname(os.path.abspath(__file__)))
+    code = (
+        "import sys, ann\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('ann.'))\n"
+        "print(loaded)\n"
+        "for name in ann.__all__: getattr(ann, name)\n"
+        "print('ann._network' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=os.path.dirname(os.path.abspath(__file__)),
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["[]", "True"]

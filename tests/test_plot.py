@@ -1,4 +1,5 @@
 """Tests of the text plots and confusion tables (ann._plot)."""
+
 from __future__ import annotations
 
 import io
@@ -8,14 +9,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ann._plot import (MIN_HEIGHT, MIN_WIDTH, confusion_matrix, format_confusion, line_plot,
-                       supports_unicode)
+from ann._plot import (
+    MIN_HEIGHT,
+    MIN_WIDTH,
+    confusion_matrix,
+    format_confusion,
+    line_plot,
+    supports_unicode,
+)
 
 ASCII_AXIS = "|+"
 UNICODE_AXIS = "│┤"
 
 
 # ----------------------------------------------------------------------------- helpers
+
 
 def canvas(text: str, height: int, axis_chars: str, width: int = 0):
     """Split a plot made without title/y_label into (y tick labels, canvas rows).
@@ -29,7 +37,7 @@ def canvas(text: str, height: int, axis_chars: str, width: int = 0):
     for row in rows:
         position = min(i for i, ch in enumerate(row) if ch in axis_chars)
         labels.append(row[:position].strip())
-        cells.append(row[position + 1:].ljust(max(0, width - position - 1)))
+        cells.append(row[position + 1 :].ljust(max(0, width - position - 1)))
     return labels, cells
 
 
@@ -59,8 +67,7 @@ def braille_lowest_dot(ch: str) -> int:
     """Lowest dot row (0 = top .. 3 = bottom) set in a braille cell."""
     bits = ord(ch) - 0x2800
     rows = []
-    for row, (left, right) in enumerate(((0x01, 0x08), (0x02, 0x10), (0x04, 0x20),
-                                         (0x40, 0x80))):
+    for row, (left, right) in enumerate(((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))):
         if bits & (left | right):
             rows.append(row)
     return max(rows)
@@ -83,23 +90,50 @@ def as_series(raw):
 
 
 @settings(max_examples=150, deadline=None)
-@given(raw=series_dicts, width=st.integers(MIN_WIDTH, 140), height=st.integers(MIN_HEIGHT, 25),
-       title=names, x_label=names, y_label=names)
-def test_ascii_plot_is_pure_ascii_and_never_wider_than_width(raw, width, height, title, x_label,
-                                                             y_label):
-    text = line_plot(as_series(raw), width=width, height=height, title=title, x_label=x_label,
-                     y_label=y_label, charset="ascii")
+@given(
+    raw=series_dicts,
+    width=st.integers(MIN_WIDTH, 140),
+    height=st.integers(MIN_HEIGHT, 25),
+    title=names,
+    x_label=names,
+    y_label=names,
+)
+def test_ascii_plot_is_pure_ascii_and_never_wider_than_width(
+    raw, width, height, title, x_label, y_label
+):
+    text = line_plot(
+        as_series(raw),
+        width=width,
+        height=height,
+        title=title,
+        x_label=x_label,
+        y_label=y_label,
+        charset="ascii",
+    )
     assert text.isascii()
     for line in text.split("\n"):
         assert len(line) <= width, (width, line)
 
 
 @settings(max_examples=150, deadline=None)
-@given(raw=series_dicts, width=st.integers(MIN_WIDTH, 140), height=st.integers(MIN_HEIGHT, 25),
-       title=names, x_label=names, y_label=names)
+@given(
+    raw=series_dicts,
+    width=st.integers(MIN_WIDTH, 140),
+    height=st.integers(MIN_HEIGHT, 25),
+    title=names,
+    x_label=names,
+    y_label=names,
+)
 def test_unicode_plot_never_wider_than_width(raw, width, height, title, x_label, y_label):
-    text = line_plot(as_series(raw), width=width, height=height, title=title, x_label=x_label,
-                     y_label=y_label, charset="unicode")
+    text = line_plot(
+        as_series(raw),
+        width=width,
+        height=height,
+        title=title,
+        x_label=x_label,
+        y_label=y_label,
+        charset="unicode",
+    )
     text.encode("utf-8")
     for line in text.split("\n"):
         assert len(line) <= width, (width, line)
@@ -107,27 +141,42 @@ def test_unicode_plot_never_wider_than_width(raw, width, height, title, x_label,
 
 
 @pytest.mark.parametrize("charset", ["ascii", "unicode"])
-@pytest.mark.parametrize("values", [
-    [1e308, -1e308, 0.0],            # span overflows a float
-    [5e-324, 1e-323],                # subnormals
-    [1e16, 1e16 + 2, 1e16 + 4],      # span tiny relative to the values
-    [-7.0, -7.0, -7.0],              # constant, negative
-    [0.0],                           # one point
-    [float("nan"), 3.0, float("inf"), -float("inf")],
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1e308, -1e308, 0.0],  # span overflows a float
+        [5e-324, 1e-323],  # subnormals
+        [1e16, 1e16 + 2, 1e16 + 4],  # span tiny relative to the values
+        [-7.0, -7.0, -7.0],  # constant, negative
+        [0.0],  # one point
+        [float("nan"), 3.0, float("inf"), -float("inf")],
+    ],
+)
 @pytest.mark.parametrize("width", [20, 21, 33, 80])
 def test_extreme_values_fit(charset, values, width):
     xs = list(range(len(values)))
-    text = line_plot({"s": (xs, values)}, width=width, height=5, charset=charset,
-                     title="T" * 200, x_label="x" * 200, y_label="y" * 200)
+    text = line_plot(
+        {"s": (xs, values)},
+        width=width,
+        height=5,
+        charset=charset,
+        title="T" * 200,
+        x_label="x" * 200,
+        y_label="y" * 200,
+    )
     for line in text.split("\n"):
         assert len(line) <= width, line
     assert "..." in text or "…" in text  # the long title was visibly cut
 
 
 def test_long_title_and_legend_are_cut_with_an_ellipsis():
-    text = line_plot({"n" * 100: ([0, 1], [0, 1]), "m" * 100: ([0, 1], [1, 0])},
-                     width=30, height=4, title="t" * 100, charset="ascii")
+    text = line_plot(
+        {"n" * 100: ([0, 1], [0, 1]), "m" * 100: ([0, 1], [1, 0])},
+        width=30,
+        height=4,
+        title="t" * 100,
+        charset="ascii",
+    )
     lines = text.split("\n")
     assert lines[0].strip() == "t" * 27 + "..."
     assert lines[-2] == "* " + "n" * 25 + "..."
@@ -136,13 +185,15 @@ def test_long_title_and_legend_are_cut_with_an_ellipsis():
 
 # ----------------------------------------------------------------------------- geometry
 
+
 @pytest.mark.parametrize("increasing", [True, False])
 def test_ascii_monotonic_series_marks_move_the_right_way(increasing):
     xs = list(range(61))  # 0..60 is already a round range: no widening of the y axis
     ys = [x if increasing else -x for x in xs]
     height = 10
-    _, cells = canvas(line_plot({"s": (xs, ys)}, width=60, height=height, charset="ascii"),
-                      height, ASCII_AXIS)
+    _, cells = canvas(
+        line_plot({"s": (xs, ys)}, width=60, height=height, charset="ascii"), height, ASCII_AXIS
+    )
     columns = mark_rows_by_column(cells, lambda ch: ch == "*")
     ordered = sorted(columns)
     # A connected line: every column of the canvas has a mark.
@@ -150,8 +201,8 @@ def test_ascii_monotonic_series_marks_move_the_right_way(increasing):
     assert ordered[0] == 0
     top_rows = [min(columns[c]) for c in ordered]
     if increasing:
-        assert max(columns[ordered[0]]) == height - 1   # starts at the bottom
-        assert min(columns[ordered[-1]]) == 0           # ends at the top
+        assert max(columns[ordered[0]]) == height - 1  # starts at the bottom
+        assert min(columns[ordered[-1]]) == 0  # ends at the top
         assert all(a >= b for a, b in zip(top_rows, top_rows[1:]))
     else:
         assert min(columns[ordered[0]]) == 0
@@ -163,8 +214,9 @@ def test_unicode_increasing_series_is_drawn_low_left_high_right():
     xs = list(range(100))
     ys = [x * x for x in xs]
     height = 8
-    _, cells = canvas(line_plot({"s": (xs, ys)}, width=50, height=height, charset="unicode"),
-                      height, UNICODE_AXIS)
+    _, cells = canvas(
+        line_plot({"s": (xs, ys)}, width=50, height=height, charset="unicode"), height, UNICODE_AXIS
+    )
     columns = mark_rows_by_column(cells, is_braille)
     ordered = sorted(columns)
     assert ordered == list(range(ordered[0], ordered[-1] + 1))  # connected
@@ -178,8 +230,12 @@ def test_unicode_increasing_series_is_drawn_low_left_high_right():
 
 
 def test_two_points_are_joined_by_a_line():
-    _, cells = canvas(line_plot({"s": ([0, 10], [0, 10])}, width=40, height=6, charset="ascii"),
-                      6, ASCII_AXIS, width=40)
+    _, cells = canvas(
+        line_plot({"s": ([0, 10], [0, 10])}, width=40, height=6, charset="ascii"),
+        6,
+        ASCII_AXIS,
+        width=40,
+    )
     columns = mark_rows_by_column(cells, lambda ch: ch == "*")
     assert sorted(columns) == list(range(len(cells[0])))  # a mark in every column
     assert columns[0] == [5] and columns[len(cells[0]) - 1] == [0]  # corner to corner
@@ -188,8 +244,9 @@ def test_two_points_are_joined_by_a_line():
 def test_nan_breaks_the_line():
     xs = [0, 1, 2, 3, 4]
     ys = [1.0, 1.0, float("nan"), 1.0, 1.0]
-    _, cells = canvas(line_plot({"s": (xs, ys)}, width=45, height=5, charset="ascii"),
-                      5, ASCII_AXIS, width=45)
+    _, cells = canvas(
+        line_plot({"s": (xs, ys)}, width=45, height=5, charset="ascii"), 5, ASCII_AXIS, width=45
+    )
     columns = sorted(mark_rows_by_column(cells, lambda ch: ch == "*"))
     n = len(cells[0])
     # x = 1 and x = 3 sit a quarter and three quarters along; nothing between them.
@@ -199,15 +256,19 @@ def test_nan_breaks_the_line():
 
 def test_constant_series_is_drawn_in_the_middle():
     height = 9
-    _, cells = canvas(line_plot({"c": ([0, 1, 2], [5.0, 5.0, 5.0])}, width=30, height=height,
-                                charset="ascii"), height, ASCII_AXIS)
+    _, cells = canvas(
+        line_plot({"c": ([0, 1, 2], [5.0, 5.0, 5.0])}, width=30, height=height, charset="ascii"),
+        height,
+        ASCII_AXIS,
+    )
     rows = {r for rs in mark_rows_by_column(cells, lambda ch: ch == "*").values() for r in rs}
     assert rows == {height // 2}
 
 
 def test_later_series_draws_over_earlier_and_legend_names_markers():
-    text = line_plot({"first": ([0, 1], [0, 0]), "second": ([0, 1], [0, 0])},
-                     width=30, height=4, charset="ascii")
+    text = line_plot(
+        {"first": ([0, 1], [0, 0]), "second": ([0, 1], [0, 0])}, width=30, height=4, charset="ascii"
+    )
     _, cells = canvas(text, 4, ASCII_AXIS)
     assert not any("*" in row for row in cells)
     assert any("+" in row for row in cells)
@@ -215,19 +276,28 @@ def test_later_series_draws_over_earlier_and_legend_names_markers():
 
 
 def test_unicode_second_series_uses_a_marker_over_the_braille():
-    text = line_plot({"train": ([0, 1, 2, 3], [4, 2, 1, 0]), "val": ([0, 3], [4, 4])},
-                     width=30, height=6, charset="unicode")
+    text = line_plot(
+        {"train": ([0, 1, 2, 3], [4, 2, 1, 0]), "val": ([0, 3], [4, 4])},
+        width=30,
+        height=6,
+        charset="unicode",
+    )
     _, cells = canvas(text, 6, UNICODE_AXIS)
     assert any(is_braille(ch) for row in cells for ch in row)
-    assert "•" * 10 in cells[0]          # val is flat on the top row
+    assert "•" * 10 in cells[0]  # val is flat on the top row
     assert "⠤⠤ train" in text and "• val" in text
 
 
 # ----------------------------------------------------------------------------- axis labels
 
+
 @settings(max_examples=200, deadline=None)
-@given(lo=st.floats(-1e6, 1e6), span=st.floats(1e-3, 1e6), height=st.integers(3, 30),
-       charset=st.sampled_from(["ascii", "unicode"]))
+@given(
+    lo=st.floats(-1e6, 1e6),
+    span=st.floats(1e-3, 1e6),
+    height=st.integers(3, 30),
+    charset=st.sampled_from(["ascii", "unicode"]),
+)
 def test_y_labels_bracket_the_data_with_round_numbers(lo, span, height, charset):
     hi = lo + span
     ys = [lo, (lo + hi) / 2, hi]
@@ -250,8 +320,12 @@ def test_y_labels_bracket_the_data_with_round_numbers(lo, span, height, charset)
 
 
 def test_y_labels_are_rounded_numbers():
-    text = line_plot({"loss": ([0, 1, 2, 3], [2.3026, 0.91, 0.4137, 0.0713])}, width=50,
-                     height=11, charset="ascii")
+    text = line_plot(
+        {"loss": ([0, 1, 2, 3], [2.3026, 0.91, 0.4137, 0.0713])},
+        width=50,
+        height=11,
+        charset="ascii",
+    )
     labels, _ = canvas(text, 11, ASCII_AXIS)
     shown = [label for label in labels if label]
     assert shown[0] == "2.5" and shown[-1] == "0"
@@ -259,8 +333,13 @@ def test_y_labels_are_rounded_numbers():
 
 
 def test_explicit_y_range_is_kept_and_outside_points_are_clipped():
-    text = line_plot({"acc": ([0, 1, 2, 3], [0.2, 0.5, 1.7, -3.0])}, width=40, height=6,
-                     charset="ascii", y_range=(0, 1))
+    text = line_plot(
+        {"acc": ([0, 1, 2, 3], [0.2, 0.5, 1.7, -3.0])},
+        width=40,
+        height=6,
+        charset="ascii",
+        y_range=(0, 1),
+    )
     labels, cells = canvas(text, 6, ASCII_AXIS, width=40)
     assert parse_number(labels[0]) == 1.0
     assert parse_number(labels[-1]) == 0.0
@@ -274,8 +353,13 @@ def test_explicit_y_range_is_kept_and_outside_points_are_clipped():
 @pytest.mark.parametrize("y_range", [(0.5, 1), (0, 1), (-1, 1), (90, 100)])
 def test_explicit_y_range_labels_both_ends(y_range):
     lo, hi = y_range
-    text = line_plot({"acc": ([0, 1], [lo + (hi - lo) / 3, hi])}, width=40, height=10,
-                     charset="unicode", y_range=y_range)
+    text = line_plot(
+        {"acc": ([0, 1], [lo + (hi - lo) / 3, hi])},
+        width=40,
+        height=10,
+        charset="unicode",
+        y_range=y_range,
+    )
     labels, _ = canvas(text, 10, UNICODE_AXIS)
     assert parse_number(labels[0]) == hi and parse_number(labels[-1]) == lo
     shown = [parse_number(label) for label in labels if label]
@@ -284,8 +368,7 @@ def test_explicit_y_range_labels_both_ends(y_range):
 
 def test_x_labels_lie_inside_the_data_range_and_use_si_suffixes():
     xs = list(range(0, 60001, 1000))
-    text = line_plot({"s": (xs, [1.0 / (1 + x) for x in xs])}, width=70, height=5,
-                     charset="ascii")
+    text = line_plot({"s": (xs, [1.0 / (1 + x) for x in xs])}, width=70, height=5, charset="ascii")
     tick_line = text.split("\n")[6]  # 5 canvas rows, the axis line, then the labels
     labels = tick_line.split()
     values = [parse_number(label) for label in labels]
@@ -345,6 +428,7 @@ def test_bad_series_are_reported_by_name():
 
 # ----------------------------------------------------------------------------- unicode support
 
+
 def test_supports_unicode_follows_the_stream_encoding():
     assert supports_unicode(io.TextIOWrapper(io.BytesIO(), encoding="utf-8"))
     assert not supports_unicode(io.TextIOWrapper(io.BytesIO(), encoding="ascii"))
@@ -362,6 +446,7 @@ def test_auto_charset_uses_stdout_encoding(monkeypatch):
 
 
 # ----------------------------------------------------------------------------- confusion
+
 
 def test_confusion_matrix_counts_a_hand_made_example():
     true = [0, 0, 0, 1, 1, 2, 2, 2, 2]
@@ -387,10 +472,10 @@ def test_format_confusion_shows_counts_recall_and_accuracy():
     text = format_confusion(matrix, labels=["zero", "one", "two", "three"])
     lines = text.split("\n")
     assert lines[0].split() == ["true\\pred", "zero", "one", "two", "three", "recall"]
-    assert lines[1].split() == ["zero", "2", "1", "0", "0", "66.7%"]    # 2 of 3
+    assert lines[1].split() == ["zero", "2", "1", "0", "0", "66.7%"]  # 2 of 3
     assert lines[2].split() == ["one", "0", "2", "0", "0", "100.0%"]
-    assert lines[3].split() == ["two", "1", "1", "2", "0", "50.0%"]     # 2 of 4
-    assert lines[4].split() == ["three", "0", "0", "0", "0", "-"]       # no samples
+    assert lines[3].split() == ["two", "1", "1", "2", "0", "50.0%"]  # 2 of 4
+    assert lines[4].split() == ["three", "0", "0", "0", "0", "-"]  # no samples
     assert lines[5] == "accuracy: 66.67% (6/9)"
     # Columns line up: every row is as long as the header.
     assert len({len(line) for line in lines[:5]}) == 1
@@ -406,6 +491,7 @@ def test_format_confusion_rejects_bad_shapes():
 def test_constant_series_at_the_float_limit_still_renders():
     """A constant near 1.8e308 used to pad its range to inf and raise (found by hypothesis)."""
     from ann._plot import line_plot
+
     for value in (1.634266486238469e308, -1.634266486238469e308):
         text = line_plot({"": ([0.0], [value])}, width=20, height=3, charset="ascii")
         assert all(len(line) <= 20 for line in text.splitlines())

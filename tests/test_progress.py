@@ -1,4 +1,5 @@
 """Tests of the epoch progress line (ann._progress)."""
+
 from __future__ import annotations
 
 import io
@@ -85,8 +86,11 @@ def test_non_tty_prints_exactly_one_plain_line_per_close():
         bar.close(val_acc=0.975)
     lines = stream.getvalue().split("\n")
     assert lines[-1] == ""
-    assert [line.split()[:2] for line in lines[:-1]] == [["epoch", "1"], ["epoch", "2"],
-                                                       ["epoch", "3"]]
+    assert [line.split()[:2] for line in lines[:-1]] == [
+        ["epoch", "1"],
+        ["epoch", "2"],
+        ["epoch", "3"],
+    ]
     assert "\r" not in stream.getvalue()
     for line in lines[:-1]:
         assert "1000/1000 img" in line
@@ -163,14 +167,23 @@ def test_shorter_redraw_blanks_the_leftovers():
 
 
 @settings(max_examples=60, deadline=None)
-@given(columns=st.integers(1, 200), label=st.text(max_size=50),
-       loss=st.floats(allow_nan=True, allow_infinity=True), total=st.integers(0, 10**7))
+@given(
+    columns=st.integers(1, 200),
+    label=st.text(max_size=50),
+    loss=st.floats(allow_nan=True, allow_infinity=True),
+    total=st.integers(0, 10**7),
+)
 def test_every_line_fits_the_terminal(columns, label, loss, total):
     clock, stream = FakeClock(), FakeTTY()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("COLUMNS", str(columns))
-        bar = ProgressBar(total, label=label.replace("\r", "").replace("\n", ""), stream=stream,
-                          clock=clock, min_interval=0)
+        bar = ProgressBar(
+            total,
+            label=label.replace("\r", "").replace("\n", ""),
+            stream=stream,
+            clock=clock,
+            min_interval=0,
+        )
         for step in range(5):
             clock.now += 0.3
             bar.update(total * step // 4, loss=loss, accuracy=0.5)

@@ -1,6 +1,7 @@
 """The README's claims and examples hold (issue 12, item 22): the sample's accuracy, the split
 seed shared by the Python example and ``ann train``, no path of the machine it was written on,
 and a PyTorch snippet that runs (when PyTorch is installed)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -20,8 +21,10 @@ PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", TEXT, re.DOTALL)
 
 
 def test_readme_states_the_sample_accuracy_ann_train_reaches(capsys):
-    stated = re.search(r"built-in sample[^.]*?reach about (\d+) % \((\d+\.\d) % measured\)",
-                       TEXT.replace("\n", " "))
+    stated = re.search(
+        r"built-in sample[^.]*?reach about (\d+) % \((\d+\.\d) % measured\)",
+        TEXT.replace("\n", " "),
+    )
     assert stated, "the README should say what `ann train` reaches on the built-in sample"
     assert main(["train", "--data", "sample", "--no-download", "--quiet"]) == 0
     out = capsys.readouterr().out
@@ -54,18 +57,28 @@ def _torch_snippet() -> str:
 def test_torch_snippet_is_complete():
     snippet = _torch_snippet()
     compile(snippet, "README torch snippet", "exec")
-    for needle in ("torch.nn.Sequential(", "torch.nn.Linear(", "torch.nn.ReLU()",
-                   "torch.nn.BatchNorm1d(", "running_var", ".eval()", "model(", "softmax"):
+    for needle in (
+        "torch.nn.Sequential(",
+        "torch.nn.Linear(",
+        "torch.nn.ReLU()",
+        "torch.nn.BatchNorm1d(",
+        "running_var",
+        ".eval()",
+        "model(",
+        "softmax",
+    ):
         assert needle in snippet, needle
     assert "then copy into" not in snippet
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torch") is None
-                    or importlib.util.find_spec("safetensors") is None,
-                    reason="optional: needs torch and safetensors")
+@pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None or importlib.util.find_spec("safetensors") is None,
+    reason="optional: needs torch and safetensors",
+)
 @pytest.mark.parametrize("batchnorm", [False, True])
 def test_torch_snippet_runs_and_predicts_what_ann_predicts(tmp_path, batchnorm):
     import ann
+
     sample = Path(ann.__file__).parent / "data" / "sample"
     shutil.copytree(sample, tmp_path / "mnist")
     train, _ = ann.load_mnist(tmp_path / "mnist")
@@ -74,9 +87,11 @@ def test_torch_snippet_runs_and_predicts_what_ann_predicts(tmp_path, batchnorm):
     net.save(tmp_path / "model.safetensors")
     script = tmp_path / "snippet.py"
     script.write_text(_torch_snippet(), encoding="utf-8")
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
-    torch_classes, ann_classes = re.fullmatch(r"(\[[\d, ]+\]) (\[[\d, ]+\])\n",
-                                              proc.stdout).groups()
+    torch_classes, ann_classes = re.fullmatch(
+        r"(\[[\d, ]+\]) (\[[\d, ]+\])\n", proc.stdout
+    ).groups()
     assert torch_classes == ann_classes

@@ -3,6 +3,7 @@
 Malformed files are built by hand here, byte by byte, so the reader is checked
 against the format's definition rather than against our own writer.
 """
+
 from __future__ import annotations
 
 import io
@@ -52,12 +53,13 @@ def parse_bytes(blob: bytes, max_header: int = 100 * 1024 * 1024):
 # Round trips and the exact bytes written
 # --------------------------------------------------------------------------
 
+
 def sample_tensors():
     return {
         "f32": ("F32", (2, 3), struct.pack("<6f", 1.5, -2.0, 0.0, 3.25, -0.0, 1e-3)),
         "f64": ("F64", (2,), struct.pack("<2d", 1e300, -4.5)),
         "i32": ("I32", (3,), struct.pack("<3i", -1, 2**31 - 1, 0)),
-        "i64": ("I64", (1, 1), struct.pack("<q", -2**63)),
+        "i64": ("I64", (1, 1), struct.pack("<q", -(2**63))),
         "u8": ("U8", (5,), bytes([0, 1, 2, 254, 255])),
         "scalar": ("F32", (), struct.pack("<f", 7.0)),
         "empty": ("F32", (0, 4), b""),
@@ -82,8 +84,10 @@ def test_exact_bytes_of_a_tiny_file(tmp_path):
     # Sorted keys, compact JSON, spaces up to a multiple of 8 (spec facts).
     path = tmp_path / "t.safetensors"
     save_file(path, {"b": ("U8", (2,), b"\x01\x02"), "a": ("I32", (1,), b"\x05\x00\x00\x00")})
-    text = ('{"a":{"data_offsets":[0,4],"dtype":"I32","shape":[1]},'
-            '"b":{"data_offsets":[4,6],"dtype":"U8","shape":[2]}}')
+    text = (
+        '{"a":{"data_offsets":[0,4],"dtype":"I32","shape":[1]},'
+        '"b":{"data_offsets":[4,6],"dtype":"U8","shape":[2]}}'
+    )
     padded = text + " " * (-len(text) % 8)
     expected = struct.pack("<Q", len(padded)) + padded.encode() + b"\x05\x00\x00\x00\x01\x02"
     assert path.read_bytes() == expected
@@ -97,7 +101,7 @@ def test_output_is_deterministic_and_aligned(tmp_path):
     assert a == (tmp_path / "b").read_bytes()
     (n,) = struct.unpack("<Q", a[:8])
     assert (8 + n) % 8 == 0
-    text = a[8:8 + n].decode()
+    text = a[8 : 8 + n].decode()
     json_part = text.rstrip(" ")
     assert json_part.endswith("}") and len(text) - len(json_part) < 8
     json.loads(json_part)
@@ -105,10 +109,17 @@ def test_output_is_deterministic_and_aligned(tmp_path):
 
 def test_accepts_memoryview_bytearray_and_array(tmp_path):
     from array import array
+
     vals = array("f", [1.0, 2.0])
     path = tmp_path / "t"
-    save_file(path, {"a": ("F32", (2,), vals), "b": ("U8", (1,), bytearray(b"\x09")),
-                     "c": ("U8", (1,), memoryview(b"\x08"))})
+    save_file(
+        path,
+        {
+            "a": ("F32", (2,), vals),
+            "b": ("U8", (1,), bytearray(b"\x09")),
+            "c": ("U8", (1,), memoryview(b"\x08")),
+        },
+    )
     loaded, _ = load_file(path)
     assert bytes(loaded["a"][2]) == struct.pack("<2f", 1.0, 2.0) or sys.byteorder == "big"
     assert bytes(loaded["b"][2]) == b"\x09" and bytes(loaded["c"][2]) == b"\x08"
@@ -117,8 +128,7 @@ def test_accepts_memoryview_bytearray_and_array(tmp_path):
 def test_reads_pretty_json_with_padding_and_any_entry_order(tmp_path):
     # A header as another writer might produce it: indented, data order not
     # name order, metadata in the middle, space padding.
-    header = {"z": entry("U8", [2], 0, 2), "__metadata__": {"k": "v"},
-              "a": entry("U8", [1], 2, 3)}
+    header = {"z": entry("U8", [2], 0, 2), "__metadata__": {"k": "v"}, "a": entry("U8", [1], 2, 3)}
     raw = json.dumps(header, indent=2).encode() + b"       "
     path = write(tmp_path, build(raw, b"\x01\x02\x03"))
     tensors, meta = load_file(path)
@@ -127,8 +137,9 @@ def test_reads_pretty_json_with_padding_and_any_entry_order(tmp_path):
 
 
 def test_empty_file_of_tensors_and_zero_size_tensors(tmp_path):
-    path = write(tmp_path, build({"e": entry("F64", [3, 0], 0, 0), "s": entry("U8", [], 0, 1)},
-                                 b"\x07"))
+    path = write(
+        tmp_path, build({"e": entry("F64", [3, 0], 0, 0), "s": entry("U8", [], 0, 1)}, b"\x07")
+    )
     tensors, meta = load_file(path)
     assert meta == {}
     assert tensors["e"][1] == (3, 0) and bytes(tensors["e"][2]) == b""
@@ -136,23 +147,32 @@ def test_empty_file_of_tensors_and_zero_size_tensors(tmp_path):
 
 
 def test_dtype_sizes_cover_the_required_types():
-    assert {k: DTYPE_SIZES[k] for k in ("F32", "F64", "I32", "I64", "U8")} == \
-        {"F32": 4, "F64": 8, "I32": 4, "I64": 8, "U8": 1}
+    assert {k: DTYPE_SIZES[k] for k in ("F32", "F64", "I32", "I64", "U8")} == {
+        "F32": 4,
+        "F64": 8,
+        "I32": 4,
+        "I64": 8,
+        "U8": 1,
+    }
 
 
 # --------------------------------------------------------------------------
 # Bad arguments to save_file
 # --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("tensors, metadata, words", [
-    ({"a": ("F32", (2,), b"\x00" * 7)}, None, "7 bytes given"),
-    ({"a": ("F17", (1,), b"\x00")}, None, "unknown dtype"),
-    ({"a": ("U8", (-1,), b"")}, None, "non-negative"),
-    ({"__metadata__": ("U8", (1,), b"\x00")}, None, "cannot save a tensor named"),
-    ({"": ("U8", (1,), b"\x00")}, None, "cannot save a tensor named"),
-    ({}, {"k": 3}, "metadata must map str to str"),
-    ({"\ud800": ("U8", (1,), b"\x00")}, None, "cannot encode header"),
-])
+
+@pytest.mark.parametrize(
+    "tensors, metadata, words",
+    [
+        ({"a": ("F32", (2,), b"\x00" * 7)}, None, "7 bytes given"),
+        ({"a": ("F17", (1,), b"\x00")}, None, "unknown dtype"),
+        ({"a": ("U8", (-1,), b"")}, None, "non-negative"),
+        ({"__metadata__": ("U8", (1,), b"\x00")}, None, "cannot save a tensor named"),
+        ({"": ("U8", (1,), b"\x00")}, None, "cannot save a tensor named"),
+        ({}, {"k": 3}, "metadata must map str to str"),
+        ({"\ud800": ("U8", (1,), b"\x00")}, None, "cannot encode header"),
+    ],
+)
 def test_save_rejects_bad_arguments_and_writes_nothing(tmp_path, tensors, metadata, words):
     path = tmp_path / "t"
     with pytest.raises(ModelFileError, match=words):
@@ -284,8 +304,11 @@ MALFORMED = [
     ("NaN constant", build(b'{"a": NaN}'), "not valid JSON"),
     ("deep nesting", build(b"[" * 100000), "header"),
     ("entry not object", build({"a": 1}), "entry is not an object"),
-    ("entry missing offsets", build({"a": {"dtype": "U8", "shape": [2]}}, b"ab"),
-     "missing data_offsets"),
+    (
+        "entry missing offsets",
+        build({"a": {"dtype": "U8", "shape": [2]}}, b"ab"),
+        "missing data_offsets",
+    ),
     ("entry extra key", build({"a": dict(U8_2, extra=1)}, b"ab"), "unexpected key 'extra'"),
     ("unknown dtype", build({"a": entry("F31", [2], 0, 2)}, b"ab"), "unknown dtype 'F31'"),
     ("dtype not str", build({"a": entry(4, [2], 0, 2)}, b"ab"), "unknown dtype"),
@@ -293,36 +316,52 @@ MALFORMED = [
     ("shape float", build({"a": entry("U8", [2.0], 0, 2)}, b"ab"), "shape"),
     ("shape bool", build({"a": entry("U8", [True, 2], 0, 2)}, b"ab"), "shape"),
     ("shape not list", build({"a": entry("U8", 2, 0, 2)}, b"ab"), "shape"),
-    ("offsets three", build({"a": {"dtype": "U8", "shape": [2], "data_offsets": [0, 1, 2]}},
-                            b"ab"), "data_offsets"),
-    ("offsets float", build({"a": {"dtype": "U8", "shape": [2], "data_offsets": [0, 2.0]}},
-                            b"ab"), "data_offsets"),
+    (
+        "offsets three",
+        build({"a": {"dtype": "U8", "shape": [2], "data_offsets": [0, 1, 2]}}, b"ab"),
+        "data_offsets",
+    ),
+    (
+        "offsets float",
+        build({"a": {"dtype": "U8", "shape": [2], "data_offsets": [0, 2.0]}}, b"ab"),
+        "data_offsets",
+    ),
     ("offsets negative", build({"a": entry("U8", [0], -1, -1)}, b""), "data_offsets"),
     ("offsets reversed", build({"a": entry("U8", [2], 2, 0)}, b"ab"), "end before they begin"),
     ("size mismatch", build({"a": entry("F32", [2], 0, 4)}, b"abcd"), "needs 8"),
     ("huge shape", build({"a": entry("F32", [2**62, 2**62], 0, 4)}, b"abcd"), "needs"),
     ("offsets past data", build({"a": entry("U8", [2], 1, 3)}, b"ab"), "run past"),
-    ("overlap", build({"a": entry("U8", [4], 0, 4), "b": entry("U8", [4], 2, 6)}, b"abcdef"),
-     "overlap"),
+    (
+        "overlap",
+        build({"a": entry("U8", [4], 0, 4), "b": entry("U8", [4], 2, 6)}, b"abcdef"),
+        "overlap",
+    ),
     ("same range twice", build({"a": U8_2, "b": U8_2}, b"ab"), "overlap"),
-    ("hole", build({"a": entry("U8", [2], 0, 2), "b": entry("U8", [2], 4, 6)}, b"abcdef"),
-     "hole"),
+    ("hole", build({"a": entry("U8", [2], 0, 2), "b": entry("U8", [2], 4, 6)}, b"abcdef"), "hole"),
     ("hole at start", build({"a": entry("U8", [2], 2, 4)}, b"abcd"), "hole"),
     ("trailing bytes", build({"a": U8_2}, b"abcd"), "2 trailing bytes"),
     ("data but no tensors", build({}, b"x"), "1 trailing bytes"),
     ("metadata list", build({"__metadata__": ["a"]}), "__metadata__"),
     ("metadata int value", build({"__metadata__": {"a": 1}}), "__metadata__"),
     ("metadata nested", build({"__metadata__": {"a": {"b": "c"}}}), "__metadata__"),
-    ("duplicate tensor", build(b'{"a":' + json.dumps(U8_2).encode() + b',"a":'
-                               + json.dumps(U8_2).encode() + b"}", b"ab"), "duplicate key 'a'"),
-    ("duplicate field", build(b'{"a":{"dtype":"U8","dtype":"U8","shape":[2],'
-                              b'"data_offsets":[0,2]}}', b"ab"), "duplicate key 'dtype'"),
+    (
+        "duplicate tensor",
+        build(
+            b'{"a":' + json.dumps(U8_2).encode() + b',"a":' + json.dumps(U8_2).encode() + b"}",
+            b"ab",
+        ),
+        "duplicate key 'a'",
+    ),
+    (
+        "duplicate field",
+        build(b'{"a":{"dtype":"U8","dtype":"U8","shape":[2],"data_offsets":[0,2]}}', b"ab"),
+        "duplicate key 'dtype'",
+    ),
     ("duplicate metadata", build(b'{"__metadata__":{"k":"1","k":"2"}}'), "duplicate key 'k'"),
 ]
 
 
-@pytest.mark.parametrize("blob, words", [c[1:] for c in MALFORMED],
-                         ids=[c[0] for c in MALFORMED])
+@pytest.mark.parametrize("blob, words", [c[1:] for c in MALFORMED], ids=[c[0] for c in MALFORMED])
 def test_malformed_file_is_rejected_with_named_problem(tmp_path, blob, words):
     path = write(tmp_path, blob)
     with pytest.raises(ModelFileError, match=words) as info:
@@ -379,8 +418,7 @@ def test_missing_file_directory_and_fifo(tmp_path):
 
 def test_every_truncation_of_a_valid_file_is_rejected(tmp_path):
     path = tmp_path / "full"
-    save_file(path, {"w": ("F32", (2, 3), bytes(range(24))), "b": ("U8", (3,), b"xyz")},
-              {"k": "v"})
+    save_file(path, {"w": ("F32", (2, 3), bytes(range(24))), "b": ("U8", (3,), b"xyz")}, {"k": "v"})
     blob = path.read_bytes()
     load_file(path)
     cut = tmp_path / "cut"
@@ -401,6 +439,7 @@ def test_a_longer_valid_file_with_an_appended_byte_is_rejected(tmp_path):
 # --------------------------------------------------------------------------
 # Property tests: any input is either valid or a ModelFileError
 # --------------------------------------------------------------------------
+
 
 def _valid_or_model_file_error(blob: bytes) -> None:
     try:
@@ -426,13 +465,16 @@ def test_random_header_text_never_crashes(raw):
     _valid_or_model_file_error(build(raw, b"\x00" * 8))
 
 
-_SEED = build({"__metadata__": {"k": "v"}, "a": entry("F32", [2], 0, 8),
-               "b": entry("U8", [3], 8, 11)}, bytes(11))
+_SEED = build(
+    {"__metadata__": {"k": "v"}, "a": entry("F32", [2], 0, 8), "b": entry("U8", [3], 8, 11)},
+    bytes(11),
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, len(_SEED) - 1), st.integers(0, 255)),
-                min_size=1, max_size=4))
+@given(
+    st.lists(st.tuples(st.integers(0, len(_SEED) - 1), st.integers(0, 255)), min_size=1, max_size=4)
+)
 def test_mutated_valid_file_never_crashes(edits):
     blob = bytearray(_SEED)
     for pos, value in edits:
@@ -447,10 +489,15 @@ tensor_strategy = st.tuples(
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.dictionaries(st.text(min_size=1, max_size=8).filter(lambda s: s != "__metadata__"),
-                       tensor_strategy, max_size=5),
-       st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3),
-       st.randoms(use_true_random=False))
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=8).filter(lambda s: s != "__metadata__"),
+        tensor_strategy,
+        max_size=5,
+    ),
+    st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3),
+    st.randoms(use_true_random=False),
+)
 def test_random_tensors_round_trip(tmp_path_factory, specs, metadata, rnd):
     tensors = {}
     for name, (dtype, shape) in specs.items():

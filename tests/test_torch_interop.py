@@ -1,5 +1,6 @@
 """A model saved by ann loads with the public safetensors library into PyTorch, and a PyTorch
 MLP with those weights predicts what ann predicts (optional: needs torch and safetensors)."""
+
 from __future__ import annotations
 
 import pytest
@@ -45,6 +46,7 @@ def test_pytorch_predicts_what_ann_predicts(mnist, tmp_path, batchnorm):
         probs = torch.softmax(model(pixels), dim=1)
     ours = net.predict_proba(part)
     assert probs.argmax(dim=1).tolist() == net.predict(part)
-    worst = max(abs(a - b) for row_t, row_o in zip(probs.tolist(), ours)
-                for a, b in zip(row_t, row_o))
+    worst = max(
+        abs(a - b) for row_t, row_o in zip(probs.tolist(), ours) for a, b in zip(row_t, row_o)
+    )
     assert worst < 1e-4

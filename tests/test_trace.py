@@ -5,6 +5,7 @@ arithmetic written out in this file (no ann function is used for it), for every 
 of the options; the new weights are compared with a real ``Network.fit`` step; the text is
 checked to show the JSON's numbers; and bad options give one-line errors.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,22 +19,28 @@ import sys
 from array import array
 
 import pytest
-
 from conftest import one_stderr_line
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TOL = 2e-5          # float32 values against float64 arithmetic, relative to max(1, |value|)
+TOL = 2e-5  # float32 values against float64 arithmetic, relative to max(1, |value|)
 
 
 def run(*args, env=None):
     # cwd is the tests folder, so `-m ann` imports the installed package, not the source tree
-    return subprocess.run([sys.executable, "-m", "ann", *args], capture_output=True, text=True,
-                          timeout=300, cwd=HERE, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "ann", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=HERE,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def main(capsys, *args):
     """(exit status, stdout, stderr) of `ann trace ARGS`, run in this process (fast)."""
     from ann._cli import main as ann_main
+
     status = ann_main(["trace", *args])
     out = capsys.readouterr()
     return status, out.out, out.err
@@ -57,8 +64,7 @@ def close(got, want, what):
 
 def matmul(a, b, n, k, m):
     """(n, k) x (k, m), flat row-major lists."""
-    return [sum(a[i * k + t] * b[t * m + j] for t in range(k)) for i in range(n)
-            for j in range(m)]
+    return [sum(a[i * k + t] * b[t * m + j] for t in range(k)) for i in range(n) for j in range(m)]
 
 
 def transpose(a, rows, cols):
@@ -93,23 +99,33 @@ def check_trace(r):
         pre = z
         if r["batchnorm"]:
             mean = [sum(z[q * n_out + j] for q in range(B)) / B for j in range(n_out)]
-            var = [sum((z[q * n_out + j] - mean[j]) ** 2 for q in range(B)) / B
-                   for j in range(n_out)]
+            var = [
+                sum((z[q * n_out + j] - mean[j]) ** 2 for q in range(B)) / B for j in range(n_out)
+            ]
             close(t["mean"]["values"], mean, "mean")
             close(t["var"]["values"], var, "var")
-            xhat = [(z[i] - mean[i % n_out]) / math.sqrt(var[i % n_out] + eps_bn)
-                    for i in range(B * n_out)]
+            xhat = [
+                (z[i] - mean[i % n_out]) / math.sqrt(var[i % n_out] + eps_bn)
+                for i in range(B * n_out)
+            ]
             close(t["xhat"]["values"], xhat, "xhat")
             gamma, beta = flat(t["gamma"]["values"]), flat(t["beta"]["values"])
             y = [gamma[i % n_out] * xhat[i] + beta[i % n_out] for i in range(B * n_out)]
             close(t["y"]["values"], y, "y")
             old_mean, old_var = flat(t["running_mean"]["values"]), flat(t["running_var"]["values"])
-            close(t["running_mean_new"]["values"],
-                  [0.9 * o + 0.1 * m for o, m in zip(old_mean, mean)], "running mean")
-            close(t["running_var_new"]["values"],
-                  [0.9 * o + 0.1 * v * B / (B - 1) for o, v in zip(old_var, var)], "running var")
-            saved[l].update(xhat=flat(t["xhat"]["values"]), var=flat(t["var"]["values"]),
-                            gamma=gamma)
+            close(
+                t["running_mean_new"]["values"],
+                [0.9 * o + 0.1 * m for o, m in zip(old_mean, mean)],
+                "running mean",
+            )
+            close(
+                t["running_var_new"]["values"],
+                [0.9 * o + 0.1 * v * B / (B - 1) for o, v in zip(old_var, var)],
+                "running var",
+            )
+            saved[l].update(
+                xhat=flat(t["xhat"]["values"]), var=flat(t["var"]["values"]), gamma=gamma
+            )
             pre = flat(t["y"]["values"])
         else:
             assert "xhat" not in t
@@ -122,8 +138,8 @@ def check_trace(r):
     logits = saved[-1]["z"]
     p, loss = [], 0.0
     for q in range(B):
-        row = logits[q * K:(q + 1) * K]
-        e = [math.exp(v) for v in row]          # no shift needed for these small logits
+        row = logits[q * K : (q + 1) * K]
+        e = [math.exp(v) for v in row]  # no shift needed for these small logits
         p += [v / sum(e) for v in e]
         loss -= math.log(e[labels[q]] / sum(e)) / B
     close(r["loss"]["p"]["values"], p, "p")
@@ -154,17 +170,21 @@ def check_trace(r):
                     mean = sum(z[i] for i in col) / B
                     inv = 1.0 / math.sqrt(var[j] + eps_bn)
                     dxhat = {i: dy[i] * gamma[j] for i in col}
-                    dvar = sum(dxhat[i] * (z[i] - mean) for i in col) * -0.5 * inv ** 3
-                    dmean = -inv * sum(dxhat.values()) \
+                    dvar = sum(dxhat[i] * (z[i] - mean) for i in col) * -0.5 * inv**3
+                    dmean = (
+                        -inv * sum(dxhat.values())
                         + dvar * sum(-2.0 * (z[i] - mean) for i in col) / B
+                    )
                     for i in col:
                         dz[i] = dxhat[i] * inv + dvar * 2.0 * (z[i] - mean) / B + dmean / B
                     dgamma[j] = sum(dy[i] * xh[i] for i in col)
                     dbeta[j] = sum(dy[i] for i in col)
                 close(t["dgamma"]["values"], dgamma, "dgamma")
                 close(t["dbeta"]["values"], dbeta, "dbeta")
-                grads[(l, "gamma")], grads[(l, "beta")] = flat(t["dgamma"]["values"]), \
-                    flat(t["dbeta"]["values"])
+                grads[(l, "gamma")], grads[(l, "beta")] = (
+                    flat(t["dgamma"]["values"]),
+                    flat(t["dbeta"]["values"]),
+                )
                 g = dz
             close(t["dz"]["values"], g, f"dz of layer {l}")
         dz = flat(t["dz"]["values"])
@@ -174,8 +194,9 @@ def check_trace(r):
         if l == 0:
             assert "dx" not in t
         else:
-            close(t["dx"]["values"], matmul(dz, transpose(s["W"], n_in, n_out), B, n_out, n_in),
-                  "dx")
+            close(
+                t["dx"]["values"], matmul(dz, transpose(s["W"], n_in, n_out), B, n_out, n_in), "dx"
+            )
             g = flat(t["dx"]["values"])
     # ---- L2 and the update
     lr, mu, (b1, b2), eps, l2 = r["lr"], r["momentum"], r["betas"], r["eps"], r["l2"]
@@ -196,7 +217,7 @@ def check_trace(r):
             if r["optimizer"] == "sgd":
                 new = [w - lr * d for w, d in zip(theta, gv)]
             elif r["optimizer"] in ("momentum", "nesterov"):
-                v = gv                                   # mu * 0 + g
+                v = gv  # mu * 0 + g
                 close(t["v_" + name]["values"], v, "velocity")
                 if r["optimizer"] == "nesterov":
                     new = [w - lr * (d + mu * vv) for w, d, vv in zip(theta, gv, v)]
@@ -209,8 +230,10 @@ def check_trace(r):
                 close(t["v_" + name]["values"], v, "adam v")
                 # bias correction at t = 1 (m, v as the trace stored them, float32)
                 m, v = flat(t["m_" + name]["values"]), flat(t["v_" + name]["values"])
-                new = [w - lr * (mm / (1 - b1)) / (math.sqrt(vv / (1 - b2)) + eps)
-                       for w, mm, vv in zip(theta, m, v)]
+                new = [
+                    w - lr * (mm / (1 - b1)) / (math.sqrt(vv / (1 - b2)) + eps)
+                    for w, mm, vv in zip(theta, m, v)
+                ]
             close(t[name + "_new"]["values"], new, f"new {name} of layer {l}")
     if l2:
         assert abs(r["loss"]["penalty"]["values"] - penalty) <= 1e-5
@@ -224,18 +247,21 @@ def check_trace(r):
 
 # ---- every combination of the options --------------------------------------------------------
 
-LAYERS = ["4,3,2", "3,4,3,2", "5,3"]          # one hidden layer, two, none
-COMBOS = [(layers, batch, bn, opt)
-          for layers, batch, bn, opt in itertools.product(
-              LAYERS, [1, 2, 3], [False, True], ["sgd", "momentum", "nesterov", "adam"])
-          if not (bn and (batch == 1 or layers == "5,3"))]      # refused: tested below
+LAYERS = ["4,3,2", "3,4,3,2", "5,3"]  # one hidden layer, two, none
+COMBOS = [
+    (layers, batch, bn, opt)
+    for layers, batch, bn, opt in itertools.product(
+        LAYERS, [1, 2, 3], [False, True], ["sgd", "momentum", "nesterov", "adam"]
+    )
+    if not (bn and (batch == 1 or layers == "5,3"))
+]  # refused: tested below
 
 
 @pytest.mark.parametrize("layers,batch,bn,opt", COMBOS)
 def test_every_number_of_a_trace_checks_out_by_hand(capsys, core, layers, batch, bn, opt):
     args = ["--layers", layers, "--batch", str(batch), "--optimizer", opt, "--seed", "3"]
     args += ["--batchnorm"] if bn else []
-    args += ["--l2", "0.01"] if opt == "momentum" else []        # the L2 path too, once per grid
+    args += ["--l2", "0.01"] if opt == "momentum" else []  # the L2 path too, once per grid
     status, out, err = main(capsys, *args, "--json")
     assert status == 0, err
     r = json.loads(out)
@@ -250,10 +276,12 @@ def test_every_number_of_a_trace_checks_out_by_hand(capsys, core, layers, batch,
 
 def test_the_digits_trace_on_real_mnist_for_every_option(capsys, core, mnist_dir):
     from ann._idx import read_images, read_labels
+
     images = read_images(str(mnist_dir / "train-images-idx3-ubyte.gz"))
     labels = read_labels(str(mnist_dir / "train-labels-idx1-ubyte.gz"))
-    for bn, opt, batch in itertools.product([False, True], ["sgd", "momentum", "nesterov",
-                                                            "adam"], [2, 3]):
+    for bn, opt, batch in itertools.product(
+        [False, True], ["sgd", "momentum", "nesterov", "adam"], [2, 3]
+    ):
         args = ["--digits", "--data", str(mnist_dir), "--optimizer", opt, "--batch", str(batch)]
         args += ["--batchnorm"] if bn else []
         status, out, err = main(capsys, *args, "--json")
@@ -261,7 +289,7 @@ def test_the_digits_trace_on_real_mnist_for_every_option(capsys, core, mnist_dir
         r = json.loads(out)
         assert r["sizes"] == [784, 4, 10]
         # the first training images of the real files, with their labels
-        assert flat(r["pixels"]) == list(images.data[:batch * 784])
+        assert flat(r["pixels"]) == list(images.data[: batch * 784])
         assert r["labels"] == list(labels.data[:batch])
         check_trace(r)
         status, text, err = main(capsys, *args)
@@ -284,6 +312,7 @@ def check_text(text, r):
     """The text shows each tensor of the JSON in the same order, under a heading with its
     shape, with numbers aligned in columns and equal to the JSON's to the digits shown."""
     from ann._trace import tensors
+
     lines = text.splitlines()
     at = 0
     for phase, layer, name, t in tensors(r):
@@ -299,7 +328,7 @@ def check_text(text, r):
             assert abs(shown - t["values"]) <= 1e-8
             continue
         rows = t["values"] if len(shape) == 2 else [t["values"]]
-        body = lines[at + 1:at + 1 + len(rows)]
+        body = lines[at + 1 : at + 1 + len(rows)]
         if max(shape) > 12:
             assert body[0].strip().startswith(f"{len(flat(rows))} values: min")
             continue
@@ -310,27 +339,38 @@ def check_text(text, r):
             assert len(cells) == len(row)
             for cell, value in zip(cells, row):
                 decimals = len(cell.split(".")[1].split("e")[0])
-                assert abs(float(cell) - value) <= 0.6 * 10 ** -decimals * \
-                    (1 if "e" not in cell else 10 ** int(cell.split("e")[1])), (name, cell, value)
+                assert abs(float(cell) - value) <= 0.6 * 10**-decimals * (
+                    1 if "e" not in cell else 10 ** int(cell.split("e")[1])
+                ), (name, cell, value)
     assert "check: largest difference from the float64 reference" in text
-    assert re.search(r"training step \(ann_net_train_step, one call\).*: (identical|largest "
-                     r"difference \d\.\de-\d\d)$", text, re.M)
+    assert re.search(
+        r"training step \(ann_net_train_step, one call\).*: (identical|largest "
+        r"difference \d\.\de-\d\d)$",
+        text,
+        re.M,
+    )
 
 
 # ---- what the trace shows is what training does ----------------------------------------------
+
 
 def trace_params(net, r):
     """The trace's new parameters, in the layout of get_params."""
     values = net.get_params()
     for section in r["update"]:
         l = section["layer"]
-        for name, kind in (("W", "weight"), ("b", "bias"), ("gamma", "bn_gamma"),
-                           ("beta", "bn_beta")):
+        for name, kind in (
+            ("W", "weight"),
+            ("b", "bias"),
+            ("gamma", "bn_gamma"),
+            ("beta", "bn_beta"),
+        ):
             if name + "_new" not in section["tensors"]:
                 continue
             offset, count = net._net.tensor(l, net._KINDS[kind])
-            values[offset:offset + count] = array("f", flat(section["tensors"][name + "_new"]
-                                                            ["values"]))
+            values[offset : offset + count] = array(
+                "f", flat(section["tensors"][name + "_new"]["values"])
+            )
     return values
 
 
@@ -338,18 +378,20 @@ def trace_params(net, r):
 @pytest.mark.parametrize("opt", ["sgd", "momentum", "nesterov", "adam"])
 def test_the_traced_step_is_the_step_fit_takes(bn, opt):
     import ann
+
     sizes, B = [6, 5, 4, 3], 4
     pixels = bytes((37 * i + 11) % 256 for i in range(B * sizes[0]))
     labels = bytes([2, 0, 1, 2])
     traced = ann.Network(sizes, batchnorm=bn, seed=5)
     before = (traced.get_params(), traced.get_state())
     r = traced.trace(pixels, list(labels), optimizer=opt, lr=0.05, l2=0.001)
-    assert (traced.get_params(), traced.get_state()) == before     # trace changes nothing
+    assert (traced.get_params(), traced.get_state()) == before  # trace changes nothing
     trained = ann.Network(sizes, batchnorm=bn, seed=5)
     data = ann.Dataset(pixels, labels, sizes[0], num_classes=3)
-    history = trained.fit(data, epochs=1, batch_size=B, lr=0.05, l2=0.001, optimizer=opt,
-                          progress=False)
-    assert history.steps[-1] == 1                                   # one step, one batch
+    history = trained.fit(
+        data, epochs=1, batch_size=B, lr=0.05, l2=0.001, optimizer=opt, progress=False
+    )
+    assert history.steps[-1] == 1  # one step, one batch
     got, want = trained.get_params(), trace_params(traced, r)
     assert got != before[0]
     noise = set()
@@ -359,20 +401,20 @@ def test_the_traced_step_is_the_step_fit_takes(bn, opt):
         # order of the rows; Adam divides a gradient by its own size, so that bias moves by
         # about lr whatever the noise. Those are compared in the same row order below.
         for l in range(len(sizes) - 2):
-            db = flat(next(s for s in r["backward"] if s["layer"] == l)["tensors"]["db"]
-                      ["values"])
+            db = flat(next(s for s in r["backward"] if s["layer"] == l)["tensors"]["db"]["values"])
             assert max(map(abs, db)) < 1e-6
             offset, count = traced._net.tensor(l, 1)
             noise.update(range(offset, offset + count))
     # fit visits the rows in a shuffled order: the sums may round differently, nothing more
     assert max(abs(a - b) for i, (a, b) in enumerate(zip(got, want)) if i not in noise) <= 1e-6
-    assert r["train_step"]["largest_difference"] <= 1e-6         # the same order: all of them
+    assert r["train_step"]["largest_difference"] <= 1e-6  # the same order: all of them
     if bn:
         new_state = []
         for section in r["forward"][:-1]:
             t = section["tensors"]
-            new_state += flat(t["running_mean_new"]["values"]) + \
-                flat(t["running_var_new"]["values"])
+            new_state += flat(t["running_mean_new"]["values"]) + flat(
+                t["running_var_new"]["values"]
+            )
         assert max(abs(a - b) for a, b in zip(trained.get_state(), new_state)) <= 1e-6
 
 
@@ -381,14 +423,16 @@ def test_the_trace_matches_the_train_step_bit_for_bit_where_nothing_is_fused(cor
     parameters are identical. Plain SGD folds the update into the weight-gradient GEMM, so
     there the two agree to rounding."""
     import ann
+
     sizes = [8, 6, 4]
     pixels = bytes((53 * i + 7) % 256 for i in range(3 * sizes[0]))
     for opt in ("momentum", "adam", "sgd"):
         net = ann.Network(sizes, seed=1)
         r = net.trace(pixels, [3, 1, 0], optimizer=opt)
         copy = ann.Network(sizes, seed=1)
-        copy._net.set_optimizer({"sgd": 0, "momentum": 1, "adam": 3}[opt], 0.9, 0.9, 0.999,
-                                1e-8, 0.0)
+        copy._net.set_optimizer(
+            {"sgd": 0, "momentum": 1, "adam": 3}[opt], 0.9, 0.9, 0.999, 1e-8, 0.0
+        )
         copy._net.train_step(pixels, bytes([3, 1, 0]), 3, array("i", range(3)), 0, 3, 0.1)
         diff = max(abs(a - b) for a, b in zip(copy.get_params(), trace_params(net, r)))
         if opt == "sgd":
@@ -398,8 +442,17 @@ def test_the_trace_matches_the_train_step_bit_for_bit_where_nothing_is_fused(cor
 
 
 def test_the_trace_on_the_reference_backend(core):
-    args = ("trace", "--layers", "4,3,3,2", "--batch", "3", "--batchnorm", "--optimizer",
-            "momentum", "--json")
+    args = (
+        "trace",
+        "--layers",
+        "4,3,3,2",
+        "--batch",
+        "3",
+        "--batchnorm",
+        "--optimizer",
+        "momentum",
+        "--json",
+    )
     out = run(*args, env={"ANN_BACKEND": "python"})
     assert out.returncode == 0, out.stderr
     r = json.loads(out.stdout)
@@ -409,8 +462,11 @@ def test_the_trace_on_the_reference_backend(core):
     assert r["train_step"]["function"] == "RefNet.train_step"
     check_trace(r)
     with_c = json.loads(run(*args).stdout)
-    close(flat(with_c["update"][0]["tensors"]["W_new"]["values"]),
-          flat(r["update"][0]["tensors"]["W_new"]["values"]), "C against reference")
+    close(
+        flat(with_c["update"][0]["tensors"]["W_new"]["values"]),
+        flat(r["update"][0]["tensors"]["W_new"]["values"]),
+        "C against reference",
+    )
 
 
 def test_the_default_screen():
@@ -418,53 +474,76 @@ def test_the_default_screen():
     assert out.returncode == 0 and out.stderr == ""
     text = out.stdout
     assert text.startswith("backend: ")
-    for heading in ("FORWARD", "LOSS", "BACKWARD", "UPDATE (sgd", "layer 0: dense 4 -> 3",
-                    "x (2, 4) = pixels / 255", "W (4, 3)", "b (3)", "z (2, 3) = x W + b",
-                    "a (2, 3) = max(0, z)", "p (2, 2) = softmax(z)", "loss = ",
-                    "dz (2, 2) = dL/dz = (p - onehot(label)) / B", "dW (3, 2) = x^T dz",
-                    "db (2) = column sums of dz", "dx (2, 3) = dz W^T",
-                    "W_new (4, 3) = W - 0.1 dW"):
+    for heading in (
+        "FORWARD",
+        "LOSS",
+        "BACKWARD",
+        "UPDATE (sgd",
+        "layer 0: dense 4 -> 3",
+        "x (2, 4) = pixels / 255",
+        "W (4, 3)",
+        "b (3)",
+        "z (2, 3) = x W + b",
+        "a (2, 3) = max(0, z)",
+        "p (2, 2) = softmax(z)",
+        "loss = ",
+        "dz (2, 2) = dL/dz = (p - onehot(label)) / B",
+        "dW (3, 2) = x^T dz",
+        "db (2) = column sums of dz",
+        "dx (2, 3) = dz W^T",
+        "W_new (4, 3) = W - 0.1 dW",
+    ):
         assert heading in text, heading
-    assert text.index("FORWARD") < text.index("LOSS") < text.index("BACKWARD") \
-        < text.index("UPDATE")
+    assert (
+        text.index("FORWARD") < text.index("LOSS") < text.index("BACKWARD") < text.index("UPDATE")
+    )
     assert "FAILED" not in text
 
 
 # ---- the Python API --------------------------------------------------------------------------
 
+
 def test_trace_takes_a_dataset_rows_or_bytes():
     import ann
-    pixels = bytes(range(0, 240, 10))            # 3 images of 8 pixels
+
+    pixels = bytes(range(0, 240, 10))  # 3 images of 8 pixels
     data = ann.Dataset(pixels, bytes([1, 0, 1]), 8, num_classes=2)
     net = ann.Network([8, 3, 2])
     from_bytes = net.trace(pixels, [1, 0, 1])
     from_data = net.trace(data)
-    from_rows = net.trace([list(pixels[i:i + 8]) for i in range(0, 24, 8)], (1, 0, 1))
+    from_rows = net.trace([list(pixels[i : i + 8]) for i in range(0, 24, 8)], (1, 0, 1))
     assert from_bytes["update"] == from_data["update"] == from_rows["update"]
     assert from_data["labels"] == [1, 0, 1]
-    json.dumps(from_bytes)       # JSON-ready as it is
+    json.dumps(from_bytes)  # JSON-ready as it is
 
 
-@pytest.mark.parametrize("call,error,needle", [
-    (lambda n: n.trace(b"\0" * 8, [0, 1]), "DataError", "not 2 images of 8 pixels"),
-    (lambda n: n.trace(b"\0" * 8, [2]), "DataError", "label 2 of image 0 is outside 0..1"),
-    (lambda n: n.trace(b"\0" * 8), "ValueError", "needs the labels"),
-    (lambda n: n.trace(b"", []), "DataError", "at least one image"),
-    (lambda n: n.trace([[0] * 7], [0]), "DataError", "image 0 has 7 pixels"),
-    (lambda n: n.trace(b"\0" * 8, [0], optimizer="rmsprop"), "ValueError", "optimizer must be"),
-    (lambda n: n.trace(b"\0" * 8, [0], lr=-1), "ValueError", "lr"),
-    (lambda n: n.trace(b"\0" * 8, [0], momentum=1.0), "ValueError", "momentum"),
-    (lambda n: n.trace(b"\0" * 8, [0], l2=-0.1), "ValueError", "l2"),
-])
+@pytest.mark.parametrize(
+    "call,error,needle",
+    [
+        (lambda n: n.trace(b"\0" * 8, [0, 1]), "DataError", "not 2 images of 8 pixels"),
+        (lambda n: n.trace(b"\0" * 8, [2]), "DataError", "label 2 of image 0 is outside 0..1"),
+        (lambda n: n.trace(b"\0" * 8), "ValueError", "needs the labels"),
+        (lambda n: n.trace(b"", []), "DataError", "at least one image"),
+        (lambda n: n.trace([[0] * 7], [0]), "DataError", "image 0 has 7 pixels"),
+        (lambda n: n.trace(b"\0" * 8, [0], optimizer="rmsprop"), "ValueError", "optimizer must be"),
+        (lambda n: n.trace(b"\0" * 8, [0], lr=-1), "ValueError", "lr"),
+        (lambda n: n.trace(b"\0" * 8, [0], momentum=1.0), "ValueError", "momentum"),
+        (lambda n: n.trace(b"\0" * 8, [0], l2=-0.1), "ValueError", "l2"),
+    ],
+)
 def test_trace_refuses_bad_input(call, error, needle):
     import ann
-    with pytest.raises(getattr(ann, error) if error != "ValueError" else ValueError,
-                       match=re.escape(needle) if needle != "lr" else "learning rate|lr"):
+
+    with pytest.raises(
+        getattr(ann, error) if error != "ValueError" else ValueError,
+        match=re.escape(needle) if needle != "lr" else "learning rate|lr",
+    ):
         call(ann.Network([8, 3, 2]))
 
 
 def test_trace_refuses_what_it_cannot_show():
     import ann
+
     with pytest.raises(ValueError, match="batch norm needs at least 2 rows"):
         ann.Network([8, 3, 2], batchnorm=True).trace(b"\0" * 8, [0])
     with pytest.raises(ValueError, match="does not cover dropout"):
@@ -473,19 +552,23 @@ def test_trace_refuses_what_it_cannot_show():
 
 # ---- the command line ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("args,needle", [
-    (["--layers", "4,0,2"], "--layers: layer sizes must be positive"),
-    (["--layers", "4"], "--layers: needs at least two sizes"),
-    (["--layers", "4,x"], "--layers: expected comma-separated"),
-    (["--batch", "0"], "--batch: must be a finite number > 0"),
-    (["--batch", "65"], "--batch 65"),
-    (["--batchnorm", "--batch", "1"], "--batchnorm needs --batch 2 or more"),
-    (["--batchnorm", "--layers", "4,2"], "--batchnorm needs a hidden layer"),
-    (["--digits", "--layers", "784,4,5"], "--digits needs 10 outputs"),
-    (["--layers", "4,2000,2"], "width 2000"),
-    (["--optimizer", "rmsprop"], "invalid choice"),
-    (["--lr", "0"], "--lr"),
-])
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--layers", "4,0,2"], "--layers: layer sizes must be positive"),
+        (["--layers", "4"], "--layers: needs at least two sizes"),
+        (["--layers", "4,x"], "--layers: expected comma-separated"),
+        (["--batch", "0"], "--batch: must be a finite number > 0"),
+        (["--batch", "65"], "--batch 65"),
+        (["--batchnorm", "--batch", "1"], "--batchnorm needs --batch 2 or more"),
+        (["--batchnorm", "--layers", "4,2"], "--batchnorm needs a hidden layer"),
+        (["--digits", "--layers", "784,4,5"], "--digits needs 10 outputs"),
+        (["--layers", "4,2000,2"], "width 2000"),
+        (["--optimizer", "rmsprop"], "invalid choice"),
+        (["--lr", "0"], "--lr"),
+    ],
+)
 def test_bad_options_give_one_line_and_exit_2(args, needle):
     out = run("trace", *args)
     assert out.returncode == 2, out.stdout + out.stderr
@@ -500,13 +583,14 @@ def test_digits_need_784_inputs(mnist_dir):
 
 def test_digits_with_the_largest_batch():
     out = run("trace", "--digits", "--data", "sample", "--batch", "64", "--json")
-    assert out.returncode == 0, out.stderr           # the sample has more than 64 images
+    assert out.returncode == 0, out.stderr  # the sample has more than 64 images
     r = json.loads(out.stdout)
     assert r["batch"] == 64 and r["ok"]
 
 
 def test_help_explains_every_option_and_shows_its_default():
     from ann._cli import build_parser
+
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     trace = sub.choices["trace"]
@@ -515,8 +599,11 @@ def test_help_explains_every_option_and_shows_its_default():
             continue
         assert action.help, action.option_strings
         if action.default not in (None, False, argparse.SUPPRESS):
-            assert f"default {action.default:g}" in action.help if \
-                isinstance(action.default, float) else f"default {action.default}" in action.help
+            assert (
+                f"default {action.default:g}" in action.help
+                if isinstance(action.default, float)
+                else f"default {action.default}" in action.help
+            )
     layers = next(a for a in trace._actions if a.dest == "layers")
     assert "default 4,3,2" in layers.help and "784,4,10" in layers.help
     out = run("trace", "--help")

@@ -1,4 +1,5 @@
 """Batch norm, dropout, L2, the optimizers, early stopping, LR decay: ops and behaviour."""
+
 from __future__ import annotations
 
 import math
@@ -6,14 +7,14 @@ import random
 from array import array
 
 import pytest
-
-import ann
-from ann import _reference as ref
 from test_core_ops import buf, close, floats
 from test_network import synthetic
 
+import ann
+from ann import _reference as ref
 
 # ---- the C ops against the reference ---------------------------------------------------------
+
 
 @pytest.mark.parametrize("B,n", [(1, 1), (2, 3), (7, 5), (64, 20), (33, 17)])
 def test_batchnorm_forward_backward_match_reference(core, B, n):
@@ -23,22 +24,45 @@ def test_batchnorm_forward_backward_match_reference(core, B, n):
     gamma, beta = floats(rng, n, 0.5, 1.5), floats(rng, n)
     y, xhat = array("f", [0.0] * (B * n)), array("f", [0.0] * (B * n))
     mean, var = array("f", [0.0] * n), array("f", [0.0] * n)
-    assert lib.ann_batchnorm_forward(buf(ffi, y), buf(ffi, xhat), buf(ffi, mean), buf(ffi, var),
-                                     buf(ffi, z), buf(ffi, gamma), buf(ffi, beta), B, n,
-                                     1e-5) == 0
-    e_y, e_xhat, e_mean, e_var = ref.batchnorm_forward(list(z), list(gamma), list(beta), B, n,
-                                                       1e-5)
+    assert (
+        lib.ann_batchnorm_forward(
+            buf(ffi, y),
+            buf(ffi, xhat),
+            buf(ffi, mean),
+            buf(ffi, var),
+            buf(ffi, z),
+            buf(ffi, gamma),
+            buf(ffi, beta),
+            B,
+            n,
+            1e-5,
+        )
+        == 0
+    )
+    e_y, e_xhat, e_mean, e_var = ref.batchnorm_forward(list(z), list(gamma), list(beta), B, n, 1e-5)
     close(y, e_y, tol=1e-4)
     close(mean, e_mean)
     close(var, e_var, tol=1e-4)
     dy = floats(rng, B * n)
-    dz, dgamma, dbeta = (array("f", [0.0] * (B * n)), array("f", [0.0] * n),
-                         array("f", [0.0] * n))
-    assert lib.ann_batchnorm_backward(buf(ffi, dz), buf(ffi, dgamma), buf(ffi, dbeta),
-                                      buf(ffi, dy), buf(ffi, xhat), buf(ffi, var),
-                                      buf(ffi, gamma), B, n, 1e-5) == 0
-    e_dz, e_dgamma, e_dbeta = ref.batchnorm_backward(list(dy), e_xhat, e_var, list(gamma), B, n,
-                                                     1e-5)
+    dz, dgamma, dbeta = (array("f", [0.0] * (B * n)), array("f", [0.0] * n), array("f", [0.0] * n))
+    assert (
+        lib.ann_batchnorm_backward(
+            buf(ffi, dz),
+            buf(ffi, dgamma),
+            buf(ffi, dbeta),
+            buf(ffi, dy),
+            buf(ffi, xhat),
+            buf(ffi, var),
+            buf(ffi, gamma),
+            B,
+            n,
+            1e-5,
+        )
+        == 0
+    )
+    e_dz, e_dgamma, e_dbeta = ref.batchnorm_backward(
+        list(dy), e_xhat, e_var, list(gamma), B, n, 1e-5
+    )
     close(dz, e_dz, tol=1e-3 if B > 1 else 1e-5)
     close(dgamma, e_dgamma, tol=1e-4)
     close(dbeta, e_dbeta)
@@ -51,7 +75,7 @@ def test_batchnorm_backward_is_the_derivative(core):
     B, n, eps = 5, 3, 1e-5
     z = [rng.uniform(-2, 2) for _ in range(B * n)]
     gamma, beta = [1.3, 0.7, 1.0], [0.1, -0.2, 0.0]
-    w = [rng.uniform(-1, 1) for _ in range(B * n)]      # dL/dy for L = sum(w * y)
+    w = [rng.uniform(-1, 1) for _ in range(B * n)]  # dL/dy for L = sum(w * y)
 
     def L(values):
         out = ref.batchnorm_forward(values, gamma, beta, B, n, eps)[0]
@@ -60,10 +84,21 @@ def test_batchnorm_backward_is_the_derivative(core):
     _, xhat, _, var = ref.batchnorm_forward(z, gamma, beta, B, n, eps)
     dz = array("f", [0.0] * (B * n))
     dg, db = array("f", [0.0] * n), array("f", [0.0] * n)
-    assert lib.ann_batchnorm_backward(buf(ffi, dz), buf(ffi, dg), buf(ffi, db),
-                                      buf(ffi, array("f", w)), buf(ffi, array("f", xhat)),
-                                      buf(ffi, array("f", var)), buf(ffi, array("f", gamma)),
-                                      B, n, eps) == 0
+    assert (
+        lib.ann_batchnorm_backward(
+            buf(ffi, dz),
+            buf(ffi, dg),
+            buf(ffi, db),
+            buf(ffi, array("f", w)),
+            buf(ffi, array("f", xhat)),
+            buf(ffi, array("f", var)),
+            buf(ffi, array("f", gamma)),
+            B,
+            n,
+            eps,
+        )
+        == 0
+    )
     h = 1e-6
     for i in range(B * n):
         up, down = list(z), list(z)
@@ -78,19 +113,31 @@ def test_dropout_matches_reference_stream(core):
     x = floats(rng, 1000)
     y, mask = array("f", [0.0] * 1000), bytearray(1000)
     state = ffi.new("uint64_t *", 77)
-    assert lib.ann_dropout_forward(buf(ffi, y), ffi.from_buffer("uint8_t[]", mask), buf(ffi, x),
-                                   1000, 0.3, state) == 0
+    assert (
+        lib.ann_dropout_forward(
+            buf(ffi, y), ffi.from_buffer("uint8_t[]", mask), buf(ffi, x), 1000, 0.3, state
+        )
+        == 0
+    )
     e_y, keep, e_state = ref.dropout_forward(list(x), 0.3, 77)
     assert [bool(m) for m in mask] == keep and state[0] == e_state
     close(y, e_y, tol=1e-6)
-    assert 600 < sum(keep) < 800                      # about 70 % kept
+    assert 600 < sum(keep) < 800  # about 70 % kept
     dx = array("f", [0.0] * 1000)
-    assert lib.ann_dropout_backward(buf(ffi, dx), buf(ffi, x), ffi.from_buffer("uint8_t[]", mask),
-                                    1000, 0.3) == 0
+    assert (
+        lib.ann_dropout_backward(
+            buf(ffi, dx), buf(ffi, x), ffi.from_buffer("uint8_t[]", mask), 1000, 0.3
+        )
+        == 0
+    )
     close(dx, ref.dropout_backward(list(x), keep, 0.3), tol=1e-6)
     for bad in (1.0, -0.1, math.nan):
-        assert lib.ann_dropout_forward(buf(ffi, y), ffi.from_buffer("uint8_t[]", mask),
-                                       buf(ffi, x), 10, bad, state) == lib.ANN_E_ARG
+        assert (
+            lib.ann_dropout_forward(
+                buf(ffi, y), ffi.from_buffer("uint8_t[]", mask), buf(ffi, x), 10, bad, state
+            )
+            == lib.ANN_E_ARG
+        )
 
 
 @pytest.mark.parametrize("nesterov", [0, 1])
@@ -100,8 +147,9 @@ def test_momentum_update_matches_reference(core, nesterov):
     p, v, g = floats(rng, 50), floats(rng, 50), floats(rng, 50)
     e_p, e_v = list(p), list(v)
     ref.momentum_update(e_p, e_v, list(g), 0.1, 0.9, bool(nesterov))
-    assert lib.ann_momentum_update(buf(ffi, p), buf(ffi, v), buf(ffi, g), 50, 0.1, 0.9,
-                                   nesterov) == 0
+    assert (
+        lib.ann_momentum_update(buf(ffi, p), buf(ffi, v), buf(ffi, g), 50, 0.1, 0.9, nesterov) == 0
+    )
     close(p, e_p, tol=1e-6)
     close(v, e_v, tol=1e-6)
 
@@ -113,12 +161,20 @@ def test_adam_update_matches_reference(core):
     e_p, e_m, e_v = list(p), list(m), list(v)
     for t in (1, 2, 3):
         ref.adam_update(e_p, e_m, e_v, list(g), 0.01, 0.9, 0.999, 1e-8, t)
-        assert lib.ann_adam_update(buf(ffi, p), buf(ffi, m), buf(ffi, v), buf(ffi, g), 50, 0.01,
-                                   0.9, 0.999, 1e-8, t) == 0
+        assert (
+            lib.ann_adam_update(
+                buf(ffi, p), buf(ffi, m), buf(ffi, v), buf(ffi, g), 50, 0.01, 0.9, 0.999, 1e-8, t
+            )
+            == 0
+        )
     close(p, e_p, tol=1e-5)
     close(m, e_m, tol=1e-5)
-    assert lib.ann_adam_update(buf(ffi, p), buf(ffi, m), buf(ffi, v), buf(ffi, g), 50, 0.01,
-                               0.9, 0.999, 1e-8, 0) == lib.ANN_E_ARG
+    assert (
+        lib.ann_adam_update(
+            buf(ffi, p), buf(ffi, m), buf(ffi, v), buf(ffi, g), 50, 0.01, 0.9, 0.999, 1e-8, 0
+        )
+        == lib.ANN_E_ARG
+    )
 
 
 def test_l2_penalty(core):
@@ -132,16 +188,20 @@ def test_l2_penalty(core):
 
 # ---- whole networks: the backends agree --------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs,fit_kwargs", [
-    (dict(batchnorm=True), dict(optimizer="sgd")),
-    (dict(dropout=0.3), dict(optimizer="momentum")),
-    (dict(), dict(optimizer="nesterov", l2=0.01)),
-    (dict(batchnorm=True, dropout=0.2), dict(optimizer="momentum", l2=0.001)),
-    # not Adam with batch norm: a bias before batch norm has an exactly-zero gradient, which
-    # float32 and float64 round to different tiny numbers, and Adam's normalized step turns
-    # any such noise into a full lr-sized step, so the backends part ways by design there
-    (dict(dropout=0.2), dict(optimizer="adam", lr=0.01, l2=0.001)),
-])
+
+@pytest.mark.parametrize(
+    "kwargs,fit_kwargs",
+    [
+        (dict(batchnorm=True), dict(optimizer="sgd")),
+        (dict(dropout=0.3), dict(optimizer="momentum")),
+        (dict(), dict(optimizer="nesterov", l2=0.01)),
+        (dict(batchnorm=True, dropout=0.2), dict(optimizer="momentum", l2=0.001)),
+        # not Adam with batch norm: a bias before batch norm has an exactly-zero gradient, which
+        # float32 and float64 round to different tiny numbers, and Adam's normalized step turns
+        # any such noise into a full lr-sized step, so the backends part ways by design there
+        (dict(dropout=0.2), dict(optimizer="adam", lr=0.01, l2=0.001)),
+    ],
+)
 @pytest.mark.parametrize("pixels", ["dense", "mostly_zero"])
 def test_backends_agree_with_every_feature(kwargs, fit_kwargs, pixels):
     train = synthetic(60, seed=3, mostly_zero=pixels == "mostly_zero")
@@ -159,6 +219,7 @@ def test_backends_agree_with_every_feature(kwargs, fit_kwargs, pixels):
 @pytest.mark.parametrize("backend", ["c", "python"])
 def test_gradcheck_with_batchnorm_and_l2(backend):
     from ann._gradcheck import TOLERANCE, gradcheck
+
     report = gradcheck([6, 5, 4, 3], batch=6, seed=2, backend=backend, batchnorm=True, l2=0.05)
     for row in report:
         assert row["max_abs_grad"] > 1e-4
@@ -169,11 +230,16 @@ def noisy(n=200, D=30, K=4, seed=0):
     """Random pixels with random labels: nothing to learn, so a network can only memorize the
     training set, and the validation loss rises once it starts to (what early stopping is for)."""
     rng = random.Random(seed)
-    return ann.Dataset(bytes(rng.randrange(256) for _ in range(n * D)),
-                       bytes(rng.randrange(K) for _ in range(n)), D, num_classes=K)
+    return ann.Dataset(
+        bytes(rng.randrange(256) for _ in range(n * D)),
+        bytes(rng.randrange(K) for _ in range(n)),
+        D,
+        num_classes=K,
+    )
 
 
 # ---- behaviour ------------------------------------------------------------------------------
+
 
 def test_batchnorm_prediction_does_not_depend_on_the_batch():
     train = synthetic(300, seed=5)
@@ -181,8 +247,8 @@ def test_batchnorm_prediction_does_not_depend_on_the_batch():
     net.fit(train, epochs=3, batch_size=32, lr=0.1, progress=False)
     probs_batch = net.predict_proba(train[:40])
     for i in (0, 17, 39):
-        alone = net.predict_proba(train[i:i + 1])[0]
-        assert alone == probs_batch[i]                 # bit for bit: inference is row by row
+        alone = net.predict_proba(train[i : i + 1])[0]
+        assert alone == probs_batch[i]  # bit for bit: inference is row by row
     shuffled = net.predict_proba(train.subset([39, 17, 0]))
     assert shuffled == [probs_batch[39], probs_batch[17], probs_batch[0]]
     # running statistics moved away from their initial 0 / 1
@@ -194,7 +260,7 @@ def test_dropout_is_off_at_inference_and_changes_training():
     train = synthetic(100, seed=6)
     net = ann.Network([30, 16, 4], dropout=0.5, seed=1)
     net.fit(train, epochs=2, batch_size=10, lr=0.1, progress=False)
-    assert net.predict_proba(train[:20]) == net.predict_proba(train[:20])   # deterministic
+    assert net.predict_proba(train[:20]) == net.predict_proba(train[:20])  # deterministic
     plain = ann.Network([30, 16, 4], seed=1)
     plain.fit(train, epochs=2, batch_size=10, lr=0.1, progress=False)
     assert plain.get_params() != net.get_params()
@@ -222,9 +288,16 @@ def test_early_stopping_stops_and_restores_the_best_weights():
     def remember(history):
         snapshots[history.steps[-1]] = net.get_params()
 
-    history = net.fit(train, val, epochs=200, batch_size=10, lr=0.2, progress=False,
-                      early_stopping=ann.EarlyStopping(patience=3, check_every=5),
-                      callback=remember)
+    history = net.fit(
+        train,
+        val,
+        epochs=200,
+        batch_size=10,
+        lr=0.2,
+        progress=False,
+        early_stopping=ann.EarlyStopping(patience=3, check_every=5),
+        callback=remember,
+    )
     assert history.stop_reason == "early_stopping"
     assert history.stopped_step < 200 * 10
     best = history.best_step
@@ -239,19 +312,25 @@ def test_early_stopping_min_delta_counts_small_gains_as_no_gain():
     train, val = synthetic(200, seed=9).split(0.5, seed=1)
     kwargs = dict(epochs=30, batch_size=10, lr=0.02, progress=False)
     strict = ann.Network([30, 8, 4], seed=3).fit(
-        train, val, early_stopping=ann.EarlyStopping(patience=2, check_every=10, min_delta=0.05),
-        **kwargs)
+        train,
+        val,
+        early_stopping=ann.EarlyStopping(patience=2, check_every=10, min_delta=0.05),
+        **kwargs,
+    )
     loose = ann.Network([30, 8, 4], seed=3).fit(
-        train, val, early_stopping=ann.EarlyStopping(patience=2, check_every=10), **kwargs)
+        train, val, early_stopping=ann.EarlyStopping(patience=2, check_every=10), **kwargs
+    )
     assert strict.stopped_step < loose.stopped_step
 
 
 def test_history_writes_csv_and_jsonl(tmp_path):
     import csv
     import json
+
     train, val = synthetic(100, seed=1).split(0.2, seed=0)
-    history = ann.Network([30, 8, 4]).fit(train, val, epochs=3, batch_size=10, lr=0.1,
-                                          check_every=4, progress=False)
+    history = ann.Network([30, 8, 4]).fit(
+        train, val, epochs=3, batch_size=10, lr=0.1, check_every=4, progress=False
+    )
     assert history.steps == [4, 8, 12, 16, 20, 24] and history.epochs[-1] == 3.0
     history.to_csv(tmp_path / "h.csv")
     rows = list(csv.DictReader(open(tmp_path / "h.csv")))
@@ -265,15 +344,28 @@ def test_history_writes_csv_and_jsonl(tmp_path):
 def test_lr_decay_on_plateau_lowers_the_rate():
     train, val = noisy(200, seed=8).split(0.5, seed=1)
     history = ann.Network([30, 64, 4], seed=3).fit(
-        train, val, epochs=20, batch_size=10, lr=0.2, check_every=5, progress=False,
-        lr_decay=ann.ReduceLROnPlateau(factor=0.5, patience=2))
+        train,
+        val,
+        epochs=20,
+        batch_size=10,
+        lr=0.2,
+        check_every=5,
+        progress=False,
+        lr_decay=ann.ReduceLROnPlateau(factor=0.5, patience=2),
+    )
     assert history.lr[0] == 0.2 and history.lr[-1] < 0.2
     assert all(b <= a for a, b in zip(history.lr, history.lr[1:]))
 
 
-@pytest.mark.parametrize("kwargs,word", [
-    (dict(optimizer="rmsprop"), "optimizer"), (dict(l2=-1.0), "l2"),
-    (dict(momentum=1.0), "momentum"), (dict(early_stopping=ann.EarlyStopping()), "validation")])
+@pytest.mark.parametrize(
+    "kwargs,word",
+    [
+        (dict(optimizer="rmsprop"), "optimizer"),
+        (dict(l2=-1.0), "l2"),
+        (dict(momentum=1.0), "momentum"),
+        (dict(early_stopping=ann.EarlyStopping()), "validation"),
+    ],
+)
 def test_bad_training_options(kwargs, word):
     with pytest.raises(ValueError, match=word):
         ann.Network([30, 4]).fit(synthetic(20), progress=False, **kwargs)
@@ -284,8 +376,15 @@ def test_bad_training_options(kwargs, word):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("optimizer,lr,floor", [
-    ("sgd", 0.05, 0.85), ("momentum", 0.01, 0.90), ("nesterov", 0.01, 0.90), ("adam", 0.003, 0.90)])
+@pytest.mark.parametrize(
+    "optimizer,lr,floor",
+    [
+        ("sgd", 0.05, 0.85),
+        ("momentum", 0.01, 0.90),
+        ("nesterov", 0.01, 0.90),
+        ("adam", 0.003, 0.90),
+    ],
+)
 def test_each_optimizer_trains_the_seed_network(mnist, optimizer, lr, floor):
     train_all, test = mnist
     train, _ = train_all.split(0.2, seed=42)
@@ -303,10 +402,11 @@ def test_batchnorm_seed_network_on_mnist(mnist):
     assert net.evaluate(test)["accuracy"] >= 0.90
     some = test[:50]
     batch = net.predict(some)
-    assert [net.predict(test[i:i + 1])[0] for i in range(50)] == batch
+    assert [net.predict(test[i : i + 1])[0] for i in range(50)] == batch
 
 
 # ---- batch norm never learns from a one-row batch (issue 12, item 1) ---------------------------
+
 
 @pytest.mark.parametrize("backend", ["c", "python"])
 def test_batchnorm_lone_last_row_joins_the_previous_batch(backend):
@@ -343,8 +443,7 @@ def test_batchnorm_refuses_one_row_batches(backend):
     with pytest.raises(ValueError):
         net._net.train_step(train._images, train._labels, 20, idx, 0, 1, 0.1)
     assert net.get_state() == state
-    net._net.train_step(train._images, train._labels, 20, idx, 0, 2, 0.1)   # two rows are fine
+    net._net.train_step(train._images, train._labels, 20, idx, 0, 2, 0.1)  # two rows are fine
     assert net.get_state() != state
     # without hidden layers there is no batch norm to protect: one-row batches train
-    ann.Network([30, 4], batchnorm=True, backend=backend).fit(train, batch_size=1,
-                                                               progress=False)
+    ann.Network([30, 4], batchnorm=True, backend=backend).fit(train, batch_size=1, progress=False)

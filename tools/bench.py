@@ -34,6 +34,7 @@ How each kind of row is measured, and why that way:
   the seed network for one epoch. The torch script keeps the pixels as uint8 and converts one
   batch at a time, the leanest reasonable way to write it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,50 +51,69 @@ import sys
 import tempfile
 import time
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable
 
 DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "mnist"
 SEED_NET = (784, 20, 7, 5, 10)
 WIDE_NET = (784, 1024, 1024, 10)
 ALL_KEYS = ("sgemm", "seed256", "seed32", "wide2", "wide1", "to98", "import", "memory")
-PAUSE = 0.25   # seconds of rest between runs, so one side's spinning threads have gone to sleep
+PAUSE = 0.25  # seconds of rest between runs, so one side's spinning threads have gone to sleep
 
 
 # ---- the workloads ----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class EpochWorkload:
     """One epoch of mini-batch SGD over the 48,000 training images."""
+
     key: str
     title: str
-    layers: Tuple[int, ...]
+    layers: tuple[int, ...]
     batch: int
     threads: int
-    target: float            # the issue's target for ann, seconds per epoch
-    issue_torch: float       # what the issue measured for PyTorch
-    wide: bool               # wide rows get fewer repetitions and a shorter warm-up
+    target: float  # the issue's target for ann, seconds per epoch
+    issue_torch: float  # what the issue measured for PyTorch
+    wide: bool  # wide rows get fewer repetitions and a shorter warm-up
     lr: float = 0.05
 
 
 EPOCH_WORKLOADS = (
-    EpochWorkload("seed256", "seed net 784-20-7-5-10, batch 256, 1 thread", SEED_NET, 256, 1,
-                  0.025, 0.13, wide=False),
-    EpochWorkload("seed32", "seed net, batch 32, 1 thread", SEED_NET, 32, 1, 0.05, 0.36,
-                  wide=False),
-    EpochWorkload("wide2", "wide net 784-1024-1024-10, batch 128, 2 threads", WIDE_NET, 128, 2,
-                  1.5, 3.0, wide=True),
-    EpochWorkload("wide1", "wide net, batch 128, 1 thread", WIDE_NET, 128, 1, 2.8, 5.4,
-                  wide=True),
+    EpochWorkload(
+        "seed256",
+        "seed net 784-20-7-5-10, batch 256, 1 thread",
+        SEED_NET,
+        256,
+        1,
+        0.025,
+        0.13,
+        wide=False,
+    ),
+    EpochWorkload(
+        "seed32", "seed net, batch 32, 1 thread", SEED_NET, 32, 1, 0.05, 0.36, wide=False
+    ),
+    EpochWorkload(
+        "wide2",
+        "wide net 784-1024-1024-10, batch 128, 2 threads",
+        WIDE_NET,
+        128,
+        2,
+        1.5,
+        3.0,
+        wide=True,
+    ),
+    EpochWorkload("wide1", "wide net, batch 128, 1 thread", WIDE_NET, 128, 1, 2.8, 5.4, wide=True),
 )
-WIDE_WARMUP_ROWS = 8192   # a wide epoch takes seconds; a partial one warms caches just as well
+WIDE_WARMUP_ROWS = 8192  # a wide epoch takes seconds; a partial one warms caches just as well
 
 # (form, M, N, K): C (M, N) = A' (M, K) B' (K, N).  "nn" is the issue's row; "nt" is the
 # wide net's dx = dy W^T and "tn" its dW = x^T dy, both at the hidden layer's shape.
 SGEMM_SHAPES = (("nn", 128, 1024, 1024), ("nt", 128, 1024, 1024), ("tn", 1024, 1024, 128))
 SGEMM_TARGET = 150.0
-SGEMM_SECONDS = 0.4      # each repetition calls the kernel until this much time has passed
+SGEMM_SECONDS = 0.4  # each repetition calls the kernel until this much time has passed
 
 # The to98 recipe: the quickest way to 98 % found by a small search on a 2-core machine (it
 # takes 2.2-2.6 epochs over seeds 0-5). One hidden layer of 256 is the cheapest width that
@@ -103,9 +123,18 @@ SGEMM_SECONDS = 0.4      # each repetition calls the kernel until this much time
 # noisy plateau near 98 % into a crossing. Adam, with or without batch norm, needed 3-8 epochs.
 # The test set is checked every 47 steps, 5 times per epoch at batch 256 (235 steps), which
 # costs ~45 ms a check: often enough to stop soon after the crossing and to drive the decay.
-TO98 = {"layers": [784, 256, 10], "batchnorm": True, "optimizer": "nesterov", "momentum": 0.9,
-        "lr": 0.4, "batch": 256, "check_every": 47, "decay_factor": 0.5, "decay_patience": 1,
-        "min_lr": 0.02}
+TO98 = {
+    "layers": [784, 256, 10],
+    "batchnorm": True,
+    "optimizer": "nesterov",
+    "momentum": 0.9,
+    "lr": 0.4,
+    "batch": 256,
+    "check_every": 47,
+    "decay_factor": 0.5,
+    "decay_patience": 1,
+    "min_lr": 0.02,
+}
 TO98_FIT_PARAMS = ("optimizer", "momentum", "lr_decay", "check_every", "callback")
 TO98_THREADS = 2
 TO98_MAX_EPOCHS = 30
@@ -126,7 +155,8 @@ def epoch_flops(layers: Sequence[int], rows: int) -> float:
 
 # ---- MNIST for PyTorch, with the stdlib only --------------------------------------------------
 
-def read_idx(path: str, magic: int, dims: int) -> Tuple[bytearray, int]:
+
+def read_idx(path: str, magic: int, dims: int) -> tuple[bytearray, int]:
     """(payload, item count) of a gzipped IDX file, read straight into one bytearray.
 
     Reading into a preallocated buffer keeps a single copy of the pixels in memory, so the
@@ -147,26 +177,33 @@ def read_idx(path: str, magic: int, dims: int) -> Tuple[bytearray, int]:
 
 # ---- the worker processes (this file run with --worker ann|torch) ----------------------------
 
+
 class AnnSide:
     """ann's side of the epoch and sgemm rows."""
 
-    def __init__(self, mnist: str, index_file: Optional[str]) -> None:
+    def __init__(self, mnist: str, index_file: str | None) -> None:
         import ann
+
         self.ann = ann
         train, _test = ann.load_mnist(mnist)
         self.train, _val = train.split(0.2, seed=42)
         if index_file:
             with open(index_file, "wb") as f:
                 f.write(self.train.index_array().tobytes())
-        self._buffers: Dict[Tuple[str, int, int, int], Any] = {}
+        self._buffers: dict[tuple[str, int, int, int], Any] = {}
 
-    def describe(self) -> Dict[str, Any]:
+    def describe(self) -> dict[str, Any]:
         fit = inspect.signature(self.ann.Network.fit).parameters
-        return {"version": self.ann.__version__, "backend": self.ann.backend_info(),
-                "fit_params": list(fit), "rows": len(self.train)}
+        return {
+            "version": self.ann.__version__,
+            "backend": self.ann.backend_info(),
+            "fit_params": list(fit),
+            "rows": len(self.train),
+        }
 
-    def epoch(self, layers: List[int], batch: int, threads: int, lr: float, seed: int,
-              rows: Optional[int]) -> float:
+    def epoch(
+        self, layers: list[int], batch: int, threads: int, lr: float, seed: int, rows: int | None
+    ) -> float:
         ann = self.ann
         ann.set_num_threads(threads)
         data = self.train if rows is None else self.train[:rows]
@@ -177,11 +214,13 @@ class AnnSide:
 
     def sgemm(self, form: str, M: int, N: int, K: int, threads: int, seconds: float) -> float:
         from ann._core import ffi, lib  # type: ignore[import-not-found]
+
         self.ann.set_num_threads(threads)
         key = (form, M, N, K)
         if key not in self._buffers:
-            self._buffers[key] = tuple(_random_floats(n, seed) for seed, n in
-                                       enumerate((M * K, K * N, M * N)))
+            self._buffers[key] = tuple(
+                _random_floats(n, seed) for seed, n in enumerate((M * K, K * N, M * N))
+            )
         a, b, c = self._buffers[key]
         trans_a, trans_b = int(form[0] == "t"), int(form[1] == "t")
         lda = M if trans_a else K
@@ -192,14 +231,16 @@ class AnnSide:
             status = lib.ann_sgemm(trans_a, trans_b, M, N, K, pa, lda, pb, ldb, 0.0, pc, N)
             if status:
                 raise RuntimeError(f"ann_sgemm returned status {status}")
+
         return _gflops(call, 2.0 * M * N * K, seconds)
 
 
 class TorchSide:
     """PyTorch's side: the same rows, the same images, the same hyper-parameters."""
 
-    def __init__(self, mnist: str, index_file: Optional[str]) -> None:
+    def __init__(self, mnist: str, index_file: str | None) -> None:
         import torch
+
         self.torch = torch
         folder = Path(mnist)
         pixels, n = read_idx(str(folder / "train-images-idx3-ubyte.gz"), 0x803, 3)
@@ -214,15 +255,16 @@ class TorchSide:
             index = torch.arange(48000)
         self.x = images[index].float().div_(255.0).contiguous()
         self.y = targets[index].long()
-        self._buffers: Dict[Tuple[str, int, int, int], Any] = {}
+        self._buffers: dict[tuple[str, int, int, int], Any] = {}
 
-    def describe(self) -> Dict[str, Any]:
+    def describe(self) -> dict[str, Any]:
         torch = self.torch
         blas = "MKL" if torch.backends.mkl.is_available() else "no MKL"
         return {"version": torch.__version__, "blas": blas, "rows": int(self.x.shape[0])}
 
-    def epoch(self, layers: List[int], batch: int, threads: int, lr: float, seed: int,
-              rows: Optional[int]) -> float:
+    def epoch(
+        self, layers: list[int], batch: int, threads: int, lr: float, seed: int, rows: int | None
+    ) -> float:
         torch = self.torch
         F = torch.nn.functional
         torch.set_num_threads(threads)
@@ -234,7 +276,7 @@ class TorchSide:
         start = time.perf_counter()
         order = torch.randperm(n)
         for first in range(0, n, batch):
-            idx = order[first:first + batch]
+            idx = order[first : first + batch]
             loss = F.cross_entropy(model(x[idx]), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -249,8 +291,11 @@ class TorchSide:
             gen = torch.Generator().manual_seed(1)
             a = torch.randn((K, M) if form[0] == "t" else (M, K), generator=gen)
             b = torch.randn((N, K) if form[1] == "t" else (K, N), generator=gen)
-            self._buffers[key] = (a.t() if form[0] == "t" else a, b.t() if form[1] == "t" else b,
-                                  torch.empty(M, N))
+            self._buffers[key] = (
+                a.t() if form[0] == "t" else a,
+                b.t() if form[1] == "t" else b,
+                torch.empty(M, N),
+            )
         a, b, c = self._buffers[key]
         return _gflops(lambda: torch.mm(a, b, out=c), 2.0 * M * N * K, seconds)
 
@@ -261,7 +306,7 @@ def torch_mlp(torch: Any, layers: Sequence[int], batchnorm: bool = False) -> Any
     With ``batchnorm`` each hidden layer is Linear, BatchNorm1d, ReLU, which is ann's order;
     torch's defaults (eps 1e-5, running-statistics momentum 0.1, unbiased running variance)
     are ann's too."""
-    mods: List[Any] = []
+    mods: list[Any] = []
     for i, (n_in, n_out) in enumerate(zip(layers[:-1], layers[1:])):
         if i:
             if batchnorm:
@@ -273,6 +318,7 @@ def torch_mlp(torch: Any, layers: Sequence[int], batchnorm: bool = False) -> Any
 
 def _random_floats(n: int, seed: int) -> array:
     import random
+
     rng = random.Random(seed)
     return array("f", [rng.uniform(-1.0, 1.0) for _ in range(n)])
 
@@ -290,7 +336,7 @@ def _gflops(call: Callable[[], Any], flops: float, seconds: float) -> float:
             return flops * count / elapsed / 1e9
 
 
-def run_worker(side: str, mnist: str, index_file: Optional[str]) -> int:
+def run_worker(side: str, mnist: str, index_file: str | None) -> int:
     """Serve JSON commands on stdin, one per line, answering each with one JSON line.
 
     The protocol keeps its own copy of stdout; fd 1 is pointed at stderr so nothing a library
@@ -299,7 +345,7 @@ def run_worker(side: str, mnist: str, index_file: Optional[str]) -> int:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
 
-    def send(message: Dict[str, Any]) -> None:
+    def send(message: dict[str, Any]) -> None:
         reply.write(json.dumps(message) + "\n")
         reply.flush()
 
@@ -327,14 +373,20 @@ class WorkerError(RuntimeError):
 class Worker:
     """The parent's handle on one worker process."""
 
-    def __init__(self, side: str, mnist: str, index_file: Optional[str]) -> None:
+    def __init__(self, side: str, mnist: str, index_file: str | None) -> None:
         self.side = side
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", side, "--mnist", mnist]
         if index_file:
             cmd += ["--index-file", index_file]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, bufsize=1, cwd=NEUTRAL_CWD)
-        self.info: Dict[str, Any] = self._read()
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            cwd=NEUTRAL_CWD,
+        )
+        self.info: dict[str, Any] = self._read()
 
     def _read(self) -> Any:
         assert self.proc.stdout is not None
@@ -524,27 +576,34 @@ def torch_script(template: str, **fields: Any) -> str:
     """A self-contained torch script: the templates carry this file's reader and MLP builder."""
     # The future import keeps the copied functions' annotations unevaluated, as they are here.
     return "from __future__ import annotations\n" + template.format(
-        read_idx=inspect.getsource(read_idx), torch_mlp=inspect.getsource(torch_mlp), **fields)
+        read_idx=inspect.getsource(read_idx), torch_mlp=inspect.getsource(torch_mlp), **fields
+    )
 
 
 @dataclass
 class ProcessResult:
     seconds: float
-    output: Optional[Dict[str, Any]]   # the script's last stdout line, parsed
+    output: dict[str, Any] | None  # the script's last stdout line, parsed
     error: str = ""
 
 
 # ``python -c`` puts the working directory first on sys.path, so run from the repository root
 # it would import the uncompiled source tree's ann (the slow pure-Python reference) instead of
 # the installed one. Every child therefore starts in this empty directory.
-NEUTRAL_CWD: Optional[str] = None   # main() points it at its temporary directory
+NEUTRAL_CWD: str | None = None  # main() points it at its temporary directory
 
 
-def run_process(code: str, timeout: float, env: Optional[Dict[str, str]] = None) -> ProcessResult:
+def run_process(code: str, timeout: float, env: dict[str, str] | None = None) -> ProcessResult:
     """Wall time of a fresh interpreter running ``code``; on timeout the child is killed."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=NEUTRAL_CWD)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=NEUTRAL_CWD,
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -564,14 +623,15 @@ def run_process(code: str, timeout: float, env: Optional[Dict[str, str]] = None)
 
 # ---- the machine ------------------------------------------------------------------------------
 
+
 @dataclass
 class CpuInfo:
     model: str = "unknown CPU"
-    mhz: Optional[float] = None
+    mhz: float | None = None
     flags: frozenset = frozenset()
 
     @property
-    def peak_gflops(self) -> Optional[float]:
+    def peak_gflops(self) -> float | None:
         """Estimated single-core float32 peak: FMA units x SIMD lanes x 2 flops x GHz.
 
         Two FMA pipes is what current x86 server cores have; "cpu MHz" is the clock the kernel
@@ -579,7 +639,7 @@ class CpuInfo:
         if self.mhz is None:
             return None
         lanes = self.lanes
-        per_cycle = 2 * lanes * 2 if "fma" in self.flags else lanes * 2   # else 1 add + 1 mul
+        per_cycle = 2 * lanes * 2 if "fma" in self.flags else lanes * 2  # else 1 add + 1 mul
         return per_cycle * self.mhz / 1000.0
 
     @property
@@ -622,20 +682,21 @@ def cpu_info() -> CpuInfo:
 
 # ---- measuring and reporting ------------------------------------------------------------------
 
+
 @dataclass
 class Row:
     key: str
     title: str
-    unit: str                            # "s", "GFLOP/s" or "MiB"
-    target: Optional[float] = None       # the issue's target for ann
-    ann: List[float] = field(default_factory=list)
-    torch: List[float] = field(default_factory=list)
-    numpy: List[float] = field(default_factory=list)
-    torch_note: str = ""                 # e.g. "torch not installed"
+    unit: str  # "s", "GFLOP/s" or "MiB"
+    target: float | None = None  # the issue's target for ann
+    ann: list[float] = field(default_factory=list)
+    torch: list[float] = field(default_factory=list)
+    numpy: list[float] = field(default_factory=list)
+    torch_note: str = ""  # e.g. "torch not installed"
     numpy_note: str = ""
-    notes: List[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     ann_failed: str = ""
-    flops: Optional[float] = None        # work of one run, for the GFLOP/s column
+    flops: float | None = None  # work of one run, for the GFLOP/s column
     threads: int = 1
 
     @property
@@ -643,10 +704,10 @@ class Row:
         return self.unit == "GFLOP/s"
 
     @staticmethod
-    def median(values: List[float]) -> Optional[float]:
+    def median(values: list[float]) -> float | None:
         return statistics.median(values) if values else None
 
-    def ratio(self) -> Optional[float]:
+    def ratio(self) -> float | None:
         """ann / torch in time or memory; for GFLOP/s torch / ann, so < 1 always favours ann."""
         a, t = self.median(self.ann), self.median(self.torch)
         if a is None or t is None or a <= 0 or t <= 0:
@@ -663,7 +724,7 @@ class Row:
         return "PASS" if ok else "MISS"
 
 
-def fmt(value: Optional[float], unit: str) -> str:
+def fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "—"
     if unit == "MiB":
@@ -678,24 +739,36 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def abba(rep: int, sides: Sequence[str]) -> List[str]:
+def abba(rep: int, sides: Sequence[str]) -> list[str]:
     """Alternate which side goes first, so a trend in machine load is shared out evenly."""
     return list(sides) if rep % 2 == 0 else list(reversed(sides))
 
 
-def bench_sgemm(rows: List[Row], ann: Worker, torch: Optional[Worker], torch_note: str,
-                reps: int, numpy_ok: bool) -> None:
-    numpy_env = {k: v for k, v in os.environ.items()
-                 if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+def bench_sgemm(
+    rows: list[Row],
+    ann: Worker,
+    torch: Worker | None,
+    torch_note: str,
+    reps: int,
+    numpy_ok: bool,
+) -> None:
+    numpy_env = {
+        k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+    }
     numpy_env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     for form, M, N, K in SGEMM_SHAPES:
         what = {"nn": "A B", "nt": "A B^T (dx)", "tn": "A^T B (dW)"}[form]
-        row = Row("sgemm", f"sgemm {what} {M}x{N}x{K}, 1 thread", "GFLOP/s",
-                  SGEMM_TARGET if form == "nn" else None, torch_note=torch_note)
+        row = Row(
+            "sgemm",
+            f"sgemm {what} {M}x{N}x{K}, 1 thread",
+            "GFLOP/s",
+            SGEMM_TARGET if form == "nn" else None,
+            torch_note=torch_note,
+        )
         if not numpy_ok:
             row.numpy_note = "numpy not installed"
         sides = ["ann"] + (["torch"] if torch else []) + (["numpy"] if numpy_ok else [])
-        for rep in range(reps + 1):   # rep 0 is the warm-up
+        for rep in range(reps + 1):  # rep 0 is the warm-up
             for side in abba(rep, sides):
                 args = dict(form=form, M=M, N=N, K=K, threads=1, seconds=SGEMM_SECONDS)
                 if side == "ann":
@@ -713,25 +786,47 @@ def bench_sgemm(rows: List[Row], ann: Worker, torch: Optional[Worker], torch_not
                     row.numpy_note = f"numpy {result.output['version']} ({result.output['blas']})"
                 if rep:
                     getattr(row, side).append(value)
-                progress(f"  {row.title}: {side} {'warm-up' if not rep else f'rep {rep}'}: "
-                         f"{value:.1f} GFLOP/s")
+                progress(
+                    f"  {row.title}: {side} {'warm-up' if not rep else f'rep {rep}'}: "
+                    f"{value:.1f} GFLOP/s"
+                )
                 time.sleep(PAUSE / 4)
         rows.append(row)
 
 
-def bench_epoch(rows: List[Row], w: EpochWorkload, ann: Worker, torch: Optional[Worker],
-                torch_note: str, reps: int) -> None:
+def bench_epoch(
+    rows: list[Row],
+    w: EpochWorkload,
+    ann: Worker,
+    torch: Worker | None,
+    torch_note: str,
+    reps: int,
+) -> None:
     n = int(ann.info["rows"])
-    row = Row(w.key, w.title, "s", w.target, torch_note=torch_note,
-              flops=epoch_flops(w.layers, n), threads=w.threads)
+    row = Row(
+        w.key,
+        w.title,
+        "s",
+        w.target,
+        torch_note=torch_note,
+        flops=epoch_flops(w.layers, n),
+        threads=w.threads,
+    )
     row.notes.append(f"issue: torch {w.issue_torch:g} s")
     workers = {"ann": ann, **({"torch": torch} if torch else {})}
     for rep in range(reps + 1):
         for side in abba(rep, list(workers)):
             rows_arg = (WIDE_WARMUP_ROWS if w.wide else None) if rep == 0 else None
             try:
-                seconds = workers[side].call("epoch", layers=list(w.layers), batch=w.batch,
-                                             threads=w.threads, lr=w.lr, seed=rep, rows=rows_arg)
+                seconds = workers[side].call(
+                    "epoch",
+                    layers=list(w.layers),
+                    batch=w.batch,
+                    threads=w.threads,
+                    lr=w.lr,
+                    seed=rep,
+                    rows=rows_arg,
+                )
             except WorkerError as exc:
                 progress(f"  {w.key}: {side} failed: {exc}")
                 if side == "ann":
@@ -742,20 +837,33 @@ def bench_epoch(rows: List[Row], w: EpochWorkload, ann: Worker, torch: Optional[
                 continue
             if rep:
                 getattr(row, side).append(seconds)
-            progress(f"  {w.key}: {side} {'warm-up' if not rep else f'rep {rep}'}: "
-                     f"{seconds:.3f} s")
+            progress(f"  {w.key}: {side} {'warm-up' if not rep else f'rep {rep}'}: {seconds:.3f} s")
             time.sleep(PAUSE)
         if not workers:
             break
     rows.append(row)
 
 
-def bench_to98(rows: List[Row], mnist: str, config: Dict[str, Any], torch_ok: bool,
-               torch_note: str, reps: int, timeout: float, ann_fit_params: Sequence[str]) -> None:
+def bench_to98(
+    rows: list[Row],
+    mnist: str,
+    config: dict[str, Any],
+    torch_ok: bool,
+    torch_note: str,
+    reps: int,
+    timeout: float,
+    ann_fit_params: Sequence[str],
+) -> None:
     fields = dict(mnist=mnist, threads=TO98_THREADS, max_epochs=TO98_MAX_EPOCHS, **config)
-    row = Row("to98", f"whole process to 98 % test accuracy, {TO98_THREADS} threads", "s",
-              TO98_TARGET, torch_note=torch_note, threads=TO98_THREADS)
-    scripts: Dict[str, str] = {}
+    row = Row(
+        "to98",
+        f"whole process to 98 % test accuracy, {TO98_THREADS} threads",
+        "s",
+        TO98_TARGET,
+        torch_note=torch_note,
+        threads=TO98_THREADS,
+    )
+    scripts: dict[str, str] = {}
     missing = [name for name in TO98_FIT_PARAMS if name not in ann_fit_params]
     if missing:
         row.ann_failed = f"the recipe needs Network.fit({', '.join(missing)}=...)"
@@ -764,40 +872,50 @@ def bench_to98(rows: List[Row], mnist: str, config: Dict[str, Any], torch_ok: bo
     if torch_ok:
         scripts["torch"] = torch_script(TORCH_TO98, **fields)
     layers = "-".join(map(str, config["layers"]))
-    row.notes.append(f"{layers}{' batch norm' if config['batchnorm'] else ''}, "
-                     f"{config['optimizer']} {config['momentum']:g} lr {config['lr']:g} halved "
-                     f"on a test-loss plateau (patience {config['decay_patience']}, min "
-                     f"{config['min_lr']:g}), batch {config['batch']}, test checked every "
-                     f"{config['check_every']} steps, full 60k train set")
-    epochs: Dict[str, List[float]] = {"ann": [], "torch": []}
+    row.notes.append(
+        f"{layers}{' batch norm' if config['batchnorm'] else ''}, "
+        f"{config['optimizer']} {config['momentum']:g} lr {config['lr']:g} halved "
+        f"on a test-loss plateau (patience {config['decay_patience']}, min "
+        f"{config['min_lr']:g}), batch {config['batch']}, test checked every "
+        f"{config['check_every']} steps, full 60k train set"
+    )
+    epochs: dict[str, list[float]] = {"ann": [], "torch": []}
     for rep in range(reps):
         for side in abba(rep, list(scripts)):
             result = run_process(scripts[side], timeout)
             out = result.output
             if out is None or out["accuracy"] < 0.98:
-                why = result.error or (f"only {out['accuracy']:.4f} after {out['epochs']:.2f} "
-                                       f"epochs" if out else "no result")
+                why = result.error or (
+                    f"only {out['accuracy']:.4f} after {out['epochs']:.2f} epochs"
+                    if out
+                    else "no result"
+                )
                 progress(f"  to98: {side}: {why}")
                 if side == "ann":
                     row.ann_failed = why
                 else:
                     row.torch_note = f"torch: {why}"
-                del scripts[side]   # a run that cannot get there will not on the next try either
+                del scripts[side]  # a run that cannot get there will not on the next try either
                 continue
             check_ann_kernel(row, out, side)
             getattr(row, side).append(result.seconds)
             epochs[side].append(out["epochs"])
-            progress(f"  to98: {side} run {rep + 1}: {result.seconds:.2f} s, {out['epochs']:.2f} "
-                     f"epochs ({out['checks']} checks), test accuracy {out['accuracy']:.4f}")
+            progress(
+                f"  to98: {side} run {rep + 1}: {result.seconds:.2f} s, {out['epochs']:.2f} "
+                f"epochs ({out['checks']} checks), test accuracy {out['accuracy']:.4f}"
+            )
             time.sleep(PAUSE)
     for side, counts in epochs.items():
         if counts:
-            row.notes.append(f"{side} {min(counts):.2f}-{max(counts):.2f} epochs" if min(counts)
-                             != max(counts) else f"{side} {counts[0]:.2f} epochs")
+            row.notes.append(
+                f"{side} {min(counts):.2f}-{max(counts):.2f} epochs"
+                if min(counts) != max(counts)
+                else f"{side} {counts[0]:.2f} epochs"
+            )
     rows.append(row)
 
 
-def check_ann_kernel(row: Row, output: Dict[str, Any], side: str) -> None:
+def check_ann_kernel(row: Row, output: dict[str, Any], side: str) -> None:
     """Flag a script that ran ann's pure-Python reference instead of the C core."""
     kernel = output.get("kernel")
     if side == "ann" and kernel and kernel == "python-reference":
@@ -806,12 +924,12 @@ def check_ann_kernel(row: Row, output: Dict[str, Any], side: str) -> None:
             row.notes.append(note)
 
 
-def bench_import(rows: List[Row], torch_ok: bool, torch_note: str, reps: int) -> None:
+def bench_import(rows: list[Row], torch_ok: bool, torch_note: str, reps: int) -> None:
     scripts = {"base": "pass", "ann": "import ann"}
     if torch_ok:
         scripts["torch"] = "import torch"
-    times: Dict[str, List[float]] = {k: [] for k in scripts}
-    failures: Dict[str, str] = {}
+    times: dict[str, list[float]] = {k: [] for k in scripts}
+    failures: dict[str, str] = {}
     for rep in range(reps + 1):
         for side in abba(rep, list(scripts)):
             result = run_process(scripts[side], 120)
@@ -830,19 +948,24 @@ def bench_import(rows: List[Row], torch_ok: bool, torch_note: str, reps: int) ->
     row.ann_failed = failures.get("ann", failures.get("base", ""))
     if "torch" in failures:
         row.torch_note = failures["torch"]
-    progress(f"  import: ann {fmt(row.median(row.ann), 's')}, torch "
-             f"{fmt(row.median(row.torch), 's')}")
+    progress(
+        f"  import: ann {fmt(row.median(row.ann), 's')}, torch {fmt(row.median(row.torch), 's')}"
+    )
     rows.append(row)
 
 
-def bench_memory(rows: List[Row], mnist: str, torch_ok: bool, torch_note: str,
-                 reps: int) -> None:
+def bench_memory(rows: list[Row], mnist: str, torch_ok: bool, torch_note: str, reps: int) -> None:
     layers = list(SEED_NET)
     scripts = {"ann": ANN_MEMORY.format(mnist=mnist, layers=layers)}
     if torch_ok:
         scripts["torch"] = torch_script(TORCH_MEMORY, mnist=mnist, layers=layers)
-    row = Row("memory", "peak memory training the seed net 1 epoch", "MiB", MEMORY_TARGET,
-              torch_note=torch_note)
+    row = Row(
+        "memory",
+        "peak memory training the seed net 1 epoch",
+        "MiB",
+        MEMORY_TARGET,
+        torch_note=torch_note,
+    )
     for rep in range(reps):
         for side in abba(rep, list(scripts)):
             result = run_process(scripts[side], 300)
@@ -855,17 +978,27 @@ def bench_memory(rows: List[Row], mnist: str, torch_ok: bool, torch_note: str,
                 del scripts[side]
                 continue
             check_ann_kernel(row, result.output, side)
-            mib = result.output["maxrss_kib"] / 1024.0   # ru_maxrss is in KiB on Linux
+            mib = result.output["maxrss_kib"] / 1024.0  # ru_maxrss is in KiB on Linux
             getattr(row, side).append(mib)
             progress(f"  memory: {side} run {rep + 1}: {mib:.0f} MiB")
     row.notes.append("ru_maxrss of a fresh process")
     rows.append(row)
 
 
-def render(rows: List[Row], markdown: bool, peak: Optional[float], peak_label: str) -> str:
-    head = ["workload", "ann", "torch", "ann/torch", "numpy", "target", "ann vs target",
-            "ann GFLOP/s (% of peak)", "reps", "notes"]
-    body: List[List[str]] = []
+def render(rows: list[Row], markdown: bool, peak: float | None, peak_label: str) -> str:
+    head = [
+        "workload",
+        "ann",
+        "torch",
+        "ann/torch",
+        "numpy",
+        "target",
+        "ann vs target",
+        "ann GFLOP/s (% of peak)",
+        "reps",
+        "notes",
+    ]
+    body: list[list[str]] = []
     for r in rows:
         a, t, n = r.median(r.ann), r.median(r.torch), r.median(r.numpy)
         ann_cell = fmt(a, r.unit) if a is not None else f"failed: {r.ann_failed or '?'}"
@@ -888,47 +1021,77 @@ def render(rows: List[Row], markdown: bool, peak: Optional[float], peak_label: s
         notes = list(r.notes)
         if n is not None and r.numpy_note:
             notes.append(r.numpy_note)
-        body.append([r.title, ann_cell, torch_cell, f"{ratio:.2f}" if ratio else "—", numpy_cell,
-                     target, r.verdict(), gf, reps, "; ".join(notes)])
-    if not any(line[4] for line in body):   # no numpy column when nothing was measured there
+        body.append(
+            [
+                r.title,
+                ann_cell,
+                torch_cell,
+                f"{ratio:.2f}" if ratio else "—",
+                numpy_cell,
+                target,
+                r.verdict(),
+                gf,
+                reps,
+                "; ".join(notes),
+            ]
+        )
+    if not any(line[4] for line in body):  # no numpy column when nothing was measured there
         head.pop(4)
         for line in body:
             line.pop(4)
     if markdown:
         out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-        out += ["| " + " | ".join(cell.replace("|", "/") for cell in line) + " |"
-                for line in body]
+        out += ["| " + " | ".join(cell.replace("|", "/") for cell in line) + " |" for line in body]
     else:
         widths = [max(len(x) for x in col) for col in zip(head, *body)]
-        out = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip()
-               for line in [head, ["-" * w for w in widths]] + body]
+        out = [
+            "  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip()
+            for line in [head, ["-" * w for w in widths]] + body
+        ]
     return "\n".join(out)
 
 
 def numpy_available() -> bool:
     import importlib.util
+
     return importlib.util.find_spec("numpy") is not None
 
 
 def torch_available() -> bool:
     import importlib.util
+
     return importlib.util.find_spec("torch") is not None
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=5, help="timed repetitions per side (5)")
-    parser.add_argument("--wide-reps", type=int, default=3,
-                        help="repetitions for the wide-net rows, at most --reps (3: a torch "
-                             "wide epoch takes seconds)")
-    parser.add_argument("--process-reps", type=int, default=3,
-                        help="repetitions for the to98 and memory rows, at most --reps (3)")
-    parser.add_argument("--only", default=",".join(ALL_KEYS),
-                        help="comma-separated rows to run: " + ",".join(ALL_KEYS))
+    parser.add_argument(
+        "--wide-reps",
+        type=int,
+        default=3,
+        help="repetitions for the wide-net rows, at most --reps (3: a torch "
+        "wide epoch takes seconds)",
+    )
+    parser.add_argument(
+        "--process-reps",
+        type=int,
+        default=3,
+        help="repetitions for the to98 and memory rows, at most --reps (3)",
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(ALL_KEYS),
+        help="comma-separated rows to run: " + ",".join(ALL_KEYS),
+    )
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
     parser.add_argument("--mnist", default=str(DEFAULT_MNIST), help="folder of the MNIST gz files")
-    parser.add_argument("--timeout", type=float, default=120.0,
-                        help="seconds before a to98 process counts as a miss (120)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="seconds before a to98 process counts as a miss (120)",
+    )
     parser.add_argument("--no-torch", action="store_true", help="time ann alone")
     parser.add_argument("--json", metavar="FILE", help="also write every sample to FILE")
     parser.add_argument("--worker", choices=("ann", "torch"), help=argparse.SUPPRESS)
@@ -940,28 +1103,32 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     keys = [k.strip() for k in args.only.split(",") if k.strip()]
     unknown = sorted(set(keys) - set(ALL_KEYS))
     if unknown:
-        parser.error(f"--only: unknown row(s) {', '.join(unknown)}; choose from "
-                     f"{','.join(ALL_KEYS)}")
+        parser.error(
+            f"--only: unknown row(s) {', '.join(unknown)}; choose from {','.join(ALL_KEYS)}"
+        )
     if args.reps < 1:
         parser.error("--reps must be at least 1")
-    keys = [k for k in ALL_KEYS if k in keys]   # sgemm first: its peak feeds the % column
+    keys = [k for k in ALL_KEYS if k in keys]  # sgemm first: its peak feeds the % column
     wide_reps = max(1, min(args.reps, args.wide_reps))
     process_reps = max(1, min(args.reps, args.process_reps))
     mnist = str(Path(args.mnist).resolve())
 
     torch_ok = torch_available() and not args.no_torch
-    torch_note = "" if torch_ok else ("torch skipped (--no-torch)" if args.no_torch
-                                      else "torch not installed")
+    torch_note = (
+        ""
+        if torch_ok
+        else ("torch skipped (--no-torch)" if args.no_torch else "torch not installed")
+    )
     numpy_ok = numpy_available()
     cpu = cpu_info()
     load_before = os.getloadavg()
     started = time.perf_counter()
 
-    rows: List[Row] = []
-    ann_w: Optional[Worker] = None
-    torch_w: Optional[Worker] = None
-    ann_info: Dict[str, Any] = {}
-    torch_info: Dict[str, Any] = {}
+    rows: list[Row] = []
+    ann_w: Worker | None = None
+    torch_w: Worker | None = None
+    ann_info: dict[str, Any] = {}
+    torch_info: dict[str, Any] = {}
     tmp = tempfile.TemporaryDirectory(prefix="ann-bench-")
     global NEUTRAL_CWD
     NEUTRAL_CWD = tmp.name
@@ -992,8 +1159,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 worker.close()
         if "to98" in keys:
             progress("to98")
-            bench_to98(rows, mnist, TO98, torch_ok, torch_note, process_reps, args.timeout,
-                       ann_info.get("fit_params", []))
+            bench_to98(
+                rows,
+                mnist,
+                TO98,
+                torch_ok,
+                torch_note,
+                process_reps,
+                args.timeout,
+                ann_info.get("fit_params", []),
+            )
         if "import" in keys:
             progress("import")
             bench_import(rows, torch_ok, torch_note, args.reps + 2)
@@ -1008,8 +1183,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     sgemm_rows = [r for r in rows if r.key == "sgemm"]
     sgemm_nn = sgemm_rows[0] if sgemm_rows else None
-    measured = [v for r in sgemm_rows for v in (r.median(r.ann), r.median(r.torch),
-                                                 r.median(r.numpy)) if v]
+    measured = [
+        v for r in sgemm_rows for v in (r.median(r.ann), r.median(r.torch), r.median(r.numpy)) if v
+    ]
     if measured:
         peak, peak_label = max(measured), "the best 1-thread sgemm median measured above"
     else:
@@ -1018,16 +1194,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not ann_info:
         try:
             import ann
+
             ann_info = {"version": ann.__version__, "backend": ann.backend_info()}
-        except Exception as exc:   # the header should still print
+        except Exception as exc:  # the header should still print
             ann_info = {"version": "?", "backend": {"kernel": f"unavailable ({exc})"}}
     kernel = ann_info.get("backend", {}).get("kernel", "?")
-    torch_desc = (f"torch {torch_info['version']} ({torch_info['blas']})" if torch_info
-                  else ("torch installed" if torch_ok else torch_note))
+    torch_desc = (
+        f"torch {torch_info['version']} ({torch_info['blas']})"
+        if torch_info
+        else ("torch installed" if torch_ok else torch_note)
+    )
     load_after = os.getloadavg()
-    header = (f"{cpu.model}, {os.cpu_count()} cores ({cpu.simd}); Python "
-              f"{platform.python_version()}; ann {ann_info.get('version', '?')} kernel "
-              f"{kernel}; {torch_desc}; {datetime.date.today().isoformat()}")
+    header = (
+        f"{cpu.model}, {os.cpu_count()} cores ({cpu.simd}); Python "
+        f"{platform.python_version()}; ann {ann_info.get('version', '?')} kernel "
+        f"{kernel}; {torch_desc}; {datetime.date.today().isoformat()}"
+    )
     lines = [header, "", render(rows, args.markdown, peak, peak_label), ""]
     notes = [
         "ann/torch: ann's time (or memory) over torch's, from the medians; < 1 means ann is "
@@ -1044,26 +1226,48 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ]
     if cpu.peak_gflops:
         ann_nn = sgemm_nn.median(sgemm_nn.ann) if sgemm_nn else None
-        share = f"; ann's sgemm reaches {100 * ann_nn / cpu.peak_gflops:.0f} % of it" \
-            if ann_nn else ""
+        share = (
+            f"; ann's sgemm reaches {100 * ann_nn / cpu.peak_gflops:.0f} % of it" if ann_nn else ""
+        )
         assert cpu.mhz is not None
-        formula = (f"2 FMA units x {cpu.lanes} lanes x 2 flops" if "fma" in cpu.flags
-                   else f"{cpu.lanes} lanes x (1 add + 1 mul)")
+        formula = (
+            f"2 FMA units x {cpu.lanes} lanes x 2 flops"
+            if "fma" in cpu.flags
+            else f"{cpu.lanes} lanes x (1 add + 1 mul)"
+        )
         notes.append(
             f"Estimated single-core peak: {formula} x {cpu.mhz / 1000:.2f} GHz "
             f"(/proc/cpuinfo 'cpu MHz') = "
             f"{cpu.peak_gflops:.0f} GFLOP/s{share}. An estimate: a turbo clock above the "
-            "reported one, or one FMA pipe instead of two, moves it.")
-    notes.append(f"Load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
-                 f"{time.perf_counter() - started:.0f} s in all.")
+            "reported one, or one FMA pipe instead of two, moves it."
+        )
+    notes.append(
+        f"Load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
+        f"{time.perf_counter() - started:.0f} s in all."
+    )
     lines += [("- " if args.markdown else "* ") + n for n in notes]
     print("\n".join(lines))
 
     if args.json:
-        dump = {"header": header, "peak_gflops": peak, "estimated_peak": cpu.peak_gflops,
-                "rows": [{"key": r.key, "title": r.title, "unit": r.unit, "target": r.target,
-                          "ann": r.ann, "torch": r.torch, "numpy": r.numpy,
-                          "verdict": r.verdict(), "notes": r.notes} for r in rows]}
+        dump = {
+            "header": header,
+            "peak_gflops": peak,
+            "estimated_peak": cpu.peak_gflops,
+            "rows": [
+                {
+                    "key": r.key,
+                    "title": r.title,
+                    "unit": r.unit,
+                    "target": r.target,
+                    "ann": r.ann,
+                    "torch": r.torch,
+                    "numpy": r.numpy,
+                    "verdict": r.verdict(),
+                    "notes": r.notes,
+                }
+                for r in rows
+            ],
+        }
         Path(args.json).write_text(json.dumps(dump, indent=1) + "\n", encoding="utf-8")
     return 0
 

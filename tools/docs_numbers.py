@@ -20,6 +20,7 @@ tests/test_docs_numbers.py runs the check; after an intended change to the trace
 format, ``--write`` updates the pages (then reread the prose around each excerpt, which quotes
 its numbers: the test checks those too).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,15 +29,18 @@ import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
-CITATION = re.compile(r"^<!-- trace: (?P<args>[^|]*?)\s*\|\s*(?P<select>[^>]*?)\s*-->\n"
-                      r"```text\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
+CITATION = re.compile(
+    r"^<!-- trace: (?P<args>[^|]*?)\s*\|\s*(?P<select>[^>]*?)\s*-->\n"
+    r"```text\n(?P<body>.*?)^```$",
+    re.MULTILINE | re.DOTALL,
+)
 PHASES = {"FORWARD": "forward", "LOSS": "loss", "BACKWARD": "backward"}
 NOTE = re.compile(r"(?:, )?vs float64 [^,\]]*")
 LAYER = re.compile(r"^layer (\d+)")
@@ -47,17 +51,24 @@ class CitationError(ValueError):
 
 
 @cache
-def run_trace(args: str, kernel: Optional[str] = None) -> str:
+def run_trace(args: str, kernel: str | None = None) -> str:
     """The text output of ``ann trace ARGS`` on the C core (with ``ANN_KERNEL=kernel``)."""
     env = dict(os.environ, ANN_BACKEND="c")
     env.pop("ANN_KERNEL", None)
     if kernel:
         env["ANN_KERNEL"] = kernel
-    done = subprocess.run([sys.executable, "-m", "ann", "trace", *shlex.split(args)],
-                          capture_output=True, text=True, env=env, cwd="/")
+    done = subprocess.run(
+        [sys.executable, "-m", "ann", "trace", *shlex.split(args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd="/",
+    )
     if done.returncode != 0:
-        raise RuntimeError(f"ann trace {args} failed (exit {done.returncode}): "
-                           f"{done.stderr.strip() or done.stdout.strip()}")
+        raise RuntimeError(
+            f"ann trace {args} failed (exit {done.returncode}): "
+            f"{done.stderr.strip() or done.stdout.strip()}"
+        )
     return done.stdout
 
 
@@ -67,12 +78,12 @@ def kernel_of(output: str) -> str:
     return match.group(1) if match else "?"
 
 
-def parts(output: str) -> Dict[str, Tuple[str, Dict[str, List[str]]]]:
+def parts(output: str) -> dict[str, tuple[str, dict[str, list[str]]]]:
     """The trace's text cut into parts: {"forward 0": (title line, {name: lines}), ...}. A
     matrix's lines are its heading (without the vs-float64 note) and its rows of numbers."""
-    found: Dict[str, Tuple[str, Dict[str, List[str]]]] = {}
-    phase: Optional[str] = None
-    current: Optional[Dict[str, List[str]]] = None
+    found: dict[str, tuple[str, dict[str, list[str]]]] = {}
+    phase: str | None = None
+    current: dict[str, list[str]] | None = None
     for line in output.splitlines():
         if line in PHASES:
             phase = PHASES[line]
@@ -89,7 +100,7 @@ def parts(output: str) -> Dict[str, Tuple[str, Dict[str, List[str]]]]:
             if not line.strip() and phase is None:
                 current = None
             continue
-        if not line.startswith(" "):           # a part's title
+        if not line.startswith(" "):  # a part's title
             if phase is None:
                 continue
             match = LAYER.match(line)
@@ -99,7 +110,7 @@ def parts(output: str) -> Dict[str, Tuple[str, Dict[str, List[str]]]]:
             continue
         if current is None:
             continue
-        if line.startswith("  ") and not line.startswith("   "):       # a matrix's heading
+        if line.startswith("  ") and not line.startswith("   "):  # a matrix's heading
             heading = NOTE.sub("", line[2:]).replace(" []", "").rstrip()
             name = heading.split(" ", 1)[0]
             current[name] = ["  " + heading]
@@ -112,19 +123,20 @@ def parts(output: str) -> Dict[str, Tuple[str, Dict[str, List[str]]]]:
 def excerpt(output: str, select: str) -> str:
     """The lines of a trace's text output that a citation selects, as the page shows them."""
     available = parts(output)
-    lines: List[str] = []
+    lines: list[str] = []
     for group in select.split(";"):
         where, _, names = group.partition(":")
         where = where.strip()
         if where not in available:
-            raise CitationError(f"the trace has no part {where!r} (it has: "
-                                f"{', '.join(available)})")
+            raise CitationError(f"the trace has no part {where!r} (it has: {', '.join(available)})")
         title, matrices = available[where]
         lines.append(title)
         for name in names.split():
             if name not in matrices:
-                raise CitationError(f"part {where!r} of the trace has no matrix {name!r} (it "
-                                    f"has: {' '.join(matrices)})")
+                raise CitationError(
+                    f"part {where!r} of the trace has no matrix {name!r} (it "
+                    f"has: {' '.join(matrices)})"
+                )
             lines.extend(matrices[name])
     return "\n".join(lines) + "\n"
 
@@ -133,26 +145,34 @@ def citations(text: str) -> Iterator[re.Match[str]]:
     return CITATION.finditer(text)
 
 
-def refresh(text: str, kernel: Optional[str] = None) -> str:
+def refresh(text: str, kernel: str | None = None) -> str:
     """The page's text with every cited excerpt regenerated."""
+
     def replace(match: re.Match[str]) -> str:
         body = excerpt(run_trace(match.group("args"), kernel), match.group("select"))
         start, end = match.start("body") - match.start(), match.end("body") - match.start()
         whole = match.group(0)
         return whole[:start] + body + whole[end:]
+
     return CITATION.sub(replace, text)
 
 
-def pages() -> List[Path]:
+def pages() -> list[Path]:
     return sorted(p for p in DOCS.glob("*.md") if "<!-- trace:" in p.read_text(encoding="utf-8"))
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--write", action="store_true",
-                        help="rewrite the stale excerpts in docs/ (default: only report them)")
-    parser.add_argument("--kernel", default=None,
-                        help="ANN_KERNEL for the traces (default: the one the C core picks)")
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="rewrite the stale excerpts in docs/ (default: only report them)",
+    )
+    parser.add_argument(
+        "--kernel",
+        default=None,
+        help="ANN_KERNEL for the traces (default: the one the C core picks)",
+    )
     args = parser.parse_args(argv)
     stale = []
     for page in pages():

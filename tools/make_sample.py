@@ -27,6 +27,7 @@ running the tool twice gives the same bytes (on a given zlib).
 The IDX writer is inlined on purpose: this tool must not depend on the
 package it feeds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,8 @@ import io
 import random
 import struct
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
 
 SEED = 20261125
 SAMPLE_SIZES = {"train": 10_000, "t10k": 2_000}
@@ -46,7 +47,7 @@ DEFAULT_OUT = REPO_ROOT / "ann" / "data" / "sample"
 IMAGE_SIDE = 28
 
 
-def read_idx(path: Path, ndim: int) -> Tuple[List[int], bytes]:
+def read_idx(path: Path, ndim: int) -> tuple[list[int], bytes]:
     """Return (dims, payload) of a gzipped unsigned-byte IDX file with `ndim` dimensions."""
     with gzip.open(path, "rb") as f:
         blob = f.read()
@@ -55,8 +56,8 @@ def read_idx(path: Path, ndim: int) -> Tuple[List[int], bytes]:
     zero0, zero1, type_code, got_ndim = blob[:4]
     if (zero0, zero1, type_code, got_ndim) != (0, 0, 0x08, ndim):
         raise SystemExit(f"{path}: expected an unsigned-byte IDX file with {ndim} dimensions")
-    dims = list(struct.unpack(f">{ndim}I", blob[4:4 + 4 * ndim]))
-    payload = blob[4 + 4 * ndim:]
+    dims = list(struct.unpack(f">{ndim}I", blob[4 : 4 + 4 * ndim]))
+    payload = blob[4 + 4 * ndim :]
     expected = 1
     for d in dims:
         expected *= d
@@ -78,9 +79,9 @@ def write_gzip(path: Path, raw: bytes) -> None:
     path.write_bytes(buf.getvalue())
 
 
-def stratified_draw(labels: bytes, size: int, rng: random.Random) -> List[int]:
+def stratified_draw(labels: bytes, size: int, rng: random.Random) -> list[int]:
     """Indices of `size` items drawn without replacement, each label in its full-set share."""
-    by_label: Dict[int, List[int]] = {}
+    by_label: dict[int, list[int]] = {}
     for index, label in enumerate(labels):
         by_label.setdefault(label, []).append(index)
     total = len(labels)
@@ -92,7 +93,7 @@ def stratified_draw(labels: bytes, size: int, rng: random.Random) -> List[int]:
     by_remainder = sorted(quotas, key=lambda c: (-quotas[c][1], c))
     for c in by_remainder[:short]:
         counts[c] += 1
-    picked: List[int] = []
+    picked: list[int] = []
     for c in sorted(by_label):
         picked.extend(rng.sample(by_label[c], counts[c]))
     return sorted(picked)
@@ -100,10 +101,19 @@ def stratified_draw(labels: bytes, size: int, rng: random.Random) -> List[int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source", nargs="?", type=Path, default=DEFAULT_SOURCE,
-                        help="folder with the full gzipped MNIST IDX files")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="where to write the sample (default: ann/data/sample)")
+    parser.add_argument(
+        "source",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_SOURCE,
+        help="folder with the full gzipped MNIST IDX files",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help="where to write the sample (default: ann/data/sample)",
+    )
     args = parser.parse_args(argv)
 
     rng = random.Random(SEED)
@@ -113,15 +123,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         label_dims, labels = read_idx(args.source / f"{split}-labels-idx1-ubyte.gz", 1)
         if image_dims[0] != label_dims[0] or image_dims[1:] != [IMAGE_SIDE, IMAGE_SIDE]:
             raise SystemExit(
-                f"{args.source}: {split} images {image_dims} do not match labels {label_dims}")
+                f"{args.source}: {split} images {image_dims} do not match labels {label_dims}"
+            )
         if size > label_dims[0]:
             raise SystemExit(f"{args.source}: {split} has only {label_dims[0]} items, need {size}")
         picked = stratified_draw(labels, size, rng)
         pixels = IMAGE_SIDE * IMAGE_SIDE
-        sample_images = b"".join(images[i * pixels:(i + 1) * pixels] for i in picked)
+        sample_images = b"".join(images[i * pixels : (i + 1) * pixels] for i in picked)
         sample_labels = bytes(labels[i] for i in picked)
-        write_gzip(args.out / f"{split}-images-idx3-ubyte.gz",
-                   idx_bytes(sample_images, [size, IMAGE_SIDE, IMAGE_SIDE]))
+        write_gzip(
+            args.out / f"{split}-images-idx3-ubyte.gz",
+            idx_bytes(sample_images, [size, IMAGE_SIDE, IMAGE_SIDE]),
+        )
         write_gzip(args.out / f"{split}-labels-idx1-ubyte.gz", idx_bytes(sample_labels, [size]))
         counts = [sample_labels.count(d) for d in range(10)]
         print(f"{split}: {size} items, per digit {counts}", file=sys.stderr)

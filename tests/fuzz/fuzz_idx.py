@@ -19,6 +19,7 @@ Each input is tried twice: as the file's bytes, and gzip-compressed, because
 random mutations almost never produce a valid gzip stream and the IDX parsing
 behind the decompressor would otherwise go unexplored.
 """
+
 from __future__ import annotations
 
 import atexit

@@ -11,6 +11,7 @@ the same check once, so a crash input can be re-run anywhere:
 
     PYTHONPATH=. python tests/fuzz/fuzz_model.py --replay crash-1234 tests/corpus/model
 """
+
 from __future__ import annotations
 
 import io
@@ -27,6 +28,7 @@ except ImportError:  # replay mode only
 def _imports():
     from ann import _modelfile, _safetensors
     from ann._errors import ModelFileError
+
     return _safetensors, _modelfile, ModelFileError
 
 
@@ -63,8 +65,11 @@ def check(data: bytes) -> None:
 def main(argv: list) -> None:
     if atheris is None or "--replay" in argv:
         args = [a for a in argv[1:] if a != "--replay"]
-        files = [p for arg in args for p in
-                 (sorted(Path(arg).iterdir()) if Path(arg).is_dir() else [Path(arg)])]
+        files = [
+            p
+            for arg in args
+            for p in (sorted(Path(arg).iterdir()) if Path(arg).is_dir() else [Path(arg)])
+        ]
         for path in files:
             check(path.read_bytes())
         print(f"replayed {len(files)} inputs: no unexpected exception")
