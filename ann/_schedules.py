@@ -82,9 +82,10 @@ class Cosine:
 
 @dataclass
 class OneCycle:
-    """One cycle, per step (Smith & Topin 2018; the shape of PyTorch's ``OneCycleLR``): the
-    first ``pct_start`` of the run's steps rise from ``max_lr / div_factor`` to ``max_lr``, the
-    rest fall to ``max_lr / (div_factor * final_div_factor)``, both along half cosines.
+    """One cycle, per step (Smith & Topin 2018; PyTorch's ``OneCycleLR`` with its defaults):
+    the first ``pct_start`` of the run's T steps rise from ``max_lr / div_factor`` to
+    ``max_lr`` (reached at step pct_start T - 1), the rest fall to ``max_lr / (div_factor *
+    final_div_factor)`` (reached at the last step, T - 1), both along half cosines.
     ``max_lr`` None takes ``fit``'s ``lr`` as the peak. The momentum is not cycled."""
 
     max_lr: float | None = None
@@ -107,12 +108,15 @@ class OneCycle:
     def lr_at(self, lr: float, i: int, total: int) -> float:
         peak = lr if self.max_lr is None else self.max_lr
         start = peak / self.div_factor
-        rise = self.pct_start * total  # steps [0, rise) climb, the others fall
-        if i < rise:
-            return _half_cosine(start, peak, i / rise)
-        return _half_cosine(
-            peak, start / self.final_div_factor, min((i - rise) / (total - rise), 1)
-        )
+        # as PyTorch: step 0 at start, step pct_start T - 1 at the peak, step T - 1 at the end
+        top, last = self.pct_start * total - 1.0, total - 1.0
+        end = start / self.final_div_factor
+        if i < top:
+            return _half_cosine(start, peak, i / top)
+        if i >= last:
+            return end
+        top = max(top, 0.0)  # a rise shorter than one step: start at the peak
+        return _half_cosine(peak, end, (i - top) / (last - top))
 
 
 @dataclass
