@@ -651,15 +651,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     if checkpoint:
         checkpoint.finish(net, _train_metadata(args, history, counters))
 
+    show_lr = schedule is not None  # the rate changes: show it per check
     _say(
         f"{'step':>7} {'epoch':>6} {'train loss':>10} {'train acc':>9} {'val loss':>9} "
-        f"{'val acc':>8} {'seconds':>8}"
+        f"{'val acc':>8} {'seconds':>8}" + (f" {'lr':>10}" if show_lr else "")
     )
     for row in history.rows():
         _say(
             f"{row['steps']:>7} {row['epochs']:>6.2f} {row['train_loss']:>10.4f} "
             f"{row['train_accuracy']:>9.4f} {row['val_loss']:>9.4f} {row['val_accuracy']:>8.4f} "
-            f"{row['seconds']:>8.2f}"
+            f"{row['seconds']:>8.2f}" + (f" {row['lr']:>10.4g}" if show_lr else "")
         )
     _say(
         f"stopped: {history.stop_reason} after {history.stopped_step} steps; best validation "

@@ -229,6 +229,11 @@ def test_ann_train_onecycle_logs_the_rate_rising_then_falling(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "one-cycle up to 0.2" in out.stdout
     rates = [float(r["lr"]) for r in csv.DictReader(open(log))]
+    header = next(line for line in out.stdout.splitlines() if line.split()[:1] == ["step"])
+    assert header.split()[-1] == "lr"  # the table shows the rate when it changes
+    last = next(line for line in out.stdout.splitlines() if line.startswith("stopped:"))
+    table = out.stdout.splitlines()
+    assert float(table[table.index(last) - 1].split()[-1]) == pytest.approx(rates[-1], rel=1e-3)
     peak = rates.index(max(rates))
     assert 0 < peak < len(rates) - 1 and max(rates) <= 0.2
     assert rates[0] < max(rates) and rates[-1] == pytest.approx(0.2 / 25 / 1e4)
