@@ -16,14 +16,17 @@ from __future__ import annotations
 __all__ = [
     "AnnError",
     "BackendError",
+    "Cosine",
     "DataError",
     "Dataset",
     "EarlyStopping",
     "History",
     "ModelFileError",
     "Network",
+    "OneCycle",
     "ReduceLROnPlateau",
     "TrainingError",
+    "Warmup",
     "backend_info",
     "get_num_threads",
     "load_mnist",
@@ -47,7 +50,10 @@ _WHERE = {
     "EarlyStopping": "_network",
     "History": "_network",
     "Network": "_network",
-    "ReduceLROnPlateau": "_network",
+    "ReduceLROnPlateau": "_schedules",
+    "Cosine": "_schedules",
+    "OneCycle": "_schedules",
+    "Warmup": "_schedules",
     "set_num_threads": "_threads",
     "get_num_threads": "_threads",
     "backend_info": "_threads",
@@ -57,7 +63,8 @@ TYPE_CHECKING = False  # true for type checkers only: they see the real imports 
 if TYPE_CHECKING:
     from ._data import Dataset, load_mnist, normalize, one_hot
     from ._errors import AnnError, BackendError, DataError, ModelFileError, TrainingError
-    from ._network import EarlyStopping, History, Network, ReduceLROnPlateau
+    from ._network import EarlyStopping, History, Network
+    from ._schedules import Cosine, OneCycle, ReduceLROnPlateau, Warmup
     from ._threads import backend_info, get_num_threads, set_num_threads
 
 

@@ -186,6 +186,10 @@ class CNet:
             "choosing the optimizer",
         )
 
+    def set_max_norm(self, c: float) -> None:
+        """Max-norm bound c on each hidden unit's incoming weights after every update (0: off)."""
+        check(lib.ann_net_set_max_norm(self._net, c), "setting the max-norm constraint")
+
     def _buffer(self, pointer: Any, count: int | None = None) -> Any:
         return ffi.buffer(pointer, 4 * (self.num_params if count is None else count))
 

@@ -184,6 +184,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="multiply lr by FACTOR after 3 checks without improvement (default: no decay)",
     )
     train.add_argument(
+        "--schedule",
+        choices=["none", "plateau", "cosine", "onecycle"],
+        default=None,
+        help="learning rate per step: none (constant), plateau (multiply by --lr-decay, "
+        "default 0.5, after 3 checks without improvement), cosine (from --lr down to "
+        "--min-lr), onecycle (up from --lr/25 to --lr, then down to --lr/250000); "
+        "default none, or plateau with --lr-decay",
+    )
+    train.add_argument(
+        "--warmup",
+        type=_number(float),
+        default=None,
+        metavar="EPOCHS",
+        help="raise the rate linearly over the first EPOCHS epochs (may be fractional) "
+        "before --schedule none/plateau/cosine takes over (default: no warm-up)",
+    )
+    train.add_argument(
+        "--min-lr",
+        type=_number(float, inclusive=True),
+        default=0.0,
+        help="where --schedule cosine ends (default 0)",
+    )
+    train.add_argument(
+        "--max-norm",
+        type=_number(float),
+        default=None,
+        metavar="C",
+        help="after each update, rescale each hidden unit's incoming weights to an L2 norm "
+        "of at most C (Srivastava et al. 2014; default: off)",
+    )
+    train.add_argument(
         "--seed",
         type=int,
         default=0,
@@ -511,7 +542,7 @@ def _write_text(path: str, text: str) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     import ann
 
-    from ._network import EarlyStopping, ReduceLROnPlateau
+    from ._network import EarlyStopping
 
     for option, path in (
         ("--save", args.save),
@@ -519,6 +550,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         ("--plot-file", args.plot_file),
     ):
         _check_destination(option, path)  # before training, not after it
+    schedule = _train_schedule(args)  # a bad combination fails before the data loads
     counters = (0, 0.0)
     if args.resume:
         net = ann.Network.load(args.resume)
@@ -540,7 +572,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         early = EarlyStopping(
             patience=args.patience, min_delta=args.min_delta, check_every=args.check_every or 100
         )
-    decay = ReduceLROnPlateau(factor=args.lr_decay) if args.lr_decay else None
     _say(
         f"data: {len(train)} train / {len(val)} validation / {len(test)} test images "
         f"from {source.kind} ({_source_where(source)})"
@@ -557,6 +588,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"training: {args.optimizer} lr {args.lr:g}, batch {args.batch_size}, up to "
         f"{args.epochs} epochs"
         + (f", L2 {args.l2:g}" if args.l2 else "")
+        + (f", {_describe_schedule(args)}" if schedule is not None else "")
+        + (f", max-norm {args.max_norm:g}" if args.max_norm else "")
         + (
             f", early stopping (patience {early.patience}, check every {early.check_every} steps)"
             if early
@@ -596,9 +629,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             optimizer=args.optimizer,
             momentum=args.momentum,
             early_stopping=early,
-            lr_decay=decay,
+            schedule=schedule,
+            max_norm=args.max_norm,
             check_every=args.check_every,
-            progress=not args.quiet,
+            verbose=0 if args.quiet else 1,
             seed=args.seed,
             callback=on_check,
             initial_step=counters[0],
@@ -617,15 +651,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     if checkpoint:
         checkpoint.finish(net, _train_metadata(args, history, counters))
 
+    show_lr = schedule is not None  # the rate changes: show it per check
     _say(
         f"{'step':>7} {'epoch':>6} {'train loss':>10} {'train acc':>9} {'val loss':>9} "
-        f"{'val acc':>8} {'seconds':>8}"
+        f"{'val acc':>8} {'seconds':>8}" + (f" {'lr':>10}" if show_lr else "")
     )
     for row in history.rows():
         _say(
             f"{row['steps']:>7} {row['epochs']:>6.2f} {row['train_loss']:>10.4f} "
             f"{row['train_accuracy']:>9.4f} {row['val_loss']:>9.4f} {row['val_accuracy']:>8.4f} "
-            f"{row['seconds']:>8.2f}"
+            f"{row['seconds']:>8.2f}" + (f" {row['lr']:>10.4g}" if show_lr else "")
         )
     _say(
         f"stopped: {history.stop_reason} after {history.stopped_step} steps; best validation "
@@ -680,6 +715,39 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         return EXIT_INTERRUPTED
     return 0
+
+
+def _train_schedule(args: argparse.Namespace) -> Any:
+    """The ``fit(schedule=...)`` that --schedule, --lr-decay, --warmup and --min-lr ask for."""
+    from ._schedules import Cosine, OneCycle, ReduceLROnPlateau, Warmup
+
+    kind = args.schedule or ("plateau" if args.lr_decay else "none")
+    if args.lr_decay and kind != "plateau":
+        raise UsageError(f"ann train: --lr-decay is the plateau schedule's, not {kind}'s")
+    if args.min_lr and kind != "cosine":
+        raise UsageError(f"ann train: --min-lr sets where cosine ends; --schedule is {kind}")
+    inner: Any = {
+        "none": None,
+        "plateau": ReduceLROnPlateau(factor=args.lr_decay or 0.5),
+        "cosine": Cosine(min_lr=args.min_lr),
+        "onecycle": OneCycle(),
+    }[kind]
+    if args.warmup is None:
+        return inner
+    if kind == "onecycle":
+        raise UsageError("ann train: --warmup does not go with --schedule onecycle (it rises)")
+    return Warmup(epochs=args.warmup, then=inner)
+
+
+def _describe_schedule(args: argparse.Namespace) -> str:
+    kind = args.schedule or ("plateau" if args.lr_decay else "none")
+    text = {
+        "none": "constant lr",
+        "plateau": f"lr x{args.lr_decay or 0.5:g} on a plateau",
+        "cosine": f"cosine decay to {args.min_lr:g}",
+        "onecycle": f"one-cycle up to {args.lr:g}",
+    }[kind]
+    return (f"warm-up {args.warmup:g} epochs, then " if args.warmup else "") + text
 
 
 class _Checkpoint:
@@ -763,6 +831,8 @@ def _train_metadata(
         "lr": repr(args.lr),
         "batch_size": str(args.batch_size),
         "l2": repr(args.l2),
+        "schedule": _describe_schedule(args),
+        "max_norm": repr(args.max_norm or 0.0),
         "seed": str(args.seed),
         "val_fraction": repr(args.val_fraction),
         "best_step": str(history.best_step),

@@ -11,10 +11,6 @@ import csv
 import json
 import math
 import os
-import signal
-import sys
-import threading
-import time
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,7 +30,8 @@ from ._constants import (
     ANN_WEIGHTS,
 )
 from ._data import Dataset, Images
-from ._errors import DataError, TrainingError
+from ._errors import DataError
+from ._schedules import SCHEDULES, ReduceLROnPlateau, Schedule, plateau_of
 
 DEFAULT_LAYERS = (784, 20, 7, 5, 10)  # the seed study's network
 _FLOAT32_MAX = 3.4028234663852886e38
@@ -43,7 +40,8 @@ OPTIMIZERS = {"sgd": ANN_SGD, "momentum": ANN_MOMENTUM, "nesterov": ANN_NESTEROV
 
 @dataclass
 class History:
-    """What happened during ``fit``: parallel lists with one entry per validation check."""
+    """What happened during ``fit``: parallel lists with one entry per validation check
+    (``history`` has them under Keras's names)."""
 
     steps: list[int] = field(default_factory=list)  # optimizer steps done so far
     epochs: list[float] = field(default_factory=list)  # epochs done so far (fractional)
@@ -69,6 +67,27 @@ class History:
         "seconds",
         "lr",
     )
+
+    # Keras's names for the columns, in ``history`` (and the History's own for the rest)
+    _KERAS_NAMES = {
+        "train_loss": "loss",
+        "train_accuracy": "accuracy",
+        "val_loss": "val_loss",
+        "val_accuracy": "val_accuracy",
+        "lr": "lr",
+        "steps": "step",
+        "epochs": "epoch",
+        "seconds": "seconds",
+    }
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        """The columns as a dict of lists under Keras's names, as Keras's
+        ``History.history``: "loss", "accuracy", "val_loss", "val_accuracy", "lr", plus
+        "step", "epoch" and "seconds". One entry per check (once per epoch unless
+        ``check_every`` or early stopping check more often). The lists are the History's
+        own, not copies."""
+        return {name: getattr(self, column) for column, name in self._KERAS_NAMES.items()}
 
     def rows(self) -> list[dict[str, float]]:
         return [
@@ -122,22 +141,6 @@ class EarlyStopping:
             or not math.isfinite(self.min_delta)
         ):
             raise ValueError(f"min_delta must be a finite number >= 0, got {self.min_delta!r}")
-
-
-@dataclass
-class ReduceLROnPlateau:
-    """Multiply the learning rate by ``factor`` after ``patience`` checks without a validation
-    loss improvement larger than ``min_delta``, never going below ``min_lr``."""
-
-    factor: float = 0.5
-    patience: int = 3
-    min_delta: float = 0.0
-    min_lr: float = 1e-6
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.factor, (int, float)) or not 0 < self.factor < 1:
-            raise ValueError(f"factor must be between 0 and 1, got {self.factor!r}")
-        _positive_int(self.patience, "patience")
 
 
 def _check_layers(layers: Any) -> list[int]:
@@ -200,34 +203,47 @@ def _learning_rate(value: Any) -> float:
     return float(value)
 
 
-class _Diverged(Exception):
-    """Raised inside ``fit`` when the loss became NaN or infinite, or is exploding."""
+def _max_norm(value: Any) -> float:
+    if value is None:
+        return 0.0
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(f"max_norm must be a finite number > 0 (or None: off), got {value!r}")
+    return float(value)
 
 
-class _InterruptFlag:
-    """While active, Ctrl-C (SIGINT) sets ``flag`` instead of raising KeyboardInterrupt, so the
-    training loop can stop after the current mini-batch. A second Ctrl-C raises at once.
-    Outside the main thread (where signal handlers cannot be set) it does nothing."""
+def _schedule(schedule: Any, lr_decay: Any) -> Schedule | None:
+    if lr_decay is not None:
+        if schedule is not None:
+            raise ValueError("give schedule or lr_decay (the older name of a plateau), not both")
+        if not isinstance(lr_decay, ReduceLROnPlateau):
+            raise TypeError("lr_decay must be an ann.ReduceLROnPlateau")
+        return lr_decay
+    if schedule is not None and not isinstance(schedule, SCHEDULES):
+        raise TypeError(
+            "schedule must be None, an ann.ReduceLROnPlateau, ann.Cosine, ann.OneCycle or "
+            f"ann.Warmup, not {type(schedule).__name__}"
+        )
+    return schedule
 
-    def __init__(self) -> None:
-        self.flag = False
-        self._previous: Any = None
-        self._installed = False
 
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.flag:
-            raise KeyboardInterrupt
-        self.flag = True
-
-    def __enter__(self) -> _InterruptFlag:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-            self._installed = True
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._installed:
-            signal.signal(signal.SIGINT, self._previous)
+def _verbose(verbose: Any, progress: Any) -> int:
+    if progress is not None and not isinstance(progress, bool):
+        raise ValueError(f"progress must be True or False, got {progress!r}")
+    if verbose is None:
+        return 0 if progress is False else 1
+    if progress is not None:
+        raise ValueError("give verbose or progress (its older spelling), not both")
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(
+            "verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), "
+            f"got {verbose!r}"
+        )
+    return int(verbose)
 
 
 class Network:
@@ -524,10 +540,14 @@ class Network:
         momentum: float = 0.9,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
+        max_norm: float | None = None,
         early_stopping: EarlyStopping | None = None,
+        schedule: Schedule | None = None,
         lr_decay: ReduceLROnPlateau | None = None,
+        validation_split: float | None = None,
         check_every: int | None = None,
-        progress: bool = True,
+        verbose: int | None = None,
+        progress: bool | None = None,
         seed: int | None = None,
         stream: TextIO | None = None,
         callback: Callable[[History], None] | None = None,
@@ -541,10 +561,21 @@ class Network:
         one row would have no variance, so that row joins the batch before it (which then
         has ``batch_size + 1`` rows), and ``batch_size`` must be at least 2. ``optimizer`` is
         "sgd" (the seed's), "momentum", "nesterov" or "adam"; ``l2`` adds (l2/2) * sum(W^2)
-        over the weights (not biases) to the loss. Validation is checked every ``check_every``
-        steps (default: the early-stopping setting, else once per epoch) and at the end;
-        ``callback(history)`` runs after each check. Ctrl-C stops after the current mini-batch
-        and returns normally with ``stop_reason == "interrupted"``. Returns the ``History``.
+        over the weights (not biases) to the loss. ``max_norm`` c > 0 rescales, after every
+        update, each hidden unit's incoming weight vector (a column of its layer's W) to an
+        L2 norm of at most c (Srivastava et al. 2014; None or 0: off).
+
+        ``validation_split`` f holds out a seeded share f of ``train`` as the validation set
+        (``train.split(f, seed=seed)``, the split ``ann train`` makes), instead of giving
+        ``validation``. Validation is checked every ``check_every`` steps (default: the
+        early-stopping setting, else once per epoch) and at the end; ``callback(history)``
+        runs after each check. ``schedule`` sets the learning rate of each step:
+        ``ann.ReduceLROnPlateau``, ``ann.Cosine``, ``ann.OneCycle``, ``ann.Warmup`` (None:
+        ``lr`` throughout; ``lr_decay`` is the older name of a plateau schedule).
+        ``verbose``: 0 silent, 1 (the default) a progress bar per epoch on a terminal (one
+        line per epoch elsewhere), 2 one line per epoch; ``progress=False`` is ``verbose=0``.
+        Ctrl-C stops after the current mini-batch and returns normally with ``stop_reason ==
+        "interrupted"``. Returns the ``History``.
 
         Training that cannot go on raises ``TrainingError`` with the history so far in its
         ``history`` attribute: a NaN or infinite loss, a mean training loss between two checks
@@ -557,6 +588,22 @@ class Network:
         the weights) start the history's steps and epochs there, and a network loaded from a
         file that holds optimizer state (see ``save``) continues it in its first ``fit`` with
         the same optimizer (momentum velocity, Adam's moments and step count)."""
+        from ._fit import FitRun, FitSettings
+
+        run_seed = self.seed if seed is None else seed
+        if validation_split is not None:
+            if validation is not None:
+                raise ValueError("give validation or validation_split, not both")
+            if (
+                isinstance(validation_split, bool)
+                or not isinstance(validation_split, (int, float))
+                or not 0 < validation_split < 1
+            ):
+                raise ValueError(
+                    f"validation_split must be between 0 and 1, got {validation_split!r}"
+                )
+            train = self._check_dataset(train, "train")
+            train, validation = train.split(validation_split, seed=run_seed)
         train = self._check_dataset(train, "train")
         if validation is not None:
             validation = self._check_dataset(validation, "validation")
@@ -571,205 +618,53 @@ class Network:
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
         beta1, beta2 = _adam_betas(betas)
         eps = _adam_eps(eps)
+        max_norm = _max_norm(max_norm)
         if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
             raise TypeError("early_stopping must be an ann.EarlyStopping")
-        if (early_stopping or lr_decay) and validation is None:
+        schedule = _schedule(schedule, lr_decay)
+        if (early_stopping or plateau_of(schedule)) and validation is None:
             raise ValueError("early stopping and lr decay need a validation data set")
         if check_every is None and early_stopping is not None:
             check_every = early_stopping.check_every
         if check_every is not None:
             check_every = _positive_int(check_every, "check_every")
-        n = len(train)
-        # Batch norm cannot learn from a one-row batch (its variance is 0; the core refuses
-        # it, as PyTorch does), so a lone last row joins the batch before it: with n % b == 1
-        # each epoch's last batch has b + 1 rows, and every row is still trained on.
-        starts = list(range(0, n, batch_size))
-        if self.batchnorm and len(self.sizes) > 2:
-            if batch_size < 2 or n < 2:
-                raise ValueError(
-                    "batch norm needs at least 2 rows per batch, got "
-                    + (
-                        f"batch_size {batch_size}"
-                        if batch_size < 2
-                        else "a training set of 1 image"
-                    )
-                )
-            if n % batch_size == 1:
-                starts.pop()
-        ends = starts[1:] + [n]
+        if self.batchnorm and len(self.sizes) > 2 and (batch_size < 2 or len(train) < 2):
+            raise ValueError(
+                "batch norm needs at least 2 rows per batch, got "
+                + (f"batch_size {batch_size}" if batch_size < 2 else "a training set of 1 image")
+            )
         if isinstance(initial_step, bool) or not isinstance(initial_step, int) or initial_step < 0:
             raise ValueError(f"initial_step must be an int >= 0, got {initial_step!r}")
         if not isinstance(initial_epoch, (int, float)) or not 0 <= initial_epoch < math.inf:
             raise ValueError(f"initial_epoch must be a finite number >= 0, got {initial_epoch!r}")
-        self._net.set_optimizer(
-            OPTIMIZERS[optimizer], float(momentum), beta1, beta2, eps, float(l2)
+        settings = FitSettings(
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            schedule=schedule,
+            early_stopping=early_stopping,
+            check_every=check_every,
+            verbose=_verbose(verbose, progress),
+            seed=run_seed,
+            stream=stream,
+            callback=callback,
+            initial_step=initial_step,
+            initial_epoch=initial_epoch,
         )
+        self._set_optimizer(optimizer, float(momentum), beta1, beta2, eps, float(l2))
+        self._net.set_max_norm(max_norm)
+        run = FitRun(self, train, validation, settings, self.batchnorm and len(self.sizes) > 2)
+        return run.run()
+
+    def _set_optimizer(
+        self, optimizer: str, momentum: float, beta1: float, beta2: float, eps: float, l2: float
+    ) -> None:
+        """Choose the update rule in the backend, continuing a loaded state of the same rule."""
+        self._net.set_optimizer(OPTIMIZERS[optimizer], momentum, beta1, beta2, eps, l2)
         pending, self._pending_optimizer = self._pending_optimizer, None
         if pending is not None and pending["optimizer"] == optimizer:
             self._net.set_optimizer_state(pending["m"], pending["v"], pending["step"])
         self._optimizer = optimizer
-        from ._progress import ProgressBar
-
-        order = train.index_array()
-        images, labels, n_rows, _ = train.buffers()
-        state = (self.seed if seed is None else seed) ^ 0x5EED5EED
-        net, shuffle = self._net, self._backend.shuffle
-        restore = early_stopping.restore_best if early_stopping else False
-        history = History()
-        best_params: tuple[array[float], array[float]] | None = None
-        since_best = since_lr_best = 0
-        lr_best = math.inf
-        step = initial_step
-        loss_sum, hits, seen = 0.0, 0, 0  # since the last check
-        started = time.perf_counter()
-        stop: str | None = None
-        epochs_done = float(initial_epoch)
-        interrupted = _InterruptFlag()
-        # A mean loss this far above guessing uniformly (ln K) is not a bad patch: it explodes.
-        exploding = 10.0 * max(math.log(self.sizes[-1]), 1.0)
-        doing = "starting"
-        bar: Any = None
-
-        def check(epoch_float: float) -> None:
-            nonlocal best_params, since_best, since_lr_best, lr_best, lr, loss_sum, hits, seen
-            nonlocal stop
-            nonlocal doing
-            history.steps.append(step)
-            history.epochs.append(round(epoch_float, 6))
-            train_loss = loss_sum / seen if seen else math.nan
-            history.train_loss.append(train_loss)
-            history.train_accuracy.append(hits / seen if seen else math.nan)
-            history.lr.append(lr)
-            loss_sum, hits, seen = 0.0, 0, 0
-            if train_loss > exploding:
-                history.val_loss.append(math.nan)
-                history.val_accuracy.append(math.nan)
-                history.seconds.append(time.perf_counter() - started)
-                raise _Diverged(
-                    f"the mean training loss since the last check is "
-                    f"{train_loss:.4g}, more than ten times the {exploding / 10:.2f} "
-                    f"of guessing uniformly: it is exploding"
-                )
-            if validation is None:
-                history.val_loss.append(math.nan)
-                history.val_accuracy.append(math.nan)
-            else:
-                doing = "checking the validation set"
-                result = self.evaluate(validation)
-                history.val_loss.append(result["loss"])
-                history.val_accuracy.append(result["accuracy"])
-                delta = early_stopping.min_delta if early_stopping else 0.0
-                finite = math.isfinite(result["loss"])  # a NaN loss is never the best
-                if finite and (
-                    result["loss"] < history.best_val_loss - delta or history.best_step is None
-                ):
-                    history.best_val_loss, history.best_step = result["loss"], step
-                    since_best = 0
-                    if restore:
-                        doing = "copying the best weights"
-                        best_params = None  # free the old copy before making the new one
-                        best_params = (self.get_params(), self.get_state())
-                else:
-                    since_best += 1
-                    if early_stopping and since_best >= early_stopping.patience:
-                        stop = "early_stopping"
-                if lr_decay is not None:
-                    if result["loss"] < lr_best - lr_decay.min_delta:
-                        lr_best, since_lr_best = result["loss"], 0
-                    else:
-                        since_lr_best += 1
-                        if since_lr_best >= lr_decay.patience:
-                            lr = max(lr * lr_decay.factor, lr_decay.min_lr)
-                            since_lr_best = 0
-            history.seconds.append(time.perf_counter() - started)
-            if callback is not None:
-                doing = "running the callback"
-                callback(history)
-
-        def restore_best() -> None:
-            if restore and best_params is not None and history.best_step != step:
-                self.set_params(best_params[0])
-                self.set_state(best_params[1])
-                history.restored_best = True
-
-        try:
-            with interrupted:
-                for epoch in range(epochs):
-                    state = shuffle(order, state)
-                    bar = ProgressBar(
-                        n,
-                        label=f"epoch {epoch + 1}/{epochs}",
-                        stream=stream or sys.stderr,
-                        enabled=progress,
-                    )
-                    epoch_loss, epoch_seen = 0.0, 0
-                    for start, end in zip(starts, ends):
-                        b = end - start
-                        doing = "a training step"
-                        try:
-                            loss, correct = net.train_step(
-                                images, labels, n_rows, order, start, b, lr
-                            )
-                        except TrainingError as exc:
-                            raise _Diverged(
-                                f"the loss of step {step + 1} became NaN or infinite"
-                            ) from exc
-                        step += 1
-                        loss_sum += loss * b
-                        hits += correct
-                        seen += b
-                        epoch_loss += loss * b
-                        epoch_seen += b
-                        epochs_done = initial_epoch + epoch + (start + b) / n
-                        bar.update(start + b, loss=epoch_loss / epoch_seen)
-                        if check_every is not None and step % check_every == 0:
-                            check(epochs_done)
-                        if stop or interrupted.flag:
-                            break
-                    if check_every is None and not interrupted.flag:
-                        check(initial_epoch + epoch + 1.0)
-                    fields: dict[str, float] = {"loss": epoch_loss / max(epoch_seen, 1)}
-                    if history.val_loss and not math.isnan(history.val_loss[-1]):
-                        fields.update(
-                            val_loss=history.val_loss[-1], val_acc=history.val_accuracy[-1]
-                        )
-                    bar.close(**fields)
-                    if stop or interrupted.flag:
-                        break
-            if interrupted.flag:
-                stop = "interrupted"
-            if seen:  # steps since the last check: check once more
-                check(epochs_done)
-        except (_Diverged, MemoryError) as exc:
-            if bar is not None:
-                bar.close()
-            history.stopped_step = step
-            history.stop_reason = "diverged" if isinstance(exc, _Diverged) else "out_of_memory"
-            restore_best()
-            best_params = None  # the error's traceback keeps this frame: free the copy
-            if isinstance(exc, _Diverged):
-                what = f"training diverged after step {step} (epoch {epochs_done:.2f}): {exc}"
-                hint = "Try a smaller lr."
-            else:
-                detail = f" ({exc})" if str(exc) else ""
-                what = (
-                    f"out of memory at step {step} (epoch {epochs_done:.2f}) while {doing}"
-                    f"{detail}: the network has {self.num_params} parameters, "
-                    f"{4 * self.num_params / 1e6:.0f} MB per copy of the weights"
-                )
-                hint = "Try smaller layers or a smaller batch."
-            kept = (
-                f"the network has the best weights, of step {history.best_step}"
-                if history.restored_best or history.best_step == step
-                else "the weights are those before the failing step"
-            )
-            err = TrainingError(f"{what}; {kept}. {hint}")
-            err.history = history  # type: ignore[attr-defined]
-            raise err from None
-        history.stop_reason = stop or "completed"
-        history.stopped_step = step
-        restore_best()
-        return history
 
     # ---- study --------------------------------------------------------------------------------
 

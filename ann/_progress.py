@@ -104,7 +104,8 @@ class ProgressBar:
 
     ``total``: samples in the epoch. ``label``: shown first (e.g. "epoch 3/10").
     ``stream``: where to write (default ``sys.stderr``, read at construction).
-    ``enabled=False`` writes nothing at all (``--quiet``). ``unit``: name of a
+    ``enabled=False`` writes nothing at all (``--quiet``); ``redraw=False`` writes the one
+    plain line per epoch even on a terminal (``fit(verbose=2)``). ``unit``: name of a
     sample in the rate ("img/s"). ``min_interval``: least time between two
     redraws on a terminal. ``clock``: seconds as a float, injectable for tests.
 
@@ -119,6 +120,7 @@ class ProgressBar:
         label: str = "",
         stream: Any = None,
         enabled: bool = True,
+        redraw: bool = True,
         unit: str = "img",
         min_interval: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
@@ -133,7 +135,7 @@ class ProgressBar:
         self._unit = unit
         self._min_interval = min_interval
         self._clock = clock
-        self._tty = enabled and _isatty(self._stream)
+        self._tty = enabled and redraw and _isatty(self._stream)
         # _live: redraws may happen (a terminal, not yet closed).
         # _open: close() still has to write its line.
         self._live = self._tty

@@ -331,6 +331,7 @@ class RefNet:
         self.grads: Matrix = [0.0] * P
         self.state: Matrix = [0.0] * S
         self.set_optimizer(ANN_SGD, 0.0, 0.9, 0.999, 1e-8, 0.0)
+        self.max_norm = 0.0
         self.dropout_rng = 0
 
     # ---- parameters and state ---------------------------------------------------------------
@@ -448,6 +449,29 @@ class RefNet:
         else:
             sgd_update(self.params, self.grads, lr)
 
+    def set_max_norm(self, c: float) -> None:
+        """As ann_net_set_max_norm: c > 0 bounds each hidden unit's incoming weights."""
+        c32 = _f32(c)
+        if not (c32 >= 0.0 and math.isfinite(c32)):
+            raise ValueError("setting the max-norm constraint: an argument is out of range")
+        self.max_norm = c32
+
+    def _max_norm_project(self) -> None:
+        """As net.c's max_norm_project: column j of each hidden W (n_in, n_out) scaled by
+        min(1, c / ||w_j||). A projection after the update, not part of the loss."""
+        c = self.max_norm
+        if c <= 0.0:
+            return
+        for li in self.layers:
+            if not li.hidden:
+                continue
+            for j in range(li.n_out):
+                column = range(li.w + j, li.b, li.n_out)
+                norm = math.sqrt(sum(self.params[k] * self.params[k] for k in column))
+                if norm > c:
+                    for k in column:
+                        self.params[k] *= c / norm
+
     # ---- forward and backward -----------------------------------------------------------------
 
     def _forward(self, x: Matrix, B: int, training: bool = False) -> list[Matrix]:
@@ -561,6 +585,7 @@ class RefNet:
             raise ValueError(f"learning rate must be a finite number >= 0, not {lr}")
         result = self.forward_backward(images, labels, n_rows, idx, start, batch)
         self._update(lr)
+        self._max_norm_project()
         return result
 
     def _finish(

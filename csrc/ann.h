@@ -219,6 +219,12 @@ int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
                        const uint8_t *images, const uint8_t *labels, int64_t N,
                        const int32_t *idx, int B, float lr);
 
+/* The max-norm constraint (Srivastava et al. 2014): with c > 0, after every update of
+ * ann_net_train_step (fused or not), each hidden unit's incoming weight vector -- column j of
+ * its layer's W (n_in, n_out) -- is rescaled to L2 norm min(||w_j||, c). The top layer is not
+ * constrained. c == 0 turns it off (the default); ANN_E_ARG for c < 0 or not finite. */
+int ann_net_set_max_norm(ann_net *net, float c);
+
 /* fused != 0 (the default) runs the speed-ups of net.c, each of which fuses textbook steps:
  * the bias add and ReLU of a hidden layer without batch norm in one sweep, and for plain SGD
  * without L2 the weight update folded into the weight-gradient product. fused == 0 runs every

@@ -17,8 +17,8 @@
  * sizes[L] = K classes).
  *
  * Reading order: creation and the buffers; a batch in; the textbook steps, each one function
- * for one layer (forward, loss, backward, L2, update); the speed-ups, each a function that
- * fuses textbook steps; one training step (ann_net_train_step), which calls them in order;
+ * for one layer (forward, loss, backward, L2, update, the max-norm projection); the speed-ups,
+ * each a function that fuses textbook steps; one training step (ann_net_train_step), which calls them in order;
  * inference.
  */
 #include "ann.h"
@@ -57,6 +57,8 @@ struct ann_net {
     float *opt_m, *opt_v;       /* (P) each, or NULL when the rule needs none */
     uint64_t dropout_rng;
     int fused;                  /* 1: run the speed-ups of net.c (the default); 0: plain steps */
+    float max_norm;             /* > 0: the max-norm bound c on hidden units' incoming weights */
+    double *col_norm;           /* (widest hidden layer) squared column norms, for max_norm */
     /* workspace for `cap` rows */
     int cap;
     float *work;
@@ -164,6 +166,7 @@ void ann_net_destroy(ann_net *net)
     free(net->opt_v);
     free(net->bn_mean);
     free(net->bn_var);
+    free(net->col_norm);
     free_workspace(net);
     free(net);
 }
@@ -370,6 +373,7 @@ static int load_batch(ann_net *net, const uint8_t *images, const uint8_t *labels
  *   2. loss: softmax + cross-entropy over the logits (plus the L2 penalty, added in step 3)
  *   3. backward, layer by layer from the top: dropout, ReLU, batch norm, then the dense layer
  *   4. update: the optimizer moves every parameter against its gradient
+ *   5. (only with ann_net_set_max_norm) the max-norm projection of the updated weights
  * Each function below is one of these steps for one layer, written the plain way: it calls the
  * op of ops.c that ann.h documents, and leaves every gradient in net->grads. */
 
@@ -501,6 +505,57 @@ static int update(ann_net *net, float lr)
     }
 }
 
+/* Step 5, for the max-norm constraint (Srivastava et al. 2014, section 5.1): every hidden
+ * unit j's incoming weight vector, column j of its layer's W (n_in, n_out), is scaled back
+ * onto the ball of L2 norm c when the update took it outside:
+ *   w_j <- w_j * min(1, c / ||w_j||)
+ * This is a projection after the gradient step (projected gradient descent), not a term of
+ * the loss, so it has no derivative and the backward pass does not change: the optimizer
+ * moves freely, and the constraint only pulls back the columns that grew too long. The top
+ * layer (the logits) is left free, as in the paper. W is walked row by row (contiguous) with
+ * the squared norms of all n_out columns accumulated in double, in the same order for any
+ * thread count. */
+static int max_norm_project(ann_net *net)
+{
+    if (net->max_norm <= 0.0f) return ANN_OK;
+    const double c = net->max_norm;
+    for (int l = 0; l < net->L; l++) {
+        const layer_info *li = &net->layers[l];
+        if (!li->hidden) continue;
+        float *W = net->params + li->w;                 /* (n_in, n_out) */
+        double *norm = net->col_norm;                   /* (n_out) */
+        const int n_in = li->n_in, n_out = li->n_out;
+        for (int j = 0; j < n_out; j++) norm[j] = 0.0;
+        for (int i = 0; i < n_in; i++) {
+            const float *row = W + (size_t)i * n_out;
+            for (int j = 0; j < n_out; j++) norm[j] += (double)row[j] * row[j];
+        }
+        /* norm[j] becomes the factor for column j: c / ||w_j||, or 1 inside the ball */
+        for (int j = 0; j < n_out; j++) norm[j] = norm[j] > c * c ? c / sqrt(norm[j]) : 1.0;
+        for (int i = 0; i < n_in; i++) {
+            float *row = W + (size_t)i * n_out;
+            for (int j = 0; j < n_out; j++)
+                if (norm[j] != 1.0) row[j] = (float)(row[j] * norm[j]);
+        }
+    }
+    return ANN_OK;
+}
+
+int ann_net_set_max_norm(ann_net *net, float c)
+{
+    if (!net) return ANN_E_NULL;
+    if (!(c >= 0.0f) || !isfinite(c)) return ANN_E_ARG;
+    if (c > 0.0f && !net->col_norm) {
+        int widest = 1;
+        for (int l = 0; l < net->L - 1; l++)
+            if (net->layers[l].n_out > widest) widest = net->layers[l].n_out;
+        net->col_norm = malloc((size_t)widest * sizeof(double));
+        if (!net->col_norm) return ANN_E_NOMEM;
+    }
+    net->max_norm = c;
+    return ANN_OK;
+}
+
 /* ---- the speed-ups -----------------------------------------------------------------------
  *
  * Each fuses textbook steps that follow one another, to save passes over memory. They run when
@@ -625,11 +680,14 @@ int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
     if (status == ANN_OK) status = forward(net, B, 1);
     if (status == ANN_OK) status = loss_forward_backward(net, B, loss, correct);
     if (status != ANN_OK) return status;        /* a NaN loss never reaches the weights */
-    if (net->fused && net->opt_kind == ANN_SGD && net->l2 == 0.0f && lr > 0.0f)
-        return backward_sgd(net, B, lr);
-    status = backward(net, B);
-    if (status == ANN_OK) status = l2_forward_backward(net, loss);
-    if (status == ANN_OK) status = update(net, lr);
+    if (net->fused && net->opt_kind == ANN_SGD && net->l2 == 0.0f && lr > 0.0f) {
+        status = backward_sgd(net, B, lr);      /* steps 3 and 4 in one pass */
+    } else {
+        status = backward(net, B);
+        if (status == ANN_OK) status = l2_forward_backward(net, loss);
+        if (status == ANN_OK) status = update(net, lr);
+    }
+    if (status == ANN_OK) status = max_norm_project(net);  /* on the updated weights */
     return status;
 }
 
