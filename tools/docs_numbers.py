@@ -31,7 +31,8 @@ Two more kinds of citation show what another command prints, or what a short pro
 A command's leading ``NAME=value`` words set its environment; ``ann`` is ``python -m ann``.
 The ``backend:`` line is left out because it names the thread count, which is the machine's.
 Pin ``ANN_KERNEL`` (or ``ANN_BACKEND=python``) where the output holds float32 rounding, which
-differs between kernels; a program that computes in float64 with ann._reference needs neither.
+differs between kernels; a program that computes in float64 with ann._reference needs neither
+(though its last digits rest on the platform's exp and log).
 
     python tools/docs_numbers.py            # check: print what is stale, exit 1 if anything is
     python tools/docs_numbers.py --write    # rewrite the excerpts from fresh traces
