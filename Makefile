@@ -69,7 +69,7 @@ bench:
 	$(PYTHON) tools/bench.py
 
 docs-check:
-	$(PYTEST) -q tests/test_docs.py tests/test_readme.py
+	$(PYTEST) -q tests/test_docs.py tests/test_docs_numbers.py tests/test_readme.py
 
 ci:
 	bash .ci/run

@@ -341,6 +341,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="Linear -> BN -> ReLU in the hidden layers (needs --batch 2 or more)",
     )
     trace.add_argument(
+        "--dropout",
+        type=_number(float, inclusive=True, high=1),
+        default=0.0,
+        metavar="P",
+        help="inverted dropout after each hidden ReLU, drop probability P in [0, 1); the mask "
+        "is the first one a new network of --seed draws (default 0: none)",
+    )
+    trace.add_argument(
         "--optimizer",
         choices=["sgd", "momentum", "nesterov", "adam"],
         default="sgd",
@@ -1152,6 +1160,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
         )
     if args.batchnorm and not hidden:
         raise UsageError("ann trace: --batchnorm needs a hidden layer (e.g. --layers 4,3,2)")
+    if args.dropout and not hidden:
+        raise UsageError("ann trace: --dropout needs a hidden layer (e.g. --layers 4,3,2)")
     if args.batchnorm and args.batch < 2:
         raise UsageError(
             "ann trace: --batchnorm needs --batch 2 or more (batch norm cannot "
@@ -1162,7 +1172,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
             f"ann trace: --digits needs 10 outputs (the digits 0-9), but --layers "
             f"ends in {sizes[-1]}"
         )
-    net = ann.Network(sizes, batchnorm=args.batchnorm, seed=args.seed)
+    net = ann.Network(sizes, batchnorm=args.batchnorm, dropout=args.dropout, seed=args.seed)
     options = dict(lr=args.lr, optimizer=args.optimizer, momentum=args.momentum, l2=args.l2)
     if args.digits:
         source, train, _ = _load_data(args, quiet=args.json)

@@ -14,6 +14,14 @@ Shapes use the core's names (ann.h): B rows in the batch, n_in / n_out a layer's
 fan-out, K classes. Batch norm's running statistics are the one part of the step that no
 exported C function computes (net.c updates them inline), so they are computed here, in
 float32 as net.c does.
+
+With dropout (a network made with ``dropout=p``, ``ann trace --dropout P``), each hidden
+layer's ReLU output a goes through inverted dropout: the uniform draws u of the dropout stream
+(``ann_random_uniform``), the mask keep = [u >= p] and h = a keep / (1 - p)
+(``ann_dropout_forward``), and back, da = dh keep / (1 - p) (``ann_dropout_backward``). The
+stream is the one a new network with the network's seed starts from (``seed ^ 0xD80F0D80F``,
+see ``ann_net_init``), so the mask is the one the first training step of that network draws,
+and the training-step check runs a copy with that stream.
 """
 
 from __future__ import annotations
@@ -207,6 +215,31 @@ class _CoreOps:
         n = len(theta)
         return self._list(p, n), self._list(m1, n), self._list(v1, n)
 
+    def dropout_forward(
+        self, a: Values, p: float, state: int
+    ) -> tuple[Values, Values, Values, int]:
+        """(u, keep, h, new state): the stream's draws, one ann_random_uniform call each, then
+        ann_dropout_forward from the same state (which draws the same u again)."""
+        n = len(a)
+        draws = self.ffi.new("uint64_t *", state)
+        u = [float(self.lib.ann_random_uniform(draws)) for _ in range(n)]
+        stream = self.ffi.new("uint64_t *", state)
+        h, mask = self._out(n), self.ffi.new("uint8_t[]", max(n, 1))
+        self.check(
+            self.lib.ann_dropout_forward(h, mask, self._in(a), n, p, stream),
+            "ann_dropout_forward",
+        )
+        return u, [float(mask[i]) for i in range(n)], self._list(h, n), int(stream[0])
+
+    def dropout_backward(self, dh: Values, keep: Values, p: float) -> Values:
+        n = len(dh)
+        da = self._out(n)
+        mask = self.ffi.new("uint8_t[]", [int(k) for k in keep] or [0])
+        self.check(
+            self.lib.ann_dropout_backward(da, self._in(dh), mask, n, p), "ann_dropout_backward"
+        )
+        return self._list(da, n)
+
     def running_average(self, old: Values, batch: Values, unbias: float) -> Values:
         """run += 0.1 (batch * unbias - run), each operation rounded to float32 as in net.c."""
         m, u = _f32([ref.BN_MOMENTUM])[0], _f32([unbias])[0]
@@ -286,6 +319,19 @@ class _ReferenceOps:
         ref.adam_update(out, m1, v1, g, lr, beta1, beta2, eps, t)
         return out, m1, v1
 
+    def dropout_forward(
+        self, a: Values, p: float, state: int
+    ) -> tuple[Values, Values, Values, int]:
+        u, draws = [], state
+        for _ in a:
+            bits, draws = ref.splitmix64(draws)
+            u.append((bits >> 40) * (1.0 / 16777216.0))
+        h, keep, state = ref.dropout_forward(a, p, state)
+        return u, [1.0 if k else 0.0 for k in keep], h, state
+
+    def dropout_backward(self, dh: Values, keep: Values, p: float) -> Values:
+        return ref.dropout_backward(dh, [k != 0.0 for k in keep], p)
+
     def running_average(self, old: Values, batch: Values, unbias: float) -> Values:
         return [r + ref.BN_MOMENTUM * (s * unbias - r) for r, s in zip(old, batch)]
 
@@ -315,6 +361,8 @@ class _Recorder:
     def _difference(self, got: Any, want: Any) -> float | None:
         if self.core is None or got is None:
             return None
+        if isinstance(got, int):  # a generator state: the same or not
+            return 0.0 if got == want else math.inf
         if isinstance(got, float):
             return abs(got - float(want))
         return max((abs(g - w) for g, w in zip(got, want)), default=0.0)
@@ -369,11 +417,6 @@ def trace_step(
     """``Network.trace``: see its docstring."""
     from ._network import OPTIMIZERS, _adam_betas, _adam_eps, _learning_rate
 
-    if net.dropout:
-        raise ValueError(
-            f"trace does not cover dropout (this network drops {net.dropout:g}); "
-            f"trace a network without it"
-        )
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {optimizer!r}")
     lr = _learning_rate(lr)
@@ -410,6 +453,7 @@ def trace_step(
     result: dict[str, Any] = {
         "sizes": sizes,
         "batchnorm": step.bn,
+        "dropout": step.p,
         "batch": step.B,
         "labels": label_list,
         "pixels": [list(pixels[r * sizes[0] : (r + 1) * sizes[0]]) for r in range(step.B)],
@@ -463,6 +507,10 @@ class _Step:
         self.sizes, self.pixels, self.labels = list(net.sizes), pixels, labels
         self.B, self.L = len(labels), len(self.sizes) - 1
         self.bn = bool(net.batchnorm and self.L > 1)
+        # dropout p after each hidden ReLU, drawn from a new network's stream (ann_net_init)
+        self.p = float(net.dropout) if self.L > 1 else 0.0
+        self.stream = (int(net.seed) ^ 0xD80F0D80F) & ref.MASK64
+        self.keep: dict[int, Values] = {}  # the dropout mask of each hidden layer
         self.rec = _Recorder(_CoreOps() if net.backend == "c" else None)
         self.params, self.state = net.get_params(), net.get_state()
         self.new_params, self.new_state = array("f", self.params), array("f", self.state)
@@ -501,7 +549,8 @@ class _Step:
         if l == 0:
             t["x"] = _tensor((B, n_in), x, "pixels / 255", "ann_gather_u8", self.x0_difference)
         else:
-            t["x"] = _tensor((B, n_in), x, f"a of layer {l - 1}", "", None)
+            source = "h" if self.p else "a"
+            t["x"] = _tensor((B, n_in), x, f"{source} of layer {l - 1}", "", None)
         t["W"] = _tensor((n_in, n_out), W, "", "", None)
         t["b"] = _tensor((n_out,), b, "", "", None)
         self.inputs.append(x)
@@ -514,6 +563,8 @@ class _Step:
             out, d = self.rec.run("relu_forward", relu_in)
             t["a"] = _tensor((B, n_out), out, f"max(0, {relu_name})", "ann_relu_forward", d)
             self.acts[l] = out
+            if self.p:
+                out = self.dropout_forward(t, l, out)
         self.forward_sections.append({"layer": l, "hidden": hidden, "tensors": t})
         return list(out)
 
@@ -545,6 +596,17 @@ class _Step:
             self.put(l, kind, self.new_state, new)
         return list(y)
 
+    def dropout_forward(self, t: dict[str, Tensor], l: int, a: Values) -> Values:
+        """Inverted dropout of layer l's ReLU output a (recorded in t); returns h."""
+        B, n_out, p = self.B, self.sizes[l + 1], self.p
+        (u, keep, h, stream), ds = self.rec.run("dropout_forward", a, p, self.stream)
+        self.stream = stream
+        t["u"] = _tensor((B, n_out), u, "uniform [0, 1) draws", "ann_random_uniform", ds[0])
+        t["keep"] = _tensor((B, n_out), keep, f"[u >= {p:g}]", "ann_dropout_forward", ds[1])
+        t["h"] = _tensor((B, n_out), h, f"a * keep / (1 - {p:g})", "ann_dropout_forward", ds[2])
+        self.keep[l] = keep
+        return list(h)
+
     # ---- loss
 
     def loss(self, logits: Values) -> Values:
@@ -574,7 +636,18 @@ class _Step:
                 self.dlogits_difference,
             )
         else:
-            t["da"] = _tensor((B, n_out), g, f"dL/da = dx of layer {l + 1}", "", None)
+            if l in self.keep:
+                t["dh"] = _tensor((B, n_out), g, f"dL/dh = dx of layer {l + 1}", "", None)
+                g, d = self.rec.run("dropout_backward", g, self.keep[l], self.p)
+                t["da"] = _tensor(
+                    (B, n_out),
+                    g,
+                    f"dL/da = dh * keep / (1 - {self.p:g})",
+                    "ann_dropout_backward",
+                    d,
+                )
+            else:
+                t["da"] = _tensor((B, n_out), g, f"dL/da = dx of layer {l + 1}", "", None)
             g, d = self.rec.run("relu_backward", g, self.acts[l])
             if self.bn:
                 t["dy"] = _tensor((B, n_out), g, "dL/dy = da * [a > 0]", "ann_relu_backward", d)
@@ -810,7 +883,8 @@ def _compare_with_train_step(
     from ._network import OPTIMIZERS
 
     B = len(labels)
-    copy = net._backend.make_net(net.sizes, net.batchnorm, 0.0)
+    copy = net._backend.make_net(net.sizes, net.batchnorm, net.dropout)
+    copy.init(net.seed)  # the dropout stream of a new network, as the trace drew it
     copy.set_params(params)
     copy.set_state(state)
     copy.set_optimizer(OPTIMIZERS[optimizer], float(momentum), beta1, beta2, eps, float(l2))
@@ -916,7 +990,9 @@ def _section(title: str, tensors_: dict[str, Tensor]) -> list[str]:
     lines = [title]
     for name, t in tensors_.items():
         lines.append("  " + _heading(name, t))
-        lines.extend(_matrix_lines(t, "      "))
+        rows = _matrix_lines(t, "      ")
+        # the dropout mask is 0 or 1: shown as such, like the pixels
+        lines.extend([r.replace(".000000", "") for r in rows] if name == "keep" else rows)
     return lines
 
 
@@ -949,9 +1025,12 @@ def format_trace(result: dict[str, Any]) -> str:
         "nesterov": f", momentum {result['momentum']:g}",
         "adam": f", betas {result['betas'][0]:g}, {result['betas'][1]:g}, eps {result['eps']:g}",
     }[opt]
+    extras = (["batch norm"] if result["batchnorm"] else []) + (
+        [f"dropout {result['dropout']:g}"] if result["dropout"] else []
+    )
     lines = [
         f"one training step of a {'-'.join(map(str, sizes))} network"
-        f"{' with batch norm' if result['batchnorm'] else ''}, batch of {B}, "
+        f"{' with ' + ' and '.join(extras) if extras else ''}, batch of {B}, "
         f"{opt} with lr {result['lr']:g}{extra}"
         f"{', L2 ' + format(result['l2'], 'g') if result['l2'] else ''}",
         f"computed by {result['computed_by']}, one function per step;",
@@ -986,7 +1065,7 @@ def format_trace(result: dict[str, Any]) -> str:
             ("batch norm, then ReLU" if "xhat" in section["tensors"] else "then ReLU")
             if section["hidden"]
             else "the logits z"
-        )
+        ) + (", then dropout" if "keep" in section["tensors"] else "")
         lines += _section(
             f"layer {l}: dense {sizes[l]} -> {sizes[l + 1]}, {what}", section["tensors"]
         )

@@ -3,7 +3,9 @@
 Each page cites a trace (``<!-- trace: ARGS | SELECTION -->`` before a fenced block, see
 tools/docs_numbers.py); these tests rerun every cited ``ann trace`` on the C core and fail when
 an excerpt is not, character for character, the command's output, and when the prose around
-the excerpts quotes a number the excerpts do not show. After an intended change to the trace,
+the excerpts quotes a number the excerpts do not show. The same holds for the other two kinds
+of citation: a command's output (``<!-- command: ... ann gradcheck -->``) and what a program
+shown on the page prints (``<!-- python -->``). After an intended change to the trace,
 ``python tools/docs_numbers.py --write`` rewrites the excerpts.
 
 The excerpts leave out the ``vs float64`` notes (the C core's rounding error, which differs
@@ -33,12 +35,18 @@ WORKED = [
     "optimizers.md",
     "l2.md",
     "initialisation.md",
+    "dropout.md",
+    "gradcheck.md",
 ]
 
 # how the trace prints a number: 6 decimals (matrices), 8 (the loss and other scalars), or
-# 4 with an exponent (matrices of tiny or huge values). Hand-computed intermediate results in
-# the prose are written with other precisions (7 decimals), so they are not taken as quotes.
-PRINTED = re.compile(r"(?<![\d.])\d+\.(?:\d{6}|\d{8}|\d{4}e[-+]\d\d)(?![\d.])")
+# 4 with an exponent (matrices of tiny or huge values); ann gradcheck prints 2 with an
+# exponent, gradcheck.md's program 12 decimals or 1 with an exponent. Hand-computed
+# intermediate results in the prose are written with other precisions (7 decimals) or as
+# powers of ten in math, so they are not taken as quotes.
+PRINTED = re.compile(
+    r"(?<![\d.])\d+\.(?:\d{6}|\d{8}|\d{12}|\d{4}e[-+]\d\d|\d{1,2}e[-+]\d\d)(?![\d.])"
+)
 
 
 def _load_tool():
@@ -69,9 +77,14 @@ def _worked_example(text: str) -> str:
     match = re.search(r"^(#{2,3}) Worked example\n", text, re.MULTILINE)
     assert match, "no Worked example section"
     level = len(match.group(1))
-    rest = text[match.end() :]
-    end = re.search(rf"^#{{1,{level}}} ", rest, re.MULTILINE)
-    return rest[: end.start()] if end else rest
+    lines, in_fence = [], False
+    for line in text[match.end() :].splitlines(True):
+        if line.startswith("```"):
+            in_fence = not in_fence
+        elif not in_fence and re.match(rf"#{{1,{level}}} ", line):
+            break  # a heading (a "# comment" inside a code block is none)
+        lines.append(line)
+    return "".join(lines)
 
 
 def _prose_numbers(section: str) -> list[str]:
@@ -83,7 +96,7 @@ def _prose_numbers(section: str) -> list[str]:
 
 def _excerpt_numbers(section: str) -> set[str]:
     numbers: set[str] = set()
-    for match in tool.citations(section):
+    for match in [*tool.citations(section), *tool.outputs(section)]:
         numbers |= set(PRINTED.findall(match.group("body")))
     return numbers
 
@@ -130,6 +143,38 @@ def test_excerpts_are_what_ann_trace_prints(kernel):
     )
 
 
+def test_command_and_program_outputs_are_what_they_print():
+    """gradcheck.md shows ann gradcheck's output and what a program prints: both rerun here.
+    The commands pin their kernel (or the reference backend) themselves."""
+    _c_core_or_skip()
+    checked, stale = 0, []
+    for page in tool.pages():
+        for match in tool.outputs(page.read_text(encoding="utf-8")):
+            checked += 1
+            fresh = tool.fresh_output(match)
+            if fresh != match.group("body"):
+                what = match.groupdict().get("command") or "the python block"
+                stale.append(
+                    f"{page.name}: {what}:\n--- page\n{match.group('body')}--- now\n{fresh}"
+                )
+    assert checked >= 4  # gradcheck.md: one program, three ann gradcheck runs
+    assert not stale, "a page's output drifted; " + FIX + ":\n" + "\n".join(stale)
+
+
+def test_the_gradcheck_program_uses_the_traces_network_and_batch():
+    """The program of gradcheck.md types in the batch of `ann trace --seed 1`: the pixels and
+    labels it uses must still be the ones the trace excerpt beside it shows."""
+    text = _page("gradcheck.md").read_text(encoding="utf-8")
+    program = next(m for m in tool.outputs(text) if "code" in m.re.groupindex).group("code")
+    trace = next(tool.citations(text))
+    assert trace.group("args") == "--seed 1" and "RefNet([4, 3, 2])" in program
+    assert "net.init(1)" in program
+    body = trace.group("body").splitlines()
+    labels = re.search(r"labels \[([\d, ]+)\]", body[0])
+    pixels = [int(v) for line in body[1:3] for v in line.split()]
+    assert labels and f"bytes({pixels}), bytes([{labels.group(1)}])" in program
+
+
 @pytest.mark.parametrize("name", WORKED)
 def test_prose_quotes_only_numbers_the_excerpts_show(name):
     """The walk-through beside an excerpt copies numbers from it: each must still be there
@@ -163,9 +208,28 @@ def test_the_checks_catch_drift():
         tool.excerpt(tool.run_trace("--seed 1"), "forward 0: x dq")
     with pytest.raises(tool.CitationError, match="no part 'forward 7'"):
         tool.excerpt(tool.run_trace("--seed 1"), "forward 7: x")
+    # a command's output and a program's: a changed digit is restored by the rerun
+    text = _page("gradcheck.md").read_text(encoding="utf-8")
+    for match in tool.outputs(text):
+        body = match.group("body")
+        digit = re.search(r"\d\.\d", body)
+        assert digit
+        changed = (
+            body[: digit.start()]
+            + str((int(body[digit.start()]) + 1) % 10)
+            + body[digit.start() + 1 :]
+        )
+        assert tool.refresh(text.replace(body, changed)) == text
+    with pytest.raises(tool.CitationError, match="runs ann"):
+        tool.run_command("ANN_KERNEL=portable python -c 1")
 
 
 def test_numbers_printed_like_the_trace_are_recognised():
     assert PRINTED.findall(
         "0.2 · 0.066562 = 0.0133124, loss 0.68731507, v 9.1119e-07, -0.314491; 1e-08"
     ) == ["0.066562", "0.68731507", "9.1119e-07", "0.314491"]
+    assert PRINTED.findall("weights 4.95e-08, n = -0.073888049290, 2.7e-12, 0.0739, 10^{-5}") == [
+        "4.95e-08",
+        "0.073888049290",
+        "2.7e-12",
+    ]

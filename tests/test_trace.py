@@ -71,10 +71,28 @@ def transpose(a, rows, cols):
     return [a[r * cols + c] for c in range(cols) for r in range(rows)]
 
 
-def check_trace(r):
+def splitmix64_uniforms(state, n):
+    """n draws of csrc/ops.c's generator, written out here: (top 24 bits of splitmix64) / 2^24."""
+    mask, out = 2**64 - 1, []
+    for _ in range(n):
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        out.append(((z ^ (z >> 31)) >> 40) / 2**24)
+    return out, state
+
+
+def check_trace(r, seed=None):
     """Recompute every matrix of trace r from its inputs (pixels, W, b, gamma, beta, running
-    statistics, hyperparameters) and from the matrices before it, by hand."""
+    statistics, hyperparameters; with dropout, the network's seed) and from the matrices
+    before it, by hand."""
     sizes, B, labels = r["sizes"], r["batch"], r["labels"]
+    p_drop = r.get("dropout", 0.0)
+    if p_drop:
+        assert seed is not None, "a dropout trace is checked from the network's seed"
+        stream = (seed ^ 0xD80F0D80F) & (2**64 - 1)  # a new network's dropout stream
+        p32 = array("f", [p_drop])[0]
     L = len(sizes) - 1
     assert len(r["forward"]) == len(r["update"]) == len(r["backward"]) == L
     assert [s["layer"] for s in r["backward"]] == list(range(L - 1, -1, -1))
@@ -133,6 +151,17 @@ def check_trace(r):
         close(t["a"]["values"], a, f"a of layer {l}")
         x = flat(t["a"]["values"])
         saved[l]["a"] = x
+        if p_drop:
+            u, stream = splitmix64_uniforms(stream, B * n_out)
+            # 24-bit fractions, exact in float32 (the JSON writes the shortest float32 text)
+            assert array("f", flat(t["u"]["values"])) == array("f", u), f"draws of layer {l}"
+            keep = [1.0 if v >= p32 else 0.0 for v in u]
+            assert flat(t["keep"]["values"]) == keep, f"dropout mask of layer {l}"
+            close(t["h"]["values"], [v * k / (1 - p_drop) for v, k in zip(x, keep)], "h")
+            x = flat(t["h"]["values"])
+            saved[l]["keep"] = keep
+        else:
+            assert "keep" not in t
     # ---- loss
     K = sizes[-1]
     logits = saved[-1]["z"]
@@ -155,6 +184,9 @@ def check_trace(r):
         if l == L - 1:
             close(t["dz"]["values"], g, "dL/dlogits")
         else:
+            if p_drop:
+                close(t["dh"]["values"], g, f"dh of layer {l}")
+                g = [v * k / (1 - p_drop) for v, k in zip(flat(t["dh"]["values"]), s["keep"])]
             close(t["da"]["values"], g, f"da of layer {l}")
             g = flat(t["da"]["values"])
             g = [v if av > 0 else 0.0 for v, av in zip(g, s["a"])]
@@ -249,26 +281,28 @@ def check_trace(r):
 
 LAYERS = ["4,3,2", "3,4,3,2", "5,3"]  # one hidden layer, two, none
 COMBOS = [
-    (layers, batch, bn, opt)
-    for layers, batch, bn, opt in itertools.product(
-        LAYERS, [1, 2, 3], [False, True], ["sgd", "momentum", "nesterov", "adam"]
+    (layers, batch, bn, drop, opt)
+    for layers, batch, bn, drop, opt in itertools.product(
+        LAYERS, [1, 2, 3], [False, True], [0.0, 0.4], ["sgd", "momentum", "nesterov", "adam"]
     )
-    if not (bn and (batch == 1 or layers == "5,3"))
+    if not ((bn or drop) and layers == "5,3") and not (bn and batch == 1)
 ]  # refused: tested below
 
 
-@pytest.mark.parametrize("layers,batch,bn,opt", COMBOS)
-def test_every_number_of_a_trace_checks_out_by_hand(capsys, core, layers, batch, bn, opt):
+@pytest.mark.parametrize("layers,batch,bn,drop,opt", COMBOS)
+def test_every_number_of_a_trace_checks_out_by_hand(capsys, core, layers, batch, bn, drop, opt):
     args = ["--layers", layers, "--batch", str(batch), "--optimizer", opt, "--seed", "3"]
     args += ["--batchnorm"] if bn else []
+    args += ["--dropout", str(drop)] if drop else []
     args += ["--l2", "0.01"] if opt == "momentum" else []  # the L2 path too, once per grid
     status, out, err = main(capsys, *args, "--json")
     assert status == 0, err
     r = json.loads(out)
     assert r["sizes"] == [int(s) for s in layers.split(",")]
     assert r["batch"] == batch and r["batchnorm"] is bn and r["optimizer"] == opt
+    assert r["dropout"] == drop
     assert "C core" in r["computed_by"]
-    check_trace(r)
+    check_trace(r, seed=3)
     status, text, err = main(capsys, *args)
     assert status == 0, err
     check_text(text, r)
@@ -338,7 +372,7 @@ def check_text(text, r):
             cells = line.split()
             assert len(cells) == len(row)
             for cell, value in zip(cells, row):
-                decimals = len(cell.split(".")[1].split("e")[0])
+                decimals = len(cell.split(".")[1].split("e")[0]) if "." in cell else 0
                 assert abs(float(cell) - value) <= 0.6 * 10**-decimals * (
                     1 if "e" not in cell else 10 ** int(cell.split("e")[1])
                 ), (name, cell, value)
@@ -439,6 +473,50 @@ def test_the_trace_matches_the_train_step_bit_for_bit_where_nothing_is_fused(cor
             assert diff <= 1e-6
         else:
             assert diff == 0.0 and r["train_step"]["identical"]
+
+
+def test_the_dropout_mask_is_the_one_the_first_training_step_draws(core):
+    """The trace draws its mask from a new network's dropout stream: a network trained one
+    step from that stream ends where the trace says; from another stream, elsewhere."""
+    import ann
+
+    sizes, B = [6, 5, 4, 3], 4
+    pixels = bytes((29 * i + 3) % 256 for i in range(B * sizes[0]))
+    labels = [2, 0, 1, 2]
+    net = ann.Network(sizes, dropout=0.5, seed=5)
+    r = net.trace(pixels, labels, optimizer="momentum")
+    check_trace(r, seed=5)
+    keeps = [flat(s["tensors"]["keep"]["values"]) for s in r["forward"][:-1]]
+    assert all(0.0 in k and 1.0 in k for k in keeps)  # some units dropped, some kept
+    want = trace_params(net, r)
+    for stream_seed, same in ((5, True), (6, False)):
+        copy = ann.Network(sizes, dropout=0.5, seed=stream_seed)
+        copy.set_params(net.get_params())
+        copy._net.set_optimizer(1, 0.9, 0.9, 0.999, 1e-8, 0.0)
+        copy._net.train_step(pixels, bytes(labels), B, array("i", range(B)), 0, B, 0.1)
+        diff = max(abs(a - b) for a, b in zip(copy.get_params(), want))
+        assert (diff == 0.0) if same else (diff > 1e-3), (stream_seed, diff)
+
+
+def test_dropout_on_the_reference_backend_and_on_digits(capsys, core):
+    args = ("trace", "--layers", "4,3,3,2", "--batch", "3", "--dropout", "0.3", "--json")
+    out = run(*args, "--seed", "2", env={"ANN_BACKEND": "python"})
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert r["forward"][0]["tensors"]["h"]["function"] == "_reference.dropout_forward"
+    check_trace(r, seed=2)
+    with_c = json.loads(run(*args, "--seed", "2").stdout)
+    for section in (0, 1):  # the same mask on both backends
+        keep = [run["forward"][section]["tensors"]["keep"]["values"] for run in (with_c, r)]
+        assert keep[0] == keep[1]
+    close(
+        flat(with_c["update"][0]["tensors"]["W_new"]["values"]),
+        flat(r["update"][0]["tensors"]["W_new"]["values"]),
+        "C against reference",
+    )
+    status, out, err = main(capsys, "--digits", "--data", "sample", "--dropout", "0.5", "--json")
+    assert status == 0, err
+    check_trace(json.loads(out), seed=0)
 
 
 def test_the_trace_on_the_reference_backend(core):
@@ -546,8 +624,6 @@ def test_trace_refuses_what_it_cannot_show():
 
     with pytest.raises(ValueError, match="batch norm needs at least 2 rows"):
         ann.Network([8, 3, 2], batchnorm=True).trace(b"\0" * 8, [0])
-    with pytest.raises(ValueError, match="does not cover dropout"):
-        ann.Network([8, 3, 2], dropout=0.5).trace(b"\0" * 16, [0, 1])
 
 
 # ---- the command line ------------------------------------------------------------------------
@@ -563,6 +639,9 @@ def test_trace_refuses_what_it_cannot_show():
         (["--batch", "65"], "--batch 65"),
         (["--batchnorm", "--batch", "1"], "--batchnorm needs --batch 2 or more"),
         (["--batchnorm", "--layers", "4,2"], "--batchnorm needs a hidden layer"),
+        (["--dropout", "0.5", "--layers", "4,2"], "--dropout needs a hidden layer"),
+        (["--dropout", "1"], "--dropout: must be a finite number >= 0 and < 1"),
+        (["--dropout", "-0.1"], "--dropout: must be a finite number >= 0"),
         (["--digits", "--layers", "784,4,5"], "--digits needs 10 outputs"),
         (["--layers", "4,2000,2"], "width 2000"),
         (["--optimizer", "rmsprop"], "invalid choice"),

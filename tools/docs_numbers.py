@@ -13,6 +13,27 @@ a part of the trace's text output (``input``, ``forward L``, ``loss``, ``backwar
 command's text output, word for word, with one thing removed: the ``vs float64 ...`` note
 beside each heading, which is the C core's rounding error and differs between kernels.
 
+Two more kinds of citation show what another command prints, or what a short program prints:
+
+    <!-- command: ANN_KERNEL=portable ann gradcheck --batchnorm -->
+    ```text
+    ...the command's standard output, without its "backend: ..." line...
+    ```
+
+    <!-- python -->
+    ```python
+    ...a program, shown as it is run (python -c, from /, against the installed ann)...
+    ```
+    ```text
+    ...what it prints...
+    ```
+
+A command's leading ``NAME=value`` words set its environment; ``ann`` is ``python -m ann``.
+The ``backend:`` line is left out because it names the thread count, which is the machine's.
+Pin ``ANN_KERNEL`` (or ``ANN_BACKEND=python``) where the output holds float32 rounding, which
+differs between kernels; a program that computes in float64 with ann._reference needs neither
+(though its last digits rest on the platform's exp and log).
+
     python tools/docs_numbers.py            # check: print what is stale, exit 1 if anything is
     python tools/docs_numbers.py --write    # rewrite the excerpts from fresh traces
 
@@ -41,6 +62,15 @@ CITATION = re.compile(
     r"```text\n(?P<body>.*?)^```$",
     re.MULTILINE | re.DOTALL,
 )
+COMMAND = re.compile(
+    r"^<!-- command: (?P<command>[^>]*?)\s*-->\n```text\n(?P<body>.*?)^```$",
+    re.MULTILINE | re.DOTALL,
+)
+PROGRAM = re.compile(
+    r"^<!-- python -->\n```python\n(?P<code>.*?)^```\n\n?```text\n(?P<body>.*?)^```$",
+    re.MULTILINE | re.DOTALL,
+)
+ASSIGNMENT = re.compile(r"[A-Z_][A-Z0-9_]*=")
 PHASES = {"FORWARD": "forward", "LOSS": "loss", "BACKWARD": "backward"}
 NOTE = re.compile(r"(?:, )?vs float64 [^,\]]*")
 LAYER = re.compile(r"^layer (\d+)")
@@ -70,6 +100,40 @@ def run_trace(args: str, kernel: str | None = None) -> str:
             f"{done.stderr.strip() or done.stdout.strip()}"
         )
     return done.stdout
+
+
+def _run(argv: list[str], env: dict[str, str], what: str) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd="/")
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"{what} failed (exit {done.returncode}): {done.stderr.strip() or done.stdout.strip()}"
+        )
+    return done.stdout
+
+
+@cache
+def run_command(command: str) -> str:
+    """What ``[NAME=value ...] ann ARGS`` prints on stdout, without its "backend:" line."""
+    words = shlex.split(command)
+    env = dict(os.environ)
+    for name in ("ANN_BACKEND", "ANN_KERNEL"):
+        env.pop(name, None)
+    while words and ASSIGNMENT.match(words[0]):
+        name, _, value = words.pop(0).partition("=")
+        env[name] = value
+    if not words or words[0] != "ann":
+        raise CitationError(f"a command citation runs ann, not {command!r}")
+    out = _run([sys.executable, "-m", "ann", *words[1:]], env, command)
+    return "".join(line for line in out.splitlines(True) if not line.startswith("backend: "))
+
+
+@cache
+def run_program(code: str) -> str:
+    """What a Python program prints, run from / against the installed ann."""
+    env = dict(os.environ)
+    for name in ("ANN_BACKEND", "ANN_KERNEL"):
+        env.pop(name, None)
+    return _run([sys.executable, "-c", code], env, "the python block")
 
 
 def kernel_of(output: str) -> str:
@@ -142,23 +206,45 @@ def excerpt(output: str, select: str) -> str:
 
 
 def citations(text: str) -> Iterator[re.Match[str]]:
+    """The ``ann trace`` citations of a page."""
     return CITATION.finditer(text)
 
 
+def outputs(text: str) -> Iterator[re.Match[str]]:
+    """The command and program citations of a page (each has a "body")."""
+    yield from COMMAND.finditer(text)
+    yield from PROGRAM.finditer(text)
+
+
+def fresh_output(match: re.Match[str]) -> str:
+    """What a command or program citation's block should hold, from a fresh run."""
+    if "command" in match.re.groupindex:
+        return run_command(match.group("command"))
+    return run_program(match.group("code"))
+
+
+def _with_body(match: re.Match[str], body: str) -> str:
+    start, end = match.start("body") - match.start(), match.end("body") - match.start()
+    whole = match.group(0)
+    return whole[:start] + body + whole[end:]
+
+
 def refresh(text: str, kernel: str | None = None) -> str:
-    """The page's text with every cited excerpt regenerated."""
-
-    def replace(match: re.Match[str]) -> str:
-        body = excerpt(run_trace(match.group("args"), kernel), match.group("select"))
-        start, end = match.start("body") - match.start(), match.end("body") - match.start()
-        whole = match.group(0)
-        return whole[:start] + body + whole[end:]
-
-    return CITATION.sub(replace, text)
+    """The page's text with every cited excerpt and output regenerated (``kernel`` applies to
+    the traces; commands pin their own)."""
+    text = CITATION.sub(
+        lambda m: _with_body(m, excerpt(run_trace(m.group("args"), kernel), m.group("select"))),
+        text,
+    )
+    text = COMMAND.sub(lambda m: _with_body(m, fresh_output(m)), text)
+    return PROGRAM.sub(lambda m: _with_body(m, fresh_output(m)), text)
 
 
 def pages() -> list[Path]:
-    return sorted(p for p in DOCS.glob("*.md") if "<!-- trace:" in p.read_text(encoding="utf-8"))
+    marks = ("<!-- trace:", "<!-- command:", "<!-- python -->")
+    return sorted(
+        p for p in DOCS.glob("*.md") if any(m in p.read_text(encoding="utf-8") for m in marks)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
