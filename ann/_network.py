@@ -687,6 +687,8 @@ class Network:
         uint8 bytes of B images, or B rows of D ints 0..255; ``labels``: B ints. The step is
         the optimizer's first (momentum's velocity and Adam's moments start at zero), and each
         function of the C core is checked against its float64 twin of the reference backend.
+        A network made with ``dropout=`` shows the dropout draws, mask and scaled output, and
+        the masked gradient going back; the mask is the one its first training step draws.
 
         Returns a JSON-ready dict: "forward", "backward" (from the top layer) and "update" list
         one {"layer", "tensors"} per layer, "loss" holds "p" and "loss"; each tensor is
