@@ -4,8 +4,9 @@ Both expose the same small surface, so the training loop in ``_network`` does no
 which one runs:
 
 * ``make_net(sizes)`` -> a net object with ``init``, ``get_params``/``set_params``,
-  ``get_grads``, ``tensor``, ``forward_backward``, ``train_step``, ``predict_u8``,
-  ``predict_f32``;
+  ``get_grads``, ``tensor``, ``set_standardization``, ``forward_backward``, ``train_step``,
+  ``predict``, each reading features as uint8 bytes (pixels / 255) or array('f') and labels
+  as array('i');
 * ``shuffle(idx, state)`` -> new generator state (idx shuffled in place).
 
 Selection: ``ANN_BACKEND=c`` insists on the C core, ``ANN_BACKEND=python`` picks the pure
@@ -245,20 +246,48 @@ class CNet:
         check(lib.ann_net_tensor(offset, count, self._net, layer, kind), "locating a tensor")
         return int(offset[0]), int(count[0])
 
+    def set_standardization(self, mean: array[float] | None, std: array[float] | None) -> None:
+        """Input standardisation (x - mean) / std of every batch, or none (both None)."""
+        check(
+            lib.ann_net_set_standardization(
+                self._net,
+                ffi.NULL if mean is None else ffi.from_buffer("float[]", mean),
+                ffi.NULL if std is None else ffi.from_buffer("float[]", std),
+            ),
+            "setting the input standardisation",
+        )
+
+    _keep: Any = None
+
+    def _data(self, features: Any, labels: Any, n_rows: int) -> Any:
+        """An ann_data for features (uint8 bytes, or array('f')) and labels (array('i'); other
+        integer sequences are copied to one; or None). The struct holds raw pointers: it
+        keeps the objects they point into alive, and the caller keeps it for the call."""
+        f32 = isinstance(features, array) and features.typecode == "f"
+        if labels is not None and not (isinstance(labels, array) and labels.typecode == "i"):
+            raw = isinstance(labels, (bytes, bytearray))
+            labels = array("i", memoryview(labels) if raw else labels)
+        c_features = ffi.from_buffer("float[]" if f32 else "uint8_t[]", features)
+        c_labels = ffi.NULL if labels is None else ffi.from_buffer("int32_t[]", labels)
+        data = ffi.new(
+            "ann_data *",
+            {
+                "features": c_features,
+                "type": lib.ANN_F32 if f32 else lib.ANN_U8,
+                "labels": c_labels,
+                "N": n_rows,
+            },
+        )
+        self._keep = (c_features, c_labels, labels)  # alive until the next call's data
+        return data
+
     def forward_backward(
         self, images: Any, labels: Any, n_rows: int, idx: array[int], start: int, batch: int
     ) -> tuple[float, int]:
         ptr = ffi.from_buffer("int32_t[]", idx) + start
         check(
             lib.ann_net_forward_backward(
-                self._net,
-                self._loss,
-                self._correct,
-                ffi.from_buffer(images),
-                ffi.from_buffer(labels),
-                n_rows,
-                ptr,
-                batch,
+                self._net, self._loss, self._correct, self._data(images, labels, n_rows), ptr, batch
             ),
             "forward/backward",
         )
@@ -280,9 +309,7 @@ class CNet:
                 self._net,
                 self._loss,
                 self._correct,
-                ffi.from_buffer(images),
-                ffi.from_buffer(labels),
-                n_rows,
+                self._data(images, labels, n_rows),
                 ptr,
                 batch,
                 lr,
@@ -291,7 +318,7 @@ class CNet:
         )
         return self._loss[0], self._correct[0]
 
-    def predict_u8(
+    def predict(
         self,
         images: Any,
         labels: Any,
@@ -302,42 +329,25 @@ class CNet:
         want_probs: bool,
         want_classes: bool,
     ) -> PredictResult:
+        """Inference over n rows of images (uint8 bytes or array('f')): rows idx, or 0..n-1."""
         K = self.sizes[-1]
         probs = array("f", bytes(4 * n * K)) if want_probs else None
         classes = array("i", bytes(4 * n)) if want_classes else None
         loss_sum, correct = ffi.new("double *"), ffi.new("int64_t *")
-        check(
-            lib.ann_net_predict_u8(
-                self._net,
-                ffi.from_buffer("float[]", probs) if probs is not None else ffi.NULL,
-                ffi.from_buffer("int32_t[]", classes) if classes is not None else ffi.NULL,
-                loss_sum,
-                correct,
-                ffi.from_buffer(images),
-                ffi.from_buffer(labels) if labels is not None else ffi.NULL,
-                n_rows,
-                ffi.from_buffer("int32_t[]", idx) if idx is not None else ffi.NULL,
-                n,
-            ),
-            "prediction",
-        )
-        return probs, classes, loss_sum[0], correct[0]
-
-    def predict_f32(self, x: array[float], n: int) -> tuple[array[float], array[int]]:
-        K = self.sizes[-1]
-        probs = array("f", bytes(4 * n * K))
-        classes = array("i", bytes(4 * n))
-        status = lib.ann_net_predict_f32(
+        status = lib.ann_net_predict(
             self._net,
-            ffi.from_buffer("float[]", probs),
-            ffi.from_buffer("int32_t[]", classes),
-            ffi.from_buffer("float[]", x),
+            ffi.from_buffer("float[]", probs) if probs is not None else ffi.NULL,
+            ffi.from_buffer("int32_t[]", classes) if classes is not None else ffi.NULL,
+            loss_sum,
+            correct,
+            self._data(images, labels, n_rows),
+            ffi.from_buffer("int32_t[]", idx) if idx is not None else ffi.NULL,
             n,
         )
         if status == lib.ANN_E_NONFINITE:
             raise DataError("prediction: the input contains NaN or infinite values")
         check(status, "prediction")
-        return probs, classes
+        return probs, classes, loss_sum[0], correct[0]
 
 
 def c_shuffle(idx: array[int], state: int) -> int:
