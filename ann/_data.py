@@ -20,6 +20,7 @@ import numbers
 import operator
 import os
 import random
+import struct
 import sys
 from array import array
 from collections.abc import Iterator, Sequence
@@ -131,8 +132,7 @@ def _read_buffer(data: Any, what: str) -> _Buffer | None:
             halves.frombytes(raw)
             halves.byteswap()
             raw = halves.tobytes()
-        halfs: Any = memoryview(raw).cast("e")  # type: ignore[call-overload]
-        return _Buffer(kind, 2, shape, list(halfs))
+        return _Buffer(kind, 2, shape, list(struct.unpack(f"{len(raw) // 2}e", raw)))
     typecode = _ARRAY_CODES.get((kind, itemsize))
     if typecode is None:
         raise DataError(f"{what}: {itemsize}-byte {_NAMES[kind]} elements are not supported")
