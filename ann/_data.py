@@ -379,6 +379,8 @@ class Dataset:
         self.num_classes = num_classes
         #: the name of each class index (``None``: the indices themselves)
         self.classes: list[str] | None = list(classes) if classes is not None else None
+        #: the name of each feature (a CSV file's header), or None
+        self.feature_names: list[str] | None = None
         self._start = 0  # a contiguous view covers base rows start..start+len
         self._len = n
         self._index: array[int] | None = None  # or int32 base-row numbers of a gathered view
