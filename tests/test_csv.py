@@ -55,7 +55,7 @@ def test_header_detection(tmp_path):
     assert len(ann.load_csv(header)) == 2
     # forced either way
     assert len(ann.load_csv(no_header, header=True)) == 2
-    with pytest.raises(ann.DataError, match="line 1, column 1 \\('x'\\): 'x' is not a number"):
+    with pytest.raises(ann.DataError, match="line 1, column 1: 'x' is not a number"):
         ann.load_csv(header, header=False)
 
 
