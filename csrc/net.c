@@ -350,6 +350,7 @@ static int load_rows(ann_net *net, const ann_data *data, const int32_t *idx, int
     switch (data->type) {
     case ANN_U8:
         status = ann__gather_rows(x, data->features, data->N, idx, first, B, D);
+        /* the uint8 batch is ready here, as pixels / 255 */
         break;
     case ANN_F32:
         status = ann__gather_rows_f32(x, data->features, data->N, idx, first, B, D);
@@ -358,8 +359,8 @@ static int load_rows(ann_net *net, const ann_data *data, const int32_t *idx, int
         return ANN_E_ARG;
     }
     if (status != ANN_OK) return status;
-    /* Here x holds the batch as the network sees it before standardisation: pixels / 255 or
-     * the float features. */
+    /* x (B, D) now holds the gathered batch, pixels / 255 or float features as given; the
+     * standardisation, if any, is the last step before the forward pass. */
     if (net->in_mean) status = ann_standardize(x, net->in_mean, net->in_std, B, D);
     return status;
 }

@@ -47,10 +47,12 @@ static void make_data(uint8_t *images, int32_t *labels, int mostly_zero)
     }
 }
 
-static void train(const uint8_t *images, const int32_t *labels, int optimizer, int batchnorm,
-                  float dropout, float lr, int fused)
+/* floats != NULL: train on these float32 features (the pixels / 255) instead of the pixels */
+static void train(const uint8_t *images, const float *floats, const int32_t *labels,
+                  int optimizer, int batchnorm, float dropout, float lr, int fused)
 {
-    const ann_data data = {images, ANN_U8, labels, N};
+    const ann_data data = {floats ? (const void *)floats : images, floats ? ANN_F32 : ANN_U8,
+                           labels, N};
     const int32_t sizes[] = {D, 20, 8, K};     /* 20: not a multiple of 8, so padded */
     ann_net *net = NULL;
     int status = ann_net_create(&net, sizes, 4, batchnorm, dropout);
@@ -94,21 +96,21 @@ static void train(const uint8_t *images, const int32_t *labels, int optimizer, i
     float *x = malloc((size_t)3 * D * sizeof *x);
     for (int i = 0; i < 3 * D; i++) x[i] = images[i] / 255.0f;
     int32_t classes_f[3];
-    const ann_data floats = {x, ANN_F32, NULL, 3};
-    status = ann_net_predict(net, NULL, classes_f, NULL, NULL, &floats, NULL, 3);
+    const ann_data three = {x, ANN_F32, NULL, 3};
+    status = ann_net_predict(net, NULL, classes_f, NULL, NULL, &three, NULL, 3);
     CHECK(status == ANN_OK && classes_f[0] == classes[0] && classes_f[2] == classes[2],
           "float32 prediction disagrees with uint8");
     /* standardised with mean 0 and std 1: the same floats, the same classes */
     float mean[D], std[D];
     for (int i = 0; i < D; i++) mean[i] = 0.0f, std[i] = 1.0f;
     CHECK(ann_net_set_standardization(net, mean, std) == ANN_OK, "set_standardization");
-    status = ann_net_predict(net, NULL, classes_f, NULL, NULL, &floats, NULL, 3);
+    status = ann_net_predict(net, NULL, classes_f, NULL, NULL, &three, NULL, 3);
     CHECK(status == ANN_OK && classes_f[1] == classes[1], "identity standardisation changed it");
     std[2] = 0.0f;
     CHECK(ann_net_set_standardization(net, mean, std) == ANN_E_ARG, "std 0 accepted");
     CHECK(ann_net_set_standardization(net, NULL, NULL) == ANN_OK, "clearing standardization");
     x[5] = NAN;
-    CHECK(ann_net_predict(net, NULL, classes_f, NULL, NULL, &floats, NULL, 3) == ANN_E_NONFINITE,
+    CHECK(ann_net_predict(net, NULL, classes_f, NULL, NULL, &three, NULL, 3) == ANN_E_NONFINITE,
           "NaN accepted");
     const ann_data bad_type = {x, 9, NULL, 3};
     CHECK(ann_net_predict(net, NULL, classes_f, NULL, NULL, &bad_type, NULL, 3) == ANN_E_ARG,
@@ -145,13 +147,17 @@ int main(void)
 {
     uint8_t *images = malloc((size_t)N * D);
     int32_t *labels = malloc(N * sizeof *labels);
+    float *floats = malloc((size_t)N * D * sizeof *floats);
     for (int mostly_zero = 0; mostly_zero <= 1; mostly_zero++) {
         make_data(images, labels, mostly_zero);
+        for (int i = 0; i < N * D; i++) floats[i] = images[i] / 255.0f;
         for (int fused = 1; fused >= 0; fused--) {
-            train(images, labels, ANN_SGD, 0, 0.0f, 0.2f, fused);
-            train(images, labels, ANN_MOMENTUM, 1, 0.0f, 0.05f, fused);
-            train(images, labels, ANN_NESTEROV, 0, 0.2f, 0.05f, fused);
-            train(images, labels, ANN_ADAM, 1, 0.1f, 0.01f, fused);
+            train(images, NULL, labels, ANN_SGD, 0, 0.0f, 0.2f, fused);
+            train(images, NULL, labels, ANN_MOMENTUM, 1, 0.0f, 0.05f, fused);
+            train(images, NULL, labels, ANN_NESTEROV, 0, 0.2f, 0.05f, fused);
+            train(images, NULL, labels, ANN_ADAM, 1, 0.1f, 0.01f, fused);
+            train(images, floats, labels, ANN_SGD, 0, 0.0f, 0.2f, fused);
+            train(images, floats, labels, ANN_ADAM, 1, 0.0f, 0.01f, fused);
         }
     }
     CHECK(ann_net_set_fused(NULL, 0) == ANN_E_NULL, "set_fused(NULL) accepted");
@@ -162,6 +168,7 @@ int main(void)
     CHECK(ann_net_create(&net, zero_sizes, 1, 0, 0.0f) == ANN_E_SIZE, "one size accepted");
     ann_set_num_threads(1);   /* and back: the pool must shut down cleanly at exit */
     free(images);
+    free(floats);
     free(labels);
     printf("train_smoke: %s (%d failures)\n", failures ? "FAILED" : "passed", failures);
     return failures != 0;
