@@ -259,10 +259,18 @@ class CNet:
 
     _keep: Any = None
 
-    def _data(self, features: Any, labels: Any, n_rows: int) -> Any:
+    def _data(self, features: Any, labels: Any, n_rows: int, reuse: bool = True) -> Any:
         """An ann_data for features (uint8 bytes, or array('f')) and labels (array('i'); other
-        integer sequences are copied to one; or None). The struct holds raw pointers: it
-        keeps the objects they point into alive, and the caller keeps it for the call."""
+        integer sequences are copied to one; or None), as a tuple whose [3] is the struct and
+        whose other items keep alive what its raw pointers point into (an array cannot be
+        resized while cffi holds its buffer). With ``reuse`` (training) the tuple is kept and
+        reused while the loop passes the same objects; prediction makes a new one each call,
+        so the network holds no reference to a caller's data afterwards."""
+        keep = self._keep
+        if reuse and keep is not None and keep[0] is features and keep[1] is labels:
+            if keep[2] == n_rows:
+                return keep
+        given = labels
         f32 = isinstance(features, array) and features.typecode == "f"
         if labels is not None and not (isinstance(labels, array) and labels.typecode == "i"):
             raw = isinstance(labels, (bytes, bytearray))
@@ -278,8 +286,10 @@ class CNet:
                 "N": n_rows,
             },
         )
-        self._keep = (c_features, c_labels, labels)  # alive until the next call's data
-        return data
+        kept = (features, given, n_rows, data, c_features, c_labels, labels)
+        if reuse:
+            self._keep = kept
+        return kept
 
     def forward_backward(
         self, images: Any, labels: Any, n_rows: int, idx: array[int], start: int, batch: int
@@ -287,7 +297,12 @@ class CNet:
         ptr = ffi.from_buffer("int32_t[]", idx) + start
         check(
             lib.ann_net_forward_backward(
-                self._net, self._loss, self._correct, self._data(images, labels, n_rows), ptr, batch
+                self._net,
+                self._loss,
+                self._correct,
+                self._data(images, labels, n_rows)[3],
+                ptr,
+                batch,
             ),
             "forward/backward",
         )
@@ -309,7 +324,7 @@ class CNet:
                 self._net,
                 self._loss,
                 self._correct,
-                self._data(images, labels, n_rows),
+                self._data(images, labels, n_rows)[3],
                 ptr,
                 batch,
                 lr,
@@ -334,13 +349,14 @@ class CNet:
         probs = array("f", bytes(4 * n * K)) if want_probs else None
         classes = array("i", bytes(4 * n)) if want_classes else None
         loss_sum, correct = ffi.new("double *"), ffi.new("int64_t *")
+        data = self._data(images, labels, n_rows, reuse=False)  # (..., struct, pointers...)
         status = lib.ann_net_predict(
             self._net,
             ffi.from_buffer("float[]", probs) if probs is not None else ffi.NULL,
             ffi.from_buffer("int32_t[]", classes) if classes is not None else ffi.NULL,
             loss_sum,
             correct,
-            self._data(images, labels, n_rows),
+            data[3],
             ffi.from_buffer("int32_t[]", idx) if idx is not None else ffi.NULL,
             n,
         )
