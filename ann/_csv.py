@@ -107,7 +107,7 @@ def read_table(
     path: PathLike,
     *,
     label: Label = -1,
-    header: bool | None = None,
+    header: bool | str | None = None,
     delimiter: str | None = None,
     width: int | None = None,
 ) -> Table:
@@ -118,8 +118,12 @@ def read_table(
     of exactly ``width`` cells has no label column and one of ``width + 1`` has one.
     ``header`` None detects a header: the first row is one when a cell of it is not a number
     where the second row's cell is (or when ``label`` is a name)."""
+    if header == "auto":
+        header = None
+    if header not in (None, True, False):
+        raise ValueError(f"header must be True, False or 'auto', got {header!r}")
     text = _decode(path)
-    if delimiter is None:
+    if delimiter in (None, "auto"):
         delimiter = _sniff_delimiter(text)
     elif not isinstance(delimiter, str) or len(delimiter) != 1:
         raise ValueError(f"delimiter must be one character, got {delimiter!r}")
@@ -205,16 +209,16 @@ def load_csv(
     path: PathLike,
     *,
     label: int | str = -1,
-    header: bool | None = None,
+    header: bool | str | None = None,
     delimiter: str | None = None,
     classes: Sequence[str] | None = None,
 ) -> Dataset:
     """A Dataset of float32 features from a CSV file, with one label column.
 
     ``label``: the label column, by header name or index (default: the last). ``header``:
-    True, False, or None (the default) to detect it: the first row is a header when one of
+    True, False, or None / "auto" (the default) to detect it: the first row is a header when one of
     its cells is not a number where the second row's is. ``delimiter``: one character, or
-    None to detect it among ``,`` ``;`` tab and ``|``. Labels are class names (numbers or
+    None / "auto" to detect it among ``,`` ``;`` tab and ``|``. Labels are class names (numbers or
     text): each distinct label becomes a class index, in numeric order when all are integers,
     else in text order, and ``ds.classes`` keeps the names. ``classes`` (for instance
     ``net.classes`` of a trained network) fixes the names and their order instead: a label

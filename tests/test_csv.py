@@ -53,6 +53,9 @@ def test_header_detection(tmp_path):
     assert len(ann.load_csv(strings)) == 2
     header = write(tmp_path, "x,y,label\n1,2,0\n3,4,1\n", "h.csv")
     assert len(ann.load_csv(header)) == 2
+    assert len(ann.load_csv(header, header="auto", delimiter="auto")) == 2
+    with pytest.raises(ValueError, match="header must be"):
+        ann.load_csv(header, header="yes")
     # forced either way
     assert len(ann.load_csv(no_header, header=True)) == 2
     with pytest.raises(ann.DataError, match="line 1, column 1: 'x' is not a number"):

@@ -254,6 +254,12 @@ def test_model_file_checks_the_standardisation_and_the_classes(tmp_path):
         save_model(tmp_path / "e", model)
 
 
+def test_trace_refuses_float_features():
+    ds = ann.Dataset([[0.5, 1.5]] * 2, [0, 1])
+    with pytest.raises(ann.DataError, match="trace reads uint8 pixels"):
+        ann.Network([2, 2]).trace(ds)
+
+
 def test_a_dataset_with_other_class_names_is_refused():
     ds = ann.Dataset([[0.0]] * 2, [0, 1], classes=["a", "b"])
     other = ann.Dataset([[0.0]] * 2, [0, 1], classes=["b", "a"])
