@@ -98,6 +98,8 @@ def _read_buffer(data: Any, what: str) -> _Buffer | None:
         view = memoryview(data)
     except TypeError:
         return None
+    except (ValueError, BufferError) as exc:  # e.g. NumPy's datetime64: no buffer format
+        raise DataError(f"{what}: cannot be read as numbers ({exc})") from None
     fmt = view.format
     order = fmt[0] if fmt and fmt[0] in "@=<>!" else "@"
     letter = fmt[1:] if order != "@" or fmt[:1] == "@" else fmt

@@ -388,7 +388,17 @@ def test_numpy_uint8_is_pixels(np):
 
 @pytest.mark.parametrize(
     "dtype,word",
-    [("bool", "bool"), ("complex64", "not supported"), ("object", "Python objects")],
+    [
+        ("bool", "bool"),
+        ("complex64", "not supported"),
+        ("complex128", "not supported"),
+        ("longdouble", "not supported"),
+        ("object", "Python objects"),
+        ("U3", "not supported"),
+        ("S3", "not supported"),
+        ("datetime64[s]", "cannot be read as numbers"),
+        ("timedelta64[s]", "cannot be read as numbers"),
+    ],
 )
 def test_unsupported_numpy_dtypes(np, dtype, word):
     values = np.zeros((2, 3), dtype=dtype)
