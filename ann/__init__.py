@@ -29,6 +29,7 @@ __all__ = [
     "Warmup",
     "backend_info",
     "get_num_threads",
+    "load_csv",
     "load_mnist",
     "normalize",
     "one_hot",
@@ -44,6 +45,7 @@ _WHERE = {
     "ModelFileError": "_errors",
     "TrainingError": "_errors",
     "Dataset": "_data",
+    "load_csv": "_csv",
     "load_mnist": "_data",
     "normalize": "_data",
     "one_hot": "_data",
@@ -61,6 +63,7 @@ _WHERE = {
 
 TYPE_CHECKING = False  # true for type checkers only: they see the real imports below
 if TYPE_CHECKING:
+    from ._csv import load_csv
     from ._data import Dataset, load_mnist, normalize, one_hot
     from ._errors import AnnError, BackendError, DataError, ModelFileError, TrainingError
     from ._network import EarlyStopping, History, Network

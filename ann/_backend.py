@@ -4,8 +4,9 @@ Both expose the same small surface, so the training loop in ``_network`` does no
 which one runs:
 
 * ``make_net(sizes)`` -> a net object with ``init``, ``get_params``/``set_params``,
-  ``get_grads``, ``tensor``, ``forward_backward``, ``train_step``, ``predict_u8``,
-  ``predict_f32``;
+  ``get_grads``, ``tensor``, ``set_standardization``, ``forward_backward``, ``train_step``,
+  ``predict``, each reading features as uint8 bytes (pixels / 255) or array('f') and labels
+  as array('i');
 * ``shuffle(idx, state)`` -> new generator state (idx shuffled in place).
 
 Selection: ``ANN_BACKEND=c`` insists on the C core, ``ANN_BACKEND=python`` picks the pure
@@ -249,6 +250,51 @@ class CNet:
         check(lib.ann_net_tensor(offset, count, self._net, layer, kind), "locating a tensor")
         return int(offset[0]), int(count[0])
 
+    def set_standardization(self, mean: array[float] | None, std: array[float] | None) -> None:
+        """Input standardisation (x - mean) / std of every batch, or none (both None)."""
+        check(
+            lib.ann_net_set_standardization(
+                self._net,
+                ffi.NULL if mean is None else ffi.from_buffer("float[]", mean),
+                ffi.NULL if std is None else ffi.from_buffer("float[]", std),
+            ),
+            "setting the input standardisation",
+        )
+
+    _keep: Any = None
+
+    def _data(self, features: Any, labels: Any, n_rows: int, reuse: bool = True) -> Any:
+        """An ann_data for features (uint8 bytes, or array('f')) and labels (array('i'); other
+        integer sequences are copied to one; or None), as a tuple whose [3] is the struct and
+        whose other items keep alive what its raw pointers point into (an array cannot be
+        resized while cffi holds its buffer). With ``reuse`` (training) the tuple is kept and
+        reused while the loop passes the same objects; prediction makes a new one each call,
+        so the network holds no reference to a caller's data afterwards."""
+        keep = self._keep
+        if reuse and keep is not None and keep[0] is features and keep[1] is labels:
+            if keep[2] == n_rows:
+                return keep
+        given = labels
+        f32 = isinstance(features, array) and features.typecode == "f"
+        if labels is not None and not (isinstance(labels, array) and labels.typecode == "i"):
+            raw = isinstance(labels, (bytes, bytearray))
+            labels = array("i", memoryview(labels) if raw else labels)
+        c_features = ffi.from_buffer("float[]" if f32 else "uint8_t[]", features)
+        c_labels = ffi.NULL if labels is None else ffi.from_buffer("int32_t[]", labels)
+        data = ffi.new(
+            "ann_data *",
+            {
+                "features": c_features,
+                "type": lib.ANN_F32 if f32 else lib.ANN_U8,
+                "labels": c_labels,
+                "N": n_rows,
+            },
+        )
+        kept = (features, given, n_rows, data, c_features, c_labels, labels)
+        if reuse:
+            self._keep = kept
+        return kept
+
     def forward_backward(
         self, images: Any, labels: Any, n_rows: int, idx: array[int], start: int, batch: int
     ) -> tuple[float, int]:
@@ -258,9 +304,7 @@ class CNet:
                 self._net,
                 self._loss,
                 self._correct,
-                ffi.from_buffer(images),
-                ffi.from_buffer(labels),
-                n_rows,
+                self._data(images, labels, n_rows)[3],
                 ptr,
                 batch,
             ),
@@ -284,9 +328,7 @@ class CNet:
                 self._net,
                 self._loss,
                 self._correct,
-                ffi.from_buffer(images),
-                ffi.from_buffer(labels),
-                n_rows,
+                self._data(images, labels, n_rows)[3],
                 ptr,
                 batch,
                 lr,
@@ -295,7 +337,7 @@ class CNet:
         )
         return self._loss[0], self._correct[0]
 
-    def predict_u8(
+    def predict(
         self,
         images: Any,
         labels: Any,
@@ -306,42 +348,26 @@ class CNet:
         want_probs: bool,
         want_classes: bool,
     ) -> PredictResult:
+        """Inference over n rows of images (uint8 bytes or array('f')): rows idx, or 0..n-1."""
         K = self.sizes[-1]
         probs = array("f", bytes(4 * n * K)) if want_probs else None
         classes = array("i", bytes(4 * n)) if want_classes else None
         loss_sum, correct = ffi.new("double *"), ffi.new("int64_t *")
-        check(
-            lib.ann_net_predict_u8(
-                self._net,
-                ffi.from_buffer("float[]", probs) if probs is not None else ffi.NULL,
-                ffi.from_buffer("int32_t[]", classes) if classes is not None else ffi.NULL,
-                loss_sum,
-                correct,
-                ffi.from_buffer(images),
-                ffi.from_buffer(labels) if labels is not None else ffi.NULL,
-                n_rows,
-                ffi.from_buffer("int32_t[]", idx) if idx is not None else ffi.NULL,
-                n,
-            ),
-            "prediction",
-        )
-        return probs, classes, loss_sum[0], correct[0]
-
-    def predict_f32(self, x: array[float], n: int) -> tuple[array[float], array[int]]:
-        K = self.sizes[-1]
-        probs = array("f", bytes(4 * n * K))
-        classes = array("i", bytes(4 * n))
-        status = lib.ann_net_predict_f32(
+        data = self._data(images, labels, n_rows, reuse=False)  # (..., struct, pointers...)
+        status = lib.ann_net_predict(
             self._net,
-            ffi.from_buffer("float[]", probs),
-            ffi.from_buffer("int32_t[]", classes),
-            ffi.from_buffer("float[]", x),
+            ffi.from_buffer("float[]", probs) if probs is not None else ffi.NULL,
+            ffi.from_buffer("int32_t[]", classes) if classes is not None else ffi.NULL,
+            loss_sum,
+            correct,
+            data[3],
+            ffi.from_buffer("int32_t[]", idx) if idx is not None else ffi.NULL,
             n,
         )
         if status == lib.ANN_E_NONFINITE:
             raise DataError("prediction: the input contains NaN or infinite values")
         check(status, "prediction")
-        return probs, classes
+        return probs, classes, loss_sum[0], correct[0]
 
 
 def c_shuffle(idx: array[int], state: int) -> int:

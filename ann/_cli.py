@@ -83,19 +83,50 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
-def _data_option(parser: argparse.ArgumentParser) -> None:
+def _data_option(parser: argparse.ArgumentParser, csv: bool = True) -> None:
     parser.add_argument(
         "--data",
         metavar="DIR",
-        help="folder with the four MNIST IDX files (raw or .gz), or 'sample'; "
-        "default: $ANN_DATA, else ~/.cache/ann (downloaded when missing, "
+        help="folder with the four MNIST IDX files (raw or .gz), or 'sample'"
+        + (", or a CSV file of your own (FILE.csv: numbers, one row per example)" if csv else "")
+        + "; default: $ANN_DATA, else ~/.cache/ann (downloaded when missing, "
         "the built-in sample when that fails)",
     )
+    if csv:
+        _label_option(parser)
     parser.add_argument(
         "--no-download",
         action="store_true",
         help="never download MNIST (use local files or the built-in sample)",
     )
+
+
+def _label_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--label",
+        metavar="COLUMN",
+        default=None,
+        help="the label column of a CSV file: its header name or its index "
+        "(0-based, negative from the end; default: the last column)",
+    )
+
+
+def _label_column(text: str | None) -> int | str:
+    """--label as load_csv takes it: an index when it is an integer, else a column name."""
+    if text is None:
+        return -1
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _is_csv(path: str | None) -> bool:
+    return path is not None and path.lower().endswith((".csv", ".tsv", ".txt"))
+
+
+def _class_name(net: Network, k: int) -> str:
+    return net.classes[k] if net.classes is not None else str(k)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    train = sub.add_parser("train", help="train a network on MNIST and report test accuracy")
+    train = sub.add_parser(
+        "train", help="train a network on MNIST (or a CSV file) and report its accuracy"
+    )
     _data_option(train)
     train.add_argument(
         "--layers",
@@ -244,7 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     _data_option(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
 
-    predict = sub.add_parser("predict", help="classify images (IDX files, PNG or PGM drawings)")
+    predict = sub.add_parser(
+        "predict", help="classify images (IDX files, PNG or PGM drawings) or the rows of CSV files"
+    )
     predict.add_argument("model", metavar="MODEL")
     predict.add_argument("files", metavar="FILE", nargs="+")
     predict.add_argument(
@@ -260,9 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
         "centred by its centre of mass",
     )
     predict.add_argument("--json", action="store_true", help="print one JSON object per image")
+    _label_option(predict)
 
     experiment = sub.add_parser("experiment", help="the seed study's grid: batch size x BN x L2")
-    _data_option(experiment)
+    _data_option(experiment, csv=False)
     experiment.add_argument("--quick", action="store_true", help=f"a reduced grid: {QUICK_WORDS}")
     experiment.add_argument(
         "--seed",
@@ -563,10 +599,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         net = ann.Network.load(args.resume)
         counters = _check_resume(args, net)
-    source, train_all, test = _load_data(args, args.quiet)
+    source: MnistSource | None = None
+    test: Dataset | None
+    if _is_csv(args.data):  # your own table: a train/validation split, no test set
+        classes = net.classes if args.resume else None
+        train_all = ann.load_csv(args.data, label=_label_column(args.label), classes=classes)
+        test = None
+    else:
+        source, train_all, test = _load_data(args, args.quiet)
     train, val = train_all.split(args.val_fraction, seed=args.seed)
     if not args.resume:
-        sizes = [train.features] + (args.layers if args.layers is not None else [20, 7, 5]) + [10]
+        hidden = args.layers if args.layers is not None else [20, 7, 5]
+        sizes = [train.features] + hidden + [train_all.num_classes]
         net = ann.Network(
             sizes, batchnorm=args.batchnorm, dropout=args.dropout or 0.0, seed=args.seed
         )
@@ -580,10 +624,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         early = EarlyStopping(
             patience=args.patience, min_delta=args.min_delta, check_every=args.check_every or 100
         )
-    _say(
-        f"data: {len(train)} train / {len(val)} validation / {len(test)} test images "
-        f"from {source.kind} ({_source_where(source)})"
-    )
+    if source is not None and test is not None:
+        _say(
+            f"data: {len(train)} train / {len(val)} validation / {len(test)} test images "
+            f"from {source.kind} ({_source_where(source)})"
+        )
+    else:
+        names = train_all.classes or []
+        _say(
+            f"data: {len(train)} train / {len(val)} validation rows of {train.features} "
+            f"features from {args.data}, {len(names)} classes ({', '.join(names[:10])}"
+            f"{', ...' if len(names) > 10 else ''}); features standardised with the "
+            f"training rows' mean and standard deviation"
+        )
     extras = (" + batch norm" if net.batchnorm else "") + (
         f" + dropout {net.dropout:g}" if net.dropout else ""
     )
@@ -684,24 +737,27 @@ def cmd_train(args: argparse.Namespace) -> int:
             history.to_csv(args.log)
         else:
             history.to_jsonl(args.log)
+    report = "test"
+    if test is None:  # a CSV file has no test split: report the validation rows
+        test, report = val, "validation"
     result = net.evaluate(test)
     in_memory = history.best_step if history.restored_best else history.stopped_step
     if checkpoint and checkpoint.step is not None and checkpoint.step != in_memory:
         # the weights in memory are the last ones (--patience 0), the file has the best
         _say(
-            f"test (final weights, step {in_memory}): loss {result['loss']:.4f}, accuracy "
+            f"{report} (final weights, step {in_memory}): loss {result['loss']:.4f}, accuracy "
             f"{result['accuracy']:.4f} ({round(result['accuracy'] * len(test))}/{len(test)})"
             f"; trained in {elapsed:.2f} s"
         )
         result = ann.Network.load(args.save).evaluate(test)
         _say(
-            f"test (saved model, step {checkpoint.step}, best validation loss): loss "
+            f"{report} (saved model, step {checkpoint.step}, best validation loss): loss "
             f"{result['loss']:.4f}, accuracy {result['accuracy']:.4f} "
             f"({round(result['accuracy'] * len(test))}/{len(test)})"
         )
     else:
         _say(
-            f"test: loss {result['loss']:.4f}, accuracy {result['accuracy']:.4f} "
+            f"{report}: loss {result['loss']:.4f}, accuracy {result['accuracy']:.4f} "
             f"({round(result['accuracy'] * len(test))}/{len(test)}); trained in {elapsed:.2f} s"
         )
     if checkpoint and checkpoint.error is None:
@@ -945,7 +1001,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ._plot import confusion_matrix, format_confusion
 
     net = ann.Network.load(args.model)
-    source, _, test = _load_data(args, quiet=args.json, test_only=True)
+    if _is_csv(args.data):
+        from ._csv import read_table
+
+        if (
+            read_table(args.data, label=_label_column(args.label), width=net.sizes[0]).labels
+            is None
+        ):
+            raise DataError(
+                f"rows have the model's {net.sizes[0]} features but no label column to "
+                f"evaluate against (ann predict classifies such rows)",
+                path=args.data,
+            )
+        classes = net.classes or [str(k) for k in range(net.sizes[-1])]
+        test = ann.load_csv(args.data, label=_label_column(args.label), classes=classes)
+        where, what = args.data, f"{len(test)} rows from {args.data}"
+    else:
+        source, _, test = _load_data(args, quiet=args.json, test_only=True)
+        where = _source_where(source)
+        what = f"{len(test)} test images from {source.kind} ({where})"
     if test.features != net.sizes[0]:
         raise DataError(
             f"{args.model}: the model takes {net.sizes[0]} inputs but the test "
@@ -960,12 +1034,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "model": args.model,
-                    "data": _source_where(source),
+                    "data": where,
                     "images": len(test),
                     "loss": result["loss"],
                     "accuracy": result["accuracy"],
                     "confusion_matrix": matrix,
                     "per_class_accuracy": per_class,
+                    "classes": [_class_name(net, k) for k in range(net.sizes[-1])],
                 }
             )
         )
@@ -974,9 +1049,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"model: {args.model} ({'-'.join(map(str, net.sizes))}"
         f"{', batch norm' if net.batchnorm else ''})"
     )
-    _say(f"data: {len(test)} test images from {source.kind} ({_source_where(source)})")
+    _say(f"data: {what}")
     _say(f"loss {result['loss']:.4f}, accuracy {result['accuracy']:.4f}")
     _say("")
+    if net.classes is not None:
+        _say("classes: " + ", ".join(f"{k} {name}" for k, name in enumerate(net.classes)))
     _say(format_confusion(matrix))
     return 0
 
@@ -1039,10 +1116,43 @@ def _float32(value: float) -> float:
     return value
 
 
+def _predict_csv(args: argparse.Namespace, net: Network, path: str) -> None:
+    """One line (or JSON object) per row of a CSV file: the class name and its probability.
+    A row holds the model's features, with or without the label column (--label)."""
+    from ._csv import read_table
+
+    table = read_table(path, label=_label_column(args.label), width=net.sizes[0])
+    probs = net.predict_proba(table.features)
+    for line, p in zip(table.lines, probs):
+        best = max(range(len(p)), key=p.__getitem__)
+        name = _class_name(net, best)
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "file": path,
+                        "line": line,
+                        "class": best,
+                        "name": name,
+                        "probability": _float32(p[best]),
+                        "probabilities": [_float32(v) for v in p],
+                    }
+                )
+            )
+        else:
+            _say(f"{path}:{line}: {name} (p = {p[best]:.3f})")
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     import ann
 
     net = ann.Network.load(args.model)
+    tables = [path for path in args.files if _is_csv(path)]
+    for path in tables:
+        _predict_csv(args, net, path)
+    args.files = [path for path in args.files if not _is_csv(path)]
+    if not args.files:
+        return 0
     inputs = list(_predict_inputs(args, net.sizes[0]))
     for name, pixels in inputs:  # each image is one row of the model's input, no more
         if len(pixels) != net.sizes[0]:

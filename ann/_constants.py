@@ -42,6 +42,10 @@ ANN_BN_BETA = _c("ANN_BN_BETA", 3)
 ANN_BN_MEAN = _c("ANN_BN_MEAN", 4)
 ANN_BN_VAR = _c("ANN_BN_VAR", 5)
 
+# how an ann_data holds its features
+ANN_U8 = _c("ANN_U8", 0)
+ANN_F32 = _c("ANN_F32", 1)
+
 # update rules of ann_net_set_optimizer
 ANN_SGD = _c("ANN_SGD", 0)
 ANN_MOMENTUM = _c("ANN_MOMENTUM", 1)

@@ -34,6 +34,16 @@ F32 of shape [P], P the number of trained values, in ann's parameter order
 batch-normalized layer); and ``optimizer_step`` (Adam's update count, an int).
 Files without them load as before.
 
+Optionally, for a network trained on float features, the input
+standardisation (x - mean) / std applied to every input row, as two F32
+tensors of shape [n_0] (std > 0)::
+
+    input.mean
+    input.std
+
+and, for classes with names (string labels of a CSV file), metadata
+``classes``: a JSON list of n_L distinct strings, the name of each output.
+
 In memory ann keeps each weight matrix as (n_in, n_out) row-major, so
 ``y = x @ W + b``; saving transposes to (n_out, in) and loading transposes
 back.  Loading trusts nothing: the metadata must agree with every tensor's
@@ -112,6 +122,12 @@ class ModelFile:
     #: (adam) of num_params(sizes, batchnorm) values; metadata["optimizer_state"] names
     #: the rule and metadata["optimizer_step"] holds its step count.
     optimizer: dict[str, array[float]] | None = None
+    #: None, or {"mean": array('f'), "std": array('f')} of sizes[0] values each: the input
+    #: standardisation, stored as tensors input.mean / input.std.
+    standardization: dict[str, array[float]] | None = None
+    #: None, or the name of each output class (sizes[-1] distinct strings), stored as
+    #: metadata "classes".
+    classes: list[str] | None = None
 
     @property
     def activations(self) -> list[str]:
@@ -257,6 +273,19 @@ def save_model(path: PathLike, model: ModelFile) -> None:
                         path=path,
                     )
                 tensors[f"layers.{l}.{suffix}"] = ("F32", (n_out,), _le_bytes(values))
+    if model.standardization is not None:
+        st = model.standardization
+        if not isinstance(st, dict) or set(st) != {"mean", "std"}:
+            raise ModelFileError(
+                "standardization must be None or a dict with keys mean and std", path=path
+            )
+        for key in ("mean", "std"):
+            values = _check_array(st[key], sizes[0], f"standardization[{key!r}]", path)
+            if key == "std" and min(values) <= 0:
+                raise ModelFileError(
+                    f"standardization['std'] has a value {min(values)} <= 0", path=path
+                )
+            tensors[f"input.{key}"] = ("F32", (sizes[0],), _le_bytes(values))
     kind = _optimizer_kind(metadata, lambda message: ModelFileError(message, path=path))
     if (kind is None) != (model.optimizer is None):
         raise ModelFileError(
@@ -322,6 +351,22 @@ def _metadata_for_save(model: ModelFile, sizes: list[int], path: PathLike) -> di
             f"metadata layers {_short(given['layers'])} contradicts the model's sizes {sizes}",
             path=path,
         )
+    if model.classes is not None:
+        names = model.classes
+        if (
+            not isinstance(names, list)
+            or not all(isinstance(c, str) for c in names)
+            or len(set(names)) != len(names)
+            or len(names) != sizes[-1]
+        ):
+            raise ModelFileError(
+                f"classes must be {sizes[-1]} distinct strings (one per output), got "
+                f"{_short(names)}",
+                path=path,
+            )
+        reserved["classes"] = json.dumps(names)
+    elif "classes" in given:
+        del given["classes"]  # stale names from another model: this one has none
     for key in ("format", "format_version", "batchnorm"):
         if key in given and given[key] != reserved[key]:
             raise ModelFileError(
@@ -389,10 +434,13 @@ def _model_from_tensors(
     # claiming millions of layers must not make us build millions of names.
     opt_kind = _optimizer_kind(metadata, fail)
     optimizer_names = {f"optimizer.{key}" for key in OPTIMIZER_TENSORS.get(opt_kind or "", ())}
+    input_names = {"input.mean", "input.std"}
     extra = sorted(
         name
         for name in tensors
-        if name not in optimizer_names and not _is_parameter_name(name, n_layers, kinds)
+        if name not in optimizer_names
+        and name not in input_names
+        and not _is_parameter_name(name, n_layers, kinds)
     )
     if extra:
         names = ", ".join(_short(n) for n in extra[:3]) + (", ..." if len(extra) > 3 else "")
@@ -418,6 +466,40 @@ def _model_from_tensors(
                     f"{P} parameters, so it must be [{P}]"
                 )
             optimizer[name.split(".")[1]] = _floats(tensors[name][2], name, None, fail)
+
+    standardization: dict[str, array[float]] | None = None
+    present = input_names & set(tensors)
+    if present and present != input_names:
+        raise fail(
+            f"tensor {sorted(present)[0]} needs its partner {sorted(input_names - present)[0]}"
+        )
+    if present:
+        standardization = {}
+        for key in ("mean", "std"):
+            name = f"input.{key}"
+            if list(_check_f32(tensors, name, fail)) != [sizes[0]]:
+                raise fail(
+                    f"{name} has shape {list(tensors[name][1])} but the network takes "
+                    f"{sizes[0]} inputs, so it must be [{sizes[0]}]"
+                )
+            values = _floats(tensors[name][2], name, None, fail)
+            if key == "std" and min(values) <= 0:
+                raise fail(f"{name} holds {min(values)}: a standard deviation must be > 0")
+            standardization[key] = values
+    classes: list[str] | None = None
+    if "classes" in metadata:
+        parsed = _parse_json(metadata["classes"])
+        if (
+            not isinstance(parsed, list)
+            or not all(isinstance(c, str) for c in parsed)
+            or len(set(parsed)) != len(parsed)
+            or len(parsed) != sizes[-1]
+        ):
+            raise fail(
+                f"metadata classes is {_short(metadata['classes'])}, expected a JSON list of "
+                f"{sizes[-1]} distinct strings (one per output)"
+            )
+        classes = parsed
 
     weights: list[array[float]] = []
     biases: list[array[float]] = []
@@ -456,6 +538,8 @@ def _model_from_tensors(
         metadata=dict(metadata),
         batchnorm=bn_layers if has_bn else None,
         optimizer=optimizer,
+        standardization=standardization,
+        classes=classes,
     )
 
 

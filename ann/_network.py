@@ -29,11 +29,12 @@ from ._constants import (
     ANN_SGD,
     ANN_WEIGHTS,
 )
-from ._data import Dataset, Images
+from ._data import Dataset, Images, read_features
 from ._errors import DataError
 from ._schedules import SCHEDULES, ReduceLROnPlateau, Schedule, plateau_of
 
 DEFAULT_LAYERS = (784, 20, 7, 5, 10)  # the seed study's network
+DEFAULT_HIDDEN = DEFAULT_LAYERS[1:-1]  # its hidden layers, between any input and output
 _FLOAT32_MAX = 3.4028234663852886e38
 OPTIMIZERS = {"sgd": ANN_SGD, "momentum": ANN_MOMENTUM, "nesterov": ANN_NESTEROV, "adam": ANN_ADAM}
 
@@ -250,8 +251,19 @@ class Network:
     """A multilayer perceptron: dense layers with ReLU between them and softmax on top.
 
     ``layers`` lists every width, input and output included: the default is the seed study's
-    784 -> 20 -> 7 -> 5 -> 10. Weights start as U(-1/sqrt(fan_in), 1/sqrt(fan_in)) drawn from
+    784 -> 20 -> 7 -> 5 -> 10. Or give ``data`` (a Dataset) and/or ``hidden`` instead: the
+    layers are then input width -> hidden -> number of classes, with the input width and the
+    classes (and their names, ``classes``) taken from ``data`` (else 784 and 10), and hidden
+    (20, 7, 5) by default. Weights start as U(-1/sqrt(fan_in), 1/sqrt(fan_in)) drawn from
     ``seed``; biases start at zero.
+
+    Inputs follow one rule, in training and prediction alike: uint8 data is pixels, read as
+    value / 255; anything else (float or integer numbers) is features, used as given. With
+    ``standardize`` (the default), the first ``fit`` on float features also sets the input
+    standardisation, (x - mean) / std per feature with the mean and standard deviation of
+    that training set (a constant feature gets std 1, so it is only centred: it is 0 for
+    every training row); it is kept in the model file and applied before every later
+    batch and prediction (``standardization``, ``set_standardization``).
     """
 
     # The optimizer state read from a model file, applied by the next fit (see fit), and the
@@ -261,14 +273,34 @@ class Network:
 
     def __init__(
         self,
-        layers: Sequence[int] = DEFAULT_LAYERS,
+        layers: Sequence[int] | None = None,
         *,
+        hidden: Sequence[int] | None = None,
+        data: Dataset | None = None,
         batchnorm: bool = False,
         dropout: float = 0.0,
         seed: int = 0,
         backend: str | None = None,
+        standardize: bool = True,
     ) -> None:
+        if data is not None and not isinstance(data, Dataset):
+            raise TypeError(f"data must be an ann.Dataset, got {type(data).__name__}")
+        if layers is not None and (hidden is not None or data is not None):
+            raise ValueError("give layers (every width) or data / hidden, not both")
+        if layers is None:
+            inputs, outputs = (data.features, data.num_classes) if data else (784, 10)
+            try:
+                middle = list(DEFAULT_HIDDEN if hidden is None else hidden)
+            except TypeError:
+                raise ValueError(f"hidden must be a list of layer sizes, got {hidden!r}") from None
+            layers = [inputs, *middle, outputs]
         self.sizes = _check_layers(layers)
+        if not isinstance(standardize, bool):
+            raise ValueError(f"standardize must be True or False, got {standardize!r}")
+        self.standardize = standardize
+        #: the name of each output class (from the training data or the model file), or None
+        self.classes: list[str] | None = data.classes if data is not None else None
+        self._standardization: tuple[array[float], array[float]] | None = None
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed must be an int, got {seed!r}")
         if not isinstance(batchnorm, bool):
@@ -305,6 +337,49 @@ class Network:
             f"<ann.Network {'-'.join(map(str, self.sizes))}{extras}, {self.num_params} "
             f"parameters, {self.backend} backend>"
         )
+
+    # ---- inputs ------------------------------------------------------------------------------
+
+    @property
+    def standardization(self) -> tuple[list[float], list[float]] | None:
+        """(mean, std), one value per input, applied as (x - mean) / std to every input row
+        (after pixels / 255), or None: inputs are used as given."""
+        if self._standardization is None:
+            return None
+        mean, std = self._standardization
+        return mean.tolist(), std.tolist()
+
+    def set_standardization(
+        self, mean: Sequence[float] | None, std: Sequence[float] | None = None
+    ) -> None:
+        """Set (or, with None, remove) the input standardisation (x - mean) / std: one finite
+        mean and one finite std > 0 per input."""
+        if mean is None and std is None:
+            self._net.set_standardization(None, None)
+            self._standardization = None
+            return
+        D = self.sizes[0]
+        try:
+            m, s = array("f", mean), array("f", std)  # type: ignore[arg-type]
+        except TypeError:
+            raise ValueError("mean and std must be sequences of numbers") from None
+        if len(m) != D or len(s) != D:
+            raise ValueError(
+                f"mean and std need {D} values each (one per input), got {len(m)}, {len(s)}"
+            )
+        if not all(math.isfinite(v) for v in m) or not all(math.isfinite(v) and v > 0 for v in s):
+            raise ValueError("mean must be finite and std finite and > 0 for every input")
+        self._net.set_standardization(m, s)
+        self._standardization = (m, s)
+
+    def _prepare_input(self, train: Dataset) -> None:
+        """Where training data enters fit: the class names, and for float features the input
+        standardisation from this training set, unless the network has one already."""
+        if self.classes is None and train.classes is not None:
+            self.classes = list(train.classes)
+        if self.standardize and train.dtype != "uint8" and self._standardization is None:
+            mean, std = train.feature_stats()
+            self.set_standardization(mean, [v if v > 0 else 1.0 for v in std])
 
     # ---- parameters ------------------------------------------------------------------------
 
@@ -433,7 +508,13 @@ class Network:
             weights=[cut(l, "weight") for l in range(L)],
             biases=[cut(l, "bias") for l in range(L)],
             metadata=dict(metadata or {}),
+            classes=list(self.classes) if self.classes is not None else None,
         )
+        if self._standardization is not None:
+            model.standardization = {
+                "mean": self._standardization[0],
+                "std": self._standardization[1],
+            }
         if self.batchnorm:
             model.batchnorm = [
                 {
@@ -496,6 +577,9 @@ class Network:
                 target[offset : offset + count] = values
         net.set_params(params)
         net.set_state(state)
+        if model.standardization is not None:
+            net.set_standardization(model.standardization["mean"], model.standardization["std"])
+        net.classes = model.classes
         net.metadata = dict(model.metadata)
         if model.optimizer is not None:
             net._pending_optimizer = {
@@ -523,6 +607,12 @@ class Network:
             )
         if len(ds) == 0:
             raise DataError(f"{what} is empty")
+        if self.classes is not None and ds.classes is not None and ds.classes != self.classes:
+            raise DataError(
+                f"{what} names its classes {_names(ds.classes)} but the network's are "
+                f"{_names(self.classes)}: map the labels to the network's classes "
+                f"(ann.load_csv(..., classes=net.classes))"
+            )
         return ds
 
     # ---- training ---------------------------------------------------------------------------
@@ -605,6 +695,7 @@ class Network:
             train = self._check_dataset(train, "train")
             train, validation = train.split(validation_split, seed=run_seed)
         train = self._check_dataset(train, "train")
+        self._prepare_input(train)
         if validation is not None:
             validation = self._check_dataset(validation, "validation")
         epochs = _positive_int(epochs, "epochs")
@@ -716,62 +807,58 @@ class Network:
         """{"loss": mean cross-entropy, "accuracy": fraction classified correctly} over ``ds``."""
         ds = self._check_dataset(ds, "data set")
         images, labels, n_rows, rows = ds.buffers()
-        _, _, loss_sum, correct = self._net.predict_u8(
+        _, _, loss_sum, correct = self._net.predict(
             images, labels, n_rows, rows, len(ds), want_probs=False, want_classes=False
         )
         return {"loss": loss_sum / len(ds), "accuracy": correct / len(ds)}
 
     def _infer(self, data: Any, want_probs: bool) -> tuple[array[float] | None, array[int], int]:
         D = self.sizes[0]
+        if isinstance(data, Images):
+            data = data._ds
         if isinstance(data, Dataset):
             ds = self._check_dataset(data, "data set")
             images, _, n_rows, rows = ds.buffers()
-            probs, classes, _, _ = self._net.predict_u8(
+            probs, classes, _, _ = self._net.predict(
                 images, None, n_rows, rows, len(ds), want_probs=want_probs, want_classes=True
             )
             return probs, classes, len(ds)
-        if isinstance(data, Images):
-            data = data.tobytes()
-        if isinstance(data, (bytes, bytearray, memoryview)):
-            raw = bytes(data)
-            if not raw or len(raw) % D:
-                raise DataError(
-                    f"{len(raw)} bytes of pixels are not a whole number of images of {D} pixels"
-                )
-            n = len(raw) // D
-            probs, classes, _, _ = self._net.predict_u8(
-                raw, None, n, None, n, want_probs=want_probs, want_classes=True
+        dtype, values, row = read_features(data, "predict input")
+        what = "bytes of pixels" if dtype == "uint8" else "values"
+        if row is not None and math.prod(row) != D:
+            raise DataError(
+                f"predict input: each row has {math.prod(row)} values but the network takes {D}"
             )
-            return probs, classes, n
-        # a sequence of images, each a sequence of D floats already scaled to [0, 1]
-        try:
-            float_rows = [list(row) for row in data]
-        except TypeError:
-            raise TypeError(
-                "predict takes a Dataset, uint8 bytes, or a list of float rows, not "
-                f"{type(data).__name__}"
-            ) from None
-        if not float_rows:
-            raise DataError("nothing to predict: no images given")
-        for i, row in enumerate(float_rows):
-            if len(row) != D:
-                raise DataError(f"image {i} has {len(row)} values but the network takes {D}")
-        try:
-            x = array("f", [v for row in float_rows for v in row])
-        except TypeError:
-            raise DataError("image values must be numbers") from None
-        probs, classes = self._net.predict_f32(x, len(float_rows))
-        return probs, classes, len(float_rows)
+        if not values or len(values) % D:
+            raise DataError(
+                f"{len(values)} {what} are not a whole number of images of {D} "
+                f"{'pixels' if dtype == 'uint8' else 'features'}"
+            )
+        n = len(values) // D
+        probs, classes, _, _ = self._net.predict(
+            values, None, n, None, n, want_probs=want_probs, want_classes=True
+        )
+        return probs, classes, n
 
     def predict(self, data: Any) -> list[int]:
-        """The most probable class of each image (a Dataset, uint8 bytes, or float rows)."""
+        """The most probable class of each row: ``data`` is a Dataset, or rows under the one
+        input rule (see ``Network``): uint8 data (bytes, a uint8 array or NumPy array) is
+        pixels, scaled by 1/255 as in training; other numbers (float rows, float or integer
+        arrays) are used as given. Either way the network's standardisation, if it has one,
+        follows. Returns class indices (``classes`` names them)."""
         _, classes, _ = self._infer(data, want_probs=False)
         return classes.tolist()
 
     def predict_proba(self, data: Any) -> list[list[float]]:
-        """The softmax probabilities of each image, one list of K floats per image."""
+        """The softmax probabilities of each row, one list of K floats per row; ``data`` as
+        for ``predict`` (uint8 is pixels / 255, other numbers are used as given)."""
         probs, _, n = self._infer(data, want_probs=True)
         assert probs is not None
         K = self.sizes[-1]
         values = probs.tolist()
         return [values[r * K : (r + 1) * K] for r in range(n)]
+
+
+def _names(classes: Sequence[str]) -> str:
+    shown = ", ".join(map(repr, classes[:5]))
+    return f"[{shown}{', ...' if len(classes) > 5 else ''}]"

@@ -271,6 +271,28 @@ def gather_u8(images: Any, idx: Sequence[int], D: int) -> Matrix:
     return x
 
 
+def gather_f32(features: Any, idx: Sequence[int], D: int) -> Matrix:
+    """x (B, D) = features[idx], as they are; NaN or infinities are an error (ann_gather_f32)."""
+    x: Matrix = []
+    for i in idx:
+        x.extend(features[i * D : (i + 1) * D])
+    if not all(math.isfinite(v) for v in x):
+        raise DataError("the input contains NaN or infinite values")
+    return x
+
+
+def gather(features: Any, idx: Sequence[int], D: int) -> Matrix:
+    """What net.c's load_rows gathers: uint8 pixels / 255, or float32 features as they are."""
+    if isinstance(features, array) and features.typecode == "f":
+        return gather_f32(features, idx, D)
+    return gather_u8(features, idx, D)
+
+
+def standardize(x: Sequence[float], mean: Sequence[float], std: Sequence[float], D: int) -> Matrix:
+    """x (B, D) -> (x - mean) / std column by column (ann_standardize)."""
+    return [(v - mean[i % D]) / std[i % D] for i, v in enumerate(x)]
+
+
 def splitmix64(state: int) -> tuple[int, int]:
     """(next 64 random bits, new state): the generator of csrc/ops.c, bit for bit."""
     state = (state + 0x9E3779B97F4A7C15) & MASK64
@@ -333,6 +355,32 @@ class RefNet:
         self.set_optimizer(ANN_SGD, 0.0, 0.9, 0.999, 1e-8, 0.0)
         self.max_norm = 0.0
         self.dropout_rng = 0
+        self.in_mean: list[float] | None = None  # input standardisation, as net.c's
+        self.in_std: list[float] | None = None
+
+    def set_standardization(self, mean: array[float] | None, std: array[float] | None) -> None:
+        """As ann_net_set_standardization: (x - mean) / std of every batch, or none."""
+        if mean is None or std is None:
+            if (mean is None) != (std is None):
+                raise ValueError("setting the input standardisation: give mean and std, or neither")
+            self.in_mean = self.in_std = None
+            return
+        D = self.sizes[0]
+        if len(mean) != D or len(std) != D:
+            raise ValueError(f"setting the input standardisation: expected {D} values each")
+        if not all(math.isfinite(m) for m in mean) or not all(
+            math.isfinite(v) and v > 0 for v in std
+        ):
+            raise ValueError("setting the input standardisation: an argument is out of range")
+        self.in_mean, self.in_std = list(mean), list(std)
+
+    def _input(self, images: Any, rows: Sequence[int]) -> Matrix:
+        """x (B, D) for the given rows, as net.c's load_rows makes it."""
+        D = self.sizes[0]
+        x = gather(images, rows, D)
+        if self.in_mean is not None and self.in_std is not None:
+            x = standardize(x, self.in_mean, self.in_std, D)
+        return x
 
     # ---- parameters and state ---------------------------------------------------------------
 
@@ -530,8 +578,8 @@ class RefNet:
         if batch < 2 and any(li.gamma >= 0 for li in self.layers):
             # as ann_net_forward_backward: one row has variance 0, nothing to normalise by
             raise ValueError("forward/backward: batch norm needs at least 2 rows per batch")
-        D, K = self.sizes[0], self.sizes[-1]
-        acts = self._forward(gather_u8(images, rows, D), batch, training=True)
+        K = self.sizes[-1]
+        acts = self._forward(self._input(images, rows), batch, training=True)
         batch_labels = [labels[i] for i in rows]
         loss, _, grad = softmax_cross_entropy(acts[-1], batch_labels, batch, K)
         correct = sum(
@@ -612,7 +660,7 @@ class RefNet:
             correct,
         )
 
-    def predict_u8(
+    def predict(
         self,
         images: Any,
         labels: Any,
@@ -626,18 +674,13 @@ class RefNet:
         rows = list(idx[:n]) if idx is not None else list(range(n))
         if any(not 0 <= i < n_rows for i in rows):
             raise DataError("a row index lies outside the data set")
-        acts = self._forward(gather_u8(images, rows, self.sizes[0]), n)
+        try:
+            x = self._input(images, rows)
+        except DataError as exc:
+            raise DataError(f"prediction: {exc}") from None
+        acts = self._forward(x, n)
         label_list = [labels[i] for i in rows] if labels is not None else None
         return self._finish(acts[-1], n, label_list, want_probs, want_classes)
-
-    def predict_f32(self, x: array[float], n: int) -> tuple[array[float], array[int]]:
-        values = list(x)
-        if not all(math.isfinite(v) for v in values):
-            raise DataError("prediction: the input contains NaN or infinite values")
-        acts = self._forward(values, n)
-        probs, classes, _, _ = self._finish(acts[-1], n, None, True, True)
-        assert probs is not None and classes is not None
-        return probs, classes
 
 
 def _argmax(values: Sequence[float]) -> int:

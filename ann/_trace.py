@@ -787,6 +787,8 @@ def _batch(images: Any, labels: Any, D: int, K: int) -> tuple[bytes, list[int]]:
     if isinstance(images, Dataset):
         if labels is not None:
             raise ValueError("trace takes the labels from the Dataset: pass labels=None")
+        if images.dtype != "uint8":
+            raise DataError("trace reads uint8 pixels; this data set holds float features")
         if images.features != D:
             raise DataError(
                 f"the data set has {images.features} features per image but the "

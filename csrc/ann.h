@@ -137,6 +137,14 @@ int ann_adam_update(float *params, float *m, float *v, const float *grads, int64
  * images is (N, D); every idx must lie in [0, N), else ANN_E_INDEX. */
 int ann_gather_u8(float *x, const uint8_t *images, int64_t N, const int32_t *idx, int B, int D);
 
+/* x (B, D) = features[idx[r]] for each row r: float32 features copied as they are.
+ * features is (N, D); every idx must lie in [0, N) (else ANN_E_INDEX) and every value gathered
+ * must be finite (else ANN_E_NONFINITE). */
+int ann_gather_f32(float *x, const float *features, int64_t N, const int32_t *idx, int B, int D);
+/* x (B, D) = (x - mean (D)) / std (D), in place, column by column: the standardisation of
+ * float inputs (see ann_net_set_standardization). */
+int ann_standardize(float *x, const float *mean, const float *std, int B, int D);
+
 /* Fisher-Yates shuffle of idx (n) driven by the splitmix64 generator whose state is *state. */
 int ann_shuffle(int32_t *idx, int64_t n, uint64_t *state);
 /* Next uniform float in [0, 1) from the splitmix64 stream *state: (next() >> 40) * 2^-24. */
@@ -148,6 +156,23 @@ float ann_random_uniform(uint64_t *state);
  * the same layout in a second buffer, so an update is one loop and a snapshot one memcpy.
  * ------------------------------------------------------------------------------------- */
 typedef struct ann_net ann_net;
+
+/* How a data set holds its features (ann_data.type). */
+enum { ANN_U8 = 0, ANN_F32 = 1 };
+
+/* A data set the network reads its batches from, in place (nothing is copied but the rows of
+ * one batch):
+ *   features (N, D)  ANN_U8: uint8 pixels, each read as x / 255 (ann_gather_u8);
+ *                    ANN_F32: float32 values, read as they are (ann_gather_f32);
+ *                    then, if the network has input statistics, standardised (x - mean) / std
+ *   labels (N)       class indices 0..K-1 (else ANN_E_LABEL), or NULL where none are needed
+ *   N                rows; a row index outside 0..N-1 gives ANN_E_INDEX */
+typedef struct {
+    const void *features;
+    int type;
+    const int32_t *labels;
+    int64_t N;
+} ann_data;
 
 /* What a tensor of the network is (the `kind` argument of ann_net_tensor). */
 enum {
@@ -198,14 +223,20 @@ float *ann_net_opt_v(ann_net *net);
 int64_t ann_net_opt_step(const ann_net *net);
 int ann_net_set_opt_step(ann_net *net, int64_t step);   /* ANN_E_ARG if step < 0 */
 
-/* Forward and backward, in training mode, on the batch images[idx[0..B-1]], labels[idx[...]]:
+/* Input standardisation: every batch read from an ann_data is, after the gather, turned into
+ * (x - mean) / std column by column (ann_standardize), in training and inference alike.
+ * mean (D) and std (D) are copied; std must be > 0 and both finite (else ANN_E_ARG). Both NULL
+ * turns it off (the default: pixels are only scaled by 1/255). */
+int ann_net_set_standardization(ann_net *net, const float *mean, const float *std);
+
+/* Forward and backward, in training mode, on the batch of rows idx[0..B-1] of data (whose
+ * labels must be given):
  * *loss = mean cross-entropy of the batch plus the L2 penalty, grads = its gradient.
  * With batch norm B must be at least 2 (ANN_E_SIZE otherwise): one row has no variance.
  * *correct (may be NULL) = rows whose argmax logit equals the label. Parameters are untouched
  * (batch-norm running statistics are updated, and the dropout stream advances). */
 int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
-                             const uint8_t *images, const uint8_t *labels, int64_t N,
-                             const int32_t *idx, int B);
+                             const ann_data *data, const int32_t *idx, int B);
 /* forward_backward, then the optimizer's update with learning rate lr: one foreign call per
  * mini-batch. A NaN or infinite loss returns ANN_E_NONFINITE before anything is updated.
  * What grads holds afterwards: the batch's whole gradient (L2 term included), as after
@@ -216,8 +247,7 @@ int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
  * of grads hold this batch's gradient, and the weight entries are not written (they keep what
  * an earlier call left there, zeros on a new network). */
 int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
-                       const uint8_t *images, const uint8_t *labels, int64_t N,
-                       const int32_t *idx, int B, float lr);
+                       const ann_data *data, const int32_t *idx, int B, float lr);
 
 /* The max-norm constraint (Srivastava et al. 2014): with c > 0, after every update of
  * ann_net_train_step (fused or not), each hidden unit's incoming weight vector -- column j of
@@ -234,16 +264,12 @@ int ann_net_set_max_norm(ann_net *net, float c);
  * ann_net_train_step). ANN_E_NULL if net is NULL. */
 int ann_net_set_fused(ann_net *net, int fused);
 
-/* Inference (batch norm from running statistics, no dropout) over n rows (images[idx[i]], or
- * rows 0..n-1 when idx is NULL), in blocks. Any output may be NULL: probs (n, K), classes (n).
- * With labels given (else NULL): *loss_sum = sum of -log p[label] (no L2 term),
- * *correct = number of rows whose argmax equals the label. */
-int ann_net_predict_u8(ann_net *net, float *probs, int32_t *classes,
-                       double *loss_sum, int64_t *correct,
-                       const uint8_t *images, const uint8_t *labels, int64_t N,
-                       const int32_t *idx, int64_t n);
-/* The same from float inputs x (n, D), already normalized. */
-int ann_net_predict_f32(ann_net *net, float *probs, int32_t *classes,
-                        const float *x, int64_t n);
+/* Inference (batch norm from running statistics, no dropout) over n rows of data (rows
+ * idx[0..n-1], or rows 0..n-1 when idx is NULL), in blocks. Any output may be NULL: probs
+ * (n, K), classes (n). With data->labels given (else NULL): *loss_sum = sum of -log p[label]
+ * (no L2 term), *correct = number of rows whose argmax equals the label. */
+int ann_net_predict(ann_net *net, float *probs, int32_t *classes,
+                    double *loss_sum, int64_t *correct,
+                    const ann_data *data, const int32_t *idx, int64_t n);
 
 #endif

@@ -13,6 +13,10 @@ uint64_t ann__splitmix64(uint64_t *state);                        /* next 64 ran
  * of ann_gather_u8, without its NULL/size checks. ANN_E_INDEX for a row outside 0..N-1. */
 int ann__gather_rows(float *x, const uint8_t *images, int64_t N, const int32_t *idx,
                      int64_t first, int B, int D);
+/* The same for float32 features, copied as they are: x (B, D) = rows features[idx[r]] (or
+ * first + r). ANN_E_INDEX for a row outside 0..N-1, ANN_E_NONFINITE for a NaN or infinity. */
+int ann__gather_rows_f32(float *x, const float *features, int64_t N, const int32_t *idx,
+                         int64_t first, int B, int D);
 
 /* The most threads the core uses, the caller included (ann_set_num_threads clamps to it). */
 #define ANN__MAX_THREADS 64

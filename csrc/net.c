@@ -59,6 +59,7 @@ struct ann_net {
     int fused;                  /* 1: run the speed-ups of net.c (the default); 0: plain steps */
     float max_norm;             /* > 0: the max-norm bound c on hidden units' incoming weights */
     double *col_norm;           /* (widest hidden layer) squared column norms, for max_norm */
+    float *in_mean, *in_std;    /* (D) each: input standardisation, or NULL (none) */
     /* workspace for `cap` rows */
     int cap;
     float *work;
@@ -167,6 +168,8 @@ void ann_net_destroy(ann_net *net)
     free(net->bn_mean);
     free(net->bn_var);
     free(net->col_norm);
+    free(net->in_mean);
+    free(net->in_std);
     free_workspace(net);
     free(net);
 }
@@ -319,12 +322,50 @@ static int ensure_capacity(ann_net *net, int rows)
 
 /* ---- a batch in ------------------------------------------------------------------------ */
 
-/* Read rows images[idx[r]] (or rows first..first+B-1 when idx is NULL) into act[0] as
- * floats x / 255: ann_gather_u8's loop (ops.c), which also takes the contiguous case. */
-static int load_rows(ann_net *net, const uint8_t *images, int64_t N, const int32_t *idx,
-                     int64_t first, int B)
+int ann_net_set_standardization(ann_net *net, const float *mean, const float *std)
 {
-    return ann__gather_rows(net->act[0], images, N, idx, first, B, net->sizes[0]);
+    if (!net) return ANN_E_NULL;
+    if (!mean != !std) return ANN_E_NULL;
+    int D = net->sizes[0];
+    if (!mean) {
+        free(net->in_mean);
+        free(net->in_std);
+        net->in_mean = net->in_std = NULL;
+        return ANN_OK;
+    }
+    for (int i = 0; i < D; i++)
+        if (!isfinite(mean[i]) || !(std[i] > 0.0f) || !isfinite(std[i])) return ANN_E_ARG;
+    if (!net->in_mean && !(net->in_mean = malloc((size_t)D * sizeof(float)))) return ANN_E_NOMEM;
+    if (!net->in_std && !(net->in_std = malloc((size_t)D * sizeof(float)))) return ANN_E_NOMEM;
+    memcpy(net->in_mean, mean, (size_t)D * sizeof(float));
+    memcpy(net->in_std, std, (size_t)D * sizeof(float));
+    return ANN_OK;
+}
+
+/* Read B rows of data (rows idx[r], or first..first+B-1 when idx is NULL) into act[0]
+ * (B, D): uint8 pixels as x / 255 (ann_gather_u8's loop, ops.c), float32 features as they
+ * are (ann_gather_f32's), then the network's input standardisation, if it has one. */
+static int load_rows(ann_net *net, const ann_data *data, const int32_t *idx, int64_t first,
+                     int B)
+{
+    float *x = net->act[0];                             /* (B, D) */
+    int D = net->sizes[0], status;
+    switch (data->type) {
+    case ANN_U8:
+        status = ann__gather_rows(x, data->features, data->N, idx, first, B, D);
+        /* the uint8 batch is ready here, as pixels / 255 */
+        break;
+    case ANN_F32:
+        status = ann__gather_rows_f32(x, data->features, data->N, idx, first, B, D);
+        break;
+    default:
+        return ANN_E_ARG;
+    }
+    if (status != ANN_OK) return status;
+    /* x (B, D) now holds the gathered batch, pixels / 255 or float features as given; the
+     * standardisation, if any, is the last step before the forward pass. */
+    if (net->in_mean) status = ann_standardize(x, net->in_mean, net->in_std, B, D);
+    return status;
 }
 
 /* Offset of hidden layer l's batch statistics in bn_mean / bn_var. */
@@ -351,17 +392,17 @@ static int64_t count_correct(const float *logits, const int32_t *labels, int B, 
     return hits;
 }
 
-/* Bring in B rows images[idx[r]] (or rows first + r when idx is NULL) for layer 0 and, when
- * labels is given, their labels into out_labels (B). Validates every index and label. */
-static int load_batch(ann_net *net, const uint8_t *images, const uint8_t *labels, int64_t N,
-                      const int32_t *idx, int64_t first, int B, int32_t *out_labels)
+/* Bring in B rows of data (rows idx[r], or first + r when idx is NULL) for layer 0 and, when
+ * data has labels, theirs into out_labels (B). Validates every index and label. */
+static int load_batch(ann_net *net, const ann_data *data, const int32_t *idx, int64_t first,
+                      int B, int32_t *out_labels)
 {
     int K = net->sizes[net->L];
-    int status = load_rows(net, images, N, idx, first, B);
-    if (status != ANN_OK || !labels) return status;
+    int status = load_rows(net, data, idx, first, B);
+    if (status != ANN_OK || !data->labels) return status;
     for (int r = 0; r < B; r++) {
-        out_labels[r] = labels[idx ? idx[r] : first + r];
-        if (out_labels[r] >= K) return ANN_E_LABEL;
+        out_labels[r] = data->labels[idx ? idx[r] : first + r];
+        if (out_labels[r] < 0 || out_labels[r] >= K) return ANN_E_LABEL;
     }
     return ANN_OK;
 }
@@ -644,25 +685,24 @@ static int backward_sgd(ann_net *net, int B, float lr)
 
 /* Checks the arguments of a training call and loads its B rows and labels into act[0] and
  * net->labels. */
-static int begin_batch(ann_net *net, double *loss, const uint8_t *images,
-                       const uint8_t *labels, int64_t N, const int32_t *idx, int B)
+static int begin_batch(ann_net *net, double *loss, const ann_data *data, const int32_t *idx,
+                       int B)
 {
-    if (!net || !loss || !images || !labels || !idx) return ANN_E_NULL;
-    if (B < 1 || N < 1) return ANN_E_SIZE;
+    if (!net || !loss || !data || !data->features || !data->labels || !idx) return ANN_E_NULL;
+    if (B < 1 || data->N < 1) return ANN_E_SIZE;
     /* A one-row batch has variance 0: batch norm would train on xhat = 0 and blend that 0
      * into the running variance, mis-normalising every later prediction (PyTorch refuses
      * it too). The training loop merges a lone last row into the batch before it. */
     if (B < 2 && net->batchnorm && net->L > 1) return ANN_E_SIZE;
     int status = ensure_capacity(net, B);
     if (status != ANN_OK) return status;
-    return load_batch(net, images, labels, N, idx, 0, B, net->labels);
+    return load_batch(net, data, idx, 0, B, net->labels);
 }
 
 int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
-                             const uint8_t *images, const uint8_t *labels, int64_t N,
-                             const int32_t *idx, int B)
+                             const ann_data *data, const int32_t *idx, int B)
 {
-    int status = begin_batch(net, loss, images, labels, N, idx, B);
+    int status = begin_batch(net, loss, data, idx, B);
     if (status == ANN_OK) status = forward(net, B, 1);
     if (status == ANN_OK) status = loss_forward_backward(net, B, loss, correct);
     if (status == ANN_OK) status = backward(net, B);
@@ -671,12 +711,11 @@ int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
 }
 
 int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
-                       const uint8_t *images, const uint8_t *labels, int64_t N,
-                       const int32_t *idx, int B, float lr)
+                       const ann_data *data, const int32_t *idx, int B, float lr)
 {
     if (!net) return ANN_E_NULL;
     if (!(lr >= 0.0f) || !isfinite(lr)) return ANN_E_ARG;
-    int status = begin_batch(net, loss, images, labels, N, idx, B);
+    int status = begin_batch(net, loss, data, idx, B);
     if (status == ANN_OK) status = forward(net, B, 1);
     if (status == ANN_OK) status = loss_forward_backward(net, B, loss, correct);
     if (status != ANN_OK) return status;        /* a NaN loss never reaches the weights */
@@ -725,13 +764,12 @@ static int finish_block(ann_net *net, float *probs, int32_t *classes, double *lo
     return ANN_OK;
 }
 
-int ann_net_predict_u8(ann_net *net, float *probs, int32_t *classes,
-                       double *loss_sum, int64_t *correct,
-                       const uint8_t *images, const uint8_t *labels, int64_t N,
-                       const int32_t *idx, int64_t n)
+int ann_net_predict(ann_net *net, float *probs, int32_t *classes,
+                    double *loss_sum, int64_t *correct,
+                    const ann_data *data, const int32_t *idx, int64_t n)
 {
-    if (!net || !images) return ANN_E_NULL;
-    if (n < 1 || N < 1 || (!idx && n > N)) return ANN_E_SIZE;
+    if (!net || !data || !data->features) return ANN_E_NULL;
+    if (n < 1 || data->N < 1 || (!idx && n > data->N)) return ANN_E_SIZE;
     int status = ensure_capacity(net, ANN_PREDICT_BLOCK);
     if (status != ANN_OK) return status;
     int K = net->sizes[net->L];
@@ -740,36 +778,13 @@ int ann_net_predict_u8(ann_net *net, float *probs, int32_t *classes,
     int32_t block_labels[ANN_PREDICT_BLOCK];
     for (int64_t start = 0; start < n; start += ANN_PREDICT_BLOCK) {
         int rows = (int)(n - start < ANN_PREDICT_BLOCK ? n - start : ANN_PREDICT_BLOCK);
-        status = load_batch(net, images, labels, N, idx ? idx + start : NULL, start, rows,
-                            block_labels);
+        status = load_batch(net, data, idx ? idx + start : NULL, start, rows, block_labels);
         if (status != ANN_OK) return status;
         status = forward(net, rows, 0);
         if (status == ANN_OK)
             status = finish_block(net, probs ? probs + start * K : NULL,
                                   classes ? classes + start : NULL, loss_sum, correct,
-                                  labels ? block_labels : NULL, rows);
-        if (status != ANN_OK) return status;
-    }
-    return ANN_OK;
-}
-
-int ann_net_predict_f32(ann_net *net, float *probs, int32_t *classes, const float *x, int64_t n)
-{
-    if (!net || !x) return ANN_E_NULL;
-    if (n < 1) return ANN_E_SIZE;
-    int status = ensure_capacity(net, ANN_PREDICT_BLOCK);
-    if (status != ANN_OK) return status;
-    int D = net->sizes[0], K = net->sizes[net->L];
-    for (int64_t start = 0; start < n; start += ANN_PREDICT_BLOCK) {
-        int rows = (int)(n - start < ANN_PREDICT_BLOCK ? n - start : ANN_PREDICT_BLOCK);
-        const float *src = x + start * D;
-        for (int64_t i = 0; i < (int64_t)rows * D; i++)
-            if (!isfinite(src[i])) return ANN_E_NONFINITE;
-        memcpy(net->act[0], src, (size_t)rows * D * sizeof(float));
-        status = forward(net, rows, 0);
-        if (status == ANN_OK)
-            status = finish_block(net, probs ? probs + start * K : NULL,
-                                  classes ? classes + start : NULL, NULL, NULL, NULL, rows);
+                                  data->labels ? block_labels : NULL, rows);
         if (status != ANN_OK) return status;
     }
     return ANN_OK;

@@ -417,6 +417,45 @@ int ann__gather_rows(float *x, const uint8_t *images, int64_t N, const int32_t *
     return ANN_OK;
 }
 
+int ann_gather_f32(float *x, const float *features, int64_t N, const int32_t *idx, int B, int D)
+{
+    if (!x || !features || !idx) return ANN_E_NULL;
+    if (B < 1 || D < 1 || N < 1) return ANN_E_SIZE;
+    return ann__gather_rows_f32(x, features, N, idx, 0, B, D);
+}
+
+/* The float32 twin of ann__gather_rows: a copy of each row, checked for NaN and infinities
+ * (the batch goes straight into the forward pass, where one NaN would poison every sum). */
+int ann__gather_rows_f32(float *x, const float *features, int64_t N, const int32_t *idx,
+                         int64_t first, int B, int D)
+{
+    for (int r = 0; r < B; r++) {
+        const int64_t row = idx ? idx[r] : first + r;
+        if (row < 0 || row >= N) return ANN_E_INDEX;
+    }
+    for (int r = 0; r < B; r++) {
+        const float *src = features + (size_t)(idx ? idx[r] : first + r) * D; /* (D) */
+        float *dst = x + (size_t)r * D;                                      /* (D) */
+        memcpy(dst, src, (size_t)D * sizeof(float));
+        for (int i = 0; i < D; i++)
+            if (!isfinite(dst[i])) return ANN_E_NONFINITE;
+    }
+    return ANN_OK;
+}
+
+/* x (B, D) = (x - mean) / std, column by column: the input standardisation of a network
+ * trained on float features (ann_net_set_standardization). */
+int ann_standardize(float *x, const float *mean, const float *std, int B, int D)
+{
+    if (!x || !mean || !std) return ANN_E_NULL;
+    if (B < 1 || D < 1) return ANN_E_SIZE;
+    for (int r = 0; r < B; r++) {
+        float *row = x + (size_t)r * D;                                      /* (D) */
+        for (int i = 0; i < D; i++) row[i] = (row[i] - mean[i]) / std[i];
+    }
+    return ANN_OK;
+}
+
 /* splitmix64 (Steele, Lea, Flood 2014): a 64-bit state advanced by a constant, then mixed.
  * Small, fast, and easy to reproduce in Python for the reference backend. */
 uint64_t ann__splitmix64(uint64_t *state)

@@ -63,7 +63,7 @@ def everything(net, opt: str, images: bytes, labels: bytes) -> dict:
     if opt != "sgd":
         m, v, step = net.get_optimizer_state(opt == "adam")
         out.update(m=m, v=v, step=step)
-    probs, classes, loss_sum, correct = net.predict_u8(
+    probs, classes, loss_sum, correct = net.predict(
         images, labels, N, None, N, want_probs=True, want_classes=True
     )
     out.update(probs=probs, classes=classes, loss_sum=loss_sum, correct=correct)

@@ -7,6 +7,7 @@ import os
 import random
 import subprocess
 import sys
+from array import array
 
 import pytest
 
@@ -37,7 +38,7 @@ def synthetic(n=120, D=30, K=4, seed=0, name="synthetic", mostly_zero=False):
 
 
 @pytest.mark.parametrize(
-    "layers", [[], [784], [784, 0, 10], [784, -1, 10], [784, 2.5, 10], "abc", [784, True, 10], None]
+    "layers", [[], [784], [784, 0, 10], [784, -1, 10], [784, 2.5, 10], "abc", [784, True, 10]]
 )
 def test_bad_layer_lists_are_rejected(layers):
     with pytest.raises((ValueError, TypeError)) as info:
@@ -285,7 +286,7 @@ def test_views_share_pixels_and_index_correctly():
     assert part[0] == ds[10] and part[-1] == ds[19]
     sub = part.subset([9, 0])
     assert sub[0] == ds[19] and sub[1] == ds[10] and sub._images is ds._images
-    assert sub.labels == bytes([ds[19][1], ds[10][1]])
+    assert sub.labels == array("i", [ds[19][1], ds[10][1]])
     assert ds.images.shape == (100, 30) and ds.images[3] == ds[3][0]
     with pytest.raises(IndexError):
         part[10]
@@ -351,7 +352,7 @@ def test_split_is_seeded_disjoint_and_complete():
 )
 def test_bad_in_memory_datasets(images, labels, shape, word):
     with pytest.raises(ann.DataError, match=word):
-        ann.Dataset(images, labels, shape)
+        ann.Dataset(images, labels, shape, num_classes=10)
 
 
 def test_one_hot():

@@ -95,3 +95,86 @@ def test_torch_snippet_runs_and_predicts_what_ann_predicts(tmp_path, batchnorm):
         r"(\[[\d, ]+\]) (\[[\d, ]+\])\n", proc.stdout
     ).groups()
     assert torch_classes == ann_classes
+
+
+# ---- "Your own data" ----------------------------------------------------------------------
+
+OWN_DATA = TEXT.split("## Your own data", 1)[1].split("\n## ", 1)[0]
+DATA_DIR = Path(__file__).resolve().parent / "data"
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _own_data_folder(tmp_path: Path) -> Path:
+    """A folder laid out as the checkout's root for the section's paths (tests/data/...)."""
+    shutil.copytree(DATA_DIR, tmp_path / "tests" / "data")
+    return tmp_path
+
+
+def _same_up_to_numbers(shown: list[str], actual: list[str], tolerance: float) -> None:
+    """Line by line the same text; each number within ``tolerance`` of the README's (float
+    sums differ a little between kernels), timings excepted."""
+    assert len(shown) == len(actual), (shown, actual)
+    for want, got in zip(shown, actual):
+        assert NUMBER.sub("#", want) == NUMBER.sub("#", got), (want, got)
+        if "trained in" in want or "thread(s)" in want:
+            continue
+        for a, b in zip(NUMBER.findall(want), NUMBER.findall(got)):
+            assert abs(float(a) - float(b)) <= tolerance * max(1.0, abs(float(a))), (want, got)
+
+
+def test_own_data_commands_print_what_the_readme_shows(tmp_path):
+    block = next(b for b in re.findall(r"```\n(.*?)```", OWN_DATA, re.DOTALL) if "$ ann" in b)
+    runs = re.findall(r"^\$ ann (.*)\n((?:(?!\$ ).*\n)*)", block, re.MULTILINE)
+    assert [r[0].split()[0] for r in runs] == ["train", "evaluate", "predict"]
+    folder = _own_data_folder(tmp_path)
+    for command, shown in runs:
+        proc = subprocess.run(
+            [sys.executable, "-m", "ann", *command.split()],
+            capture_output=True,
+            text=True,
+            cwd=folder,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr
+        # the seconds column of the training table is a timing: masked with the rest
+        lines = [re.sub(r"\s+\d+\.\d+$", "", x) for x in proc.stdout.splitlines()]
+        want = [re.sub(r"\s+\d+\.\d+$", "", x) for x in shown.splitlines()]
+        _same_up_to_numbers(want, lines, tolerance=0.02)
+        if command.startswith("predict"):  # the classes themselves, exactly
+            assert [x.split()[1] for x in lines] == [x.split()[1] for x in want]
+
+
+def test_own_data_python_example_prints_what_the_readme_shows(tmp_path):
+    example = next(b for b in PYTHON_BLOCKS if "ann.load_csv(" in b)
+    shown = OWN_DATA.split(example, 1)[1].split("prints\n\n```\n", 1)[1].split("```", 1)[0]
+    folder = _own_data_folder(tmp_path)
+    script = folder / "example.py"
+    script.write_text(example, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=folder, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    actual = proc.stdout.splitlines()
+    assert actual[0] == shown.splitlines()[0]  # the data set, its classes and columns
+    _same_up_to_numbers(shown.splitlines(), actual, tolerance=0.05)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numpy") is None, reason="needs numpy")
+def test_own_data_numpy_example_runs(tmp_path):
+    import ann
+
+    example = next(b for b in PYTHON_BLOCKS if "import numpy as np" in b)
+    shutil.copytree(Path(ann.__file__).parent / "data" / "sample", tmp_path / "mnist")
+    train, _ = ann.load_mnist(tmp_path / "mnist")
+    net = ann.Network([784, 16, 10], seed=0)
+    net.fit(train[:2000], epochs=1, lr=0.1, progress=False)
+    net.save(tmp_path / "model.safetensors")
+    script = tmp_path / "example.py"
+    script.write_text(example, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()
+    pixels, dataset = re.fullmatch(r"(\[[\d, ]+\]) (\[[\d, ]+\])", first).groups()
+    assert pixels == dataset and second == "True"

@@ -32,12 +32,12 @@ static int failures;
     } while (0)
 
 /* mostly_zero != 0: 90 % of the background pixels are 0, as 81 % of MNIST's are */
-static void make_data(uint8_t *images, uint8_t *labels, int mostly_zero)
+static void make_data(uint8_t *images, int32_t *labels, int mostly_zero)
 {
     uint64_t state = 42;
     for (int i = 0; i < N; i++) {
         int label = (int)(ann_random_uniform(&state) * K);
-        labels[i] = (uint8_t)label;
+        labels[i] = label;
         for (int j = 0; j < D; j++) {
             int bright = j / (D / K) == label;
             float background = ann_random_uniform(&state) * 60;
@@ -47,9 +47,12 @@ static void make_data(uint8_t *images, uint8_t *labels, int mostly_zero)
     }
 }
 
-static void train(const uint8_t *images, const uint8_t *labels, int optimizer, int batchnorm,
-                  float dropout, float lr, int fused)
+/* floats != NULL: train on these float32 features (the pixels / 255) instead of the pixels */
+static void train(const uint8_t *images, const float *floats, const int32_t *labels,
+                  int optimizer, int batchnorm, float dropout, float lr, int fused)
 {
+    const ann_data data = {floats ? (const void *)floats : images, floats ? ANN_F32 : ANN_U8,
+                           labels, N};
     const int32_t sizes[] = {D, 20, 8, K};     /* 20: not a multiple of 8, so padded */
     ann_net *net = NULL;
     int status = ann_net_create(&net, sizes, 4, batchnorm, dropout);
@@ -73,8 +76,7 @@ static void train(const uint8_t *images, const uint8_t *labels, int optimizer, i
             int B = N - start < 50 ? N - start : 50;
             double loss = 0.0;
             int64_t correct = 0;
-            status = ann_net_train_step(net, &loss, &correct, images, labels, N, order + start, B,
-                                        lr);
+            status = ann_net_train_step(net, &loss, &correct, &data, order + start, B, lr);
             CHECK(status == ANN_OK, "train_step: %s", ann_strerror(status));
             total += loss * B;
         }
@@ -88,33 +90,53 @@ static void train(const uint8_t *images, const uint8_t *labels, int optimizer, i
     int64_t correct = 0;
     int32_t *classes = malloc(N * sizeof *classes);
     float *probs = malloc((size_t)N * K * sizeof *probs);
-    status = ann_net_predict_u8(net, probs, classes, &loss_sum, &correct, images, labels, N,
-                                NULL, N);
-    CHECK(status == ANN_OK, "predict_u8: %s", ann_strerror(status));
+    status = ann_net_predict(net, probs, classes, &loss_sum, &correct, &data, NULL, N);
+    CHECK(status == ANN_OK, "predict: %s", ann_strerror(status));
     CHECK(correct > 0.8 * N, "accuracy too low: %lld/%d", (long long)correct, N);
     float *x = malloc((size_t)3 * D * sizeof *x);
     for (int i = 0; i < 3 * D; i++) x[i] = images[i] / 255.0f;
     int32_t classes_f[3];
-    status = ann_net_predict_f32(net, NULL, classes_f, x, 3);
+    const ann_data three = {x, ANN_F32, NULL, 3};
+    status = ann_net_predict(net, NULL, classes_f, NULL, NULL, &three, NULL, 3);
     CHECK(status == ANN_OK && classes_f[0] == classes[0] && classes_f[2] == classes[2],
-          "predict_f32 disagrees with predict_u8");
+          "float32 prediction disagrees with uint8");
+    /* standardised with mean 0 and std 1: the same floats, the same classes */
+    float mean[D], std[D];
+    for (int i = 0; i < D; i++) mean[i] = 0.0f, std[i] = 1.0f;
+    CHECK(ann_net_set_standardization(net, mean, std) == ANN_OK, "set_standardization");
+    status = ann_net_predict(net, NULL, classes_f, NULL, NULL, &three, NULL, 3);
+    CHECK(status == ANN_OK && classes_f[1] == classes[1], "identity standardisation changed it");
+    std[2] = 0.0f;
+    CHECK(ann_net_set_standardization(net, mean, std) == ANN_E_ARG, "std 0 accepted");
+    CHECK(ann_net_set_standardization(net, NULL, NULL) == ANN_OK, "clearing standardization");
     x[5] = NAN;
-    CHECK(ann_net_predict_f32(net, NULL, classes_f, x, 3) == ANN_E_NONFINITE, "NaN accepted");
+    CHECK(ann_net_predict(net, NULL, classes_f, NULL, NULL, &three, NULL, 3) == ANN_E_NONFINITE,
+          "NaN accepted");
+    const ann_data bad_type = {x, 9, NULL, 3};
+    CHECK(ann_net_predict(net, NULL, classes_f, NULL, NULL, &bad_type, NULL, 3) == ANN_E_ARG,
+          "unknown feature type accepted");
 
     /* bad arguments come back as codes */
     int32_t bad_idx[2] = {0, N};
     double loss = 0.0;
-    CHECK(ann_net_train_step(net, &loss, NULL, images, labels, N, bad_idx, 2, lr) == ANN_E_INDEX,
+    CHECK(ann_net_train_step(net, &loss, NULL, &data, bad_idx, 2, lr) == ANN_E_INDEX,
           "index past the end accepted");
-    CHECK(ann_net_train_step(net, &loss, NULL, images, labels, N, order, 0, lr) == ANN_E_SIZE,
+    CHECK(ann_net_train_step(net, &loss, NULL, &data, order, 0, lr) == ANN_E_SIZE,
           "batch 0 accepted");
-    CHECK(ann_net_train_step(net, &loss, NULL, images, labels, N, order, 5, -1.0f) == ANN_E_ARG,
+    CHECK(ann_net_train_step(net, &loss, NULL, &data, order, 5, -1.0f) == ANN_E_ARG,
           "negative lr accepted");
-    uint8_t bad_labels[N];
-    memcpy(bad_labels, labels, N);
+    int32_t bad_labels[N];
+    memcpy(bad_labels, labels, sizeof bad_labels);
+    const ann_data bad = {images, ANN_U8, bad_labels, N};
     bad_labels[order[3]] = K;
-    CHECK(ann_net_train_step(net, &loss, NULL, images, bad_labels, N, order, 5, lr) == ANN_E_LABEL,
+    CHECK(ann_net_train_step(net, &loss, NULL, &bad, order, 5, lr) == ANN_E_LABEL,
           "label out of range accepted");
+    bad_labels[order[3]] = -1;
+    CHECK(ann_net_train_step(net, &loss, NULL, &bad, order, 5, lr) == ANN_E_LABEL,
+          "negative label accepted");
+    const ann_data unlabelled = {images, ANN_U8, NULL, N};
+    CHECK(ann_net_train_step(net, &loss, NULL, &unlabelled, order, 5, lr) == ANN_E_NULL,
+          "training without labels accepted");
     free(x);
     free(classes);
     free(probs);
@@ -123,14 +145,19 @@ static void train(const uint8_t *images, const uint8_t *labels, int optimizer, i
 
 int main(void)
 {
-    uint8_t *images = malloc((size_t)N * D), *labels = malloc(N);
+    uint8_t *images = malloc((size_t)N * D);
+    int32_t *labels = malloc(N * sizeof *labels);
+    float *floats = malloc((size_t)N * D * sizeof *floats);
     for (int mostly_zero = 0; mostly_zero <= 1; mostly_zero++) {
         make_data(images, labels, mostly_zero);
+        for (int i = 0; i < N * D; i++) floats[i] = images[i] / 255.0f;
         for (int fused = 1; fused >= 0; fused--) {
-            train(images, labels, ANN_SGD, 0, 0.0f, 0.2f, fused);
-            train(images, labels, ANN_MOMENTUM, 1, 0.0f, 0.05f, fused);
-            train(images, labels, ANN_NESTEROV, 0, 0.2f, 0.05f, fused);
-            train(images, labels, ANN_ADAM, 1, 0.1f, 0.01f, fused);
+            train(images, NULL, labels, ANN_SGD, 0, 0.0f, 0.2f, fused);
+            train(images, NULL, labels, ANN_MOMENTUM, 1, 0.0f, 0.05f, fused);
+            train(images, NULL, labels, ANN_NESTEROV, 0, 0.2f, 0.05f, fused);
+            train(images, NULL, labels, ANN_ADAM, 1, 0.1f, 0.01f, fused);
+            train(images, floats, labels, ANN_SGD, 0, 0.0f, 0.2f, fused);
+            train(images, floats, labels, ANN_ADAM, 1, 0.0f, 0.01f, fused);
         }
     }
     CHECK(ann_net_set_fused(NULL, 0) == ANN_E_NULL, "set_fused(NULL) accepted");
@@ -141,6 +168,7 @@ int main(void)
     CHECK(ann_net_create(&net, zero_sizes, 1, 0, 0.0f) == ANN_E_SIZE, "one size accepted");
     ann_set_num_threads(1);   /* and back: the pool must shut down cleanly at exit */
     free(images);
+    free(floats);
     free(labels);
     printf("train_smoke: %s (%d failures)\n", failures ? "FAILED" : "passed", failures);
     return failures != 0;
