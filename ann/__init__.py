@@ -26,6 +26,7 @@ __all__ = [
     "TrainingError",
     "backend_info",
     "get_num_threads",
+    "load_dataset",
     "load_mnist",
     "normalize",
     "one_hot",
@@ -42,6 +43,7 @@ _WHERE = {
     "TrainingError": "_errors",
     "Dataset": "_data",
     "load_mnist": "_data",
+    "load_dataset": "_datasets",
     "normalize": "_data",
     "one_hot": "_data",
     "EarlyStopping": "_network",
@@ -56,6 +58,7 @@ _WHERE = {
 TYPE_CHECKING = False  # true for type checkers only: they see the real imports below
 if TYPE_CHECKING:
     from ._data import Dataset, load_mnist, normalize, one_hot
+    from ._datasets import load_dataset
     from ._errors import AnnError, BackendError, DataError, ModelFileError, TrainingError
     from ._network import EarlyStopping, History, Network, ReduceLROnPlateau
     from ._threads import backend_info, get_num_threads, set_num_threads

@@ -83,12 +83,22 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
-def _data_option(parser: argparse.ArgumentParser) -> None:
+def _data_option(parser: argparse.ArgumentParser, dataset: str | None = "mnist") -> None:
+    from ._datasets import NAMES
+
+    parser.add_argument(
+        "--dataset",
+        choices=NAMES,
+        default=dataset,
+        metavar="NAME",
+        help=f"the IDX data set: {', '.join(NAMES)} (default "
+        + (f"{dataset})" if dataset else "the one the model was trained on, else mnist)"),
+    )
     parser.add_argument(
         "--data",
         metavar="DIR",
-        help="folder with the four MNIST IDX files (raw or .gz), or 'sample'; "
-        "default: $ANN_DATA, else ~/.cache/ann (downloaded when missing, "
+        help="folder with the data set's four IDX files (raw or .gz), or 'sample' (MNIST); "
+        "default: $ANN_DATA, else ~/.cache/ann (downloaded when missing; for MNIST "
         "the built-in sample when that fails)",
     )
     parser.add_argument(
@@ -210,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("evaluate", help="loss, accuracy and confusion matrix of a model")
     evaluate.add_argument("model", metavar="MODEL")
-    _data_option(evaluate)
+    _data_option(evaluate, dataset=None)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
 
     predict = sub.add_parser("predict", help="classify images (IDX files, PNG or PGM drawings)")
@@ -396,13 +406,15 @@ def _load_data(
 def _load_data(
     args: argparse.Namespace, quiet: bool = False, test_only: bool = False
 ) -> tuple[MnistSource, Dataset | None, Dataset]:
-    """(source, train, test) MNIST; with ``test_only`` train is None and only the two test
-    files are looked for (or downloaded)."""
+    """(source, train, test) of ``--dataset``; with ``test_only`` train is None and only the
+    two test files are looked for (or downloaded)."""
     from . import _mnist
-    from ._data import _read_pair, _read_part
+    from ._datasets import KEYS, get_spec, read_parts
 
-    keys = ("test_images", "test_labels") if test_only else tuple(_mnist.FILES)
-    source = _mnist.find_mnist(
+    spec = get_spec(args.dataset or "mnist")
+    keys = ("test_images", "test_labels") if test_only else KEYS
+    source = _mnist.find_files(
+        spec,
         args.data,
         download=not args.no_download,
         progress=not quiet,
@@ -412,8 +424,8 @@ def _load_data(
     if source.note and source.kind != "folder":  # a download, or the sample fallback
         _note(source.note)
     if test_only:
-        return source, None, _read_part(source.paths, "test")
-    train, test = _read_pair(source.paths)
+        return source, None, read_parts(spec, source.paths, ("test",))[0]
+    train, test = read_parts(spec, source.paths)
     return source, train, test
 
 
@@ -526,7 +538,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     source, train_all, test = _load_data(args, args.quiet)
     train, val = train_all.split(args.val_fraction, seed=args.seed)
     if not args.resume:
-        sizes = [train.features] + (args.layers if args.layers is not None else [20, 7, 5]) + [10]
+        hidden = args.layers if args.layers is not None else [20, 7, 5]
+        sizes = [train.features, *hidden, train.num_classes]
         net = ann.Network(
             sizes, batchnorm=args.batchnorm, dropout=args.dropout or 0.0, seed=args.seed
         )
@@ -541,8 +554,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             patience=args.patience, min_delta=args.min_delta, check_every=args.check_every or 100
         )
     decay = ReduceLROnPlateau(factor=args.lr_decay) if args.lr_decay else None
+    named = "" if args.dataset == "mnist" else f"{args.dataset}, {train.num_classes} classes: "
     _say(
-        f"data: {len(train)} train / {len(val)} validation / {len(test)} test images "
+        f"data: {named}{len(train)} train / {len(val)} validation / {len(test)} test images "
         f"from {source.kind} ({_source_where(source)})"
     )
     extras = (" + batch norm" if net.batchnorm else "") + (
@@ -759,6 +773,7 @@ def _train_metadata(
     index: int = -1,
 ) -> dict[str, str]:
     return {
+        "dataset": args.dataset,  # names the classes for ann predict / evaluate
         "optimizer": args.optimizer,
         "lr": repr(args.lr),
         "batch_size": str(args.batch_size),
@@ -867,6 +882,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ._plot import confusion_matrix, format_confusion
 
     net = ann.Network.load(args.model)
+    if args.dataset is None:  # the one the model was trained on
+        from ._datasets import DATASETS
+
+        trained_on = net.metadata.get("dataset")
+        args.dataset = trained_on if trained_on in DATASETS else "mnist"
     source, _, test = _load_data(args, quiet=args.json, test_only=True)
     if test.features != net.sizes[0]:
         raise DataError(
@@ -971,24 +991,31 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise DataError(
                 f"{name}: image has {len(pixels)} pixels but the model takes {net.sizes[0]} inputs"
             )
+    from ._datasets import classes_of
+
+    names = getattr(net, "classes", None) or classes_of(net.metadata.get("dataset"))
+    if names is not None and len(names) != net.sizes[-1]:
+        names = None  # a model whose outputs are not the data set's classes
     probs = net.predict_proba(b"".join(pixels for _, pixels in inputs))
     if len(probs) != len(inputs):
         raise AnnError(f"internal error: {len(inputs)} images gave {len(probs)} predictions")
     for (name, _), p in zip(inputs, probs):
         best = max(range(len(p)), key=p.__getitem__)
+        label = names[best] if names is not None else str(best)
         if args.json:
             print(
                 json.dumps(
                     {
                         "file": name,
                         "class": best,
+                        **({"name": label} if names is not None else {}),
                         "probability": _float32(p[best]),
                         "probabilities": [_float32(v) for v in p],
                     }
                 )
             )
         else:
-            _say(f"{name}: {best} (p = {p[best]:.3f})")
+            _say(f"{name}: {label} (p = {p[best]:.3f})")
     return 0
 
 

@@ -81,7 +81,8 @@ class Dataset:
 
     ``Dataset(images, labels, shape)``: ``images`` holds ``len(labels) * prod(shape)`` bytes,
     ``labels`` one int in ``0..num_classes-1`` per image, ``shape`` the shape of one image
-    (``(28, 28)``) or its number of features.
+    (``(28, 28)``) or its number of features. ``classes`` optionally names each class
+    (a tuple of ``num_classes`` strings, also settable later as the ``classes`` attribute).
     """
 
     def __init__(
@@ -91,6 +92,7 @@ class Dataset:
         shape: Shape,
         *,
         num_classes: int = 10,
+        classes: Sequence[str] | None = None,
         name: str = "dataset",
     ) -> None:
         self.shape: tuple[int, ...] = (shape,) if isinstance(shape, int) else tuple(shape)
@@ -120,6 +122,10 @@ class Dataset:
                 f"{name}: label {self._labels[at]} of image {at} is outside 0..{num_classes - 1}"
             )
         self.num_classes = num_classes
+        if classes is not None and len(classes) != num_classes:
+            raise DataError(f"{name}: {len(classes)} class names for {num_classes} classes")
+        #: the name of each class index, or None
+        self.classes: tuple[str, ...] | None = tuple(classes) if classes is not None else None
         self.name = name
         self._start = 0  # a contiguous view covers base rows start..start+len
         self._len = n
@@ -240,51 +246,13 @@ def load_mnist(
     download: bool = True,
     progress: bool = True,
 ) -> tuple[Dataset, Dataset]:
-    """(train, test) MNIST data sets.
+    """(train, test) MNIST data sets: ``ann.load_dataset("mnist", ...)``.
 
     ``path`` is a folder holding the four IDX files (raw or .gz), or ``"sample"`` for the small
     sample built into the package. Without a path: ``$ANN_DATA``, else the user cache folder,
     downloading there when ``download`` is true, and falling back to the sample (with a warning)
     when the full set cannot be had. An explicit folder never falls back: its errors are raised.
     """
-    from . import _mnist
+    from ._datasets import load
 
-    source = _mnist.find_mnist(path, download=download, progress=progress)
-    if source.kind == "sample" and path != "sample":
-        import warnings
-
-        warnings.warn(source.note, UserWarning, stacklevel=2)
-    return _read_pair(source.paths)
-
-
-def _read_part(paths: Any, part: str) -> Dataset:
-    """The "train" or "test" data set from its two IDX files in ``paths``."""
-    from . import _idx
-
-    images = _idx.read_images(paths[f"{part}_images"])
-    labels = _idx.read_labels(paths[f"{part}_labels"])
-    _idx.check_pair(images, labels)
-    return Dataset(images.data, labels.data, (images.rows, images.cols), name=part)
-
-
-def _read_pair(paths: Any) -> tuple[Dataset, Dataset]:
-    """(train, test) from the four IDX files of ``paths`` (keys as in ``_mnist.FILES``)."""
-    from . import _idx
-
-    sets = []
-    for part in ("train", "test"):
-        images = _idx.read_images(paths[f"{part}_images"])
-        labels = _idx.read_labels(paths[f"{part}_labels"])
-        _idx.check_pair(images, labels)
-        sets.append((images, labels))
-    (train_images, train_labels), (test_images, test_labels) = sets
-    if (train_images.rows, train_images.cols) != (test_images.rows, test_images.cols):
-        raise DataError(
-            f"training images are {train_images.rows}x{train_images.cols} but test "
-            f"images are {test_images.rows}x{test_images.cols}",
-            path=test_images.path,
-        )
-    shape = (train_images.rows, train_images.cols)
-    train = Dataset(train_images.data, train_labels.data, shape, name="train")
-    test = Dataset(test_images.data, test_labels.data, shape, name="test")
-    return train, test
+    return load("mnist", path, download=download, progress=progress, stacklevel=3)
