@@ -1,8 +1,8 @@
 """Finding and downloading MNIST, against real HTTP servers on 127.0.0.1.
 
 No test here may reach the internet: every test runs with every data set's
-mirror variable ($ANN_MNIST_MIRRORS, ...) and MNIST's default mirrors pointing at 127.0.0.1, proxies disabled, and a guard that
-fails any connection to another host.
+mirror variable ($ANN_MNIST_MIRRORS, ...) and MNIST's default mirrors pointing at
+127.0.0.1, proxies disabled, and a guard that fails any connection to another host.
 """
 
 from __future__ import annotations
