@@ -104,7 +104,7 @@ def _data_option(parser: argparse.ArgumentParser, dataset: str | None = "mnist")
     parser.add_argument(
         "--no-download",
         action="store_true",
-        help="never download MNIST (use local files or the built-in sample)",
+        help="never download the data set (use local files, or for MNIST the built-in sample)",
     )
 
 

@@ -199,7 +199,7 @@ KMNIST = DatasetSpec(
 # Publication: Cohen, Afshar, Tapson & van Schaik, "EMNIST: an extension of MNIST to
 # handwritten letters" (arXiv:1702.05373), and NIST's page
 # https://www.nist.gov/itl/products-and-services/emnist-dataset, whose "binary format" link
-# is https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip: one zip (about 560 MB) holding
+# is https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip: one zip (some 540 MB) holding
 # every split as gzipped IDX files in a folder gzip/. Split sizes: the paper's Table II.
 # Class names: the splits' mapping files in that zip (emnist-<split>-mapping.txt: label,
 # ASCII code of the character), e.g. Balanced's 0-9, A-Z, then a b d e f g h n q r t.

@@ -9,14 +9,12 @@ import hashlib
 import io
 import json
 import struct
-import subprocess
-import sys
 import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from test_download import offline, serve  # noqa: F401  (fixtures, used by name)
+from test_download import _ann, offline, serve  # noqa: F401  (fixtures, used by name)
 
 import ann
 from ann import _datasets, _idx
@@ -348,16 +346,6 @@ def emnist_folder(folder: Path) -> None:
         )
         (folder / spec.files[f"{part}_images"]).write_bytes(idx((n, 28, 28), stored))
         (folder / spec.files[f"{part}_labels"]).write_bytes(idx((n,), labels))
-
-
-def _ann(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ann", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=str(Path(__file__).parent),
-    )
 
 
 def test_cli_trains_evaluates_and_predicts_emnist_balanced_with_its_class_names(tmp_path):
