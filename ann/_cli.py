@@ -535,6 +535,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         net = ann.Network.load(args.resume)
         counters = _check_resume(args, net)
+        trained_on = net.metadata.get("dataset")
+        if trained_on is not None and trained_on != args.dataset:
+            raise UsageError(
+                f"ann train: {args.resume} was trained on {trained_on}, not {args.dataset}: "
+                f"give --dataset {trained_on}"
+            )
     source, train_all, test = _load_data(args, args.quiet)
     train, val = train_all.split(args.val_fraction, seed=args.seed)
     if not args.resume:

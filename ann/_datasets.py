@@ -39,13 +39,17 @@ class Archive:
     ``members`` lists every file extracted from it, by base name (the archive may keep them
     in a folder), each with the image or label count its IDX header must declare (None for a
     file that is not IDX). All of them are extracted in one go, so the archive is fetched
-    once for every data set that shares it, and then deleted.
+    once for every data set that shares it, and then deleted. ``mappings`` names the
+    archive's class-mapping files (lines "label code [code]": the ASCII code of each label's
+    character), each with the label of class 0 and the class names ``ann`` uses, which the
+    file must agree with: they are read, checked and not kept.
     """
 
     name: str
     hashes: Mapping[str, str]  # "md5" / "gz" (sha256) of the archive as served
     max_bytes: int
     members: Mapping[str, int | None]
+    mappings: Mapping[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -240,6 +244,10 @@ EMNIST_ARCHIVE = Archive(
         name: sizes[0 if "-train-" in name else 1]
         for split, (_, sizes, _) in EMNIST_SPLITS.items()
         for name in _emnist_files(split).values()
+    },
+    mappings={
+        f"emnist-{split}-mapping.txt": (offset, classes)
+        for split, (classes, _, offset) in EMNIST_SPLITS.items()
     },
 )
 

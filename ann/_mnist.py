@@ -442,21 +442,27 @@ def _download_archive(
             connect_timeout,
             archive.max_bytes,
         )
-    _extract(zip_path, target, archive.members)
+    _extract(zip_path, target, archive.members, archive.mappings)
     if progress:
         print(
             f"{archive.name}: extracted {len(archive.members)} files into {target}, "
-            f"CRC-32 and image counts verified; deleted the archive",
+            f"CRC-32, image counts and class mappings verified; deleted the archive",
             file=out,
             flush=True,
         )
     _local(zip_path.unlink, zip_path)
 
 
-def _extract(zip_path: Path, target: Path, members: Mapping[str, int | None]) -> None:
+def _extract(
+    zip_path: Path,
+    target: Path,
+    members: Mapping[str, int | None],
+    mappings: Mapping[str, tuple[int, tuple[str, ...]]] | None = None,
+) -> None:
     """Extract the members named in `members` (by base name, wherever they sit in the zip)
     into `target`, each through a temporary file renamed into place once the zip's CRC-32
-    and, for IDX files, the image count of its header (the value in `members`) match."""
+    and, for IDX files, the image count of its header (the value in `members`) match. First
+    the class-mapping files of `mappings` are checked against the class names ``ann`` uses."""
     from . import _idx
 
     try:
@@ -465,9 +471,15 @@ def _extract(zip_path: Path, target: Path, members: Mapping[str, int | None]) ->
         raise DataError(f"not a readable zip archive ({exc})", path=zip_path) from None
     with archive:
         by_name = {Path(info.filename).name: info for info in archive.infolist()}
-        absent = [name for name in members if name not in by_name]
+        absent = [name for name in [*members, *(mappings or {})] if name not in by_name]
         if absent:
             raise DataError(f"the archive lacks {', '.join(absent)}", path=zip_path)
+        for name, (offset, classes) in (mappings or {}).items():
+            try:
+                text = archive.read(by_name[name]).decode("ascii")
+            except (OSError, EOFError, zlib.error, zipfile.BadZipFile, UnicodeError) as exc:
+                raise DataError(f"{name} is damaged ({exc})", path=zip_path) from None
+            _check_mapping(text, offset, classes, f"{name} in {zip_path}")
         for name, count in members.items():
             info = by_name[name]
             if info.file_size > _MAX_MEMBER_BYTES:
@@ -500,6 +512,28 @@ def _extract(zip_path: Path, target: Path, members: Mapping[str, int | None]) ->
             finally:
                 if tmp_path.exists():
                     tmp_path.unlink()
+
+
+def _check_mapping(text: str, offset: int, classes: Sequence[str], where: str) -> None:
+    """A mapping file ("label code [code]" per line) must give class ``label - offset`` the
+    character ``classes[label - offset]`` (its first code), for every class and no other."""
+    found: dict[int, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        try:
+            label, code = int(fields[0]), int(fields[1])
+            found[label - offset] = chr(code)
+        except (ValueError, IndexError, OverflowError):
+            raise DataError(f"{where}: line {number} is not 'label code': {line!r}") from None
+    expected = dict(enumerate(classes))
+    if found != expected:
+        wrong = sorted(set(found.items()) ^ set(expected.items()))[:3]
+        raise DataError(
+            f"{where}: the classes it maps differ from ann's ({len(found)} vs "
+            f"{len(expected)} classes; first differences (class, character): {wrong})"
+        )
 
 
 def _temporary(dest: Path) -> Path:

@@ -75,6 +75,19 @@ def test_transpose_images_turns_each_stored_image_upright():
         _idx.transpose_images(stored, 3, 2, 3)
 
 
+def test_transpose_images_across_blocks_matches_a_plain_loop():
+    import random
+
+    rng = random.Random(3)
+    count, rows, cols = 2500, 3, 5  # more images than one block of 1,024
+    data = bytes(rng.randrange(256) for _ in range(count * rows * cols))
+    expected = bytearray()
+    for i in range(count):
+        image = data[i * 15 : (i + 1) * 15]
+        expected += bytes(image[c * cols + r] for r in range(cols) for c in range(rows))
+    assert _idx.transpose_images(data, count, rows, cols) == bytes(expected)
+
+
 def test_read_header_reads_only_the_header(tmp_path):
     path = tmp_path / "x.gz"
     # a declared count of 7 but only 2 images: the header alone does not notice
@@ -208,17 +221,25 @@ def test_a_set_without_sample_fails_when_it_cannot_be_had(request, tmp_path, mon
 
 
 def emnist_zip(counts: dict[str, tuple[int, int]], *, extra: dict[str, bytes] | None = None):
-    """NIST's gzip.zip in miniature: every split's four files under gzip/, plus `extra`."""
+    """NIST's gzip.zip in miniature: every split's four files and mapping file under gzip/;
+    `extra` adds members or replaces those of the same name."""
+    members: dict[str, bytes] = {}
+    for split, (n_train, n_test) in counts.items():
+        spec = DATASETS[f"emnist-{split}"]
+        low = spec.label_offset
+        files = synthetic_files(spec, [low] * n_train, [low + 1] * n_test)
+        for name, data in files.items():
+            members[f"gzip/{name}"] = data
+        # as NIST's: "label code" lines, Letters also with the lower-case code
+        lines = [
+            f"{i + low} {ord(c)}" + (f" {ord(c.lower())}" if low else "")
+            for i, c in enumerate(spec.classes)
+        ]
+        members[f"gzip/emnist-{split}-mapping.txt"] = ("\n".join(lines) + "\n").encode()
+    members.update(extra or {})
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for split, (n_train, n_test) in counts.items():
-            spec = DATASETS[f"emnist-{split}"]
-            low = spec.label_offset
-            files = synthetic_files(spec, [low] * n_train, [low + 1] * n_test)
-            for name, data in files.items():
-                archive.writestr(f"gzip/{name}", data)
-            archive.writestr(f"gzip/emnist-{split}-mapping.txt", "0 48\n")
-        for name, data in (extra or {}).items():
+        for name, data in members.items():
             archive.writestr(name, data)
     return buffer.getvalue()
 
@@ -396,3 +417,35 @@ def test_every_spec_is_consistent():
         name for split in ("balanced", "letters", "digits")
         for name in DATASETS[f"emnist-{split}"].files.values()
     }  # fmt: skip
+
+
+def test_emnist_mapping_files_must_agree_with_the_class_names(request, tmp_path, monkeypatch):
+    start = request.getfixturevalue("serve")
+    monkeypatch.setenv("ANN_DATA", str(tmp_path / "cache"))
+    # NIST's Balanced mapping, with "t" (116) where ann has "r" (114) at class 45
+    wrong = "\n".join(
+        f"{i} {ord(c) if i != 45 else 116}"
+        for i, c in enumerate(DATASETS["emnist-balanced"].classes)
+    )
+    blob = emnist_zip(COUNTS, extra={"gzip/emnist-balanced-mapping.txt": wrong.encode()})
+    use_archive(monkeypatch, blob)
+    monkeypatch.setenv("ANN_EMNIST_MIRRORS", start({"gzip.zip": blob}).url)
+    with pytest.raises(ann.DataError) as caught:
+        ann.load_dataset("emnist-digits", progress=False)
+    message = str(caught.value)
+    assert "emnist-balanced-mapping.txt" in message and "(45, 'r'), (45, 't')" in message
+    assert list((tmp_path / "cache" / "emnist").iterdir()) == [
+        tmp_path / "cache" / "emnist" / "gzip.zip"
+    ]
+
+
+def test_resuming_on_another_data_set_is_refused(tmp_path):
+    model = tmp_path / "m.safetensors"
+    out = _ann(
+        "train", "--data", "sample", "--epochs", "1", "--patience", "0", "--save", str(model),
+        "--quiet",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    again = _ann("train", "--dataset", "kmnist", "--resume", str(model), "--epochs", "1")
+    assert again.returncode == 2 and "Traceback" not in again.stderr
+    assert f"{model} was trained on mnist, not kmnist: give --dataset mnist" in again.stderr
