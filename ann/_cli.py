@@ -429,6 +429,12 @@ def _load_data(
     return source, train, test
 
 
+def _dataset_title(args: argparse.Namespace) -> str:
+    from ._datasets import get_spec
+
+    return get_spec(args.dataset or "mnist").title
+
+
 def _source_where(source: MnistSource) -> str:
     return ", ".join(sorted({str(p.parent) for p in source.paths.values()}))
 
@@ -1134,6 +1140,11 @@ def cmd_trace(args: argparse.Namespace) -> int:
                 f"ann trace: --digits: the images have {train.features} pixels, "
                 f"so --layers must start with {train.features}, not {sizes[0]}"
             )
+        if train.num_classes > sizes[-1]:
+            raise UsageError(
+                f"ann trace: --digits on {args.dataset}: its {train.num_classes} classes need "
+                f"--layers ending in {train.num_classes}, not {sizes[-1]}"
+            )
         if args.batch > len(train):
             raise DataError(
                 f"--batch {args.batch}: the training set of {source.kind} "
@@ -1141,7 +1152,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
             )
         result = net.trace(train[: args.batch], **options)
         result["images"] = (
-            f"MNIST training images 0-{args.batch - 1} from {source.kind} ({_source_where(source)})"
+            f"{_dataset_title(args)} training images 0-{args.batch - 1} from {source.kind} "
+            f"({_source_where(source)})"
         )
     else:
         rng = random.Random(args.seed)

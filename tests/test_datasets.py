@@ -449,3 +449,17 @@ def test_resuming_on_another_data_set_is_refused(tmp_path):
     again = _ann("train", "--dataset", "kmnist", "--resume", str(model), "--epochs", "1")
     assert again.returncode == 2 and "Traceback" not in again.stderr
     assert f"{model} was trained on mnist, not kmnist: give --dataset mnist" in again.stderr
+
+
+def test_experiment_and_trace_size_their_networks_to_the_data_set(tmp_path):
+    data = tmp_path / "emnist"
+    emnist_folder(data)
+    out = _ann("experiment", "--quick", "--dataset", "emnist-balanced", "--data", str(data))
+    assert out.returncode == 0, out.stderr
+    assert "images: 784-20-7-5-47, SGD" in out.stdout
+    common = ("trace", "--digits", "--dataset", "emnist-balanced", "--data", str(data))
+    refused = _ann(*common)
+    assert refused.returncode == 2 and "need --layers ending in 47, not 10" in refused.stderr
+    traced = _ann(*common, "--layers", "784,4,47", "--json")
+    assert traced.returncode == 0, traced.stderr
+    assert json.loads(traced.stdout)["images"].startswith("EMNIST Balanced training images 0-1")
