@@ -30,6 +30,7 @@ __all__ = [
     "backend_info",
     "get_num_threads",
     "load_csv",
+    "load_dataset",
     "load_mnist",
     "normalize",
     "one_hot",
@@ -47,6 +48,7 @@ _WHERE = {
     "Dataset": "_data",
     "load_csv": "_csv",
     "load_mnist": "_data",
+    "load_dataset": "_datasets",
     "normalize": "_data",
     "one_hot": "_data",
     "EarlyStopping": "_network",
@@ -65,6 +67,7 @@ TYPE_CHECKING = False  # true for type checkers only: they see the real imports 
 if TYPE_CHECKING:
     from ._csv import load_csv
     from ._data import Dataset, load_mnist, normalize, one_hot
+    from ._datasets import load_dataset
     from ._errors import AnnError, BackendError, DataError, ModelFileError, TrainingError
     from ._network import EarlyStopping, History, Network
     from ._schedules import Cosine, OneCycle, ReduceLROnPlateau, Warmup

@@ -83,13 +83,25 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
-def _data_option(parser: argparse.ArgumentParser, csv: bool = True) -> None:
+def _data_option(
+    parser: argparse.ArgumentParser, dataset: str | None = "mnist", csv: bool = True
+) -> None:
+    from ._datasets import NAMES
+
+    parser.add_argument(
+        "--dataset",
+        choices=NAMES,
+        default=dataset,
+        metavar="NAME",
+        help=f"the IDX data set: {', '.join(NAMES)} (default "
+        + (f"{dataset})" if dataset else "the one the model was trained on, else mnist)"),
+    )
     parser.add_argument(
         "--data",
         metavar="DIR",
-        help="folder with the four MNIST IDX files (raw or .gz), or 'sample'"
+        help="folder with the data set's four IDX files (raw or .gz), or 'sample' (MNIST); "
         + (", or a CSV file of your own (FILE.csv: numbers, one row per example)" if csv else "")
-        + "; default: $ANN_DATA, else ~/.cache/ann (downloaded when missing, "
+        + "; default: $ANN_DATA, else ~/.cache/ann (downloaded when missing; for MNIST "
         "the built-in sample when that fails)",
     )
     if csv:
@@ -97,7 +109,7 @@ def _data_option(parser: argparse.ArgumentParser, csv: bool = True) -> None:
     parser.add_argument(
         "--no-download",
         action="store_true",
-        help="never download MNIST (use local files or the built-in sample)",
+        help="never download the data set (use local files, or for MNIST the built-in sample)",
     )
 
 
@@ -274,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("evaluate", help="loss, accuracy and confusion matrix of a model")
     evaluate.add_argument("model", metavar="MODEL")
-    _data_option(evaluate)
+    _data_option(evaluate, dataset=None)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
 
     predict = sub.add_parser(
@@ -471,13 +483,15 @@ def _load_data(
 def _load_data(
     args: argparse.Namespace, quiet: bool = False, test_only: bool = False
 ) -> tuple[MnistSource, Dataset | None, Dataset]:
-    """(source, train, test) MNIST; with ``test_only`` train is None and only the two test
-    files are looked for (or downloaded)."""
+    """(source, train, test) of ``--dataset``; with ``test_only`` train is None and only the
+    two test files are looked for (or downloaded)."""
     from . import _mnist
-    from ._data import _read_pair, _read_part
+    from ._datasets import KEYS, get_spec, read_parts
 
-    keys = ("test_images", "test_labels") if test_only else tuple(_mnist.FILES)
-    source = _mnist.find_mnist(
+    spec = get_spec(args.dataset or "mnist")
+    keys = ("test_images", "test_labels") if test_only else KEYS
+    source = _mnist.find_files(
+        spec,
         args.data,
         download=not args.no_download,
         progress=not quiet,
@@ -487,9 +501,15 @@ def _load_data(
     if source.note and source.kind != "folder":  # a download, or the sample fallback
         _note(source.note)
     if test_only:
-        return source, None, _read_part(source.paths, "test")
-    train, test = _read_pair(source.paths)
+        return source, None, read_parts(spec, source.paths, ("test",))[0]
+    train, test = read_parts(spec, source.paths)
     return source, train, test
+
+
+def _dataset_title(args: argparse.Namespace) -> str:
+    from ._datasets import get_spec
+
+    return get_spec(args.dataset or "mnist").title
 
 
 def _source_where(source: MnistSource) -> str:
@@ -599,6 +619,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         net = ann.Network.load(args.resume)
         counters = _check_resume(args, net)
+        trained_on = net.metadata.get("dataset")
+        if trained_on is not None and not _is_csv(args.data) and trained_on != args.dataset:
+            raise UsageError(
+                f"ann train: {args.resume} was trained on {trained_on}, not {args.dataset}: "
+                f"give --dataset {trained_on}"
+            )
     source: MnistSource | None = None
     test: Dataset | None
     if _is_csv(args.data):  # your own table: a train/validation split, no test set
@@ -625,8 +651,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             patience=args.patience, min_delta=args.min_delta, check_every=args.check_every or 100
         )
     if source is not None and test is not None:
+        named = "" if args.dataset == "mnist" else f"{args.dataset}, {train.num_classes} classes: "
         _say(
-            f"data: {len(train)} train / {len(val)} validation / {len(test)} test images "
+            f"data: {named}{len(train)} train / {len(val)} validation / {len(test)} test images "
             f"from {source.kind} ({_source_where(source)})"
         )
     else:
@@ -891,6 +918,8 @@ def _train_metadata(
     index: int = -1,
 ) -> dict[str, str]:
     return {
+        # names the classes for ann predict / evaluate ("csv": they are in the model's classes)
+        "dataset": "csv" if _is_csv(args.data) else args.dataset,
         "optimizer": args.optimizer,
         "lr": repr(args.lr),
         "batch_size": str(args.batch_size),
@@ -1017,6 +1046,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         test = ann.load_csv(args.data, label=_label_column(args.label), classes=classes)
         where, what = args.data, f"{len(test)} rows from {args.data}"
     else:
+        if args.dataset is None:  # the one the model was trained on
+            from ._datasets import DATASETS
+
+            trained_on = net.metadata.get("dataset")
+            args.dataset = trained_on if trained_on in DATASETS else "mnist"
         source, _, test = _load_data(args, quiet=args.json, test_only=True)
         where = _source_where(source)
         what = f"{len(test)} test images from {source.kind} ({where})"
@@ -1159,24 +1193,31 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise DataError(
                 f"{name}: image has {len(pixels)} pixels but the model takes {net.sizes[0]} inputs"
             )
+    from ._datasets import classes_of
+
+    names = getattr(net, "classes", None) or classes_of(net.metadata.get("dataset"))
+    if names is not None and len(names) != net.sizes[-1]:
+        names = None  # a model whose outputs are not the data set's classes
     probs = net.predict_proba(b"".join(pixels for _, pixels in inputs))
     if len(probs) != len(inputs):
         raise AnnError(f"internal error: {len(inputs)} images gave {len(probs)} predictions")
     for (name, _), p in zip(inputs, probs):
         best = max(range(len(p)), key=p.__getitem__)
+        label = names[best] if names is not None else str(best)
         if args.json:
             print(
                 json.dumps(
                     {
                         "file": name,
                         "class": best,
+                        **({"name": label} if names is not None else {}),
                         "probability": _float32(p[best]),
                         "probabilities": [_float32(v) for v in p],
                     }
                 )
             )
         else:
-            _say(f"{name}: {best} (p = {p[best]:.3f})")
+            _say(f"{name}: {label} (p = {p[best]:.3f})")
     return 0
 
 
@@ -1291,6 +1332,11 @@ def cmd_trace(args: argparse.Namespace) -> int:
                 f"ann trace: --digits: the images have {train.features} pixels, "
                 f"so --layers must start with {train.features}, not {sizes[0]}"
             )
+        if train.num_classes > sizes[-1]:
+            raise UsageError(
+                f"ann trace: --digits on {args.dataset}: its {train.num_classes} classes need "
+                f"--layers ending in {train.num_classes}, not {sizes[-1]}"
+            )
         if args.batch > len(train):
             raise DataError(
                 f"--batch {args.batch}: the training set of {source.kind} "
@@ -1298,7 +1344,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
             )
         result = net.trace(train[: args.batch], **options)
         result["images"] = (
-            f"MNIST training images 0-{args.batch - 1} from {source.kind} ({_source_where(source)})"
+            f"{_dataset_title(args)} training images 0-{args.batch - 1} from {source.kind} "
+            f"({_source_where(source)})"
         )
     else:
         rng = random.Random(args.seed)

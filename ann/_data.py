@@ -309,7 +309,8 @@ class Dataset:
     (``(28, 28)``) or its number of features; by default it comes from the data (a 2-D or
     3-D buffer, rows of a list) or is ``len(images) / len(labels)``. ``num_classes`` defaults
     to ``len(classes)`` when class names are given, else the largest label + 1 (at least 2).
-    ``classes`` names each class index (``load_csv`` fills it from string labels).
+    ``classes`` names each class index (``load_csv`` fills it from string labels,
+    ``load_dataset`` from the data set's publication); also settable later as an attribute.
     Float features must be finite.
     """
 
@@ -383,6 +384,10 @@ class Dataset:
         self.classes: list[str] | None = list(classes) if classes is not None else None
         #: the name of each feature (a CSV file's header), or None
         self.feature_names: list[str] | None = None
+        if self.classes is not None and len(self.classes) != self.num_classes:
+            raise DataError(
+                f"{name}: {len(self.classes)} class names for {self.num_classes} classes"
+            )
         self._start = 0  # a contiguous view covers base rows start..start+len
         self._len = n
         self._index: array[int] | None = None  # or int32 base-row numbers of a gathered view
@@ -526,51 +531,13 @@ def load_mnist(
     download: bool = True,
     progress: bool = True,
 ) -> tuple[Dataset, Dataset]:
-    """(train, test) MNIST data sets.
+    """(train, test) MNIST data sets: ``ann.load_dataset("mnist", ...)``.
 
     ``path`` is a folder holding the four IDX files (raw or .gz), or ``"sample"`` for the small
     sample built into the package. Without a path: ``$ANN_DATA``, else the user cache folder,
     downloading there when ``download`` is true, and falling back to the sample (with a warning)
     when the full set cannot be had. An explicit folder never falls back: its errors are raised.
     """
-    from . import _mnist
+    from ._datasets import load
 
-    source = _mnist.find_mnist(path, download=download, progress=progress)
-    if source.kind == "sample" and path != "sample":
-        import warnings
-
-        warnings.warn(source.note, UserWarning, stacklevel=2)
-    return _read_pair(source.paths)
-
-
-def _read_part(paths: Any, part: str) -> Dataset:
-    """The "train" or "test" data set from its two IDX files in ``paths``."""
-    from . import _idx
-
-    images = _idx.read_images(paths[f"{part}_images"])
-    labels = _idx.read_labels(paths[f"{part}_labels"])
-    _idx.check_pair(images, labels)
-    return Dataset(images.data, labels.data, (images.rows, images.cols), name=part)
-
-
-def _read_pair(paths: Any) -> tuple[Dataset, Dataset]:
-    """(train, test) from the four IDX files of ``paths`` (keys as in ``_mnist.FILES``)."""
-    from . import _idx
-
-    sets = []
-    for part in ("train", "test"):
-        images = _idx.read_images(paths[f"{part}_images"])
-        labels = _idx.read_labels(paths[f"{part}_labels"])
-        _idx.check_pair(images, labels)
-        sets.append((images, labels))
-    (train_images, train_labels), (test_images, test_labels) = sets
-    if (train_images.rows, train_images.cols) != (test_images.rows, test_images.cols):
-        raise DataError(
-            f"training images are {train_images.rows}x{train_images.cols} but test "
-            f"images are {test_images.rows}x{test_images.cols}",
-            path=test_images.path,
-        )
-    shape = (train_images.rows, train_images.cols)
-    train = Dataset(train_images.data, train_labels.data, shape, name="train")
-    test = Dataset(test_images.data, test_labels.data, shape, name="test")
-    return train, test
+    return load("mnist", path, download=download, progress=progress, stacklevel=3)

@@ -43,7 +43,8 @@ def run_experiment(
     runs = list(itertools.product(grid["batch_sizes"], grid["batchnorm"], grid["l2"]))
     say(
         f"{len(runs)} runs on {len(train)} train / {len(val)} validation / {len(test)} test "
-        f"images: 784-20-7-5-10, SGD lr {LR}, up to {grid['max_epochs']} epochs, early stopping "
+        f"images: {train.features}-20-7-5-{train.num_classes}, SGD lr {LR}, "
+        f"up to {grid['max_epochs']} epochs, early stopping "
         f"(patience {STOPPING['patience']}, check every {STOPPING['check_every']} steps)"
     )
     header = (
@@ -54,7 +55,7 @@ def run_experiment(
     curves = {}
     say(header)
     for batch, bn, l2 in runs:
-        net = Network([train.features, 20, 7, 5, 10], batchnorm=bn, seed=seed)
+        net = Network([train.features, 20, 7, 5, train.num_classes], batchnorm=bn, seed=seed)
         started = time.perf_counter()
         history = net.fit(
             train,

@@ -1,8 +1,8 @@
 """Finding and downloading MNIST, against real HTTP servers on 127.0.0.1.
 
-No test here may reach the internet: every test runs with $ANN_MNIST_MIRRORS
-and DEFAULT_MIRRORS pointing at 127.0.0.1, proxies disabled, and a guard that
-fails any connection to another host.
+No test here may reach the internet: every test runs with every data set's
+mirror variable ($ANN_MNIST_MIRRORS, ...) and MNIST's default mirrors pointing at
+127.0.0.1, proxies disabled, and a guard that fails any connection to another host.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import struct
 import subprocess
 import threading
 import time
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Union
@@ -24,6 +25,7 @@ import pytest
 from conftest import REPO, require_mnist
 
 from ann import _mnist
+from ann._datasets import DATASETS
 from ann._errors import DataError
 from ann._mnist import (
     FILES,
@@ -154,8 +156,9 @@ def serve():
 @pytest.fixture(autouse=True)
 def offline(monkeypatch, tmp_path):
     """Keep every test on 127.0.0.1 and away from the user's real cache folder."""
-    monkeypatch.setenv("ANN_MNIST_MIRRORS", NOWHERE)
-    monkeypatch.setattr(_mnist, "DEFAULT_MIRRORS", [NOWHERE])
+    for spec in DATASETS.values():
+        monkeypatch.setenv(spec.mirrors_env, NOWHERE)
+    monkeypatch.setattr(_mnist, "MNIST", replace(_mnist.MNIST, default_mirrors=(NOWHERE,)))
     monkeypatch.setenv("ANN_DATA", str(tmp_path / "default-cache"))
     for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
@@ -167,6 +170,11 @@ def offline(monkeypatch, tmp_path):
         return real_create_connection(address, *args, **kwargs)
 
     monkeypatch.setattr(socket, "create_connection", local_only)
+
+
+def use_sample_hashes(monkeypatch) -> None:
+    """Make MNIST's spec accept the built-in sample's files as the real ones."""
+    monkeypatch.setattr(_mnist, "MNIST", replace(_mnist.MNIST, hashes=sample_hashes()))
 
 
 def sha256(data: bytes) -> str:
@@ -522,7 +530,7 @@ def test_default_folder_without_download_uses_the_sample_and_no_network(
 def test_default_folder_is_filled_once_then_used(serve, tmp_path, monkeypatch):
     server = serve(sample_files())
     monkeypatch.setenv("ANN_MNIST_MIRRORS", server.url)
-    monkeypatch.setattr(_mnist, "SHA256", sample_hashes())
+    use_sample_hashes(monkeypatch)
     cache = tmp_path / "cache" / "ann"  # does not exist yet
 
     monkeypatch.setenv("ANN_DATA", str(cache))
@@ -569,15 +577,16 @@ def test_mirrors_from_env(monkeypatch):
     monkeypatch.setenv("ANN_MNIST_MIRRORS", " http://a.example/m , ,https://b.example/x/ ,")
     assert mirrors_from_env() == ["http://a.example/m/", "https://b.example/x/"]
     monkeypatch.setenv("ANN_MNIST_MIRRORS", "  , ")
-    monkeypatch.setattr(_mnist, "DEFAULT_MIRRORS", ["http://127.0.0.1:9/default/"])
-    assert mirrors_from_env() == ["http://127.0.0.1:9/default/"]
+    default = ("http://127.0.0.1:9/default/",)
+    monkeypatch.setattr(_mnist, "MNIST", replace(_mnist.MNIST, default_mirrors=default))
+    assert mirrors_from_env() == list(default)
     monkeypatch.delenv("ANN_MNIST_MIRRORS")
-    assert mirrors_from_env() == ["http://127.0.0.1:9/default/"]
+    assert mirrors_from_env() == list(default)
 
 
 def test_the_shipped_default_mirrors_are_the_public_https_ones():
     # Read from the module source, since the autouse fixture replaces the attribute.
-    text = Path(_mnist.__file__).read_text(encoding="utf-8")
+    text = Path(_mnist.__file__).with_name("_datasets.py").read_text(encoding="utf-8")
     for url in (
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -652,7 +661,7 @@ TEST_KEYS = ("test_images", "test_labels")
 def test_only_the_files_asked_for_are_looked_for_and_downloaded(serve, tmp_path, monkeypatch):
     server = serve(sample_files())
     monkeypatch.setenv("ANN_MNIST_MIRRORS", server.url)
-    monkeypatch.setattr(_mnist, "SHA256", sample_hashes())
+    use_sample_hashes(monkeypatch)
     cache = tmp_path / "cache"
     monkeypatch.setenv("ANN_DATA", str(cache))
     source = find_mnist(None, keys=TEST_KEYS, timeout=5, progress=False)
