@@ -178,6 +178,18 @@ class CNet:
         (ann_net_set_fused in ann.h); the tests compare the two paths."""
         check(lib.ann_net_set_fused(self._net, int(bool(fused))), "choosing the fused path")
 
+    def set_augment(self, params: Any, seed: int, shape: tuple[int, int]) -> None:
+        """Distort every training batch by ``params`` (an ``ann.Augment``; None: off), the
+        images being ``shape`` (H, W) (ann_net_set_augment in ann.h)."""
+        if params is None:
+            check(lib.ann_net_set_augment(self._net, ffi.NULL, 0, 0), "turning augmentation off")
+            return
+        c = ffi.new("ann_augment *")
+        for name in ("rotate", "scale", "shear", "shift", "elastic_alpha", "elastic_sigma"):
+            setattr(c, name, getattr(params, name))
+        c.seed = seed & 0xFFFFFFFFFFFFFFFF
+        check(lib.ann_net_set_augment(self._net, c, shape[0], shape[1]), "setting augmentation")
+
     def set_optimizer(
         self, kind: int, momentum: float, beta1: float, beta2: float, eps: float, l2: float
     ) -> None:

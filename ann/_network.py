@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO, cast
 
+from ._augment import Augment, image_shape
 from ._backend import get_backend
 from ._constants import (
     ANN_ADAM,
@@ -533,6 +534,7 @@ class Network:
         callback: Callable[[History], None] | None = None,
         initial_step: int = 0,
         initial_epoch: float = 0.0,
+        augment: Augment | None = None,
     ) -> History:
         """Train on ``train`` with mini-batches, checking ``validation`` as it goes.
 
@@ -545,6 +547,8 @@ class Network:
         steps (default: the early-stopping setting, else once per epoch) and at the end;
         ``callback(history)`` runs after each check. Ctrl-C stops after the current mini-batch
         and returns normally with ``stop_reason == "interrupted"``. Returns the ``History``.
+        ``augment`` (an ``ann.Augment``) distorts every training batch afresh, seeded by
+        ``seed``; validation, ``evaluate`` and ``predict`` always see the images as they are.
 
         Training that cannot go on raises ``TrainingError`` with the history so far in its
         ``history`` attribute: a NaN or infinite loss, a mean training loss between two checks
@@ -608,6 +612,13 @@ class Network:
         if pending is not None and pending["optimizer"] == optimizer:
             self._net.set_optimizer_state(pending["m"], pending["v"], pending["step"])
         self._optimizer = optimizer
+        if augment is not None and not isinstance(augment, Augment):
+            raise TypeError(f"augment must be an ann.Augment or None, not {type(augment).__name__}")
+        self._net.set_augment(
+            augment,
+            self.seed if seed is None else seed,
+            image_shape(train.shape) if augment is not None else (0, 0),
+        )
         from ._progress import ProgressBar
 
         order = train.index_array()
