@@ -210,3 +210,60 @@ def augment_batch(
     for b in range(B):
         out.extend(augment_image(x[b * HW : (b + 1) * HW], params, seed, step, b, H, W))
     return out
+
+
+# ---- drawing digits in a terminal (ann augment-preview) --------------------------------
+
+# Braille dot of each (row, column) of a 4 x 2 cell: U+2800 plus these bits.
+_BRAILLE_BITS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
+_ASCII_SHADES = " .:-=+*#%@"
+
+
+def draw_image(pixels: Matrix, H: int, W: int, unicode: bool, threshold: float = 0.4) -> list[str]:
+    """Lines of text picturing an image (H, W) of values in [0, 1]. unicode: braille, one
+    character per 2 x 4 pixels, a dot where the pixel is above ``threshold``; else ASCII, one
+    character per 2 x 2 pixels, shaded by their mean."""
+
+    def at(i: int, j: int) -> float:
+        return pixels[i * W + j] if i < H and j < W else 0.0
+
+    lines = []
+    if unicode:
+        for i in range(0, H, 4):
+            cells = []
+            for j in range(0, W, 2):
+                bits = 0
+                for di in range(4):
+                    for dj in range(2):
+                        if at(i + di, j + dj) > threshold:
+                            bits |= _BRAILLE_BITS[di][dj]
+                cells.append(chr(0x2800 + bits))
+            lines.append("".join(cells))
+        return lines
+    top = len(_ASCII_SHADES) - 1
+    for i in range(0, H, 2):
+        row = []
+        for j in range(0, W, 2):
+            mean = (at(i, j) + at(i, j + 1) + at(i + 1, j) + at(i + 1, j + 1)) / 4
+            row.append(_ASCII_SHADES[min(top, max(0, round(mean * top)))])
+        lines.append("".join(row))
+    return lines
+
+
+def draw_pairs(
+    originals: list[Matrix], augmented: list[Matrix], H: int, W: int, unicode: bool, columns: int
+) -> str:
+    """A grid of digits: in each band, a row of originals and beneath it the same digits as
+    augmented, as many per band as fit in ``columns`` characters."""
+    cell = len(draw_image([0.0] * (H * W), H, W, unicode)[0])
+    label = 10
+    per_band = max(1, (columns - label) // (cell + 1))
+    out: list[str] = []
+    for start in range(0, len(originals), per_band):
+        for name, images in (("original", originals), ("augmented", augmented)):
+            drawn = [draw_image(img, H, W, unicode) for img in images[start : start + per_band]]
+            for k in range(len(drawn[0])):
+                head = name if k == 0 else ""
+                out.append(f"{head:<{label}}" + " ".join(d[k] for d in drawn).rstrip())
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

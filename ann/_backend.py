@@ -184,10 +184,7 @@ class CNet:
         if params is None:
             check(lib.ann_net_set_augment(self._net, ffi.NULL, 0, 0), "turning augmentation off")
             return
-        c = ffi.new("ann_augment *")
-        for name in ("rotate", "scale", "shear", "shift", "elastic_alpha", "elastic_sigma"):
-            setattr(c, name, getattr(params, name))
-        c.seed = seed & 0xFFFFFFFFFFFFFFFF
+        c = _c_augment_params(params, seed)
         check(lib.ann_net_set_augment(self._net, c, shape[0], shape[1]), "setting augmentation")
 
     def set_optimizer(
@@ -350,6 +347,24 @@ class CNet:
             raise DataError("prediction: the input contains NaN or infinite values")
         check(status, "prediction")
         return probs, classes
+
+
+def _c_augment_params(params: Any, seed: int) -> Any:
+    c = ffi.new("ann_augment *")
+    for name in ("rotate", "scale", "shear", "shift", "elastic_alpha", "elastic_sigma"):
+        setattr(c, name, getattr(params, name))
+    c.seed = seed & 0xFFFFFFFFFFFFFFFF
+    return c
+
+
+def c_augment_batch(
+    x: array[float], params: Any, seed: int, step: int, B: int, H: int, W: int
+) -> None:
+    """ann_augment_batch on x (B, H, W), float32, in place."""
+    if len(x) != B * H * W:
+        raise ValueError(f"augment: the batch holds {len(x)} values, not B H W = {B * H * W}")
+    c = _c_augment_params(params, seed)
+    check(lib.ann_augment_batch(ffi.from_buffer("float[]", x), c, step, B, H, W), "augmenting")
 
 
 def c_shuffle(idx: array[int], state: int) -> int:
