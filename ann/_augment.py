@@ -266,4 +266,4 @@ def draw_pairs(
                 head = name if k == 0 else ""
                 out.append(f"{head:<{label}}" + " ".join(d[k] for d in drawn).rstrip())
         out.append("")
-    return "\n".join(out).rstrip() + "\n"
+    return "\n".join(out[:-1]) + "\n"  # every band, the blank line between bands

@@ -575,6 +575,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from ._network import EarlyStopping, ReduceLROnPlateau
 
+    augment = _augment_from_args(args)  # a bad range fails before any data is read
     for option, path in (
         ("--save", args.save),
         ("--log", args.log),
@@ -603,7 +604,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             patience=args.patience, min_delta=args.min_delta, check_every=args.check_every or 100
         )
     decay = ReduceLROnPlateau(factor=args.lr_decay) if args.lr_decay else None
-    augment = _augment_from_args(args)
     _say(
         f"data: {len(train)} train / {len(val)} validation / {len(test)} test images "
         f"from {source.kind} ({_source_where(source)})"
