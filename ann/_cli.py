@@ -124,6 +124,14 @@ def _augment_options(parser: argparse.ArgumentParser, default: str) -> None:
         parser.add_argument(flag, type=nonneg, default=value, help=f"{what} (default {value:g})")
 
 
+def _augment_text(augment: Any) -> str:
+    """'rotate 12, scale 0.12, ...': the ranges of an ann.Augment, for the run's log."""
+    return ", ".join(
+        f"{name.replace('_', ' ')} {getattr(augment, name):g}"
+        for name in ("rotate", "scale", "shear", "shift", "elastic_alpha", "elastic_sigma")
+    )
+
+
 def _augment_from_args(args: argparse.Namespace) -> Any:
     """The ann.Augment the flags describe, or None for --augment none."""
     from ._augment import Augment
@@ -626,6 +634,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             else ""
         )
     )
+    if augment is not None:
+        _say(f"augment: {args.augment} ({_augment_text(augment)}), training batches only")
 
     live = not args.quiet and _isatty(sys.stderr)
     from ._progress import LiveFrame
@@ -1254,14 +1264,7 @@ def cmd_augment_preview(args: argparse.Namespace) -> int:
         out = augment_batch(list(x), params, args.seed, 0, n, H, W)
     augmented = [out[b * H * W : (b + 1) * H * W] for b in range(n)]
     unicode = not args.ascii and supports_unicode(sys.stdout)
-    what = (
-        "no augmentation"
-        if params is None
-        else ", ".join(
-            f"{k} {getattr(params, k):g}"
-            for k in ("rotate", "scale", "shear", "shift", "elastic_alpha", "elastic_sigma")
-        )
-    )
+    what = "no augmentation" if params is None else _augment_text(params)
     _say(f"{n} training digits (seed {args.seed}), {what}")
     columns = shutil.get_terminal_size((80, 24)).columns
     sys.stdout.write(draw_pairs(originals, augmented, H, W, unicode, columns))
