@@ -170,6 +170,11 @@ uint64_t ann_augment_stream(uint64_t seed, int64_t step, int64_t row);
  * step, b). On the thread pool; bit-identical for any thread count. Zero ranges return x
  * unchanged, bit for bit. */
 int ann_augment_batch(float *x, const ann_augment *params, int64_t step, int B, int H, int W);
+/* The same, the plain way: every sum with bounds checks in the innermost loop. ann_augment_batch
+ * differs only in loop order (taps outside, pixels inside) and an unchecked bilinear sample for
+ * points whose four neighbours are inside; the tests hold the two equal. */
+int ann_augment_batch_naive(float *x, const ann_augment *params, int64_t step, int B, int H,
+                            int W);
 
 /* ---------------------------------------------------------------------------------------
  * A whole network: dense layers with ReLU between them, softmax + cross-entropy on top.

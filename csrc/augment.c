@@ -75,10 +75,21 @@ uint64_t ann_augment_stream(uint64_t seed, int64_t step, int64_t row)
     return ann__splitmix64(&s);
 }
 
+/* ann_random_uniform (ops.c), here where the compiler can inline it: an elastic image draws
+ * 2 H W numbers, and a call into another file for each cost more than the rest of the work.
+ * The same numbers: splitmix64, then the top 24 bits times 2^-24. */
+static inline float uniform(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return (float)((z ^ (z >> 31)) >> 40) * (1.0f / 16777216.0f);
+}
+
 /* U(-range, range) from the stream, in double: (2u - 1) range with u in [0, 1). */
 static double symmetric(uint64_t *state, float range)
 {
-    return (2.0 * (double)ann_random_uniform(state) - 1.0) * (double)range;
+    return (2.0 * (double)uniform(state) - 1.0) * (double)range;
 }
 
 /* The 1-D Gaussian taps g(0..r), normalised so that g(0) + 2 (g(1) + ... + g(r)) = 1. */
@@ -108,6 +119,45 @@ static void convolve_1d(float *out, const float *u, const float *g, int r, int H
     }
 }
 
+/* The column pass of convolve_1d, fast: the tap loop outside, and inside one flat loop over
+ * every pixel whose tap i + k lands in the image. Those pixels are rows i0..i1-1, contiguous
+ * in memory, so the inner loop is one long branch-free run that vectorizes. Each out[i][j]
+ * still adds its taps in the order k = -r .. r and skips the same ones as convolve_1d, so it
+ * gets the same value. */
+static void convolve_columns_fast(float *out, const float *u, const float *g, int r, int H,
+                                  int W)
+{
+    const size_t HW = (size_t)H * W;
+    for (size_t i = 0; i < HW; i++) out[i] = 0.0f;
+    for (int k = -r; k <= r; k++) {
+        const float gk = g[k < 0 ? -k : k];
+        const int i0 = k < 0 ? -k : 0, i1 = k > 0 ? H - k : H;      /* 0 <= i + k < H */
+        if (i1 <= i0) continue;
+        float *o = out + (size_t)i0 * W;
+        const float *in = u + (size_t)(i0 + k) * W;
+        const size_t n = (size_t)(i1 - i0) * W;
+        for (size_t t = 0; t < n; t++) o[t] += gk * in[t];
+    }
+}
+
+/* at (W, H) = a (H, W) transposed. */
+static void transpose(float *at, const float *a, int H, int W)
+{
+    for (int i = 0; i < H; i++)
+        for (int j = 0; j < W; j++) at[(size_t)j * H + i] = a[(size_t)i * W + j];
+}
+
+/* Both passes of the smoothing, fast: the row pass is the column pass of the transposed field
+ * (transposed back afterwards), so both run as convolve_columns_fast. Same sums, same order,
+ * as convolve_1d along rows then along columns; work (H, W) is scratch, u is overwritten. */
+static void smooth_fast(float *out, float *u, float *work, const float *g, int r, int H, int W)
+{
+    transpose(work, u, H, W);                            /* (W, H) */
+    convolve_columns_fast(out, work, g, r, W, H);        /* rows of u, as (W, H) */
+    transpose(u, out, W, H);                             /* (H, W) row-smoothed */
+    convolve_columns_fast(out, u, g, r, H, W);
+}
+
 /* Pixel (i, j) of img (H, W), or 0 outside the image. */
 static float pixel(const float *img, int H, int W, int i, int j)
 {
@@ -120,18 +170,19 @@ typedef struct {
     int64_t step;
     int B, H, W, r;           /* r: Gaussian radius (0 when there is no elastic part) */
     const float *g;           /* (r + 1) Gaussian taps */
-    float *scratch;           /* (B, 5 H W): per image a copy and four field buffers */
+    int fast;                 /* 1: ann_augment_batch, 0: ann_augment_batch_naive */
+    int *status;              /* (n_chunks) each chunk's status: ANN_OK or ANN_E_NOMEM */
 } augment_job;
 
 /* Distort image b of the batch (the whole story is in the comment at the top). */
-static void augment_one(const augment_job *job, int b)
+static void augment_one(const augment_job *job, int b, float *scratch)
 {
     const ann_augment *p = job->p;
     const int H = job->H, W = job->W;
     const size_t HW = (size_t)H * W;
     float *img = job->x + (size_t)b * HW;                    /* (H, W) */
-    float *src = job->scratch + (size_t)b * 5 * HW;          /* (H, W) copy of the original */
-    float *dx = src + HW, *dy = dx + HW, *tmp = dy + HW, *tmp2 = tmp + HW;
+    float *src = scratch;                                    /* (H, W) copy of the original */
+    float *dx = src + HW, *dy = dx + HW, *tmp = dy + HW, *tmp2 = tmp + HW, *work = tmp2 + HW;
     memcpy(src, img, HW * sizeof(float));
 
     uint64_t state = ann_augment_stream(p->seed, job->step, b);
@@ -148,16 +199,23 @@ static void augment_one(const augment_job *job, int b)
 
     const int elastic = p->elastic_alpha > 0.0f;
     if (elastic) {
-        for (size_t i = 0; i < HW; i++) tmp[i] = 2.0f * ann_random_uniform(&state) - 1.0f;
-        for (size_t i = 0; i < HW; i++) tmp2[i] = 2.0f * ann_random_uniform(&state) - 1.0f;
+        for (size_t i = 0; i < HW; i++) tmp[i] = 2.0f * uniform(&state) - 1.0f;
+        for (size_t i = 0; i < HW; i++) tmp2[i] = 2.0f * uniform(&state) - 1.0f;
         /* separable smoothing: rows into dx, columns back into tmp; the same for uy */
-        convolve_1d(dx, tmp, job->g, job->r, H, W, 1);
-        convolve_1d(tmp, dx, job->g, job->r, H, W, 0);
-        convolve_1d(dy, tmp2, job->g, job->r, H, W, 1);
-        convolve_1d(tmp2, dy, job->g, job->r, H, W, 0);
+        if (job->fast) {
+            smooth_fast(dx, tmp, work, job->g, job->r, H, W);
+            smooth_fast(dy, tmp2, work, job->g, job->r, H, W);
+        } else {   /* the plain way: along rows into dx, then along columns back into tmp */
+            convolve_1d(dx, tmp, job->g, job->r, H, W, 1);
+            convolve_1d(tmp, dx, job->g, job->r, H, W, 0);
+            convolve_1d(dy, tmp2, job->g, job->r, H, W, 1);
+            convolve_1d(tmp2, dy, job->g, job->r, H, W, 0);
+            memcpy(dx, tmp, HW * sizeof(float));
+            memcpy(dy, tmp2, HW * sizeof(float));
+        }
         for (size_t i = 0; i < HW; i++) {
-            dx[i] = p->elastic_alpha * tmp[i];
-            dy[i] = p->elastic_alpha * tmp2[i];
+            dx[i] *= p->elastic_alpha;
+            dy[i] *= p->elastic_alpha;
         }
     }
 
@@ -167,15 +225,24 @@ static void augment_one(const augment_job *job, int b)
             const float px = (float)j + (elastic ? dx[at] : 0.0f) - ox;
             const float py = (float)i + (elastic ? dy[at] : 0.0f) - oy;
             const float qx = m00 * px + m01 * py + cx, qy = m10 * px + m11 * py + cy;
-            const float x0f = floorf(qx), y0f = floorf(qy);
-            const float fx = qx - x0f, fy = qy - y0f;
-            /* a point far outside the image samples only background (and keeps the int
-             * conversion below in range) */
-            if (!(x0f > -2.0f && x0f < (float)W + 1.0f && y0f > -2.0f && y0f < (float)H + 1.0f)) {
+            /* Outside -1 < q < W (or H) every neighbour with a nonzero weight is background
+             * (this also catches NaN). Inside, q + 1 > 0, so truncating q + 1 is a floor
+             * without a libm call (floorf is one on baseline x86-64): x0 = floor(q) except
+             * when q + 1 rounds up to the next integer, where fx is then a tiny negative
+             * number and the sample is still the bilinear value to float rounding. */
+            if (!(qx > -1.0f && qx < (float)W && qy > -1.0f && qy < (float)H)) {
                 img[at] = 0.0f;
                 continue;
             }
-            const int x0 = (int)x0f, y0 = (int)y0f;
+            const int x0 = (int)(qx + 1.0f) - 1, y0 = (int)(qy + 1.0f) - 1;
+            const float fx = qx - (float)x0, fy = qy - (float)y0;
+            if (job->fast && x0 >= 0 && x0 < W - 1 && y0 >= 0 && y0 < H - 1) {
+                /* all four neighbours inside: the same sum without the bounds checks */
+                const float *n = src + (size_t)y0 * W + x0;
+                img[at] = (1.0f - fx) * (1.0f - fy) * n[0] + fx * (1.0f - fy) * n[1]
+                        + (1.0f - fx) * fy * n[W] + fx * fy * n[W + 1];
+                continue;
+            }
             img[at] = (1.0f - fx) * (1.0f - fy) * pixel(src, H, W, y0, x0)
                     + fx * (1.0f - fy) * pixel(src, H, W, y0, x0 + 1)
                     + (1.0f - fx) * fy * pixel(src, H, W, y0 + 1, x0)
@@ -188,12 +255,18 @@ static void augment_chunk(void *ctx, int chunk, int worker)
 {
     (void)worker;
     const augment_job *job = ctx;
+    const size_t HW = (size_t)job->H * job->W;
+    float *scratch = malloc(6 * HW * sizeof(float));   /* one image's copy and fields */
+    job->status[chunk] = scratch ? ANN_OK : ANN_E_NOMEM;
+    if (!scratch) return;
     int first = chunk * AUG_IMAGES_PER_CHUNK;
     int last = first + AUG_IMAGES_PER_CHUNK < job->B ? first + AUG_IMAGES_PER_CHUNK : job->B;
-    for (int b = first; b < last; b++) augment_one(job, b);
+    for (int b = first; b < last; b++) augment_one(job, b, scratch);
+    free(scratch);
 }
 
-int ann_augment_batch(float *x, const ann_augment *params, int64_t step, int B, int H, int W)
+static int augment_batch(float *x, const ann_augment *params, int64_t step, int B, int H, int W,
+                         int fast)
 {
     if (!x || !params) return ANN_E_NULL;
     if (B < 1 || H < 1 || W < 1 || (int64_t)H * W > (1 << 24)) return ANN_E_SIZE;
@@ -204,18 +277,33 @@ int ann_augment_batch(float *x, const ann_augment *params, int64_t step, int B, 
         r = (int)ceilf(3.0f * params->elastic_sigma);
         if (r < 1) r = 1;
     }
+    const int n_chunks = (B + AUG_IMAGES_PER_CHUNK - 1) / AUG_IMAGES_PER_CHUNK;
     float *g = malloc((size_t)(r + 1) * sizeof(float));
-    float *scratch = malloc((size_t)B * 5 * (size_t)H * W * sizeof(float));
-    if (!g || !scratch) {
+    int *chunk_status = malloc((size_t)n_chunks * sizeof(int));
+    if (!g || !chunk_status) {
         free(g);
-        free(scratch);
+        free(chunk_status);
         return ANN_E_NOMEM;
     }
     if (r > 0) gaussian_taps(g, r, params->elastic_sigma);
     else g[0] = 1.0f;
-    augment_job job = {x, params, step, B, H, W, r, g, scratch};
-    ann__parallel_for((B + AUG_IMAGES_PER_CHUNK - 1) / AUG_IMAGES_PER_CHUNK, augment_chunk, &job);
+    /* taps beyond the image's size only ever meet background: the sums skip them */
+    int reach = (H > W ? H : W) - 1;
+    augment_job job = {x, params, step, B, H, W, r < reach ? r : reach, g, fast, chunk_status};
+    ann__parallel_for(n_chunks, augment_chunk, &job);
+    for (int c = 0; c < n_chunks && status == ANN_OK; c++) status = chunk_status[c];
     free(g);
-    free(scratch);
-    return ANN_OK;
+    free(chunk_status);
+    return status;
+}
+
+int ann_augment_batch(float *x, const ann_augment *params, int64_t step, int B, int H, int W)
+{
+    return augment_batch(x, params, step, B, H, W, 1);
+}
+
+int ann_augment_batch_naive(float *x, const ann_augment *params, int64_t step, int B, int H,
+                            int W)
+{
+    return augment_batch(x, params, step, B, H, W, 0);
 }

@@ -121,6 +121,22 @@ def test_c_matches_the_float64_reference(core, params):
     assert sum(abs(a - b) for a, b in zip(got, x)) > 10  # and the images did change
 
 
+@pytest.mark.parametrize("params", [FULL, AFFINE, ann.Augment(elastic_sigma=0.3)])
+def test_fast_matches_naive_bit_for_bit(core, params):
+    """ann_augment_batch (flat tap loops, unchecked interior samples) against the plain
+    ann_augment_batch_naive, on awkward sizes: the same sums in the same order."""
+    ffi, lib = core
+    for H, W in ((28, 28), (7, 13), (1, 5), (30, 3)):
+        x = digit_like(6, H, W, seed=H * W)
+        fast, naive = array("f", x), array("f", x)
+        c = c_params(ffi, params, 5)
+        assert lib.ann_augment_batch(ffi.from_buffer("float[]", fast), c, 2, 6, H, W) == 0
+        assert lib.ann_augment_batch_naive(ffi.from_buffer("float[]", naive), c, 2, 6, H, W) == 0
+        assert fast.tobytes() == naive.tobytes(), (H, W)
+        want = ref.augment_batch(list(x), params, 5, 2, 6, H, W)
+        assert max(abs(a - b) for a, b in zip(fast, want)) < 2e-5, (H, W)
+
+
 def test_elastic_displacement_is_about_two_pixels():
     """alpha 34, sigma 4 (Simard's values): RMS displacement near 2 px in the digit's area."""
     rng = random.Random(0)
