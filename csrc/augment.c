@@ -41,6 +41,14 @@
  * thread count. Per image it draws, in this order: theta, s, k, tx, ty (always, even for a
  * zero range), then, when alpha > 0, ux row by row and uy row by row. ann/_augment.py is the
  * float64 twin of this file, draw for draw.
+ *
+ * Plain and fast: ann_augment_batch_naive runs the loops as written above (convolve_1d, a
+ * bounds check on every bilinear neighbour). ann_augment_batch runs the same sums in the same
+ * order, reorganised to vectorize (smooth_fast, the unchecked interior sample), and gives the
+ * same bits; tests/test_augment.py holds them equal. Cost per 28 x 28 image with sigma 4,
+ * one thread, measured on a shared and busy 2-core machine (so high): about 5 us for the
+ * 2 H W draws, 17 us for the two smoothings, 13 us for the affine map and the bilinear pass;
+ * the naive version takes about 4 times as long.
  */
 #include "ann.h"
 #include "internal.h"
