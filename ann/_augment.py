@@ -125,7 +125,8 @@ def _uniform(state: int) -> tuple[float, int]:
 
 def gaussian_taps(sigma: float) -> list[float]:
     """g(0..r), r = ceil(3 sigma): exp(-k^2 / (2 sigma^2)) over the sum of all 2r + 1 taps."""
-    r = max(1, math.ceil(3.0 * sigma))
+    # (an excess below 1e-5 relative is ignored, as in C: float32 and float64 sigma agree)
+    r = max(1, math.ceil(3.0 * sigma * (1.0 - 1e-5)))
     raw = [math.exp(-k * k / (2.0 * sigma * sigma)) for k in range(r + 1)]
     total = raw[0] + 2.0 * sum(raw[1:])
     return [v / total for v in raw]

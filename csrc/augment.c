@@ -20,7 +20,9 @@
  *    Smoothing: the 2-D Gaussian is the product g(di) g(dj) of two 1-D Gaussians, so the
  *    convolution is done as two 1-D passes (rows, then columns): (2r + 1) taps per pass
  *    instead of (2r + 1)^2 per pixel, the same sum. Taps: g(k) = exp(-k^2 / (2 sigma^2)) for
- *    |k| <= r = ceil(3 sigma), divided by their sum; outside the image u counts as 0.
+ *    |k| <= r = ceil(3 sigma), divided by their sum; outside the image u counts as 0. (The
+ *    ceiling ignores an excess of 3 sigma over an integer below 1e-5 relative, so that the
+ *    float32 sigma here and the float64 one of ann/_augment.py give the same radius.)
  *
  * Inverse mapping. Writing the output image pixel by pixel asks, for each output pixel p,
  * where in the original it came from (a forward map would leave holes and overlaps). The
@@ -282,7 +284,7 @@ static int augment_batch(float *x, const ann_augment *params, int64_t step, int 
     if (status != ANN_OK) return status;
     int r = 0;
     if (params->elastic_alpha > 0.0f) {
-        r = (int)ceilf(3.0f * params->elastic_sigma);
+        r = (int)ceil(3.0 * (double)params->elastic_sigma * (1.0 - 1e-5));
         if (r < 1) r = 1;
     }
     const int n_chunks = (B + AUG_IMAGES_PER_CHUNK - 1) / AUG_IMAGES_PER_CHUNK;

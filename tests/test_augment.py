@@ -112,7 +112,15 @@ def test_separable_smoothing_equals_the_2d_gaussian():
             assert fast[i * W + j] == pytest.approx(direct, abs=1e-12)
 
 
-@pytest.mark.parametrize("params", [FULL, AFFINE, ann.Augment(rotate=0, shear=0, shift=0)])
+@pytest.mark.parametrize(
+    "params",
+    [
+        FULL,
+        AFFINE,
+        ann.Augment(rotate=0, shear=0, shift=0),
+        ann.Augment(elastic_sigma=1 / 3),  # 3 sigma is 1 in float64, just above in float32
+    ],
+)
 def test_c_matches_the_float64_reference(core, params):
     x = digit_like(4, seed=5)
     got = c_augment(core, x, params, seed=11, step=3)
