@@ -15,6 +15,7 @@ from __future__ import annotations
 
 __all__ = [
     "AnnError",
+    "Augment",
     "BackendError",
     "Cosine",
     "DataError",
@@ -41,6 +42,7 @@ __version__ = "0.2.0"
 # where each public name lives
 _WHERE = {
     "AnnError": "_errors",
+    "Augment": "_augment",
     "BackendError": "_errors",
     "DataError": "_errors",
     "ModelFileError": "_errors",
@@ -65,6 +67,7 @@ _WHERE = {
 
 TYPE_CHECKING = False  # true for type checkers only: they see the real imports below
 if TYPE_CHECKING:
+    from ._augment import Augment
     from ._csv import load_csv
     from ._data import Dataset, load_mnist, normalize, one_hot
     from ._datasets import load_dataset

@@ -179,6 +179,15 @@ class CNet:
         (ann_net_set_fused in ann.h); the tests compare the two paths."""
         check(lib.ann_net_set_fused(self._net, int(bool(fused))), "choosing the fused path")
 
+    def set_augment(self, params: Any, seed: int, shape: tuple[int, int]) -> None:
+        """Distort every training batch by ``params`` (an ``ann.Augment``; None: off), the
+        images being ``shape`` (H, W) (ann_net_set_augment in ann.h)."""
+        if params is None:
+            check(lib.ann_net_set_augment(self._net, ffi.NULL, 0, 0), "turning augmentation off")
+            return
+        c = _c_augment_params(params, seed)
+        check(lib.ann_net_set_augment(self._net, c, shape[0], shape[1]), "setting augmentation")
+
     def set_optimizer(
         self, kind: int, momentum: float, beta1: float, beta2: float, eps: float, l2: float
     ) -> None:
@@ -368,6 +377,24 @@ class CNet:
             raise DataError("prediction: the input contains NaN or infinite values")
         check(status, "prediction")
         return probs, classes, loss_sum[0], correct[0]
+
+
+def _c_augment_params(params: Any, seed: int) -> Any:
+    c = ffi.new("ann_augment *")
+    for name in ("rotate", "scale", "shear", "shift", "elastic_alpha", "elastic_sigma"):
+        setattr(c, name, getattr(params, name))
+    c.seed = seed & 0xFFFFFFFFFFFFFFFF
+    return c
+
+
+def c_augment_batch(
+    x: array[float], params: Any, seed: int, step: int, B: int, H: int, W: int
+) -> None:
+    """ann_augment_batch on x (B, H, W), float32, in place."""
+    if len(x) != B * H * W:
+        raise ValueError(f"augment: the batch holds {len(x)} values, not B H W = {B * H * W}")
+    c = _c_augment_params(params, seed)
+    check(lib.ann_augment_batch(ffi.from_buffer("float[]", x), c, step, B, H, W), "augmenting")
 
 
 def c_shuffle(idx: array[int], state: int) -> int:

@@ -141,6 +141,62 @@ def _class_name(net: Network, k: int) -> str:
     return net.classes[k] if net.classes is not None else str(k)
 
 
+AUGMENT_MODES = ("none", "affine", "elastic", "affine+elastic")
+
+
+def _augment_options(parser: argparse.ArgumentParser, default: str) -> None:
+    """--augment and the ranges of ann.Augment (defaults: its own)."""
+    from ._augment import Augment
+
+    ref = Augment()
+    parser.add_argument(
+        "--augment",
+        choices=AUGMENT_MODES,
+        default=default,
+        help=f"distort each training batch: random affine, elastic, both (default {default})",
+    )
+    nonneg = _number(float, inclusive=True)
+    for flag, value, what in (
+        ("--rotate", ref.rotate, "affine: most rotation, degrees (<= 180)"),
+        ("--scale", ref.scale, "affine: most relative scaling (< 1)"),
+        ("--shear", ref.shear, "affine: most horizontal shear factor (<= 10)"),
+        ("--shift", ref.shift, "affine: most shift in x and in y, pixels"),
+        ("--elastic-alpha", ref.elastic_alpha, "elastic: strength (34 moves pixels ~2 px RMS)"),
+        ("--elastic-sigma", ref.elastic_sigma, "elastic: smoothing width, pixels (<= 100)"),
+    ):
+        parser.add_argument(flag, type=nonneg, default=value, help=f"{what} (default {value:g})")
+
+
+def _augment_text(augment: Any) -> str:
+    """'rotate 12, scale 0.12, ...': the ranges of an ann.Augment, for the run's log."""
+    return ", ".join(
+        f"{name.replace('_', ' ')} {getattr(augment, name):g}"
+        for name in ("rotate", "scale", "shear", "shift", "elastic_alpha", "elastic_sigma")
+    )
+
+
+def _augment_from_args(args: argparse.Namespace) -> Any:
+    """The ann.Augment the flags describe, or None for --augment none."""
+    from ._augment import Augment
+
+    if args.augment == "none":
+        return None
+    affine = "affine" in args.augment
+    elastic = "elastic" in args.augment
+    try:
+        return Augment(
+            rotate=args.rotate if affine else 0.0,
+            scale=args.scale if affine else 0.0,
+            shear=args.shear if affine else 0.0,
+            shift=args.shift if affine else 0.0,
+            elastic_alpha=args.elastic_alpha if elastic else 0.0,
+            elastic_sigma=args.elastic_sigma,
+        )
+    except ValueError as exc:
+        flag = str(exc).split(" must ")[0].replace("Augment: ", "--").replace("_", "-")
+        raise UsageError(f"ann {args.command}: {flag}: {str(exc).split(': ', 1)[1]}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ann", description="Train and study multilayer perceptrons on MNIST.")
     parser.add_argument(
@@ -283,6 +339,20 @@ def build_parser() -> argparse.ArgumentParser:
         "$ANN_NUM_THREADS, else one per core)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress output")
+    _augment_options(train, default="none")
+
+    preview = sub.add_parser(
+        "augment-preview", help="draw digits before and after augmentation in the terminal"
+    )
+    _data_option(preview)
+    preview.add_argument("--n", type=_number(int), default=16, help="digits to draw (default 16)")
+    preview.add_argument(
+        "--seed", type=int, default=0, help="seed of the picked digits and distortions (default 0)"
+    )
+    preview.add_argument(
+        "--ascii", action="store_true", help="draw with ASCII shades instead of braille"
+    )
+    _augment_options(preview, default="affine+elastic")
 
     evaluate = sub.add_parser("evaluate", help="loss, accuracy and confusion matrix of a model")
     evaluate.add_argument("model", metavar="MODEL")
@@ -608,6 +678,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from ._network import EarlyStopping
 
+    augment = _augment_from_args(args)  # a bad range fails before any data is read
     for option, path in (
         ("--save", args.save),
         ("--log", args.log),
@@ -684,6 +755,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             else ""
         )
     )
+    if augment is not None:
+        _say(f"augment: {args.augment} ({_augment_text(augment)}), training batches only")
 
     live = not args.quiet and _isatty(sys.stderr)
     from ._progress import LiveFrame
@@ -725,6 +798,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             callback=on_check,
             initial_step=counters[0],
             initial_epoch=counters[1],
+            augment=augment,
         )
     except TrainingError as exc:  # diverged or out of memory: keep the best model
         failed = getattr(exc, "history", None)
@@ -1399,6 +1473,41 @@ def _apply_threads(requested: int) -> None:
         _note(f"--threads {requested}: {why}; using {used}")
 
 
+def cmd_augment_preview(args: argparse.Namespace) -> int:
+    """Draw --n training digits and the same digits augmented, as ann train --augment would."""
+    import random
+    import shutil
+    from array import array
+
+    from ._augment import augment_batch, draw_pairs, image_shape
+    from ._backend import c_augment_batch, lib
+    from ._plot import supports_unicode
+
+    params = _augment_from_args(args)
+    _, train, _ = _load_data(args, quiet=True)
+    H, W = image_shape(train.shape)
+    n = min(args.n, len(train))
+    rows = sorted(random.Random(args.seed).sample(range(len(train)), n))
+    x = array("f")
+    for r in rows:
+        x.extend(v / 255.0 for v in train[r][0])
+    originals = [list(x[b * H * W : (b + 1) * H * W]) for b in range(n)]
+    if params is None:
+        out = list(x)
+    elif lib is not None:
+        c_augment_batch(x, params, args.seed, 0, n, H, W)
+        out = list(x)
+    else:
+        out = augment_batch(list(x), params, args.seed, 0, n, H, W)
+    augmented = [out[b * H * W : (b + 1) * H * W] for b in range(n)]
+    unicode = not args.ascii and supports_unicode(sys.stdout)
+    what = "no augmentation" if params is None else _augment_text(params)
+    _say(f"{n} training digits (seed {args.seed}), {what}")
+    columns = shutil.get_terminal_size((80, 24)).columns
+    sys.stdout.write(draw_pairs(originals, augmented, H, W, unicode, columns))
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
@@ -1406,6 +1515,7 @@ COMMANDS = {
     "experiment": cmd_experiment,
     "gradcheck": cmd_gradcheck,
     "trace": cmd_trace,
+    "augment-preview": cmd_augment_preview,
 }
 
 

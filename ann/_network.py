@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO, cast
 
+from ._augment import Augment, image_shape
 from ._backend import get_backend
 from ._constants import (
     ANN_ADAM,
@@ -643,6 +644,7 @@ class Network:
         callback: Callable[[History], None] | None = None,
         initial_step: int = 0,
         initial_epoch: float = 0.0,
+        augment: Augment | None = None,
     ) -> History:
         """Train on ``train`` with mini-batches, checking ``validation`` as it goes.
 
@@ -666,6 +668,8 @@ class Network:
         line per epoch elsewhere), 2 one line per epoch; ``progress=False`` is ``verbose=0``.
         Ctrl-C stops after the current mini-batch and returns normally with ``stop_reason ==
         "interrupted"``. Returns the ``History``.
+        ``augment`` (an ``ann.Augment``) distorts every training batch afresh, seeded by
+        ``seed``; validation, ``evaluate`` and ``predict`` always see the images as they are.
 
         Training that cannot go on raises ``TrainingError`` with the history so far in its
         ``history`` attribute: a NaN or infinite loss, a mean training loss between two checks
@@ -728,6 +732,8 @@ class Network:
             raise ValueError(f"initial_step must be an int >= 0, got {initial_step!r}")
         if not isinstance(initial_epoch, (int, float)) or not 0 <= initial_epoch < math.inf:
             raise ValueError(f"initial_epoch must be a finite number >= 0, got {initial_epoch!r}")
+        if augment is not None and not isinstance(augment, Augment):
+            raise TypeError(f"augment must be an ann.Augment or None, not {type(augment).__name__}")
         settings = FitSettings(
             epochs=epochs,
             batch_size=batch_size,
@@ -744,6 +750,14 @@ class Network:
         )
         self._set_optimizer(optimizer, float(momentum), beta1, beta2, eps, float(l2))
         self._net.set_max_norm(max_norm)
+        if augment is not None and train.dtype != "uint8":
+            raise DataError(
+                f"augment distorts images: {train.name} holds {train.dtype} features, not "
+                f"uint8 pixels"
+            )
+        self._net.set_augment(
+            augment, run_seed, image_shape(train.shape) if augment is not None else (0, 0)
+        )
         run = FitRun(self, train, validation, settings, self.batchnorm and len(self.sizes) > 2)
         return run.run()
 

@@ -355,6 +355,9 @@ class RefNet:
         self.set_optimizer(ANN_SGD, 0.0, 0.9, 0.999, 1e-8, 0.0)
         self.max_norm = 0.0
         self.dropout_rng = 0
+        self._augment: tuple[Any, int, tuple[int, int]] | None = None
+        self._augment_step = 0
+
         self.in_mean: list[float] | None = None  # input standardisation, as net.c's
         self.in_std: list[float] | None = None
 
@@ -381,6 +384,14 @@ class RefNet:
         if self.in_mean is not None and self.in_std is not None:
             x = standardize(x, self.in_mean, self.in_std, D)
         return x
+
+    def set_augment(self, params: Any, seed: int, shape: tuple[int, int]) -> None:
+        """As ann_net_set_augment: distort each training batch (ann/_augment.py), counting
+        batches from 0; None turns it off."""
+        if params is not None and shape[0] * shape[1] != self.sizes[0]:
+            raise ValueError(f"augment: images of shape {shape} do not have {self.sizes[0]} inputs")
+        self._augment = None if params is None else (params, seed & MASK64, shape)
+        self._augment_step = 0
 
     # ---- parameters and state ---------------------------------------------------------------
 
@@ -579,7 +590,14 @@ class RefNet:
             # as ann_net_forward_backward: one row has variance 0, nothing to normalise by
             raise ValueError("forward/backward: batch norm needs at least 2 rows per batch")
         K = self.sizes[-1]
-        acts = self._forward(self._input(images, rows), batch, training=True)
+        x = self._input(images, rows)
+        if self._augment is not None:  # the training batch has just been gathered
+            from ._augment import augment_batch
+
+            params, seed, (H, W) = self._augment
+            x = augment_batch(x, params, seed, self._augment_step, batch, H, W)
+            self._augment_step += 1
+        acts = self._forward(x, batch, training=True)
         batch_labels = [labels[i] for i in rows]
         loss, _, grad = softmax_cross_entropy(acts[-1], batch_labels, batch, K)
         correct = sum(

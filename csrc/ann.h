@@ -151,6 +151,40 @@ int ann_shuffle(int32_t *idx, int64_t n, uint64_t *state);
 float ann_random_uniform(uint64_t *state);
 
 /* ---------------------------------------------------------------------------------------
+ * Augmentation (augment.c, where the math is written out): random distortions of each
+ * training mini-batch as it is gathered, never stored. Ranges are symmetric, each drawn per
+ * image uniformly: rotation angle in [-rotate, rotate] degrees (rotate <= 180), scale factor
+ * 1 + [-scale, scale] (scale < 1), horizontal shear [-shear, shear] (shear <= 10), shift
+ * [-shift, shift] pixels in x and in y; then, when elastic_alpha > 0, Simard's elastic
+ * distortion: a U(-1, 1) displacement field smoothed by a Gaussian of width elastic_sigma
+ * pixels (in (0, 100]) and scaled by elastic_alpha. Bilinear sampling, background 0.
+ * ------------------------------------------------------------------------------------- */
+typedef struct {
+    float rotate;          /* degrees, >= 0 */
+    float scale;           /* relative, in [0, 1) */
+    float shear;           /* shear factor, >= 0 */
+    float shift;           /* pixels, >= 0 */
+    float elastic_alpha;   /* pixels per unit of the smoothed field; 0: no elastic part */
+    float elastic_sigma;   /* pixels; only read when elastic_alpha > 0 */
+    uint64_t seed;         /* with the step and the row, picks each image's random stream */
+} ann_augment;
+
+/* ANN_OK when every range of *params is allowed (see above), else ANN_E_ARG. */
+int ann_augment_check(const ann_augment *params);
+/* Initial splitmix64 state of the random stream of image `row` of batch `step`: the same
+ * for any thread count, since no thread state goes in. */
+uint64_t ann_augment_stream(uint64_t seed, int64_t step, int64_t row);
+/* x (B, H, W) is distorted in place: image b by the draws of ann_augment_stream(params->seed,
+ * step, b). On the thread pool; bit-identical for any thread count. Zero ranges return x
+ * unchanged, bit for bit. */
+int ann_augment_batch(float *x, const ann_augment *params, int64_t step, int B, int H, int W);
+/* The same, the plain way: every sum with bounds checks in the innermost loop. ann_augment_batch
+ * differs only in loop order (taps outside, pixels inside) and an unchecked bilinear sample for
+ * points whose four neighbours are inside; the tests hold the two equal. */
+int ann_augment_batch_naive(float *x, const ann_augment *params, int64_t step, int B, int H,
+                            int W);
+
+/* ---------------------------------------------------------------------------------------
  * A whole network: dense layers with ReLU between them, softmax + cross-entropy on top.
  * Parameters live in one buffer (P floats) laid out layer by layer as W then b; gradients use
  * the same layout in a second buffer, so an update is one loop and a snapshot one memcpy.
@@ -254,6 +288,12 @@ int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
  * its layer's W (n_in, n_out) -- is rescaled to L2 norm min(||w_j||, c). The top layer is not
  * constrained. c == 0 turns it off (the default); ANN_E_ARG for c < 0 or not finite. */
 int ann_net_set_max_norm(ann_net *net, float c);
+
+/* Augment every training batch (ann_net_forward_backward, ann_net_train_step) right after it
+ * is gathered: the input (D) is an (H, W) image, H W == D (else ANN_E_SIZE), and batch s since
+ * this call (s = 0, 1, ...) is distorted by ann_augment_batch(x, params, s, B, H, W).
+ * params NULL turns augmentation off. Inference never augments. The parameters are copied. */
+int ann_net_set_augment(ann_net *net, const ann_augment *params, int H, int W);
 
 /* fused != 0 (the default) runs the speed-ups of net.c, each of which fuses textbook steps:
  * the bias add and ReLU of a hidden layer without batch norm in one sweep, and for plain SGD

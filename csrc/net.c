@@ -60,6 +60,10 @@ struct ann_net {
     float max_norm;             /* > 0: the max-norm bound c on hidden units' incoming weights */
     double *col_norm;           /* (widest hidden layer) squared column norms, for max_norm */
     float *in_mean, *in_std;    /* (D) each: input standardisation, or NULL (none) */
+    int augment;                /* 1: distort each training batch by aug (augment.c) */
+    ann_augment aug;
+    int aug_h, aug_w;           /* the image shape, aug_h * aug_w = sizes[0] */
+    int64_t aug_step;           /* training batches distorted since ann_net_set_augment */
     /* workspace for `cap` rows */
     int cap;
     float *work;
@@ -696,7 +700,10 @@ static int begin_batch(ann_net *net, double *loss, const ann_data *data, const i
     if (B < 2 && net->batchnorm && net->L > 1) return ANN_E_SIZE;
     int status = ensure_capacity(net, B);
     if (status != ANN_OK) return status;
-    return load_batch(net, data, idx, 0, B, net->labels);
+    status = load_batch(net, data, idx, 0, B, net->labels);
+    if (status != ANN_OK || !net->augment) return status;
+    /* the training batch has just been gathered: the one place augmentation happens */
+    return ann_augment_batch(net->act[0], &net->aug, net->aug_step++, B, net->aug_h, net->aug_w);
 }
 
 int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
@@ -728,6 +735,24 @@ int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
     }
     if (status == ANN_OK) status = max_norm_project(net);  /* on the updated weights */
     return status;
+}
+
+int ann_net_set_augment(ann_net *net, const ann_augment *params, int H, int W)
+{
+    if (!net) return ANN_E_NULL;
+    if (!params) {
+        net->augment = 0;
+        return ANN_OK;
+    }
+    if (H < 1 || W < 1 || (int64_t)H * W != net->sizes[0]) return ANN_E_SIZE;
+    int status = ann_augment_check(params);
+    if (status != ANN_OK) return status;
+    net->aug = *params;
+    net->aug_h = H;
+    net->aug_w = W;
+    net->aug_step = 0;
+    net->augment = 1;
+    return ANN_OK;
 }
 
 int ann_net_set_fused(ann_net *net, int fused)

@@ -3,8 +3,8 @@
 
 Usage (from the repository root, in the environment where ann is installed)::
 
-    python tools/bench.py [--reps 5] [--only seed256,seed32,wide2,wide1,sgemm,to98,import,memory]
-                          [--markdown] [--mnist DIR] [--json FILE]
+    python tools/bench.py [--reps 5] [--markdown] [--mnist DIR] [--json FILE]
+        [--only seed256,seed32,wide2,wide1,sgemm,to98,import,memory,augment]
 
 The tests never assert times; this script is where speed is measured. Every workload of the
 performance issue runs for ann and, when it is installed, for PyTorch, alternating between the
@@ -30,6 +30,9 @@ How each kind of row is measured, and why that way:
   (batch norm included), the same optimizer, learning-rate schedule and check schedule, and
   the same stdlib gzip reader.
 * import: median wall time of ``python -c "import X"`` minus that of ``python -c "pass"``.
+* augment: one fresh process trains issue 13's `best`-sized network (784-1024-1024-10,
+  dropout 0.1, Adam, batch 128, 2 threads) for an epoch with ``ann.Augment()`` (affine +
+  elastic) and one without, alternating, and reports the extra time in % of the plain epoch.
 * memory: peak resident set size (``ru_maxrss``) of a fresh process that reads MNIST and trains
   the seed network for one epoch. The torch script keeps the pixels as uint8 and converts one
   batch at a time, the leanest reasonable way to write it.
@@ -59,7 +62,17 @@ from typing import Any, Callable
 DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "mnist"
 SEED_NET = (784, 20, 7, 5, 10)
 WIDE_NET = (784, 1024, 1024, 10)
-ALL_KEYS = ("sgemm", "seed256", "seed32", "wide2", "wide1", "to98", "import", "memory")
+ALL_KEYS = (
+    "sgemm",
+    "seed256",
+    "seed32",
+    "wide2",
+    "wide1",
+    "to98",
+    "import",
+    "memory",
+    "augment",
+)
 PAUSE = 0.25  # seconds of rest between runs, so one side's spinning threads have gone to sleep
 
 
@@ -731,6 +744,8 @@ def fmt(value: float | None, unit: str) -> str:
         return f"{value:.0f} MiB"
     if unit == "GFLOP/s":
         return f"{value:.1f} GFLOP/s"
+    if unit == "%":
+        return f"{value:.1f} %"
     text = f"{value:.3g}"
     return (f"{value:.1f}" if "e" in text else text) + " s"
 
@@ -985,6 +1000,52 @@ def bench_memory(rows: list[Row], mnist: str, torch_ok: bool, torch_note: str, r
     rows.append(row)
 
 
+# The augment row: one process times epochs of issue 13's `best`-sized network with and
+# without augmentation (affine + elastic at ann.Augment's defaults), alternating ABBA, and
+# reports what augmentation adds, in % of the plain epoch's time (target: <= 25 %).
+ANN_AUGMENT = """
+import json, time, ann
+ann.set_num_threads(2)
+train, _ = ann.load_mnist({mnist!r})
+train, _ = train.split(0.2, seed=42)
+times = {{"plain": [], "augment": []}}
+for rep in range({reps} + 1):
+    for side in (["plain", "augment"] if rep % 2 == 0 else ["augment", "plain"]):
+        net = ann.Network([784, 1024, 1024, 10], dropout=0.1, seed=rep)
+        data = train if rep else train[:4096]
+        start = time.perf_counter()
+        net.fit(data, epochs=1, batch_size=128, lr=1e-3, optimizer="adam", progress=False,
+                seed=rep, augment=ann.Augment() if side == "augment" else None)
+        if rep:
+            times[side].append(time.perf_counter() - start)
+print(json.dumps(times))
+"""
+
+
+def bench_augment(rows: list[Row], mnist: str, reps: int) -> None:
+    """Epoch with and without augmentation, same process, same run (issue 13)."""
+    row = Row(
+        "augment",
+        "augmentation cost, epoch of 784-1024-1024-10 (dropout 0.1, adam), batch 128, 2 threads",
+        "%",
+        25.0,
+        torch_note="ann only",
+        threads=2,
+    )
+    result = run_process(ANN_AUGMENT.format(mnist=mnist, reps=reps), 1800)
+    if result.output is None:
+        row.ann_failed = result.error
+    else:
+        plain, augmented = result.output["plain"], result.output["augment"]
+        row.ann = [100.0 * (a / p - 1.0) for a, p in zip(augmented, plain)]
+        row.notes.append(
+            f"epoch {statistics.median(plain):.2f} s plain, "
+            f"{statistics.median(augmented):.2f} s with affine + elastic"
+        )
+        progress(f"  augment: plain {plain}, augmented {augmented}")
+    rows.append(row)
+
+
 def render(rows: list[Row], markdown: bool, peak: float | None, peak_label: str) -> str:
     head = [
         "workload",
@@ -1175,6 +1236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "memory" in keys:
             progress("memory")
             bench_memory(rows, mnist, torch_ok, torch_note, process_reps)
+        if "augment" in keys:
+            progress("augment")
+            bench_augment(rows, mnist, wide_reps)
     finally:
         for worker in (ann_w, torch_w):
             if worker:

@@ -1,0 +1,270 @@
+"""Data augmentation: the ``Augment`` settings and the float64 twin of csrc/augment.c.
+
+``Augment`` says how each training image is distorted, afresh for every mini-batch (the C core
+does it as the batch is gathered, so no augmented copy of the data set is ever stored):
+
+- a random affine map: rotation by U(-rotate, rotate) degrees, scaling by 1 + U(-scale, scale),
+  horizontal shear U(-shear, shear), shift U(-shift, shift) pixels in x and in y;
+- Simard's elastic distortion (Simard, Steinkraus & Platt 2003): a field of U(-1, 1)
+  displacements smoothed by a Gaussian of width ``elastic_sigma`` pixels and scaled by
+  ``elastic_alpha``.
+
+``augment_batch`` below is the same transform written plainly in float64, draw for draw the
+same random numbers as the C core; read it next to csrc/augment.c, whose opening comment
+derives the math (inverse mapping, bilinear weights, separable Gaussian). The reference
+backend (ann/_reference.py) trains with it, and the tests hold the C core to it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+Matrix = list[float]
+MASK64 = 0xFFFFFFFFFFFFFFFF
+
+MAX_ROTATE = 180.0
+MAX_SHEAR = 10.0
+MAX_SIGMA = 100.0
+
+
+def _range(value: Any, name: str, upper: float, inclusive: bool = True) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+    ok = ok and (value <= upper if inclusive else value < upper)
+    if not ok:
+        bound = ("<= " if inclusive else "< ") + (f"{upper:g}" if upper < math.inf else "inf")
+        if upper == math.inf:
+            bound = "finite"
+        raise ValueError(f"Augment: {name} must be a number >= 0 and {bound}, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Augment:
+    """How ``Network.fit(..., augment=...)`` distorts each training image, drawn afresh per
+    mini-batch (never at validation, evaluation or prediction). Each range is symmetric and
+    0 turns that part off; the defaults are a strong recipe for MNIST digits.
+
+    - ``rotate``: degrees, the angle is uniform in [-rotate, rotate] (at most 180)
+    - ``scale``: the size factor is uniform in [1 - scale, 1 + scale] (scale < 1)
+    - ``shear``: horizontal shear factor uniform in [-shear, shear] (at most 10)
+    - ``shift``: pixels, x and y each uniform in [-shift, shift]
+    - ``elastic_alpha``: strength of the elastic distortion (0: none); with the default
+      ``elastic_sigma`` = 4, alpha = 34 (Simard's value) moves pixels about 2 px (RMS)
+    - ``elastic_sigma``: pixels, width of the Gaussian that smooths the displacement field
+      (in (0, 100])
+
+    The distortions are seeded by the ``fit`` seed, the batch number and the row, so a run is
+    repeatable and the same for any thread count."""
+
+    rotate: float = 12.0
+    scale: float = 0.12
+    shear: float = 0.2
+    shift: float = 2.5
+    elastic_alpha: float = 34.0
+    elastic_sigma: float = 4.0
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # frozen: store the validated floats
+        set_(self, "rotate", _range(self.rotate, "rotate", MAX_ROTATE))
+        set_(self, "scale", _range(self.scale, "scale", 1.0, inclusive=False))
+        set_(self, "shear", _range(self.shear, "shear", MAX_SHEAR))
+        set_(self, "shift", _range(self.shift, "shift", math.inf, inclusive=False))
+        set_(self, "elastic_alpha", _range(self.elastic_alpha, "elastic_alpha", math.inf, False))
+        sigma = self.elastic_sigma
+        if not (
+            isinstance(sigma, (int, float))
+            and not isinstance(sigma, bool)
+            and 0 < sigma <= MAX_SIGMA
+        ):
+            raise ValueError(
+                f"Augment: elastic_sigma must be a number in (0, {MAX_SIGMA:g}], got {sigma!r}"
+            )
+        set_(self, "elastic_sigma", float(sigma))
+
+    @classmethod
+    def none(cls) -> Augment:
+        """Zero ranges: the identity transform (each image comes back unchanged)."""
+        return cls(0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def image_shape(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(H, W) of a data set's images for augmentation: a 2-D shape, or a square 1-D one."""
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    if len(shape) == 1 and math.isqrt(shape[0]) ** 2 == shape[0]:
+        side = math.isqrt(shape[0])
+        return side, side
+    raise ValueError(f"augment needs images (a 2-D or square shape), not data of shape {shape}")
+
+
+# ---- the float64 twin of csrc/augment.c ------------------------------------------------
+
+
+def augment_stream(seed: int, step: int, row: int) -> int:
+    """The initial random state of image ``row`` of batch ``step`` (ann_augment_stream)."""
+    from ._reference import splitmix64
+
+    s = (seed ^ 0xA06E7A06E7) & MASK64
+    bits, _ = splitmix64(s)
+    s = bits ^ (step & MASK64)
+    bits, _ = splitmix64(s)
+    s = bits ^ (row & MASK64)
+    bits, _ = splitmix64(s)
+    return bits
+
+
+def _uniform(state: int) -> tuple[float, int]:
+    """(u in [0, 1), new state): ann_random_uniform, exactly (24 bits fit a double)."""
+    from ._reference import splitmix64
+
+    bits, state = splitmix64(state)
+    return (bits >> 40) * 2.0**-24, state
+
+
+def gaussian_taps(sigma: float) -> list[float]:
+    """g(0..r), r = ceil(3 sigma): exp(-k^2 / (2 sigma^2)) over the sum of all 2r + 1 taps."""
+    # (an excess below 1e-5 relative is ignored, as in C: float32 and float64 sigma agree)
+    r = max(1, math.ceil(3.0 * sigma * (1.0 - 1e-5)))
+    raw = [math.exp(-k * k / (2.0 * sigma * sigma)) for k in range(r + 1)]
+    total = raw[0] + 2.0 * sum(raw[1:])
+    return [v / total for v in raw]
+
+
+def smooth(u: Matrix, taps: list[float], H: int, W: int) -> Matrix:
+    """u (H, W) convolved with the 2-D Gaussian as two 1-D passes (rows, then columns), 0
+    outside the image: the separable form of sum_{a,b} g(a) g(b) u[i + a][j + b]."""
+    r = len(taps) - 1
+    rows = [0.0] * (H * W)
+    for i in range(H):
+        for j in range(W):
+            rows[i * W + j] = sum(
+                taps[abs(k)] * u[i * W + j + k] for k in range(-r, r + 1) if 0 <= j + k < W
+            )
+    out = [0.0] * (H * W)
+    for i in range(H):
+        for j in range(W):
+            out[i * W + j] = sum(
+                taps[abs(k)] * rows[(i + k) * W + j] for k in range(-r, r + 1) if 0 <= i + k < H
+            )
+    return out
+
+
+def bilinear(img: Matrix, H: int, W: int, qx: float, qy: float) -> float:
+    """img (H, W) at the point (qx, qy): the four neighbours weighted by the areas of the
+    opposite sub-rectangles; a neighbour outside the image counts as 0."""
+    x0, y0 = math.floor(qx), math.floor(qy)
+    fx, fy = qx - x0, qy - y0
+
+    def at(i: int, j: int) -> float:
+        return img[i * W + j] if 0 <= i < H and 0 <= j < W else 0.0
+
+    return (
+        (1 - fx) * (1 - fy) * at(y0, x0)
+        + fx * (1 - fy) * at(y0, x0 + 1)
+        + (1 - fx) * fy * at(y0 + 1, x0)
+        + fx * fy * at(y0 + 1, x0 + 1)
+    )
+
+
+def augment_image(
+    img: Matrix, params: Augment, seed: int, step: int, row: int, H: int, W: int
+) -> Matrix:
+    """One image (H, W) distorted as ann_augment_batch distorts row ``row`` of batch ``step``:
+    out(p) = in(T^-1 (p + d(p) - c - t) + c), bilinearly (csrc/augment.c derives it)."""
+    state = augment_stream(seed, step, row)
+    draws = []
+    for limit in (params.rotate, params.scale, params.shear, params.shift, params.shift):
+        u, state = _uniform(state)
+        draws.append((2.0 * u - 1.0) * limit)
+    theta, s, k, tx, ty = math.radians(draws[0]), 1.0 + draws[1], draws[2], draws[3], draws[4]
+    c, sn = math.cos(theta), math.sin(theta)
+    # T^-1 = (1/s) Sh(-k) R(-theta)
+    m00, m01, m10, m11 = (c + k * sn) / s, (sn - k * c) / s, -sn / s, c / s
+    cx, cy = (W - 1) / 2.0, (H - 1) / 2.0
+    dx = dy = [0.0] * (H * W)
+    if params.elastic_alpha > 0:
+        ux, uy = [0.0] * (H * W), [0.0] * (H * W)
+        for field in (ux, uy):
+            for i in range(H * W):
+                u, state = _uniform(state)
+                field[i] = 2.0 * u - 1.0
+        taps = gaussian_taps(params.elastic_sigma)
+        dx = [params.elastic_alpha * v for v in smooth(ux, taps, H, W)]
+        dy = [params.elastic_alpha * v for v in smooth(uy, taps, H, W)]
+    out = [0.0] * (H * W)
+    for i in range(H):
+        for j in range(W):
+            px = j + dx[i * W + j] - cx - tx
+            py = i + dy[i * W + j] - cy - ty
+            out[i * W + j] = bilinear(img, H, W, m00 * px + m01 * py + cx, m10 * px + m11 * py + cy)
+    return out
+
+
+def augment_batch(
+    x: Matrix, params: Augment, seed: int, step: int, B: int, H: int, W: int
+) -> Matrix:
+    """x (B, H, W) distorted image by image: the float64 ann_augment_batch."""
+    HW = H * W
+    out: Matrix = []
+    for b in range(B):
+        out.extend(augment_image(x[b * HW : (b + 1) * HW], params, seed, step, b, H, W))
+    return out
+
+
+# ---- drawing digits in a terminal (ann augment-preview) --------------------------------
+
+# Braille dot of each (row, column) of a 4 x 2 cell: U+2800 plus these bits.
+_BRAILLE_BITS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
+_ASCII_SHADES = " .:-=+*#%@"
+
+
+def draw_image(pixels: Matrix, H: int, W: int, unicode: bool, threshold: float = 0.4) -> list[str]:
+    """Lines of text picturing an image (H, W) of values in [0, 1]. unicode: braille, one
+    character per 2 x 4 pixels, a dot where the pixel is above ``threshold``; else ASCII, one
+    character per 2 x 2 pixels, shaded by their mean."""
+
+    def at(i: int, j: int) -> float:
+        return pixels[i * W + j] if i < H and j < W else 0.0
+
+    lines = []
+    if unicode:
+        for i in range(0, H, 4):
+            cells = []
+            for j in range(0, W, 2):
+                bits = 0
+                for di in range(4):
+                    for dj in range(2):
+                        if at(i + di, j + dj) > threshold:
+                            bits |= _BRAILLE_BITS[di][dj]
+                cells.append(chr(0x2800 + bits))
+            lines.append("".join(cells))
+        return lines
+    top = len(_ASCII_SHADES) - 1
+    for i in range(0, H, 2):
+        row = []
+        for j in range(0, W, 2):
+            mean = (at(i, j) + at(i, j + 1) + at(i + 1, j) + at(i + 1, j + 1)) / 4
+            row.append(_ASCII_SHADES[min(top, max(0, round(mean * top)))])
+        lines.append("".join(row))
+    return lines
+
+
+def draw_pairs(
+    originals: list[Matrix], augmented: list[Matrix], H: int, W: int, unicode: bool, columns: int
+) -> str:
+    """A grid of digits: in each band, a row of originals and beneath it the same digits as
+    augmented, as many per band as fit in ``columns`` characters."""
+    cell = len(draw_image([0.0] * (H * W), H, W, unicode)[0])
+    label = 10
+    per_band = max(1, (columns - label) // (cell + 1))
+    out: list[str] = []
+    for start in range(0, len(originals), per_band):
+        for name, images in (("original", originals), ("augmented", augmented)):
+            drawn = [draw_image(img, H, W, unicode) for img in images[start : start + per_band]]
+            for k in range(len(drawn[0])):
+                head = name if k == 0 else ""
+                out.append(f"{head:<{label}}" + " ".join(d[k] for d in drawn).rstrip())
+        out.append("")
+    return "\n".join(out[:-1]) + "\n"  # every band, the blank line between bands
