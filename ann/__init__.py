@@ -24,6 +24,7 @@ __all__ = [
     "ModelFileError",
     "Network",
     "OneCycle",
+    "Preset",
     "ReduceLROnPlateau",
     "TrainingError",
     "Warmup",
@@ -32,6 +33,8 @@ __all__ = [
     "load_mnist",
     "normalize",
     "one_hot",
+    "preset",
+    "presets",
     "set_num_threads",
 ]
 __version__ = "0.2.0"
@@ -54,6 +57,9 @@ _WHERE = {
     "Cosine": "_schedules",
     "OneCycle": "_schedules",
     "Warmup": "_schedules",
+    "Preset": "_presets",
+    "preset": "_presets",
+    "presets": "_presets",
     "set_num_threads": "_threads",
     "get_num_threads": "_threads",
     "backend_info": "_threads",
@@ -64,6 +70,7 @@ if TYPE_CHECKING:
     from ._data import Dataset, load_mnist, normalize, one_hot
     from ._errors import AnnError, BackendError, DataError, ModelFileError, TrainingError
     from ._network import EarlyStopping, History, Network
+    from ._presets import Preset, preset, presets
     from ._schedules import Cosine, OneCycle, ReduceLROnPlateau, Warmup
     from ._threads import backend_info, get_num_threads, set_num_threads
 
