@@ -9,12 +9,13 @@ the README's table; from Python::
 
 Each field is named after the ``ann train`` option it sets (``batch_size`` is
 ``--batch-size``), so the CLI applies a preset by setting those options, and a flag given next
-to ``--preset`` keeps the user's value. To add a setting (say ``augment``), add a field here
-with the option's name, its value in each preset (one line each) and, if ``fit`` takes it,
-one line in ``fit_kwargs``.
+to ``--preset`` keeps the user's value. To add a setting (say ``augment``): a field at the
+end of ``Preset`` named like its option, with the default that leaves it off; one line in each
+preset that uses it; and, if ``fit`` takes it, one line in ``fit_kwargs``.
 
 The values were chosen on the 48,000 / 12,000 validation split only (``tools/tune_preset.py``
-holds the search and its output); the test set was read once per preset, for the README.
+is the search, ``tools/tune_preset.out`` its output); the test set was read once per preset,
+for the README's table.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["PRESETS", "Preset", "preset", "presets"]
 
@@ -39,7 +40,7 @@ class Preset:
     batchnorm: bool
     dropout: float
     # the optimizer
-    optimizer: str  # sgd, momentum, nesterov or adam
+    optimizer: Literal["sgd", "momentum", "nesterov", "adam"]
     lr: float  # the peak rate with schedule "onecycle"
     momentum: float
     l2: float
@@ -47,7 +48,7 @@ class Preset:
     batch_size: int
     epochs: int
     # the learning-rate schedule, as ann train's --schedule/--lr-decay/--warmup/--min-lr
-    schedule: str  # none, plateau, cosine or onecycle
+    schedule: Literal["none", "plateau", "cosine", "onecycle"]
     lr_decay: float | None
     warmup: float | None
     min_lr: float
@@ -206,6 +207,7 @@ _TABLE = (
         min_delta=0.0,
         check_every=None,
         val_fraction=0.2,
+        # augment="affine+elastic",  once ann has augmentation (issue 13): a field above too
     ),
 )
 
