@@ -42,17 +42,17 @@ CANDIDATES: dict[str, list[dict[str, Any]]] = {
         {},  # the chosen one: 784-256-256-10, lr 0.2
         {"layers": (1024,), "lr": 0.4},
     ],
-    "best": [
-        {"epochs": 8},
+    "best": [  # from 784-1024-1024-10 BN dropout 0.2, Adam lr 0.002 one-cycle, batch 128
+        {"epochs": 8, "dropout": 0.2},
         {"epochs": 8, "dropout": 0.1},
-        {"epochs": 8, "batchnorm": False},
-        {"epochs": 8, "lr": 0.001},
+        {"epochs": 8, "batchnorm": False, "dropout": 0.2},
+        {"epochs": 8, "lr": 0.001, "dropout": 0.2},
         # second round: the two dropouts over the full budget
-        {},
+        {"dropout": 0.2},
         {"dropout": 0.1},  # stopped: 30 epochs at 0.2 overfit (val loss 0.060 -> 0.080)
         # third round: more dropout against that
         {"dropout": 0.3},
-        {"dropout": 0.5},
+        {},  # dropout 0.5, the chosen one: the lowest validation loss, accuracy tied with 0.3
     ],
 }
 
