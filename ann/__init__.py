@@ -25,6 +25,7 @@ __all__ = [
     "ModelFileError",
     "Network",
     "OneCycle",
+    "Preset",
     "ReduceLROnPlateau",
     "TrainingError",
     "Warmup",
@@ -35,6 +36,8 @@ __all__ = [
     "load_mnist",
     "normalize",
     "one_hot",
+    "preset",
+    "presets",
     "set_num_threads",
 ]
 __version__ = "0.2.0"
@@ -60,6 +63,9 @@ _WHERE = {
     "Cosine": "_schedules",
     "OneCycle": "_schedules",
     "Warmup": "_schedules",
+    "Preset": "_presets",
+    "preset": "_presets",
+    "presets": "_presets",
     "set_num_threads": "_threads",
     "get_num_threads": "_threads",
     "backend_info": "_threads",
@@ -73,6 +79,7 @@ if TYPE_CHECKING:
     from ._datasets import load_dataset
     from ._errors import AnnError, BackendError, DataError, ModelFileError, TrainingError
     from ._network import EarlyStopping, History, Network
+    from ._presets import Preset, preset, presets
     from ._schedules import Cosine, OneCycle, ReduceLROnPlateau, Warmup
     from ._threads import backend_info, get_num_threads, set_num_threads
 

@@ -354,6 +354,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _augment_options(preview, default="affine+elastic")
 
+    train.add_argument(
+        "--preset",
+        type=_preset_name,
+        default=None,
+        metavar="NAME",
+        help="set every hyperparameter to a named recipe; flags given next to it override "
+        "its values: "
+        + _preset_words().replace("%", "%%")
+        + " (`ann presets` lists their settings)",
+    )
+    presets = sub.add_parser("presets", help="list the named recipes of ann train --preset")
+    presets.add_argument("--json", action="store_true", help="print one JSON object")
+
     evaluate = sub.add_parser("evaluate", help="loss, accuracy and confusion matrix of a model")
     evaluate.add_argument("model", metavar="MODEL")
     _data_option(evaluate, dataset=None)
@@ -526,6 +539,85 @@ def version_text() -> str:
         f"ann {__version__} (distribution ann-mlp; Python {platform.python_version()} on "
         f"{platform.system()} {platform.machine()}; backend: {describe_backend()})"
     )
+
+
+# ---- ann train --preset, ann presets ---------------------------------------------------------
+
+
+def _preset_name(text: str) -> str:
+    from ._presets import PRESETS
+
+    if text not in PRESETS:
+        raise argparse.ArgumentTypeError(
+            f"no preset {text!r}; the presets are {', '.join(PRESETS)}"
+        )
+    return text
+
+
+def _preset_words() -> str:
+    from ._presets import PRESETS
+
+    return "; ".join(f"{p.name} ({p.summary})" for p in PRESETS.values())
+
+
+# the settings a resumed model brings from its file, which a preset cannot change
+_ARCHITECTURE = ("layers", "batchnorm", "dropout")
+
+
+def _given_options(argv: Sequence[str] | None) -> set[str]:
+    """The argparse names of the options written on the command line. argparse fills every
+    other option with its default, and a default must not override a preset's value: parse
+    once more with the train options' defaults suppressed, so that only the given ones land."""
+    parser = build_parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for option in action.choices["train"]._actions:
+                option.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv)))
+
+
+def _apply_preset(args: argparse.Namespace, argv: Sequence[str] | None) -> None:
+    """Set the options of --preset that the command line does not give itself."""
+    from ._presets import PRESETS
+
+    chosen = PRESETS[args.preset]
+    given = _given_options(argv)
+    for name, value in chosen.options().items():
+        if name not in given and not (args.resume and name in _ARCHITECTURE):
+            setattr(args, name, value)
+    try:
+        _train_schedule(args)
+    except UsageError as exc:  # say where the schedule the flag contradicts came from
+        if "schedule" in given:
+            raise
+        raise UsageError(
+            f"{exc} (--preset {chosen.name} sets --schedule {chosen.schedule}; give --schedule too)"
+        ) from None
+    overridden = sorted(given & set(chosen.options()))
+    _say(
+        f"preset: {chosen.name} ({chosen.describe()})"
+        + (
+            f"; given: {', '.join('--' + n.replace('_', '-') for n in overridden)}"
+            if overridden
+            else ""
+        )
+        + (
+            f"; the network comes from {args.resume}, the preset sets how it trains"
+            if args.resume
+            else ""
+        )
+    )
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from ._presets import PRESETS
+
+    if args.json:
+        _say(json.dumps({p.name: p.options() for p in PRESETS.values()}))
+        return 0
+    for p in PRESETS.values():
+        _say(f"{p.name}: {p.summary}\n    {p.describe()}")
+    return 0
 
 
 # ---- helpers -----------------------------------------------------------------------------------
@@ -1516,6 +1608,7 @@ COMMANDS = {
     "gradcheck": cmd_gradcheck,
     "trace": cmd_trace,
     "augment-preview": cmd_augment_preview,
+    "presets": cmd_presets,
 }
 
 
@@ -1529,6 +1622,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "threads", None) is not None:
             _apply_threads(args.threads)
         _announce_backend(args)
+        if getattr(args, "preset", None) is not None:
+            _apply_preset(args, argv)
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)

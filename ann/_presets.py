@@ -1,0 +1,224 @@
+"""Named recipes: every hyperparameter of a training run under one name.
+
+One table (``PRESETS``) is read by ``ann train --preset NAME``, ``ann presets``, the tests and
+the README's table; from Python::
+
+    p = ann.preset("fast")
+    net = ann.Network(**p.network_kwargs())
+    history = net.fit(train, **p.fit_kwargs())     # holds out p.val_fraction for validation
+
+Each field is named after the ``ann train`` option it sets (``batch_size`` is
+``--batch-size``), so the CLI applies a preset by setting those options, and a flag given next
+to ``--preset`` keeps the user's value. To add a setting (say ``augment``): a field at the
+end of ``Preset`` named like its option, with the default that leaves it off; one line in each
+preset that uses it; and, if ``fit`` takes it, one line in ``fit_kwargs``.
+
+The values were chosen on the 48,000 / 12,000 validation split only (``tools/tune_preset.py``
+is the search, ``tools/tune_preset.out`` its output); the test set was read once per preset,
+for the README's table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal
+
+__all__ = ["PRESETS", "Preset", "preset", "presets"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One recipe: the network (``layers`` are the hidden sizes) and how it trains."""
+
+    name: str
+    summary: str
+    # the network
+    layers: tuple[int, ...]
+    batchnorm: bool
+    dropout: float
+    # the optimizer
+    optimizer: Literal["sgd", "momentum", "nesterov", "adam"]
+    lr: float  # the peak rate with schedule "onecycle"
+    momentum: float
+    l2: float
+    max_norm: float | None
+    batch_size: int
+    epochs: int
+    # the learning-rate schedule, as ann train's --schedule/--lr-decay/--warmup/--min-lr
+    schedule: Literal["none", "plateau", "cosine", "onecycle"]
+    lr_decay: float | None
+    warmup: float | None
+    min_lr: float
+    # early stopping on the validation loss (patience 0: off) and the validation split
+    patience: int
+    min_delta: float
+    check_every: int | None
+    val_fraction: float
+
+    def options(self) -> dict[str, Any]:
+        """The ``ann train`` options this preset sets, by argparse name (``batch_size``)."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        del values["name"], values["summary"]
+        values["layers"] = list(self.layers)
+        if self.schedule == "none":  # ann train's default, where --lr-decay alone means plateau
+            values["schedule"] = None
+        return values
+
+    def network_kwargs(self, inputs: int = 784, outputs: int = 10) -> dict[str, Any]:
+        """Keyword arguments of ``ann.Network``: the layer sizes, batch norm and dropout."""
+        return {
+            "layers": [inputs, *self.layers, outputs],
+            "batchnorm": self.batchnorm,
+            "dropout": self.dropout,
+        }
+
+    def fit_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``Network.fit``, the validation split included (pass
+        ``validation_split=None`` with a validation set of your own)."""
+        from ._network import EarlyStopping
+
+        early = None
+        if self.patience:
+            early = EarlyStopping(
+                patience=self.patience,
+                min_delta=self.min_delta,
+                check_every=self.check_every or 100,
+            )
+        return {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "optimizer": self.optimizer,
+            "momentum": self.momentum,
+            "l2": self.l2,
+            "max_norm": self.max_norm,
+            "early_stopping": early,
+            "schedule": make_schedule(self.schedule, self.lr_decay, self.warmup, self.min_lr),
+            "check_every": self.check_every,
+            "validation_split": self.val_fraction,
+        }
+
+    def describe(self) -> str:
+        """The settings in one line, as the README's table and ``ann presets`` show them."""
+        net = "-".join(map(str, (784, *self.layers, 10)))
+        net += (" BN" if self.batchnorm else "") + (
+            f" dropout {self.dropout:g}" if self.dropout else ""
+        )
+        opt = f"{self.optimizer} lr {self.lr:g}"
+        if self.optimizer in ("momentum", "nesterov"):
+            opt += f" momentum {self.momentum:g}"
+        parts = [net, opt, f"batch {self.batch_size}"]
+        if self.schedule != "none":
+            parts.append(self.schedule + (f" x{self.lr_decay:g}" if self.lr_decay else ""))
+        if self.warmup:
+            parts.append(f"warm-up {self.warmup:g} epochs")
+        if self.l2:
+            parts.append(f"L2 {self.l2:g}")
+        if self.max_norm:
+            parts.append(f"max-norm {self.max_norm:g}")
+        stop = f"early stopping (patience {self.patience})" if self.patience else "no early stop"
+        parts.append(f"{'up to ' if self.patience else ''}{self.epochs} epochs, {stop}")
+        parts.append(
+            f"{round((1 - self.val_fraction) * 100)}/{round(self.val_fraction * 100)} split"
+        )
+        return ", ".join(parts)
+
+
+def make_schedule(kind: str, lr_decay: float | None, warmup: float | None, min_lr: float) -> Any:
+    """The ``fit(schedule=...)`` object for ann train's --schedule, --lr-decay, --warmup and
+    --min-lr values (None: a constant rate)."""
+    from ._schedules import Cosine, OneCycle, ReduceLROnPlateau, Warmup
+
+    inner: Any = {
+        "none": None,
+        "plateau": ReduceLROnPlateau(factor=lr_decay or 0.5),
+        "cosine": Cosine(min_lr=min_lr),
+        "onecycle": OneCycle(),
+    }[kind]
+    return inner if warmup is None else Warmup(epochs=warmup, then=inner)
+
+
+_TABLE = (
+    Preset(
+        name="seed",
+        summary="the seed study's network and settings (ann train's defaults)",
+        layers=(20, 7, 5),
+        batchnorm=False,
+        dropout=0.0,
+        optimizer="sgd",
+        lr=0.009,
+        momentum=0.9,
+        l2=0.0,
+        max_norm=None,
+        batch_size=64,
+        epochs=60,
+        schedule="none",
+        lr_decay=None,
+        warmup=None,
+        min_lr=0.0,
+        patience=5,
+        min_delta=0.0,
+        check_every=None,
+        val_fraction=0.2,
+    ),
+    Preset(
+        name="fast",
+        summary="about 98 % test accuracy in seconds",
+        layers=(256, 256),
+        batchnorm=True,
+        dropout=0.0,
+        optimizer="nesterov",
+        lr=0.2,
+        momentum=0.9,
+        l2=0.0,
+        max_norm=None,
+        batch_size=256,
+        epochs=4,
+        schedule="onecycle",
+        lr_decay=None,
+        warmup=None,
+        min_lr=0.0,
+        patience=0,
+        min_delta=0.0,
+        check_every=None,
+        val_fraction=0.2,
+    ),
+    Preset(
+        name="best",
+        summary="the most accurate recipe ann has (minutes)",
+        layers=(1024, 1024),
+        batchnorm=True,
+        dropout=0.5,
+        optimizer="adam",
+        lr=0.002,
+        momentum=0.9,
+        l2=0.0,
+        max_norm=None,
+        batch_size=128,
+        epochs=30,
+        schedule="onecycle",
+        lr_decay=None,
+        warmup=None,
+        min_lr=0.0,
+        patience=0,
+        min_delta=0.0,
+        check_every=None,
+        val_fraction=0.2,
+        # augment="affine+elastic",  once ann has augmentation (issue 13): a field above too
+    ),
+)
+
+#: The presets by name, read-only.
+PRESETS: Mapping[str, Preset] = MappingProxyType({p.name: p for p in _TABLE})
+presets = PRESETS  # the public name, ann.presets
+
+
+def preset(name: str) -> Preset:
+    """The preset called ``name``; ValueError naming the presets there are otherwise."""
+    try:
+        return PRESETS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"no preset {name!r}; the presets are {', '.join(PRESETS)}") from None
