@@ -464,7 +464,7 @@ class _Step:
         self.B, self.L = len(labels), len(self.sizes) - 1
         self.bn = bool(net.batchnorm and self.L > 1)
         self.rec = _Recorder(_CoreOps() if net.backend == "c" else None)
-        self.params, self.state = net.get_params(), net.get_state()
+        self.params, self.state = net.get_weights(), net.get_state()
         self.new_params, self.new_state = array("f", self.params), array("f", self.state)
         self.low = net._net  # the backend's network: where each tensor sits
         self.inputs: list[Values] = []  # x of each layer
