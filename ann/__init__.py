@@ -20,6 +20,7 @@ __all__ = [
     "Dataset",
     "EarlyStopping",
     "History",
+    "MLPClassifier",
     "ModelFileError",
     "Network",
     "ReduceLROnPlateau",
@@ -48,6 +49,7 @@ _WHERE = {
     "History": "_network",
     "Network": "_network",
     "ReduceLROnPlateau": "_network",
+    "MLPClassifier": "_sklearn",
     "set_num_threads": "_threads",
     "get_num_threads": "_threads",
     "backend_info": "_threads",
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
     from ._data import Dataset, load_mnist, normalize, one_hot
     from ._errors import AnnError, BackendError, DataError, ModelFileError, TrainingError
     from ._network import EarlyStopping, History, Network, ReduceLROnPlateau
+    from ._sklearn import MLPClassifier
     from ._threads import backend_info, get_num_threads, set_num_threads
 
 
