@@ -512,7 +512,12 @@ class MLPClassifier:
             self.best_loss_: float | None = math.inf
             self.validation_scores_: list[float] | None = None
             self.best_validation_score_: float | None = None
-        data = Dataset(values, targets, d, num_classes=K, name="X")
+        # the labels' names go into the network (and its model file, for ann predict)
+        names = [str(c) for c in self._classes]
+        unique = len(set(names)) == K
+        data = Dataset(
+            values, targets, d, num_classes=K, classes=names if unique else None, name="X"
+        )
         early = bool(self.early_stopping) and not incremental
         validation = None
         if early:

@@ -372,3 +372,19 @@ def test_get_weights_and_set_weights_and_the_deprecated_old_names():
     assert other.get_weights() == weights
     other.set_weights(array("f", [0.5] * net.num_params))
     assert other.get_weights() == array("f", [0.5] * net.num_params)
+
+
+def test_the_network_keeps_the_class_names_and_standardisation_in_its_model_file(tmp_path):
+    X, y = blobs(60)
+    labels = [("setosa", "versicolor", "virginica")[v] for v in y]
+    est = ann.MLPClassifier((8,), max_iter=60, learning_rate_init=0.02, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, labels)
+    path = tmp_path / "m.safetensors"
+    est.network_.save(path)
+    net = ann.Network.load(path)
+    assert net.classes == ["setosa", "versicolor", "virginica"]
+    assert net.standardization == est.network_.standardization is not None
+    # the file predicts what the estimator does, from the raw (unstandardised) rows
+    assert [net.classes[i] for i in net.predict(X)] == est.predict(X)
