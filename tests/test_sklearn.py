@@ -125,7 +125,9 @@ def test_string_labels_are_sorted_into_classes_and_predicted_back():
     names = ["pear", "apple", "fig"]
     labels = [names[v] for v in y]
     est = ann.MLPClassifier((16,), max_iter=150, learning_rate_init=0.01, random_state=0)
-    est.fit(X, labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning
+        est.fit(X, labels)
     assert est.classes_ == ["apple", "fig", "pear"]
     assert est.n_features_in_ == 4 and est.n_outputs_ == 3
     predicted = est.predict(X)
@@ -195,7 +197,9 @@ def test_numpy_in_numpy_out_and_lists_in_lists_out():
     assert est.predict(np.asfortranarray(X)).tolist() == predicted.tolist()
     # uint8 is a table of numbers here, not pixels: the same values give the same answer
     small = [[int(v) % 7 for v in row] for row in X]
-    est.fit(np.asarray(small, dtype=np.uint8), y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(np.asarray(small, dtype=np.uint8), y)
     assert est.predict(np.asarray(small, dtype=np.uint8)).tolist() == est.predict(small)
 
 
