@@ -22,6 +22,7 @@ __all__ = [
     "Dataset",
     "EarlyStopping",
     "History",
+    "MLPClassifier",
     "ModelFileError",
     "Network",
     "OneCycle",
@@ -66,6 +67,7 @@ _WHERE = {
     "Preset": "_presets",
     "preset": "_presets",
     "presets": "_presets",
+    "MLPClassifier": "_sklearn",
     "set_num_threads": "_threads",
     "get_num_threads": "_threads",
     "backend_info": "_threads",
@@ -81,6 +83,7 @@ if TYPE_CHECKING:
     from ._network import EarlyStopping, History, Network
     from ._presets import Preset, preset, presets
     from ._schedules import Cosine, OneCycle, ReduceLROnPlateau, Warmup
+    from ._sklearn import MLPClassifier
     from ._threads import backend_info, get_num_threads, set_num_threads
 
 

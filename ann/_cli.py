@@ -1045,7 +1045,7 @@ class _Checkpoint:
                     f"warning: could not save the model of step {step}: {exc}; {kept}; "
                     f"training goes on and the save is retried"
                 )
-            self.pending = (net.get_params(), net.get_state(), metadata, step)
+            self.pending = (net.get_weights(), net.get_state(), metadata, step)
             return
         if self.pending is not None:
             _note(f"saved the model of step {step} to {self.path}")
@@ -1057,13 +1057,13 @@ class _Checkpoint:
             return
         if self.pending is not None:  # the best model, which the last write lost
             params, state, metadata, _ = self.pending
-            if (params, state) != (net.get_params(), net.get_state()):
+            if (params, state) != (net.get_weights(), net.get_state()):
                 import ann
 
                 copy = ann.Network(
                     net.sizes, batchnorm=net.batchnorm, dropout=net.dropout, backend=net.backend
                 )
-                copy.set_params(params)
+                copy.set_weights(params)
                 copy.set_state(state)
                 net = copy
         # else no validation check has run (Ctrl-C in the first steps): keep what there is

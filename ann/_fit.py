@@ -260,11 +260,11 @@ class FitRun:
         if self.restore:
             self.doing = "copying the best weights"
             self.best = None  # free the old copy before making the new one
-            self.best = (self.network.get_params(), self.network.get_state())
+            self.best = (self.network.get_weights(), self.network.get_state())
 
     def restore_best(self) -> None:
         if self.restore and self.best is not None and self.history.best_step != self.step:
-            self.network.set_params(self.best[0])
+            self.network.set_weights(self.best[0])
             self.network.set_state(self.best[1])
             self.history.restored_best = True
 

@@ -384,12 +384,26 @@ class Network:
 
     # ---- parameters ------------------------------------------------------------------------
 
-    def get_params(self) -> array[float]:
-        """A float32 copy of every parameter, layer by layer: W (n_in, n_out) then b (n_out)."""
+    def get_weights(self) -> array[float]:
+        """A float32 copy of every parameter, layer by layer: W (n_in, n_out) then b (n_out)
+        (with batch norm, gamma and beta follow each hidden layer's b)."""
         return cast("array[float]", self._net.get_params())
 
-    def set_params(self, values: array[float]) -> None:
+    def set_weights(self, values: array[float]) -> None:
+        """Replace every parameter with ``values``, in the layout of ``get_weights``."""
         self._net.set_params(values)
+
+    # Until 0.2.0 these were get_params / set_params, the names scikit-learn's estimator
+    # protocol uses for hyperparameters (ann.MLPClassifier has those): kept for one release.
+    def get_params(self) -> array[float]:
+        """Deprecated name of ``get_weights`` (removed after 0.2)."""
+        _renamed("get_params", "get_weights")
+        return self.get_weights()
+
+    def set_params(self, values: array[float]) -> None:
+        """Deprecated name of ``set_weights`` (removed after 0.2)."""
+        _renamed("set_params", "set_weights")
+        self.set_weights(values)
 
     def get_state(self) -> array[float]:
         """A copy of the batch-norm running means and variances (empty without batch norm)."""
@@ -426,11 +440,11 @@ class Network:
     def tensor(self, layer: int, kind: str) -> array[float]:
         """A copy of one tensor: kind is "weight" (n_in * n_out, row-major (n_in, n_out)),
         "bias", "bn_gamma", "bn_beta", "bn_running_mean" or "bn_running_var"."""
-        return self._slice(layer, kind, self.get_params(), self.get_state())
+        return self._slice(layer, kind, self.get_weights(), self.get_state())
 
     def layer(self, l: int) -> tuple[array[float], array[float]]:
         """Copies of layer l's weights W (n_in * n_out, row-major (n_in, n_out)) and biases."""
-        params, state = self.get_params(), self.get_state()
+        params, state = self.get_weights(), self.get_state()
         return self._slice(l, "weight", params, state), self._slice(l, "bias", params, state)
 
     # ---- model files ------------------------------------------------------------------------
@@ -439,7 +453,7 @@ class Network:
         """A copy of the optimizer's state, or None when there is none (plain SGD, or no fit
         yet): {"optimizer": name, "step": Adam's step count, "m": the velocity or Adam's
         first moment, "v": Adam's second moment or None}, each an array('f') laid out as
-        ``get_params``."""
+        ``get_weights``."""
         if self._pending_optimizer is not None:
             return dict(self._pending_optimizer)
         if self._optimizer in (None, "sgd"):
@@ -490,7 +504,7 @@ class Network:
         from ._modelfile import ModelFile, save_model
 
         L = len(self.sizes) - 1
-        params, state = self.get_params(), self.get_state()
+        params, state = self.get_weights(), self.get_state()
         bound, layer = self._overflow_bound(params, state)
         if layer >= 0:
             raise ModelFileError(
@@ -561,7 +575,7 @@ class Network:
                 path=path,
             )
         net = cls(model.sizes, batchnorm=bool(model.batchnorm), dropout=dropout, backend=backend)
-        params, state = net.get_params(), net.get_state()
+        params, state = net.get_weights(), net.get_state()
         tensors: list[tuple[int, Sequence[array[float] | None]]] = [
             (0, model.weights),
             (1, model.biases),
@@ -576,7 +590,7 @@ class Network:
                 offset, count = net._net.tensor(l, kind)
                 target = state if kind >= 4 else params
                 target[offset : offset + count] = values
-        net.set_params(params)
+        net.set_weights(params)
         net.set_state(state)
         if model.standardization is not None:
             net.set_standardization(model.standardization["mean"], model.standardization["std"])
@@ -871,6 +885,17 @@ class Network:
         K = self.sizes[-1]
         values = probs.tolist()
         return [values[r * K : (r + 1) * K] for r in range(n)]
+
+
+def _renamed(old: str, new: str) -> None:
+    import warnings
+
+    warnings.warn(
+        f"Network.{old} is now Network.{new} (the old name clashed with scikit-learn's "
+        f"get_params/set_params); {old} goes after 0.2",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 def _names(classes: Sequence[str]) -> str:

@@ -512,7 +512,7 @@ class _Step:
         self.stream = (int(net.seed) ^ 0xD80F0D80F) & ref.MASK64
         self.keep: dict[int, Values] = {}  # the dropout mask of each hidden layer
         self.rec = _Recorder(_CoreOps() if net.backend == "c" else None)
-        self.params, self.state = net.get_params(), net.get_state()
+        self.params, self.state = net.get_weights(), net.get_state()
         self.new_params, self.new_state = array("f", self.params), array("f", self.state)
         self.low = net._net  # the backend's network: where each tensor sits
         self.inputs: list[Values] = []  # x of each layer

@@ -253,17 +253,17 @@ def test_fit_augments_training_and_identity_changes_nothing(mnist):
     plain, _ = fit(ds)
     same, _ = fit(ds, augment=ann.Augment.none())
     distorted, _ = fit(ds, augment=FULL)
-    assert same.get_params().tobytes() == plain.get_params().tobytes()
-    assert distorted.get_params().tobytes() != plain.get_params().tobytes()
+    assert same.get_weights().tobytes() == plain.get_weights().tobytes()
+    assert distorted.get_weights().tobytes() != plain.get_weights().tobytes()
     again, _ = fit(ds, augment=FULL)
-    assert again.get_params().tobytes() == distorted.get_params().tobytes()
+    assert again.get_weights().tobytes() == distorted.get_weights().tobytes()
     # a later fit without augment trains plainly again
     net = ann.Network([784, 32, 10], seed=4)
-    start = net.get_params()
+    start = net.get_weights()
     net.fit(ds, epochs=1, batch_size=64, lr=0.05, progress=False, augment=FULL)
-    net.set_params(start)
+    net.set_weights(start)
     net.fit(ds, epochs=1, batch_size=64, lr=0.05, progress=False)
-    assert net.get_params().tobytes() == plain.get_params().tobytes()
+    assert net.get_weights().tobytes() == plain.get_weights().tobytes()
 
 
 def test_training_is_identical_for_any_thread_count_with_augmentation(mnist):
@@ -273,7 +273,7 @@ def test_training_is_identical_for_any_thread_count_with_augmentation(mnist):
         runs = set()
         for threads in (1, 2, 3):
             ann.set_num_threads(threads)
-            runs.add(fit(ds, augment=FULL, sizes=(784, 64, 10))[0].get_params().tobytes())
+            runs.add(fit(ds, augment=FULL, sizes=(784, 64, 10))[0].get_weights().tobytes())
     finally:
         ann.set_num_threads(before)
     assert len(runs) == 1
@@ -284,7 +284,7 @@ def test_nothing_augmented_at_predict_evaluate_or_validation(mnist):
     net, history = fit(ds, val, augment=FULL)
     # a twin with the same weights that never had augmentation switched on
     twin = ann.Network([784, 32, 10], seed=0)
-    twin.set_params(net.get_params())
+    twin.set_weights(net.get_weights())
     assert net.predict_proba(val) == twin.predict_proba(val)
     assert net.evaluate(val) == twin.evaluate(val)
     assert history.val_loss[-1] == pytest.approx(twin.evaluate(val)["loss"], rel=1e-12)
@@ -297,7 +297,7 @@ def test_c_training_matches_the_reference_backend(mnist):
     c_net, _ = fit(ds, augment=params, sizes=(784, 10), backend="c")
     py_net, _ = fit(ds, augment=params, sizes=(784, 10), backend="python")
     plain, _ = fit(ds, sizes=(784, 10), backend="c")
-    c, p, base = c_net.get_params(), py_net.get_params(), plain.get_params()
+    c, p, base = c_net.get_weights(), py_net.get_weights(), plain.get_weights()
     assert max(abs(a - b) for a, b in zip(c, p)) < 1e-4
     assert max(abs(a - b) for a, b in zip(c, base)) > 1e-3  # augmentation did something
 

@@ -117,7 +117,7 @@ def test_many_classes_train_in_c_and_agree_with_the_reference():
     c_loss, c_hits = c._net.train_step(images, labs, N, idx, 0, n, 0.1)
     py_loss, py_hits = py._net.train_step(images, labs, N, idx, 0, n, 0.1)
     assert abs(c_loss - py_loss) < 1e-5 and c_hits == py_hits
-    close(c.get_params(), py.get_params(), tol=1e-5)
+    close(c.get_weights(), py.get_weights(), tol=1e-5)
     assert max(labels) > 255 and abs(c_loss - math.log(K)) < 0.5  # near uniform at the start
 
 
@@ -127,7 +127,7 @@ def test_float_training_and_standardisation_match_the_reference():
     nets = [ann.Network(data=ds, hidden=[7], backend=b, seed=3) for b in ("c", "python")]
     for net in nets:
         net.fit(ds, epochs=2, batch_size=16, lr=0.05, progress=False)
-    close(nets[0].get_params(), nets[1].get_params(), tol=1e-4)
+    close(nets[0].get_weights(), nets[1].get_weights(), tol=1e-4)
     close(
         array("f", [p for row in nets[0].predict_proba(ds) for p in row]),
         array("f", [p for row in nets[1].predict_proba(ds) for p in row]),

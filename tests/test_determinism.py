@@ -11,7 +11,7 @@ def train_bytes(ds, sizes, threads, **kwargs):
         ann.set_num_threads(threads)
         net = ann.Network(sizes, seed=3, batchnorm=kwargs.pop("batchnorm", False))
         net.fit(ds, epochs=1, progress=False, **kwargs)
-        return net.get_params().tobytes() + net.get_state().tobytes()
+        return net.get_weights().tobytes() + net.get_state().tobytes()
     finally:
         ann.set_num_threads(before)
 

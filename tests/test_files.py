@@ -26,7 +26,7 @@ def _net(seed: int) -> ann.Network:
 
 
 def _same(path: Path, net: ann.Network) -> bool:
-    return ann.Network.load(path).get_params() == net.get_params()
+    return ann.Network.load(path).get_weights() == net.get_weights()
 
 
 # ---- item 17: links, modes, loops ------------------------------------------------------------

@@ -46,7 +46,7 @@ def test_fit_is_shuffle_then_one_step_per_batch(batchnorm):
         for start, end in zip(starts, ends):
             backend.train_step(images, labels, n_rows, order, start, end - start, 0.1)
             steps += 1
-    assert net.get_params() == by_hand.get_params()
+    assert net.get_weights() == by_hand.get_weights()
     assert net.get_state() == by_hand.get_state()
     assert history.steps == [steps // 3, 2 * steps // 3, steps] and history.stopped_step == steps
 
@@ -96,15 +96,15 @@ def test_snapshot_and_restore_best_parts():
     net = ann.Network([30, 4], seed=1)
     es = ann.EarlyStopping(restore_best=True)
     run = FitRun(net, train, train, settings(early_stopping=es), False)
-    best = net.get_params()
+    best = net.get_weights()
     run.step = 7
     run.early_stopping(0.5)  # the best so far: snapshot
-    changed = ann.Network([30, 4], seed=2).get_params()
-    net.set_params(changed)
+    changed = ann.Network([30, 4], seed=2).get_weights()
+    net.set_weights(changed)
     run.step = 8
     run.early_stopping(0.9)
     run.restore_best()
-    assert net.get_params() == best and run.history.restored_best
+    assert net.get_weights() == best and run.history.restored_best
 
 
 # ---- validation_split ---------------------------------------------------------------------------
@@ -118,7 +118,7 @@ def test_validation_split_is_the_seeded_split():
     train, val = data.split(0.25, seed=4)  # the network's seed, as fit's seed defaults to
     given = b.fit(train, val, epochs=2, batch_size=10, lr=0.1, verbose=0)
     assert split.val_loss == given.val_loss and not math.isnan(split.val_loss[0])
-    assert a.get_params() == b.get_params()
+    assert a.get_weights() == b.get_weights()
     c = ann.Network([30, 8, 4], seed=4)
     other = c.fit(data, validation_split=0.25, seed=11, epochs=2, batch_size=10, verbose=0)
     assert other.val_loss != split.val_loss  # seed= chooses the split too

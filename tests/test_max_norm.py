@@ -95,7 +95,7 @@ def test_c_matches_the_reference(optimizer, batchnorm, dropout, l2):
             max_norm=0.4,
         )
         nets[backend] = net
-    c_params, ref_params = nets["c"].get_params(), nets["python"].get_params()
+    c_params, ref_params = nets["c"].get_weights(), nets["python"].get_weights()
     assert max(abs(a - b) for a, b in zip(c_params, ref_params)) < 1e-5  # measured: 1.2e-7
     assert max(column_norms(nets["c"], 0)) <= 0.4 * (1 + 1e-6)
 
@@ -129,11 +129,11 @@ def test_off_by_default_changes_nothing():
             fit(net, train)
         else:
             fit(net, train, max_norm=max_norm)
-        runs.append(net.get_params())
+        runs.append(net.get_weights())
     assert runs[0] == runs[1] == runs[2] == runs[3]
     constrained = ann.Network([30, 12, 4], seed=5)
     fit(constrained, train, max_norm=0.2)
-    assert constrained.get_params() != runs[0]
+    assert constrained.get_weights() != runs[0]
     fit(constrained, train)  # each fit sets it: a later fit without it is unconstrained
     assert max(column_norms(constrained, 0)) > 0.2
 

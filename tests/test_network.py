@@ -61,14 +61,14 @@ def test_initialization_is_uniform_with_fan_in_limit_and_zero_biases():
         assert all(-limit <= w <= limit for w in W)
         assert max(W) > 0.8 * limit and min(W) < -0.8 * limit  # spans the range
         assert all(v == 0.0 for v in b)
-    assert ann.Network(seed=3).get_params() == net.get_params()
-    assert ann.Network(seed=4).get_params() != net.get_params()
+    assert ann.Network(seed=3).get_weights() == net.get_weights()
+    assert ann.Network(seed=4).get_weights() != net.get_weights()
 
 
 def test_both_backends_start_from_identical_weights():
     c = ann.Network([30, 7, 4], seed=11, backend="c")
     py = ann.Network([30, 7, 4], seed=11, backend="python")
-    assert c.get_params() == py.get_params()
+    assert c.get_weights() == py.get_weights()
 
 
 @pytest.mark.parametrize(
@@ -110,11 +110,11 @@ def test_bad_adam_settings_are_rejected_the_same_way_by_both_backends(
     backend, kwargs, message, optimizer
 ):
     net = ann.Network([30, 5, 4], backend=backend)
-    before = net.get_params()
+    before = net.get_weights()
     with pytest.raises(ValueError) as info:
         net.fit(synthetic(), optimizer=optimizer, progress=False, **kwargs)
     assert str(info.value).startswith(message)
-    assert net.get_params() == before
+    assert net.get_weights() == before
 
 
 @pytest.mark.parametrize(
@@ -155,7 +155,7 @@ def test_good_adam_settings_train_the_same_on_both_backends():
         net.fit(
             synthetic(60), epochs=1, optimizer="adam", betas=(0.8, 0.99), eps=1e-6, progress=False
         )
-        results.append(net.get_params())
+        results.append(net.get_weights())
     assert max(abs(a - b) for a, b in zip(*results)) < 1e-4
 
 
@@ -219,11 +219,11 @@ def test_backends_agree_on_a_tiny_training_run(batch, pixels):
         b: n.fit(train, epochs=2, batch_size=batch, lr=0.2, progress=False, seed=9)
         for b, n in nets.items()
     }
-    c, py = nets["c"].get_params(), nets["python"].get_params()
+    c, py = nets["c"].get_weights(), nets["python"].get_weights()
     scale = max(abs(v) for v in py)
     assert max(abs(a - b) for a, b in zip(c, py)) <= 1e-4 * scale
     assert histories["c"].train_loss == pytest.approx(histories["python"].train_loss, rel=1e-4)
-    assert c != nets["c"].__class__([30, 6, 5, 4], seed=5).get_params()  # it did train
+    assert c != nets["c"].__class__([30, 6, 5, 4], seed=5).get_weights()  # it did train
 
 
 def test_same_seed_gives_bit_identical_weights():
@@ -232,7 +232,7 @@ def test_same_seed_gives_bit_identical_weights():
     for _ in range(2):
         net = ann.Network([30, 8, 4], seed=1)
         net.fit(train, epochs=2, batch_size=8, lr=0.1, progress=False)
-        runs.append(net.get_params().tobytes())
+        runs.append(net.get_weights().tobytes())
     assert runs[0] == runs[1]
 
 
@@ -241,7 +241,7 @@ def test_diverging_run_stops_and_keeps_last_good_weights():
     net = ann.Network([30, 8, 4], seed=1)
     with pytest.raises(ann.TrainingError, match="diverged") as info:
         net.fit(train, epochs=50, batch_size=8, lr=1e30, progress=False)
-    assert all(math.isfinite(v) for v in net.get_params())
+    assert all(math.isfinite(v) for v in net.get_weights())
     assert info.value.history.stop_reason == "diverged"
 
 

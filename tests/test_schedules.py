@@ -124,7 +124,7 @@ def test_a_schedule_changes_the_weights_and_none_is_lr_throughout():
         net = ann.Network([30, 8, 4], seed=1)
         seen = record_rates(net)
         net.fit(train, epochs=2, batch_size=16, lr=0.2, schedule=schedule, verbose=0)
-        weights[name] = net.get_params()
+        weights[name] = net.get_weights()
         if schedule is None:
             assert seen == [0.2] * 10
     assert weights["none"] != weights["cosine"] and weights["none"] != weights["warmup"]
@@ -141,7 +141,7 @@ def test_plateau_as_schedule_is_lr_decay():
         history = net.fit(
             train, val, epochs=10, batch_size=10, lr=0.2, check_every=5, verbose=0, **kwargs
         )
-        runs.append((history.lr, net.get_params()))
+        runs.append((history.lr, net.get_weights()))
     assert runs[0] == runs[1]
     assert runs[0][0][-1] < 0.2  # it did decay
 

@@ -389,8 +389,8 @@ def check_text(text, r):
 
 
 def trace_params(net, r):
-    """The trace's new parameters, in the layout of get_params."""
-    values = net.get_params()
+    """The trace's new parameters, in the layout of get_weights."""
+    values = net.get_weights()
     for section in r["update"]:
         l = section["layer"]
         for name, kind in (
@@ -417,16 +417,16 @@ def test_the_traced_step_is_the_step_fit_takes(bn, opt):
     pixels = bytes((37 * i + 11) % 256 for i in range(B * sizes[0]))
     labels = bytes([2, 0, 1, 2])
     traced = ann.Network(sizes, batchnorm=bn, seed=5)
-    before = (traced.get_params(), traced.get_state())
+    before = (traced.get_weights(), traced.get_state())
     r = traced.trace(pixels, list(labels), optimizer=opt, lr=0.05, l2=0.001)
-    assert (traced.get_params(), traced.get_state()) == before  # trace changes nothing
+    assert (traced.get_weights(), traced.get_state()) == before  # trace changes nothing
     trained = ann.Network(sizes, batchnorm=bn, seed=5)
     data = ann.Dataset(pixels, labels, sizes[0], num_classes=3)
     history = trained.fit(
         data, epochs=1, batch_size=B, lr=0.05, l2=0.001, optimizer=opt, progress=False
     )
     assert history.steps[-1] == 1  # one step, one batch
-    got, want = trained.get_params(), trace_params(traced, r)
+    got, want = trained.get_weights(), trace_params(traced, r)
     assert got != before[0]
     noise = set()
     if bn and opt == "adam":
@@ -468,7 +468,7 @@ def test_the_trace_matches_the_train_step_bit_for_bit_where_nothing_is_fused(cor
             {"sgd": 0, "momentum": 1, "adam": 3}[opt], 0.9, 0.9, 0.999, 1e-8, 0.0
         )
         copy._net.train_step(pixels, bytes([3, 1, 0]), 3, array("i", range(3)), 0, 3, 0.1)
-        diff = max(abs(a - b) for a, b in zip(copy.get_params(), trace_params(net, r)))
+        diff = max(abs(a - b) for a, b in zip(copy.get_weights(), trace_params(net, r)))
         if opt == "sgd":
             assert diff <= 1e-6
         else:
@@ -491,10 +491,10 @@ def test_the_dropout_mask_is_the_one_the_first_training_step_draws(core):
     want = trace_params(net, r)
     for stream_seed, same in ((5, True), (6, False)):
         copy = ann.Network(sizes, dropout=0.5, seed=stream_seed)
-        copy.set_params(net.get_params())
+        copy.set_weights(net.get_weights())
         copy._net.set_optimizer(1, 0.9, 0.9, 0.999, 1e-8, 0.0)
         copy._net.train_step(pixels, bytes(labels), B, array("i", range(B)), 0, B, 0.1)
-        diff = max(abs(a - b) for a, b in zip(copy.get_params(), want))
+        diff = max(abs(a - b) for a, b in zip(copy.get_weights(), want))
         assert (diff == 0.0) if same else (diff > 1e-3), (stream_seed, diff)
 
 

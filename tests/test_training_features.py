@@ -209,7 +209,7 @@ def test_backends_agree_with_every_feature(kwargs, fit_kwargs, pixels):
     fit = dict(epochs=2, batch_size=16, lr=0.1, progress=False, seed=4)
     fit.update(fit_kwargs)
     histories = {b: net.fit(train, **fit) for b, net in nets.items()}
-    c, py = nets["c"].get_params(), nets["python"].get_params()
+    c, py = nets["c"].get_weights(), nets["python"].get_weights()
     assert max(abs(a - b) for a, b in zip(c, py)) <= 2e-4 * max(abs(v) for v in py)
     assert histories["c"].train_loss == pytest.approx(histories["python"].train_loss, rel=2e-4)
     if kwargs.get("batchnorm"):
@@ -263,7 +263,7 @@ def test_dropout_is_off_at_inference_and_changes_training():
     assert net.predict_proba(train[:20]) == net.predict_proba(train[:20])  # deterministic
     plain = ann.Network([30, 16, 4], seed=1)
     plain.fit(train, epochs=2, batch_size=10, lr=0.1, progress=False)
-    assert plain.get_params() != net.get_params()
+    assert plain.get_weights() != net.get_weights()
 
 
 def test_l2_shrinks_weights_and_shows_in_the_loss():
@@ -286,7 +286,7 @@ def test_early_stopping_stops_and_restores_the_best_weights():
     snapshots = {}
 
     def remember(history):
-        snapshots[history.steps[-1]] = net.get_params()
+        snapshots[history.steps[-1]] = net.get_weights()
 
     history = net.fit(
         train,
@@ -304,7 +304,7 @@ def test_early_stopping_stops_and_restores_the_best_weights():
     assert history.val_loss[history.steps.index(best)] == min(history.val_loss)
     # the last checks did not improve on the best by more than min_delta (0)
     assert all(v >= history.best_val_loss for v in history.val_loss[-3:])
-    assert history.restored_best and net.get_params() == snapshots[best]
+    assert history.restored_best and net.get_weights() == snapshots[best]
     assert net.evaluate(val)["loss"] == pytest.approx(history.best_val_loss)
 
 

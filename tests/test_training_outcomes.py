@@ -101,9 +101,9 @@ def test_out_of_memory_names_what_ran_out_and_keeps_the_best_model(
     mnist_dir, tmp_path, monkeypatch, capsys
 ):
     # The bare MemoryError of the best-weights snapshot used to end the run with
-    # "ann: error: " and nothing saved. Calls of get_params: check 1 snapshot, check 1 save,
+    # "ann: error: " and nothing saved. Calls of get_weights: check 1 snapshot, check 1 save,
     # then check 2's snapshot fails (the loss still falls at step 200, so check 2 is a best).
-    fail_on_call(monkeypatch, ann.Network, "get_params", 3, MemoryError())
+    fail_on_call(monkeypatch, ann.Network, "get_weights", 3, MemoryError())
     model = tmp_path / "m.safetensors"
     status, out, err = train_in_process(
         capsys, "--data", str(mnist_dir), "--epochs", "1", "--quiet", "--save", str(model)
@@ -222,7 +222,7 @@ def test_huge_finite_weights_are_refused_at_save(tmp_path):
     from array import array
 
     net = ann.Network(seed=0)
-    net.set_params(array("f", [v * 1e28 for v in net.get_params()]))
+    net.set_weights(array("f", [v * 1e28 for v in net.get_weights()]))
     path = tmp_path / "big.safetensors"
     with pytest.raises(
         ann.ModelFileError,
@@ -231,9 +231,9 @@ def test_huge_finite_weights_are_refused_at_save(tmp_path):
         net.save(path)
     assert not path.exists()
     # the same weights scaled to a sane size save and load
-    net.set_params(array("f", [v * 1e-28 for v in net.get_params()]))
+    net.set_weights(array("f", [v * 1e-28 for v in net.get_weights()]))
     net.save(path)
-    assert ann.Network.load(path).get_params() == net.get_params()
+    assert ann.Network.load(path).get_weights() == net.get_weights()
 
 
 def test_nan_validation_loss_never_counts_as_the_best():
@@ -318,12 +318,12 @@ def test_resuming_from_a_file_continues_the_optimizer_state(tmp_path, backend, o
     assert state["optimizer"] == optimizer and state["step"] == (1 if optimizer == "adam" else 0)
     assert (state["v"] is None) == (optimizer != "adam")
     resumed.fit(train, epochs=2, **fit)
-    a, b = straight.get_params(), resumed.get_params()
+    a, b = straight.get_weights(), resumed.get_weights()
     assert max(abs(x - y) for x, y in zip(a, b)) <= 1e-5 * max(abs(x) for x in a)
     fresh = ann.Network.load(path, backend=backend)
     fresh._pending_optimizer = None  # what --resume did: start from zero
     fresh.fit(train, epochs=2, **fit)
-    assert max(abs(x - y) for x, y in zip(a, fresh.get_params())) > 1e-3 * max(abs(x) for x in a)
+    assert max(abs(x - y) for x, y in zip(a, fresh.get_weights())) > 1e-3 * max(abs(x) for x in a)
 
 
 def test_model_files_without_optimizer_state_load_and_bad_state_is_refused(tmp_path):

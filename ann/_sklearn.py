@@ -1,0 +1,735 @@
+"""``ann.MLPClassifier``: scikit-learn's estimator protocol over ``ann.Network``.
+
+Nothing here imports scikit-learn or NumPy. The estimator follows the protocol by its
+shape alone (hyperparameters as constructor arguments stored unchanged, checked at ``fit``;
+``get_params``/``set_params``; fitted attributes ending in ``_``), so ``sklearn.base.clone``,
+``Pipeline`` and ``GridSearchCV`` take it. ``__sklearn_tags__`` imports scikit-learn's tag
+classes, but only scikit-learn calls it, so scikit-learn is loaded by then.
+
+Outputs mirror inputs: a NumPy array (or anything with ``__array__``, such as a pandas
+DataFrame) in gives NumPy arrays out, built with the NumPy the caller has already imported
+(``sys.modules``); lists in give lists out.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+import warnings
+from array import array
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+from ._data import Dataset, _read_buffer, _to_float32
+from ._network import Network
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A method that needs a fitted estimator ran before ``fit`` (a ValueError and an
+    AttributeError, as scikit-learn's own ``NotFittedError`` is)."""
+
+
+class ConvergenceWarning(UserWarning):
+    """``fit`` stopped at ``max_iter`` before the loss (or validation score) settled."""
+
+
+class DataConversionWarning(UserWarning):
+    """``y`` came as a column vector (n, 1) and was read as 1-D."""
+
+
+def _sklearn_class(name: str, own: type) -> Any:
+    """scikit-learn's exception or warning class of this name when the program has loaded
+    scikit-learn (so that its ``check_is_fitted`` and warning filters recognise ours), else
+    ann's own. Never imports scikit-learn."""
+    module = sys.modules.get("sklearn.exceptions")
+    return getattr(module, name, own) if module is not None else own
+
+
+# The hyperparameters, in the constructor's order, and their defaults (scikit-learn's).
+_DEFAULTS: dict[str, Any] = {
+    "hidden_layer_sizes": (100,),
+    "solver": "adam",
+    "alpha": 0.0001,
+    "batch_size": "auto",
+    "learning_rate_init": 0.001,
+    "max_iter": 200,
+    "random_state": None,
+    "tol": 1e-4,
+    "verbose": False,
+    "momentum": 0.9,
+    "nesterovs_momentum": True,
+    "early_stopping": False,
+    "validation_fraction": 0.1,
+    "beta_1": 0.9,
+    "beta_2": 0.999,
+    "epsilon": 1e-8,
+    "n_iter_no_change": 10,
+    "batchnorm": False,
+    "dropout": 0.0,
+    "standardize": True,
+}
+
+
+# what fit sets besides the public attributes ending in "_"
+_FIT_PRIVATE = ("_classes", "_rng", "_opt_state", "_no_improvement")
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value: Any) -> bool:
+    # NumPy integers are not ints but have __index__; bools are refused
+    if isinstance(value, bool):
+        return False
+    try:
+        return bool(int(value.__index__()) == value)
+    except (AttributeError, TypeError):
+        return False
+
+
+def _wants_numpy(data: Any) -> Any:
+    """The caller's NumPy module when ``data`` is an array of it (or has ``__array__``), else
+    None. NumPy is never imported here: it is taken from sys.modules."""
+    if isinstance(data, (list, tuple, array, bytes, bytearray, memoryview)):
+        return None
+    if not hasattr(data, "__array__"):
+        return None
+    return sys.modules.get("numpy")
+
+
+# ---- input checks -----------------------------------------------------------------------------
+
+
+def _read_X(X: Any, what: str = "X") -> tuple[array[float], int, int]:
+    """(float32 values row by row, n_samples, n_features) from a 2-D buffer (a NumPy array
+    through memoryview), a DataFrame, or a list of rows; every value must be a finite number."""
+    if X is None:
+        raise ValueError(f"{what} is None: expected a 2-D array (n_samples, n_features)")
+    module = type(X).__module__ or ""
+    if module.startswith("scipy.sparse") or (hasattr(X, "tocsr") and hasattr(X, "nnz")):
+        raise TypeError(
+            f"{what} is a sparse matrix, which ann does not take: pass a dense array (X.toarray())"
+        )
+    if hasattr(X, "to_numpy") and not hasattr(X, "__buffer__") and hasattr(X, "columns"):
+        X = X.to_numpy()  # a DataFrame: its own NumPy array
+    elif _wants_numpy(X) is not None and not hasattr(X, "__buffer__"):
+        X = _wants_numpy(X).asarray(X)  # an array-like of the caller's NumPy
+    try:
+        view: memoryview | None = memoryview(X)
+    except (TypeError, ValueError):  # no buffer, or NumPy's object arrays
+        view = None
+    if view is not None:
+        if "Z" in view.format:
+            raise ValueError(f"Complex data not supported: {what} holds complex numbers")
+        if view.ndim != 2:
+            raise ValueError(
+                f"{what} must be 2-D (n_samples, n_features), got {view.ndim}-D of shape "
+                f"{tuple(view.shape or ())}. Reshape your data: X.reshape(-1, 1) for a "
+                f"single feature, X.reshape(1, -1) for a single sample"
+            )
+        n, d = view.shape  # type: ignore[misc]
+        _check_size(n, d, what)
+        if view.c_contiguous and view.format.lstrip("@=<>!") not in ("?", "O"):
+            buf = _read_buffer(X, what)
+            assert buf is not None
+            return _finite(_to_float32(buf.values, what), what), n, d
+        rows: list[Any] = X.tolist() if hasattr(X, "tolist") else view.tolist()
+    elif isinstance(X, (str, bytes, dict)) or not hasattr(X, "__iter__"):
+        raise ValueError(
+            f"{what} must be a 2-D array or a list of rows, not {type(X).__name__}: "
+            f"expected (n_samples, n_features)"
+        )
+    else:
+        rows = X.tolist() if hasattr(X, "tolist") else list(X)
+    n = len(rows)
+    flat = array("d")
+    d = -1
+    for i, row in enumerate(rows):
+        if isinstance(row, (str, bytes)) or not hasattr(row, "__iter__"):
+            raise ValueError(
+                f"{what} must be 2-D (n_samples, n_features), but row {i} is "
+                f"{type(row).__name__}. Reshape your data: one list of values per sample"
+            )
+        values = list(row)
+        if d < 0:
+            d = len(values)
+        if len(values) != d:
+            raise ValueError(f"{what}: row {i} has {len(values)} values, row 0 has {d}")
+        for j, v in enumerate(values):
+            if isinstance(v, complex):
+                raise ValueError(f"Complex data not supported: {what}[{i}, {j}] is {v!r}")
+            try:
+                flat.append(float(v))
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"{what}[{i}, {j}]: {exc}") from None
+    _check_size(n, max(d, 0), what)
+    return _finite(_to_float32(flat, what), what), n, d
+
+
+def _check_size(n: int, d: int, what: str) -> None:
+    # scikit-learn's wording, which its checks look for
+    if n == 0:
+        raise ValueError(
+            f"{what}: found array with 0 sample(s) (shape=(0, {d})) while a minimum of 1 is "
+            f"required."
+        )
+    if d == 0:
+        raise ValueError(
+            f"{what}: found array with 0 feature(s) (shape=({n}, 0)) while a minimum of 1 is "
+            f"required."
+        )
+
+
+def _finite(values: array[float], what: str) -> array[float]:
+    # float32 values sum without overflow in float64, so the sum is finite iff all are
+    if not math.isfinite(sum(values)):
+        raise ValueError(f"{what} contains NaN or infinity: every value must be finite")
+    return values
+
+
+def _read_y(y: Any, n: int | None) -> list[Any]:
+    """The labels as a list of n (any number for None) hashable Python values (a column
+    vector is read as 1-D, with a DataConversionWarning, as scikit-learn does)."""
+    if y is None:
+        raise ValueError("MLPClassifier requires y to be passed, but the target y is None")
+    if hasattr(y, "to_numpy") and hasattr(y, "name"):
+        y = y.to_numpy()  # a pandas Series
+    elif not hasattr(y, "__iter__") and _wants_numpy(y) is not None:
+        y = _wants_numpy(y).asarray(y)  # an array-like of the caller's NumPy
+    if isinstance(y, (str, bytes)) or not hasattr(y, "__iter__"):
+        raise ValueError(f"y should be a 1d array of labels, got {type(y).__name__}")
+    values = y.tolist() if hasattr(y, "tolist") else list(y)
+    if values and all(isinstance(v, (list, tuple)) for v in values):
+        if all(len(v) == 1 for v in values):
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change "
+                "the shape of y to (n_samples,), for example using ravel().",
+                _sklearn_class("DataConversionWarning", DataConversionWarning),
+                stacklevel=4,
+            )
+            values = [v[0] for v in values]
+        else:
+            raise ValueError(
+                "y should be a 1d array of labels: MLPClassifier predicts one label per sample "
+                "(multi-output and multi-label targets are not supported)"
+            )
+    if n is not None and len(values) != n:
+        raise ValueError(f"X has {n} samples but y has {len(values)} labels")
+    for v in values:
+        if isinstance(v, float):
+            if math.isnan(v):
+                raise ValueError("Input y contains NaN.")
+            if math.isinf(v):
+                raise ValueError(
+                    "Input y contains infinity or a value too large for dtype('float64')."
+                )
+            if v != int(v):
+                raise ValueError(
+                    f"Unknown label type: continuous (y holds {v!r}). MLPClassifier is a "
+                    f"classifier: y must hold class labels (ints, strings, ...)"
+                )
+        elif isinstance(v, (list, dict, set)) or not isinstance(v, Hashable):
+            raise ValueError(f"Unknown label type: {type(v).__name__} labels cannot be classes")
+    return values
+
+
+def _sorted_classes(labels: Sequence[Any]) -> list[Any]:
+    try:
+        return sorted(set(labels))
+    except TypeError:
+        kinds = sorted({type(v).__name__ for v in labels})
+        raise TypeError(
+            f"y mixes labels of types {', '.join(kinds)} that cannot be sorted: use labels "
+            f"of one kind (all numbers or all strings)"
+        ) from None
+
+
+# ---- the estimator ----------------------------------------------------------------------------
+
+
+class MLPClassifier:
+    """A multilayer perceptron classifier with scikit-learn's ``MLPClassifier`` interface,
+    trained by ``ann.Network`` (ReLU hidden layers, softmax output, cross-entropy loss).
+
+    Parameters keep scikit-learn's names, defaults and meaning: ``hidden_layer_sizes``,
+    ``solver`` ("adam" or "sgd"; sgd uses ``momentum``, Nesterov's when
+    ``nesterovs_momentum``), ``alpha`` (L2 penalty, scaled as scikit-learn scales it:
+    (alpha / (2 * batch)) * sum(W^2) per batch, so ``Network.fit``'s ``l2`` is
+    alpha / batch_size), ``batch_size`` ("auto": min(200, n_samples)), ``learning_rate_init``
+    (constant), ``max_iter`` (epochs), ``random_state`` (int, None or a NumPy RandomState),
+    ``tol`` and ``n_iter_no_change`` (stop when the training loss, or with
+    ``early_stopping`` the validation accuracy on a stratified ``validation_fraction`` of
+    the training data, has not improved by ``tol`` for more than ``n_iter_no_change``
+    epochs; early stopping then keeps the best weights), ``verbose`` (print the loss of
+    each epoch), ``beta_1``, ``beta_2``, ``epsilon`` (Adam). ann adds ``batchnorm``,
+    ``dropout`` and ``standardize`` (on by default: each feature is standardised with the
+    training set's mean and standard deviation, kept in ``network_`` and its model file).
+    ``activation`` is always "relu" and ``lbfgs`` is not offered.
+
+    Every input is numbers, used as given (uint8 too: this is a table, not pixels); ``y``
+    holds any sortable, hashable labels (``classes_`` is them sorted). After ``fit``:
+    ``classes_``, ``n_features_in_``, ``n_iter_``, ``loss_curve_`` (the mean training loss
+    of each epoch), ``best_loss_``, ``validation_scores_``, ``best_validation_score_``,
+    ``t_`` (samples seen), ``n_layers_``, ``n_outputs_`` and ``network_`` (the trained
+    ``ann.Network``: ``network_.save(path)`` writes a model file).
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate_init: float = 0.001,
+        max_iter: int = 200,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        batchnorm: bool = False,
+        dropout: float = 0.0,
+        standardize: bool = True,
+    ) -> None:
+        # stored unchanged and checked at fit, as scikit-learn's clone and set_params need
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.batchnorm = batchnorm
+        self.dropout = dropout
+        self.standardize = standardize
+
+    # ---- the estimator protocol ------------------------------------------------------------
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The hyperparameters, by name (``deep`` is accepted for scikit-learn: nothing here
+        holds other estimators)."""
+        return {name: getattr(self, name) for name in _DEFAULTS}
+
+    def set_params(self, **params: Any) -> MLPClassifier:
+        """Set hyperparameters by name (checked at the next ``fit``); returns the estimator."""
+        for name, value in params.items():
+            if name not in _DEFAULTS:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator {self!r}. Valid parameters "
+                    f"are: {sorted(_DEFAULTS)!r}."
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        changed = []
+        for name, default in _DEFAULTS.items():
+            value = getattr(self, name, default)
+            if value is not default and not (type(value) is type(default) and value == default):
+                changed.append(f"{name}={value!r}")
+        return f"MLPClassifier({', '.join(changed)})"
+
+    def __sklearn_tags__(self) -> Any:
+        # only scikit-learn calls this, so importing from it loads nothing new
+        from sklearn.utils import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+            ClassifierTags,
+            InputTags,
+            Tags,
+            TargetTags,
+        )
+
+        return Tags(
+            estimator_type="classifier",
+            target_tags=TargetTags(required=True),
+            classifier_tags=ClassifierTags(multi_class=True),
+            input_tags=InputTags(two_d_array=True, sparse=False, allow_nan=False),
+        )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "network_")
+
+    _estimator_type = "classifier"  # what scikit-learn before 1.6 reads
+
+    # ---- hyperparameter checks -------------------------------------------------------------
+
+    def _checked(self) -> dict[str, Any]:
+        """The hyperparameters, checked: ValueError naming the first bad one."""
+
+        def bad(name: str, want: str) -> ValueError:
+            return ValueError(f"{name} must be {want}, got {getattr(self, name)!r}")
+
+        hidden = self.hidden_layer_sizes
+        if _is_int(hidden):
+            hidden = [hidden]
+        try:
+            hidden = list(hidden)
+        except TypeError:
+            raise bad("hidden_layer_sizes", "a list of layer sizes (ints > 0)") from None
+        if not all(_is_int(h) and h > 0 for h in hidden):
+            raise bad("hidden_layer_sizes", "a list of layer sizes (ints > 0)")
+        if self.solver not in ("adam", "sgd"):
+            raise bad("solver", "'adam' or 'sgd' (ann has no 'lbfgs')")
+        for name, low, high in (
+            ("alpha", 0.0, math.inf),
+            ("tol", 0.0, math.inf),
+            ("epsilon", 0.0, math.inf),
+            ("learning_rate_init", 0.0, math.inf),
+        ):
+            value = getattr(self, name)
+            if not _is_real(value) or not low <= value < high:
+                raise bad(name, "a finite number >= 0")
+        if self.learning_rate_init <= 0 or self.epsilon <= 0:
+            raise bad("learning_rate_init" if self.learning_rate_init <= 0 else "epsilon", "> 0")
+        for name in ("momentum", "beta_1", "beta_2", "dropout"):
+            value = getattr(self, name)
+            if not _is_real(value) or not 0.0 <= value < 1.0:
+                raise bad(name, "a number in [0, 1)")
+        if not _is_real(self.validation_fraction) or not 0.0 < self.validation_fraction < 1.0:
+            raise bad("validation_fraction", "a number in (0, 1)")
+        for name in ("max_iter", "n_iter_no_change"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                raise bad(name, "an int >= 1")
+        size: Any = self.batch_size
+        if size != "auto" and (not _is_int(size) or size < 1):
+            raise bad("batch_size", "'auto' or an int >= 1")
+        for name in ("nesterovs_momentum", "early_stopping", "batchnorm", "standardize"):
+            if not isinstance(getattr(self, name), (bool, int)):
+                raise bad(name, "True or False")
+        if not isinstance(self.verbose, (bool, int)):
+            raise bad("verbose", "True or False")
+        rs = self.random_state
+        if not (rs is None or (_is_int(rs) and 0 <= rs < 2**32) or hasattr(rs, "randint")):
+            raise bad("random_state", "None, an int in [0, 2**32) or a NumPy RandomState")
+        if self.solver == "adam":
+            optimizer = "adam"
+        elif self.momentum == 0:
+            optimizer = "sgd"
+        else:
+            optimizer = "nesterov" if self.nesterovs_momentum else "momentum"
+        return {"hidden": [int(h) for h in hidden], "optimizer": optimizer}
+
+    def _seed(self) -> int:
+        rs = self.random_state
+        if rs is None:
+            return random.SystemRandom().randrange(2**31)
+        if hasattr(rs, "randint"):  # a NumPy RandomState: draw from it, as scikit-learn does
+            return int(rs.randint(2**31 - 1))
+        return int(rs)
+
+    # ---- training --------------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any) -> MLPClassifier:
+        """Train a new network on X (n_samples, n_features) and labels y; returns self."""
+        for name in list(vars(self)):  # forget the last fit (and only what fit sets)
+            if name in _FIT_PRIVATE or (name.endswith("_") and not name.startswith("_")):
+                delattr(self, name)
+        return self._fit(X, y, classes=None, incremental=False)
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
+        """One epoch over X, y, continuing the weights and optimizer state of earlier calls.
+        The first call needs ``classes`` (every label y will ever hold), as in scikit-learn;
+        early stopping and ``n_iter_no_change`` do not apply."""
+        if not hasattr(self, "network_"):
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            return self._fit(X, y, classes=classes, incremental=True)
+        if classes is not None:
+            given = _sorted_classes(_read_y(classes, None))
+            if given != list(self.classes_):
+                raise ValueError(
+                    f"classes={given!r} is not the same as on the first call to partial_fit "
+                    f"({list(self.classes_)!r})"
+                )
+        return self._fit(X, y, classes=None, incremental=True)
+
+    def _fit(self, X: Any, y: Any, classes: Any, incremental: bool) -> MLPClassifier:
+        settings = self._checked()
+        values, n, d = _read_X(X)
+        labels = _read_y(y, n)
+        first = not hasattr(self, "network_")
+        if first:
+            known = _sorted_classes(labels if classes is None else _read_y(classes, None))
+            if len(known) < 2:
+                raise ValueError(
+                    f"y has only one class ({known[0]!r} if known else 'none'): a "
+                    f"classifier needs at least 2"
+                    if known
+                    else "y has no class"
+                )
+            np = _wants_numpy(y) or _wants_numpy(X)
+            self.classes_ = np.asarray(known) if np is not None else known
+            self._classes = known
+            self.n_features_in_ = d
+        elif d != self.n_features_in_:
+            raise ValueError(self._width_message(d))
+        index = {label: i for i, label in enumerate(self._classes)}
+        try:
+            targets = array("i", [index[v] for v in labels])
+        except KeyError as exc:
+            raise ValueError(
+                f"y holds the label {exc.args[0]!r}, which is not one of the classes "
+                f"{self._classes!r}"
+            ) from None
+        K = len(self._classes)
+        if first:
+            seed = self._seed()
+            self._rng = random.Random(seed)
+            self.network_ = Network(
+                [d, *settings["hidden"], K],
+                batchnorm=bool(self.batchnorm),
+                dropout=float(self.dropout),
+                seed=seed % 2**31,
+                standardize=bool(self.standardize),
+            )
+            self.n_iter_ = 0
+            self.t_ = 0
+            self.loss_curve_: list[float] = []
+            self.n_layers_ = len(settings["hidden"]) + 2
+            self.n_outputs_ = K
+            self.out_activation_ = "softmax"
+            self._opt_state: dict[str, Any] | None = None
+            self._no_improvement = 0
+            self.best_loss_: float | None = math.inf
+            self.validation_scores_: list[float] | None = None
+            self.best_validation_score_: float | None = None
+        # the labels' names go into the network (and its model file, for ann predict)
+        names = [str(c) for c in self._classes]
+        unique = len(set(names)) == K
+        data = Dataset(
+            values, targets, d, num_classes=K, classes=names if unique else None, name="X"
+        )
+        early = bool(self.early_stopping) and not incremental
+        validation = None
+        if early:
+            data, validation = self._split(data, targets, K)
+            self.validation_scores_, self.best_validation_score_ = [], -math.inf
+            self.best_loss_ = None
+        batch: Any = self.batch_size
+        if batch == "auto":
+            batch = min(200, len(data))
+        elif batch > len(data):
+            warnings.warn(
+                f"Got batch_size {batch} larger than the {len(data)} training samples: it is "
+                f"clipped to {len(data)}",
+                UserWarning,
+                stacklevel=3,
+            )
+            batch = len(data)
+        if self.batchnorm and batch < 2:
+            raise ValueError("batchnorm needs at least 2 samples per batch")
+        options = {
+            "batch_size": int(batch),
+            "lr": float(self.learning_rate_init),
+            "l2": float(self.alpha) / int(batch),
+            "optimizer": settings["optimizer"],
+            "momentum": float(self.momentum),
+            "betas": (float(self.beta_1), float(self.beta_2)),
+            "eps": float(self.epsilon),
+            "progress": False,
+        }
+        best: tuple[array[float], array[float]] | None = None
+        epochs = 1 if incremental else int(self.max_iter)
+        for _ in range(epochs):
+            loss = self._epoch(data, options)
+            self.n_iter_ += 1
+            self.t_ += len(data)
+            self.loss_curve_.append(loss)
+            if self.verbose:
+                print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+            if validation is not None:
+                assert self.validation_scores_ is not None
+                assert self.best_validation_score_ is not None
+                score = self.network_.evaluate(validation)["accuracy"]
+                self.validation_scores_.append(score)
+                if self.verbose:
+                    print(f"Validation score: {score:f}")
+                if score < self.best_validation_score_ + self.tol:
+                    self._no_improvement += 1
+                else:
+                    self._no_improvement = 0
+                if score > self.best_validation_score_:
+                    self.best_validation_score_ = score
+                    best = (self.network_.get_weights(), self.network_.get_state())
+            else:
+                if self.best_loss_ is None:  # partial_fit after an early-stopping fit
+                    self.best_loss_ = math.inf
+                if loss > self.best_loss_ - self.tol:
+                    self._no_improvement += 1
+                else:
+                    self._no_improvement = 0
+                self.best_loss_ = min(self.best_loss_, loss)
+            if not incremental and self._no_improvement > self.n_iter_no_change:
+                if self.verbose:
+                    what = "Validation score" if early else "Training loss"
+                    print(
+                        f"{what} did not improve more than tol={self.tol:f} for "
+                        f"{self.n_iter_no_change} consecutive epochs. Stopping."
+                    )
+                break
+        else:
+            if not incremental:
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
+                    f"the optimization hasn't converged yet.",
+                    _sklearn_class("ConvergenceWarning", ConvergenceWarning),
+                    stacklevel=3,
+                )
+        if best is not None:
+            self.network_.set_weights(best[0])
+            self.network_.set_state(best[1])
+        return self
+
+    def _epoch(self, data: Dataset, options: dict[str, Any]) -> float:
+        """One pass over data in a fresh order; returns its mean training loss. The optimizer
+        state (momentum, Adam's moments and step) carries over from the epoch before."""
+        net = self.network_
+        if self._opt_state is not None:
+            net._pending_optimizer = self._opt_state  # the next fit continues it
+        history = net.fit(data, epochs=1, seed=self._rng.randrange(2**31), **options)
+        self._opt_state = net.optimizer_state()
+        return float(history.train_loss[-1])
+
+    def _split(self, data: Dataset, targets: array[int], K: int) -> tuple[Dataset, Dataset]:
+        """(train, validation): a stratified, seeded ``validation_fraction`` of each class."""
+        by_class: list[list[int]] = [[] for _ in range(K)]
+        for i, t in enumerate(targets):
+            by_class[t].append(i)
+        # ceil(fraction * n) rows held out (scikit-learn's train_test_split count), each
+        # class giving its share rounded down and the largest remainders one more
+        total = math.ceil(self.validation_fraction * len(data))
+        shares = [len(rows) * self.validation_fraction for rows in by_class]
+        counts = [int(s) for s in shares]
+        by_remainder = sorted(range(K), key=lambda c: counts[c] - shares[c])
+        for c in by_remainder[: max(0, total - sum(counts))]:
+            counts[c] += 1
+        held: list[int] = []
+        for rows, count in zip(by_class, counts):
+            self._rng.shuffle(rows)
+            held.extend(rows[:count])
+        if not held or len(held) >= len(data):
+            raise ValueError(
+                f"validation_fraction {self.validation_fraction} of {len(data)} samples leaves "
+                f"the training or the validation set empty"
+            )
+        chosen = set(held)
+        return data.subset([i for i in range(len(data)) if i not in chosen]), data.subset(
+            sorted(held)
+        )
+
+    # ---- prediction ------------------------------------------------------------------------
+
+    def _width_message(self, d: int) -> str:
+        return (
+            f"X has {d} features, but MLPClassifier is expecting {self.n_features_in_} "
+            f"features as input"
+        )
+
+    def _net_for(self, X: Any) -> Network:
+        self._input_check_fitted()
+        return self.network_
+
+    def _input_check_fitted(self) -> None:
+        if not hasattr(self, "network_"):
+            raise _sklearn_class("NotFittedError", NotFittedError)(
+                "This MLPClassifier instance is not fitted yet. Call 'fit' with appropriate "
+                "arguments before using this estimator."
+            )
+
+    def _input(self, X: Any) -> array[float]:
+        values, _, d = _read_X(X)
+        if d != self.n_features_in_:
+            raise ValueError(self._width_message(d))
+        return values
+
+    def predict_proba(self, X: Any) -> Any:
+        """The probability of each class (columns in ``classes_`` order) for each row of X."""
+        probs = self._net_for(X).predict_proba(self._input(X))
+        np = _wants_numpy(X)
+        return np.asarray(probs, dtype=np.float64) if np is not None else probs
+
+    def predict_log_proba(self, X: Any) -> Any:
+        """The natural log of ``predict_proba``."""
+        probs = self._net_for(X).predict_proba(self._input(X))
+        logs = [[math.log(p) if p > 0 else -math.inf for p in row] for row in probs]
+        np = _wants_numpy(X)
+        return np.asarray(logs, dtype=np.float64) if np is not None else logs
+
+    def predict(self, X: Any) -> Any:
+        """The most probable class of each row of X, as labels of ``classes_``."""
+        indices = self._net_for(X).predict(self._input(X))
+        np = _wants_numpy(X)
+        if np is not None:
+            return np.asarray(self.classes_)[np.asarray(indices, dtype=np.intp)]
+        return [self._classes[i] for i in indices]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """The (weighted) fraction of rows of X whose predicted label equals y's."""
+        predicted = self.predict(X)
+        predicted = predicted.tolist() if hasattr(predicted, "tolist") else predicted
+        truth = _read_y(y, len(predicted))
+        if sample_weight is None:
+            weights = [1.0] * len(truth)
+        else:
+            weights = [float(w) for w in _read_y(sample_weight, len(truth))]
+        total = math.fsum(weights)
+        if total <= 0:
+            raise ValueError("sample_weight must have a positive sum")
+        return math.fsum(w for w, p, t in zip(weights, predicted, truth) if p == t) / total
+
+    # ---- pickling ----------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        net = state.pop("network_", None)
+        if net is not None:
+            state["_network_saved"] = {
+                "sizes": list(net.sizes),
+                "batchnorm": net.batchnorm,
+                "dropout": net.dropout,
+                "seed": net.seed,
+                "standardize": net.standardize,
+                "weights": net.get_weights().tobytes(),
+                "state": net.get_state().tobytes(),
+                "standardization": net.standardization,
+            }
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        saved = state.pop("_network_saved", None)
+        self.__dict__.update(state)
+        if saved is not None:
+            net = Network(
+                saved["sizes"],
+                batchnorm=saved["batchnorm"],
+                dropout=saved["dropout"],
+                seed=saved["seed"],
+                standardize=saved["standardize"],
+            )
+            weights, values = array("f"), array("f")
+            weights.frombytes(saved["weights"])
+            values.frombytes(saved["state"])
+            net.set_weights(weights)
+            net.set_state(values)
+            if saved["standardization"] is not None:
+                net.set_standardization(*saved["standardization"])
+            self.network_ = net
