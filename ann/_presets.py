@@ -57,6 +57,9 @@ class Preset:
     min_delta: float
     check_every: int | None
     val_fraction: float
+    # data augmentation of the training batches (ann train's --augment, with ann.Augment's
+    # default ranges)
+    augment: Literal["none", "affine", "elastic", "affine+elastic"] = "none"
 
     def options(self) -> dict[str, Any]:
         """The ``ann train`` options this preset sets, by argparse name (``batch_size``)."""
@@ -99,6 +102,7 @@ class Preset:
             "schedule": make_schedule(self.schedule, self.lr_decay, self.warmup, self.min_lr),
             "check_every": self.check_every,
             "validation_split": self.val_fraction,
+            "augment": augment_for(self.augment),
         }
 
     def describe(self) -> str:
@@ -119,12 +123,29 @@ class Preset:
             parts.append(f"L2 {self.l2:g}")
         if self.max_norm:
             parts.append(f"max-norm {self.max_norm:g}")
+        if self.augment != "none":
+            parts.append(f"{self.augment} augmentation")
         stop = f"early stopping (patience {self.patience})" if self.patience else "no early stop"
         parts.append(f"{'up to ' if self.patience else ''}{self.epochs} epochs, {stop}")
         parts.append(
             f"{round((1 - self.val_fraction) * 100)}/{round(self.val_fraction * 100)} split"
         )
         return ", ".join(parts)
+
+
+def augment_for(mode: str) -> Any:
+    """The ``fit(augment=...)`` object for an ``--augment`` mode, with ann.Augment's default
+    ranges (None for "none"), as ann train builds it from its flags' defaults."""
+    from ._augment import Augment
+
+    if mode == "none":
+        return None
+    full = Augment()
+    if mode == "affine":
+        return dataclasses.replace(full, elastic_alpha=0.0)
+    if mode == "elastic":
+        return dataclasses.replace(full, rotate=0.0, scale=0.0, shear=0.0, shift=0.0)
+    return full
 
 
 def make_schedule(kind: str, lr_decay: float | None, warmup: float | None, min_lr: float) -> Any:
@@ -190,8 +211,8 @@ _TABLE = (
         name="best",
         summary="the most accurate recipe ann has (minutes)",
         layers=(1024, 1024),
-        batchnorm=True,
-        dropout=0.5,
+        batchnorm=False,
+        dropout=0.1,
         optimizer="adam",
         lr=0.002,
         momentum=0.9,
@@ -207,7 +228,9 @@ _TABLE = (
         min_delta=0.0,
         check_every=None,
         val_fraction=0.2,
-        # augment="affine+elastic",  once ann has augmentation (issue 13): a field above too
+        # with augmentation the validation loss fell from 0.0694 (the best unaugmented
+        # recipe, BN dropout 0.5) to 0.0324: tools/tune_preset.out
+        augment="affine+elastic",
     ),
 )
 
