@@ -1,9 +1,9 @@
 /*
- * test_gemm.c -- standalone checks and benchmark for csrc/gemm.c (ann_sgemm and its threads).
+ * test_gemm.c -- standalone checks and benchmark for ann_sgemm (csrc/gemm.c, its kernels in
+ * csrc/gemm_*.c) against ann_sgemm_naive (csrc/gemm_naive.c), and its threads.
  *
- * Build and run (from the project root):
- *   gcc -O2 -pthread -I csrc tests/c/test_gemm.c csrc/gemm.c csrc/pool.c \
- *       csrc/platform.c -lm -o /tmp/test_gemm
+ * Build and run (from the project root): `make c-test`, which compiles this file with every
+ * .c file of csrc/ (gcc -std=c11 -O2 -pthread -Icsrc, -lm) into test_gemm, then:
  *   /tmp/test_gemm            correctness: every kernel this CPU has, thread bit-identity,
  *                             error codes, fork safety; ends with "N passed, N failed"
  *   /tmp/test_gemm --small    the same on small sizes only (for valgrind)
