@@ -5,7 +5,7 @@
  * Reading order: gemm_naive.c (what a GEMM computes: the triple loop, the shapes, the three
  * forms a dense layer uses), then this file (blocking, packing, threads, kernel choice), then
  * gemm_kernel.h (the micro-kernel contract) and one kernel family: gemm_portable.c (4 x 8,
- * plain C), gemm_avx2.c (6 x 16), gemm_avx512.c (6 x 32), gemm_neon.c (8 x 12). docs/gemm.md
+ * plain C), gemm_avx2.c (6 x 16), gemm_avx512.c (8 x 32), gemm_neon.c (8 x 12). docs/gemm.md
  * explains the whole.
  *
  * Shape legend (as in ann.h and gemm_naive.c):
@@ -224,6 +224,8 @@ static void pack_a(float *dst, const gemm_problem *p, int i0, int mc, int p0, in
             const float *src = p->A + (ptrdiff_t)p0 * lda + i0 + ir;
             if (m == mr && mr == 6) {
                 for (int k = 0; k < kc; k++) memcpy(dst + k * 6, src + k * lda, 6 * sizeof(float));
+            } else if (m == mr && mr == 8) {
+                for (int k = 0; k < kc; k++) memcpy(dst + k * 8, src + k * lda, 8 * sizeof(float));
             } else if (m == mr && mr == 4) {
                 for (int k = 0; k < kc; k++) memcpy(dst + k * 4, src + k * lda, 4 * sizeof(float));
             } else {

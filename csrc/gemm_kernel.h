@@ -57,7 +57,7 @@ typedef struct {
 extern const gemm_kernel ann__gemm_portable; /* gemm_portable.c: 4 x 8, plain C, everywhere */
 #if ANN_GEMM_X86
 extern const gemm_kernel ann__gemm_avx2;   /* gemm_avx2.c: 6 x 16, AVX2 + FMA */
-extern const gemm_kernel ann__gemm_avx512; /* gemm_avx512.c: 6 x 32, AVX-512F */
+extern const gemm_kernel ann__gemm_avx512; /* gemm_avx512.c: 8 x 32, AVX-512F */
 /* gemm_avx2.c's packing helpers, which the AVX-512 kernel shares (they need AVX2 only). */
 void ann__avx2_transpose8(float *dst, ptrdiff_t ldd, const float *src, ptrdiff_t lds);
 void ann__avx2_pack_a_rows6(float *dst, const float *src, ptrdiff_t lda, int kc);

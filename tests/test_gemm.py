@@ -79,7 +79,7 @@ def threads_restored(core) -> Iterator[None]:
     lib.ann_set_num_threads(before)
 
 
-# (M, N, K): unit sizes, K = 1, nothing a multiple of the 4x8 / 6x16 / 6x32 tiles, the seed
+# (M, N, K): unit sizes, K = 1, nothing a multiple of the 4x8 / 6x16 / 8x32 tiles, the seed
 # network's small shapes (direct, unpacked path), and shapes spanning several KC blocks.
 SHAPES = [
     (1, 1, 1),

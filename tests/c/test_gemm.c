@@ -253,7 +253,7 @@ static void check_against_naive(int ta, int tb, int M, int N, int K, int pad_a, 
 
 static void test_against_naive(void)
 {
-    /* M, N, K: unit, K = 1, not multiples of any tile (4x8, 6x16, 6x32, 8x12), straddling the
+    /* M, N, K: unit, K = 1, not multiples of any tile (4x8, 6x16, 8x32, 8x12), straddling the
      * small-problem (N <= 2 NR) and packing thresholds (A packed with B read in place: wide
      * and short), the seed network's shapes, and some spanning several K and MC blocks. */
     static const int shapes[][3] = {
