@@ -73,31 +73,54 @@ static int ceil_div(int a, int b) { return a / b + (a % b != 0); } /* a >= 0, b 
 
 static ann__once g_init_once = ANN__ONCE_INIT;
 static const gemm_kernel *g_kernel = &ann__gemm_portable;
+static int g_kernel_status = ANN_OK; /* ANN_E_ARG when $ANN_KERNEL names no kernel we can run */
 static int g_initialized;       /* gemm_init made the caller-buffer key; atomic */
 
-static const gemm_kernel *choose_kernel(void)
+/* What ann_kernel_name() says when $ANN_KERNEL asked for a kernel that cannot run. */
+#define BAD_REQUEST_NAME "invalid ANN_KERNEL"
+
+/*
+ * The kernel for this process. $ANN_KERNEL = portable | avx2 (avx2-fma) | avx512 (avx512f) |
+ * neon forces one, so tests can run every path the CPU has; unset or empty, the CPU decides:
+ * AVX-512F, else AVX2 + FMA, else portable on x86; NEON on aarch64. Any other value, or a
+ * kernel this CPU or build lacks, is an error (*status = ANN_E_ARG): every ann_sgemm then
+ * fails, rather than quietly running a kernel nobody asked for.
+ */
+static const gemm_kernel *choose_kernel(int *status)
 {
+    const char *want = getenv("ANN_KERNEL");
+    int has_avx2 = 0, has_avx512 = 0, has_neon = 0;
 #if ANN_GEMM_X86
     __builtin_cpu_init();
-    const int has_avx512 = __builtin_cpu_supports("avx512f");
-    const int has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    /* ANN_KERNEL=portable|avx2|avx512 forces a kernel, so tests can run every path the CPU
-     * has; a kernel the CPU lacks is never forced (we fall through to the best one). */
-    const char *want = getenv("ANN_KERNEL");
-    if (want && strcmp(want, "portable") == 0) return &ann__gemm_portable;
-    if (want && (strcmp(want, "avx2") == 0 || strcmp(want, "avx2-fma") == 0) && has_avx2)
-        return &ann__gemm_avx2;
-    if (want && (strcmp(want, "avx512") == 0 || strcmp(want, "avx512f") == 0) && has_avx512)
-        return &ann__gemm_avx512;
+    has_avx512 = __builtin_cpu_supports("avx512f");
+    has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#elif ANN_GEMM_NEON
+    has_neon = 1;
+#endif
+    *status = ANN_OK;
+    if (want && *want) {
+        const int is_portable = strcmp(want, "portable") == 0;
+        const int is_avx2 = strcmp(want, "avx2") == 0 || strcmp(want, "avx2-fma") == 0;
+        const int is_avx512 = strcmp(want, "avx512") == 0 || strcmp(want, "avx512f") == 0;
+        const int is_neon = strcmp(want, "neon") == 0;
+        if (is_portable) return &ann__gemm_portable;
+#if ANN_GEMM_X86
+        if (is_avx2 && has_avx2) return &ann__gemm_avx2;
+        if (is_avx512 && has_avx512) return &ann__gemm_avx512;
+#elif ANN_GEMM_NEON
+        if (is_neon) return &ann__gemm_neon;
+#endif
+        (void)is_avx2, (void)is_avx512, (void)is_neon;
+        *status = ANN_E_ARG; /* unknown, or not on this CPU / build */
+        return &ann__gemm_portable;
+    }
+#if ANN_GEMM_X86
     if (has_avx512) return &ann__gemm_avx512;
     if (has_avx2) return &ann__gemm_avx2;
 #elif ANN_GEMM_NEON
-    /* NEON is baseline on aarch64, so it is the default; ANN_KERNEL=portable forces the
-     * portable kernel, and any other value (neon included) gives NEON. */
-    const char *want = getenv("ANN_KERNEL");
-    if (want && strcmp(want, "portable") == 0) return &ann__gemm_portable;
-    return &ann__gemm_neon;
+    if (has_neon) return &ann__gemm_neon;
 #endif
+    (void)has_avx2, (void)has_avx512, (void)has_neon;
     return &ann__gemm_portable;
 }
 
@@ -106,7 +129,7 @@ static void ANN__CALLBACK free_caller_buffers(void *p);
 
 static void gemm_init(void)
 {
-    g_kernel = choose_kernel();
+    g_kernel = choose_kernel(&g_kernel_status);
     if (ann__tls_create(&g_caller_buffers_key, free_caller_buffers) != 0) return;
     ann__atomic_store(&g_initialized, 1);
 }
@@ -116,7 +139,7 @@ static void ensure_init(void) { ann__call_once(&g_init_once, gemm_init); }
 const char *ann_kernel_name(void)
 {
     ensure_init();
-    return g_kernel->name;
+    return g_kernel_status == ANN_OK ? g_kernel->name : BAD_REQUEST_NAME;
 }
 
 /* ---- packing buffers: one pair per thread, grown on demand, never shrunk ------------------- */
@@ -548,6 +571,7 @@ int ann_sgemm(int trans_a, int trans_b, int M, int N, int K,
     const int status = ann__gemm_check_args(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
     if (status != ANN_OK) return status;
     ensure_init();
+    if (g_kernel_status != ANN_OK) return g_kernel_status; /* a bad $ANN_KERNEL */
     gemm_problem p;
     p.trans_a = trans_a != 0;
     p.trans_b = trans_b != 0;
