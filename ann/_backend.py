@@ -113,8 +113,8 @@ def c_available() -> bool:
 
 
 # What $ANN_KERNEL may say (csrc/gemm.c choose_kernel), and the name ann_kernel_name() then
-# reports. The C core falls back to the best kernel of the CPU on anything else; it cannot tell
-# anyone, so kernel_request_problem says it here.
+# reports. Anything else, or a kernel this CPU or build lacks, is an error in the C core (every
+# product fails); kernel_request_problem says why in one line, before anything runs.
 KERNEL_REQUESTS = {
     "portable": "portable",
     "avx2": "avx2-fma",
@@ -126,32 +126,28 @@ KERNEL_REQUESTS = {
 
 
 def kernel_request_problem() -> str | None:
-    """One line when ``$ANN_KERNEL`` asks for a kernel that is not the one running (an unknown
-    name, or a kernel this CPU or build lacks), else None."""
+    """One line when ``$ANN_KERNEL`` asks for a kernel that cannot run (an unknown name, or a
+    kernel this CPU or build lacks), else None."""
     want = os.environ.get("ANN_KERNEL")
     if not want or lib is None:
         return None
-    running = ffi.string(lib.ann_kernel_name()).decode()
-    if KERNEL_REQUESTS.get(want) == running:
-        return None
     if want not in KERNEL_REQUESTS:
         return (
-            f"ANN_KERNEL={want!r} is not a kernel name (known: portable, avx2, avx512, "
-            f"neon); using the {running} kernel"
+            f"ANN_KERNEL={want!r} is not a kernel name (known: portable, avx2, avx512, neon; "
+            "unset it to let the CPU choose)"
         )
-    return f"ANN_KERNEL={want!r}: this CPU or build has no such kernel; using the {running} kernel"
+    if KERNEL_REQUESTS[want] == ffi.string(lib.ann_kernel_name()).decode():
+        return None
+    return (
+        f"ANN_KERNEL={want!r}: this CPU or build has no such kernel (unset ANN_KERNEL to let "
+        "the CPU choose)"
+    )
 
 
-_kernel_warned = False
-
-
-def _warn_kernel_request() -> None:
-    global _kernel_warned
-    if not _kernel_warned:
-        _kernel_warned = True
-        problem = kernel_request_problem()
-        if problem:
-            warnings.warn(f"ann: {problem}", RuntimeWarning, stacklevel=4)
+def _check_kernel_request() -> None:
+    problem = kernel_request_problem()
+    if problem:
+        raise AnnError(problem)
 
 
 class CNet:
@@ -436,5 +432,5 @@ def get_backend(name: str | None = None) -> Backend:
         from . import _reference
 
         return Backend("python", _reference.RefNet, _reference.shuffle)
-    _warn_kernel_request()
+    _check_kernel_request()
     return Backend("c", CNet, c_shuffle)

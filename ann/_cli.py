@@ -1538,11 +1538,10 @@ def _announce_backend(args: argparse.Namespace) -> None:
     from ._threads import backend_info, describe_backend
 
     warnings.filterwarnings("ignore", message="ann: using the pure-Python backend")
-    warnings.filterwarnings("ignore", message="ann: ANN_KERNEL")  # said here, once
     info = backend_info()
     problem = kernel_request_problem() if info["backend"] == "c" else None
     if problem:
-        _note(f"warning: {problem}")
+        raise UsageError(f"ann: error: {problem}")
     quiet = getattr(args, "quiet", False) or args.command == "trace" and args.json
     if args.command in ("train", "experiment", "gradcheck", "trace") and not quiet:
         _say(f"backend: {describe_backend(info)}")

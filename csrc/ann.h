@@ -59,7 +59,9 @@ int ann_sgemm_naive(int trans_a, int trans_b, int M, int N, int K,
 int ann_set_num_threads(int n);
 int ann_get_num_threads(void);
 /* Name of the sgemm kernel chosen at load time for this CPU: "avx2-fma", "avx512f", "neon"
- * (aarch64) or "portable". */
+ * (aarch64) or "portable". $ANN_KERNEL (portable, avx2, avx512, neon) forces one; a value
+ * that names no kernel this CPU and build can run is an error: the name is then
+ * "invalid ANN_KERNEL" and every ann_sgemm call returns ANN_E_ARG. */
 const char *ann_kernel_name(void);
 
 /* ---------------------------------------------------------------------------------------

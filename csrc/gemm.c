@@ -1,10 +1,15 @@
 /*
- * gemm.c -- single-precision matrix multiply, C = A' B' + beta C, split across threads.
+ * gemm.c -- the fast single-precision matrix multiply, ann_sgemm: C = A' B' + beta C, cut into
+ * cache blocks, packed, split across threads, with the innermost tile left to a micro-kernel.
  *
- * Shape legend (as in ann.h):
- *   C (M, N)    the output, row stride ldc
- *   A' (M, K)   A itself (stored (M, K), row stride lda) or A^T (A stored (K, M)) when trans_a
- *   B' (K, N)   B itself (stored (K, N), row stride ldb) or B^T (B stored (N, K)) when trans_b
+ * Reading order: gemm_naive.c (what a GEMM computes: the triple loop, the shapes, the three
+ * forms a dense layer uses), then this file (blocking, packing, threads, kernel choice), then
+ * gemm_kernel.h (the micro-kernel contract) and one kernel family: gemm_portable.c (4 x 8,
+ * plain C), gemm_avx2.c (6 x 16), gemm_avx512.c (8 x 32), gemm_neon.c (8 x 12). docs/gemm.md
+ * explains the whole.
+ *
+ * Shape legend (as in ann.h and gemm_naive.c):
+ *   C (M, N), A' (M, K), B' (K, N)   A' is A or A^T (trans_a), B' is B or B^T (trans_b)
  *   MR, NR      the micro-tile: the kernel holds an (MR, NR) block of C in vector registers
  *   MC, KC, NC  the cache blocks of A' (MC, KC) and B' (KC, NC) that the loops below reuse
  *
@@ -25,18 +30,7 @@
  * one kernel serves A B, A B^T, A^T B and A^T B^T, and the kernel's loads never stride across
  * pages or fight over cache sets (row strides of 1024 floats are 4 KiB apart). The packers
  * read along memory: B (K, N) row by row, transposes 8 x 8 at a time in registers.
- *
- * The AVX2 + FMA kernel is 6 x 16: twelve 8-wide accumulators, two registers for the B row and
- * one for the broadcast A value fill 15 of the 16 ymm registers. Per k it issues 12 FMAs (6
- * cycles on two FMA pipes) against 2 + 6 loads, so the FMA pipes set the pace. KC = 256 makes a
- * B panel 16 KiB (half of L1d); MC = 144 makes the packed A block 144 KiB (L2 is 512 KiB on
- * the Zen 3 this was tuned on); NC = 2048 bounds the packed B block (2 MiB) and each thread's
- * buffers. K is cut into equal blocks of at most KC (see k_block), not KC and a short rest.
- * The AVX-512 kernel is the same 6 x 32 shape on zmm registers (KC = 128 so its 32-wide B panel
- * is still 16 KiB), and the portable C kernel is 4 x 8, small enough for 16 SSE registers or
- * NEON, which the compiler finds on its own. Block sizes were measured, not guessed: on the
- * development machine KC 256..512, MC 72..288 and NC 1024..4096 are all within noise.
- * On aarch64 the default is an 8 x 12 NEON kernel (its section says why that shape).
+ * K is cut into equal blocks of at most KC (see k_block), not KC and a short rest.
  *
  * Small problems (the hot path of the seed network: (256, 784) x (784, 20) and smaller) would
  * spend as long packing as multiplying, so packing is decided per operand: the kernel also
@@ -61,6 +55,7 @@
  * allocated on first need and kept; nothing is allocated per call after that.
  */
 #include "ann.h"
+#include "gemm_kernel.h"
 #include "internal.h"
 #include "platform.h"
 
@@ -70,657 +65,63 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#define ANN_GEMM_X86 1
-#include <immintrin.h>
-#else
-#define ANN_GEMM_X86 0
-#endif
-
 static int min_int(int a, int b) { return a < b ? a : b; }
 static int max_int(int a, int b) { return a > b ? a : b; }
 static int ceil_div(int a, int b) { return a / b + (a % b != 0); } /* a >= 0, b > 0, no overflow */
 
-/* ---- the micro-kernel contract -------------------------------------------------------- */
-
-/*
- * One micro-tile: C (m, n) at c, row stride ldc, with 1 <= m <= MR and 1 <= n <= NR.
- *   A'(r, k) = a[r * rsa + k * csa]   packed panel: rsa = 1, csa = MR, a_packed = 1, rows
- *                                      m..MR-1 hold zeros and may be read
- *                                      in place: rows m..MR-1 must not be touched
- *   B'(k, j) = b[k * rsb + j]          packed panel: rsb = NR; in place: rsb = ldb; columns
- *                                      n..NR-1 are never read
- *   s(r, j)  = sum over k = 0..kc-1, increasing, of A'(r, k) B'(k, j), started from 0
- *   C(r, j)  = s(r, j) when overwrite (C is not read), else beta * C(r, j) + s(r, j)
- */
-typedef void (*micro_kernel_fn)(int m, int n, int kc, const float *a, ptrdiff_t rsa,
-                                ptrdiff_t csa, int a_packed, const float *b, ptrdiff_t rsb,
-                                float *c, ptrdiff_t ldc, float beta, int overwrite);
-
-typedef struct {
-    const char *name;         /* what ann_kernel_name() reports */
-    int mr, nr;               /* micro-tile */
-    int mc, kc, nc;           /* cache blocks; mc a multiple of mr, nc a multiple of nr */
-    micro_kernel_fn kernel;
-    /* optional: dst (8, 8) row stride ldd = transpose of src (8, 8) row stride lds */
-    void (*transpose8)(float *dst, ptrdiff_t ldd, const float *src, ptrdiff_t lds);
-    /* optional: a full A' panel (kc, mr) from mr rows of a row-major A (stride lda) */
-    void (*pack_a_rows)(float *dst, const float *src, ptrdiff_t lda, int kc);
-} gemm_kernel;
-
-/* ---- portable C kernel: 4 x 8 ----------------------------------------------------------- */
-
-#define PORT_MR 4
-#define PORT_NR 8
-
-/* full_n: n == PORT_NR, so B rows are read whole (lets the compiler vectorize the loads). */
-static inline void portable_tile(int m, int n, int kc, const float *a, ptrdiff_t rsa,
-                                 ptrdiff_t csa, int a_packed, const float *b, ptrdiff_t rsb,
-                                 float *c, ptrdiff_t ldc, float beta, int overwrite,
-                                 const int full_n)
-{
-    float acc[PORT_MR][PORT_NR] = {{0.0f}}; /* (MR, NR) */
-    const float *ar[PORT_MR];               /* row r of A'; rows past m alias row 0 */
-    for (int r = 0; r < PORT_MR; r++) ar[r] = a + ((a_packed || r < m) ? r * rsa : 0);
-    for (int k = 0; k < kc; k++) {
-        const float *bk = b + k * rsb;
-        float bv[PORT_NR]; /* (NR) row k of B', zero past n */
-        for (int j = 0; j < PORT_NR; j++) bv[j] = (full_n || j < n) ? bk[j] : 0.0f;
-        for (int r = 0; r < PORT_MR; r++) {
-            const float x = ar[r][k * csa];
-            for (int j = 0; j < PORT_NR; j++) acc[r][j] += x * bv[j];
-        }
-    }
-    for (int r = 0; r < m; r++) {
-        float *cr = c + r * ldc;
-        for (int j = 0; j < n; j++) cr[j] = overwrite ? acc[r][j] : beta * cr[j] + acc[r][j];
-    }
-}
-
-static void portable_kernel(int m, int n, int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
-                            int a_packed, const float *b, ptrdiff_t rsb, float *c, ptrdiff_t ldc,
-                            float beta, int overwrite)
-{
-    if (n == PORT_NR)
-        portable_tile(m, n, kc, a, rsa, csa, a_packed, b, rsb, c, ldc, beta, overwrite, 1);
-    else
-        portable_tile(m, n, kc, a, rsa, csa, a_packed, b, rsb, c, ldc, beta, overwrite, 0);
-}
-
-static const gemm_kernel portable_kernel_desc = {
-    "portable", PORT_MR, PORT_NR, 128, 256, 2048, portable_kernel, NULL, NULL
-};
-
-#if ANN_GEMM_X86
-
-/* ---- AVX2 + FMA kernel: 6 x 16 ---------------------------------------------------------- */
-
-#define AVX2_MR 6
-#define AVX2_NR 16
-
-/*
- * The compile-time flags (constants after inlining) pick a variant:
- *   packed: A' is a packed panel (rsa = 1, csa = 6), so all six row pointers are a + r
- *   nv:     vectors of B' per row that matter, 1 (n <= 8) or 2
- *   masked: n < 16, so loads of B' and loads/stores of C are masked to columns < n
- */
-static inline __attribute__((always_inline, target("avx2,fma"))) void
-avx2_tile(int m, int n, int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
-          ptrdiff_t rsb, float *c, ptrdiff_t ldc, float beta, int overwrite, const int packed,
-          const int nv, const int masked)
-{
-    if (packed) {
-        rsa = 1;
-        csa = AVX2_MR;
-    }
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);     /* j < n */
-    const __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), lane); /* 8+j < n */
-    /* Row pointers of A'; in place, rows past m read row 0 again (their sums are dropped). */
-    const float *a0 = a;
-    const float *a1 = a + ((packed || m > 1) ? 1 * rsa : 0);
-    const float *a2 = a + ((packed || m > 2) ? 2 * rsa : 0);
-    const float *a3 = a + ((packed || m > 3) ? 3 * rsa : 0);
-    const float *a4 = a + ((packed || m > 4) ? 4 * rsa : 0);
-    const float *a5 = a + ((packed || m > 5) ? 5 * rsa : 0);
-    /* accumulators: row r, columns 0..7 (cr0) and 8..15 (cr1) */
-    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-
-#define AVX2_ROW(r)                                                                        \
-    do {                                                                                   \
-        const __m256 x = _mm256_broadcast_ss(a##r + o);                                    \
-        c##r##0 = _mm256_fmadd_ps(x, b0, c##r##0);                                         \
-        if (nv == 2) c##r##1 = _mm256_fmadd_ps(x, b1, c##r##1);                            \
-    } while (0)
-
-    /* Fetch the C tile while the k loop runs: it is read (or written) only at the end. */
-    for (int r = 0; r < m; r++) {
-        _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + r * ldc + n - 1), _MM_HINT_T0);
-    }
-    ptrdiff_t o = 0; /* k * csa */
-#pragma GCC unroll 4
-    for (int k = 0; k < kc; k++) {
-        __m256 b0, b1 = _mm256_setzero_ps();
-        if (masked) {
-            b0 = _mm256_maskload_ps(b, mask0);
-            if (nv == 2) b1 = _mm256_maskload_ps(b + 8, mask1);
-        } else {
-            b0 = _mm256_loadu_ps(b);
-            b1 = _mm256_loadu_ps(b + 8);
-        }
-        AVX2_ROW(0);
-        AVX2_ROW(1);
-        AVX2_ROW(2);
-        AVX2_ROW(3);
-        AVX2_ROW(4);
-        AVX2_ROW(5);
-        o += csa;
-        b += rsb;
-    }
-#undef AVX2_ROW
-
-    if (!masked && m == AVX2_MR) {
-        /* a whole tile: straight vector stores */
-        const __m256 vbeta = _mm256_set1_ps(beta);
-#define AVX2_STORE(r)                                                                      \
-    do {                                                                                   \
-        float *cr = c + (r) * ldc;                                                         \
-        __m256 v0 = c##r##0, v1 = c##r##1;                                                 \
-        if (!overwrite) {                                                                  \
-            v0 = _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(cr), v0);                          \
-            v1 = _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(cr + 8), v1);                      \
-        }                                                                                  \
-        _mm256_storeu_ps(cr, v0);                                                          \
-        _mm256_storeu_ps(cr + 8, v1);                                                      \
-    } while (0)
-        AVX2_STORE(0);
-        AVX2_STORE(1);
-        AVX2_STORE(2);
-        AVX2_STORE(3);
-        AVX2_STORE(4);
-        AVX2_STORE(5);
-    } else {
-        /* an edge tile: through a buffer, element by element (AMD's masked vector stores
-         * are microcoded and slow). The scalar FMA rounds exactly as the vector one. */
-        float t[AVX2_MR][AVX2_NR] __attribute__((aligned(32))); /* (MR, NR) */
-        _mm256_store_ps(t[0], c00), _mm256_store_ps(t[0] + 8, c01);
-        _mm256_store_ps(t[1], c10), _mm256_store_ps(t[1] + 8, c11);
-        _mm256_store_ps(t[2], c20), _mm256_store_ps(t[2] + 8, c21);
-        _mm256_store_ps(t[3], c30), _mm256_store_ps(t[3] + 8, c31);
-        _mm256_store_ps(t[4], c40), _mm256_store_ps(t[4] + 8, c41);
-        _mm256_store_ps(t[5], c50), _mm256_store_ps(t[5] + 8, c51);
-        const __m128 sbeta = _mm_set_ss(beta);
-        for (int r = 0; r < m; r++) {
-            float *cr = c + r * ldc;
-            if (overwrite) {
-                for (int j = 0; j < n; j++) cr[j] = t[r][j];
-            } else {
-                for (int j = 0; j < n; j++)
-                    cr[j] = _mm_cvtss_f32(
-                        _mm_fmadd_ss(sbeta, _mm_set_ss(cr[j]), _mm_set_ss(t[r][j])));
-            }
-        }
-    }
-#undef AVX2_STORE
-}
-
-static __attribute__((target("avx2,fma"))) void
-avx2_kernel(int m, int n, int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, int a_packed,
-            const float *b, ptrdiff_t rsb, float *c, ptrdiff_t ldc, float beta, int overwrite)
-{
-    if (a_packed) {
-        if (n == AVX2_NR)
-            avx2_tile(m, n, kc, a, rsa, csa, b, rsb, c, ldc, beta, overwrite, 1, 2, 0);
-        else if (n > 8)
-            avx2_tile(m, n, kc, a, rsa, csa, b, rsb, c, ldc, beta, overwrite, 1, 2, 1);
-        else
-            avx2_tile(m, n, kc, a, rsa, csa, b, rsb, c, ldc, beta, overwrite, 1, 1, 1);
-    } else {
-        if (n == AVX2_NR)
-            avx2_tile(m, n, kc, a, rsa, csa, b, rsb, c, ldc, beta, overwrite, 0, 2, 0);
-        else if (n > 8)
-            avx2_tile(m, n, kc, a, rsa, csa, b, rsb, c, ldc, beta, overwrite, 0, 2, 1);
-        else
-            avx2_tile(m, n, kc, a, rsa, csa, b, rsb, c, ldc, beta, overwrite, 0, 1, 1);
-    }
-}
-
-/* Transpose the 8 x 8 block held in r[0..7] (row i in r[i]) in place: the usual three rounds
- * of shuffles, on pairs, quads, then 128-bit halves. */
-static inline __attribute__((always_inline, target("avx2"))) void avx2_transpose8_regs(__m256 r[8])
-{
-    /* t0 = r0[0] r1[0] r0[1] r1[1] | r0[4] r1[4] r0[5] r1[5], and so on */
-    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    /* u0 = column 0 of rows 0-3 | column 4 of rows 0-3, and so on */
-    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
-/* dst (8, 8), row stride ldd = src (8, 8)^T, src row stride lds. */
-static __attribute__((target("avx2"))) void
-avx2_transpose8(float *dst, ptrdiff_t ldd, const float *src, ptrdiff_t lds)
-{
-    __m256 r[8];
-    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * lds);
-    avx2_transpose8_regs(r);
-    for (int i = 0; i < 8; i++) _mm256_storeu_ps(dst + i * ldd, r[i]);
-}
-
-/* One packed A' panel from 6 rows of A (M, K): dst (kc, 6)[k*6 + i] = src[i*lda + k].
- * Eight k at a time: load 6 rows (plus 2 zero rows), transpose, keep 6 lanes per k. */
-static __attribute__((target("avx2"))) void
-avx2_pack_a_rows6(float *dst, const float *src, ptrdiff_t lda, int kc)
-{
-    int k = 0;
-    for (; k + 8 <= kc; k += 8) {
-        __m256 r[8];
-        for (int i = 0; i < 6; i++) r[i] = _mm256_loadu_ps(src + i * lda + k);
-        r[6] = r[7] = _mm256_setzero_ps();
-        avx2_transpose8_regs(r);
-        for (int j = 0; j < 8; j++) {
-            float *d = dst + (ptrdiff_t)(k + j) * 6;
-            _mm_storeu_ps(d, _mm256_castps256_ps128(r[j]));                 /* rows 0-3 */
-            _mm_storel_pi((__m64 *)(d + 4), _mm256_extractf128_ps(r[j], 1)); /* rows 4-5 */
-        }
-    }
-    for (; k < kc; k++)
-        for (int i = 0; i < 6; i++) dst[(ptrdiff_t)k * 6 + i] = src[i * lda + k];
-}
-
-static const gemm_kernel avx2_kernel_desc = {
-    "avx2-fma", AVX2_MR, AVX2_NR, 144, 256, 2048, avx2_kernel, avx2_transpose8,
-    avx2_pack_a_rows6
-};
-
-/* ---- AVX-512F kernel: 6 x 32 -------------------------------------------------------------
- * Line for line the AVX2 kernel with 16-wide zmm vectors and mask registers; it cannot run on
- * the development machine (no AVX-512), so it stays deliberately plain: no variants beyond
- * the masked / unmasked split, no unrolling hints. */
-
-#define AVX512_MR 6
-#define AVX512_NR 32
-
-static inline __attribute__((always_inline, target("avx512f"))) void
-avx512_tile(int m, int n, int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, int a_packed,
-            const float *b, ptrdiff_t rsb, float *c, ptrdiff_t ldc, float beta, int overwrite,
-            const int masked)
-{
-    /* lanes j < n of the first vector, j < n - 16 of the second (n is 1..32) */
-    const __mmask16 mask0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
-    const __mmask16 mask1 = n >= 32   ? (__mmask16)0xFFFF
-                            : n <= 16 ? (__mmask16)0
-                                      : (__mmask16)((1u << (n - 16)) - 1u);
-    const float *a0 = a;
-    const float *a1 = a + ((a_packed || m > 1) ? 1 * rsa : 0);
-    const float *a2 = a + ((a_packed || m > 2) ? 2 * rsa : 0);
-    const float *a3 = a + ((a_packed || m > 3) ? 3 * rsa : 0);
-    const float *a4 = a + ((a_packed || m > 4) ? 4 * rsa : 0);
-    const float *a5 = a + ((a_packed || m > 5) ? 5 * rsa : 0);
-    __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
-    __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
-    __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
-    __m512 c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
-    __m512 c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps();
-    __m512 c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
-
-#define AVX512_ROW(r)                                                                      \
-    do {                                                                                   \
-        const __m512 x = _mm512_set1_ps(a##r[o]);                                          \
-        c##r##0 = _mm512_fmadd_ps(x, b0, c##r##0);                                         \
-        c##r##1 = _mm512_fmadd_ps(x, b1, c##r##1);                                         \
-    } while (0)
-
-    for (int r = 0; r < m; r++) { /* fetch the C tile while the k loop runs */
-        _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + r * ldc + n - 1), _MM_HINT_T0);
-    }
-    ptrdiff_t o = 0; /* k * csa */
-    for (int k = 0; k < kc; k++) {
-        __m512 b0, b1;
-        if (masked) {
-            b0 = _mm512_maskz_loadu_ps(mask0, b);
-            b1 = _mm512_maskz_loadu_ps(mask1, b + 16);
-        } else {
-            b0 = _mm512_loadu_ps(b);
-            b1 = _mm512_loadu_ps(b + 16);
-        }
-        AVX512_ROW(0);
-        AVX512_ROW(1);
-        AVX512_ROW(2);
-        AVX512_ROW(3);
-        AVX512_ROW(4);
-        AVX512_ROW(5);
-        o += csa;
-        b += rsb;
-    }
-#undef AVX512_ROW
-
-    const __m512 vbeta = _mm512_set1_ps(beta);
-#define AVX512_STORE(r)                                                                    \
-    do {                                                                                   \
-        if ((r) >= m) break;                                                               \
-        float *cr = c + (r) * ldc;                                                         \
-        __m512 v0 = c##r##0, v1 = c##r##1;                                                 \
-        if (!overwrite) {                                                                  \
-            v0 = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask0, cr), v0);             \
-            v1 = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask1, cr + 16), v1);        \
-        }                                                                                  \
-        _mm512_mask_storeu_ps(cr, mask0, v0);                                              \
-        _mm512_mask_storeu_ps(cr + 16, mask1, v1);                                         \
-    } while (0)
-    AVX512_STORE(0);
-    AVX512_STORE(1);
-    AVX512_STORE(2);
-    AVX512_STORE(3);
-    AVX512_STORE(4);
-    AVX512_STORE(5);
-#undef AVX512_STORE
-}
-
-static __attribute__((target("avx512f"))) void
-avx512_kernel(int m, int n, int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, int a_packed,
-              const float *b, ptrdiff_t rsb, float *c, ptrdiff_t ldc, float beta, int overwrite)
-{
-    if (n == AVX512_NR)
-        avx512_tile(m, n, kc, a, rsa, csa, a_packed, b, rsb, c, ldc, beta, overwrite, 0);
-    else
-        avx512_tile(m, n, kc, a, rsa, csa, a_packed, b, rsb, c, ldc, beta, overwrite, 1);
-}
-
-static const gemm_kernel avx512_kernel_desc = {
-    "avx512f", AVX512_MR, AVX512_NR, 192, 128, 2048, avx512_kernel, avx2_transpose8,
-    avx2_pack_a_rows6
-};
-
-#endif /* ANN_GEMM_X86 */
-
-/* ---- NEON kernel (aarch64): 8 x 12 ----------------------------------------------------------
- * NEON (Advanced SIMD) is part of the aarch64 base ISA, so every aarch64 CPU runs this kernel
- * (Raspberry Pi 4/5, Apple Silicon, Graviton) and it needs no run-time check. The tile is
- * 8 x 12, the shape BLIS and OpenBLAS use on ARMv8: 24 accumulators (8 rows, three 4-wide
- * vectors each), two registers for column k of A' and three for row k of B' fill 29 of the 32
- * vector registers. Per k it issues 24 FMAs, each a B' vector times one lane of an A' vector
- * (fmla by element), against 5 vector loads when A' is packed.
- * The block sizes are not measured (this kernel was written and tested under emulation, where
- * time means nothing): KC = 256 makes a B panel 12 KiB and an A panel 8 KiB, within the 32 KiB
- * L1d of the Pi's Cortex-A72 / A76 cores; MC = 128 makes the packed A block 128 KiB; NC = 2040
- * is the largest multiple of 12 not above the other kernels' 2048.
- * Only GCC and clang define __aarch64__; MSVC for arm64 (_M_ARM64) spells the NEON types
- * differently and builds the portable kernel alone. */
-
-#if defined(__aarch64__) && defined(__ARM_NEON)
-#define ANN_GEMM_NEON 1
-#include <arm_neon.h>
-#else
-#define ANN_GEMM_NEON 0
-#endif
-
-#if ANN_GEMM_NEON
-
-#define NEON_MR 8
-#define NEON_NR 12
-
-/* Columns 4v .. 4v+3 of a row whose width is n > 4v: the whole vector when the row is that
- * wide, else its first n - 4v lanes and zeros (NEON has no masked load; nothing at or past
- * row[n] is read). */
-static inline float32x4_t neon_load_cols(const float *row, int v, int n)
-{
-    const int w = n - 4 * v;
-    if (w >= 4) return vld1q_f32(row + 4 * v);
-    float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (int j = 0; j < w; j++) t[j] = row[4 * v + j];
-    return vld1q_f32(t);
-}
-
-/* The store matching neon_load_cols: lanes of x into columns 4v .. min(4v+3, n-1). */
-static inline void neon_store_cols(float *row, int v, int n, float32x4_t x)
-{
-    const int w = n - 4 * v;
-    if (w >= 4) {
-        vst1q_f32(row + 4 * v, x);
-        return;
-    }
-    float t[4];
-    vst1q_f32(t, x);
-    for (int j = 0; j < w; j++) row[4 * v + j] = t[j];
-}
-
-/*
- * The compile-time flags (constants after inlining) pick a variant:
- *   packed: A' is a packed panel (rsa = 1, csa = 8), so column k of A' is two vector loads;
- *           in place, its 8 elements are gathered lane by lane
- *   nv:     vectors of B' per row that matter, ceil(n / 4): 1, 2 or 3
- *   masked: n < 12, so B' and C are loaded and stored through neon_load/store_cols
- * Every variant computes each element with the same FMAs in the same order (lanes of A'
- * gathered or loaded hold the same values), so which one runs never changes a bit.
- */
-static inline __attribute__((always_inline)) void
-neon_tile(int m, int n, int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
-          ptrdiff_t rsb, float *c, ptrdiff_t ldc, float beta, int overwrite, const int packed,
-          const int nv, const int masked)
-{
-    if (packed) {
-        rsa = 1;
-        csa = NEON_MR;
-    }
-    /* Row pointers of A'; in place, rows past m read row 0 again (their sums are dropped). */
-    const float *a0 = a;
-    const float *a1 = a + ((packed || m > 1) ? 1 * rsa : 0);
-    const float *a2 = a + ((packed || m > 2) ? 2 * rsa : 0);
-    const float *a3 = a + ((packed || m > 3) ? 3 * rsa : 0);
-    const float *a4 = a + ((packed || m > 4) ? 4 * rsa : 0);
-    const float *a5 = a + ((packed || m > 5) ? 5 * rsa : 0);
-    const float *a6 = a + ((packed || m > 6) ? 6 * rsa : 0);
-    const float *a7 = a + ((packed || m > 7) ? 7 * rsa : 0);
-    /* accumulators: row r, columns 0..3 (cr0), 4..7 (cr1), 8..11 (cr2) */
-    const float32x4_t zero = vdupq_n_f32(0.0f);
-    float32x4_t c00 = zero, c01 = zero, c02 = zero;
-    float32x4_t c10 = zero, c11 = zero, c12 = zero;
-    float32x4_t c20 = zero, c21 = zero, c22 = zero;
-    float32x4_t c30 = zero, c31 = zero, c32 = zero;
-    float32x4_t c40 = zero, c41 = zero, c42 = zero;
-    float32x4_t c50 = zero, c51 = zero, c52 = zero;
-    float32x4_t c60 = zero, c61 = zero, c62 = zero;
-    float32x4_t c70 = zero, c71 = zero, c72 = zero;
-
-    /* row r of the tile += A'(r, k) B'(k, :), A'(r, k) being lane `lane` of av */
-#define NEON_ROW(r, av, lane)                                                              \
-    do {                                                                                   \
-        c##r##0 = vfmaq_laneq_f32(c##r##0, b0, av, lane);                                  \
-        if (nv > 1) c##r##1 = vfmaq_laneq_f32(c##r##1, b1, av, lane);                      \
-        if (nv > 2) c##r##2 = vfmaq_laneq_f32(c##r##2, b2, av, lane);                      \
-    } while (0)
-
-    ptrdiff_t o = 0; /* k * csa */
-    for (int k = 0; k < kc; k++) {
-        /* column k of A': rows 0..3 in alo, rows 4..7 in ahi */
-        float32x4_t alo, ahi;
-        if (packed) {
-            alo = vld1q_f32(a + o);
-            ahi = vld1q_f32(a + o + 4);
-        } else {
-            alo = vld1q_lane_f32(a0 + o, zero, 0);
-            alo = vld1q_lane_f32(a1 + o, alo, 1);
-            alo = vld1q_lane_f32(a2 + o, alo, 2);
-            alo = vld1q_lane_f32(a3 + o, alo, 3);
-            ahi = vld1q_lane_f32(a4 + o, zero, 0);
-            ahi = vld1q_lane_f32(a5 + o, ahi, 1);
-            ahi = vld1q_lane_f32(a6 + o, ahi, 2);
-            ahi = vld1q_lane_f32(a7 + o, ahi, 3);
-        }
-        /* row k of B', zero past n */
-        const float32x4_t b0 = masked ? neon_load_cols(b, 0, n) : vld1q_f32(b);
-        const float32x4_t b1 = nv < 2 ? zero : masked ? neon_load_cols(b, 1, n) : vld1q_f32(b + 4);
-        const float32x4_t b2 = nv < 3 ? zero : masked ? neon_load_cols(b, 2, n) : vld1q_f32(b + 8);
-        NEON_ROW(0, alo, 0);
-        NEON_ROW(1, alo, 1);
-        NEON_ROW(2, alo, 2);
-        NEON_ROW(3, alo, 3);
-        NEON_ROW(4, ahi, 0);
-        NEON_ROW(5, ahi, 1);
-        NEON_ROW(6, ahi, 2);
-        NEON_ROW(7, ahi, 3);
-        o += csa;
-        b += rsb;
-    }
-#undef NEON_ROW
-
-    /* C row r = s, or beta C + s with one rounding (vfmaq), for rows < m and columns < n */
-    const float32x4_t vbeta = vdupq_n_f32(beta);
-#define NEON_STORE_VEC(cr, s, v)                                                           \
-    do {                                                                                   \
-        float32x4_t x = (s);                                                               \
-        if (masked) {                                                                      \
-            if (!overwrite) x = vfmaq_f32(x, vbeta, neon_load_cols(cr, v, n));             \
-            neon_store_cols(cr, v, n, x);                                                  \
-        } else {                                                                           \
-            if (!overwrite) x = vfmaq_f32(x, vbeta, vld1q_f32(cr + 4 * (v)));              \
-            vst1q_f32(cr + 4 * (v), x);                                                    \
-        }                                                                                  \
-    } while (0)
-#define NEON_STORE(r)                                                                      \
-    do {                                                                                   \
-        if ((r) >= m) break;                                                               \
-        float *cr = c + (r) * ldc;                                                         \
-        NEON_STORE_VEC(cr, c##r##0, 0);                                                    \
-        if (nv > 1) NEON_STORE_VEC(cr, c##r##1, 1);                                        \
-        if (nv > 2) NEON_STORE_VEC(cr, c##r##2, 2);                                        \
-    } while (0)
-    NEON_STORE(0);
-    NEON_STORE(1);
-    NEON_STORE(2);
-    NEON_STORE(3);
-    NEON_STORE(4);
-    NEON_STORE(5);
-    NEON_STORE(6);
-    NEON_STORE(7);
-#undef NEON_STORE
-#undef NEON_STORE_VEC
-}
-
-static void neon_kernel(int m, int n, int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
-                        int a_packed, const float *b, ptrdiff_t rsb, float *c, ptrdiff_t ldc,
-                        float beta, int overwrite)
-{
-    if (a_packed) {
-        if (n == NEON_NR)
-            neon_tile(m, n, kc, a, rsa, csa, b, rsb, c, ldc, beta, overwrite, 1, 3, 0);
-        else if (n > 8)
-            neon_tile(m, n, kc, a, rsa, csa, b, rsb, c, ldc, beta, overwrite, 1, 3, 1);
-        else if (n > 4)
-            neon_tile(m, n, kc, a, rsa, csa, b, rsb, c, ldc, beta, overwrite, 1, 2, 1);
-        else
-            neon_tile(m, n, kc, a, rsa, csa, b, rsb, c, ldc, beta, overwrite, 1, 1, 1);
-    } else {
-        if (n == NEON_NR)
-            neon_tile(m, n, kc, a, rsa, csa, b, rsb, c, ldc, beta, overwrite, 0, 3, 0);
-        else if (n > 8)
-            neon_tile(m, n, kc, a, rsa, csa, b, rsb, c, ldc, beta, overwrite, 0, 3, 1);
-        else if (n > 4)
-            neon_tile(m, n, kc, a, rsa, csa, b, rsb, c, ldc, beta, overwrite, 0, 2, 1);
-        else
-            neon_tile(m, n, kc, a, rsa, csa, b, rsb, c, ldc, beta, overwrite, 0, 1, 1);
-    }
-}
-
-/* Transpose the 4 x 4 block held in r[0..3] (row i in r[i]) in place: trn1/trn2 on 32-bit
- * pairs, then on 64-bit halves. */
-static inline void neon_transpose4_regs(float32x4_t r[4])
-{
-    /* t0 = r0[0] r1[0] r0[2] r1[2], t1 = r0[1] r1[1] r0[3] r1[3]; t2, t3 the same of r2, r3 */
-    const float32x4_t t0 = vtrn1q_f32(r[0], r[1]), t1 = vtrn2q_f32(r[0], r[1]);
-    const float32x4_t t2 = vtrn1q_f32(r[2], r[3]), t3 = vtrn2q_f32(r[2], r[3]);
-    /* column j: the low halves (j = 0, 1) or high halves (j = 2, 3) of t_j and t_j+2 */
-    r[0] = vreinterpretq_f32_f64(vtrn1q_f64(vreinterpretq_f64_f32(t0), vreinterpretq_f64_f32(t2)));
-    r[1] = vreinterpretq_f32_f64(vtrn1q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
-    r[2] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t0), vreinterpretq_f64_f32(t2)));
-    r[3] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
-}
-
-/* dst (8, 8), row stride ldd = src (8, 8)^T, src row stride lds: four 4 x 4 blocks, block
- * (i, j) of dst being block (j, i) of src transposed. */
-static void neon_transpose8(float *dst, ptrdiff_t ldd, const float *src, ptrdiff_t lds)
-{
-    for (int bi = 0; bi < 8; bi += 4)
-        for (int bj = 0; bj < 8; bj += 4) {
-            float32x4_t r[4];
-            for (int i = 0; i < 4; i++) r[i] = vld1q_f32(src + (bi + i) * lds + bj);
-            neon_transpose4_regs(r);
-            for (int i = 0; i < 4; i++) vst1q_f32(dst + (bj + i) * ldd + bi, r[i]);
-        }
-}
-
-/* One packed A' panel from 8 rows of A (M, K): dst (kc, 8)[k*8 + i] = src[i*lda + k].
- * Four k at a time: rows 0..3 and rows 4..7 as two 4 x 4 blocks, each transposed. */
-static void neon_pack_a_rows8(float *dst, const float *src, ptrdiff_t lda, int kc)
-{
-    int k = 0;
-    for (; k + 4 <= kc; k += 4)
-        for (int h = 0; h < 8; h += 4) {
-            float32x4_t r[4];
-            for (int i = 0; i < 4; i++) r[i] = vld1q_f32(src + (h + i) * lda + k);
-            neon_transpose4_regs(r);
-            for (int j = 0; j < 4; j++) vst1q_f32(dst + (ptrdiff_t)(k + j) * 8 + h, r[j]);
-        }
-    for (; k < kc; k++)
-        for (int i = 0; i < 8; i++) dst[(ptrdiff_t)k * 8 + i] = src[i * lda + k];
-}
-
-static const gemm_kernel neon_kernel_desc = {
-    "neon", NEON_MR, NEON_NR, 128, 256, 2040, neon_kernel, neon_transpose8, neon_pack_a_rows8
-};
-
-#endif /* ANN_GEMM_NEON */
-
 /* ---- kernel choice, once per process ------------------------------------------------------ */
 
 static ann__once g_init_once = ANN__ONCE_INIT;
-static const gemm_kernel *g_kernel = &portable_kernel_desc;
+static const gemm_kernel *g_kernel = &ann__gemm_portable;
+static int g_kernel_status = ANN_OK; /* ANN_E_ARG when $ANN_KERNEL names no kernel we can run */
 static int g_initialized;       /* gemm_init made the caller-buffer key; atomic */
 
-static const gemm_kernel *choose_kernel(void)
+/* What ann_kernel_name() says when $ANN_KERNEL asked for a kernel that cannot run. */
+#define BAD_REQUEST_NAME "invalid ANN_KERNEL"
+
+/*
+ * The kernel for this process. $ANN_KERNEL = portable | avx2 (avx2-fma) | avx512 (avx512f) |
+ * neon forces one, so tests can run every path the CPU has; unset or empty, the CPU decides:
+ * AVX-512F, else AVX2 + FMA, else portable on x86; NEON on aarch64. Any other value, or a
+ * kernel this CPU or build lacks, is an error (*status = ANN_E_ARG): every ann_sgemm then
+ * fails, rather than quietly running a kernel nobody asked for.
+ */
+static const gemm_kernel *choose_kernel(int *status)
 {
+    const char *want = getenv("ANN_KERNEL");
+    int has_avx2 = 0, has_avx512 = 0, has_neon = 0;
 #if ANN_GEMM_X86
     __builtin_cpu_init();
-    const int has_avx512 = __builtin_cpu_supports("avx512f");
-    const int has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    /* ANN_KERNEL=portable|avx2|avx512 forces a kernel, so tests can run every path the CPU
-     * has; a kernel the CPU lacks is never forced (we fall through to the best one). */
-    const char *want = getenv("ANN_KERNEL");
-    if (want && strcmp(want, "portable") == 0) return &portable_kernel_desc;
-    if (want && (strcmp(want, "avx2") == 0 || strcmp(want, "avx2-fma") == 0) && has_avx2)
-        return &avx2_kernel_desc;
-    if (want && (strcmp(want, "avx512") == 0 || strcmp(want, "avx512f") == 0) && has_avx512)
-        return &avx512_kernel_desc;
-    if (has_avx512) return &avx512_kernel_desc;
-    if (has_avx2) return &avx2_kernel_desc;
+    has_avx512 = __builtin_cpu_supports("avx512f");
+    has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #elif ANN_GEMM_NEON
-    /* NEON is baseline on aarch64, so it is the default; ANN_KERNEL=portable forces the
-     * portable kernel, and any other value (neon included) gives NEON. */
-    const char *want = getenv("ANN_KERNEL");
-    if (want && strcmp(want, "portable") == 0) return &portable_kernel_desc;
-    return &neon_kernel_desc;
+    has_neon = 1;
 #endif
-    return &portable_kernel_desc;
+    *status = ANN_OK;
+    if (want && *want) {
+        const int is_portable = strcmp(want, "portable") == 0;
+        const int is_avx2 = strcmp(want, "avx2") == 0 || strcmp(want, "avx2-fma") == 0;
+        const int is_avx512 = strcmp(want, "avx512") == 0 || strcmp(want, "avx512f") == 0;
+        const int is_neon = strcmp(want, "neon") == 0;
+        if (is_portable) return &ann__gemm_portable;
+#if ANN_GEMM_X86
+        if (is_avx2 && has_avx2) return &ann__gemm_avx2;
+        if (is_avx512 && has_avx512) return &ann__gemm_avx512;
+#elif ANN_GEMM_NEON
+        if (is_neon) return &ann__gemm_neon;
+#endif
+        (void)is_avx2, (void)is_avx512, (void)is_neon;
+        *status = ANN_E_ARG; /* unknown, or not on this CPU / build */
+        return &ann__gemm_portable;
+    }
+#if ANN_GEMM_X86
+    if (has_avx512) return &ann__gemm_avx512;
+    if (has_avx2) return &ann__gemm_avx2;
+#elif ANN_GEMM_NEON
+    if (has_neon) return &ann__gemm_neon;
+#endif
+    (void)has_avx2, (void)has_avx512, (void)has_neon;
+    return &ann__gemm_portable;
 }
 
 static ann__tls_key g_caller_buffers_key;
@@ -728,7 +129,7 @@ static void ANN__CALLBACK free_caller_buffers(void *p);
 
 static void gemm_init(void)
 {
-    g_kernel = choose_kernel();
+    g_kernel = choose_kernel(&g_kernel_status);
     if (ann__tls_create(&g_caller_buffers_key, free_caller_buffers) != 0) return;
     ann__atomic_store(&g_initialized, 1);
 }
@@ -738,7 +139,7 @@ static void ensure_init(void) { ann__call_once(&g_init_once, gemm_init); }
 const char *ann_kernel_name(void)
 {
     ensure_init();
-    return g_kernel->name;
+    return g_kernel_status == ANN_OK ? g_kernel->name : BAD_REQUEST_NAME;
 }
 
 /* ---- packing buffers: one pair per thread, grown on demand, never shrunk ------------------- */
@@ -846,6 +247,8 @@ static void pack_a(float *dst, const gemm_problem *p, int i0, int mc, int p0, in
             const float *src = p->A + (ptrdiff_t)p0 * lda + i0 + ir;
             if (m == mr && mr == 6) {
                 for (int k = 0; k < kc; k++) memcpy(dst + k * 6, src + k * lda, 6 * sizeof(float));
+            } else if (m == mr && mr == 8) {
+                for (int k = 0; k < kc; k++) memcpy(dst + k * 8, src + k * lda, 8 * sizeof(float));
             } else if (m == mr && mr == 4) {
                 for (int k = 0; k < kc; k++) memcpy(dst + k * 4, src + k * lda, 4 * sizeof(float));
             } else {
@@ -1158,52 +561,17 @@ __attribute__((destructor)) static void free_exiting_thread_buffers(void)
 
 /* ---- entry points ------------------------------------------------------------------------ */
 
-/* Shared argument checks. M, N, K must be >= 1 (zero is ANN_E_SIZE, as everywhere in ann.h);
- * each leading dimension must cover the stored row: lda >= (trans_a ? M : K),
- * ldb >= (trans_b ? K : N), ldc >= N. */
-static int check_args(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
-                      const float *B, int ldb, const float *C, int ldc)
-{
-    if (!A || !B || !C) return ANN_E_NULL;
-    if (M < 1 || N < 1 || K < 1) return ANN_E_SIZE;
-    if (lda < (trans_a ? M : K)) return ANN_E_SIZE;
-    if (ldb < (trans_b ? K : N)) return ANN_E_SIZE;
-    if (ldc < N) return ANN_E_SIZE;
-    return ANN_OK;
-}
+/* ---- the entry point ---------------------------------------------------------------------- */
 
-/*
- * The textbook triple loop: C(i,j) = beta C(i,j) + sum_k A'(i,k) B'(k,j), k increasing, in a
- * float accumulator (the same precision the fast kernel keeps; its error bound is ~K eps).
- */
-int ann_sgemm_naive(int trans_a, int trans_b, int M, int N, int K,
-                    const float *A, int lda, const float *B, int ldb,
-                    float beta, float *C, int ldc)
-{
-    const int status = check_args(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
-    if (status != ANN_OK) return status;
-    for (int i = 0; i < M; i++) {
-        for (int j = 0; j < N; j++) {
-            float s = 0.0f;
-            for (int k = 0; k < K; k++) {
-                const float a = trans_a ? A[(ptrdiff_t)k * lda + i] : A[(ptrdiff_t)i * lda + k];
-                const float b = trans_b ? B[(ptrdiff_t)j * ldb + k] : B[(ptrdiff_t)k * ldb + j];
-                s += a * b;
-            }
-            float *c = &C[(ptrdiff_t)i * ldc + j];
-            *c = beta == 0.0f ? s : beta * *c + s;
-        }
-    }
-    return ANN_OK;
-}
-
+/* ann_sgemm_naive, the reference, and the shared argument checks are in gemm_naive.c. */
 int ann_sgemm(int trans_a, int trans_b, int M, int N, int K,
               const float *A, int lda, const float *B, int ldb,
               float beta, float *C, int ldc)
 {
-    const int status = check_args(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
+    const int status = ann__gemm_check_args(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
     if (status != ANN_OK) return status;
     ensure_init();
+    if (g_kernel_status != ANN_OK) return g_kernel_status; /* a bad $ANN_KERNEL */
     gemm_problem p;
     p.trans_a = trans_a != 0;
     p.trans_b = trans_b != 0;

@@ -9,6 +9,7 @@ import gzip
 import io
 import json
 import os
+import platform
 import pty
 import re
 import select
@@ -440,23 +441,31 @@ def test_ann_num_threads_sets_the_thread_count_of_ann_train():
 
 
 @pytest.mark.parametrize("value", ["naive", "AVX2", "avx512 "])
-def test_unknown_kernel_name_is_reported(value):
+def test_unknown_kernel_name_is_an_error(value):
     needs_c_core()
     out = run("gradcheck", "--layers", "3", env={"ANN_KERNEL": value})
-    assert out.returncode == 0, out.stderr
-    kernel = re.search(r"backend: C core, (\S+) kernel", out.stdout).group(1)
-    one_stderr_line(
-        out,
-        f"ANN_KERNEL={value!r}",
-        "not a kernel name",
-        "portable, avx2",
-        f"using the {kernel} kernel",
-    )
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert "gradient check" not in out.stdout  # nothing ran
+    one_stderr_line(out, f"ANN_KERNEL={value!r}", "not a kernel name", "portable, avx2")
 
 
-def test_unknown_kernel_name_warns_in_python_too():
+def test_a_kernel_this_cpu_lacks_is_an_error():
     needs_c_core()
-    code = "import ann; ann.Network([4, 3]); print('ok')"
+    missing = "avx2" if platform.machine().lower() in ("aarch64", "arm64") else "neon"
+    out = run("gradcheck", "--layers", "3", env={"ANN_KERNEL": missing})
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    one_stderr_line(out, f"ANN_KERNEL={missing!r}", "has no such kernel")
+
+
+def test_unknown_kernel_name_is_an_error_in_python_too():
+    needs_c_core()
+    code = (
+        "import ann\n"
+        "try:\n"
+        "    ann.Network([4, 3])\n"
+        "except ann.AnnError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -465,8 +474,8 @@ def test_unknown_kernel_name_warns_in_python_too():
         env={**os.environ, "ANN_KERNEL": "naive"},
         timeout=120,
     )
-    assert out.returncode == 0 and out.stdout == "ok\n", out.stderr
-    assert "ANN_KERNEL='naive' is not a kernel name" in out.stderr
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("refused: ANN_KERNEL='naive' is not a kernel name"), out.stdout
 
 
 def test_a_valid_kernel_name_is_not_reported():

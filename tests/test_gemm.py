@@ -79,7 +79,7 @@ def threads_restored(core) -> Iterator[None]:
     lib.ann_set_num_threads(before)
 
 
-# (M, N, K): unit sizes, K = 1, nothing a multiple of the 4x8 / 6x16 / 6x32 tiles, the seed
+# (M, N, K): unit sizes, K = 1, nothing a multiple of the 4x8 / 6x16 / 8x32 tiles, the seed
 # network's small shapes (direct, unpacked path), and shapes spanning several KC blocks.
 SHAPES = [
     (1, 1, 1),
@@ -303,6 +303,34 @@ def test_forced_kernel_is_used_and_correct(core, env_value, name):
     kernel, _, ok = out.stdout.split()
     assert kernel == name
     assert ok == "True", f"kernel {kernel} disagrees with the naive product"
+
+
+BAD_KERNEL_CHECK = """
+from array import array
+from ann._core import ffi, lib
+one, c = array("f", [1.0]), array("f", [0.0])
+status = lib.ann_sgemm(0, 0, 1, 1, 1, ffi.from_buffer("float[]", one), 1,
+                       ffi.from_buffer("float[]", one), 1, 0.0, ffi.from_buffer("float[]", c), 1)
+print(ffi.string(lib.ann_kernel_name()).decode(), "|", status == lib.ANN_E_ARG, c[0])
+"""
+
+
+@pytest.mark.parametrize("env_value", ["no-such-kernel", "AVX512", "avx2 ", "naive", "missing"])
+def test_unknown_or_missing_kernel_is_an_error(core, env_value):
+    """ANN_KERNEL naming no kernel this CPU and build can run makes every product fail (no
+    silent fallback to another kernel); "missing" stands for a real kernel this CPU lacks."""
+    if env_value == "missing":
+        env_value = "avx2" if platform.machine().lower() in ("aarch64", "arm64") else "neon"
+    out = subprocess.run(
+        [sys.executable, "-c", BAD_KERNEL_CHECK],
+        env=child_env(ANN_KERNEL=env_value),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=HERE,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["invalid", "ANN_KERNEL", "|", "True", "0.0"], out.stdout
 
 
 @pytest.mark.parametrize("value,expected", [("3", 3), ("1", 1), ("zero", None), ("-2", None)])

@@ -21,7 +21,8 @@ How each kind of row is measured, and why that way:
   as a float32 tensor scaled to [0, 1] built outside the timed region. What is timed is one
   epoch of: shuffle, then per batch gather, forward, cross-entropy, backward and an SGD step;
   the network is built (fresh weights) before the clock starts.
-* sgemm rows: C = A B at 128x1024x1024 on one thread, ann's ``ann_sgemm`` through cffi,
+* sgemm rows: the rate of the fastest call in a 0.4 s window (the one no other process
+  interrupted), C = A B at 128x1024x1024 on one thread, ann's ``ann_sgemm`` through cffi,
   ``torch.mm`` and, when NumPy is installed, ``numpy.matmul`` in a subprocess with one BLAS
   thread. Two more rows time the two other products backprop uses (A B^T for dx, A^T B for
   dW) at the shapes of the wide net's hidden layer.
@@ -68,7 +69,9 @@ ALL_KEYS = (
     "seed32",
     "wide2",
     "wide1",
+    "infer",
     "to98",
+    "to98honest",
     "import",
     "memory",
     "augment",
@@ -88,8 +91,9 @@ class EpochWorkload:
     layers: tuple[int, ...]
     batch: int
     threads: int
-    target: float  # the issue's target for ann, seconds per epoch
+    target: float  # the first issue's target for ann, seconds per epoch (not judged any more)
     issue_torch: float  # what the issue measured for PyTorch
+    ratio_target: float  # issue 10's target: ann's time at most this times torch's
     wide: bool  # wide rows get fewer repetitions and a shorter warm-up
     lr: float = 0.05
 
@@ -103,10 +107,11 @@ EPOCH_WORKLOADS = (
         1,
         0.025,
         0.13,
+        0.20,
         wide=False,
     ),
     EpochWorkload(
-        "seed32", "seed net, batch 32, 1 thread", SEED_NET, 32, 1, 0.05, 0.36, wide=False
+        "seed32", "seed net, batch 32, 1 thread", SEED_NET, 32, 1, 0.05, 0.36, 0.08, wide=False
     ),
     EpochWorkload(
         "wide2",
@@ -116,16 +121,33 @@ EPOCH_WORKLOADS = (
         2,
         1.5,
         3.0,
+        0.80,
         wide=True,
     ),
-    EpochWorkload("wide1", "wide net, batch 128, 1 thread", WIDE_NET, 128, 1, 2.8, 5.4, wide=True),
+    EpochWorkload(
+        "wide1", "wide net, batch 128, 1 thread", WIDE_NET, 128, 1, 2.8, 5.4, 0.85, wide=True
+    ),
 )
 WIDE_WARMUP_ROWS = 8192  # a wide epoch takes seconds; a partial one warms caches just as well
 
 # (form, M, N, K): C (M, N) = A' (M, K) B' (K, N).  "nn" is the issue's row; "nt" is the
 # wide net's dx = dy W^T and "tn" its dW = x^T dy, both at the hidden layer's shape.
 SGEMM_SHAPES = (("nn", 128, 1024, 1024), ("nt", 128, 1024, 1024), ("tn", 1024, 1024, 128))
-SGEMM_TARGET = 150.0
+SGEMM_TARGET = 150.0  # the first issue's absolute rate (not judged any more)
+SGEMM_RATIO_TARGET = 1.00  # issue 10: at least MKL's rate ...
+SGEMM_PEAK_SHARE = 0.90  # ... and at least this share of the measured one-core peak
+SPEEDUP_TARGET = 1.8  # issue 10: the wide net on 2 threads at least this much faster than on 1
+INFER_RATIO_TARGET = 0.80  # issue 10: predict on the test set
+TO98_RATIO_TARGET = 0.50  # issue 10: both to-98 % rows
+# Inference rows: predict on the 10,000 test images (net, threads); weights are a fresh init,
+# which costs the same as trained ones (dense arithmetic).
+INFER_WORKLOADS = (
+    ("infer", "predict 10,000 test images, wide net, 1 thread", WIDE_NET, 1),
+    ("infer", "predict 10,000 test images, wide net, 2 threads", WIDE_NET, 2),
+    ("infer", "predict 10,000 test images, seed net, 1 thread", SEED_NET, 1),
+    ("infer", "predict 10,000 test images, seed net, 2 threads", SEED_NET, 2),
+)
+INFER_CALLS = 5  # calls per repetition; a repetition reports their median
 SGEMM_SECONDS = 0.4  # each repetition calls the kernel until this much time has passed
 
 # The to98 recipe: the quickest way to 98 % found by a small search on a 2-core machine (it
@@ -151,6 +173,13 @@ TO98 = {
 TO98_FIT_PARAMS = ("optimizer", "momentum", "lr_decay", "check_every", "callback")
 TO98_THREADS = 2
 TO98_MAX_EPOCHS = 30
+# The honest to-98 % row: the same recipe, but it checks (for stopping and the rate schedule)
+# a validation split of the 60,000 training images, trains on the rest and stops when the
+# validation accuracy reaches 98 %; the test set is scored once, at the end, and the row
+# fails unless it is at 98 % or more. (On this split validation accuracy runs 0.1-0.3 points
+# below test accuracy, so the test set lands just above 98 %.)
+TO98_HONEST_VAL_FRACTION = 0.1
+TO98_HONEST_STOP_AT = 0.98
 TO98_TARGET, IMPORT_TARGET, MEMORY_TARGET = 4.0, 0.05, 150.0
 
 
@@ -198,7 +227,7 @@ class AnnSide:
         import ann
 
         self.ann = ann
-        train, _test = ann.load_mnist(mnist)
+        train, self.test = ann.load_mnist(mnist)
         self.train, _val = train.split(0.2, seed=42)
         if index_file:
             with open(index_file, "wb") as f:
@@ -247,6 +276,18 @@ class AnnSide:
 
         return _gflops(call, 2.0 * M * N * K, seconds)
 
+    def predict(self, layers: list[int], threads: int, calls: int) -> float:
+        """Median seconds of ``net.predict`` on the 10,000 test images (uint8 in, classes out)."""
+        self.ann.set_num_threads(threads)
+        net = self.ann.Network(layers, seed=0)
+        net.predict(self.test)  # warm-up: buffers, page faults
+        times = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            net.predict(self.test)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
 
 class TorchSide:
     """PyTorch's side: the same rows, the same images, the same hyper-parameters."""
@@ -268,6 +309,12 @@ class TorchSide:
             index = torch.arange(48000)
         self.x = images[index].float().div_(255.0).contiguous()
         self.y = targets[index].long()
+        test_pixels, n_test = read_idx(str(folder / "t10k-images-idx3-ubyte.gz"), 0x803, 3)
+        # the test images as a float tensor, built outside the timed region (ann's predict
+        # converts its uint8 pixels inside it)
+        self.x_test = (
+            torch.frombuffer(test_pixels, dtype=torch.uint8).view(n_test, -1).float().div_(255.0)
+        )
         self._buffers: dict[tuple[str, int, int, int], Any] = {}
 
     def describe(self) -> dict[str, Any]:
@@ -312,6 +359,21 @@ class TorchSide:
         a, b, c = self._buffers[key]
         return _gflops(lambda: torch.mm(a, b, out=c), 2.0 * M * N * K, seconds)
 
+    def predict(self, layers: list[int], threads: int, calls: int) -> float:
+        """Median seconds of the model's forward pass and argmax over the test images."""
+        torch = self.torch
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        model = torch_mlp(torch, layers).eval()
+        times = []
+        with torch.inference_mode():
+            model(self.x_test).argmax(1)  # warm-up
+            for _ in range(calls):
+                start = time.perf_counter()
+                model(self.x_test).argmax(1)
+                times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
 
 def torch_mlp(torch: Any, layers: Sequence[int], batchnorm: bool = False) -> Any:
     """Linear layers with ReLU between them; nn.Linear's default init is ann's U(+-1/sqrt(n_in)).
@@ -337,16 +399,20 @@ def _random_floats(n: int, seed: int) -> array:
 
 
 def _gflops(call: Callable[[], Any], flops: float, seconds: float) -> float:
-    """GFLOP/s of ``call``, after two warm-up calls, over as many calls as fit in ``seconds``."""
+    """GFLOP/s of ``call``'s fastest call, after two warm-up calls, among as many calls as fit
+    in ``seconds``. The fastest call is the one no other process interrupted: on a machine
+    others share (time slices of milliseconds, a call of about one), a mean over the window
+    measures the neighbours as much as the kernel. Every side is timed the same way."""
     call()
     call()
-    count, start = 0, time.perf_counter()
+    best, start = float("inf"), time.perf_counter()
     while True:
+        t0 = time.perf_counter()
         call()
-        count += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return flops * count / elapsed / 1e9
+        t1 = time.perf_counter()
+        best = min(best, t1 - t0)
+        if t1 - start >= seconds:
+            return flops / best / 1e9
 
 
 def run_worker(side: str, mnist: str, index_file: str | None) -> int:
@@ -436,6 +502,10 @@ import json
 import ann
 ann.set_num_threads({threads})
 train, test = ann.load_mnist({mnist!r})
+honest = {honest!r}
+# honest: stopping and the rate schedule read a validation split of the training images only;
+# the test set is scored once, at the end. Otherwise the test set is the validation set.
+train, checked = train.split({val_fraction}, seed=0) if honest else (train, test)
 net = ann.Network({layers!r}, batchnorm={batchnorm!r}, seed=0)
 last = None
 
@@ -445,20 +515,21 @@ class Reached(Exception):
 def after_check(history):
     global last
     last = history
-    if history.val_accuracy[-1] >= 0.98:
+    if history.val_accuracy[-1] >= {stop_at}:
         raise Reached
 
-# One fit call, so the optimizer state and the decayed rate carry across epochs; the test set
-# is the validation set, so each check is a test-accuracy check that also drives the decay.
+# One fit call, so the optimizer state and the decayed rate carry across epochs.
 decay = ann.ReduceLROnPlateau(factor={decay_factor}, patience={decay_patience}, min_lr={min_lr})
 try:
-    net.fit(train, test, epochs={max_epochs}, batch_size={batch}, lr={lr},
+    net.fit(train, checked, epochs={max_epochs}, batch_size={batch}, lr={lr},
             optimizer={optimizer!r}, momentum={momentum}, lr_decay=decay,
             check_every={check_every}, progress=False, callback=after_check)
 except Reached:
     pass
+checked_accuracy = last.val_accuracy[-1] if last else 0.0
 print(json.dumps({{"epochs": last.epochs[-1] if last else 0, "checks": len(last.epochs) if last
-                  else 0, "accuracy": last.val_accuracy[-1] if last else 0.0,
+                  else 0, "checked_accuracy": checked_accuracy,
+                  "accuracy": net.evaluate(test)["accuracy"] if honest else checked_accuracy,
                   "kernel": ann.backend_info()["kernel"], "file": ann.__file__}}))
 """
 
@@ -476,6 +547,16 @@ def load(kind):
     return x, torch.frombuffer(labels, dtype=torch.uint8).long()
 x, y = load("train")
 x_test, y_test = load("t10k")
+honest = {honest!r}
+if honest:  # ann's Dataset.split({val_fraction}, seed=0), row for row
+    import random
+    order = list(range(x.shape[0]))
+    random.Random(0).shuffle(order)
+    n_part = int(round(len(order) * {val_fraction}))
+    part, rest = torch.tensor(sorted(order[:n_part])), torch.tensor(sorted(order[n_part:]))
+    x_checked, y_checked, x, y = x[part], y[part], x[rest], y[rest]
+else:
+    x_checked, y_checked = x_test, y_test
 torch.manual_seed(0)
 model = torch_mlp(torch, {layers!r}, batchnorm={batchnorm!r})
 kind = {optimizer!r}
@@ -504,19 +585,23 @@ for epoch in range({max_epochs}):
             continue
         model.eval()   # batch norm from the running statistics, as ann's evaluate does
         with torch.inference_mode():
-            logits = model(x_test)
-            test_loss = F.cross_entropy(logits, y_test).item()
-            accuracy = (logits.argmax(1) == y_test).float().mean().item()
+            logits = model(x_checked)
+            checked_loss = F.cross_entropy(logits, y_checked).item()
+            checked_accuracy = (logits.argmax(1) == y_checked).float().mean().item()
         model.train()
-        decay.step(test_loss)
+        decay.step(checked_loss)
         checks += 1
         epochs = epoch + min(first + {batch}, n) / n
-        if accuracy >= 0.98:
+        if checked_accuracy >= {stop_at}:
             reached = True
             break
     if reached:
         break
-print(json.dumps({{"epochs": round(epochs, 6), "checks": checks, "accuracy": accuracy}}))
+model.eval()
+with torch.inference_mode():
+    accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
+print(json.dumps({{"epochs": round(epochs, 6), "checks": checks, "accuracy": accuracy,
+                  "checked_accuracy": checked_accuracy}}))
 """
 
 ANN_MEMORY = """
@@ -569,18 +654,19 @@ a = a.T if form[0] == "t" else a
 b = b.T if form[1] == "t" else b
 c = np.empty((M, N), dtype=np.float32)
 np.matmul(a, b, out=c); np.matmul(a, b, out=c)
-count, start = 0, time.perf_counter()
-while True:
+best, start = float("inf"), time.perf_counter()
+while True:   # the fastest call, as _gflops times ann and torch
+    t0 = time.perf_counter()
     np.matmul(a, b, out=c)
-    count += 1
-    elapsed = time.perf_counter() - start
-    if elapsed >= seconds:
+    t1 = time.perf_counter()
+    best = min(best, t1 - t0)
+    if t1 - start >= seconds:
         break
 try:
     blas = np.__config__.CONFIG["Build Dependencies"]["blas"]["name"]
 except Exception:
     blas = "?"
-print(json.dumps({{"gflops": 2.0 * M * N * K * count / elapsed / 1e9,
+print(json.dumps({{"gflops": 2.0 * M * N * K / best / 1e9,
                   "version": np.__version__, "blas": blas}}))
 """
 
@@ -640,6 +726,8 @@ def run_process(code: str, timeout: float, env: dict[str, str] | None = None) ->
 @dataclass
 class CpuInfo:
     model: str = "unknown CPU"
+    family: str = "?"
+    model_number: str = "?"
     mhz: float | None = None
     flags: frozenset = frozenset()
 
@@ -680,6 +768,10 @@ def cpu_info() -> CpuInfo:
             continue
         if key == "model name":
             info.model = value.strip()
+        elif key == "cpu family":
+            info.family = value.strip()
+        elif key == "model":
+            info.model_number = value.strip()
         elif key == "cpu MHz":
             try:
                 info.mhz = float(value)
@@ -711,10 +803,13 @@ class Row:
     ann_failed: str = ""
     flops: float | None = None  # work of one run, for the GFLOP/s column
     threads: int = 1
+    ratio_target: float | None = None  # issue 10: ann/torch (from ratio()) at most this
+    peak_share: float | None = None  # and, for GFLOP/s rows, ann at least this share of ...
+    peak: float | None = None  # ... this measured one-core peak (set once it is known)
 
     @property
     def higher_is_better(self) -> bool:
-        return self.unit == "GFLOP/s"
+        return self.unit in ("GFLOP/s", "x")
 
     @staticmethod
     def median(values: list[float]) -> float | None:
@@ -729,17 +824,38 @@ class Row:
 
     def verdict(self) -> str:
         a = self.median(self.ann)
-        if self.target is None:
+        if self.target is None and self.ratio_target is None:
             return "—"
         if a is None:
             return "MISS"
-        ok = a >= self.target if self.higher_is_better else a <= self.target
+        ok = True
+        if self.ratio_target is not None:
+            ratio = self.ratio()
+            ok = ratio is not None and ratio <= self.ratio_target
+        elif self.target is not None:
+            ok = a >= self.target if self.higher_is_better else a <= self.target
+        if self.peak_share is not None and self.peak:
+            ok = ok and a >= self.peak_share * self.peak
         return "PASS" if ok else "MISS"
+
+    def target_text(self) -> str:
+        parts = []
+        if self.ratio_target is not None:
+            parts.append(f"ann/torch <= {self.ratio_target:.2f}")
+        elif self.target is not None:
+            sign = ">= " if self.higher_is_better else "<= "
+            parts.append(sign + fmt(self.target, self.unit))
+        if self.peak_share is not None:
+            of = fmt(self.peak, self.unit) if self.peak else "the measured peak"
+            parts.append(f">= {100 * self.peak_share:.0f} % of {of}")
+        return " and ".join(parts) or "—"
 
 
 def fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "—"
+    if unit == "x":
+        return f"{value:.2f}x"
     if unit == "MiB":
         return f"{value:.0f} MiB"
     if unit == "GFLOP/s":
@@ -777,8 +893,10 @@ def bench_sgemm(
             "sgemm",
             f"sgemm {what} {M}x{N}x{K}, 1 thread",
             "GFLOP/s",
-            SGEMM_TARGET if form == "nn" else None,
+            None,
             torch_note=torch_note,
+            ratio_target=SGEMM_RATIO_TARGET,
+            peak_share=SGEMM_PEAK_SHARE,
         )
         if not numpy_ok:
             row.numpy_note = "numpy not installed"
@@ -822,10 +940,11 @@ def bench_epoch(
         w.key,
         w.title,
         "s",
-        w.target,
+        None,
         torch_note=torch_note,
         flops=epoch_flops(w.layers, n),
         threads=w.threads,
+        ratio_target=w.ratio_target,
     )
     row.notes.append(f"issue: torch {w.issue_torch:g} s")
     workers = {"ann": ann, **({"torch": torch} if torch else {})}
@@ -859,6 +978,119 @@ def bench_epoch(
     rows.append(row)
 
 
+def bench_infer(
+    rows: list[Row], ann: Worker, torch: Worker | None, torch_note: str, reps: int
+) -> None:
+    for key, title, layers, threads in INFER_WORKLOADS:
+        row = Row(
+            key,
+            title,
+            "s",
+            None,
+            torch_note=torch_note,
+            threads=threads,
+            ratio_target=INFER_RATIO_TARGET,
+            flops=2.0 * 10000 * sum(a * b for a, b in zip(layers[:-1], layers[1:])),
+        )
+        row.notes.append(f"median of {INFER_CALLS} calls per rep; torch gets float32 input")
+        workers = {"ann": ann, **({"torch": torch} if torch else {})}
+        for rep in range(reps + 1):
+            for side in abba(rep, list(workers)):
+                seconds = workers[side].call(
+                    "predict", layers=list(layers), threads=threads, calls=INFER_CALLS
+                )
+                if rep:
+                    getattr(row, side).append(seconds)
+                progress(
+                    f"  {title}: {side} {'warm-up' if not rep else f'rep {rep}'}: {seconds:.4f} s"
+                )
+                time.sleep(PAUSE / 4)
+        rows.append(row)
+
+
+def speedup_row(rows: list[Row]) -> Row | None:
+    """The wide net's 2-thread speed-up over 1 thread, per side, from the two epoch rows."""
+    by_key = {r.key: r for r in rows}
+    one, two = by_key.get("wide1"), by_key.get("wide2")
+    if not one or not two:
+        return None
+    row = Row(
+        "speedup",
+        "wide net, 2-thread speed-up over 1 thread",
+        "x",
+        SPEEDUP_TARGET,
+        torch_note=one.torch_note,
+    )
+    for side in ("ann", "torch"):
+        t1, t2 = one.median(getattr(one, side)), two.median(getattr(two, side))
+        if t1 and t2:
+            getattr(row, side).append(t1 / t2)
+    row.notes.append("median 1-thread epoch / median 2-thread epoch; ann/torch: torch's over ann's")
+    return row
+
+
+# A probe of one core's float32 FMA throughput: 12 independent FMA chains of the widest vector
+# the CPU has (what a GEMM micro-kernel at best sustains), compiled with the system's C
+# compiler if there is one. In asm, so the compiler cannot merge the chains.
+PEAK_PROBE = r"""
+#include <stdio.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);
+                          return t.tv_sec + 1e-9 * t.tv_nsec; }
+#define FMA12(R) "vfmadd231ps %[x], %[y], %[a0]\n\tvfmadd231ps %[x], %[y], %[a1]\n\t" \
+    "vfmadd231ps %[x], %[y], %[a2]\n\tvfmadd231ps %[x], %[y], %[a3]\n\t" \
+    "vfmadd231ps %[x], %[y], %[a4]\n\tvfmadd231ps %[x], %[y], %[a5]\n\t" \
+    "vfmadd231ps %[x], %[y], %[a6]\n\tvfmadd231ps %[x], %[y], %[a7]\n\t" \
+    "vfmadd231ps %[x], %[y], %[a8]\n\tvfmadd231ps %[x], %[y], %[a9]\n\t" \
+    "vfmadd231ps %[x], %[y], %[a10]\n\tvfmadd231ps %[x], %[y], %[a11]"
+#include <immintrin.h>
+__attribute__((target(TARGET))) static double probe(void) {
+    VEC x = SET(0.999f), y = SET(1e-4f);
+    VEC a0 = x, a1 = y, a2 = x, a3 = y, a4 = x, a5 = y, a6 = x, a7 = y, a8 = x, a9 = y,
+        a10 = x, a11 = y;
+    const long n = 1000000;
+    const double t0 = now();
+    for (long i = 0; i < n; i++)
+        __asm__ volatile(FMA12(0) : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3),
+                         [a4] "+v"(a4), [a5] "+v"(a5), [a6] "+v"(a6), [a7] "+v"(a7),
+                         [a8] "+v"(a8), [a9] "+v"(a9), [a10] "+v"(a10), [a11] "+v"(a11)
+                         : [x] "v"(x), [y] "v"(y));
+    return n * 12.0 * 2.0 * LANES / (now() - t0) / 1e9;
+}
+int main(void) {
+    double best = 0.0;
+    for (int i = 0; i < 200; i++) { double g = probe(); if (g > best) best = g; }
+    printf("%.2f\n", best);
+    return 0;
+}
+"""
+
+
+def measured_peak(cpu: CpuInfo, folder: str) -> float | None:
+    """One core's float32 FMA peak as PEAK_PROBE measures it (best of 200 runs of ~2 ms, so other
+    processes on the machine mostly miss one); None without a C compiler or FMA."""
+    if platform.machine().lower() not in ("x86_64", "amd64") or "fma" not in cpu.flags:
+        return None
+    if "avx512f" in cpu.flags:
+        macros = ['-DTARGET="avx512f"', "-DVEC=__m512", "-DSET=_mm512_set1_ps", "-DLANES=16"]
+    else:
+        macros = ['-DTARGET="avx2,fma"', "-DVEC=__m256", "-DSET=_mm256_set1_ps", "-DLANES=8"]
+    src, exe = os.path.join(folder, "peak.c"), os.path.join(folder, "peak")
+    Path(src).write_text(PEAK_PROBE, encoding="utf-8")
+    for cc in (os.environ.get("CC", ""), "cc", "gcc", "clang"):
+        if not cc:
+            continue
+        try:
+            built = subprocess.run([cc, "-O2", *macros, src, "-o", exe], capture_output=True)
+            if built.returncode != 0:
+                continue
+            out = subprocess.run([exe], capture_output=True, text=True, timeout=60)
+            return float(out.stdout.strip())
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            continue
+    return None
+
+
 def bench_to98(
     rows: list[Row],
     mnist: str,
@@ -868,15 +1100,30 @@ def bench_to98(
     reps: int,
     timeout: float,
     ann_fit_params: Sequence[str],
+    honest: bool = False,
 ) -> None:
-    fields = dict(mnist=mnist, threads=TO98_THREADS, max_epochs=TO98_MAX_EPOCHS, **config)
+    fields = dict(
+        mnist=mnist,
+        threads=TO98_THREADS,
+        max_epochs=TO98_MAX_EPOCHS,
+        honest=honest,
+        val_fraction=TO98_HONEST_VAL_FRACTION,
+        stop_at=TO98_HONEST_STOP_AT if honest else 0.98,
+        **config,
+    )
+    title = (
+        f"to 98 % honestly (validation split decides, then test >= 98 %), {TO98_THREADS} threads"
+        if honest
+        else f"whole process to 98 % test accuracy, {TO98_THREADS} threads"
+    )
     row = Row(
-        "to98",
-        f"whole process to 98 % test accuracy, {TO98_THREADS} threads",
+        "to98honest" if honest else "to98",
+        title,
         "s",
-        TO98_TARGET,
+        None,
         torch_note=torch_note,
         threads=TO98_THREADS,
+        ratio_target=TO98_RATIO_TARGET,
     )
     scripts: dict[str, str] = {}
     missing = [name for name in TO98_FIT_PARAMS if name not in ann_fit_params]
@@ -891,10 +1138,17 @@ def bench_to98(
         f"{layers}{' batch norm' if config['batchnorm'] else ''}, "
         f"{config['optimizer']} {config['momentum']:g} lr {config['lr']:g} halved "
         f"on a test-loss plateau (patience {config['decay_patience']}, min "
-        f"{config['min_lr']:g}), batch {config['batch']}, test checked every "
-        f"{config['check_every']} steps, full 60k train set"
+        f"{config['min_lr']:g}), batch {config['batch']}, "
+        + (
+            f"a {TO98_HONEST_VAL_FRACTION:g} validation split checked every "
+            f"{config['check_every']} steps, stop at {TO98_HONEST_STOP_AT:g} on it, "
+            "test scored once at the end"
+            if honest
+            else f"test checked every {config['check_every']} steps, full 60k train set"
+        )
     )
     epochs: dict[str, list[float]] = {"ann": [], "torch": []}
+    tests: dict[str, list[float]] = {"ann": [], "torch": []}
     for rep in range(reps):
         for side in abba(rep, list(scripts)):
             result = run_process(scripts[side], timeout)
@@ -905,7 +1159,7 @@ def bench_to98(
                     if out
                     else "no result"
                 )
-                progress(f"  to98: {side}: {why}")
+                progress(f"  {row.key}: {side}: {why}")
                 if side == "ann":
                     row.ann_failed = why
                 else:
@@ -916,9 +1170,13 @@ def bench_to98(
             getattr(row, side).append(result.seconds)
             epochs[side].append(out["epochs"])
             progress(
-                f"  to98: {side} run {rep + 1}: {result.seconds:.2f} s, {out['epochs']:.2f} "
-                f"epochs ({out['checks']} checks), test accuracy {out['accuracy']:.4f}"
+                f"  {row.key}: {side} run {rep + 1}: {result.seconds:.2f} s, "
+                f"{out['epochs']:.2f} epochs ({out['checks']} checks), checked accuracy "
+                f"{out.get('checked_accuracy', out['accuracy']):.4f}, test accuracy "
+                f"{out['accuracy']:.4f}"
             )
+            if honest:
+                tests[side].append(out["accuracy"])
             time.sleep(PAUSE)
     for side, counts in epochs.items():
         if counts:
@@ -927,6 +1185,9 @@ def bench_to98(
                 if min(counts) != max(counts)
                 else f"{side} {counts[0]:.2f} epochs"
             )
+    for side, accuracies in tests.items():
+        if accuracies:
+            row.notes.append(f"{side} test accuracy {min(accuracies):.4f}-{max(accuracies):.4f}")
     rows.append(row)
 
 
@@ -1066,10 +1327,7 @@ def render(rows: list[Row], markdown: bool, peak: float | None, peak_label: str)
         torch_cell = fmt(t, r.unit) if t is not None else (r.torch_note or "—")
         ratio = r.ratio()
         numpy_cell = fmt(n, r.unit) if n is not None else (r.numpy_note or "")
-        if r.target is None:
-            target = "—"
-        else:
-            target = (">= " if r.higher_is_better else "<= ") + fmt(r.target, r.unit)
+        target = r.target_text()
         gf = ""
         if r.flops and a:
             rate = r.flops / a / 1e9
@@ -1194,7 +1452,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     global NEUTRAL_CWD
     NEUTRAL_CWD = tmp.name
     try:
-        if any(k in keys for k in ("sgemm", "seed256", "seed32", "wide2", "wide1", "to98")):
+        probed_peak = measured_peak(cpu, tmp.name)
+        if probed_peak:
+            progress(f"one core's FMA peak, measured: {probed_peak:.1f} GFLOP/s")
+        if any(k in keys for k in ("sgemm", "seed256", "seed32", "wide2", "wide1", "infer")):
             progress("starting the workers (each reads MNIST once)...")
             index_file = os.path.join(tmp.name, "train-rows.i32")
             ann_w = Worker("ann", mnist, index_file)
@@ -1214,6 +1475,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 progress(w.key)
                 assert ann_w is not None
                 bench_epoch(rows, w, ann_w, torch_w, torch_note, wide_reps if w.wide else args.reps)
+        speedup = speedup_row(rows)
+        if speedup:
+            rows.append(speedup)
+        if "infer" in keys:
+            progress("infer")
+            assert ann_w is not None
+            bench_infer(rows, ann_w, torch_w, torch_note, args.reps)
         # The whole-process rows need the cores to themselves: let the workers go first.
         for worker in (ann_w, torch_w):
             if worker:
@@ -1229,6 +1497,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 process_reps,
                 args.timeout,
                 ann_info.get("fit_params", []),
+            )
+        if "to98honest" in keys:
+            progress("to98honest")
+            bench_to98(
+                rows,
+                mnist,
+                TO98,
+                torch_ok,
+                torch_note,
+                process_reps,
+                args.timeout,
+                ann_info.get("fit_params", []),
+                honest=True,
             )
         if "import" in keys:
             progress("import")
@@ -1250,10 +1531,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     measured = [
         v for r in sgemm_rows for v in (r.median(r.ann), r.median(r.torch), r.median(r.numpy)) if v
     ]
-    if measured:
+    if probed_peak:
+        peak, peak_label = probed_peak, "one core's FMA peak measured by the probe"
+    elif measured:
         peak, peak_label = max(measured), "the best 1-thread sgemm median measured above"
     else:
         peak, peak_label = cpu.peak_gflops, "the estimated 1-core peak"
+    for r in sgemm_rows:
+        r.peak = probed_peak or cpu.peak_gflops
 
     if not ann_info:
         try:
@@ -1270,7 +1555,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     load_after = os.getloadavg()
     header = (
-        f"{cpu.model}, {os.cpu_count()} cores ({cpu.simd}); Python "
+        f"{cpu.model} (family {cpu.family}, model {cpu.model_number}), {os.cpu_count()} cores "
+        f"({cpu.simd}); Python "
         f"{platform.python_version()}; ann {ann_info.get('version', '?')} kernel "
         f"{kernel}; {torch_desc}; {datetime.date.today().isoformat()}"
     )
@@ -1309,6 +1595,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
         f"{time.perf_counter() - started:.0f} s in all."
     )
+    if probed_peak:
+        notes.append(
+            f"Measured one-core peak: {probed_peak:.1f} GFLOP/s, 12 independent "
+            f"{cpu.lanes * 32}-bit FMA chains (tools/bench.py PEAK_PROBE, best of 200 runs "
+            "of ~2 ms); the sgemm rows' peak share is judged against it."
+        )
     lines += [("- " if args.markdown else "* ") + n for n in notes]
     print("\n".join(lines))
 

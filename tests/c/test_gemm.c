@@ -1,9 +1,9 @@
 /*
- * test_gemm.c -- standalone checks and benchmark for csrc/gemm.c (ann_sgemm and its threads).
+ * test_gemm.c -- standalone checks and benchmark for ann_sgemm (csrc/gemm.c, its kernels in
+ * csrc/gemm_*.c) against ann_sgemm_naive (csrc/gemm_naive.c), and its threads.
  *
- * Build and run (from the project root):
- *   gcc -O2 -pthread -I csrc tests/c/test_gemm.c csrc/gemm.c csrc/pool.c \
- *       csrc/platform.c -lm -o /tmp/test_gemm
+ * Build and run (from the project root): `make c-test`, which compiles this file with every
+ * .c file of csrc/ (gcc -std=c11 -O2 -pthread -Icsrc, -lm) into test_gemm, then:
  *   /tmp/test_gemm            correctness: every kernel this CPU has, thread bit-identity,
  *                             error codes, fork safety; ends with "N passed, N failed"
  *   /tmp/test_gemm --small    the same on small sizes only (for valgrind)
@@ -253,7 +253,7 @@ static void check_against_naive(int ta, int tb, int M, int N, int K, int pad_a, 
 
 static void test_against_naive(void)
 {
-    /* M, N, K: unit, K = 1, not multiples of any tile (4x8, 6x16, 6x32, 8x12), straddling the
+    /* M, N, K: unit, K = 1, not multiples of any tile (4x8, 6x16, 8x32, 8x12), straddling the
      * small-problem (N <= 2 NR) and packing thresholds (A packed with B read in place: wide
      * and short), the seed network's shapes, and some spanning several K and MC blocks. */
     static const int shapes[][3] = {
@@ -592,11 +592,28 @@ static void test_each_kernel(void)
         CHECK(got && code == 0, "kernel %s: child exit code %d, last line \"%s\"", names[i],
               code, last);
     }
-    /* An unknown or unsupported request falls back to the best kernel, never to nothing. */
+    /* A request no kernel of this CPU and build answers is an error, not a quiet fallback:
+     * the name says so and every product fails with ANN_E_ARG. Empty means unset. */
+#if defined(__aarch64__)
+    const char *missing = "avx2"; /* a real kernel name this build does not have */
+#else
+    const char *missing = "neon";
+#endif
+    const char *bad[] = {"no-such-kernel", "AVX2", "avx512 ", missing};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(args, sizeof args, "--kernel-name \"%s\"", bad[i]);
+        int status = -1;
+        const int code = run_self(args, 0, last, sizeof last);
+        CHECK(code == 0 && sscanf(last, "kernel invalid ANN_KERNEL status %d", &status) == 1 &&
+                  status == ANN_E_ARG,
+              "ANN_KERNEL=\"%s\" -> invalid ANN_KERNEL and ANN_E_ARG, got \"%s\"", bad[i], last);
+    }
     char name[64] = "";
-    const int code = run_self("--kernel-name no-such-kernel", 0, last, sizeof last);
-    CHECK(code == 0 && sscanf(last, "kernel %63s", name) == 1 && strcmp(name, names[n - 1]) == 0,
-          "ANN_KERNEL=no-such-kernel -> best kernel, got \"%s\"", last);
+    int status = -1;
+    const int code = run_self("--kernel-name \"\"", 0, last, sizeof last);
+    CHECK(code == 0 && sscanf(last, "kernel %63s status %d", name, &status) == 2 &&
+              strcmp(name, names[n - 1]) == 0 && status == ANN_OK,
+          "ANN_KERNEL=\"\" -> the best kernel, got \"%s\"", last);
 }
 
 /* ---- benchmark ---------------------------------------------------------------------------- */
@@ -718,7 +735,10 @@ int main(int argc, char **argv)
             return child_kernel(argv[i + 1], argv[i + 2]);
         if (strcmp(argv[i], "--kernel-name") == 0 && i + 1 < argc) {
             set_env("ANN_KERNEL", argv[i + 1]);
-            printf("kernel %s\n", ann_kernel_name());
+            const float one = 1.0f;
+            float c = 0.0f;
+            const int status = ann_sgemm(0, 0, 1, 1, 1, &one, 1, &one, 1, 0.0f, &c, 1);
+            printf("kernel %s status %d\n", ann_kernel_name(), status);
             return 0;
         }
         if (strcmp(argv[i], "--default-threads") == 0 && i + 1 < argc) {
