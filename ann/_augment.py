@@ -89,6 +89,24 @@ class Augment:
         return cls(0.0, 0.0, 0.0, 0.0, 0.0)
 
 
+#: the values of ``ann train --augment``: which of the two families distort the batches
+MODES = ("none", "affine", "elastic", "affine+elastic")
+
+
+def for_mode(mode: str, **ranges: float) -> Augment | None:
+    """The ``Augment`` of an ``--augment`` mode: the ``ranges`` given (the rest at Augment's
+    defaults) for the families the mode names, zero for the other; None for "none"."""
+    if mode not in MODES:
+        raise ValueError(f"augment mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "none":
+        return None
+    if "affine" not in mode:
+        ranges.update(rotate=0.0, scale=0.0, shear=0.0, shift=0.0)
+    if "elastic" not in mode:
+        ranges["elastic_alpha"] = 0.0
+    return Augment(**ranges)
+
+
 def image_shape(shape: tuple[int, ...]) -> tuple[int, int]:
     """(H, W) of a data set's images for augmentation: a 2-D shape, or a square 1-D one."""
     if len(shape) == 2:

@@ -141,17 +141,14 @@ def _class_name(net: Network, k: int) -> str:
     return net.classes[k] if net.classes is not None else str(k)
 
 
-AUGMENT_MODES = ("none", "affine", "elastic", "affine+elastic")
-
-
 def _augment_options(parser: argparse.ArgumentParser, default: str) -> None:
     """--augment and the ranges of ann.Augment (defaults: its own)."""
-    from ._augment import Augment
+    from ._augment import MODES, Augment
 
     ref = Augment()
     parser.add_argument(
         "--augment",
-        choices=AUGMENT_MODES,
+        choices=MODES,
         default=default,
         help=f"distort each training batch: random affine, elastic, both (default {default})",
     )
@@ -177,19 +174,16 @@ def _augment_text(augment: Any) -> str:
 
 def _augment_from_args(args: argparse.Namespace) -> Any:
     """The ann.Augment the flags describe, or None for --augment none."""
-    from ._augment import Augment
+    from ._augment import for_mode
 
-    if args.augment == "none":
-        return None
-    affine = "affine" in args.augment
-    elastic = "elastic" in args.augment
     try:
-        return Augment(
-            rotate=args.rotate if affine else 0.0,
-            scale=args.scale if affine else 0.0,
-            shear=args.shear if affine else 0.0,
-            shift=args.shift if affine else 0.0,
-            elastic_alpha=args.elastic_alpha if elastic else 0.0,
+        return for_mode(
+            args.augment,
+            rotate=args.rotate,
+            scale=args.scale,
+            shear=args.shear,
+            shift=args.shift,
+            elastic_alpha=args.elastic_alpha,
             elastic_sigma=args.elastic_sigma,
         )
     except ValueError as exc:
@@ -976,24 +970,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _train_schedule(args: argparse.Namespace) -> Any:
     """The ``fit(schedule=...)`` that --schedule, --lr-decay, --warmup and --min-lr ask for."""
-    from ._schedules import Cosine, OneCycle, ReduceLROnPlateau, Warmup
+    from ._presets import make_schedule
 
     kind = args.schedule or ("plateau" if args.lr_decay else "none")
     if args.lr_decay and kind != "plateau":
         raise UsageError(f"ann train: --lr-decay is the plateau schedule's, not {kind}'s")
     if args.min_lr and kind != "cosine":
         raise UsageError(f"ann train: --min-lr sets where cosine ends; --schedule is {kind}")
-    inner: Any = {
-        "none": None,
-        "plateau": ReduceLROnPlateau(factor=args.lr_decay or 0.5),
-        "cosine": Cosine(min_lr=args.min_lr),
-        "onecycle": OneCycle(),
-    }[kind]
-    if args.warmup is None:
-        return inner
-    if kind == "onecycle":
+    if args.warmup is not None and kind == "onecycle":
         raise UsageError("ann train: --warmup does not go with --schedule onecycle (it rises)")
-    return Warmup(epochs=args.warmup, then=inner)
+    return make_schedule(kind, args.lr_decay, args.warmup, args.min_lr)
 
 
 def _describe_schedule(args: argparse.Namespace) -> str:

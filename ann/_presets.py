@@ -81,6 +81,7 @@ class Preset:
     def fit_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``Network.fit``, the validation split included (pass
         ``validation_split=None`` with a validation set of your own)."""
+        from ._augment import for_mode
         from ._network import EarlyStopping
 
         early = None
@@ -102,7 +103,7 @@ class Preset:
             "schedule": make_schedule(self.schedule, self.lr_decay, self.warmup, self.min_lr),
             "check_every": self.check_every,
             "validation_split": self.val_fraction,
-            "augment": augment_for(self.augment),
+            "augment": for_mode(self.augment),
         }
 
     def describe(self) -> str:
@@ -131,21 +132,6 @@ class Preset:
             f"{round((1 - self.val_fraction) * 100)}/{round(self.val_fraction * 100)} split"
         )
         return ", ".join(parts)
-
-
-def augment_for(mode: str) -> Any:
-    """The ``fit(augment=...)`` object for an ``--augment`` mode, with ann.Augment's default
-    ranges (None for "none"), as ann train builds it from its flags' defaults."""
-    from ._augment import Augment
-
-    if mode == "none":
-        return None
-    full = Augment()
-    if mode == "affine":
-        return dataclasses.replace(full, elastic_alpha=0.0)
-    if mode == "elastic":
-        return dataclasses.replace(full, rotate=0.0, scale=0.0, shear=0.0, shift=0.0)
-    return full
 
 
 def make_schedule(kind: str, lr_decay: float | None, warmup: float | None, min_lr: float) -> Any:
