@@ -1183,19 +1183,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     net = ann.Network.load(args.model)
     if _is_csv(args.data):
-        from ._csv import read_table
+        from ._csv import read_table, table_dataset
 
-        if (
-            read_table(args.data, label=_label_column(args.label), width=net.sizes[0]).labels
-            is None
-        ):
+        table = read_table(args.data, label=_label_column(args.label), width=net.sizes[0])
+        if table.labels is None:
             raise DataError(
                 f"rows have the model's {net.sizes[0]} features but no label column to "
                 f"evaluate against (ann predict classifies such rows)",
                 path=args.data,
             )
         classes = net.classes or [str(k) for k in range(net.sizes[-1])]
-        test = ann.load_csv(args.data, label=_label_column(args.label), classes=classes)
+        test = table_dataset(table, args.data, classes)  # the file is read once
         where, what = args.data, f"{len(test)} rows from {args.data}"
     else:
         if args.dataset is None:  # the one the model was trained on

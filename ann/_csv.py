@@ -229,6 +229,12 @@ def load_csv(
     if label is None:
         raise ValueError("label must be a column name or index")
     table = read_table(path, label=label, header=header, delimiter=delimiter)
+    return table_dataset(table, path, classes)
+
+
+def table_dataset(table: Table, path: PathLike, classes: Sequence[str] | None = None) -> Dataset:
+    """The Dataset of a ``read_table`` result that has a label column (``load_csv``'s second
+    half, for a caller that has read the table already); ``classes`` as in ``load_csv``."""
     assert table.labels is not None
     if classes is None:
         names = class_names(table.labels)
