@@ -162,7 +162,7 @@ static void find_self(const char *argv0) { snprintf(g_self, sizeof g_self, "%s",
  * exit normally. popen runs the command through the shell (cmd.exe on Windows, whose /c
  * strips one outer pair of quotes, hence the extra pair there).
  */
-static int run_self(const char *args, int echo, char *last, size_t n)
+static int run_self_once(const char *args, int echo, char *last, size_t n)
 {
     char command[2 * sizeof g_self + 256];
 #if defined(_WIN32)
@@ -191,6 +191,18 @@ static int run_self(const char *args, int echo, char *last, size_t n)
 #else
     return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 #endif
+}
+
+/* run_self_once, tried once more when cmd.exe could not start the child at all (exit code
+ * 9009, "not recognized as an internal or external command"): under wine that happens now
+ * and then for a command that ran a moment before, and says nothing about the kernel. */
+static int run_self(const char *args, int echo, char *last, size_t n)
+{
+    int st = run_self_once(args, echo, last, n);
+#if defined(_WIN32)
+    if (st == 9009) st = run_self_once(args, echo, last, n);
+#endif
+    return st;
 }
 
 /* ---- correctness against the naive kernel ------------------------------------------------ */
