@@ -253,10 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--patience",
         type=_number(int, inclusive=True),
-        default=5,
+        default=None,
         help="early stopping, as the seed study: stop after this many validation "
-        "checks without improvement, keeping the best weights (default 5; "
-        "0 turns it off)",
+        "checks without improvement, keeping the best weights (default 5, or off with "
+        "--val-fraction 0; 0 turns it off)",
     )
     train.add_argument(
         "--min-delta",
@@ -317,9 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--val-fraction",
-        type=_number(float, high=1),
+        type=_number(float, inclusive=True, high=1),
         default=0.2,
-        help="share of the training images held out for validation (default 0.2)",
+        help="share of the training images held out for validation (default 0.2; 0 trains "
+        "on all of them, with no early stopping and the final weights kept)",
     )
     train.add_argument("--save", metavar="PATH", help="keep the best model in PATH (safetensors)")
     train.add_argument("--resume", metavar="PATH", help="continue training the model in PATH")
@@ -579,6 +580,8 @@ def _apply_preset(args: argparse.Namespace, argv: Sequence[str] | None) -> None:
     for name, value in chosen.options().items():
         if name not in given and not (args.resume and name in _ARCHITECTURE):
             setattr(args, name, value)
+    if "val_fraction" in given and not args.val_fraction and "patience" not in given:
+        args.patience = 0  # the preset's early stopping has no validation loss to read
     try:
         _train_schedule(args)
     except UsageError as exc:  # say where the schedule the flag contradicts came from
@@ -765,6 +768,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ._network import EarlyStopping
 
     augment = _augment_from_args(args)  # a bad range fails before any data is read
+    if not args.val_fraction:
+        if args.patience:
+            raise UsageError(
+                "ann train: --patience stops on the validation loss, and --val-fraction 0 "
+                "holds out no validation images: give --patience 0 or a --val-fraction"
+            )
+        if (args.schedule or ("plateau" if args.lr_decay else "none")) == "plateau":
+            raise UsageError(
+                "ann train: the plateau schedule follows the validation loss, and "
+                "--val-fraction 0 holds out no validation images"
+            )
     for option, path in (
         ("--save", args.save),
         ("--log", args.log),
@@ -790,7 +804,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         test = None
     else:
         source, train_all, test = _load_data(args, args.quiet)
-    train, val = train_all.split(args.val_fraction, seed=args.seed)
+    val: Dataset | None
+    if args.val_fraction:
+        train, val = train_all.split(args.val_fraction, seed=args.seed)
+    else:  # every training image trains; nothing is held out
+        train, val = train_all, None
     if not args.resume:
         hidden = args.layers if args.layers is not None else [20, 7, 5]
         sizes = [train.features] + hidden + [train_all.num_classes]
@@ -803,6 +821,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"have {train.features} pixels"
         )
     early = None
+    if args.patience is None:  # the default: the seed study's 5, when there is validation
+        args.patience = 5 if val is not None else 0
     if args.patience:
         early = EarlyStopping(
             patience=args.patience, min_delta=args.min_delta, check_every=args.check_every or 100
@@ -810,13 +830,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     if source is not None and test is not None:
         named = "" if args.dataset == "mnist" else f"{args.dataset}, {train.num_classes} classes: "
         _say(
-            f"data: {named}{len(train)} train / {len(val)} validation / {len(test)} test images "
-            f"from {source.kind} ({_source_where(source)})"
+            f"data: {named}{len(train)} train / {len(val or ())} validation / {len(test)} test "
+            f"images from {source.kind} ({_source_where(source)})"
         )
     else:
         names = train_all.classes or []
         _say(
-            f"data: {len(train)} train / {len(val)} validation rows of {train.features} "
+            f"data: {len(train)} train / {len(val or ())} validation rows of {train.features} "
             f"features from {args.data}, {len(names)} classes ({', '.join(names[:10])}"
             f"{', ...' if len(names) > 10 else ''}); features standardised with the "
             f"training rows' mean and standard deviation"
@@ -857,7 +877,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         checkpoint.save(net, _train_metadata(args, history, counters, index), step)
 
     def on_check(history: History) -> None:
-        if checkpoint and history.best_step == history.steps[-1]:
+        # the best model, or with no validation to say which is best, the latest
+        if checkpoint and (val is None or history.best_step == history.steps[-1]):
             save(history)
         if frame and len(history.steps) >= 2:
             frame.show(_live_plots(history))
@@ -897,6 +918,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             sys.stderr = frame.stream
     elapsed = time.perf_counter() - started
     if checkpoint:
+        if val is None and checkpoint.step != history.stopped_step:  # the final weights
+            checkpoint.save(net, _train_metadata(args, history, counters), history.stopped_step)
         checkpoint.finish(net, _train_metadata(args, history, counters))
 
     show_lr = schedule is not None  # the rate changes: show it per check
@@ -910,11 +933,17 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{row['train_accuracy']:>9.4f} {row['val_loss']:>9.4f} {row['val_accuracy']:>8.4f} "
             f"{row['seconds']:>8.2f}" + (f" {row['lr']:>10.4g}" if show_lr else "")
         )
-    _say(
-        f"stopped: {history.stop_reason} after {history.stopped_step} steps; best validation "
-        f"loss {history.best_val_loss:.4f} at step {history.best_step}"
-        + (" (weights restored)" if history.restored_best else "")
-    )
+    if val is None:
+        _say(
+            f"stopped: {history.stop_reason} after {history.stopped_step} steps; no validation "
+            f"split, so the final weights are kept"
+        )
+    else:
+        _say(
+            f"stopped: {history.stop_reason} after {history.stopped_step} steps; best "
+            f"validation loss {history.best_val_loss:.4f} at step {history.best_step}"
+            + (" (weights restored)" if history.restored_best else "")
+        )
     if not args.quiet and not live:
         _say(_history_plots(history))
     if args.plot_file:
@@ -925,8 +954,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             history.to_jsonl(args.log)
     report = "test"
-    if test is None:  # a CSV file has no test split: report the validation rows
+    if test is None and val is not None:  # a CSV file has no test split: the validation rows
         test, report = val, "validation"
+    elif test is None:  # nor, with --val-fraction 0, a validation split: the training rows
+        test, report = train, "training rows (no validation or test split)"
     result = net.evaluate(test)
     in_memory = history.best_step if history.restored_best else history.stopped_step
     if checkpoint and checkpoint.step is not None and checkpoint.step != in_memory:
@@ -950,10 +981,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if checkpoint and checkpoint.error is None:
         _say(f"model saved to {args.save}")
     chance = math.log(net.sizes[-1])
-    if not history.best_val_loss < chance:
+    which, lowest = "validation", history.best_val_loss
+    if val is None:
+        which = "training"
+        lowest = min((x for x in history.train_loss if math.isfinite(x)), default=math.inf)
+    if not lowest < chance:
         _note(
-            f"warning: training did not learn: the best validation loss "
-            f"{history.best_val_loss:.4g} is no better than guessing uniformly "
+            f"warning: training did not learn: the best {which} loss "
+            f"{lowest:.4g} is no better than guessing uniformly "
             f"(ln {net.sizes[-1]} = {chance:.2f}); the lr {args.lr:g} is probably too large"
         )
     if checkpoint and checkpoint.error is not None:

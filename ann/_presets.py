@@ -102,7 +102,7 @@ class Preset:
             "early_stopping": early,
             "schedule": make_schedule(self.schedule, self.lr_decay, self.warmup, self.min_lr),
             "check_every": self.check_every,
-            "validation_split": self.val_fraction,
+            "validation_split": self.val_fraction or None,  # 0: train on every image
             "augment": for_mode(self.augment),
         }
 
@@ -128,9 +128,12 @@ class Preset:
             parts.append(f"{self.augment} augmentation")
         stop = f"early stopping (patience {self.patience})" if self.patience else "no early stop"
         parts.append(f"{'up to ' if self.patience else ''}{self.epochs} epochs, {stop}")
-        parts.append(
-            f"{round((1 - self.val_fraction) * 100)}/{round(self.val_fraction * 100)} split"
-        )
+        if self.val_fraction:
+            parts.append(
+                f"{round((1 - self.val_fraction) * 100)}/{round(self.val_fraction * 100)} split"
+            )
+        else:
+            parts.append("all training images, no validation split")
         return ", ".join(parts)
 
 

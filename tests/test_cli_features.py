@@ -245,3 +245,63 @@ def test_missing_model_file(tmp_path):
     one_error_line(
         run("evaluate", str(tmp_path / "nope.safetensors"), "--data", "sample"), "nope.safetensors"
     )
+
+
+# ---- --val-fraction 0: train on every training image ----------------------------------------
+
+
+def test_val_fraction_zero_trains_on_all_images_and_saves_the_final_weights(mnist_dir, tmp_path):
+    model = tmp_path / "all.safetensors"
+    out = run(
+        "train", "--data", str(mnist_dir), "--val-fraction", "0", "--epochs", "1",
+        "--batch-size", "128", "--lr", "0.05", "--optimizer", "momentum",
+        "--check-every", "200", "--save", str(model), "--quiet",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "60000 train / 0 validation / 10000 test images" in out.stdout
+    assert "early stopping" not in out.stdout  # the default patience needs a validation loss
+    assert "no validation split, so the final weights are kept" in out.stdout
+    printed = float(re.search(r"test: loss [0-9.]+, accuracy ([0-9.]+)", out.stdout).group(1))
+    assert printed > 0.85
+    # 60000 / 128 -> 469 steps; the last check (step 400) is not the end: the file must still
+    # hold the weights of step 469, the ones the test line scored
+    net = ann.Network.load(model)
+    assert net.metadata["steps"] == "469"
+    result = run("evaluate", str(model), "--data", str(mnist_dir), "--json")
+    assert result.returncode == 0, result.stderr
+    assert round(json.loads(result.stdout)["accuracy"], 4) == printed
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--patience", "3"], "--patience stops on the validation loss"),
+        (["--lr-decay", "0.5"], "plateau schedule follows the validation loss"),
+        (["--schedule", "plateau"], "plateau schedule follows the validation loss"),
+    ],
+)
+def test_val_fraction_zero_refuses_what_needs_validation(extra, needle, tmp_path):
+    out = run("train", "--data", str(tmp_path), "--val-fraction", "0", *extra)
+    assert out.returncode == 2
+    one_stderr_line(out, needle, "--val-fraction 0")
+
+
+def test_val_fraction_zero_on_a_csv_reports_the_training_rows():
+    fruit = os.path.join(HERE, "data", "fruit.csv")
+    out = run("train", "--data", fruit, "--layers", "8", "--val-fraction", "0", "--epochs", "3")
+    assert out.returncode == 0, out.stderr
+    assert "300 train / 0 validation rows of 4 features" in out.stdout
+    line = re.search(r"training rows \(no validation or test split\): loss [0-9.]+, "
+                     r"accuracy ([0-9.]+) \((\d+)/300\)", out.stdout)  # fmt: skip
+    assert line, out.stdout
+
+
+def test_preset_with_val_fraction_zero_drops_the_presets_early_stopping(mnist_dir):
+    out = run("train", "--preset", "seed", "--data", str(mnist_dir), "--val-fraction", "0",
+              "--epochs", "1", "--quiet")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "given: --epochs, --val-fraction" in out.stdout
+    assert (
+        "60000 train / 0 validation" in out.stdout
+        and "early stopping" not in out.stdout.split("training:")[1].splitlines()[0]
+    )
