@@ -167,7 +167,8 @@ def test_seed_preset_is_ann_train_without_flags():
     parser = _cli.build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     defaults = vars(sub.choices["train"].parse_args([]))
-    implied = {"layers": [20, 7, 5], "dropout": 0.0}  # None in argparse: "the seed's"
+    # None in argparse: "the seed's" (and patience: 5 when there is a validation split)
+    implied = {"layers": [20, 7, 5], "dropout": 0.0, "patience": 5}
     for name, value in PRESETS["seed"].options().items():
         assert implied.get(name, defaults[name]) == value, name
 
