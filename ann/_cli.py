@@ -768,13 +768,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ._network import EarlyStopping
 
     augment = _augment_from_args(args)  # a bad range fails before any data is read
+    if args.patience is None:  # the default: the seed study's 5, when there is validation
+        args.patience = 5 if args.val_fraction else 0
     if not args.val_fraction:
         if args.patience:
             raise UsageError(
                 "ann train: --patience stops on the validation loss, and --val-fraction 0 "
                 "holds out no validation images: give --patience 0 or a --val-fraction"
             )
-        if (args.schedule or ("plateau" if args.lr_decay else "none")) == "plateau":
+        if _schedule_kind(args) == "plateau":
             raise UsageError(
                 "ann train: the plateau schedule follows the validation loss, and "
                 "--val-fraction 0 holds out no validation images"
@@ -821,8 +823,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"have {train.features} pixels"
         )
     early = None
-    if args.patience is None:  # the default: the seed study's 5, when there is validation
-        args.patience = 5 if val is not None else 0
     if args.patience:
         early = EarlyStopping(
             patience=args.patience, min_delta=args.min_delta, check_every=args.check_every or 100
@@ -1007,7 +1007,7 @@ def _train_schedule(args: argparse.Namespace) -> Any:
     """The ``fit(schedule=...)`` that --schedule, --lr-decay, --warmup and --min-lr ask for."""
     from ._presets import make_schedule
 
-    kind = args.schedule or ("plateau" if args.lr_decay else "none")
+    kind = _schedule_kind(args)
     if args.lr_decay and kind != "plateau":
         raise UsageError(f"ann train: --lr-decay is the plateau schedule's, not {kind}'s")
     if args.min_lr and kind != "cosine":
@@ -1017,8 +1017,13 @@ def _train_schedule(args: argparse.Namespace) -> Any:
     return make_schedule(kind, args.lr_decay, args.warmup, args.min_lr)
 
 
+def _schedule_kind(args: argparse.Namespace) -> str:
+    """The --schedule asked for: given, else plateau when --lr-decay is, else none."""
+    return str(args.schedule or ("plateau" if args.lr_decay else "none"))
+
+
 def _describe_schedule(args: argparse.Namespace) -> str:
-    kind = args.schedule or ("plateau" if args.lr_decay else "none")
+    kind = _schedule_kind(args)
     text = {
         "none": "constant lr",
         "plateau": f"lr x{args.lr_decay or 0.5:g} on a plateau",
