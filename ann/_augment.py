@@ -21,8 +21,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ._rng import augment_stream, uniform
+
 Matrix = list[float]
-MASK64 = 0xFFFFFFFFFFFFFFFF
 
 MAX_ROTATE = 180.0
 MAX_SHEAR = 10.0
@@ -120,27 +121,6 @@ def image_shape(shape: tuple[int, ...]) -> tuple[int, int]:
 # ---- the float64 twin of csrc/augment.c ------------------------------------------------
 
 
-def augment_stream(seed: int, step: int, row: int) -> int:
-    """The initial random state of image ``row`` of batch ``step`` (ann_augment_stream)."""
-    from ._reference import splitmix64
-
-    s = (seed ^ 0xA06E7A06E7) & MASK64
-    bits, _ = splitmix64(s)
-    s = bits ^ (step & MASK64)
-    bits, _ = splitmix64(s)
-    s = bits ^ (row & MASK64)
-    bits, _ = splitmix64(s)
-    return bits
-
-
-def _uniform(state: int) -> tuple[float, int]:
-    """(u in [0, 1), new state): ann_random_uniform, exactly (24 bits fit a double)."""
-    from ._reference import splitmix64
-
-    bits, state = splitmix64(state)
-    return (bits >> 40) * 2.0**-24, state
-
-
 def gaussian_taps(sigma: float) -> list[float]:
     """g(0..r), r = ceil(3 sigma): exp(-k^2 / (2 sigma^2)) over the sum of all 2r + 1 taps."""
     # (an excess below 1e-5 relative is ignored, as in C: float32 and float64 sigma agree)
@@ -194,7 +174,7 @@ def augment_image(
     state = augment_stream(seed, step, row)
     draws = []
     for limit in (params.rotate, params.scale, params.shear, params.shift, params.shift):
-        u, state = _uniform(state)
+        u, state = uniform(state)
         draws.append((2.0 * u - 1.0) * limit)
     theta, s, k, tx, ty = math.radians(draws[0]), 1.0 + draws[1], draws[2], draws[3], draws[4]
     c, sn = math.cos(theta), math.sin(theta)
@@ -206,7 +186,7 @@ def augment_image(
         ux, uy = [0.0] * (H * W), [0.0] * (H * W)
         for field in (ux, uy):
             for i in range(H * W):
-                u, state = _uniform(state)
+                u, state = uniform(state)
                 field[i] = 2.0 * u - 1.0
         taps = gaussian_taps(params.elastic_sigma)
         dx = [params.elastic_alpha * v for v in smooth(ux, taps, H, W)]

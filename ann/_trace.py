@@ -34,6 +34,7 @@ from typing import Any, Callable
 from . import _reference as ref
 from ._constants import ANN_BIASES, ANN_BN_BETA, ANN_BN_GAMMA, ANN_BN_MEAN, ANN_BN_VAR, ANN_WEIGHTS
 from ._errors import DataError
+from ._rng import MASK64, uniform
 
 Values = list[float]
 Tensor = dict[str, Any]
@@ -324,8 +325,8 @@ class _ReferenceOps:
     ) -> tuple[Values, Values, Values, int]:
         u, draws = [], state
         for _ in a:
-            bits, draws = ref.splitmix64(draws)
-            u.append((bits >> 40) * (1.0 / 16777216.0))
+            value, draws = uniform(draws)
+            u.append(value)
         h, keep, state = ref.dropout_forward(a, p, state)
         return u, [1.0 if k else 0.0 for k in keep], h, state
 
@@ -509,7 +510,7 @@ class _Step:
         self.bn = bool(net.batchnorm and self.L > 1)
         # dropout p after each hidden ReLU, drawn from a new network's stream (ann_net_init)
         self.p = float(net.dropout) if self.L > 1 else 0.0
-        self.stream = (int(net.seed) ^ 0xD80F0D80F) & ref.MASK64
+        self.stream = (int(net.seed) ^ 0xD80F0D80F) & MASK64
         self.keep: dict[int, Values] = {}  # the dropout mask of each hidden layer
         self.rec = _Recorder(_CoreOps() if net.backend == "c" else None)
         self.params, self.state = net.get_weights(), net.get_state()
