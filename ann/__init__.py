@@ -57,8 +57,8 @@ _WHERE = {
     "load_dataset": "_datasets",
     "normalize": "_data",
     "one_hot": "_data",
-    "EarlyStopping": "_network",
-    "History": "_network",
+    "EarlyStopping": "_fit",
+    "History": "_fit",
     "Network": "_network",
     "ReduceLROnPlateau": "_schedules",
     "Cosine": "_schedules",
@@ -80,7 +80,8 @@ if TYPE_CHECKING:
     from ._data import Dataset, load_mnist, normalize, one_hot
     from ._datasets import load_dataset
     from ._errors import AnnError, BackendError, DataError, ModelFileError, TrainingError
-    from ._network import EarlyStopping, History, Network
+    from ._fit import EarlyStopping, History
+    from ._network import Network
     from ._presets import Preset, preset, presets
     from ._schedules import Cosine, OneCycle, ReduceLROnPlateau, Warmup
     from ._sklearn import MLPClassifier

@@ -26,8 +26,9 @@ from ._errors import AnnError, DataError, TrainingError
 
 if TYPE_CHECKING:  # for annotations only: the commands import these when they run
     from ._data import Dataset
+    from ._fit import History
     from ._mnist import MnistSource
-    from ._network import History, Network
+    from ._network import Network
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -765,7 +766,7 @@ def _write_text(path: str, text: str) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     import ann
 
-    from ._network import EarlyStopping
+    from ._fit import EarlyStopping
 
     augment = _augment_from_args(args)  # a bad range fails before any data is read
     if args.patience is None:  # the default: the seed study's 5, when there is validation

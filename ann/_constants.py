@@ -51,3 +51,6 @@ ANN_SGD = _c("ANN_SGD", 0)
 ANN_MOMENTUM = _c("ANN_MOMENTUM", 1)
 ANN_NESTEROV = _c("ANN_NESTEROV", 2)
 ANN_ADAM = _c("ANN_ADAM", 3)
+
+#: The update rules by the name Network.fit, ann train and ann trace take.
+OPTIMIZERS = {"sgd": ANN_SGD, "momentum": ANN_MOMENTUM, "nesterov": ANN_NESTEROV, "adam": ANN_ADAM}

@@ -14,7 +14,8 @@ import time
 from typing import Any, Callable
 
 from ._data import Dataset
-from ._network import EarlyStopping, Network
+from ._fit import EarlyStopping
+from ._network import Network
 
 LR = 0.009
 FULL: dict[str, Any] = dict(

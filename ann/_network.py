@@ -1,221 +1,40 @@
-"""``ann.Network``: the training loop and the public model API.
+"""``ann.Network``: the public model API -- build a network, train it (``fit``), evaluate,
+predict, inspect its tensors, save and load it.
 
-This is the control side of training (epochs, shuffling, batching, validation checks, the
-history); the arithmetic happens in the backend (the C core, or the Python reference), one
-foreign call per mini-batch.
+``Network`` checks what it is given and hands the work on: the numbers live in a backend
+(the C core, or the pure-Python reference: ``_backend.py``), the training loop is
+``_fit.py`` (``fit`` checks its arguments and starts a ``FitRun``), the recorded study step is
+``_trace.py`` and the model file ``_modelfile.py``.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO, cast
 
+from . import _checks
 from ._augment import Augment, image_shape
 from ._backend import get_backend
 from ._constants import (
-    ANN_ADAM,
     ANN_BIASES,
     ANN_BN_BETA,
     ANN_BN_GAMMA,
     ANN_BN_MEAN,
     ANN_BN_VAR,
-    ANN_MOMENTUM,
-    ANN_NESTEROV,
-    ANN_SGD,
     ANN_WEIGHTS,
+    OPTIMIZERS,
 )
 from ._data import Dataset, Images, read_features
 from ._errors import DataError
+from ._fit import EarlyStopping, FitRun, FitSettings, History
 from ._schedules import SCHEDULES, ReduceLROnPlateau, Schedule, plateau_of
 
 DEFAULT_LAYERS = (784, 20, 7, 5, 10)  # the seed study's network
 DEFAULT_HIDDEN = DEFAULT_LAYERS[1:-1]  # its hidden layers, between any input and output
 _FLOAT32_MAX = 3.4028234663852886e38
-OPTIMIZERS = {"sgd": ANN_SGD, "momentum": ANN_MOMENTUM, "nesterov": ANN_NESTEROV, "adam": ANN_ADAM}
-
-
-@dataclass
-class History:
-    """What happened during ``fit``: parallel lists with one entry per validation check
-    (``history`` has them under Keras's names)."""
-
-    steps: list[int] = field(default_factory=list)  # optimizer steps done so far
-    epochs: list[float] = field(default_factory=list)  # epochs done so far (fractional)
-    train_loss: list[float] = field(default_factory=list)  # mean batch loss since the last check
-    train_accuracy: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)  # NaN when there is no validation set
-    val_accuracy: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)  # wall time since fit started
-    lr: list[float] = field(default_factory=list)  # learning rate in force at the check
-    best_step: int | None = None  # step of the lowest validation loss
-    best_val_loss: float = math.nan
-    stop_reason: str = ""  # "completed", "early_stopping", "interrupted" or "diverged"
-    stopped_step: int = 0
-    restored_best: bool = False
-
-    _COLUMNS = (
-        "steps",
-        "epochs",
-        "train_loss",
-        "train_accuracy",
-        "val_loss",
-        "val_accuracy",
-        "seconds",
-        "lr",
-    )
-
-    # Keras's names for the columns, in ``history`` (and the History's own for the rest)
-    _KERAS_NAMES = {
-        "train_loss": "loss",
-        "train_accuracy": "accuracy",
-        "val_loss": "val_loss",
-        "val_accuracy": "val_accuracy",
-        "lr": "lr",
-        "steps": "step",
-        "epochs": "epoch",
-        "seconds": "seconds",
-    }
-
-    @property
-    def history(self) -> dict[str, list[float]]:
-        """The columns as a dict of lists under Keras's names, as Keras's
-        ``History.history``: "loss", "accuracy", "val_loss", "val_accuracy", "lr", plus
-        "step", "epoch" and "seconds". One entry per check (once per epoch unless
-        ``check_every`` or early stopping check more often). The lists are the History's
-        own, not copies."""
-        return {name: getattr(self, column) for column, name in self._KERAS_NAMES.items()}
-
-    def rows(self) -> list[dict[str, float]]:
-        return [
-            dict(zip(self._COLUMNS, values))
-            for values in zip(*(getattr(self, c) for c in self._COLUMNS))
-        ]
-
-    def to_csv(self, path: str | os.PathLike[str]) -> None:
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=self._COLUMNS)
-            writer.writeheader()
-            writer.writerows(self.rows())
-
-    def to_jsonl(self, path: str | os.PathLike[str]) -> None:
-        """One JSON object per check, then one summary object with the stop reason."""
-        with open(path, "w", encoding="utf-8") as f:
-            for row in self.rows():
-                f.write(json.dumps(row) + "\n")
-            f.write(
-                json.dumps(
-                    {
-                        "best_step": self.best_step,
-                        "best_val_loss": self.best_val_loss,
-                        "stop_reason": self.stop_reason,
-                        "stopped_step": self.stopped_step,
-                        "restored_best": self.restored_best,
-                    }
-                )
-                + "\n"
-            )
-
-
-@dataclass
-class EarlyStopping:
-    """Stop when the validation loss has not improved on its best by more than ``min_delta``
-    for ``patience`` checks in a row; checks happen every ``check_every`` optimizer steps (and
-    once more at the end). With ``restore_best`` the network ends with the weights of the best
-    check, however training stops (early stop, last epoch, Ctrl-C)."""
-
-    patience: int = 5
-    min_delta: float = 0.0
-    check_every: int = 100
-    restore_best: bool = True
-
-    def __post_init__(self) -> None:
-        _positive_int(self.patience, "patience")
-        _positive_int(self.check_every, "check_every")
-        if (
-            not isinstance(self.min_delta, (int, float))
-            or not self.min_delta >= 0
-            or not math.isfinite(self.min_delta)
-        ):
-            raise ValueError(f"min_delta must be a finite number >= 0, got {self.min_delta!r}")
-
-
-def _check_layers(layers: Any) -> list[int]:
-    try:
-        sizes = list(layers)
-    except TypeError:
-        raise ValueError(f"layers must be a list of layer sizes, got {layers!r}") from None
-    if len(sizes) < 2:
-        raise ValueError(f"layers needs at least an input and an output size, got {sizes}")
-    for s in sizes:
-        if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 1 << 24:
-            raise ValueError(
-                f"every layer size must be an int in 1..16777216, got {s!r} in {sizes}"
-            )
-    return sizes
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
-def _adam_betas(value: Any) -> tuple[float, float]:
-    try:
-        beta1, beta2 = value
-    except (TypeError, ValueError):
-        beta1 = beta2 = None
-    for beta in (beta1, beta2):
-        # the float32 the backends compute with must be < 1 too (1 - 1e-9 rounds to 1.0)
-        if (
-            isinstance(beta, bool)
-            or not isinstance(beta, (int, float))
-            or not 0 <= beta < 1
-            or not array("f", [beta])[0] < 1
-        ):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {value!r}")
-    return float(beta1), float(beta2)
-
-
-def _adam_eps(value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not value > 0
-        or not math.isfinite(value)
-    ):
-        raise ValueError(f"eps must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def _learning_rate(value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(f"lr must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _max_norm(value: Any) -> float:
-    if value is None:
-        return 0.0
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(f"max_norm must be a finite number > 0 (or None: off), got {value!r}")
-    return float(value)
 
 
 def _schedule(schedule: Any, lr_decay: Any) -> Schedule | None:
@@ -231,21 +50,6 @@ def _schedule(schedule: Any, lr_decay: Any) -> Schedule | None:
             f"ann.Warmup, not {type(schedule).__name__}"
         )
     return schedule
-
-
-def _verbose(verbose: Any, progress: Any) -> int:
-    if progress is not None and not isinstance(progress, bool):
-        raise ValueError(f"progress must be True or False, got {progress!r}")
-    if verbose is None:
-        return 0 if progress is False else 1
-    if progress is not None:
-        raise ValueError("give verbose or progress (its older spelling), not both")
-    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
-        raise ValueError(
-            "verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), "
-            f"got {verbose!r}"
-        )
-    return int(verbose)
 
 
 class Network:
@@ -295,7 +99,7 @@ class Network:
             except TypeError:
                 raise ValueError(f"hidden must be a list of layer sizes, got {hidden!r}") from None
             layers = [inputs, *middle, outputs]
-        self.sizes = _check_layers(layers)
+        self.sizes = _checks.layer_sizes(layers)
         if not isinstance(standardize, bool):
             raise ValueError(f"standardize must be True or False, got {standardize!r}")
         self.standardize = standardize
@@ -696,8 +500,6 @@ class Network:
         the weights) start the history's steps and epochs there, and a network loaded from a
         file that holds optimizer state (see ``save``) continues it in its first ``fit`` with
         the same optimizer (momentum velocity, Adam's moments and step count)."""
-        from ._fit import FitRun, FitSettings
-
         run_seed = self.seed if seed is None else seed
         if validation_split is not None:
             if validation is not None:
@@ -716,18 +518,15 @@ class Network:
         self._prepare_input(train)
         if validation is not None:
             validation = self._check_dataset(validation, "validation")
-        epochs = _positive_int(epochs, "epochs")
-        batch_size = _positive_int(batch_size, "batch_size")
-        lr = _learning_rate(lr)
-        if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not 0 <= l2 < math.inf:
-            raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {optimizer!r}")
-        if not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-        beta1, beta2 = _adam_betas(betas)
-        eps = _adam_eps(eps)
-        max_norm = _max_norm(max_norm)
+        epochs = _checks.positive_int(epochs, "epochs")
+        batch_size = _checks.positive_int(batch_size, "batch_size")
+        lr = _checks.learning_rate(lr)
+        l2 = _checks.l2(l2)
+        optimizer = _checks.optimizer(optimizer, OPTIMIZERS)
+        momentum = _checks.momentum(momentum)
+        beta1, beta2 = _checks.adam_betas(betas)
+        eps = _checks.adam_eps(eps)
+        max_norm = _checks.max_norm(max_norm)
         if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
             raise TypeError("early_stopping must be an ann.EarlyStopping")
         schedule = _schedule(schedule, lr_decay)
@@ -736,7 +535,7 @@ class Network:
         if check_every is None and early_stopping is not None:
             check_every = early_stopping.check_every
         if check_every is not None:
-            check_every = _positive_int(check_every, "check_every")
+            check_every = _checks.positive_int(check_every, "check_every")
         if self.batchnorm and len(self.sizes) > 2 and (batch_size < 2 or len(train) < 2):
             raise ValueError(
                 "batch norm needs at least 2 rows per batch, got "
@@ -755,14 +554,14 @@ class Network:
             schedule=schedule,
             early_stopping=early_stopping,
             check_every=check_every,
-            verbose=_verbose(verbose, progress),
+            verbose=_checks.verbosity(verbose, progress),
             seed=run_seed,
             stream=stream,
             callback=callback,
             initial_step=initial_step,
             initial_epoch=initial_epoch,
         )
-        self._set_optimizer(optimizer, float(momentum), beta1, beta2, eps, float(l2))
+        self._set_optimizer(optimizer, momentum, beta1, beta2, eps, l2)
         self._net.set_max_norm(max_norm)
         if augment is not None and train.dtype != "uint8":
             raise DataError(

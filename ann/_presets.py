@@ -82,7 +82,7 @@ class Preset:
         """Keyword arguments of ``Network.fit``, the validation split included (pass
         ``validation_split=None`` with a validation set of your own)."""
         from ._augment import for_mode
-        from ._network import EarlyStopping
+        from ._fit import EarlyStopping
 
         early = None
         if self.patience:

@@ -31,8 +31,17 @@ from array import array
 from collections.abc import Iterator, Sequence
 from typing import Any, Callable
 
+from . import _checks
 from . import _reference as ref
-from ._constants import ANN_BIASES, ANN_BN_BETA, ANN_BN_GAMMA, ANN_BN_MEAN, ANN_BN_VAR, ANN_WEIGHTS
+from ._constants import (
+    ANN_BIASES,
+    ANN_BN_BETA,
+    ANN_BN_GAMMA,
+    ANN_BN_MEAN,
+    ANN_BN_VAR,
+    ANN_WEIGHTS,
+    OPTIMIZERS,
+)
 from ._errors import DataError
 from ._rng import MASK64, uniform
 
@@ -43,7 +52,6 @@ Tensor = dict[str, Any]
 # inputs, relative to the size of the values (|C - ref| <= TOLERANCE * max(1, max |ref|)),
 # and the network's own training step gives the same new parameters to this tolerance.
 TOLERANCE = 1e-4
-OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam")
 
 
 def _f32(values: Sequence[float]) -> Values:
@@ -416,21 +424,12 @@ def trace_step(
     l2: float = 0.0,
 ) -> dict[str, Any]:
     """``Network.trace``: see its docstring."""
-    from ._network import OPTIMIZERS, _adam_betas, _adam_eps, _learning_rate
-
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {optimizer!r}")
-    lr = _learning_rate(lr)
-    if (
-        isinstance(momentum, bool)
-        or not isinstance(momentum, (int, float))
-        or not 0 <= momentum < 1
-    ):
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-    beta1, beta2 = _adam_betas(betas)
-    eps = _adam_eps(eps)
-    if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not 0 <= l2 < math.inf:
-        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+    optimizer = _checks.optimizer(optimizer, OPTIMIZERS)
+    lr = _checks.learning_rate(lr)
+    momentum = _checks.momentum(momentum)
+    beta1, beta2 = _checks.adam_betas(betas)
+    eps = _checks.adam_eps(eps)
+    l2 = _checks.l2(l2)
     sizes = list(net.sizes)
     pixels, label_list = _batch(images, labels, sizes[0], sizes[-1])
     L = len(sizes) - 1
@@ -448,8 +447,8 @@ def trace_step(
     for l in range(L - 1, -1, -1):
         g = step.backward(l, g)
     for l in range(L):
-        step.update(l, optimizer, lr, float(momentum), beta1, beta2, eps, float(l2))
-    step.add_l2_penalty(float(l2))
+        step.update(l, optimizer, lr, momentum, beta1, beta2, eps, l2)
+    step.add_l2_penalty(l2)
 
     result: dict[str, Any] = {
         "sizes": sizes,
@@ -460,10 +459,10 @@ def trace_step(
         "pixels": [list(pixels[r * sizes[0] : (r + 1) * sizes[0]]) for r in range(step.B)],
         "optimizer": optimizer,
         "lr": lr,
-        "momentum": float(momentum),
+        "momentum": momentum,
         "betas": [beta1, beta2],
         "eps": eps,
-        "l2": float(l2),
+        "l2": l2,
         "computed_by": _computed_by(step.rec.core),
         "checked_against": None
         if step.rec.core is None
@@ -883,14 +882,12 @@ def _compare_with_train_step(
 ) -> dict[str, Any]:
     """Run the network's own training step (one foreign call, fused kernels and all) on a copy
     of the network and the same batch, and compare its new parameters with the trace's."""
-    from ._network import OPTIMIZERS
-
     B = len(labels)
     copy = net._backend.make_net(net.sizes, net.batchnorm, net.dropout)
     copy.init(net.seed)  # the dropout stream of a new network, as the trace drew it
     copy.set_params(params)
     copy.set_state(state)
-    copy.set_optimizer(OPTIMIZERS[optimizer], float(momentum), beta1, beta2, eps, float(l2))
+    copy.set_optimizer(OPTIMIZERS[optimizer], momentum, beta1, beta2, eps, l2)
     loss, _ = copy.train_step(pixels, bytes(labels), B, array("i", range(B)), 0, B, lr)
     got_params, got_state = copy.get_params(), copy.get_state()
     diff = max((abs(a - b) for a, b in zip(got_params, new_params)), default=0.0)
