@@ -53,8 +53,8 @@ _WHERE = {
     "TrainingError": "_errors",
     "Dataset": "_data",
     "load_csv": "_csv",
-    "load_mnist": "_data",
-    "load_dataset": "_datasets",
+    "load_mnist": "_load",
+    "load_dataset": "_load",
     "normalize": "_data",
     "one_hot": "_data",
     "EarlyStopping": "_fit",
@@ -77,10 +77,10 @@ TYPE_CHECKING = False  # true for type checkers only: they see the real imports 
 if TYPE_CHECKING:
     from ._augment import Augment
     from ._csv import load_csv
-    from ._data import Dataset, load_mnist, normalize, one_hot
-    from ._datasets import load_dataset
+    from ._data import Dataset, normalize, one_hot
     from ._errors import AnnError, BackendError, DataError, ModelFileError, TrainingError
     from ._fit import EarlyStopping, History
+    from ._load import load_dataset, load_mnist
     from ._network import Network
     from ._presets import Preset, preset, presets
     from ._schedules import Cosine, OneCycle, ReduceLROnPlateau, Warmup

@@ -27,7 +27,7 @@ from ._errors import AnnError, DataError, TrainingError
 if TYPE_CHECKING:  # for annotations only: the commands import these when they run
     from ._data import Dataset
     from ._fit import History
-    from ._mnist import MnistSource
+    from ._locate import DataSource as MnistSource
     from ._network import Network
 
 EXIT_ERROR = 1
@@ -645,8 +645,9 @@ def _load_data(
 ) -> tuple[MnistSource, Dataset | None, Dataset]:
     """(source, train, test) of ``--dataset``; with ``test_only`` train is None and only the
     two test files are looked for (or downloaded)."""
-    from . import _mnist
-    from ._datasets import KEYS, get_spec, read_parts
+    from . import _locate as _mnist
+    from ._datasets import KEYS, get_spec
+    from ._load import read_parts
 
     spec = get_spec(args.dataset or "mnist")
     keys = ("test_images", "test_labels") if test_only else KEYS
