@@ -70,12 +70,13 @@ _WHERE = {
     "MLPClassifier": "_sklearn",
     "set_num_threads": "_threads",
     "get_num_threads": "_threads",
-    "backend_info": "_threads",
+    "backend_info": "_backend",
 }
 
 TYPE_CHECKING = False  # true for type checkers only: they see the real imports below
 if TYPE_CHECKING:
     from ._augment import Augment
+    from ._backend import backend_info
     from ._csv import load_csv
     from ._data import Dataset, normalize, one_hot
     from ._errors import AnnError, BackendError, DataError, ModelFileError, TrainingError
@@ -85,7 +86,7 @@ if TYPE_CHECKING:
     from ._presets import Preset, preset, presets
     from ._schedules import Cosine, OneCycle, ReduceLROnPlateau, Warmup
     from ._sklearn import MLPClassifier
-    from ._threads import backend_info, get_num_threads, set_num_threads
+    from ._threads import get_num_threads, set_num_threads
 
 
 def __getattr__(name: str) -> object:

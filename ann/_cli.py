@@ -529,7 +529,7 @@ def version_text() -> str:
     import platform
 
     from . import __version__
-    from ._threads import describe_backend
+    from ._backend import describe_backend
 
     return (
         f"ann {__version__} (distribution ann-mlp; Python {platform.python_version()} on "
@@ -1486,7 +1486,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
     import ann
 
-    from ._trace import format_trace, to_json
+    from ._trace_format import format_trace, to_json
 
     sizes = args.layers or ([784, 4, 10] if args.digits else [4, 3, 2])
     hidden = len(sizes) > 2
@@ -1560,8 +1560,7 @@ def _announce_backend(args: argparse.Namespace) -> None:
     --quiet), and on stderr, for every command, when it is the slow pure-Python one."""
     import warnings
 
-    from ._backend import kernel_request_problem
-    from ._threads import backend_info, describe_backend
+    from ._backend import backend_info, describe_backend, kernel_request_problem
 
     warnings.filterwarnings("ignore", message="ann: using the pure-Python backend")
     info = backend_info()
@@ -1577,7 +1576,7 @@ def _announce_backend(args: argparse.Namespace) -> None:
 
 def _apply_threads(requested: int) -> None:
     """--threads: set it, and say so when the count in force is not the one asked for."""
-    from ._backend import lib
+    from ._c import lib
     from ._threads import set_num_threads
 
     used = set_num_threads(requested)
@@ -1597,7 +1596,8 @@ def cmd_augment_preview(args: argparse.Namespace) -> int:
     from array import array
 
     from ._augment import augment_batch, draw_pairs, image_shape
-    from ._backend import c_augment_batch, lib
+    from ._c import lib
+    from ._c.net import augment_batch as c_augment_batch
     from ._plot import supports_unicode
 
     params = _augment_from_args(args)

@@ -13,7 +13,7 @@ import math
 import os
 from array import array
 from collections.abc import Sequence
-from typing import Any, Callable, TextIO, cast
+from typing import Any, Callable, TextIO
 
 from . import _checks
 from ._augment import Augment, image_shape
@@ -191,7 +191,7 @@ class Network:
     def get_weights(self) -> array[float]:
         """A float32 copy of every parameter, layer by layer: W (n_in, n_out) then b (n_out)
         (with batch norm, gamma and beta follow each hidden layer's b)."""
-        return cast("array[float]", self._net.get_params())
+        return self._net.get_params()
 
     def set_weights(self, values: array[float]) -> None:
         """Replace every parameter with ``values``, in the layout of ``get_weights``."""
@@ -211,7 +211,7 @@ class Network:
 
     def get_state(self) -> array[float]:
         """A copy of the batch-norm running means and variances (empty without batch norm)."""
-        return cast("array[float]", self._net.get_state())
+        return self._net.get_state()
 
     def set_state(self, values: array[float]) -> None:
         self._net.set_state(values)
@@ -643,28 +643,28 @@ class Network:
         D = self.sizes[0]
         if isinstance(data, Images):
             data = data._ds
+        rows: array[int] | None = None
         if isinstance(data, Dataset):
             ds = self._check_dataset(data, "data set")
             images, _, n_rows, rows = ds.buffers()
-            probs, classes, _, _ = self._net.predict(
-                images, None, n_rows, rows, len(ds), want_probs=want_probs, want_classes=True
-            )
-            return probs, classes, len(ds)
-        dtype, values, row = read_features(data, "predict input")
-        what = "bytes of pixels" if dtype == "uint8" else "values"
-        if row is not None and math.prod(row) != D:
-            raise DataError(
-                f"predict input: each row has {math.prod(row)} values but the network takes {D}"
-            )
-        if not values or len(values) % D:
-            raise DataError(
-                f"{len(values)} {what} are not a whole number of images of {D} "
-                f"{'pixels' if dtype == 'uint8' else 'features'}"
-            )
-        n = len(values) // D
+            n = len(ds)
+        else:
+            dtype, images, row = read_features(data, "predict input")
+            what = "bytes of pixels" if dtype == "uint8" else "values"
+            if row is not None and math.prod(row) != D:
+                raise DataError(
+                    f"predict input: each row has {math.prod(row)} values but the network takes {D}"
+                )
+            if not images or len(images) % D:
+                raise DataError(
+                    f"{len(images)} {what} are not a whole number of images of {D} "
+                    f"{'pixels' if dtype == 'uint8' else 'features'}"
+                )
+            n = n_rows = len(images) // D
         probs, classes, _, _ = self._net.predict(
-            values, None, n, None, n, want_probs=want_probs, want_classes=True
+            images, None, n_rows, rows, n, want_probs=want_probs, want_classes=True
         )
+        assert classes is not None  # asked for (want_classes)
         return probs, classes, n
 
     def predict(self, data: Any) -> list[int]:

@@ -20,7 +20,15 @@ from operator import mul
 from typing import Any
 
 from ._augment import augment_batch
-from ._constants import ANN_ADAM, ANN_MOMENTUM, ANN_NESTEROV, ANN_SGD, ANN_WEIGHTS
+from ._constants import (
+    ANN_ADAM,
+    ANN_BN_EPS,
+    ANN_BN_MOMENTUM,
+    ANN_MOMENTUM,
+    ANN_NESTEROV,
+    ANN_SGD,
+    ANN_WEIGHTS,
+)
 from ._errors import DataError, TrainingError
 from ._rng import MASK64, uniform
 
@@ -303,10 +311,6 @@ def _f32(value: float) -> float:
     return array("f", [value])[0]
 
 
-BN_MOMENTUM = 0.1
-BN_EPS = 1e-5
-
-
 class _Layer:
     """Offsets of one layer's tensors in params (w, b, gamma, beta) and state (mean, var)."""
 
@@ -537,14 +541,14 @@ class RefNet:
                     beta = p[li.beta : li.beta + li.n_out]
                     if training:
                         z, cache["xhat"], mean, var = batchnorm_forward(
-                            z, gamma, beta, B, li.n_out, BN_EPS
+                            z, gamma, beta, B, li.n_out, ANN_BN_EPS
                         )
                         cache["var"] = var
                         unbias = B / (B - 1) if B > 1 else 1.0
                         for j in range(li.n_out):
                             m_i, v_i = li.mean + j, li.var + j
-                            self.state[m_i] += BN_MOMENTUM * (mean[j] - self.state[m_i])
-                            self.state[v_i] += BN_MOMENTUM * (var[j] * unbias - self.state[v_i])
+                            self.state[m_i] += ANN_BN_MOMENTUM * (mean[j] - self.state[m_i])
+                            self.state[v_i] += ANN_BN_MOMENTUM * (var[j] * unbias - self.state[v_i])
                     else:
                         z = batchnorm_inference(
                             z,
@@ -554,7 +558,7 @@ class RefNet:
                             self.state[li.var : li.var + li.n_out],
                             B,
                             li.n_out,
-                            BN_EPS,
+                            ANN_BN_EPS,
                         )
                 z = relu_forward(z)
                 if training and self.dropout > 0.0:
@@ -602,7 +606,7 @@ class RefNet:
                         self.params[li.gamma : li.gamma + li.n_out],
                         batch,
                         li.n_out,
-                        BN_EPS,
+                        ANN_BN_EPS,
                     )
                     self.grads[li.gamma : li.gamma + li.n_out] = dgamma
                     self.grads[li.beta : li.beta + li.n_out] = dbeta
