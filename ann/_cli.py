@@ -1287,7 +1287,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _predict_inputs(args: argparse.Namespace, features: int) -> Iterator[tuple[str, Any]]:
     """(name, pixels) for every image in the files given."""
     from . import _idx
-    from ._images import looks_inverted, mnist_preprocess, read_gray_image, read_image
+    from ._images import read_gray_image, read_image
+    from ._preprocess import looks_inverted, mnist_preprocess
 
     for path in args.files:
         with open(path, "rb") as f:  # a missing file fails here, with its name

@@ -12,7 +12,7 @@ import pytest
 from conftest import one_stderr_line
 
 import ann
-from ann._images import encode_png_gray
+from ann._png import encode_png_gray
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
