@@ -30,26 +30,11 @@ from ._constants import (
 from ._data import Dataset, Images, read_features
 from ._errors import DataError
 from ._fit import EarlyStopping, FitRun, FitSettings, History
-from ._schedules import SCHEDULES, ReduceLROnPlateau, Schedule, plateau_of
+from ._schedules import ReduceLROnPlateau, Schedule, checked_schedule, plateau_of
 
 DEFAULT_LAYERS = (784, 20, 7, 5, 10)  # the seed study's network
 DEFAULT_HIDDEN = DEFAULT_LAYERS[1:-1]  # its hidden layers, between any input and output
 _FLOAT32_MAX = 3.4028234663852886e38
-
-
-def _schedule(schedule: Any, lr_decay: Any) -> Schedule | None:
-    if lr_decay is not None:
-        if schedule is not None:
-            raise ValueError("give schedule or lr_decay (the older name of a plateau), not both")
-        if not isinstance(lr_decay, ReduceLROnPlateau):
-            raise TypeError("lr_decay must be an ann.ReduceLROnPlateau")
-        return lr_decay
-    if schedule is not None and not isinstance(schedule, SCHEDULES):
-        raise TypeError(
-            "schedule must be None, an ann.ReduceLROnPlateau, ann.Cosine, ann.OneCycle or "
-            f"ann.Warmup, not {type(schedule).__name__}"
-        )
-    return schedule
 
 
 class Network:
@@ -241,6 +226,15 @@ class Network:
         source = state if self._KINDS[kind] in self._STATE_KINDS else params
         return source[offset : offset + count]
 
+    def _place(
+        self, layer: int, kind: str, values: array[float], params: array[float], state: array[float]
+    ) -> None:
+        """Write one tensor into snapshots of params and state (the inverse of ``_slice``), for
+        ``load``, which then sets both buffers at once."""
+        offset, count = self._net.tensor(layer, self._KINDS[kind])
+        target = state if self._KINDS[kind] in self._STATE_KINDS else params
+        target[offset : offset + count] = values
+
     def tensor(self, layer: int, kind: str) -> array[float]:
         """A copy of one tensor: kind is "weight" (n_in * n_out, row-major (n_in, n_out)),
         "bias", "bn_gamma", "bn_beta", "bn_running_mean" or "bn_running_var"."""
@@ -304,110 +298,16 @@ class Network:
         With ``optimizer_state``, the optimizer's state (see ``optimizer_state()``) is stored
         too, as tensors ``optimizer.m`` / ``optimizer.v``, for resuming. Refuses
         (``ModelFileError``) weights so large that a prediction could overflow float32."""
-        from ._errors import ModelFileError
-        from ._modelfile import ModelFile, save_model
+        from ._modelfile import save_network
 
-        L = len(self.sizes) - 1
-        params, state = self.get_weights(), self.get_state()
-        bound, layer = self._overflow_bound(params, state)
-        if layer >= 0:
-            raise ModelFileError(
-                f"refusing to save: the weights are so large that layer "
-                f"{layer}'s outputs can reach {bound:.3g}, beyond float32's "
-                f"range, so predictions would overflow (did training "
-                f"diverge? try a smaller lr)",
-                path=path,
-            )
-
-        def cut(l: int, kind: str) -> array[float]:
-            return self._slice(l, kind, params, state)
-
-        model = ModelFile(
-            sizes=list(self.sizes),
-            weights=[cut(l, "weight") for l in range(L)],
-            biases=[cut(l, "bias") for l in range(L)],
-            metadata=dict(metadata or {}),
-            classes=list(self.classes) if self.classes is not None else None,
-        )
-        if self._standardization is not None:
-            model.standardization = {
-                "mean": self._standardization[0],
-                "std": self._standardization[1],
-            }
-        if self.batchnorm:
-            model.batchnorm = [
-                {
-                    kind: cut(l, "bn_" + kind)
-                    for kind in ("gamma", "beta", "running_mean", "running_var")
-                }
-                for l in range(L - 1)
-            ]
-        params = state = array("f")  # the tensors are cut: free the snapshot before saving
-        model.metadata.setdefault("dropout", repr(self.dropout))
-        opt = self.optimizer_state() if optimizer_state else None
-        if opt is not None:
-            model.optimizer = (
-                {"m": opt["m"]} if opt["v"] is None else {"m": opt["m"], "v": opt["v"]}
-            )
-            model.metadata["optimizer_state"] = opt["optimizer"]
-            model.metadata["optimizer_step"] = str(opt["step"])
-        save_model(path, model)
+        save_network(self, path, metadata, optimizer_state)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, backend: str | None = None) -> Network:
         """A network read from a file written by ``save`` (raises ``ModelFileError``)."""
-        from ._errors import ModelFileError
-        from ._modelfile import load_model
+        from ._modelfile import load_network
 
-        model = load_model(path)
-        from ._modelfile import default_activations
-
-        if model.activations != default_activations(len(model.sizes) - 1):
-            raise ModelFileError(
-                f"activations {model.activations} are not supported: ann runs "
-                f"ReLU hidden layers and a softmax output",
-                path=path,
-            )
-        try:
-            dropout = float(model.metadata.get("dropout", "0.0"))
-        except ValueError:
-            dropout = -1.0
-        if not 0.0 <= dropout < 1.0:
-            raise ModelFileError(
-                f"metadata dropout {model.metadata.get('dropout')!r} is not a "
-                f"probability in [0, 1)",
-                path=path,
-            )
-        net = cls(model.sizes, batchnorm=bool(model.batchnorm), dropout=dropout, backend=backend)
-        params, state = net.get_weights(), net.get_state()
-        tensors: list[tuple[int, Sequence[array[float] | None]]] = [
-            (0, model.weights),
-            (1, model.biases),
-        ]
-        if model.batchnorm:
-            for kind, name in ((2, "gamma"), (3, "beta"), (4, "running_mean"), (5, "running_var")):
-                tensors.append((kind, [layer[name] for layer in model.batchnorm] + [None]))
-        for kind, per_layer in tensors:
-            for l, values in enumerate(per_layer):
-                if values is None:
-                    continue
-                offset, count = net._net.tensor(l, kind)
-                target = state if kind >= 4 else params
-                target[offset : offset + count] = values
-        net.set_weights(params)
-        net.set_state(state)
-        if model.standardization is not None:
-            net.set_standardization(model.standardization["mean"], model.standardization["std"])
-        net.classes = model.classes
-        net.metadata = dict(model.metadata)
-        if model.optimizer is not None:
-            net._pending_optimizer = {
-                "optimizer": model.metadata["optimizer_state"],
-                "step": int(model.metadata["optimizer_step"]),
-                "m": model.optimizer["m"],
-                "v": model.optimizer.get("v"),
-            }
-        return net
+        return load_network(cls, path, backend)
 
     # ---- data checks ------------------------------------------------------------------------
 
@@ -529,7 +429,7 @@ class Network:
         max_norm = _checks.max_norm(max_norm)
         if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
             raise TypeError("early_stopping must be an ann.EarlyStopping")
-        schedule = _schedule(schedule, lr_decay)
+        schedule = checked_schedule(schedule, lr_decay)
         if (early_stopping or plateau_of(schedule)) and validation is None:
             raise ValueError("early stopping and lr decay need a validation data set")
         if check_every is None and early_stopping is not None:

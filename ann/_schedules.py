@@ -157,6 +157,22 @@ Schedule = Union[ReduceLROnPlateau, Cosine, OneCycle, Warmup]
 SCHEDULES = (ReduceLROnPlateau, Cosine, OneCycle, Warmup)
 
 
+def checked_schedule(schedule: Any, lr_decay: Any) -> Schedule | None:
+    """``fit``'s schedule: ``schedule``, or ``lr_decay`` (the older name of a plateau)."""
+    if lr_decay is not None:
+        if schedule is not None:
+            raise ValueError("give schedule or lr_decay (the older name of a plateau), not both")
+        if not isinstance(lr_decay, ReduceLROnPlateau):
+            raise TypeError("lr_decay must be an ann.ReduceLROnPlateau")
+        return lr_decay
+    if schedule is not None and not isinstance(schedule, SCHEDULES):
+        raise TypeError(
+            "schedule must be None, an ann.ReduceLROnPlateau, ann.Cosine, ann.OneCycle or "
+            f"ann.Warmup, not {type(schedule).__name__}"
+        )
+    return schedule
+
+
 def plateau_of(schedule: Schedule | None) -> ReduceLROnPlateau | None:
     """The plateau rule a schedule holds (itself, or a warm-up's ``then``), if any."""
     if isinstance(schedule, Warmup):
