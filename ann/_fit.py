@@ -31,6 +31,7 @@ from array import array
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
+from . import _defaults
 from ._checks import positive_int
 from ._errors import TrainingError
 from ._schedules import LRPlan, Schedule
@@ -129,7 +130,7 @@ class EarlyStopping:
     once more at the end). With ``restore_best`` the network ends with the weights of the best
     check, however training stops (early stop, last epoch, Ctrl-C)."""
 
-    patience: int = 5
+    patience: int = _defaults.PATIENCE
     min_delta: float = 0.0
     check_every: int = 100
     restore_best: bool = True

@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 from array import array
 
+from . import _defaults
 from . import _reference as ref
 from ._backend import get_backend
 from ._constants import ANN_BIASES, ANN_BN_BETA, ANN_BN_GAMMA, ANN_SGD, ANN_WEIGHTS
@@ -45,7 +46,7 @@ def gradcheck(
 
     net = get_backend(backend).make_net(sizes, batchnorm, 0.0)
     net.init(seed)
-    net.set_optimizer(ANN_SGD, 0.0, 0.9, 0.999, 1e-8, l2)
+    net.set_optimizer(ANN_SGD, 0.0, *_defaults.BETAS, _defaults.EPS, l2)
     # Biases start at zero and gamma at one; move every non-weight value off its initial
     # value so that its gradient is checked somewhere generic.
     params = net.get_params()
@@ -64,7 +65,7 @@ def gradcheck(
 
     theta = list(params)  # float64 copies of the exact float32 values
     probe = ref.RefNet(sizes, batchnorm=batchnorm)
-    probe.set_optimizer(ANN_SGD, 0.0, 0.9, 0.999, 1e-8, l2)
+    probe.set_optimizer(ANN_SGD, 0.0, *_defaults.BETAS, _defaults.EPS, l2)
 
     def loss_at(values: list[float]) -> float:
         probe.params = values

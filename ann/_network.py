@@ -15,7 +15,7 @@ from array import array
 from collections.abc import Sequence
 from typing import Any, Callable, TextIO
 
-from . import _checks
+from . import _checks, _defaults
 from ._augment import Augment, image_shape
 from ._backend import get_backend
 from ._constants import (
@@ -32,8 +32,6 @@ from ._errors import DataError
 from ._fit import EarlyStopping, FitRun, FitSettings, History
 from ._schedules import ReduceLROnPlateau, Schedule, checked_schedule, plateau_of
 
-DEFAULT_LAYERS = (784, 20, 7, 5, 10)  # the seed study's network
-DEFAULT_HIDDEN = DEFAULT_LAYERS[1:-1]  # its hidden layers, between any input and output
 _FLOAT32_MAX = 3.4028234663852886e38
 
 
@@ -78,9 +76,11 @@ class Network:
         if layers is not None and (hidden is not None or data is not None):
             raise ValueError("give layers (every width) or data / hidden, not both")
         if layers is None:
-            inputs, outputs = (data.features, data.num_classes) if data else (784, 10)
+            inputs, outputs = (
+                (data.features, data.num_classes) if data else (_defaults.INPUTS, _defaults.CLASSES)
+            )
             try:
-                middle = list(DEFAULT_HIDDEN if hidden is None else hidden)
+                middle = list(_defaults.HIDDEN if hidden is None else hidden)
             except TypeError:
                 raise ValueError(f"hidden must be a list of layer sizes, got {hidden!r}") from None
             layers = [inputs, *middle, outputs]
@@ -342,13 +342,13 @@ class Network:
         validation: Dataset | None = None,
         *,
         epochs: int = 10,
-        batch_size: int = 64,
-        lr: float = 0.009,
+        batch_size: int = _defaults.BATCH_SIZE,
+        lr: float = _defaults.LR,
         l2: float = 0.0,
-        optimizer: str = "sgd",
-        momentum: float = 0.9,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
+        optimizer: str = _defaults.OPTIMIZER,
+        momentum: float = _defaults.MOMENTUM,
+        betas: tuple[float, float] = _defaults.BETAS,
+        eps: float = _defaults.EPS,
         max_norm: float | None = None,
         early_stopping: EarlyStopping | None = None,
         schedule: Schedule | None = None,
@@ -492,10 +492,10 @@ class Network:
         labels: Sequence[int] | None = None,
         *,
         lr: float = 0.1,
-        optimizer: str = "sgd",
-        momentum: float = 0.9,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
+        optimizer: str = _defaults.OPTIMIZER,
+        momentum: float = _defaults.MOMENTUM,
+        betas: tuple[float, float] = _defaults.BETAS,
+        eps: float = _defaults.EPS,
         l2: float = 0.0,
     ) -> dict[str, Any]:
         """One training step on one batch with every matrix of it recorded, for study

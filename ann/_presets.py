@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
+from . import _defaults
+
 __all__ = ["PRESETS", "Preset", "preset", "presets"]
 
 
@@ -70,7 +72,9 @@ class Preset:
             values["schedule"] = None
         return values
 
-    def network_kwargs(self, inputs: int = 784, outputs: int = 10) -> dict[str, Any]:
+    def network_kwargs(
+        self, inputs: int = _defaults.INPUTS, outputs: int = _defaults.CLASSES
+    ) -> dict[str, Any]:
         """Keyword arguments of ``ann.Network``: the layer sizes, batch norm and dropout."""
         return {
             "layers": [inputs, *self.layers, outputs],
@@ -108,7 +112,7 @@ class Preset:
 
     def describe(self) -> str:
         """The settings in one line, as the README's table and ``ann presets`` show them."""
-        net = "-".join(map(str, (784, *self.layers, 10)))
+        net = "-".join(map(str, (_defaults.INPUTS, *self.layers, _defaults.CLASSES)))
         net += (" BN" if self.batchnorm else "") + (
             f" dropout {self.dropout:g}" if self.dropout else ""
         )
@@ -155,24 +159,24 @@ _TABLE = (
     Preset(
         name="seed",
         summary="the seed study's network and settings (ann train's defaults)",
-        layers=(20, 7, 5),
+        layers=_defaults.HIDDEN,
         batchnorm=False,
         dropout=0.0,
-        optimizer="sgd",
-        lr=0.009,
-        momentum=0.9,
+        optimizer=_defaults.OPTIMIZER,
+        lr=_defaults.LR,
+        momentum=_defaults.MOMENTUM,
         l2=0.0,
         max_norm=None,
-        batch_size=64,
-        epochs=60,
+        batch_size=_defaults.BATCH_SIZE,
+        epochs=_defaults.EPOCHS,
         schedule="none",
         lr_decay=None,
         warmup=None,
         min_lr=0.0,
-        patience=5,
+        patience=_defaults.PATIENCE,
         min_delta=0.0,
         check_every=None,
-        val_fraction=0.2,
+        val_fraction=_defaults.VAL_FRACTION,
     ),
     Preset(
         name="fast",

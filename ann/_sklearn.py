@@ -13,6 +13,7 @@ DataFrame) in gives NumPy arrays out, built with the NumPy the caller has alread
 
 from __future__ import annotations
 
+import inspect
 import math
 import random
 import sys
@@ -44,31 +45,6 @@ def _sklearn_class(name: str, own: type) -> Any:
     ann's own. Never imports scikit-learn."""
     module = sys.modules.get("sklearn.exceptions")
     return getattr(module, name, own) if module is not None else own
-
-
-# The hyperparameters, in the constructor's order, and their defaults (scikit-learn's).
-_DEFAULTS: dict[str, Any] = {
-    "hidden_layer_sizes": (100,),
-    "solver": "adam",
-    "alpha": 0.0001,
-    "batch_size": "auto",
-    "learning_rate_init": 0.001,
-    "max_iter": 200,
-    "random_state": None,
-    "tol": 1e-4,
-    "verbose": False,
-    "momentum": 0.9,
-    "nesterovs_momentum": True,
-    "early_stopping": False,
-    "validation_fraction": 0.1,
-    "beta_1": 0.9,
-    "beta_2": 0.999,
-    "epsilon": 1e-8,
-    "n_iter_no_change": 10,
-    "batchnorm": False,
-    "dropout": 0.0,
-    "standardize": True,
-}
 
 
 # what fit sets besides the public attributes ending in "_"
@@ -733,3 +709,12 @@ class MLPClassifier:
             if saved["standardization"] is not None:
                 net.set_standardization(*saved["standardization"])
             self.network_ = net
+
+
+# The hyperparameters, in the constructor's order, and their defaults (scikit-learn's): read
+# from the signature, so each default is written once.
+_DEFAULTS: dict[str, Any] = {
+    name: parameter.default
+    for name, parameter in inspect.signature(MLPClassifier.__init__).parameters.items()
+    if name != "self"
+}

@@ -126,12 +126,12 @@ def trace_step(
     images: Any,
     labels: Any = None,
     *,
-    lr: float = 0.1,
-    optimizer: str = "sgd",
-    momentum: float = 0.9,
-    betas: tuple[float, float] = (0.9, 0.999),
-    eps: float = 1e-8,
-    l2: float = 0.0,
+    lr: float,
+    optimizer: str,
+    momentum: float,
+    betas: tuple[float, float],
+    eps: float,
+    l2: float,
 ) -> dict[str, Any]:
     """``Network.trace``: see its docstring."""
     optimizer = _checks.optimizer(optimizer, OPTIMIZERS)
