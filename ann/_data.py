@@ -517,8 +517,10 @@ def one_hot(labels: Sequence[int], num_classes: int = 10) -> list[list[float]]:
     return rows
 
 
-def normalize(pixels: Any) -> array[float]:
-    """uint8 pixels -> float32 values in [0, 1] (x / 255), as the C core does per batch."""
+def scale_pixels(pixels: Any) -> array[float]:
+    """uint8 pixels -> float32 values in [0, 1] (x / 255), as the C core does per batch. Only
+    a scaling: the per-feature standardisation (x - mean) / std is ``Network``'s
+    ``standardize``."""
     data = _as_bytes(pixels, "pixels")
     scale = 1.0 / 255.0
     return array("f", [v * scale for v in data])

@@ -53,3 +53,22 @@ class TrainingError(AnnError, RuntimeError):
 
 class BackendError(AnnError, RuntimeError):
     """The C core reported a failure that is not the caller's fault (e.g. out of memory)."""
+
+
+# ---- scikit-learn's protocol (ann.MLPClassifier) ------------------------------------------------
+# ann's own classes, so that code without scikit-learn can catch and filter them. When the
+# program has loaded scikit-learn, MLPClassifier raises a class derived from both ann's and
+# scikit-learn's, so either name catches it (and check_is_fitted recognises it).
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A method that needs a fitted estimator ran before ``fit`` (a ValueError and an
+    AttributeError, as scikit-learn's own ``NotFittedError`` is)."""
+
+
+class ConvergenceWarning(UserWarning):
+    """``fit`` stopped at ``max_iter`` before the loss (or validation score) settled."""
+
+
+class DataConversionWarning(UserWarning):
+    """``y`` came as a column vector (n, 1) and was read as 1-D."""

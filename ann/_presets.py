@@ -3,7 +3,7 @@
 One table (``PRESETS``) is read by ``ann train --preset NAME``, ``ann presets``, the tests and
 the README's table; from Python::
 
-    p = ann.preset("fast")
+    p = ann.get_preset("fast")
     net = ann.Network(**p.network_kwargs())
     history = net.fit(train, **p.fit_kwargs())     # holds out p.val_fraction for validation
 
@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from . import _defaults
 
-__all__ = ["PRESETS", "Preset", "preset", "presets"]
+__all__ = ["PRESETS", "Preset", "get_preset", "list_presets"]
 
 
 @dataclass(frozen=True)
@@ -229,12 +229,16 @@ _TABLE = (
 
 #: The presets by name, read-only.
 PRESETS: Mapping[str, Preset] = MappingProxyType({p.name: p for p in _TABLE})
-presets = PRESETS  # the public name, ann.presets
 
 
-def preset(name: str) -> Preset:
+def get_preset(name: str) -> Preset:
     """The preset called ``name``; ValueError naming the presets there are otherwise."""
     try:
         return PRESETS[name]
     except (KeyError, TypeError):
         raise ValueError(f"no preset {name!r}; the presets are {', '.join(PRESETS)}") from None
+
+
+def list_presets() -> list[str]:
+    """The names of the presets, in the order ``ann presets`` shows them."""
+    return list(PRESETS)

@@ -13,6 +13,7 @@ DataFrame) in gives NumPy arrays out, built with the NumPy the caller has alread
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import random
@@ -23,28 +24,23 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from ._data import Dataset, _read_buffer, _to_float32
+from ._errors import ConvergenceWarning, DataConversionWarning, NotFittedError
 from ._network import Network
 
 
-class NotFittedError(ValueError, AttributeError):
-    """A method that needs a fitted estimator ran before ``fit`` (a ValueError and an
-    AttributeError, as scikit-learn's own ``NotFittedError`` is)."""
-
-
-class ConvergenceWarning(UserWarning):
-    """``fit`` stopped at ``max_iter`` before the loss (or validation score) settled."""
-
-
-class DataConversionWarning(UserWarning):
-    """``y`` came as a column vector (n, 1) and was read as 1-D."""
-
-
 def _sklearn_class(name: str, own: type) -> Any:
-    """scikit-learn's exception or warning class of this name when the program has loaded
-    scikit-learn (so that its ``check_is_fitted`` and warning filters recognise ours), else
-    ann's own. Never imports scikit-learn."""
+    """The class to raise or warn with: ann's own, or, when the program has loaded
+    scikit-learn, one derived from both ann's and scikit-learn's class of this name, so that
+    ``except ann.NotFittedError``, scikit-learn's ``check_is_fitted`` and warning filters on
+    either class all recognise it. Never imports scikit-learn."""
     module = sys.modules.get("sklearn.exceptions")
-    return getattr(module, name, own) if module is not None else own
+    theirs = getattr(module, name, None) if module is not None else None
+    return own if theirs is None or issubclass(own, theirs) else _both(own, theirs)
+
+
+@functools.cache
+def _both(own: type, theirs: type) -> type:
+    return type(own.__name__, (own, theirs), {"__module__": own.__module__, "__doc__": own.__doc__})
 
 
 # what fit sets besides the public attributes ending in "_"
