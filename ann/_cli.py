@@ -1221,7 +1221,7 @@ def _kept_on_failure(
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import ann
 
-    from ._plot import confusion_matrix, format_confusion
+    from ._confusion import confusion_matrix, format_confusion
 
     net = ann.Network.load(args.model)
     if _is_csv(args.data):

@@ -7,8 +7,10 @@ Messages are one line and name the file (and byte offset) where that applies.
 
 from __future__ import annotations
 
+import functools
 import os
-from typing import Union
+import sys
+from typing import Any, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -72,3 +74,18 @@ class ConvergenceWarning(UserWarning):
 
 class DataConversionWarning(UserWarning):
     """``y`` came as a column vector (n, 1) and was read as 1-D."""
+
+
+def sklearn_class(own: type) -> Any:
+    """The class to raise or warn with: ``own``, or, when the program has loaded scikit-learn,
+    one derived from both ``own`` and scikit-learn's class of the same name, so that
+    ``except ann.NotFittedError``, scikit-learn's ``check_is_fitted`` and warning filters on
+    either class all recognise it. Never imports scikit-learn."""
+    module = sys.modules.get("sklearn.exceptions")
+    theirs = getattr(module, own.__name__, None) if module is not None else None
+    return own if theirs is None or issubclass(own, theirs) else _both(own, theirs)
+
+
+@functools.cache
+def _both(own: type, theirs: type) -> type:
+    return type(own.__name__, (own, theirs), {"__module__": own.__module__, "__doc__": own.__doc__})
