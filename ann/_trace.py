@@ -45,6 +45,7 @@ from ._constants import (
     ANN_WEIGHTS,
     OPTIMIZERS,
 )
+from ._data import Dataset, _as_bytes
 from ._errors import DataError
 from ._ops import Ops, ReferenceOps, core_ops
 from ._rng import MASK64
@@ -490,8 +491,6 @@ def _computed_by(core: Ops | None) -> str:
 
 def _batch(images: Any, labels: Any, D: int, K: int) -> tuple[bytes, list[int]]:
     """(pixels (B * D bytes), labels (B ints)) from a Dataset, or from images and labels."""
-    from ._data import Dataset, _as_bytes
-
     if isinstance(images, Dataset):
         if labels is not None:
             raise ValueError("trace takes the labels from the Dataset: pass labels=None")
