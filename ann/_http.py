@@ -234,9 +234,9 @@ class _GuardedHTTPConnection(http.client.HTTPConnection):
     watchdog once connected."""
 
     def __init__(
-        self, *args: object, watchdog: _Watchdog, connect_timeout: float, **kwargs: object
+        self, *args: Any, watchdog: _Watchdog, connect_timeout: float, **kwargs: Any
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         self._watchdog = watchdog
         self._connect_timeout = connect_timeout
 
@@ -248,54 +248,31 @@ class _GuardedHTTPConnection(http.client.HTTPConnection):
 class _GuardedHTTPHandler(urllib.request.HTTPHandler):
     def __init__(self, watchdog: _Watchdog, connect_timeout: float) -> None:
         super().__init__()
-        self._watchdog = watchdog
-        self._connect_timeout = connect_timeout
+        self._connection = functools.partial(
+            _GuardedHTTPConnection, watchdog=watchdog, connect_timeout=connect_timeout
+        )
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(
-            functools.partial(
-                _GuardedHTTPConnection,
-                watchdog=self._watchdog,
-                connect_timeout=self._connect_timeout,
-            ),
-            req,
-        )
+        return self.do_open(self._connection, req)
 
 
 _handlers: list[Callable[[_Watchdog, float], urllib.request.BaseHandler]] = [_GuardedHTTPHandler]
 
 if hasattr(http.client, "HTTPSConnection"):  # absent when Python was built without ssl
 
-    class _GuardedHTTPSConnection(http.client.HTTPSConnection):
-        """The HTTPS counterpart of _GuardedHTTPConnection (certificates are verified as usual)."""
-
-        def __init__(
-            self, *args: Any, watchdog: _Watchdog, connect_timeout: float, **kwargs: Any
-        ) -> None:
-            super().__init__(*args, **kwargs)
-            self._watchdog = watchdog
-            self._connect_timeout = connect_timeout
-
-        def connect(self) -> None:
-            _connect_within(self, super().connect, self._connect_timeout)
-            self._watchdog.add_socket(self.sock)
+    class _GuardedHTTPSConnection(_GuardedHTTPConnection, http.client.HTTPSConnection):
+        """The HTTPS counterpart of _GuardedHTTPConnection: its __init__ and connect run
+        HTTPSConnection's (next in the method order), so certificates are verified as usual."""
 
     class _GuardedHTTPSHandler(urllib.request.HTTPSHandler):
         def __init__(self, watchdog: _Watchdog, connect_timeout: float) -> None:
             super().__init__()
-            self._watchdog = watchdog
-            self._connect_timeout = connect_timeout
+            self._connection = functools.partial(
+                _GuardedHTTPSConnection, watchdog=watchdog, connect_timeout=connect_timeout
+            )
 
         def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-            return self.do_open(
-                functools.partial(
-                    _GuardedHTTPSConnection,
-                    watchdog=self._watchdog,
-                    connect_timeout=self._connect_timeout,
-                ),
-                req,
-                context=self._context,  # type: ignore[attr-defined]
-            )
+            return self.do_open(self._connection, req, context=self._context)  # type: ignore[attr-defined]
 
     _handlers.append(_GuardedHTTPSHandler)
 

@@ -171,22 +171,21 @@ class CNet:
             self._keep = kept
         return kept
 
+    def _batch_call(self, function: Any, what: str, *args: Any) -> tuple[float, int]:
+        """One foreign call over a batch: ``args`` are (images, labels, n_rows, idx, start,
+        batch, *extra), and the call is ``function(net, &loss, &correct, data, rows, batch,
+        *extra)`` over the rows idx[start : start + batch]; returns (loss, correct)."""
+        images, labels, n_rows, idx, start, batch, *extra = args
+        rows = ffi.from_buffer("int32_t[]", idx) + start
+        data = self._data(images, labels, n_rows)[3]
+        check(function(self._net, self._loss, self._correct, data, rows, batch, *extra), what)
+        return self._loss[0], self._correct[0]
+
     def forward_backward(
         self, images: Any, labels: Any, n_rows: int, idx: array[int], start: int, batch: int
     ) -> tuple[float, int]:
-        ptr = ffi.from_buffer("int32_t[]", idx) + start
-        check(
-            lib.ann_net_forward_backward(
-                self._net,
-                self._loss,
-                self._correct,
-                self._data(images, labels, n_rows)[3],
-                ptr,
-                batch,
-            ),
-            "forward/backward",
-        )
-        return self._loss[0], self._correct[0]
+        args = (images, labels, n_rows, idx, start, batch)
+        return self._batch_call(lib.ann_net_forward_backward, "forward/backward", *args)
 
     def train_step(
         self,
@@ -198,20 +197,9 @@ class CNet:
         batch: int,
         lr: float,
     ) -> tuple[float, int]:
-        ptr = ffi.from_buffer("int32_t[]", idx) + start
-        check(
-            lib.ann_net_train_step(
-                self._net,
-                self._loss,
-                self._correct,
-                self._data(images, labels, n_rows)[3],
-                ptr,
-                batch,
-                lr,
-            ),
-            "training step",
+        return self._batch_call(
+            lib.ann_net_train_step, "training step", images, labels, n_rows, idx, start, batch, lr
         )
-        return self._loss[0], self._correct[0]
 
     def predict(
         self,
