@@ -1596,9 +1596,10 @@ def cmd_augment_preview(args: argparse.Namespace) -> int:
     import shutil
     from array import array
 
-    from ._augment import augment_batch, draw_pairs, image_shape
+    from ._augment import augment_batch, image_shape
     from ._c import lib
     from ._c.net import augment_batch as c_augment_batch
+    from ._drawing import draw_pairs
     from ._plot import supports_unicode
 
     params = _augment_from_args(args)

@@ -38,6 +38,8 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from ._drawing import BRAILLE_BITS
+
 __all__ = [
     "line_plot",
     "supports_unicode",
@@ -73,11 +75,6 @@ _ASCII_BOX = {
 }
 # Every non-ASCII character line_plot may print in unicode mode, braille aside.
 _UNICODE_SAMPLE = "⠀⣿⠤" + _UNICODE_MARKERS + "".join(_BOX.values())
-
-# Braille dot bits: _BRAILLE_BITS[dx][dy] with dy counted from the top of the
-# cell. The odd order is the historical 6-dot layout plus dots 7 and 8 added
-# later at the bottom.
-_BRAILLE_BITS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
 
 # Grid coordinates are clamped to this many cells beyond the canvas before
 # clipping. It keeps arithmetic finite for points far outside an explicit
@@ -524,7 +521,7 @@ def line_plot(
             key = _BRAILLE_KEY
             for gx, gy in _rasterize(grid_runs, nx, ny):
                 top_down = ny - 1 - gy
-                braille[top_down // 4][gx // 2] |= _BRAILLE_BITS[gx % 2][top_down % 4]
+                braille[top_down // 4][gx // 2] |= BRAILLE_BITS[gx % 2][top_down % 4]
         else:
             markers = _UNICODE_MARKERS if charset == "unicode" else _ASCII_MARKERS
             key = markers[marker_index % len(markers)]

@@ -6,10 +6,10 @@ and the input digits drawn in characters).
 
 from __future__ import annotations
 
-import math
 from array import array
 from typing import Any, Callable
 
+from ._drawing import draw_digits
 from ._trace import TOLERANCE, Tensor, Values, flatten
 
 
@@ -102,25 +102,6 @@ def _section(title: str, tensors_: dict[str, Tensor]) -> list[str]:
     return lines
 
 
-INK = " .:-=+*#%@"  # pixel 0 .. 255, dark to light as MNIST stores them
-
-
-def _drawings(images: list[list[int]], indent: str) -> list[str]:
-    """Square images (MNIST's 28 x 28) drawn side by side in characters, up to four."""
-    side = int(round(math.sqrt(len(images[0]))))
-    if side * side != len(images[0]) or side < 8 or len(images) > 4:
-        return []
-    rows = [
-        "   ".join(
-            "".join(INK[v * len(INK) // 256] for v in img[y * side : (y + 1) * side])
-            for img in images
-        ).rstrip()
-        for y in range(side)
-    ]
-    inked = [y for y, row in enumerate(rows) if row]  # blank rows above and below go
-    return [indent + row for row in rows[inked[0] : inked[-1] + 1]] if inked else []
-
-
 def format_trace(result: dict[str, Any]) -> str:
     """The trace as text: shapes as headings, numbers aligned, the check beside each matrix."""
     sizes, B = result["sizes"], result["batch"]
@@ -161,7 +142,7 @@ def format_trace(result: dict[str, Any]) -> str:
         f"labels {result['labels']}" + (f": {result['images']}" if result.get("images") else "")
     )
     lines.extend(l.replace(".000000", "") for l in _matrix_lines(pixels, "      "))
-    lines.extend(_drawings(result["pixels"], "      "))
+    lines.extend(draw_digits(result["pixels"], "      "))
     lines.append("")
     lines.append("FORWARD")
     L = len(sizes) - 1
