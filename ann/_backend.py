@@ -26,18 +26,15 @@ import warnings
 from array import array
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Protocol
 
 from . import _c
-from ._c.net import CNet
+from ._c.net import CNet, PredictResult
 from ._c.net import shuffle as c_shuffle
 from ._errors import AnnError
 
 SLOWER = "about 400 times slower at training"
 _DIST = "ann-mlp"
-
-# (probs, classes, loss sum, correct); quoted: array is subscriptable at run time from 3.12 only
-PredictResult = tuple[Optional["array[float]"], Optional["array[int]"], float, int]
 
 
 class NetCore(Protocol):
