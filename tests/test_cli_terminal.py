@@ -281,7 +281,7 @@ def test_live_frame_puts_lines_written_through_it_above_the_frame(monkeypatch):
 
 
 def _subparsers():
-    from ann._cli import build_parser
+    from ann.cli import build_parser
 
     parser = build_parser()
     action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

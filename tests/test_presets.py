@@ -14,9 +14,10 @@ import pytest
 from test_cli_features import one_error_line, run
 
 import ann
-from ann import _backend, _cli
+from ann import _backend
 from ann._network import OPTIMIZERS
 from ann._presets import PRESETS, Preset
+from ann.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,7 +69,7 @@ def seen(monkeypatch):
 
 
 def train(*flags: str) -> int:
-    return _cli.main(["train", "--data", "sample", "--quiet", "--threads", "1", *flags])
+    return main(["train", "--data", "sample", "--quiet", "--threads", "1", *flags])
 
 
 def sample_train_rows(fraction: float = 0.2) -> int:
@@ -164,7 +165,7 @@ def test_without_preset_the_defaults_are_the_seed_preset(seen):
 
 
 def test_seed_preset_is_ann_train_without_flags():
-    parser = _cli.build_parser()
+    parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     defaults = vars(sub.choices["train"].parse_args([]))
     # None in argparse: "the seed's" (and patience: 5 when there is a validation split)

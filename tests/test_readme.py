@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ann._cli import build_parser, main
+from ann.cli import build_parser, main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TEXT = README.read_text(encoding="utf-8")

@@ -39,7 +39,7 @@ def run(*args, env=None):
 
 def main(capsys, *args):
     """(exit status, stdout, stderr) of `ann trace ARGS`, run in this process (fast)."""
-    from ann._cli import main as ann_main
+    from ann.cli import main as ann_main
 
     status = ann_main(["trace", *args])
     out = capsys.readouterr()
@@ -668,7 +668,7 @@ def test_digits_with_the_largest_batch():
 
 
 def test_help_explains_every_option_and_shows_its_default():
-    from ann._cli import build_parser
+    from ann.cli import build_parser
 
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

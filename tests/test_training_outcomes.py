@@ -72,7 +72,7 @@ def test_predict_prints_one_result_per_image(tmp_path):
 def train_in_process(capsys, *args):
     """ann train run by main() in this process (so a test can inject a failure): (status,
     stdout, stderr)."""
-    from ann._cli import main
+    from ann.cli import main
 
     status = main(["train", *args])
     out = capsys.readouterr()
