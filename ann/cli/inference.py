@@ -11,8 +11,8 @@ import argparse
 import json
 import math
 import struct
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, Callable
 
 import ann
 
@@ -150,23 +150,7 @@ def _predict_csv(args: argparse.Namespace, net: ann.Network, path: str) -> None:
     table = read_table(path, label=label_column(args.label), width=net.sizes[0])
     probs = net.predict_proba(table.features)
     for line, p in zip(table.lines, probs):
-        best = max(range(len(p)), key=p.__getitem__)
-        name = _class_name(net, best)
-        if args.json:
-            print(
-                json.dumps(
-                    {
-                        "file": path,
-                        "line": line,
-                        "class": best,
-                        "name": name,
-                        "probability": _float32(p[best]),
-                        "probabilities": [_float32(v) for v in p],
-                    }
-                )
-            )
-        else:
-            say(f"{path}:{line}: {name} (p = {p[best]:.3f})")
+        _say_prediction(args, {"file": path, "line": line}, p, lambda k: _class_name(net, k))
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -191,20 +175,32 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if len(probs) != len(inputs):
         raise AnnError(f"internal error: {len(inputs)} images gave {len(probs)} predictions")
     for (name, _), p in zip(inputs, probs):
-        best = max(range(len(p)), key=p.__getitem__)
-        label = names[best] if names is not None else str(best)
-        if args.json:
-            print(
-                json.dumps(
-                    {
-                        "file": name,
-                        "class": best,
-                        **({"name": label} if names is not None else {}),
-                        "probability": _float32(p[best]),
-                        "probabilities": [_float32(v) for v in p],
-                    }
-                )
-            )
-        else:
-            say(f"{name}: {label} (p = {p[best]:.3f})")
+        _say_prediction(args, {"file": name}, p, None if names is None else names.__getitem__)
     return 0
+
+
+def _say_prediction(
+    args: argparse.Namespace,
+    where: dict[str, Any],
+    p: Sequence[float],
+    name_of: Callable[[int], str] | None,
+) -> None:
+    """One example's prediction: with --json an object (``where``, the class, its name when
+    ``name_of`` gives one, the probabilities), else a line "FILE[:LINE]: NAME (p = 0.987)"."""
+    best = max(range(len(p)), key=p.__getitem__)
+    name = name_of(best) if name_of is not None else None
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    **where,
+                    "class": best,
+                    **({"name": name} if name is not None else {}),
+                    "probability": _float32(p[best]),
+                    "probabilities": [_float32(v) for v in p],
+                }
+            )
+        )
+    else:
+        place = ":".join(map(str, where.values()))
+        say(f"{place}: {name if name is not None else best} (p = {p[best]:.3f})")
