@@ -12,8 +12,8 @@ change in the code that moves one, fails here, naming the exercise.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
-import json
 import math
 import os
 import re
@@ -99,36 +99,33 @@ def _c_core_or_skip() -> None:
         pytest.skip("the exercises trace the C core; this install has none")
 
 
+def _load_tool() -> Any:
+    """tools/step_graph.py, whose run_trace and find read ``ann trace --json``."""
+    spec = importlib.util.spec_from_file_location("step_graph", ROOT / "tools" / "step_graph.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # the dataclass in it looks its module up
+    spec.loader.exec_module(module)
+    return module
+
+
+tool = _load_tool()
+
+
 @cache
 def trace(*args: str) -> dict[str, Any]:
     """``ann trace ARGS --json`` on the C core, run as a student runs it."""
-    env = dict(os.environ, ANN_BACKEND="c")
-    env.pop("ANN_KERNEL", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "ann", "trace", *args, "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd="/",
-    )
-    assert done.returncode == 0, f"ann trace {' '.join(args)}: {done.stderr}"
-    result: dict[str, Any] = json.loads(done.stdout)
+    result: dict[str, Any] = tool.run_trace(list(args))
     return result
 
 
 def tensor(result: dict[str, Any], where: str) -> Any:
     """The values of a tensor of a trace: "forward 0 z", "backward 1 dW", "loss p"."""
-    words = where.split()
-    if words[0] == "loss":
-        return result["loss"][words[1]]["values"]
-    section = next(s for s in result[words[0]] if s["layer"] == int(words[1]))
-    return section["tensors"][words[2]]["values"]
+    return tool.find(result, where)["values"]
 
 
 def shape(result: dict[str, Any], where: str) -> str:
-    words = where.split()
-    section = next(s for s in result[words[0]] if s["layer"] == int(words[1]))
-    return "(" + ", ".join(map(str, section["tensors"][words[2]]["shape"])) + ")"
+    return str(tool.shape_text(tool.find(result, where)["shape"]))
 
 
 def printed(v: float) -> str:

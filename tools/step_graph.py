@@ -220,28 +220,32 @@ def dense_edges(l: int, x: str, z: str, dz: str) -> list[Edge]:
     ]
 
 
-def plain_figure(trace: dict[str, Any]) -> tuple[str, list[Box], list[Edge]]:
-    """The 4-3-2 network of ``ann trace --seed 1``."""
+def input_part(trace: dict[str, Any], dz0_tag: str) -> tuple[list[Box], list[Edge]]:
+    """The pixels, layer 0's x and z (row 1) with its dz, W and b, gradients and update."""
     B, D = trace["batch"], trace["sizes"][0]
     boxes = [
         data_box("pixels", 0, 0, f"pixels ({B}, {D})", "uint8"),
         tensor_box(trace, "x", "forward 0 x", 1, 0, "forward"),
         tensor_box(trace, "z0", "forward 0 z", 1, 1, "forward"),
-        tensor_box(trace, "dz0", "backward 0 dz", 2, 1, "backward", "BP2"),
-        tensor_box(trace, "a0", "forward 0 a", 1, 2, "forward"),
-        tensor_box(trace, "da0", "backward 0 da", 2, 2, "backward"),
-        tensor_box(trace, "z1", "forward 1 z", 1, 3, "forward"),
-        tensor_box(trace, "dz1", "backward 1 dz", 2, 3, "backward", "BP1"),
-        tensor_box(trace, "p", "loss p", 1, 4, "forward"),
-        data_box("labels", 2, 4.3, f"labels ({B})", "ints"),
-        tensor_box(trace, "loss", "loss loss", 1, 5, "forward"),
+        tensor_box(trace, "dz0", "backward 0 dz", 2, 1, "backward", dz0_tag),
         *dense_layer(trace, 0, 1),
-        *dense_layer(trace, 1, 3),
+    ]
+    return boxes, [("pixels", "x", "forward"), *dense_edges(0, "x", "z0", "dz0")]
+
+
+def output_part(trace: dict[str, Any], row: int) -> tuple[list[Box], list[Edge]]:
+    """Layer 1 (its z at ``row``) with the softmax, the loss and the gradient da going down."""
+    boxes = [
+        tensor_box(trace, "a0", "forward 0 a", 1, row - 1, "forward"),
+        tensor_box(trace, "da0", "backward 0 da", 2, row - 1, "backward"),
+        tensor_box(trace, "z1", "forward 1 z", 1, row, "forward"),
+        tensor_box(trace, "dz1", "backward 1 dz", 2, row, "backward", "BP1"),
+        tensor_box(trace, "p", "loss p", 1, row + 1, "forward"),
+        data_box("labels", 2, row + 1.3, f"labels ({trace['batch']})", "ints"),
+        tensor_box(trace, "loss", "loss loss", 1, row + 2, "forward"),
+        *dense_layer(trace, 1, row),
     ]
     edges = [
-        ("pixels", "x", "forward"),
-        *dense_edges(0, "x", "z0", "dz0"),
-        ("z0", "a0", "forward"),
         *dense_edges(1, "a0", "z1", "dz1"),
         ("z1", "p", "forward"),
         ("p", "loss", "forward"),
@@ -249,25 +253,29 @@ def plain_figure(trace: dict[str, Any]) -> tuple[str, list[Box], list[Edge]]:
         ("p", "dz1", "backward"),
         ("labels", "dz1", "backward"),
         ("dz1", "da0", "backward"),
-        ("da0", "dz0", "backward"),
-        ("a0", "dz0", "reads"),
     ]
+    return boxes, edges
+
+
+def plain_figure(trace: dict[str, Any]) -> tuple[str, list[Box], list[Edge]]:
+    """The 4-3-2 network of ``ann trace --seed 1``: z of layer 0, then its ReLU."""
+    top, top_edges = input_part(trace, "BP2")
+    bottom, bottom_edges = output_part(trace, 3)
+    edges = [("z0", "a0", "forward"), ("da0", "dz0", "backward"), ("a0", "dz0", "reads")]
     sizes = "-".join(map(str, trace["sizes"]))
     title = (
-        f"ann trace --seed 1: one training step of a {sizes} network, batch of {B}, "
-        f"{trace['optimizer'].upper()} with lr {trace['lr']:g}"
+        f"ann trace --seed 1: one training step of a {sizes} network, batch of "
+        f"{trace['batch']}, {trace['optimizer'].upper()} with lr {trace['lr']:g}"
     )
-    return title, boxes, edges
+    return title, top + bottom, top_edges + edges + bottom_edges
 
 
 def batchnorm_figure(trace: dict[str, Any]) -> tuple[str, list[Box], list[Edge]]:
-    """The same network with batch norm after layer 0 (``--batchnorm --batch 3``)."""
-    B, D = trace["batch"], trace["sizes"][0]
+    """The same network with batch norm after layer 0 (``--batchnorm --batch 3``): between z
+    and the ReLU, the batch's mean and variance, xhat and y, with gamma and beta."""
+    top, top_edges = input_part(trace, "")
+    bottom, bottom_edges = output_part(trace, 6)
     boxes = [
-        data_box("pixels", 0, 0, f"pixels ({B}, {D})", "uint8"),
-        tensor_box(trace, "x", "forward 0 x", 1, 0, "forward"),
-        tensor_box(trace, "z0", "forward 0 z", 1, 1, "forward"),
-        tensor_box(trace, "dz0", "backward 0 dz", 2, 1, "backward"),
         tensor_box(trace, "mean", "forward 0 mean", 0.6, 2, "stat"),
         tensor_box(trace, "var", "forward 0 var", 1.45, 2, "stat"),
         tensor_box(trace, "xhat", "forward 0 xhat", 1, 3, "forward"),
@@ -279,19 +287,8 @@ def batchnorm_figure(trace: dict[str, Any]) -> tuple[str, list[Box], list[Edge]]
         tensor_box(trace, "dbeta", "backward 0 dbeta", 3, 4 + DOWN, "backward"),
         tensor_box(trace, "gamma_new", "update 0 gamma_new", 4, 4 + UP, "update"),
         tensor_box(trace, "beta_new", "update 0 beta_new", 4, 4 + DOWN, "update"),
-        tensor_box(trace, "a0", "forward 0 a", 1, 5, "forward"),
-        tensor_box(trace, "da0", "backward 0 da", 2, 5, "backward"),
-        tensor_box(trace, "z1", "forward 1 z", 1, 6, "forward"),
-        tensor_box(trace, "dz1", "backward 1 dz", 2, 6, "backward", "BP1"),
-        tensor_box(trace, "p", "loss p", 1, 7, "forward"),
-        data_box("labels", 2, 7.3, f"labels ({B})", "ints"),
-        tensor_box(trace, "loss", "loss loss", 1, 8, "forward"),
-        *dense_layer(trace, 0, 1),
-        *dense_layer(trace, 1, 6),
     ]
     edges = [
-        ("pixels", "x", "forward"),
-        *dense_edges(0, "x", "z0", "dz0"),
         ("z0", "mean", "forward"),
         ("z0", "var", "forward"),
         ("mean", "var", "forward"),
@@ -302,13 +299,6 @@ def batchnorm_figure(trace: dict[str, Any]) -> tuple[str, list[Box], list[Edge]]
         ("gamma", "y", "forward"),
         ("beta", "y", "forward"),
         ("y", "a0", "forward"),
-        *dense_edges(1, "a0", "z1", "dz1"),
-        ("z1", "p", "forward"),
-        ("p", "loss", "forward"),
-        ("labels", "loss", "forward"),
-        ("p", "dz1", "backward"),
-        ("labels", "dz1", "backward"),
-        ("dz1", "da0", "backward"),
         ("da0", "dy", "backward"),
         ("a0", "dy", "reads"),
         ("dy", "dgamma", "backward"),
@@ -319,11 +309,12 @@ def batchnorm_figure(trace: dict[str, Any]) -> tuple[str, list[Box], list[Edge]]
         ("dgamma", "gamma_new", "update"),
         ("dbeta", "beta_new", "update"),
     ]
+    B = trace["batch"]
     title = (
         f"ann trace --seed 1 --batchnorm --batch {B}: the same step with batch norm "
         f"after layer 0, batch of {B}"
     )
-    return title, boxes, edges
+    return title, top + boxes + bottom, top_edges + edges + bottom_edges
 
 
 FIGURES_SPEC = {
