@@ -25,7 +25,7 @@
 
 #define MAX_LAYERS 16
 
-/* z = x W + b */
+/* z (B, n_out) = x (B, n_in) W (n_in, n_out) + b (n_out), b added to every row */
 void dense_forward(float *z, const float *x, const float *W, const float *b,
                    int B, int n_in, int n_out)
 {
@@ -64,7 +64,7 @@ void dense_backward(float *dx, float *dW, float *db, const float *dz, const floa
         }
 }
 
-/* a = max(0, z) */
+/* a = max(0, z), value by value (n = B * n_out) */
 void relu_forward(float *a, const float *z, int n)
 {
     for (int i = 0; i < n; i++) a[i] = z[i] > 0.0f ? z[i] : 0.0f;
@@ -76,7 +76,7 @@ void relu_backward(float *dz, const float *da, const float *a, int n)
     for (int i = 0; i < n; i++) dz[i] = a[i] > 0.0f ? da[i] : 0.0f;
 }
 
-/* p = softmax(z) row by row; returns the loss, the mean over rows of -log p[label] */
+/* p (B, K) = softmax of each row of z (B, K); returns the mean over rows of -log p[label] */
 double softmax_cross_entropy_forward(float *p, const float *z, const int *labels, int B, int K)
 {
     double loss = 0.0;
