@@ -30,6 +30,7 @@ from typing import Any, Callable, Protocol
 
 from . import _c
 from ._c.net import CNet, PredictResult
+from ._c.net import augment_batch as c_augment_batch
 from ._c.net import shuffle as c_shuffle
 from ._errors import AnnError
 
@@ -280,3 +281,18 @@ def describe_backend(info: dict[str, bool | str | int] | None = None) -> str:
     if info["backend"] == "c":
         return f"C core, {info['kernel']} kernel, {info['threads']} thread(s)"
     return f"pure Python: {info['reason']}"
+
+
+def augment_images(
+    x: array[float], params: Any, seed: int, step: int, B: int, H: int, W: int
+) -> list[float]:
+    """x (B, H, W), pixels in [0, 1], distorted as batch ``step`` of a training run seeded
+    ``seed`` is, by the backend $ANN_BACKEND selects (see get_backend): the C core's float32
+    ann_augment_batch, or the reference's float64 twin. ``x`` is left as it was."""
+    if get_backend().name == "c":
+        out = array("f", x)
+        c_augment_batch(out, params, seed, step, B, H, W)
+        return list(out)
+    from ._augment import augment_batch
+
+    return augment_batch(list(x), params, seed, step, B, H, W)
