@@ -26,7 +26,9 @@ QUICK: dict[str, Any] = dict(
     batch_sizes=(32, 64, 128, 256), batchnorm=(False, True), l2=(0.0, 0.05), max_epochs=5
 )
 # the seed's: every 100 steps
-STOPPING: dict[str, Any] = dict(patience=_defaults.PATIENCE, min_delta=0.0, check_every=100)
+STOPPING: dict[str, Any] = dict(
+    patience=_defaults.PATIENCE, min_delta=_defaults.MIN_DELTA, check_every=_defaults.CHECK_EVERY
+)
 
 
 def run_experiment(

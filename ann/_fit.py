@@ -131,8 +131,8 @@ class EarlyStopping:
     check, however training stops (early stop, last epoch, Ctrl-C)."""
 
     patience: int = _defaults.PATIENCE
-    min_delta: float = 0.0
-    check_every: int = 100
+    min_delta: float = _defaults.MIN_DELTA
+    check_every: int = _defaults.CHECK_EVERY
     restore_best: bool = True
 
     def __post_init__(self) -> None:

@@ -21,13 +21,13 @@ from ._backend import get_backend
 from ._constants import ANN_BIASES, ANN_BN_BETA, ANN_BN_GAMMA, ANN_SGD, ANN_WEIGHTS
 from ._ops import ReferenceOps
 
-TOLERANCE = 1e-3
+TOLERANCE = _defaults.GRADCHECK_TOLERANCE
 
 
 def gradcheck(
     sizes: list[int] | None = None,
     *,
-    batch: int = 8,
+    batch: int = _defaults.GRADCHECK_BATCH,
     seed: int = 0,
     h: float = 1e-5,
     backend: str | None = None,
@@ -35,7 +35,7 @@ def gradcheck(
     l2: float = 0.0,
 ) -> list[dict[str, float]]:
     """Per layer: {"layer", "weights_error", "biases_error", ["bn_error",] "max_abs_grad"}."""
-    sizes = list(sizes or [12, 9, 7, 5, 4])
+    sizes = list(sizes or _defaults.GRADCHECK_LAYERS)
     if batchnorm and batch < 2 and len(sizes) > 2:
         raise ValueError(f"gradcheck: batch norm needs a batch of at least 2 rows, got {batch}")
     D, K = sizes[0], sizes[-1]

@@ -491,7 +491,7 @@ class Network:
         images: Any,
         labels: Sequence[int] | None = None,
         *,
-        lr: float = 0.1,
+        lr: float = _defaults.TRACE_LR,
         optimizer: str = _defaults.OPTIMIZER,
         momentum: float = _defaults.MOMENTUM,
         betas: tuple[float, float] = _defaults.BETAS,

@@ -93,7 +93,7 @@ class Preset:
             early = EarlyStopping(
                 patience=self.patience,
                 min_delta=self.min_delta,
-                check_every=self.check_every or 100,
+                check_every=self.check_every or _defaults.CHECK_EVERY,
             )
         return {
             "epochs": self.epochs,
@@ -174,7 +174,7 @@ _TABLE = (
         warmup=None,
         min_lr=0.0,
         patience=_defaults.PATIENCE,
-        min_delta=0.0,
+        min_delta=_defaults.MIN_DELTA,
         check_every=None,
         val_fraction=_defaults.VAL_FRACTION,
     ),
