@@ -314,7 +314,7 @@ def test_only_the_data_module_reads_a_datasets_private_fields():
 
     private = {"_images", "_labels", "_index", "_start", "_len"}
     found = []
-    for path in sorted(Path(ann.__file__).parent.glob("*.py")):
+    for path in sorted(Path(ann.__file__).parent.rglob("*.py")):
         if path.name == "_data.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
