@@ -560,7 +560,7 @@ def test_dropout_on_the_reference_backend_and_on_digits(capsys, core):
     )
     status, out, err = main(capsys, "--digits", "--data", "sample", "--dropout", "0.5", "--json")
     assert status == 0, err
-    check_trace(json.loads(out), seed=1)  # the default --seed
+    check_trace(json.loads(out), seed=0)  # the default --seed with --digits
 
 
 def test_the_trace_on_the_reference_backend(core):
@@ -631,6 +631,8 @@ def test_the_defaults_are_the_docs_trace():
     assert with_bn.stdout == run_ann("trace", "--batchnorm", "--batch", "3", "--seed", "1").stdout
     assert "batch of 3" in with_bn.stdout
     assert run_ann("trace").stdout != run_ann("trace", "--seed", "0").stdout
+    digits = ("trace", "--digits", "--data", "sample", "--json")
+    assert run_ann(*digits).stdout == run_ann(*digits, "--seed", "0").stdout
 
 
 def test_the_help_says_what_the_command_does():

@@ -571,9 +571,11 @@ def _trace_options(trace: argparse.ArgumentParser) -> None:
     trace.add_argument(
         "--seed",
         type=int,
-        default=default.TRACE_SEED,
+        default=None,
         help="seed of the weights and, without --digits, of the pixels and labels (default "
-        f"{default.TRACE_SEED}, the seed of the docs' worked examples)",
+        f"{default.TRACE_SEED}, the seed of the docs' worked examples; with --digits "
+        f"{default.TRACE_SEED_DIGITS}, which leaves more hidden units active on those two "
+        "images)",
     )
     trace.add_argument(
         "--digits",
