@@ -21,16 +21,20 @@ __all__ = [
     "DataError",
     "Dataset",
     "EarlyStopping",
+    "ExportError",
     "History",
     "MLPClassifier",
     "ModelFileError",
     "Network",
     "OneCycle",
     "Preset",
+    "QuantizedNetwork",
     "ReduceLROnPlateau",
     "TrainingError",
     "Warmup",
     "backend_info",
+    "export_c",
+    "export_onnx",
     "get_num_threads",
     "load_csv",
     "load_dataset",
@@ -39,6 +43,7 @@ __all__ = [
     "one_hot",
     "preset",
     "presets",
+    "quantize",
     "set_num_threads",
 ]
 __version__ = "0.2.0"
@@ -71,6 +76,12 @@ _WHERE = {
     "set_num_threads": "_threads",
     "get_num_threads": "_threads",
     "backend_info": "_threads",
+    # deployment: C headers, int8, ONNX
+    "ExportError": "export",
+    "QuantizedNetwork": "export",
+    "export_c": "export",
+    "export_onnx": "export",
+    "quantize": "export",
 }
 
 TYPE_CHECKING = False  # true for type checkers only: they see the real imports below
@@ -85,6 +96,7 @@ if TYPE_CHECKING:
     from ._schedules import Cosine, OneCycle, ReduceLROnPlateau, Warmup
     from ._sklearn import MLPClassifier
     from ._threads import backend_info, get_num_threads, set_num_threads
+    from .export import ExportError, QuantizedNetwork, export_c, export_onnx, quantize
 
 
 def __getattr__(name: str) -> object:
