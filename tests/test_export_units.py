@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
 import shutil
 import struct
 import subprocess
@@ -225,12 +226,21 @@ def test_onnx_every_activation_and_head():
 
 
 def test_every_table_covers_every_name():
-    assert set(c_float._ACTIVATION_C) == set(HIDDEN)
-    assert set(c_float._HEAD_C) == set(HEADS)
+    assert set(c_float._ACTIVATION_CALL) == set(HIDDEN)
+    assert set(c_float._HEAD_BODY) == set(HEADS)
     assert set(c_int8._ACTIVATION_CALL) == set(HIDDEN)
-    assert set(c_int8._HEAD_C) == set(HEADS)
+    assert set(c_int8._HEAD_LINES) == set(HEADS)
     assert set(onnx_export._ACTIVATION_NODES) == set(HIDDEN)
     assert set(onnx_export._HEAD_NODES) == set(HEADS)
+
+
+def test_c_template_constants_are_the_python_ones():
+    """The int8 template's exponential (table and log2 e) is the one _int8 computes with."""
+    text = (Path(_int8.__file__).parent / "c" / "int8_kernels.h").read_text()
+    start = text.index("prefix_exp2[65]")
+    table = [int(v) for v in re.findall(r"(\d+)u,", text[start : text.index("};", start)])]
+    assert table == list(_int8.EXP2_TABLE)
+    assert f"(uint64_t)d * {_int8.LOG2E_Q24}u + {1 << 23}u) >> 24" in text
 
 
 def test_forward_matches_a_hand_computation():

@@ -112,7 +112,7 @@ def quantize(
             f"{data.dtype} values, not {wanted}"
         )
     picked = calibration_rows(data, rows, seed)
-    about = f"{len(picked)} rows of {data.name} (drawn with seed {seed})"
+    about = f"{len(picked):,} of the {len(data):,} rows of {data.name!r}, drawn with seed {seed}"
     return quantize_spec(spec, picked, about)
 
 

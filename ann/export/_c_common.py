@@ -7,6 +7,7 @@ import math
 import re
 import struct
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from .. import __version__
 from ._spec import ExportError, ModelSpec
@@ -189,3 +190,12 @@ def c_string(text: str) -> str:
         else:
             out.append(f"\\{byte:03o}")
     return '"' + "".join(out) + '"'
+
+
+def kernels(filename: str, prefix: str) -> str:
+    """The C template ``ann/export/c/<filename>`` for a header of prefix ``prefix``: its
+    opening comment (which describes the template) left out, prefix_ and PREFIX_ replaced."""
+    text = (Path(__file__).parent / "c" / filename).read_text(encoding="utf-8")
+    body = text[text.index("*/") + 2 :].lstrip("\n")
+    body = body.replace("PREFIX_", prefix.upper() + "_").replace("prefix_", prefix + "_")
+    return f"/* ---- the operations (ann/export/c/{filename}) ---- */\n\n" + body

@@ -3,14 +3,18 @@
 The header needs no floating point until the scores (so none at all for a caller that passes
 scores = NULL to an image model) and no library at all: int8 weights and int32 accumulators,
 requantization by an integer multiply and a rounding shift, lookup tables for the smooth
-activations, an integer exponential for the probabilities. ``quantization.QuantizedNetwork`` is
-the same arithmetic in Python; docs/quantization.md derives it.
+activations, an integer exponential for the probabilities. The operations are the C of
+``c/int8_kernels.h``; ``quantization.QuantizedNetwork`` runs the same arithmetic in Python,
+and docs/quantization.md derives it. This module writes the tables and the network's own
+lines: how its input becomes codes, and which operations follow which.
 
-Each activation and head is one entry of ``_ACTIVATION_CALL`` / ``_HEAD_C``: the call that
-turns a layer's accumulators into its output, and the small C functions it needs.
+Each activation and head is one entry of ``_ACTIVATION_CALL`` / ``_HEAD_LINES``: how
+``forward`` calls its function of the template.
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 from ._c_common import (
     ACTIVATION_TITLES,
@@ -18,212 +22,44 @@ from ._c_common import (
     c_string,
     comment_lines,
     generator_line,
+    kernels,
     opening_comment,
     rom_macros,
     table,
 )
-from ._int8 import EXP2_TABLE, LOG2E_Q24, ONE_Q24
+from ._int8 import EXP2_TABLE, ONE_Q24
 from .quantization import QuantizedLayer, QuantizedNetwork
 
-_HELPERS = """/* round(v / 2^shift), halves away from zero, 1 <= shift <= 62; only non-negative
- * values are shifted, so the result is the same with every C compiler */
-static int64_t {p}_shift_round(int64_t v, uint8_t shift)
-{{
-    const int64_t half = (int64_t)1 << (shift - 1);
-    return v >= 0 ? (v + half) >> shift : -((-v + half) >> shift);
-}}
-
-/* acc M with M = m / 2^shift: the requantization multiply (|acc m| < 2^62) */
-static int64_t {p}_scale(int32_t acc, int32_t m, uint8_t shift)
-{{
-    return {p}_shift_round((int64_t)acc * m, shift);
-}}
-
-/* v clamped into low..127 */
-static int8_t {p}_clamp8(int64_t v, int32_t low)
-{{
-    return (int8_t)(v < low ? low : v > 127 ? 127 : v);
-}}
-"""
-
-_DENSE_U8 = """/* acc (n_out) = B + W x: int8 weights W (n_out, n_in) and int32 B (n_out) in flash,
- * the input x (n_in) of uint8 pixels. Each product fits 16 bits (|x w| <= 255 x 127), the
- * sum 32; the product is formed from the 8-bit operands themselves, which an 8-bit CPU
- * multiplies in one instruction (AVR: mulsu), not from values widened to 16 or 32 bits */
-static void {p}_dense_u8(int32_t *acc, const uint8_t *x, const int8_t *W, const int32_t *B,
-                        size_t n_in, size_t n_out)
-{{
-    for (size_t j = 0; j < n_out; j++) {{
-        const int8_t *w = W + j * n_in; /* (n_in) */
-        int32_t sum = {P}_I32(&B[j]);
-        const uint8_t *xi = x; /* walking pointers: 15 % fewer AVR cycles than x[i], w[i] */
-        for (size_t i = 0; i < n_in; i++, xi++, w++) {{
-            const int16_t product = (int16_t)(*xi * {P}_I8(w));
-            sum += product;
-        }}
-        acc[j] = sum;
-    }}
-}}
-"""
-
-_DENSE_I8 = """/* acc (n_out) = B + W x for an int8 input x (n_in): as the pixels' */
-static void {p}_dense_i8(int32_t *acc, const int8_t *x, const int8_t *W, const int32_t *B,
-                        size_t n_in, size_t n_out)
-{{
-    for (size_t j = 0; j < n_out; j++) {{
-        const int8_t *w = W + j * n_in; /* (n_in) */
-        int32_t sum = {P}_I32(&B[j]);
-        const int8_t *xi = x;
-        for (size_t i = 0; i < n_in; i++, xi++, w++) {{
-            const int16_t product = (int16_t)(*xi * {P}_I8(w)); /* |x w| <= 128 x 127 */
-            sum += product;
-        }}
-        acc[j] = sum;
-    }}
-}}
-"""
-
-_REQUANTIZE = """/* y_j = clamp(zero + round(acc_j M_j), low..127): identity (low -128) and ReLU
- * (low = zero, the code of 0: a negative accumulator gives 0) */
-static void {p}_requantize(int8_t *y, const int32_t *acc, const int32_t *m, const uint8_t *s,
-                          size_t n, int32_t zero, int32_t low)
-{{
-    for (size_t j = 0; j < n; j++)
-        y[j] = {p}_clamp8(zero + {p}_scale(acc[j], {P}_I32(&m[j]), {P}_U8(&s[j])), low);
-}}
-"""
-
-_LEAKY = """/* leaky ReLU: y_j = clamp(zero + round(acc_j M_j)) with M_j, or alpha M_j (mn, sn)
- * where the accumulator is negative */
-static void {p}_leaky_relu(int8_t *y, const int32_t *acc, const int32_t *m, const uint8_t *s,
-                          const int32_t *mn, const uint8_t *sn, size_t n, int32_t zero)
-{{
-    for (size_t j = 0; j < n; j++) {{
-        int64_t v = acc[j] < 0 ? {p}_scale(acc[j], {P}_I32(&mn[j]), {P}_U8(&sn[j]))
-                               : {p}_scale(acc[j], {P}_I32(&m[j]), {P}_U8(&s[j]));
-        y[j] = {p}_clamp8(zero + v, -128);
-    }}
-}}
-"""
-
-_LOOKUP = """/* a smooth activation f: the accumulator requantized to the int8 pre-activation
- * q = clamp(zero + round(acc_j M_j)), then y_j = T[q + 128], T holding f's int8 outputs */
-static void {p}_lookup(int8_t *y, const int32_t *acc, const int32_t *m, const uint8_t *s,
-                      size_t n, int32_t zero, const int8_t *T)
-{{
-    for (size_t j = 0; j < n; j++) {{
-        int8_t q = {p}_clamp8(zero + {p}_scale(acc[j], {P}_I32(&m[j]), {P}_U8(&s[j])), -128);
-        y[j] = {P}_I8(&T[q + 128]);
-    }}
-}}
-"""
-
-# activation -> (the C function it needs, the call; {l} is the layer number, {n} its width,
-# {zero} / {low} its codes)
-_ACTIVATION_CALL: dict[str, tuple[str, str]] = {
-    "identity": (_REQUANTIZE, "{p}_requantize(x, acc, {p}_m{l}, {p}_s{l}, {n}, {zero}, -128);"),
-    "relu": (_REQUANTIZE, "{p}_requantize(x, acc, {p}_m{l}, {p}_s{l}, {n}, {zero}, {zero});"),
-    "leaky_relu": (
-        _LEAKY,
-        "{p}_leaky_relu(x, acc, {p}_m{l}, {p}_s{l}, {p}_mn{l}, {p}_sn{l}, {n}, {zero});",
-    ),
-    "sigmoid": (_LOOKUP, "{p}_lookup(x, acc, {p}_m{l}, {p}_s{l}, {n}, {zero}, {p}_t{l});"),
-    "tanh": (_LOOKUP, "{p}_lookup(x, acc, {p}_m{l}, {p}_s{l}, {n}, {zero}, {p}_t{l});"),
-    "gelu": (_LOOKUP, "{p}_lookup(x, acc, {p}_m{l}, {p}_s{l}, {n}, {zero}, {p}_t{l});"),
-}
-
-_LOGITS = """/* the logits in fixed point with 16 fractional bits, one scale for every class:
- * l_k = round(acc_k M_k), in place */
-static void {p}_logits(int32_t *acc, const int32_t *m, const uint8_t *s, size_t n)
-{{
-    for (size_t k = 0; k < n; k++) {{
-        int64_t v = {p}_scale(acc[k], {P}_I32(&m[k]), {P}_U8(&s[k]));
-        acc[k] = (int32_t)(v > INT32_MAX ? INT32_MAX : v < -INT32_MAX ? -INT32_MAX : v);
-    }}
-}}
-
-/* 2^(-k/64) in Q24, k = 0..64 */
-static const uint32_t {p}_exp2[65] {P}_ROM = {{
-{exp2}
-}};
-
-/* 2^24 e^(-d / 2^16) for d >= 0, in integers: e^-x = 2^-y, y = x log2 e = n + f (n whole,
- * 0 <= f < 1, f in Q16); 2^-f interpolated between the table's steps of 1/64 (relative error
- * below 2e-5), then >> n */
-static uint32_t {p}_exp_neg(uint32_t d)
-{{
-    const uint64_t y = ((uint64_t)d * {log2e}u + {half}u) >> 24; /* Q16 */
-    if ((y >> 16) > 24) return 0;
-    const unsigned n = (unsigned)(y >> 16);
-    const uint32_t f = (uint32_t)(y & 0xFFFFu), i = f >> 10, r = f & 0x3FFu;
-    const uint32_t hi = {P}_U32(&{p}_exp2[i]), lo = {P}_U32(&{p}_exp2[i + 1]);
-    const uint32_t v = hi - (((hi - lo) * r + 512u) >> 10);
-    return (v + (((uint32_t)1 << n) >> 1)) >> n;
-}}
-"""
-
-_ARGMAX = """/* the index of the first largest of l[0..n-1] */
-static int {p}_argmax(const int32_t *l, size_t n)
-{{
-    size_t best = 0;
-    for (size_t k = 1; k < n; k++)
-        if (l[k] > l[best]) best = k;
-    return (int)best;
-}}
-"""
-
-_HEAD_C: dict[str, str] = {
-    "softmax": """/* p_k = e^(l_k - max l) / sum_j e^(l_j - max l): integer exponentials, then one
- * float division each (integers up to 2^24 by their sum); returns the argmax */
-static int {p}_softmax(const int32_t *l, float *scores, size_t n)
-{{
-    const int best = {p}_argmax(l, n);
-    if (scores) {{
-        {sum_type} sum = 0;
-        for (size_t k = 0; k < n; k++) {{
-            const uint32_t e = {p}_exp_neg((uint32_t)((int64_t)l[best] - l[k]));
-            sum += e;
-            scores[k] = (float)e;
-        }}
-        const float total = (float)sum;
-        for (size_t k = 0; k < n; k++) scores[k] = scores[k] / total;
-    }}
-    return best;
-}}
-""",
-    "sigmoid": """/* p_k = 1 / (1 + e^-l_k): with e = e^-|l_k| (an integer exponential), 1 / (1 + e)
- * for l_k >= 0 and e / (1 + e) below, so that nothing overflows */
-static void {p}_sigmoid_out(const int32_t *l, float *scores, size_t n)
-{{
-    for (size_t k = 0; k < n; k++) {{
-        const uint32_t e = {p}_exp_neg(l[k] >= 0 ? (uint32_t)l[k] : (uint32_t)(-(int64_t)l[k]));
-        const float denominator = (float)({one}u + e);
-        scores[k] = (l[k] >= 0 ? (float){one}u : (float)e) / denominator;
-    }}
-}}
-""",
-    "identity": """/* y_k = acc_k s_x s_k: the regression outputs, in float32 */
-static int {p}_outputs(const int32_t *acc, float *scores, const float *d, size_t n)
-{{
-    if (scores)
-        for (size_t k = 0; k < n; k++) scores[k] = (float)acc[k] * {P}_F32(&d[k]);
-    return 0; /* a regression has no class */
-}}
-""",
+# hidden activation -> its call, turning the accumulators acc of layer {l} ({n} units) into
+# the int8 outputs x; {zero} is the output's zero point (a table's: the pre-activation's)
+_ACTIVATION_CALL: dict[str, str] = {
+    "identity": "{p}_requantize(x, acc, {p}_m{l}, {p}_s{l}, {n}, {zero}, -128);",
+    "relu": "{p}_requantize(x, acc, {p}_m{l}, {p}_s{l}, {n}, {zero}, {zero});",
+    "leaky_relu": "{p}_leaky_relu(x, acc, {p}_m{l}, {p}_s{l}, {p}_mn{l}, {p}_sn{l}, {n}, {zero});",
+    "sigmoid": "{p}_lookup(x, acc, {p}_m{l}, {p}_s{l}, {n}, {zero}, {p}_t{l});",
+    "tanh": "{p}_lookup(x, acc, {p}_m{l}, {p}_s{l}, {n}, {zero}, {p}_t{l});",
+    "gelu": "{p}_lookup(x, acc, {p}_m{l}, {p}_s{l}, {n}, {zero}, {p}_t{l});",
 }
 
 
-def _head_lines(q: QuantizedNetwork, p: str) -> list[str]:
-    """The statements of forward after the last dense layer (acc holds its accumulators)."""
-    last = q.layers[-1]
-    L, K = len(q.layers), last.n_out
-    if last.kind == "outputs":
-        return [f"return {p}_outputs(acc, scores, {p}_d{L}, {K});"]
-    lines = [f"{p}_logits(acc, {p}_m{L}, {p}_s{L}, {K});"]
-    if last.activation == "softmax":
-        return lines + [f"return {p}_softmax(acc, scores, {K});"]
-    lines.append(f"if (scores) {p}_sigmoid_out(acc, scores, {K});")
-    return lines + [f"return {p}_argmax(acc, {K});" if K > 1 else "return acc[0] > 0;"]
+def _sigmoid_lines(p: str, L: int, K: int) -> list[str]:
+    last = f"return {p}_argmax(acc, {K});" if K > 1 else "return acc[0] > 0;"
+    return [
+        f"{p}_logits(acc, {p}_m{L}, {p}_s{L}, {K});",
+        f"if (scores) {p}_sigmoid_out(acc, scores, {K});",
+        last,
+    ]
+
+
+# head -> the statements of forward after the last dense layer (acc holds its K accumulators)
+_HEAD_LINES: dict[str, Callable[[str, int, int], list[str]]] = {
+    "softmax": lambda p, L, K: [
+        f"{p}_logits(acc, {p}_m{L}, {p}_s{L}, {K});",
+        f"return {p}_softmax(acc, scores, {K});",
+    ],
+    "sigmoid": _sigmoid_lines,
+    "identity": lambda p, L, K: [f"return {p}_outputs(acc, scores, {p}_d{L}, {K});"],
+}
 
 
 def _ints(values: list[int]) -> list[str]:
@@ -282,7 +118,6 @@ def render(q: QuantizedNetwork, prefix: str, command: str = "ann export-c --int8
     D, K, L = sizes[0], sizes[-1], len(q.layers)
     width = max(sizes[1:])
     pixels = spec.inputs == "pixels"
-    fmt = {"p": p, "P": P}
 
     tables, table_bytes = [], 0
     if not pixels:
@@ -302,33 +137,12 @@ def render(q: QuantizedNetwork, prefix: str, command: str = "ann export-c --int8
         tables.append(text)
         table_bytes += size
 
-    functions = [_HELPERS.format(**fmt)]
-    if pixels:
-        functions.append(_DENSE_U8.format(**fmt))
-    if not pixels or L > 1:
-        functions.append(_DENSE_I8.format(**fmt))
-    for name in dict.fromkeys(layer.activation for layer in q.layers[:-1]):
-        code = _ACTIVATION_CALL[name][0].format(**fmt)
-        if code not in functions:
-            functions.append(code)
-    last = q.layers[-1]
-    if last.kind == "logits":
-        exp2 = "\n".join(
-            "    " + ", ".join(f"{v}u" for v in EXP2_TABLE[i : i + 8]) + ","
-            for i in range(0, len(EXP2_TABLE), 8)
-        )
-        functions.append(_LOGITS.format(p=p, P=P, exp2=exp2, log2e=LOG2E_Q24, half=1 << 23))
-        table_bytes += 4 * len(EXP2_TABLE)
-    if last.activation == "softmax" or (last.activation == "sigmoid" and K > 1):
-        functions.append(_ARGMAX.format(**fmt))
-    sum_type = "uint32_t" if K * ONE_Q24 < 2**32 else "uint64_t"
-    functions.append(_HEAD_C[last.activation].format(p=p, P=P, one=ONE_Q24, sum_type=sum_type))
-
+    glue = []  # the network's own functions, after the template's
     if not pixels:
-        functions.append(
+        glue.append(
             f"""/* a float32 feature to its int8 code: (x - mean_i) / d_i, rounded half away from
  * zero, + z; the clamps first keep the conversion to int defined (NaN goes to 127) */
-static int8_t {p}_input(float raw, size_t i)
+static inline int8_t {p}_input(float raw, size_t i)
 {{
     float u = (raw - {P}_F32(&{p}_mean[i])) / {P}_F32(&{p}_div[i]);
     if (!(u < 256.0f)) u = 256.0f;
@@ -338,15 +152,9 @@ static int8_t {p}_input(float raw, size_t i)
 }}
 """
         )
-    else:
-        functions.append(
-            f"""/* a pixel given as a float (0..255) to its byte: rounded, clamped (NaN to 0) */
-static uint8_t {p}_pixel(float v)
-{{
-    return v > 0.0f ? (v >= 255.0f ? 255 : (uint8_t)(v + 0.5f)) : 0;
-}}
-"""
-        )
+    last = q.layers[-1]
+    if last.kind == "logits":
+        table_bytes += 4 * len(EXP2_TABLE)  # the exponential's table, in the template
 
     body = []
     for l, layer in enumerate(q.layers, start=1):
@@ -356,14 +164,14 @@ static uint8_t {p}_pixel(float v)
             f"{p}_dense_{kind}(acc, {src}, {p}_w{l}, {p}_b{l}, {layer.n_in}, {layer.n_out});"
         )
         if l < L:
-            call = _ACTIVATION_CALL[layer.activation][1]
+            call = _ACTIVATION_CALL[layer.activation]
             body.append(call.format(p=p, l=l, n=layer.n_out, zero=layer.zero))
-    body += _head_lines(q, p)
+    body += _HEAD_LINES[last.activation](p, L, K)
     first = "const uint8_t *pixels" if pixels else "const int8_t *x0"
     forward = (
         f"/* every layer, from the first layer's input codes; acc and x hold one layer's\n"
         f" * accumulators and int8 outputs at a time */\n"
-        f"static int {p}_forward({first}, float *scores)\n{{\n"
+        f"static inline int {p}_forward({first}, float *scores)\n{{\n"
         f"    int32_t acc[{P}_MAX_WIDTH];\n"
         + (f"    int8_t x[{P}_MAX_WIDTH];\n" if L > 1 else "")
         + "".join(f"    {line}\n" for line in body)
@@ -432,6 +240,7 @@ static inline int {p}_predict(const float *input, float *scores)
         [generator_line(spec, "`" + command + "`"), ""] + comment_lines(spec) + memory + [""] + use,
     )
     guard = f"{P}_H_INCLUDED"
+    sum_type = "uint32_t" if K * ONE_Q24 < 2**32 else "uint64_t"
     readers = [
         ("I8", "int8_t", "pgm_read_byte"),
         ("U8", "uint8_t", "pgm_read_byte"),
@@ -444,7 +253,8 @@ static inline int {p}_predict(const float *input, float *scores)
         f"#ifndef {guard}\n#define {guard}\n\n",
         "#include <stddef.h>\n#include <stdint.h>\n\n",
         f"#define {P}_N_INPUTS {D}\n#define {P}_N_OUTPUTS {K}\n",
-        f"#define {P}_MAX_WIDTH {width} /* the widest layer after the input */\n\n",
+        f"#define {P}_MAX_WIDTH {width} /* the widest layer after the input */\n",
+        f"#define {P}_SCORE_SUM {sum_type} /* holds {K} x 2^24 */\n\n",
         rom_macros(P, readers),
         "\n",
     ]
@@ -454,6 +264,8 @@ static inline int {p}_predict(const float *input, float *scores)
             f"/* the name of each output */\n"
             f"static const char *const {p}_classes[{P}_N_OUTPUTS] = {{{names}}};\n\n"
         )
-    parts += ["\n".join(tables), "\n", "\n".join(functions), "\n", forward, "\n", entries]
+    parts += ["/* ---- the tables ---- */\n\n", "\n".join(tables), "\n"]
+    parts += [kernels("int8_kernels.h", p), "\n/* ---- the network ---- */\n\n"]
+    parts += ["\n".join(glue), "\n" if glue else "", forward, "\n", entries]
     parts.append(f"\n#endif /* {guard} */\n")
     return "".join(parts)
