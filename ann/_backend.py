@@ -434,3 +434,18 @@ def get_backend(name: str | None = None) -> Backend:
         return Backend("python", _reference.RefNet, _reference.shuffle)
     _check_kernel_request()
     return Backend("c", CNet, c_shuffle)
+
+
+def augment_images(
+    x: array[float], params: Any, seed: int, step: int, B: int, H: int, W: int
+) -> list[float]:
+    """x (B, H, W), pixels in [0, 1], distorted as batch ``step`` of a training run seeded
+    ``seed`` is, by the backend $ANN_BACKEND selects (see get_backend): the C core's float32
+    ann_augment_batch, or the reference's float64 twin. ``x`` is left as it was."""
+    if get_backend().name == "c":
+        out = array("f", x)
+        c_augment_batch(out, params, seed, step, B, H, W)
+        return list(out)
+    from ._augment import augment_batch
+
+    return augment_batch(list(x), params, seed, step, B, H, W)

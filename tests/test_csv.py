@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
-from conftest import one_stderr_line
+from conftest import one_stderr_line, run_ann
 
 import ann
 
@@ -156,16 +154,10 @@ def test_a_csv_trains_standardised_and_predicts_new_rows_the_same_after_loading(
 # ---- the command line ---------------------------------------------------------------------
 
 
-def run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "ann", *args], capture_output=True, text=True, timeout=300, cwd="/"
-    )
-
-
 @pytest.fixture(scope="module")
 def fruit_model(tmp_path_factory):
     model = tmp_path_factory.mktemp("fruit") / "fruit.safetensors"
-    out = run("train", "--data", FRUIT, "--layers", "16", "--lr", "0.05", "--save", str(model))
+    out = run_ann("train", "--data", FRUIT, "--layers", "16", "--lr", "0.05", "--save", str(model))
     assert out.returncode == 0, out.stderr
     return model, out
 
@@ -183,12 +175,12 @@ def test_cli_train_on_a_csv_file(fruit_model):
 
 def test_cli_evaluate_and_predict_a_csv_file(fruit_model):
     model, _ = fruit_model
-    out = run("evaluate", str(model), "--data", FRUIT_TEST, "--json")
+    out = run_ann("evaluate", str(model), "--data", FRUIT_TEST, "--json")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["images"] == 100 and result["classes"] == ["apple", "lemon", "orange"]
     assert result["accuracy"] > 0.85 and sum(map(sum, result["confusion_matrix"])) == 100
-    out = run("predict", str(model), FRUIT_NEW)
+    out = run_ann("predict", str(model), FRUIT_NEW)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert len(lines) == 3 and lines[0].startswith(f"{FRUIT_NEW}:2: ")
@@ -199,26 +191,26 @@ def test_cli_evaluate_and_predict_a_csv_file(fruit_model):
     for line, p in zip(lines, probs):
         best = max(range(3), key=p.__getitem__)
         assert line.endswith(f": {net.classes[best]} (p = {p[best]:.3f})")
-    out = run("predict", str(model), FRUIT_NEW, "--json")
+    out = run_ann("predict", str(model), FRUIT_NEW, "--json")
     rows = [json.loads(x) for x in out.stdout.splitlines()]
     assert [r["line"] for r in rows] == [2, 3, 4]
     assert all(r["name"] == net.classes[r["class"]] for r in rows)
-    out = run("predict", str(model), FRUIT_TEST)  # rows with the label column are fine too
+    out = run_ann("predict", str(model), FRUIT_TEST)  # rows with the label column are fine too
     assert out.returncode == 0 and len(out.stdout.splitlines()) == 100
 
 
 def test_cli_csv_errors_are_one_line(fruit_model, tmp_path):
     model, _ = fruit_model
     bad = write(tmp_path, "a,b,c\n1,2,x\n3,,y\n")
-    out = run("train", "--data", str(bad))
+    out = run_ann("train", "--data", str(bad))
     assert out.returncode == 1
     one_stderr_line(out, str(bad), "line 3, column 2 ('b'): missing value")
-    out = run("train", "--data", FRUIT, "--label", "kind")
+    out = run_ann("train", "--data", FRUIT, "--label", "kind")
     one_stderr_line(out, "no column named 'kind'")
-    out = run("evaluate", str(model), "--data", FRUIT_NEW)
+    out = run_ann("evaluate", str(model), "--data", FRUIT_NEW)
     one_stderr_line(out, "no label column")
     wide = write(tmp_path, "1,2,3,4,5,6\n", "wide.csv")
-    out = run("predict", str(model), str(wide))
+    out = run_ann("predict", str(model), str(wide))
     one_stderr_line(out, "rows have 6 columns, but the network takes 4 features")
 
 
@@ -226,7 +218,7 @@ def test_cli_label_option_by_index(tmp_path):
     path = write(
         tmp_path, "".join(f"{k},{i % 7},{k * 3 + i % 2}\n" for i in range(60) for k in (0, 1))
     )
-    out = run("train", "--data", str(path), "--label", "0", "--layers", "4", "--epochs", "2")
+    out = run_ann("train", "--data", str(path), "--label", "0", "--layers", "4", "--epochs", "2")
     assert out.returncode == 0, out.stderr
     assert "rows of 2 features" in out.stdout and "2 classes (0, 1)" in out.stdout
 

@@ -13,7 +13,6 @@ import importlib.util
 import io
 import socket
 import struct
-import subprocess
 import threading
 import time
 from dataclasses import replace
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Union
 
 import pytest
-from conftest import REPO, require_mnist
+from conftest import REPO, require_mnist, run_ann
 
 from ann import _mnist
 from ann._datasets import DATASETS
@@ -680,18 +679,6 @@ def _model(tmp_path: Path) -> Path:
     return path
 
 
-def _ann(*args: str) -> subprocess.CompletedProcess[str]:
-    import sys
-
-    return subprocess.run(
-        [sys.executable, "-m", "ann", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=str(Path(__file__).parent),
-    )
-
-
 def test_evaluate_uses_the_test_files_and_downloads_nothing_else(serve, tmp_path, monkeypatch):
     watcher = serve(sample_files())
     monkeypatch.setenv("ANN_MNIST_MIRRORS", watcher.url)  # seen by the child process
@@ -700,7 +687,7 @@ def test_evaluate_uses_the_test_files_and_downloads_nothing_else(serve, tmp_path
     for key in TEST_KEYS:
         (cache / FILES[key]).write_bytes((SAMPLE_DIR / FILES[key]).read_bytes())
     monkeypatch.setenv("ANN_DATA", str(cache))
-    out = _ann("evaluate", str(_model(tmp_path)))
+    out = run_ann("evaluate", str(_model(tmp_path)))
     assert out.returncode == 0, out.stderr
     assert watcher.requests == []
     assert f"data: 2000 test images from folder ({cache})" in out.stdout
@@ -734,7 +721,7 @@ def test_the_download_is_announced_before_it_waits(serve, tmp_path, monkeypatch)
 
 def test_the_cli_says_how_to_skip_the_download(tmp_path, monkeypatch):
     monkeypatch.setenv("ANN_DATA", str(tmp_path / "cache"))  # NOWHERE: refused at once
-    out = _ann("evaluate", str(_model(tmp_path)))
+    out = run_ann("evaluate", str(_model(tmp_path)))
     assert out.returncode == 0, out.stderr
     first, *rest = out.stderr.splitlines()
     assert first.startswith("ann: MNIST is not in ") and "--no-download" in first

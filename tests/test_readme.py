@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_ann
 
-from ann._cli import build_parser, main
+from ann.cli import build_parser, main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TEXT = README.read_text(encoding="utf-8")
@@ -128,13 +129,7 @@ def test_own_data_commands_print_what_the_readme_shows(tmp_path):
     assert [r[0].split()[0] for r in runs] == ["train", "evaluate", "predict"]
     folder = _own_data_folder(tmp_path)
     for command, shown in runs:
-        proc = subprocess.run(
-            [sys.executable, "-m", "ann", *command.split()],
-            capture_output=True,
-            text=True,
-            cwd=folder,
-            timeout=300,
-        )
+        proc = run_ann(*command.split(), cwd=folder)
         assert proc.returncode == 0, proc.stderr
         # the seconds column of the training table is a timing: masked with the rest
         lines = [re.sub(r"\s+\d+\.\d+$", "", x) for x in proc.stdout.splitlines()]

@@ -12,34 +12,18 @@ import argparse
 import itertools
 import json
 import math
-import os
 import re
-import subprocess
-import sys
 from array import array
 
 import pytest
-from conftest import one_stderr_line
+from conftest import one_stderr_line, run_ann
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 TOL = 2e-5  # float32 values against float64 arithmetic, relative to max(1, |value|)
-
-
-def run(*args, env=None):
-    # cwd is the tests folder, so `-m ann` imports the installed package, not the source tree
-    return subprocess.run(
-        [sys.executable, "-m", "ann", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=HERE,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def main(capsys, *args):
     """(exit status, stdout, stderr) of `ann trace ARGS`, run in this process (fast)."""
-    from ann._cli import main as ann_main
+    from ann.cli import main as ann_main
 
     status = ann_main(["trace", *args])
     out = capsys.readouterr()
@@ -500,12 +484,12 @@ def test_the_dropout_mask_is_the_one_the_first_training_step_draws(core):
 
 def test_dropout_on_the_reference_backend_and_on_digits(capsys, core):
     args = ("trace", "--layers", "4,3,3,2", "--batch", "3", "--dropout", "0.3", "--json")
-    out = run(*args, "--seed", "2", env={"ANN_BACKEND": "python"})
+    out = run_ann(*args, "--seed", "2", env={"ANN_BACKEND": "python"})
     assert out.returncode == 0, out.stderr
     r = json.loads(out.stdout)
     assert r["forward"][0]["tensors"]["h"]["function"] == "_reference.dropout_forward"
     check_trace(r, seed=2)
-    with_c = json.loads(run(*args, "--seed", "2").stdout)
+    with_c = json.loads(run_ann(*args, "--seed", "2").stdout)
     for section in (0, 1):  # the same mask on both backends
         keep = [run["forward"][section]["tensors"]["keep"]["values"] for run in (with_c, r)]
         assert keep[0] == keep[1]
@@ -531,7 +515,7 @@ def test_the_trace_on_the_reference_backend(core):
         "momentum",
         "--json",
     )
-    out = run(*args, env={"ANN_BACKEND": "python"})
+    out = run_ann(*args, env={"ANN_BACKEND": "python"})
     assert out.returncode == 0, out.stderr
     r = json.loads(out.stdout)
     assert "reference" in r["computed_by"] and r["checked_against"] is None
@@ -539,7 +523,7 @@ def test_the_trace_on_the_reference_backend(core):
     assert r["forward"][0]["tensors"]["z"]["function"] == "_reference.dense_forward"
     assert r["train_step"]["function"] == "RefNet.train_step"
     check_trace(r)
-    with_c = json.loads(run(*args).stdout)
+    with_c = json.loads(run_ann(*args).stdout)
     close(
         flat(with_c["update"][0]["tensors"]["W_new"]["values"]),
         flat(r["update"][0]["tensors"]["W_new"]["values"]),
@@ -548,7 +532,7 @@ def test_the_trace_on_the_reference_backend(core):
 
 
 def test_the_default_screen():
-    out = run("trace")
+    out = run_ann("trace")
     assert out.returncode == 0 and out.stderr == ""
     text = out.stdout
     assert text.startswith("backend: ")
@@ -649,26 +633,26 @@ def test_trace_refuses_what_it_cannot_show():
     ],
 )
 def test_bad_options_give_one_line_and_exit_2(args, needle):
-    out = run("trace", *args)
+    out = run_ann("trace", *args)
     assert out.returncode == 2, out.stdout + out.stderr
     one_stderr_line(out, needle)
 
 
 def test_digits_need_784_inputs(mnist_dir):
-    out = run("trace", "--digits", "--data", str(mnist_dir), "--layers", "100,4,10")
+    out = run_ann("trace", "--digits", "--data", str(mnist_dir), "--layers", "100,4,10")
     assert out.returncode == 2
     one_stderr_line(out, "must start with 784, not 100")
 
 
 def test_digits_with_the_largest_batch():
-    out = run("trace", "--digits", "--data", "sample", "--batch", "64", "--json")
+    out = run_ann("trace", "--digits", "--data", "sample", "--batch", "64", "--json")
     assert out.returncode == 0, out.stderr  # the sample has more than 64 images
     r = json.loads(out.stdout)
     assert r["batch"] == 64 and r["ok"]
 
 
 def test_help_explains_every_option_and_shows_its_default():
-    from ann._cli import build_parser
+    from ann.cli import build_parser
 
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -685,5 +669,5 @@ def test_help_explains_every_option_and_shows_its_default():
             )
     layers = next(a for a in trace._actions if a.dest == "layers")
     assert "default 4,3,2" in layers.help and "784,4,10" in layers.help
-    out = run("trace", "--help")
+    out = run_ann("trace", "--help")
     assert out.returncode == 0 and "--digits" in out.stdout
