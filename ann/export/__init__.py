@@ -16,6 +16,7 @@ written atomically: a failure leaves nothing half-written.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._errors import PathLike
@@ -123,13 +124,15 @@ def export_c(
     name: str | None = None,
     inputs: str | None = None,
     source: str = "",
+    notes: Sequence[str] = (),
 ) -> str:
     """Write ``model`` as one self-contained C99 header: float32 for an ann.Network, integer
     arithmetic for a QuantizedNetwork (``ann.quantize``). Its identifiers start with
     ``name`` (default: the file name without extension, which must then be a C identifier).
     ``inputs``: "pixels" (raw 0..255, read as / 255) or "features"; by default a network
     with an input standardisation, or trained on a CSV file, reads features, others pixels.
-    ``source`` names the model file in the header's comment. Returns the prefix used."""
+    ``source`` names the model file in the header's comment, ``notes`` are more lines for it
+    (a test accuracy, say). Returns the prefix used."""
     from . import c_float, c_int8
 
     target = output_folder_check(path)
@@ -137,9 +140,9 @@ def export_c(
     if isinstance(model, QuantizedNetwork):
         if source:
             model.spec.source = source
-        text = c_int8.render(model, prefix)
+        text = c_int8.render(model, prefix, notes=notes)
     else:
-        text = c_float.render(_spec_of(model, inputs, source), prefix)
+        text = c_float.render(_spec_of(model, inputs, source), prefix, notes=notes)
     write_text(target, text)
     return prefix
 

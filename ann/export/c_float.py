@@ -13,6 +13,7 @@ Each activation and head is one entry of ``_ACTIVATION_CALL`` / ``_HEAD_BODY``: 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Callable
 
 from ._c_common import (
@@ -112,8 +113,17 @@ def _use(spec: ModelSpec, P: str, p: str, needs: list[str]) -> list[str]:
     ]
 
 
-def render(spec: ModelSpec, prefix: str, command: str = "ann export-c") -> str:
-    """The float32 header of ``spec``, its identifiers starting with ``prefix``."""
+def table_bytes(spec: ModelSpec) -> int:
+    """The size of the header's constant tables: float32 weights, biases, standardisation."""
+    floats = sum(layer.n_out * (layer.n_in + 1) for layer in spec.layers)
+    return 4 * (floats + (2 * spec.sizes[0] if spec.mean is not None else 0))
+
+
+def render(
+    spec: ModelSpec, prefix: str, command: str = "ann export-c", notes: Sequence[str] = ()
+) -> str:
+    """The float32 header of ``spec``, its identifiers starting with ``prefix``; ``notes`` are
+    more lines for its opening comment (a test accuracy, say)."""
     p, P = prefix, prefix.upper()
     sizes = spec.sizes
     D, K, L = sizes[0], sizes[-1], len(spec.layers)
@@ -122,13 +132,10 @@ def render(spec: ModelSpec, prefix: str, command: str = "ann export-c") -> str:
     fmt = {"p": p, "P": P, "K": K}
 
     tables = []
-    table_floats = 0
 
     def floats(name: str, values: list[float], dims: str) -> None:
-        nonlocal table_floats
         literals = [c_float(v) for v in values]
         tables.append(table("float", f"{p}_{name}", literals, f"{P}_ROM", dims, 6))
-        table_floats += len(values)
 
     for l, layer in enumerate(spec.layers, start=1):
         title = ACTIVATION_TITLES[layer.activation]
@@ -193,7 +200,7 @@ static inline int {p}_predict{suffix}(const {ctype} *{name}, float *scores)
     used = [layer.activation for layer in spec.layers]
     needs = sorted({_MATH[a] for a in used if a in _MATH})
     memory = [
-        f"Memory: {4 * table_floats:,} bytes of constant tables (flash), and on the stack "
+        f"Memory: {table_bytes(spec):,} bytes of constant tables (flash), and on the stack "
         f"2 x {width} floats",
         f"({8 * width:,} bytes) for the activations of consecutive layers.",
     ]
@@ -201,6 +208,7 @@ static inline int {p}_predict{suffix}(const {ctype} *{name}, float *scores)
         f"{p}.h: a trained ann network as float32 C99.",
         [generator_line(spec, "`" + command + "`"), ""]
         + comment_lines(spec)
+        + list(notes)
         + memory
         + [""]
         + _use(spec, P, p, needs),

@@ -14,6 +14,7 @@ Each activation and head is one entry of ``_ACTIVATION_CALL`` / ``_HEAD_LINES``:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Callable
 
 from ._c_common import (
@@ -110,8 +111,24 @@ def _layer_tables(q: QuantizedLayer, l: int, p: str, P: str) -> tuple[str, int]:
     return "".join(out), size
 
 
-def render(q: QuantizedNetwork, prefix: str, command: str = "ann export-c --int8") -> str:
-    """The int8 header of ``q``, its identifiers starting with ``prefix``."""
+def table_bytes(q: QuantizedNetwork) -> int:
+    """The size of the header's constant tables (int8 weights, int32 biases, requantization
+    multipliers and shifts, lookup tables, the exponential's table, the input's floats)."""
+    return (
+        sum(_layer_tables(layer, l, "p", "P")[1] for l, layer in enumerate(q.layers, 1))
+        + (8 * q.sizes[0] if q.spec.inputs == "features" else 0)
+        + (4 * len(EXP2_TABLE) if q.layers[-1].kind == "logits" else 0)
+    )
+
+
+def render(
+    q: QuantizedNetwork,
+    prefix: str,
+    command: str = "ann export-c --int8",
+    notes: Sequence[str] = (),
+) -> str:
+    """The int8 header of ``q``, its identifiers starting with ``prefix``; ``notes`` are more
+    lines for its opening comment."""
     p, P = prefix, prefix.upper()
     spec = q.spec
     sizes = spec.sizes
@@ -119,7 +136,7 @@ def render(q: QuantizedNetwork, prefix: str, command: str = "ann export-c --int8
     width = max(sizes[1:])
     pixels = spec.inputs == "pixels"
 
-    tables, table_bytes = [], 0
+    tables = []
     if not pixels:
         tables.append(
             "/* the input: code = z + round((x - mean_i) / d_i), d_i = std_i s_x "
@@ -131,11 +148,8 @@ def render(q: QuantizedNetwork, prefix: str, command: str = "ann export-c --int8
         tables.append(
             table("float", f"{p}_div", [c_float(v) for v in q.input_divisor], f"{P}_ROM", str(D), 6)
         )
-        table_bytes += 8 * D
     for l, layer in enumerate(q.layers, start=1):
-        text, size = _layer_tables(layer, l, p, P)
-        tables.append(text)
-        table_bytes += size
+        tables.append(_layer_tables(layer, l, p, P)[0])
 
     glue = []  # the network's own functions, after the template's
     if not pixels:
@@ -153,9 +167,6 @@ static inline int8_t {p}_input(float raw, size_t i)
 """
         )
     last = q.layers[-1]
-    if last.kind == "logits":
-        table_bytes += 4 * len(EXP2_TABLE)  # the exponential's table, in the template
-
     body = []
     for l, layer in enumerate(q.layers, start=1):
         kind = "u8" if l == 1 and pixels else "i8"
@@ -230,14 +241,19 @@ static inline int {p}_predict(const float *input, float *scores)
         "bits as ann evaluate --int8 computes.",
     ]
     memory = [
-        f"Memory: {table_bytes:,} bytes of constant tables (flash; PROGMEM on AVR), and on the",
+        f"Memory: {table_bytes(q):,} bytes of constant tables (flash; PROGMEM on AVR), and on the",
         f"stack {stack:,} bytes for one layer's accumulators and outputs, plus {D:,} for the input",
         f"codes in {p}_predict.",
         f"Calibrated on {q.calibration or f'{q.rows} rows'}.",
     ]
     comment = opening_comment(
         f"{p}.h: a trained ann network quantized to int8, as C99.",
-        [generator_line(spec, "`" + command + "`"), ""] + comment_lines(spec) + memory + [""] + use,
+        [generator_line(spec, "`" + command + "`"), ""]
+        + comment_lines(spec)
+        + list(notes)
+        + memory
+        + [""]
+        + use,
     )
     guard = f"{P}_H_INCLUDED"
     sum_type = "uint32_t" if K * ONE_Q24 < 2**32 else "uint64_t"

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._defaults import CALIBRATION_ROWS
 from ._activations import HEADS, HIDDEN, argmax
 from ._int8 import (
     INT32_MAX,
@@ -51,7 +52,7 @@ from ._int8 import (
 from ._spec import ExportError, Layer, ModelSpec, forward, prepare_input
 
 #: calibration rows when the caller does not say
-DEFAULT_CALIBRATION_ROWS = 1000
+DEFAULT_CALIBRATION_ROWS = CALIBRATION_ROWS
 #: the bias of a unit must fit in this many bits of its int32 accumulator, leaving the rest
 #: for the sum of products (see _weight_scales)
 _BIAS_BITS = 29
@@ -419,7 +420,7 @@ def calibration_rows(data: Any, rows: int | None, seed: int = 0) -> list[Any]:
         raise ValueError(f"calibration rows must be a positive int, got {rows!r}")
     if rows > n:
         raise ExportError(
-            f"calibration needs {rows} rows but {data.name} has only {n}: ask for fewer"
+            f"calibration needs {rows:,} rows but {data.name!r} has only {n:,}: ask for fewer"
         )
     chosen = sorted(random.Random(seed).sample(range(n), rows))
     return [data[i][0] for i in chosen]
