@@ -446,6 +446,12 @@ def _int8_options(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def _export_c_options(export: argparse.ArgumentParser) -> None:
+    export.description = (
+        "Write MODEL as one self-contained C99 header: PREFIX_predict over caller buffers, "
+        "no allocation; float32 (needs <math.h>), or with --int8 integer arithmetic (needs no "
+        "library). --int8 calibrates on training rows: an image model's from the training "
+        "split of its data set (--dataset, --data DIR), a CSV model's from --data FILE.csv."
+    )
     export.add_argument("model", metavar="MODEL")
     export.add_argument(
         "-o",
