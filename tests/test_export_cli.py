@@ -9,24 +9,16 @@ import json
 import os
 import shutil
 import struct
-import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import run_ann
+from export_helpers import bits, build, run, single_header_program
 
 import ann
 
 DATA = Path(__file__).resolve().parent / "data"
 SEED = DATA / "seed-mnist.safetensors"
-CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
-
-
-def gcc() -> str:
-    path = shutil.which("gcc")
-    if path is None:
-        pytest.skip("no gcc")
-    return path
 
 
 def ok(*args: str) -> str:
@@ -36,44 +28,9 @@ def ok(*args: str) -> str:
 
 
 def compile_driver(tmp: Path, header: Path, prefix: str, ctype: str, n: int) -> Path:
-    """A program reading rows of n ``ctype`` values on stdin, printing the class and the bits
-    of every score of PREFIX_predict(_u8) for each."""
-    upper = prefix.upper()
-    call = f"{prefix}_predict_u8" if ctype == "uint8_t" else f"{prefix}_predict"
-    (tmp / "main.c").write_text(
-        f"""#include <stdio.h>
-#include <stdint.h>
-#include <string.h>
-#include "{header.name}"
-int main(void)
-{{
-    {ctype} row[{n}];
-    float scores[{upper}_N_OUTPUTS];
-    while (fread(row, sizeof row, 1, stdin) == 1) {{
-        printf("%d", {call}(row, scores));
-        for (int j = 0; j < {upper}_N_OUTPUTS; j++) {{
-            uint32_t b;
-            memcpy(&b, &scores[j], 4);
-            printf(" %08x", (unsigned)b);
-        }}
-        printf("\\n");
-    }}
-    return 0;
-}}
-"""
-    )
-    exe = tmp / "main"
-    built = subprocess.run(
-        [gcc(), *CFLAGS, "-I", str(header.parent), str(tmp / "main.c"), "-lm", "-o", str(exe)],
-        capture_output=True,
-        text=True,
-    )
-    assert built.returncode == 0, built.stderr
-    return exe
-
-
-def bits(value: float) -> str:
-    return f"{struct.unpack('<I', struct.pack('<f', value))[0]:08x}"
+    """A program around ``header`` (in ``tmp``) reading rows of n ``ctype`` values."""
+    assert header.parent == tmp
+    return build(tmp, single_header_program(header.name, prefix, ctype, n))
 
 
 @pytest.fixture(scope="module")
@@ -91,20 +48,12 @@ def test_export_c_float_and_int8_compile_and_agree(tmp_path, sample):
     net = ann.Network.load(SEED)
     q = ann.quantize(net, train)  # what the command did: the same rows, the same tables
     images = b"".join(bytes(test[i][0]) for i in range(len(test)))
-    rows = subprocess.run(
-        [str(compile_driver(tmp_path, int8_h, "digits_int8", "uint8_t", 784))],
-        input=images,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for i, line in enumerate(rows.splitlines()):
+    exe = compile_driver(tmp_path, int8_h, "digits_int8", "uint8_t", 784)
+    for i, (k, score_bits) in enumerate(run(exe, images)):
         cls, scores, _ = q.run(test[i][0])
-        assert line.split() == [str(cls)] + [bits(s) for s in scores], i
-    (tmp_path / "float").mkdir()
-    exe = compile_driver(tmp_path / "float", float_h, "digits", "uint8_t", 784)
-    rows = subprocess.run([str(exe)], input=images, capture_output=True, check=True).stdout
-    classes = [int(line.split()[0]) for line in rows.decode().splitlines()]
-    assert classes == net.predict(test)
+        assert (k, score_bits) == (cls, [bits(s) for s in scores]), i
+    exe = compile_driver(tmp_path, float_h, "digits", "uint8_t", 784)
+    assert [k for k, _ in run(exe, images)] == net.predict(test)
     assert "Test accuracy" in int8_h.read_text()
 
 
@@ -172,10 +121,9 @@ def test_csv_model_int8_calibrates_on_its_training_rows(tmp_path, fruit_model):
     rows = [test[i][0] for i in range(len(test))]
     data = b"".join(struct.pack(f"<{len(r)}f", *r) for r in rows)
     exe = compile_driver(tmp_path, target, "fruit_int8", "float", net.sizes[0])
-    out = subprocess.run([str(exe)], input=data, capture_output=True, check=True).stdout
-    for row, line in zip(rows, out.decode().splitlines()):
+    for row, (k, score_bits) in zip(rows, run(exe, data)):
         cls, scores, _ = q.run(row)
-        assert line.split() == [str(cls)] + [bits(s) for s in scores]
+        assert (k, score_bits) == (cls, [bits(s) for s in scores])
     report = json.loads(
         ok(
             "evaluate",

@@ -21,19 +21,18 @@ import functools
 import importlib.util
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from export_helpers import as_float, bits, build, run, single_header_program
 
 import ann
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
-CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
 
 
 @functools.cache
@@ -75,54 +74,9 @@ def test_images(mnist):
 def run_header(tmp: Path, header: str, prefix: str, images: bytes) -> list[tuple[int, list[str]]]:
     """Compile a driver around ``header`` (its PREFIX_predict_u8) and run it on ``images``:
     (class, the 8 hex digits of each score's float32 bits) per image."""
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.skip("no gcc")
     (tmp / "model.h").write_text(header)
-    upper = prefix.upper()
-    (tmp / "main.c").write_text(
-        f"""#include <stdio.h>
-#include <stdint.h>
-#include <string.h>
-#include "model.h"
-int main(void)
-{{
-    uint8_t image[{upper}_N_INPUTS];
-    float scores[{upper}_N_OUTPUTS];
-    while (fread(image, sizeof image, 1, stdin) == 1) {{
-        printf("%d", {prefix}_predict_u8(image, scores));
-        for (int j = 0; j < {upper}_N_OUTPUTS; j++) {{
-            uint32_t b;
-            memcpy(&b, &scores[j], 4);
-            printf(" %08x", (unsigned)b);
-        }}
-        printf("\\n");
-    }}
-    return 0;
-}}
-"""
-    )
-    exe = tmp / "main"
-    built = subprocess.run(
-        [gcc, *CFLAGS, "-I", str(tmp), str(tmp / "main.c"), "-lm", "-o", str(exe)],
-        capture_output=True,
-        text=True,
-    )
-    assert built.returncode == 0, built.stderr
-    out = subprocess.run([str(exe)], input=images, capture_output=True, check=True).stdout
-    rows = []
-    for line in out.decode().splitlines():
-        fields = line.split()
-        rows.append((int(fields[0]), fields[1:]))
-    return rows
-
-
-def as_float(bits: str) -> float:
-    return float(struct.unpack("<f", struct.pack("<I", int(bits, 16)))[0])
-
-
-def as_bits(value: float) -> str:
-    return f"{struct.unpack('<I', struct.pack('<f', value))[0]:08x}"
+    exe = build(tmp, single_header_program("model.h", prefix, "uint8_t", 784))
+    return run(exe, images)
 
 
 @pytest.mark.parametrize("name", ["seed", "bn256"])
@@ -136,7 +90,7 @@ def test_float_header_agrees_with_predict(tmp_path, mnist, mnist_dir, test_image
     mismatches = [i for i, (k, _) in enumerate(rows) if k != classes[i]]
     ties = [i for i in mismatches if sorted(probs[i])[-1] == sorted(probs[i])[-2]]
     worst = max(
-        abs(as_float(b) - p) for (_, bits), ps in zip(rows, probs) for b, p in zip(bits, ps)
+        abs(as_float(b) - p) for (_, row), ps in zip(rows, probs) for b, p in zip(row, ps)
     )
     print(
         f"{name}: {len(mismatches)} class differences, {len(ties)} of them exact ties; "
@@ -173,9 +127,9 @@ def test_int8_header_equals_python_on_every_test_image(tmp_path, mnist, seed_int
     ann.export_c(q, tmp_path / "model.h", name="model")
     rows = run_header(tmp_path, (tmp_path / "model.h").read_text(), "model", test_images)
     assert len(rows) == 10_000
-    for i, (k, bits) in enumerate(rows):
+    for i, (k, score_bits) in enumerate(rows):
         cls, scores, _ = q.run(test[i][0])
-        assert (k, bits) == (cls, [as_bits(s) for s in scores]), i
+        assert (k, score_bits) == (cls, [bits(s) for s in scores]), i
 
 
 @pytest.mark.parametrize("name", ["seed", "fast"])

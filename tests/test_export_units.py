@@ -17,12 +17,12 @@ import math
 import os
 import random
 import re
-import shutil
 import struct
 import subprocess
 from pathlib import Path
 
 import pytest
+from export_helpers import as_float, bits, build, print_loop
 
 import ann
 from ann.export import _int8, c_float, c_int8
@@ -33,7 +33,6 @@ from ann.export._protobuf import varint
 from ann.export._spec import ExportError, Layer, ModelSpec, forward, predict
 from ann.export.quantization import quantize_multiplier, quantize_spec
 
-CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1"]
 # (head, outputs): sigmoid twice, as multi-label (K = 3) and as a binary classifier (K = 1)
 HEAD_CASES = [("softmax", 3), ("sigmoid", 3), ("sigmoid", 1), ("identity", 2)]
 
@@ -81,30 +80,21 @@ def cases(inputs: str) -> list[tuple[str, ModelSpec]]:
     return out
 
 
-def bits(value: float) -> str:
-    return f"{struct.unpack('<I', struct.pack('<f', value))[0]:08x}"
-
-
 def compile_and_run(
     tmp: Path, headers: dict[str, str], calls: list[str], D: int, data: bytes, pixels: bool
 ) -> list[str]:
     """A C program including ``headers`` (file name -> text) that reads rows of D inputs
     (uint8 pixels or float32 features) from stdin and, per row, runs each of ``calls`` (the
     function names) and prints "<class> <score bits...>"; returns the output lines."""
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.skip("no gcc to compile the headers with")
     for name, text in headers.items():
         (tmp / name).write_text(text)
     ctype = "uint8_t" if pixels else "float"
-    body = "\n".join(
-        f"""        k = {call}({"frow" if pixels and call.endswith("_predict") else "row"}, s);
-        printf("%d", k);
-        for (int j = 0; j < {call.split("_predict")[0].upper()}_N_OUTPUTS; j++) {{
-            memcpy(&b, &s[j], 4);
-            printf(" %08x", (unsigned)b);
-        }}
-        printf("\\n");"""
+    body = "".join(
+        print_loop(
+            call,
+            call.split("_predict")[0].upper() + "_N_OUTPUTS",
+            "frow" if pixels and call.endswith("_predict") else "row",
+        )
         for call in calls
     )
     includes = "".join(f'#include "{name}"\n' for name in headers)
@@ -120,23 +110,14 @@ def compile_and_run(
 int main(void)
 {{
     {ctype} row[{D}];
-    float s[16];{frow_declaration}
-    uint32_t b;
-    int k;
+    float scores[16];{frow_declaration}
     while (fread(row, sizeof row, 1, stdin) == 1) {{
 {frow_fill}{body}
     }}
     return 0;
 }}
 """
-    (tmp / "main.c").write_text(source)
-    exe = tmp / "main"
-    built = subprocess.run(
-        [gcc, *CFLAGS, "-I", str(tmp), str(tmp / "main.c"), "-lm", "-o", str(exe)],
-        capture_output=True,
-        text=True,
-    )
-    assert built.returncode == 0, built.stderr
+    exe = build(tmp, source)
     out = subprocess.run([str(exe)], input=data, capture_output=True, check=True).stdout
     return out.decode().splitlines()
 
@@ -174,9 +155,7 @@ def test_every_activation_and_head_in_c(tmp_path, inputs):
             cls, scores = predict(spec, list(raw))
             for _ in range(2 if pixels else 1):  # predict, then predict_u8: the same
                 fields = next(got).split()
-                c_scores = [
-                    struct.unpack("<f", struct.pack("<I", int(h, 16)))[0] for h in fields[1:]
-                ]
+                c_scores = [as_float(h) for h in fields[1:]]
                 assert int(fields[0]) == cls, (name, r)
                 assert max(abs(a - b) for a, b in zip(c_scores, scores)) < 1e-5, (name, r)
             q_cls, q_scores, _ = quantized[name].run(raw)

@@ -199,3 +199,66 @@ def kernels(filename: str, prefix: str) -> str:
     body = text[text.index("*/") + 2 :].lstrip("\n")
     body = body.replace("PREFIX_", prefix.upper() + "_").replace("prefix_", prefix + "_")
     return f"/* ---- the operations (ann/export/c/{filename}) ---- */\n\n" + body
+
+
+def usage(spec: ModelSpec, prefix: str, float_input: str, u8_note: str) -> list[str]:
+    """The "Use:" lines of a header's opening comment: the two entry points and their
+    contract. ``float_input`` says how an image model's predict reads its floats, ``u8_note``
+    what predict_u8 adds."""
+    p, P = prefix, prefix.upper()
+    pixels = spec.inputs == "pixels"
+    call = f"{p}_predict_u8(pixels, scores);" if pixels else f"{p}_predict(row, scores);"
+    lines = [
+        "Use:",
+        f'    #include "{p}.h"',
+        f"    float scores[{P}_N_OUTPUTS];",
+        f"    int k = {call}"
+        + (f"   (pixels: {spec.sizes[0]} bytes, row by row)" if pixels else ""),
+        "",
+        f"int {p}_predict(const float *input, float *scores)",
+        f"    input: the {P}_N_INPUTS raw values" + (f" ({float_input})" if pixels else ""),
+        f"    writes the {P}_N_OUTPUTS scores unless scores is NULL, and returns the class",
+        "    index (the first largest logit on ties).",
+    ]
+    if pixels:
+        lines += [
+            f"int {p}_predict_u8(const uint8_t *pixels, float *scores)",
+            f"    the same from the pixel bytes themselves{u8_note}.",
+        ]
+    return lines
+
+
+def assemble(
+    spec: ModelSpec,
+    prefix: str,
+    comment: str,
+    includes: Sequence[str],
+    defines: Sequence[str],
+    readers: Iterable[tuple[str, str, str]],
+    sections: Sequence[str],
+) -> str:
+    """A whole header: ``comment``, the include guard, the #includes, PREFIX_N_INPUTS,
+    PREFIX_N_OUTPUTS, PREFIX_MAX_WIDTH and ``defines``, the flash macros (``readers``), the
+    class names, then ``sections`` (tables, operations, the network) in order."""
+    p, P = prefix, prefix.upper()
+    guard = f"{P}_H_INCLUDED"
+    sizes = spec.sizes
+    parts = [
+        comment,
+        f"#ifndef {guard}\n#define {guard}\n\n",
+        "".join(f"#include <{name}>\n" for name in includes) + "\n",
+        f"#define {P}_N_INPUTS {sizes[0]}\n#define {P}_N_OUTPUTS {sizes[-1]}\n",
+        f"#define {P}_MAX_WIDTH {max(sizes[1:])} /* the widest layer after the input */\n",
+        "".join(line + "\n" for line in defines) + "\n",
+        rom_macros(P, readers),
+        "\n",
+    ]
+    if spec.classes is not None:
+        names = ", ".join(c_string(c) for c in spec.classes)
+        parts.append(
+            f"/* the name of each output */\n"
+            f"static const char *const {p}_classes[{P}_N_OUTPUTS] = {{{names}}};\n\n"
+        )
+    parts += list(sections)
+    parts.append(f"\n#endif /* {guard} */\n")
+    return "".join(parts)

@@ -18,14 +18,14 @@ from typing import Callable
 
 from ._c_common import (
     ACTIVATION_TITLES,
+    assemble,
     c_float,
-    c_string,
     comment_lines,
     generator_line,
     kernels,
     opening_comment,
-    rom_macros,
     table,
+    usage,
 )
 from ._spec import ModelSpec
 
@@ -79,38 +79,6 @@ def _input_function(spec: ModelSpec, p: str, P: str) -> str:
         + "\n".join(body)
         + "\n    return x;\n}\n"
     )
-
-
-def _use(spec: ModelSpec, P: str, p: str, needs: list[str]) -> list[str]:
-    pixels = spec.inputs == "pixels"
-    D = spec.sizes[0]
-    use = [
-        "Use:",
-        f'    #include "{p}.h"',
-        f"    float scores[{P}_N_OUTPUTS];",
-        f"    int k = {p}_predict{'_u8' if pixels else ''}("
-        + ("pixels" if pixels else "row")
-        + ", scores);"
-        + (f"   (pixels: {D} bytes, row by row)" if pixels else ""),
-        "",
-        f"int {p}_predict(const float *input, float *scores)",
-        f"    input: the {P}_N_INPUTS raw values"
-        + (" (pixels 0..255 as floats)" if pixels else ""),
-        f"    writes the {P}_N_OUTPUTS scores unless scores is NULL, and returns the class",
-        "    index (the first largest logit on ties).",
-    ]
-    if pixels:
-        use += [
-            f"int {p}_predict_u8(const uint8_t *pixels, float *scores)",
-            "    the same from the pixel bytes themselves.",
-        ]
-    return use + [
-        "",
-        "No allocation and no global mutable state: re-entrant and thread-safe.",
-        f"Library calls: {', '.join(needs)} from <math.h> (link with -lm where needed)."
-        if needs
-        else "Library calls: none.",
-    ]
 
 
 def table_bytes(spec: ModelSpec) -> int:
@@ -204,32 +172,30 @@ static inline int {p}_predict{suffix}(const {ctype} *{name}, float *scores)
         f"2 x {width} floats",
         f"({8 * width:,} bytes) for the activations of consecutive layers.",
     ]
-    header_comment = opening_comment(
+    use = usage(spec, p, "pixels 0..255 as floats", "") + [
+        "",
+        "No allocation and no global mutable state: re-entrant and thread-safe.",
+        f"Library calls: {', '.join(needs)} from <math.h> (link with -lm where needed)."
+        if needs
+        else "Library calls: none.",
+    ]
+    comment = opening_comment(
         f"{p}.h: a trained ann network as float32 C99.",
         [generator_line(spec, "`" + command + "`"), ""]
         + comment_lines(spec)
         + list(notes)
         + memory
         + [""]
-        + _use(spec, P, p, needs),
+        + use,
     )
-    guard = f"{P}_H_INCLUDED"
-    parts = [
-        header_comment,
-        f"#ifndef {guard}\n#define {guard}\n\n",
-        "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n\n",
-        f"#define {P}_N_INPUTS {D}\n#define {P}_N_OUTPUTS {K}\n",
-        f"#define {P}_MAX_WIDTH {width} /* the widest layer after the input */\n\n",
-        rom_macros(P, [("F32", "float", "pgm_read_float")]),
-        "\n",
-    ]
-    if spec.classes is not None:
-        names = ", ".join(c_string(c) for c in spec.classes)
-        parts.append(
-            f"/* the name of each output */\n"
-            f"static const char *const {p}_classes[{P}_N_OUTPUTS] = {{{names}}};\n\n"
-        )
-    parts += ["/* ---- the tables ---- */\n\n", "\n".join(tables), "\n"]
-    parts += [_input_function(spec, p, P), "\n", kernels("float_kernels.h", p), "\n", network]
-    parts.append(f"\n#endif /* {guard} */\n")
-    return "".join(parts)
+    sections = ["/* ---- the tables ---- */\n\n", "\n".join(tables), "\n"]
+    sections += [_input_function(spec, p, P), "\n", kernels("float_kernels.h", p), "\n", network]
+    return assemble(
+        spec,
+        p,
+        comment,
+        ["math.h", "stddef.h", "stdint.h"],
+        [],
+        [("F32", "float", "pgm_read_float")],
+        sections,
+    )

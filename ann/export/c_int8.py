@@ -19,14 +19,14 @@ from typing import Callable
 
 from ._c_common import (
     ACTIVATION_TITLES,
+    assemble,
     c_float,
-    c_string,
     comment_lines,
     generator_line,
     kernels,
     opening_comment,
-    rom_macros,
     table,
+    usage,
 )
 from ._int8 import EXP2_TABLE, ONE_Q24
 from .quantization import QuantizedLayer, QuantizedNetwork
@@ -211,26 +211,7 @@ static inline int {p}_predict(const float *input, float *scores)
 """
 
     stack = 5 * width
-    use = [
-        "Use:",
-        f'    #include "{p}.h"',
-        f"    float scores[{P}_N_OUTPUTS];",
-        f"    int k = {p}_predict{'_u8' if pixels else ''}("
-        + ("pixels" if pixels else "row")
-        + ", scores);"
-        + (f"   (pixels: {D} bytes, row by row)" if pixels else ""),
-        "",
-        f"int {p}_predict(const float *input, float *scores)",
-        f"    input: the {P}_N_INPUTS raw values"
-        + (" (pixels 0..255 as floats, rounded to bytes)" if pixels else ""),
-        f"    writes the {P}_N_OUTPUTS scores unless scores is NULL, and returns the class",
-        "    index (the first largest logit on ties).",
-    ]
-    if pixels:
-        use += [
-            f"int {p}_predict_u8(const uint8_t *pixels, float *scores)",
-            "    the same from the pixel bytes themselves, with no conversion.",
-        ]
+    use = usage(spec, p, "pixels 0..255 as floats, rounded to bytes", ", with no conversion")
     use += [
         "",
         "No allocation, no global mutable state (re-entrant, thread-safe), no library calls:",
@@ -255,7 +236,6 @@ static inline int {p}_predict(const float *input, float *scores)
         + [""]
         + use,
     )
-    guard = f"{P}_H_INCLUDED"
     sum_type = "uint32_t" if K * ONE_Q24 < 2**32 else "uint64_t"
     readers = [
         ("I8", "int8_t", "pgm_read_byte"),
@@ -264,24 +244,15 @@ static inline int {p}_predict(const float *input, float *scores)
         ("U32", "uint32_t", "pgm_read_dword"),
         ("F32", "float", "pgm_read_float"),
     ]
-    parts = [
+    sections = ["/* ---- the tables ---- */\n\n", "\n".join(tables), "\n"]
+    sections += [kernels("int8_kernels.h", p), "\n/* ---- the network ---- */\n\n"]
+    sections += ["\n".join(glue), "\n" if glue else "", forward, "\n", entries]
+    return assemble(
+        spec,
+        p,
         comment,
-        f"#ifndef {guard}\n#define {guard}\n\n",
-        "#include <stddef.h>\n#include <stdint.h>\n\n",
-        f"#define {P}_N_INPUTS {D}\n#define {P}_N_OUTPUTS {K}\n",
-        f"#define {P}_MAX_WIDTH {width} /* the widest layer after the input */\n",
-        f"#define {P}_SCORE_SUM {sum_type} /* holds {K} x 2^24 */\n\n",
-        rom_macros(P, readers),
-        "\n",
-    ]
-    if spec.classes is not None:
-        names = ", ".join(c_string(c) for c in spec.classes)
-        parts.append(
-            f"/* the name of each output */\n"
-            f"static const char *const {p}_classes[{P}_N_OUTPUTS] = {{{names}}};\n\n"
-        )
-    parts += ["/* ---- the tables ---- */\n\n", "\n".join(tables), "\n"]
-    parts += [kernels("int8_kernels.h", p), "\n/* ---- the network ---- */\n\n"]
-    parts += ["\n".join(glue), "\n" if glue else "", forward, "\n", entries]
-    parts.append(f"\n#endif /* {guard} */\n")
-    return "".join(parts)
+        ["stddef.h", "stdint.h"],
+        [f"#define {P}_SCORE_SUM {sum_type} /* holds {K} x 2^24 */"],
+        readers,
+        sections,
+    )
