@@ -89,9 +89,7 @@ def test_float_header_agrees_with_predict(tmp_path, mnist, mnist_dir, test_image
     classes, probs = net.predict(test), net.predict_proba(test)
     mismatches = [i for i, (k, _) in enumerate(rows) if k != classes[i]]
     ties = [i for i in mismatches if sorted(probs[i])[-1] == sorted(probs[i])[-2]]
-    worst = max(
-        abs(as_float(b) - p) for (_, row), ps in zip(rows, probs) for b, p in zip(row, ps)
-    )
+    worst = max(abs(as_float(b) - p) for (_, row), ps in zip(rows, probs) for b, p in zip(row, ps))
     print(
         f"{name}: {len(mismatches)} class differences, {len(ties)} of them exact ties; "
         f"max |p_c - p_ann| {worst:.2g}"
