@@ -52,3 +52,7 @@ TRACE_MAX_STEPS = 100  # steps of one trace: it records every matrix of every st
 GRADCHECK_LAYERS = (12, 9, 7, 5, 4)  # the small test network: inputs, hidden sizes, classes
 GRADCHECK_BATCH = 8  # rows of the random batch the gradients are taken on
 GRADCHECK_TOLERANCE = 1e-3  # largest relative error that passes
+
+# ---- ann export-c --int8 / ann.quantize ---------------------------------------------------------
+
+CALIBRATION_ROWS = 1000  # training rows the int8 activation ranges are measured on (seed 0)

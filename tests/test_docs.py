@@ -33,7 +33,7 @@ TOPICS = [
 
 # The user's pages: the detail the top-level README links to (install paths, measurements, the
 # Python API), not derivations, so without "In the code" lists; links and names are checked.
-GUIDES = ["python.md", "datasets.md", "platforms.md", "performance.md", "results.md"]
+GUIDES = ["python.md", "datasets.md", "platforms.md", "performance.md", "results.md", "deploy.md"]
 
 CODE = re.compile(r"`([^`\n]+)`")
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")

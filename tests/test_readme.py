@@ -149,9 +149,10 @@ def test_own_data_commands_print_what_the_readme_shows(tmp_path):
             assert [x.split()[1] for x in lines] == [x.split()[1] for x in want]
 
 
-def test_own_data_python_example_prints_what_the_readme_shows(tmp_path):
-    example = next(b for b in PYTHON_BLOCKS if "ann.load_csv(" in b)
-    shown = OWN_DATA.split(example, 1)[1].split("prints\n\n```\n", 1)[1].split("```", 1)[0]
+def test_own_data_python_example_prints_what_the_page_shows(tmp_path):
+    """The README's fruit example from Python, on the page the README sends the reader to."""
+    example = next(b for b in PAGE_BLOCKS if "ann.load_csv(" in b)
+    shown = PYTHON_PAGE.split(example, 1)[1].split("prints\n\n```\n", 1)[1].split("```", 1)[0]
     folder = _own_data_folder(tmp_path)
     script = folder / "example.py"
     script.write_text(example, encoding="utf-8")
@@ -168,7 +169,7 @@ def test_own_data_python_example_prints_what_the_readme_shows(tmp_path):
 def test_own_data_numpy_example_runs(tmp_path):
     import ann
 
-    example = next(b for b in PYTHON_BLOCKS if "import numpy as np" in b)
+    example = next(b for b in PAGE_BLOCKS if "import numpy as np" in b)
     shutil.copytree(Path(ann.__file__).parent / "data" / "sample", tmp_path / "mnist")
     train, _ = ann.load_mnist(tmp_path / "mnist")
     net = ann.Network([784, 16, 10], seed=0)

@@ -25,7 +25,7 @@ from .._images import read_gray_image, read_image
 from .._preprocess import looks_inverted, mnist_preprocess
 from ._load import load_data, source_where
 from ._options import is_csv, label_column
-from ._output import note, say
+from ._output import UsageError, note, say
 
 
 def _class_name(net: ann.Network, k: int) -> str:
@@ -36,6 +36,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """ann evaluate: loss, accuracy, per-class accuracy and confusion matrix of a model on the
     test split of its data set, or on the labelled rows of a CSV file."""
     net = ann.Network.load(args.model)
+    if not args.int8 and (args.calibrate is not None or args.calibration_data is not None):
+        flag = "--calibrate" if args.calibrate is not None else "--calibration-data"
+        raise UsageError(f"ann evaluate: {flag} goes with --int8")
+    train = None  # the training split, loaded only to calibrate --int8
     if is_csv(args.data):
         table = read_table(args.data, label=label_column(args.label), width=net.sizes[0])
         if table.labels is None:
@@ -51,7 +55,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if args.dataset is None:  # the one the model was trained on
             trained_on = net.metadata.get("dataset")
             args.dataset = trained_on if trained_on in DATASETS else "mnist"
-        source, _, test = load_data(args, quiet=args.json, test_only=True)
+        if args.int8:
+            source, train, test = load_data(args, quiet=args.json)
+        else:
+            source, _, test = load_data(args, quiet=args.json, test_only=True)
         where = source_where(source)
         what = f"{len(test)} test images from {source.kind} ({where})"
     if test.features != net.sizes[0]:
@@ -59,8 +66,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             f"{args.model}: the model takes {net.sizes[0]} inputs but the test "
             f"images have {test.features} pixels"
         )
-    result = net.evaluate(test)
-    predicted = net.predict(test)
+    model: ann.Network | ann.QuantizedNetwork = net
+    float_result = None
+    if args.int8:  # the int8 header's arithmetic, calibrated as ann export-c --int8 does
+        from .export import calibration_sets, quantize
+
+        if train is None or args.calibration_data is not None:
+            train = calibration_sets(args, net, args.calibration_data)[0]
+        model = quantize(args, net, train)
+        float_result = net.evaluate(test)
+    result = model.evaluate(test)
+    predicted = model.predict(test)
     matrix = confusion_matrix(list(test.labels), predicted, net.sizes[-1])
     per_class = [row[i] / sum(row) if sum(row) else None for i, row in enumerate(matrix)]
     if args.json:
@@ -75,6 +91,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                     "confusion_matrix": matrix,
                     "per_class_accuracy": per_class,
                     "classes": [_class_name(net, k) for k in range(net.sizes[-1])],
+                    **_int8_fields(model, float_result),
                 }
             )
         )
@@ -84,12 +101,32 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"{', batch norm' if net.batchnorm else ''})"
     )
     say(f"data: {what}")
-    say(f"loss {result['loss']:.4f}, accuracy {result['accuracy']:.4f}")
+    if isinstance(model, ann.QuantizedNetwork) and float_result is not None:
+        say(f"int8: the arithmetic of ann export-c --int8, calibrated on {model.calibration}")
+        points = 100 * (result["accuracy"] - float_result["accuracy"])
+        say(
+            f"loss {result['loss']:.4f}, accuracy {result['accuracy']:.4f} "
+            f"(float32: {float_result['accuracy']:.4f}; int8 {points:+.2f} points)"
+        )
+    else:
+        say(f"loss {result['loss']:.4f}, accuracy {result['accuracy']:.4f}")
     say("")
     if net.classes is not None:
         say("classes: " + ", ".join(f"{k} {name}" for k, name in enumerate(net.classes)))
     say(format_confusion(matrix))
     return 0
+
+
+def _int8_fields(model: Any, float_result: dict[str, float] | None) -> dict[str, Any]:
+    """The JSON of ann evaluate --int8: the calibration and the float32 accuracy beside."""
+    if float_result is None:
+        return {}
+    return {
+        "int8": True,
+        "calibration": model.calibration,
+        "float_loss": float_result["loss"],
+        "float_accuracy": float_result["accuracy"],
+    }
 
 
 def _predict_inputs(args: argparse.Namespace, features: int) -> Iterator[tuple[str, Any]]:
