@@ -309,3 +309,21 @@ def test_the_trace_screen_is_what_ann_trace_seed_1_prints():
             assert actual[at] == want, (actual[at], line)
         at, cut = at + 1, False
     assert at > 40
+
+
+def test_the_augmentation_ranges_stated_are_the_defaults():
+    import ann
+
+    section = _section("Train").split("### Data augmentation", 1)[1].replace("\n", " ")
+    defaults = ann.Augment()
+    for flag, field in (
+        ("rotate", "rotate"),
+        ("scale", "scale"),
+        ("shear", "shear"),
+        ("shift", "shift"),
+        ("elastic-alpha", "elastic_alpha"),
+        ("elastic-sigma", "elastic_sigma"),
+    ):
+        stated = re.search(rf"`--{flag}` ([\d.]+)", section)
+        assert stated, flag
+        assert float(stated.group(1)) == getattr(defaults, field), flag
