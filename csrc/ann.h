@@ -279,7 +279,7 @@ int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
  * ann_net_forward_backward, in every case but one. The exception is the fused SGD step, taken
  * when all of these hold: the speed-ups are on (ann_net_set_fused, the default), the rule is
  * ANN_SGD, l2 == 0 and lr > 0. It folds each W's update into that layer's weight-gradient
- * product (net.c, layer_backward_sgd), so dW is never formed: the bias and batch-norm entries
+ * product (net_fused.c, layer_backward_sgd), so dW is never formed: the bias and batch-norm entries
  * of grads hold this batch's gradient, and the weight entries are not written (they keep what
  * an earlier call left there, zeros on a new network). */
 int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
@@ -297,7 +297,7 @@ int ann_net_set_max_norm(ann_net *net, float c);
  * params NULL turns augmentation off. Inference never augments. The parameters are copied. */
 int ann_net_set_augment(ann_net *net, const ann_augment *params, int H, int W);
 
-/* fused != 0 (the default) runs the speed-ups of net.c, each of which fuses textbook steps:
+/* fused != 0 (the default) runs the speed-ups of net_fused.c, each of which fuses textbook steps:
  * the bias add and ReLU of a hidden layer without batch norm in one sweep, and for plain SGD
  * without L2 the weight update folded into the weight-gradient product. fused == 0 runs every
  * step as its own function (dense, batch norm, ReLU, dropout; loss; the same backward; the

@@ -60,7 +60,7 @@ static void train(const uint8_t *images, const float *floats, const int32_t *lab
     if (!net) return;
     ann_net_init(net, 7);
     CHECK(ann_net_set_fused(net, fused) == ANN_OK, "set_fused");   /* 0: net.c's plain path */
-    /* plain SGD without L2 takes the fused update path in net.c; the others add L2 */
+    /* plain SGD without L2 takes the fused update path of net_fused.c; the others add L2 */
     status = ann_net_set_optimizer(net, optimizer, 0.9f, 0.9f, 0.999f, 1e-8f,
                                    optimizer == ANN_SGD ? 0.0f : 1e-4f);
     CHECK(status == ANN_OK, "set_optimizer: %s", ann_strerror(status));
