@@ -270,11 +270,17 @@ int ann_net_set_standardization(ann_net *net, const float *mean, const float *st
  * *loss = mean cross-entropy of the batch plus the L2 penalty, grads = its gradient.
  * With batch norm B must be at least 2 (ANN_E_SIZE otherwise): one row has no variance.
  * *correct (may be NULL) = rows whose argmax logit equals the label. Parameters are untouched
- * (batch-norm running statistics are updated, and the dropout stream advances). */
+ * (batch-norm running statistics are updated, the dropout stream and the augmentation step
+ * advance). A NaN or infinite loss returns ANN_E_NONFINITE, and leaves the network exactly as it
+ * was, as for ann_net_train_step. */
 int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
                              const ann_data *data, const int32_t *idx, int B);
 /* forward_backward, then the optimizer's update with learning rate lr: one foreign call per
- * mini-batch. A NaN or infinite loss returns ANN_E_NONFINITE before anything is updated.
+ * mini-batch. A NaN or infinite loss returns ANN_E_NONFINITE before anything is updated: that
+ * error, and any found before the loss is known (a bad index or label, no memory), leave the
+ * network exactly as it was -- parameters, grads, batch-norm running statistics, optimizer
+ * state, the dropout stream and the augmentation step count -- so the caller may skip the batch
+ * and go on, or stop, with nothing to undo.
  * What grads holds afterwards: the batch's whole gradient (L2 term included), as after
  * ann_net_forward_backward, in every case but one. The exception is the fused SGD step, taken
  * when all of these hold: the speed-ups are on (ann_net_set_fused, the default), the rule is

@@ -430,29 +430,21 @@ static int load_batch(ann_net *net, const ann_data *data, const int32_t *idx, in
  * op of ops.c that ann.h documents, and leaves every gradient in net->grads. */
 
 /* Step 1, batch norm of hidden layer l, in place on z (B, n_out). In training it normalises
- * with the batch statistics, keeps xhat and the batch variance for the backward pass, and moves
- * the running averages; at inference it uses the running statistics. */
+ * with the batch statistics and keeps xhat and the batch mean and variance, for the backward
+ * pass and for batchnorm_update_running (below); at inference it uses the running statistics. */
 static int batchnorm_forward(ann_net *net, int l, int B, int training)
 {
     const layer_info *li = &net->layers[l];
     float *z = net->act[l + 1];                         /* (B, n_out) */
     const float *gamma = net->params + li->gamma, *beta = net->params + li->beta;
-    float *run_mean = net->state + li->run_mean, *run_var = net->state + li->run_var;
+    const float *run_mean = net->state + li->run_mean, *run_var = net->state + li->run_var;
     if (!training)
         return ann_batchnorm_inference(z, z, gamma, beta, run_mean, run_var, B, li->n_out,
                                        ANN_BN_EPS);
     float *mean = net->bn_mean + stats_offset(net, l);
     float *var = net->bn_var + stats_offset(net, l);
-    int status = ann_batchnorm_forward(z, net->xhat[l + 1], mean, var, z, gamma, beta,
-                                       B, li->n_out, ANN_BN_EPS);
-    if (status != ANN_OK) return status;
-    /* running variance uses the unbiased estimate var * B / (B - 1), as PyTorch */
-    float unbias = B > 1 ? (float)B / (float)(B - 1) : 1.0f;
-    for (int j = 0; j < li->n_out; j++) {
-        run_mean[j] += ANN_BN_MOMENTUM * (mean[j] - run_mean[j]);
-        run_var[j] += ANN_BN_MOMENTUM * (var[j] * unbias - run_var[j]);
-    }
-    return ANN_OK;
+    return ann_batchnorm_forward(z, net->xhat[l + 1], mean, var, z, gamma, beta, B, li->n_out,
+                                 ANN_BN_EPS);
 }
 
 /* Step 1, dropout after hidden layer l's ReLU, in place: only in training, only if it is on.
@@ -462,7 +454,7 @@ int ann__net_dropout_forward(ann_net *net, int l, int B, int training)
     if (!training || !net->mask[l + 1]) return ANN_OK;
     float *y = net->act[l + 1];                         /* (B, n_out) */
     return ann_dropout_forward(y, net->mask[l + 1], y, (int64_t)B * net->layers[l].n_out,
-                               net->dropout, &net->dropout_rng);
+                               net->dropout, &net->batch_rng);
 }
 
 /* Step 1 for layer l: act[l + 1] (B, n_out) from act[l] (B, n_in). */
@@ -488,6 +480,34 @@ static int loss_forward_backward(ann_net *net, int B, double *loss, int64_t *cor
     int L = net->L, K = net->sizes[L];
     if (correct) *correct = count_correct(net->act[L], net->labels, B, K);
     return ann_softmax_cross_entropy(net->dact[L], NULL, loss, net->act[L], net->labels, B, K);
+}
+
+/*
+ * After step 2, once the loss is known to be finite: what the training forward drew from the
+ * network's own state moves on. Until here the forward has only read that state, so a batch
+ * whose loss is NaN or infinite (or that fails earlier) leaves the network exactly as it was.
+ *   - the running averages of each batch-normalized layer, toward this batch's statistics
+ *     (momentum m = ANN_BN_MOMENTUM, as PyTorch, with the unbiased variance var B / (B - 1)):
+ *       running_mean += m (mean - running_mean)      running_var += m (var B/(B-1) - running_var)
+ *   - the dropout stream, to where this batch's masks left it (batch_rng)
+ *   - the augmentation step count, past this batch
+ */
+static void commit_forward(ann_net *net, int B)
+{
+    for (int l = 0; l < net->L; l++) {
+        const layer_info *li = &net->layers[l];
+        if (li->gamma < 0) continue;
+        const float *mean = net->bn_mean + stats_offset(net, l);      /* (n_out) */
+        const float *var = net->bn_var + stats_offset(net, l);        /* (n_out) */
+        float *run_mean = net->state + li->run_mean, *run_var = net->state + li->run_var;
+        float unbias = B > 1 ? (float)B / (float)(B - 1) : 1.0f;
+        for (int j = 0; j < li->n_out; j++) {
+            run_mean[j] += ANN_BN_MOMENTUM * (mean[j] - run_mean[j]);
+            run_var[j] += ANN_BN_MOMENTUM * (var[j] * unbias - run_var[j]);
+        }
+    }
+    net->dropout_rng = net->batch_rng;
+    if (net->augment) net->aug_step++;
 }
 
 /* Step 3 through the nonlinear part of hidden layer l: turns g = dact[l + 1] (B, n_out), the
@@ -620,8 +640,8 @@ static int backward(ann_net *net, int B)
     return ANN_OK;
 }
 
-/* Checks the arguments of a training call and loads its B rows and labels into act[0] and
- * net->labels. */
+/* Checks the arguments of a training call, loads its B rows and labels into act[0] and
+ * net->labels, and readies its dropout stream (batch_rng, a copy: see commit_forward). */
 static int begin_batch(ann_net *net, double *loss, const ann_data *data, const int32_t *idx,
                        int B)
 {
@@ -634,9 +654,10 @@ static int begin_batch(ann_net *net, double *loss, const ann_data *data, const i
     int status = ensure_capacity(net, B);
     if (status != ANN_OK) return status;
     status = load_batch(net, data, idx, 0, B, net->labels);
+    net->batch_rng = net->dropout_rng;
     if (status != ANN_OK || !net->augment) return status;
     /* the training batch has just been gathered: the one place augmentation happens */
-    return ann_augment_batch(net->act[0], &net->aug, net->aug_step++, B, net->aug_h, net->aug_w);
+    return ann_augment_batch(net->act[0], &net->aug, net->aug_step, B, net->aug_h, net->aug_w);
 }
 
 int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
@@ -645,7 +666,9 @@ int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
     int status = begin_batch(net, loss, data, idx, B);
     if (status == ANN_OK) status = forward(net, B, 1);
     if (status == ANN_OK) status = loss_forward_backward(net, B, loss, correct);
-    if (status == ANN_OK) status = backward(net, B);
+    if (status != ANN_OK) return status;        /* the network is as it was */
+    commit_forward(net, B);
+    status = backward(net, B);
     if (status == ANN_OK) status = l2_forward_backward(net, loss);
     return status;
 }
@@ -658,7 +681,8 @@ int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
     int status = begin_batch(net, loss, data, idx, B);
     if (status == ANN_OK) status = forward(net, B, 1);
     if (status == ANN_OK) status = loss_forward_backward(net, B, loss, correct);
-    if (status != ANN_OK) return status;        /* a NaN loss never reaches the weights */
+    if (status != ANN_OK) return status;        /* a NaN loss leaves the network as it was */
+    commit_forward(net, B);
     if (net->fused && net->opt_kind == ANN_SGD && net->l2 == 0.0f && lr > 0.0f) {
         /* speed-up: steps 3 and 4 in one pass, ann__net_backward_sgd (net_fused.c), equal to
          * the three lines below up to float32 rounding */

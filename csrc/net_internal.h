@@ -55,6 +55,8 @@ struct ann_net {
     uint8_t **mask;             /* (L + 1): mask[l+1] (cap, sizes[l+1]) dropout keep flags */
     uint8_t *mask_work;
     int32_t *labels;            /* (cap) */
+    uint64_t batch_rng;         /* the dropout stream as the current training batch draws from
+                                 * it; dropout_rng moves on to it only after a finite loss */
 };
 
 /* Textbook steps of net.c that the speed-ups reuse as they are. */
