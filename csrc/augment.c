@@ -266,7 +266,7 @@ static void augment_chunk(void *ctx, int chunk, int worker)
     (void)worker;
     const augment_job *job = ctx;
     const size_t HW = (size_t)job->H * job->W;
-    float *scratch = malloc(6 * HW * sizeof(float));   /* one image's copy and fields */
+    float *scratch = ann__malloc(6 * HW * sizeof(float));   /* one image's copy and fields */
     job->status[chunk] = scratch ? ANN_OK : ANN_E_NOMEM;
     if (!scratch) return;
     int first = chunk * AUG_IMAGES_PER_CHUNK;
@@ -288,8 +288,8 @@ static int augment_batch(float *x, const ann_augment *params, int64_t step, int 
         if (r < 1) r = 1;
     }
     const int n_chunks = (B + AUG_IMAGES_PER_CHUNK - 1) / AUG_IMAGES_PER_CHUNK;
-    float *g = malloc((size_t)(r + 1) * sizeof(float));
-    int *chunk_status = malloc((size_t)n_chunks * sizeof(int));
+    float *g = ann__malloc((size_t)(r + 1) * sizeof(float));
+    int *chunk_status = ann__malloc((size_t)n_chunks * sizeof(int));
     if (!g || !chunk_status) {
         free(g);
         free(chunk_status);

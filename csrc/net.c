@@ -53,17 +53,17 @@ int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchno
         if (sizes[i] < 1 || sizes[i] > ANN_MAX_WIDTH) return ANN_E_SIZE;
     if (!(dropout >= 0.0f && dropout < 1.0f)) return ANN_E_ARG;
     int L = n_sizes - 1;
-    ann_net *net = calloc(1, sizeof *net);
+    ann_net *net = ann__calloc(1, sizeof *net);
     if (!net) return ANN_E_NOMEM;
     net->L = L;
     net->batchnorm = batchnorm != 0;
     net->dropout = dropout;
-    net->sizes = malloc((size_t)n_sizes * sizeof *net->sizes);
-    net->layers = calloc((size_t)L, sizeof *net->layers);
-    net->act = calloc((size_t)n_sizes, sizeof *net->act);
-    net->dact = calloc((size_t)n_sizes, sizeof *net->dact);
-    net->xhat = calloc((size_t)n_sizes, sizeof *net->xhat);
-    net->mask = calloc((size_t)n_sizes, sizeof *net->mask);
+    net->sizes = ann__malloc((size_t)n_sizes * sizeof *net->sizes);
+    net->layers = ann__calloc((size_t)L, sizeof *net->layers);
+    net->act = ann__calloc((size_t)n_sizes, sizeof *net->act);
+    net->dact = ann__calloc((size_t)n_sizes, sizeof *net->dact);
+    net->xhat = ann__calloc((size_t)n_sizes, sizeof *net->xhat);
+    net->mask = ann__calloc((size_t)n_sizes, sizeof *net->mask);
     if (!net->sizes || !net->layers || !net->act || !net->dact || !net->xhat || !net->mask) {
         ann_net_destroy(net);
         return ANN_E_NOMEM;
@@ -96,11 +96,11 @@ int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchno
     }
     net->P = P;
     net->S = S;
-    net->params = calloc((size_t)P, sizeof(float));
-    net->grads = calloc((size_t)P, sizeof(float));
-    net->state = calloc((size_t)(S > 0 ? S : 1), sizeof(float));
-    net->bn_mean = calloc((size_t)(hidden_width > 0 ? hidden_width : 1), sizeof(float));
-    net->bn_var = calloc((size_t)(hidden_width > 0 ? hidden_width : 1), sizeof(float));
+    net->params = ann__calloc((size_t)P, sizeof(float));
+    net->grads = ann__calloc((size_t)P, sizeof(float));
+    net->state = ann__calloc((size_t)(S > 0 ? S : 1), sizeof(float));
+    net->bn_mean = ann__calloc((size_t)(hidden_width > 0 ? hidden_width : 1), sizeof(float));
+    net->bn_var = ann__calloc((size_t)(hidden_width > 0 ? hidden_width : 1), sizeof(float));
     if (!net->params || !net->grads || !net->state || !net->bn_mean || !net->bn_var) {
         ann_net_destroy(net);
         return ANN_E_NOMEM;
@@ -218,9 +218,9 @@ static int ensure_capacity(ann_net *net, int rows)
         }
     }
     if ((double)per_row * rows * sizeof(float) > 1e12) return ANN_E_SIZE;
-    float *work = malloc((size_t)(per_row * rows) * sizeof(float));
-    uint8_t *mask_work = malloc((size_t)(mask_per_row * rows + 1));
-    int32_t *labels = malloc((size_t)rows * sizeof(int32_t));
+    float *work = ann__malloc((size_t)(per_row * rows) * sizeof(float));
+    uint8_t *mask_work = ann__malloc((size_t)(mask_per_row * rows + 1));
+    int32_t *labels = ann__malloc((size_t)rows * sizeof(int32_t));
     if (!work || !labels || !mask_work) {
         free(work);
         free(labels);
@@ -267,11 +267,19 @@ int ann_net_set_optimizer(ann_net *net, int kind, float momentum, float beta1, f
     if (kind == ANN_ADAM && (!(beta1 >= 0.0f && beta1 < 1.0f) ||
                              !(beta2 >= 0.0f && beta2 < 1.0f) || !(eps > 0.0f)))
         return ANN_E_ARG;
-    int need_m = kind != ANN_SGD, need_v = kind == ANN_ADAM;
-    if (need_m && !net->opt_m && !(net->opt_m = malloc((size_t)net->P * sizeof(float))))
+    /* Both buffers the rule needs are allocated before either is kept, so running out of
+     * memory leaves the network with its old rule and buffers, as if never called. */
+    const size_t bytes = (size_t)net->P * sizeof(float);
+    float *m = net->opt_m, *v = net->opt_v;
+    if (kind != ANN_SGD && !m) m = ann__malloc(bytes);
+    if (kind == ANN_ADAM && !v) v = ann__malloc(bytes);
+    if ((kind != ANN_SGD && !m) || (kind == ANN_ADAM && !v)) {
+        if (m != net->opt_m) free(m);
+        if (v != net->opt_v) free(v);
         return ANN_E_NOMEM;
-    if (need_v && !net->opt_v && !(net->opt_v = malloc((size_t)net->P * sizeof(float))))
-        return ANN_E_NOMEM;
+    }
+    net->opt_m = m;
+    net->opt_v = v;
     net->opt_kind = kind;
     net->momentum = momentum;
     net->beta1 = beta1;
@@ -303,8 +311,18 @@ int ann_net_set_standardization(ann_net *net, const float *mean, const float *st
     }
     for (int i = 0; i < D; i++)
         if (!isfinite(mean[i]) || !(std[i] > 0.0f) || !isfinite(std[i])) return ANN_E_ARG;
-    if (!net->in_mean && !(net->in_mean = malloc((size_t)D * sizeof(float)))) return ANN_E_NOMEM;
-    if (!net->in_std && !(net->in_std = malloc((size_t)D * sizeof(float)))) return ANN_E_NOMEM;
+    if (!net->in_mean) {
+        /* both or neither: one without the other would fail every later batch */
+        float *new_mean = ann__malloc((size_t)D * sizeof(float));
+        float *new_std = ann__malloc((size_t)D * sizeof(float));
+        if (!new_mean || !new_std) {
+            free(new_mean);
+            free(new_std);
+            return ANN_E_NOMEM;
+        }
+        net->in_mean = new_mean;
+        net->in_std = new_std;
+    }
     memcpy(net->in_mean, mean, (size_t)D * sizeof(float));
     memcpy(net->in_std, std, (size_t)D * sizeof(float));
     return ANN_OK;
@@ -318,7 +336,7 @@ int ann_net_set_max_norm(ann_net *net, float c)
         int widest = 1;
         for (int l = 0; l < net->L - 1; l++)
             if (net->layers[l].n_out > widest) widest = net->layers[l].n_out;
-        net->col_norm = malloc((size_t)widest * sizeof(double));
+        net->col_norm = ann__malloc((size_t)widest * sizeof(double));
         if (!net->col_norm) return ANN_E_NOMEM;
     }
     net->max_norm = c;
