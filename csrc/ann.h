@@ -190,6 +190,16 @@ int ann_augment_batch_naive(float *x, const ann_augment *params, int64_t step, i
  * A whole network: dense layers with ReLU between them, softmax + cross-entropy on top.
  * Parameters live in one buffer (P floats) laid out layer by layer as W then b; gradients use
  * the same layout in a second buffer, so an update is one loop and a snapshot one memcpy.
+ *
+ * Threads. ann_net_predict only reads the network and brings its own buffers, so any number
+ * of threads may run it on one network at the same time, and each gets the answer it would
+ * get alone. Every other call that takes an ann_net * (not a const one) writes the network:
+ * training (ann_net_train_step, ann_net_forward_backward), ann_net_init, every ann_net_set_*,
+ * ann_net_destroy, and writing through the pointers of ann_net_params / _grads / _state /
+ * _opt_m / _opt_v. While such a call runs, no other call on that network may run, predict
+ * included: the caller serialises them (one thread, or a lock). Separate networks never share
+ * anything. (The core's thread pool serves one call at a time; a call that finds it busy runs
+ * on its own thread, with the same results.)
  * ------------------------------------------------------------------------------------- */
 typedef struct ann_net ann_net;
 
@@ -313,9 +323,11 @@ int ann_net_set_augment(ann_net *net, const ann_augment *params, int H, int W);
 int ann_net_set_fused(ann_net *net, int fused);
 
 /* Inference (batch norm from running statistics, no dropout) over n rows of data (rows
- * idx[0..n-1], or rows 0..n-1 when idx is NULL), in blocks. Any output may be NULL: probs
- * (n, K), classes (n). With data->labels given (else NULL): *loss_sum = sum of -log p[label]
- * (no L2 term), *correct = number of rows whose argmax equals the label. */
+ * idx[0..n-1], or rows 0..n-1 when idx is NULL), in blocks of 256 rows. Any output may be NULL:
+ * probs (n, K), classes (n). With data->labels given (else NULL): *loss_sum = sum of
+ * -log p[label] (no L2 term), *correct = number of rows whose argmax equals the label.
+ * Each call allocates its own buffers for min(n, 256) rows (ANN_E_NOMEM if it cannot) and
+ * writes nothing in the network: calls may run concurrently on one network (see above). */
 int ann_net_predict(ann_net *net, float *probs, int32_t *classes,
                     double *loss_sum, int64_t *correct,
                     const ann_data *data, const int32_t *idx, int64_t n);

@@ -11,16 +11,18 @@
  *   grads  (P)   the same layout, so an optimizer step is one loop over P values
  *   opt_m, opt_v (P each, only for the optimizers that need them): velocity / Adam moments
  *   state  (S)   batch-norm running mean and variance of each hidden layer
- *   work         activations and their gradients for `cap` rows; the training loop never
- *                allocates once a batch size has been seen
+ *   work         a training pass's activations and their gradients (a net_work) for `cap`
+ *                rows; the training loop never allocates once a batch size has been seen.
+ *                Inference brings a net_work of its own to each call, so that calls can run
+ *                at the same time (ann.h says what may).
  * The struct itself is in net_internal.h, which net_fused.c shares.
  *
  * Shapes: B batch rows, L layers, sizes[l] the width of activation l (sizes[0] = D inputs,
  * sizes[L] = K classes).
  *
- * Reading order: creation and the buffers; the settings (every ann_net_set_*); a batch in; the
- * textbook steps, each one function for one layer (forward, loss, backward, L2, update, the
- * max-norm projection); one training step (ann_net_train_step), which calls them in order;
+ * Reading order: creation; the buffers of a pass; the settings (every ann_net_set_*); a batch
+ * in; the textbook steps, each one function for one layer (forward, loss, backward, L2, update,
+ * the max-norm projection); one training step (ann_net_train_step), which calls them in order;
  * inference.
  *
  * The speed-ups are in net_fused.c: each does two textbook steps in one pass over memory, and
@@ -41,7 +43,7 @@
 #define ANN_BN_MOMENTUM 0.1f     /* running = (1 - m) running + m batch, as PyTorch */
 #define ANN_BN_EPS 1e-5f
 
-/* ---- creation and the buffers ------------------------------------------------------------- */
+/* ---- creation ------------------------------------------------------------------------------ */
 
 int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchnorm,
                    float dropout)
@@ -60,16 +62,12 @@ int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchno
     net->dropout = dropout;
     net->sizes = ann__malloc((size_t)n_sizes * sizeof *net->sizes);
     net->layers = ann__calloc((size_t)L, sizeof *net->layers);
-    net->act = ann__calloc((size_t)n_sizes, sizeof *net->act);
-    net->dact = ann__calloc((size_t)n_sizes, sizeof *net->dact);
-    net->xhat = ann__calloc((size_t)n_sizes, sizeof *net->xhat);
-    net->mask = ann__calloc((size_t)n_sizes, sizeof *net->mask);
-    if (!net->sizes || !net->layers || !net->act || !net->dact || !net->xhat || !net->mask) {
+    if (!net->sizes || !net->layers) {
         ann_net_destroy(net);
         return ANN_E_NOMEM;
     }
     memcpy(net->sizes, sizes, (size_t)n_sizes * sizeof *sizes);
-    int64_t P = 0, S = 0, hidden_width = 0;
+    int64_t P = 0, S = 0;
     for (int l = 0; l < L; l++) {
         layer_info *li = &net->layers[l];
         li->n_in = sizes[l];
@@ -88,7 +86,6 @@ int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchno
             li->run_var = S + li->n_out;
             S += 2 * (int64_t)li->n_out;
         }
-        if (li->hidden) hidden_width += li->n_out;
         if (P > ((int64_t)1 << 34)) {   /* 64 GiB of weights: surely a mistake */
             ann_net_destroy(net);
             return ANN_E_SIZE;
@@ -99,9 +96,7 @@ int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchno
     net->params = ann__calloc((size_t)P, sizeof(float));
     net->grads = ann__calloc((size_t)P, sizeof(float));
     net->state = ann__calloc((size_t)(S > 0 ? S : 1), sizeof(float));
-    net->bn_mean = ann__calloc((size_t)(hidden_width > 0 ? hidden_width : 1), sizeof(float));
-    net->bn_var = ann__calloc((size_t)(hidden_width > 0 ? hidden_width : 1), sizeof(float));
-    if (!net->params || !net->grads || !net->state || !net->bn_mean || !net->bn_var) {
+    if (!net->params || !net->grads || !net->state) {
         ann_net_destroy(net);
         return ANN_E_NOMEM;
     }
@@ -111,34 +106,22 @@ int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchno
     return ANN_OK;
 }
 
-/* The per-batch buffers that ensure_capacity() sizes. */
-static void free_workspace(ann_net *net)
-{
-    free(net->work);
-    free(net->mask_work);
-    free(net->labels);
-}
+static void work_free(net_work *w);
 
 void ann_net_destroy(ann_net *net)
 {
     if (!net) return;
     free(net->sizes);
     free(net->layers);
-    free(net->act);
-    free(net->dact);
-    free(net->xhat);
-    free(net->mask);
     free(net->params);
     free(net->grads);
     free(net->state);
     free(net->opt_m);
     free(net->opt_v);
-    free(net->bn_mean);
-    free(net->bn_var);
     free(net->col_norm);
     free(net->in_mean);
     free(net->in_std);
-    free_workspace(net);
+    work_free(&net->work);
     free(net);
 }
 
@@ -205,52 +188,89 @@ int ann_net_init(ann_net *net, uint64_t seed)
     return ANN_OK;
 }
 
-/* Make the workspace hold at least `rows` rows. Allocates only when it must grow. */
-static int ensure_capacity(ann_net *net, int rows)
+/* ---- the buffers of a pass ------------------------------------------------------------------
+ *
+ * A training pass uses the network's own net_work (net->work), grown when a larger batch
+ * first arrives, so the training loop never allocates once a batch size has been seen. An
+ * inference pass (ann_net_predict) brings its own, for ANN_PREDICT_BLOCK rows at most, so that
+ * passes on one network can run at the same time: the forward pass below only reads the
+ * network (its argument is const) and writes nothing but its net_work. */
+
+static void work_free(net_work *w)
 {
-    if (rows <= net->cap) return ANN_OK;
-    int64_t per_row = 0, mask_per_row = 0;
-    for (int l = 0; l <= net->L; l++) {
-        per_row += 2 * (int64_t)net->sizes[l];
-        if (l > 0 && l < net->L) {
+    free(w->act);
+    free(w->dact);
+    free(w->xhat);
+    free(w->mask);
+    free(w->labels);
+    free(w->bn_mean);
+    free(w->bn_var);
+    free(w->floats);
+    free(w->bytes);
+    memset(w, 0, sizeof *w);
+}
+
+/*
+ * Make w hold `rows` rows of the buffers of a pass: act for every pass; in training also dact,
+ * xhat (batch-normalized layers), mask (layers with dropout), labels and the batch statistics.
+ * Per row that is sum_l sizes[l] floats for inference, 2 sum_l sizes[l] + the batch-normalized
+ * widths for training (and a byte per unit with dropout). Allocates only when it must grow;
+ * out of memory leaves w as it was.
+ */
+static int work_reserve(net_work *w, const ann_net *net, int rows, int training)
+{
+    if (rows <= w->cap) return ANN_OK;
+    const int L = net->L;
+    int64_t per_row = 0, mask_per_row = 0, hidden_width = 0;
+    for (int l = 0; l <= L; l++) {
+        per_row += (training ? 2 : 1) * (int64_t)net->sizes[l];
+        if (training && l > 0 && l < L) {
             if (net->batchnorm) per_row += net->sizes[l];
             if (net->dropout > 0.0f) mask_per_row += net->sizes[l];
+            hidden_width += net->sizes[l];
         }
     }
     if ((double)per_row * rows * sizeof(float) > 1e12) return ANN_E_SIZE;
-    float *work = ann__malloc((size_t)(per_row * rows) * sizeof(float));
-    uint8_t *mask_work = ann__malloc((size_t)(mask_per_row * rows + 1));
-    int32_t *labels = ann__malloc((size_t)rows * sizeof(int32_t));
-    if (!work || !labels || !mask_work) {
-        free(work);
-        free(labels);
-        free(mask_work);
+    net_work fresh = {0};
+    fresh.cap = rows;
+    fresh.act = ann__calloc((size_t)L + 1, sizeof *fresh.act);
+    fresh.floats = ann__malloc((size_t)(per_row * rows) * sizeof(float));
+    int ok = fresh.act && fresh.floats;
+    if (training) {
+        fresh.dact = ann__calloc((size_t)L + 1, sizeof *fresh.dact);
+        fresh.xhat = ann__calloc((size_t)L + 1, sizeof *fresh.xhat);
+        fresh.mask = ann__calloc((size_t)L + 1, sizeof *fresh.mask);
+        fresh.labels = ann__malloc((size_t)rows * sizeof(int32_t));
+        fresh.bn_mean = ann__malloc((size_t)(hidden_width + 1) * sizeof(float));
+        fresh.bn_var = ann__malloc((size_t)(hidden_width + 1) * sizeof(float));
+        fresh.bytes = ann__malloc((size_t)(mask_per_row * rows + 1));
+        ok = ok && fresh.dact && fresh.xhat && fresh.mask && fresh.labels && fresh.bn_mean &&
+             fresh.bn_var && fresh.bytes;
+    }
+    if (!ok) {
+        work_free(&fresh);
         return ANN_E_NOMEM;
     }
-    free_workspace(net);
-    net->work = work;
-    net->mask_work = mask_work;
-    net->labels = labels;
-    net->cap = rows;
-    float *p = work;
-    uint8_t *m = mask_work;
-    for (int l = 0; l <= net->L; l++) {
-        size_t block = (size_t)rows * net->sizes[l];
-        net->act[l] = p;
+    float *p = fresh.floats;
+    uint8_t *m = fresh.bytes;
+    for (int l = 0; l <= L; l++) {
+        const size_t block = (size_t)rows * net->sizes[l];
+        fresh.act[l] = p;
         p += block;
-        net->dact[l] = p;
+        if (!training) continue;
+        fresh.dact[l] = p;
         p += block;
-        net->xhat[l] = NULL;
-        net->mask[l] = NULL;
-        if (l > 0 && l < net->L && net->batchnorm) {
-            net->xhat[l] = p;
+        if (l > 0 && l < L && net->batchnorm) {
+            fresh.xhat[l] = p;
             p += block;
         }
-        if (l > 0 && l < net->L && net->dropout > 0.0f) {
-            net->mask[l] = m;
+        if (l > 0 && l < L && net->dropout > 0.0f) {
+            fresh.mask[l] = m;
             m += block;
         }
     }
+    work_free(w);
+    *w = fresh;
     return ANN_OK;
 }
 
@@ -370,13 +390,12 @@ int ann_net_set_fused(ann_net *net, int fused)
 
 /* ---- a batch in ------------------------------------------------------------------------ */
 
-/* Read B rows of data (rows idx[r], or first..first+B-1 when idx is NULL) into act[0]
- * (B, D): uint8 pixels as x / 255 (ann_gather_u8's loop, ops.c), float32 features as they
- * are (ann_gather_f32's), then the network's input standardisation, if it has one. */
-static int load_rows(ann_net *net, const ann_data *data, const int32_t *idx, int64_t first,
-                     int B)
+/* Read B rows of data (rows idx[r], or first..first+B-1 when idx is NULL) into x (B, D):
+ * uint8 pixels as x / 255 (ann_gather_u8's loop, ops.c), float32 features as they are
+ * (ann_gather_f32's), then the network's input standardisation, if it has one. */
+static int load_rows(float *x, const ann_net *net, const ann_data *data, const int32_t *idx,
+                     int64_t first, int B)
 {
-    float *x = net->act[0];                             /* (B, D) */
     int D = net->sizes[0], status;
     switch (data->type) {
     case ANN_U8:
@@ -396,7 +415,7 @@ static int load_rows(ann_net *net, const ann_data *data, const int32_t *idx, int
     return status;
 }
 
-/* Offset of hidden layer l's batch statistics in bn_mean / bn_var. */
+/* Offset of hidden layer l's batch statistics in a net_work's bn_mean / bn_var. */
 static int64_t stats_offset(const ann_net *net, int l)
 {
     int64_t off = 0;
@@ -420,13 +439,14 @@ static int64_t count_correct(const float *logits, const int32_t *labels, int B, 
     return hits;
 }
 
-/* Bring in B rows of data (rows idx[r], or first + r when idx is NULL) for layer 0 and, when
- * data has labels, theirs into out_labels (B). Validates every index and label. */
-static int load_batch(ann_net *net, const ann_data *data, const int32_t *idx, int64_t first,
-                      int B, int32_t *out_labels)
+/* Bring in B rows of data (rows idx[r], or first + r when idx is NULL) as x (B, D), the input
+ * of layer 0, and, when data has labels, theirs into out_labels (B). Validates every index and
+ * label. */
+static int load_batch(float *x, int32_t *out_labels, const ann_net *net, const ann_data *data,
+                      const int32_t *idx, int64_t first, int B)
 {
     int K = net->sizes[net->L];
-    int status = load_rows(net, data, idx, first, B);
+    int status = load_rows(x, net, data, idx, first, B);
     if (status != ANN_OK || !data->labels) return status;
     for (int r = 0; r < B; r++) {
         out_labels[r] = data->labels[idx ? idx[r] : first + r];
@@ -445,59 +465,63 @@ static int load_batch(ann_net *net, const ann_data *data, const int32_t *idx, in
  *   4. update: the optimizer moves every parameter against its gradient
  *   5. (only with ann_net_set_max_norm) the max-norm projection of the updated weights
  * Each function below is one of these steps for one layer, written the plain way: it calls the
- * op of ops.c that ann.h documents, and leaves every gradient in net->grads. */
+ * op of ops.c that ann.h documents, and leaves every gradient in net->grads. Activations and
+ * their gradients live in the pass's net_work w (act, dact, ...). The forward functions take
+ * the network as const: a forward pass, in training too, only reads it (commit_forward,
+ * after the loss, moves what training moves). */
 
 /* Step 1, batch norm of hidden layer l, in place on z (B, n_out). In training it normalises
  * with the batch statistics and keeps xhat and the batch mean and variance, for the backward
- * pass and for batchnorm_update_running (below); at inference it uses the running statistics. */
-static int batchnorm_forward(ann_net *net, int l, int B, int training)
+ * pass and for commit_forward (below); at inference it uses the running statistics. */
+static int batchnorm_forward(const ann_net *net, net_work *w, int l, int B, int training)
 {
     const layer_info *li = &net->layers[l];
-    float *z = net->act[l + 1];                         /* (B, n_out) */
+    float *z = w->act[l + 1];                           /* (B, n_out) */
     const float *gamma = net->params + li->gamma, *beta = net->params + li->beta;
     const float *run_mean = net->state + li->run_mean, *run_var = net->state + li->run_var;
     if (!training)
         return ann_batchnorm_inference(z, z, gamma, beta, run_mean, run_var, B, li->n_out,
                                        ANN_BN_EPS);
-    float *mean = net->bn_mean + stats_offset(net, l);
-    float *var = net->bn_var + stats_offset(net, l);
-    return ann_batchnorm_forward(z, net->xhat[l + 1], mean, var, z, gamma, beta, B, li->n_out,
+    float *mean = w->bn_mean + stats_offset(net, l);   /* (n_out) */
+    float *var = w->bn_var + stats_offset(net, l);     /* (n_out) */
+    return ann_batchnorm_forward(z, w->xhat[l + 1], mean, var, z, gamma, beta, B, li->n_out,
                                  ANN_BN_EPS);
 }
 
 /* Step 1, dropout after hidden layer l's ReLU, in place: only in training, only if it is on.
  * The keep mask is kept for the backward pass. (Not static: net_fused.c reuses it.) */
-int ann__net_dropout_forward(ann_net *net, int l, int B, int training)
+int ann__net_dropout_forward(const ann_net *net, net_work *w, int l, int B, int training)
 {
-    if (!training || !net->mask[l + 1]) return ANN_OK;
-    float *y = net->act[l + 1];                         /* (B, n_out) */
-    return ann_dropout_forward(y, net->mask[l + 1], y, (int64_t)B * net->layers[l].n_out,
-                               net->dropout, &net->batch_rng);
+    if (!training || !w->mask[l + 1]) return ANN_OK;
+    float *y = w->act[l + 1];                           /* (B, n_out) */
+    return ann_dropout_forward(y, w->mask[l + 1], y, (int64_t)B * net->layers[l].n_out,
+                               net->dropout, &w->dropout_rng);
 }
 
 /* Step 1 for layer l: act[l + 1] (B, n_out) from act[l] (B, n_in). */
-static int layer_forward(ann_net *net, int l, int B, int training)
+static int layer_forward(const ann_net *net, net_work *w, int l, int B, int training)
 {
     const layer_info *li = &net->layers[l];
-    float *z = net->act[l + 1];                         /* (B, n_out) */
-    int status = ann_dense_forward(z, net->act[l], net->params + li->w, net->params + li->b,
+    float *z = w->act[l + 1];                           /* (B, n_out) */
+    int status = ann_dense_forward(z, w->act[l], net->params + li->w, net->params + li->b,
                                    B, li->n_in, li->n_out);
     if (status != ANN_OK || !li->hidden) return status; /* the top layer's z are the logits */
-    if (li->gamma >= 0) status = batchnorm_forward(net, l, B, training);
+    if (li->gamma >= 0) status = batchnorm_forward(net, w, l, B, training);
     if (status == ANN_OK) status = ann_relu_forward(z, z, (int64_t)B * li->n_out);
-    if (status == ANN_OK) status = ann__net_dropout_forward(net, l, B, training);
+    if (status == ANN_OK) status = ann__net_dropout_forward(net, w, l, B, training);
     return status;
 }
 
-/* Step 2: *loss = mean cross-entropy of the B rows against net->labels, and
+/* Step 2: *loss = mean cross-entropy of the B rows against w->labels, and
  * dact[L] (B, K) = dLoss/dlogits = (softmax(logits) - onehot(labels)) / B.
  * (Softmax and cross-entropy are one op because their joint gradient is that simple p - y;
  * see ops.c.) *correct, if asked for, counts the rows whose argmax is the label. */
-static int loss_forward_backward(ann_net *net, int B, double *loss, int64_t *correct)
+static int loss_forward_backward(const ann_net *net, net_work *w, int B, double *loss,
+                                 int64_t *correct)
 {
     int L = net->L, K = net->sizes[L];
-    if (correct) *correct = count_correct(net->act[L], net->labels, B, K);
-    return ann_softmax_cross_entropy(net->dact[L], NULL, loss, net->act[L], net->labels, B, K);
+    if (correct) *correct = count_correct(w->act[L], w->labels, B, K);
+    return ann_softmax_cross_entropy(w->dact[L], NULL, loss, w->act[L], w->labels, B, K);
 }
 
 /*
@@ -507,16 +531,16 @@ static int loss_forward_backward(ann_net *net, int B, double *loss, int64_t *cor
  *   - the running averages of each batch-normalized layer, toward this batch's statistics
  *     (momentum m = ANN_BN_MOMENTUM, as PyTorch, with the unbiased variance var B / (B - 1)):
  *       running_mean += m (mean - running_mean)      running_var += m (var B/(B-1) - running_var)
- *   - the dropout stream, to where this batch's masks left it (batch_rng)
+ *   - the dropout stream, to where this batch's masks left it (w->dropout_rng)
  *   - the augmentation step count, past this batch
  */
-static void commit_forward(ann_net *net, int B)
+static void commit_forward(ann_net *net, const net_work *w, int B)
 {
     for (int l = 0; l < net->L; l++) {
         const layer_info *li = &net->layers[l];
         if (li->gamma < 0) continue;
-        const float *mean = net->bn_mean + stats_offset(net, l);      /* (n_out) */
-        const float *var = net->bn_var + stats_offset(net, l);        /* (n_out) */
+        const float *mean = w->bn_mean + stats_offset(net, l);        /* (n_out) */
+        const float *var = w->bn_var + stats_offset(net, l);          /* (n_out) */
         float *run_mean = net->state + li->run_mean, *run_var = net->state + li->run_var;
         float unbias = B > 1 ? (float)B / (float)(B - 1) : 1.0f;
         for (int j = 0; j < li->n_out; j++) {
@@ -524,40 +548,40 @@ static void commit_forward(ann_net *net, int B)
             run_var[j] += ANN_BN_MOMENTUM * (var[j] * unbias - run_var[j]);
         }
     }
-    net->dropout_rng = net->batch_rng;
+    net->dropout_rng = w->dropout_rng;
     if (net->augment) net->aug_step++;
 }
 
 /* Step 3 through the nonlinear part of hidden layer l: turns g = dact[l + 1] (B, n_out), the
  * gradient of the layer's output, in place into dLoss/dz, back through dropout, ReLU and batch
  * norm (whose dgamma, dbeta go to grads). (Not static: net_fused.c reuses it.) */
-int ann__net_activation_backward(ann_net *net, int l, int B)
+int ann__net_activation_backward(ann_net *net, net_work *w, int l, int B)
 {
     const layer_info *li = &net->layers[l];
-    float *g = net->dact[l + 1];                        /* (B, n_out) */
+    float *g = w->dact[l + 1];                          /* (B, n_out) */
     int64_t count = (int64_t)B * li->n_out;
     int status = ANN_OK;
-    if (net->mask[l + 1])
-        status = ann_dropout_backward(g, g, net->mask[l + 1], count, net->dropout);
+    if (w->mask[l + 1])
+        status = ann_dropout_backward(g, g, w->mask[l + 1], count, net->dropout);
     /* The ReLU mask comes from the stored output; where dropout zeroed a unit its gradient is
      * already 0, so the post-dropout output gives the same mask. */
-    if (status == ANN_OK) status = ann_relu_backward(g, g, net->act[l + 1], count);
+    if (status == ANN_OK) status = ann_relu_backward(g, g, w->act[l + 1], count);
     if (status == ANN_OK && li->gamma >= 0)
         status = ann_batchnorm_backward(g, net->grads + li->gamma, net->grads + li->beta, g,
-                                        net->xhat[l + 1], net->bn_var + stats_offset(net, l),
+                                        w->xhat[l + 1], w->bn_var + stats_offset(net, l),
                                         net->params + li->gamma, B, li->n_out, ANN_BN_EPS);
     return status;
 }
 
 /* Step 3 for layer l: from dact[l + 1], the layer's dW and db into grads and, below the first
  * layer, dact[l] (B, n_in) = the gradient of its input. */
-static int layer_backward(ann_net *net, int l, int B)
+static int layer_backward(ann_net *net, net_work *w, int l, int B)
 {
     const layer_info *li = &net->layers[l];
-    int status = li->hidden ? ann__net_activation_backward(net, l, B) : ANN_OK;
+    int status = li->hidden ? ann__net_activation_backward(net, w, l, B) : ANN_OK;
     if (status != ANN_OK) return status;
-    return ann_dense_backward(l > 0 ? net->dact[l] : NULL, net->grads + li->w,
-                              net->grads + li->b, net->dact[l + 1], net->act[l],
+    return ann_dense_backward(l > 0 ? w->dact[l] : NULL, net->grads + li->w,
+                              net->grads + li->b, w->dact[l + 1], w->act[l],
                               net->params + li->w, B, li->n_in, li->n_out);
 }
 
@@ -636,30 +660,31 @@ static int max_norm_project(ann_net *net)
 /* Step 1 for every layer: act[1..L] from act[0] for B rows.
  * Speed-up: with net->fused, a hidden layer without batch norm runs
  * ann__net_layer_forward_bias_relu (net_fused.c) instead of layer_forward: the same bits. */
-static int forward(ann_net *net, int B, int training)
+static int forward(const ann_net *net, net_work *w, int B, int training)
 {
     for (int l = 0; l < net->L; l++) {
         const layer_info *li = &net->layers[l];
         int status = net->fused && li->hidden && li->gamma < 0
-                         ? ann__net_layer_forward_bias_relu(net, l, B, training)
-                         : layer_forward(net, l, B, training);
+                         ? ann__net_layer_forward_bias_relu(net, w, l, B, training)
+                         : layer_forward(net, w, l, B, training);
         if (status != ANN_OK) return status;
     }
     return ANN_OK;
 }
 
 /* Step 3 for every layer, from the top. */
-static int backward(ann_net *net, int B)
+static int backward(ann_net *net, net_work *w, int B)
 {
     for (int l = net->L - 1; l >= 0; l--) {
-        int status = layer_backward(net, l, B);
+        int status = layer_backward(net, w, l, B);
         if (status != ANN_OK) return status;
     }
     return ANN_OK;
 }
 
-/* Checks the arguments of a training call, loads its B rows and labels into act[0] and
- * net->labels, and readies its dropout stream (batch_rng, a copy: see commit_forward). */
+/* Checks the arguments of a training call, loads its B rows and labels into the network's
+ * own net_work (act[0], labels) and gives the batch a copy of the dropout stream to draw from
+ * (see commit_forward). */
 static int begin_batch(ann_net *net, double *loss, const ann_data *data, const int32_t *idx,
                        int B)
 {
@@ -669,24 +694,25 @@ static int begin_batch(ann_net *net, double *loss, const ann_data *data, const i
      * into the running variance, mis-normalising every later prediction (PyTorch refuses
      * it too). The training loop merges a lone last row into the batch before it. */
     if (B < 2 && net->batchnorm && net->L > 1) return ANN_E_SIZE;
-    int status = ensure_capacity(net, B);
+    net_work *w = &net->work;
+    int status = work_reserve(w, net, B, 1);
     if (status != ANN_OK) return status;
-    status = load_batch(net, data, idx, 0, B, net->labels);
-    net->batch_rng = net->dropout_rng;
+    status = load_batch(w->act[0], w->labels, net, data, idx, 0, B);
+    w->dropout_rng = net->dropout_rng;
     if (status != ANN_OK || !net->augment) return status;
     /* the training batch has just been gathered: the one place augmentation happens */
-    return ann_augment_batch(net->act[0], &net->aug, net->aug_step, B, net->aug_h, net->aug_w);
+    return ann_augment_batch(w->act[0], &net->aug, net->aug_step, B, net->aug_h, net->aug_w);
 }
 
 int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
                              const ann_data *data, const int32_t *idx, int B)
 {
     int status = begin_batch(net, loss, data, idx, B);
-    if (status == ANN_OK) status = forward(net, B, 1);
-    if (status == ANN_OK) status = loss_forward_backward(net, B, loss, correct);
+    if (status == ANN_OK) status = forward(net, &net->work, B, 1);
+    if (status == ANN_OK) status = loss_forward_backward(net, &net->work, B, loss, correct);
     if (status != ANN_OK) return status;        /* the network is as it was */
-    commit_forward(net, B);
-    status = backward(net, B);
+    commit_forward(net, &net->work, B);
+    status = backward(net, &net->work, B);
     if (status == ANN_OK) status = l2_forward_backward(net, loss);
     return status;
 }
@@ -696,17 +722,18 @@ int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
 {
     if (!net) return ANN_E_NULL;
     if (!(lr >= 0.0f) || !isfinite(lr)) return ANN_E_ARG;
+    net_work *w = &net->work;
     int status = begin_batch(net, loss, data, idx, B);
-    if (status == ANN_OK) status = forward(net, B, 1);
-    if (status == ANN_OK) status = loss_forward_backward(net, B, loss, correct);
+    if (status == ANN_OK) status = forward(net, w, B, 1);
+    if (status == ANN_OK) status = loss_forward_backward(net, w, B, loss, correct);
     if (status != ANN_OK) return status;        /* a NaN loss leaves the network as it was */
-    commit_forward(net, B);
+    commit_forward(net, w, B);
     if (net->fused && net->opt_kind == ANN_SGD && net->l2 == 0.0f && lr > 0.0f) {
         /* speed-up: steps 3 and 4 in one pass, ann__net_backward_sgd (net_fused.c), equal to
          * the three lines below up to float32 rounding */
-        status = ann__net_backward_sgd(net, B, lr);
+        status = ann__net_backward_sgd(net, w, B, lr);
     } else {
-        status = backward(net, B);
+        status = backward(net, w, B);
         if (status == ANN_OK) status = l2_forward_backward(net, loss);
         if (status == ANN_OK) status = update(net, lr);
     }
@@ -716,53 +743,58 @@ int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
 
 /* ---- inference ------------------------------------------------------------------------- */
 
-/* From logits act[L] (rows, K): probabilities, argmax classes, and loss / hits against labels. */
-static int finish_block(ann_net *net, float *probs, int32_t *classes, double *loss_sum,
-                        int64_t *correct, const int32_t *block_labels, int rows)
+/* The labels finish_block gives the loss kernel when the data has none: any valid label gives
+ * the same probabilities. */
+static const int32_t no_labels[ANN_PREDICT_BLOCK];
+
+/* From the logits act[L] (rows, K) of w: probabilities, argmax classes, and loss / hits
+ * against labels. */
+static int finish_block(float *probs, int32_t *classes, double *loss_sum, int64_t *correct,
+                        const ann_net *net, const net_work *w, const int32_t *block_labels,
+                        int rows)
 {
     int K = net->sizes[net->L];
-    const float *logits = net->act[net->L];               /* (rows, K) */
+    const float *logits = w->act[net->L];               /* (rows, K) */
     for (int r = 0; r < rows; r++) {
         int best = argmax(logits + (size_t)r * K, K);
         if (classes) classes[r] = best;
         if (correct && block_labels && best == block_labels[r]) (*correct)++;
     }
     if (!probs && !(loss_sum && block_labels)) return ANN_OK;
-    /* The fused kernel needs labels; without them any valid label gives the same probs. */
-    const int32_t *lab = block_labels;
-    if (!lab) {
-        memset(net->labels, 0, (size_t)rows * sizeof(int32_t));
-        lab = net->labels;
-    }
     double mean = 0.0;
-    int status = ann_softmax_cross_entropy(NULL, probs, &mean, logits, lab, rows, K);
+    int status = ann_softmax_cross_entropy(NULL, probs, &mean, logits,
+                                           block_labels ? block_labels : no_labels, rows, K);
     if (status != ANN_OK) return status;
     if (loss_sum && block_labels) *loss_sum += mean * rows;
     return ANN_OK;
 }
 
+/* Reads the network and writes only its own buffers (one net_work of at most
+ * ANN_PREDICT_BLOCK rows, allocated here) and the caller's outputs: calls on one network may
+ * run at the same time (ann.h). */
 int ann_net_predict(ann_net *net, float *probs, int32_t *classes,
                     double *loss_sum, int64_t *correct,
                     const ann_data *data, const int32_t *idx, int64_t n)
 {
     if (!net || !data || !data->features) return ANN_E_NULL;
     if (n < 1 || data->N < 1 || (!idx && n > data->N)) return ANN_E_SIZE;
-    int status = ensure_capacity(net, ANN_PREDICT_BLOCK);
+    net_work w = {0};
+    int status = work_reserve(&w, net, (int)(n < ANN_PREDICT_BLOCK ? n : ANN_PREDICT_BLOCK), 0);
     if (status != ANN_OK) return status;
     int K = net->sizes[net->L];
     if (loss_sum) *loss_sum = 0.0;
     if (correct) *correct = 0;
     int32_t block_labels[ANN_PREDICT_BLOCK];
-    for (int64_t start = 0; start < n; start += ANN_PREDICT_BLOCK) {
+    for (int64_t start = 0; start < n && status == ANN_OK; start += ANN_PREDICT_BLOCK) {
         int rows = (int)(n - start < ANN_PREDICT_BLOCK ? n - start : ANN_PREDICT_BLOCK);
-        status = load_batch(net, data, idx ? idx + start : NULL, start, rows, block_labels);
-        if (status != ANN_OK) return status;
-        status = forward(net, rows, 0);
+        status = load_batch(w.act[0], block_labels, net, data, idx ? idx + start : NULL, start,
+                            rows);
+        if (status == ANN_OK) status = forward(net, &w, rows, 0);
         if (status == ANN_OK)
-            status = finish_block(net, probs ? probs + start * K : NULL,
-                                  classes ? classes + start : NULL, loss_sum, correct,
+            status = finish_block(probs ? probs + start * K : NULL,
+                                  classes ? classes + start : NULL, loss_sum, correct, net, &w,
                                   data->labels ? block_labels : NULL, rows);
-        if (status != ANN_OK) return status;
     }
-    return ANN_OK;
+    work_free(&w);
+    return status;
 }

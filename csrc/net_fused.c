@@ -20,15 +20,16 @@
  * writing the (B, n_out) output once. Same arithmetic in the same order, so the same bits
  * (tests/test_fused_plain.py, test_fused_and_plain_paths_agree_bit_for_bit). Dropout follows as
  * in layer_forward. */
-int ann__net_layer_forward_bias_relu(ann_net *net, int l, int B, int training)
+int ann__net_layer_forward_bias_relu(const ann_net *net, net_work *w, int l, int B,
+                                     int training)
 {
     const layer_info *li = &net->layers[l];
-    float *z = net->act[l + 1];                         /* (B, n_out) */
-    int status = ann_sgemm(0, 0, B, li->n_out, li->n_in, net->act[l], li->n_in,
+    float *z = w->act[l + 1];                           /* (B, n_out) */
+    int status = ann_sgemm(0, 0, B, li->n_out, li->n_in, w->act[l], li->n_in,
                            net->params + li->w, li->n_out, 0.0f, z, li->n_out);
     if (status != ANN_OK) return status;
     ann__bias_relu(z, net->params + li->b, B, li->n_out);
-    return ann__net_dropout_forward(net, l, B, training);
+    return ann__net_dropout_forward(net, w, l, B, training);
 }
 
 /*
@@ -45,30 +46,30 @@ int ann__net_layer_forward_bias_relu(ann_net *net, int l, int B, int training)
  * dW: L2 adds l2 W to it, and momentum and Adam keep per-parameter state that needs each
  * gradient.
  */
-static int layer_backward_sgd(ann_net *net, int l, int B, float lr)
+static int layer_backward_sgd(ann_net *net, net_work *w, int l, int B, float lr)
 {
     const layer_info *li = &net->layers[l];
     const int n_in = li->n_in, n_out = li->n_out;
     float *W = net->params + li->w, *b = net->params + li->b, *db = net->grads + li->b;
-    float *dy = net->dact[l + 1];                       /* (B, n_out) */
-    int status = li->hidden ? ann__net_activation_backward(net, l, B) : ANN_OK;
+    float *dy = w->dact[l + 1];                         /* (B, n_out) */
+    int status = li->hidden ? ann__net_activation_backward(net, w, l, B) : ANN_OK;
     if (status == ANN_OK && l > 0)
-        status = ann_sgemm(0, 1, B, n_in, n_out, dy, n_out, W, n_out, 0.0f, net->dact[l], n_in);
+        status = ann_sgemm(0, 1, B, n_in, n_out, dy, n_out, W, n_out, 0.0f, w->dact[l], n_in);
     if (status != ANN_OK) return status;
     ann__sum_rows(db, dy, B, n_out);
     /* b, then gamma and beta if the layer has them, sit side by side after W */
     status = ann_sgd_update(b, db, (li->gamma >= 0 ? 3 : 1) * (int64_t)n_out, lr);
     if (status != ANN_OK) return status;
     for (int64_t i = 0; i < (int64_t)B * n_out; i++) dy[i] *= -lr;
-    return ann_sgemm(1, 0, n_in, n_out, B, net->act[l], n_in, dy, n_out, 1.0f, W, n_out);
+    return ann_sgemm(1, 0, n_in, n_out, B, w->act[l], n_in, dy, n_out, 1.0f, W, n_out);
 }
 
 /* Replaces backward, l2_forward_backward (nothing to do: l2 == 0) and update of net.c's
  * ann_net_train_step: steps 3 and 4 for every layer, from the top, by layer_backward_sgd. */
-int ann__net_backward_sgd(ann_net *net, int B, float lr)
+int ann__net_backward_sgd(ann_net *net, net_work *w, int B, float lr)
 {
     for (int l = net->L - 1; l >= 0; l--) {
-        int status = layer_backward_sgd(net, l, B, lr);
+        int status = layer_backward_sgd(net, w, l, B, lr);
         if (status != ANN_OK) return status;
     }
     return ANN_OK;

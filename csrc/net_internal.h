@@ -20,6 +20,29 @@ typedef struct {
     int hidden;                 /* 1 for every layer but the last */
 } layer_info;
 
+/*
+ * The per-row buffers of one pass over up to `cap` rows. A training pass needs them all and
+ * uses the network's own (net->work); an inference pass needs only act and brings its own, so
+ * that passes on one network can run at the same time (ann_net_predict).
+ */
+typedef struct {
+    int cap;                    /* rows the buffers hold (0: none yet) */
+    float **act;                /* (L + 1): act[0] (cap, D) the inputs, act[l+1] (cap, sizes[l+1])
+                                 * layer l's output (after ReLU and dropout; logits on top) */
+    float **dact;               /* (L + 1), training: dact[l] (cap, sizes[l]) = dLoss/dact[l] */
+    float **xhat;               /* (L + 1), training: xhat[l+1] (cap, sizes[l+1]) the normalized
+                                 * z of a batch-normalized layer, else NULL */
+    uint8_t **mask;             /* (L + 1), training: mask[l+1] (cap, sizes[l+1]) the dropout
+                                 * keep flags of a layer with dropout, else NULL */
+    int32_t *labels;            /* (cap), training: the labels of the batch */
+    float *bn_mean, *bn_var;    /* (sum of hidden widths), training: the batch statistics of
+                                 * each batch-normalized layer */
+    uint64_t dropout_rng;       /* training: the dropout stream as this batch draws from it;
+                                 * the network's moves on to it only after a finite loss */
+    float *floats;              /* the one allocation behind act, dact and xhat */
+    uint8_t *bytes;             /* the one behind mask */
+} net_work;
+
 struct ann_net {
     int L;
     int32_t *sizes;             /* (L + 1) */
@@ -29,8 +52,6 @@ struct ann_net {
     int64_t P, S;
     float *params, *grads;      /* (P) each */
     float *state;               /* (S) batch-norm running mean and variance */
-    float *bn_mean, *bn_var;    /* (sum of hidden widths) batch statistics of the last training
-                                 * forward, kept for its backward pass */
     /* settings (ann_net_set_*) */
     int opt_kind;
     float momentum, beta1, beta2, eps, l2;
@@ -45,26 +66,16 @@ struct ann_net {
     ann_augment aug;
     int aug_h, aug_w;           /* the image shape, aug_h * aug_w = sizes[0] */
     int64_t aug_step;           /* training batches distorted since ann_net_set_augment */
-    /* workspace for `cap` rows */
-    int cap;
-    float *work;
-    float **act;                /* (L + 1): act[0] (cap, D) inputs, act[l+1] (cap, sizes[l+1])
-                                 * the output of layer l (after ReLU and dropout; logits on top) */
-    float **dact;               /* (L + 1): dact[l] (cap, sizes[l]) = dLoss/dact[l] */
-    float **xhat;               /* (L + 1): xhat[l+1] (cap, sizes[l+1]) normalized z, if BN */
-    uint8_t **mask;             /* (L + 1): mask[l+1] (cap, sizes[l+1]) dropout keep flags */
-    uint8_t *mask_work;
-    int32_t *labels;            /* (cap) */
-    uint64_t batch_rng;         /* the dropout stream as the current training batch draws from
-                                 * it; dropout_rng moves on to it only after a finite loss */
+    net_work work;              /* the buffers of a training pass */
 };
 
 /* Textbook steps of net.c that the speed-ups reuse as they are. */
-int ann__net_dropout_forward(ann_net *net, int l, int B, int training);
-int ann__net_activation_backward(ann_net *net, int l, int B);
+int ann__net_dropout_forward(const ann_net *net, net_work *w, int l, int B, int training);
+int ann__net_activation_backward(ann_net *net, net_work *w, int l, int B);
 
 /* The speed-ups (net_fused.c), each equal to textbook steps of net.c, as said there. */
-int ann__net_layer_forward_bias_relu(ann_net *net, int l, int B, int training);
-int ann__net_backward_sgd(ann_net *net, int B, float lr);
+int ann__net_layer_forward_bias_relu(const ann_net *net, net_work *w, int l, int B,
+                                     int training);
+int ann__net_backward_sgd(ann_net *net, net_work *w, int B, float lr);
 
 #endif
