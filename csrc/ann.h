@@ -19,6 +19,15 @@
  * Argument order, everywhere: outputs first, then inputs, then sizes.
  * Every entry point returns an int status: ANN_OK (0) or one of the codes below, which
  * ann_strerror() turns into text. Nothing here exits, aborts or asserts on what a caller passes.
+ *
+ * Denormals: the core computes with denormal floats (magnitude below FLT_MIN = 2^-126) flushed
+ * to zero, on x86 (SSE: MXCSR flush-to-zero and denormals-are-zero) and aarch64 (FPCR.FZ): a
+ * result that small is 0, and so is such an operand. Its own threads always run that way; the
+ * caller's thread does inside each entry point that computes, which then gives the caller its
+ * own floating-point mode back, so the caller's arithmetic keeps IEEE gradual underflow. Other
+ * targets keep gradual underflow. The float64 reference backend (ann/_reference.py) does not
+ * flush. Why: a long Adam run fills its first moment with denormals, which many CPUs handle
+ * on a slow path (docs/denormals.md).
  */
 #ifndef ANN_H
 #define ANN_H

@@ -54,6 +54,7 @@
  */
 #include "ann.h"
 #include "internal.h"
+#include "platform.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -307,13 +308,21 @@ static int augment_batch(float *x, const ann_augment *params, int64_t step, int 
     return status;
 }
 
+/* Both run with denormals flushed to zero on every thread, as the pool's workers do, and give
+ * the caller back its own floating-point mode (platform.h). */
 int ann_augment_batch(float *x, const ann_augment *params, int64_t step, int B, int H, int W)
 {
-    return augment_batch(x, params, step, B, H, W, 1);
+    const ann__fpmode fp = ann__flush_denormals();
+    const int status = augment_batch(x, params, step, B, H, W, 1);
+    ann__restore_fpmode(fp);
+    return status;
 }
 
 int ann_augment_batch_naive(float *x, const ann_augment *params, int64_t step, int B, int H,
                             int W)
 {
-    return augment_batch(x, params, step, B, H, W, 0);
+    const ann__fpmode fp = ann__flush_denormals();
+    const int status = augment_batch(x, params, step, B, H, W, 0);
+    ann__restore_fpmode(fp);
+    return status;
 }

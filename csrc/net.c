@@ -33,6 +33,7 @@
 #include "ann.h"
 #include "internal.h"
 #include "net_internal.h"
+#include "platform.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -704,8 +705,9 @@ static int begin_batch(ann_net *net, double *loss, const ann_data *data, const i
     return ann_augment_batch(w->act[0], &net->aug, net->aug_step, B, net->aug_h, net->aug_w);
 }
 
-int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
-                             const ann_data *data, const int32_t *idx, int B)
+/* ann_net_forward_backward (ann.h): steps 1 to 3. */
+static int forward_backward(ann_net *net, double *loss, int64_t *correct, const ann_data *data,
+                            const int32_t *idx, int B)
 {
     int status = begin_batch(net, loss, data, idx, B);
     if (status == ANN_OK) status = forward(net, &net->work, B, 1);
@@ -717,8 +719,9 @@ int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
     return status;
 }
 
-int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
-                       const ann_data *data, const int32_t *idx, int B, float lr)
+/* ann_net_train_step (ann.h): steps 1 to 5, in order. */
+static int train_step(ann_net *net, double *loss, int64_t *correct, const ann_data *data,
+                      const int32_t *idx, int B, float lr)
 {
     if (!net) return ANN_E_NULL;
     if (!(lr >= 0.0f) || !isfinite(lr)) return ANN_E_ARG;
@@ -738,6 +741,26 @@ int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
         if (status == ANN_OK) status = update(net, lr);
     }
     if (status == ANN_OK) status = max_norm_project(net);  /* on the updated weights */
+    return status;
+}
+
+/* The two entry points run the step with denormals flushed to zero on this thread, as on the
+ * pool's, and give the caller back its own floating-point mode (platform.h). */
+int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
+                             const ann_data *data, const int32_t *idx, int B)
+{
+    const ann__fpmode fp = ann__flush_denormals();
+    const int status = forward_backward(net, loss, correct, data, idx, B);
+    ann__restore_fpmode(fp);
+    return status;
+}
+
+int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
+                       const ann_data *data, const int32_t *idx, int B, float lr)
+{
+    const ann__fpmode fp = ann__flush_denormals();
+    const int status = train_step(net, loss, correct, data, idx, B, lr);
+    ann__restore_fpmode(fp);
     return status;
 }
 
@@ -769,12 +792,11 @@ static int finish_block(float *probs, int32_t *classes, double *loss_sum, int64_
     return ANN_OK;
 }
 
-/* Reads the network and writes only its own buffers (one net_work of at most
- * ANN_PREDICT_BLOCK rows, allocated here) and the caller's outputs: calls on one network may
- * run at the same time (ann.h). */
-int ann_net_predict(ann_net *net, float *probs, int32_t *classes,
-                    double *loss_sum, int64_t *correct,
-                    const ann_data *data, const int32_t *idx, int64_t n)
+/* ann_net_predict (ann.h). Reads the network and writes only its own buffers (one net_work of
+ * at most ANN_PREDICT_BLOCK rows, allocated here) and the caller's outputs: calls on one network
+ * may run at the same time. */
+static int predict(const ann_net *net, float *probs, int32_t *classes, double *loss_sum,
+                   int64_t *correct, const ann_data *data, const int32_t *idx, int64_t n)
 {
     if (!net || !data || !data->features) return ANN_E_NULL;
     if (n < 1 || data->N < 1 || (!idx && n > data->N)) return ANN_E_SIZE;
@@ -796,5 +818,15 @@ int ann_net_predict(ann_net *net, float *probs, int32_t *classes,
                                   data->labels ? block_labels : NULL, rows);
     }
     work_free(&w);
+    return status;
+}
+
+/* With denormals flushed to zero on this thread, as in training (platform.h). */
+int ann_net_predict(ann_net *net, float *probs, int32_t *classes, double *loss_sum,
+                    int64_t *correct, const ann_data *data, const int32_t *idx, int64_t n)
+{
+    const ann__fpmode fp = ann__flush_denormals();
+    const int status = predict(net, probs, classes, loss_sum, correct, data, idx, n);
+    ann__restore_fpmode(fp);
     return status;
 }
