@@ -1,5 +1,6 @@
 /*
- * test_net.c -- out of memory at any allocation of the network leaves it as it was.
+ * test_net.c -- out of memory at any allocation of the network leaves it as it was; and the
+ * core computes with denormals flushed to zero while its caller keeps gradual underflow.
  *
  * cflags: -DANN_TEST_ALLOC
  * (the line above is read by the build scripts: this driver is compiled, with every .c file of
@@ -15,9 +16,13 @@
  * scenario ends with the same bits as the clean run, so the failed call left nothing behind.
  * Everything runs on one thread (ann_set_num_threads(1)), so the allocations come in the same
  * order every time and the counter needs no lock.
+ *
+ * The denormal check (platform.h) runs here, in C, so that the cross builds check the x86 code
+ * under wine and the aarch64 code under qemu.
  */
 #include "ann.h"
 
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +218,48 @@ static void test_optimizer_runs_out_of_memory_halfway(void)
     ann_net_destroy(net);
 }
 
+/* ---- 3. denormals ------------------------------------------------------------------------ */
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__SSE__) || defined(__aarch64__)
+#define CORE_FLUSHES 1
+#else
+#define CORE_FLUSHES 0 /* platform.c leaves the mode alone on this target */
+#endif
+
+/* This thread's own arithmetic still makes denormals (volatile: computed now, not folded by
+ * the compiler). */
+static int caller_keeps_gradual_underflow(void)
+{
+    volatile float tiny = FLT_MIN, half = 0.5f;
+    volatile float below = tiny * half;
+    return below != 0.0f;
+}
+
+/* ann_sgd_update with theta = 1.5 FLT_MIN, g = FLT_MIN, lr = 1: theta - g = 0.5 FLT_MIN is
+ * denormal, so the core must write 0, on the calling thread (n = 5) and on the pool's workers
+ * (n above ops.c's 4 x 65,536, 4 threads); and the caller's mode must come back. */
+static void test_denormals_are_flushed_and_the_mode_given_back(void)
+{
+    CHECK(caller_keeps_gradual_underflow(), "the test's own thread flushes before any call");
+    enum { BIG = 4 * 65536 + 5 };
+    static float params[BIG], grads[BIG];
+    const int sizes[] = {5, BIG};
+    ann_set_num_threads(4);
+    for (int t = 0; t < 2; t++) {
+        const int n = sizes[t];
+        for (int i = 0; i < n; i++) params[i] = 1.5f * FLT_MIN, grads[i] = FLT_MIN;
+        CHECK(ann_sgd_update(params, grads, n, 1.0f) == ANN_OK, "sgd_update");
+        int zeros = 0;
+        for (int i = 0; i < n; i++) zeros += params[i] == 0.0f;
+        CHECK(zeros == (CORE_FLUSHES ? n : 0), "%d of %d denormal results flushed (expected %s)",
+              zeros, n, CORE_FLUSHES ? "all" : "none");
+        CHECK(caller_keeps_gradual_underflow(), "the caller's mode was not given back");
+    }
+    ann_set_num_threads(1);
+    printf("  denormals %s in the core, kept by the caller\n",
+           CORE_FLUSHES ? "flushed" : "kept (no flushing mode on this target)");
+}
+
 int main(void)
 {
     ann_set_num_threads(1);
@@ -220,6 +267,7 @@ int main(void)
     test_standardization_runs_out_of_memory_halfway();
     test_optimizer_runs_out_of_memory_halfway();
     test_every_allocation_can_fail();
+    test_denormals_are_flushed_and_the_mode_given_back();
     printf("test_net: %s (%d failures)\n", failures ? "FAILED" : "passed", failures);
     return failures != 0;
 }
