@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -41,20 +40,11 @@ import sys
 import time
 from array import array
 
+from bench import cpu_info  # tools/bench.py, beside this script
+
 P_BEST = 1_863_690  # 784-1024-1024-10: 802,816 + 1,024 + 1,048,576 + 1,024 + 10,240 + 10
 FLT_MIN = 2.0**-126
 DENORMAL_SHARE = 0.22  # issue 26: 417,587 of 1,863,690 values of m
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def core_flushes(ffi, lib) -> bool:
@@ -138,8 +128,11 @@ def bench_run(mnist: str | None, steps: int, window: int) -> dict[str, float]:
 def measure(args: argparse.Namespace) -> dict:
     """This interpreter's rows, as a dict (also what --worker prints)."""
     import ann
-    from ann._backend import ffi, lib
+    from ann._backend import ffi, kernel_request_problem, lib
 
+    problem = kernel_request_problem()
+    if problem:
+        raise SystemExit(problem)
     out = {
         "flushes": core_flushes(ffi, lib),
         "adam": bench_adam(ffi, lib, args.reps),
@@ -177,7 +170,7 @@ def main() -> None:
         return
 
     pythons = [sys.executable] + ([args.compare] if args.compare else [])
-    print(f"CPU: {cpu_name()}; {args.reps} runs each, medians; Adam over {P_BEST:,} values, "
+    print(f"CPU: {cpu_info().model}; {args.reps} runs each, medians; Adam over {P_BEST:,} values, "
           f"{DENORMAL_SHARE:.0%} of m denormal in the late state")  # fmt: skip
     print("build | kernel | flushes | adam fresh ms | adam late ms | late/fresh "
           "| step early ms | step late ms | late/early | m denormal at the end")  # fmt: skip

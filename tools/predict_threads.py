@@ -28,42 +28,16 @@ import argparse
 import os
 import platform
 import statistics
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from bench import cpu_info  # tools/bench.py, beside this script
 
 
 def run_threads(n_threads: int, work: list[list[int]], job) -> list:
-    """job(chunk_index) for every index of work[t] on thread t; returns every result in order."""
-    results: list = [None] * n_threads
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(n_threads)
-
-    def body(t: int) -> None:
-        try:
-            barrier.wait()
-            results[t] = [job(c) for c in work[t]]
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=body, args=(t,)) for t in range(n_threads)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    if errors:
-        raise errors[0]
-    return results
+    """job(c) for every c of work[t] on thread t of n_threads; each thread's results in order."""
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        return list(pool.map(lambda chunks: [job(c) for c in chunks], work))
 
 
 def main() -> None:
@@ -88,7 +62,7 @@ def main() -> None:
     ref_acc = sum(p == y for p, y in zip(sum(reference, []), labels)) / n
 
     info = ann.backend_info()
-    print(f"CPU: {cpu_name()}; kernel {info['kernel']}; python {platform.python_version()}")
+    print(f"CPU: {cpu_info().model}; kernel {info['kernel']}; python {platform.python_version()}")
     print(f"sequential accuracy: {ref_acc:.4f} over {n} images in {len(chunks)} chunks")
 
     # 1. correctness: ten threads, every call compared with the sequential answer

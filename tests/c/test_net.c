@@ -21,23 +21,12 @@
  * under wine and the aarch64 code under qemu.
  */
 #include "ann.h"
+#include "check.h"
 
 #include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-
-#define CHECK(cond, ...)                                            \
-    do {                                                            \
-        if (!(cond)) {                                              \
-            failures++;                                             \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);    \
-            fprintf(stderr, __VA_ARGS__);                           \
-            fputc('\n', stderr);                                    \
-        }                                                           \
-    } while (0)
 
 /* ---- the allocation hook (internal.h) ------------------------------------------------------ */
 
@@ -156,21 +145,27 @@ static void test_every_allocation_can_fail(void)
 
 /* ---- 2. the two setters that allocate twice ------------------------------------------------- */
 
+/* A D-8-K network, initialised, every allocation allowed; NULL (a failure counted) if not. */
+static ann_net *small_net(void)
+{
+    static const int32_t sizes[] = {D, 8, K};
+    ann_net *net = NULL;
+    arm(0);
+    const int status = ann_net_create(&net, sizes, 3, 0, 0.0f);
+    CHECK(status == ANN_OK, "create: %s", ann_strerror(status));
+    if (net) ann_net_init(net, 1);
+    return net;
+}
+
 /* ann_net_set_standardization allocates mean and std: if the second allocation fails, the
  * network must keep no standardisation at all (not a mean without a std, which failed every
  * later batch with ANN_E_NULL), and predict exactly as before the call. */
 static void test_standardization_runs_out_of_memory_halfway(void)
 {
-    static const int32_t sizes[] = {D, 8, K};
     float mean[D], std[D], before[N * K], after[N * K];
     for (int i = 0; i < D; i++) mean[i] = 0.5f, std[i] = 0.25f;
-    ann_net *net = NULL;
-    arm(0);
-    if (ann_net_create(&net, sizes, 3, 0, 0.0f) != ANN_OK) {
-        CHECK(0, "create");
-        return;
-    }
-    ann_net_init(net, 1);
+    ann_net *net = small_net();
+    if (!net) return;
     CHECK(ann_net_predict(net, before, NULL, NULL, NULL, &g_data, NULL, N) == ANN_OK, "predict");
     for (long fail_at = 1; fail_at <= 2; fail_at++) {
         arm(fail_at);
@@ -196,14 +191,8 @@ static void test_standardization_runs_out_of_memory_halfway(void)
  * of the new one (ann_net_opt_m stays NULL for plain SGD). */
 static void test_optimizer_runs_out_of_memory_halfway(void)
 {
-    static const int32_t sizes[] = {D, 8, K};
-    ann_net *net = NULL;
-    arm(0);
-    if (ann_net_create(&net, sizes, 3, 0, 0.0f) != ANN_OK) {
-        CHECK(0, "create");
-        return;
-    }
-    ann_net_init(net, 1);
+    ann_net *net = small_net();
+    if (!net) return;
     arm(2);
     CHECK(ann_net_set_optimizer(net, ANN_ADAM, 0.0f, 0.9f, 0.999f, 1e-8f, 0.0f) == ANN_E_NOMEM
               && g_fired, "the second allocation of Adam failed, yet it returned another code");

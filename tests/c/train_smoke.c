@@ -11,6 +11,7 @@
  * (from csrc/, so that the glob's slash-star does not open a comment here: -Wcomment)
  */
 #include "ann.h"
+#include "check.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -18,18 +19,6 @@
 #include <string.h>
 
 enum { N = 600, D = 48, K = 4 };
-
-static int failures;
-
-#define CHECK(cond, ...)                                            \
-    do {                                                            \
-        if (!(cond)) {                                              \
-            failures++;                                             \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);    \
-            fprintf(stderr, __VA_ARGS__);                           \
-            fputc('\n', stderr);                                    \
-        }                                                           \
-    } while (0)
 
 /* mostly_zero != 0: 90 % of the background pixels are 0, as 81 % of MNIST's are */
 static void make_data(uint8_t *images, int32_t *labels, int mostly_zero)
