@@ -28,7 +28,7 @@
  * The speed-ups are in net_fused.c: each does two textbook steps in one pass over memory, and
  * runs instead of them when net->fused is set (the default; ann_net_set_fused(net, 0) runs
  * only the functions of this file). Exactly two places below choose between the two: forward()
- * and ann_net_train_step(), each saying so.
+ * and train_step(), each saying so.
  */
 #include "ann.h"
 #include "internal.h"
