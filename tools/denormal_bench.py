@@ -98,8 +98,10 @@ def bench_run(mnist: str | None, steps: int, window: int) -> dict[str, float]:
     batch 128, affine + elastic augmentation, a fresh shuffle each epoch) for `steps` steps:
     the median step time of the first `window` steps (after 10 to warm up) and of the last
     `window`, and the share of m that is denormal at the end."""
+    from ann._core import lib  # the compiled core itself, as tests/conftest.py's fixture
+
     import ann
-    from ann._backend import CNet, c_shuffle, lib
+    from ann._backend import CNet, c_shuffle
 
     train, _ = ann.load_mnist(mnist) if mnist else ann.load_mnist()
     train, _ = train.split(0.2, seed=0)  # the 48,000 images ann train trains on
@@ -127,8 +129,10 @@ def bench_run(mnist: str | None, steps: int, window: int) -> dict[str, float]:
 
 def measure(args: argparse.Namespace) -> dict:
     """This interpreter's rows, as a dict (also what --worker prints)."""
+    from ann._core import ffi, lib
+
     import ann
-    from ann._backend import ffi, kernel_request_problem, lib
+    from ann._backend import kernel_request_problem
 
     problem = kernel_request_problem()
     if problem:
