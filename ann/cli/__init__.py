@@ -11,6 +11,7 @@ The package, one module per idea:
     _output       say / note, the exit statuses, UsageError
     _runtime      --threads, and which backend runs and why
     _load         --dataset / --data / --no-download to files and examples
+    _paths        the files a command writes: writable, and none of them an input
     presets       ann train --preset, ann presets
     train         ann train  (_checkpoint: its --save and --resume)
     inference     ann evaluate, ann predict

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ import ann
 
 from .. import _defaults as default
 from .._errors import DataError, TrainingError
-from .._files import atomic_write, resolve_target, write_chunks
+from .._files import atomic_write, write_chunks
 from .._mnist import MnistSource
 from .._plot import MIN_WIDTH, line_plot
 from .._progress import LiveFrame
@@ -36,6 +35,7 @@ from ._options import (
     train_schedule,
 )
 from ._output import EXIT_ERROR, EXIT_INTERRUPTED, UsageError, isatty, note, say
+from ._paths import Named, check_destination, check_separate
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -121,13 +121,21 @@ def _check_flags(args: argparse.Namespace) -> Any:
                 "ann train: the plateau schedule follows the validation loss, and "
                 "--val-fraction 0 holds out no validation images"
             )
-    for option, path in (
-        ("--save", args.save),
-        ("--log", args.log),
-        ("--plot-file", args.plot_file),
-    ):
-        _check_destination(option, path)  # before training, not after it
+    for option, path in _outputs(args):
+        check_destination("train", option, path)  # before training, not after it
+    _check_separate(args, [("--data", args.data if is_csv(args.data) else None)])
     return train_schedule(args)  # a bad combination fails before the data loads
+
+
+def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    return [("--save", args.save), ("--log", args.log), ("--plot-file", args.plot_file)]
+
+
+def _check_separate(args: argparse.Namespace, data: list[Named]) -> None:
+    """No output may be an input (``data``, --resume) or another output; --save may name the
+    --resume file (the model is read whole before training, and updated in place)."""
+    inputs = data + [("--resume", args.resume)]
+    check_separate("train", inputs, _outputs(args), allowed=[("--save", "--resume")])
 
 
 def _check_resumed(args: argparse.Namespace, net: ann.Network) -> tuple[int, float]:
@@ -156,6 +164,7 @@ def _load(
         test = None
     else:
         source, train_all, test = load_data(args, args.quiet)
+        _check_separate(args, [("--data", path) for path in source.paths.values()])
     if not args.val_fraction:
         return source, train_all, train_all, None, test
     train, val = train_all.split(args.val_fraction, seed=args.seed)
@@ -415,26 +424,6 @@ def _live_plots(history: ann.History) -> Callable[[int, int], str]:
         return text
 
     return render
-
-
-def _check_destination(option: str, path: str | None) -> None:
-    """Fail now, with the reason, if a file cannot be written at ``path`` later."""
-    if path is None:
-        return
-    if not path.strip():
-        raise UsageError(f"ann train: {option} needs a file name, got {path!r}")
-    if os.path.isdir(path):
-        raise DataError(f"{option} {path}: is a folder, not a file")
-    try:  # what the save itself would refuse: a link loop, a device, a read-only file
-        target, _ = resolve_target(path, DataError)
-    except DataError as exc:
-        raise DataError(f"{option} {exc}") from None
-    folder = os.path.dirname(target)  # a link is written through to its target
-    if not os.path.isdir(folder):
-        what = "does not exist" if not os.path.exists(folder) else "is not a folder"
-        raise DataError(f"{option} {path}: folder {folder} {what}")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise DataError(f"{option} {path}: cannot write in folder {folder} (permission denied)")
 
 
 def _write_text(path: str, text: str) -> None:
