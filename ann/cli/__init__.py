@@ -72,7 +72,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `ann ... | head` closed the pipe: nothing left to say
         return EXIT_ERROR
-    except (AnnError, ValueError, OSError, MemoryError) as exc:
+    except MemoryError as exc:  # Python's own says nothing: say what ran out, and where
+        where = f"ann {args.command}" if "args" in locals() else "ann"
+        text = str(exc)
+        if not text:
+            text = (
+                f"out of memory in {where}: the data or the network needs more memory than "
+                "this process could get"
+            )
+        elif "out of memory" not in text:
+            text = f"out of memory: {text}"
+        print(f"ann: error: {text}", file=sys.stderr)
+        return EXIT_ERROR
+    except (AnnError, ValueError, OSError) as exc:
         text = (
             str(exc)
             if not isinstance(exc, OSError) or not exc.filename

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import struct
@@ -19,12 +20,16 @@ import ann
 from .._csv import read_table, table_dataset
 from .._datasets import DATASETS, classes_of
 from .._errors import AnnError, DataError
-from .._idx import read_images
+from .._idx import IdxImages, read_header, read_images
 from .._images import looks_inverted, mnist_preprocess, read_gray_image, read_image
 from .._plot import confusion_matrix, format_confusion
 from ._load import load_data, source_where
 from ._options import is_csv, label_column
 from ._output import note, say
+
+# images classified per call of the network by ann predict: the inputs as float32 and the
+# probabilities of a batch are held at once, not those of every image of a large IDX file
+PREDICT_BATCH = 4096
 
 
 def _class_name(net: ann.Network, k: int) -> str:
@@ -91,46 +96,75 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict_inputs(args: argparse.Namespace, features: int) -> Iterator[tuple[str, Any]]:
-    """(name, pixels) for every image in the files given."""
+def _predict_inputs(args: argparse.Namespace, features: int) -> list[tuple[str, int, Any]]:
+    """(path, count, pixels) of every file given, each read and checked: ``count`` images of
+    ``features`` pixels from an IDX file, or 0 for a PNG or PGM file's one image."""
+    blocks: list[tuple[str, int, Any]] = []
     for path in args.files:
         with open(path, "rb") as f:  # a missing file fails here, with its name
             head = f.read(4)
         is_idx = len(head) == 4 and head[:2] == b"\0\0" or head[:2] == b"\x1f\x8b"
         if is_idx:
-            images = read_images(path)
-            size = images.rows * images.cols
-            if size != features:
+            images = _read_idx_images(path)
+            if images.rows * images.cols != features:
                 raise DataError(
                     f"images are {images.rows}x{images.cols} but the model takes {features} pixels",
                     path=path,
                 )
-            for i in range(images.count):
-                yield f"{path}[{i}]", images.data[i * size : (i + 1) * size]
-        else:
-            side = int(round(math.sqrt(features)))
-            if side * side != features:
-                raise DataError(
-                    f"the model takes {features} inputs, which is not a square "
-                    f"image, so it cannot read PNG or PGM images; give an IDX "
-                    f"file of {features}-pixel images",
-                    path=path,
-                )
-            if args.raw:
-                pixels = read_image(path, expect=(side, side))
-                width = height = side
-            else:  # any size: framed as MNIST's digits below
-                width, height, pixels = read_gray_image(path)
-            if args.invert:
-                pixels = bytes(255 - v for v in pixels)
-            elif looks_inverted(pixels, width=width):
-                note(
-                    f"{path}: looks like dark ink on a light background; MNIST digits are "
-                    f"light on dark (try --invert)"
-                )
-            if not args.raw:
-                pixels = mnist_preprocess(pixels, width, height, size=side, path=path)
+            blocks.append((path, images.count, images.data))
+            continue
+        side = int(round(math.sqrt(features)))
+        if side * side != features:
+            raise DataError(
+                f"the model takes {features} inputs, which is not a square "
+                f"image, so it cannot read PNG or PGM images; give an IDX "
+                f"file of {features}-pixel images",
+                path=path,
+            )
+        if args.raw:
+            pixels = read_image(path, expect=(side, side))
+            width = height = side
+        else:  # any size: framed as MNIST's digits below
+            width, height, pixels = read_gray_image(path)
+        if args.invert:
+            pixels = bytes(255 - v for v in pixels)
+        elif looks_inverted(pixels, width=width):
+            note(
+                f"{path}: looks like dark ink on a light background; MNIST digits are "
+                f"light on dark (try --invert)"
+            )
+        if not args.raw:
+            pixels = mnist_preprocess(pixels, width, height, size=side, path=path)
+        if len(pixels) != features:  # each image is one row of the model's input, no more
+            raise DataError(
+                f"{path}: image has {len(pixels)} pixels but the model takes {features} inputs"
+            )
+        blocks.append((path, 0, pixels))
+    return blocks
+
+
+def _images(blocks: list[tuple[str, int, Any]], features: int) -> Iterator[tuple[str, Any]]:
+    """(name, pixels) of every image of ``blocks``, one at a time: "FILE" for a drawing,
+    "FILE[i]" for image i of an IDX file (its pixels a view, not a copy)."""
+    for path, count, pixels in blocks:
+        if not count:
             yield path, pixels
+            continue
+        whole = memoryview(pixels)
+        for i in range(count):
+            yield f"{path}[{i}]", whole[i * features : (i + 1) * features]
+
+
+def _read_idx_images(path: str) -> IdxImages:
+    """read_images, with what it was reading when memory ran out."""
+    try:
+        return read_images(path)
+    except MemoryError:
+        _, dims = read_header(path)
+        raise MemoryError(
+            f"{path}: out of memory reading its {'x'.join(map(str, dims))} pixels "
+            f"({math.prod(dims):,} bytes)"
+        ) from None
 
 
 def _float32(value: float) -> float:
@@ -162,20 +196,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
     args.files = [path for path in args.files if not is_csv(path)]
     if not args.files:
         return 0
-    inputs = list(_predict_inputs(args, net.sizes[0]))
-    for name, pixels in inputs:  # each image is one row of the model's input, no more
-        if len(pixels) != net.sizes[0]:
-            raise DataError(
-                f"{name}: image has {len(pixels)} pixels but the model takes {net.sizes[0]} inputs"
-            )
+    blocks = _predict_inputs(args, net.sizes[0])  # every file read and checked before output
     names = getattr(net, "classes", None) or classes_of(net.metadata.get("dataset"))
     if names is not None and len(names) != net.sizes[-1]:
         names = None  # a model whose outputs are not the data set's classes
-    probs = net.predict_proba(b"".join(pixels for _, pixels in inputs))
-    if len(probs) != len(inputs):
-        raise AnnError(f"internal error: {len(inputs)} images gave {len(probs)} predictions")
-    for (name, _), p in zip(inputs, probs):
-        _say_prediction(args, {"file": name}, p, None if names is None else names.__getitem__)
+    name_of = None if names is None else names.__getitem__
+    images = _images(blocks, net.sizes[0])
+    while batch := list(itertools.islice(images, PREDICT_BATCH)):  # memory: one batch at a time
+        probs = net.predict_proba(b"".join(pixels for _, pixels in batch))
+        if len(probs) != len(batch):
+            raise AnnError(f"internal error: {len(batch)} images gave {len(probs)} predictions")
+        for (name, _), p in zip(batch, probs):
+            _say_prediction(args, {"file": name}, p, name_of)
     return 0
 
 
