@@ -56,10 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
-        from ._runtime import announce_backend, apply_threads  # the C core: not for --help
+        from ._runtime import announce_backend, apply_threads, check_threads_variable
 
-        if getattr(args, "threads", None) is not None:
+        if getattr(args, "threads", None) is not None:  # (those load the C core: not for --help)
             apply_threads(args.threads)
+        else:
+            check_threads_variable()
         announce_backend(args)
         if getattr(args, "preset", None) is not None:
             apply_preset(args, argv)

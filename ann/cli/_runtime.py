@@ -6,10 +6,12 @@ Imported once the command line is parsed (and not for ``ann --help``): it loads 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import warnings
 
 from .._backend import kernel_request_problem
-from .._threads import backend_info, describe_backend, set_num_threads
+from .._threads import backend_info, describe_backend, get_num_threads, set_num_threads
 from ._output import UsageError, note, say
 
 
@@ -23,6 +25,26 @@ def apply_threads(requested: int) -> None:
             else "the pure-Python backend runs one thread"
         )
         note(f"--threads {requested}: {why}; using {used}")
+
+
+def check_threads_variable() -> None:
+    """$ANN_NUM_THREADS, when no --threads overrides it: a value the C core would ignore (it
+    takes a whole number of 1 or more, and falls back to one thread per core) is a usage
+    error; more threads than the core runs gets a note."""
+    text = os.environ.get("ANN_NUM_THREADS")
+    if text is None or not text.strip():
+        return
+    # what the core's strtol reads: optional blanks and plus sign, then digits, nothing after
+    if not re.fullmatch(r"\s*\+?[0-9]+", text):
+        raise UsageError(
+            f"ann: error: ANN_NUM_THREADS={text!r} is not a thread count: give a whole number "
+            "(1 or more; 0, or unset: one thread per core)"
+        )
+    asked, used = int(text), get_num_threads()
+    if asked > used and backend_info()["c_core"]:
+        note(
+            f"ANN_NUM_THREADS={text.strip()}: the C core runs at most {used} threads; using {used}"
+        )
 
 
 def announce_backend(args: argparse.Namespace) -> None:
