@@ -13,7 +13,8 @@ import ann
 
 from .._datasets import KEYS, get_spec, read_parts
 from .._mnist import MnistSource, find_files
-from ._output import note
+from ._options import is_csv
+from ._output import UsageError, note
 
 # how to avoid a download, for the message of one that fails
 SKIP_DOWNLOAD = "--no-download skips this; --data DIR or ANN_DATA=DIR uses files you have"
@@ -32,6 +33,11 @@ def load_data(
 ) -> tuple[MnistSource, ann.Dataset | None, ann.Dataset]:
     """(source, train, test) of ``--dataset``; with ``test_only`` train is None and only the
     two test files are looked for (or downloaded)."""
+    if is_csv(args.data):  # the commands that take one read it themselves, before this
+        raise UsageError(
+            f"ann {args.command}: --data {args.data}: {args.command} reads an IDX data set "
+            f"(a folder of IDX files, or 'sample'), not a CSV file"
+        )
     spec = get_spec(args.dataset or "mnist")
     keys = ("test_images", "test_labels") if test_only else KEYS
     source = find_files(
