@@ -31,16 +31,32 @@ from ._options import (
     describe_schedule,
     is_csv,
     label_column,
+    plural,
     schedule_kind,
     train_schedule,
 )
 from ._output import EXIT_ERROR, EXIT_INTERRUPTED, UsageError, isatty, note, say
-from ._paths import Named, check_destination, check_separate
+from ._paths import Named, SaveLock, check_destination, check_separate
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     augment = augment_from_args(args)  # a bad range fails before any data is read
+    if augment is not None and is_csv(args.data):
+        preset = "augment" in getattr(args, "from_preset", ())
+        source = f" (--preset {args.preset} sets it)" if preset else ""
+        raise UsageError(
+            f"ann train: --augment {args.augment}{source} distorts images, and {args.data} is "
+            f"a table of features: give --augment none"
+        )
     schedule = _check_flags(args)
+    if not args.save:
+        return _train(args, augment, schedule)
+    with SaveLock("--save", args.save):  # one run at a time saves to a file
+        return _train(args, augment, schedule)
+
+
+def _train(args: argparse.Namespace, augment: ann.Augment | None, schedule: Any) -> int:
+    """ann train once its flags are checked (``cmd_train``)."""
     net: ann.Network | None = None
     counters = (0, 0.0)  # (steps, epochs) the weights were trained for
     if args.resume:
@@ -142,6 +158,11 @@ def _check_resumed(args: argparse.Namespace, net: ann.Network) -> tuple[int, flo
     """The (steps, epochs) counters of the model --resume names, once it fits the flags."""
     counters = check_resume(args, net)
     trained_on = net.metadata.get("dataset")
+    if trained_on == "csv" and not is_csv(args.data):
+        raise UsageError(
+            f"ann train: {args.resume} was trained on a CSV file: give that file with "
+            f"--data FILE.csv (its columns in the same order)"
+        )
     if trained_on is not None and not is_csv(args.data) and trained_on != args.dataset:
         raise UsageError(
             f"ann train: {args.resume} was trained on {trained_on}, not {args.dataset}: "
@@ -212,7 +233,7 @@ def _say_setup(
     )
     say(
         f"training: {args.optimizer} lr {args.lr:g}, batch {args.batch_size}, up to "
-        f"{args.epochs} epochs"
+        f"{plural(args.epochs, 'epoch')}"
         + (f", L2 {args.l2:g}" if args.l2 else "")
         + (f", {describe_schedule(args)}" if schedule is not None else "")
         + (f", max-norm {args.max_norm:g}" if args.max_norm else "")
@@ -310,12 +331,13 @@ def _say_history(history: ann.History, *, show_lr: bool, validated: bool) -> Non
         )
     if not validated:
         say(
-            f"stopped: {history.stop_reason} after {history.stopped_step} steps; no validation "
+            f"stopped: {history.stop_reason} after {plural(history.stopped_step, 'step')}; no "
+            f"validation "
             f"split, so the final weights are kept"
         )
     else:
         say(
-            f"stopped: {history.stop_reason} after {history.stopped_step} steps; best "
+            f"stopped: {history.stop_reason} after {plural(history.stopped_step, 'step')}; best "
             f"validation loss {history.best_val_loss:.4f} at step {history.best_step}"
             + (" (weights restored)" if history.restored_best else "")
         )
