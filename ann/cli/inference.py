@@ -12,6 +12,7 @@ import itertools
 import json
 import math
 import struct
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any, Callable
 
@@ -22,10 +23,15 @@ from .._datasets import DATASETS, classes_of
 from .._errors import AnnError, DataError
 from .._idx import IdxImages, read_header, read_images
 from .._images import looks_inverted, mnist_preprocess, read_gray_image, read_image
-from .._plot import confusion_matrix, format_confusion
+from .._plot import format_confusion
 from ._load import load_data, source_where
 from ._options import is_csv, label_column
 from ._output import note, say
+
+# ann evaluate prints the confusion matrix as a table up to this many classes (EMNIST's 62
+# fit), and beyond it the CONFUSION_TOP most frequent confusions and lowest recalls
+CONFUSION_MAX_CLASSES = 64
+CONFUSION_TOP = 20
 
 # images classified per call of the network by ann predict: the inputs as float32 and the
 # probabilities of a batch are held at once, not those of every image of a large IDX file
@@ -64,10 +70,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             f"images have {test.features} pixels"
         )
     result = net.evaluate(test)
-    predicted = net.predict(test)
-    matrix = confusion_matrix(list(test.labels), predicted, net.sizes[-1])
-    per_class = [row[i] / sum(row) if sum(row) else None for i, row in enumerate(matrix)]
+    K = net.sizes[-1]
+    cells = Counter(zip(test.labels, net.predict(test)))  # (true, predicted) -> count
+    support = Counter(test.labels)
+    per_class = [cells[k, k] / support[k] if support[k] else None for k in range(K)]
+    as_table = K <= CONFUSION_MAX_CLASSES  # else too big to print: the most frequent errors
     if args.json:
+        confusion: dict[str, Any] = (
+            {"confusion_matrix": _dense(cells, K)}
+            if as_table
+            else {"confusion_cells": [[t, p, n] for (t, p), n in sorted(cells.items())]}
+        )
         print(
             json.dumps(
                 {
@@ -76,9 +89,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                     "images": len(test),
                     "loss": result["loss"],
                     "accuracy": result["accuracy"],
-                    "confusion_matrix": matrix,
+                    **confusion,
                     "per_class_accuracy": per_class,
-                    "classes": [_class_name(net, k) for k in range(net.sizes[-1])],
+                    "classes": [_class_name(net, k) for k in range(K)],
                 }
             )
         )
@@ -90,10 +103,44 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     say(f"data: {what}")
     say(f"loss {result['loss']:.4f}, accuracy {result['accuracy']:.4f}")
     say("")
+    if not as_table:
+        say(_confusion_summary(cells, support, lambda k: _class_name(net, k), K))
+        return 0
     if net.classes is not None:
         say("classes: " + ", ".join(f"{k} {name}" for k, name in enumerate(net.classes)))
-    say(format_confusion(matrix))
+    say(format_confusion(_dense(cells, K)))
     return 0
+
+
+def _dense(cells: Counter[tuple[int, int]], K: int) -> list[list[int]]:
+    """The K x K confusion matrix of ``cells``: row true class, column predicted class."""
+    return [[cells[t, p] for p in range(K)] for t in range(K)]
+
+
+def _confusion_summary(
+    cells: Counter[tuple[int, int]], support: Counter[int], name: Callable[[int], str], K: int
+) -> str:
+    """For more classes than a table can show: the most frequent confusions, the classes
+    recognised worst, the accuracy, and where the whole matrix is."""
+    shown = CONFUSION_TOP
+    errors = sorted(((n, t, p) for (t, p), n in cells.items() if t != p), key=lambda e: -e[0])
+    lines = [
+        f"confusion matrix: {K} classes, more than the {CONFUSION_MAX_CLASSES} a table shows "
+        f"(ann evaluate --json lists every nonzero cell as [true, predicted, count])",
+        f"most frequent confusions ({min(shown, len(errors))} of {len(errors)} pairs), "
+        "true -> predicted: count",
+    ]
+    lines += [f"  {name(t)} -> {name(p)}: {n}" for n, t, p in errors[:shown]]
+    recalls = sorted((cells[k, k] / support[k], k) for k in support)
+    lines.append(
+        f"lowest recall ({min(shown, len(recalls))} of the {len(recalls)} classes with examples)"
+    )
+    lines += [
+        f"  {name(k)}: {100 * r:.1f}% ({cells[k, k]}/{support[k]})" for r, k in recalls[:shown]
+    ]
+    correct, total = sum(cells[k, k] for k in support), sum(support.values())
+    lines.append(f"accuracy: {100 * correct / total:.2f}% ({correct}/{total})")
+    return "\n".join(lines)
 
 
 def _predict_inputs(args: argparse.Namespace, features: int) -> list[tuple[str, int, Any]]:
