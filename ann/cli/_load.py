@@ -11,8 +11,9 @@ from typing import Literal, overload
 
 import ann
 
-from .._datasets import KEYS, get_spec, read_parts
-from .._mnist import MnistSource, find_files
+from .._datasets import KEYS, get_spec
+from .._load import read_parts
+from .._locate import DataSource, find_files
 from ._options import is_csv
 from ._output import UsageError, note
 
@@ -23,14 +24,14 @@ SKIP_DOWNLOAD = "--no-download skips this; --data DIR or ANN_DATA=DIR uses files
 @overload
 def load_data(
     args: argparse.Namespace, quiet: bool = ..., test_only: Literal[False] = ...
-) -> tuple[MnistSource, ann.Dataset, ann.Dataset]: ...
+) -> tuple[DataSource, ann.Dataset, ann.Dataset]: ...
 @overload
 def load_data(
     args: argparse.Namespace, quiet: bool = ..., *, test_only: Literal[True]
-) -> tuple[MnistSource, None, ann.Dataset]: ...
+) -> tuple[DataSource, None, ann.Dataset]: ...
 def load_data(
     args: argparse.Namespace, quiet: bool = False, test_only: bool = False
-) -> tuple[MnistSource, ann.Dataset | None, ann.Dataset]:
+) -> tuple[DataSource, ann.Dataset | None, ann.Dataset]:
     """(source, train, test) of ``--dataset``; with ``test_only`` train is None and only the
     two test files are looked for (or downloaded)."""
     if is_csv(args.data):  # the commands that take one read it themselves, before this
@@ -60,5 +61,5 @@ def dataset_title(args: argparse.Namespace) -> str:
     return get_spec(args.dataset or "mnist").title
 
 
-def source_where(source: MnistSource) -> str:
+def source_where(source: DataSource) -> str:
     return ", ".join(sorted({str(p.parent) for p in source.paths.values()}))

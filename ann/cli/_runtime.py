@@ -10,8 +10,8 @@ import os
 import re
 import warnings
 
-from .._backend import kernel_request_problem
-from .._threads import backend_info, describe_backend, get_num_threads, set_num_threads
+from .._backend import backend_info, describe_backend, kernel_request_problem
+from .._threads import get_num_threads, set_num_threads
 from ._output import UsageError, note, say
 
 
