@@ -731,6 +731,14 @@ def load_network(cls: type[Network], path: PathLike, backend: str | None) -> Net
     for l, layer in enumerate(model.batchnorm or ()):
         for key, values in layer.items():
             net._place(l, "bn_" + key, values, params, state)
+    reach, where = net._overflow_bound(params, state)
+    if where >= 0:  # what save refuses, load refuses: its predictions would overflow
+        raise ModelFileError(
+            f"the weights are so large that layer {where}'s outputs can reach {reach:.3g}, "
+            f"beyond float32's range, so predictions would overflow (save refuses such a "
+            f"network too)",
+            path=path,
+        )
     net.set_weights(params)
     net.set_state(state)
     if model.standardization is not None:
