@@ -192,17 +192,27 @@ def format_trace(result: dict[str, Any]) -> str:
         where = f"{worst['phase']}" + (
             f" layer {worst['layer']}" if worst["layer"] is not None else ""
         )
+        # the difference that decides: the worst relative to its tensor's values (above 1)
+        size = worst.get("size", 1.0)
+        relative = (  # (shown where it differs from the difference by 10x or more)
+            f", {worst['difference'] / size:.1e} of its values' size {size:.2g}"
+            if size >= 10
+            else ""
+        )
         lines.append(
-            f"check: largest difference from the float64 reference "
-            f"{result['largest_difference']:.1e} (relative to size, worst: "
-            f"{worst['name']} in {where}): "
-            f"{'ok' if worst['ok'] else 'FAILED'} (tolerance {TOLERANCE:g})"
+            f"check: largest difference from the float64 reference {worst['difference']:.1e} "
+            f"({worst['name']} in {where}{relative}): "
+            f"{'ok' if worst['ok'] else 'FAILED'} (tolerance {TOLERANCE:g}"
+            f"{', relative to the values where they exceed 1' if size >= 10 else ''})"
         )
     step = result["train_step"]
+    difference = max(step["largest_difference"], step["state_difference"])
+    size = step.get("size", 1.0)
     same = (
         "identical"
         if step["identical"]
-        else f"largest difference {max(step['largest_difference'], step['state_difference']):.1e}"
+        else f"largest difference {difference:.1e}"
+        + (f", {difference / size:.1e} of the parameters' size {size:.2g}" if size >= 10 else "")
     )
     lines.append(
         f"check: the network's own training step ({step['function']}, one call) on "

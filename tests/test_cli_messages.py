@@ -4,7 +4,9 @@ word, advice that did not apply, two runs saving to one file."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -38,7 +40,43 @@ def test_a_warmup_longer_than_the_run_is_refused():
     usage_error(out, "--warmup 3 is longer than the whole run (--epochs 2)")
 
 
-# ---- item 10: no cap on gradcheck ---------------------------------------------------------
+def test_the_library_checks_a_one_class_network_without_dividing_by_zero():
+    from ann._gradcheck import gradcheck
+
+    report = gradcheck([4, 1])  # every gradient of a one-class softmax is 0
+    assert report[0]["max_abs_grad"] == 0.0 and report[0]["weights_error"] == 0.0
+
+
+def test_a_warmup_of_1e308_epochs_trains_without_overflow():
+    net = ann.Network([2, 2])
+    data = ann.Dataset([[0.0, 1.0], [1.0, 0.0]], [0, 1])
+    warmup = ann.Warmup(epochs=1e308)  # x 2 steps per epoch: beyond float64
+    history = net.fit(data, epochs=1, batch_size=1, schedule=warmup, progress=False)
+    assert history.stopped_step == 2
+
+
+# ---- item 10: labels past 255, no cap on gradcheck, a trace check that says what it checks --
+
+
+def test_gradcheck_and_trace_take_more_than_256_classes():
+    out = run_ann("gradcheck", "--classes", "300", "--inputs", "4", "--layers", "5")
+    assert out.returncode == 0 and "gradcheck: passed" in out.stdout, out.stderr
+    out = run_ann("trace", "--layers", "4,3,300", "--batch", "32", "--json")
+    assert out.returncode == 0, out.stderr
+    assert max(json.loads(out.stdout)["labels"]) >= 256  # the labels that failed before
+    result = ann.Network([4, 3, 300], seed=0).trace(bytes(8), [299, 256])
+    assert result["ok"] and result["labels"] == [299, 256]
+
+
+def test_a_trace_with_a_huge_lr_reports_the_difference_it_checks():
+    out = run_ann("trace", "--lr", "1e30")
+    assert out.returncode == 0, out.stderr
+    check = [line for line in out.stdout.splitlines() if line.startswith("check: largest")]
+    assert len(check) == 1 and "e+2" not in check[0]  # not the 2.5e+22 absolute of b_new
+    step = [line for line in out.stdout.splitlines() if "ann_net_train_step" in line][0]
+    assert re.search(
+        r"largest difference \d\.\de\+\d\d, \d\.\de-\d\d of the parameters' size", step
+    )
 
 
 def test_gradcheck_refuses_a_network_it_would_take_minutes_to_check():
