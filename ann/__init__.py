@@ -21,6 +21,7 @@ __all__ = [
     "DataError",
     "Dataset",
     "EarlyStopping",
+    "ExportError",
     "History",
     "MLPClassifier",
     "ModelFileError",
@@ -28,10 +29,13 @@ __all__ = [
     "NotFittedError",
     "OneCycle",
     "Preset",
+    "QuantizedNetwork",
     "ReduceLROnPlateau",
     "TrainingError",
     "Warmup",
     "backend_info",
+    "export_c",
+    "export_onnx",
     "get_num_threads",
     "get_preset",
     "list_presets",
@@ -39,6 +43,7 @@ __all__ = [
     "load_dataset",
     "load_mnist",
     "one_hot",
+    "quantize",
     "scale_pixels",
     "set_num_threads",
 ]
@@ -75,6 +80,12 @@ _WHERE = {
     "backend_info": "_backend",
     "set_num_threads": "_threads",
     "get_num_threads": "_threads",
+    # deployment: C headers, int8, ONNX
+    "ExportError": "export",
+    "QuantizedNetwork": "export",
+    "export_c": "export",
+    "export_onnx": "export",
+    "quantize": "export",
 }
 
 # Old names, working for one more release with a DeprecationWarning:
@@ -112,6 +123,7 @@ if TYPE_CHECKING:
     from ._schedules import Cosine, OneCycle, ReduceLROnPlateau, Warmup
     from ._sklearn import MLPClassifier
     from ._threads import get_num_threads, set_num_threads
+    from .export import ExportError, QuantizedNetwork, export_c, export_onnx, quantize
 del TYPE_CHECKING  # not a name of ann
 
 

@@ -47,3 +47,7 @@ TRACE_LR = 0.1  # a step large enough to see the parameters move
 GRADCHECK_LAYERS = (12, 9, 7, 5, 4)  # the small test network: inputs, hidden sizes, classes
 GRADCHECK_BATCH = 8  # rows of the random batch the gradients are taken on
 GRADCHECK_TOLERANCE = 1e-3  # largest relative error that passes
+
+# ---- ann export-c --int8 / ann.quantize ---------------------------------------------------------
+
+CALIBRATION_ROWS = 1000  # training rows the int8 activation ranges are measured on (seed 0)

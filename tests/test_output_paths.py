@@ -89,3 +89,23 @@ def test_the_files_of_an_idx_folder_are_inputs(tmp_path):
     assert out.returncode == 2
     one_stderr_line(out, "ann experiment: --plot-file", "would overwrite --data")
     assert target.read_bytes() == before
+
+
+def test_export_never_writes_over_its_model_or_its_data(tmp_path, data):
+    assert train(tmp_path, "--save", "m.st").returncode == 0
+    model = (tmp_path / "m.st").read_bytes()
+    before = data.read_bytes()
+    for args, needle in (
+        (["export-onnx", "m.st", "-o", "m.st"], "-o m.st would overwrite MODEL m.st"),
+        (["export-c", "m.st", "-o", "./m.st"], "-o ./m.st would overwrite MODEL m.st"),
+        (
+            ["export-c", "m.st", "--int8", "--data", "data.csv", "-o", "data.csv"],
+            "-o data.csv would overwrite --data data.csv",
+        ),
+    ):
+        out = run_ann(*args, cwd=tmp_path)
+        assert out.returncode == 2, out.stdout + out.stderr
+        one_stderr_line(out, f"ann {args[0]}: {needle}")
+    assert (tmp_path / "m.st").read_bytes() == model and data.read_bytes() == before
+    out = run_ann("export-c", "m.st", "-o", "m.h", cwd=tmp_path)  # another name: written
+    assert out.returncode == 0 and (tmp_path / "m.h").read_text().startswith("/*")

@@ -1,4 +1,4 @@
-"""The ``ann`` command line: train, evaluate, predict, experiment, gradcheck, trace.
+"""The ``ann`` command line: train, evaluate, predict, export, experiment, gradcheck, trace.
 
 Anything a user can get wrong ends in one line on stderr and a non-zero exit status, never a
 traceback; Ctrl-C during training stops after the current mini-batch, keeps the best weights
@@ -15,6 +15,7 @@ The package, one module per idea:
     presets       ann train --preset, ann presets
     train         ann train  (_checkpoint: its --save and --resume)
     inference     ann evaluate, ann predict
+    export        ann export-c, ann export-onnx, and the int8 side of ann evaluate
     study         ann trace, ann gradcheck, ann experiment, ann augment-preview
 
 A command's module (and ``_runtime``) is imported when that command runs, so ``ann --help``
@@ -46,6 +47,8 @@ COMMANDS = {
     "trace": ("study", "cmd_trace"),
     "augment-preview": ("study", "cmd_augment_preview"),
     "presets": ("presets", "cmd_presets"),
+    "export-c": ("export", "cmd_export_c"),
+    "export-onnx": ("export", "cmd_export_onnx"),
 }
 
 

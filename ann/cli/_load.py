@@ -51,6 +51,8 @@ def load_data(
     )
     if source.note and source.kind != "folder":  # a download, or the sample fallback
         note(source.note)
+    # every file read, for the checks that no output overwrites one (_paths.check_separate)
+    vars(args).setdefault("files_read", []).extend(source.paths.values())
     if test_only:
         return source, None, read_parts(spec, source.paths, ("test",))[0]
     train, test = read_parts(spec, source.paths)

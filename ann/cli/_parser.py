@@ -203,6 +203,10 @@ def build_parser(argument_default: Any = None) -> argparse.ArgumentParser:
             "classify images (IDX files, PNG or PGM drawings) or the rows of CSV files",
         )
     )
+    _export_c_options(
+        command("export-c", "write a model as one C99 header: float32, or int8 with --int8")
+    )
+    _export_onnx_options(command("export-onnx", "write a model as an ONNX file (opset 17)"))
     _experiment_options(command("experiment", "the seed study's grid: batch size x BN x L2"))
     _gradcheck_options(command("gradcheck", "compare analytic gradients with finite differences"))
     _trace_options(
@@ -445,6 +449,60 @@ def _evaluate_options(evaluate: argparse.ArgumentParser) -> None:
     evaluate.add_argument("model", metavar="MODEL")
     _data_option(evaluate, dataset=None)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    _int8_options(evaluate, "the int8 arithmetic of `ann export-c --int8`'s header")
+    evaluate.add_argument(
+        "--calibration-data",
+        metavar="FILE.csv",
+        help="--int8 with a CSV model: the training rows to calibrate on (the CSV file "
+        "`ann export-c --int8 --data` took); image models use their data set's training split",
+    )
+
+
+def _int8_options(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--int8", action="store_true", help=f"{what} (docs/quantization.md)")
+    parser.add_argument(
+        "--calibrate",
+        type=_number(int),
+        metavar="N",
+        help="--int8: measure the activation ranges on N training rows drawn with seed 0 "
+        f"(default {default.CALIBRATION_ROWS}, or every row if there are fewer)",
+    )
+
+
+def _export_c_options(export: argparse.ArgumentParser) -> None:
+    export.description = (
+        "Write MODEL as one self-contained C99 header: PREFIX_predict over caller buffers, "
+        "no allocation; float32 (needs <math.h>), or with --int8 integer arithmetic (needs no "
+        "library). --int8 calibrates on training rows: an image model's from the training "
+        "split of its data set (--dataset, --data DIR), a CSV model's from --data FILE.csv."
+    )
+    export.add_argument("model", metavar="MODEL")
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE.h",
+        help="the header to write (default: beside MODEL, with its name and .h, or _int8.h "
+        "with --int8)",
+    )
+    export.add_argument(
+        "--name",
+        metavar="PREFIX",
+        help="a C identifier that starts every name of the header: PREFIX_predict, "
+        "PREFIX_N_INPUTS... (default: the output file's name without .h)",
+    )
+    _int8_options(export, "quantize to int8: integer arithmetic, no library, fits an AVR")
+    # the calibration rows of --int8: the training split of the data set, or a CSV file
+    _data_option(export, dataset=None)
+
+
+def _export_onnx_options(export: argparse.ArgumentParser) -> None:
+    export.add_argument("model", metavar="MODEL")
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE.onnx",
+        help="the file to write (default: beside MODEL, with its name and .onnx)",
+    )
 
 
 def _predict_options(predict: argparse.ArgumentParser) -> None:

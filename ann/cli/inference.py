@@ -27,7 +27,7 @@ from .._images import read_gray_image, read_image
 from .._preprocess import looks_inverted, mnist_preprocess
 from ._load import load_data, source_where
 from ._options import is_csv, label_column
-from ._output import note, say
+from ._output import UsageError, note, say
 
 # ann evaluate prints the confusion matrix as a table up to this many classes (EMNIST's 62
 # fit), and beyond it the CONFUSION_TOP most frequent confusions and lowest recalls
@@ -47,6 +47,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """ann evaluate: loss, accuracy, per-class accuracy and confusion matrix of a model on the
     test split of its data set, or on the labelled rows of a CSV file."""
     net = ann.Network.load(args.model)
+    if not args.int8 and (args.calibrate is not None or args.calibration_data is not None):
+        flag = "--calibrate" if args.calibrate is not None else "--calibration-data"
+        raise UsageError(f"ann evaluate: {flag} goes with --int8")
+    train = None  # the training split, loaded only to calibrate --int8
     if is_csv(args.data):
         table = read_table(args.data, label=label_column(args.label), width=net.sizes[0])
         if table.labels is None:
@@ -62,7 +66,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if args.dataset is None:  # the one the model was trained on
             trained_on = net.metadata.get("dataset")
             args.dataset = trained_on if trained_on in DATASETS else "mnist"
-        source, _, test = load_data(args, quiet=args.json, test_only=True)
+        if args.int8:
+            source, train, test = load_data(args, quiet=args.json)
+        else:
+            source, _, test = load_data(args, quiet=args.json, test_only=True)
         where = source_where(source)
         what = f"{len(test)} test images from {source.kind} ({where})"
     if test.features != net.sizes[0]:
@@ -70,9 +77,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             f"{args.model}: the model takes {net.sizes[0]} inputs but the test "
             f"images have {test.features} pixels"
         )
-    result = net.evaluate(test)
+    model: ann.Network | ann.QuantizedNetwork = net
+    float_result = None
+    if args.int8:  # the int8 header's arithmetic, calibrated as ann export-c --int8 does
+        from .export import calibration_sets, quantize
+
+        if train is None or args.calibration_data is not None:
+            train = calibration_sets(args, net, args.calibration_data)[0]
+        model = quantize(args, net, train)
+        float_result = net.evaluate(test)
+    result = model.evaluate(test)
     K = net.sizes[-1]
-    cells = Counter(zip(test.labels, net.predict(test)))  # (true, predicted) -> count
+    cells = Counter(zip(test.labels, model.predict(test)))  # (true, predicted) -> count
     support = Counter(test.labels)
     per_class = [cells[k, k] / support[k] if support[k] else None for k in range(K)]
     as_table = K <= CONFUSION_MAX_CLASSES  # else too big to print: the most frequent errors
@@ -93,6 +109,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                     **confusion,
                     "per_class_accuracy": per_class,
                     "classes": [_class_name(net, k) for k in range(K)],
+                    **_int8_fields(model, float_result),
                 }
             )
         )
@@ -102,7 +119,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"{', batch norm' if net.batchnorm else ''})"
     )
     say(f"data: {what}")
-    say(f"loss {result['loss']:.4f}, accuracy {result['accuracy']:.4f}")
+    if isinstance(model, ann.QuantizedNetwork) and float_result is not None:
+        say(f"int8: the arithmetic of ann export-c --int8, calibrated on {model.calibration}")
+        points = 100 * (result["accuracy"] - float_result["accuracy"])
+        say(
+            f"loss {result['loss']:.4f}, accuracy {result['accuracy']:.4f} "
+            f"(float32: {float_result['accuracy']:.4f}; int8 {points:+.2f} points)"
+        )
+    else:
+        say(f"loss {result['loss']:.4f}, accuracy {result['accuracy']:.4f}")
     say("")
     if not as_table:
         say(_confusion_summary(cells, support, lambda k: _class_name(net, k), K))
@@ -142,6 +167,18 @@ def _confusion_summary(
     correct, total = sum(cells[k, k] for k in support), sum(support.values())
     lines.append(f"accuracy: {100 * correct / total:.2f}% ({correct}/{total})")
     return "\n".join(lines)
+
+
+def _int8_fields(model: Any, float_result: dict[str, float] | None) -> dict[str, Any]:
+    """The JSON of ann evaluate --int8: the calibration and the float32 accuracy beside."""
+    if float_result is None:
+        return {}
+    return {
+        "int8": True,
+        "calibration": model.calibration,
+        "float_loss": float_result["loss"],
+        "float_accuracy": float_result["accuracy"],
+    }
 
 
 def _predict_inputs(args: argparse.Namespace, features: int) -> list[tuple[str, int, Any]]:
