@@ -418,7 +418,12 @@ def _train_options(train: argparse.ArgumentParser) -> None:
     train.add_argument("--save", metavar="PATH", help="keep the best model in PATH (safetensors)")
     train.add_argument("--resume", metavar="PATH", help="continue training the model in PATH")
     train.add_argument("--log", metavar="FILE", help="write the history (.csv, else JSON lines)")
-    train.add_argument("--plot-file", metavar="FILE", help="write the loss/accuracy plots here")
+    train.add_argument(
+        "--plot-file",
+        metavar="FILE",
+        help="write the loss/accuracy plots here: an image for FILE.svg or FILE.png, the "
+        "text plots for any other name",
+    )
     train.add_argument(
         "--threads",
         type=_number(int, inclusive=True),
@@ -533,7 +538,12 @@ def _experiment_options(experiment: argparse.ArgumentParser) -> None:
         default=default.SEED,
         help=f"seed of the weights, the split and the batch order (default {default.SEED})",
     )
-    experiment.add_argument("--plot-file", metavar="FILE", help="also write the plot here")
+    experiment.add_argument(
+        "--plot-file",
+        metavar="FILE",
+        help="also write the plot here: an image for FILE.svg or FILE.png, else the table "
+        "and the text plot",
+    )
 
 
 def _gradcheck_options(check: argparse.ArgumentParser) -> None:

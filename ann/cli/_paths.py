@@ -21,6 +21,7 @@ from typing import Union
 
 from .._errors import DataError
 from .._files import resolve_target
+from .._plot_image import image_format
 
 try:
     import fcntl
@@ -67,6 +68,17 @@ def check_separate(
                     f"ann {command}: {other} {target} and {option} {path} are one file: "
                     f"one would overwrite the other; give each its own path"
                 )
+
+
+def check_plot_name(command: str, path: str | None) -> None:
+    """--plot-file: .svg and .png are images, any other name gets text; an image format ann
+    does not write (.jpg, .pdf, ...) is refused rather than filled with text."""
+    if path is not None and image_format(path) is None:
+        suffix = os.path.splitext(path)[1]
+        raise UsageError(
+            f"ann {command}: --plot-file {path}: ann draws plots as .svg or .png images, or "
+            f"as text under any other name (plot.txt), not as {suffix}"
+        )
 
 
 def check_destination(command: str, option: str, path: str | None) -> None:

@@ -27,12 +27,13 @@ from ._load import dataset_title, load_data, source_where
 from ._options import augment_from_args, augment_text
 from ._output import EXIT_ERROR, UsageError, note, say
 from ._parser import TRACE_MAX_BATCH, TRACE_MAX_WIDTH
-from ._paths import check_destination, check_separate
+from ._paths import check_destination, check_plot_name, check_separate
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
     """ann experiment: the seed study's grid of runs (``ann._experiment``)."""
     check_destination("experiment", "--plot-file", args.plot_file)
+    check_plot_name("experiment", args.plot_file)
     source, train_all, test = load_data(args)
     inputs = [("--data", path) for path in source.paths.values()]
     check_separate("experiment", inputs, [("--plot-file", args.plot_file)])

@@ -22,6 +22,7 @@ from .._errors import DataError, TrainingError
 from .._files import atomic_write, write_chunks
 from .._locate import DataSource
 from .._plot import MIN_WIDTH, line_plot
+from .._plot_image import Panel, image_format, render
 from .._progress import LiveFrame
 from ._checkpoint import Checkpoint, check_resume, kept_on_failure, train_metadata
 from ._load import load_data, source_where
@@ -36,7 +37,7 @@ from ._options import (
     train_schedule,
 )
 from ._output import EXIT_ERROR, EXIT_INTERRUPTED, UsageError, isatty, note, say
-from ._paths import Named, SaveLock, check_destination, check_separate
+from ._paths import Named, SaveLock, check_destination, check_plot_name, check_separate
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -98,7 +99,7 @@ def _train(args: argparse.Namespace, augment: ann.Augment | None, schedule: Any)
     if not args.quiet and not live:
         say(_history_plots(history))
     if args.plot_file:
-        _write_text(args.plot_file, _history_plots(history, width=100, charset="unicode") + "\n")
+        _write_plot(args.plot_file, history)
     if args.log:
         if args.log.endswith(".csv"):
             history.to_csv(args.log)
@@ -139,6 +140,7 @@ def _check_flags(args: argparse.Namespace) -> Any:
             )
     for option, path in _outputs(args):
         check_destination("train", option, path)  # before training, not after it
+    check_plot_name("train", args.plot_file)
     _check_separate(args, [("--data", args.data if is_csv(args.data) else None)])
     return train_schedule(args)  # a bad combination fails before the data loads
 
@@ -448,6 +450,31 @@ def _live_plots(history: ann.History) -> Callable[[int, int], str]:
     return render
 
 
-def _write_text(path: str, text: str) -> None:
-    """Write a small text file atomically (see ann._files.atomic_write)."""
-    atomic_write(path, write_chunks([text.encode("utf-8")]), DataError)
+def _write_plot(path: str, history: ann.History) -> None:
+    """--plot-file: the loss and accuracy plots as an SVG or PNG image (by the name's
+    suffix), else as text; atomically (see ann._files.atomic_write)."""
+    kind = image_format(path)
+    if kind in ("svg", "png"):
+        steps = history.steps
+        panels = [
+            Panel(
+                "loss",
+                "step",
+                {
+                    "train loss": (steps, history.train_loss),
+                    "validation loss": (steps, history.val_loss),
+                },
+            ),
+            Panel(
+                "accuracy",
+                "step",
+                {
+                    "train accuracy": (steps, history.train_accuracy),
+                    "validation accuracy": (steps, history.val_accuracy),
+                },
+            ),
+        ]
+        data = render(panels, kind)
+    else:
+        data = (_history_plots(history, width=100, charset="unicode") + "\n").encode("utf-8")
+    atomic_write(path, write_chunks([data]), DataError)
