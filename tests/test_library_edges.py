@@ -177,3 +177,12 @@ def test_ann_does_not_import_scikit_learn(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_repr_of_a_history_is_one_short_line(sample):
+    train, test = sample
+    history = ann.Network([784, 10]).fit(train, test, epochs=2, check_every=5, progress=False)
+    text = repr(history)
+    assert len(history.steps) == 63 and "\n" not in text and len(text) < 200
+    assert text.startswith("<ann.History: 63 checks, steps 5-314") and "stopped: completed" in text
+    assert repr(ann.History()) == "<ann.History: no checks yet>"
