@@ -97,3 +97,26 @@ def test_predict_on_a_large_idx_file_holds_one_batch_at_a_time(tmp_path):
     # where a copy of every image and all of them joined made 490 MB
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     assert peak < 420 << 20, f"peak {peak >> 20} MB"
+
+
+def test_a_model_header_of_too_many_entries_is_refused_before_it_is_decoded(tmp_path):
+    # 300,000 empty tensors: a well-formed safetensors header of 18 MB, which json.loads
+    # turns into some 300 MB of Python objects before ann's schema could refuse it
+    import json
+
+    header = {
+        f"t{i}": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]} for i in range(300_000)
+    }
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    path = tmp_path / "huge.st"
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw)
+    del header
+    tracemalloc.start()
+    try:
+        with pytest.raises(ann.ModelFileError, match=r"header holds about 300,000 entries"):
+            ann.Network.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * len(raw)  # the header's bytes, not its objects
