@@ -33,6 +33,7 @@ from ._c.net import CNet, PredictResult
 from ._c.net import augment_batch as c_augment_batch
 from ._c.net import shuffle as c_shuffle
 from ._errors import AnnError
+from ._threads import warn_threads_variable
 
 SLOWER = "about 400 times slower at training"
 _DIST = "ann-mlp"
@@ -237,6 +238,7 @@ def get_backend(name: str | None = None) -> Backend:
         warn_pure_python(why, stacklevel=4)
         return _reference_backend()
     _check_kernel_request()
+    warn_threads_variable()  # $ANN_NUM_THREADS the core ignores: said once
     return Backend("c", CNet, c_shuffle)
 
 

@@ -111,6 +111,23 @@ def test_a_bad_ann_num_threads_is_an_error(value):
     usage_error(out, f"ANN_NUM_THREADS={value!r} is not a thread count")
 
 
+def test_the_library_warns_once_of_a_bad_ann_num_threads(tmp_path):
+    code = "import ann; ann.Network([2, 2]); ann.Network([2, 2]); print(ann.get_num_threads())"
+    env = {k: v for k, v in os.environ.items() if k != "ANN_BACKEND"}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**env, "ANN_NUM_THREADS": "abc"},
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("RuntimeWarning") == 1
+    assert "ANN_NUM_THREADS='abc' is not a thread count" in out.stderr
+    assert "using one thread per core" in out.stderr
+
+
 def test_too_many_threads_in_ann_num_threads_get_a_note():
     out = run_ann("gradcheck", env={"ANN_NUM_THREADS": "1000", "ANN_BACKEND": None})
     assert out.returncode == 0

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import warnings
 
 from .._backend import backend_info, describe_backend, kernel_request_problem
-from .._threads import get_num_threads, set_num_threads
+from .._threads import get_num_threads, set_num_threads, threads_variable_problem
 from ._output import UsageError, note, say
 
 
@@ -31,20 +30,15 @@ def check_threads_variable() -> None:
     """$ANN_NUM_THREADS, when no --threads overrides it: a value the C core would ignore (it
     takes a whole number of 1 or more, and falls back to one thread per core) is a usage
     error; more threads than the core runs gets a note."""
-    text = os.environ.get("ANN_NUM_THREADS")
-    if text is None or not text.strip():
+    problem = threads_variable_problem()
+    if problem:
+        raise UsageError(f"ann: error: {problem}")
+    text = os.environ.get("ANN_NUM_THREADS", "").strip()
+    if not text:
         return
-    # what the core's strtol reads: optional blanks and plus sign, then digits, nothing after
-    if not re.fullmatch(r"\s*\+?[0-9]+", text):
-        raise UsageError(
-            f"ann: error: ANN_NUM_THREADS={text!r} is not a thread count: give a whole number "
-            "(1 or more; 0, or unset: one thread per core)"
-        )
     asked, used = int(text), get_num_threads()
     if asked > used and backend_info()["c_core"]:
-        note(
-            f"ANN_NUM_THREADS={text.strip()}: the C core runs at most {used} threads; using {used}"
-        )
+        note(f"ANN_NUM_THREADS={text}: the C core runs at most {used} threads; using {used}")
 
 
 def announce_backend(args: argparse.Namespace) -> None:
