@@ -539,6 +539,7 @@ class Network:
         betas: tuple[float, float] = _defaults.BETAS,
         eps: float = _defaults.EPS,
         l2: float = 0.0,
+        steps: int = 1,
     ) -> dict[str, Any]:
         """One training step on one batch with every matrix of it recorded, for study
         (``ann trace`` prints it). The network is not changed.
@@ -555,7 +556,13 @@ class Network:
         {"shape", "formula", "function" (the C function that computed it), "values" (rows),
         "difference" (largest |C - reference|, None without the C core)}. "train_step" compares
         the new parameters with the network's own training step on a copy; "ok" is True when
-        every check passed."""
+        every check passed.
+
+        ``steps=N`` (at most 100) takes the step N times on the same batch, each from the
+        parameters, running statistics, dropout stream and optimizer state the one before
+        left; "later_steps" holds steps 2..N, each with the keys of the first ("forward",
+        "loss", "backward", "update", "train_step", "ok"...) and "step", its number t. With
+        Adam, each step's "bias_corrections" are the 1 - beta1^t and 1 - beta2^t it used."""
         from ._trace import trace_step
 
         return trace_step(
@@ -568,6 +575,7 @@ class Network:
             betas=betas,
             eps=eps,
             l2=l2,
+            steps=steps,
         )
 
     # ---- inference ---------------------------------------------------------------------------

@@ -32,6 +32,16 @@ QUICK_WORDS = "16 runs of up to 5 epochs, 20-30 s on full MNIST with the C core"
 # the limits of ann trace
 TRACE_MAX_BATCH = 64  # every row is printed
 TRACE_MAX_WIDTH = 1024  # the float64 check of each step runs in pure Python
+TRACE_DESCRIPTION = (
+    "Take one training step of a tiny network (by default 4 inputs, 3 hidden ReLU units and "
+    "2 classes, on two random rows) and print every matrix of it: its shape, the formula "
+    "that made it, the C function that computed it, and its largest difference from the "
+    "float64 reference (ann/_reference.py) given the same inputs; then check the step "
+    "against the network's own one-call training step. The worked examples in docs/ are "
+    "excerpts of `ann trace --seed 1` (the default seed) and its variants. --steps N takes "
+    "N steps on the same batch, to watch the loss fall and the optimizer's state (momentum's "
+    "velocity, Adam's m, v and bias corrections 1 - beta^t) build up."
+)
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam"]
 
@@ -209,12 +219,12 @@ def build_parser(argument_default: Any = None) -> argparse.ArgumentParser:
     _export_onnx_options(command("export-onnx", "write a model as an ONNX file (opset 17)"))
     _experiment_options(command("experiment", "the seed study's grid: batch size x BN x L2"))
     _gradcheck_options(command("gradcheck", "compare analytic gradients with finite differences"))
-    _trace_options(
-        command(
-            "trace",
-            "print one training step of a tiny network, every matrix of it, computed by the C core",
-        )
+    trace = command(
+        "trace",
+        "print one training step of a tiny network, every matrix of it, computed by the C core",
     )
+    trace.description = TRACE_DESCRIPTION
+    _trace_options(trace)
     return parser
 
 
@@ -608,13 +618,15 @@ def _trace_options(trace: argparse.ArgumentParser) -> None:
     trace.add_argument(
         "--batch",
         type=_number(int),
-        default=2,
-        help=f"rows in the batch, at most {TRACE_MAX_BATCH} (default 2)",
+        default=None,
+        help=f"rows in the batch, at most {TRACE_MAX_BATCH} (default {default.TRACE_BATCH}; "
+        f"{default.TRACE_BATCH_BATCHNORM} with --batchnorm)",
     )
     trace.add_argument(
         "--batchnorm",
         action="store_true",
-        help="Linear -> BN -> ReLU in the hidden layers (needs --batch 2 or more)",
+        help="Linear -> BN -> ReLU in the hidden layers (needs --batch 2 or more; with 2, "
+        "every x-hat is about +-1: a note says so)",
     )
     trace.add_argument(
         "--dropout",
@@ -628,7 +640,8 @@ def _trace_options(trace: argparse.ArgumentParser) -> None:
         "--optimizer",
         choices=OPTIMIZERS,
         default="sgd",
-        help="update rule, in its first step: its state starts at zero (default sgd)",
+        help="update rule; its state (velocity, Adam's m and v) starts at zero in the first "
+        "step (default sgd)",
     )
     trace.add_argument(
         "--lr",
@@ -638,11 +651,23 @@ def _trace_options(trace: argparse.ArgumentParser) -> None:
     )
     _momentum_and_l2(trace)
     trace.add_argument(
+        "--steps",
+        type=_number(int),
+        default=1,
+        metavar="N",
+        help="take N steps on the same batch, each from the parameters and optimizer state "
+        "the one before left; after the first, each shows its loss, the gradients and the "
+        f"update with the optimizer's state before and after; at most {default.TRACE_MAX_STEPS} "
+        "(default 1)",
+    )
+    trace.add_argument(
         "--seed",
         type=int,
-        default=default.SEED,
+        default=None,
         help="seed of the weights and, without --digits, of the pixels and labels (default "
-        f"{default.SEED})",
+        f"{default.TRACE_SEED}, the seed of the docs' worked examples; with --digits "
+        f"{default.TRACE_SEED_DIGITS}, which leaves more hidden units active on those two "
+        "images)",
     )
     trace.add_argument(
         "--digits",
@@ -652,3 +677,11 @@ def _trace_options(trace: argparse.ArgumentParser) -> None:
     )
     _data_option(trace, csv=False)
     trace.add_argument("--json", action="store_true", help="print the same data as one JSON object")
+    trace.add_argument(
+        "--indent",
+        type=_number(int, inclusive=True),
+        default=None,
+        metavar="N",
+        help="with --json: indent by N spaces, one matrix row a line; 0 for one line "
+        "(default: 2 on a terminal, one line into a pipe or file, for tools)",
+    )
