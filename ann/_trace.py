@@ -632,8 +632,8 @@ def _batch(images: Any, labels: Any, D: int, K: int) -> tuple[bytes, list[int]]:
             f"{D} pixels (one per label)"
         )
     for i, v in enumerate(label_list):
-        if not 0 <= v < min(K, 256):
-            raise DataError(f"label {v} of image {i} is outside 0..{min(K, 256) - 1}")
+        if not 0 <= v < K:
+            raise DataError(f"label {v} of image {i} is outside 0..{K - 1}")
     return bytes(pixels), label_list
 
 
@@ -648,7 +648,8 @@ def _worst(result: dict[str, Any]) -> tuple[float | None, dict[str, Any] | None]
         if d is None:
             continue
         largest = d if largest is None else max(largest, d)
-        ratio = d / max(1.0, _scale(tensor["values"]))
+        size = max(1.0, _scale(tensor["values"]))
+        ratio = d / size
         if ratio > worst_ratio:
             worst_ratio = ratio
             worst = {
@@ -657,6 +658,7 @@ def _worst(result: dict[str, Any]) -> tuple[float | None, dict[str, Any] | None]
                 "name": name,
                 "difference": d,
                 "relative": ratio,
+                "size": size,  # what the difference is compared with: max(1, max |value|)
                 "ok": ratio <= TOLERANCE,
             }
     return largest, worst
@@ -711,7 +713,7 @@ def _compare_with_train_steps(
     function = "ann_net_train_step" if net.backend == "c" else "RefNet.train_step"
     checks = []
     for want_params, want_state in after:
-        loss, _ = copy.train_step(pixels, bytes(labels), B, array("i", range(B)), 0, B, lr)
+        loss, _ = copy.train_step(pixels, array("i", labels), B, array("i", range(B)), 0, B, lr)
         got_params, got_state = copy.get_params(), copy.get_state()
         diff = max((abs(a - b) for a, b in zip(got_params, want_params)), default=0.0)
         diff_state = max((abs(a - b) for a, b in zip(got_state, want_state)), default=0.0)
@@ -723,6 +725,7 @@ def _compare_with_train_steps(
                 "largest_difference": diff,
                 "state_difference": diff_state,
                 "identical": diff == 0.0 and diff_state == 0.0,
+                "size": scale,  # what the difference is compared with: max(1, max |param|)
                 "ok": max(diff, diff_state) <= TOLERANCE * scale,
             }
         )
