@@ -10,7 +10,10 @@ The one input rule, for ``Dataset`` and for ``Network.predict``: uint8 data (``b
 ``bytearray``, ``array('B')``, a uint8 buffer such as a NumPy ``uint8`` array) is pixels,
 read as value / 255; any other numbers (float16/32/64 or integer buffers, ``array.array``
 of those, lists of numbers or of rows) are features, used as they are. Buffers are read
-through ``memoryview`` (element type, shape, C-contiguity), so NumPy is never imported.
+through ``memoryview`` (element type, shape, C-contiguity), so NumPy is never imported. A
+pandas DataFrame is a table of features (any numeric column types, bool as 0/1; its column
+names become ``feature_names``) and a Series one column, read through their own NumPy
+arrays without importing pandas (``_frame.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple, Union
 
 from ._errors import DataError
+from ._frame import frame_values, is_frame, is_series, series_array
 
 Shape = Union[int, Sequence[int], None]
 Features = Union[bytes, "array[float]"]
@@ -169,6 +173,11 @@ def read_features(data: Any, what: str = "images") -> tuple[str, Features, tuple
     from any input the one rule above accepts."""
     if isinstance(data, (bytes, bytearray)):
         return "uint8", bytes(data), None
+    if is_frame(data):  # a table: float32 features whatever its column types (_frame.py)
+        values, width, _ = frame_values(data, what)
+        return "float32", values, (width,)
+    if is_series(data):
+        data = series_array(data, what)
     if isinstance(data, Images):
         ds = data._ds
         return ds.dtype, data._values(), ds.shape
@@ -217,6 +226,8 @@ def read_labels(data: Any, what: str = "labels") -> array[int]:
     int32."""
     if isinstance(data, (bytes, bytearray)):
         return array("i", memoryview(data))
+    if is_series(data):  # its own NumPy array (_frame.py)
+        data = series_array(data, what)
     buf = _read_buffer(data, what) if not isinstance(data, (list, tuple, range)) else None
     if buf is not None:
         if buf.kind == "f":
@@ -382,7 +393,9 @@ class Dataset:
         #: the name of each class index (``None``: the indices themselves)
         self.classes: list[str] | None = list(classes) if classes is not None else None
         #: the name of each feature (a CSV file's header), or None
-        self.feature_names: list[str] | None = None
+        self.feature_names: list[str] | None = (
+            [str(c) for c in images.columns] if is_frame(images) else None
+        )
         if self.classes is not None and len(self.classes) != self.num_classes:
             raise DataError(
                 f"{name}: {len(self.classes)} class names for {self.num_classes} classes"
