@@ -174,8 +174,8 @@ def read_features(data: Any, what: str = "images") -> tuple[str, Features, tuple
     if isinstance(data, (bytes, bytearray)):
         return "uint8", bytes(data), None
     if is_frame(data):  # a table: float32 features whatever its column types (_frame.py)
-        values, width, _ = frame_values(data, what)
-        return "float32", values, (width,)
+        table, width, _ = frame_values(data, what)
+        return "float32", table, (width,)
     if is_series(data):
         data = series_array(data, what)
     if isinstance(data, Images):

@@ -23,6 +23,7 @@ from .._files import atomic_write, write_chunks
 from .._locate import DataSource
 from .._plot import MIN_WIDTH, line_plot
 from .._plot_image import Panel, image_format, render
+from .._presets import TABLE_PRESETS
 from .._progress import LiveFrame
 from ._checkpoint import Checkpoint, check_resume, kept_on_failure, train_metadata
 from ._load import load_data, source_where
@@ -38,6 +39,11 @@ from ._options import (
 )
 from ._output import EXIT_ERROR, EXIT_INTERRUPTED, UsageError, isatty, note, say
 from ._paths import Named, SaveLock, check_destination, check_plot_name, check_separate
+
+#: the warning's "near": an accuracy within this of the most-frequent-class baseline
+BASELINE_MARGIN = 0.02
+#: the most rows of the history table (a table trained for 200 epochs checks 200 times)
+TABLE_ROWS = 14
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -77,10 +83,12 @@ def _train(args: argparse.Namespace, augment: ann.Augment | None, schedule: Any)
         )
     early = None
     if args.patience:
+        # on a table (a CSV file, or the recipe for one), once an epoch: 100 steps can be
+        # many epochs of a few rows
+        table = is_csv(args.data) or args.preset in TABLE_PRESETS
+        every = args.check_every or (None if table else default.CHECK_EVERY)
         early = ann.EarlyStopping(
-            patience=args.patience,
-            min_delta=args.min_delta,
-            check_every=args.check_every or default.CHECK_EVERY,
+            patience=args.patience, min_delta=args.min_delta, check_every=every
         )
     _say_data(args, source, train_all, train, val, test)
     _say_setup(args, net, schedule, early, augment)
@@ -105,8 +113,8 @@ def _train(args: argparse.Namespace, augment: ann.Augment | None, schedule: Any)
             history.to_csv(args.log)
         else:
             history.to_jsonl(args.log)
-    _say_result(args, net, history, checkpoint, train, val, test, elapsed)
-    _warn_if_not_learnt(args, net, history, validated=val is not None)
+    reported = _say_result(args, net, history, checkpoint, train, val, test, elapsed)
+    _warn_if_not_learnt(args, net, history, train, reported, validated=val is not None)
     if checkpoint and checkpoint.error is not None:
         print(f"ann: error: the model was not saved: {checkpoint.error}", file=sys.stderr)
         return EXIT_ERROR
@@ -157,8 +165,8 @@ def _check_separate(args: argparse.Namespace, data: list[Named]) -> None:
 
 
 def _check_resumed(args: argparse.Namespace, net: ann.Network) -> tuple[int, float]:
-    """The (steps, epochs) counters of the model --resume names, once it fits the flags."""
-    counters = check_resume(args, net)
+    """The (steps, epochs) counters of the model --resume names, once it fits the flags (the
+    data first: a run that cannot start says nothing about its optimizer)."""
     trained_on = net.metadata.get("dataset")
     if trained_on == "csv" and not is_csv(args.data):
         raise UsageError(
@@ -170,7 +178,7 @@ def _check_resumed(args: argparse.Namespace, net: ann.Network) -> tuple[int, flo
             f"ann train: {args.resume} was trained on {trained_on}, not {args.dataset}: "
             f"give --dataset {trained_on}"
         )
-    return counters
+    return check_resume(args, net)
 
 
 def _load(
@@ -240,7 +248,8 @@ def _say_setup(
         + (f", {describe_schedule(args)}" if schedule is not None else "")
         + (f", max-norm {args.max_norm:g}" if args.max_norm else "")
         + (
-            f", early stopping (patience {early.patience}, check every {early.check_every} steps)"
+            f", early stopping (patience {early.patience}, check "
+            + (f"every {early.check_every} steps)" if early.check_every else "every epoch)")
             if early
             else ""
         )
@@ -325,11 +334,19 @@ def _say_history(history: ann.History, *, show_lr: bool, validated: bool) -> Non
         f"{'step':>7} {'epoch':>6} {'train loss':>10} {'train acc':>9} {'val loss':>9} "
         f"{'val acc':>8} {'seconds':>8}" + (f" {'lr':>10}" if show_lr else "")
     )
-    for row in history.rows():
+    rows = history.rows()
+    shown = _rows_shown(history)
+    for i in shown:
+        row = rows[i]
         say(
             f"{row['steps']:>7} {row['epochs']:>6.2f} {row['train_loss']:>10.4f} "
             f"{row['train_accuracy']:>9.4f} {row['val_loss']:>9.4f} {row['val_accuracy']:>8.4f} "
             f"{row['seconds']:>8.2f}" + (f" {row['lr']:>10.4g}" if show_lr else "")
+        )
+    if len(shown) < len(rows):
+        say(
+            f"({len(shown)} of {len(rows)} checks shown: every {shown[1] - shown[0]}th, the "
+            f"best and the last; --log FILE keeps them all)"
         )
     if not validated:
         say(
@@ -345,6 +362,19 @@ def _say_history(history: ann.History, *, show_lr: bool, validated: bool) -> Non
         )
 
 
+def _rows_shown(history: ann.History, most: int = TABLE_ROWS) -> list[int]:
+    """The checks the table shows: all of them when there are at most ``most``, else every
+    k-th from the first (about ``most`` - 2 of them), the best and the last."""
+    n = len(history.steps)
+    if n <= most:
+        return list(range(n))
+    every = math.ceil(n / (most - 2))
+    chosen = set(range(0, n, every)) | {n - 1}
+    if history.best_step in history.steps:
+        chosen.add(history.steps.index(history.best_step))
+    return sorted(chosen)
+
+
 def _say_result(
     args: argparse.Namespace,
     net: ann.Network,
@@ -354,10 +384,10 @@ def _say_result(
     val: ann.Dataset | None,
     test: ann.Dataset | None,
     elapsed: float,
-) -> None:
+) -> tuple[str, ann.Dataset, dict[str, float]]:
     """Loss and accuracy on the test split (a CSV file has none: on the validation rows, or
     with no validation split either, on the training rows); of the saved model too when it
-    is not the one in memory."""
+    is not the one in memory. Returns (what the rows are, the rows, the last result)."""
     report = "test"
     if test is None and val is not None:  # a CSV file has no test split: the validation rows
         test, report = val, "validation"
@@ -385,23 +415,66 @@ def _say_result(
         )
     if checkpoint and checkpoint.error is None:
         say(f"model saved to {args.save}")
+    return report, test, result
 
 
 def _warn_if_not_learnt(
-    args: argparse.Namespace, net: ann.Network, history: ann.History, *, validated: bool
+    args: argparse.Namespace,
+    net: ann.Network,
+    history: ann.History,
+    train: ann.Dataset,
+    reported: tuple[str, ann.Dataset, dict[str, float]],
+    *,
+    validated: bool,
 ) -> None:
-    """A warning when the best loss is no better than guessing uniformly."""
+    """One warning when the network ends no better than a trivial answer: the reported
+    accuracy within 0.02 of (or below) always answering the training rows' most frequent
+    class, or the best loss no better than guessing uniformly (then the lr is likely too
+    large)."""
     chance = math.log(net.sizes[-1])
     which, lowest = "validation", history.best_val_loss
     if not validated:
         which = "training"
         lowest = min((x for x in history.train_loss if math.isfinite(x)), default=math.inf)
+    reasons = []
+    baseline = _below_baseline(net, train, reported)
+    if baseline:
+        reasons.append(baseline)
     if not lowest < chance:
-        note(
-            f"warning: training did not learn: the best {which} loss "
-            f"{lowest:.4g} is no better than guessing uniformly "
+        reasons.append(
+            f"the best {which} loss {lowest:.4g} is no better than guessing uniformly "
             f"(ln {net.sizes[-1]} = {chance:.2f}); the lr {args.lr:g} is probably too large"
         )
+    elif is_csv(args.data) and args.preset not in TABLE_PRESETS:
+        reasons.append(f"--preset {TABLE_PRESETS[0]} is the recipe for tables")
+    elif is_csv(args.data):
+        reasons.append("check that the features say something about the label")
+    if baseline:
+        note("warning: training did not learn: " + "; ".join(reasons))
+    elif not lowest < chance:
+        note("warning: training did not learn: " + reasons[0])
+
+
+def _below_baseline(
+    net: ann.Network, train: ann.Dataset, reported: tuple[str, ann.Dataset, dict[str, float]]
+) -> str:
+    """What is wrong when the reported accuracy is within 0.02 of, or below, that of always
+    answering the most frequent class of the training rows; else ''."""
+    report, rows, result = reported
+    counts = [0] * net.sizes[-1]
+    for label in train.labels:
+        counts[label] += 1
+    common = max(range(len(counts)), key=counts.__getitem__)
+    baseline = sum(1 for label in rows.labels if label == common) / len(rows)
+    accuracy = result["accuracy"]
+    if accuracy > baseline + BASELINE_MARGIN:
+        return ""
+    name = net.classes[common] if net.classes is not None else str(common)
+    return (
+        f"the {report} accuracy {accuracy:.4f} is "
+        f"{'below' if accuracy < baseline else 'no better than'} that of always answering "
+        f"the most frequent class, {name!r} ({baseline:.4f})"
+    )
 
 
 # ---- plots and files -------------------------------------------------------------------------
