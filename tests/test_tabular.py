@@ -9,7 +9,7 @@ import json
 import re
 
 import pytest
-from conftest import run_ann
+from conftest import one_stderr_line, run_ann
 from tabular_data import export
 
 import ann
@@ -41,6 +41,11 @@ def test_a_csv_file_trains_with_the_tabular_recipe_and_says_so(wine, tmp_path):
     assert evaluated.returncode == 0, evaluated.stderr
     # scikit-learn's MLPClassifier() behind a StandardScaler: 1.0 on this split
     assert json.loads(evaluated.stdout)["accuracy"] >= 0.95
+    # without --data it says what it needs, instead of reading (or downloading) MNIST
+    for data in ([], ["--data", "sample"]):
+        out = run_ann("evaluate", str(model), *data, env={"ANN_DATA": None})
+        line = one_stderr_line(out, "was trained on a CSV file (wine-train.csv)", "--data FILE.csv")
+        assert out.returncode == 2 and "13 feature columns" in line and "MNIST" not in line
 
 
 def test_flags_given_beside_the_recipe_win(wine):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from typing import Any, Callable
 
 import ann
@@ -92,6 +93,8 @@ def train_metadata(
     return {
         # names the classes for ann predict / evaluate ("csv": they are in the model's classes)
         "dataset": "csv" if is_csv(args.data) else args.dataset,
+        # a CSV file's name, for the messages of ann evaluate
+        **({"data_file": os.path.basename(args.data)} if is_csv(args.data) else {}),
         "optimizer": args.optimizer,
         "lr": repr(args.lr),
         "batch_size": str(args.batch_size),

@@ -63,6 +63,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         test = table_dataset(table, args.data, classes)  # the file is read once
         where, what = args.data, f"{len(test)} rows from {args.data}"
     else:
+        _check_not_a_table_model(args, net)
         if args.dataset is None:  # the one the model was trained on
             trained_on = net.metadata.get("dataset")
             args.dataset = trained_on if trained_on in DATASETS else "mnist"
@@ -167,6 +168,20 @@ def _confusion_summary(
     correct, total = sum(cells[k, k] for k in support), sum(support.values())
     lines.append(f"accuracy: {100 * correct / total:.2f}% ({correct}/{total})")
     return "\n".join(lines)
+
+
+def _check_not_a_table_model(args: argparse.Namespace, net: ann.Network) -> None:
+    """A model trained on a CSV file is scored on a CSV file of its columns: say so, rather
+    than read (or download) MNIST and fail on its 784 inputs."""
+    if net.metadata.get("dataset") != "csv":
+        return
+    meta = net.metadata
+    trained = f" ({meta['data_file']})" if meta.get("data_file") else ""
+    given = f"--data {args.data} is not a CSV file" if args.data else "no --data was given"
+    raise UsageError(
+        f"ann evaluate: {args.model} was trained on a CSV file{trained} and {given}: give a "
+        f"CSV file of its {net.sizes[0]} feature columns and its label with --data FILE.csv"
+    )
 
 
 def _int8_fields(model: Any, float_result: dict[str, float] | None) -> dict[str, Any]:
