@@ -1,4 +1,4 @@
-"""``ann.MLPClassifier``: scikit-learn's estimator over ``ann.Network``.
+"""``ann.MLPClassifier`` and ``ann.MLPRegressor``: scikit-learn's estimators over ``ann.Network``.
 
 The shared machinery (hyperparameters, the training loop, ``warm_start``, feature names,
 ``coefs_``, pickling) is ``_sklearn_base.MLPBase``; the inputs are read by
@@ -20,15 +20,17 @@ from ._data import Dataset
 from ._sklearn_base import PUBLIC, SIGNATURE, MLPBase
 from ._sklearn_input import (
     caller_numpy,
+    read_targets,
     read_weights,
     read_y,
     sorted_classes,
 )
 
-__all__ = ["MLPClassifier"]
+__all__ = ["MLPClassifier", "MLPRegressor"]
 
 _PARAMETERS = """
     Parameters keep scikit-learn's names, defaults and meaning: ``hidden_layer_sizes``,
+    ``activation`` (of the hidden layers: "relu", "tanh", "logistic" or "identity"),
     ``solver`` ("adam" or "sgd"; sgd uses ``momentum``, Nesterov's when
     ``nesterovs_momentum``), ``alpha`` (L2 penalty, scaled as scikit-learn scales it:
     (alpha / (2 * batch)) * sum(W^2) per batch, so ``Network.fit``'s ``l2`` is
@@ -41,8 +43,7 @@ _PARAMETERS = """
     fit's weights), ``verbose`` (print the loss of each epoch), ``beta_1``, ``beta_2``,
     ``epsilon`` (Adam). ann adds ``batchnorm``, ``dropout`` and ``standardize`` (on by
     default: each feature is standardised with the training set's mean and standard
-    deviation, kept in ``network_`` and its model file). The hidden layers are ReLU, and
-    ``lbfgs`` is not offered.
+    deviation, kept in ``network_`` and its model file). ``lbfgs`` is not offered.
 
     X is numbers, used as given (uint8 too: this is a table, not pixels): a NumPy array, a
     pandas DataFrame (its column names become ``feature_names_in_``, checked at every later
@@ -223,6 +224,124 @@ class MLPClassifier(MLPBase):
         return math.fsum(w for w, p, t in zip(weights, predicted, truth) if p == t) / total
 
 
+class MLPRegressor(MLPBase):
+    __doc__ = (
+        """A multilayer perceptron regressor with scikit-learn's ``MLPRegressor`` interface,
+    trained by ``ann.Network`` (identity output, squared-error loss).
+"""
+        + _PARAMETERS
+        + """ ``y`` holds numbers: one per row, or rows of
+    several (multi-output); ``predict`` gives one number per row for one output, rows of
+    numbers otherwise. Every update is scikit-learn's (tested step for step), and
+    ``loss_curve_`` is its loss, half the mean squared error plus the L2 penalty (with several
+    outputs, the penalty divided by their number); ``score`` and early stopping's validation
+    score are R² (averaged over the outputs). Targets are
+    used as given, as scikit-learn's are: large ones (hundreds) learn slowly at the default
+    rate; scale them (``sklearn.compose.TransformedTargetRegressor``) or raise
+    ``max_iter``.
+
+    After ``fit``:"""
+        + _FITTED
+        + """
+    """
+    )
+
+    _HEAD = "identity-mse"
+    _LOSS_SCALE = 2.0
+    _estimator_type = "regressor"
+
+    def _gradient_scale(self) -> float:
+        # The head's loss is the mean of (y - p)^2 over the B rows and K outputs, whose
+        # gradient is 2 (p - y) / (B K); scikit-learn steps along (p - y) / B (the gradient of
+        # its squared error summed over the outputs, though it reports the mean): 2 / K of it.
+        return 2.0 / self._width
+
+    def __sklearn_tags__(self) -> Any:
+        from sklearn.utils import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+            InputTags,
+            RegressorTags,
+            Tags,
+            TargetTags,
+        )
+
+        return Tags(
+            estimator_type="regressor",
+            target_tags=TargetTags(required=True, multi_output=True, single_output=True),
+            regressor_tags=RegressorTags(),
+            input_tags=InputTags(two_d_array=True, sparse=True, allow_nan=False),
+        )
+
+    # ---- what MLPBase asks --------------------------------------------------------------------
+
+    def _read_targets(self, y: Any, n: int, first: bool, warm: bool, classes: Any) -> array[float]:
+        targets, width = read_targets(y, n)
+        if first:
+            self._width = width
+            self.out_activation_ = "identity"
+        elif width != self.n_outputs_:
+            raise ValueError(
+                f"y has {width} targets per sample, but {type(self).__name__} was fitted "
+                f"with {self.n_outputs_}"
+            )
+        return targets
+
+    def _n_outputs(self) -> int:
+        return int(self._width)
+
+    def _dataset(self, values: array[float], d: int, targets: array[float]) -> Dataset:
+        T = self._width
+        rows = memoryview(targets).cast("B").cast("f", (len(targets) // T, T))  # (n, T)
+        return Dataset(values, None, d, targets=rows, name="X")
+
+    def _split(self, data: Dataset, targets: array[float]) -> tuple[Dataset, Dataset]:
+        """(train, validation): a seeded random ``validation_fraction`` of the rows."""
+        order = list(range(len(data)))
+        self._rng.shuffle(order)
+        held = set(order[: self._held_out(len(data))])
+        return data.subset([i for i in range(len(data)) if i not in held]), data.subset(
+            sorted(held)
+        )
+
+    def _validation_score(self, validation: Dataset) -> float:
+        return float(self.network_.evaluate(validation)["r2"])  # averaged over the outputs
+
+    # ---- training ----------------------------------------------------------------------------
+
+    def partial_fit(self, X: Any, y: Any) -> MLPRegressor:
+        """One epoch over X, y, continuing the weights and optimizer state of earlier calls;
+        early stopping and ``n_iter_no_change`` do not apply."""
+        self._fit(X, y, classes=None, incremental=True)
+        return self
+
+    # ---- prediction ------------------------------------------------------------------------
+
+    def predict(self, X: Any) -> Any:
+        """The predicted value(s) of each row of X: a number per row with one output, a row
+        of ``n_outputs_`` numbers per row otherwise."""
+        rows_in = self._input(X)  # first: an unfitted estimator says so
+        values = self.network_.predict_values(rows_in)
+        rows: list[Any] = [row[0] for row in values] if self.n_outputs_ == 1 else values
+        np = caller_numpy(X)
+        return np.asarray(rows, dtype=np.float64) if np is not None else rows
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """R² of the predictions for X against y (averaged over the outputs, each weighted by
+        ``sample_weight``), as scikit-learn's ``r2_score``."""
+        predicted = self.predict(X)
+        predicted = predicted.tolist() if hasattr(predicted, "tolist") else predicted
+        n = len(predicted)
+        truth, width = read_targets(y, n)
+        flat = array("d")
+        for row in predicted:
+            if isinstance(row, list):
+                flat.extend(row)
+            else:
+                flat.append(row)
+        if width != self.n_outputs_:
+            raise ValueError(f"y has {width} targets per sample, the model {self.n_outputs_}")
+        return r2_score(truth, flat, width, _weights(sample_weight, n))
+
+
 def _weights(sample_weight: Any, n: int) -> list[float]:
     """One weight per row (1.0 each without sample_weight); their sum must be positive."""
     if sample_weight is None:
@@ -233,6 +352,27 @@ def _weights(sample_weight: Any, n: int) -> list[float]:
     return weights
 
 
-for _cls in (MLPClassifier,):
-    _cls.__signature__ = SIGNATURE  # type: ignore[attr-defined]
+def r2_score(truth: Any, predicted: Any, outputs: int, weights: list[float] | None = None) -> float:
+    """scikit-learn's ``r2_score`` (multioutput "uniform_average"): 1 - SS_res / SS_tot for
+    each output, weighted by row, then their mean; an output whose truth is constant scores
+    1.0 when predicted exactly, else 0.0. ``truth`` and ``predicted`` are flat, row by row."""
+    n = len(truth) // outputs
+    w = weights if weights is not None else [1.0] * n
+    total = math.fsum(w)
+    scores = []
+    for j in range(outputs):
+        column = [float(truth[i * outputs + j]) for i in range(n)]
+        guess = [float(predicted[i * outputs + j]) for i in range(n)]
+        mean = math.fsum(wi * v for wi, v in zip(w, column)) / total
+        ss_tot = math.fsum(wi * (v - mean) ** 2 for wi, v in zip(w, column))
+        ss_res = math.fsum(wi * (v - p) ** 2 for wi, v, p in zip(w, column, guess))
+        if ss_tot == 0:
+            scores.append(1.0 if ss_res == 0 else 0.0)
+        else:
+            scores.append(1.0 - ss_res / ss_tot)
+    return math.fsum(scores) / outputs
+
+
+for _cls in (MLPClassifier, MLPRegressor):
+    setattr(_cls, "__signature__", SIGNATURE)  # noqa: B010 (what inspect.signature reads)
     PUBLIC.add(_cls)

@@ -62,6 +62,17 @@ class MLPBase:
 
     #: the Network head: "softmax-ce" (classifier) or "identity-mse" (regressor)
     _HEAD: ClassVar[str] = ""
+    #: the head's loss over scikit-learn's: 1 for cross-entropy; 2 for identity-mse, the mean
+    #: of (y - p)^2 where scikit-learn's squared error is half of it (loss_curve_ reports
+    #: scikit-learn's: the head's loss divided by this; see _gradient_scale for the updates)
+    _LOSS_SCALE: ClassVar[float] = 1.0
+
+    def _gradient_scale(self) -> float:
+        """The network's gradient over scikit-learn's (see the regressor's). Network.fit's l2
+        and Adam's epsilon are multiplied by it and SGD's rate divided by it, so that every
+        update is scikit-learn's."""
+        return 1.0
+
     # set by fit (annotated here for the type checker: no value, so hasattr stays False)
     network_: Network
     n_features_in_: int
@@ -82,6 +93,7 @@ class MLPBase:
     def __init__(
         self,
         hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
         *,
         solver: str = "adam",
         alpha: float = 0.0001,
@@ -106,6 +118,7 @@ class MLPBase:
     ) -> None:
         # stored unchanged and checked at fit, as scikit-learn's clone and set_params need
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
@@ -173,6 +186,8 @@ class MLPBase:
             raise bad("hidden_layer_sizes", "a list of layer sizes (ints > 0)") from None
         if not all(_is_int(h) and h > 0 for h in hidden):
             raise bad("hidden_layer_sizes", "a list of layer sizes (ints > 0)")
+        if self.activation not in ACTIVATIONS:
+            raise bad("activation", "one of " + ", ".join(map(repr, ACTIVATIONS)))
         if self.solver not in ("adam", "sgd"):
             raise bad("solver", "'adam' or 'sgd' (ann has no 'lbfgs')")
         for name in ("alpha", "tol", "epsilon", "learning_rate_init"):
@@ -284,6 +299,9 @@ class MLPBase:
             self._rng = random.Random(seed)
             self.network_ = Network(
                 [d, *settings["hidden"], self._n_outputs()],
+                activation=ACTIVATIONS[self.activation],
+                head=self._HEAD,
+                init="glorot",  # scikit-learn's: U(+-sqrt(6 / (fan_in + fan_out)))
                 batchnorm=bool(self.batchnorm),
                 dropout=float(self.dropout),
                 seed=seed % 2**31,
@@ -296,6 +314,7 @@ class MLPBase:
             self.n_outputs_ = self._n_outputs()
             self._opt_state = None
             self._best = None
+            self._no_improvement = 0
             self.best_loss_: float | None = math.inf
             self.validation_scores_: list[float] | None = None
             self.best_validation_score_: float | None = None
@@ -310,7 +329,9 @@ class MLPBase:
                 self.validation_scores_, self.best_validation_score_ = [], -math.inf
             self.best_loss_ = None
         if not incremental:
-            self._no_improvement = 0
+            # scikit-learn's count of this call's epochs; the stopping count and the best
+            # loss or score carry over from the fit a warm start continues, as there
+            self.n_iter_ = 0
         batch: Any = self.batch_size
         if batch == "auto":
             batch = min(200, len(data))
@@ -324,14 +345,17 @@ class MLPBase:
             batch = len(data)
         if self.batchnorm and batch < 2:
             raise ValueError("batchnorm needs at least 2 samples per batch")
+        sgd, scale = settings["optimizer"] != "adam", self._gradient_scale()
         options = {
             "batch_size": int(batch),
-            "lr": float(self.learning_rate_init),
-            "l2": float(self.alpha) / int(batch),
+            # scikit-learn's (alpha / 2B) sum(W^2) is Network.fit's (l2 / 2) sum(W^2) with
+            # l2 = alpha / B, times the gradient scale (see _gradient_scale)
+            "lr": float(self.learning_rate_init) / (scale if sgd else 1.0),
+            "l2": scale * float(self.alpha) / int(batch),
             "optimizer": settings["optimizer"],
             "momentum": float(self.momentum),
             "betas": (float(self.beta_1), float(self.beta_2)),
-            "eps": float(self.epsilon),
+            "eps": scale * float(self.epsilon),
             "progress": False,
         }
         epochs = 1 if incremental else int(self.max_iter)
@@ -395,7 +419,7 @@ class MLPBase:
             net._pending_optimizer = self._opt_state  # the next fit continues it
         history = net.fit(data, epochs=1, seed=self._rng.randrange(2**31), **options)
         self._opt_state = net.optimizer_state()
-        return float(history.train_loss[-1])
+        return float(history.train_loss[-1]) / self._LOSS_SCALE
 
     def _held_out(self, n: int) -> int:
         """The rows early stopping holds out: ceil(fraction * n), scikit-learn's count."""
@@ -549,6 +573,9 @@ def _new_estimator(cls: type) -> Any:
     """An estimator of class ``cls`` for pickle to fill (``MLPBase.__reduce_ex__``)."""
     return object.__new__(with_sklearn_base(cls) if cls in PUBLIC else cls)
 
+
+#: scikit-learn's activation names, and ann's for each
+ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 
 #: The hyperparameters, in the constructor's order, and their defaults (scikit-learn's): read
 #: from the signature, so each default is written once.

@@ -122,3 +122,20 @@ def test_reading_a_dataframe_imports_neither_pandas_nor_numpy_itself():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["['x',", "'y']", "[5.0,", "6.0]", "False", "False"]
+
+
+def test_targets_from_a_series_or_a_dataframe():
+    frame, _ = table()
+    one = ann.Dataset(frame, targets=pd.Series([0.5 * i for i in range(12)], name="y"))
+    assert one.num_targets == 1 and list(one.targets) == [0.5 * i for i in range(12)]
+    two = pd.DataFrame(
+        {"y1": [float(i) for i in range(12)], "y2": pd.array(range(12), dtype="Int16")}
+    )
+    both = ann.Dataset(frame, targets=two)
+    assert both.num_targets == 2 and list(both.targets)[:4] == [0.0, 0.0, 1.0, 1.0]
+    with pytest.raises(ann.DataError, match="column 'y2', row 3 is a missing value"):
+        ann.Dataset(
+            frame, targets=two.assign(y2=pd.array([*range(3), None, *range(4, 12)], "Int16"))
+        )
+    with pytest.raises(ann.DataError, match="column 'y' holds text"):
+        ann.Dataset(frame, targets=pd.Series(["low", "high"] * 6, name="y"))

@@ -46,7 +46,14 @@ if parametrize_with_checks is not None:
 
     @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
     @parametrize_with_checks(
-        [ann.MLPClassifier(), ann.MLPClassifier(solver="sgd", early_stopping=True)],
+        [
+            ann.MLPClassifier(),
+            ann.MLPClassifier(solver="sgd", early_stopping=True, activation="tanh"),
+            ann.MLPClassifier(activation="logistic"),
+            ann.MLPRegressor(),
+            ann.MLPRegressor(solver="sgd", early_stopping=True, activation="tanh"),
+            ann.MLPRegressor(activation="identity"),
+        ],
         expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
     )
     def test_scikit_learn_estimator_checks(estimator, check):
@@ -271,11 +278,11 @@ def test_alpha_is_scikit_learns_l2_scaled_by_the_batch():
         warnings.simplefilter("ignore")
         est.fit(X, y)
     ds = ann.Dataset(X, y, 4)
-    net = ann.Network([4, 5, 3], seed=7)
+    net = ann.Network([4, 5, 3], seed=7, init="glorot")  # scikit-learn's initialisation
     net.fit(ds, epochs=1, batch_size=40, lr=lr, l2=alpha / 40, progress=False)
     diff = max(abs(a - b) for a, b in zip(est.network_.get_weights(), net.get_weights()))
     assert diff < 1e-5
-    unpenalised = ann.Network([4, 5, 3], seed=7)
+    unpenalised = ann.Network([4, 5, 3], seed=7, init="glorot")
     unpenalised.fit(ds, epochs=1, batch_size=40, lr=lr, progress=False)
     assert max(abs(a - b) for a, b in zip(net.get_weights(), unpenalised.get_weights())) > 1e-3
 
@@ -409,7 +416,8 @@ def test_warm_start_continues_from_the_last_fit():
         warm.fit(X, y)
         first_run = warm.predict_proba(X)
         warm.fit(X, y)
-    assert warm.n_iter_ == 10 and len(warm.loss_curve_) == 10 and warm.t_ == 600
+    # as scikit-learn's: n_iter_ counts this fit's epochs, loss_curve_ and t_ the whole run
+    assert warm.n_iter_ == 5 and len(warm.loss_curve_) == 10 and warm.t_ == 600
     assert warm.loss_curve_ == cold.loss_curve_
     assert warm.predict_proba(X) == cold.predict_proba(X) != first_run
     # without warm_start the second fit starts over
@@ -490,7 +498,7 @@ def test_feature_names_of_a_dataframe_are_kept_and_checked():
         est.predict(frame)
 
 
-@pytest.mark.parametrize("make", [lambda: ann.MLPClassifier()])
+@pytest.mark.parametrize("make", [lambda: ann.MLPClassifier(), lambda: ann.MLPRegressor()])
 def test_scikit_learns_dataframe_column_names_check(make):
     pytest.importorskip("pandas")
     checks = pytest.importorskip("sklearn.utils.estimator_checks")
