@@ -20,6 +20,7 @@ from .._errors import DataError
 from .._experiment import run_experiment
 from .._gradcheck import gradcheck
 from .._plot import supports_unicode
+from .._trace import random_batch
 from .._trace_format import format_trace, json_text
 from ._load import dataset_title, load_data, source_where
 from ._options import augment_from_args, augment_text
@@ -77,9 +78,6 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
         )
     say("gradcheck: " + ("FAILED" if failed else "passed"))
     return EXIT_ERROR if failed else 0
-
-
-TRACE_PIXELS = (0, 51, 102, 153, 204, 255)  # / 255 = 0, 0.2, ..., 1: inputs easy to check
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
@@ -175,9 +173,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
             f"({source_where(source)})"
         )
     else:
-        rng = random.Random(seed)
-        pixels = bytes(rng.choice(TRACE_PIXELS) for _ in range(batch * sizes[0]))
-        labels = [rng.randrange(sizes[-1]) for _ in range(batch)]
+        pixels, labels = random_batch(seed, batch, sizes, net.head)
         result = net.trace(pixels, labels, **options)
         result["images"] = f"random pixels and labels from --seed {seed}"
     if args.json:
