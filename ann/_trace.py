@@ -38,6 +38,7 @@ or as the text ``ann trace`` prints.
 from __future__ import annotations
 
 import math
+import random
 from array import array
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -675,6 +676,20 @@ def one_hot(labels: Sequence[int], K: int) -> list[float]:
     if K == 1:
         return [float(v) for v in labels]
     return [1.0 if k == v else 0.0 for v in labels for k in range(K)]
+
+
+TRACE_PIXELS = (0, 51, 102, 153, 204, 255)  # / 255 = 0, 0.2, ..., 1: inputs easy to check
+
+
+def random_batch(seed: int, batch: int, sizes: Sequence[int], head: str) -> tuple[bytes, list[int]]:
+    """The batch ``ann trace`` makes without --digits: ``batch`` images of sizes[0] pixels,
+    each 0, 51, ..., 255, and labels 0..K-1 (for a float head with one output, 0 or 1), drawn
+    from ``random.Random(seed)``."""
+    rng = random.Random(seed)
+    pixels = bytes(rng.choice(TRACE_PIXELS) for _ in range(batch * sizes[0]))
+    K = sizes[-1]
+    classes = 2 if K == 1 and head != "softmax-ce" else K
+    return pixels, [rng.randrange(classes) for _ in range(batch)]
 
 
 def _computed_by(core: Ops | None) -> str:

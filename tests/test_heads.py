@@ -374,3 +374,49 @@ def test_a_model_file_with_an_impossible_design_is_refused(tmp_path, metadata, m
     save_model(path, model)
     with pytest.raises(ann.ModelFileError, match=message):
         ann.Network.load(path)
+
+
+def test_nielsens_eta_is_lr_eta_k_over_2():
+    """One SGD step of ann's sigmoid-mse at lr = eta K / 2 is the step of Nielsen's book
+    (chapter 1: w -> w - eta / m sum_x dC_x/dw, C_x = |y - a|^2 / 2), written out here with its
+    own backpropagation, for a 4-3-4 sigmoid network (docs/heads.md, the nielsen preset)."""
+    from ann._presets import PRESETS
+
+    eta, K, m = 3.0, 4, 5  # K != 2, where lr = eta K / 2 would equal eta
+    X, y = classes_data(m, K=K)
+    net = ann.Network(
+        [4, 3, K],
+        activation="sigmoid",
+        head="sigmoid-mse",
+        seed=4,
+        backend="python",
+        standardize=False,
+    )
+    W1, b1 = (list(v) for v in net.layer(0))
+    W2, b2 = (list(v) for v in net.layer(1))
+
+    def sig(v: float) -> float:
+        return 1.0 / (1.0 + math.exp(-v))
+
+    gW1, gb1, gW2, gb2 = [0.0] * 12, [0.0] * 3, [0.0] * (3 * K), [0.0] * K
+    for x, label in zip(X, y):
+        z1 = [sum(x[i] * W1[i * 3 + j] for i in range(4)) + b1[j] for j in range(3)]
+        a1 = [sig(v) for v in z1]
+        z2 = [sum(a1[i] * W2[i * K + k] for i in range(3)) + b2[k] for k in range(K)]
+        a2 = [sig(v) for v in z2]
+        d2 = [(a2[k] - (k == label)) * a2[k] * (1 - a2[k]) for k in range(K)]
+        d1 = [sum(W2[j * K + k] * d2[k] for k in range(K)) * a1[j] * (1 - a1[j]) for j in range(3)]
+        for j in range(3):
+            gb1[j] += d1[j]
+            for i in range(4):
+                gW1[i * 3 + j] += x[i] * d1[j]
+            for k in range(K):
+                gW2[j * K + k] += a1[j] * d2[k]
+        for k in range(K):
+            gb2[k] += d2[k]
+    book = [w - eta / m * g for w, g in zip(W1 + b1 + W2 + b2, gW1 + gb1 + gW2 + gb2)]
+    # one epoch of one batch of all m rows: one step
+    net.fit(ann.Dataset(X, y), epochs=1, batch_size=m, lr=eta * K / 2, progress=False)
+    ann_step = list(net.get_weights())
+    assert max(abs(a - b) for a, b in zip(ann_step, book)) < 1e-6
+    assert PRESETS["nielsen"].lr == 3.0 * 10 / 2  # the same rule for MNIST's K = 10

@@ -21,6 +21,7 @@ from .._errors import DataError
 from .._experiment import run_experiment
 from .._gradcheck import gradcheck
 from .._plot import supports_unicode
+from .._trace import random_batch
 from .._trace_format import format_trace, json_text
 from ._load import dataset_title, load_data, source_where
 from ._options import augment_from_args, augment_text
@@ -199,9 +200,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
             f"({source_where(source)})"
         )
     else:
-        rng = random.Random(seed)
-        pixels = bytes(rng.choice(TRACE_PIXELS) for _ in range(batch * sizes[0]))
-        labels = [rng.randrange(sizes[-1]) for _ in range(batch)]
+        pixels, labels = random_batch(seed, batch, sizes, net.head)
         result = net.trace(pixels, labels, **options)
         result["images"] = f"random pixels and labels from --seed {seed}"
     if args.json:
