@@ -120,3 +120,166 @@ def test_the_tabular_preset_from_python_checks_once_an_epoch():
     history = net.fit(data, **{**kwargs, "epochs": 3}, verbose=0)
     assert history.epochs == [1.0, 2.0, 3.0]  # one check per epoch of 80 rows (3 batches)
     assert history.steps == [3, 6, 9]
+
+
+# ---- regression, one output or several, and the task -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def diabetes(tmp_path_factory):
+    """(whole, train, test) CSV files of scikit-learn's diabetes set (targets 25.0 to 346.0)."""
+    return export(tmp_path_factory.mktemp("diabetes"), "diabetes")
+
+
+@pytest.fixture(scope="module")
+def diabetes_model(diabetes, tmp_path_factory):
+    _, train, _ = diabetes
+    model = tmp_path_factory.mktemp("model") / "diabetes.safetensors"
+    out = run_ann("train", "--data", str(train), "--save", str(model), "--quiet")
+    assert out.returncode == 0, out.stderr
+    return model, out
+
+
+def test_a_continuous_target_is_a_regression_trained_on_standardised_targets(diabetes_model):
+    _, out = diabetes_model
+    assert out.stderr == ""  # it learnt: no warning
+    lines = out.stdout.splitlines()
+    task = next(x for x in lines if x.startswith("task: "))
+    assert task.startswith("task: regression (label 'target' holds ")
+    assert (
+        "distinct integers, from 25 to 346: too many to be classes; --task classification" in task
+    )
+    assert "network: 10-100-1, identity-mse head " in out.stdout
+    assert "(the targets too while training; the saved model predicts in their units)" in out.stdout
+    assert "train acc" not in out.stdout  # a regression's table has no accuracies
+    assert re.search(
+        r"validation: MSE [0-9.]+, MAE [0-9.]+, R² 0\.[3-9]\d* \(\d+ rows\)", out.stdout
+    )
+
+
+def test_the_regression_model_predicts_in_the_targets_units(diabetes, diabetes_model, tmp_path):
+    _, _, test = diabetes
+    model, _ = diabetes_model
+    # scored on the test split by its label column, found by the name the model recorded
+    out = run_ann("evaluate", str(model), "--data", str(test), "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["task"] == "regression" and result["rows"] == 110
+    # scikit-learn's MLPRegressor (100 hidden, StandardScaler) reaches R² 0.30 on its split
+    # at 1000 epochs (tools/compare_sklearn.py); this split is tests/tabular_data.py's
+    assert result["r2"] > 0.27 and result["outputs"][0]["name"] == "target"
+    assert result["mse"] == pytest.approx(result["outputs"][0]["mse"])
+    text = run_ann("evaluate", str(model), "--data", str(test)).stdout.splitlines()
+    assert text[0].endswith("(10-100-1, identity-mse head)") and text[2].startswith("MSE ")
+    # predict: one number a row, in the targets' units, with or without the label column
+    rows = test.read_text().splitlines()
+    unlabelled = tmp_path / "new.csv"
+    unlabelled.write_text("\n".join(r.rsplit(",", 1)[0] for r in rows[:4]) + "\n")
+    for path in (test, unlabelled):
+        out = run_ann("predict", str(model), str(path), "--json")
+        assert out.returncode == 0, out.stderr
+        values = [json.loads(x)["value"] for x in out.stdout.splitlines()[:3]]
+        assert all(25 < v < 346 for v in values)  # not standardised values near 0
+    net = ann.Network.load(model)
+    assert net.metadata["task"] == "regression" and net.metadata["label_columns"] == '["target"]'
+
+
+def test_several_label_columns_are_the_outputs_of_one_regression(tmp_path):
+    whole, _, _ = export(tmp_path, "linnerud")
+    model = tmp_path / "linnerud.safetensors"
+    labels = "Weight,Waist,Pulse"
+    out = run_ann("train", "--data", str(whole), "--label", labels, "--save", str(model), "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert (
+        "task: regression (3 label columns ('Weight', 'Waist', 'Pulse'): one output each)"
+        in out.stdout
+    )
+    assert "network: 3-100-3, identity-mse head" in out.stdout
+    after = out.stdout.split("\nvalidation: ", 1)[1].splitlines()[1:]
+    per_output = [x.split(":")[0].strip() for x in after if x.startswith("  ")]
+    assert per_output == ["Weight", "Waist", "Pulse"]
+    out = run_ann("evaluate", str(model), "--data", str(whole), "--json")
+    assert [o["name"] for o in json.loads(out.stdout)["outputs"]] == ["Weight", "Waist", "Pulse"]
+    out = run_ann("predict", str(model), str(whole))
+    first = out.stdout.splitlines()[0]
+    assert re.fullmatch(r".*linnerud\.csv:2: Weight [0-9.]+, Waist [0-9.]+, Pulse [0-9.]+", first)
+    # the three label columns may sit anywhere: here they come first
+    moved = tmp_path / "moved.csv"
+    moved.write_text(
+        "\n".join(
+            ",".join(c[3:] + c[:3])
+            for c in (line.split(",") for line in whole.read_text().splitlines())
+        )
+        + "\n"
+    )
+    out = run_ann("train", "--data", str(moved), "--label", labels, "--epochs", "2", "--quiet")
+    assert out.returncode == 0 and "3-100-3" in out.stdout, out.stderr
+
+
+def test_integers_with_few_distinct_values_are_classes(tmp_path):
+    _, train, _ = export(tmp_path, "digits")
+    out = run_ann("train", "--data", str(train), "--epochs", "2", "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert (
+        "task: classification (label 'target' holds 10 distinct integers, from 0 to 9: 10 "
+        "classes; --task regression reads them as numbers)" in out.stdout
+    )
+    out = run_ann("train", "--data", str(train), "--epochs", "2", "--task", "regression", "--quiet")
+    assert out.returncode == 0 and "task: regression (--task regression)" in out.stdout
+    assert "64-100-1, identity-mse head" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "flags, needles",
+    [
+        (["--task", "regression"], ["--task regression needs numbers", "'target' holds text"]),
+        (["--head", "identity-mse"], ["--head identity-mse is a regression's", "classification"]),
+        (["--label", "alcohol,target"], ["'target'", "not a number"]),
+        (["--label", "alcohol,ash", "--task", "classification"], ["takes one label column, got 2"]),
+    ],
+)
+def test_labels_that_do_not_fit_what_is_asked_are_one_line(wine, flags, needles):
+    whole, _, _ = wine
+    out = run_ann("train", "--data", str(whole), *flags, "--quiet")
+    one_stderr_line(out, *needles)
+    assert out.returncode == (1 if "not a number" in needles else 2)
+
+
+def test_a_head_that_cannot_read_a_regressions_targets_is_a_usage_error(diabetes):
+    whole, _, _ = diabetes
+    for head, needle in (
+        ("softmax-ce", "--head softmax-ce classifies, but the task is regression"),
+        ("sigmoid-bce", "outputs values in [0, 1], but the targets run from 25 to 346"),
+    ):
+        out = run_ann("train", "--data", str(whole), "--head", head, "--quiet")
+        assert out.returncode == 2
+        one_stderr_line(out, needle)
+
+
+@pytest.mark.parametrize("missing", ["NaN", "nan", "NA", "?"])
+def test_a_missing_target_names_its_line(diabetes, tmp_path, missing):
+    whole, _, _ = diabetes
+    lines = whole.read_text().splitlines()
+    lines[17] = lines[17].rsplit(",", 1)[0] + "," + missing
+    broken = tmp_path / "broken.csv"
+    broken.write_text("\n".join(lines) + "\n")
+    out = run_ann("train", "--data", str(broken), "--quiet")
+    assert out.returncode == 2
+    one_stderr_line(out, "broken.csv: line 18, label 'target'", f"{missing!r} is a missing value")
+
+
+def test_a_resumed_regression_goes_on_in_the_targets_units(diabetes, diabetes_model, tmp_path):
+    whole, train, test = diabetes
+    model, _ = diabetes_model
+    resumed = tmp_path / "resumed.safetensors"
+    out = run_ann(
+        "train", "--data", str(train), "--resume", str(model), "--save", str(resumed),
+        "--epochs", "3", "--quiet",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "task: regression (--task regression)" in out.stdout  # the model's task
+    before = json.loads(run_ann("evaluate", str(model), "--data", str(test), "--json").stdout)
+    after = json.loads(run_ann("evaluate", str(resumed), "--data", str(test), "--json").stdout)
+    assert abs(after["r2"] - before["r2"]) < 0.05  # it went on from where it was, in units
+    out = run_ann("train", "--data", str(train), "--resume", str(model), "--task", "classification")
+    one_stderr_line(out, "--task classification, but", "was trained for regression")

@@ -12,6 +12,7 @@ import itertools
 import json
 import math
 import struct
+from array import array
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any, Callable
@@ -26,8 +27,9 @@ from .._idx import IdxImages, read_header, read_images
 from .._images import read_gray_image, read_image
 from .._preprocess import looks_inverted, mnist_preprocess
 from ._load import load_data, source_where
-from ._options import is_csv, label_column
+from ._options import is_csv
 from ._output import UsageError, note, say
+from ._table import header_cells, label_columns, read_labelled
 
 # ann evaluate prints the confusion matrix as a table up to this many classes (EMNIST's 62
 # fit), and beyond it the CONFUSION_TOP most frequent confusions and lowest recalls
@@ -51,8 +53,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         flag = "--calibrate" if args.calibrate is not None else "--calibration-data"
         raise UsageError(f"ann evaluate: {flag} goes with --int8")
     train = None  # the training split, loaded only to calibrate --int8
-    if is_csv(args.data):
-        table = read_table(args.data, label=label_column(args.label), width=net.sizes[0])
+    if is_csv(args.data) and net.regression:
+        test = _regression_rows(args, net)
+        where, what = args.data, f"{len(test)} rows from {args.data}"
+    elif is_csv(args.data):
+        columns = _model_labels(args, net, args.data)
+        if len(columns) > 1:
+            raise UsageError(
+                f"ann evaluate: {args.model} classifies: it reads one label column, and "
+                f"--label gives {len(columns)}"
+            )
+        table = read_table(args.data, label=columns[0], width=net.sizes[0])
         if table.labels is None:
             raise DataError(
                 f"rows have the model's {net.sizes[0]} features but no label column to "
@@ -88,6 +99,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         model = quantize(args, net, train)
         float_result = net.evaluate(test)
     result = model.evaluate(test)
+    if net.regression:
+        _say_regression(args, net, test, result, where, what)
+        return 0
     K = net.sizes[-1]
     cells = Counter(zip(test.labels, model.predict(test)))  # (true, predicted) -> count
     support = Counter(test.labels)
@@ -168,6 +182,98 @@ def _confusion_summary(
     correct, total = sum(cells[k, k] for k in support), sum(support.values())
     lines.append(f"accuracy: {100 * correct / total:.2f}% ({correct}/{total})")
     return "\n".join(lines)
+
+
+def _model_labels(args: argparse.Namespace, net: ann.Network, path: str) -> list[int | str]:
+    """--label's columns; without it, those the model was trained with (recorded by ann train
+    in the model file: header names, used when ``path``'s first row holds them, or indices),
+    else the last column."""
+    if args.label is None and "label_columns" in net.metadata:
+        try:
+            recorded = json.loads(net.metadata["label_columns"])
+        except ValueError:
+            recorded = []
+        columns = (
+            [c for c in recorded if isinstance(c, (int, str))] if isinstance(recorded, list) else []
+        )
+        named = {c for c in columns if isinstance(c, str)}
+        if columns and named <= set(header_cells(path)):
+            return columns
+    return label_columns(args.label)
+
+
+def output_names(net: ann.Network) -> list[str]:
+    """The name of each output of a regression model: its label columns' header names (as
+    ann train recorded them), else "output k"."""
+    K = net.sizes[-1]
+    try:
+        recorded = json.loads(net.metadata.get("label_columns", "[]"))
+    except ValueError:
+        recorded = []
+    if (
+        isinstance(recorded, list)
+        and len(recorded) == K
+        and all(isinstance(c, str) for c in recorded)
+    ):
+        return list(recorded)
+    return [f"output {k}" for k in range(K)]
+
+
+def _regression_rows(args: argparse.Namespace, net: ann.Network) -> ann.Dataset:
+    """The rows of a CSV file with the model's label column(s) as float targets."""
+    labelled = read_labelled(args.data, _model_labels(args, net, args.data), "regression")
+    data = labelled.data
+    if data.num_targets != net.sizes[-1]:
+        raise DataError(
+            f"{args.model} predicts {net.sizes[-1]} value(s) a row, but the label column(s) "
+            f"{', '.join(labelled.names)} hold {data.num_targets}",
+            path=args.data,
+        )
+    if data.features != net.sizes[0]:
+        raise DataError(
+            f"rows have {data.features} features besides the label column(s), but the model "
+            f"takes {net.sizes[0]}",
+            path=args.data,
+        )
+    return data
+
+
+def _say_regression(
+    args: argparse.Namespace,
+    net: ann.Network,
+    test: ann.Dataset,
+    result: dict[str, Any],
+    where: str,
+    what: str,
+) -> None:
+    """ann evaluate of a regression: MSE, MAE and R², averaged and per output."""
+    names = output_names(net)
+    per_output = result["per_output"]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "model": args.model,
+                    "data": where,
+                    "rows": len(test),
+                    "task": "regression",
+                    "loss": result["loss"],
+                    "mse": result["mse"],
+                    "mae": result["mae"],
+                    "r2": result["r2"],
+                    "outputs": [{"name": n, **scores} for n, scores in zip(names, per_output)],
+                }
+            )
+        )
+        return
+    say(f"model: {args.model} ({'-'.join(map(str, net.sizes))}, {net.head} head)")
+    say(f"data: {what}")
+    say(f"MSE {result['mse']:.6g}, MAE {result['mae']:.6g}, R² {result['r2']:.4f}")
+    if len(per_output) > 1:
+        for name, scores in zip(names, per_output):
+            say(
+                f"  {name}: MSE {scores['mse']:.6g}, MAE {scores['mae']:.6g}, R² {scores['r2']:.4f}"
+            )
 
 
 def _check_not_a_table_model(args: argparse.Namespace, net: ann.Network) -> None:
@@ -279,12 +385,73 @@ def _float32(value: float) -> float:
 
 
 def _predict_csv(args: argparse.Namespace, net: ann.Network, path: str) -> None:
-    """One line (or JSON object) per row of a CSV file: the class name and its probability.
-    A row holds the model's features, with or without the label column (--label)."""
-    table = read_table(path, label=label_column(args.label), width=net.sizes[0])
+    """One line (or JSON object) per row of a CSV file: the class name and its probability,
+    or a regression's value(s). A row holds the model's features, with or without the label
+    column(s) (--label; by default the model's)."""
+    if net.regression:
+        features, lines = _regression_features(args, net, path)
+        names = output_names(net)
+        for line, row in zip(lines, net.predict_values(features)):
+            _say_values(args, {"file": path, "line": line}, row, names)
+        return
+    table = read_table(path, label=_model_labels(args, net, path)[0], width=net.sizes[0])
     probs = net.predict_proba(table.features)
     for line, p in zip(table.lines, probs):
         _say_prediction(args, {"file": path, "line": line}, p, lambda k: _class_name(net, k))
+
+
+def _regression_features(
+    args: argparse.Namespace, net: ann.Network, path: str
+) -> tuple[Any, Sequence[int]]:
+    """(features, the line of each row) of a CSV file for a regression model: rows of its D
+    features, or of D + T columns with its T label columns (found by name, else by index),
+    which are left out."""
+    table = read_table(path, label=None)
+    D, T, n_cols = net.sizes[0], net.sizes[-1], table.width
+    if n_cols == D:
+        return table.features, table.lines
+    if n_cols != D + T:
+        raise DataError(
+            f"rows have {n_cols} columns, but the model takes {D} features ({D} columns, or "
+            f"{D + T} with its label column{'s' if T > 1 else ''})",
+            path=path,
+        )
+    header = table.feature_names
+    drop = []
+    for column in _model_labels(args, net, path):
+        if isinstance(column, str):
+            if header is None or column not in header:
+                raise DataError(f"no label column named {column!r} to leave out", path=path)
+            drop.append(header.index(column))
+        else:
+            drop.append(column % n_cols)
+    keep = [j for j in range(n_cols) if j not in drop]
+    values = table.features
+    features = array("f")
+    for r in range(len(values) // n_cols):
+        row = values[r * n_cols : (r + 1) * n_cols]
+        features.extend(row[j] for j in keep)
+    return features, table.lines
+
+
+def _say_values(
+    args: argparse.Namespace, where: dict[str, Any], row: Sequence[float], names: list[str]
+) -> None:
+    """One row's predicted values: with --json an object ("value", or "values" by output
+    name), else a line "FILE:LINE: 152.3" (several outputs: "NAME value, ...")."""
+    if args.json:
+        values: dict[str, Any] = (
+            {"value": _float32(row[0])}
+            if len(row) == 1
+            else {"values": {n: _float32(v) for n, v in zip(names, row)}}
+        )
+        print(json.dumps({**where, **values}))
+        return
+    place = ":".join(map(str, where.values()))
+    shown = (
+        f"{row[0]:.6g}" if len(row) == 1 else ", ".join(f"{n} {v:.6g}" for n, v in zip(names, row))
+    )
+    say(f"{place}: {shown}")
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -303,6 +470,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     name_of = None if names is None else names.__getitem__
     images = _images(blocks, net.sizes[0])
     while batch := list(itertools.islice(images, PREDICT_BATCH)):  # memory: one batch at a time
+        if net.regression:  # values, not classes
+            rows = net.predict_values(b"".join(pixels for _, pixels in batch))
+            for (name, _), row in zip(batch, rows):
+                _say_values(args, {"file": name}, row, output_names(net))
+            continue
         probs = net.predict_proba(b"".join(pixels for _, pixels in batch))
         if len(probs) != len(batch):
             raise AnnError(f"internal error: {len(batch)} images gave {len(probs)} predictions")
