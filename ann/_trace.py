@@ -68,7 +68,7 @@ from ._constants import (
 )
 from ._data import Dataset, _as_bytes
 from ._defaults import TRACE_MAX_STEPS
-from ._errors import DataError
+from ._errors import DataError, TrainingError
 from ._ops import Ops, ReferenceOps, core_ops
 from ._rng import MASK64
 
@@ -196,9 +196,18 @@ def trace_step(
         # the textbook step: forward, loss, backward, update
         step = _Step(net, pixels, label_list, core, carry, t)
         x = step.gather()
-        for l in range(L):
-            x = step.forward(l, x)
-        g = step.loss(x)
+        try:
+            for l in range(L):
+                x = step.forward(l, x)
+            g = step.loss(x)
+        except (TrainingError, OverflowError) as exc:
+            if t == 1:
+                raise
+            raise TrainingError(
+                f"step {t} of the trace: the loss became NaN or infinite after {t - 1} "
+                f"update(s) at learning rate {lr:g} (--lr), too large a rate for this network "
+                f"(give a smaller learning rate, or fewer steps)"
+            ) from exc
         for l in range(L - 1, -1, -1):
             g = step.backward(l, g)
         for l in range(L):

@@ -80,6 +80,19 @@ def test_a_trace_with_a_huge_lr_reports_the_difference_it_checks():
     )
 
 
+def test_a_trace_whose_steps_diverge_names_the_step_and_the_learning_rate():
+    # step 1's update at lr 1e30 makes step 2's loss overflow float32: the message says which
+    # step, after how many updates, and which setting to change, in one line and no traceback
+    if not ann.backend_info()["c_core"]:
+        pytest.skip("needs the C core (float32 overflows where the float64 reference does not)")
+    out = run_ann("trace", "--lr", "1e30", "--steps", "2", env={"ANN_BACKEND": "c"})
+    assert out.returncode == 1, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.startswith("ann: error:")]
+    assert len(lines) == 1 and "Traceback" not in out.stderr
+    assert "step 2 of the trace" in lines[0] and "after 1 update" in lines[0]
+    assert "1e+30 (--lr)" in lines[0]
+
+
 def test_gradcheck_refuses_a_network_it_would_take_minutes_to_check():
     out = run_ann("gradcheck", "--inputs", "300", "--layers", "300", timeout=60)
     usage_error(out, "300-300-4 network has 91,504 parameters", "at most 4,330 parameters")
