@@ -14,21 +14,31 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import math
 import os
+from array import array
 from dataclasses import dataclass
 from typing import Any
 
 import ann
 
-from .._csv import read_table, table_dataset
+from .._csv import _decode, _rows, _sniff_delimiter, read_table, table_dataset
 from .._errors import DataError, PathLike
 from .._task import TaskChoice, chosen_task, number
 from ._output import UsageError
 
+FLOAT32_MAX = 3.4028234663852886e38
+
 # label cells that stand for a missing value in a column of numbers
 MISSING = {"nan", "-nan", "na", "n/a", "null", "none", "?", "-", "missing", "inf", "-inf",
            "+inf", "infinity", "-infinity"}  # fmt: skip
+
+
+def label_error(text: str) -> UsageError:
+    """A label that does not fit what was asked of it (the task, the head, the model): one
+    line "ann: error: ...", exit status 2."""
+    return UsageError(f"ann: error: {text}")
 
 
 def label_columns(text: str | None) -> list[int | str]:
@@ -40,13 +50,13 @@ def label_columns(text: str | None) -> list[int | str]:
     for part in text.split(","):
         part = part.strip()
         if not part:
-            raise UsageError(f"--label {text!r}: an empty column name (columns: a,b or 0,3)")
+            raise label_error(f"--label {text!r}: an empty column name (columns: a,b or 0,3)")
         try:
             columns.append(int(part))
         except ValueError:
             columns.append(part)
     if len(set(columns)) != len(columns):
-        raise UsageError(f"--label {text!r} names a column twice")
+        raise label_error(f"--label {text!r} names a column twice")
     return columns
 
 
@@ -102,7 +112,7 @@ def read_labelled(
     try:
         choice = chosen_task(task, [name], [distinct])
     except ValueError as exc:
-        raise UsageError(f"ann: {exc}") from None
+        raise label_error(str(exc)) from None
     if choice.task == "classification":
         data = table_dataset(table, path, classes)
     else:
@@ -118,53 +128,190 @@ def read_labelled(
 
 
 def _several(path: str, columns: list[int | str], task: str | None) -> Labelled:
-    """Several label columns: a regression with one output per column, every cell a number."""
+    """Several label columns: a regression with one output per column, every cell a number
+    (a missing value or text in a label column is a usage error naming its line)."""
     try:  # before reading: --task classification does not take several columns
         chosen_task(task, [str(c) for c in columns], [[] for _ in columns])
     except ValueError as exc:
-        raise UsageError(f"ann: {exc}") from None
-    table = read_table(path, label=None)  # every column: numbers, or an error naming the cell
-    n_cols = table.width
-    header = table.feature_names
-    indices = []
-    for column in columns:
-        if isinstance(column, str):
-            if header is None:
-                raise DataError(
-                    f"label column {column!r} named, but the file has no header", path=path
-                )
-            if column not in header:
-                raise DataError(
-                    f"no column named {column!r} (columns: {', '.join(header[:10])})", path=path
-                )
-            indices.append(header.index(column))
-        elif -n_cols <= column < n_cols:
-            indices.append(column % n_cols)
-        else:
-            raise DataError(
-                f"label column {column} does not exist: rows have {n_cols} columns", path=path
-            )
+        raise label_error(str(exc)) from None
+    raw = raw_table(path, named=any(isinstance(c, str) for c in columns))
+    header, n_cols = raw.header, raw.width
+    indices = [_column_index(path, column, header, n_cols) for column in columns]
     names = [_name(c, header, n_cols) for c in indices]
     if len(set(indices)) != len(indices):
-        raise UsageError(f"ann train: --label names column {names[0]!r} twice")
+        raise label_error(f"--label names column {names[0]!r} twice")
     try:
         choice = chosen_task(task, names, [[] for _ in names])
     except ValueError as exc:
-        raise UsageError(f"ann: {exc}") from None
+        raise label_error(str(exc)) from None
     if n_cols - len(indices) < 1:
         raise DataError("every column is a label: no feature columns left", path=path)
-    rows = len(table.features) // n_cols
+    # the label cells first: a missing value or text there is the label's problem, said so
+    targets = [target_cells(path, raw, j, name) for j, name in zip(indices, names)]
+    # then every column as numbers (the features' errors name their cell)
+    table = read_table(path, label=None, header=header is not None)
     keep = [j for j in range(n_cols) if j not in indices]
-    features, targets = [], []
     values = table.features
-    for r in range(rows):
+    features = array("f")
+    for r in range(len(values) // n_cols):
         row = values[r * n_cols : (r + 1) * n_cols]
-        features.append([row[j] for j in keep])
-        targets.append([row[j] for j in indices])
-    data = ann.Dataset(features, None, len(keep), targets=targets, name=os.path.basename(path))
+        features.extend(row[j] for j in keep)
+    rows = [list(t) for t in zip(*targets)]
+    data = ann.Dataset(features, None, len(keep), targets=rows, name=os.path.basename(path))
     data.feature_names = [header[j] for j in keep] if header is not None else None
     recorded: list[int | str] = list(names) if header is not None else list(indices)
     return Labelled(data, choice, names, recorded)
+
+
+# ---- the raw cells, for what read_table does not do: label columns of their own, and a
+# model's feature columns found by name ----------------------------------------------------------
+
+
+@dataclass
+class RawTable:
+    """A CSV file's cells as text: the header (or None) and the data rows with their lines."""
+
+    header: list[str] | None
+    rows: list[tuple[int, list[str]]]
+    width: int
+
+
+def raw_table(path: str, *, named: bool = False, header: list[str] | None = None) -> RawTable:
+    """The cells of ``path``. Its first row is a header when ``named`` (a column was named),
+    when it holds every name of ``header`` (a model's feature names), or, as ``read_table``
+    decides it, when one of its cells is not a number where the second row's is. Rows of
+    another length than the first are an error naming their line."""
+    text = _decode(path)
+    rows = _rows(text, _sniff_delimiter(text), path)
+    if not rows:
+        raise DataError("the file is empty: no rows", path=path)
+    first = [c.strip() for c in rows[0][1]]
+    if named or (header is not None and set(header) <= set(first)):
+        has_header = True
+    elif len(rows) == 1:
+        has_header = all(number(c) is None for c in first)
+    else:
+        has_header = any(
+            number(a) is None and number(b.strip()) is not None for a, b in zip(first, rows[1][1])
+        )
+    body = rows[1:] if has_header else rows
+    if not body:
+        raise DataError("the file has a header but no data rows", path=path)
+    width = len(first) if has_header else len(body[0][1])
+    for line, cells in body:
+        if len(cells) != width:
+            raise DataError(f"line {line}: {len(cells)} fields, expected {width}", path=path)
+    return RawTable(first if has_header else None, body, width)
+
+
+def _column_index(path: str, column: int | str, header: list[str] | None, n_cols: int) -> int:
+    if isinstance(column, str):
+        if header is None:
+            raise DataError(f"label column {column!r} named, but the file has no header", path=path)
+        if column not in header:
+            shown = ", ".join(repr(n) for n in header[:10]) + (", ..." if len(header) > 10 else "")
+            raise DataError(f"no column named {column!r} (columns: {shown})", path=path)
+        return header.index(column)
+    if -n_cols <= column < n_cols:
+        return column % n_cols
+    raise DataError(f"label column {column} does not exist: rows have {n_cols} columns", path=path)
+
+
+def target_cells(path: str, raw: RawTable, j: int, name: str) -> list[float]:
+    """Column ``j`` of ``raw`` as a regression's targets: every cell a finite float32 number;
+    a missing value (empty, NaN, NA, ...) or text is a usage error naming its line."""
+    out = []
+    for line, cells in raw.rows:
+        cell = cells[j].strip()
+        value = number(cell)
+        if value is None or abs(value) > FLOAT32_MAX:
+            if not cell or cell.lower() in MISSING:
+                what = "an empty cell" if not cell else f"{cell!r}"
+                raise label_error(
+                    f"{path}: line {line}, label {name!r}: {what} is a missing value; every "
+                    f"row needs its label (drop the row, or fill it in)"
+                )
+            problem = "is beyond float32's range" if value is not None else "is text"
+            raise label_error(
+                f"{path}: line {line}, label {name!r}: {cell!r} {problem}: a regression's "
+                f"labels are numbers"
+            )
+        out.append(value)
+    return out
+
+
+def model_rows(
+    path: str, net: ann.Network, labels: list[int | str], *, need_labels: bool
+) -> tuple[RawTable, list[int], list[int]] | None:
+    """The rows of ``path`` as a model trained by ``ann train`` on a table reads them: its
+    feature columns found by the names it recorded (in any order, among other columns),
+    and the indices of its feature and label columns. None when the model recorded no
+    names, or the file's first row does not hold them: the columns are then read by
+    position. A label column the model needs that the file lacks is an error."""
+    names = feature_names(net)
+    if names is None:
+        return None
+    raw = raw_table(path, header=names)
+    if raw.header is None:
+        return None
+    if not set(names) <= set(raw.header):
+        missing = [n for n in names if n not in raw.header]
+        shown = ", ".join(repr(n) for n in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise DataError(
+            f"the model was trained on columns this file's header lacks: {shown} "
+            f"({len(missing)} of its {len(names)} features)",
+            path=path,
+        )
+    features = [raw.header.index(n) for n in names]
+    found = []
+    for column in labels:
+        if isinstance(column, str) and column in raw.header:
+            found.append(raw.header.index(column))
+        elif isinstance(column, int) and -raw.width <= column < raw.width:
+            found.append(column % raw.width)
+        elif need_labels:
+            raise DataError(
+                f"no label column {column!r} to score the model against (it was trained "
+                f"with --label {','.join(str(c) for c in labels)}; give --label COLUMN)",
+                path=path,
+            )
+    return raw, features, [j for j in found if j not in features]
+
+
+def feature_values(path: str, raw: RawTable, columns: list[int]) -> array[float]:
+    """Columns ``columns`` of ``raw``, in that order, as float32 features; a cell that is
+    not a finite number is an error naming its line and column."""
+    header = raw.header or []
+    out = array("f")
+    for line, cells in raw.rows:
+        for j in columns:
+            cell = cells[j].strip()
+            value = number(cell)
+            if value is None or abs(value) > FLOAT32_MAX:
+                where = f"column {j + 1}" + (f" ({header[j]!r})" if j < len(header) else "")
+                problem = "missing value (empty cell)" if not cell else f"{cell!r} is not a number"
+                if value is not None:
+                    problem = f"{cell!r} is beyond float32's range"
+                raise DataError(f"line {line}, {where}: {problem}", path=path)
+            out.append(value)
+    return out
+
+
+def feature_names(net: ann.Network) -> list[str] | None:
+    """The feature names ann train recorded in the model file (a table with a header), else
+    None."""
+    try:
+        names = json.loads(net.metadata.get("feature_names", "null"))
+    except ValueError:
+        return None
+    if (
+        isinstance(names, list)
+        and len(names) == net.sizes[0]
+        and all(isinstance(n, str) for n in names)
+        and len(set(names)) == len(names)
+    ):
+        return names
+    return None
 
 
 def _refuse_missing(
@@ -176,18 +323,18 @@ def _refuse_missing(
     if not missing or any(number(v) is None for v in distinct if v not in missing):
         return
     row = next(i for i, v in enumerate(labels) if v in missing)
-    raise UsageError(
-        f"ann: {path}: line {lines[row]}, label {name!r}: {labels[row]!r} is a missing value; "
+    raise label_error(
+        f"{path}: line {lines[row]}, label {name!r}: {labels[row]!r} is a missing value; "
         f"every row needs its label (drop the row, or fill it in)"
     )
 
 
 def _check_float32(path: str, name: str, targets: list[float], lines: Any) -> None:
     for i, v in enumerate(targets):
-        if not (math.isfinite(v) and abs(v) <= 3.4028234663852886e38):
-            raise DataError(
-                f"line {lines[i]}, label {name!r}: {v!r} is not a finite float32 number",
-                path=path,
+        if not (math.isfinite(v) and abs(v) <= FLOAT32_MAX):
+            raise label_error(
+                f"{path}: line {lines[i]}, label {name!r}: {v!r} is beyond float32's range: "
+                f"a regression's labels are float32 numbers"
             )
 
 

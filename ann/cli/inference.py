@@ -20,7 +20,7 @@ from typing import Any, Callable
 import ann
 
 from .._confusion import format_confusion
-from .._csv import read_table, table_dataset
+from .._csv import Table, _canonical, read_table, table_dataset
 from .._datasets import DATASETS, classes_of
 from .._errors import AnnError, DataError
 from .._idx import IdxImages, read_header, read_images
@@ -29,7 +29,15 @@ from .._preprocess import looks_inverted, mnist_preprocess
 from ._load import load_data, source_where
 from ._options import is_csv
 from ._output import UsageError, note, say
-from ._table import header_cells, label_columns, read_labelled
+from ._table import (
+    RawTable,
+    feature_values,
+    header_cells,
+    label_columns,
+    model_rows,
+    read_labelled,
+    target_cells,
+)
 
 # ann evaluate prints the confusion matrix as a table up to this many classes (EMNIST's 62
 # fit), and beyond it the CONFUSION_TOP most frequent confusions and lowest recalls
@@ -63,7 +71,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 f"ann evaluate: {args.model} classifies: it reads one label column, and "
                 f"--label gives {len(columns)}"
             )
-        table = read_table(args.data, label=columns[0], width=net.sizes[0])
+        table = _table_by_name(args.data, net, columns[0]) or read_table(
+            args.data, label=columns[0], width=net.sizes[0]
+        )
         if table.labels is None:
             raise DataError(
                 f"rows have the model's {net.sizes[0]} features but no label column to "
@@ -219,9 +229,55 @@ def output_names(net: ann.Network) -> list[str]:
     return [f"output {k}" for k in range(K)]
 
 
+def _table_by_name(path: str, net: ann.Network, label: int | str) -> Table | None:
+    """The rows of ``path`` for a classifier trained on a table with a header: its feature
+    columns by the names it recorded (``model_rows``) and the label column; None when the
+    columns are to be read by position."""
+    found = model_rows(path, net, [label], need_labels=True)
+    if found is None:
+        return None
+    raw, features, labels = found
+    cells = []
+    for line, row in raw.rows:
+        cell = row[labels[0]].strip()
+        if not cell:
+            raise DataError(f"line {line}, label {label!r}: missing label (empty cell)", path=path)
+        cells.append(_canonical(cell))
+    names = [raw.header[j] for j in features] if raw.header is not None else None
+    return Table(feature_values(path, raw, features), len(features), cells, names, _lines(raw))
+
+
+def _lines(raw: RawTable) -> list[int]:
+    return [line for line, _ in raw.rows]
+
+
 def _regression_rows(args: argparse.Namespace, net: ann.Network) -> ann.Dataset:
-    """The rows of a CSV file with the model's label column(s) as float targets."""
-    labelled = read_labelled(args.data, _model_labels(args, net, args.data), "regression")
+    """The rows of a CSV file with the model's label column(s) as float targets: the
+    model's feature columns by name when it recorded them and the file's header holds them,
+    else by position."""
+    columns = _model_labels(args, net, args.data)
+    found = model_rows(args.data, net, columns, need_labels=True)
+    if found is not None:
+        raw, features, labels = found
+        header = raw.header or []
+        if len(labels) != net.sizes[-1]:
+            raise DataError(
+                f"{args.model} predicts {net.sizes[-1]} value(s) a row, but the label "
+                f"column(s) {', '.join(repr(c) for c in columns)} are {len(labels)} of the "
+                f"file's columns besides its features",
+                path=args.data,
+            )
+        targets = [target_cells(args.data, raw, j, header[j]) for j in labels]
+        data = ann.Dataset(
+            feature_values(args.data, raw, features),
+            None,
+            len(features),
+            targets=[list(t) for t in zip(*targets)],
+            name=args.data,
+        )
+        data.feature_names = [header[j] for j in features]
+        return data
+    labelled = read_labelled(args.data, columns, "regression")
     data = labelled.data
     if data.num_targets != net.sizes[-1]:
         raise DataError(
@@ -394,9 +450,16 @@ def _predict_csv(args: argparse.Namespace, net: ann.Network, path: str) -> None:
         for line, row in zip(lines, net.predict_values(features)):
             _say_values(args, {"file": path, "line": line}, row, names)
         return
-    table = read_table(path, label=_model_labels(args, net, path)[0], width=net.sizes[0])
-    probs = net.predict_proba(table.features)
-    for line, p in zip(table.lines, probs):
+    label = _model_labels(args, net, path)[0]
+    found = model_rows(path, net, [label], need_labels=False)
+    if found is not None:  # the model's columns by name, the label among them or not
+        raw, columns, _ = found
+        features, lines = feature_values(path, raw, columns), _lines(raw)
+    else:
+        table = read_table(path, label=label, width=net.sizes[0])
+        features, lines = table.features, table.lines
+    probs = net.predict_proba(features)
+    for line, p in zip(lines, probs):
         _say_prediction(args, {"file": path, "line": line}, p, lambda k: _class_name(net, k))
 
 
@@ -406,6 +469,10 @@ def _regression_features(
     """(features, the line of each row) of a CSV file for a regression model: rows of its D
     features, or of D + T columns with its T label columns (found by name, else by index),
     which are left out."""
+    found = model_rows(path, net, _model_labels(args, net, path), need_labels=False)
+    if found is not None:  # the model's columns by name
+        raw, columns, _ = found
+        return feature_values(path, raw, columns), _lines(raw)
     table = read_table(path, label=None)
     D, T, n_cols = net.sizes[0], net.sizes[-1], table.width
     if n_cols == D:

@@ -49,7 +49,7 @@ from ._options import (
 )
 from ._output import EXIT_ERROR, EXIT_INTERRUPTED, UsageError, isatty, note, say
 from ._paths import Named, SaveLock, check_destination, check_plot_name, check_separate
-from ._table import label_columns, read_labelled, task_argument
+from ._table import label_columns, label_error, read_labelled, task_argument
 
 #: the warning's "near": an accuracy within this of the most-frequent-class baseline
 BASELINE_MARGIN = 0.02
@@ -290,8 +290,8 @@ def _check_head(args: argparse.Namespace, net: ann.Network | None, data: ann.Dat
     why = args.labelled.task.reason
     flag = f"--head {head}" if args.head else f"the model's head {head}"
     if regression and head == "softmax-ce":
-        raise UsageError(
-            f"ann train: {flag} classifies, but the task is regression ({why}): "
+        raise label_error(
+            f"{flag} classifies, but the task is regression ({why}): "
             f"give --head identity-mse, or --task classification"
         )
     if regression and head in ("sigmoid-bce", "sigmoid-mse"):
@@ -299,13 +299,13 @@ def _check_head(args: argparse.Namespace, net: ann.Network | None, data: ann.Dat
         assert targets is not None
         low, high = min(targets), max(targets)
         if low < 0 or high > 1:
-            raise UsageError(
-                f"ann train: {flag} outputs values in [0, 1], but the targets run from "
+            raise label_error(
+                f"{flag} outputs values in [0, 1], but the targets run from "
                 f"{low:g} to {high:g}: give --head identity-mse"
             )
     if not regression and head == "identity-mse":
-        raise UsageError(
-            f"ann train: {flag} is a regression's, but the task is classification ({why}): "
+        raise label_error(
+            f"{flag} is a regression's, but the task is classification ({why}): "
             f"give --task regression to read the labels as numbers, or leave --head out"
         )
     return head
