@@ -283,3 +283,105 @@ def test_a_resumed_regression_goes_on_in_the_targets_units(diabetes, diabetes_mo
     assert abs(after["r2"] - before["r2"]) < 0.05  # it went on from where it was, in units
     out = run_ann("train", "--data", str(train), "--resume", str(model), "--task", "classification")
     one_stderr_line(out, "--task classification, but", "was trained for regression")
+
+
+# ---- the model's columns by name, and the warning of a regression that learnt nothing --------
+
+
+def _columns(path, order, out, drop=()):
+    """``path`` rewritten with its columns in ``order`` (header names), leaving out ``drop``."""
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    at = [header.index(name) for name in order if name not in drop]
+    out.write_text("\n".join(",".join(line.split(",")[j] for j in at) for line in lines) + "\n")
+    return out
+
+
+def test_evaluate_and_predict_find_the_models_columns_by_name(wine, tmp_path):
+    _, train, test = wine
+    model = tmp_path / "wine.safetensors"
+    out = run_ann("train", "--data", str(train), "--save", str(model), "--quiet")
+    assert out.returncode == 0, out.stderr
+    header = test.read_text().splitlines()[0].split(",")
+    rows = len(test.read_text().splitlines()) - 1
+    assert json.loads(ann.Network.load(model).metadata["feature_names"]) == header[:-1]
+    # the label first and the features reversed: scored and predicted as the file in order
+    shuffled = _columns(test, ["target", *reversed(header[:-1])], tmp_path / "shuffled.csv")
+    for command in (["evaluate", str(model), "--data"], ["predict", str(model), "--json"]):
+        plain = run_ann(*command, str(test), *(["--json"] if command[0] == "evaluate" else []))
+        moved = run_ann(*command, str(shuffled), *(["--json"] if command[0] == "evaluate" else []))
+        assert plain.returncode == moved.returncode == 0, moved.stderr
+        if command[0] == "evaluate":
+            a, b = json.loads(plain.stdout), json.loads(moved.stdout)
+            assert a["accuracy"] == b["accuracy"] and a["loss"] == pytest.approx(b["loss"])
+        else:
+            a = [json.loads(x)["probabilities"] for x in plain.stdout.splitlines()]
+            b = [json.loads(x)["probabilities"] for x in moved.stdout.splitlines()]
+            assert a == b and len(a) == rows
+    # a feature column missing (here 'proline') is named, not read as the wrong columns
+    lacking = _columns(test, header, tmp_path / "lacking.csv", drop=["proline"])
+    out = run_ann("evaluate", str(model), "--data", str(lacking))
+    assert out.returncode == 1
+    one_stderr_line(out, "lacking.csv", "header lacks: 'proline' (1 of its 13 features)")
+    # the features alone, no label column: predict reads them, evaluate says what it needs
+    unlabelled = _columns(test, header[:-1], tmp_path / "unlabelled.csv")
+    out = run_ann("predict", str(model), str(unlabelled))
+    assert out.returncode == 0 and len(out.stdout.splitlines()) == rows, out.stderr
+    out = run_ann("evaluate", str(model), "--data", str(unlabelled))
+    one_stderr_line(out, "no label column 'target' to score the model against")
+
+
+def test_a_regression_whose_target_is_noise_warns_with_the_mean(tmp_path):
+    # targets with no relation to the features: the validation MSE cannot beat always
+    # answering the training rows' mean
+    import random
+
+    rng = random.Random(1)
+    path = tmp_path / "noise.csv"
+    with open(path, "w") as f:
+        f.write("x1,x2,y\n")
+        for _ in range(300):
+            f.write(f"{rng.random():.5f},{rng.random():.5f},{rng.gauss(50, 10):.4f}\n")
+    out = run_ann("train", "--data", str(path), "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert "task: regression (label 'y' holds numbers with fractions" in out.stdout
+    assert re.match(
+        r"ann: warning: training did not learn: the validation mean squared error [0-9.]+ is "
+        r"(above|no better than) that of always answering the training rows' mean \([0-9.]+\); "
+        r"check that the features say something about the target$",
+        out.stderr.strip(),
+    ), out.stderr
+
+
+@pytest.mark.parametrize(
+    "row, cell, needle",
+    [
+        (4, "NaN", "line 5, label 'Waist': 'NaN' is a missing value"),
+        (9, "", "line 10, label 'Waist': an empty cell is a missing value"),
+        (2, "thin", "line 3, label 'Waist': 'thin' is text: a regression's labels are numbers"),
+        (6, "1e39", "line 7, label 'Waist': '1e39' is beyond float32's range"),
+    ],
+)
+def test_a_bad_cell_in_one_of_several_label_columns_names_its_line(tmp_path, row, cell, needle):
+    whole, _, _ = export(tmp_path, "linnerud")
+    lines = whole.read_text().splitlines()
+    cells = lines[row].split(",")
+    cells[lines[0].split(",").index("Waist")] = cell
+    lines[row] = ",".join(cells)
+    broken = tmp_path / "broken.csv"
+    broken.write_text("\n".join(lines) + "\n")
+    out = run_ann("train", "--data", str(broken), "--label", "Weight,Waist,Pulse", "--quiet")
+    assert out.returncode == 2
+    assert one_stderr_line(out, "broken.csv: " + needle).startswith("ann: error: ")
+
+
+def test_evaluate_of_a_regression_refuses_a_text_target(diabetes, diabetes_model, tmp_path):
+    _, _, test = diabetes
+    model, _ = diabetes_model
+    lines = test.read_text().splitlines()
+    lines[3] = lines[3].rsplit(",", 1)[0] + ",high"
+    broken = tmp_path / "broken.csv"
+    broken.write_text("\n".join(lines) + "\n")
+    out = run_ann("evaluate", str(model), "--data", str(broken))
+    assert out.returncode == 2
+    one_stderr_line(out, "ann: error: ", "line 4, label 'target': 'high' is text")

@@ -18,6 +18,7 @@ import json
 import math
 import os
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -265,17 +266,37 @@ def model_rows(
     features = [raw.header.index(n) for n in names]
     found = []
     for column in labels:
+        j = None
         if isinstance(column, str) and column in raw.header:
-            found.append(raw.header.index(column))
+            j = raw.header.index(column)
         elif isinstance(column, int) and -raw.width <= column < raw.width:
-            found.append(column % raw.width)
+            j = column % raw.width
+        if j is not None and j not in features:
+            found.append(j)
         elif need_labels:
+            trained = recorded_labels(net)
             raise DataError(
-                f"no label column {column!r} to score the model against (it was trained "
-                f"with --label {','.join(str(c) for c in labels)}; give --label COLUMN)",
+                f"no label column {_label_text(trained or labels)} to score the model against "
+                f"(the file's columns besides its features: "
+                f"{_label_text([n for n in raw.header if n not in names]) or 'none'})",
                 path=path,
             )
-    return raw, features, [j for j in found if j not in features]
+    return raw, features, found
+
+
+def _label_text(columns: Sequence[int | str]) -> str:
+    return ", ".join(repr(c) for c in columns)
+
+
+def recorded_labels(net: ann.Network) -> list[int | str]:
+    """The label columns ann train recorded in the model file (names, or indices), else []."""
+    try:
+        recorded = json.loads(net.metadata.get("label_columns", "[]"))
+    except ValueError:
+        return []
+    if not isinstance(recorded, list):
+        return []
+    return [c for c in recorded if isinstance(c, (int, str)) and not isinstance(c, bool)]
 
 
 def feature_values(path: str, raw: RawTable, columns: list[int]) -> array[float]:

@@ -36,6 +36,7 @@ from ._table import (
     label_columns,
     model_rows,
     read_labelled,
+    recorded_labels,
     target_cells,
 )
 
@@ -198,14 +199,8 @@ def _model_labels(args: argparse.Namespace, net: ann.Network, path: str) -> list
     """--label's columns; without it, those the model was trained with (recorded by ann train
     in the model file: header names, used when ``path``'s first row holds them, or indices),
     else the last column."""
-    if args.label is None and "label_columns" in net.metadata:
-        try:
-            recorded = json.loads(net.metadata["label_columns"])
-        except ValueError:
-            recorded = []
-        columns = (
-            [c for c in recorded if isinstance(c, (int, str))] if isinstance(recorded, list) else []
-        )
+    if args.label is None:
+        columns = recorded_labels(net)
         named = {c for c in columns if isinstance(c, str)}
         if columns and named <= set(header_cells(path)):
             return columns
@@ -216,16 +211,9 @@ def output_names(net: ann.Network) -> list[str]:
     """The name of each output of a regression model: its label columns' header names (as
     ann train recorded them), else "output k"."""
     K = net.sizes[-1]
-    try:
-        recorded = json.loads(net.metadata.get("label_columns", "[]"))
-    except ValueError:
-        recorded = []
-    if (
-        isinstance(recorded, list)
-        and len(recorded) == K
-        and all(isinstance(c, str) for c in recorded)
-    ):
-        return list(recorded)
+    recorded = recorded_labels(net)
+    if len(recorded) == K and all(isinstance(c, str) for c in recorded):
+        return [str(c) for c in recorded]
     return [f"output {k}" for k in range(K)]
 
 

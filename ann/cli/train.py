@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
 import sys
 import time
@@ -49,7 +48,7 @@ from ._options import (
 )
 from ._output import EXIT_ERROR, EXIT_INTERRUPTED, UsageError, isatty, note, say
 from ._paths import Named, SaveLock, check_destination, check_plot_name, check_separate
-from ._table import label_columns, label_error, read_labelled, task_argument
+from ._table import label_columns, label_error, read_labelled, recorded_labels, task_argument
 
 #: the warning's "near": an accuracy within this of the most-frequent-class baseline
 BASELINE_MARGIN = 0.02
@@ -259,9 +258,8 @@ def _task(args: argparse.Namespace) -> str:
 
 def _label_columns(args: argparse.Namespace, resumed: ann.Network | None) -> list[int | str]:
     """--label's columns; without it, those the resumed model was trained with, else the last."""
-    if args.label is None and resumed is not None and "label_columns" in resumed.metadata:
-        recorded = json.loads(resumed.metadata["label_columns"])
-        return [c for c in recorded if isinstance(c, (int, str))] or [-1]
+    if args.label is None and resumed is not None:
+        return recorded_labels(resumed) or [-1]
     return label_columns(args.label)
 
 
