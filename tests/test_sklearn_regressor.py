@@ -232,3 +232,46 @@ def test_the_python_page_regressor_example_prints_what_it_shows(tmp_path):
     for line_want, line_got in zip(want, got):  # the kernels round a little differently
         for a, b in zip(number.findall(line_want), number.findall(line_got)):
             assert float(a) == pytest.approx(float(b), rel=0.02, abs=0.02), (line_want, line_got)
+
+
+def test_warm_start_continues_from_the_last_fit():
+    # plain SGD has no optimizer state, so 5 + 5 warm epochs are exactly 10 cold ones
+    X, y = table(60, outputs=2)
+    settings = dict(solver="sgd", momentum=0.0, learning_rate_init=0.02, tol=0.0, random_state=0)
+    cold = quiet_fit(ann.MLPRegressor((8,), max_iter=10, **settings), X, y)
+    warm = quiet_fit(ann.MLPRegressor((8,), max_iter=5, warm_start=True, **settings), X, y)
+    first_run = warm.predict(X)
+    quiet_fit(warm, X, y)
+    assert warm.n_iter_ == 5 and len(warm.loss_curve_) == 10
+    assert warm.loss_curve_ == cold.loss_curve_
+    assert warm.predict(X) == cold.predict(X) != first_run
+    warm.set_params(warm_start=False)  # starts over
+    assert quiet_fit(warm, X, y).predict(X) == first_run
+    warm.set_params(warm_start=True)
+    with pytest.raises(ValueError, match="y has 1 targets per sample, but MLPRegressor was fi"):
+        warm.fit(X, [row[0] for row in y])  # one output where the network has two
+
+
+def test_diabetes_r2_is_scikit_learns_within_003():
+    # issue 22: on diabetes (25 % test split, random_state 0), one hidden layer of 100 and
+    # scikit-learn's own at max_iter=1000 (at 200 neither has fitted the raw targets yet)
+    sk = pytest.importorskip("sklearn.neural_network")
+    datasets = pytest.importorskip("sklearn.datasets")
+    selection = pytest.importorskip("sklearn.model_selection")
+    pipeline = pytest.importorskip("sklearn.pipeline")
+    preprocessing = pytest.importorskip("sklearn.preprocessing")
+    X, y = datasets.load_diabetes(return_X_y=True)
+    X_train, X_test, y_train, y_test = selection.train_test_split(
+        X, y, test_size=0.25, random_state=0
+    )
+    ours = quiet_fit(ann.MLPRegressor(max_iter=1000, random_state=0), X_train, y_train)
+    theirs = quiet_fit(
+        pipeline.make_pipeline(
+            preprocessing.StandardScaler(), sk.MLPRegressor(max_iter=1000, random_state=0)
+        ),
+        X_train,
+        y_train,
+    )
+    r2, reference = ours.score(X_test, y_test), theirs.score(X_test, y_test)
+    assert reference > 0.2  # scikit-learn learnt something: the comparison means something
+    assert abs(r2 - reference) < 0.03, (r2, reference)
