@@ -67,11 +67,13 @@ class Preset:
     head: str = _defaults.HEAD
     init: str = _defaults.INIT
     negative_slope: float = _defaults.NEGATIVE_SLOPE
+    # what it reached, measured (the README's table of presets shows the same words)
+    measured: str = ""
 
     def options(self) -> dict[str, Any]:
         """The ``ann train`` options this preset sets, by argparse name (``batch_size``)."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        del values["name"], values["summary"]
+        del values["name"], values["summary"], values["measured"]
         values["layers"] = list(self.layers)
         if self.schedule == "none":  # ann train's default, where --lr-decay alone means plateau
             values["schedule"] = None
@@ -204,6 +206,7 @@ _TABLE = (
         min_delta=_defaults.MIN_DELTA,
         check_every=None,
         val_fraction=_defaults.VAL_FRACTION,
+        measured="93.19 % MNIST test accuracy (seed 0)",
     ),
     Preset(
         name="fast",
@@ -226,6 +229,7 @@ _TABLE = (
         min_delta=0.0,
         check_every=None,
         val_fraction=0.2,
+        measured="98.31 % MNIST test accuracy (seed 0)",
     ),
     Preset(
         name="best",
@@ -251,6 +255,7 @@ _TABLE = (
         # with augmentation the validation loss fell from 0.0694 (the best unaugmented
         # recipe, BN dropout 0.5) to 0.0324: tools/tune_preset.out
         augment="affine+elastic",
+        measured="99.11 % MNIST test accuracy (seed 0)",
     ),
     Preset(
         name="nielsen",
@@ -283,6 +288,7 @@ _TABLE = (
         # uniform (the default) and he tie over 10 seeds on the validation split (val loss
         # 0.0080 both, accuracy 0.9549 / 0.9550); glorot is a little behind: tools/init_study.out
         init="uniform",
+        measured="95.76 % MNIST test accuracy (seed 0; the book: 95.42 %)",
     ),
     # For tables (ann train's default on a CSV file): scikit-learn's MLP recipe (one hidden
     # layer of 100, Adam at 0.001, standardised features) with early stopping on the
@@ -310,6 +316,8 @@ _TABLE = (
         min_delta=0.0,
         check_every=None,
         val_fraction=0.2,
+        measured="wine 1.000, digits 0.973 accuracy; diabetes R² 0.346 (scikit-learn's sets, "
+        "25 % test split, median of 5 seeds)",
     ),
 )
 

@@ -140,8 +140,10 @@ def table_head(columns: list[str]) -> None:
 def defaults_table(seeds: int) -> None:
     """Classification: ann train's tabular recipe, ann.MLPClassifier() and scikit-learn's
     MLPClassifier() (behind a StandardScaler), each at its defaults."""
-    print("### classification at the defaults: ann train (CSV), ann.MLPClassifier(), ")
-    print("### scikit-learn's MLPClassifier() behind a StandardScaler; test accuracy")
+    print(
+        "### classification at the defaults: ann train (CSV), ann.MLPClassifier(), "
+        "scikit-learn's MLPClassifier() behind a StandardScaler; test accuracy"
+    )
     print()
     table_head(
         ["data set", "n, features, classes", "ann train", "ann estimator", "scikit-learn"]
@@ -179,8 +181,10 @@ def regression_table(seeds: int) -> None:
     so both estimators also at max_iter=1000, and scikit-learn with standardised targets
     (TransformedTargetRegressor), ann train's way. Every network has one hidden layer of 100,
     every scikit-learn model a StandardScaler in front."""
-    print("### regression: ann train (CSV, its defaults), ann.MLPRegressor and scikit-learn's")
-    print("### MLPRegressor behind a StandardScaler (hidden layer of 100 in all); test R²")
+    print(
+        "### regression: ann train (CSV, its defaults), ann.MLPRegressor and scikit-learn's "
+        "MLPRegressor behind a StandardScaler (hidden layer of 100 in all); test R²"
+    )
     print()
     table_head(
         ["data set", "n, features, outputs", "ann train", "ann estimator", "scikit-learn"]

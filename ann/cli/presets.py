@@ -84,4 +84,6 @@ def cmd_presets(args: argparse.Namespace) -> int:
         return 0
     for p in PRESETS.values():
         say(f"{p.name}: {p.summary}\n    {p.describe()}")
+        if p.measured:
+            say(f"    measured: {p.measured}")
     return 0
