@@ -385,3 +385,23 @@ def test_evaluate_of_a_regression_refuses_a_text_target(diabetes, diabetes_model
     out = run_ann("evaluate", str(model), "--data", str(broken))
     assert out.returncode == 2
     one_stderr_line(out, "ann: error: ", "line 4, label 'target': 'high' is text")
+
+
+def test_label_flags_that_name_the_wrong_columns_are_one_line(diabetes, diabetes_model):
+    whole, _, _ = diabetes
+    model, _ = diabetes_model
+    out = run_ann("evaluate", str(model), "--data", str(whole), "--label", "s6")
+    assert out.returncode == 2
+    one_stderr_line(
+        out, "ann: error: ", "--label s6: column 's6' is one of the model's features, not a label",
+        "(it was trained with --label target)",
+    )  # fmt: skip
+    out = run_ann("evaluate", str(model), "--data", str(whole), "--label", "nope")
+    assert out.returncode == 1
+    one_stderr_line(out, "no column 'nope' to score the model against")
+    out = run_ann("train", "--data", "sample", "--task", "regression", "--no-download")
+    assert out.returncode == 2
+    one_stderr_line(out, "--task regression goes with a table (--data FILE.csv)")
+    out = run_ann("train", "--data", str(whole), "--label", "target,", "--quiet")
+    assert out.returncode == 2
+    one_stderr_line(out, "ann: error: --label 'target,': an empty column name")

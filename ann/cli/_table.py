@@ -273,14 +273,24 @@ def model_rows(
             j = column % raw.width
         if j is not None and j not in features:
             found.append(j)
-        elif need_labels:
-            trained = recorded_labels(net)
+            continue
+        if not need_labels:
+            continue
+        trained = recorded_labels(net)
+        was = f" (it was trained with --label {','.join(map(str, trained))})" if trained else ""
+        if labels in ([-1], trained):  # the model's own label columns, or the last
+            others = [n for n in raw.header if n not in names]
             raise DataError(
                 f"no label column {_label_text(trained or labels)} to score the model against "
-                f"(the file's columns besides its features: "
-                f"{_label_text([n for n in raw.header if n not in names]) or 'none'})",
+                f"(the file's columns besides its features: {_label_text(others) or 'none'})",
                 path=path,
             )
+        if j is not None:  # --label names one of the features
+            raise label_error(
+                f"{path}: --label {column}: column {raw.header[j]!r} is one of the model's "
+                f"features, not a label{was}"
+            )
+        raise DataError(f"no column {column!r} to score the model against{was}", path=path)
     return raw, features, found
 
 

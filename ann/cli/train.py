@@ -190,6 +190,11 @@ def _check_flags(args: argparse.Namespace) -> Any:
                 "ann train: the plateau schedule follows the validation loss, and "
                 "--val-fraction 0 holds out no validation images"
             )
+    if task_argument(args) == "regression" and not is_csv(args.data):
+        raise UsageError(
+            "ann train: --task regression goes with a table (--data FILE.csv); the image "
+            "sets are classifications of their digits or letters"
+        )
     for option, path in _outputs(args):
         check_destination("train", option, path)  # before training, not after it
     check_plot_name("train", args.plot_file)
