@@ -405,3 +405,18 @@ def test_label_flags_that_name_the_wrong_columns_are_one_line(diabetes, diabetes
     out = run_ann("train", "--data", str(whole), "--label", "target,", "--quiet")
     assert out.returncode == 2
     one_stderr_line(out, "ann: error: --label 'target,': an empty column name")
+
+
+def test_a_multi_output_regression_exports_to_int8_calibrated_on_its_columns(tmp_path):
+    whole, _, _ = export(tmp_path, "linnerud")
+    model = tmp_path / "linnerud.safetensors"
+    labels = ["--label", "Weight,Waist,Pulse"]
+    out = run_ann("train", "--data", str(whole), *labels, "--save", str(model), "--quiet")
+    assert out.returncode == 0, out.stderr
+    header = tmp_path / "lin.h"
+    out = run_ann("export-c", str(model), "-o", str(header), "--int8", "--data", str(whole))
+    assert out.returncode == 0, out.stderr  # the 3 features found by name, not 5 columns
+    assert "calibrated on 20 of the 20 rows" in out.stdout and header.stat().st_size > 0
+    out = run_ann("evaluate", str(model), "--data", str(whole), "--int8")
+    assert out.returncode == 2
+    one_stderr_line(out, "--int8 scores a classifier's int8 arithmetic", "is a regression")

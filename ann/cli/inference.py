@@ -11,6 +11,7 @@ import argparse
 import itertools
 import json
 import math
+import os
 import struct
 from array import array
 from collections import Counter
@@ -61,28 +62,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not args.int8 and (args.calibrate is not None or args.calibration_data is not None):
         flag = "--calibrate" if args.calibrate is not None else "--calibration-data"
         raise UsageError(f"ann evaluate: {flag} goes with --int8")
-    train = None  # the training split, loaded only to calibrate --int8
-    if is_csv(args.data) and net.regression:
-        test = _regression_rows(args, net)
-        where, what = args.data, f"{len(test)} rows from {args.data}"
-    elif is_csv(args.data):
-        columns = _model_labels(args, net, args.data)
-        if len(columns) > 1:
-            raise UsageError(
-                f"ann evaluate: {args.model} classifies: it reads one label column, and "
-                f"--label gives {len(columns)}"
-            )
-        table = _table_by_name(args.data, net, columns[0]) or read_table(
-            args.data, label=columns[0], width=net.sizes[0]
+    if args.int8 and net.regression:
+        raise UsageError(
+            f"ann evaluate: --int8 scores a classifier's int8 arithmetic, and {args.model} is a "
+            f"regression (ann export-c --int8 exports it)"
         )
-        if table.labels is None:
-            raise DataError(
-                f"rows have the model's {net.sizes[0]} features but no label column to "
-                f"evaluate against (ann predict classifies such rows)",
-                path=args.data,
-            )
-        classes = net.classes or [str(k) for k in range(net.sizes[-1])]
-        test = table_dataset(table, args.data, classes)  # the file is read once
+    train = None  # the training split, loaded only to calibrate --int8
+    if is_csv(args.data):
+        test = labelled_rows(args, net, args.data)
         where, what = args.data, f"{len(test)} rows from {args.data}"
     else:
         _check_not_a_table_model(args, net)
@@ -217,6 +204,31 @@ def output_names(net: ann.Network) -> list[str]:
     return [f"output {k}" for k in range(K)]
 
 
+def labelled_rows(args: argparse.Namespace, net: ann.Network, path: str) -> ann.Dataset:
+    """The rows of a CSV file with the model's label column(s) (--label, else those it was
+    trained with): classes for a classifier, float targets for a regression; the feature
+    columns found by the names the model recorded, else by position."""
+    if net.regression:
+        return _regression_rows(args, net, path)
+    columns = _model_labels(args, net, path)
+    if len(columns) > 1:
+        raise UsageError(
+            f"ann {args.command}: {args.model} classifies: it reads one label column, and "
+            f"--label gives {len(columns)}"
+        )
+    table = _table_by_name(path, net, columns[0]) or read_table(
+        path, label=columns[0], width=net.sizes[0]
+    )
+    if table.labels is None:
+        raise DataError(
+            f"rows have the model's {net.sizes[0]} features but no label column to "
+            f"evaluate against (ann predict classifies such rows)",
+            path=path,
+        )
+    classes = net.classes or [str(k) for k in range(net.sizes[-1])]
+    return table_dataset(table, path, classes)  # the file is read once
+
+
 def _table_by_name(path: str, net: ann.Network, label: int | str) -> Table | None:
     """The rows of ``path`` for a classifier trained on a table with a header: its feature
     columns by the names it recorded (``model_rows``) and the label column; None when the
@@ -239,12 +251,12 @@ def _lines(raw: RawTable) -> list[int]:
     return [line for line, _ in raw.rows]
 
 
-def _regression_rows(args: argparse.Namespace, net: ann.Network) -> ann.Dataset:
+def _regression_rows(args: argparse.Namespace, net: ann.Network, path: str) -> ann.Dataset:
     """The rows of a CSV file with the model's label column(s) as float targets: the
     model's feature columns by name when it recorded them and the file's header holds them,
     else by position."""
-    columns = _model_labels(args, net, args.data)
-    found = model_rows(args.data, net, columns, need_labels=True)
+    columns = _model_labels(args, net, path)
+    found = model_rows(path, net, columns, need_labels=True)
     if found is not None:
         raw, features, labels = found
         header = raw.header or []
@@ -253,31 +265,31 @@ def _regression_rows(args: argparse.Namespace, net: ann.Network) -> ann.Dataset:
                 f"{args.model} predicts {net.sizes[-1]} value(s) a row, but the label "
                 f"column(s) {', '.join(repr(c) for c in columns)} are {len(labels)} of the "
                 f"file's columns besides its features",
-                path=args.data,
+                path=path,
             )
-        targets = [target_cells(args.data, raw, j, header[j]) for j in labels]
+        targets = [target_cells(path, raw, j, header[j]) for j in labels]
         data = ann.Dataset(
-            feature_values(args.data, raw, features),
+            feature_values(path, raw, features),
             None,
             len(features),
             targets=[list(t) for t in zip(*targets)],
-            name=args.data,
+            name=os.path.basename(path),
         )
         data.feature_names = [header[j] for j in features]
         return data
-    labelled = read_labelled(args.data, columns, "regression")
+    labelled = read_labelled(path, columns, "regression")
     data = labelled.data
     if data.num_targets != net.sizes[-1]:
         raise DataError(
             f"{args.model} predicts {net.sizes[-1]} value(s) a row, but the label column(s) "
             f"{', '.join(labelled.names)} hold {data.num_targets}",
-            path=args.data,
+            path=path,
         )
     if data.features != net.sizes[0]:
         raise DataError(
             f"rows have {data.features} features besides the label column(s), but the model "
             f"takes {net.sizes[0]}",
-            path=args.data,
+            path=path,
         )
     return data
 
