@@ -152,16 +152,21 @@ def _several(path: str, columns: list[int | str], task: str | None) -> Labelled:
     # then every column as numbers (the features' errors name their cell)
     table = read_table(path, label=None, header=header is not None)
     keep = [j for j in range(n_cols) if j not in indices]
-    values = table.features
-    features = array("f")
-    for r in range(len(values) // n_cols):
-        row = values[r * n_cols : (r + 1) * n_cols]
-        features.extend(row[j] for j in keep)
+    features = columns_of(table.features, n_cols, keep)
     rows = [list(t) for t in zip(*targets)]
     data = ann.Dataset(features, None, len(keep), targets=rows, name=os.path.basename(path))
     data.feature_names = [header[j] for j in keep] if header is not None else None
     recorded: list[int | str] = list(names) if header is not None else list(indices)
     return Labelled(data, choice, names, recorded)
+
+
+def columns_of(values: array[float], n_cols: int, keep: list[int]) -> array[float]:
+    """Columns ``keep`` (in that order) of ``values``, rows of ``n_cols`` numbers."""
+    out = array("f")
+    for r in range(len(values) // n_cols):
+        row = values[r * n_cols : (r + 1) * n_cols]
+        out.extend(row[j] for j in keep)
+    return out
 
 
 # ---- the raw cells, for what read_table does not do: label columns of their own, and a

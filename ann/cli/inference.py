@@ -13,7 +13,6 @@ import json
 import math
 import os
 import struct
-from array import array
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any, Callable
@@ -32,6 +31,7 @@ from ._options import is_csv
 from ._output import UsageError, note, say
 from ._table import (
     RawTable,
+    columns_of,
     feature_values,
     header_cells,
     label_columns,
@@ -493,12 +493,7 @@ def _regression_features(
         else:
             drop.append(column % n_cols)
     keep = [j for j in range(n_cols) if j not in drop]
-    values = table.features
-    features = array("f")
-    for r in range(len(values) // n_cols):
-        row = values[r * n_cols : (r + 1) * n_cols]
-        features.extend(row[j] for j in keep)
-    return features, table.lines
+    return columns_of(table.features, n_cols, keep), table.lines
 
 
 def _say_values(
