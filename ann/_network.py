@@ -30,6 +30,7 @@ from ._constants import (
     ANN_SGD,
     ANN_WEIGHTS,
 )
+from ._csv import check_feature_names, recorded_feature_names
 from ._data import Dataset, Images, read_features
 from ._errors import DataError
 from ._schedules import SCHEDULES, ReduceLROnPlateau, Schedule, plateau_of
@@ -301,6 +302,8 @@ class Network:
         self.standardize = standardize
         #: the name of each output class (from the training data or the model file), or None
         self.classes: list[str] | None = data.classes if data is not None else None
+        #: the name of each input (a CSV header: model metadata "feature_names"), or None
+        self.feature_names: list[str] | None = data.feature_names if data is not None else None
         self._standardization: tuple[array[float], array[float]] | None = None
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed must be an int, got {seed!r}")
@@ -378,6 +381,8 @@ class Network:
         standardisation from this training set, unless the network has one already."""
         if self.classes is None and train.classes is not None:
             self.classes = list(train.classes)
+        if self.feature_names is None and train.feature_names is not None:
+            self.feature_names = list(train.feature_names)
         if self.standardize and train.dtype != "uint8" and self._standardization is None:
             mean, std = train.feature_stats()
             self.set_standardization(mean, [v if v > 0 else 1.0 for v in std])
@@ -540,6 +545,8 @@ class Network:
             ]
         params = state = array("f")  # the tensors are cut: free the snapshot before saving
         model.metadata.setdefault("dropout", repr(self.dropout))
+        if self.feature_names is not None:
+            model.metadata["feature_names"] = json.dumps(self.feature_names)
         opt = self.optimizer_state() if optimizer_state else None
         if opt is not None:
             model.optimizer = (
@@ -595,6 +602,7 @@ class Network:
         if model.standardization is not None:
             net.set_standardization(model.standardization["mean"], model.standardization["std"])
         net.classes = model.classes
+        net.feature_names = recorded_feature_names(model.metadata, model.sizes[0], path)
         net.metadata = dict(model.metadata)
         if model.optimizer is not None:
             net._pending_optimizer = {
@@ -622,6 +630,7 @@ class Network:
             )
         if len(ds) == 0:
             raise DataError(f"{what} is empty")
+        check_feature_names(self.feature_names, ds.feature_names, what)
         if self.classes is not None and ds.classes is not None and ds.classes != self.classes:
             raise DataError(
                 f"{what} names its classes {_names(ds.classes)} but the network's are "

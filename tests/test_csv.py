@@ -395,6 +395,49 @@ def _named_net(tmp_path):
     return net
 
 
+def test_a_network_records_its_feature_names_in_the_model_file(tmp_path):
+    net = _named_net(tmp_path)
+    assert net.feature_names == ["a", "b", "c"]
+    net.save(tmp_path / "m.safetensors")
+    loaded = ann.Network.load(tmp_path / "m.safetensors")
+    assert loaded.feature_names == ["a", "b", "c"]
+    assert json.loads(loaded.metadata["feature_names"]) == ["a", "b", "c"]
+
+
+def test_a_file_with_its_columns_in_another_order_is_reordered_or_refused(tmp_path):
+    net = _named_net(tmp_path)
+    same = ann.load_csv(write(tmp_path, "a,b,c,label\n3,0.1,-3,y\n0,0.2,0,n\n", "same.csv"))
+    moved = write(tmp_path, "label,c,a,b\ny,-3,3,0.1\nn,0,0,0.2\n", "moved.csv")
+    # read as the file says, a Dataset with other names is refused, never predicted silently
+    with pytest.raises(ann.DataError, match="the same, in another order"):
+        net.predict(ann.load_csv(moved, label="label"))
+    # read with the network's names, the columns are found by name (the label: the other one)
+    again = ann.load_csv(moved, feature_names=net.feature_names)
+    assert features(again) == features(same) and again.feature_names == ["a", "b", "c"]
+    assert net.predict_proba(again) == net.predict_proba(same)
+    with pytest.raises(ann.DataError, match="network's feature 'c' is not in the header"):
+        ann.load_csv(
+            write(tmp_path, "a,b,d,label\n1,2,3,y\n", "d.csv"), feature_names=["a", "b", "c"]
+        )
+    with pytest.raises(ann.DataError, match="columns 'x', 'label' are not among the network's"):
+        ann.load_csv(
+            write(tmp_path, "a,x,b,c,label\n1,2,3,4,y\n", "x.csv"), feature_names=["a", "b", "c"]
+        )
+
+
+def test_a_malformed_feature_names_entry_is_a_model_file_error(tmp_path):
+    from ann._modelfile import load_model, save_model
+
+    _named_net(tmp_path).save(tmp_path / "m.safetensors")
+    model = load_model(tmp_path / "m.safetensors")
+    for bad in ('["a", "b"]', '{"a": 1}', "[1, 2, 3]", "not json"):
+        path = tmp_path / "bad.safetensors"
+        model.metadata["feature_names"] = bad
+        save_model(path, model)
+        with pytest.raises(ann.ModelFileError, match="metadata feature_names is"):
+            ann.Network.load(path)
+
+
 # ---- item 5: only regular files are read ---------------------------------------------------
 
 
