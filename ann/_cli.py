@@ -801,8 +801,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     source: MnistSource | None = None
     test: Dataset | None
     if _is_csv(args.data):  # your own table: a train/validation split, no test set
-        classes = net.classes if args.resume else None
-        train_all = ann.load_csv(args.data, label=_label_column(args.label), classes=classes)
+        classes, names = (net.classes, net.feature_names) if args.resume else (None, None)
+        train_all = ann.load_csv(
+            args.data, label=_label_column(args.label), classes=classes, feature_names=names
+        )
         test = None
     else:
         source, train_all, test = _load_data(args, args.quiet)
@@ -1225,7 +1227,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if _is_csv(args.data):
         from ._csv import read_table, table_dataset
 
-        table = read_table(args.data, label=_label_column(args.label), width=net.sizes[0])
+        table = read_table(
+            args.data,
+            label=_label_column(args.label),
+            width=net.sizes[0],
+            feature_names=net.feature_names,
+        )
         if table.labels is None:
             raise DataError(
                 f"rows have the model's {net.sizes[0]} features but no label column to "
@@ -1285,9 +1292,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _predict_inputs(args: argparse.Namespace, features: int) -> Iterator[tuple[str, Any]]:
     """(name, pixels) for every image in the files given."""
     from . import _idx
+    from ._files import regular_file
     from ._images import looks_inverted, mnist_preprocess, read_gray_image, read_image
 
     for path in args.files:
+        regular_file(path, DataError, "an image or IDX file")  # a named pipe would hang open()
         with open(path, "rb") as f:  # a missing file fails here, with its name
             head = f.read(4)
         is_idx = len(head) == 4 and head[:2] == b"\0\0" or head[:2] == b"\x1f\x8b"
@@ -1345,7 +1354,9 @@ def _predict_csv(args: argparse.Namespace, net: Network, path: str) -> None:
     A row holds the model's features, with or without the label column (--label)."""
     from ._csv import read_table
 
-    table = read_table(path, label=_label_column(args.label), width=net.sizes[0])
+    table = read_table(
+        path, label=_label_column(args.label), width=net.sizes[0], feature_names=net.feature_names
+    )
     probs = net.predict_proba(table.features)
     for line, p in zip(table.lines, probs):
         best = max(range(len(p)), key=p.__getitem__)

@@ -438,7 +438,61 @@ def test_a_malformed_feature_names_entry_is_a_model_file_error(tmp_path):
             ann.Network.load(path)
 
 
+def test_cli_predict_and_evaluate_match_columns_by_name(tmp_path):
+    train = write(
+        tmp_path,
+        "a,b,c,label\n"
+        + "".join(f"{3 * (i % 2)},{i % 7 / 10},{-3 * (i % 2)},{'yn'[i % 2]}\n" for i in range(200)),
+        "train.csv",
+    )
+    model = tmp_path / "m.safetensors"
+    out = run(
+        "train", "--data", str(train), "--layers", "4", "--epochs", "20", "--save", str(model)
+    )
+    assert out.returncode == 0, out.stderr
+    inorder = write(tmp_path, "a,b,c\n3,0,-3\n0,0,0\n", "in.csv")
+    swapped = write(tmp_path, "c,b,a\n-3,0,3\n0,0,0\n", "sw.csv")
+    a = run("predict", str(model), str(inorder), "--json")
+    b = run("predict", str(model), str(swapped), "--json")
+    assert a.returncode == b.returncode == 0, (a.stderr, b.stderr)
+    strip = [{k: v for k, v in json.loads(x).items() if k != "file"} for x in a.stdout.splitlines()]
+    assert strip == [
+        {k: v for k, v in json.loads(x).items() if k != "file"} for x in b.stdout.splitlines()
+    ]
+    assert [r["name"] for r in strip] == ["n", "y"]
+    labelled = write(tmp_path, "label,c,b,a\nn,-3,0,3\ny,0,0,0\n", "lab.csv")
+    out = run("evaluate", str(model), "--data", str(labelled), "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["accuracy"] == 1.0
+    missing = write(tmp_path, "a,b,d\n3,0,-3\n", "missing.csv")
+    one_stderr_line(run("predict", str(model), str(missing)), "feature 'c' is not in the header")
+
+
 # ---- item 5: only regular files are read ---------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_is_refused_not_waited_on(tmp_path, fruit_model):
+    model, _ = fruit_model
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(ann.DataError, match="fifo.csv: is not a regular file"):
+        ann.load_csv(fifo)
+    image = tmp_path / "fifo.png"
+    os.mkfifo(image)
+    for args in (
+        ("train", "--data", str(fifo)),
+        ("predict", str(model), str(fifo)),
+        ("evaluate", str(model), "--data", str(fifo)),
+        ("predict", str(model), str(image)),  # the image / IDX path of ann predict too
+    ):
+        try:
+            out = subprocess.run(
+                [sys.executable, "-m", "ann", *args], capture_output=True, text=True, timeout=60
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"ann {' '.join(args)} waits on a named pipe")
+        one_stderr_line(out, "is not a regular file")
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
