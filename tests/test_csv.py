@@ -654,3 +654,26 @@ def test_the_three_paths_agree_on_a_file_of_many_blocks(tmp_path):
     a, b, c = read_three_ways(path)
     assert a == b == c and isinstance(a, tuple)
     assert a[3][:3] == [2, 3, 4] and a[3][500] == 503  # the quoted line break: line 503
+
+
+# ---- the seed corpus of the fuzzer ---------------------------------------------------------
+
+CORPUS = os.path.join(HERE, "corpus", "csv")
+
+
+def test_seed_corpus():
+    names = sorted(os.listdir(CORPUS))
+    assert (
+        sum(n.startswith("ok-") for n in names) > 10
+        and sum(n.startswith("bad-") for n in names) > 10
+    )
+    for name in names:
+        path = os.path.join(CORPUS, name)
+        if name.startswith("ok-"):
+            ds = ann.load_csv(path)
+            assert len(ds) >= 2 and ds.num_classes >= 2, name
+        elif name.startswith("bad-"):
+            with pytest.raises(ann.DataError):
+                ann.load_csv(path)
+        a, b, c = read_three_ways(path)
+        assert a == b == c, name
