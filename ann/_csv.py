@@ -1,16 +1,19 @@
 """``ann.load_csv``: a table of numbers with a label column, read strictly and streamed.
 
-The file is read in blocks of 65,536 characters, so memory is the table itself (float32
-features, an int32 label code and the line number of each row) plus one block, whatever the
-size of the file. Each block is parsed one of two ways, with the same result:
+The file is read in blocks of 65,536 characters (whole lines), so memory is the table itself
+(float32 features, an int32 label code per row, runs of line numbers) plus one block, whatever
+the size of the file. A block goes one of three ways, with the same result (the tests and
+tests/fuzz/fuzz_csv.py compare them on generated files):
 
-* the bulk path: a block of plain lines (no quote character, no blank line, no line longer than
-  the ``csv`` module's field limit, feature cells of ASCII digits, signs, points and exponents
-  only) is split on the delimiter and converted with one ``map(float, ...)`` over its cells;
-* the record path: anything else goes through the standard library's ``csv.reader`` (quoted
-  fields, a quoted line break, CR line ends), record by record, checking every cell. It is
-  also what finds and words every error: when the bulk path meets anything it does not
-  handle, that block is parsed again this way.
+* the C core (``ann_csv_rows`` in csrc/csv.c): a block of plain lines (no quote character,
+  no blank line, no lone CR) whose numbers it converts exactly as float() does, in one call;
+* Python's bulk path, where the C core is missing or declines: the block is split on the
+  delimiter and converted with ``map`` over the cells (a cache converts each distinct cell
+  once), when its feature cells hold nothing but digits, signs, points, exponents, spaces;
+* the record path: the standard library's ``csv.reader``, record by record, checking every
+  cell (quoted fields, line breaks in quotes, CR line ends, anything odd). It is the
+  reference, and what words every error: when a faster path meets anything it does not
+  handle, the block is parsed again this way.
 
 The rules (``load_csv``'s docstring says them for users):
 
@@ -21,7 +24,8 @@ The rules (``load_csv``'s docstring says them for users):
 * The delimiter, unless given: among ``,`` ``;`` tab ``|``, the one that splits the first lines
   (up to 20, up to 64 KiB) into the same number of fields in every line and makes the most
   cells numbers (then: the most fields; then that order).
-* Whether the first row is a header, unless given: see ``_first_row_is_header``.
+* Whether the first row is a header, unless given: see load_csv (``_first_row_is_header``,
+  ``_header_by_labels``).
 * Labels: when every label of the file is a number, labels are numbers (``1``, ``1.0`` and
   ``01`` are one class, named ``1``; ``0.1``, ``0.10`` and ``.1`` one class named ``0.1``),
   ordered by value; otherwise they are text, compared as written (after trimming spaces), in
@@ -44,7 +48,7 @@ import sys
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import repeat
-from typing import IO, Any, NamedTuple, Union, overload
+from typing import Any, BinaryIO, NamedTuple, Union, overload
 
 from ._data import Dataset
 from ._errors import DataError, ModelFileError, PathLike
@@ -74,7 +78,7 @@ _LOOSE = "_nN\r\n\x0b\x0c\x1c\x1d\x1e\x1f"
 #: Doubles of this magnitude or more become infinite as float32 (round to nearest, ties to even).
 _FLOAT32_LIMIT = 2.0**128 - 2.0**103
 _INF32 = (array("f", [math.inf]).tobytes(), array("f", [-math.inf]).tobytes())
-_PACK_F32 = struct.Struct("f").pack  # rounds as array("f") does, and refuses what overflows
+_PACK_F32 = struct.Struct("=f").pack  # rounds as array("f") does; "=": refuses what overflows
 #: False: every block takes the record path; _USE_C False: the bulk path is Python's alone
 #: (the tests and the fuzzer compare the three paths).
 _BULK = True
@@ -182,9 +186,9 @@ def _number_name(value: float) -> str:
 # ---- the text stream -----------------------------------------------------------------------
 
 
-def _open_text(path: PathLike) -> IO[str]:
-    """The file as UTF-8 text without newline translation; never opens what is not a regular
-    file (a named pipe would block, a device could be endless)."""
+def _open(path: PathLike) -> BinaryIO:
+    """The file, opened for reading only if it is a regular file (a named pipe would block, a
+    device could be endless)."""
     regular_file(path, DataError, "a CSV file")
     flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
@@ -194,32 +198,10 @@ def _open_text(path: PathLike) -> IO[str]:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the check above
             raise DataError("is not a regular file (named pipe, device or socket)", path=path)
-        raw = open(fd, "rb", closefd=True)
+        return open(fd, "rb", closefd=True)
     except BaseException:
         os.close(fd)
         raise
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-
-
-def _not_utf8(path: PathLike) -> DataError:
-    """The error for a file that is not UTF-8: found again from the start, to name the line."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = newlines = 0
-    with open(path, "rb") as f:
-        while True:
-            chunk = f.read(_BLOCK)
-            try:
-                decoder.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as exc:
-                # exc.start counts from what the decoder held back plus this chunk
-                held = len(exc.object) - len(chunk)
-                bad = max(exc.start - held, 0)
-                line = newlines + chunk[:bad].count(b"\n") + 1
-                return DataError(f"line {line}: not UTF-8 text", path=path, offset=offset + bad)
-            if not chunk:
-                return DataError("not UTF-8 text", path=path)
-            offset += len(chunk)
-            newlines += chunk.count(b"\n")
 
 
 def _line_ends(text: str) -> int:
@@ -227,50 +209,98 @@ def _line_ends(text: str) -> int:
     return text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
+_LINE_END = re.compile(r"\r\n?|\n")
+
+
 class _Source:
-    """Blocks of whole lines from a text stream, and the line numbers they start at."""
+    """Blocks of whole lines of a UTF-8 file (a byte-order mark dropped), and the line numbers
+    they start at. Bytes that are not UTF-8, or a NUL character, end the text where they are:
+    the error is raised when reading gets there, so a file's problems are reported in the
+    order they come."""
 
-    def __init__(self, stream: IO[str], path: PathLike) -> None:
-        self.stream = stream
+    def __init__(self, raw: BinaryIO, path: PathLike) -> None:
+        self.raw = raw
         self.path = path
-        self.line = 0  # lines before ``pending``
-        self.pending = ""  # read, not yet parsed (whole lines)
+        self.line = 0  # lines before ``pending`` (the caller counts what it parses)
+        self.pending = ""  # handed out, not parsed yet: whole lines
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._buf = ""  # decoded, not handed out yet
+        self._bytes = 0  # bytes read from the file
+        self._end = False  # the file is read to its end (or to a bad byte)
+        self._error: tuple[str, int | None] | None = None  # (what, byte offset) at _buf's end
 
-    def _checked(self, text: str, first_line: int) -> str:
+    def _more(self) -> bool:
+        """Decode the next bytes of the file into _buf; False when there are none."""
+        if self._end:
+            return False
+        chunk = self.raw.read(_BLOCK)
+        start = self._bytes
+        self._bytes += len(chunk)
+        if start == 0 and chunk.startswith(codecs.BOM_UTF8):
+            chunk, start = chunk[3:], 3
+        try:
+            text = self._decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:  # exc.object: the bytes held back, then chunk
+            good = exc.object[: exc.start].decode("utf-8")
+            offset = start - (len(exc.object) - len(chunk)) + exc.start
+            text, self._error, self._end = good, ("not UTF-8 text", offset), True
         if "\x00" in text:
-            at = text.index("\x00")
-            raise DataError(
-                f"line {first_line + _line_ends(text[:at])}: a NUL character (binary data, "
-                f"not text)",
-                path=self.path,
-            )
-        return text
+            text = text[: text.index("\x00")]
+            self._error, self._end = ("a NUL character (binary data, not text)", None), True
+        self._buf += text
+        self._end = self._end or not chunk
+        return bool(text) or not self._end
 
-    def readline(self, first_line: int) -> str:
-        """One more line (for a record that goes on past a block)."""
-        line = self.stream.readline(MAX_LINE)
-        if len(line) == MAX_LINE and not line.endswith(("\n", "\r")):
-            raise DataError(
-                f"line {first_line} is longer than {MAX_LINE} characters", path=self.path
-            )
-        return self._checked(line, first_line)
+    def _raise(self, line: int) -> None:
+        """At the end of the text: the error that ended it, if any, on ``line``."""
+        if self._error is not None:
+            what, offset = self._error
+            raise DataError(f"line {line}: {what}", path=self.path, offset=offset)
+
+    def _too_long(self, line: int) -> DataError:
+        return DataError(f"line {line} is longer than {MAX_LINE} characters", path=self.path)
+
+    def _last_line_end(self) -> int:
+        """The index after the last whole line of _buf (0: none yet). A CR at the very end
+        waits for the next character: the LF of a CRLF may follow."""
+        buf = self._buf
+        i = max(buf.rfind("\n"), buf.rfind("\r"))
+        if i >= 0 and buf[i] == "\r" and i == len(buf) - 1 and not self._end:
+            i = max(buf.rfind("\n", 0, i), buf.rfind("\r", 0, i))
+        return i + 1
 
     def block(self) -> str:
-        """``pending``, or the next block of whole lines ("" at the end of the file)."""
+        """``pending``, or the next block of whole lines ("" at the end of the text)."""
         if self.pending:
             text, self.pending = self.pending, ""
             return text
-        text = self.stream.read(_BLOCK)
-        if text and not text.endswith(("\n", "\r")):
-            last = len(text) - max(text.rfind("\n"), text.rfind("\r")) - 1
-            rest = self.stream.readline(MAX_LINE - last + 1)
-            if last + len(rest) > MAX_LINE:
-                raise DataError(
-                    f"line {self.line + _line_ends(text) + 1} is longer than {MAX_LINE} characters",
-                    path=self.path,
-                )
-            text += rest
-        return self._checked(text, self.line + 1)
+        while len(self._buf) < _BLOCK and self._more():
+            pass
+        end = self._last_line_end()
+        while end == 0 and self._more():  # a line longer than a block
+            if len(self._buf) > MAX_LINE:
+                raise self._too_long(self.line + 1)
+            end = self._last_line_end()
+        if end == 0:  # the last line has no line end, or the text stops inside it
+            self._raise(self.line + 1)
+            end = len(self._buf)
+        text, self._buf = self._buf[:end], self._buf[end:]
+        return text
+
+    def readline(self, line: int) -> str:
+        """The next line, ``line``, with its line end (for a record that goes on past a
+        block); "" at the end of the text."""
+        while True:
+            found = _LINE_END.search(self._buf)
+            if found and (found.end() < len(self._buf) or found.group() != "\r" or self._end):
+                text, self._buf = self._buf[: found.end()], self._buf[found.end() :]
+                return text
+            if len(self._buf) > MAX_LINE:
+                raise self._too_long(line)
+            if not self._more():
+                self._raise(line)
+                text, self._buf = self._buf, ""
+                return text
 
 
 def _records(source: _Source, delimiter: str, limit: int | None) -> Iterator[tuple[int, list[str]]]:
@@ -684,15 +714,12 @@ def read_table(
     wanted = list(feature_names) if feature_names is not None else None
     if wanted is not None and len(set(wanted)) != len(wanted):
         wanted = None  # names that repeat cannot find columns: the file is read by position
-    with _open_text(path) as stream:
-        try:
-            return _read(stream, path, label, header, delimiter, width, wanted)
-        except UnicodeDecodeError:
-            raise _not_utf8(path) from None
+    with _open(path) as raw:
+        return _read(raw, path, label, header, delimiter, width, wanted)
 
 
 def _read(
-    stream: IO[str],
+    raw: BinaryIO,
     path: PathLike,
     label: Label,
     header: bool | None,
@@ -700,7 +727,7 @@ def _read(
     width: int | None,
     wanted: list[str] | None,
 ) -> Table:
-    source = _Source(stream, path)
+    source = _Source(raw, path)
     if delimiter in (None, "auto"):
         source.pending = source.block()
         delimiter = _sniff_delimiter(source.pending[: 2 * _SNIFF_CHARS])

@@ -574,17 +574,22 @@ def test_cli_label_nosuch_says_how_many_columns_it_leaves_out(tmp_path):
 # ---- the three ways a block is read agree ----------------------------------------------------
 
 
-def read_three_ways(path, **kwargs):
+def read_four_ways(path, **kwargs):
     """read_table through the C core's bulk path, Python's bulk path and csv.reader alone, in
-    blocks of 64 characters (so records and quoted fields cross blocks): each result is the
-    table's bytes, labels, names, lines and header, or the error message."""
+    blocks of 64 characters (so records and quoted fields cross blocks), and through
+    csv.reader in one block: each result is the table's bytes, labels, names, lines and
+    header, or the error message."""
     import ann._csv as reader
 
     saved = reader._BLOCK, reader._BULK, reader._USE_C
     results = []
     try:
-        reader._BLOCK = 64
-        for reader._BULK, reader._USE_C in ((True, True), (True, False), (False, False)):
+        for reader._BLOCK, reader._BULK, reader._USE_C in (
+            (64, True, True),
+            (64, True, False),
+            (64, False, False),
+            (1 << 30, False, False),
+        ):
             try:
                 table = reader.read_table(path, **kwargs)
                 labels = table.labels
@@ -640,8 +645,37 @@ def test_the_c_core_python_bulk_and_csv_reader_paths_agree(
     path = tmp_path_factory.mktemp("three") / "t.csv"
     path.write_bytes(newline.join(lines).encode("utf-8", "surrogatepass"))
     for kwargs in ({}, {"header": False}, {"label": 0}, {"label": None, "width": 4}):
-        a, b, c = read_three_ways(path, **kwargs)
-        assert a == b == c, kwargs
+        a, b, c, whole = read_four_ways(path, **kwargs)
+        assert a == b == c == whole, kwargs
+
+
+@pytest.mark.parametrize(
+    "cell,message",
+    [
+        ("1e39", "'1e39' is beyond float32's range"),
+        ("4" * 69, "'4444444444444444444444444444444444444444'... is beyond float32's range"),
+        ("3.4028235677973366e38", "is beyond float32's range"),
+        ("1_000", "'1_000' is not a number"),
+        ("\u0663", "'\u0663' is not a number"),
+        ("nan", "'nan' is not a finite number"),
+        ("-inf", "'-inf' is not a finite number"),
+        ("", "missing value"),
+        ("1 2", "'1 2' is not a number"),
+        ("0x1", "'0x1' is not a number"),
+    ],
+)
+def test_a_bad_cell_after_many_good_rows_is_found_by_every_path(tmp_path, cell, message):
+    """The first two rows always take csv.reader (they decide the header); a bad cell further
+    down is met by the C core and Python's bulk path first, which must hand it on."""
+    good = "".join(f"{i}.5,{i % 9},{i}e-3,{'xy'[i % 2]}\n" for i in range(40))
+    path = write(tmp_path, "a,b,c,label\n" + good + f"1,{cell},3,x\n" + good)
+    results = read_four_ways(path)
+    assert all(r == results[0] for r in results), results
+    assert isinstance(results[0], str) and "line 42, column 2 ('b'): " in results[0]
+    assert message in results[0]
+    fine = write(tmp_path, "a,b,c,label\n" + good + "1,3.4028235e38,-3.4028235e38,x\n" + good)
+    results = read_four_ways(fine)
+    assert all(r == results[0] for r in results) and not isinstance(results[0], str)
 
 
 def test_the_three_paths_agree_on_a_file_of_many_blocks(tmp_path):
@@ -651,8 +685,8 @@ def test_the_three_paths_agree_on_a_file_of_many_blocks(tmp_path):
     text += '"1.5","2",3,"x\ny"\n\n' + "".join(f"{i}.25,1,2,z\n" for i in range(100))
     text += "0.12345678901234567890123,1,2,x\n"  # a number the C core leaves to float()
     path = write(tmp_path, text)
-    a, b, c = read_three_ways(path)
-    assert a == b == c and isinstance(a, tuple)
+    a, b, c, whole = read_four_ways(path)
+    assert a == b == c == whole and isinstance(a, tuple)
     assert a[3][:3] == [2, 3, 4] and a[3][500] == 503  # the quoted line break: line 503
 
 
@@ -675,5 +709,5 @@ def test_seed_corpus():
         elif name.startswith("bad-"):
             with pytest.raises(ann.DataError):
                 ann.load_csv(path)
-        a, b, c = read_three_ways(path)
-        assert a == b == c, name
+        a, b, c, whole = read_four_ways(path)
+        assert a == b == c == whole, name

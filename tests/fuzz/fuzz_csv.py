@@ -11,8 +11,8 @@ network's feature names):
 
 * the only exception is ``DataError``, one line that starts with the file's name;
 * the three ways a block can be read (the C core, Python's bulk path, csv.reader record by
-  record; blocks of 64 characters so that records cross blocks) give the same table or the
-  same message;
+  record; blocks of 64 characters so that records cross blocks), and csv.reader over the file
+  in one block, give the same table or the same message;
 * a table that is read is consistent: as many rows of features as line numbers, increasing,
   every value finite, every label code one of the label keys.
 
@@ -68,6 +68,11 @@ OPTIONS = (
 )
 
 
+# (block size, bulk paths on, C core on): the three paths in blocks of 64 characters, and the
+# record path reading the file in one block
+PATHS = ((64, True, True), (64, True, False), (64, False, False), (1 << 30, False, False))
+
+
 def _read(options: dict) -> object:
     """The table as plain values, or the error message."""
     try:
@@ -104,12 +109,11 @@ def check(data: bytes) -> None:
         out.write(data)
     saved = _csv._BLOCK, _csv._BULK, _csv._USE_C
     try:
-        _csv._BLOCK = 64
         for options in OPTIONS:
             results = []
-            for _csv._BULK, _csv._USE_C in ((True, True), (True, False), (False, False)):
+            for _csv._BLOCK, _csv._BULK, _csv._USE_C in PATHS:
                 results.append(_read(options))
-            assert results[0] == results[1] == results[2], (options, results)
+            assert all(r == results[0] for r in results), (options, results)
     finally:
         _csv._BLOCK, _csv._BULK, _csv._USE_C = saved
 
