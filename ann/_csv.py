@@ -287,6 +287,12 @@ class _Source:
         text, self._buf = self._buf[:end], self._buf[end:]
         return text
 
+    def peek(self, n: int) -> str:
+        """The next ``n`` characters of the text (fewer at its end), left to be read."""
+        while len(self.pending) + len(self._buf) < n and self._more():
+            pass
+        return (self.pending + self._buf)[:n]
+
     def readline(self, line: int) -> str:
         """The next line, ``line``, with its line end (for a record that goes on past a
         block); "" at the end of the text."""
@@ -344,9 +350,9 @@ def _sniff_delimiter(sample: str) -> str:
     """The delimiter of the first lines of a file: among , ; tab |, the one that splits every
     line into the same number (> 1) of fields and makes the most cells numbers; then the one
     with the most fields; then the first in that order. A comma when nothing splits."""
-    if len(sample) >= _SNIFF_CHARS:  # a cut sample: drop the cut line unless it is all there is
-        cut = max(sample.rfind("\n", 0, _SNIFF_CHARS), sample.rfind("\r", 0, _SNIFF_CHARS))
-        sample = sample[: cut + 1] if cut > 0 else sample[:_SNIFF_CHARS]
+    if len(sample) >= _SNIFF_CHARS:  # maybe cut: drop the last line unless it is all there is
+        cut = max(sample.rfind("\n"), sample.rfind("\r"))
+        sample = sample[: cut + 1] if cut > 0 else sample
     lines = list(io.StringIO(sample, newline=""))[:_SNIFF_LINES]
     best, best_score = ",", (False, 0, 1, 0)
     for order, d in enumerate(_DELIMITERS):
@@ -729,8 +735,7 @@ def _read(
 ) -> Table:
     source = _Source(raw, path)
     if delimiter in (None, "auto"):
-        source.pending = source.block()
-        delimiter = _sniff_delimiter(source.pending[: 2 * _SNIFF_CHARS])
+        delimiter = _sniff_delimiter(source.peek(_SNIFF_CHARS))
     assert delimiter is not None
     first_rows: list[tuple[int, list[str]]] = []
     while len(first_rows) < 2:  # (a block may hold fewer: blank lines, one long line)
