@@ -677,6 +677,8 @@ def _header_by_labels(first: list[str], table: _Builder, key: str | None) -> boo
     if key is None:
         return _integer_run(first)
     value = _label_number(key)
+    if value is not None and not _integer_run(first):
+        return False  # (before the scan below, which costs a pass over the distinct labels)
     if value is None:
         unique = key not in keys
     else:  # numbers compare as numbers: "3" and "3.0" are one label
@@ -873,9 +875,9 @@ def _class_index(
 ) -> tuple[list[str], list[int]]:
     """The class names and, for each label key, its class index (-1: not one of ``classes``).
 
-    Labels are numbers when every key (and every given class name) is a number: equal values
-    are one class, named by ``_number_name``, in numeric order. Otherwise they are text,
-    compared as written, in text order."""
+    Labels are numbers when every key (and every given class name, no two of them equal in
+    value) is a number: equal values are one class, named by ``_number_name``, in numeric
+    order. Otherwise they are text, compared as written, in text order."""
     numbers = [_label_number(k) for k in keys]
     if classes is None:
         if all(v is not None for v in numbers):
@@ -888,9 +890,11 @@ def _class_index(
         return names, [index[k] for k in keys]
     names = [str(c).strip() for c in classes]
     given = [_label_number(n) for n in names]
-    if all(v is not None for v in numbers) and all(v is not None for v in given):
-        if len(set(given)) != len(given):
-            raise ValueError(f"classes {_name_list(names)} name one number twice")
+    if (
+        all(v is not None for v in numbers)
+        and all(v is not None for v in given)
+        and len(set(given)) == len(given)  # (else, as a model of the old reader has, as text)
+    ):
         by_value = {v: i for i, v in enumerate(given)}
         return names, [by_value.get(v, -1) for v in numbers]
     if len(set(names)) != len(names):

@@ -353,6 +353,9 @@ def test_numeric_labels_are_compared_as_numbers(tmp_path):
     assert list(ds.labels) == [1, 1, 1, 2, 2, 2, 2, 2, 0, 0]
     # given classes are matched by value too, and keep their names
     again = ann.load_csv(path, classes=["1.00", "0", ".1"])
+    # (classes that repeat a value, as the old reader could make them, are compared as text)
+    with pytest.raises(ann.DataError, match="line 3: label '.1' is not one of the classes"):
+        ann.load_csv(path, classes=["0.1", "0.10", "1", "1.0", "01", "+1", "1e0", "-0", "0"])
     assert (
         again.classes == ["1.00", "0", ".1"] and list(again.labels) == [2] * 3 + [0] * 5 + [1] * 2
     )
