@@ -37,7 +37,6 @@ from __future__ import annotations
 import bisect
 import codecs
 import csv
-import io
 import json
 import math
 import os
@@ -47,7 +46,7 @@ import struct
 import sys
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
-from itertools import repeat
+from itertools import islice, repeat
 from typing import Any, BinaryIO, NamedTuple, Union, overload
 
 from ._data import Dataset
@@ -61,6 +60,9 @@ _BLOCK = 1 << 16  # characters read at a time (and the memory a block takes stay
 #: A line longer than this (characters) is refused: a row must fit in memory, and a file of one
 #: endless line (a binary file, /dev/zero copied to disk) must not read until memory runs out.
 MAX_LINE = 1 << 26
+#: A line of more fields than this is refused (a network takes at most 2^24 inputs, and every
+#: field of the first rows is a Python string for a while).
+MAX_COLUMNS = 1 << 20
 _SNIFF_LINES, _SNIFF_CHARS = 20, 1 << 16
 _CACHE_MAX = 1 << 16  # distinct values kept by the bulk path's cache (see _Builder._floats)
 _SHOWN = 40  # at most this many characters of a cell or a name are quoted in a message
@@ -212,6 +214,17 @@ def _line_ends(text: str) -> int:
 _LINE_END = re.compile(r"\r\n?|\n")
 
 
+def _lines_of(text: str) -> Iterator[str]:
+    """The lines of ``text`` with their ends, as csv counts them (io.StringIO would do, but
+    holds four bytes a character: 200 MB for a line of 50 million)."""
+    start = 0
+    for end in _LINE_END.finditer(text):
+        yield text[start : end.end()]
+        start = end.end()
+    if start < len(text):
+        yield text[start:]
+
+
 class _Source:
     """Blocks of whole lines of a UTF-8 file (a byte-order mark dropped), and the line numbers
     they start at. Bytes that are not UTF-8, or a NUL character, end the text where they are:
@@ -229,10 +242,10 @@ class _Source:
         self._end = False  # the file is read to its end (or to a bad byte)
         self._error: tuple[str, int | None] | None = None  # (what, byte offset) at _buf's end
 
-    def _more(self) -> bool:
-        """Decode the next bytes of the file into _buf; False when there are none."""
+    def _decode(self) -> str | None:
+        """The text of the next bytes of the file, or None when there are none."""
         if self._end:
-            return False
+            return None
         chunk = self.raw.read(_BLOCK)
         start = self._bytes
         self._bytes += len(chunk)
@@ -247,9 +260,38 @@ class _Source:
         if "\x00" in text:
             text = text[: text.index("\x00")]
             self._error, self._end = ("a NUL character (binary data, not text)", None), True
-        self._buf += text
         self._end = self._end or not chunk
-        return bool(text) or not self._end
+        return text
+
+    def _more(self) -> bool:
+        """Decode the next bytes of the file into _buf; False when there are none."""
+        text = self._decode()
+        if text is None:
+            return False
+        self._buf += text
+        return True
+
+    def _fill_line(self, line: int) -> None:
+        """Read on until _buf ends a line after its last whole one (or the text ends). Pieces
+        are joined once, so a long line costs its length, not its length squared; one longer
+        than MAX_LINE, ``line``, is an error."""
+        parts = [self._buf]
+        tail = len(self._buf) - self._last_line_end()  # the unfinished line so far
+        after_cr = self._buf.endswith("\r")
+        while True:
+            text = self._decode()
+            if text is None:
+                break
+            if not text:
+                continue
+            parts.append(text)
+            if after_cr or "\n" in text or "\r" in text[:-1]:
+                break
+            after_cr = text.endswith("\r")
+            tail += len(text)
+            if tail > MAX_LINE:
+                raise self._too_long(line)
+        self._buf = "".join(parts)
 
     def _raise(self, line: int) -> None:
         """At the end of the text: the error that ended it, if any, on ``line``."""
@@ -277,9 +319,8 @@ class _Source:
         while len(self._buf) < _BLOCK and self._more():
             pass
         end = self._last_line_end()
-        while end == 0 and self._more():  # a line longer than a block
-            if len(self._buf) > MAX_LINE:
-                raise self._too_long(self.line + 1)
+        if end == 0:  # a line longer than a block
+            self._fill_line(self.line + 1)
             end = self._last_line_end()
         if end == 0:  # the last line has no line end, or the text stops inside it
             self._raise(self.line + 1)
@@ -296,17 +337,22 @@ class _Source:
     def readline(self, line: int) -> str:
         """The next line, ``line``, with its line end (for a record that goes on past a
         block); "" at the end of the text."""
-        while True:
+        found = _LINE_END.search(self._buf)
+        if not self._ends(found):
+            self._fill_line(line)
             found = _LINE_END.search(self._buf)
-            if found and (found.end() < len(self._buf) or found.group() != "\r" or self._end):
-                text, self._buf = self._buf[: found.end()], self._buf[found.end() :]
-                return text
-            if len(self._buf) > MAX_LINE:
-                raise self._too_long(line)
-            if not self._more():
-                self._raise(line)
-                text, self._buf = self._buf, ""
-                return text
+        if found is not None and self._ends(found):
+            text, self._buf = self._buf[: found.end()], self._buf[found.end() :]
+            return text
+        self._raise(line)  # the text stops inside the line
+        text, self._buf = self._buf, ""
+        return text
+
+    def _ends(self, found: re.Match[str] | None) -> bool:
+        """Whether a line end found in _buf is one (a CR at its very end may be half a CRLF)."""
+        if found is None:
+            return False
+        return found.end() < len(self._buf) or found.group() != "\r" or self._end
 
 
 def _records(source: _Source, delimiter: str, limit: int | None) -> Iterator[tuple[int, list[str]]]:
@@ -320,15 +366,21 @@ def _records(source: _Source, delimiter: str, limit: int | None) -> Iterator[tup
 
     def lines() -> Iterator[str]:
         nonlocal pos, past
-        for line in io.StringIO(text, newline=""):
+        for n, line in enumerate(_lines_of(text), base + 1):
             pos += len(line)
-            yield line
+            yield _not_too_wide(line, n)
         past = True
         while True:
-            line = source.readline(base + reader.line_num + 1)
+            n = base + reader.line_num + 1
+            line = source.readline(n)
             if not line:
                 return
-            yield line
+            yield _not_too_wide(line, n)
+
+    def _not_too_wide(line: str, n: int) -> str:
+        if line.count(delimiter) >= MAX_COLUMNS:  # (csv.reader would make a list of them)
+            raise DataError(f"line {n} has more than {MAX_COLUMNS} fields", path=source.path)
+        return line
 
     reader = csv.reader(lines(), delimiter=delimiter, strict=True)
     count = 0
@@ -353,7 +405,7 @@ def _sniff_delimiter(sample: str) -> str:
     if len(sample) >= _SNIFF_CHARS:  # maybe cut: drop the last line unless it is all there is
         cut = max(sample.rfind("\n"), sample.rfind("\r"))
         sample = sample[: cut + 1] if cut > 0 else sample
-    lines = list(io.StringIO(sample, newline=""))[:_SNIFF_LINES]
+    lines = list(islice(_lines_of(sample), _SNIFF_LINES))
     best, best_score = ",", (False, 0, 1, 0)
     for order, d in enumerate(_DELIMITERS):
         try:
@@ -371,6 +423,22 @@ def _sniff_delimiter(sample: str) -> str:
 
 
 # ---- the table -----------------------------------------------------------------------------
+
+
+def _row_floats(cells: list[str]) -> array[float] | None:
+    """The float32 values of cells that are all plain numbers (see _LOOSE), else None."""
+    joined = ",".join(cells)
+    if not joined.isascii() or any(c in joined for c in _LOOSE):
+        return None
+    out = array("f")
+    try:
+        out.fromlist(list(map(float, cells)))
+    except ValueError:
+        return None
+    raw = out.tobytes()
+    if _INF32[0] in raw or _INF32[1] in raw:  # beyond float32 (or a pattern across two values)
+        return None
+    return out
 
 
 class _Values(dict[str, bytes]):
@@ -430,8 +498,12 @@ class _Builder:
             raise DataError(
                 f"line {line}: {len(cells)} fields, expected {self.n_cols}", path=self.path
             )
-        values = array("f")
-        label = None
+        at = self.at
+        label = cells[at].strip() if at >= 0 else None
+        values = _row_floats(cells[:at] + cells[at + 1 :] if at >= 0 else cells)
+        if values is not None and label != "":
+            return values, label
+        values = array("f")  # something is wrong: find it, cell by cell
         for j, cell in enumerate(cells):
             text = cell.strip()
             if not text:
@@ -472,26 +544,22 @@ class _Builder:
         of the values met so far, which converts each distinct cell once. When the cache
         outgrows ``_CACHE_MAX`` values (the cells do not repeat enough), it is emptied and the
         next 15 blocks call float() directly."""
+        if self._skip:
+            self._skip -= 1
+            return _row_floats(cells)
         if not plain:
             joined = ",".join(cells)
             if not joined.isascii() or any(c in joined for c in _LOOSE):
                 return None
+        cache = self._cache
         out = array("f")
         try:
-            if self._skip:
-                self._skip -= 1
-                out.fromlist(list(map(float, cells)))
-                raw = out.tobytes()
-                if _INF32[0] in raw or _INF32[1] in raw:  # (or a pattern across two values)
-                    return None
-            else:
-                cache = self._cache
-                out.frombytes(b"".join(map(cache.__getitem__, cells)))
-                if len(cache) > _CACHE_MAX:
-                    cache.clear()
-                    self._skip = 15
+            out.frombytes(b"".join(map(cache.__getitem__, cells)))
         except (ValueError, OverflowError):
             return None
+        if len(cache) > _CACHE_MAX:
+            cache.clear()
+            self._skip = 15
         return out
 
     def _c_rows(self, body: str, n_lines: int) -> tuple[array[float], list[str]] | None:

@@ -521,6 +521,10 @@ def test_a_file_of_one_endless_line_is_refused_in_bounded_memory(tmp_path, monke
     path = write(tmp_path, "a,b,c\n" + "1," * 100_000)
     with pytest.raises(ann.DataError, match="line 2 is longer than 65536 characters"):
         ann.load_csv(path)
+    monkeypatch.setattr(reader, "MAX_COLUMNS", 8)
+    path = write(tmp_path, "\n" + ",".join("1" * 9) + "\n", "wide.csv")
+    with pytest.raises(ann.DataError, match="line 2 has more than 8 fields"):
+        ann.load_csv(path)
     path = write(tmp_path, "a,b,c\n1,\x002,3\n", "nul.csv")
     with pytest.raises(ann.DataError, match="line 2: a NUL character"):
         ann.load_csv(path)
