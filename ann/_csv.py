@@ -1034,8 +1034,10 @@ def load_csv(
 
     Features are used as they are (a network standardises them when it trains, see
     ``ann.Network``). Strict: an empty file, a ragged row, an empty cell, a cell that is not a
-    number raise a ``DataError`` naming the file, the line and the column. The file is read in
-    blocks, never whole; it must be a regular file (not a named pipe or a device)."""
+    number raise a ``DataError`` naming the file, the line and the column, as do a line of
+    more than ``MAX_COLUMNS`` (2^20) fields or ``MAX_LINE`` (2^26) characters, a NUL character
+    and bytes that are not UTF-8. The file is read in blocks, never whole; it must be a regular
+    file (not a named pipe or a device)."""
     if label is None:
         raise ValueError("label must be a column name or index")
     table = read_table(
