@@ -446,8 +446,11 @@ class _Values(dict[str, bytes]):
     (and kept) when looked up. ValueError: not a number; OverflowError: beyond float32."""
 
     def __missing__(self, cell: str) -> bytes:
-        value = self[cell] = _PACK_F32(float(cell))
-        return value
+        value = float(cell)
+        if math.isinf(value):  # beyond float64: "=f" would pack the infinity
+            raise OverflowError(cell)
+        packed = self[cell] = _PACK_F32(value)
+        return packed
 
 
 def _c_core(delimiter: str) -> tuple[Any, Any]:

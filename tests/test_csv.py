@@ -662,6 +662,7 @@ def test_the_c_core_python_bulk_and_csv_reader_paths_agree(
         ("1e39", "'1e39' is beyond float32's range"),
         ("4" * 69, "'4444444444444444444444444444444444444444'... is beyond float32's range"),
         ("3.4028235677973366e38", "is beyond float32's range"),
+        ("1e400", "'1e400' is beyond float32's range"),  # beyond float64 too: float() is inf
         ("1_000", "'1_000' is not a number"),
         ("\u0663", "'\u0663' is not a number"),
         ("nan", "'nan' is not a finite number"),
