@@ -37,6 +37,7 @@ from __future__ import annotations
 import bisect
 import codecs
 import csv
+import importlib
 import json
 import math
 import os
@@ -454,14 +455,19 @@ class _Values(dict[str, bytes]):
 
 
 def _c_core(delimiter: str) -> tuple[Any, Any]:
-    """(lib, ffi) of the C core when it has the CSV parser and may be used, else (None, None)."""
+    """(lib, ffi) of the C core when it has the CSV parser and may be used, else (None, None).
+    The cffi objects come from the module that loads the core: ann._backend, or ann._c where
+    the package has that bindings layer (then this and _Builder._c_rows belong in it)."""
     if not _USE_C or not delimiter.isascii():
         return None, None
-    from . import _backend
-
-    if _backend.lib is None or not hasattr(_backend.lib, "ann_csv_rows"):
+    try:
+        layer = importlib.import_module("ann._c")
+    except ImportError:
+        layer = importlib.import_module("ann._backend")
+    lib, ffi = getattr(layer, "lib", None), getattr(layer, "ffi", None)
+    if lib is None or not hasattr(lib, "ann_csv_rows"):
         return None, None
-    return _backend.lib, _backend.ffi
+    return lib, ffi
 
 
 class _Builder:
