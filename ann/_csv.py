@@ -37,7 +37,6 @@ from __future__ import annotations
 import bisect
 import codecs
 import csv
-import importlib
 import json
 import math
 import os
@@ -48,8 +47,9 @@ import sys
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import islice, repeat
-from typing import Any, BinaryIO, NamedTuple, Union, overload
+from typing import BinaryIO, NamedTuple, Union, overload
 
+from ._c.csv import csv_available, csv_rows
 from ._data import Dataset
 from ._errors import DataError, ModelFileError, PathLike
 from ._files import regular_file
@@ -454,20 +454,10 @@ class _Values(dict[str, bytes]):
         return packed
 
 
-def _c_core(delimiter: str) -> tuple[Any, Any]:
-    """(lib, ffi) of the C core when it has the CSV parser and may be used, else (None, None).
-    The cffi objects come from the module that loads the core: ann._backend, or ann._c where
-    the package has that bindings layer (then this and _Builder._c_rows belong in it)."""
-    if not _USE_C or not delimiter.isascii():
-        return None, None
-    try:
-        layer = importlib.import_module("ann._c")
-    except ImportError:
-        layer = importlib.import_module("ann._backend")
-    lib, ffi = getattr(layer, "lib", None), getattr(layer, "ffi", None)
-    if lib is None or not hasattr(lib, "ann_csv_rows"):
-        return None, None
-    return lib, ffi
+def c_core_reads(delimiter: str) -> bool:
+    """Does the C core read plain blocks with this delimiter? Not without a built core (or one
+    built before csrc/csv.c), nor when ``_USE_C`` is off or the delimiter is not one byte."""
+    return _USE_C and delimiter.isascii() and csv_available()
 
 
 class _Builder:
@@ -489,9 +479,8 @@ class _Builder:
         self._loose = tuple(_LOOSE.replace(delimiter, "").replace("\n", ""))
         self._cache = _Values()  # see _floats
         self._skip = 0
-        self._lib, self._ffi = _c_core(delimiter)
+        self._use_c = c_core_reads(delimiter)
         self._hard = array("q", [0]) * (3 * _HARD_MAX)
-        self._counts: Any = self._ffi.new("int64_t[3]") if self._ffi is not None else None
         self._sep = delimiter.encode("utf-8")
 
     def column(self, j: int) -> str:
@@ -572,36 +561,24 @@ class _Builder:
         return out
 
     def _c_rows(self, body: str, n_lines: int) -> tuple[array[float], list[str]] | None:
-        """The values and label cells of a block, by the C core (csrc/csv.c), or None."""
+        """The values and label cells of a block, by the C core (csrc/csv.c via ann/_c/csv.py),
+        or None when it declines the block."""
         raw = body.encode("utf-8")
         n, at = self.n_cols, self.at
         values = array("f", [0.0]) * (n_lines * (n - (at >= 0)))
         labels = bytearray(len(raw) + n_lines if at >= 0 else 1)
-        hard, counts = self._hard, self._counts
-        status = self._lib.ann_csv_rows(
-            self._ffi.from_buffer("float[]", values),
-            self._ffi.from_buffer("char[]", labels),
-            self._ffi.from_buffer("int64_t[]", hard),
-            counts,
-            raw,
-            len(raw),
-            self._sep,
-            n,
-            at,
-            len(values),
-            len(labels),
-            len(hard) // 3,
-        )
-        if status != 0 or counts[0] != n_lines:
+        hard = self._hard
+        counts = csv_rows(values, labels, hard, raw, self._sep, n, at)
+        if counts is None or counts.rows != n_lines:
             return None
-        for k in range(0, 3 * counts[2], 3):  # numbers the C core left to float()
+        for k in range(0, 3 * counts.hard, 3):  # numbers the C core left to float()
             i, a, b = hard[k : k + 3]
             if b - a > self.field_limit:
                 return None  # csv.reader refuses such a field
             values[i] = float(raw[a:b])
-        if counts[2] and (_INF32[0] in values.tobytes() or _INF32[1] in values.tobytes()):
+        if counts.hard and (_INF32[0] in values.tobytes() or _INF32[1] in values.tobytes()):
             return None  # beyond float32's range
-        cells = labels[: counts[1]].decode("utf-8").split("\n")[:-1] if at >= 0 else []
+        cells = labels[: counts.label_bytes].decode("utf-8").split("\n")[:-1] if at >= 0 else []
         return values, cells
 
     def block(self, first_line: int, text: str) -> int | None:
@@ -617,7 +594,7 @@ class _Builder:
             text = text.replace("\r\n", "\n")
         body = text[:-1] if text.endswith("\n") else text
         n_lines = body.count("\n") + 1
-        result = self._c_rows(body, n_lines) if self._lib is not None else None
+        result = self._c_rows(body, n_lines) if self._use_c else None
         if result is not None:
             values, labels = result
         else:

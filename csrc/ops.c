@@ -158,7 +158,7 @@ int ann_relu_backward(float *dx, const float *dy, const float *y, int64_t n)
  *   loss = -log p_t = log(sum_j exp(z_j - m)) - (z_t - m)
  *   dloss/dz_k = p_k - [k == t]
  * The batch loss is the mean over rows, so each row's gradient is divided by B.
- * Subtracting m changes nothing mathematically and keeps every exp() in (0, 1].
+ * Subtracting m changes nothing mathematically; every exp() is then in [0, 1], the largest 1.
  */
 int ann_softmax_cross_entropy(float *dlogits, float *probs, double *loss,
                               const float *logits, const int32_t *labels, int B, int K)

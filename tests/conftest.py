@@ -1,14 +1,18 @@
-"""Shared fixtures: full MNIST (from ../shared/mnist, $ANN_DATA or the user cache), and the
-C core."""
+"""Shared fixtures and helpers: full MNIST (from ../shared/mnist, $ANN_DATA or the user cache),
+the C core, and running the ``ann`` command."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+HERE = REPO / "tests"
 MNIST_FILES = (
     "train-images-idx3-ubyte.gz",
     "train-labels-idx1-ubyte.gz",
@@ -20,7 +24,7 @@ MNIST_FILES = (
 def mnist_candidates() -> list[Path]:
     """Where the suite looks for full MNIST, in order: ../shared/mnist beside the checkout
     (this project's machines and CI), $ANN_DATA, then the user cache ``ann`` downloads to."""
-    from ann._mnist import user_cache_dir
+    from ann._locate import user_cache_dir
 
     folders = [REPO.parent / "shared" / "mnist"]
     if os.environ.get("ANN_DATA", "").strip():
@@ -95,3 +99,31 @@ def one_stderr_line(out, *needles: str) -> str:
     for needle in needles:
         assert needle in lines[0], lines[0]
     return lines[0]
+
+
+def run_ann(
+    *args: str,
+    env: Mapping[str, str | None] | None = None,
+    cwd: str | os.PathLike[str] = HERE,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m ann ARGS`` in a child process, its output captured as text.
+
+    The child gets this process's environment with ``env`` merged over it; a value of None
+    removes that variable (``env={"ANN_BACKEND": None}``: the default backend). ``cwd`` is the
+    tests folder unless given, so that ``-m ann`` imports the installed package rather than
+    the source tree; ``timeout`` only stops a hang."""
+    environment = dict(os.environ)
+    for name, value in (env or {}).items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+    return subprocess.run(
+        [sys.executable, "-m", "ann", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=environment,
+    )

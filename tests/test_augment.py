@@ -4,19 +4,16 @@ and its float64 twin, determinism, thread independence, and that only training i
 from __future__ import annotations
 
 import math
-import os
 import random
-import subprocess
-import sys
 from array import array
 
 import pytest
+from conftest import run_ann
 
 import ann
 from ann import _augment as ref
 from tests.conftest import one_stderr_line
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 FULL = ann.Augment()  # the default: affine + elastic
 AFFINE = ann.Augment(elastic_alpha=0.0)
 FIELDS = ("rotate", "scale", "shear", "shift", "elastic_alpha", "elastic_sigma")
@@ -315,19 +312,9 @@ def test_fit_rejects_a_bad_augment(mnist):
 # ---- the command line ---------------------------------------------------------------------
 
 
-def run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "ann", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=HERE,
-    )
-
-
 def preview_rows(*flags):
     """(original, augmented) drawings of the first band of ann augment-preview --ascii."""
-    out = run("augment-preview", "--data", "sample", "--n", "3", "--ascii", *flags)
+    out = run_ann("augment-preview", "--data", "sample", "--n", "3", "--ascii", *flags)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     o = next(k for k, l in enumerate(lines) if l.startswith("original"))
@@ -346,9 +333,9 @@ def test_augment_preview_draws_pairs():
 
 
 def test_cli_bad_augment_flag_is_a_usage_error():
-    out = run("train", "--data", "sample", "--augment", "affine", "--scale", "1.5")
+    out = run_ann("train", "--data", "sample", "--augment", "affine", "--scale", "1.5")
     assert out.returncode == 2
     one_stderr_line(out, "--scale")
-    out = run("augment-preview", "--data", "sample", "--augment", "warp")
+    out = run_ann("augment-preview", "--data", "sample", "--augment", "warp")
     assert out.returncode == 2
     one_stderr_line(out, "--augment")

@@ -5,14 +5,11 @@ bad inputs and their messages can be read in one place (and printed with -s)."""
 from __future__ import annotations
 
 import gzip
-import os
 import struct
-import subprocess
-import sys
 
 import pytest
+from conftest import run_ann
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 NAMES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -46,12 +43,6 @@ def make_folder(tmp_path, **overrides):
         if content is not None:
             (tmp_path / NAMES[key]).write_bytes(content)
     return tmp_path
-
-
-def run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "ann", *args], capture_output=True, text=True, timeout=300, cwd=HERE
-    )
 
 
 def gz(data):
@@ -133,7 +124,7 @@ CASES = {
 def test_bad_data_folder(tmp_path, case):
     overrides, file_part, needle = CASES[case]
     folder = make_folder(tmp_path, **overrides)
-    out = run("train", "--data", str(folder), "--epochs", "1", "--quiet")
+    out = run_ann("train", "--data", str(folder), "--epochs", "1", "--quiet")
     assert out.returncode == 1, (case, out.stdout, out.stderr)
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
@@ -144,7 +135,7 @@ def test_bad_data_folder(tmp_path, case):
 def test_good_small_folder_trains(tmp_path):
     """The control: the same folder without damage trains (so the cases above fail for their
     damage, not for something else)."""
-    out = run(
+    out = run_ann(
         "train",
         "--data",
         str(make_folder(tmp_path)),
@@ -211,7 +202,7 @@ def test_bad_model_files(tmp_path):
     for name, content, needle in model_cases(tmp_path):
         path = tmp_path / f"{name.replace(' ', '_')}.safetensors"
         path.write_bytes(content)
-        out = run("evaluate", str(path), "--data", "sample")
+        out = run_ann("evaluate", str(path), "--data", "sample")
         lines = out.stderr.strip().splitlines()
         assert out.returncode == 1 and len(lines) == 1, (name, out.stderr)
         assert path.name in lines[0] and "Traceback" not in out.stderr

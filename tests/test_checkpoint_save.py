@@ -13,7 +13,7 @@ import pytest
 import ann
 import ann._files as files
 import ann._safetensors as sft
-from ann._cli import main
+from ann.cli import main
 
 ARGS = [
     "train",

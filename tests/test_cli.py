@@ -6,22 +6,9 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def run(*args, timeout=600):
-    # cwd is the tests folder, so `-m ann` imports the installed package, not the source tree
-    return subprocess.run(
-        [sys.executable, "-m", "ann", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=HERE,
-    )
+from conftest import run_ann
 
 
 def test_console_script_is_installed():
@@ -34,7 +21,7 @@ def test_console_script_is_installed():
 
 
 def test_gradcheck_command_passes():
-    out = run("gradcheck")
+    out = run_ann("gradcheck")
     assert out.returncode == 0, out.stdout + out.stderr
     errors = [float(v) for v in re.findall(r"(?:weights|biases) ([0-9.e+-]+)", out.stdout)]
     assert len(errors) == 8 and max(errors) <= 1e-3
@@ -43,7 +30,7 @@ def test_gradcheck_command_passes():
 
 def test_train_command_on_full_mnist(mnist_dir):
     data = mnist_dir
-    out = run(
+    out = run_ann(
         "train",
         "--data",
         str(data),
@@ -75,7 +62,7 @@ def test_train_command_on_full_mnist(mnist_dir):
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(args, needle):
-    out = run(*args)
+    out = run_ann(*args)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], out.stderr
@@ -83,7 +70,7 @@ def test_bad_arguments_give_one_line_and_exit_2(args, needle):
 
 
 def test_explicit_data_folder_that_is_wrong_is_an_error(tmp_path):
-    out = run("train", "--data", str(tmp_path), "--epochs", "1", "--quiet")
+    out = run_ann("train", "--data", str(tmp_path), "--epochs", "1", "--quiet")
     assert out.returncode == 1
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and str(tmp_path) in lines[0] and "Traceback" not in out.stderr

@@ -11,23 +11,14 @@ import sys
 import time
 
 import pytest
-from conftest import one_stderr_line
+from conftest import one_stderr_line, run_ann
 
 import ann
 from ann import _idx
-from ann._images import encode_pgm, encode_png_gray
+from ann._pgm import encode_pgm
+from ann._png import encode_png_gray
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def run(*args, timeout=600):
-    return subprocess.run(
-        [sys.executable, "-m", "ann", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=HERE,
-    )
 
 
 def one_error_line(out, *needles):
@@ -40,7 +31,7 @@ def trained(tmp_path_factory, mnist_dir):
     """A model trained by `ann train` with early stopping, saved, plus its log and plot."""
     folder = tmp_path_factory.mktemp("trained")
     model, log, plot = folder / "m.safetensors", folder / "h.csv", folder / "p.txt"
-    out = run(
+    out = run_ann(
         "train",
         "--data",
         str(mnist_dir),
@@ -84,7 +75,7 @@ def test_train_saves_best_model_log_and_plot(trained):
 def test_evaluate_json_agrees_with_training_report(trained, mnist_dir):
     model, _, _, stdout = trained
     printed = float(re.search(r"test: loss [0-9.]+, accuracy ([0-9.]+)", stdout).group(1))
-    out = run("evaluate", str(model), "--data", str(mnist_dir), "--json")
+    out = run_ann("evaluate", str(model), "--data", str(mnist_dir), "--json")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     # early stopping restored the best weights, and the saved file holds those same weights
@@ -96,7 +87,7 @@ def test_evaluate_json_agrees_with_training_report(trained, mnist_dir):
 
 
 def test_evaluate_text_shows_confusion_matrix(trained, mnist_dir):
-    out = run("evaluate", str(trained[0]), "--data", str(mnist_dir))
+    out = run_ann("evaluate", str(trained[0]), "--data", str(mnist_dir))
     assert out.returncode == 0, out.stderr
     assert "true\\pred" in out.stdout and "recall" in out.stdout and "accuracy:" in out.stdout
 
@@ -111,11 +102,11 @@ def test_predict_idx_png_and_pgm(trained, mnist_dir, tmp_path):
     png, pgm = tmp_path / "a.png", tmp_path / "b.pgm"
     png.write_bytes(encode_png_gray(28, 28, test[0][0]))
     pgm.write_bytes(encode_pgm(28, 28, test[1][0]))
-    out = run("predict", "--raw", str(model), str(idx_file), str(png), str(pgm))
+    out = run_ann("predict", "--raw", str(model), str(idx_file), str(png), str(pgm))
     assert out.returncode == 0, out.stderr
     classes = [int(m) for m in re.findall(r": (\d) \(p = [0-9.]+\)", out.stdout)]
     assert classes == expected + expected[:2]
-    out = run("predict", "--raw", str(model), str(png), "--json")
+    out = run_ann("predict", "--raw", str(model), str(png), "--json")
     record = json.loads(out.stdout)
     assert record["class"] == expected[0] and abs(sum(record["probabilities"]) - 1) < 1e-5
 
@@ -124,19 +115,19 @@ def test_predict_rejects_wrong_sizes_and_bad_files(trained, tmp_path):
     model = trained[0]
     big = tmp_path / "big.png"
     big.write_bytes(encode_png_gray(32, 30, bytes(32 * 30)))
-    one_error_line(run("predict", "--raw", str(model), str(big)), "big.png", "32x30", "28x28")
+    one_error_line(run_ann("predict", "--raw", str(model), str(big)), "big.png", "32x30", "28x28")
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
-    one_error_line(run("predict", str(model), str(junk)), "junk.png")
-    one_error_line(run("predict", str(model), str(tmp_path / "missing.png")), "missing.png")
+    one_error_line(run_ann("predict", str(model), str(junk)), "junk.png")
+    one_error_line(run_ann("predict", str(model), str(tmp_path / "missing.png")), "missing.png")
     bad_model = tmp_path / "bad.safetensors"
     bad_model.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}      ")
-    one_error_line(run("predict", str(bad_model), str(big)), "bad.safetensors")
+    one_error_line(run_ann("predict", str(bad_model), str(big)), "bad.safetensors")
 
 
 def test_resume_continues_from_the_saved_model(trained, mnist_dir, tmp_path):
     resumed = tmp_path / "r.safetensors"
-    out = run(
+    out = run_ann(
         "train",
         "--data",
         str(mnist_dir),
@@ -156,7 +147,7 @@ def test_resume_continues_from_the_saved_model(trained, mnist_dir, tmp_path):
     assert "resumed from" in out.stdout
     accuracy = float(re.search(r"accuracy ([0-9.]+) \(", out.stdout).group(1))
     assert accuracy > 0.85  # it started from a trained model, not from scratch
-    out = run(
+    out = run_ann(
         "train",
         "--data",
         str(mnist_dir),
@@ -213,7 +204,7 @@ def test_ctrl_c_stops_cleanly_saves_best_and_exits_130(mnist_dir, tmp_path):
 
 
 def test_experiment_quick_on_the_sample():
-    out = run("experiment", "--quick", "--data", "sample")
+    out = run_ann("experiment", "--quick", "--data", "sample")
     assert out.returncode == 0, out.stderr
     rows = [
         line for line in out.stdout.splitlines() if re.match(r"\s+(32|64|128|256)\s+(yes|no)", line)
@@ -236,14 +227,15 @@ def test_experiment_quick_on_the_sample():
     ],
 )
 def test_more_bad_arguments(args, needles):
-    out = run(*args)
+    out = run_ann(*args)
     assert out.returncode == 2
     one_error_line(out, *needles)
 
 
 def test_missing_model_file(tmp_path):
     one_error_line(
-        run("evaluate", str(tmp_path / "nope.safetensors"), "--data", "sample"), "nope.safetensors"
+        run_ann("evaluate", str(tmp_path / "nope.safetensors"), "--data", "sample"),
+        "nope.safetensors",
     )
 
 
@@ -252,7 +244,7 @@ def test_missing_model_file(tmp_path):
 
 def test_val_fraction_zero_trains_on_all_images_and_saves_the_final_weights(mnist_dir, tmp_path):
     model = tmp_path / "all.safetensors"
-    out = run(
+    out = run_ann(
         "train", "--data", str(mnist_dir), "--val-fraction", "0", "--epochs", "1",
         "--batch-size", "128", "--lr", "0.05", "--optimizer", "momentum",
         "--check-every", "200", "--save", str(model), "--quiet",
@@ -267,7 +259,7 @@ def test_val_fraction_zero_trains_on_all_images_and_saves_the_final_weights(mnis
     # hold the weights of step 469, the ones the test line scored
     net = ann.Network.load(model)
     assert net.metadata["steps"] == "469"
-    result = run("evaluate", str(model), "--data", str(mnist_dir), "--json")
+    result = run_ann("evaluate", str(model), "--data", str(mnist_dir), "--json")
     assert result.returncode == 0, result.stderr
     assert round(json.loads(result.stdout)["accuracy"], 4) == printed
 
@@ -281,14 +273,14 @@ def test_val_fraction_zero_trains_on_all_images_and_saves_the_final_weights(mnis
     ],
 )
 def test_val_fraction_zero_refuses_what_needs_validation(extra, needle, tmp_path):
-    out = run("train", "--data", str(tmp_path), "--val-fraction", "0", *extra)
+    out = run_ann("train", "--data", str(tmp_path), "--val-fraction", "0", *extra)
     assert out.returncode == 2
     one_stderr_line(out, needle, "--val-fraction 0")
 
 
 def test_val_fraction_zero_on_a_csv_reports_the_training_rows():
     fruit = os.path.join(HERE, "data", "fruit.csv")
-    out = run("train", "--data", fruit, "--layers", "8", "--val-fraction", "0", "--epochs", "3")
+    out = run_ann("train", "--data", fruit, "--layers", "8", "--val-fraction", "0", "--epochs", "3")
     assert out.returncode == 0, out.stderr
     assert "300 train / 0 validation rows of 4 features" in out.stdout
     line = re.search(r"training rows \(no validation or test split\): loss [0-9.]+, "
@@ -297,7 +289,7 @@ def test_val_fraction_zero_on_a_csv_reports_the_training_rows():
 
 
 def test_preset_with_val_fraction_zero_drops_the_presets_early_stopping(mnist_dir):
-    out = run("train", "--preset", "seed", "--data", str(mnist_dir), "--val-fraction", "0",
+    out = run_ann("train", "--preset", "seed", "--data", str(mnist_dir), "--val-fraction", "0",
               "--epochs", "1", "--quiet")  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "given: --epochs, --val-fraction" in out.stdout

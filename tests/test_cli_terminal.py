@@ -20,25 +20,14 @@ import termios
 from pathlib import Path
 
 import pytest
-from conftest import REPO, one_stderr_line
+from conftest import REPO, one_stderr_line, run_ann
 
 import ann
-from ann._images import encode_pgm, encode_png_gray
+from ann._pgm import encode_pgm
+from ann._png import encode_png_gray
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE = Path(ann.__file__).resolve().parent / "data" / "sample"
-
-
-def run(*args, env=None, timeout=600):
-    # cwd is the tests folder, so `-m ann` imports the installed package, not the source tree
-    return subprocess.run(
-        [sys.executable, "-m", "ann", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=HERE,
-        env=None if env is None else {**os.environ, **env},
-    )
 
 
 def one_error_line(out, *needles) -> str:
@@ -281,7 +270,7 @@ def test_live_frame_puts_lines_written_through_it_above_the_frame(monkeypatch):
 
 
 def _subparsers():
-    from ann._cli import build_parser
+    from ann.cli import build_parser
 
     parser = build_parser()
     action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -307,7 +296,7 @@ def test_help_explains_every_option_and_shows_its_default(command):
             assert f"default {_shown(default)}" in action.help, (
                 f"ann {command} {action.option_strings[0]}: help does not show {default!r}"
             )
-    out = run(command, "--help")
+    out = run_ann(command, "--help")
     assert out.returncode == 0 and "default 0" in out.stdout
 
 
@@ -370,10 +359,10 @@ def test_predict_rounds_for_people_and_json_keeps_every_float32_digit(model, tmp
     image.write_bytes(encode_pgm(28, 28, pixels))
     expected = net.predict_proba(pixels)[0]
     # --raw: the pixels as they are, so that predict_proba above is the expected answer
-    text = run("predict", "--raw", str(path), str(image))
+    text = run_ann("predict", "--raw", str(path), str(image))
     assert text.returncode == 0, text.stderr
     assert re.fullmatch(r".*digit\.pgm: \d \(p = \d\.\d{3}\)\n", text.stdout), text.stdout
-    out = run("predict", "--raw", str(path), str(image), "--json")
+    out = run_ann("predict", "--raw", str(path), str(image), "--json")
     assert out.returncode == 0, out.stderr
     raw = re.search(r'"probabilities": \[([^\]]*)\]', out.stdout).group(1).split(", ")
     values = json.loads(out.stdout)["probabilities"]
@@ -401,7 +390,7 @@ def test_set_num_threads_with_a_huge_count_uses_the_maximum():
 
 def test_threads_option_too_large_says_what_is_used():
     needs_c_core()
-    out = run(
+    out = run_ann(
         "train",
         "--data",
         "sample",
@@ -423,13 +412,13 @@ def test_threads_option_too_large_says_what_is_used():
 
 
 def test_negative_threads_option_is_a_usage_error():
-    one_error_line(run("train", "--threads", "-1"), "--threads")
-    assert run("train", "--threads", "-1").returncode == 2
+    one_error_line(run_ann("train", "--threads", "-1"), "--threads")
+    assert run_ann("train", "--threads", "-1").returncode == 2
 
 
 def test_ann_num_threads_sets_the_thread_count_of_ann_train():
     needs_c_core()
-    out = run(
+    out = run_ann(
         "train", "--data", "sample", "--epochs", "1", "--layers", "8", env={"ANN_NUM_THREADS": "3"}
     )
     assert out.returncode == 0, out.stderr
@@ -443,7 +432,7 @@ def test_ann_num_threads_sets_the_thread_count_of_ann_train():
 @pytest.mark.parametrize("value", ["naive", "AVX2", "avx512 "])
 def test_unknown_kernel_name_is_an_error(value):
     needs_c_core()
-    out = run("gradcheck", "--layers", "3", env={"ANN_KERNEL": value})
+    out = run_ann("gradcheck", "--layers", "3", env={"ANN_KERNEL": value})
     assert out.returncode == 2, (out.stdout, out.stderr)
     assert "gradient check" not in out.stdout  # nothing ran
     one_stderr_line(out, f"ANN_KERNEL={value!r}", "not a kernel name", "portable, avx2")
@@ -452,7 +441,7 @@ def test_unknown_kernel_name_is_an_error(value):
 def test_a_kernel_this_cpu_lacks_is_an_error():
     needs_c_core()
     missing = "avx2" if platform.machine().lower() in ("aarch64", "arm64") else "neon"
-    out = run("gradcheck", "--layers", "3", env={"ANN_KERNEL": missing})
+    out = run_ann("gradcheck", "--layers", "3", env={"ANN_KERNEL": missing})
     assert out.returncode == 2, (out.stdout, out.stderr)
     one_stderr_line(out, f"ANN_KERNEL={missing!r}", "has no such kernel")
 
@@ -480,7 +469,7 @@ def test_unknown_kernel_name_is_an_error_in_python_too():
 
 def test_a_valid_kernel_name_is_not_reported():
     needs_c_core()
-    out = run("gradcheck", "--layers", "3", env={"ANN_KERNEL": "portable"})
+    out = run_ann("gradcheck", "--layers", "3", env={"ANN_KERNEL": "portable"})
     assert out.returncode == 0 and out.stderr == "", out.stderr
     assert "portable kernel" in out.stdout
 
@@ -517,7 +506,7 @@ def test_swapped_arguments_say_not_a_model_file(tmp_path):
     image.write_bytes(encode_png_gray(28, 28, bytes(784)))
     for args in (["predict", str(image), str(image)], ["evaluate", str(image)]):
         line = one_error_line(
-            run(*args), str(image), "not a model file (it looks like a PNG image)"
+            run_ann(*args), str(image), "not a model file (it looks like a PNG image)"
         )
         assert "header length" not in line
 
@@ -526,7 +515,7 @@ def test_swapped_arguments_say_not_a_model_file(tmp_path):
 
 
 def test_empty_save_path_is_a_usage_error():
-    out = run("train", "--data", "sample", "--save", "")
+    out = run_ann("train", "--data", "sample", "--save", "")
     one_error_line(out, "--save")
     assert out.returncode == 2 and "data:" not in out.stdout
 
@@ -534,14 +523,14 @@ def test_empty_save_path_is_a_usage_error():
 @pytest.mark.parametrize("option", ["--save", "--log", "--plot-file"])
 def test_destination_in_a_missing_folder_fails_before_training(tmp_path, option):
     target = tmp_path / "absent" / "x"
-    out = run("train", "--data", "sample", option, str(target))
+    out = run_ann("train", "--data", "sample", option, str(target))
     one_error_line(out, option, str(target), f"folder {tmp_path / 'absent'} does not exist")
     assert out.returncode == 1
     assert "data:" not in out.stdout and "epoch" not in out.stderr  # nothing was trained
 
 
 def test_destination_that_is_a_folder_fails_before_training(tmp_path):
-    out = run("train", "--data", "sample", "--save", str(tmp_path))
+    out = run_ann("train", "--data", "sample", "--save", str(tmp_path))
     one_error_line(out, "--save", "is a folder")
     assert "data:" not in out.stdout
 
@@ -550,7 +539,7 @@ def test_destination_the_save_would_refuse_fails_before_training(tmp_path):
     # a symbolic link loop: atomic_write refuses it, so the check before training must too
     (tmp_path / "a").symlink_to(tmp_path / "b")
     (tmp_path / "b").symlink_to(tmp_path / "a")
-    out = run("train", "--data", "sample", "--save", str(tmp_path / "a"))
+    out = run_ann("train", "--data", "sample", "--save", str(tmp_path / "a"))
     one_error_line(out, "--save", "symbolic link loop")
     assert out.returncode == 1
     assert "data:" not in out.stdout and "epoch" not in out.stderr  # nothing was trained

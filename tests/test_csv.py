@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import one_stderr_line
+from conftest import one_stderr_line, run_ann
 
 import ann
 
@@ -159,16 +159,10 @@ def test_a_csv_trains_standardised_and_predicts_new_rows_the_same_after_loading(
 # ---- the command line ---------------------------------------------------------------------
 
 
-def run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "ann", *args], capture_output=True, text=True, timeout=300, cwd="/"
-    )
-
-
 @pytest.fixture(scope="module")
 def fruit_model(tmp_path_factory):
     model = tmp_path_factory.mktemp("fruit") / "fruit.safetensors"
-    out = run("train", "--data", FRUIT, "--layers", "16", "--lr", "0.05", "--save", str(model))
+    out = run_ann("train", "--data", FRUIT, "--layers", "16", "--lr", "0.05", "--save", str(model))
     assert out.returncode == 0, out.stderr
     return model, out
 
@@ -186,12 +180,12 @@ def test_cli_train_on_a_csv_file(fruit_model):
 
 def test_cli_evaluate_and_predict_a_csv_file(fruit_model):
     model, _ = fruit_model
-    out = run("evaluate", str(model), "--data", FRUIT_TEST, "--json")
+    out = run_ann("evaluate", str(model), "--data", FRUIT_TEST, "--json")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["images"] == 100 and result["classes"] == ["apple", "lemon", "orange"]
     assert result["accuracy"] > 0.85 and sum(map(sum, result["confusion_matrix"])) == 100
-    out = run("predict", str(model), FRUIT_NEW)
+    out = run_ann("predict", str(model), FRUIT_NEW)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert len(lines) == 3 and lines[0].startswith(f"{FRUIT_NEW}:2: ")
@@ -202,26 +196,26 @@ def test_cli_evaluate_and_predict_a_csv_file(fruit_model):
     for line, p in zip(lines, probs):
         best = max(range(3), key=p.__getitem__)
         assert line.endswith(f": {net.classes[best]} (p = {p[best]:.3f})")
-    out = run("predict", str(model), FRUIT_NEW, "--json")
+    out = run_ann("predict", str(model), FRUIT_NEW, "--json")
     rows = [json.loads(x) for x in out.stdout.splitlines()]
     assert [r["line"] for r in rows] == [2, 3, 4]
     assert all(r["name"] == net.classes[r["class"]] for r in rows)
-    out = run("predict", str(model), FRUIT_TEST)  # rows with the label column are fine too
+    out = run_ann("predict", str(model), FRUIT_TEST)  # rows with the label column are fine too
     assert out.returncode == 0 and len(out.stdout.splitlines()) == 100
 
 
 def test_cli_csv_errors_are_one_line(fruit_model, tmp_path):
     model, _ = fruit_model
     bad = write(tmp_path, "a,b,c\n1,2,x\n3,,y\n")
-    out = run("train", "--data", str(bad))
+    out = run_ann("train", "--data", str(bad))
     assert out.returncode == 1
     one_stderr_line(out, str(bad), "line 3, column 2 ('b'): missing value")
-    out = run("train", "--data", FRUIT, "--label", "kind")
+    out = run_ann("train", "--data", FRUIT, "--label", "kind")
     one_stderr_line(out, "no column named 'kind'")
-    out = run("evaluate", str(model), "--data", FRUIT_NEW)
+    out = run_ann("evaluate", str(model), "--data", FRUIT_NEW)
     one_stderr_line(out, "no label column")
     wide = write(tmp_path, "1,2,3,4,5,6\n", "wide.csv")
-    out = run("predict", str(model), str(wide))
+    out = run_ann("predict", str(model), str(wide))
     one_stderr_line(out, "rows have 6 columns, but the network takes 4 features")
 
 
@@ -229,7 +223,7 @@ def test_cli_label_option_by_index(tmp_path):
     path = write(
         tmp_path, "".join(f"{k},{i % 7},{k * 3 + i % 2}\n" for i in range(60) for k in (0, 1))
     )
-    out = run("train", "--data", str(path), "--label", "0", "--layers", "4", "--epochs", "2")
+    out = run_ann("train", "--data", str(path), "--label", "0", "--layers", "4", "--epochs", "2")
     assert out.returncode == 0, out.stderr
     assert "rows of 2 features" in out.stdout and "2 classes (0, 1)" in out.stdout
 
@@ -449,14 +443,14 @@ def test_cli_predict_and_evaluate_match_columns_by_name(tmp_path):
         "train.csv",
     )
     model = tmp_path / "m.safetensors"
-    out = run(
+    out = run_ann(
         "train", "--data", str(train), "--layers", "4", "--epochs", "20", "--save", str(model)
     )
     assert out.returncode == 0, out.stderr
     inorder = write(tmp_path, "a,b,c\n3,0,-3\n0,0,0\n", "in.csv")
     swapped = write(tmp_path, "c,b,a\n-3,0,3\n0,0,0\n", "sw.csv")
-    a = run("predict", str(model), str(inorder), "--json")
-    b = run("predict", str(model), str(swapped), "--json")
+    a = run_ann("predict", str(model), str(inorder), "--json")
+    b = run_ann("predict", str(model), str(swapped), "--json")
     assert a.returncode == b.returncode == 0, (a.stderr, b.stderr)
     strip = [{k: v for k, v in json.loads(x).items() if k != "file"} for x in a.stdout.splitlines()]
     assert strip == [
@@ -464,11 +458,12 @@ def test_cli_predict_and_evaluate_match_columns_by_name(tmp_path):
     ]
     assert [r["name"] for r in strip] == ["n", "y"]
     labelled = write(tmp_path, "label,c,b,a\nn,-3,0,3\ny,0,0,0\n", "lab.csv")
-    out = run("evaluate", str(model), "--data", str(labelled), "--json")
+    out = run_ann("evaluate", str(model), "--data", str(labelled), "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["accuracy"] == 1.0
     missing = write(tmp_path, "a,b,d\n3,0,-3\n", "missing.csv")
-    one_stderr_line(run("predict", str(model), str(missing)), "feature 'c' is not in the header")
+    out = run_ann("predict", str(model), str(missing))
+    one_stderr_line(out, "feature 'c' is not in the header")
 
 
 # ---- item 5: only regular files are read ---------------------------------------------------
@@ -490,9 +485,7 @@ def test_a_named_pipe_is_refused_not_waited_on(tmp_path, fruit_model):
         ("predict", str(model), str(image)),  # the image / IDX path of ann predict too
     ):
         try:
-            out = subprocess.run(
-                [sys.executable, "-m", "ann", *args], capture_output=True, text=True, timeout=60
-            )
+            out = run_ann(*args, timeout=60)
         except subprocess.TimeoutExpired:
             pytest.fail(f"ann {' '.join(args)} waits on a named pipe")
         one_stderr_line(out, "is not a regular file")
@@ -574,7 +567,7 @@ def test_messages_quote_at_most_a_short_piece_of_a_cell_or_name(tmp_path):
 
 def test_cli_label_nosuch_says_how_many_columns_it_leaves_out(tmp_path):
     path = write(tmp_path, ",".join(f"col{j}" for j in range(14)) + "\n" + "1," * 13 + "0\n")
-    line = one_stderr_line(run("train", "--data", str(path), "--label", "nosuch"))
+    line = one_stderr_line(run_ann("train", "--data", str(path), "--label", "nosuch"))
     assert "'col0', 'col1'" in line and "'col9', ... (14 in all)" in line and "col10" not in line
 
 

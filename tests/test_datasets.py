@@ -14,10 +14,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from test_download import _ann, offline, serve  # noqa: F401  (fixtures, used by name)
+from conftest import run_ann
+from test_download import offline, serve  # noqa: F401  (fixtures, used by name)
 
 import ann
-from ann import _datasets, _idx
+from ann import _datasets, _idx, _locate
 from ann._datasets import DATASETS, EMNIST_ARCHIVE
 
 pytestmark = pytest.mark.usefixtures("offline")
@@ -190,7 +191,7 @@ def test_fashion_mnist_downloads_into_its_subfolder_verified_by_md5(request, tmp
     monkeypatch.setenv("ANN_DATA", str(cache))
 
     said = io.StringIO()
-    source = ann._mnist.find_files(DATASETS[spec.name], None, timeout=5, stream=said)
+    source = _locate.find_files(DATASETS[spec.name], None, timeout=5, stream=said)
     assert source.kind == "download"
     for name, data in files.items():
         assert (cache / "fashion-mnist" / name).read_bytes() == data
@@ -271,7 +272,7 @@ def test_emnist_zip_is_fetched_once_extracted_for_every_split_and_deleted(
     monkeypatch.setenv("ANN_DATA", str(cache))
 
     said = io.StringIO()
-    source = ann._mnist.find_files(DATASETS["emnist-balanced"], None, timeout=5, stream=said)
+    source = _locate.find_files(DATASETS["emnist-balanced"], None, timeout=5, stream=said)
     assert source.kind == "download" and server.requests == ["gzip.zip"]
     folder = cache / "emnist"
     assert sorted(p.name for p in folder.iterdir()) == sorted(
@@ -373,7 +374,7 @@ def test_cli_trains_evaluates_and_predicts_emnist_balanced_with_its_class_names(
     data = tmp_path / "emnist"
     emnist_folder(data)
     model = tmp_path / "model.safetensors"
-    out = _ann(
+    out = run_ann(
         "train", "--dataset", "emnist-balanced", "--data", str(data), "--layers", "32",
         "--lr", "0.5", "--batch-size", "16", "--epochs", "40", "--patience", "0",
         "--val-fraction", "0.1", "--save", str(model), "--quiet",
@@ -382,7 +383,7 @@ def test_cli_trains_evaluates_and_predicts_emnist_balanced_with_its_class_names(
     assert "data: emnist-balanced, 47 classes: 254 train / 28 validation / 94 test" in out.stdout
     assert "network: 784-32-47 " in out.stdout
 
-    evaluated = _ann("evaluate", str(model), "--data", str(data), "--json")  # its data set
+    evaluated = run_ann("evaluate", str(model), "--data", str(data), "--json")  # its data set
     assert evaluated.returncode == 0, evaluated.stderr
     result = json.loads(evaluated.stdout)
     assert result["images"] == 94 and len(result["confusion_matrix"]) == 47
@@ -392,16 +393,16 @@ def test_cli_trains_evaluates_and_predicts_emnist_balanced_with_its_class_names(
     images, _ = separable(47, 1)
     picked = images[10 * 784 : 11 * 784] + images[46 * 784 : 47 * 784]
     (tmp_path / "two.idx").write_bytes(idx((2, 28, 28), picked))
-    predicted = _ann("predict", str(model), str(tmp_path / "two.idx"), "--json")
+    predicted = run_ann("predict", str(model), str(tmp_path / "two.idx"), "--json")
     assert predicted.returncode == 0, predicted.stderr
     rows = [json.loads(line) for line in predicted.stdout.splitlines()]
     assert [(r["class"], r["name"]) for r in rows] == [(10, "A"), (46, "t")]
-    plain = _ann("predict", str(model), str(tmp_path / "two.idx"))
+    plain = run_ann("predict", str(model), str(tmp_path / "two.idx"))
     assert plain.stdout.splitlines()[0].startswith(f"{tmp_path / 'two.idx'}[0]: A (p = ")
 
 
 def test_cli_rejects_an_unknown_data_set():
-    out = _ann("train", "--dataset", "cifar10")
+    out = run_ann("train", "--dataset", "cifar10")
     assert out.returncode == 2
     assert "invalid choice: 'cifar10'" in out.stderr and "Traceback" not in out.stderr
 
@@ -441,12 +442,12 @@ def test_emnist_mapping_files_must_agree_with_the_class_names(request, tmp_path,
 
 def test_resuming_on_another_data_set_is_refused(tmp_path):
     model = tmp_path / "m.safetensors"
-    out = _ann(
+    out = run_ann(
         "train", "--data", "sample", "--epochs", "1", "--patience", "0", "--save", str(model),
         "--quiet",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    again = _ann("train", "--dataset", "kmnist", "--resume", str(model), "--epochs", "1")
+    again = run_ann("train", "--dataset", "kmnist", "--resume", str(model), "--epochs", "1")
     assert again.returncode == 2 and "Traceback" not in again.stderr
     assert f"{model} was trained on mnist, not kmnist: give --dataset mnist" in again.stderr
 
@@ -454,12 +455,12 @@ def test_resuming_on_another_data_set_is_refused(tmp_path):
 def test_experiment_and_trace_size_their_networks_to_the_data_set(tmp_path):
     data = tmp_path / "emnist"
     emnist_folder(data)
-    out = _ann("experiment", "--quick", "--dataset", "emnist-balanced", "--data", str(data))
+    out = run_ann("experiment", "--quick", "--dataset", "emnist-balanced", "--data", str(data))
     assert out.returncode == 0, out.stderr
     assert "images: 784-20-7-5-47, SGD" in out.stdout
     common = ("trace", "--digits", "--dataset", "emnist-balanced", "--data", str(data))
-    refused = _ann(*common)
+    refused = run_ann(*common)
     assert refused.returncode == 2 and "need --layers ending in 47, not 10" in refused.stderr
-    traced = _ann(*common, "--layers", "784,4,47", "--json")
+    traced = run_ann(*common, "--layers", "784,4,47", "--json")
     assert traced.returncode == 0, traced.stderr
     assert json.loads(traced.stdout)["images"].startswith("EMNIST Balanced training images 0-1")

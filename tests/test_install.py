@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import mnist_candidates
+from conftest import mnist_candidates, run_ann
 
 import ann
 
@@ -34,19 +34,6 @@ def python(code: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=120,
         cwd=cwd,
-        env=full_env,
-    )
-
-
-def ann_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if k != "ANN_BACKEND"}
-    full_env.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "ann", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=HERE,
         env=full_env,
     )
 
@@ -93,14 +80,7 @@ def test_a_core_not_built_at_install_is_explained(tmp_path):
     )
     assert "--force-reinstall" in info["reason"] and "slower" in info["reason"]
     # and the CLI says the same, once, at start-up, on stderr, for any command
-    cli = subprocess.run(
-        [sys.executable, "-m", "ann", "gradcheck", "--layers", "3"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-        env={k: v for k, v in os.environ.items() if k != "ANN_BACKEND"},
-    )
+    cli = run_ann("gradcheck", "--layers", "3", env={"ANN_BACKEND": None}, cwd=tmp_path)
     assert cli.returncode == 0, cli.stderr
     assert cli.stdout.splitlines()[0].startswith("backend: pure Python: the C core was not built")
     assert "RuntimeWarning" not in cli.stderr  # said once, as a sentence, not as a warning
@@ -122,7 +102,7 @@ def test_backend_env_is_reported_as_the_reason():
 
 @pytest.mark.parametrize("form", [["--version"], ["-V"]])
 def test_version(form):
-    out = ann_cli(*form)
+    out = run_ann(*form, env={"ANN_BACKEND": None})
     assert out.returncode == 0, out.stderr
     line = out.stdout.strip()
     assert line.startswith(f"ann {ann.__version__} (distribution ann-mlp; Python ")
@@ -138,7 +118,7 @@ def test_version_matches_the_installed_metadata():
 def test_train_names_the_backend_first_and_honours_ann_num_threads():
     if not ann.backend_info()["c_core"]:
         pytest.skip("needs the C core")
-    out = ann_cli("gradcheck", "--layers", "3", ANN_NUM_THREADS="3")
+    out = run_ann("gradcheck", "--layers", "3", env={"ANN_BACKEND": None, "ANN_NUM_THREADS": "3"})
     first = out.stdout.splitlines()[0]
     assert first == f"backend: C core, {ann.backend_info()['kernel']} kernel, 3 thread(s)"
 

@@ -7,7 +7,8 @@ import math
 from array import array
 
 import pytest
-from test_cli_features import one_error_line, run
+from conftest import run_ann
+from test_cli_features import one_error_line
 from test_network import synthetic
 
 import ann
@@ -158,7 +159,7 @@ def test_fit_refuses_bad_max_norm(bad):
 
 def test_ann_train_max_norm(tmp_path):
     model = tmp_path / "m.safetensors"
-    out = run(
+    out = run_ann(
         "train",
         "--data",
         "sample",
@@ -181,6 +182,6 @@ def test_ann_train_max_norm(tmp_path):
     net = ann.Network.load(model)
     assert max(column_norms(net, 0)) <= 0.5 * (1 + 1e-6)
     assert net.metadata["max_norm"] == "0.5"
-    bad = run("train", "--data", "sample", "--quiet", "--max-norm", "-2")
+    bad = run_ann("train", "--data", "sample", "--quiet", "--max-norm", "-2")
     assert bad.returncode == 2
     one_error_line(bad, "--max-norm")

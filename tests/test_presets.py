@@ -1,4 +1,4 @@
-"""Named recipes (ann train --preset, ann.preset): each preset's settings reach the backend,
+"""Named recipes (ann train --preset, ann.get_preset): each preset's settings reach the backend,
 flags given next to --preset win (even when they equal argparse's defaults), bad names and
 contradicting flags are one-line usage errors, and the README's table matches the presets."""
 
@@ -11,12 +11,14 @@ import re
 from pathlib import Path
 
 import pytest
-from test_cli_features import one_error_line, run
+from conftest import run_ann
+from test_cli_features import one_error_line
 
 import ann
-from ann import _backend, _cli
+from ann import _backend
 from ann._network import OPTIMIZERS
 from ann._presets import PRESETS, Preset
+from ann.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,7 +70,7 @@ def seen(monkeypatch):
 
 
 def train(*flags: str) -> int:
-    return _cli.main(["train", "--data", "sample", "--quiet", "--threads", "1", *flags])
+    return main(["train", "--data", "sample", "--quiet", "--threads", "1", *flags])
 
 
 def sample_train_rows(fraction: float = 0.2) -> int:
@@ -124,7 +126,7 @@ def test_python_entry_point_gives_the_backend_what_ann_train_does(monkeypatch, n
         assert train("--preset", name) == 0
     with monkeypatch.context() as m:
         watch(m, python)
-        p = ann.preset(name)
+        p = ann.get_preset(name)
         train_all, _ = ann.load_mnist("sample")
         net = ann.Network(**p.network_kwargs(), seed=0)
         net.fit(train_all, **p.fit_kwargs(), seed=0, verbose=0)
@@ -164,7 +166,7 @@ def test_without_preset_the_defaults_are_the_seed_preset(seen):
 
 
 def test_seed_preset_is_ann_train_without_flags():
-    parser = _cli.build_parser()
+    parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     defaults = vars(sub.choices["train"].parse_args([]))
     # None in argparse: "the seed's" (and patience: 5 when there is a validation split)
@@ -174,19 +176,19 @@ def test_seed_preset_is_ann_train_without_flags():
 
 
 def test_unknown_preset_is_a_usage_error_naming_the_presets():
-    out = run("train", "--data", "sample", "--preset", "fastest")
+    out = run_ann("train", "--data", "sample", "--preset", "fastest")
     assert out.returncode == 2
     line = one_error_line(out, "--preset", "'fastest'")
     assert all(name in line for name in ("seed", "fast", "best"))
     with pytest.raises(ValueError, match="seed, fast, best"):
-        ann.preset("fastest")
+        ann.get_preset("fastest")
 
 
 def test_a_flag_contradicting_the_presets_schedule_says_where_it_came_from():
-    out = run("train", "--data", "sample", "--preset", "fast", "--lr-decay", "0.5")
+    out = run_ann("train", "--data", "sample", "--preset", "fast", "--lr-decay", "0.5")
     assert out.returncode == 2
     one_error_line(out, "--lr-decay", "--preset fast sets --schedule onecycle")
-    out = run("train", "--data", "sample", "--preset", "fast", "--warmup", "1")
+    out = run_ann("train", "--data", "sample", "--preset", "fast", "--warmup", "1")
     assert out.returncode == 2
     one_error_line(out, "--warmup", "--preset fast")
 
@@ -212,7 +214,7 @@ def test_resume_keeps_the_models_network_and_takes_the_training(tmp_path, seen, 
     assert "784-16-10 (" in captured.out  # not the preset's 784-256-256-10 BN
     assert seen.optimizer[0] == OPTIMIZERS["nesterov"] and seen.batches[0] == 256
     # given explicitly, the preset's architecture contradicts the model: a usage error
-    out = run(
+    out = run_ann(
         "train", "--data", "sample", "--preset", "fast", "--resume", str(model), "--batchnorm"
     )
     assert out.returncode == 2
@@ -224,19 +226,19 @@ def test_resume_keeps_the_models_network_and_takes_the_training(tmp_path, seen, 
 
 def test_presets_are_read_only():
     with pytest.raises(TypeError):
-        ann.presets["mine"] = ann.preset("fast")  # type: ignore[index]
+        PRESETS["mine"] = ann.get_preset("fast")  # type: ignore[index]
     with pytest.raises(AttributeError):
-        ann.preset("fast").lr = 1.0  # type: ignore[misc]
+        ann.get_preset("fast").lr = 1.0  # type: ignore[misc]
 
 
 def test_ann_presets_lists_every_preset():
-    out = run("presets")
+    out = run_ann("presets")
     assert out.returncode == 0, out.stderr
     for p in PRESETS.values():
         assert f"{p.name}: {p.summary}" in out.stdout
-    out = run("presets", "--json")
+    out = run_ann("presets", "--json")
     assert json.loads(out.stdout)["fast"]["layers"] == [256, 256]
-    helptext = run("train", "--help").stdout
+    helptext = run_ann("train", "--help").stdout
     assert "--preset" in helptext and "seed (" in helptext and "best (" in helptext
 
 

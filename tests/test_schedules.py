@@ -8,7 +8,8 @@ import json
 import math
 
 import pytest
-from test_cli_features import one_error_line, run
+from conftest import run_ann
+from test_cli_features import one_error_line
 from test_network import synthetic
 from test_training_features import noisy
 
@@ -208,7 +209,7 @@ def test_bad_schedule_arguments_to_fit():
 
 def test_ann_train_onecycle_logs_the_rate_rising_then_falling(tmp_path):
     log = tmp_path / "h.csv"
-    out = run(
+    out = run_ann(
         "train",
         "--data",
         "sample",
@@ -241,7 +242,7 @@ def test_ann_train_onecycle_logs_the_rate_rising_then_falling(tmp_path):
 
 def test_ann_train_warmup_then_cosine(tmp_path):
     log = tmp_path / "h.csv"
-    out = run(
+    out = run_ann(
         "train",
         "--data",
         "sample",
@@ -281,6 +282,6 @@ def test_ann_train_warmup_then_cosine(tmp_path):
     ],
 )
 def test_ann_train_bad_schedule_flags(flags, needle):
-    out = run("train", "--data", "sample", "--quiet", *flags)
+    out = run_ann("train", "--data", "sample", "--quiet", *flags)
     assert out.returncode == 2
     one_error_line(out, needle)

@@ -4,30 +4,11 @@ keep the best model, resuming with the optimizer state, and test accuracy of wha
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
-from conftest import one_stderr_line
+from conftest import one_stderr_line, run_ann
 
 import ann
-from ann._images import encode_png_gray
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def run(*args, timeout=600, env=None, preexec_fn=None):
-    # cwd is the tests folder, so `-m ann` imports the installed package, not the source tree
-    return subprocess.run(
-        [sys.executable, "-m", "ann", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=HERE,
-        env=env,
-        preexec_fn=preexec_fn,
-    )
+from ann._png import encode_png_gray
 
 
 def one_error_line(out, *needles):
@@ -48,7 +29,7 @@ def test_predict_refuses_images_for_a_model_whose_input_is_not_square(tmp_path):
         path = tmp_path / f"p{i:02}.png"
         path.write_bytes(encode_png_gray(5, 5, bytes(range(i, i + 25))))
         files.append(str(path))
-    out = run("predict", str(model), *files)
+    out = run_ann("predict", str(model), *files)
     one_error_line(out, "p00.png", "28 inputs", "not a square")
     assert out.stdout == ""
 
@@ -61,7 +42,7 @@ def test_predict_prints_one_result_per_image(tmp_path):
         path = tmp_path / f"q{i}.png"
         path.write_bytes(encode_png_gray(4, 4, bytes(range(i * 10, i * 10 + 16))))
         files.append(str(path))
-    out = run("predict", str(model), *files)
+    out = run_ann("predict", str(model), *files)
     assert out.returncode == 0, out.stderr
     assert [line.split(":")[0] for line in out.stdout.splitlines()] == files
 
@@ -72,7 +53,7 @@ def test_predict_prints_one_result_per_image(tmp_path):
 def train_in_process(capsys, *args):
     """ann train run by main() in this process (so a test can inject a failure): (status,
     stdout, stderr)."""
-    from ann._cli import main
+    from ann.cli import main
 
     status = main(["train", *args])
     out = capsys.readouterr()
@@ -194,7 +175,9 @@ def test_divergence_before_any_check_leaves_an_existing_file_alone(mnist_dir, tm
     model = tmp_path / "m.safetensors"
     ann.Network(seed=5).save(model)
     before = model.read_bytes()
-    out = run("train", "--data", str(mnist_dir), "--lr", "1e30", "--quiet", "--save", str(model))
+    out = run_ann(
+        "train", "--data", str(mnist_dir), "--lr", "1e30", "--quiet", "--save", str(model)
+    )
     line = one_error_line(out, "training diverged", "Nothing was saved to")
     assert "left as it was" in line
     assert model.read_bytes() == before
@@ -202,7 +185,7 @@ def test_divergence_before_any_check_leaves_an_existing_file_alone(mnist_dir, tm
 
 def test_training_that_never_beats_guessing_is_reported(mnist_dir):
     # --lr 50 used to end at ~10 % accuracy with exit status 0 and no word
-    out = run(
+    out = run_ann(
         "train",
         "--data",
         str(mnist_dir),
@@ -261,7 +244,7 @@ def test_patience_0_reports_the_accuracy_of_the_saved_model(mnist_dir, tmp_path)
     # lr 0.5 checked every 50 steps: the validation loss wanders, so the best check (what
     # --save keeps) is not the last one (the weights training ends with)
     model, log = tmp_path / "m.safetensors", tmp_path / "h.jsonl"
-    out = run(
+    out = run_ann(
         "train",
         "--data",
         str(mnist_dir),
@@ -289,7 +272,7 @@ def test_patience_0_reports_the_accuracy_of_the_saved_model(mnist_dir, tmp_path)
     assert len(final) == len(kept) == 1, out.stdout
     assert f"step {summary['stopped_step']})" in final[0]
     assert f"step {summary['best_step']}," in kept[0]
-    evaluated = run("evaluate", str(model), "--data", str(mnist_dir), "--json")
+    evaluated = run_ann("evaluate", str(model), "--data", str(mnist_dir), "--json")
     accuracy = json.loads(evaluated.stdout)["accuracy"]
     assert f"accuracy {accuracy:.4f}" in kept[0]
 
@@ -356,7 +339,7 @@ def test_model_files_without_optimizer_state_load_and_bad_state_is_refused(tmp_p
 
 def test_resume_rejects_contradicting_flags_and_continues_the_counters(mnist_dir, tmp_path):
     first, second, log = tmp_path / "a.safetensors", tmp_path / "b.safetensors", tmp_path / "h.csv"
-    out = run(
+    out = run_ann(
         "train",
         "--data",
         str(mnist_dir),
@@ -383,9 +366,9 @@ def test_resume_rejects_contradicting_flags_and_continues_the_counters(mnist_dir
         (["--dropout", "0.3"], "does not match the resumed model's dropout 0.1"),
         (["--layers", "30"], "does not match the resumed model's hidden"),
     ):
-        bad = run("train", "--data", str(mnist_dir), "--resume", str(first), "--quiet", *flags)
+        bad = run_ann("train", "--data", str(mnist_dir), "--resume", str(first), "--quiet", *flags)
         assert bad.returncode == 2 and needle in bad.stderr, bad.stderr
-    out = run(
+    out = run_ann(
         "train",
         "--data",
         str(mnist_dir),
@@ -403,7 +386,7 @@ def test_resume_rejects_contradicting_flags_and_continues_the_counters(mnist_dir
     )
     assert out.returncode == 0, out.stderr
     assert "holds the state of the adam optimizer" in out.stderr  # sgd: explained
-    out = run(
+    out = run_ann(
         "train",
         "--data",
         str(mnist_dir),
