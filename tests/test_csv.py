@@ -466,6 +466,60 @@ def test_cli_predict_and_evaluate_match_columns_by_name(tmp_path):
     one_stderr_line(out, "feature 'c' is not in the header")
 
 
+def _columns(order, rows=200):
+    """A table of columns a, b, c (c = -a, so the order matters) and a label, in ``order``."""
+    values = [{"a": 3 * (i % 2), "b": i % 7 / 10, "c": -3 * (i % 2)} for i in range(rows)]
+    lines = [",".join(str(v[k]) for k in order) + f",{'yn'[i % 2]}" for i, v in enumerate(values)]
+    return "\n".join([",".join(order) + ",label", *lines]) + "\n"
+
+
+@pytest.fixture(scope="module")
+def abc_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("abc")
+    train = write(folder, _columns("abc"), "abc.csv")
+    model = folder / "abc.safetensors"
+    out = run_ann(
+        "train", "--data", str(train), "--layers", "4", "--epochs", "5", "--save", str(model)
+    )
+    assert out.returncode == 0, out.stderr
+    assert ann.Network.load(model).feature_names == ["a", "b", "c"]
+    return model
+
+
+def test_cli_train_resume_finds_the_models_columns_by_name(abc_model, tmp_path):
+    """--resume on a file with the columns in another order trains on them by name (it was
+    read by position, so fit refused the names in another order); a missing one is an error."""
+    swapped = write(tmp_path, _columns("cba"), "cba.csv")
+    resumed = tmp_path / "resumed.safetensors"
+    out = run_ann(
+        "train", "--data", str(swapped), "--resume", str(abc_model), "--epochs", "6",
+        "--save", str(resumed), "--quiet",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert ann.Network.load(resumed).feature_names == ["a", "b", "c"]
+    missing = write(tmp_path, _columns("ab"), "ab.csv")
+    out = run_ann("train", "--data", str(missing), "--resume", str(abc_model), "--epochs", "6")
+    one_stderr_line(out, "ab.csv", "feature 'c' is not in the header")
+
+
+def test_cli_int8_calibration_rows_are_found_by_name(abc_model, tmp_path):
+    """ann evaluate --int8 (as ann export-c --int8) calibrates on the rows of a CSV file: the
+    model's columns by name, so their order in the file changes nothing."""
+    inorder = write(tmp_path, _columns("abc"), "abc.csv")
+    swapped = write(tmp_path, _columns("bca"), "bca.csv")
+    results = []
+    for calibration in (inorder, swapped):
+        out = run_ann(
+            "evaluate", str(abc_model), "--data", str(inorder), "--json", "--int8",
+            "--calibration-data", str(calibration),
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        result = json.loads(out.stdout)
+        assert result["calibration"].endswith(f"'{calibration.name}', drawn with seed 0")
+        results.append({k: v for k, v in result.items() if k != "calibration"})
+    assert results[0] == results[1]
+
+
 # ---- item 5: only regular files are read ---------------------------------------------------
 
 
