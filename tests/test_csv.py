@@ -520,6 +520,40 @@ def test_cli_int8_calibration_rows_are_found_by_name(abc_model, tmp_path):
     assert results[0] == results[1]
 
 
+def test_cli_header_option_says_whether_the_first_row_is_a_header(tmp_path):
+    """--header yes/no/auto is load_csv's header=True/False/None on every command that reads
+    a CSV file. "7,8,y" over rows of numbers is data to the rules; --header yes makes it the
+    column names, --header no makes x,y,label a row of data (an error: 'x' is no number)."""
+    rows = "".join(f"{i % 5},{i % 3},{'yn'[i % 2]}\n" for i in range(40))
+    numbers = write(tmp_path, "7,8,y\n" + rows, "numbers.csv")
+    named = write(tmp_path, "x,y,label\n" + rows, "named.csv")
+    model = tmp_path / "m.safetensors"
+    fit = ("--layers", "4", "--epochs", "1", "--val-fraction", "0")
+    out = run_ann("train", "--data", str(numbers), *fit, "--save", str(model))
+    assert out.returncode == 0, out.stderr
+    assert "data: 41 train" in out.stdout, out.stdout
+    assert ann.Network.load(model).feature_names is None  # no header: read by position
+    out = run_ann("train", "--data", str(numbers), *fit, "--header", "yes", "--save", str(model))
+    assert out.returncode == 0, out.stderr
+    assert "data: 40 train" in out.stdout, out.stdout
+    assert ann.Network.load(model).feature_names == ["7", "8"]
+    out = run_ann("train", "--data", str(named), *fit, "--header", "no")
+    one_stderr_line(out, "named.csv: line 1, column 1: 'x' is not a number")
+    # the model names its columns 7 and 8: auto finds that header, --header no reads it as data
+    for header, lines in (("auto", list(range(2, 42))), ("no", list(range(1, 42)))):
+        out = run_ann("predict", str(model), str(numbers), "--json", "--header", header)
+        assert out.returncode == 0, out.stderr
+        assert [json.loads(x)["line"] for x in out.stdout.splitlines()] == lines
+        out = run_ann("evaluate", str(model), "--data", str(numbers), "--json", "--header", header)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["images"] == len(lines)
+    out = run_ann("evaluate", str(model), "--data", str(named), "--header", "no")
+    one_stderr_line(out, "named.csv: line 1, column 1: 'x' is not a number")
+    out = run_ann("predict", str(model), str(numbers), "--header", "maybe")
+    assert out.returncode == 2
+    one_stderr_line(out, "--header", "'maybe'", "'auto', 'yes', 'no'")
+
+
 # ---- item 5: only regular files are read ---------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from .._idx import read_images
 from .._images import read_gray_image, read_image
 from .._preprocess import looks_inverted, mnist_preprocess
 from ._load import load_data, source_where
-from ._options import is_csv, label_column
+from ._options import header_flag, is_csv, label_column
 from ._output import UsageError, note, say
 
 
@@ -45,6 +45,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         table = read_table(
             args.data,
             label=label_column(args.label),
+            header=header_flag(args.header),
             width=net.sizes[0],
             feature_names=net.feature_names,  # the model's columns, found by name
         )
@@ -195,6 +196,7 @@ def _predict_csv(args: argparse.Namespace, net: ann.Network, path: str) -> None:
     table = read_table(
         path,
         label=label_column(args.label),
+        header=header_flag(args.header),
         width=net.sizes[0],
         feature_names=net.feature_names,  # the model's columns, found by name
     )

@@ -30,6 +30,7 @@ from ._options import (
     augment_from_args,
     augment_text,
     describe_schedule,
+    header_flag,
     is_csv,
     label_column,
     schedule_kind,
@@ -156,6 +157,7 @@ def _load(
         train_all = ann.load_csv(
             args.data,
             label=label_column(args.label),
+            header=header_flag(args.header),
             classes=classes,
             feature_names=names,
         )
