@@ -10,7 +10,8 @@
 #      %rsp or %rbp operand): Windows x64 only promises 16-byte stack alignment and GCC cannot
 #      always realign it (GCC bug 54412), so such a move would crash at random in the kernels;
 #   3. test_gemm.exe (every kernel this CPU has, each in its own child process) with the pool
-#      at ANN_NUM_THREADS = 2 .. 8, and train_smoke.exe with each kernel at 2, 5 and 8 threads;
+#      at ANN_NUM_THREADS = 2 .. 8, train_smoke.exe with each kernel at 2, 5 and 8 threads,
+#      and test_csv.exe (the CSV parser);
 #   4. both again against the core built as a DLL (ann.dll), the form the Python extension
 #      takes on Windows: there the pool's exit-time shutdown runs in DLL_PROCESS_DETACH.
 # Exits non-zero on the first failure. The programs are linked statically (-static), so wine
@@ -102,6 +103,8 @@ for kernel in $kernels; do
             "$work/train_smoke.exe"
     done
 done
+echo "== test_csv.exe under wine (the CSV parser's values must be Python's here too)"
+run "test_csv" '^test_csv: all checks passed' "$work/test_csv.exe"
 echo "== the core as ann.dll under wine"
 ANN_NUM_THREADS=4 run "test_gemm.exe + ann.dll, ANN_NUM_THREADS=4" '^[0-9]+ passed, 0 failed$' \
     "$work/dll/test_gemm.exe"

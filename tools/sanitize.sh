@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Memory-safety checks of the C core (CI's second stage; runnable by hand from the repo root):
 #   1. the C-only drivers in tests/c/ built with AddressSanitizer + UndefinedBehaviorSanitizer;
-#   2. the training smoke run under valgrind memcheck (no Python in the process);
+#   2. the training smoke run and the CSV parser's driver (test_csv.c) under valgrind memcheck
+#      (no Python in the process);
 #   3. the whole pytest suite against an extension built with ASan + UBSan
 #      (ANN_SANITIZE=1, see csrc/build_ffi.py), in its own virtual environment.
 # Exits non-zero on the first report.
@@ -19,10 +20,12 @@ for driver in tests/c/*.c; do
     ASAN_OPTIONS=detect_leaks=1 "$work/$name"
 done
 
-echo "== training smoke run under valgrind memcheck"
-gcc -std=c11 -O1 -g -pthread -Icsrc tests/c/train_smoke.c $SOURCES -lm -o "$work/smoke_vg"
-valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite,indirect \
-    "$work/smoke_vg"
+echo "== training smoke run and CSV parser under valgrind memcheck"
+for driver in train_smoke test_csv; do
+    gcc -std=c11 -O1 -g -pthread -Icsrc "tests/c/$driver.c" $SOURCES -lm -o "$work/${driver}_vg"
+    valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+        "$work/${driver}_vg"
+done
 
 echo "== pytest against the ASan + UBSan build of the extension"
 python3 -m venv "$work/venv"
