@@ -143,9 +143,28 @@ def __getattr__(name: str) -> object:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'ann' has no attribute {name!r}")
+    if not globals().get("_checked_source"):  # the first public name used
+        globals()["_checked_source"] = True
+        _warn_if_unbuilt_checkout()
     value = getattr(import_module(f"{__name__}.{module}"), name)
     globals()[name] = value  # later lookups skip this function
     return value
+
+
+def _warn_if_unbuilt_checkout() -> None:
+    """Imported from a source checkout whose core is not built (Python run from the checkout
+    root after `pip install .`), ann runs pure Python: say so at the first use, not only
+    when a Network is built. A look at two files for any other ann."""
+    from importlib import import_module
+    from os.path import dirname, isdir, isfile, join
+
+    here = dirname(__file__)
+    if not (isfile(join(dirname(here), "pyproject.toml")) and isdir(join(dirname(here), "csrc"))):
+        return
+    backend = import_module(f"{__name__}._backend")  # as __getattr__ loads modules
+    why = backend.unbuilt_checkout_problem()
+    if why is not None:
+        backend.warn_pure_python(why, stacklevel=4)
 
 
 def __dir__() -> list[str]:

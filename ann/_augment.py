@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ._checks import FLOAT32_MAX, float32
 from ._rng import augment_stream, uniform
 
 Matrix = list[float]
@@ -31,13 +32,21 @@ MAX_SIGMA = 100.0
 
 
 def _range(value: Any, name: str, upper: float, inclusive: bool = True) -> float:
+    """``value`` as a float in [0, upper] (or [0, upper)), checked as the float32 the C core
+    gets too (0.99999999999 is 1 there; 1e300 is inf)."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
-    ok = ok and (value <= upper if inclusive else value < upper)
+    single = float32(value) if ok else 0.0
+    ok = ok and all(
+        (v <= upper if inclusive else v < upper) and math.isfinite(v) for v in (value, single)
+    )
     if not ok:
-        bound = ("<= " if inclusive else "< ") + (f"{upper:g}" if upper < math.inf else "inf")
+        bound = ("<= " if inclusive else "< ") + f"{upper:g}"
         if upper == math.inf:
-            bound = "finite"
-        raise ValueError(f"Augment: {name} must be a number >= 0 and {bound}, got {value!r}")
+            bound = f"at most {FLOAT32_MAX:.4g} (float32's largest)"
+        raise ValueError(
+            f"Augment: {name} must be a number >= 0 and {bound}, got {value!r}"
+            + (f" (in float32, {single!r})" if single != value else "")
+        )
     return float(value)
 
 
@@ -78,6 +87,7 @@ class Augment:
             isinstance(sigma, (int, float))
             and not isinstance(sigma, bool)
             and 0 < sigma <= MAX_SIGMA
+            and float32(sigma) > 0
         ):
             raise ValueError(
                 f"Augment: elastic_sigma must be a number in (0, {MAX_SIGMA:g}], got {sigma!r}"

@@ -53,7 +53,7 @@ from ._constants import (
 )
 from ._data import Dataset, _as_bytes
 from ._defaults import TRACE_MAX_STEPS
-from ._errors import DataError
+from ._errors import DataError, TrainingError
 from ._ops import Ops, ReferenceOps, core_ops
 from ._rng import MASK64
 
@@ -179,9 +179,18 @@ def trace_step(
         # the textbook step: forward, loss, backward, update
         step = _Step(net, pixels, label_list, core, carry, t)
         x = step.gather()
-        for l in range(L):
-            x = step.forward(l, x)
-        g = step.loss(x)
+        try:
+            for l in range(L):
+                x = step.forward(l, x)
+            g = step.loss(x)
+        except (TrainingError, OverflowError) as exc:
+            if t == 1:
+                raise
+            raise TrainingError(
+                f"step {t} of the trace: the loss became NaN or infinite after {t - 1} "
+                f"update(s) at learning rate {lr:g} (--lr), too large a rate for this network "
+                f"(give a smaller learning rate, or fewer steps)"
+            ) from exc
         for l in range(L - 1, -1, -1):
             g = step.backward(l, g)
         for l in range(L):
@@ -632,8 +641,8 @@ def _batch(images: Any, labels: Any, D: int, K: int) -> tuple[bytes, list[int]]:
             f"{D} pixels (one per label)"
         )
     for i, v in enumerate(label_list):
-        if not 0 <= v < min(K, 256):
-            raise DataError(f"label {v} of image {i} is outside 0..{min(K, 256) - 1}")
+        if not 0 <= v < K:
+            raise DataError(f"label {v} of image {i} is outside 0..{K - 1}")
     return bytes(pixels), label_list
 
 
@@ -648,7 +657,8 @@ def _worst(result: dict[str, Any]) -> tuple[float | None, dict[str, Any] | None]
         if d is None:
             continue
         largest = d if largest is None else max(largest, d)
-        ratio = d / max(1.0, _scale(tensor["values"]))
+        size = max(1.0, _scale(tensor["values"]))
+        ratio = d / size
         if ratio > worst_ratio:
             worst_ratio = ratio
             worst = {
@@ -657,6 +667,7 @@ def _worst(result: dict[str, Any]) -> tuple[float | None, dict[str, Any] | None]
                 "name": name,
                 "difference": d,
                 "relative": ratio,
+                "size": size,  # what the difference is compared with: max(1, max |value|)
                 "ok": ratio <= TOLERANCE,
             }
     return largest, worst
@@ -711,7 +722,7 @@ def _compare_with_train_steps(
     function = "ann_net_train_step" if net.backend == "c" else "RefNet.train_step"
     checks = []
     for want_params, want_state in after:
-        loss, _ = copy.train_step(pixels, bytes(labels), B, array("i", range(B)), 0, B, lr)
+        loss, _ = copy.train_step(pixels, array("i", labels), B, array("i", range(B)), 0, B, lr)
         got_params, got_state = copy.get_params(), copy.get_state()
         diff = max((abs(a - b) for a, b in zip(got_params, want_params)), default=0.0)
         diff_state = max((abs(a - b) for a, b in zip(got_state, want_state)), default=0.0)
@@ -723,6 +734,7 @@ def _compare_with_train_steps(
                 "largest_difference": diff,
                 "state_difference": diff_state,
                 "identical": diff == 0.0 and diff_state == 0.0,
+                "size": scale,  # what the difference is compared with: max(1, max |param|)
                 "ok": max(diff, diff_state) <= TOLERANCE * scale,
             }
         )

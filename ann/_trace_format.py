@@ -348,24 +348,34 @@ def _checks(result: dict[str, Any]) -> list[str]:
     if checked:
         step = max(checked, key=lambda s: s["worst"]["relative"])
         worst = step["worst"]
-        largest = max(s["largest_difference"] for s in checked)
         where = f"{worst['phase']}" + (
             f" layer {worst['layer']}" if worst["layer"] is not None else ""
         )
         if several:
             where += f" of step {step['step']}"
         ok = all(s["worst"]["ok"] for s in checked)
+        # the difference that decides: the worst relative to its tensor's values (above 1)
+        size = worst.get("size", 1.0)
+        relative = (  # (shown where it differs from the difference by 10x or more)
+            f", {worst['difference'] / size:.1e} of its values' size {size:.2g}"
+            if size >= 10
+            else ""
+        )
         lines.append(
-            f"check: largest difference from the float64 reference "
-            f"{largest:.1e} (relative to size, worst: {worst['name']} in {where}): "
-            f"{'ok' if ok else 'FAILED'} (tolerance {TOLERANCE:g})"
+            f"check: largest difference from the float64 reference {worst['difference']:.1e} "
+            f"({worst['name']} in {where}{relative}): "
+            f"{'ok' if ok else 'FAILED'} (tolerance {TOLERANCE:g}"
+            f"{', relative to the values where they exceed 1' if size >= 10 else ''})"
         )
     runs = [s["train_step"] for s in steps]
     if all(r["identical"] for r in runs):
         same = "identical"
     else:
-        same = "largest difference " + format(
-            max(max(r["largest_difference"], r["state_difference"]) for r in runs), ".1e"
+        run = max(runs, key=lambda r: max(r["largest_difference"], r["state_difference"]))
+        difference = max(run["largest_difference"], run["state_difference"])
+        size = run.get("size", 1.0)
+        same = f"largest difference {difference:.1e}" + (
+            f", {difference / size:.1e} of the parameters' size {size:.2g}" if size >= 10 else ""
         )
     failed = "" if all(r["ok"] for r in runs) else " FAILED"
     function = runs[0]["function"]

@@ -286,7 +286,8 @@ def test_the_checks_catch_drift():
             "See [the math](missing.md) and [a section](relu.md#no-such-heading).",
             "- C: `ann_dense_backward`, `ann_no_such_op` in [`csrc/ops.c`](../csrc/ops.c)",
             "- C: `ann_net_train_step` in [`csrc/ops.c`](../csrc/ops.c)",
-            "- C: `layer_backward_sgd`, `layer_backward_fused` in [`csrc/net.c`](../csrc/net.c)",
+            "- C: `layer_backward_sgd`, `layer_backward_fused` in "
+            "[`csrc/net_fused.c`](../csrc/net_fused.c)",
             "- Reference: `dense_backward`, `RefNet.no_such_method` in "
             "[`ann/_reference.py`](../ann/_reference.py)",
             "- Tests: `tests/test_core_ops.py::test_no_such_test`",
@@ -299,7 +300,7 @@ def test_the_checks_catch_drift():
         "#no-such-heading",
         "ann_no_such_op is not defined",
         "ann_net_train_step is not defined in ops.c",
-        "layer_backward_fused is not defined in net.c",
+        "layer_backward_fused is not defined in net_fused.c",
         "RefNet.no_such_method",
         "no test tests/test_core_ops.py::test_no_such_test",
         "ANN_E_NO_SUCH_CODE",

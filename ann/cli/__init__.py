@@ -11,6 +11,7 @@ The package, one module per idea:
     _output       say / note, the exit statuses, UsageError
     _runtime      --threads, and which backend runs and why
     _load         --dataset / --data / --no-download to files and examples
+    _paths        the files a command writes: writable, and none of them an input
     presets       ann train --preset, ann presets
     train         ann train  (_checkpoint: its --save and --resume)
     inference     ann evaluate, ann predict
@@ -58,10 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
-        from ._runtime import announce_backend, apply_threads  # the C core: not for --help
+        from ._runtime import announce_backend, apply_threads, check_threads_variable
 
-        if getattr(args, "threads", None) is not None:
+        if getattr(args, "threads", None) is not None:  # (those load the C core: not for --help)
             apply_threads(args.threads)
+        else:
+            check_threads_variable()
         announce_backend(args)
         if getattr(args, "preset", None) is not None:
             apply_preset(args, argv)
@@ -74,7 +77,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `ann ... | head` closed the pipe: nothing left to say
         return EXIT_ERROR
-    except (AnnError, ValueError, OSError, MemoryError) as exc:
+    except MemoryError as exc:  # Python's own says nothing: say what ran out, and where
+        where = f"ann {args.command}" if "args" in locals() else "ann"
+        text = str(exc)
+        if not text:
+            text = (
+                f"out of memory in {where}: the data or the network needs more memory than "
+                "this process could get"
+            )
+        elif "out of memory" not in text:
+            text = f"out of memory: {text}"
+        print(f"ann: error: {text}", file=sys.stderr)
+        return EXIT_ERROR
+    except (AnnError, ValueError, OSError) as exc:
         text = (
             str(exc)
             if not isinstance(exc, OSError) or not exc.filename

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 import platform
+import struct
 from typing import Any, Callable, NoReturn
 
 from .. import __version__
@@ -91,16 +92,38 @@ def _number(
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        ok = (value >= low if inclusive else value > low) and value < high and value == value
-        if not ok:
-            bound = f">= {low:g}" if inclusive else f"> {low:g}"
-            extra = f" and < {high:g}" if high != math.inf else ""
-            raise argparse.ArgumentTypeError(
-                f"must be a finite number {bound}{extra}, got {text!r}"
-            )
+
+        def fits(v: float) -> bool:
+            return (v >= low if inclusive else v > low) and v < high and v == v
+
+        bound = (f">= {low:g}" if inclusive else f"> {low:g}") + (
+            f" and < {high:g}" if high != math.inf else ""
+        )
+        if not fits(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text!r}")
+        if kind is float:  # the C core computes in float32: the value it will get must fit too
+            single = _float32(value)
+            if single is None or not fits(single):
+                became = "is above float32's largest" if single is None else f"rounds to {single:g}"
+                raise argparse.ArgumentTypeError(
+                    f"must be a finite number {bound} in float32, the precision the network "
+                    f"computes in; {text} {became}"
+                    + (f" ({FLOAT32_MAX:.4g})" if single is None else "")
+                )
         return value
 
     return parse
+
+
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _float32(value: float) -> float | None:
+    """``value`` rounded to float32, or None when it overflows float32."""
+    try:
+        return float(struct.unpack("<f", struct.pack("<f", value))[0])
+    except OverflowError:
+        return None
 
 
 def _preset_name(text: str) -> str:
@@ -221,8 +244,9 @@ def _data_option(
     )
     parser.add_argument(
         "--data",
-        metavar="DIR",
-        help="folder with the data set's four IDX files (raw or .gz), or 'sample' (MNIST); "
+        metavar="PATH" if csv else "DIR",
+        help="folder with the data set's four IDX files (raw or .gz), 'sample' (MNIST's "
+        "built-in sample)"
         + (", or a CSV file of your own (FILE.csv: numbers, one row per example)" if csv else "")
         + "; default: $ANN_DATA, else ~/.cache/ann (downloaded when missing; for MNIST "
         "the built-in sample when that fails)",
@@ -412,7 +436,12 @@ def _train_options(train: argparse.ArgumentParser) -> None:
     train.add_argument("--save", metavar="PATH", help="keep the best model in PATH (safetensors)")
     train.add_argument("--resume", metavar="PATH", help="continue training the model in PATH")
     train.add_argument("--log", metavar="FILE", help="write the history (.csv, else JSON lines)")
-    train.add_argument("--plot-file", metavar="FILE", help="write the loss/accuracy plots here")
+    train.add_argument(
+        "--plot-file",
+        metavar="FILE",
+        help="write the loss/accuracy plots here: an image for FILE.svg or FILE.png, the "
+        "text plots for any other name",
+    )
     train.add_argument(
         "--threads",
         type=_number(int, inclusive=True),
@@ -425,7 +454,7 @@ def _train_options(train: argparse.ArgumentParser) -> None:
 
 
 def _preview_options(preview: argparse.ArgumentParser) -> None:
-    _data_option(preview)
+    _data_option(preview, csv=False)
     preview.add_argument("--n", type=_number(int), default=16, help="digits to draw (default 16)")
     preview.add_argument(
         "--seed",
@@ -527,7 +556,12 @@ def _experiment_options(experiment: argparse.ArgumentParser) -> None:
         default=default.SEED,
         help=f"seed of the weights, the split and the batch order (default {default.SEED})",
     )
-    experiment.add_argument("--plot-file", metavar="FILE", help="also write the plot here")
+    experiment.add_argument(
+        "--plot-file",
+        metavar="FILE",
+        help="also write the plot here: an image for FILE.svg or FILE.png, else the table "
+        "and the text plot",
+    )
 
 
 def _gradcheck_options(check: argparse.ArgumentParser) -> None:
@@ -649,7 +683,7 @@ def _trace_options(trace: argparse.ArgumentParser) -> None:
         help="use the first --batch real MNIST training images (a network on "
         "784 inputs: wide matrices are summarized, --json has them all)",
     )
-    _data_option(trace)
+    _data_option(trace, csv=False)
     trace.add_argument("--json", action="store_true", help="print the same data as one JSON object")
     trace.add_argument(
         "--indent",

@@ -33,10 +33,19 @@ from ..export._spec import from_network
 from ._load import load_data, source_where
 from ._options import header_flag, is_csv, label_column
 from ._output import UsageError, say
+from ._paths import Named, check_separate
 
 
 def _fail(command: str, exc: Exception) -> UsageError:
     return UsageError(f"ann {command}: error: {exc}")
+
+
+def _check_separate(command: str, args: argparse.Namespace, output: str, data: list[Named]) -> None:
+    """The output (-o, or the name made from MODEL's) is none of the files read: MODEL,
+    a CSV file, the IDX files of a data set (usage error, nothing written)."""
+    inputs: list[Named] = [("MODEL", args.model), *data]
+    inputs += [("--data", path) for path in getattr(args, "files_read", ())]
+    check_separate(command, inputs, [("-o" if args.output else "the output", output)])
 
 
 def load_model(path: str, command: str) -> ann.Network:
@@ -102,6 +111,8 @@ def cmd_export_c(args: argparse.Namespace) -> int:
             )
     net = load_model(args.model, "export-c")
     output = args.output or _default_output(args.model, "_int8.h" if args.int8 else ".h")
+    csv_path = args.data if is_csv(args.data) else None
+    _check_separate("export-c", args, output, [("--data", csv_path)])
     try:  # everything that can be checked before the work is
         output_folder_check(output)
         prefix = check_prefix(args.name) if args.name is not None else default_prefix(output)
@@ -116,8 +127,8 @@ def cmd_export_c(args: argparse.Namespace) -> int:
             size = c_float.table_bytes(spec)
             kind = "float32"
         else:
-            csv_path = args.data if is_csv(args.data) else None
             train, test, where = calibration_sets(args, net, csv_path)
+            _check_separate("export-c", args, output, [])  # and the IDX files it read
             q = quantize(args, net, train)
             say(f"int8: calibrated on {q.calibration} ({where})")
             notes = []
@@ -144,6 +155,7 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
     """ann export-onnx: the model as an ONNX file (opset 17) of the same raw inputs."""
     net = load_model(args.model, "export-onnx")
     output = args.output or _default_output(args.model, ".onnx")
+    _check_separate("export-onnx", args, output, [])
     try:
         ann.export_onnx(net, output, source=os.path.basename(args.model))
     except ExportError as exc:

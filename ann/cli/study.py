@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import shutil
 import sys
@@ -25,11 +26,16 @@ from ._load import dataset_title, load_data, source_where
 from ._options import augment_from_args, augment_text
 from ._output import EXIT_ERROR, UsageError, isatty, note, say
 from ._parser import TRACE_MAX_BATCH, TRACE_MAX_WIDTH
+from ._paths import check_destination, check_plot_name, check_separate
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
     """ann experiment: the seed study's grid of runs (``ann._experiment``)."""
-    _, train_all, test = load_data(args)
+    check_destination("experiment", "--plot-file", args.plot_file)
+    check_plot_name("experiment", args.plot_file)
+    source, train_all, test = load_data(args)
+    inputs = [("--data", path) for path in source.paths.values()]
+    check_separate("experiment", inputs, [("--plot-file", args.plot_file)])
     return run_experiment(
         train_all, test, quick=args.quick, seed=args.seed, plot_file=args.plot_file, say=say
     )
@@ -40,6 +46,20 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     differences, the worst relative error per layer."""
     tolerance = args.tolerance or default.GRADCHECK_TOLERANCE
     sizes = [args.inputs] + args.layers + [args.classes]
+    if args.classes < 2:
+        raise UsageError(
+            f"ann gradcheck: --classes {args.classes}: a softmax over one class is always 1, "
+            "so the loss and every gradient are 0 and there is nothing to check; give 2 or more"
+        )
+    params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    if params * params * args.batch > GRADCHECK_MAX_WORK:
+        most = int(math.sqrt(GRADCHECK_MAX_WORK / args.batch))
+        raise UsageError(
+            f"ann gradcheck: a {'-'.join(map(str, sizes))} network has {params:,} parameters, "
+            f"and the check runs two float64 forward passes in pure Python per parameter: at "
+            f"--batch {args.batch} that takes more than a minute; at most {most:,} "
+            "parameters (fewer or smaller --layers, a smaller --inputs or --batch)"
+        )
     report = gradcheck(
         sizes, batch=args.batch, seed=args.seed, batchnorm=args.batchnorm, l2=args.l2
     )
@@ -64,6 +84,10 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     say("gradcheck: " + ("FAILED" if failed else "passed"))
     return EXIT_ERROR if failed else 0
 
+
+# ann gradcheck's cost: parameters x (parameters x batch) multiply-adds of the float64 forward
+# passes in pure Python; 1.1e8 took 26 s on this project's 2-core machine (the default 5e5)
+GRADCHECK_MAX_WORK = 1.5e8
 
 TRACE_PIXELS = (0, 51, 102, 153, 204, 255)  # / 255 = 0, 0.2, ..., 1: inputs easy to check
 
