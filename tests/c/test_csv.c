@@ -15,27 +15,16 @@
  *   - 20,000 random blocks over the characters that matter, with exact-size buffers: any status
  *     is fine, a table it accepts must be consistent.
  *
- *   cd csrc && gcc -O1 -g -I. ../tests/c/test_csv.c *.c -lm -pthread -o /tmp/test_csv
+ *   make c-test          builds and runs it (with test_gemm and test_net)
  */
 #include "ann.h"
+#include "check.h"
 
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-
-#define CHECK(cond, ...)                                            \
-    do {                                                            \
-        if (!(cond)) {                                              \
-            failures++;                                             \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);    \
-            fprintf(stderr, __VA_ARGS__);                           \
-            fputc('\n', stderr);                                    \
-        }                                                           \
-    } while (0)
 
 /* One call with heap buffers of exactly the given capacities; the results stay in *r. */
 typedef struct {
@@ -290,10 +279,6 @@ int main(void)
         test_buffers_too_small_and_bad_arguments();
         test_random_blocks_stay_in_bounds();
     }
-    if (failures) {
-        fprintf(stderr, "test_csv: %d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_csv: all checks passed\n");
-    return 0;
+    printf("test_csv: %s (%d failures)\n", failures ? "FAILED" : "passed", failures);
+    return failures != 0;
 }
