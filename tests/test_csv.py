@@ -552,6 +552,24 @@ def test_cli_header_option_says_whether_the_first_row_is_a_header(tmp_path):
     out = run_ann("predict", str(model), str(numbers), "--header", "maybe")
     assert out.returncode == 2
     one_stderr_line(out, "--header", "'maybe'", "'auto', 'yes', 'no'")
+    # ann export-c --int8 calibrates on the rows of --data FILE.csv, read as --header says
+    header = tmp_path / "m.h"
+    out = run_ann(
+        "export-c",
+        str(model),
+        "--int8",
+        "--data",
+        str(numbers),
+        "--header",
+        "no",
+        "-o",
+        str(header),
+    )
+    assert out.returncode == 0, out.stderr
+    assert "calibrated on 41 of the 41 rows" in out.stdout, out.stdout
+    out = run_ann("export-c", str(model), "--header", "no", "-o", str(header))
+    assert out.returncode == 2
+    one_stderr_line(out, "--header chooses the calibration rows of --int8")
 
 
 # ---- item 5: only regular files are read ---------------------------------------------------
