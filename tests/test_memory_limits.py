@@ -5,6 +5,7 @@ anything is inflated; ``ann predict`` on a large IDX file holds one batch of flo
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 import sys
 import tracemalloc
@@ -82,6 +83,10 @@ def test_predict_names_the_file_it_ran_out_of_memory_reading(monkeypatch, capsys
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="peak memory of a child: resource module")
+@pytest.mark.skipif(
+    "libasan" in os.environ.get("LD_PRELOAD", ""),
+    reason="under AddressSanitizer (tools/sanitize.sh) a process's peak memory is ASan's",
+)
 def test_predict_on_a_large_idx_file_holds_one_batch_at_a_time(tmp_path):
     import resource
 
