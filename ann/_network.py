@@ -27,6 +27,7 @@ from ._constants import (
     ANN_WEIGHTS,
     OPTIMIZERS,
 )
+from ._csv import check_feature_names
 from ._data import Dataset, Images, read_features
 from ._errors import AnnError, DataError, ModelFileError, NonFiniteError
 from ._fit import EarlyStopping, FitRun, FitSettings, History
@@ -88,6 +89,8 @@ class Network:
         self.standardize = standardize
         #: the name of each output class (from the training data or the model file), or None
         self.classes: list[str] | None = data.classes if data is not None else None
+        #: the name of each input (a CSV header: model metadata "feature_names"), or None
+        self.feature_names: list[str] | None = data.feature_names if data is not None else None
         self._standardization: tuple[array[float], array[float]] | None = None
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed must be an int, got {seed!r}")
@@ -200,6 +203,8 @@ class Network:
         standardisation from this training set, unless the network has one already."""
         if self.classes is None and train.classes is not None:
             self.classes = list(train.classes)
+        if self.feature_names is None and train.feature_names is not None:
+            self.feature_names = list(train.feature_names)
         if self.standardize and train.dtype != "uint8" and self._standardization is None:
             mean, std = train.feature_stats()
             self.set_standardization(mean, [v if v > 0 else 1.0 for v in std])
@@ -368,6 +373,7 @@ class Network:
             )
         if len(ds) == 0:
             raise DataError(f"{what} is empty")
+        check_feature_names(self.feature_names, ds.feature_names, what)
         if self.classes is not None and ds.classes is not None and ds.classes != self.classes:
             raise DataError(
                 f"{what} names its classes {_names(ds.classes)} but the network's are "

@@ -252,7 +252,7 @@ def _data_option(
         "the built-in sample when that fails)",
     )
     if csv:
-        _label_option(parser)
+        _csv_options(parser)
     parser.add_argument(
         "--no-download",
         action="store_true",
@@ -260,13 +260,21 @@ def _data_option(
     )
 
 
-def _label_option(parser: argparse.ArgumentParser) -> None:
+def _csv_options(parser: argparse.ArgumentParser) -> None:
+    """--label and --header: how a CSV file is read (load_csv's label= and header=)."""
     parser.add_argument(
         "--label",
         metavar="COLUMN",
         default=None,
         help="the label column of a CSV file: its header name or its index "
         "(0-based, negative from the end; default: the last column)",
+    )
+    parser.add_argument(
+        "--header",
+        choices=("auto", "yes", "no"),
+        default=None,
+        help="is the first row of a CSV file a header? yes, no, or auto (the default): "
+        "detected by the rules of docs/python.md (a row of names over a row of numbers, ...)",
     )
 
 
@@ -536,7 +544,7 @@ def _predict_options(predict: argparse.ArgumentParser) -> None:
         "centred by its centre of mass",
     )
     predict.add_argument("--json", action="store_true", help="print one JSON object per image")
-    _label_option(predict)
+    _csv_options(predict)
 
 
 def _experiment_options(experiment: argparse.ArgumentParser) -> None:
