@@ -60,6 +60,8 @@ c-test:
 	$(BUILD)/test_gemm
 	$(CC) -std=c11 -O2 -pthread -Icsrc -DANN_TEST_ALLOC tests/c/test_net.c csrc/*.c -lm -o $(BUILD)/test_net
 	$(BUILD)/test_net
+	$(CC) -std=c11 -O2 -pthread -Icsrc tests/c/test_csv.c csrc/*.c -lm -o $(BUILD)/test_csv
+	$(BUILD)/test_csv
 
 sanitize:
 	bash tools/sanitize.sh

@@ -53,7 +53,10 @@ tensors of shape [n_0] (std > 0)::
     input.std
 
 and, for classes with names (string labels of a CSV file), metadata
-``classes``: a JSON list of n_L distinct strings, the name of each output.
+``classes``: a JSON list of n_L distinct strings, the name of each output;
+for a network trained on a CSV file with a header, metadata ``feature_names``:
+a JSON list of n_0 strings, the name of each input column (``ann predict`` and
+``ann evaluate`` find the columns of a new file by these names).
 
 In memory ann keeps each weight matrix as (n_in, n_out) row-major, so
 ``y = x @ W + b``; saving transposes to (n_out, in) and loading transposes
@@ -73,6 +76,7 @@ from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
+from ann._csv import recorded_feature_names
 from ann._errors import ModelFileError, PathLike
 from ann._safetensors import TensorIn, TensorOut, _short, load_file, save_file
 
@@ -717,9 +721,9 @@ def _parse_activations(text: str, n_layers: int, path: PathLike | None) -> list[
 def save_network(
     net: Network, path: PathLike, metadata: dict[str, str] | None, optimizer_state: bool
 ) -> None:
-    """``Network.save``: the network's tensors, input standardisation, class names, dropout
-    and (with ``optimizer_state``) optimizer state as a ModelFile, written by save_model.
-    Refuses weights so large that a prediction could overflow float32."""
+    """``Network.save``: the network's tensors, input standardisation, class and feature
+    names, dropout and (with ``optimizer_state``) optimizer state as a ModelFile, written by
+    save_model. Refuses weights so large that a prediction could overflow float32."""
     L = len(net.sizes) - 1
     params, state = net.get_weights(), net.get_state()
     bound, layer = net._overflow_bound(params, state)
@@ -758,6 +762,8 @@ def save_network(
     model.metadata["activations"] = json.dumps([*net.activations, HEAD_OUTPUTS[net.head]])
     model.metadata["head"] = net.head
     model.metadata["negative_slope"] = repr(net.negative_slope)
+    if net.feature_names is not None:
+        model.metadata["feature_names"] = json.dumps(net.feature_names)
     opt = net.optimizer_state() if optimizer_state else None
     if opt is not None:
         model.optimizer = {"m": opt["m"]} if opt["v"] is None else {"m": opt["m"], "v": opt["v"]}
@@ -768,8 +774,8 @@ def save_network(
 
 def load_network(cls: type[Network], path: PathLike, backend: str | None) -> Network:
     """``Network.load``: a network of class ``cls`` on ``backend`` from the file at ``path``,
-    with the file's tensors, standardisation, class names, metadata and optimizer state (the
-    latter applied by the network's next ``fit`` with the same optimizer)."""
+    with the file's tensors, standardisation, class and feature names, metadata and optimizer
+    state (the latter applied by the network's next ``fit`` with the same optimizer)."""
     model = load_model(path)
     hidden, head, slope = network_design(model, lambda message: ModelFileError(message, path=path))
     try:
@@ -810,6 +816,7 @@ def load_network(cls: type[Network], path: PathLike, backend: str | None) -> Net
     if model.standardization is not None:
         net.set_standardization(model.standardization["mean"], model.standardization["std"])
     net.classes = model.classes
+    net.feature_names = recorded_feature_names(model.metadata, model.sizes[0], path)
     net.metadata = dict(model.metadata)
     if model.optimizer is not None:
         net._pending_optimizer = {

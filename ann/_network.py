@@ -30,6 +30,7 @@ from ._constants import (
     INITS,
     OPTIMIZERS,
 )
+from ._csv import check_feature_names
 from ._data import Dataset, Images, read_features
 from ._errors import AnnError, DataError, ModelFileError, NonFiniteError
 from ._fit import EarlyStopping, FitRun, FitSettings, History
@@ -125,6 +126,8 @@ class Network:
         self.head = head
         self.negative_slope = _checks.negative_slope(negative_slope)
         self.init = _checks.choice(init, INITS, "init")
+        #: the name of each input (a CSV header: model metadata "feature_names"), or None
+        self.feature_names: list[str] | None = data.feature_names if data is not None else None
         self._standardization: tuple[array[float], array[float]] | None = None
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed must be an int, got {seed!r}")
@@ -255,6 +258,8 @@ class Network:
         standardisation from this training set, unless the network has one already."""
         if self.classes is None and train.classes is not None:
             self.classes = list(train.classes)
+        if self.feature_names is None and train.feature_names is not None:
+            self.feature_names = list(train.feature_names)
         if self.standardize and train.dtype != "uint8" and self._standardization is None:
             mean, std = train.feature_stats()
             self.set_standardization(mean, [v if v > 0 else 1.0 for v in std])
@@ -425,6 +430,7 @@ class Network:
             raise DataError(f"{what} is empty")
         if scored:
             self._check_targets(ds, what)
+        check_feature_names(self.feature_names, ds.feature_names, what)
         if self.classes is not None and ds.classes is not None and ds.classes != self.classes:
             raise DataError(
                 f"{what} names its classes {_names(ds.classes)} but the network's are "

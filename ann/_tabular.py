@@ -55,7 +55,7 @@ def scaled(data: Dataset, means: Sequence[float], stds: Sequence[float]) -> Data
         raise ValueError(f"{data.name}: scale the targets of a whole data set, not of a view")
     values = array("f", ((v - means[i % T]) / stds[i % T] for i, v in enumerate(base)))
     rows = memoryview(values).cast("B").cast("f", (len(values) // T, T))
-    out = Dataset(data._images, None, data.shape, targets=rows, name=data.name)
+    out = Dataset(data.buffers().images, None, data.shape, targets=rows, name=data.name)
     out.feature_names = data.feature_names
     return out
 

@@ -446,4 +446,21 @@ int ann_net_predict(ann_net *net, float *outputs, int32_t *classes,
                     double *loss_sum, int64_t *correct,
                     const ann_data *data, const int32_t *idx, int64_t n);
 
+/* ---------------------------------------------------------------------------------------
+ * CSV, the fast path of ann.load_csv (csv.c). text (len bytes) holds rows of `cols` cells
+ * separated by the byte `sep`, each row ending in '\n' except maybe the last; no '"', '\r' or
+ * empty line. Every cell but column `label` (-1: none) is a number [+-](digits[.digits] |
+ * .digits)([eE][+-]digits), with spaces or tabs around it. Fills, for the R rows:
+ *   values (R, cols - (label >= 0))  each number as Python's float() then float32 give it,
+ *                                    or 0 for a "hard" one (see csv.c) that Python converts
+ *   labels                           each label cell's bytes followed by '\n'
+ *   hard   (H, 3)                    per hard number: its index in values, its byte range
+ *   counts (3)                       R, the bytes written to labels, H
+ * with at most values_cap values, labels_cap bytes and hard_cap hard numbers (else
+ * ANN_E_SIZE). ANN_E_ARG: the text is not such a table; the caller then reads it another
+ * way, which also says what is wrong. */
+int ann_csv_rows(float *values, char *labels, int64_t *hard, int64_t *counts,
+                 const char *text, int64_t len, char sep, int cols, int label,
+                 int64_t values_cap, int64_t labels_cap, int64_t hard_cap);
+
 #endif

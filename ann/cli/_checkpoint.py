@@ -120,18 +120,12 @@ def train_metadata(
 
 
 def _table_metadata(args: argparse.Namespace) -> dict[str, str]:
-    """The label columns (header names, or indices without a header), the task and the
-    feature columns' header names (ann evaluate and predict find the columns by them) of a
-    run on a CSV file."""
+    """The label columns (header names, or indices without a header) and the task of a run
+    on a CSV file (the feature names the network records itself: Network.feature_names)."""
     labelled = getattr(args, "labelled", None)
     if labelled is None:
         return {}
-    names = labelled.data.feature_names
-    return {
-        "label_columns": json.dumps(labelled.columns),
-        "task": labelled.task.task,
-        **({"feature_names": json.dumps(names)} if names is not None else {}),
-    }
+    return {"label_columns": json.dumps(labelled.columns), "task": labelled.task.task}
 
 
 def check_resume(args: argparse.Namespace, net: ann.Network) -> tuple[int, float]:

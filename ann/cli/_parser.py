@@ -255,7 +255,7 @@ def _data_option(
         "the built-in sample when that fails)",
     )
     if csv:
-        _label_option(parser)
+        _csv_options(parser)
     parser.add_argument(
         "--no-download",
         action="store_true",
@@ -263,7 +263,8 @@ def _data_option(
     )
 
 
-def _label_option(parser: argparse.ArgumentParser) -> None:
+def _csv_options(parser: argparse.ArgumentParser) -> None:
+    """--label and --header: how a CSV file is read (load_csv's label= and header=)."""
     parser.add_argument(
         "--label",
         metavar="COLUMN",
@@ -271,6 +272,13 @@ def _label_option(parser: argparse.ArgumentParser) -> None:
         help="the label column of a CSV file: its header name or its index "
         "(0-based, negative from the end; default: the last column); several, comma-separated "
         "(--label y1,y2), are the outputs of one regression",
+    )
+    parser.add_argument(
+        "--header",
+        choices=("auto", "yes", "no"),
+        default=None,
+        help="is the first row of a CSV file a header? yes, no, or auto (the default): "
+        "detected by the rules of docs/python.md (a row of names over a row of numbers, ...)",
     )
 
 
@@ -585,7 +593,7 @@ def _predict_options(predict: argparse.ArgumentParser) -> None:
         "centred by its centre of mass",
     )
     predict.add_argument("--json", action="store_true", help="print one JSON object per image")
-    _label_option(predict)
+    _csv_options(predict)
 
 
 def _experiment_options(experiment: argparse.ArgumentParser) -> None:

@@ -1,12 +1,14 @@
-"""A CSV file as ``ann train``, ``evaluate`` and ``predict`` read it: its label column(s) and
-the task they ask for (``ann/_task.py``), classes or float targets.
+"""A CSV file as ``ann train``, ``evaluate``, ``predict`` and ``export-c --int8`` read it: its
+label column(s) and the task they ask for (``ann/_task.py``), classes or float targets.
 
 ``--label`` names one column (a class label, or a regression's target) or several, comma
 separated (``--label y1,y2``: the outputs of one regression); each is a header name or an
-index (0-based, negative from the end). Without it, the last column. A regression's labels
-must be numbers on every row: a missing value (``NaN``, ``NA``, ...) or text is an error
-naming the line, as is a label column of text given ``--task regression``: a usage error
-(exit status 2), as the label does not fit what was asked of it.
+index (0-based, negative from the end). Without it, the last column (a trained model: the
+column(s) it was trained with). The rows are read by ``ann._csv.read_table``; a model's
+feature columns are found by the names it recorded. A regression's labels must be numbers on
+every row: a missing value (``NaN``, ``NA``, ...) or text is an error naming the line, as is a
+label column of text given ``--task regression``: a usage error (exit status 2), as the label
+does not fit what was asked of it.
 """
 
 from __future__ import annotations
@@ -15,17 +17,16 @@ import argparse
 import csv
 import io
 import json
-import math
 import os
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import ann
 
-from .._csv import _decode, _rows, _sniff_delimiter, read_table, table_dataset
+from .._csv import Table, _sniff_delimiter, read_table, table_dataset
 from .._errors import DataError, PathLike
+from .._files import regular_file
 from .._task import TaskChoice, chosen_task, number
 from ._output import UsageError
 
@@ -71,16 +72,14 @@ class Labelled:
     columns: list[int | str]  # the same as the model file records them: names, or indices
 
 
-def header_cells(path: PathLike, delimiter: str | None = None) -> list[str]:
-    """The cells of the first record (the header, when the file has one)."""
+def header_cells(path: PathLike) -> list[str]:
+    """The cells of the first record (the header, when the file has one), split as
+    ``read_table`` splits them."""
+    regular_file(path, DataError, "a CSV file")  # a named pipe would hang open()
     with open(path, encoding="utf-8-sig", newline="") as f:
-        first = f.readline()
-    if delimiter is None:
-        try:
-            delimiter = csv.Sniffer().sniff(first, delimiters=",;\t|").delimiter
-        except csv.Error:
-            delimiter = ","
-    return [c.strip() for c in next(csv.reader(io.StringIO(first), delimiter=delimiter), [])]
+        sample = f.read(1 << 16)
+    first = next(csv.reader(io.StringIO(sample), delimiter=_sniff_delimiter(sample)), [])
+    return [c.strip() for c in first]
 
 
 def _name(column: int | str, header: list[str] | None, n_cols: int) -> str:
@@ -97,19 +96,25 @@ def read_labelled(
     columns: list[int | str],
     task: str | None,
     *,
+    header: bool | None = None,
     classes: list[str] | None = None,
+    feature_names: Sequence[str] | None = None,
 ) -> Labelled:
     """The rows of a CSV file with their label column(s): classes (one column) or float
-    targets (a regression, one column or several), the task chosen by ``chosen_task``."""
+    targets (a regression, one column or several), the task chosen by ``chosen_task``.
+    ``feature_names`` (a resumed model's) finds the feature columns by name."""
     if len(columns) > 1:
-        return _several(path, columns, task)
-    table = read_table(path, label=columns[0])
+        return _several(path, columns, task, header, feature_names)
+    table = read_table(path, label=columns[0], header=header, feature_names=feature_names)
     assert table.labels is not None
     n_cols = table.width + 1
-    header = header_cells(path) if table.feature_names is not None else None
-    name = _name(columns[0], header, n_cols)
-    distinct = sorted(set(table.labels))
-    _refuse_missing(path, name, table.labels, table.lines, distinct)
+    names = header_cells(path) if table.header else None
+    label = columns[0]
+    if feature_names is not None and names is not None:  # the one column not a feature
+        label = next((n for n in names if n not in feature_names), label)
+    name = _name(label, names, n_cols)
+    distinct = table.label_keys
+    _refuse_missing(path, name, table)
     try:
         choice = chosen_task(task, [name], [distinct])
     except ValueError as exc:
@@ -117,47 +122,179 @@ def read_labelled(
     if choice.task == "classification":
         data = table_dataset(table, path, classes)
     else:
-        targets = [float(v) for v in table.labels]
-        _check_float32(path, name, targets, table.lines)
-        data = ann.Dataset(
-            table.features, None, table.width, targets=targets, name=os.path.basename(path)
-        )
-        data.feature_names = table.feature_names
-    index = columns[0] % n_cols if isinstance(columns[0], int) else columns[0]
-    recorded: int | str = name if header is not None else index
+        data = regression_data(path, name, table)
+    index = label % n_cols if isinstance(label, int) else label
+    recorded: int | str = name if names is not None else index
     return Labelled(data, choice, [name], [recorded])
 
 
-def _several(path: str, columns: list[int | str], task: str | None) -> Labelled:
+def regression_data(path: str, name: str, table: Table) -> ann.Dataset:
+    """A table read with one label column as a regression's Dataset: each label a float32
+    number, else a usage error naming its line."""
+    assert table.labels is not None
+    values = [number(key) for key in table.label_keys]
+    for code, (key, value) in enumerate(zip(table.label_keys, values)):
+        if value is None or abs(value) > FLOAT32_MAX:
+            row = table.labels.index(code)
+            raise label_error(_bad_target(path, table.lines[row], name, key, value))
+    targets = array("f", (values[code] or 0.0 for code in table.labels))
+    rows = memoryview(targets).cast("B").cast("f", (len(targets), 1))
+    data = ann.Dataset(table.features, None, table.width, targets=rows, name=os.path.basename(path))
+    data.feature_names = table.feature_names
+    return data
+
+
+def _bad_target(path: str, line: int, name: str, cell: str, value: float | None) -> str:
+    """What is wrong with a regression's label cell (missing, text, or beyond float32)."""
+    where = f"{path}: line {line}, label {name!r}"
+    if not cell or cell.lower() in MISSING:
+        what = "an empty cell" if not cell else repr(cell)
+        return (
+            f"{where}: {what} is a missing value; every row needs its label (drop the row, "
+            f"or fill it in)"
+        )
+    problem = "is beyond float32's range" if value is not None else "is text"
+    return f"{where}: {cell!r} {problem}: a regression's labels are numbers"
+
+
+def _several(
+    path: str,
+    columns: list[int | str],
+    task: str | None,
+    header: bool | None,
+    feature_names: Sequence[str] | None,
+) -> Labelled:
     """Several label columns: a regression with one output per column, every cell a number
     (a missing value or text in a label column is a usage error naming its line)."""
     try:  # before reading: --task classification does not take several columns
         chosen_task(task, [str(c) for c in columns], [[] for _ in columns])
     except ValueError as exc:
         raise label_error(str(exc)) from None
-    raw = raw_table(path, named=any(isinstance(c, str) for c in columns))
-    header, n_cols = raw.header, raw.width
-    indices = [_column_index(path, column, header, n_cols) for column in columns]
-    names = [_name(c, header, n_cols) for c in indices]
-    if len(set(indices)) != len(indices):
-        raise label_error(f"--label names column {names[0]!r} twice")
+    rows = numeric_rows(path, columns, header=header, feature_names=feature_names, labels=True)
     try:
-        choice = chosen_task(task, names, [[] for _ in names])
+        choice = chosen_task(task, rows.label_names, [[] for _ in rows.label_names])
     except ValueError as exc:
         raise label_error(str(exc)) from None
-    if n_cols - len(indices) < 1:
+    assert rows.targets is not None
+    T = len(rows.label_names)
+    targets = memoryview(rows.targets).cast("B").cast("f", (len(rows.targets) // T, T))
+    data = ann.Dataset(
+        rows.features, None, rows.width, targets=targets, name=os.path.basename(path)
+    )
+    data.feature_names = rows.feature_names
+    return Labelled(data, choice, rows.label_names, rows.recorded)
+
+
+@dataclass
+class NumericRows:
+    """A table of numbers split into features and label columns (``numeric_rows``)."""
+
+    features: array[float]  # (rows, width)
+    width: int
+    targets: array[float] | None  # (rows, T), or None: the file has no label columns
+    feature_names: list[str] | None
+    label_names: list[str]  # each label column's header name, or "column N"
+    recorded: list[int | str]  # the label columns as a model file records them
+    lines: Sequence[int]
+
+
+def numeric_rows(
+    path: str,
+    columns: list[int | str],
+    *,
+    header: bool | None = None,
+    feature_names: Sequence[str] | None = None,
+    labels: bool,
+    width: int | None = None,
+) -> NumericRows:
+    """The rows of a CSV file of numbers only, split into features and the label
+    ``columns`` (a regression of several outputs). With ``feature_names`` (a model's) and a
+    header, the features are those columns, found by name. With ``width`` (the features a
+    model takes), a file of exactly ``width`` columns has no label columns (``labels``
+    False: allowed, for ann predict). A label cell that is not a number is a usage error
+    naming its line, a feature cell's as ``read_table`` says it."""
+    named = any(isinstance(c, str) for c in columns)
+    names = header_cells(path)
+    if header is None and (
+        named or (feature_names is not None and set(feature_names) <= set(names))
+    ):
+        header = True
+    try:
+        table = read_table(path, label=None, header=header)
+    except DataError:
+        _refuse_bad_labels(path, columns, header, names)
+        raise
+    n_cols = table.width
+    head = table.feature_names
+    if width is not None and n_cols == width and not labels:
+        indices: list[int] = []
+    else:
+        if width is not None and n_cols != width + len(columns):
+            raise DataError(
+                f"rows have {n_cols} columns, but the model takes {width} features ({width} "
+                f"columns, or {width + len(columns)} with its {len(columns)} label columns)",
+                path=path,
+            )
+        indices = [_column_index(path, c, head, n_cols) for c in columns]
+    label_names = [_name(j, head, n_cols) for j in indices]
+    if len(set(indices)) != len(indices):
+        raise label_error(f"--label names column {label_names[0]!r} twice")
+    if feature_names is not None and head is not None:
+        missing = [n for n in feature_names if n not in head]
+        if missing:
+            raise DataError(
+                f"the network's features {', '.join(repr(n) for n in missing[:10])} are not "
+                f"in the header (columns: {', '.join(repr(n) for n in head[:10])})",
+                path=path,
+            )
+        keep = [head.index(n) for n in feature_names]
+        clash = [head[j] for j in indices if j in keep]
+        if clash:
+            raise label_error(f"{path}: label column {clash[0]!r} is one of the network's features")
+    else:
+        keep = [j for j in range(n_cols) if j not in indices]
+    if not keep:
         raise DataError("every column is a label: no feature columns left", path=path)
-    # the label cells first: a missing value or text there is the label's problem, said so
-    targets = [target_cells(path, raw, j, name) for j, name in zip(indices, names)]
-    # then every column as numbers (the features' errors name their cell)
-    table = read_table(path, label=None, header=header is not None)
-    keep = [j for j in range(n_cols) if j not in indices]
-    features = columns_of(table.features, n_cols, keep)
-    rows = [list(t) for t in zip(*targets)]
-    data = ann.Dataset(features, None, len(keep), targets=rows, name=os.path.basename(path))
-    data.feature_names = [header[j] for j in keep] if header is not None else None
-    recorded: list[int | str] = list(names) if header is not None else list(indices)
-    return Labelled(data, choice, names, recorded)
+    return NumericRows(
+        columns_of(table.features, n_cols, keep),
+        len(keep),
+        columns_of(table.features, n_cols, indices) if indices else None,
+        [head[j] for j in keep] if head is not None else None,
+        label_names,
+        list(label_names) if head is not None else list(indices),
+        table.lines,
+    )
+
+
+def _refuse_bad_labels(
+    path: str, columns: list[int | str], header: bool | None, first: list[str]
+) -> None:
+    """After ``read_table`` refused a file of numbers: a usage error naming the first label
+    cell that is not a number (a missing value, or text), when one is the cause; else
+    nothing (the caller re-raises read_table's error, about a feature cell)."""
+    if header is None:  # as read_table decides it, near enough: names over numbers
+        header = any(number(c) is None for c in first)
+    n_cols = len(first)
+    names = first if header else None
+    try:
+        indices = [_column_index(path, c, names, n_cols) for c in columns]
+    except DataError:
+        return
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        text = f.read()
+    reader = csv.reader(io.StringIO(text), delimiter=_sniff_delimiter(text[: 1 << 16]))
+    for record in reader:
+        if header:
+            header = False
+            continue
+        if not record or (len(record) == 1 and not record[0].strip()):
+            continue
+        for j in indices:
+            cell = record[j].strip() if j < len(record) else ""
+            value = number(cell)
+            if value is None or abs(value) > FLOAT32_MAX:
+                name = _name(j, names, n_cols)
+                raise label_error(_bad_target(path, reader.line_num, name, cell, value))
 
 
 def columns_of(values: array[float], n_cols: int, keep: list[int]) -> array[float]:
@@ -167,47 +304,6 @@ def columns_of(values: array[float], n_cols: int, keep: list[int]) -> array[floa
         row = values[r * n_cols : (r + 1) * n_cols]
         out.extend(row[j] for j in keep)
     return out
-
-
-# ---- the raw cells, for what read_table does not do: label columns of their own, and a
-# model's feature columns found by name ----------------------------------------------------------
-
-
-@dataclass
-class RawTable:
-    """A CSV file's cells as text: the header (or None) and the data rows with their lines."""
-
-    header: list[str] | None
-    rows: list[tuple[int, list[str]]]
-    width: int
-
-
-def raw_table(path: str, *, named: bool = False, header: list[str] | None = None) -> RawTable:
-    """The cells of ``path``. Its first row is a header when ``named`` (a column was named),
-    when it holds every name of ``header`` (a model's feature names), or, as ``read_table``
-    decides it, when one of its cells is not a number where the second row's is. Rows of
-    another length than the first are an error naming their line."""
-    text = _decode(path)
-    rows = _rows(text, _sniff_delimiter(text), path)
-    if not rows:
-        raise DataError("the file is empty: no rows", path=path)
-    first = [c.strip() for c in rows[0][1]]
-    if named or (header is not None and set(header) <= set(first)):
-        has_header = True
-    elif len(rows) == 1:
-        has_header = all(number(c) is None for c in first)
-    else:
-        has_header = any(
-            number(a) is None and number(b.strip()) is not None for a, b in zip(first, rows[1][1])
-        )
-    body = rows[1:] if has_header else rows
-    if not body:
-        raise DataError("the file has a header but no data rows", path=path)
-    width = len(first) if has_header else len(body[0][1])
-    for line, cells in body:
-        if len(cells) != width:
-            raise DataError(f"line {line}: {len(cells)} fields, expected {width}", path=path)
-    return RawTable(first if has_header else None, body, width)
 
 
 def _column_index(path: str, column: int | str, header: list[str] | None, n_cols: int) -> int:
@@ -223,86 +319,6 @@ def _column_index(path: str, column: int | str, header: list[str] | None, n_cols
     raise DataError(f"label column {column} does not exist: rows have {n_cols} columns", path=path)
 
 
-def target_cells(path: str, raw: RawTable, j: int, name: str) -> list[float]:
-    """Column ``j`` of ``raw`` as a regression's targets: every cell a finite float32 number;
-    a missing value (empty, NaN, NA, ...) or text is a usage error naming its line."""
-    out = []
-    for line, cells in raw.rows:
-        cell = cells[j].strip()
-        value = number(cell)
-        if value is None or abs(value) > FLOAT32_MAX:
-            if not cell or cell.lower() in MISSING:
-                what = "an empty cell" if not cell else f"{cell!r}"
-                raise label_error(
-                    f"{path}: line {line}, label {name!r}: {what} is a missing value; every "
-                    f"row needs its label (drop the row, or fill it in)"
-                )
-            problem = "is beyond float32's range" if value is not None else "is text"
-            raise label_error(
-                f"{path}: line {line}, label {name!r}: {cell!r} {problem}: a regression's "
-                f"labels are numbers"
-            )
-        out.append(value)
-    return out
-
-
-def model_rows(
-    path: str, net: ann.Network, labels: list[int | str], *, need_labels: bool
-) -> tuple[RawTable, list[int], list[int]] | None:
-    """The rows of ``path`` as a model trained by ``ann train`` on a table reads them: its
-    feature columns found by the names it recorded (in any order, among other columns),
-    and the indices of its feature and label columns. None when the model recorded no
-    names, or the file's first row does not hold them: the columns are then read by
-    position. A label column the model needs that the file lacks is an error."""
-    names = feature_names(net)
-    if names is None:
-        return None
-    raw = raw_table(path, header=names)
-    if raw.header is None:
-        return None
-    if not set(names) <= set(raw.header):
-        missing = [n for n in names if n not in raw.header]
-        shown = ", ".join(repr(n) for n in missing[:5]) + (", ..." if len(missing) > 5 else "")
-        raise DataError(
-            f"the model was trained on columns this file's header lacks: {shown} "
-            f"({len(missing)} of its {len(names)} features)",
-            path=path,
-        )
-    features = [raw.header.index(n) for n in names]
-    found = []
-    for column in labels:
-        j = None
-        if isinstance(column, str) and column in raw.header:
-            j = raw.header.index(column)
-        elif isinstance(column, int) and -raw.width <= column < raw.width:
-            j = column % raw.width
-        if j is not None and j not in features:
-            found.append(j)
-            continue
-        if not need_labels:
-            continue
-        trained = recorded_labels(net)
-        was = f" (it was trained with --label {','.join(map(str, trained))})" if trained else ""
-        if labels in ([-1], trained):  # the model's own label columns, or the last
-            others = [n for n in raw.header if n not in names]
-            raise DataError(
-                f"no label column {_label_text(trained or labels)} to score the model against "
-                f"(the file's columns besides its features: {_label_text(others) or 'none'})",
-                path=path,
-            )
-        if j is not None:  # --label names one of the features
-            raise label_error(
-                f"{path}: --label {column}: column {raw.header[j]!r} is one of the model's "
-                f"features, not a label{was}"
-            )
-        raise DataError(f"no column {column!r} to score the model against{was}", path=path)
-    return raw, features, found
-
-
-def _label_text(columns: Sequence[int | str]) -> str:
-    return ", ".join(repr(c) for c in columns)
-
-
 def recorded_labels(net: ann.Network) -> list[int | str]:
     """The label columns ann train recorded in the model file (names, or indices), else []."""
     try:
@@ -314,64 +330,16 @@ def recorded_labels(net: ann.Network) -> list[int | str]:
     return [c for c in recorded if isinstance(c, (int, str)) and not isinstance(c, bool)]
 
 
-def feature_values(path: str, raw: RawTable, columns: list[int]) -> array[float]:
-    """Columns ``columns`` of ``raw``, in that order, as float32 features; a cell that is
-    not a finite number is an error naming its line and column."""
-    header = raw.header or []
-    out = array("f")
-    for line, cells in raw.rows:
-        for j in columns:
-            cell = cells[j].strip()
-            value = number(cell)
-            if value is None or abs(value) > FLOAT32_MAX:
-                where = f"column {j + 1}" + (f" ({header[j]!r})" if j < len(header) else "")
-                problem = "missing value (empty cell)" if not cell else f"{cell!r} is not a number"
-                if value is not None:
-                    problem = f"{cell!r} is beyond float32's range"
-                raise DataError(f"line {line}, {where}: {problem}", path=path)
-            out.append(value)
-    return out
-
-
-def feature_names(net: ann.Network) -> list[str] | None:
-    """The feature names ann train recorded in the model file (a table with a header), else
-    None."""
-    try:
-        names = json.loads(net.metadata.get("feature_names", "null"))
-    except ValueError:
-        return None
-    if (
-        isinstance(names, list)
-        and len(names) == net.sizes[0]
-        and all(isinstance(n, str) for n in names)
-        and len(set(names)) == len(names)
-    ):
-        return names
-    return None
-
-
-def _refuse_missing(
-    path: str, name: str, labels: list[str], lines: Any, distinct: list[str]
-) -> None:
+def _refuse_missing(path: str, name: str, table: Table) -> None:
     """A column of numbers with a missing-value marker (NaN, NA, ...) in some rows: an error
     naming the first such line, rather than a class called 'NaN'."""
-    missing = {v for v in distinct if v.lower() in MISSING}
-    if not missing or any(number(v) is None for v in distinct if v not in missing):
+    assert table.labels is not None
+    keys = table.label_keys
+    missing = {code for code, v in enumerate(keys) if v.lower() in MISSING}
+    if not missing or any(number(v) is None for v in keys if v.lower() not in MISSING):
         return
-    row = next(i for i, v in enumerate(labels) if v in missing)
-    raise label_error(
-        f"{path}: line {lines[row]}, label {name!r}: {labels[row]!r} is a missing value; "
-        f"every row needs its label (drop the row, or fill it in)"
-    )
-
-
-def _check_float32(path: str, name: str, targets: list[float], lines: Any) -> None:
-    for i, v in enumerate(targets):
-        if not (math.isfinite(v) and abs(v) <= FLOAT32_MAX):
-            raise label_error(
-                f"{path}: line {lines[i]}, label {name!r}: {v!r} is beyond float32's range: "
-                f"a regression's labels are float32 numbers"
-            )
+    row = min(table.labels.index(code) for code in missing)
+    raise label_error(_bad_target(path, table.lines[row], name, keys[table.labels[row]], None))
 
 
 def task_argument(args: argparse.Namespace) -> str | None:

@@ -96,6 +96,7 @@ def cmd_export_c(args: argparse.Namespace) -> int:
         given = [f for f, v in (("--calibrate", args.calibrate), ("--data", args.data)) if v]
         given += ["--dataset"] if args.dataset is not None else []
         given += ["--label"] if args.label is not None else []
+        given += ["--header"] if args.header is not None else []
         if given:
             raise UsageError(
                 f"ann export-c: {', '.join(given)} {'chooses' if len(given) == 1 else 'choose'} "

@@ -20,25 +20,22 @@ from typing import Any, Callable
 import ann
 
 from .._confusion import format_confusion
-from .._csv import Table, _canonical, read_table, table_dataset
+from .._csv import read_table, table_dataset
 from .._datasets import DATASETS, classes_of
 from .._errors import AnnError, DataError
+from .._files import regular_file
 from .._idx import IdxImages, read_header, read_images
 from .._images import read_gray_image, read_image
 from .._preprocess import looks_inverted, mnist_preprocess
 from ._load import load_data, source_where
-from ._options import is_csv
+from ._options import header_flag, is_csv
 from ._output import UsageError, note, say
 from ._table import (
-    RawTable,
-    columns_of,
-    feature_values,
     header_cells,
     label_columns,
-    model_rows,
-    read_labelled,
+    numeric_rows,
     recorded_labels,
-    target_cells,
+    regression_data,
 )
 
 # ann evaluate prints the confusion matrix as a table up to this many classes (EMNIST's 62
@@ -184,12 +181,14 @@ def _confusion_summary(
 
 def _model_labels(args: argparse.Namespace, net: ann.Network, path: str) -> list[int | str]:
     """--label's columns; without it, those the model was trained with (recorded by ann train
-    in the model file: header names, used when ``path``'s first row holds them, or indices),
-    else the last column."""
+    in the model file: header names, used when ``path``'s first row holds them and --header
+    no does not say it is data, or indices), else the last column."""
     if args.label is None:
         columns = recorded_labels(net)
         named = {c for c in columns if isinstance(c, str)}
-        if columns and named <= set(header_cells(path)):
+        if named and header_flag(getattr(args, "header", None)) is False:
+            columns = []  # the first row is data: no names to find
+        if columns and (not named or named <= set(header_cells(path))):
             return columns
     return label_columns(args.label)
 
@@ -208,90 +207,46 @@ def labelled_rows(args: argparse.Namespace, net: ann.Network, path: str) -> ann.
     """The rows of a CSV file with the model's label column(s) (--label, else those it was
     trained with): classes for a classifier, float targets for a regression; the feature
     columns found by the names the model recorded, else by position."""
-    if net.regression:
-        return _regression_rows(args, net, path)
     columns = _model_labels(args, net, path)
+    header = header_flag(getattr(args, "header", None))
+    T = net.sizes[-1]
+    if net.regression and T > 1:
+        rows = numeric_rows(
+            path, columns, header=header, feature_names=net.feature_names, labels=True,
+            width=net.sizes[0],
+        )  # fmt: skip
+        if rows.targets is None or len(rows.label_names) != T:
+            raise DataError(
+                f"{args.model} predicts {T} values a row, but the label column(s) "
+                f"{', '.join(repr(c) for c in columns)} are {len(rows.label_names)}",
+                path=path,
+            )
+        targets = memoryview(rows.targets).cast("B").cast("f", (len(rows.targets) // T, T))
+        data = ann.Dataset(
+            rows.features, None, rows.width, targets=targets, name=os.path.basename(path)
+        )
+        data.feature_names = rows.feature_names
+        return data
     if len(columns) > 1:
         raise UsageError(
-            f"ann {args.command}: {args.model} classifies: it reads one label column, and "
-            f"--label gives {len(columns)}"
+            f"ann {args.command}: {args.model} has {T} output{'s' if T > 1 else ''}: it reads "
+            f"one label column, and --label gives {len(columns)}"
         )
-    table = _table_by_name(path, net, columns[0]) or read_table(
-        path, label=columns[0], width=net.sizes[0]
+    table = read_table(
+        path, label=columns[0], header=header, width=net.sizes[0], feature_names=net.feature_names
     )
     if table.labels is None:
         raise DataError(
             f"rows have the model's {net.sizes[0]} features but no label column to "
-            f"evaluate against (ann predict classifies such rows)",
+            f"evaluate against (ann predict {'values' if net.regression else 'classifies'} "
+            f"such rows)",
             path=path,
         )
+    if net.regression:
+        name = columns[0] if isinstance(columns[0], str) else output_names(net)[0]
+        return regression_data(path, name, table)
     classes = net.classes or [str(k) for k in range(net.sizes[-1])]
     return table_dataset(table, path, classes)  # the file is read once
-
-
-def _table_by_name(path: str, net: ann.Network, label: int | str) -> Table | None:
-    """The rows of ``path`` for a classifier trained on a table with a header: its feature
-    columns by the names it recorded (``model_rows``) and the label column; None when the
-    columns are to be read by position."""
-    found = model_rows(path, net, [label], need_labels=True)
-    if found is None:
-        return None
-    raw, features, labels = found
-    cells = []
-    for line, row in raw.rows:
-        cell = row[labels[0]].strip()
-        if not cell:
-            raise DataError(f"line {line}, label {label!r}: missing label (empty cell)", path=path)
-        cells.append(_canonical(cell))
-    names = [raw.header[j] for j in features] if raw.header is not None else None
-    return Table(feature_values(path, raw, features), len(features), cells, names, _lines(raw))
-
-
-def _lines(raw: RawTable) -> list[int]:
-    return [line for line, _ in raw.rows]
-
-
-def _regression_rows(args: argparse.Namespace, net: ann.Network, path: str) -> ann.Dataset:
-    """The rows of a CSV file with the model's label column(s) as float targets: the
-    model's feature columns by name when it recorded them and the file's header holds them,
-    else by position."""
-    columns = _model_labels(args, net, path)
-    found = model_rows(path, net, columns, need_labels=True)
-    if found is not None:
-        raw, features, labels = found
-        header = raw.header or []
-        if len(labels) != net.sizes[-1]:
-            raise DataError(
-                f"{args.model} predicts {net.sizes[-1]} value(s) a row, but the label "
-                f"column(s) {', '.join(repr(c) for c in columns)} are {len(labels)} of the "
-                f"file's columns besides its features",
-                path=path,
-            )
-        targets = [target_cells(path, raw, j, header[j]) for j in labels]
-        data = ann.Dataset(
-            feature_values(path, raw, features),
-            None,
-            len(features),
-            targets=[list(t) for t in zip(*targets)],
-            name=os.path.basename(path),
-        )
-        data.feature_names = [header[j] for j in features]
-        return data
-    labelled = read_labelled(path, columns, "regression")
-    data = labelled.data
-    if data.num_targets != net.sizes[-1]:
-        raise DataError(
-            f"{args.model} predicts {net.sizes[-1]} value(s) a row, but the label column(s) "
-            f"{', '.join(labelled.names)} hold {data.num_targets}",
-            path=path,
-        )
-    if data.features != net.sizes[0]:
-        raise DataError(
-            f"rows have {data.features} features besides the label column(s), but the model "
-            f"takes {net.sizes[0]}",
-            path=path,
-        )
-    return data
 
 
 def _say_regression(
@@ -363,7 +318,8 @@ def _predict_inputs(args: argparse.Namespace, features: int) -> list[tuple[str, 
     ``features`` pixels from an IDX file, or 0 for a PNG or PGM file's one image."""
     blocks: list[tuple[str, int, Any]] = []
     for path in args.files:
-        with open(path, "rb") as f:  # a missing file fails here, with its name
+        regular_file(path, DataError, "an image or IDX file")  # a named pipe would hang open()
+        with open(path, "rb") as f:
             head = f.read(4)
         is_idx = len(head) == 4 and head[:2] == b"\0\0" or head[:2] == b"\x1f\x8b"
         if is_idx:
@@ -443,57 +399,32 @@ def _float32(value: float) -> float:
 def _predict_csv(args: argparse.Namespace, net: ann.Network, path: str) -> None:
     """One line (or JSON object) per row of a CSV file: the class name and its probability,
     or a regression's value(s). A row holds the model's features, with or without the label
-    column(s) (--label; by default the model's)."""
+    column(s) (--label; by default the model's), found by name when the model recorded them."""
+    columns = _model_labels(args, net, path)
+    header = header_flag(args.header)
+    if net.regression and net.sizes[-1] > 1:
+        rows = numeric_rows(
+            path, columns, header=header, feature_names=net.feature_names, labels=False,
+            width=net.sizes[0],
+        )  # fmt: skip
+        features, lines = rows.features, rows.lines
+    else:
+        table = read_table(
+            path,
+            label=columns[0],
+            header=header,
+            width=net.sizes[0],
+            feature_names=net.feature_names,  # the model's columns, found by name
+        )
+        features, lines = table.features, table.lines
     if net.regression:
-        features, lines = _regression_features(args, net, path)
         names = output_names(net)
         for line, row in zip(lines, net.predict_values(features)):
             _say_values(args, {"file": path, "line": line}, row, names)
         return
-    label = _model_labels(args, net, path)[0]
-    found = model_rows(path, net, [label], need_labels=False)
-    if found is not None:  # the model's columns by name, the label among them or not
-        raw, columns, _ = found
-        features, lines = feature_values(path, raw, columns), _lines(raw)
-    else:
-        table = read_table(path, label=label, width=net.sizes[0])
-        features, lines = table.features, table.lines
     probs = net.predict_proba(features)
     for line, p in zip(lines, probs):
         _say_prediction(args, {"file": path, "line": line}, p, lambda k: _class_name(net, k))
-
-
-def _regression_features(
-    args: argparse.Namespace, net: ann.Network, path: str
-) -> tuple[Any, Sequence[int]]:
-    """(features, the line of each row) of a CSV file for a regression model: rows of its D
-    features, or of D + T columns with its T label columns (found by name, else by index),
-    which are left out."""
-    found = model_rows(path, net, _model_labels(args, net, path), need_labels=False)
-    if found is not None:  # the model's columns by name
-        raw, columns, _ = found
-        return feature_values(path, raw, columns), _lines(raw)
-    table = read_table(path, label=None)
-    D, T, n_cols = net.sizes[0], net.sizes[-1], table.width
-    if n_cols == D:
-        return table.features, table.lines
-    if n_cols != D + T:
-        raise DataError(
-            f"rows have {n_cols} columns, but the model takes {D} features ({D} columns, or "
-            f"{D + T} with its label column{'s' if T > 1 else ''})",
-            path=path,
-        )
-    header = table.feature_names
-    drop = []
-    for column in _model_labels(args, net, path):
-        if isinstance(column, str):
-            if header is None or column not in header:
-                raise DataError(f"no label column named {column!r} to leave out", path=path)
-            drop.append(header.index(column))
-        else:
-            drop.append(column % n_cols)
-    keep = [j for j in range(n_cols) if j not in drop]
-    return columns_of(table.features, n_cols, keep), table.lines
 
 
 def _say_values(

@@ -41,6 +41,7 @@ from ._options import (
     augment_from_args,
     augment_text,
     describe_schedule,
+    header_flag,
     is_csv,
     plural,
     schedule_kind,
@@ -219,8 +220,8 @@ def _check_resumed(args: argparse.Namespace, net: ann.Network) -> tuple[int, flo
     trained_on = net.metadata.get("dataset")
     if trained_on == "csv" and not is_csv(args.data):
         raise UsageError(
-            f"ann train: {args.resume} was trained on a CSV file: give that file with "
-            f"--data FILE.csv (its columns in the same order)"
+            f"ann train: {args.resume} was trained on a CSV file: give a file of its columns "
+            f"with --data FILE.csv (found by name when it has a header, else in the same order)"
         )
     if trained_on is not None and not is_csv(args.data) and trained_on != args.dataset:
         raise UsageError(
@@ -239,9 +240,15 @@ def _load(
     source: DataSource | None = None
     test: ann.Dataset | None
     if is_csv(args.data):  # your own table: a train/validation split, no test set
-        classes = resumed.classes if resumed is not None else None
+        # a resumed model's rows: its classes, and its columns found by the names it recorded
+        classes, names = (resumed.classes, resumed.feature_names) if resumed else (None, None)
         labelled = read_labelled(
-            args.data, _label_columns(args, resumed), _task_flag(args, resumed), classes=classes
+            args.data,
+            _label_columns(args, resumed),
+            _task_flag(args, resumed),
+            header=header_flag(args.header),
+            classes=classes,
+            feature_names=names,
         )
         args.labelled = labelled  # the label columns and the task, for the messages and file
         train_all = labelled.data
