@@ -417,3 +417,31 @@ def test_a_multi_output_regression_exports_to_int8_calibrated_on_its_columns(tmp
     out = run_ann("evaluate", str(model), "--data", str(whole), "--int8")
     assert out.returncode == 2
     one_stderr_line(out, "--int8 scores a classifier's int8 arithmetic", "is a regression")
+
+
+def test_a_multi_output_model_finds_its_columns_by_name(tmp_path):
+    whole, _, _ = export(tmp_path, "linnerud")
+    model = tmp_path / "linnerud.safetensors"
+    out = run_ann(
+        "train", "--data", str(whole), "--label", "Weight,Waist,Pulse", "--save", str(model),
+        "--epochs", "5", "--quiet",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = [line.split(",") for line in whole.read_text().splitlines()]
+    order = [5, 2, 3, 0, 4, 1]  # Pulse, Jumps, Weight, Chins, Waist, Situps
+    shuffled = tmp_path / "shuffled.csv"
+    shuffled.write_text("\n".join(",".join(c[j] for j in order) for c in lines) + "\n")
+    features = tmp_path / "features.csv"
+    features.write_text("\n".join(",".join(c[:3]) for c in lines) + "\n")
+    a = json.loads(run_ann("evaluate", str(model), "--data", str(whole), "--json").stdout)
+    b = json.loads(run_ann("evaluate", str(model), "--data", str(shuffled), "--json").stdout)
+    assert a["outputs"] == b["outputs"] and a["rows"] == 20
+    values = [run_ann("predict", str(model), str(f)).stdout for f in (whole, shuffled, features)]
+    assert [[x.split(":", 2)[2] for x in v.splitlines()] for v in values] == [
+        [x.split(":", 2)[2] for x in values[0].splitlines()]
+    ] * 3
+    out = run_ann("evaluate", str(model), "--data", str(features))
+    one_stderr_line(out, "predicts 3 values a row: no label columns 'Weight', 'Waist', 'Pulse'")
+    out = run_ann("evaluate", str(model), "--data", str(whole), "--label", "Weight,Waist")
+    assert out.returncode == 2
+    one_stderr_line(out, "--label gives 2 column(s)", "predicts 3 values a row")

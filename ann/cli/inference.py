@@ -211,6 +211,19 @@ def labelled_rows(args: argparse.Namespace, net: ann.Network, path: str) -> ann.
     header = header_flag(getattr(args, "header", None))
     T = net.sizes[-1]
     if net.regression and T > 1:
+        if len(columns) != T and args.label is not None:
+            raise UsageError(
+                f"ann {args.command}: --label gives {len(columns)} column(s), and {args.model} "
+                f"predicts {T} values a row: name one label column for each"
+            )
+        if len(columns) != T:
+            trained = recorded_labels(net)
+            wanted = ", ".join(repr(c) for c in trained) if len(trained) == T else f"{T} columns"
+            raise DataError(
+                f"{args.model} predicts {T} values a row: no label columns {wanted} to score "
+                f"it against (--label Y1,Y2,... names them; ann predict values rows without)",
+                path=path,
+            )
         rows = numeric_rows(
             path, columns, header=header, feature_names=net.feature_names, labels=True,
             width=net.sizes[0],
