@@ -33,6 +33,7 @@ from ._load import load_data, source_where
 from ._options import is_csv
 from ._output import UsageError, say
 from ._paths import Named, check_separate
+from ._table import labelled_rows
 
 
 def _fail(command: str, exc: Exception) -> UsageError:
@@ -66,8 +67,6 @@ def calibration_sets(
     model's rows from ``csv_path``, an image model's from its data set (--dataset, else the
     one it was trained on)."""
     if csv_path is not None:  # the model's columns, as ann evaluate reads them
-        from .inference import labelled_rows
-
         return labelled_rows(args, net, csv_path), None, csv_path
     if net.standardization is not None or net.metadata.get("dataset") == "csv":
         raise UsageError(

@@ -11,7 +11,6 @@ import argparse
 import itertools
 import json
 import math
-import os
 import struct
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -20,7 +19,7 @@ from typing import Any, Callable
 import ann
 
 from .._confusion import format_confusion
-from .._csv import read_table, table_dataset
+from .._csv import read_table
 from .._datasets import DATASETS, classes_of
 from .._errors import AnnError, DataError
 from .._files import regular_file
@@ -30,13 +29,7 @@ from .._preprocess import looks_inverted, mnist_preprocess
 from ._load import load_data, source_where
 from ._options import header_flag, is_csv
 from ._output import UsageError, note, say
-from ._table import (
-    header_cells,
-    label_columns,
-    numeric_rows,
-    recorded_labels,
-    regression_data,
-)
+from ._table import labelled_rows, model_labels, numeric_rows, output_names
 
 # ann evaluate prints the confusion matrix as a table up to this many classes (EMNIST's 62
 # fit), and beyond it the CONFUSION_TOP most frequent confusions and lowest recalls
@@ -177,89 +170,6 @@ def _confusion_summary(
     correct, total = sum(cells[k, k] for k in support), sum(support.values())
     lines.append(f"accuracy: {100 * correct / total:.2f}% ({correct}/{total})")
     return "\n".join(lines)
-
-
-def _model_labels(args: argparse.Namespace, net: ann.Network, path: str) -> list[int | str]:
-    """--label's columns; without it, those the model was trained with (recorded by ann train
-    in the model file: header names, used when ``path``'s first row holds them and --header
-    no does not say it is data, or indices), else the last column."""
-    if args.label is None:
-        columns = recorded_labels(net)
-        named = {c for c in columns if isinstance(c, str)}
-        if named and header_flag(getattr(args, "header", None)) is False:
-            columns = []  # the first row is data: no names to find
-        if columns and (not named or named <= set(header_cells(path))):
-            return columns
-    return label_columns(args.label)
-
-
-def output_names(net: ann.Network) -> list[str]:
-    """The name of each output of a regression model: its label columns' header names (as
-    ann train recorded them), else "output k"."""
-    K = net.sizes[-1]
-    recorded = recorded_labels(net)
-    if len(recorded) == K and all(isinstance(c, str) for c in recorded):
-        return [str(c) for c in recorded]
-    return [f"output {k}" for k in range(K)]
-
-
-def labelled_rows(args: argparse.Namespace, net: ann.Network, path: str) -> ann.Dataset:
-    """The rows of a CSV file with the model's label column(s) (--label, else those it was
-    trained with): classes for a classifier, float targets for a regression; the feature
-    columns found by the names the model recorded, else by position."""
-    columns = _model_labels(args, net, path)
-    header = header_flag(getattr(args, "header", None))
-    T = net.sizes[-1]
-    if net.regression and T > 1:
-        if len(columns) != T and args.label is not None:
-            raise UsageError(
-                f"ann {args.command}: --label gives {len(columns)} column(s), and {args.model} "
-                f"predicts {T} values a row: name one label column for each"
-            )
-        if len(columns) != T:
-            trained = recorded_labels(net)
-            wanted = ", ".join(repr(c) for c in trained) if len(trained) == T else f"{T} columns"
-            raise DataError(
-                f"{args.model} predicts {T} values a row: no label columns {wanted} to score "
-                f"it against (--label Y1,Y2,... names them; ann predict values rows without)",
-                path=path,
-            )
-        rows = numeric_rows(
-            path, columns, header=header, feature_names=net.feature_names, labels=True,
-            width=net.sizes[0],
-        )  # fmt: skip
-        if rows.targets is None or len(rows.label_names) != T:
-            raise DataError(
-                f"{args.model} predicts {T} values a row, but the label column(s) "
-                f"{', '.join(repr(c) for c in columns)} are {len(rows.label_names)}",
-                path=path,
-            )
-        targets = memoryview(rows.targets).cast("B").cast("f", (len(rows.targets) // T, T))
-        data = ann.Dataset(
-            rows.features, None, rows.width, targets=targets, name=os.path.basename(path)
-        )
-        data.feature_names = rows.feature_names
-        return data
-    if len(columns) > 1:
-        raise UsageError(
-            f"ann {args.command}: {args.model} has {T} output{'s' if T > 1 else ''}: it reads "
-            f"one label column, and --label gives {len(columns)}"
-        )
-    table = read_table(
-        path, label=columns[0], header=header, width=net.sizes[0], feature_names=net.feature_names
-    )
-    if table.labels is None:
-        raise DataError(
-            f"rows have the model's {net.sizes[0]} features but no label column to "
-            f"evaluate against (ann predict {'values' if net.regression else 'classifies'} "
-            f"such rows)",
-            path=path,
-        )
-    if net.regression:
-        name = columns[0] if isinstance(columns[0], str) else output_names(net)[0]
-        return regression_data(path, name, table)
-    classes = net.classes or [str(k) for k in range(net.sizes[-1])]
-    return table_dataset(table, path, classes)  # the file is read once
 
 
 def _say_regression(
@@ -413,7 +323,7 @@ def _predict_csv(args: argparse.Namespace, net: ann.Network, path: str) -> None:
     """One line (or JSON object) per row of a CSV file: the class name and its probability,
     or a regression's value(s). A row holds the model's features, with or without the label
     column(s) (--label; by default the model's), found by name when the model recorded them."""
-    columns = _model_labels(args, net, path)
+    columns = model_labels(args, net, path)
     header = header_flag(args.header)
     if net.regression and net.sizes[-1] > 1:
         rows = numeric_rows(
