@@ -23,7 +23,8 @@ void *ann__test_calloc(size_t count, size_t size);
 #endif
 
 void ann__add_bias(float *y, const float *b, int B, int n);       /* y (B, n) += b (n) */
-void ann__bias_relu(float *y, const float *b, int B, int n);     /* y = max(0, y + b) */
+/* z (B, n) += b (n), then a (B, n) = f(z) for activation `kind` (ann.h), row by row; a may be z */
+void ann__bias_activation(float *a, float *z, const float *b, int B, int n, int kind, float slope);
 void ann__sum_rows(float *out, const float *a, int B, int n);     /* out (n) = 1^T a (B, n) */
 uint64_t ann__splitmix64(uint64_t *state);                        /* next 64 random bits */
 /* x (B, D) = rows images[idx[r]] / 255, or rows first .. first+B-1 when idx is NULL; the loop

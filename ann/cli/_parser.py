@@ -44,6 +44,9 @@ TRACE_DESCRIPTION = (
 )
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam"]
+ACTIVATION_NAMES = ["relu", "leaky-relu", "sigmoid", "tanh", "gelu", "identity"]
+HEAD_NAMES = ["softmax-ce", "sigmoid-bce", "identity-mse", "sigmoid-mse"]
+INIT_NAMES = ["auto", "he", "glorot", "uniform"]
 
 
 def _sizes_text(sizes: Any) -> str:
@@ -299,6 +302,42 @@ def _augment_options(parser: argparse.ArgumentParser, default: str) -> None:
         parser.add_argument(flag, type=nonneg, default=value, help=f"{what} (default {value:g})")
 
 
+def _design_options(parser: argparse.ArgumentParser, slope: float, init: bool = True) -> None:
+    """--activation, --head, --negative-slope (and --init): the network's functions, as
+    ann.Network takes them (docs/activations.md, docs/heads.md)."""
+    parser.add_argument(
+        "--activation",
+        choices=ACTIVATION_NAMES,
+        default=None,
+        help=f"activation of every hidden layer (default {default.ACTIVATION}; gelu is the "
+        "exact erf form)",
+    )
+    parser.add_argument(
+        "--head",
+        choices=HEAD_NAMES,
+        default=None,
+        help=f"output function and loss (default {default.HEAD}): softmax-ce classifies; "
+        "sigmoid-bce for binary or multi-label 0/1 targets; identity-mse for regression; "
+        "sigmoid-mse is the quadratic cost of Nielsen's book",
+    )
+    parser.add_argument(
+        "--negative-slope",
+        type=_number(float, inclusive=True),
+        default=None,
+        metavar="A",
+        help=f"leaky-relu's slope below 0 (default {slope:g})",
+    )
+    if init:
+        parser.add_argument(
+            "--init",
+            choices=INIT_NAMES,
+            default=None,
+            help=f"weight initialisation (default {default.INIT}): he for the ReLU family, "
+            "glorot for sigmoid/tanh, auto chooses by activation, uniform is "
+            "U(+-1/sqrt(fan-in)) (PyTorch's nn.Linear default)",
+        )
+
+
 def _momentum_and_l2(parser: argparse.ArgumentParser) -> None:
     """--momentum and --l2, as ann train and ann trace take them."""
     parser.add_argument(
@@ -350,7 +389,8 @@ def _train_options(train: argparse.ArgumentParser) -> None:
         "--optimizer", choices=OPTIMIZERS, default="sgd", help="update rule (default sgd)"
     )
     _momentum_and_l2(train)
-    train.add_argument("--batchnorm", action="store_true", help="Linear -> BN -> ReLU")
+    train.add_argument("--batchnorm", action="store_true", help="Linear -> BN -> activation")
+    _design_options(train, slope=default.NEGATIVE_SLOPE)
     train.add_argument(
         "--dropout",
         type=_number(float, inclusive=True, high=1),
@@ -594,6 +634,7 @@ def _gradcheck_options(check: argparse.ArgumentParser) -> None:
     check.add_argument(
         "--batchnorm", action="store_true", help="put batch norm after every hidden layer"
     )
+    _design_options(check, slope=0.1, init=False)
     check.add_argument(
         "--l2",
         type=_number(float, inclusive=True),
@@ -636,6 +677,7 @@ def _trace_options(trace: argparse.ArgumentParser) -> None:
         help="Linear -> BN -> ReLU in the hidden layers (needs --batch 2 or more; with 2, "
         "every x-hat is about +-1: a note says so)",
     )
+    _design_options(trace, slope=default.NEGATIVE_SLOPE)
     trace.add_argument(
         "--dropout",
         type=_number(float, inclusive=True, high=1),

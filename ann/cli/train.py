@@ -69,7 +69,16 @@ def _train(args: argparse.Namespace, augment: ann.Augment | None, schedule: Any)
         hidden = args.layers if args.layers is not None else list(default.HIDDEN)
         sizes = [train.features] + hidden + [train_all.num_classes]
         net = ann.Network(
-            sizes, batchnorm=args.batchnorm, dropout=args.dropout or 0.0, seed=args.seed
+            sizes,
+            activation=args.activation or default.ACTIVATION,
+            head=args.head or default.HEAD,
+            negative_slope=(
+                default.NEGATIVE_SLOPE if args.negative_slope is None else args.negative_slope
+            ),
+            init=args.init or default.INIT,
+            batchnorm=args.batchnorm,
+            dropout=args.dropout or 0.0,
+            seed=args.seed,
         )
     elif net.sizes[0] != train.features:
         raise DataError(
@@ -233,8 +242,12 @@ def _say_setup(
     early: ann.EarlyStopping | None,
     augment: ann.Augment | None,
 ) -> None:
-    extras = (" + batch norm" if net.batchnorm else "") + (
-        f" + dropout {net.dropout:g}" if net.dropout else ""
+    kinds = ",".join(dict.fromkeys(net.activations))
+    extras = (
+        (f", {kinds}" if kinds and kinds != default.ACTIVATION else "")
+        + (f", {net.head} head" if net.head != default.HEAD else "")
+        + (" + batch norm" if net.batchnorm else "")
+        + (f" + dropout {net.dropout:g}" if net.dropout else "")
     )
     say(
         f"network: {'-'.join(map(str, net.sizes))}{extras} ({net.num_params} parameters, "
