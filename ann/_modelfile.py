@@ -759,11 +759,11 @@ def save_network(
         ]
     params = state = array("f")  # the tensors are cut: free the snapshot before saving
     model.metadata.setdefault("dropout", repr(net.dropout))
+    if net.feature_names is not None:
+        model.metadata["feature_names"] = json.dumps(net.feature_names)
     model.metadata["activations"] = json.dumps([*net.activations, HEAD_OUTPUTS[net.head]])
     model.metadata["head"] = net.head
     model.metadata["negative_slope"] = repr(net.negative_slope)
-    if net.feature_names is not None:
-        model.metadata["feature_names"] = json.dumps(net.feature_names)
     opt = net.optimizer_state() if optimizer_state else None
     if opt is not None:
         model.optimizer = {"m": opt["m"]} if opt["v"] is None else {"m": opt["m"], "v": opt["v"]}

@@ -120,14 +120,14 @@ class Network:
         self.classes: list[str] | None = (
             data.classes if data is not None and self.sizes[-1] == data.num_classes else None
         )
+        #: the name of each input (a CSV header: model metadata "feature_names"), or None
+        self.feature_names: list[str] | None = data.feature_names if data is not None else None
         #: the activation of each hidden layer ("relu", ...), the head ("softmax-ce", ...),
         #: leaky ReLU's negative slope and the initialisation scheme the weights were drawn by
         self.activations = _checks.activations(activation, ACTIVATIONS, len(self.sizes) - 2)
         self.head = head
         self.negative_slope = _checks.negative_slope(negative_slope)
         self.init = _checks.choice(init, INITS, "init")
-        #: the name of each input (a CSV header: model metadata "feature_names"), or None
-        self.feature_names: list[str] | None = data.feature_names if data is not None else None
         self._standardization: tuple[array[float], array[float]] | None = None
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed must be an int, got {seed!r}")
@@ -428,9 +428,9 @@ class Network:
             )
         if len(ds) == 0:
             raise DataError(f"{what} is empty")
+        check_feature_names(self.feature_names, ds.feature_names, what)
         if scored:
             self._check_targets(ds, what)
-        check_feature_names(self.feature_names, ds.feature_names, what)
         if self.classes is not None and ds.classes is not None and ds.classes != self.classes:
             raise DataError(
                 f"{what} names its classes {_names(ds.classes)} but the network's are "

@@ -749,7 +749,7 @@ def _batch(
             f"{len(pixels)} bytes of pixels are not {len(label_list)} images of "
             f"{D} pixels (one per label)"
         )
-    top = K if K > 1 or not binary else 2  # labels are int32: any K
+    top = K if K > 1 or not binary else 2
     for i, v in enumerate(label_list):
         if not 0 <= v < top:
             raise DataError(f"label {v} of image {i} is outside 0..{top - 1}")

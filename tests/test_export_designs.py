@@ -70,3 +70,12 @@ def test_onnx_computes_what_predict_does(tmp_path, activation, head):
     want = np.array(net.predict_values(X))
     scale = max(1.0, float(np.abs(want).max()))
     assert float(np.abs(scores - want).max()) <= 1e-5 * scale
+
+
+def test_int8_calibrates_on_a_data_set_of_float_targets(tmp_path):
+    """A regression's training set has targets, no labels: calibration reads its rows."""
+    net, X = trained("gelu", "identity-mse")
+    calibration = ann.Dataset(X, targets=[[0.0, 0.0, 0.0]] * N)
+    q = ann.quantize(net, calibration)
+    ann.export_c(q, tmp_path / "model_int8.h", name="model")
+    assert "model_predict" in (tmp_path / "model_int8.h").read_text()
