@@ -671,6 +671,10 @@ def _match_columns(
             path=path,
         )
     at = others[0] if others else -1
+    if isinstance(label, str) and label.strip() not in where:
+        raise DataError(
+            f"no column named {_quote(label)} (columns: {_name_list(names)})", path=path
+        )
     if isinstance(label, str) and (at < 0 or names[at] != label.strip()):
         raise DataError(
             f"the label column {_quote(label)} is one of the network's features", path=path

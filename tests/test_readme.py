@@ -149,6 +149,36 @@ def test_own_data_commands_print_what_the_readme_shows(tmp_path):
             assert [x.split()[1] for x in lines] == [x.split()[1] for x in want]
 
 
+def test_regression_commands_print_what_the_readme_shows(tmp_path):
+    # the README's diabetes and linnerud runs, on the files it says how to write: each line
+    # it shows (not the "..." it leaves out) in the output, in order, numbers within 2 %
+    pytest.importorskip("pandas")
+    datasets = pytest.importorskip("sklearn.datasets")
+    frame = datasets.load_diabetes(as_frame=True, scaled=False).frame
+    frame.to_csv(tmp_path / "diabetes.csv", index=False)
+    frame.drop(columns="target").head(3).to_csv(tmp_path / "new.csv", index=False)
+    datasets.load_linnerud(as_frame=True).frame.to_csv(tmp_path / "linnerud.csv", index=False)
+    block = next(b for b in re.findall(r"```\n(.*?)```", OWN_DATA, re.DOTALL) if "diabetes" in b)
+    runs = re.findall(r"^\$ ann (.*)\n((?:(?!\$ ).*\n)*)", block, re.MULTILINE)
+    assert [r[0].split()[:3] for r in runs] == [
+        ["train", "--data", "diabetes.csv"],
+        ["predict", "diabetes.safetensors", "new.csv"],
+        ["train", "--data", "linnerud.csv"],
+    ]
+    for command, shown in runs:
+        proc = run_ann(*command.split(), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        actual = proc.stdout.splitlines()
+        at = 0
+        for want in (x for x in shown.splitlines() if x != "..."):
+            masked = NUMBER.sub("#", want)
+            while at < len(actual) and NUMBER.sub("#", actual[at]) != masked:
+                at += 1
+            assert at < len(actual), (want, proc.stdout)
+            _same_up_to_numbers([want], [actual[at]], tolerance=0.02)
+            at += 1
+
+
 def test_own_data_python_example_prints_what_the_page_shows(tmp_path):
     """The README's fruit example from Python, on the page the README sends the reader to."""
     example = next(b for b in PAGE_BLOCKS if "ann.load_csv(" in b)

@@ -33,7 +33,7 @@ from typing import Callable, cast
 from .._errors import AnnError
 from ._output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from ._parser import build_parser
-from .presets import apply_preset
+from .presets import apply_preset, default_preset
 
 __all__ = ["build_parser", "main"]
 
@@ -66,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             check_threads_variable()
         announce_backend(args)
+        default_preset(args)  # a table (CSV file) trains with the tabular recipe
         if getattr(args, "preset", None) is not None:
             apply_preset(args, argv)
         return _command(args.command)(args)
