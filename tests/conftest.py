@@ -1,13 +1,16 @@
 """Shared fixtures and helpers: full MNIST (from ../shared/mnist, $ANN_DATA or the user cache),
-the C core, and running the ``ann`` command."""
+the C core, running the ``ann`` command or a Python snippet in a child process, the tools/
+scripts as modules, and byte mutations for the fuzz properties."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -101,6 +104,29 @@ def one_stderr_line(out, *needles: str) -> str:
     return lines[0]
 
 
+def one_error_line(out, *needles: str) -> str:
+    """``one_stderr_line`` of a command that must have failed (any non-zero status)."""
+    assert out.returncode != 0, out.stdout
+    return one_stderr_line(out, *needles)
+
+
+def _run_child(
+    argv: list[str],
+    env: Mapping[str, str | None] | None,
+    cwd: str | os.PathLike[str],
+    timeout: float,
+) -> subprocess.CompletedProcess[str]:
+    environment = dict(os.environ)
+    for name, value in (env or {}).items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=environment
+    )
+
+
 def run_ann(
     *args: str,
     env: Mapping[str, str | None] | None = None,
@@ -113,17 +139,42 @@ def run_ann(
     removes that variable (``env={"ANN_BACKEND": None}``: the default backend). ``cwd`` is the
     tests folder unless given, so that ``-m ann`` imports the installed package rather than
     the source tree; ``timeout`` only stops a hang."""
-    environment = dict(os.environ)
-    for name, value in (env or {}).items():
-        if value is None:
-            environment.pop(name, None)
-        else:
-            environment[name] = value
-    return subprocess.run(
-        [sys.executable, "-m", "ann", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=cwd,
-        env=environment,
-    )
+    return _run_child([sys.executable, "-m", "ann", *args], env, cwd, timeout)
+
+
+def run_python(
+    code: str,
+    *args: str,
+    env: Mapping[str, str | None] | None = None,
+    cwd: str | os.PathLike[str] = HERE,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """``python -c CODE ARGS`` in a child interpreter, for what one process can only do once
+    (read ANN_KERNEL, import ann fresh); environment, ``cwd`` and ``timeout`` as ``run_ann``."""
+    return _run_child([sys.executable, "-c", code, *args], env, cwd, timeout)
+
+
+def load_tool(relative: str) -> ModuleType:
+    """A script of tools/ (``"step_graph.py"``, ``"deploy/targets.py"``) imported as a module
+    named after its file, registered in sys.modules so that its dataclasses resolve."""
+    path = REPO / "tools" / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def mutations_of(seed: bytes, most: int):
+    """A hypothesis strategy: ``seed`` with 1 to ``most`` of its bytes overwritten."""
+    from hypothesis import strategies as st
+
+    def overwrite(edits: list[tuple[int, int]]) -> bytes:
+        blob = bytearray(seed)
+        for position, value in edits:
+            blob[position] = value
+        return bytes(blob)
+
+    edit = st.tuples(st.integers(0, len(seed) - 1), st.integers(0, 255))
+    return st.lists(edit, min_size=1, max_size=most).map(overwrite)
