@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from conftest import one_stderr_line, run_ann
+from conftest import one_error_line, one_stderr_line, run_ann
 
 import ann
 from ann import _idx
@@ -19,11 +19,6 @@ from ann._pgm import encode_pgm
 from ann._png import encode_png_gray
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def one_error_line(out, *needles):
-    assert out.returncode != 0
-    return one_stderr_line(out, *needles)
 
 
 @pytest.fixture(scope="module")

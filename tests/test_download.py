@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import io
 import socket
 import struct
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Union
 
 import pytest
-from conftest import REPO, require_mnist, run_ann
+from conftest import load_tool, require_mnist, run_ann
 
 from ann import _datasets, _download, _http
 from ann._datasets import DATASETS, FILES, SHA256
@@ -635,10 +634,7 @@ def test_sample_is_a_stratified_ordered_subset_of_mnist(split, size):
 
 def test_make_sample_reproduces_the_shipped_files(tmp_path):
     full = require_mnist()
-    spec = importlib.util.spec_from_file_location("make_sample", REPO / "tools" / "make_sample.py")
-    assert spec is not None and spec.loader is not None
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("make_sample.py")
     assert tool.main([str(full), "--out", str(tmp_path)]) == 0
     for name in FILES.values():
         assert (tmp_path / name).read_bytes() == (SAMPLE_DIR / name).read_bytes(), name
