@@ -122,39 +122,20 @@ def test_predict_rejects_wrong_sizes_and_bad_files(trained, tmp_path):
 
 def test_resume_continues_from_the_saved_model(trained, mnist_dir, tmp_path):
     resumed = tmp_path / "r.safetensors"
-    out = run_ann(
-        "train",
-        "--data",
-        str(mnist_dir),
-        "--resume",
-        str(trained[0]),
-        "--epochs",
-        "1",
-        "--batch-size",
-        "256",
-        "--lr",
-        "0.02",
-        "--save",
-        str(resumed),
-        "--quiet",
-    )
+
+    def resume(*flags: str):
+        """One epoch of `ann train --quiet FLAGS` from the trained model."""
+        model, data = str(trained[0]), str(mnist_dir)
+        return run_ann(
+            "train", "--data", data, "--resume", model, "--epochs", "1", "--quiet", *flags
+        )
+
+    out = resume("--batch-size", "256", "--lr", "0.02", "--save", str(resumed))
     assert out.returncode == 0, out.stderr
     assert "resumed from" in out.stdout
     accuracy = float(re.search(r"accuracy ([0-9.]+) \(", out.stdout).group(1))
     assert accuracy > 0.85  # it started from a trained model, not from scratch
-    out = run_ann(
-        "train",
-        "--data",
-        str(mnist_dir),
-        "--resume",
-        str(trained[0]),
-        "--layers",
-        "30",
-        "--epochs",
-        "1",
-        "--quiet",
-    )
-    one_error_line(out, "--layers 30 does not match")
+    one_error_line(resume("--layers", "30"), "--layers 30 does not match")
 
 
 def test_ctrl_c_stops_cleanly_saves_best_and_exits_130(mnist_dir, tmp_path):
