@@ -8,6 +8,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
@@ -164,6 +165,22 @@ def load_tool(relative: str) -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+class PeakMemory:
+    """``with PeakMemory() as memory: ...``, then ``memory.peak``: the most bytes Python held
+    allocated at once inside the block (tracemalloc), for the checks that a reader refuses a
+    bomb or a lying header before it allocates what the input asks for."""
+
+    peak = 0
+
+    def __enter__(self) -> PeakMemory:
+        tracemalloc.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
 
 
 def mutations_of(seed: bytes, most: int):
