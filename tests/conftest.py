@@ -116,6 +116,7 @@ def _run_child(
     env: Mapping[str, str | None] | None,
     cwd: str | os.PathLike[str],
     timeout: float,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     environment = dict(os.environ)
     for name, value in (env or {}).items():
@@ -124,7 +125,7 @@ def _run_child(
         else:
             environment[name] = value
     return subprocess.run(
-        argv, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=environment
+        argv, input=stdin, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=environment
     )
 
 
@@ -149,10 +150,12 @@ def run_python(
     env: Mapping[str, str | None] | None = None,
     cwd: str | os.PathLike[str] = HERE,
     timeout: float = 120,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``python -c CODE ARGS`` in a child interpreter, for what one process can only do once
-    (read ANN_KERNEL, import ann fresh); environment, ``cwd`` and ``timeout`` as ``run_ann``."""
-    return _run_child([sys.executable, "-c", code, *args], env, cwd, timeout)
+    (read ANN_KERNEL, import ann fresh); environment, ``cwd`` and ``timeout`` as ``run_ann``,
+    ``stdin`` the text the child reads, if any."""
+    return _run_child([sys.executable, "-c", code, *args], env, cwd, timeout, stdin)
 
 
 def load_tool(relative: str) -> ModuleType:

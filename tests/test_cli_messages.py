@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import HERE, one_stderr_line, run_ann
+from conftest import HERE, one_stderr_line, run_ann, run_python
 
 import ann
 
@@ -126,15 +126,7 @@ def test_a_bad_ann_num_threads_is_an_error(value):
 
 def test_the_library_warns_once_of_a_bad_ann_num_threads(tmp_path):
     code = "import ann; ann.Network([2, 2]); ann.Network([2, 2]); print(ann.get_num_threads())"
-    env = {k: v for k, v in os.environ.items() if k != "ANN_BACKEND"}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={**env, "ANN_NUM_THREADS": "abc"},
-        timeout=120,
-    )
+    out = run_python(code, env={"ANN_BACKEND": None, "ANN_NUM_THREADS": "abc"}, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stderr.count("RuntimeWarning") == 1
     assert "ANN_NUM_THREADS='abc' is not a thread count" in out.stderr

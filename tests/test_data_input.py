@@ -7,11 +7,10 @@ from __future__ import annotations
 import math
 import random
 import statistics
-import subprocess
-import sys
 from array import array
 
 import pytest
+from conftest import run_python
 
 import ann
 from ann import _reference as ref
@@ -312,7 +311,7 @@ def test_standardize_matches_the_reference(core):
 
 def test_import_ann_still_imports_no_numpy():
     code = "import sys, ann; ann.Dataset([[1.0]], [0]); print('numpy' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
+    out = run_python(code, cwd="/")
     assert out.stdout.strip() == "False", out.stderr
 
 

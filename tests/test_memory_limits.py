@@ -7,11 +7,9 @@ from __future__ import annotations
 import gzip
 import os
 import struct
-import subprocess
-import sys
 
 import pytest
-from conftest import HERE, PeakMemory
+from conftest import PeakMemory, run_python
 
 import ann
 from ann import cli
@@ -99,13 +97,7 @@ def test_predict_on_a_large_idx_file_holds_one_batch_at_a_time(tmp_path):
         "print('PEAK_KB', hwm[0].split()[1], file=sys.stderr); "
         "sys.exit(rc)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", report, "predict", str(model), str(path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=HERE,
-    )
+    out = run_python(report, "predict", str(model), str(path), timeout=600)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert len(lines) == 200_000 and lines[-1].startswith(f"{path}[199999]: ")
