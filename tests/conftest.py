@@ -94,6 +94,15 @@ def core():
     return ffi, lib
 
 
+def skip_without_c_core(why: str) -> None:
+    """Skip the calling test when this install has no compiled C core (the pure-Python
+    backend is in use), saying ``why`` the test needs it."""
+    import ann
+
+    if not ann.backend_info()["c_core"]:
+        pytest.skip(f"{why}; this install has no C core")
+
+
 def one_stderr_line(out, *needles: str) -> str:
     """The single stderr line of a finished ``ann`` command, checked to hold every needle and
     no traceback: what every error of the CLI must look like."""

@@ -16,10 +16,11 @@ import struct
 import subprocess
 import sys
 import termios
+from functools import partial
 from pathlib import Path
 
 import pytest
-from conftest import REPO, one_error_line, one_stderr_line, run_ann, run_python
+from conftest import REPO, one_error_line, one_stderr_line, run_ann, run_python, skip_without_c_core
 from test_progress import FakeClock, UnicodeTTY
 
 import ann
@@ -30,9 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE = Path(ann.__file__).resolve().parent / "data" / "sample"
 
 
-def needs_c_core() -> None:
-    if not ann.backend_info()["c_core"]:
-        pytest.skip("the C core is not built")
+needs_c_core = partial(skip_without_c_core, "these runs need the C core")
 
 
 # ---- a minimal terminal, to see what the bytes written to a pty leave on screen --------------

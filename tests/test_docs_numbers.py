@@ -17,10 +17,11 @@ and avx512, so the comparison is exact, on every kernel this machine has.
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 
 import pytest
-from conftest import load_tool
+from conftest import load_tool, skip_without_c_core
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = "run `python tools/docs_numbers.py --write` to refresh the excerpts from ann trace"
@@ -51,11 +52,7 @@ PRINTED = re.compile(
 tool = load_tool("docs_numbers.py")
 
 
-def _c_core_or_skip() -> None:
-    from ann._backend import c_available
-
-    if not c_available():
-        pytest.skip("the docs' numbers are the C core's; this install has none")
+_c_core_or_skip = partial(skip_without_c_core, "the docs' numbers are the C core's")
 
 
 def _page(name: str) -> Path:

@@ -20,12 +20,12 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import load_tool
+from conftest import load_tool, skip_without_c_core
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "exercises.md"
@@ -91,11 +91,7 @@ def check(exercise: Exercise, expected: list[str]) -> list[str]:
 # ---- what the code computes ---------------------------------------------------------------------
 
 
-def _c_core_or_skip() -> None:
-    from ann._backend import c_available
-
-    if not c_available():
-        pytest.skip("the exercises trace the C core; this install has none")
+_c_core_or_skip = partial(skip_without_c_core, "the exercises trace the C core")
 
 
 tool = load_tool("step_graph.py")  # its run_trace and find read ``ann trace --json``

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from functools import partial
 from pathlib import Path
 
 import pytest
-from conftest import load_tool
+from conftest import load_tool, skip_without_c_core
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = "run `python tools/step_graph.py --write` and look at the result"
@@ -31,11 +32,7 @@ NOT_DRAWN = {
 }
 
 
-def _c_core_or_skip() -> None:
-    from ann._backend import c_available
-
-    if not c_available():
-        pytest.skip("the figures name the C core's functions; this install has none")
+_c_core_or_skip = partial(skip_without_c_core, "the figures name the C core's functions")
 
 
 def _trace_tensors(trace) -> set[str]:

@@ -13,22 +13,18 @@ import re
 import shutil
 import subprocess
 from array import array
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import pytest
-from conftest import run_ann, run_python
+from conftest import run_ann, run_python, skip_without_c_core
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "csrc" / "textbook" / "one_step.c"
 TOLERANCE = 1e-6
 
 
-def _core() -> None:
-    from ann._backend import c_available
-
-    if not c_available():
-        pytest.skip("the comparison is with the C core; this install has none")
+_core = partial(skip_without_c_core, "the comparison is with the C core")
 
 
 @pytest.fixture(scope="module")
