@@ -153,6 +153,16 @@ def run_ann(
     return _run_child([sys.executable, "-m", "ann", *args], env, cwd, timeout)
 
 
+def start_ann(
+    *args: str, stderr: int = subprocess.DEVNULL, cwd: str | os.PathLike[str] = HERE
+) -> subprocess.Popen[str]:
+    """``python -m ann ARGS`` started and left running, its stdout a text pipe to read as the
+    command writes (for the tests that act while it runs: Ctrl-C, locks, streamed rows);
+    stderr discarded unless ``stderr=subprocess.PIPE``. The caller ends and waits for it."""
+    argv = [sys.executable, "-m", "ann", *args]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=cwd)
+
+
 def run_python(
     code: str,
     *args: str,

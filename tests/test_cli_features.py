@@ -7,11 +7,10 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
-from conftest import one_error_line, one_stderr_line, run_ann
+from conftest import one_error_line, one_stderr_line, run_ann, start_ann
 
 import ann
 from ann import _idx
@@ -140,29 +139,8 @@ def test_resume_continues_from_the_saved_model(trained, mnist_dir, tmp_path):
 
 def test_ctrl_c_stops_cleanly_saves_best_and_exits_130(mnist_dir, tmp_path):
     model = tmp_path / "m.safetensors"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ann",
-            "train",
-            "--data",
-            str(mnist_dir),
-            "--epochs",
-            "500",
-            "--patience",
-            "0",
-            "--check-every",
-            "50",
-            "--save",
-            str(model),
-            "--quiet",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=HERE,
-    )
+    flags = ["--epochs", "500", "--patience", "0", "--check-every", "50", "--save", str(model)]
+    proc = start_ann("train", "--data", str(mnist_dir), *flags, "--quiet", stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not model.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)  # the first check (50 steps) has saved a model

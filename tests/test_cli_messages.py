@@ -9,12 +9,11 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import HERE, one_stderr_line, run_ann, run_python
+from conftest import HERE, one_stderr_line, run_ann, run_python, start_ann
 
 import ann
 
@@ -186,14 +185,8 @@ def test_a_second_run_saving_to_the_same_file_is_refused(tmp_path):
     sample = tmp_path / "idx"
     shutil.copytree(Path(ann.__file__).parent / "data" / "sample", sample)
     model = tmp_path / "m.st"
-    first = subprocess.Popen(
-        [sys.executable, "-m", "ann", "train", "--data", str(sample), "--save", str(model)]
-        + ["--epochs", "100000", "--patience", "0", "--layers", "64"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=HERE,
-    )
+    forever = ["--epochs", "100000", "--patience", "0", "--layers", "64"]
+    first = start_ann("train", "--data", str(sample), "--save", str(model), *forever)
     try:
         for line in first.stdout:  # "data: ..." comes once the lock is held
             if line.startswith("data:"):

@@ -20,7 +20,15 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from conftest import REPO, one_error_line, one_stderr_line, run_ann, run_python, skip_without_c_core
+from conftest import (
+    REPO,
+    one_error_line,
+    one_stderr_line,
+    run_ann,
+    run_python,
+    skip_without_c_core,
+    start_ann,
+)
 from test_progress import FakeClock, UnicodeTTY
 
 import ann
@@ -298,13 +306,7 @@ def test_quick_experiment_time_is_stated_the_same_in_help_and_readme():
 def test_experiment_prints_each_row_when_it_finishes_even_into_a_pipe():
     # the full grid on the sample runs for a while; its first row must reach the pipe long
     # before the last run is done
-    child = subprocess.Popen(
-        [sys.executable, "-m", "ann", "experiment", "--data", "sample"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=HERE,
-    )
+    child = start_ann("experiment", "--data", "sample")
     try:
         for line in child.stdout:
             if re.match(r"\s+32\s+no\s+0\s+0\.\d+", line):
