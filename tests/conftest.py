@@ -1,6 +1,7 @@
 """Shared fixtures and helpers: full MNIST (from ../shared/mnist, $ANN_DATA or the user cache),
-the C core, running the ``ann`` command or a Python snippet in a child process, the tools/
-scripts as modules, and byte mutations for the fuzz properties."""
+the C core (or a skip without it), running the ``ann`` command or a Python snippet in a child
+process, the tools/ scripts as modules, the peak memory of a block, and byte mutations for
+the fuzz properties."""
 
 from __future__ import annotations
 
