@@ -8,13 +8,12 @@ import io
 import math
 import pickle
 import random
-import subprocess
-import sys
 import warnings
 from array import array
 from contextlib import redirect_stdout
 
 import pytest
+from conftest import run_python
 
 import ann
 
@@ -363,7 +362,8 @@ def test_using_the_estimator_imports_neither_numpy_nor_sklearn():
         "est.predict(X); est.score(X, y)\n"
         "print(sorted(m for m in ('numpy', 'sklearn', 'scipy') if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
 
