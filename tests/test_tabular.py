@@ -268,6 +268,19 @@ def test_a_missing_target_names_its_line(diabetes, tmp_path, missing):
     one_stderr_line(out, "broken.csv: line 18, label 'target'", f"{missing!r} is a missing value")
 
 
+def test_an_empty_target_cell_is_one_line_and_exit_2_like_a_nan(diabetes, tmp_path):
+    # the CSV reader finds the empty cell before the task is chosen: it must still be the
+    # label error a NaN is (exit 2), not a data error (exit 1)
+    whole, _, _ = diabetes
+    lines = whole.read_text().splitlines()
+    lines[17] = lines[17].rsplit(",", 1)[0] + ","
+    broken = tmp_path / "broken.csv"
+    broken.write_text("\n".join(lines) + "\n")
+    out = run_ann("train", "--data", str(broken), "--quiet")
+    assert out.returncode == 2, out.stderr
+    one_stderr_line(out, "broken.csv: line 18", "missing label (empty cell)")
+
+
 def test_a_resumed_regression_goes_on_in_the_targets_units(diabetes, diabetes_model, tmp_path):
     whole, train, test = diabetes
     model, _ = diabetes_model

@@ -30,7 +30,7 @@ import sys
 from collections.abc import Sequence
 from typing import Callable, cast
 
-from .._errors import AnnError
+from .._errors import AnnError, MissingLabelError
 from ._output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from ._parser import build_parser
 from .presets import apply_preset, default_preset
@@ -72,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _command(args.command)(args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except MissingLabelError as exc:  # as a NaN or text label is (see _table.label_error)
+        print(f"ann: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("ann: interrupted", file=sys.stderr)
