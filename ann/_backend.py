@@ -377,7 +377,7 @@ class CNet:
 
 def _c_augment_params(params: Any, seed: int) -> Any:
     c = ffi.new("ann_augment *")
-    for name in ("rotate", "scale", "shear", "shift", "elastic_alpha", "elastic_sigma"):
+    for name in params.FIELDS:
         setattr(c, name, getattr(params, name))
     c.seed = seed & 0xFFFFFFFFFFFFFFFF
     return c

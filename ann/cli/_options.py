@@ -36,9 +36,10 @@ def is_csv(path: str | None) -> bool:
 
 def augment_text(augment: Augment) -> str:
     """'rotate 12, scale 0.12, ...': the ranges of an ann.Augment, for the run's log."""
+    scaling = "elastic_max" if augment.elastic_max > 0 else "elastic_alpha"
     return ", ".join(
         f"{name.replace('_', ' ')} {getattr(augment, name):g}"
-        for name in ("rotate", "scale", "shear", "shift", "elastic_alpha", "elastic_sigma")
+        for name in ("rotate", "scale", "shear", "shift", scaling, "elastic_sigma")
     )
 
 
@@ -53,6 +54,7 @@ def augment_from_args(args: argparse.Namespace) -> Augment | None:
             shift=args.shift,
             elastic_alpha=args.elastic_alpha,
             elastic_sigma=args.elastic_sigma,
+            elastic_max=args.elastic_max,
         )
     except ValueError as exc:
         flag = str(exc).split(" must ")[0].replace("Augment: ", "--").replace("_", "-")

@@ -249,6 +249,12 @@ def _augment_options(parser: argparse.ArgumentParser, default: str) -> None:
         ("--shift", ref.shift, "affine: most shift in x and in y, pixels"),
         ("--elastic-alpha", ref.elastic_alpha, "elastic: strength (34 moves pixels ~2 px RMS)"),
         ("--elastic-sigma", ref.elastic_sigma, "elastic: smoothing width, pixels (<= 100)"),
+        (
+            "--elastic-max",
+            ref.elastic_max,
+            "elastic: > 0 rescales each image's field so that its largest displacement is this "
+            "many pixels, instead of --elastic-alpha (2 moves pixels ~1 px RMS)",
+        ),
     ):
         parser.add_argument(flag, type=nonneg, default=value, help=f"{what} (default {value:g})")
 
