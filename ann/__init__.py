@@ -11,13 +11,13 @@ The public names are loaded on first use (PEP 562), so ``import ann`` itself cos
 millisecond and a script pays only for the parts it touches.
 """
 
-from __future__ import annotations
-
 __all__ = [
     "AnnError",
     "Augment",
     "BackendError",
+    "ConvergenceWarning",
     "Cosine",
+    "DataConversionWarning",
     "DataError",
     "Dataset",
     "EarlyStopping",
@@ -25,6 +25,7 @@ __all__ = [
     "MLPClassifier",
     "ModelFileError",
     "Network",
+    "NotFittedError",
     "OneCycle",
     "Preset",
     "ReduceLROnPlateau",
@@ -32,13 +33,13 @@ __all__ = [
     "Warmup",
     "backend_info",
     "get_num_threads",
+    "get_preset",
+    "list_presets",
     "load_csv",
     "load_dataset",
     "load_mnist",
-    "normalize",
     "one_hot",
-    "preset",
-    "presets",
+    "scale_pixels",
     "set_num_threads",
 ]
 __version__ = "0.2.0"
@@ -46,57 +47,96 @@ __version__ = "0.2.0"
 # where each public name lives
 _WHERE = {
     "AnnError": "_errors",
-    "Augment": "_augment",
     "BackendError": "_errors",
+    "ConvergenceWarning": "_errors",
+    "DataConversionWarning": "_errors",
     "DataError": "_errors",
     "ModelFileError": "_errors",
+    "NotFittedError": "_errors",
     "TrainingError": "_errors",
+    "Augment": "_augment",
     "Dataset": "_data",
-    "load_csv": "_csv",
-    "load_mnist": "_data",
-    "load_dataset": "_datasets",
-    "normalize": "_data",
     "one_hot": "_data",
-    "EarlyStopping": "_network",
-    "History": "_network",
+    "scale_pixels": "_data",
+    "load_csv": "_csv",
+    "load_dataset": "_load",
+    "load_mnist": "_load",
     "Network": "_network",
+    "EarlyStopping": "_fit",
+    "History": "_fit",
     "ReduceLROnPlateau": "_schedules",
     "Cosine": "_schedules",
     "OneCycle": "_schedules",
     "Warmup": "_schedules",
     "Preset": "_presets",
-    "preset": "_presets",
-    "presets": "_presets",
+    "get_preset": "_presets",
+    "list_presets": "_presets",
     "MLPClassifier": "_sklearn",
+    "backend_info": "_backend",
     "set_num_threads": "_threads",
     "get_num_threads": "_threads",
-    "backend_info": "_threads",
+}
+
+# Old names, working for one more release with a DeprecationWarning:
+# old name -> (module, the object it now names, what to use instead)
+_DEPRECATED = {
+    "normalize": (
+        "_data",
+        "scale_pixels",
+        "ann.scale_pixels (it only divides by 255; standardisation is Network's)",
+    ),
+    "preset": ("_presets", "get_preset", "ann.get_preset"),
+    "presets": ("_presets", "PRESETS", "ann.list_presets() and ann.get_preset(name)"),
 }
 
 TYPE_CHECKING = False  # true for type checkers only: they see the real imports below
 if TYPE_CHECKING:
     from ._augment import Augment
+    from ._backend import backend_info
     from ._csv import load_csv
-    from ._data import Dataset, load_mnist, normalize, one_hot
-    from ._datasets import load_dataset
-    from ._errors import AnnError, BackendError, DataError, ModelFileError, TrainingError
-    from ._network import EarlyStopping, History, Network
-    from ._presets import Preset, preset, presets
+    from ._data import Dataset, one_hot, scale_pixels
+    from ._errors import (
+        AnnError,
+        BackendError,
+        ConvergenceWarning,
+        DataConversionWarning,
+        DataError,
+        ModelFileError,
+        NotFittedError,
+        TrainingError,
+    )
+    from ._fit import EarlyStopping, History
+    from ._load import load_dataset, load_mnist
+    from ._network import Network
+    from ._presets import Preset, get_preset, list_presets
     from ._schedules import Cosine, OneCycle, ReduceLROnPlateau, Warmup
     from ._sklearn import MLPClassifier
-    from ._threads import backend_info, get_num_threads, set_num_threads
+    from ._threads import get_num_threads, set_num_threads
+del TYPE_CHECKING  # not a name of ann
 
 
 def __getattr__(name: str) -> object:
+    from importlib import import_module
+
+    if name in _DEPRECATED:
+        home, new, instead = _DEPRECATED[name]
+        import warnings
+
+        warnings.warn(
+            f"ann.{name} is deprecated: use {instead}; ann.{name} goes after 0.2",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(import_module(f"{__name__}.{home}"), new)  # not cached: warns each time
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'ann' has no attribute {name!r}")
-    from importlib import import_module
-
     value = getattr(import_module(f"{__name__}.{module}"), name)
     globals()[name] = value  # later lookups skip this function
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    """The public names and the module's own dunders: nothing private, no deprecated name."""
+    dunders = {n for n in globals() if n.startswith("__") and n.endswith("__")}
+    return sorted(set(__all__) | dunders)

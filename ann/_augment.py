@@ -22,8 +22,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from ._rng import augment_stream, uniform
+
 Matrix = list[float]
-MASK64 = 0xFFFFFFFFFFFFFFFF
 
 MAX_ROTATE = 180.0
 MAX_SHEAR = 10.0
@@ -146,27 +147,6 @@ def image_shape(shape: tuple[int, ...]) -> tuple[int, int]:
 # ---- the float64 twin of csrc/augment.c ------------------------------------------------
 
 
-def augment_stream(seed: int, step: int, row: int) -> int:
-    """The initial random state of image ``row`` of batch ``step`` (ann_augment_stream)."""
-    from ._reference import splitmix64
-
-    s = (seed ^ 0xA06E7A06E7) & MASK64
-    bits, _ = splitmix64(s)
-    s = bits ^ (step & MASK64)
-    bits, _ = splitmix64(s)
-    s = bits ^ (row & MASK64)
-    bits, _ = splitmix64(s)
-    return bits
-
-
-def _uniform(state: int) -> tuple[float, int]:
-    """(u in [0, 1), new state): ann_random_uniform, exactly (24 bits fit a double)."""
-    from ._reference import splitmix64
-
-    bits, state = splitmix64(state)
-    return (bits >> 40) * 2.0**-24, state
-
-
 def gaussian_taps(sigma: float) -> list[float]:
     """g(0..r), r = ceil(3 sigma): exp(-k^2 / (2 sigma^2)) over the sum of all 2r + 1 taps."""
     # (an excess below 1e-5 relative is ignored, as in C: float32 and float64 sigma agree)
@@ -233,7 +213,7 @@ def augment_image(
     state = augment_stream(seed, step, row)
     draws = []
     for limit in (params.rotate, params.scale, params.shear, params.shift, params.shift):
-        u, state = _uniform(state)
+        u, state = uniform(state)
         draws.append((2.0 * u - 1.0) * limit)
     theta, s, k, tx, ty = math.radians(draws[0]), 1.0 + draws[1], draws[2], draws[3], draws[4]
     c, sn = math.cos(theta), math.sin(theta)
@@ -245,7 +225,7 @@ def augment_image(
         ux, uy = [0.0] * (H * W), [0.0] * (H * W)
         for field in (ux, uy):
             for i in range(H * W):
-                u, state = _uniform(state)
+                u, state = uniform(state)
                 field[i] = 2.0 * u - 1.0
         taps = gaussian_taps(params.elastic_sigma)
         bounded = params.elastic_max > 0  # rescaled to a largest size, the edge mirrored
@@ -273,60 +253,3 @@ def augment_batch(
     for b in range(B):
         out.extend(augment_image(x[b * HW : (b + 1) * HW], params, seed, step, b, H, W))
     return out
-
-
-# ---- drawing digits in a terminal (ann augment-preview) --------------------------------
-
-# Braille dot of each (row, column) of a 4 x 2 cell: U+2800 plus these bits.
-_BRAILLE_BITS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
-_ASCII_SHADES = " .:-=+*#%@"
-
-
-def draw_image(pixels: Matrix, H: int, W: int, unicode: bool, threshold: float = 0.4) -> list[str]:
-    """Lines of text picturing an image (H, W) of values in [0, 1]. unicode: braille, one
-    character per 2 x 4 pixels, a dot where the pixel is above ``threshold``; else ASCII, one
-    character per 2 x 2 pixels, shaded by their mean."""
-
-    def at(i: int, j: int) -> float:
-        return pixels[i * W + j] if i < H and j < W else 0.0
-
-    lines = []
-    if unicode:
-        for i in range(0, H, 4):
-            cells = []
-            for j in range(0, W, 2):
-                bits = 0
-                for di in range(4):
-                    for dj in range(2):
-                        if at(i + di, j + dj) > threshold:
-                            bits |= _BRAILLE_BITS[di][dj]
-                cells.append(chr(0x2800 + bits))
-            lines.append("".join(cells))
-        return lines
-    top = len(_ASCII_SHADES) - 1
-    for i in range(0, H, 2):
-        row = []
-        for j in range(0, W, 2):
-            mean = (at(i, j) + at(i, j + 1) + at(i + 1, j) + at(i + 1, j + 1)) / 4
-            row.append(_ASCII_SHADES[min(top, max(0, round(mean * top)))])
-        lines.append("".join(row))
-    return lines
-
-
-def draw_pairs(
-    originals: list[Matrix], augmented: list[Matrix], H: int, W: int, unicode: bool, columns: int
-) -> str:
-    """A grid of digits: in each band, a row of originals and beneath it the same digits as
-    augmented, as many per band as fit in ``columns`` characters."""
-    cell = len(draw_image([0.0] * (H * W), H, W, unicode)[0])
-    label = 10
-    per_band = max(1, (columns - label) // (cell + 1))
-    out: list[str] = []
-    for start in range(0, len(originals), per_band):
-        for name, images in (("original", originals), ("augmented", augmented)):
-            drawn = [draw_image(img, H, W, unicode) for img in images[start : start + per_band]]
-            for k in range(len(drawn[0])):
-                head = name if k == 0 else ""
-                out.append(f"{head:<{label}}" + " ".join(d[k] for d in drawn).rstrip())
-        out.append("")
-    return "\n".join(out[:-1]) + "\n"  # every band, the blank line between bands

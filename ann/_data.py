@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-import os
 import random
 import struct
 import sys
@@ -518,26 +517,10 @@ def one_hot(labels: Sequence[int], num_classes: int = 10) -> list[list[float]]:
     return rows
 
 
-def normalize(pixels: Any) -> array[float]:
-    """uint8 pixels -> float32 values in [0, 1] (x / 255), as the C core does per batch."""
+def scale_pixels(pixels: Any) -> array[float]:
+    """uint8 pixels -> float32 values in [0, 1] (x / 255), as the C core does per batch. Only
+    a scaling: the per-feature standardisation (x - mean) / std is ``Network``'s
+    ``standardize``."""
     data = _as_bytes(pixels, "pixels")
     scale = 1.0 / 255.0
     return array("f", [v * scale for v in data])
-
-
-def load_mnist(
-    path: str | os.PathLike[str] | None = None,
-    *,
-    download: bool = True,
-    progress: bool = True,
-) -> tuple[Dataset, Dataset]:
-    """(train, test) MNIST data sets: ``ann.load_dataset("mnist", ...)``.
-
-    ``path`` is a folder holding the four IDX files (raw or .gz), or ``"sample"`` for the small
-    sample built into the package. Without a path: ``$ANN_DATA``, else the user cache folder,
-    downloading there when ``download`` is true, and falling back to the sample (with a warning)
-    when the full set cannot be had. An explicit folder never falls back: its errors are raised.
-    """
-    from ._datasets import load
-
-    return load("mnist", path, download=download, progress=progress, stacklevel=3)

@@ -1,11 +1,12 @@
-"""The IDX data sets ``ann`` can find, download and load by name, and where each fact comes from.
+"""The catalogue of IDX data sets ``ann`` can find, download and load by name, and where each
+fact comes from.
 
 Every set here ships as the four MNIST-style IDX files (training and test images, training
 and test labels), so one reader serves them all; what differs is recorded in a
 ``DatasetSpec``: the file names, where to download them and how to verify them, the class
 names, and two quirks of EMNIST (images stored transposed, the Letters split numbering its
-classes from 1). ``_mnist.py`` finds, downloads and verifies the files; ``load_dataset``
-reads them into ``Dataset`` objects.
+classes from 1). ``_locate.py`` finds the files (``_download.py`` fetches and verifies them)
+and ``_load.py`` reads them into ``Dataset`` objects; this module only describes.
 
 Checksums are those the data sets' publishers give where they give one; where they do not,
 the comment says so and says what is verified instead.
@@ -13,20 +14,12 @@ the comment says so and says what is verified instead.
 
 from __future__ import annotations
 
-import os
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from pathlib import Path
 
-from ._errors import DataError
-
-if TYPE_CHECKING:
-    from ._data import Dataset
-
-__all__ = ["DatasetSpec", "Archive", "DATASETS", "NAMES", "get_spec", "load_dataset"]
-
-PathArg = Union[str, "os.PathLike[str]"]
+__all__ = ["DatasetSpec", "Archive", "DATASETS", "NAMES", "get_spec", "files_in"]
 
 #: The four parts of a data set, in the order they are looked for and downloaded.
 KEYS = ("train_images", "train_labels", "test_images", "test_labels")
@@ -289,99 +282,22 @@ def classes_of(name: str | None) -> tuple[str, ...] | None:
     return spec.classes if spec is not None else None
 
 
-# ---- loading -------------------------------------------------------------------------------
-
-
-def load_dataset(
-    name: str,
-    path: PathArg | None = None,
-    *,
-    download: bool = True,
-    progress: bool = True,
-) -> tuple[Dataset, Dataset]:
-    """(train, test) of the IDX data set ``name``: ``"mnist"``, ``"fashion-mnist"``,
-    ``"kmnist"``, ``"emnist-balanced"`` (47 classes), ``"emnist-letters"`` (26; the files'
-    labels 1..26 become 0..25) or ``"emnist-digits"``.
-
-    ``path`` is a folder holding the set's four IDX files (raw or .gz; for EMNIST also the
-    ``gzip`` folder unpacked from NIST's zip). Without a path: ``$ANN_DATA``, else the user
-    cache folder (MNIST at its top, every other set in a subfolder named after it), where the
-    files are downloaded and verified when missing and ``download`` is true. Only MNIST falls
-    back to the built-in sample (with a warning) when it cannot be had; any other set raises
-    ``DataError``. Each data set's ``classes`` names its classes (``"T-shirt/top"``, ...), and
-    EMNIST's images come out upright (the files store them transposed).
-    """
-    return load(name, path, download=download, progress=progress, stacklevel=3)
-
-
-def load(
-    name: str, path: PathArg | None, *, download: bool, progress: bool, stacklevel: int
-) -> tuple[Dataset, Dataset]:
-    """``load_dataset``, with the sample warning pointed ``stacklevel`` frames up."""
-    from . import _mnist
-
-    spec = get_spec(name)
-    source = _mnist.find_files(spec, path, download=download, progress=progress)
-    if source.kind == "sample" and path != "sample":
-        import warnings
-
-        warnings.warn(source.note, UserWarning, stacklevel=stacklevel)
-    train, test = read_parts(spec, source.paths, ("train", "test"))
-    return train, test
-
-
-def read_parts(
-    spec: DatasetSpec, paths: Mapping[str, Any], parts: Sequence[str] = ("train", "test")
-) -> list[Dataset]:
-    """The data sets of ``parts`` ("train", "test") from their IDX files in ``paths`` (keys
-    as in ``KEYS``), with the spec's class names, labels from 0 and images upright."""
-    from . import _idx
-    from ._data import Dataset
-
-    read = []
-    for part in parts:
-        images = _idx.read_images(paths[f"{part}_images"])
-        labels = _idx.read_labels(
-            paths[f"{part}_labels"], num_classes=spec.num_classes + spec.label_offset
-        )
-        _idx.check_pair(images, labels)
-        read.append((part, images, labels))
-    stored = (read[0][1].rows, read[0][1].cols)
-    shape = stored[::-1] if spec.transposed else stored  # transposed: the picture is cols x rows
-    sets = []
-    for part, images, labels in read:
-        if (images.rows, images.cols) != stored:
-            raise DataError(
-                f"training images are {stored[0]}x{stored[1]} but test images are "
-                f"{images.rows}x{images.cols}",
-                path=images.path,
-            )
-        pixels = images.data
-        if spec.transposed:
-            pixels = _idx.transpose_images(pixels, images.count, images.rows, images.cols)
-        sets.append(
-            Dataset(
-                pixels,
-                _from_zero(labels, spec.label_offset),
-                shape,
-                num_classes=spec.num_classes,
-                classes=spec.classes,
-                name=part,
-            )
-        )
-    return sets
-
-
-def _from_zero(labels: Any, offset: int) -> bytes:
-    """Labels ``offset..offset+K-1`` as ``0..K-1``; a label below ``offset`` is an error."""
-    data: bytes = labels.data
-    if not offset:
-        return data
-    if min(data) < offset:
-        index = next(i for i, v in enumerate(data) if v < offset)
-        raise DataError(
-            f"label {index} is {data[index]}, but this data set numbers its classes from {offset}",
-            path=labels.path,
-            offset=8 + index,
-        )
-    return data.translate(bytes(max(v - offset, 0) for v in range(256)))
+def files_in(
+    folder: Path, spec: DatasetSpec, keys: Sequence[str] = KEYS
+) -> tuple[dict[str, Path], list[str]]:
+    """The files of `keys` of data set `spec` present in `folder` (gzipped or not; for a set
+    that comes in an archive also in its ``gzip`` subfolder, the layout unzipping it gives),
+    and the names of those missing."""
+    found: dict[str, Path] = {}
+    missing: list[str] = []
+    places = (folder, folder / "gzip") if spec.archive is not None else (folder,)
+    for key, name in spec.files.items():
+        if key not in keys:
+            continue
+        for candidate in (p / n for p in places for n in (name, name[: -len(".gz")])):
+            if candidate.is_file():
+                found[key] = candidate
+                break
+        else:
+            missing.append(name)
+    return found, missing

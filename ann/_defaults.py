@@ -8,9 +8,15 @@ here changes what the command says as well as what it does.
 
 from __future__ import annotations
 
+from typing import Final
+
 # ---- the seed study's network and training run --------------------------------------------------
 
+INPUTS = 784  # MNIST's 28 x 28 pixels: a network's inputs when no data set says otherwise
+CLASSES = 10  # MNIST's digits: its outputs likewise
 HIDDEN = (20, 7, 5)  # hidden layer sizes, between any input and output
+LAYERS = (INPUTS, *HIDDEN, CLASSES)  # the seed study's network, 784-20-7-5-10
+OPTIMIZER: Final = "sgd"  # (Final: its type is the literal Preset.optimizer takes)
 LR = 0.009  # the learning rate of SGD
 BATCH_SIZE = 64  # examples per mini-batch
 EPOCHS = 60  # most epochs of ann train (early stopping usually ends training sooner)

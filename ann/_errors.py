@@ -7,8 +7,10 @@ Messages are one line and name the file (and byte offset) where that applies.
 
 from __future__ import annotations
 
+import functools
 import os
-from typing import Union
+import sys
+from typing import Any, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -53,3 +55,37 @@ class TrainingError(AnnError, RuntimeError):
 
 class BackendError(AnnError, RuntimeError):
     """The C core reported a failure that is not the caller's fault (e.g. out of memory)."""
+
+
+# ---- scikit-learn's protocol (ann.MLPClassifier) ------------------------------------------------
+# ann's own classes, so that code without scikit-learn can catch and filter them. When the
+# program has loaded scikit-learn, MLPClassifier raises a class derived from both ann's and
+# scikit-learn's, so either name catches it (and check_is_fitted recognises it).
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A method that needs a fitted estimator ran before ``fit`` (a ValueError and an
+    AttributeError, as scikit-learn's own ``NotFittedError`` is)."""
+
+
+class ConvergenceWarning(UserWarning):
+    """``fit`` stopped at ``max_iter`` before the loss (or validation score) settled."""
+
+
+class DataConversionWarning(UserWarning):
+    """``y`` came as a column vector (n, 1) and was read as 1-D."""
+
+
+def sklearn_class(own: type) -> Any:
+    """The class to raise or warn with: ``own``, or, when the program has loaded scikit-learn,
+    one derived from both ``own`` and scikit-learn's class of the same name, so that
+    ``except ann.NotFittedError``, scikit-learn's ``check_is_fitted`` and warning filters on
+    either class all recognise it. Never imports scikit-learn."""
+    module = sys.modules.get("sklearn.exceptions")
+    theirs = getattr(module, own.__name__, None) if module is not None else None
+    return own if theirs is None or issubclass(own, theirs) else _both(own, theirs)
+
+
+@functools.cache
+def _both(own: type, theirs: type) -> type:
+    return type(own.__name__, (own, theirs), {"__module__": own.__module__, "__doc__": own.__doc__})

@@ -13,10 +13,12 @@ import itertools
 import time
 from typing import Any, Callable
 
+from . import _defaults
 from ._data import Dataset
-from ._network import EarlyStopping, Network
+from ._fit import EarlyStopping
+from ._network import Network
 
-LR = 0.009
+LR = _defaults.LR
 FULL: dict[str, Any] = dict(
     batch_sizes=(32, 64, 128, 256), batchnorm=(False, True), l2=(0.0, 0.01, 0.05), max_epochs=30
 )
@@ -24,7 +26,9 @@ QUICK: dict[str, Any] = dict(
     batch_sizes=(32, 64, 128, 256), batchnorm=(False, True), l2=(0.0, 0.05), max_epochs=5
 )
 # the seed's: every 100 steps
-STOPPING: dict[str, Any] = dict(patience=5, min_delta=0.0, check_every=100)
+STOPPING: dict[str, Any] = dict(
+    patience=_defaults.PATIENCE, min_delta=_defaults.MIN_DELTA, check_every=_defaults.CHECK_EVERY
+)
 
 
 def run_experiment(
@@ -39,7 +43,7 @@ def run_experiment(
     from ._plot import line_plot
 
     grid = QUICK if quick else FULL
-    train, val = train_all.split(0.2, seed=seed)
+    train, val = train_all.split(_defaults.VAL_FRACTION, seed=seed)
     runs = list(itertools.product(grid["batch_sizes"], grid["batchnorm"], grid["l2"]))
     say(
         f"{len(runs)} runs on {len(train)} train / {len(val)} validation / {len(test)} test "
@@ -55,7 +59,9 @@ def run_experiment(
     curves = {}
     say(header)
     for batch, bn, l2 in runs:
-        net = Network([train.features, 20, 7, 5, train.num_classes], batchnorm=bn, seed=seed)
+        net = Network(
+            [train.features, *_defaults.HIDDEN, train.num_classes], batchnorm=bn, seed=seed
+        )
         started = time.perf_counter()
         history = net.fit(
             train,

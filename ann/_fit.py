@@ -1,4 +1,5 @@
-"""One run of ``Network.fit``, in named parts.
+"""One run of ``Network.fit``, in named parts, and what it reports (``History``) and obeys
+(``EarlyStopping``).
 
 ``Network.fit`` checks its arguments into a ``FitSettings`` and hands them to a ``FitRun``,
 whose methods are the parts of the training loop, in the order they happen:
@@ -18,21 +19,131 @@ per mini-batch; this module is only the control side.
 
 from __future__ import annotations
 
+import csv
+import json
 import math
+import os
 import signal
 import sys
 import threading
 import time
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
+from . import _defaults
+from ._checks import positive_int
 from ._errors import TrainingError
 from ._schedules import LRPlan, Schedule
 
 if TYPE_CHECKING:
     from ._data import Dataset
-    from ._network import EarlyStopping, History, Network
+    from ._network import Network
+
+
+@dataclass
+class History:
+    """What happened during ``fit``: parallel lists with one entry per validation check
+    (``history`` has them under Keras's names)."""
+
+    steps: list[int] = field(default_factory=list)  # optimizer steps done so far
+    epochs: list[float] = field(default_factory=list)  # epochs done so far (fractional)
+    train_loss: list[float] = field(default_factory=list)  # mean batch loss since the last check
+    train_accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)  # NaN when there is no validation set
+    val_accuracy: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)  # wall time since fit started
+    lr: list[float] = field(default_factory=list)  # learning rate in force at the check
+    best_step: int | None = None  # step of the lowest validation loss
+    best_val_loss: float = math.nan
+    stop_reason: str = ""  # "completed", "early_stopping", "interrupted" or "diverged"
+    stopped_step: int = 0
+    restored_best: bool = False
+
+    _COLUMNS = (
+        "steps",
+        "epochs",
+        "train_loss",
+        "train_accuracy",
+        "val_loss",
+        "val_accuracy",
+        "seconds",
+        "lr",
+    )
+
+    # Keras's names for the columns, in ``history`` (and the History's own for the rest)
+    _KERAS_NAMES = {
+        "train_loss": "loss",
+        "train_accuracy": "accuracy",
+        "val_loss": "val_loss",
+        "val_accuracy": "val_accuracy",
+        "lr": "lr",
+        "steps": "step",
+        "epochs": "epoch",
+        "seconds": "seconds",
+    }
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        """The columns as a dict of lists under Keras's names, as Keras's
+        ``History.history``: "loss", "accuracy", "val_loss", "val_accuracy", "lr", plus
+        "step", "epoch" and "seconds". One entry per check (once per epoch unless
+        ``check_every`` or early stopping check more often). The lists are the History's
+        own, not copies."""
+        return {name: getattr(self, column) for column, name in self._KERAS_NAMES.items()}
+
+    def rows(self) -> list[dict[str, float]]:
+        return [
+            dict(zip(self._COLUMNS, values))
+            for values in zip(*(getattr(self, c) for c in self._COLUMNS))
+        ]
+
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=self._COLUMNS)
+            writer.writeheader()
+            writer.writerows(self.rows())
+
+    def to_jsonl(self, path: str | os.PathLike[str]) -> None:
+        """One JSON object per check, then one summary object with the stop reason."""
+        with open(path, "w", encoding="utf-8") as f:
+            for row in self.rows():
+                f.write(json.dumps(row) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "best_step": self.best_step,
+                        "best_val_loss": self.best_val_loss,
+                        "stop_reason": self.stop_reason,
+                        "stopped_step": self.stopped_step,
+                        "restored_best": self.restored_best,
+                    }
+                )
+                + "\n"
+            )
+
+
+@dataclass
+class EarlyStopping:
+    """Stop when the validation loss has not improved on its best by more than ``min_delta``
+    for ``patience`` checks in a row; checks happen every ``check_every`` optimizer steps (and
+    once more at the end). With ``restore_best`` the network ends with the weights of the best
+    check, however training stops (early stop, last epoch, Ctrl-C)."""
+
+    patience: int = _defaults.PATIENCE
+    min_delta: float = _defaults.MIN_DELTA
+    check_every: int = _defaults.CHECK_EVERY
+    restore_best: bool = True
+
+    def __post_init__(self) -> None:
+        positive_int(self.patience, "patience")
+        positive_int(self.check_every, "check_every")
+        if (
+            not isinstance(self.min_delta, (int, float))
+            or not self.min_delta >= 0
+            or not math.isfinite(self.min_delta)
+        ):
+            raise ValueError(f"min_delta must be a finite number >= 0, got {self.min_delta!r}")
 
 
 @dataclass
@@ -105,8 +216,6 @@ class FitRun:
         settings: FitSettings,
         batchnorm: bool,
     ) -> None:
-        from ._network import History
-
         self.network, self.net = network, network._net
         self.train, self.validation, self.s = train, validation, settings
         self.n = len(train)

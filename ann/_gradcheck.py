@@ -16,17 +16,18 @@ from __future__ import annotations
 import random
 from array import array
 
-from . import _reference as ref
+from . import _defaults
 from ._backend import get_backend
 from ._constants import ANN_BIASES, ANN_BN_BETA, ANN_BN_GAMMA, ANN_SGD, ANN_WEIGHTS
+from ._ops import ReferenceOps
 
-TOLERANCE = 1e-3
+TOLERANCE = _defaults.GRADCHECK_TOLERANCE
 
 
 def gradcheck(
     sizes: list[int] | None = None,
     *,
-    batch: int = 8,
+    batch: int = _defaults.GRADCHECK_BATCH,
     seed: int = 0,
     h: float = 1e-5,
     backend: str | None = None,
@@ -34,7 +35,7 @@ def gradcheck(
     l2: float = 0.0,
 ) -> list[dict[str, float]]:
     """Per layer: {"layer", "weights_error", "biases_error", ["bn_error",] "max_abs_grad"}."""
-    sizes = list(sizes or [12, 9, 7, 5, 4])
+    sizes = list(sizes or _defaults.GRADCHECK_LAYERS)
     if batchnorm and batch < 2 and len(sizes) > 2:
         raise ValueError(f"gradcheck: batch norm needs a batch of at least 2 rows, got {batch}")
     D, K = sizes[0], sizes[-1]
@@ -45,7 +46,7 @@ def gradcheck(
 
     net = get_backend(backend).make_net(sizes, batchnorm, 0.0)
     net.init(seed)
-    net.set_optimizer(ANN_SGD, 0.0, 0.9, 0.999, 1e-8, l2)
+    net.set_optimizer(ANN_SGD, 0.0, *_defaults.BETAS, _defaults.EPS, l2)
     # Biases start at zero and gamma at one; move every non-weight value off its initial
     # value so that its gradient is checked somewhere generic.
     params = net.get_params()
@@ -62,17 +63,37 @@ def gradcheck(
     net.forward_backward(images, labels, batch, idx, 0, batch)
     analytic = net.get_grads()
 
+    # The numerical side: the loss as a function of every trained value, written with the
+    # float64 ops of the reference backend (_ops.ReferenceOps, the twins ann trace compares
+    # the C core with): the forward pass in training mode, softmax + cross-entropy, L2.
     theta = list(params)  # float64 copies of the exact float32 values
-    probe = ref.RefNet(sizes, batchnorm=batchnorm)
-    probe.set_optimizer(ANN_SGD, 0.0, 0.9, 0.999, 1e-8, l2)
+    ops = ReferenceOps()
+    x0, targets, L = ops.gather(images, batch, D), list(labels), len(sizes) - 1
+
+    def cut(values: list[float], layer: int, kind: int) -> list[float]:
+        offset, count = net.tensor(layer, kind)
+        return values[offset : offset + count]
 
     def loss_at(values: list[float]) -> float:
-        probe.params = values
-        # training mode: batch norm uses the batch's statistics, as in the backward pass
-        acts = probe._forward(ref.gather_u8(images, list(idx), D), batch, training=True)
-        loss = ref.softmax_cross_entropy(acts[-1], list(labels), batch, K)[0]
-        for li in probe.layers:
-            loss += 0.5 * l2 * sum(v * v for v in values[li.w : li.b])
+        x = x0
+        for l in range(L):
+            x = ops.dense_forward(
+                x,
+                cut(values, l, ANN_WEIGHTS),
+                cut(values, l, ANN_BIASES),
+                batch,
+                sizes[l],
+                sizes[l + 1],
+            )
+            if l < L - 1:
+                if batchnorm:
+                    gamma, beta = cut(values, l, ANN_BN_GAMMA), cut(values, l, ANN_BN_BETA)
+                    x = ops.batchnorm_forward(x, gamma, beta, batch, sizes[l + 1])[0]
+                x = ops.relu_forward(x)
+        loss = ops.softmax_cross_entropy(x, targets, batch, K)[0]
+        for l in range(L):
+            W = cut(values, l, ANN_WEIGHTS)
+            loss += ops.l2_penalty(W, [0.0] * len(W), l2)[0]
         return loss
 
     checks = []  # (layer, name, index, analytic, numeric)

@@ -60,10 +60,13 @@ import sys
 from array import array
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ann._errors import ModelFileError, PathLike
 from ann._safetensors import TensorIn, TensorOut, _short, load_file, save_file
+
+if TYPE_CHECKING:
+    from ann._network import Network
 
 # fail(message) is the error to raise for a file that breaks the schema
 Fail = Callable[[str], ModelFileError]
@@ -76,6 +79,8 @@ __all__ = [
     "default_activations",
     "save_model",
     "load_model",
+    "save_network",
+    "load_network",
 ]
 
 FORMAT_NAME = "ann-mlp"
@@ -642,3 +647,101 @@ def _parse_activations(text: str, n_layers: int, path: PathLike | None) -> list[
                 f"unknown activation {_short(name)} (known: {', '.join(ACTIVATIONS)})", path=path
             )
     return names
+
+
+# --------------------------------------------------------------------------
+# A Network to and from a ModelFile (Network.save and Network.load)
+# --------------------------------------------------------------------------
+
+
+def save_network(
+    net: Network, path: PathLike, metadata: dict[str, str] | None, optimizer_state: bool
+) -> None:
+    """``Network.save``: the network's tensors, input standardisation, class names, dropout
+    and (with ``optimizer_state``) optimizer state as a ModelFile, written by save_model.
+    Refuses weights so large that a prediction could overflow float32."""
+    L = len(net.sizes) - 1
+    params, state = net.get_weights(), net.get_state()
+    bound, layer = net._overflow_bound(params, state)
+    if layer >= 0:
+        raise ModelFileError(
+            f"refusing to save: the weights are so large that layer "
+            f"{layer}'s outputs can reach {bound:.3g}, beyond float32's "
+            f"range, so predictions would overflow (did training "
+            f"diverge? try a smaller lr)",
+            path=path,
+        )
+
+    def cut(l: int, kind: str) -> array[float]:
+        return net._slice(l, kind, params, state)
+
+    model = ModelFile(
+        sizes=list(net.sizes),
+        weights=[cut(l, "weight") for l in range(L)],
+        biases=[cut(l, "bias") for l in range(L)],
+        metadata=dict(metadata or {}),
+        classes=list(net.classes) if net.classes is not None else None,
+    )
+    if net._standardization is not None:
+        mean, std = net._standardization
+        model.standardization = {"mean": mean, "std": std}
+    if net.batchnorm:
+        model.batchnorm = [
+            {
+                kind: cut(l, "bn_" + kind)
+                for kind in ("gamma", "beta", "running_mean", "running_var")
+            }
+            for l in range(L - 1)
+        ]
+    params = state = array("f")  # the tensors are cut: free the snapshot before saving
+    model.metadata.setdefault("dropout", repr(net.dropout))
+    opt = net.optimizer_state() if optimizer_state else None
+    if opt is not None:
+        model.optimizer = {"m": opt["m"]} if opt["v"] is None else {"m": opt["m"], "v": opt["v"]}
+        model.metadata["optimizer_state"] = opt["optimizer"]
+        model.metadata["optimizer_step"] = str(opt["step"])
+    save_model(path, model)
+
+
+def load_network(cls: type[Network], path: PathLike, backend: str | None) -> Network:
+    """``Network.load``: a network of class ``cls`` on ``backend`` from the file at ``path``,
+    with the file's tensors, standardisation, class names, metadata and optimizer state (the
+    latter applied by the network's next ``fit`` with the same optimizer)."""
+    model = load_model(path)
+    if model.activations != default_activations(len(model.sizes) - 1):
+        raise ModelFileError(
+            f"activations {model.activations} are not supported: ann runs "
+            f"ReLU hidden layers and a softmax output",
+            path=path,
+        )
+    try:
+        dropout = float(model.metadata.get("dropout", "0.0"))
+    except ValueError:
+        dropout = -1.0
+    if not 0.0 <= dropout < 1.0:
+        raise ModelFileError(
+            f"metadata dropout {model.metadata.get('dropout')!r} is not a probability in [0, 1)",
+            path=path,
+        )
+    net = cls(model.sizes, batchnorm=bool(model.batchnorm), dropout=dropout, backend=backend)
+    params, state = net.get_weights(), net.get_state()
+    for kind, name in (("weight", "weights"), ("bias", "biases")):
+        for l, values in enumerate(getattr(model, name)):
+            net._place(l, kind, values, params, state)
+    for l, layer in enumerate(model.batchnorm or ()):
+        for key, values in layer.items():
+            net._place(l, "bn_" + key, values, params, state)
+    net.set_weights(params)
+    net.set_state(state)
+    if model.standardization is not None:
+        net.set_standardization(model.standardization["mean"], model.standardization["std"])
+    net.classes = model.classes
+    net.metadata = dict(model.metadata)
+    if model.optimizer is not None:
+        net._pending_optimizer = {
+            "optimizer": model.metadata["optimizer_state"],
+            "step": int(model.metadata["optimizer_step"]),
+            "m": model.optimizer["m"],
+            "v": model.optimizer.get("v"),
+        }
+    return net

@@ -1,251 +1,38 @@
-"""``ann.Network``: the training loop and the public model API.
+"""``ann.Network``: the public model API -- build a network, train it (``fit``), evaluate,
+predict, inspect its tensors, save and load it.
 
-This is the control side of training (epochs, shuffling, batching, validation checks, the
-history); the arithmetic happens in the backend (the C core, or the Python reference), one
-foreign call per mini-batch.
+``Network`` checks what it is given and hands the work on: the numbers live in a backend
+(the C core, or the pure-Python reference: ``_backend.py``), the training loop is
+``_fit.py`` (``fit`` checks its arguments and starts a ``FitRun``), the recorded study step is
+``_trace.py`` and the model file ``_modelfile.py``.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO, cast
+from typing import Any, Callable, TextIO
 
+from . import _checks, _defaults
 from ._augment import Augment, image_shape
 from ._backend import get_backend
 from ._constants import (
-    ANN_ADAM,
     ANN_BIASES,
     ANN_BN_BETA,
     ANN_BN_GAMMA,
     ANN_BN_MEAN,
     ANN_BN_VAR,
-    ANN_MOMENTUM,
-    ANN_NESTEROV,
-    ANN_SGD,
     ANN_WEIGHTS,
+    OPTIMIZERS,
 )
 from ._data import Dataset, Images, read_features
 from ._errors import DataError
-from ._schedules import SCHEDULES, ReduceLROnPlateau, Schedule, plateau_of
+from ._fit import EarlyStopping, FitRun, FitSettings, History
+from ._schedules import ReduceLROnPlateau, Schedule, checked_schedule, plateau_of
 
-DEFAULT_LAYERS = (784, 20, 7, 5, 10)  # the seed study's network
-DEFAULT_HIDDEN = DEFAULT_LAYERS[1:-1]  # its hidden layers, between any input and output
 _FLOAT32_MAX = 3.4028234663852886e38
-OPTIMIZERS = {"sgd": ANN_SGD, "momentum": ANN_MOMENTUM, "nesterov": ANN_NESTEROV, "adam": ANN_ADAM}
-
-
-@dataclass
-class History:
-    """What happened during ``fit``: parallel lists with one entry per validation check
-    (``history`` has them under Keras's names)."""
-
-    steps: list[int] = field(default_factory=list)  # optimizer steps done so far
-    epochs: list[float] = field(default_factory=list)  # epochs done so far (fractional)
-    train_loss: list[float] = field(default_factory=list)  # mean batch loss since the last check
-    train_accuracy: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)  # NaN when there is no validation set
-    val_accuracy: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)  # wall time since fit started
-    lr: list[float] = field(default_factory=list)  # learning rate in force at the check
-    best_step: int | None = None  # step of the lowest validation loss
-    best_val_loss: float = math.nan
-    stop_reason: str = ""  # "completed", "early_stopping", "interrupted" or "diverged"
-    stopped_step: int = 0
-    restored_best: bool = False
-
-    _COLUMNS = (
-        "steps",
-        "epochs",
-        "train_loss",
-        "train_accuracy",
-        "val_loss",
-        "val_accuracy",
-        "seconds",
-        "lr",
-    )
-
-    # Keras's names for the columns, in ``history`` (and the History's own for the rest)
-    _KERAS_NAMES = {
-        "train_loss": "loss",
-        "train_accuracy": "accuracy",
-        "val_loss": "val_loss",
-        "val_accuracy": "val_accuracy",
-        "lr": "lr",
-        "steps": "step",
-        "epochs": "epoch",
-        "seconds": "seconds",
-    }
-
-    @property
-    def history(self) -> dict[str, list[float]]:
-        """The columns as a dict of lists under Keras's names, as Keras's
-        ``History.history``: "loss", "accuracy", "val_loss", "val_accuracy", "lr", plus
-        "step", "epoch" and "seconds". One entry per check (once per epoch unless
-        ``check_every`` or early stopping check more often). The lists are the History's
-        own, not copies."""
-        return {name: getattr(self, column) for column, name in self._KERAS_NAMES.items()}
-
-    def rows(self) -> list[dict[str, float]]:
-        return [
-            dict(zip(self._COLUMNS, values))
-            for values in zip(*(getattr(self, c) for c in self._COLUMNS))
-        ]
-
-    def to_csv(self, path: str | os.PathLike[str]) -> None:
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=self._COLUMNS)
-            writer.writeheader()
-            writer.writerows(self.rows())
-
-    def to_jsonl(self, path: str | os.PathLike[str]) -> None:
-        """One JSON object per check, then one summary object with the stop reason."""
-        with open(path, "w", encoding="utf-8") as f:
-            for row in self.rows():
-                f.write(json.dumps(row) + "\n")
-            f.write(
-                json.dumps(
-                    {
-                        "best_step": self.best_step,
-                        "best_val_loss": self.best_val_loss,
-                        "stop_reason": self.stop_reason,
-                        "stopped_step": self.stopped_step,
-                        "restored_best": self.restored_best,
-                    }
-                )
-                + "\n"
-            )
-
-
-@dataclass
-class EarlyStopping:
-    """Stop when the validation loss has not improved on its best by more than ``min_delta``
-    for ``patience`` checks in a row; checks happen every ``check_every`` optimizer steps (and
-    once more at the end). With ``restore_best`` the network ends with the weights of the best
-    check, however training stops (early stop, last epoch, Ctrl-C)."""
-
-    patience: int = 5
-    min_delta: float = 0.0
-    check_every: int = 100
-    restore_best: bool = True
-
-    def __post_init__(self) -> None:
-        _positive_int(self.patience, "patience")
-        _positive_int(self.check_every, "check_every")
-        if (
-            not isinstance(self.min_delta, (int, float))
-            or not self.min_delta >= 0
-            or not math.isfinite(self.min_delta)
-        ):
-            raise ValueError(f"min_delta must be a finite number >= 0, got {self.min_delta!r}")
-
-
-def _check_layers(layers: Any) -> list[int]:
-    try:
-        sizes = list(layers)
-    except TypeError:
-        raise ValueError(f"layers must be a list of layer sizes, got {layers!r}") from None
-    if len(sizes) < 2:
-        raise ValueError(f"layers needs at least an input and an output size, got {sizes}")
-    for s in sizes:
-        if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 1 << 24:
-            raise ValueError(
-                f"every layer size must be an int in 1..16777216, got {s!r} in {sizes}"
-            )
-    return sizes
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
-def _adam_betas(value: Any) -> tuple[float, float]:
-    try:
-        beta1, beta2 = value
-    except (TypeError, ValueError):
-        beta1 = beta2 = None
-    for beta in (beta1, beta2):
-        # the float32 the backends compute with must be < 1 too (1 - 1e-9 rounds to 1.0)
-        if (
-            isinstance(beta, bool)
-            or not isinstance(beta, (int, float))
-            or not 0 <= beta < 1
-            or not array("f", [beta])[0] < 1
-        ):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {value!r}")
-    return float(beta1), float(beta2)
-
-
-def _adam_eps(value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not value > 0
-        or not math.isfinite(value)
-    ):
-        raise ValueError(f"eps must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def _learning_rate(value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(f"lr must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _max_norm(value: Any) -> float:
-    if value is None:
-        return 0.0
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(f"max_norm must be a finite number > 0 (or None: off), got {value!r}")
-    return float(value)
-
-
-def _schedule(schedule: Any, lr_decay: Any) -> Schedule | None:
-    if lr_decay is not None:
-        if schedule is not None:
-            raise ValueError("give schedule or lr_decay (the older name of a plateau), not both")
-        if not isinstance(lr_decay, ReduceLROnPlateau):
-            raise TypeError("lr_decay must be an ann.ReduceLROnPlateau")
-        return lr_decay
-    if schedule is not None and not isinstance(schedule, SCHEDULES):
-        raise TypeError(
-            "schedule must be None, an ann.ReduceLROnPlateau, ann.Cosine, ann.OneCycle or "
-            f"ann.Warmup, not {type(schedule).__name__}"
-        )
-    return schedule
-
-
-def _verbose(verbose: Any, progress: Any) -> int:
-    if progress is not None and not isinstance(progress, bool):
-        raise ValueError(f"progress must be True or False, got {progress!r}")
-    if verbose is None:
-        return 0 if progress is False else 1
-    if progress is not None:
-        raise ValueError("give verbose or progress (its older spelling), not both")
-    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
-        raise ValueError(
-            "verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), "
-            f"got {verbose!r}"
-        )
-    return int(verbose)
 
 
 class Network:
@@ -289,13 +76,15 @@ class Network:
         if layers is not None and (hidden is not None or data is not None):
             raise ValueError("give layers (every width) or data / hidden, not both")
         if layers is None:
-            inputs, outputs = (data.features, data.num_classes) if data else (784, 10)
+            inputs, outputs = (
+                (data.features, data.num_classes) if data else (_defaults.INPUTS, _defaults.CLASSES)
+            )
             try:
-                middle = list(DEFAULT_HIDDEN if hidden is None else hidden)
+                middle = list(_defaults.HIDDEN if hidden is None else hidden)
             except TypeError:
                 raise ValueError(f"hidden must be a list of layer sizes, got {hidden!r}") from None
             layers = [inputs, *middle, outputs]
-        self.sizes = _check_layers(layers)
+        self.sizes = _checks.layer_sizes(layers)
         if not isinstance(standardize, bool):
             raise ValueError(f"standardize must be True or False, got {standardize!r}")
         self.standardize = standardize
@@ -387,7 +176,7 @@ class Network:
     def get_weights(self) -> array[float]:
         """A float32 copy of every parameter, layer by layer: W (n_in, n_out) then b (n_out)
         (with batch norm, gamma and beta follow each hidden layer's b)."""
-        return cast("array[float]", self._net.get_params())
+        return self._net.get_params()
 
     def set_weights(self, values: array[float]) -> None:
         """Replace every parameter with ``values``, in the layout of ``get_weights``."""
@@ -407,7 +196,7 @@ class Network:
 
     def get_state(self) -> array[float]:
         """A copy of the batch-norm running means and variances (empty without batch norm)."""
-        return cast("array[float]", self._net.get_state())
+        return self._net.get_state()
 
     def set_state(self, values: array[float]) -> None:
         self._net.set_state(values)
@@ -436,6 +225,15 @@ class Network:
         offset, count = self._net.tensor(layer, self._KINDS[kind])
         source = state if self._KINDS[kind] in self._STATE_KINDS else params
         return source[offset : offset + count]
+
+    def _place(
+        self, layer: int, kind: str, values: array[float], params: array[float], state: array[float]
+    ) -> None:
+        """Write one tensor into snapshots of params and state (the inverse of ``_slice``), for
+        ``load``, which then sets both buffers at once."""
+        offset, count = self._net.tensor(layer, self._KINDS[kind])
+        target = state if self._KINDS[kind] in self._STATE_KINDS else params
+        target[offset : offset + count] = values
 
     def tensor(self, layer: int, kind: str) -> array[float]:
         """A copy of one tensor: kind is "weight" (n_in * n_out, row-major (n_in, n_out)),
@@ -500,110 +298,16 @@ class Network:
         With ``optimizer_state``, the optimizer's state (see ``optimizer_state()``) is stored
         too, as tensors ``optimizer.m`` / ``optimizer.v``, for resuming. Refuses
         (``ModelFileError``) weights so large that a prediction could overflow float32."""
-        from ._errors import ModelFileError
-        from ._modelfile import ModelFile, save_model
+        from ._modelfile import save_network
 
-        L = len(self.sizes) - 1
-        params, state = self.get_weights(), self.get_state()
-        bound, layer = self._overflow_bound(params, state)
-        if layer >= 0:
-            raise ModelFileError(
-                f"refusing to save: the weights are so large that layer "
-                f"{layer}'s outputs can reach {bound:.3g}, beyond float32's "
-                f"range, so predictions would overflow (did training "
-                f"diverge? try a smaller lr)",
-                path=path,
-            )
-
-        def cut(l: int, kind: str) -> array[float]:
-            return self._slice(l, kind, params, state)
-
-        model = ModelFile(
-            sizes=list(self.sizes),
-            weights=[cut(l, "weight") for l in range(L)],
-            biases=[cut(l, "bias") for l in range(L)],
-            metadata=dict(metadata or {}),
-            classes=list(self.classes) if self.classes is not None else None,
-        )
-        if self._standardization is not None:
-            model.standardization = {
-                "mean": self._standardization[0],
-                "std": self._standardization[1],
-            }
-        if self.batchnorm:
-            model.batchnorm = [
-                {
-                    kind: cut(l, "bn_" + kind)
-                    for kind in ("gamma", "beta", "running_mean", "running_var")
-                }
-                for l in range(L - 1)
-            ]
-        params = state = array("f")  # the tensors are cut: free the snapshot before saving
-        model.metadata.setdefault("dropout", repr(self.dropout))
-        opt = self.optimizer_state() if optimizer_state else None
-        if opt is not None:
-            model.optimizer = (
-                {"m": opt["m"]} if opt["v"] is None else {"m": opt["m"], "v": opt["v"]}
-            )
-            model.metadata["optimizer_state"] = opt["optimizer"]
-            model.metadata["optimizer_step"] = str(opt["step"])
-        save_model(path, model)
+        save_network(self, path, metadata, optimizer_state)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, backend: str | None = None) -> Network:
         """A network read from a file written by ``save`` (raises ``ModelFileError``)."""
-        from ._errors import ModelFileError
-        from ._modelfile import load_model
+        from ._modelfile import load_network
 
-        model = load_model(path)
-        from ._modelfile import default_activations
-
-        if model.activations != default_activations(len(model.sizes) - 1):
-            raise ModelFileError(
-                f"activations {model.activations} are not supported: ann runs "
-                f"ReLU hidden layers and a softmax output",
-                path=path,
-            )
-        try:
-            dropout = float(model.metadata.get("dropout", "0.0"))
-        except ValueError:
-            dropout = -1.0
-        if not 0.0 <= dropout < 1.0:
-            raise ModelFileError(
-                f"metadata dropout {model.metadata.get('dropout')!r} is not a "
-                f"probability in [0, 1)",
-                path=path,
-            )
-        net = cls(model.sizes, batchnorm=bool(model.batchnorm), dropout=dropout, backend=backend)
-        params, state = net.get_weights(), net.get_state()
-        tensors: list[tuple[int, Sequence[array[float] | None]]] = [
-            (0, model.weights),
-            (1, model.biases),
-        ]
-        if model.batchnorm:
-            for kind, name in ((2, "gamma"), (3, "beta"), (4, "running_mean"), (5, "running_var")):
-                tensors.append((kind, [layer[name] for layer in model.batchnorm] + [None]))
-        for kind, per_layer in tensors:
-            for l, values in enumerate(per_layer):
-                if values is None:
-                    continue
-                offset, count = net._net.tensor(l, kind)
-                target = state if kind >= 4 else params
-                target[offset : offset + count] = values
-        net.set_weights(params)
-        net.set_state(state)
-        if model.standardization is not None:
-            net.set_standardization(model.standardization["mean"], model.standardization["std"])
-        net.classes = model.classes
-        net.metadata = dict(model.metadata)
-        if model.optimizer is not None:
-            net._pending_optimizer = {
-                "optimizer": model.metadata["optimizer_state"],
-                "step": int(model.metadata["optimizer_step"]),
-                "m": model.optimizer["m"],
-                "v": model.optimizer.get("v"),
-            }
-        return net
+        return load_network(cls, path, backend)
 
     # ---- data checks ------------------------------------------------------------------------
 
@@ -638,13 +342,13 @@ class Network:
         validation: Dataset | None = None,
         *,
         epochs: int = 10,
-        batch_size: int = 64,
-        lr: float = 0.009,
+        batch_size: int = _defaults.BATCH_SIZE,
+        lr: float = _defaults.LR,
         l2: float = 0.0,
-        optimizer: str = "sgd",
-        momentum: float = 0.9,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
+        optimizer: str = _defaults.OPTIMIZER,
+        momentum: float = _defaults.MOMENTUM,
+        betas: tuple[float, float] = _defaults.BETAS,
+        eps: float = _defaults.EPS,
         max_norm: float | None = None,
         early_stopping: EarlyStopping | None = None,
         schedule: Schedule | None = None,
@@ -696,8 +400,6 @@ class Network:
         the weights) start the history's steps and epochs there, and a network loaded from a
         file that holds optimizer state (see ``save``) continues it in its first ``fit`` with
         the same optimizer (momentum velocity, Adam's moments and step count)."""
-        from ._fit import FitRun, FitSettings
-
         run_seed = self.seed if seed is None else seed
         if validation_split is not None:
             if validation is not None:
@@ -716,27 +418,24 @@ class Network:
         self._prepare_input(train)
         if validation is not None:
             validation = self._check_dataset(validation, "validation")
-        epochs = _positive_int(epochs, "epochs")
-        batch_size = _positive_int(batch_size, "batch_size")
-        lr = _learning_rate(lr)
-        if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not 0 <= l2 < math.inf:
-            raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {optimizer!r}")
-        if not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-        beta1, beta2 = _adam_betas(betas)
-        eps = _adam_eps(eps)
-        max_norm = _max_norm(max_norm)
+        epochs = _checks.positive_int(epochs, "epochs")
+        batch_size = _checks.positive_int(batch_size, "batch_size")
+        lr = _checks.learning_rate(lr)
+        l2 = _checks.l2(l2)
+        optimizer = _checks.optimizer(optimizer, OPTIMIZERS)
+        momentum = _checks.momentum(momentum)
+        beta1, beta2 = _checks.adam_betas(betas)
+        eps = _checks.adam_eps(eps)
+        max_norm = _checks.max_norm(max_norm)
         if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
             raise TypeError("early_stopping must be an ann.EarlyStopping")
-        schedule = _schedule(schedule, lr_decay)
+        schedule = checked_schedule(schedule, lr_decay)
         if (early_stopping or plateau_of(schedule)) and validation is None:
             raise ValueError("early stopping and lr decay need a validation data set")
         if check_every is None and early_stopping is not None:
             check_every = early_stopping.check_every
         if check_every is not None:
-            check_every = _positive_int(check_every, "check_every")
+            check_every = _checks.positive_int(check_every, "check_every")
         if self.batchnorm and len(self.sizes) > 2 and (batch_size < 2 or len(train) < 2):
             raise ValueError(
                 "batch norm needs at least 2 rows per batch, got "
@@ -755,14 +454,14 @@ class Network:
             schedule=schedule,
             early_stopping=early_stopping,
             check_every=check_every,
-            verbose=_verbose(verbose, progress),
+            verbose=_checks.verbosity(verbose, progress),
             seed=run_seed,
             stream=stream,
             callback=callback,
             initial_step=initial_step,
             initial_epoch=initial_epoch,
         )
-        self._set_optimizer(optimizer, float(momentum), beta1, beta2, eps, float(l2))
+        self._set_optimizer(optimizer, momentum, beta1, beta2, eps, l2)
         self._net.set_max_norm(max_norm)
         if augment is not None and train.dtype != "uint8":
             raise DataError(
@@ -792,11 +491,11 @@ class Network:
         images: Any,
         labels: Sequence[int] | None = None,
         *,
-        lr: float = 0.1,
-        optimizer: str = "sgd",
-        momentum: float = 0.9,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
+        lr: float = _defaults.TRACE_LR,
+        optimizer: str = _defaults.OPTIMIZER,
+        momentum: float = _defaults.MOMENTUM,
+        betas: tuple[float, float] = _defaults.BETAS,
+        eps: float = _defaults.EPS,
         l2: float = 0.0,
     ) -> dict[str, Any]:
         """One training step on one batch with every matrix of it recorded, for study
@@ -844,28 +543,28 @@ class Network:
         D = self.sizes[0]
         if isinstance(data, Images):
             data = data._ds
+        rows: array[int] | None = None
         if isinstance(data, Dataset):
             ds = self._check_dataset(data, "data set")
             images, _, n_rows, rows = ds.buffers()
-            probs, classes, _, _ = self._net.predict(
-                images, None, n_rows, rows, len(ds), want_probs=want_probs, want_classes=True
-            )
-            return probs, classes, len(ds)
-        dtype, values, row = read_features(data, "predict input")
-        what = "bytes of pixels" if dtype == "uint8" else "values"
-        if row is not None and math.prod(row) != D:
-            raise DataError(
-                f"predict input: each row has {math.prod(row)} values but the network takes {D}"
-            )
-        if not values or len(values) % D:
-            raise DataError(
-                f"{len(values)} {what} are not a whole number of images of {D} "
-                f"{'pixels' if dtype == 'uint8' else 'features'}"
-            )
-        n = len(values) // D
+            n = len(ds)
+        else:
+            dtype, images, row = read_features(data, "predict input")
+            what = "bytes of pixels" if dtype == "uint8" else "values"
+            if row is not None and math.prod(row) != D:
+                raise DataError(
+                    f"predict input: each row has {math.prod(row)} values but the network takes {D}"
+                )
+            if not images or len(images) % D:
+                raise DataError(
+                    f"{len(images)} {what} are not a whole number of images of {D} "
+                    f"{'pixels' if dtype == 'uint8' else 'features'}"
+                )
+            n = n_rows = len(images) // D
         probs, classes, _, _ = self._net.predict(
-            values, None, n, None, n, want_probs=want_probs, want_classes=True
+            images, None, n_rows, rows, n, want_probs=want_probs, want_classes=True
         )
+        assert classes is not None  # asked for (want_classes)
         return probs, classes, n
 
     def predict(self, data: Any) -> list[int]:

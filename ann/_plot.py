@@ -1,9 +1,9 @@
-"""Text plots and confusion matrices: seeing training without NumPy or Matplotlib.
+"""Text plots: seeing training without NumPy or Matplotlib.
 
 ``line_plot`` draws named (x, y) series on one pair of axes as plain text, so
 loss and accuracy curves can be shown in a terminal, written to a log file or
-redrawn live during training. ``confusion_matrix`` / ``format_confusion``
-count and print which digit was taken for which.
+redrawn live during training. (Which digit was taken for which is
+``_confusion.py``.)
 
 Two character sets:
 
@@ -38,11 +38,11 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from ._drawing import BRAILLE_BITS
+
 __all__ = [
     "line_plot",
     "supports_unicode",
-    "confusion_matrix",
-    "format_confusion",
     "MIN_WIDTH",
     "MIN_HEIGHT",
 ]
@@ -75,11 +75,6 @@ _ASCII_BOX = {
 }
 # Every non-ASCII character line_plot may print in unicode mode, braille aside.
 _UNICODE_SAMPLE = "⠀⣿⠤" + _UNICODE_MARKERS + "".join(_BOX.values())
-
-# Braille dot bits: _BRAILLE_BITS[dx][dy] with dy counted from the top of the
-# cell. The odd order is the historical 6-dot layout plus dots 7 and 8 added
-# later at the bottom.
-_BRAILLE_BITS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
 
 # Grid coordinates are clamped to this many cells beyond the canvas before
 # clipping. It keeps arithmetic finite for points far outside an explicit
@@ -526,7 +521,7 @@ def line_plot(
             key = _BRAILLE_KEY
             for gx, gy in _rasterize(grid_runs, nx, ny):
                 top_down = ny - 1 - gy
-                braille[top_down // 4][gx // 2] |= _BRAILLE_BITS[gx % 2][top_down % 4]
+                braille[top_down // 4][gx // 2] |= BRAILLE_BITS[gx % 2][top_down % 4]
         else:
             markers = _UNICODE_MARKERS if charset == "unicode" else _ASCII_MARKERS
             key = markers[marker_index % len(markers)]
@@ -613,64 +608,3 @@ def _finite_runs(name: str, xy: Any) -> list[list[tuple[float, float]]]:
     if current:
         runs.append(current)
     return runs
-
-
-# ----------------------------------------------------------------------------- confusion
-
-
-def confusion_matrix(true: Sequence[int], pred: Sequence[int], num_classes: int) -> list[list[int]]:
-    """Counts ``matrix[t][p]`` of samples of true class t predicted as class p."""
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be at least 1, got {num_classes}")
-    if len(true) != len(pred):
-        raise ValueError(f"true has {len(true)} labels but pred has {len(pred)}")
-    matrix = [[0] * num_classes for _ in range(num_classes)]
-    for i, (t, p) in enumerate(zip(true, pred)):
-        if not (0 <= t < num_classes and 0 <= p < num_classes):
-            raise ValueError(
-                f"sample {i}: label pair (true {t}, predicted {p}) is outside 0..{num_classes - 1}"
-            )
-        matrix[t][p] += 1
-    return matrix
-
-
-def format_confusion(matrix: list[list[int]], *, labels: Sequence[str] | None = None) -> str:
-    """The matrix as a text table: rows are true classes, columns predictions.
-
-    A last column gives each class's recall (the share of its samples that
-    were classified correctly, "-" for a class with no samples) and a last line
-    the overall accuracy, so the weak classes stand out at a glance.
-    """
-    n = len(matrix)
-    if n == 0 or any(len(row) != n for row in matrix):
-        raise ValueError("confusion matrix must be square with at least one class")
-    names = [str(i) for i in range(n)] if labels is None else [str(x) for x in labels]
-    if len(names) != n:
-        raise ValueError(f"got {len(names)} labels for {n} classes")
-
-    corner = "true\\pred"
-    first = max(len(corner), *(len(name) for name in names))
-    cell = max(
-        max(len(name) for name in names), max(len(str(count)) for row in matrix for count in row)
-    )
-    recall_header = "recall"
-    out = [
-        corner.ljust(first)
-        + "".join(" " + name.rjust(cell) for name in names)
-        + "  "
-        + recall_header
-    ]
-    for index, (name, row) in enumerate(zip(names, matrix)):
-        total = sum(row)
-        recall = f"{100 * row[index] / total:.1f}%" if total else "-"
-        out.append(
-            name.rjust(first)
-            + "".join(" " + str(c).rjust(cell) for c in row)
-            + "  "
-            + recall.rjust(len(recall_header))
-        )
-    correct = sum(matrix[i][i] for i in range(n))
-    total = sum(sum(row) for row in matrix)
-    accuracy = f"{100 * correct / total:.2f}%" if total else "-"
-    out.append(f"accuracy: {accuracy} ({correct}/{total})")
-    return "\n".join(out)

@@ -3,7 +3,7 @@
 One table (``PRESETS``) is read by ``ann train --preset NAME``, ``ann presets``, the tests and
 the README's table; from Python::
 
-    p = ann.preset("fast")
+    p = ann.get_preset("fast")
     net = ann.Network(**p.network_kwargs())
     history = net.fit(train, **p.fit_kwargs())     # holds out p.val_fraction for validation
 
@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
-__all__ = ["PRESETS", "Preset", "preset", "presets"]
+from . import _defaults
+
+__all__ = ["PRESETS", "Preset", "get_preset", "list_presets"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,9 @@ class Preset:
             values["schedule"] = None
         return values
 
-    def network_kwargs(self, inputs: int = 784, outputs: int = 10) -> dict[str, Any]:
+    def network_kwargs(
+        self, inputs: int = _defaults.INPUTS, outputs: int = _defaults.CLASSES
+    ) -> dict[str, Any]:
         """Keyword arguments of ``ann.Network``: the layer sizes, batch norm and dropout."""
         return {
             "layers": [inputs, *self.layers, outputs],
@@ -82,14 +86,14 @@ class Preset:
         """Keyword arguments of ``Network.fit``, the validation split included (pass
         ``validation_split=None`` with a validation set of your own)."""
         from ._augment import for_mode
-        from ._network import EarlyStopping
+        from ._fit import EarlyStopping
 
         early = None
         if self.patience:
             early = EarlyStopping(
                 patience=self.patience,
                 min_delta=self.min_delta,
-                check_every=self.check_every or 100,
+                check_every=self.check_every or _defaults.CHECK_EVERY,
             )
         return {
             "epochs": self.epochs,
@@ -108,7 +112,7 @@ class Preset:
 
     def describe(self) -> str:
         """The settings in one line, as the README's table and ``ann presets`` show them."""
-        net = "-".join(map(str, (784, *self.layers, 10)))
+        net = "-".join(map(str, (_defaults.INPUTS, *self.layers, _defaults.CLASSES)))
         net += (" BN" if self.batchnorm else "") + (
             f" dropout {self.dropout:g}" if self.dropout else ""
         )
@@ -155,24 +159,24 @@ _TABLE = (
     Preset(
         name="seed",
         summary="the seed study's network and settings (ann train's defaults)",
-        layers=(20, 7, 5),
+        layers=_defaults.HIDDEN,
         batchnorm=False,
         dropout=0.0,
-        optimizer="sgd",
-        lr=0.009,
-        momentum=0.9,
+        optimizer=_defaults.OPTIMIZER,
+        lr=_defaults.LR,
+        momentum=_defaults.MOMENTUM,
         l2=0.0,
         max_norm=None,
-        batch_size=64,
-        epochs=60,
+        batch_size=_defaults.BATCH_SIZE,
+        epochs=_defaults.EPOCHS,
         schedule="none",
         lr_decay=None,
         warmup=None,
         min_lr=0.0,
-        patience=5,
-        min_delta=0.0,
+        patience=_defaults.PATIENCE,
+        min_delta=_defaults.MIN_DELTA,
         check_every=None,
-        val_fraction=0.2,
+        val_fraction=_defaults.VAL_FRACTION,
     ),
     Preset(
         name="fast",
@@ -225,12 +229,16 @@ _TABLE = (
 
 #: The presets by name, read-only.
 PRESETS: Mapping[str, Preset] = MappingProxyType({p.name: p for p in _TABLE})
-presets = PRESETS  # the public name, ann.presets
 
 
-def preset(name: str) -> Preset:
+def get_preset(name: str) -> Preset:
     """The preset called ``name``; ValueError naming the presets there are otherwise."""
     try:
         return PRESETS[name]
     except (KeyError, TypeError):
         raise ValueError(f"no preset {name!r}; the presets are {', '.join(PRESETS)}") from None
+
+
+def list_presets() -> list[str]:
+    """The names of the presets, in the order ``ann presets`` shows them."""
+    return list(PRESETS)

@@ -19,11 +19,25 @@ from collections.abc import Sequence
 from operator import mul
 from typing import Any
 
-from ._constants import ANN_ADAM, ANN_MOMENTUM, ANN_NESTEROV, ANN_SGD, ANN_WEIGHTS
+from ._augment import augment_batch
+from ._constants import (
+    ANN_ADAM,
+    ANN_BN_EPS,
+    ANN_BN_MOMENTUM,
+    ANN_MOMENTUM,
+    ANN_NESTEROV,
+    ANN_SGD,
+    ANN_WEIGHTS,
+)
 from ._errors import DataError, TrainingError
+from ._rng import MASK64, uniform
+
+# The generator is the C core's, in ann/_rng.py; the reference backend's shuffle is its
+# ann_shuffle, and the tests that hold the C core to this module find both names here.
+from ._rng import shuffle as shuffle
+from ._rng import splitmix64 as splitmix64
 
 Matrix = list[float]
-MASK64 = 0xFFFFFFFFFFFFFFFF
 
 
 # ---- matrix multiply -------------------------------------------------------------------
@@ -204,13 +218,13 @@ def batchnorm_inference(
 
 
 def dropout_forward(x: Sequence[float], p: float, state: int) -> tuple[Matrix, list[bool], int]:
-    """(y, keep, new state): y = x keep / (1 - p), keep_i = [u_i >= p], u from splitmix64."""
+    """(y, keep, new state): y = x keep / (1 - p), keep_i = [u_i >= p], u_i uniform."""
     p32 = _f32(p)
     scale = _f32(1.0 / _f32(1.0 - p32))
     keep: list[bool] = []
     for _ in x:
-        bits, state = splitmix64(state)
-        keep.append((bits >> 40) * (1.0 / 16777216.0) >= p32)
+        u, state = uniform(state)
+        keep.append(u >= p32)
     return [v * scale if k else 0.0 for v, k in zip(x, keep)], keep, state
 
 
@@ -293,31 +307,8 @@ def standardize(x: Sequence[float], mean: Sequence[float], std: Sequence[float],
     return [(v - mean[i % D]) / std[i % D] for i, v in enumerate(x)]
 
 
-def splitmix64(state: int) -> tuple[int, int]:
-    """(next 64 random bits, new state): the generator of csrc/ops.c, bit for bit."""
-    state = (state + 0x9E3779B97F4A7C15) & MASK64
-    z = state
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-    return z ^ (z >> 31), state
-
-
-def shuffle(idx: array[int], state: int) -> int:
-    """Fisher-Yates shuffle of idx in place, as ann_shuffle does; returns the new state."""
-    state &= MASK64
-    for i in range(len(idx) - 1, 0, -1):
-        bits, state = splitmix64(state)
-        j = bits % (i + 1)
-        idx[i], idx[j] = idx[j], idx[i]
-    return state
-
-
 def _f32(value: float) -> float:
     return array("f", [value])[0]
-
-
-BN_MOMENTUM = 0.1
-BN_EPS = 1e-5
 
 
 class _Layer:
@@ -402,8 +393,8 @@ class RefNet:
             limit = _f32(1.0 / _f32(math.sqrt(li.n_in)))
             weights = []
             for _ in range(li.n_in * li.n_out):
-                bits, state = splitmix64(state)
-                weights.append((2.0 * ((bits >> 40) * (1.0 / 16777216.0)) - 1.0) * limit)
+                u, state = uniform(state)
+                weights.append((2.0 * u - 1.0) * limit)
             self.params[li.w : li.b] = list(array("f", weights))
             self.params[li.b : li.b + li.n_out] = [0.0] * li.n_out
             if li.gamma >= 0:
@@ -550,14 +541,14 @@ class RefNet:
                     beta = p[li.beta : li.beta + li.n_out]
                     if training:
                         z, cache["xhat"], mean, var = batchnorm_forward(
-                            z, gamma, beta, B, li.n_out, BN_EPS
+                            z, gamma, beta, B, li.n_out, ANN_BN_EPS
                         )
                         cache["var"] = var
                         unbias = B / (B - 1) if B > 1 else 1.0
                         for j in range(li.n_out):
                             m_i, v_i = li.mean + j, li.var + j
-                            self.state[m_i] += BN_MOMENTUM * (mean[j] - self.state[m_i])
-                            self.state[v_i] += BN_MOMENTUM * (var[j] * unbias - self.state[v_i])
+                            self.state[m_i] += ANN_BN_MOMENTUM * (mean[j] - self.state[m_i])
+                            self.state[v_i] += ANN_BN_MOMENTUM * (var[j] * unbias - self.state[v_i])
                     else:
                         z = batchnorm_inference(
                             z,
@@ -567,7 +558,7 @@ class RefNet:
                             self.state[li.var : li.var + li.n_out],
                             B,
                             li.n_out,
-                            BN_EPS,
+                            ANN_BN_EPS,
                         )
                 z = relu_forward(z)
                 if training and self.dropout > 0.0:
@@ -592,8 +583,6 @@ class RefNet:
         K = self.sizes[-1]
         x = self._input(images, rows)
         if self._augment is not None:  # the training batch has just been gathered
-            from ._augment import augment_batch
-
             params, seed, (H, W) = self._augment
             x = augment_batch(x, params, seed, self._augment_step, batch, H, W)
             self._augment_step += 1
@@ -617,7 +606,7 @@ class RefNet:
                         self.params[li.gamma : li.gamma + li.n_out],
                         batch,
                         li.n_out,
-                        BN_EPS,
+                        ANN_BN_EPS,
                     )
                     self.grads[li.gamma : li.gamma + li.n_out] = dgamma
                     self.grads[li.beta : li.beta + li.n_out] = dbeta

@@ -23,6 +23,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Union
 
+from . import _defaults
+
 __all__ = ["Cosine", "LRPlan", "OneCycle", "ReduceLROnPlateau", "Schedule", "Warmup"]
 
 
@@ -55,8 +57,8 @@ class ReduceLROnPlateau:
     """Multiply the learning rate by ``factor`` after ``patience`` checks without a validation
     loss improvement larger than ``min_delta``, never going below ``min_lr``."""
 
-    factor: float = 0.5
-    patience: int = 3
+    factor: float = _defaults.PLATEAU_FACTOR
+    patience: int = _defaults.PLATEAU_PATIENCE
     min_delta: float = 0.0
     min_lr: float = 1e-6
 
@@ -90,8 +92,8 @@ class OneCycle:
 
     max_lr: float | None = None
     pct_start: float = 0.3
-    div_factor: float = 25.0
-    final_div_factor: float = 1e4
+    div_factor: float = _defaults.ONECYCLE_DIV
+    final_div_factor: float = _defaults.ONECYCLE_FINAL_DIV
 
     def __post_init__(self) -> None:
         if self.max_lr is not None:
@@ -155,6 +157,22 @@ class Warmup:
 
 Schedule = Union[ReduceLROnPlateau, Cosine, OneCycle, Warmup]
 SCHEDULES = (ReduceLROnPlateau, Cosine, OneCycle, Warmup)
+
+
+def checked_schedule(schedule: Any, lr_decay: Any) -> Schedule | None:
+    """``fit``'s schedule: ``schedule``, or ``lr_decay`` (the older name of a plateau)."""
+    if lr_decay is not None:
+        if schedule is not None:
+            raise ValueError("give schedule or lr_decay (the older name of a plateau), not both")
+        if not isinstance(lr_decay, ReduceLROnPlateau):
+            raise TypeError("lr_decay must be an ann.ReduceLROnPlateau")
+        return lr_decay
+    if schedule is not None and not isinstance(schedule, SCHEDULES):
+        raise TypeError(
+            "schedule must be None, an ann.ReduceLROnPlateau, ann.Cosine, ann.OneCycle or "
+            f"ann.Warmup, not {type(schedule).__name__}"
+        )
+    return schedule
 
 
 def plateau_of(schedule: Schedule | None) -> ReduceLROnPlateau | None:

@@ -13,63 +13,17 @@ DataFrame) in gives NumPy arrays out, built with the NumPy the caller has alread
 
 from __future__ import annotations
 
+import inspect
 import math
 import random
-import sys
 import warnings
 from array import array
-from collections.abc import Hashable, Sequence
 from typing import Any
 
-from ._data import Dataset, _read_buffer, _to_float32
+from ._data import Dataset
+from ._errors import ConvergenceWarning, NotFittedError, sklearn_class
 from ._network import Network
-
-
-class NotFittedError(ValueError, AttributeError):
-    """A method that needs a fitted estimator ran before ``fit`` (a ValueError and an
-    AttributeError, as scikit-learn's own ``NotFittedError`` is)."""
-
-
-class ConvergenceWarning(UserWarning):
-    """``fit`` stopped at ``max_iter`` before the loss (or validation score) settled."""
-
-
-class DataConversionWarning(UserWarning):
-    """``y`` came as a column vector (n, 1) and was read as 1-D."""
-
-
-def _sklearn_class(name: str, own: type) -> Any:
-    """scikit-learn's exception or warning class of this name when the program has loaded
-    scikit-learn (so that its ``check_is_fitted`` and warning filters recognise ours), else
-    ann's own. Never imports scikit-learn."""
-    module = sys.modules.get("sklearn.exceptions")
-    return getattr(module, name, own) if module is not None else own
-
-
-# The hyperparameters, in the constructor's order, and their defaults (scikit-learn's).
-_DEFAULTS: dict[str, Any] = {
-    "hidden_layer_sizes": (100,),
-    "solver": "adam",
-    "alpha": 0.0001,
-    "batch_size": "auto",
-    "learning_rate_init": 0.001,
-    "max_iter": 200,
-    "random_state": None,
-    "tol": 1e-4,
-    "verbose": False,
-    "momentum": 0.9,
-    "nesterovs_momentum": True,
-    "early_stopping": False,
-    "validation_fraction": 0.1,
-    "beta_1": 0.9,
-    "beta_2": 0.999,
-    "epsilon": 1e-8,
-    "n_iter_no_change": 10,
-    "batchnorm": False,
-    "dropout": 0.0,
-    "standardize": True,
-}
-
+from ._sklearn_input import caller_numpy, read_X, read_y, sorted_classes
 
 # what fit sets besides the public attributes ending in "_"
 _FIT_PRIVATE = ("_classes", "_rng", "_opt_state", "_no_improvement")
@@ -87,163 +41,6 @@ def _is_int(value: Any) -> bool:
         return bool(int(value.__index__()) == value)
     except (AttributeError, TypeError):
         return False
-
-
-def _wants_numpy(data: Any) -> Any:
-    """The caller's NumPy module when ``data`` is an array of it (or has ``__array__``), else
-    None. NumPy is never imported here: it is taken from sys.modules."""
-    if isinstance(data, (list, tuple, array, bytes, bytearray, memoryview)):
-        return None
-    if not hasattr(data, "__array__"):
-        return None
-    return sys.modules.get("numpy")
-
-
-# ---- input checks -----------------------------------------------------------------------------
-
-
-def _read_X(X: Any, what: str = "X") -> tuple[array[float], int, int]:
-    """(float32 values row by row, n_samples, n_features) from a 2-D buffer (a NumPy array
-    through memoryview), a DataFrame, or a list of rows; every value must be a finite number."""
-    if X is None:
-        raise ValueError(f"{what} is None: expected a 2-D array (n_samples, n_features)")
-    module = type(X).__module__ or ""
-    if module.startswith("scipy.sparse") or (hasattr(X, "tocsr") and hasattr(X, "nnz")):
-        raise TypeError(
-            f"{what} is a sparse matrix, which ann does not take: pass a dense array (X.toarray())"
-        )
-    if hasattr(X, "to_numpy") and not hasattr(X, "__buffer__") and hasattr(X, "columns"):
-        X = X.to_numpy()  # a DataFrame: its own NumPy array
-    elif _wants_numpy(X) is not None and not hasattr(X, "__buffer__"):
-        X = _wants_numpy(X).asarray(X)  # an array-like of the caller's NumPy
-    try:
-        view: memoryview | None = memoryview(X)
-    except (TypeError, ValueError):  # no buffer, or NumPy's object arrays
-        view = None
-    if view is not None:
-        if "Z" in view.format:
-            raise ValueError(f"Complex data not supported: {what} holds complex numbers")
-        if view.ndim != 2:
-            raise ValueError(
-                f"{what} must be 2-D (n_samples, n_features), got {view.ndim}-D of shape "
-                f"{tuple(view.shape or ())}. Reshape your data: X.reshape(-1, 1) for a "
-                f"single feature, X.reshape(1, -1) for a single sample"
-            )
-        n, d = view.shape  # type: ignore[misc]
-        _check_size(n, d, what)
-        if view.c_contiguous and view.format.lstrip("@=<>!") not in ("?", "O"):
-            buf = _read_buffer(X, what)
-            assert buf is not None
-            return _finite(_to_float32(buf.values, what), what), n, d
-        rows: list[Any] = X.tolist() if hasattr(X, "tolist") else view.tolist()
-    elif isinstance(X, (str, bytes, dict)) or not hasattr(X, "__iter__"):
-        raise ValueError(
-            f"{what} must be a 2-D array or a list of rows, not {type(X).__name__}: "
-            f"expected (n_samples, n_features)"
-        )
-    else:
-        rows = X.tolist() if hasattr(X, "tolist") else list(X)
-    n = len(rows)
-    flat = array("d")
-    d = -1
-    for i, row in enumerate(rows):
-        if isinstance(row, (str, bytes)) or not hasattr(row, "__iter__"):
-            raise ValueError(
-                f"{what} must be 2-D (n_samples, n_features), but row {i} is "
-                f"{type(row).__name__}. Reshape your data: one list of values per sample"
-            )
-        values = list(row)
-        if d < 0:
-            d = len(values)
-        if len(values) != d:
-            raise ValueError(f"{what}: row {i} has {len(values)} values, row 0 has {d}")
-        for j, v in enumerate(values):
-            if isinstance(v, complex):
-                raise ValueError(f"Complex data not supported: {what}[{i}, {j}] is {v!r}")
-            try:
-                flat.append(float(v))
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"{what}[{i}, {j}]: {exc}") from None
-    _check_size(n, max(d, 0), what)
-    return _finite(_to_float32(flat, what), what), n, d
-
-
-def _check_size(n: int, d: int, what: str) -> None:
-    # scikit-learn's wording, which its checks look for
-    if n == 0:
-        raise ValueError(
-            f"{what}: found array with 0 sample(s) (shape=(0, {d})) while a minimum of 1 is "
-            f"required."
-        )
-    if d == 0:
-        raise ValueError(
-            f"{what}: found array with 0 feature(s) (shape=({n}, 0)) while a minimum of 1 is "
-            f"required."
-        )
-
-
-def _finite(values: array[float], what: str) -> array[float]:
-    # float32 values sum without overflow in float64, so the sum is finite iff all are
-    if not math.isfinite(sum(values)):
-        raise ValueError(f"{what} contains NaN or infinity: every value must be finite")
-    return values
-
-
-def _read_y(y: Any, n: int | None) -> list[Any]:
-    """The labels as a list of n (any number for None) hashable Python values (a column
-    vector is read as 1-D, with a DataConversionWarning, as scikit-learn does)."""
-    if y is None:
-        raise ValueError("MLPClassifier requires y to be passed, but the target y is None")
-    if hasattr(y, "to_numpy") and hasattr(y, "name"):
-        y = y.to_numpy()  # a pandas Series
-    elif not hasattr(y, "__iter__") and _wants_numpy(y) is not None:
-        y = _wants_numpy(y).asarray(y)  # an array-like of the caller's NumPy
-    if isinstance(y, (str, bytes)) or not hasattr(y, "__iter__"):
-        raise ValueError(f"y should be a 1d array of labels, got {type(y).__name__}")
-    values = y.tolist() if hasattr(y, "tolist") else list(y)
-    if values and all(isinstance(v, (list, tuple)) for v in values):
-        if all(len(v) == 1 for v in values):
-            warnings.warn(
-                "A column-vector y was passed when a 1d array was expected. Please change "
-                "the shape of y to (n_samples,), for example using ravel().",
-                _sklearn_class("DataConversionWarning", DataConversionWarning),
-                stacklevel=4,
-            )
-            values = [v[0] for v in values]
-        else:
-            raise ValueError(
-                "y should be a 1d array of labels: MLPClassifier predicts one label per sample "
-                "(multi-output and multi-label targets are not supported)"
-            )
-    if n is not None and len(values) != n:
-        raise ValueError(f"X has {n} samples but y has {len(values)} labels")
-    for v in values:
-        if isinstance(v, float):
-            if math.isnan(v):
-                raise ValueError("Input y contains NaN.")
-            if math.isinf(v):
-                raise ValueError(
-                    "Input y contains infinity or a value too large for dtype('float64')."
-                )
-            if v != int(v):
-                raise ValueError(
-                    f"Unknown label type: continuous (y holds {v!r}). MLPClassifier is a "
-                    f"classifier: y must hold class labels (ints, strings, ...)"
-                )
-        elif isinstance(v, (list, dict, set)) or not isinstance(v, Hashable):
-            raise ValueError(f"Unknown label type: {type(v).__name__} labels cannot be classes")
-    return values
-
-
-def _sorted_classes(labels: Sequence[Any]) -> list[Any]:
-    try:
-        return sorted(set(labels))
-    except TypeError:
-        kinds = sorted({type(v).__name__ for v in labels})
-        raise TypeError(
-            f"y mixes labels of types {', '.join(kinds)} that cannot be sorted: use labels "
-            f"of one kind (all numbers or all strings)"
-        ) from None
 
 
 # ---- the estimator ----------------------------------------------------------------------------
@@ -454,7 +251,7 @@ class MLPClassifier:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
             return self._fit(X, y, classes=classes, incremental=True)
         if classes is not None:
-            given = _sorted_classes(_read_y(classes, None))
+            given = sorted_classes(read_y(classes, None))
             if given != list(self.classes_):
                 raise ValueError(
                     f"classes={given!r} is not the same as on the first call to partial_fit "
@@ -464,11 +261,11 @@ class MLPClassifier:
 
     def _fit(self, X: Any, y: Any, classes: Any, incremental: bool) -> MLPClassifier:
         settings = self._checked()
-        values, n, d = _read_X(X)
-        labels = _read_y(y, n)
+        values, n, d = read_X(X)
+        labels = read_y(y, n)
         first = not hasattr(self, "network_")
         if first:
-            known = _sorted_classes(labels if classes is None else _read_y(classes, None))
+            known = sorted_classes(labels if classes is None else read_y(classes, None))
             if len(known) < 2:
                 raise ValueError(
                     f"y has only one class ({known[0]!r} if known else 'none'): a "
@@ -476,7 +273,7 @@ class MLPClassifier:
                     if known
                     else "y has no class"
                 )
-            np = _wants_numpy(y) or _wants_numpy(X)
+            np = caller_numpy(y) or caller_numpy(X)
             self.classes_ = np.asarray(known) if np is not None else known
             self._classes = known
             self.n_features_in_ = d
@@ -591,7 +388,7 @@ class MLPClassifier:
                 warnings.warn(
                     f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
                     f"the optimization hasn't converged yet.",
-                    _sklearn_class("ConvergenceWarning", ConvergenceWarning),
+                    sklearn_class(ConvergenceWarning),
                     stacklevel=3,
                 )
         if best is not None:
@@ -650,13 +447,13 @@ class MLPClassifier:
 
     def _input_check_fitted(self) -> None:
         if not hasattr(self, "network_"):
-            raise _sklearn_class("NotFittedError", NotFittedError)(
+            raise sklearn_class(NotFittedError)(
                 "This MLPClassifier instance is not fitted yet. Call 'fit' with appropriate "
                 "arguments before using this estimator."
             )
 
     def _input(self, X: Any) -> array[float]:
-        values, _, d = _read_X(X)
+        values, _, d = read_X(X)
         if d != self.n_features_in_:
             raise ValueError(self._width_message(d))
         return values
@@ -664,20 +461,20 @@ class MLPClassifier:
     def predict_proba(self, X: Any) -> Any:
         """The probability of each class (columns in ``classes_`` order) for each row of X."""
         probs = self._net_for(X).predict_proba(self._input(X))
-        np = _wants_numpy(X)
+        np = caller_numpy(X)
         return np.asarray(probs, dtype=np.float64) if np is not None else probs
 
     def predict_log_proba(self, X: Any) -> Any:
         """The natural log of ``predict_proba``."""
         probs = self._net_for(X).predict_proba(self._input(X))
         logs = [[math.log(p) if p > 0 else -math.inf for p in row] for row in probs]
-        np = _wants_numpy(X)
+        np = caller_numpy(X)
         return np.asarray(logs, dtype=np.float64) if np is not None else logs
 
     def predict(self, X: Any) -> Any:
         """The most probable class of each row of X, as labels of ``classes_``."""
         indices = self._net_for(X).predict(self._input(X))
-        np = _wants_numpy(X)
+        np = caller_numpy(X)
         if np is not None:
             return np.asarray(self.classes_)[np.asarray(indices, dtype=np.intp)]
         return [self._classes[i] for i in indices]
@@ -686,11 +483,11 @@ class MLPClassifier:
         """The (weighted) fraction of rows of X whose predicted label equals y's."""
         predicted = self.predict(X)
         predicted = predicted.tolist() if hasattr(predicted, "tolist") else predicted
-        truth = _read_y(y, len(predicted))
+        truth = read_y(y, len(predicted))
         if sample_weight is None:
             weights = [1.0] * len(truth)
         else:
-            weights = [float(w) for w in _read_y(sample_weight, len(truth))]
+            weights = [float(w) for w in read_y(sample_weight, len(truth))]
         total = math.fsum(weights)
         if total <= 0:
             raise ValueError("sample_weight must have a positive sum")
@@ -733,3 +530,12 @@ class MLPClassifier:
             if saved["standardization"] is not None:
                 net.set_standardization(*saved["standardization"])
             self.network_ = net
+
+
+# The hyperparameters, in the constructor's order, and their defaults (scikit-learn's): read
+# from the signature, so each default is written once.
+_DEFAULTS: dict[str, Any] = {
+    name: parameter.default
+    for name, parameter in inspect.signature(MLPClassifier.__init__).parameters.items()
+    if name != "self"
+}

@@ -2,18 +2,19 @@
 
 The step is the textbook one -- forward layer by layer, softmax + cross-entropy, backward
 layer by layer, the optimizer's update -- driven from here one C function at a time
-(``ann_dense_forward``, ``ann_relu_backward``, ...), so the C core computes every number that
-is shown. Each call is repeated in float64 by the twin function of ``ann/_reference.py`` on
-the very same inputs, and the largest difference of each output is recorded: that checks each
-C function on its own, without the rounding of the earlier steps piling up. At the end the
+(``ann_dense_forward``, ``ann_relu_backward``, ...: the ops of ``_ops.py``, on the C side
+``_c/ops.py``), so the C core computes every number that is shown. Each call is repeated in
+float64 by the twin function of ``ann/_reference.py`` on the very same inputs, and the largest
+difference of each output is recorded: that checks each C function on its own, without the
+rounding of the earlier steps piling up. At the end the
 network's own training step (``ann_net_train_step``, with its fused kernels) runs on a copy of
 the network and the same batch, and its new parameters are compared with the trace's: what
 the trace shows is what training does.
 
 Shapes use the core's names (ann.h): B rows in the batch, n_in / n_out a layer's fan-in and
 fan-out, K classes. Batch norm's running statistics are the one part of the step that no
-exported C function computes (net.c updates them inline), so they are computed here, in
-float32 as net.c does.
+exported C function computes (net.c updates them inline), so the C side computes them in
+float32 as net.c does (``CoreOps.running_average``).
 
 With dropout (a network made with ``dropout=p``, ``ann trace --dropout P``), each hidden
 layer's ReLU output a goes through inverted dropout: the uniform draws u of the dropout stream
@@ -22,6 +23,9 @@ layer's ReLU output a goes through inverted dropout: the uniform draws u of the 
 stream is the one a new network with the network's seed starts from (``seed ^ 0xD80F0D80F``,
 see ``ann_net_init``), so the mask is the one the first training step of that network draws,
 and the training-step check runs a copy with that stream.
+
+``trace_step`` returns the recorded step as a dict; ``_trace_format.py`` writes it out as JSON
+or as the text ``ann trace`` prints.
 """
 
 from __future__ import annotations
@@ -29,11 +33,22 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Iterator, Sequence
-from typing import Any, Callable
+from typing import Any
 
-from . import _reference as ref
-from ._constants import ANN_BIASES, ANN_BN_BETA, ANN_BN_GAMMA, ANN_BN_MEAN, ANN_BN_VAR, ANN_WEIGHTS
+from . import _c, _checks
+from ._constants import (
+    ANN_BIASES,
+    ANN_BN_BETA,
+    ANN_BN_GAMMA,
+    ANN_BN_MEAN,
+    ANN_BN_VAR,
+    ANN_WEIGHTS,
+    OPTIMIZERS,
+)
+from ._data import Dataset, _as_bytes
 from ._errors import DataError
+from ._ops import Ops, ReferenceOps, core_ops
+from ._rng import MASK64
 
 Values = list[float]
 Tensor = dict[str, Any]
@@ -42,309 +57,14 @@ Tensor = dict[str, Any]
 # inputs, relative to the size of the values (|C - ref| <= TOLERANCE * max(1, max |ref|)),
 # and the network's own training step gives the same new parameters to this tolerance.
 TOLERANCE = 1e-4
-OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam")
-
-
-def _f32(values: Sequence[float]) -> Values:
-    """Values rounded to float32, as the C core stores them."""
-    return list(array("f", values))
-
-
-# ---- the two implementations of every step ---------------------------------------------------
-
-
-class _CoreOps:
-    """Each step as one call of the C core's exported functions (ann.h), on float32 buffers."""
-
-    def __init__(self) -> None:
-        from ._backend import check, ffi, lib
-
-        self.ffi, self.lib, self.check = ffi, lib, check
-
-    def _in(self, values: Sequence[float]) -> Any:
-        return self.ffi.new("float[]", list(values) or [0.0])
-
-    def _out(self, n: int) -> Any:
-        return self.ffi.new("float[]", max(n, 1))
-
-    def _list(self, buffer: Any, n: int) -> Values:
-        return list(self.ffi.unpack(buffer, n))
-
-    def gather(self, pixels: bytes, B: int, D: int) -> Values:
-        x = self._out(B * D)
-        idx = self.ffi.new("int32_t[]", list(range(B)))
-        self.check(
-            self.lib.ann_gather_u8(x, self.ffi.from_buffer(pixels), B, idx, B, D), "ann_gather_u8"
-        )
-        return self._list(x, B * D)
-
-    def dense_forward(
-        self, x: Values, W: Values, b: Values, B: int, n_in: int, n_out: int
-    ) -> Values:
-        y = self._out(B * n_out)
-        self.check(
-            self.lib.ann_dense_forward(y, self._in(x), self._in(W), self._in(b), B, n_in, n_out),
-            "ann_dense_forward",
-        )
-        return self._list(y, B * n_out)
-
-    def dense_backward(
-        self, dy: Values, x: Values, W: Values, B: int, n_in: int, n_out: int, need_dx: bool
-    ) -> tuple[Values | None, Values, Values]:
-        dx = self._out(B * n_in) if need_dx else self.ffi.NULL
-        dW, db = self._out(n_in * n_out), self._out(n_out)
-        self.check(
-            self.lib.ann_dense_backward(
-                dx, dW, db, self._in(dy), self._in(x), self._in(W), B, n_in, n_out
-            ),
-            "ann_dense_backward",
-        )
-        return (
-            self._list(dx, B * n_in) if need_dx else None,
-            self._list(dW, n_in * n_out),
-            self._list(db, n_out),
-        )
-
-    def relu_forward(self, z: Values) -> Values:
-        a = self._out(len(z))
-        self.check(self.lib.ann_relu_forward(a, self._in(z), len(z)), "ann_relu_forward")
-        return self._list(a, len(z))
-
-    def relu_backward(self, da: Values, a: Values) -> Values:
-        dz = self._out(len(da))
-        self.check(
-            self.lib.ann_relu_backward(dz, self._in(da), self._in(a), len(da)), "ann_relu_backward"
-        )
-        return self._list(dz, len(da))
-
-    def batchnorm_forward(
-        self, z: Values, gamma: Values, beta: Values, B: int, n: int
-    ) -> tuple[Values, Values, Values, Values]:
-        y, xhat, mean, var = self._out(B * n), self._out(B * n), self._out(n), self._out(n)
-        self.check(
-            self.lib.ann_batchnorm_forward(
-                y, xhat, mean, var, self._in(z), self._in(gamma), self._in(beta), B, n, ref.BN_EPS
-            ),
-            "ann_batchnorm_forward",
-        )
-        return (
-            self._list(y, B * n),
-            self._list(xhat, B * n),
-            self._list(mean, n),
-            self._list(var, n),
-        )
-
-    def batchnorm_backward(
-        self, dy: Values, xhat: Values, var: Values, gamma: Values, B: int, n: int
-    ) -> tuple[Values, Values, Values]:
-        dz, dgamma, dbeta = self._out(B * n), self._out(n), self._out(n)
-        self.check(
-            self.lib.ann_batchnorm_backward(
-                dz,
-                dgamma,
-                dbeta,
-                self._in(dy),
-                self._in(xhat),
-                self._in(var),
-                self._in(gamma),
-                B,
-                n,
-                ref.BN_EPS,
-            ),
-            "ann_batchnorm_backward",
-        )
-        return self._list(dz, B * n), self._list(dgamma, n), self._list(dbeta, n)
-
-    def softmax_cross_entropy(
-        self, logits: Values, labels: Sequence[int], B: int, K: int
-    ) -> tuple[float, Values, Values]:
-        dlogits, probs, loss = self._out(B * K), self._out(B * K), self.ffi.new("double *")
-        self.check(
-            self.lib.ann_softmax_cross_entropy(
-                dlogits,
-                probs,
-                loss,
-                self._in(logits),
-                self.ffi.new("int32_t[]", list(labels)),
-                B,
-                K,
-            ),
-            "ann_softmax_cross_entropy",
-        )
-        return float(loss[0]), self._list(probs, B * K), self._list(dlogits, B * K)
-
-    def l2_penalty(self, W: Values, dW: Values, l2: float) -> tuple[float, Values]:
-        grads, penalty = self._in(dW), self.ffi.new("double *")
-        self.check(
-            self.lib.ann_l2_penalty(penalty, grads, self._in(W), len(W), l2), "ann_l2_penalty"
-        )
-        return float(penalty[0]), self._list(grads, len(W))
-
-    def sgd(self, theta: Values, g: Values, lr: float) -> Values:
-        p = self._in(theta)
-        self.check(self.lib.ann_sgd_update(p, self._in(g), len(theta), lr), "ann_sgd_update")
-        return self._list(p, len(theta))
-
-    def momentum(
-        self, theta: Values, v: Values, g: Values, lr: float, mu: float, nesterov: bool
-    ) -> tuple[Values, Values]:
-        p, vel = self._in(theta), self._in(v)
-        self.check(
-            self.lib.ann_momentum_update(p, vel, self._in(g), len(theta), lr, mu, int(nesterov)),
-            "ann_momentum_update",
-        )
-        return self._list(p, len(theta)), self._list(vel, len(theta))
-
-    def adam(
-        self,
-        theta: Values,
-        m: Values,
-        v: Values,
-        g: Values,
-        lr: float,
-        beta1: float,
-        beta2: float,
-        eps: float,
-        t: int,
-    ) -> tuple[Values, Values, Values]:
-        p, m1, v1 = self._in(theta), self._in(m), self._in(v)
-        self.check(
-            self.lib.ann_adam_update(p, m1, v1, self._in(g), len(theta), lr, beta1, beta2, eps, t),
-            "ann_adam_update",
-        )
-        n = len(theta)
-        return self._list(p, n), self._list(m1, n), self._list(v1, n)
-
-    def dropout_forward(
-        self, a: Values, p: float, state: int
-    ) -> tuple[Values, Values, Values, int]:
-        """(u, keep, h, new state): the stream's draws, one ann_random_uniform call each, then
-        ann_dropout_forward from the same state (which draws the same u again)."""
-        n = len(a)
-        draws = self.ffi.new("uint64_t *", state)
-        u = [float(self.lib.ann_random_uniform(draws)) for _ in range(n)]
-        stream = self.ffi.new("uint64_t *", state)
-        h, mask = self._out(n), self.ffi.new("uint8_t[]", max(n, 1))
-        self.check(
-            self.lib.ann_dropout_forward(h, mask, self._in(a), n, p, stream),
-            "ann_dropout_forward",
-        )
-        return u, [float(mask[i]) for i in range(n)], self._list(h, n), int(stream[0])
-
-    def dropout_backward(self, dh: Values, keep: Values, p: float) -> Values:
-        n = len(dh)
-        da = self._out(n)
-        mask = self.ffi.new("uint8_t[]", [int(k) for k in keep] or [0])
-        self.check(
-            self.lib.ann_dropout_backward(da, self._in(dh), mask, n, p), "ann_dropout_backward"
-        )
-        return self._list(da, n)
-
-    def running_average(self, old: Values, batch: Values, unbias: float) -> Values:
-        """run += 0.1 (batch * unbias - run), each operation rounded to float32 as in net.c."""
-        m, u = _f32([ref.BN_MOMENTUM])[0], _f32([unbias])[0]
-        out = []
-        for r, s in zip(old, batch):
-            target = _f32([s * u])[0] if unbias != 1.0 else s
-            out.append(_f32([r + _f32([m * _f32([target - r])[0]])[0]])[0])
-        return out
-
-
-class _ReferenceOps:
-    """The same steps in float64, by the functions of ann/_reference.py (C's twins)."""
-
-    def gather(self, pixels: bytes, B: int, D: int) -> Values:
-        return ref.gather_u8(pixels, range(B), D)
-
-    def dense_forward(
-        self, x: Values, W: Values, b: Values, B: int, n_in: int, n_out: int
-    ) -> Values:
-        return ref.dense_forward(x, W, b, B, n_in, n_out)
-
-    def dense_backward(
-        self, dy: Values, x: Values, W: Values, B: int, n_in: int, n_out: int, need_dx: bool
-    ) -> tuple[Values | None, Values, Values]:
-        return ref.dense_backward(dy, x, W, B, n_in, n_out, need_dx=need_dx)
-
-    def relu_forward(self, z: Values) -> Values:
-        return ref.relu_forward(z)
-
-    def relu_backward(self, da: Values, a: Values) -> Values:
-        return ref.relu_backward(da, a)
-
-    def batchnorm_forward(
-        self, z: Values, gamma: Values, beta: Values, B: int, n: int
-    ) -> tuple[Values, Values, Values, Values]:
-        return ref.batchnorm_forward(z, gamma, beta, B, n, ref.BN_EPS)
-
-    def batchnorm_backward(
-        self, dy: Values, xhat: Values, var: Values, gamma: Values, B: int, n: int
-    ) -> tuple[Values, Values, Values]:
-        return ref.batchnorm_backward(dy, xhat, var, gamma, B, n, ref.BN_EPS)
-
-    def softmax_cross_entropy(
-        self, logits: Values, labels: Sequence[int], B: int, K: int
-    ) -> tuple[float, Values, Values]:
-        return ref.softmax_cross_entropy(logits, labels, B, K)
-
-    def l2_penalty(self, W: Values, dW: Values, l2: float) -> tuple[float, Values]:
-        grads = list(dW)
-        return ref.l2_penalty(W, grads, l2), grads
-
-    def sgd(self, theta: Values, g: Values, lr: float) -> Values:
-        out = list(theta)
-        ref.sgd_update(out, g, lr)
-        return out
-
-    def momentum(
-        self, theta: Values, v: Values, g: Values, lr: float, mu: float, nesterov: bool
-    ) -> tuple[Values, Values]:
-        out, vel = list(theta), list(v)
-        ref.momentum_update(out, vel, g, lr, mu, nesterov)
-        return out, vel
-
-    def adam(
-        self,
-        theta: Values,
-        m: Values,
-        v: Values,
-        g: Values,
-        lr: float,
-        beta1: float,
-        beta2: float,
-        eps: float,
-        t: int,
-    ) -> tuple[Values, Values, Values]:
-        out, m1, v1 = list(theta), list(m), list(v)
-        ref.adam_update(out, m1, v1, g, lr, beta1, beta2, eps, t)
-        return out, m1, v1
-
-    def dropout_forward(
-        self, a: Values, p: float, state: int
-    ) -> tuple[Values, Values, Values, int]:
-        u, draws = [], state
-        for _ in a:
-            bits, draws = ref.splitmix64(draws)
-            u.append((bits >> 40) * (1.0 / 16777216.0))
-        h, keep, state = ref.dropout_forward(a, p, state)
-        return u, [1.0 if k else 0.0 for k in keep], h, state
-
-    def dropout_backward(self, dh: Values, keep: Values, p: float) -> Values:
-        return ref.dropout_backward(dh, [k != 0.0 for k in keep], p)
-
-    def running_average(self, old: Values, batch: Values, unbias: float) -> Values:
-        return [r + ref.BN_MOMENTUM * (s * unbias - r) for r, s in zip(old, batch)]
-
-
-# ---- the step --------------------------------------------------------------------------------
 
 
 class _Recorder:
     """Runs each step on the C core and on the reference with the same inputs, keeps the C
     outputs (the reference's when there is no C core) and the largest difference of each."""
 
-    def __init__(self, core: _CoreOps | None) -> None:
-        self.core, self.reference = core, _ReferenceOps()
+    def __init__(self, core: Ops | None) -> None:
+        self.core, self.reference = core, ReferenceOps()
 
     def run(self, op: str, *args: Any) -> tuple[Any, Any]:
         """(outputs, differences) of one op: each output (a list, a float, or None) paired with
@@ -389,16 +109,16 @@ def _tensor(
 
 
 def _scale(values: Any) -> float:
-    flat = _flatten(values)
+    flat = flatten(values)
     return max((abs(v) for v in flat), default=0.0)
 
 
-def _flatten(values: Any) -> Values:
+def flatten(values: Any) -> Values:
     if isinstance(values, (int, float)):
         return [float(values)]
     out: Values = []
     for v in values:
-        out.extend(_flatten(v) if isinstance(v, list) else [v])
+        out.extend(flatten(v) if isinstance(v, list) else [v])
     return out
 
 
@@ -407,29 +127,20 @@ def trace_step(
     images: Any,
     labels: Any = None,
     *,
-    lr: float = 0.1,
-    optimizer: str = "sgd",
-    momentum: float = 0.9,
-    betas: tuple[float, float] = (0.9, 0.999),
-    eps: float = 1e-8,
-    l2: float = 0.0,
+    lr: float,
+    optimizer: str,
+    momentum: float,
+    betas: tuple[float, float],
+    eps: float,
+    l2: float,
 ) -> dict[str, Any]:
     """``Network.trace``: see its docstring."""
-    from ._network import OPTIMIZERS, _adam_betas, _adam_eps, _learning_rate
-
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {optimizer!r}")
-    lr = _learning_rate(lr)
-    if (
-        isinstance(momentum, bool)
-        or not isinstance(momentum, (int, float))
-        or not 0 <= momentum < 1
-    ):
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-    beta1, beta2 = _adam_betas(betas)
-    eps = _adam_eps(eps)
-    if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not 0 <= l2 < math.inf:
-        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+    optimizer = _checks.optimizer(optimizer, OPTIMIZERS)
+    lr = _checks.learning_rate(lr)
+    momentum = _checks.momentum(momentum)
+    beta1, beta2 = _checks.adam_betas(betas)
+    eps = _checks.adam_eps(eps)
+    l2 = _checks.l2(l2)
     sizes = list(net.sizes)
     pixels, label_list = _batch(images, labels, sizes[0], sizes[-1])
     L = len(sizes) - 1
@@ -447,8 +158,8 @@ def trace_step(
     for l in range(L - 1, -1, -1):
         g = step.backward(l, g)
     for l in range(L):
-        step.update(l, optimizer, lr, float(momentum), beta1, beta2, eps, float(l2))
-    step.add_l2_penalty(float(l2))
+        step.update(l, optimizer, lr, momentum, beta1, beta2, eps, l2)
+    step.add_l2_penalty(l2)
 
     result: dict[str, Any] = {
         "sizes": sizes,
@@ -459,10 +170,10 @@ def trace_step(
         "pixels": [list(pixels[r * sizes[0] : (r + 1) * sizes[0]]) for r in range(step.B)],
         "optimizer": optimizer,
         "lr": lr,
-        "momentum": float(momentum),
+        "momentum": momentum,
         "betas": [beta1, beta2],
         "eps": eps,
-        "l2": float(l2),
+        "l2": l2,
         "computed_by": _computed_by(step.rec.core),
         "checked_against": None
         if step.rec.core is None
@@ -509,9 +220,9 @@ class _Step:
         self.bn = bool(net.batchnorm and self.L > 1)
         # dropout p after each hidden ReLU, drawn from a new network's stream (ann_net_init)
         self.p = float(net.dropout) if self.L > 1 else 0.0
-        self.stream = (int(net.seed) ^ 0xD80F0D80F) & ref.MASK64
+        self.stream = (int(net.seed) ^ 0xD80F0D80F) & MASK64
         self.keep: dict[int, Values] = {}  # the dropout mask of each hidden layer
-        self.rec = _Recorder(_CoreOps() if net.backend == "c" else None)
+        self.rec = _Recorder(core_ops() if net.backend == "c" else None)
         self.params, self.state = net.get_weights(), net.get_state()
         self.new_params, self.new_state = array("f", self.params), array("f", self.state)
         self.low = net._net  # the backend's network: where each tensor sits
@@ -772,18 +483,14 @@ class _Step:
         )
 
 
-def _computed_by(core: _CoreOps | None) -> str:
+def _computed_by(core: Ops | None) -> str:
     if core is None:
         return "the float64 reference backend (ann/_reference.py): this network runs on it"
-    from ._backend import ffi, lib
-
-    return f"the C core ({ffi.string(lib.ann_kernel_name()).decode()} kernel)"
+    return f"the C core ({_c.kernel_name()} kernel)"
 
 
 def _batch(images: Any, labels: Any, D: int, K: int) -> tuple[bytes, list[int]]:
     """(pixels (B * D bytes), labels (B ints)) from a Dataset, or from images and labels."""
-    from ._data import Dataset, _as_bytes
-
     if isinstance(images, Dataset):
         if labels is not None:
             raise ValueError("trace takes the labels from the Dataset: pass labels=None")
@@ -882,14 +589,12 @@ def _compare_with_train_step(
 ) -> dict[str, Any]:
     """Run the network's own training step (one foreign call, fused kernels and all) on a copy
     of the network and the same batch, and compare its new parameters with the trace's."""
-    from ._network import OPTIMIZERS
-
     B = len(labels)
     copy = net._backend.make_net(net.sizes, net.batchnorm, net.dropout)
     copy.init(net.seed)  # the dropout stream of a new network, as the trace drew it
     copy.set_params(params)
     copy.set_state(state)
-    copy.set_optimizer(OPTIMIZERS[optimizer], float(momentum), beta1, beta2, eps, float(l2))
+    copy.set_optimizer(OPTIMIZERS[optimizer], momentum, beta1, beta2, eps, l2)
     loss, _ = copy.train_step(pixels, bytes(labels), B, array("i", range(B)), 0, B, lr)
     got_params, got_state = copy.get_params(), copy.get_state()
     diff = max((abs(a - b) for a, b in zip(got_params, new_params)), default=0.0)
@@ -904,224 +609,3 @@ def _compare_with_train_step(
         "identical": diff == 0.0 and diff_state == 0.0,
         "ok": max(diff, diff_state) <= TOLERANCE * scale,
     }
-
-
-# ---- JSON ------------------------------------------------------------------------------------
-
-
-def _short(value: float) -> float:
-    """The shortest decimal that reads back as the same float32 (0.2, not 0.20000000298...)."""
-    exact = array("f", [value]).tobytes()
-    for digits in range(1, 10):  # 9 significant digits always round-trip a float32
-        short = float(f"{value:.{digits}g}")
-        if array("f", [short]).tobytes() == exact:
-            return short
-    return value
-
-
-def to_json(result: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a trace for json.dumps, each float32 value written with the fewest digits that
-    give it back (the differences and the loss, float64 numbers, stay as they are)."""
-
-    def walk(node: Any, float32: bool) -> Any:
-        if isinstance(node, dict):
-            # a tensor with a shape holds float32 values; a scalar (the loss) is a double
-            return {k: walk(v, k == "values" and bool(node.get("shape"))) for k, v in node.items()}
-        if isinstance(node, list):
-            return [walk(v, float32) for v in node]
-        return _short(node) if float32 and isinstance(node, float) else node
-
-    out: dict[str, Any] = walk(result, False)
-    return out
-
-
-# ---- the text a student reads ----------------------------------------------------------------
-
-FULL_LIMIT = 12  # a matrix with more rows or columns than this is summarized in text
-
-
-def _number_format(values: Values) -> Callable[[float], str]:
-    big = max((abs(v) for v in values), default=0.0)
-    if big != 0.0 and (big < 1e-3 or big >= 1e5):
-        return lambda v: f"{v:.4e}"
-    return lambda v: f"{v:.6f}"
-
-
-def _matrix_lines(tensor: Tensor, indent: str) -> list[str]:
-    shape, values = tensor["shape"], tensor["values"]
-    if not shape:
-        return []
-    rows = values if len(shape) == 2 else [values]
-    flat = _flatten(rows)
-    if max(shape) > FULL_LIMIT:
-        nonzero = sum(1 for v in flat if v != 0.0)
-        fmt = _number_format(flat)
-        mean = sum(flat) / len(flat)
-        return [
-            f"{indent}{len(flat)} values: min {fmt(min(flat))}, max {fmt(max(flat))}, "
-            f"mean {fmt(mean)}, {nonzero} nonzero (wide: --json has every value)"
-        ]
-    fmt = _number_format(flat)
-    cells = [[fmt(v) for v in row] for row in rows]
-    width = max(len(c) for row in cells for c in row)
-    return [indent + "  ".join(c.rjust(width) for c in row) for row in cells]
-
-
-def _heading(name: str, tensor: Tensor) -> str:
-    """ "z (2, 3) = x W + b   [ann_dense_forward, vs float64 2.4e-08]"; a scalar shows its
-    value: "loss = 0.69314718   mean over rows of -log p[label]   [...]"."""
-    shape = tensor["shape"]
-    if shape:
-        text = f"{name} ({', '.join(map(str, shape))})"
-        if tensor["formula"]:
-            text += f" = {tensor['formula']}"
-    else:
-        text = f"{name} = {tensor['values']:.8f}"
-        if tensor["formula"]:
-            text += f"   ({tensor['formula']})"
-    notes = [tensor["function"]] if tensor["function"] else []
-    if tensor["difference"] is not None:
-        d = tensor["difference"]
-        notes.append(f"vs float64 {d:.1e}" if d else "vs float64 0")
-    if notes:
-        text = text.ljust(56) + "  [" + ", ".join(notes) + "]"
-    return text
-
-
-def _section(title: str, tensors_: dict[str, Tensor]) -> list[str]:
-    lines = [title]
-    for name, t in tensors_.items():
-        lines.append("  " + _heading(name, t))
-        rows = _matrix_lines(t, "      ")
-        # the dropout mask is 0 or 1: shown as such, like the pixels
-        lines.extend([r.replace(".000000", "") for r in rows] if name == "keep" else rows)
-    return lines
-
-
-INK = " .:-=+*#%@"  # pixel 0 .. 255, dark to light as MNIST stores them
-
-
-def _drawings(images: list[list[int]], indent: str) -> list[str]:
-    """Square images (MNIST's 28 x 28) drawn side by side in characters, up to four."""
-    side = int(round(math.sqrt(len(images[0]))))
-    if side * side != len(images[0]) or side < 8 or len(images) > 4:
-        return []
-    rows = [
-        "   ".join(
-            "".join(INK[v * len(INK) // 256] for v in img[y * side : (y + 1) * side])
-            for img in images
-        ).rstrip()
-        for y in range(side)
-    ]
-    inked = [y for y, row in enumerate(rows) if row]  # blank rows above and below go
-    return [indent + row for row in rows[inked[0] : inked[-1] + 1]] if inked else []
-
-
-def format_trace(result: dict[str, Any]) -> str:
-    """The trace as text: shapes as headings, numbers aligned, the check beside each matrix."""
-    sizes, B = result["sizes"], result["batch"]
-    opt = result["optimizer"]
-    extra = {
-        "sgd": "",
-        "momentum": f", momentum {result['momentum']:g}",
-        "nesterov": f", momentum {result['momentum']:g}",
-        "adam": f", betas {result['betas'][0]:g}, {result['betas'][1]:g}, eps {result['eps']:g}",
-    }[opt]
-    extras = (["batch norm"] if result["batchnorm"] else []) + (
-        [f"dropout {result['dropout']:g}"] if result["dropout"] else []
-    )
-    lines = [
-        f"one training step of a {'-'.join(map(str, sizes))} network"
-        f"{' with ' + ' and '.join(extras) if extras else ''}, batch of {B}, "
-        f"{opt} with lr {result['lr']:g}{extra}"
-        f"{', L2 ' + format(result['l2'], 'g') if result['l2'] else ''}",
-        f"computed by {result['computed_by']}, one function per step;",
-    ]
-    if result["checked_against"]:
-        lines.append(
-            "[vs float64] is the largest |C - reference| of that matrix, the "
-            "reference (ann/_reference.py) given the same inputs"
-        )
-    else:
-        lines.append("(no C core: nothing to check the reference against)")
-    lines.append("")
-    pixels = {
-        "shape": [B, sizes[0]],
-        "formula": "",
-        "function": "",
-        "difference": None,
-        "values": result["pixels"],
-    }
-    lines.append(
-        f"input: {B} image{'s' if B > 1 else ''} of {sizes[0]} pixels (uint8), "
-        f"labels {result['labels']}" + (f": {result['images']}" if result.get("images") else "")
-    )
-    lines.extend(l.replace(".000000", "") for l in _matrix_lines(pixels, "      "))
-    lines.extend(_drawings(result["pixels"], "      "))
-    lines.append("")
-    lines.append("FORWARD")
-    L = len(sizes) - 1
-    for section in result["forward"]:
-        l = section["layer"]
-        what = (
-            ("batch norm, then ReLU" if "xhat" in section["tensors"] else "then ReLU")
-            if section["hidden"]
-            else "the logits z"
-        ) + (", then dropout" if "keep" in section["tensors"] else "")
-        lines += _section(
-            f"layer {l}: dense {sizes[l]} -> {sizes[l + 1]}, {what}", section["tensors"]
-        )
-    lines.append("")
-    lines.append("LOSS")
-    lines += _section(
-        f"softmax + cross-entropy of the logits z of layer {L - 1}, labels {result['labels']}",
-        result["loss"],
-    )
-    lines.append("")
-    lines.append("BACKWARD")
-    for section in result["backward"]:
-        l = section["layer"]
-        lines += _section(
-            f"layer {l}" + ("" if l else "  (no dx: the input is the data)"), section["tensors"]
-        )
-    lines.append("")
-    rule = {
-        "sgd": "theta - lr g",
-        "momentum": "v = mu v + g (v starts at 0), theta - lr v",
-        "nesterov": "v = mu v + g (v starts at 0), theta - lr (g + mu v)",
-        "adam": "step t = 1, m and v start at 0",
-    }[opt]
-    lines.append(f"UPDATE ({opt}: {rule})")
-    for section in result["update"]:
-        lines += _section(f"layer {section['layer']}", section["tensors"])
-    if opt == "adam" and result["batchnorm"]:
-        lines.append(
-            "note: b of a layer followed by batch norm has gradient 0 in exact "
-            "arithmetic (batch norm subtracts the mean), so db is float32 rounding "
-            "noise; Adam divides each gradient by its own size, which moves that b "
-            "by up to lr all the same"
-        )
-    lines.append("")
-    worst = result["worst"]
-    if worst is not None:
-        where = f"{worst['phase']}" + (
-            f" layer {worst['layer']}" if worst["layer"] is not None else ""
-        )
-        lines.append(
-            f"check: largest difference from the float64 reference "
-            f"{result['largest_difference']:.1e} (relative to size, worst: "
-            f"{worst['name']} in {where}): "
-            f"{'ok' if worst['ok'] else 'FAILED'} (tolerance {TOLERANCE:g})"
-        )
-    step = result["train_step"]
-    same = (
-        "identical"
-        if step["identical"]
-        else f"largest difference {max(step['largest_difference'], step['state_difference']):.1e}"
-    )
-    lines.append(
-        f"check: the network's own training step ({step['function']}, one call) on "
-        f"the same batch gives the same new parameters: {same}"
-        f"{'' if step['ok'] else ' FAILED'}"
-    )
-    return "\n".join(lines)

@@ -24,7 +24,7 @@ MNIST_FILES = (
 def mnist_candidates() -> list[Path]:
     """Where the suite looks for full MNIST, in order: ../shared/mnist beside the checkout
     (this project's machines and CI), $ANN_DATA, then the user cache ``ann`` downloads to."""
-    from ann._mnist import user_cache_dir
+    from ann._locate import user_cache_dir
 
     folders = [REPO.parent / "shared" / "mnist"]
     if os.environ.get("ANN_DATA", "").strip():

@@ -15,7 +15,8 @@ from conftest import one_stderr_line, run_ann
 
 import ann
 from ann import _idx
-from ann._images import encode_pgm, encode_png_gray
+from ann._pgm import encode_pgm
+from ann._png import encode_png_gray
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -23,7 +23,8 @@ import pytest
 from conftest import REPO, one_stderr_line, run_ann
 
 import ann
-from ann._images import encode_pgm, encode_png_gray
+from ann._pgm import encode_pgm
+from ann._png import encode_png_gray
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE = Path(ann.__file__).resolve().parent / "data" / "sample"

@@ -339,8 +339,8 @@ def test_constants_without_the_core_are_the_copies(tmp_path):
         "import json, sys\n"
         "sys.modules['ann._core'] = None\n"  # makes `from ._core import lib` fail
         "import ann\n"
-        "from ann import _constants\n"
-        "assert _constants._lib is None\n"
+        "from ann import _c, _constants\n"
+        "assert _c.lib is None\n"
         "ds = ann.Dataset(bytes(range(40)), bytes([0, 1, 0, 1]), 10, num_classes=2)\n"
         "net = ann.Network([10, 3, 2], seed=1, backend='python')\n"
         "net.fit(ds, epochs=1, batch_size=2, optimizer='adam', lr=0.01, progress=False)\n"

@@ -18,7 +18,7 @@ from conftest import run_ann
 from test_download import offline, serve  # noqa: F401  (fixtures, used by name)
 
 import ann
-from ann import _datasets, _idx
+from ann import _datasets, _idx, _locate
 from ann._datasets import DATASETS, EMNIST_ARCHIVE
 
 pytestmark = pytest.mark.usefixtures("offline")
@@ -191,7 +191,7 @@ def test_fashion_mnist_downloads_into_its_subfolder_verified_by_md5(request, tmp
     monkeypatch.setenv("ANN_DATA", str(cache))
 
     said = io.StringIO()
-    source = ann._mnist.find_files(DATASETS[spec.name], None, timeout=5, stream=said)
+    source = _locate.find_files(DATASETS[spec.name], None, timeout=5, stream=said)
     assert source.kind == "download"
     for name, data in files.items():
         assert (cache / "fashion-mnist" / name).read_bytes() == data
@@ -272,7 +272,7 @@ def test_emnist_zip_is_fetched_once_extracted_for_every_split_and_deleted(
     monkeypatch.setenv("ANN_DATA", str(cache))
 
     said = io.StringIO()
-    source = ann._mnist.find_files(DATASETS["emnist-balanced"], None, timeout=5, stream=said)
+    source = _locate.find_files(DATASETS["emnist-balanced"], None, timeout=5, stream=said)
     assert source.kind == "download" and server.requests == ["gzip.zip"]
     folder = cache / "emnist"
     assert sorted(p.name for p in folder.iterdir()) == sorted(

@@ -320,12 +320,12 @@ def in_source(path: str, pattern: str) -> float:
 
 
 def test_batchnorm_constants_match_the_code():
-    from ann import _reference as ref
+    from ann._constants import ANN_BN_EPS, ANN_BN_MOMENTUM
 
     momentum = in_source("csrc/net.c", r"#define ANN_BN_MOMENTUM ([0-9.e-]+f?)")
     eps = in_source("csrc/net.c", r"#define ANN_BN_EPS ([0-9.e-]+f?)")
-    assert stated("batchnorm.md", r"momentum\s+\$m = ([0-9.]+)\$") == momentum == ref.BN_MOMENTUM
-    assert stated("batchnorm.md", r"\$\\varepsilon = (10\^\{-\d+\})\$") == eps == ref.BN_EPS
+    assert stated("batchnorm.md", r"momentum\s+\$m = ([0-9.]+)\$") == momentum == ANN_BN_MOMENTUM
+    assert stated("batchnorm.md", r"\$\\varepsilon = (10\^\{-\d+\})\$") == eps == ANN_BN_EPS
 
 
 def test_gradcheck_constants_match_the_code():
@@ -343,9 +343,12 @@ def test_gradcheck_constants_match_the_code():
         "ann/_gradcheck.py", r"floor = ([0-9e.-]+) \*"
     )
     sizes = re.search(r"by default\s+`([\d-]+)`", (DOCS / "gradcheck.md").read_text("utf-8"))
-    assert sizes and f"sizes or [{sizes.group(1).replace('-', ', ')}]" in (
+    from ann import _defaults
+
+    assert sizes and "sizes or _defaults.GRADCHECK_LAYERS" in (
         ROOT / "ann/_gradcheck.py"
     ).read_text(encoding="utf-8")
+    assert [int(n) for n in sizes.group(1).split("-")] == list(_defaults.GRADCHECK_LAYERS)
 
 
 def test_optimizer_defaults_match_network_fit():

@@ -61,9 +61,9 @@ tool = _load_tool()
 
 
 def _c_core_or_skip() -> None:
-    from ann._backend import lib
+    from ann._backend import c_available
 
-    if lib is None:
+    if not c_available():
         pytest.skip("the docs' numbers are the C core's; this install has none")
 
 

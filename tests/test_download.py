@@ -23,19 +23,11 @@ from typing import Union
 import pytest
 from conftest import REPO, require_mnist, run_ann
 
-from ann import _mnist
-from ann._datasets import DATASETS
+from ann import _datasets, _download, _http
+from ann._datasets import DATASETS, FILES, SHA256
+from ann._download import download_mnist, mirrors_from_env
 from ann._errors import DataError
-from ann._mnist import (
-    FILES,
-    SAMPLE_DIR,
-    SHA256,
-    MnistSource,
-    default_data_dir,
-    download_mnist,
-    find_mnist,
-    mirrors_from_env,
-)
+from ann._locate import SAMPLE_DIR, DataSource, default_data_dir, find_mnist
 
 NOWHERE = "http://127.0.0.1:9/nowhere/"  # the discard port: refused at once, never the internet
 
@@ -157,7 +149,7 @@ def offline(monkeypatch, tmp_path):
     """Keep every test on 127.0.0.1 and away from the user's real cache folder."""
     for spec in DATASETS.values():
         monkeypatch.setenv(spec.mirrors_env, NOWHERE)
-    monkeypatch.setattr(_mnist, "MNIST", replace(_mnist.MNIST, default_mirrors=(NOWHERE,)))
+    monkeypatch.setattr(_datasets, "MNIST", replace(_datasets.MNIST, default_mirrors=(NOWHERE,)))
     monkeypatch.setenv("ANN_DATA", str(tmp_path / "default-cache"))
     for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
@@ -173,7 +165,7 @@ def offline(monkeypatch, tmp_path):
 
 def use_sample_hashes(monkeypatch) -> None:
     """Make MNIST's spec accept the built-in sample's files as the real ones."""
-    monkeypatch.setattr(_mnist, "MNIST", replace(_mnist.MNIST, hashes=sample_hashes()))
+    monkeypatch.setattr(_datasets, "MNIST", replace(_datasets.MNIST, hashes=sample_hashes()))
 
 
 def sha256(data: bytes) -> str:
@@ -317,8 +309,8 @@ def test_a_trickling_server_is_cut_off_as_stalled(serve, tmp_path):
 def test_a_transfer_past_its_deadline_is_cut_off(serve, tmp_path, monkeypatch):
     # Lower the floor so that the trickle counts as progress; the deadline
     # (2 x timeout here) must then end it.
-    monkeypatch.setattr(_mnist, "_MIN_BYTES_PER_WINDOW", 1)
-    monkeypatch.setattr(_mnist, "_DEADLINE_FACTOR", 2)
+    monkeypatch.setattr(_http, "MIN_BYTES_PER_WINDOW", 1)
+    monkeypatch.setattr(_http, "DEADLINE_FACTOR", 2)
     files = sample_files()
     slow = serve({name: trickle(data, 0.05) for name, data in files.items()})
     folder = tmp_path / "mnist"
@@ -386,7 +378,7 @@ def test_files_already_present_are_not_downloaded_again(serve, tmp_path):
 
 
 def test_oversized_body_is_refused(serve, tmp_path, monkeypatch):
-    monkeypatch.setattr(_mnist, "_MAX_DOWNLOAD_BYTES", 1000)
+    monkeypatch.setattr(_http, "MAX_BODY_BYTES", 1000)
     server = serve(sample_files())
     folder = tmp_path / "mnist"
     with pytest.raises(DataError, match="too large"):
@@ -428,7 +420,7 @@ def test_an_interrupted_download_leaves_no_temporary_file(serve, tmp_path, monke
     def interrupt(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_mnist, "_verify", interrupt)
+    monkeypatch.setattr(_download, "_verify", interrupt)
     server = serve(sample_files())
     folder = tmp_path / "mnist"
     with pytest.raises(KeyboardInterrupt):
@@ -538,7 +530,7 @@ def test_default_folder_is_filled_once_then_used(serve, tmp_path, monkeypatch):
 
     assert first.kind == "download"
     assert_sample_downloaded(cache, first.paths)
-    assert second == MnistSource(first.paths, "folder", second.note)
+    assert second == DataSource(first.paths, "folder", second.note)
     assert len(server.requests) == 4
 
 
@@ -577,7 +569,7 @@ def test_mirrors_from_env(monkeypatch):
     assert mirrors_from_env() == ["http://a.example/m/", "https://b.example/x/"]
     monkeypatch.setenv("ANN_MNIST_MIRRORS", "  , ")
     default = ("http://127.0.0.1:9/default/",)
-    monkeypatch.setattr(_mnist, "MNIST", replace(_mnist.MNIST, default_mirrors=default))
+    monkeypatch.setattr(_datasets, "MNIST", replace(_datasets.MNIST, default_mirrors=default))
     assert mirrors_from_env() == list(default)
     monkeypatch.delenv("ANN_MNIST_MIRRORS")
     assert mirrors_from_env() == list(default)
@@ -585,7 +577,7 @@ def test_mirrors_from_env(monkeypatch):
 
 def test_the_shipped_default_mirrors_are_the_public_https_ones():
     # Read from the module source, since the autouse fixture replaces the attribute.
-    text = Path(_mnist.__file__).with_name("_datasets.py").read_text(encoding="utf-8")
+    text = Path(_datasets.__file__).read_text(encoding="utf-8")
     for url in (
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -760,4 +752,4 @@ def test_connecting_has_its_own_short_timeout(tmp_path, unanswered_port):
             tmp_path / "mnist", mirrors=[mirror], timeout=30, connect_timeout=0.3, progress=False
         )
     assert f"{mirror} (no connection within 0.3 s)" in str(caught.value)
-    assert _mnist._CONNECT_TIMEOUT <= 10  # the default is short too
+    assert _http.CONNECT_TIMEOUT <= 10  # the default is short too

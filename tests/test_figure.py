@@ -43,9 +43,9 @@ NOT_DRAWN = {
 
 
 def _c_core_or_skip() -> None:
-    from ann._backend import lib
+    from ann._backend import c_available
 
-    if lib is None:
+    if not c_available():
         pytest.skip("the figures name the C core's functions; this install has none")
 
 

@@ -22,17 +22,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ann._errors import DataError
-from ann._images import (
-    _encode_png,
-    _filter_row,
-    decode_pgm,
-    decode_png,
-    encode_pgm,
-    encode_png_gray,
-    image_format,
-    looks_inverted,
-    read_image,
-)
+from ann._images import read_image
+from ann._pgm import decode_pgm, encode_pgm
+from ann._pixels import image_format
+from ann._png import _encode_png, _filter_row, decode_png, encode_png_gray
+from ann._preprocess import looks_inverted
 
 SIG = b"\x89PNG\r\n\x1a\n"
 CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}

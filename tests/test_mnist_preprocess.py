@@ -12,7 +12,9 @@ import pytest
 
 import ann
 from ann._errors import DataError
-from ann._images import _encode_png, encode_pgm, encode_png_gray, mnist_preprocess
+from ann._pgm import encode_pgm
+from ann._png import _encode_png, encode_png_gray
+from ann._preprocess import mnist_preprocess
 from ann.cli import main
 
 # ---- drawings rendered independently of the code under test ---------------------------------

@@ -255,7 +255,7 @@ def test_predictions_agree_across_input_forms(pixels):
     net.fit(ds, epochs=3, batch_size=10, lr=0.1, progress=False)
     by_dataset = net.predict(ds)
     assert by_dataset == net.predict(ds.images.tobytes())
-    assert by_dataset == net.predict([list(ann.normalize(row)) for row in ds.images])
+    assert by_dataset == net.predict([list(ann.scale_pixels(row)) for row in ds.images])
     probs = net.predict_proba(ds)
     assert len(probs) == 50 and all(len(p) == 4 for p in probs)
     assert all(abs(sum(p) - 1.0) < 1e-5 for p in probs)
@@ -314,7 +314,7 @@ def test_only_the_data_module_reads_a_datasets_private_fields():
 
     private = {"_images", "_labels", "_index", "_start", "_len"}
     found = []
-    for path in sorted(Path(ann.__file__).parent.glob("*.py")):
+    for path in sorted(Path(ann.__file__).parent.rglob("*.py")):
         if path.name == "_data.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -361,8 +361,8 @@ def test_one_hot():
         ann.one_hot([3], num_classes=3)
 
 
-def test_normalize():
-    values = ann.normalize(bytes([0, 255, 51]))
+def test_scale_pixels():
+    values = ann.scale_pixels(bytes([0, 255, 51]))
     assert list(values) == pytest.approx([0.0, 1.0, 0.2])
 
 

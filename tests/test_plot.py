@@ -9,14 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ann._plot import (
-    MIN_HEIGHT,
-    MIN_WIDTH,
-    confusion_matrix,
-    format_confusion,
-    line_plot,
-    supports_unicode,
-)
+from ann._confusion import confusion_matrix, format_confusion
+from ann._plot import MIN_HEIGHT, MIN_WIDTH, line_plot, supports_unicode
 
 ASCII_AXIS = "|+"
 UNICODE_AXIS = "│┤"

@@ -1,4 +1,4 @@
-"""Named recipes (ann train --preset, ann.preset): each preset's settings reach the backend,
+"""Named recipes (ann train --preset, ann.get_preset): each preset's settings reach the backend,
 flags given next to --preset win (even when they equal argparse's defaults), bad names and
 contradicting flags are one-line usage errors, and the README's table matches the presets."""
 
@@ -126,7 +126,7 @@ def test_python_entry_point_gives_the_backend_what_ann_train_does(monkeypatch, n
         assert train("--preset", name) == 0
     with monkeypatch.context() as m:
         watch(m, python)
-        p = ann.preset(name)
+        p = ann.get_preset(name)
         train_all, _ = ann.load_mnist("sample")
         net = ann.Network(**p.network_kwargs(), seed=0)
         net.fit(train_all, **p.fit_kwargs(), seed=0, verbose=0)
@@ -181,7 +181,7 @@ def test_unknown_preset_is_a_usage_error_naming_the_presets():
     line = one_error_line(out, "--preset", "'fastest'")
     assert all(name in line for name in ("seed", "fast", "best"))
     with pytest.raises(ValueError, match="seed, fast, best"):
-        ann.preset("fastest")
+        ann.get_preset("fastest")
 
 
 def test_a_flag_contradicting_the_presets_schedule_says_where_it_came_from():
@@ -226,9 +226,9 @@ def test_resume_keeps_the_models_network_and_takes_the_training(tmp_path, seen, 
 
 def test_presets_are_read_only():
     with pytest.raises(TypeError):
-        ann.presets["mine"] = ann.preset("fast")  # type: ignore[index]
+        PRESETS["mine"] = ann.get_preset("fast")  # type: ignore[index]
     with pytest.raises(AttributeError):
-        ann.preset("fast").lr = 1.0  # type: ignore[misc]
+        ann.get_preset("fast").lr = 1.0  # type: ignore[misc]
 
 
 def test_ann_presets_lists_every_preset():

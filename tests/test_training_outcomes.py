@@ -8,7 +8,7 @@ import pytest
 from conftest import one_stderr_line, run_ann
 
 import ann
-from ann._images import encode_png_gray
+from ann._png import encode_png_gray
 
 
 def one_error_line(out, *needles):

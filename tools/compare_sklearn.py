@@ -40,7 +40,7 @@ def run(model, X_train, y_train, X_test, y_test) -> tuple[float, float, int]:
     """(test accuracy, fit seconds, epochs run) of one fit."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", ann._sklearn.ConvergenceWarning)
+        warnings.simplefilter("ignore", ann.ConvergenceWarning)
         start = time.perf_counter()
         model.fit(X_train, y_train)
         seconds = time.perf_counter() - start

@@ -81,7 +81,7 @@ def beta1_at(i: int, total: int, pct_start: float = 0.3) -> float:
 
 def cycle_beta1(net: ann.Network, total: int, beta2: float = 0.999, eps: float = 1e-8) -> None:
     """Wrap the C network's train_step so that Adam's beta1 follows beta1_at (see above)."""
-    from ann._backend import ffi, lib
+    from ann._c import ffi, lib
 
     inner = net._net
     done = [0]

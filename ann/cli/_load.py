@@ -11,8 +11,9 @@ from typing import Literal, overload
 
 import ann
 
-from .._datasets import KEYS, get_spec, read_parts
-from .._mnist import MnistSource, find_files
+from .._datasets import KEYS, get_spec
+from .._load import read_parts
+from .._locate import DataSource, find_files
 from ._output import note
 
 # how to avoid a download, for the message of one that fails
@@ -22,14 +23,14 @@ SKIP_DOWNLOAD = "--no-download skips this; --data DIR or ANN_DATA=DIR uses files
 @overload
 def load_data(
     args: argparse.Namespace, quiet: bool = ..., test_only: Literal[False] = ...
-) -> tuple[MnistSource, ann.Dataset, ann.Dataset]: ...
+) -> tuple[DataSource, ann.Dataset, ann.Dataset]: ...
 @overload
 def load_data(
     args: argparse.Namespace, quiet: bool = ..., *, test_only: Literal[True]
-) -> tuple[MnistSource, None, ann.Dataset]: ...
+) -> tuple[DataSource, None, ann.Dataset]: ...
 def load_data(
     args: argparse.Namespace, quiet: bool = False, test_only: bool = False
-) -> tuple[MnistSource, ann.Dataset | None, ann.Dataset]:
+) -> tuple[DataSource, ann.Dataset | None, ann.Dataset]:
     """(source, train, test) of ``--dataset``; with ``test_only`` train is None and only the
     two test files are looked for (or downloaded)."""
     spec = get_spec(args.dataset or "mnist")
@@ -54,5 +55,5 @@ def dataset_title(args: argparse.Namespace) -> str:
     return get_spec(args.dataset or "mnist").title
 
 
-def source_where(source: MnistSource) -> str:
+def source_where(source: DataSource) -> str:
     return ", ".join(sorted({str(p.parent) for p in source.paths.values()}))

@@ -20,9 +20,9 @@ from typing import Any, Callable, NoReturn
 from .. import __version__
 from .. import _defaults as default
 from .._augment import MODES, Augment
+from .._backend import describe_backend
 from .._datasets import NAMES
 from .._presets import PRESETS
-from .._threads import describe_backend
 from ._output import UsageError
 
 # `ann experiment --quick`, measured on full MNIST with the C core on 2 cores (README says the same)

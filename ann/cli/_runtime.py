@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import warnings
 
-from .._backend import kernel_request_problem
-from .._threads import backend_info, describe_backend, set_num_threads
+from .._backend import backend_info, describe_backend, kernel_request_problem
+from .._threads import set_num_threads
 from ._output import UsageError, note, say
 
 

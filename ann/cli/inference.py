@@ -16,12 +16,13 @@ from typing import Any, Callable
 
 import ann
 
+from .._confusion import confusion_matrix, format_confusion
 from .._csv import read_table, table_dataset
 from .._datasets import DATASETS, classes_of
 from .._errors import AnnError, DataError
 from .._idx import read_images
-from .._images import looks_inverted, mnist_preprocess, read_gray_image, read_image
-from .._plot import confusion_matrix, format_confusion
+from .._images import read_gray_image, read_image
+from .._preprocess import looks_inverted, mnist_preprocess
 from ._load import load_data, source_where
 from ._options import is_csv, label_column
 from ._output import note, say

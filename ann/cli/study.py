@@ -14,13 +14,14 @@ from array import array
 import ann
 
 from .. import _defaults as default
-from .._augment import draw_pairs, image_shape
+from .._augment import image_shape
 from .._backend import augment_images
+from .._drawing import draw_pairs
 from .._errors import DataError
 from .._experiment import run_experiment
 from .._gradcheck import gradcheck
 from .._plot import supports_unicode
-from .._trace import format_trace, to_json
+from .._trace_format import format_trace, to_json
 from ._load import dataset_title, load_data, source_where
 from ._options import augment_from_args, augment_text
 from ._output import EXIT_ERROR, UsageError, note, say

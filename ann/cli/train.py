@@ -21,7 +21,7 @@ import ann
 from .. import _defaults as default
 from .._errors import DataError, TrainingError
 from .._files import atomic_write, resolve_target, write_chunks
-from .._mnist import MnistSource
+from .._locate import DataSource
 from .._plot import MIN_WIDTH, line_plot
 from .._progress import LiveFrame
 from ._checkpoint import Checkpoint, check_resume, kept_on_failure, train_metadata
@@ -144,11 +144,11 @@ def _check_resumed(args: argparse.Namespace, net: ann.Network) -> tuple[int, flo
 
 def _load(
     args: argparse.Namespace, resumed: ann.Network | None
-) -> tuple[MnistSource | None, ann.Dataset, ann.Dataset, ann.Dataset | None, ann.Dataset | None]:
+) -> tuple[DataSource | None, ann.Dataset, ann.Dataset, ann.Dataset | None, ann.Dataset | None]:
     """(source, all training examples, train, validation, test): the IDX data set with its
     test split, or a CSV file (source and test None); validation is None with --val-fraction
     0, when every training example trains."""
-    source: MnistSource | None = None
+    source: DataSource | None = None
     test: ann.Dataset | None
     if is_csv(args.data):  # your own table: a train/validation split, no test set
         classes = resumed.classes if resumed is not None else None
@@ -164,7 +164,7 @@ def _load(
 
 def _say_data(
     args: argparse.Namespace,
-    source: MnistSource | None,
+    source: DataSource | None,
     train_all: ann.Dataset,
     train: ann.Dataset,
     val: ann.Dataset | None,
