@@ -62,6 +62,9 @@ class Preset:
     # data augmentation of the training batches (ann train's --augment, with ann.Augment's
     # default ranges)
     augment: Literal["none", "affine", "elastic", "affine+elastic"] = "none"
+    # > 0: the elastic field rescaled to this largest displacement in pixels instead of
+    # ann.Augment's alpha scaling (ann train's --elastic-max)
+    elastic_max: float = 0.0
 
     def options(self) -> dict[str, Any]:
         """The ``ann train`` options this preset sets, by argparse name (``batch_size``)."""
@@ -107,7 +110,7 @@ class Preset:
             "schedule": make_schedule(self.schedule, self.lr_decay, self.warmup, self.min_lr),
             "check_every": self.check_every,
             "validation_split": self.val_fraction or None,  # 0: train on every image
-            "augment": for_mode(self.augment),
+            "augment": for_mode(self.augment, elastic_max=self.elastic_max),
         }
 
     def describe(self) -> str:
@@ -129,7 +132,11 @@ class Preset:
         if self.max_norm:
             parts.append(f"max-norm {self.max_norm:g}")
         if self.augment != "none":
-            parts.append(f"{self.augment} augmentation")
+            bound = self.elastic_max and "elastic" in self.augment
+            parts.append(
+                f"{self.augment} augmentation"
+                + (f" (elastic field at most {self.elastic_max:g} px)" if bound else "")
+            )
         stop = f"early stopping (patience {self.patience})" if self.patience else "no early stop"
         parts.append(f"{'up to ' if self.patience else ''}{self.epochs} epochs, {stop}")
         if self.val_fraction:

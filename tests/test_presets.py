@@ -34,6 +34,7 @@ class Seen:
         self.nets: list[tuple[list[int], bool, float]] = []
         self.optimizer: tuple[int, float, float] | None = None  # kind, momentum, l2
         self.max_norm: float | None = None
+        self.augment: ann.Augment | None = None
         self.batches: list[int] = []
         self.rates: list[float] = []
 
@@ -52,6 +53,9 @@ def watch(m: pytest.MonkeyPatch, record: Seen) -> Seen:
     def set_max_norm(self, c):
         record.max_norm = c
 
+    def set_augment(self, params, seed, shape):
+        record.augment = params
+
     def train_step(self, images, labels, n_rows, idx, start, batch, lr):
         record.batches.append(batch)
         record.rates.append(lr)
@@ -60,6 +64,7 @@ def watch(m: pytest.MonkeyPatch, record: Seen) -> Seen:
     m.setattr(_backend.CNet, "__init__", init)
     m.setattr(_backend.CNet, "set_optimizer", set_optimizer)
     m.setattr(_backend.CNet, "set_max_norm", set_max_norm)
+    m.setattr(_backend.CNet, "set_augment", set_augment)
     m.setattr(_backend.CNet, "train_step", train_step)
     return record
 
@@ -86,6 +91,13 @@ def check_reached(seen: Seen, p: Preset, rows: int) -> None:
     if p.optimizer in ("momentum", "nesterov"):
         assert momentum == p.momentum
     assert seen.max_norm == (p.max_norm or 0.0)
+    if p.augment == "none":
+        assert seen.augment is None
+    else:
+        a = seen.augment
+        assert a is not None and (a.rotate > 0) == ("affine" in p.augment)
+        assert a.elastic == ("elastic" in p.augment)
+        assert a.elastic_max == (p.elastic_max if a.elastic else 0.0)
     # each epoch's last batch may be short (or, with batch norm, one row longer)
     assert seen.batches[0] == p.batch_size and max(seen.batches) <= p.batch_size + 1
     per_epoch = math.ceil(rows / p.batch_size)
@@ -132,6 +144,7 @@ def test_python_entry_point_gives_the_backend_what_ann_train_does(monkeypatch, n
         net.fit(train_all, **p.fit_kwargs(), seed=0, verbose=0)
     assert cli.nets[0] == python.nets[0]
     assert (cli.optimizer, cli.max_norm) == (python.optimizer, python.max_norm)
+    assert cli.augment == python.augment
     assert cli.batches == python.batches and cli.rates == python.rates
     assert cli.batches  # something was trained
 

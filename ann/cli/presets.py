@@ -36,6 +36,8 @@ def apply_preset(args: argparse.Namespace, argv: Sequence[str] | None) -> None:
             setattr(args, name, value)
     if "val_fraction" in given and not args.val_fraction and "patience" not in given:
         args.patience = 0  # the preset's early stopping has no validation loss to read
+    if "elastic_alpha" in given and "elastic_max" not in given:
+        args.elastic_max = 0.0  # the user's alpha scaling, not the preset's bounded field
     try:
         train_schedule(args)
     except UsageError as exc:  # say where the schedule the flag contradicts came from
