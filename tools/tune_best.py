@@ -52,6 +52,11 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "emax2-beta1": {"aug": {"elastic_max": 2.0}, "cycle_beta1": True},
     "emax2-bias-beta1": {"aug": {"elastic_max": 2.0}, "bias_init": True, "cycle_beta1": True},
     "alpha20": {"aug": {"elastic_alpha": 20.0}},
+    # round 2: around the bounded field, for more than the reference's accuracy
+    "emax1.5": {"aug": {"elastic_max": 1.5}},
+    "emax3": {"aug": {"elastic_max": 3.0}},
+    "emax2-e40": {"aug": {"elastic_max": 2.0}, "epochs": 40},
+    "emax2-d0.2": {"aug": {"elastic_max": 2.0}, "dropout": 0.2},
 }
 
 
