@@ -57,6 +57,8 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "emax3": {"aug": {"elastic_max": 3.0}},
     "emax2-e40": {"aug": {"elastic_max": 2.0}, "epochs": 40},
     "emax2-d0.2": {"aug": {"elastic_max": 2.0}, "dropout": 0.2},
+    "emax2-sigma6": {"aug": {"elastic_max": 2.0, "elastic_sigma": 6.0}},
+    "emax2-affine15": {"aug": {"elastic_max": 2.0, "rotate": 15.0, "scale": 0.15}},
 }
 
 
