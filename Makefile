@@ -5,7 +5,8 @@
 #   make lint        ruff, mypy (strict on ann/) and the C core with -Wall -Wextra -Werror
 #   make format      ruff --fix and ruff format over the Python tree (CI checks it is formatted)
 #   make test        the pytest suite against the installed package
-#   make c-test      the C kernel tests, every kernel this CPU runs
+#   make c-test      the C tests: the kernels (every kernel this CPU runs), the network's
+#                    out-of-memory paths (tests/c/test_net.c, built with -DANN_TEST_ALLOC)
 #   make sanitize    ASan + UBSan + valgrind (tools/sanitize.sh)
 #   make cross       the C tests for Windows (wine) and aarch64 (qemu)
 #   make bench       ann against PyTorch (tools/bench.py; PyTorch optional)
@@ -57,6 +58,8 @@ c-test:
 	mkdir -p $(BUILD)
 	$(CC) -std=c11 -O2 -pthread -Icsrc tests/c/test_gemm.c csrc/*.c -lm -o $(BUILD)/test_gemm
 	$(BUILD)/test_gemm
+	$(CC) -std=c11 -O2 -pthread -Icsrc -DANN_TEST_ALLOC tests/c/test_net.c csrc/*.c -lm -o $(BUILD)/test_net
+	$(BUILD)/test_net
 
 sanitize:
 	bash tools/sanitize.sh

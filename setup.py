@@ -38,8 +38,42 @@ def compiler_missing(command) -> str:
     return "" if (os.path.isfile(exe) or shutil.which(exe)) else exe
 
 
+STAMP_FILE = "ann-core-compiler.json"  # in build_temp: the compiler the core was built with
+
+
 class optional_build_ext(build_ext):
-    """build_ext that records, instead of raising, a C core that cannot be built."""
+    """build_ext that records, instead of raising, a C core that cannot be built; and that
+    rebuilds it whenever the compiler or its flags differ from the last build's."""
+
+    def build_extensions(self):
+        # pip builds a checkout in place, and build/ keeps the last core: setuptools skips an
+        # extension newer than its sources, so CC=/bin/false (or another compiler, other
+        # flags) would ship the old core unnoticed. A change of compiler forces the build.
+        stamp = os.path.join(self.build_temp, STAMP_FILE)
+        signature = self.compiler_signature()
+        try:
+            with open(stamp, encoding="utf-8") as f:
+                same = json.load(f) == signature
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            self.force = True
+            if os.path.exists(stamp):
+                os.remove(stamp)
+        super().build_extensions()
+        if not getattr(self, "failed", False):
+            os.makedirs(self.build_temp, exist_ok=True)
+            with open(stamp, "w", encoding="utf-8") as f:
+                json.dump(signature, f)
+
+    def compiler_signature(self) -> dict:
+        """What the core's build depends on besides its sources."""
+        compiler = self.compiler
+        return {
+            "compiler": [getattr(compiler, name, None) for name in ("compiler_so", "linker_so")],
+            "env": {k: os.environ.get(k) for k in ("CC", "CFLAGS", "CPPFLAGS", "LDFLAGS", "LDSHARED")},
+            "python": sys.version,
+        }
 
     def run(self):
         try:
@@ -72,8 +106,7 @@ class optional_build_ext(build_ext):
                if missing else "mend the compiler (pip install -v shows its messages)")
         line = (f"{DIST}: the C core was NOT built ({reason}); installing the pure-Python "
                 f"backend instead: it is correct, but {SLOWER}. To get the C core, {fix} and "
-                f"reinstall (pip install --force-reinstall --no-cache-dir {DIST}, or "
-                "pip install . in a checkout)")
+                f"reinstall: {reinstall_command()}")
         say(line)
         self.remove_stale_core()
         self.write_status(reason)
@@ -103,8 +136,18 @@ class optional_build_ext(build_ext):
             os.makedirs(folder, exist_ok=True)
             with open(path, "w", encoding="utf-8") as f:
                 json.dump({"c_core": False, "reason": reason, "slower": SLOWER,
-                           "python": sys.version.split()[0]}, f)
+                           "python": sys.version.split()[0],
+                           "reinstall": reinstall_command()}, f)
                 f.write("\n")
+
+
+def reinstall_command() -> str:
+    """How to install again: from a checkout (no PKG-INFO beside setup.py, which an sdist
+    has), `pip install .` in it; from an sdist, by the distribution's name."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if os.path.exists(os.path.join(here, "PKG-INFO")):
+        return f"pip install --force-reinstall --no-cache-dir {DIST}"
+    return f"`pip install .` in {here}"
 
 
 def say(line: str) -> None:

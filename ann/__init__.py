@@ -21,6 +21,7 @@ __all__ = [
     "DataError",
     "Dataset",
     "EarlyStopping",
+    "ExportError",
     "History",
     "MLPClassifier",
     "ModelFileError",
@@ -28,10 +29,13 @@ __all__ = [
     "NotFittedError",
     "OneCycle",
     "Preset",
+    "QuantizedNetwork",
     "ReduceLROnPlateau",
     "TrainingError",
     "Warmup",
     "backend_info",
+    "export_c",
+    "export_onnx",
     "get_num_threads",
     "get_preset",
     "list_presets",
@@ -39,6 +43,7 @@ __all__ = [
     "load_dataset",
     "load_mnist",
     "one_hot",
+    "quantize",
     "scale_pixels",
     "set_num_threads",
 ]
@@ -75,6 +80,12 @@ _WHERE = {
     "backend_info": "_backend",
     "set_num_threads": "_threads",
     "get_num_threads": "_threads",
+    # deployment: C headers, int8, ONNX
+    "ExportError": "export",
+    "QuantizedNetwork": "export",
+    "export_c": "export",
+    "export_onnx": "export",
+    "quantize": "export",
 }
 
 # Old names, working for one more release with a DeprecationWarning:
@@ -112,6 +123,7 @@ if TYPE_CHECKING:
     from ._schedules import Cosine, OneCycle, ReduceLROnPlateau, Warmup
     from ._sklearn import MLPClassifier
     from ._threads import get_num_threads, set_num_threads
+    from .export import ExportError, QuantizedNetwork, export_c, export_onnx, quantize
 del TYPE_CHECKING  # not a name of ann
 
 
@@ -131,9 +143,28 @@ def __getattr__(name: str) -> object:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'ann' has no attribute {name!r}")
+    if not globals().get("_checked_source"):  # the first public name used
+        globals()["_checked_source"] = True
+        _warn_if_unbuilt_checkout()
     value = getattr(import_module(f"{__name__}.{module}"), name)
     globals()[name] = value  # later lookups skip this function
     return value
+
+
+def _warn_if_unbuilt_checkout() -> None:
+    """Imported from a source checkout whose core is not built (Python run from the checkout
+    root after `pip install .`), ann runs pure Python: say so at the first use, not only
+    when a Network is built. A look at two files for any other ann."""
+    from importlib import import_module
+    from os.path import dirname, isdir, isfile, join
+
+    here = dirname(__file__)
+    if not (isfile(join(dirname(here), "pyproject.toml")) and isdir(join(dirname(here), "csrc"))):
+        return
+    backend = import_module(f"{__name__}._backend")  # as __getattr__ loads modules
+    why = backend.unbuilt_checkout_problem()
+    if why is not None:
+        backend.warn_pure_python(why, stacklevel=4)
 
 
 def __dir__() -> list[str]:

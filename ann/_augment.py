@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from ._checks import FLOAT32_MAX, float32
 from ._rng import augment_stream, uniform
 
 Matrix = list[float]
@@ -32,13 +33,21 @@ MAX_SIGMA = 100.0
 
 
 def _range(value: Any, name: str, upper: float, inclusive: bool = True) -> float:
+    """``value`` as a float in [0, upper] (or [0, upper)), checked as the float32 the C core
+    gets too (0.99999999999 is 1 there; 1e300 is inf)."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
-    ok = ok and (value <= upper if inclusive else value < upper)
+    single = float32(value) if ok else 0.0
+    ok = ok and all(
+        (v <= upper if inclusive else v < upper) and math.isfinite(v) for v in (value, single)
+    )
     if not ok:
-        bound = ("<= " if inclusive else "< ") + (f"{upper:g}" if upper < math.inf else "inf")
+        bound = ("<= " if inclusive else "< ") + f"{upper:g}"
         if upper == math.inf:
-            bound = "finite"
-        raise ValueError(f"Augment: {name} must be a number >= 0 and {bound}, got {value!r}")
+            bound = f"at most {FLOAT32_MAX:.4g} (float32's largest)"
+        raise ValueError(
+            f"Augment: {name} must be a number >= 0 and {bound}, got {value!r}"
+            + (f" (in float32, {single!r})" if single != value else "")
+        )
     return float(value)
 
 
@@ -99,6 +108,7 @@ class Augment:
             isinstance(sigma, (int, float))
             and not isinstance(sigma, bool)
             and 0 < sigma <= MAX_SIGMA
+            and float32(sigma) > 0
         ):
             raise ValueError(
                 f"Augment: elastic_sigma must be a number in (0, {MAX_SIGMA:g}], got {sigma!r}"

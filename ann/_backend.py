@@ -33,6 +33,7 @@ from ._c.net import CNet, PredictResult
 from ._c.net import augment_batch as c_augment_batch
 from ._c.net import shuffle as c_shuffle
 from ._errors import AnnError
+from ._threads import warn_threads_variable
 
 SLOWER = "about 400 times slower at training"
 _DIST = "ann-mlp"
@@ -121,10 +122,17 @@ def core_status() -> tuple[bool, str]:
     here = Path(__file__).resolve().parent
     status = here / "_build_status.json"
     if status.is_file():
+        # the default advice names the distribution; an install from a checkout recorded
+        # `pip install .` in that folder instead (the name may not be on the index)
+        reinstall = f"`pip install --force-reinstall --no-cache-dir {_DIST}`"
         try:
-            reason = json.loads(status.read_text(encoding="utf-8"))["reason"]
-        except (OSError, ValueError, KeyError, TypeError):
+            recorded = json.loads(status.read_text(encoding="utf-8"))
+            reason = str(recorded["reason"])
+            reinstall = str(recorded.get("reinstall") or reinstall)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             reason = "see the install's output"
+        if not reinstall.startswith("`"):
+            reinstall = f"`{reinstall}`"
         fix = (
             "install a C compiler"
             if reason.startswith("no C compiler")
@@ -132,8 +140,7 @@ def core_status() -> tuple[bool, str]:
         )
         return False, (
             f"the C core was not built when {_DIST} was installed ({reason}); to "
-            f"get it, {fix} and run "
-            f"`pip install --force-reinstall --no-cache-dir {_DIST}`"
+            f"get it, {fix} and run {reinstall}"
         )
     built = any(p.name.startswith("_core.") and p.suffix in (".so", ".pyd") for p in here.iterdir())
     checkout = (here.parent / "pyproject.toml").is_file() and (here.parent / "csrc").is_dir()
@@ -150,17 +157,21 @@ def core_status() -> tuple[bool, str]:
 
 def _installed_copy(here: Path) -> str | None:
     """The folder of an installed ann other than ``here``, if there is one."""
+    # every ann-mlp on the path, not only the first: run from the checkout root, the first is
+    # the checkout's own leftover ann_mlp.egg-info, which locates ann in the checkout itself
     try:
-        from importlib.metadata import PackageNotFoundError, distribution
+        from importlib.metadata import distributions
 
-        try:
-            dist = distribution(_DIST)
-        except PackageNotFoundError:
-            return None
-        where = Path(str(dist.locate_file("ann"))).resolve()
+        for dist in distributions():
+            name = (dist.metadata["Name"] or "").lower().replace("_", "-")
+            if name != _DIST:
+                continue
+            where = Path(str(dist.locate_file("ann"))).resolve()
+            if where != here and where.is_dir():
+                return str(where)
     except Exception:  # a broken installation must not break the diagnosis
         return None
-    return str(where) if where != here and where.is_dir() else None
+    return None
 
 
 # What $ANN_KERNEL may say (csrc/gemm.c choose_kernel), and the name ann_kernel_name() then
@@ -224,14 +235,38 @@ def get_backend(name: str | None = None) -> Backend:
         _, why = core_status()
         if choice == "c":
             raise AnnError(f"ANN_BACKEND=c, but {why}; or set ANN_BACKEND=python")
-        warnings.warn(
-            f"ann: using the pure-Python backend ({SLOWER} than the C core): {why}",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+        warn_pure_python(why, stacklevel=4)
         return _reference_backend()
     _check_kernel_request()
+    warn_threads_variable()  # $ANN_NUM_THREADS the core ignores: said once
     return Backend("c", CNet, c_shuffle)
+
+
+_warned = False  # warn_pure_python has spoken in this process
+
+
+def warn_pure_python(why: str, stacklevel: int = 2) -> None:
+    """The RuntimeWarning that the slow backend runs and why, once per process (the first
+    Network, or the first use of ann imported from an unbuilt checkout: see ann.__getattr__).
+    The CLI filters it by its start, having said the same on its own line."""
+    global _warned
+    if _warned:
+        return
+    _warned = True
+    warnings.warn(
+        f"ann: using the pure-Python backend ({SLOWER} than the C core): {why}",
+        RuntimeWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+def unbuilt_checkout_problem() -> str | None:
+    """Why this ann runs pure Python when it was imported from a source checkout without a
+    built core (and $ANN_BACKEND does not ask for Python), else None."""
+    if os.environ.get("ANN_BACKEND", "").strip().lower() == "python" or _c.available():
+        return None
+    loaded, why = core_status()
+    return why if "source folder" in why else None
 
 
 def _reference_backend() -> Backend:

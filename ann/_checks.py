@@ -9,6 +9,7 @@ A leaf module: it imports nothing from ann, so any module may use it.
 from __future__ import annotations
 
 import math
+import numbers
 from array import array
 from collections.abc import Collection
 from typing import Any
@@ -17,9 +18,24 @@ from typing import Any
 MAX_LAYER_SIZE = 1 << 24
 
 
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def float32(value: float) -> float:
+    """``value`` as the float32 the backends compute with: inf beyond float32's range, 0 below
+    its smallest, 1.0 for 1 - 1e-9. A check passes only when this value passes too."""
+    return array("f", [value])[0]
+
+
+def _in_float32(value: float) -> str:
+    """What float32 makes of ``value``, for a message: " (in float32, 1e-50 is 0)"."""
+    return f" (the network computes in float32, where {value!r} is {float32(value)!r})"
+
+
 def _is_number(value: Any) -> bool:
-    """An int or a float, but not a bool (True is 1 to Python, never a setting here)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A real number (int, float, NumPy's float32 and friends), but not a bool (True is 1 to
+    Python, never a setting here)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def layer_sizes(layers: Any) -> list[int]:
@@ -54,13 +70,27 @@ def optimizer(value: Any, names: Collection[str]) -> str:
 def learning_rate(value: Any) -> float:
     if not _is_number(value) or not math.isfinite(value) or value < 0:
         raise ValueError(f"lr must be a finite number >= 0, got {value!r}")
+    if not math.isfinite(float32(value)):
+        raise ValueError(
+            f"lr must be at most {FLOAT32_MAX:.4g}, got {value!r}" + _in_float32(value)
+        )
     return float(value)
 
 
 def momentum(value: Any) -> float:
     if not _is_number(value) or not 0 <= value < 1:
         raise ValueError(f"momentum must be in [0, 1), got {value!r}")
+    if not float32(value) < 1:
+        raise ValueError(f"momentum must be in [0, 1), got {value!r}" + _in_float32(value))
     return float(value)
+
+
+def probability(value: Any, name: str) -> float:
+    """A probability in [0, 1) that stays below 1 in float32 (dropout)."""
+    if _is_number(value) and 0 <= value < 1 and float32(value) < 1:
+        return float(value)
+    extra = _in_float32(value) if _is_number(value) and 0 <= value < 1 else ""
+    raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}{extra}")
 
 
 def adam_betas(value: Any) -> tuple[float, float]:
@@ -75,25 +105,37 @@ def adam_betas(value: Any) -> tuple[float, float]:
     return float(beta1), float(beta2)
 
 
-def adam_eps(value: Any) -> float:
+def adam_eps(value: Any, name: str = "eps") -> float:
     if not _is_number(value) or not value > 0 or not math.isfinite(value):
-        raise ValueError(f"eps must be a finite number > 0, got {value!r}")
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    if not 0 < float32(value) < math.inf:
+        raise ValueError(
+            f"{name} must be between 1.4e-45 and {FLOAT32_MAX:.4g}, got {value!r}"
+            + _in_float32(value)
+        )
+    return float(value)
+
+
+def finite_float32(value: Any, name: str, rest: str = "") -> float:
+    """A number >= 0 that float32 holds (l2, max_norm); ``rest`` ends the message."""
+    if not _is_number(value) or not 0 <= value < math.inf:
+        raise ValueError(f"{name} must be a finite number >= 0{rest}, got {value!r}")
+    if not math.isfinite(float32(value)):
+        raise ValueError(
+            f"{name} must be at most {FLOAT32_MAX:.4g}{rest}, got {value!r}" + _in_float32(value)
+        )
     return float(value)
 
 
 def l2(value: Any) -> float:
-    if not _is_number(value) or not 0 <= value < math.inf:
-        raise ValueError(f"l2 must be a finite number >= 0, got {value!r}")
-    return float(value)
+    return finite_float32(value, "l2")
 
 
 def max_norm(value: Any) -> float:
     """The max-norm bound c, 0.0 for None (off)."""
     if value is None:
         return 0.0
-    if not _is_number(value) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"max_norm must be a finite number > 0 (or None: off), got {value!r}")
-    return float(value)
+    return finite_float32(value, "max_norm", " (or None: off)")
 
 
 def verbosity(verbose: Any, progress: Any) -> int:

@@ -41,9 +41,18 @@ ONECYCLE_FINAL_DIV = 1e4  # ... and ends at max_lr / (ONECYCLE_DIV * this)
 # ---- ann trace / Network.trace ------------------------------------------------------------------
 
 TRACE_LR = 0.1  # a step large enough to see the parameters move
+TRACE_SEED = 1  # the weights, pixels and labels of the docs' worked examples (ann trace --seed 1)
+TRACE_SEED_DIGITS = 0  # ann trace --digits: 3 of its 4 hidden units active (1 with seed 1)
+TRACE_BATCH = 2  # rows of the traced batch ...
+TRACE_BATCH_BATCHNORM = 3  # ... and with batch norm, where two rows make every x-hat +-1
+TRACE_MAX_STEPS = 100  # steps of one trace: it records every matrix of every step
 
 # ---- ann gradcheck / the gradient check ---------------------------------------------------------
 
 GRADCHECK_LAYERS = (12, 9, 7, 5, 4)  # the small test network: inputs, hidden sizes, classes
 GRADCHECK_BATCH = 8  # rows of the random batch the gradients are taken on
 GRADCHECK_TOLERANCE = 1e-3  # largest relative error that passes
+
+# ---- ann export-c --int8 / ann.quantize ---------------------------------------------------------
+
+CALIBRATION_ROWS = 1000  # training rows the int8 activation ranges are measured on (seed 0)

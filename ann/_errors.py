@@ -46,7 +46,13 @@ class DataError(_LocatedError):
 
 
 class ModelFileError(_LocatedError):
-    """A saved model file is malformed or does not describe a usable network."""
+    """A saved model file is malformed or does not describe a usable network (also raised
+    when a network's own parameters make its outputs NaN or infinite)."""
+
+
+class NonFiniteError(DataError):
+    """Not public: the C core saw a NaN or infinity while predicting, in the input or in the
+    network's outputs; ``Network`` tells which and raises the error that blames it."""
 
 
 class TrainingError(AnnError, RuntimeError):

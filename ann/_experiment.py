@@ -15,6 +15,8 @@ from typing import Any, Callable
 
 from . import _defaults
 from ._data import Dataset
+from ._errors import DataError
+from ._files import atomic_write, write_chunks
 from ._fit import EarlyStopping
 from ._network import Network
 
@@ -41,6 +43,7 @@ def run_experiment(
     say: Callable[[str], None] = print,
 ) -> int:
     from ._plot import line_plot
+    from ._plot_image import Panel, image_format, render
 
     grid = QUICK if quick else FULL
     train, val = train_all.split(_defaults.VAL_FRACTION, seed=seed)
@@ -90,7 +93,12 @@ def run_experiment(
     plot = line_plot(curves, title="validation loss of every run", x_label="epoch", height=16)
     say("")
     say(plot)
-    if plot_file:
-        with open(plot_file, "w", encoding="utf-8") as f:
-            f.write(header + "\n" + "\n".join(rows) + "\n\n" + plot + "\n")
+    if plot_file:  # an .svg or .png image of the curves, else the table and the text plot
+        kind = image_format(plot_file)
+        data = (
+            render([Panel("validation loss of every run", "epoch", curves)], kind)
+            if kind in ("svg", "png")
+            else (header + "\n" + "\n".join(rows) + "\n\n" + plot + "\n").encode("utf-8")
+        )
+        atomic_write(plot_file, write_chunks([data]), DataError)
     return 0

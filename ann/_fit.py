@@ -83,6 +83,25 @@ class History:
         "seconds": "seconds",
     }
 
+    def __repr__(self) -> str:
+        """A summary of one line: how many checks, the last and best losses, why it stopped
+        (the lists themselves can be thousands of numbers: ``rows()`` or ``history``)."""
+        if not self.steps:
+            return f"<ann.History: no checks yet{self._stopped()}>"
+        best = (
+            f", best val_loss {self.best_val_loss:.4g} at step {self.best_step}"
+            if self.best_step is not None
+            else ""
+        )
+        return (
+            f"<ann.History: {len(self.steps)} checks, steps {self.steps[0]}-{self.steps[-1]}, "
+            f"epochs {self.epochs[-1]:.4g}, last train_loss {self.train_loss[-1]:.4g}, "
+            f"val_loss {self.val_loss[-1]:.4g}{best}{self._stopped()}>"
+        )
+
+    def _stopped(self) -> str:
+        return f", stopped: {self.stop_reason}" if self.stop_reason else ""
+
     @property
     def history(self) -> dict[str, list[float]]:
         """The columns as a dict of lists under Keras's names, as Keras's

@@ -20,9 +20,11 @@ bytes of the *decompressed* IDX stream, since that is what the header talks
 about.
 
 Memory stays bounded by what the header declares: the size is computed from
-the header first, checked against ``max_bytes``, and then at most
-``declared + 1`` bytes are ever read, so a gzip bomb or an endless device file
-is rejected after one extra byte instead of being inflated in full.
+the header first, checked against ``max_bytes`` and against what the file can
+hold (its size for a raw file; for gzip, the most deflate can expand it to),
+and then at most ``declared + 1`` bytes are ever read, so a gzip bomb or an
+endless device file is rejected after one extra byte instead of being inflated
+in full.
 """
 
 from __future__ import annotations
@@ -75,6 +77,10 @@ _DEFAULT_MAX_BYTES = 1 << 31
 _CHUNK = 1 << 26
 
 _GZIP_MAGIC = b"\x1f\x8b"
+
+#: Deflate expands at most about 1032 to 1 (a 258-byte match in 2 bits), so a gzip file of
+#: n bytes holds at most this many times n: a header declaring more is refused unread.
+_DEFLATE_MAX_RATIO = 1032
 
 
 @dataclass(frozen=True)
@@ -178,12 +184,12 @@ def _read(
             is_gzip = raw.peek(2)[:2] == _GZIP_MAGIC  # type: ignore[attr-defined]
         except OSError as exc:
             raise DataError(f"cannot read file: {exc.strerror or exc}", path=path) from None
+        size = os.fstat(raw.fileno()).st_size
         if is_gzip:
             with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
                 return _parse(
-                    cast(BinaryIO, unzipped), path, max_bytes, want_ndims, kind, None, True
+                    cast(BinaryIO, unzipped), path, max_bytes, want_ndims, kind, None, True, size
                 )
-        size = os.fstat(raw.fileno()).st_size
         return _parse(raw, path, max_bytes, want_ndims, kind, size, False)
 
 
@@ -195,6 +201,7 @@ def _parse(
     kind: str,
     file_size: int | None,
     compressed: bool,
+    gzip_size: int | None = None,
 ) -> tuple[int, tuple[int, ...], bytes]:
     head = _read_upto(stream, 4, path, compressed)
     if len(head) == 0:
@@ -286,6 +293,15 @@ def _parse(
             offset=4,
         )
 
+    if gzip_size is not None and header_len + declared > _DEFLATE_MAX_RATIO * gzip_size:
+        # more than deflate can expand the file to: refused before any data is inflated
+        raise DataError(
+            f"header declares {_describe(type_code, dims)} = {declared} data bytes, more "
+            f"than a gzip file of {gzip_size} bytes can hold (at most {_DEFLATE_MAX_RATIO} "
+            f"times its size): the header is wrong or the file is cut short",
+            path=path,
+            offset=4,
+        )
     if file_size is not None:
         # Raw file: the size tells us up front, so a bad file costs no read.
         found = file_size - header_len

@@ -387,9 +387,16 @@ def _metadata_for_save(model: ModelFile, sizes: list[int], path: PathLike) -> di
 # --------------------------------------------------------------------------
 
 
+# Header entries an ann model file may hold: six tensors per layer at most (weight, bias and
+# batch norm's four), the optimizer's and the standardisation's, and the metadata: this many
+# are networks of thousands of layers, and a header of a million entries is refused before it
+# is decoded (1.5 GB and many seconds as Python objects).
+MAX_ENTRIES = 100_000
+
+
 def load_model(path: PathLike) -> ModelFile:
     """Read and fully validate an ann model file."""
-    tensors, metadata = load_file(path)
+    tensors, metadata = load_file(path, max_entries=MAX_ENTRIES)
     return _model_from_tensors(tensors, metadata, path)
 
 
@@ -731,6 +738,14 @@ def load_network(cls: type[Network], path: PathLike, backend: str | None) -> Net
     for l, layer in enumerate(model.batchnorm or ()):
         for key, values in layer.items():
             net._place(l, "bn_" + key, values, params, state)
+    reach, where = net._overflow_bound(params, state)
+    if where >= 0:  # what save refuses, load refuses: its predictions would overflow
+        raise ModelFileError(
+            f"the weights are so large that layer {where}'s outputs can reach {reach:.3g}, "
+            f"beyond float32's range, so predictions would overflow (save refuses such a "
+            f"network too)",
+            path=path,
+        )
     net.set_weights(params)
     net.set_state(state)
     if model.standardization is not None:

@@ -28,11 +28,9 @@ from ._constants import (
     OPTIMIZERS,
 )
 from ._data import Dataset, Images, read_features
-from ._errors import DataError
+from ._errors import AnnError, DataError, ModelFileError, NonFiniteError
 from ._fit import EarlyStopping, FitRun, FitSettings, History
 from ._schedules import ReduceLROnPlateau, Schedule, checked_schedule, plateau_of
-
-_FLOAT32_MAX = 3.4028234663852886e38
 
 
 class Network:
@@ -95,12 +93,7 @@ class Network:
             raise ValueError(f"seed must be an int, got {seed!r}")
         if not isinstance(batchnorm, bool):
             raise ValueError(f"batchnorm must be True or False, got {batchnorm!r}")
-        if (
-            isinstance(dropout, bool)
-            or not isinstance(dropout, (int, float))
-            or not 0.0 <= dropout < 1.0
-        ):
-            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+        dropout = _checks.probability(dropout, "dropout")
         self.seed = seed
         self.batchnorm = batchnorm
         self.dropout = float(dropout)
@@ -127,6 +120,46 @@ class Network:
             f"<ann.Network {'-'.join(map(str, self.sizes))}{extras}, {self.num_params} "
             f"parameters, {self.backend} backend>"
         )
+
+    # ---- copies: pickle, copy.deepcopy --------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What pickle and deepcopy keep: every attribute but the backend's buffers, which are
+        replaced by copies of the parameters, the batch-norm state and the optimizer state, so
+        that a copy behaves as the original would (same predictions, same ``optimizer_state``,
+        same next ``fit``)."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_net", "_backend")}
+        state["_backend_name"] = self.backend
+        state["_weights"] = self.get_weights()
+        state["_state"] = self.get_state()
+        live = self._optimizer not in (None, "sgd") and self._pending_optimizer is None
+        state["_live_optimizer"] = self.optimizer_state() if live else None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        name = state.pop("_backend_name")
+        weights, values = state.pop("_weights"), state.pop("_state")
+        live = state.pop("_live_optimizer")
+        self.__dict__.update(state)
+        try:
+            self._backend = get_backend(name)
+        except AnnError:  # pickled with the C core, unpickled without it: the other backend
+            self._backend = get_backend(None)
+        self._net = self._backend.make_net(self.sizes, self.batchnorm, self.dropout)
+        self._net.set_params(weights)
+        self._net.set_state(values)
+        if self._standardization is not None:
+            self._net.set_standardization(*self._standardization)
+        if live is not None:  # the rule's state as the backend held it (hyperparameters: fit's)
+            self._net.set_optimizer(
+                OPTIMIZERS[live["optimizer"]],
+                _defaults.MOMENTUM,
+                *_defaults.BETAS,
+                _defaults.EPS,
+                0.0,
+            )
+            self._net.set_optimizer_state(live["m"], live["v"], live["step"])
 
     # ---- inputs ------------------------------------------------------------------------------
 
@@ -178,9 +211,10 @@ class Network:
         (with batch norm, gamma and beta follow each hidden layer's b)."""
         return self._net.get_params()
 
-    def set_weights(self, values: array[float]) -> None:
-        """Replace every parameter with ``values``, in the layout of ``get_weights``."""
-        self._net.set_params(values)
+    def set_weights(self, values: Sequence[float]) -> None:
+        """Replace every parameter with ``values`` (an array, list or NumPy array of numbers),
+        in the layout of ``get_weights``. NaN and infinities are refused (ValueError)."""
+        self._net.set_params(_float32_values(values, self.num_params, "set_weights", "parameter"))
 
     # Until 0.2.0 these were get_params / set_params, the names scikit-learn's estimator
     # protocol uses for hyperparameters (ann.MLPClassifier has those): kept for one release.
@@ -198,8 +232,16 @@ class Network:
         """A copy of the batch-norm running means and variances (empty without batch norm)."""
         return self._net.get_state()
 
-    def set_state(self, values: array[float]) -> None:
-        self._net.set_state(values)
+    def set_state(self, values: Sequence[float]) -> None:
+        """Replace the batch-norm running means and variances, in the layout of ``get_state``
+        (finite numbers; each variance >= 0)."""
+        state = _float32_values(values, len(self.get_state()), "set_state", "value")
+        for l in range(len(self.sizes) - 2) if self.batchnorm else ():
+            offset, count = self._net.tensor(l, ANN_BN_VAR)
+            low = min(state[offset : offset + count])
+            if low < 0:
+                raise ValueError(f"set_state: layer {l}'s running variance holds {low!r} (< 0)")
+        self._net.set_state(state)
 
     _KINDS = {
         "weight": ANN_WEIGHTS,
@@ -282,7 +324,7 @@ class Network:
                 bound = biggest(l, "bn_gamma") * (
                     bound + biggest(l, "bn_running_mean")
                 ) / math.sqrt(max(low, 0.0) + 1e-5) + biggest(l, "bn_beta")
-            if not bound <= _FLOAT32_MAX:
+            if not bound <= _checks.FLOAT32_MAX:
                 return bound, l
         return bound, -1
 
@@ -497,6 +539,7 @@ class Network:
         betas: tuple[float, float] = _defaults.BETAS,
         eps: float = _defaults.EPS,
         l2: float = 0.0,
+        steps: int = 1,
     ) -> dict[str, Any]:
         """One training step on one batch with every matrix of it recorded, for study
         (``ann trace`` prints it). The network is not changed.
@@ -513,7 +556,13 @@ class Network:
         {"shape", "formula", "function" (the C function that computed it), "values" (rows),
         "difference" (largest |C - reference|, None without the C core)}. "train_step" compares
         the new parameters with the network's own training step on a copy; "ok" is True when
-        every check passed."""
+        every check passed.
+
+        ``steps=N`` (at most 100) takes the step N times on the same batch, each from the
+        parameters, running statistics, dropout stream and optimizer state the one before
+        left; "later_steps" holds steps 2..N, each with the keys of the first ("forward",
+        "loss", "backward", "update", "train_step", "ok"...) and "step", its number t. With
+        Adam, each step's "bias_corrections" are the 1 - beta1^t and 1 - beta2^t it used."""
         from ._trace import trace_step
 
         return trace_step(
@@ -526,6 +575,7 @@ class Network:
             betas=betas,
             eps=eps,
             l2=l2,
+            steps=steps,
         )
 
     # ---- inference ---------------------------------------------------------------------------
@@ -534,10 +584,25 @@ class Network:
         """{"loss": mean cross-entropy, "accuracy": fraction classified correctly} over ``ds``."""
         ds = self._check_dataset(ds, "data set")
         images, labels, n_rows, rows = ds.buffers()
-        _, _, loss_sum, correct = self._net.predict(
-            images, labels, n_rows, rows, len(ds), want_probs=False, want_classes=False
-        )
+        try:
+            _, _, loss_sum, correct = self._net.predict(
+                images, labels, n_rows, rows, len(ds), want_probs=False, want_classes=False
+            )
+        except NonFiniteError:
+            raise self._blame(images) from None
+        if not math.isfinite(loss_sum):  # the reference backend computes on in float64
+            raise self._blame(images)
         return {"loss": loss_sum / len(ds), "accuracy": correct / len(ds)}
+
+    def _blame(self, images: Any) -> Exception:
+        """The error for outputs that came out NaN or infinite: the input's fault when it holds
+        such values, else the network's (weights NaN, infinite, or large enough to overflow)."""
+        if not _finite(images):
+            return DataError("prediction: the input contains NaN or infinite values")
+        return ModelFileError(
+            "the network's outputs are NaN or infinite for finite inputs: its parameters are "
+            "not usable (NaN, infinite, or so large that float32 overflows; see set_weights)"
+        )
 
     def _infer(self, data: Any, want_probs: bool) -> tuple[array[float] | None, array[int], int]:
         D = self.sizes[0]
@@ -561,11 +626,30 @@ class Network:
                     f"{'pixels' if dtype == 'uint8' else 'features'}"
                 )
             n = n_rows = len(images) // D
-        probs, classes, _, _ = self._net.predict(
-            images, None, n_rows, rows, n, want_probs=want_probs, want_classes=True
-        )
-        assert classes is not None  # asked for (want_classes)
-        return probs, classes, n
+        K = self.sizes[-1]
+        # The probabilities are computed even when only the classes are wanted: the softmax
+        # is what notices outputs that are NaN or infinite, whose argmax would be class 0 for
+        # every row. Without want_probs they are computed a block of rows at a time.
+        block = n if want_probs else max(1, _PROBS_BLOCK // K)
+        classes_all = array("i")
+        for start in range(0, n, block):
+            stop = min(n, start + block)
+            part = rows[start:stop] if rows is not None else None
+            if part is None and (start, stop) != (0, n):
+                part = array("i", range(start, stop))
+            try:
+                probs, classes, _, _ = self._net.predict(
+                    images, None, n_rows, part, stop - start, want_probs=True, want_classes=True
+                )
+            except NonFiniteError:
+                raise self._blame(images) from None
+            assert probs is not None and classes is not None  # both asked for
+            if not math.isfinite(sum(probs)):  # the reference backend's float64 softmax
+                raise self._blame(images)
+            if block == n:
+                return (probs if want_probs else None), classes, n
+            classes_all.extend(classes)
+        return None, classes_all, n
 
     def predict(self, data: Any) -> list[int]:
         """The most probable class of each row: ``data`` is a Dataset, or rows under the one
@@ -584,6 +668,33 @@ class Network:
         K = self.sizes[-1]
         values = probs.tolist()
         return [values[r * K : (r + 1) * K] for r in range(n)]
+
+
+# floats of probabilities held at once when predict wants only the classes (4 MB)
+_PROBS_BLOCK = 1 << 20
+
+
+def _finite(values: Any) -> bool:
+    """Whether input rows (uint8 bytes, or float32 features) hold only finite values: the sum
+    of float32 values is finite exactly when each is (it cannot overflow a double)."""
+    return not (isinstance(values, array) and values.typecode in "fd") or math.isfinite(sum(values))
+
+
+def _float32_values(values: Any, count: int, where: str, what: str) -> array[float]:
+    """``values`` (any sequence of numbers) as ``count`` finite float32s, else ValueError."""
+    try:
+        out = values if isinstance(values, array) and values.typecode == "f" else array("f", values)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(
+            f"{where} takes a sequence of {count} numbers, got {type(values).__name__}"
+        ) from None
+    if len(out) != count:
+        raise ValueError(f"{where}: expected {count} {what}s, got {len(out)}")
+    if not math.isfinite(sum(out)):
+        bad = next(i for i, v in enumerate(out) if not math.isfinite(v))
+        shown = values[bad] if isinstance(values, Sequence) else out[bad]
+        raise ValueError(f"{where}: {what} {bad} is {shown!r}; every {what} must be finite")
+    return out
 
 
 def _renamed(old: str, new: str) -> None:

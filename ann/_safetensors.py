@@ -185,7 +185,7 @@ def _reject_constant(name: str) -> object:
 
 
 def load_file(
-    path: PathLike, *, max_header: int = 100 * 1024 * 1024
+    path: PathLike, *, max_header: int = 100 * 1024 * 1024, max_entries: int | None = None
 ) -> tuple[dict[str, TensorOut], dict[str, str]]:
     """Read and validate a safetensors file.
 
@@ -197,19 +197,22 @@ def load_file(
 
     Memory is bounded: the header is read only after its length is checked
     against ``max_header`` and the file size, and the data section is read in
-    one call of the size the validated header implies.
+    one call of the size the validated header implies. ``max_entries`` bounds
+    the keys of the header (tensors and metadata entries) before the JSON is
+    decoded: a header of a million tiny entries fits in 100 MB but takes
+    gigabytes and many seconds as Python objects.
     """
     regular_file(path, ModelFileError, "a model file")
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            return _read(f, size, path, max_header)
+            return _read(f, size, path, max_header, max_entries)
     except OSError as exc:
         raise ModelFileError(f"cannot read: {exc.strerror or exc}", path=path) from exc
 
 
 def _read(
-    f: BinaryIO, size: int, path: PathLike | None, max_header: int
+    f: BinaryIO, size: int, path: PathLike | None, max_header: int, max_entries: int | None = None
 ) -> tuple[dict[str, TensorOut], dict[str, str]]:
     """Parse an open file of ``size`` bytes (also used on BytesIO by the fuzzer)."""
 
@@ -236,6 +239,16 @@ def _read(
     if len(raw_header) != n:
         raise fail("file ended inside the header", _HEADER_LENGTH_BYTES + len(raw_header))
     data_size = size - _HEADER_LENGTH_BYTES - n
+    if max_entries is not None:
+        # every key of a JSON object ends in '":' (inside a string the quote is escaped as
+        # \" and may be counted too: an upper bound, counted in C, before any decoding)
+        keys = raw_header.count(b'":')
+        if keys > 4 * max_entries:  # a tensor entry has 4 keys: itself, dtype, shape, offsets
+            raise fail(
+                f"header holds about {keys // 4:,} entries, more than the {max_entries:,} "
+                "a model file can have",
+                _HEADER_LENGTH_BYTES,
+            )
     entries, metadata = _parse_header(raw_header, data_size, fail)
     data = f.read(data_size)
     if len(data) != data_size:

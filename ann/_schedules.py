@@ -152,7 +152,8 @@ class Warmup:
         if self.steps is not None:
             return self.steps
         assert self.epochs is not None
-        return max(1, round(self.epochs * steps_per_epoch))
+        # (capped: a warm-up of 1e308 epochs is one that never ends, not an OverflowError)
+        return max(1, round(min(self.epochs * steps_per_epoch, float(1 << 62))))
 
 
 Schedule = Union[ReduceLROnPlateau, Cosine, OneCycle, Warmup]

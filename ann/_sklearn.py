@@ -15,22 +15,30 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 import random
+import sys
 import warnings
 from array import array
 from typing import Any
 
+from . import _checks
 from ._data import Dataset
 from ._errors import ConvergenceWarning, NotFittedError, sklearn_class
 from ._network import Network
-from ._sklearn_input import caller_numpy, read_X, read_y, sorted_classes
+from ._sklearn_input import caller_numpy, read_weights, read_X, read_y, sorted_classes
 
 # what fit sets besides the public attributes ending in "_"
 _FIT_PRIVATE = ("_classes", "_rng", "_opt_state", "_no_improvement")
 
 
 def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite real number: int, float, or NumPy's float32 and friends (numbers.Real)."""
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
 
 
 def _is_int(value: Any) -> bool:
@@ -72,6 +80,15 @@ class MLPClassifier:
     ``t_`` (samples seen), ``n_layers_``, ``n_outputs_`` and ``network_`` (the trained
     ``ann.Network``: ``network_.save(path)`` writes a model file).
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> MLPClassifier:
+        """An instance of this class; when the program has loaded scikit-learn, of a subclass
+        that also derives from its ``BaseEstimator`` (what its checks and tools test with
+        isinstance), built then, so that ann never imports scikit-learn. The methods here
+        come first, so behaviour is the same either way; pickles name this class."""
+        if cls is MLPClassifier:
+            cls = _with_sklearn_base()
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -158,7 +175,7 @@ class MLPClassifier:
             estimator_type="classifier",
             target_tags=TargetTags(required=True),
             classifier_tags=ClassifierTags(multi_class=True),
-            input_tags=InputTags(two_d_array=True, sparse=False, allow_nan=False),
+            input_tags=InputTags(two_d_array=True, sparse=True, allow_nan=False),
         )
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -196,10 +213,15 @@ class MLPClassifier:
                 raise bad(name, "a finite number >= 0")
         if self.learning_rate_init <= 0 or self.epsilon <= 0:
             raise bad("learning_rate_init" if self.learning_rate_init <= 0 else "epsilon", "> 0")
+        # and as the float32 the network computes with (1e-50 is 0 there, 1e39 infinite)
+        _checks.finite_float32(float(self.alpha), "alpha")
+        _checks.finite_float32(float(self.learning_rate_init), "learning_rate_init")
+        _checks.adam_eps(float(self.epsilon), "epsilon")
         for name in ("momentum", "beta_1", "beta_2", "dropout"):
             value = getattr(self, name)
             if not _is_real(value) or not 0.0 <= value < 1.0:
                 raise bad(name, "a number in [0, 1)")
+            _checks.probability(float(value), name)
         if not _is_real(self.validation_fraction) or not 0.0 < self.validation_fraction < 1.0:
             raise bad("validation_fraction", "a number in (0, 1)")
         for name in ("max_iter", "n_iter_no_change"):
@@ -268,8 +290,7 @@ class MLPClassifier:
             known = sorted_classes(labels if classes is None else read_y(classes, None))
             if len(known) < 2:
                 raise ValueError(
-                    f"y has only one class ({known[0]!r} if known else 'none'): a "
-                    f"classifier needs at least 2"
+                    f"y has only one class ({known[0]!r}): a classifier needs at least 2"
                     if known
                     else "y has no class"
                 )
@@ -484,10 +505,9 @@ class MLPClassifier:
         predicted = self.predict(X)
         predicted = predicted.tolist() if hasattr(predicted, "tolist") else predicted
         truth = read_y(y, len(predicted))
-        if sample_weight is None:
-            weights = [1.0] * len(truth)
-        else:
-            weights = [float(w) for w in read_y(sample_weight, len(truth))]
+        weights = (
+            [1.0] * len(truth) if sample_weight is None else read_weights(sample_weight, len(truth))
+        )
         total = math.fsum(weights)
         if total <= 0:
             raise ValueError("sample_weight must have a positive sum")
@@ -496,23 +516,11 @@ class MLPClassifier:
     # ---- pickling ----------------------------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        net = state.pop("network_", None)
-        if net is not None:
-            state["_network_saved"] = {
-                "sizes": list(net.sizes),
-                "batchnorm": net.batchnorm,
-                "dropout": net.dropout,
-                "seed": net.seed,
-                "standardize": net.standardize,
-                "weights": net.get_weights().tobytes(),
-                "state": net.get_state().tobytes(),
-                "standardization": net.standardization,
-            }
-        return state
+        return dict(self.__dict__)  # network_ pickles itself (ann.Network.__getstate__)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        saved = state.pop("_network_saved", None)
+        state = dict(state)
+        saved = state.pop("_network_saved", None)  # written by ann 0.2.0, before Network pickled
         self.__dict__.update(state)
         if saved is not None:
             net = Network(
@@ -529,7 +537,48 @@ class MLPClassifier:
             net.set_state(values)
             if saved["standardization"] is not None:
                 net.set_standardization(*saved["standardization"])
+            if "_classes" in state:  # the names fit gives the network
+                names = [str(c) for c in state["_classes"]]
+                net.classes = names if len(set(names)) == len(names) else None
             self.network_ = net
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        # pickled as MLPClassifier itself, whichever class __new__ chose (see there)
+        return (_new_estimator, (), self.__getstate__())
+
+
+# What inspect.signature(MLPClassifier) shows: the hyperparameters of __init__, not the
+# (*args, **kwargs) of __new__ (scikit-learn's checks read the class's signature).
+_INIT = inspect.signature(MLPClassifier.__init__)
+MLPClassifier.__signature__ = _INIT.replace(  # type: ignore[attr-defined]
+    parameters=list(_INIT.parameters.values())[1:]
+)
+
+_SUBCLASSES: dict[type, type[MLPClassifier]] = {}  # scikit-learn's BaseEstimator -> subclass
+
+
+def _with_sklearn_base() -> type[MLPClassifier]:
+    """MLPClassifier, or its subclass deriving from scikit-learn's BaseEstimator when the
+    program has imported scikit-learn (never imported here)."""
+    base = getattr(sys.modules.get("sklearn.base"), "BaseEstimator", None)
+    if base is None:
+        return MLPClassifier
+    if base not in _SUBCLASSES:
+        _SUBCLASSES[base] = type(
+            "MLPClassifier",
+            (MLPClassifier, base),
+            {
+                "__module__": __name__,
+                "__qualname__": "MLPClassifier",
+                "__doc__": MLPClassifier.__doc__,
+            },
+        )
+    return _SUBCLASSES[base]
+
+
+def _new_estimator() -> MLPClassifier:
+    """An MLPClassifier for pickle to fill (``MLPClassifier.__reduce_ex__``)."""
+    return MLPClassifier.__new__(MLPClassifier)
 
 
 # The hyperparameters, in the constructor's order, and their defaults (scikit-learn's): read

@@ -23,9 +23,15 @@ def caller_numpy(data: Any) -> Any:
     None. NumPy is never imported here: it is taken from sys.modules."""
     if isinstance(data, (list, tuple, array, bytes, bytearray, memoryview)):
         return None
-    if not hasattr(data, "__array__"):
+    if not hasattr(data, "__array__") and not _is_sparse(data):
         return None
     return sys.modules.get("numpy")
+
+
+def _is_sparse(X: Any) -> bool:
+    """A SciPy sparse matrix or array (recognised without importing SciPy)."""
+    module = type(X).__module__ or ""
+    return module.startswith("scipy.sparse") or (hasattr(X, "tocsr") and hasattr(X, "nnz"))
 
 
 def read_X(X: Any, what: str = "X") -> tuple[array[float], int, int]:
@@ -33,11 +39,8 @@ def read_X(X: Any, what: str = "X") -> tuple[array[float], int, int]:
     through memoryview), a DataFrame, or a list of rows; every value must be a finite number."""
     if X is None:
         raise ValueError(f"{what} is None: expected a 2-D array (n_samples, n_features)")
-    module = type(X).__module__ or ""
-    if module.startswith("scipy.sparse") or (hasattr(X, "tocsr") and hasattr(X, "nnz")):
-        raise TypeError(
-            f"{what} is a sparse matrix, which ann does not take: pass a dense array (X.toarray())"
-        )
+    if _is_sparse(X):
+        return _read_sparse(X, what)
     if hasattr(X, "to_numpy") and not hasattr(X, "__buffer__") and hasattr(X, "columns"):
         X = X.to_numpy()  # a DataFrame: its own NumPy array
     elif caller_numpy(X) is not None and not hasattr(X, "__buffer__"):
@@ -92,6 +95,42 @@ def read_X(X: Any, what: str = "X") -> tuple[array[float], int, int]:
                 raise type(exc)(f"{what}[{i}, {j}]: {exc}") from None
     _check_size(n, max(d, 0), what)
     return _finite(_to_float32(flat, what), what), n, d
+
+
+def _read_sparse(X: Any, what: str) -> tuple[array[float], int, int]:
+    """A SciPy sparse matrix (or array) as dense float32 rows, a block of rows at a time so
+    that no more than one block is ever held densely besides the result."""
+    if X.ndim != 2:
+        raise ValueError(f"{what} must be 2-D (n_samples, n_features), got {X.ndim}-D")
+    n, d = X.shape
+    _check_size(n, d, what)
+    rows = X.tocsr()
+    out = array("f")
+    block = max(1, (1 << 20) // d)
+    for start in range(0, n, block):
+        dense = rows[start : start + block].toarray()
+        if dense.dtype.kind == "c":
+            raise ValueError(f"Complex data not supported: {what} holds complex numbers")
+        out.frombytes(dense.astype("<f4").tobytes())
+    return _finite(out, what), n, d
+
+
+def read_weights(sample_weight: Any, n: int) -> list[float]:
+    """``sample_weight`` as n finite numbers >= 0 (scikit-learn's ``score`` argument)."""
+    if hasattr(sample_weight, "tolist"):
+        sample_weight = sample_weight.tolist()
+    try:
+        weights = [float(w) for w in sample_weight]
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"sample_weight must be a 1-D sequence of {n} numbers, got "
+            f"{type(sample_weight).__name__}"
+        ) from None
+    if len(weights) != n:
+        raise ValueError(f"sample_weight has {len(weights)} values for {n} samples")
+    if not all(0 <= w < math.inf for w in weights):
+        raise ValueError("sample_weight must hold finite numbers >= 0")
+    return weights
 
 
 def _check_size(n: int, d: int, what: str) -> None:

@@ -24,7 +24,13 @@ stream is the one a new network with the network's seed starts from (``seed ^ 0x
 see ``ann_net_init``), so the mask is the one the first training step of that network draws,
 and the training-step check runs a copy with that stream.
 
-``trace_step`` returns the recorded step as a dict; ``_trace_format.py`` writes it out as JSON
+With ``steps=N`` (``ann trace --steps N``) the step is taken N times on the same batch, each
+from the parameters, running statistics, dropout stream and optimizer state the one before
+left: momentum's velocity and Adam's moments, which start at zero, build up, and Adam's bias
+corrections 1 - beta^t shrink towards 1. Every step is checked as the first is; the network's
+own training step runs N times on one copy.
+
+``trace_step`` returns the recorded steps as a dict; ``_trace_format.py`` writes it out as JSON
 or as the text ``ann trace`` prints.
 """
 
@@ -46,7 +52,8 @@ from ._constants import (
     OPTIMIZERS,
 )
 from ._data import Dataset, _as_bytes
-from ._errors import DataError
+from ._defaults import TRACE_MAX_STEPS
+from ._errors import DataError, TrainingError
 from ._ops import Ops, ReferenceOps, core_ops
 from ._rng import MASK64
 
@@ -133,6 +140,7 @@ def trace_step(
     betas: tuple[float, float],
     eps: float,
     l2: float,
+    steps: int = 1,
 ) -> dict[str, Any]:
     """``Network.trace``: see its docstring."""
     optimizer = _checks.optimizer(optimizer, OPTIMIZERS)
@@ -141,6 +149,12 @@ def trace_step(
     beta1, beta2 = _checks.adam_betas(betas)
     eps = _checks.adam_eps(eps)
     l2 = _checks.l2(l2)
+    steps = _checks.positive_int(steps, "steps")
+    if steps > TRACE_MAX_STEPS:
+        raise ValueError(
+            f"steps: a trace records every matrix of every step, so at most {TRACE_MAX_STEPS}, "
+            f"got {steps}"
+        )
     sizes = list(net.sizes)
     pixels, label_list = _batch(images, labels, sizes[0], sizes[-1])
     L = len(sizes) - 1
@@ -149,48 +163,44 @@ def trace_step(
             "batch norm needs at least 2 rows in the batch (one row has no variance), got 1"
         )
 
-    # the textbook step: forward, loss, backward, update
-    step = _Step(net, pixels, label_list)
-    x = step.gather()
-    for l in range(L):
-        x = step.forward(l, x)
-    g = step.loss(x)
-    for l in range(L - 1, -1, -1):
-        g = step.backward(l, g)
-    for l in range(L):
-        step.update(l, optimizer, lr, momentum, beta1, beta2, eps, l2)
-    step.add_l2_penalty(l2)
+    # what each step starts from: the network's parameters and running statistics, optimizer
+    # state at zero (t = 0), the dropout stream of a new network (ann_net_init)
+    params, state = net.get_weights(), net.get_state()
+    carry = _Carry(
+        params=params,
+        state=state,
+        m=array("f", bytes(4 * len(params))),
+        v=array("f", bytes(4 * len(params))),
+        stream=(int(net.seed) ^ 0xD80F0D80F) & MASK64,
+    )
+    core = core_ops() if net.backend == "c" else None
+    records, after = [], []
+    for t in range(1, steps + 1):
+        # the textbook step: forward, loss, backward, update
+        step = _Step(net, pixels, label_list, core, carry, t)
+        x = step.gather()
+        try:
+            for l in range(L):
+                x = step.forward(l, x)
+            g = step.loss(x)
+        except (TrainingError, OverflowError) as exc:
+            if t == 1:
+                raise
+            raise TrainingError(
+                f"step {t} of the trace: the loss became NaN or infinite after {t - 1} "
+                f"update(s) at learning rate {lr:g} (--lr), too large a rate for this network "
+                f"(give a smaller learning rate, or fewer steps)"
+            ) from exc
+        for l in range(L - 1, -1, -1):
+            g = step.backward(l, g)
+        for l in range(L):
+            step.update(l, optimizer, lr, momentum, beta1, beta2, eps, l2)
+        step.add_l2_penalty(l2)
+        records.append(step.record(optimizer, beta1, beta2))
+        carry = step.carried()
+        after.append((carry.params, carry.state))
 
-    result: dict[str, Any] = {
-        "sizes": sizes,
-        "batchnorm": step.bn,
-        "dropout": step.p,
-        "batch": step.B,
-        "labels": label_list,
-        "pixels": [list(pixels[r * sizes[0] : (r + 1) * sizes[0]]) for r in range(step.B)],
-        "optimizer": optimizer,
-        "lr": lr,
-        "momentum": momentum,
-        "betas": [beta1, beta2],
-        "eps": eps,
-        "l2": l2,
-        "computed_by": _computed_by(step.rec.core),
-        "checked_against": None
-        if step.rec.core is None
-        else "ann/_reference.py (float64), each function given the same inputs",
-        "forward": step.forward_sections,
-        "loss": step.loss_tensors,
-        "backward": step.backward_sections,
-        "update": step.update_sections,
-    }
-    if step.rec.core is None:  # the reference computed everything: name its functions
-        for _, _, _, tensor in tensors(result):
-            if tensor["function"].startswith("ann_"):
-                tensor["function"] = "_reference." + tensor["function"][4:]
-            elif tensor["function"]:
-                tensor["function"] = "RefNet._forward"
-    result["largest_difference"], result["worst"] = _worst(result)
-    result["train_step"] = _compare_with_train_step(
+    compared = _compare_with_train_steps(
         net,
         pixels,
         label_list,
@@ -201,30 +211,84 @@ def trace_step(
         beta2,
         eps,
         l2,
-        step.params,
-        step.state,
-        step.new_params,
-        step.new_state,
+        params,
+        state,
+        after,
     )
-    result["ok"] = (result["worst"] is None or result["worst"]["ok"]) and result["train_step"]["ok"]
+    for record, check in zip(records, compared):
+        record["train_step"] = check
+        record["ok"] = (record["worst"] is None or record["worst"]["ok"]) and check["ok"]
+    first = records[0]
+    result: dict[str, Any] = {
+        "sizes": sizes,
+        "batchnorm": first.pop("batchnorm"),
+        "dropout": first.pop("dropout"),
+        "batch": len(label_list),
+        "labels": label_list,
+        "pixels": [list(pixels[r * sizes[0] : (r + 1) * sizes[0]]) for r in range(len(label_list))],
+        "optimizer": optimizer,
+        "lr": lr,
+        "momentum": momentum,
+        "betas": [beta1, beta2],
+        "eps": eps,
+        "l2": l2,
+        "computed_by": _computed_by(core),
+        "checked_against": None
+        if core is None
+        else "ann/_reference.py (float64), each function given the same inputs",
+        "steps": steps,
+        **first,
+    }
+    for record in records[1:]:
+        del record["batchnorm"], record["dropout"]
+    # the steps after the first, each with the keys of the first step's (forward, loss,
+    # backward, update, largest_difference, worst, train_step, ok) and its number t
+    result["later_steps"] = records[1:]
+    result["ok"] = all(record["ok"] for record in records)
     return result
+
+
+class _Carry:
+    """What one step leaves to the next: parameters, running statistics (state), the
+    optimizer's m and v (momentum's velocity is m; all in the layout of get_weights) and the
+    dropout stream."""
+
+    def __init__(
+        self,
+        params: array[float],
+        state: array[float],
+        m: array[float],
+        v: array[float],
+        stream: int,
+    ) -> None:
+        self.params, self.state, self.m, self.v, self.stream = params, state, m, v, stream
 
 
 class _Step:
     """One training step of a network, phase by phase, recording every matrix. Each method
     takes what flows in (x going up, the gradient g coming down) and returns what flows on."""
 
-    def __init__(self, net: Any, pixels: bytes, labels: list[int]) -> None:
+    def __init__(
+        self,
+        net: Any,
+        pixels: bytes,
+        labels: list[int],
+        core: Ops | None,
+        carry: _Carry,
+        t: int,
+    ) -> None:
         self.sizes, self.pixels, self.labels = list(net.sizes), pixels, labels
-        self.B, self.L = len(labels), len(self.sizes) - 1
+        self.B, self.L, self.t = len(labels), len(self.sizes) - 1, t
         self.bn = bool(net.batchnorm and self.L > 1)
-        # dropout p after each hidden ReLU, drawn from a new network's stream (ann_net_init)
+        # dropout p after each hidden ReLU, drawn from the stream where the last step left it
         self.p = float(net.dropout) if self.L > 1 else 0.0
-        self.stream = (int(net.seed) ^ 0xD80F0D80F) & MASK64
+        self.stream = carry.stream
         self.keep: dict[int, Values] = {}  # the dropout mask of each hidden layer
-        self.rec = _Recorder(core_ops() if net.backend == "c" else None)
-        self.params, self.state = net.get_weights(), net.get_state()
+        self.rec = _Recorder(core)
+        self.params, self.state = carry.params, carry.state
+        self.m, self.v = carry.m, carry.v  # the optimizer's state before this step
         self.new_params, self.new_state = array("f", self.params), array("f", self.state)
+        self.new_m, self.new_v = array("f", self.m), array("f", self.v)
         self.low = net._net  # the backend's network: where each tensor sits
         self.inputs: list[Values] = []  # x of each layer
         self.acts: dict[int, Values] = {}  # a of each hidden layer
@@ -236,8 +300,35 @@ class _Step:
         self.loss_tensors: dict[str, Tensor] = {}
         self.penalty, self.penalty_difference = 0.0, 0.0
 
+    def carried(self) -> _Carry:
+        """What the next step starts from."""
+        return _Carry(self.new_params, self.new_state, self.new_m, self.new_v, self.stream)
+
+    def record(self, optimizer: str, beta1: float, beta2: float) -> dict[str, Any]:
+        """This step as the trace's dict records it (without its train-step check)."""
+        out: dict[str, Any] = {
+            "batchnorm": self.bn,
+            "dropout": self.p,
+            "step": self.t,
+            "forward": self.forward_sections,
+            "loss": self.loss_tensors,
+            "backward": self.backward_sections,
+            "update": self.update_sections,
+        }
+        if optimizer == "adam":
+            out["bias_corrections"] = list(bias_corrections(beta1, beta2, self.t))
+        if self.rec.core is None:  # the reference computed everything: name its functions
+            for _, _, _, tensor in tensors(out):
+                if tensor["function"].startswith("ann_"):
+                    tensor["function"] = "_reference." + tensor["function"][4:]
+                elif tensor["function"]:
+                    tensor["function"] = "RefNet._forward"
+        out["largest_difference"], out["worst"] = _worst(out)
+        return out
+
     def cut(self, layer: int, kind: int, source: Any = None) -> Values:
-        """One tensor of layer ``layer`` from params (or ``source``, the state)."""
+        """One tensor of layer ``layer`` from params (or from ``source``: the running
+        statistics, or the optimizer's m or v)."""
         offset, count = self.low.tensor(layer, kind)
         return list((self.params if source is None else source)[offset : offset + count])
 
@@ -406,12 +497,15 @@ class _Step:
         eps: float,
         l2: float,
     ) -> None:
-        """The optimizer's first step on layer l's W, b (and gamma, beta): its state (velocity,
-        Adam's moments) starts at zero. With L2, W's gradient gets l2 W first."""
+        """The optimizer's step t on layer l's W, b (and gamma, beta). Its state (velocity,
+        Adam's moments) starts at zero at t = 1 and carries over from the step before after
+        that, where it is shown (v_W_prev, ...) before the new state. With L2, W's gradient gets
+        l2 W first."""
         t: dict[str, Tensor] = {}
         kinds = [(ANN_WEIGHTS, "W"), (ANN_BIASES, "b")]
         if self.bn and l < self.L - 1:
             kinds += [(ANN_BN_GAMMA, "gamma"), (ANN_BN_BETA, "beta")]
+        first, before = self.t == 1, f"of step {self.t - 1}"
         for kind, name in kinds:
             theta, g = self.cut(l, kind), self.grads[(l, kind)]
             shape = (
@@ -424,7 +518,7 @@ class _Step:
                 self.penalty_difference = max(self.penalty_difference, dp or 0.0)
                 t["gW"] = _tensor(shape, g, f"dW + {l2:g} W", "ann_l2_penalty", d)
                 gname = "gW"
-            zeros = [0.0] * len(theta)
+            m_old, v_old = self.cut(l, kind, self.m), self.cut(l, kind, self.v)
             if optimizer == "sgd":
                 new, d = self.rec.run("sgd", theta, g, lr)
                 t[name + "_new"] = _tensor(
@@ -432,32 +526,50 @@ class _Step:
                 )
             elif optimizer in ("momentum", "nesterov"):
                 nesterov = optimizer == "nesterov"
-                (new, vel), (d, dv) = self.rec.run("momentum", theta, zeros, g, lr, mu, nesterov)
+                (new, vel), (d, dv) = self.rec.run("momentum", theta, m_old, g, lr, mu, nesterov)
                 fn = "ann_momentum_update"
-                t["v_" + name] = _tensor(shape, vel, f"{mu:g} * 0 + {gname}", fn, dv)
+                if first:
+                    t["v_" + name] = _tensor(shape, vel, f"{mu:g} * 0 + {gname}", fn, dv)
+                else:
+                    t[f"v_{name}_prev"] = _tensor(shape, m_old, f"v_{name} {before}", "", None)
+                    t["v_" + name] = _tensor(shape, vel, f"{mu:g} v_{name}_prev + {gname}", fn, dv)
                 step = f"({gname} + {mu:g} v_{name})" if nesterov else f"v_{name}"
                 t[name + "_new"] = _tensor(shape, new, f"{name} - {lr:g} {step}", fn, d)
+                self.put(l, kind, self.new_m, vel)
             else:
                 (new, m, v), (d, dm, dv) = self.rec.run(
-                    "adam", theta, zeros, zeros, g, lr, beta1, beta2, eps, 1
+                    "adam", theta, m_old, v_old, g, lr, beta1, beta2, eps, self.t
                 )
                 fn = "ann_adam_update"
-                t["m_" + name] = _tensor(
-                    shape,
-                    m,
-                    f"{1 - beta1:g} {gname}   ({beta1:g} * 0 + (1 - {beta1:g}) {gname})",
-                    fn,
-                    dm,
-                )
-                t["v_" + name] = _tensor(shape, v, f"{1 - beta2:g} {gname}^2", fn, dv)
+                if first:
+                    t["m_" + name] = _tensor(
+                        shape,
+                        m,
+                        f"{1 - beta1:g} {gname}   ({beta1:g} * 0 + (1 - {beta1:g}) {gname})",
+                        fn,
+                        dm,
+                    )
+                    t["v_" + name] = _tensor(shape, v, f"{1 - beta2:g} {gname}^2", fn, dv)
+                    c1, c2 = f"(1 - {beta1:g})", f"(1 - {beta2:g})"
+                else:
+                    t[f"m_{name}_prev"] = _tensor(shape, m_old, f"m_{name} {before}", "", None)
+                    t[f"v_{name}_prev"] = _tensor(shape, v_old, f"v_{name} {before}", "", None)
+                    t["m_" + name] = _tensor(
+                        shape, m, f"{beta1:g} m_{name}_prev + {1 - beta1:g} {gname}", fn, dm
+                    )
+                    t["v_" + name] = _tensor(
+                        shape, v, f"{beta2:g} v_{name}_prev + {1 - beta2:g} {gname}^2", fn, dv
+                    )
+                    c1, c2 = f"(1 - {beta1:g}^{self.t})", f"(1 - {beta2:g}^{self.t})"
                 t[name + "_new"] = _tensor(
                     shape,
                     new,
-                    f"{name} - {lr:g} (m_{name} / (1 - {beta1:g})) / "
-                    f"(sqrt(v_{name} / (1 - {beta2:g})) + {eps:g})",
+                    f"{name} - {lr:g} (m_{name} / {c1}) / (sqrt(v_{name} / {c2}) + {eps:g})",
                     fn,
                     d,
                 )
+                self.put(l, kind, self.new_m, m)
+                self.put(l, kind, self.new_v, v)
             self.put(l, kind, self.new_params, new)
         self.update_sections.append({"layer": l, "tensors": t})
 
@@ -529,8 +641,8 @@ def _batch(images: Any, labels: Any, D: int, K: int) -> tuple[bytes, list[int]]:
             f"{D} pixels (one per label)"
         )
     for i, v in enumerate(label_list):
-        if not 0 <= v < min(K, 256):
-            raise DataError(f"label {v} of image {i} is outside 0..{min(K, 256) - 1}")
+        if not 0 <= v < K:
+            raise DataError(f"label {v} of image {i} is outside 0..{K - 1}")
     return bytes(pixels), label_list
 
 
@@ -545,7 +657,8 @@ def _worst(result: dict[str, Any]) -> tuple[float | None, dict[str, Any] | None]
         if d is None:
             continue
         largest = d if largest is None else max(largest, d)
-        ratio = d / max(1.0, _scale(tensor["values"]))
+        size = max(1.0, _scale(tensor["values"]))
+        ratio = d / size
         if ratio > worst_ratio:
             worst_ratio = ratio
             worst = {
@@ -553,6 +666,8 @@ def _worst(result: dict[str, Any]) -> tuple[float | None, dict[str, Any] | None]
                 "layer": layer,
                 "name": name,
                 "difference": d,
+                "relative": ratio,
+                "size": size,  # what the difference is compared with: max(1, max |value|)
                 "ok": ratio <= TOLERANCE,
             }
     return largest, worst
@@ -571,7 +686,15 @@ def tensors(result: dict[str, Any]) -> Iterator[tuple[str, int | None, str, Tens
                 yield phase, section["layer"], name, t
 
 
-def _compare_with_train_step(
+def bias_corrections(beta1: float, beta2: float, t: int) -> tuple[float, float]:
+    """Adam's 1 - beta1^t and 1 - beta2^t at step t, as ann_adam_update computes them: the
+    powers in double of the float32 betas, each result rounded to float32."""
+    f32 = array("f", [beta1, beta2])
+    c = array("f", [1.0 - f32[0] ** t, 1.0 - f32[1] ** t])
+    return c[0], c[1]
+
+
+def _compare_with_train_steps(
     net: Any,
     pixels: bytes,
     labels: list[int],
@@ -584,28 +707,35 @@ def _compare_with_train_step(
     l2: float,
     params: array[float],
     state: array[float],
-    new_params: array[float],
-    new_state: array[float],
-) -> dict[str, Any]:
+    after: list[tuple[array[float], array[float]]],
+) -> list[dict[str, Any]]:
     """Run the network's own training step (one foreign call, fused kernels and all) on a copy
-    of the network and the same batch, and compare its new parameters with the trace's."""
+    of the network and the same batch, once per traced step, and compare its new parameters
+    and running statistics after each step with the trace's (``after``: the trace's, step by
+    step)."""
     B = len(labels)
     copy = net._backend.make_net(net.sizes, net.batchnorm, net.dropout)
     copy.init(net.seed)  # the dropout stream of a new network, as the trace drew it
     copy.set_params(params)
     copy.set_state(state)
     copy.set_optimizer(OPTIMIZERS[optimizer], momentum, beta1, beta2, eps, l2)
-    loss, _ = copy.train_step(pixels, bytes(labels), B, array("i", range(B)), 0, B, lr)
-    got_params, got_state = copy.get_params(), copy.get_state()
-    diff = max((abs(a - b) for a, b in zip(got_params, new_params)), default=0.0)
-    diff_state = max((abs(a - b) for a, b in zip(got_state, new_state)), default=0.0)
     function = "ann_net_train_step" if net.backend == "c" else "RefNet.train_step"
-    scale = max(1.0, max((abs(v) for v in got_params), default=0.0))
-    return {
-        "function": function,
-        "loss": loss,
-        "largest_difference": diff,
-        "state_difference": diff_state,
-        "identical": diff == 0.0 and diff_state == 0.0,
-        "ok": max(diff, diff_state) <= TOLERANCE * scale,
-    }
+    checks = []
+    for want_params, want_state in after:
+        loss, _ = copy.train_step(pixels, array("i", labels), B, array("i", range(B)), 0, B, lr)
+        got_params, got_state = copy.get_params(), copy.get_state()
+        diff = max((abs(a - b) for a, b in zip(got_params, want_params)), default=0.0)
+        diff_state = max((abs(a - b) for a, b in zip(got_state, want_state)), default=0.0)
+        scale = max(1.0, max((abs(v) for v in got_params), default=0.0))
+        checks.append(
+            {
+                "function": function,
+                "loss": loss,
+                "largest_difference": diff,
+                "state_difference": diff_state,
+                "identical": diff == 0.0 and diff_state == 0.0,
+                "size": scale,  # what the difference is compared with: max(1, max |param|)
+                "ok": max(diff, diff_state) <= TOLERANCE * scale,
+            }
+        )
+    return checks

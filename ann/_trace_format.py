@@ -6,6 +6,7 @@ and the input digits drawn in characters).
 
 from __future__ import annotations
 
+import json
 from array import array
 from typing import Any, Callable
 
@@ -37,6 +38,26 @@ def to_json(result: dict[str, Any]) -> dict[str, Any]:
 
     out: dict[str, Any] = walk(result, False)
     return out
+
+
+def json_text(result: dict[str, Any], indent: int = 0) -> str:
+    """The trace as JSON text: one line (``indent`` 0, for tools), or nested objects indented
+    by ``indent`` spaces with each matrix row, a list of numbers, kept on one line."""
+    data = to_json(result)
+    if indent <= 0:
+        return json.dumps(data)
+    return _indented(data, " " * indent, "")
+
+
+def _indented(node: Any, step: str, pad: str) -> str:
+    inner = pad + step
+    if isinstance(node, dict) and node:
+        items = [f"{inner}{json.dumps(k)}: {_indented(v, step, inner)}" for k, v in node.items()]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(node, list) and any(isinstance(v, (dict, list)) for v in node):
+        items = [inner + _indented(v, step, inner) for v in node]
+        return "[\n" + ",\n".join(items) + "\n" + pad + "]"
+    return json.dumps(node)
 
 
 # ---- the text a student reads ----------------------------------------------------------------
@@ -92,20 +113,72 @@ def _heading(name: str, tensor: Tensor) -> str:
     return text
 
 
-def _section(title: str, tensors_: dict[str, Tensor]) -> list[str]:
+def _section(
+    title: str, tensors_: dict[str, Tensor], notes: dict[str, str] | None = None
+) -> list[str]:
+    """A part of the trace: its title, then each matrix under its heading, followed by the
+    note on it if there is one (``notes``: name -> text)."""
     lines = [title]
     for name, t in tensors_.items():
         lines.append("  " + _heading(name, t))
         rows = _matrix_lines(t, "      ")
         # the dropout mask is 0 or 1: shown as such, like the pixels
         lines.extend([r.replace(".000000", "") for r in rows] if name == "keep" else rows)
+        if notes and name in notes:
+            lines.append("note: " + notes[name])
     return lines
 
 
+# ---- notes on what a printed value is --------------------------------------------------------
+
+
+def _forward_notes(result: dict[str, Any], section: dict[str, Any]) -> dict[str, str]:
+    """x of layer 0: the float32 rounding of pixel / 255 is the "vs float64" beside it."""
+    x = section["tensors"].get("x")
+    if section["layer"] != 0 or not x or not x["difference"]:
+        return {}
+    pairs = zip(flatten(result["pixels"]), flatten(x["values"]))
+    pixel, value = max(pairs, key=lambda pv: abs(pv[1] - pv[0] / 255))
+    return {
+        "x": f"x is each pixel times 1/255 in float32 (ann_gather_u8): {pixel:g} gives "
+        f"{value:.9g}, not {pixel / 255:.9g}; that {abs(value - pixel / 255):.1e} is the vs "
+        "float64 beside x, float32 rounding, not an error"
+    }
+
+
+def _backward_notes(result: dict[str, Any], section: dict[str, Any]) -> dict[str, str]:
+    """db of a layer followed by batch norm: 0 in exact arithmetic, float32 residue here."""
+    db = section["tensors"].get("db")
+    if not (result["batchnorm"] and section["hidden"] and db and any(flatten(db["values"]))):
+        return {}
+    return {
+        "db": "db is 0 in exact arithmetic (batch norm subtracts each column's mean, so the "
+        "columns of dz sum to 0): these values are float32 rounding residue, and b moves by "
+        "lr times them"
+    }
+
+
+def _bias_correction_note(result: dict[str, Any], step: dict[str, Any], t: int) -> list[str]:
+    """Where the C core's 1 - beta^t, from float32 betas, differs from the decimal one."""
+    notes = []
+    for beta, c in zip(result["betas"], step["bias_corrections"]):
+        exact = 1.0 - beta**t
+        if f"{exact:.6g}" != f"{c:.6g}":
+            notes.append(
+                f"note: 1 - {beta:g}^{t} is {exact:.7g} in decimal; the C core raises "
+                f"{beta:g} rounded to float32 ({array('f', [beta])[0]:.9g}) to the power {t}, "
+                f"hence {c:.6g}; m and v use that same float32 {beta:g}, the float64 reference "
+                f"takes {beta:g} as it is, which is most of each new parameter's vs float64"
+            )
+    return notes
+
+
 def format_trace(result: dict[str, Any]) -> str:
-    """The trace as text: shapes as headings, numbers aligned, the check beside each matrix."""
+    """The trace as text: shapes as headings, numbers aligned, the check beside each matrix.
+    The first step is shown whole; each later step (``steps`` > 1) by its loss, the gradients
+    of the parameters and the update, with the optimizer's state before and after."""
     sizes, B = result["sizes"], result["batch"]
-    opt = result["optimizer"]
+    opt, steps = result["optimizer"], result.get("steps", 1)
     extra = {
         "sgd": "",
         "momentum": f", momentum {result['momentum']:g}",
@@ -115,11 +188,13 @@ def format_trace(result: dict[str, Any]) -> str:
     extras = (["batch norm"] if result["batchnorm"] else []) + (
         [f"dropout {result['dropout']:g}"] if result["dropout"] else []
     )
+    what = "one training step" if steps == 1 else f"{steps} training steps"
     lines = [
-        f"one training step of a {'-'.join(map(str, sizes))} network"
+        f"{what} of a {'-'.join(map(str, sizes))} network"
         f"{' with ' + ' and '.join(extras) if extras else ''}, batch of {B}, "
         f"{opt} with lr {result['lr']:g}{extra}"
-        f"{', L2 ' + format(result['l2'], 'g') if result['l2'] else ''}",
+        f"{', L2 ' + format(result['l2'], 'g') if result['l2'] else ''}"
+        + ("" if steps == 1 else ", the same batch at every step"),
         f"computed by {result['computed_by']}, one function per step;",
     ]
     if result["checked_against"]:
@@ -144,6 +219,8 @@ def format_trace(result: dict[str, Any]) -> str:
     lines.extend(l.replace(".000000", "") for l in _matrix_lines(pixels, "      "))
     lines.extend(draw_digits(result["pixels"], "      "))
     lines.append("")
+    if steps > 1:
+        lines.append("STEP 1")
     lines.append("FORWARD")
     L = len(sizes) - 1
     for section in result["forward"]:
@@ -154,7 +231,9 @@ def format_trace(result: dict[str, Any]) -> str:
             else "the logits z"
         ) + (", then dropout" if "keep" in section["tensors"] else "")
         lines += _section(
-            f"layer {l}: dense {sizes[l]} -> {sizes[l + 1]}, {what}", section["tensors"]
+            f"layer {l}: dense {sizes[l]} -> {sizes[l + 1]}, {what}",
+            section["tensors"],
+            _forward_notes(result, section),
         )
     lines.append("")
     lines.append("LOSS")
@@ -167,17 +246,48 @@ def format_trace(result: dict[str, Any]) -> str:
     for section in result["backward"]:
         l = section["layer"]
         lines += _section(
-            f"layer {l}" + ("" if l else "  (no dx: the input is the data)"), section["tensors"]
+            f"layer {l}" + ("" if l else "  (no dx: the input is the data)"),
+            section["tensors"],
+            _backward_notes(result, section),
         )
     lines.append("")
-    rule = {
-        "sgd": "theta - lr g",
-        "momentum": "v = mu v + g (v starts at 0), theta - lr v",
-        "nesterov": "v = mu v + g (v starts at 0), theta - lr (g + mu v)",
-        "adam": "step t = 1, m and v start at 0",
-    }[opt]
-    lines.append(f"UPDATE ({opt}: {rule})")
-    for section in result["update"]:
+    lines += _update(result, result, 1)
+    for later in result.get("later_steps", []):
+        lines.append("")
+        lines += _later_step(result, later)
+    if steps > 1:
+        lines.append("")
+        lines += _loss_table(result)
+    lines.append("")
+    lines += _checks(result)
+    return "\n".join(lines)
+
+
+def _update(result: dict[str, Any], step: dict[str, Any], t: int) -> list[str]:
+    """The UPDATE part of step t: its rule, and per layer the state and the new parameters."""
+    opt, (beta1, beta2) = result["optimizer"], result["betas"]
+    if t == 1:
+        rule = {
+            "sgd": "theta - lr g",
+            "momentum": "v = mu v + g (v starts at 0), theta - lr v",
+            "nesterov": "v = mu v + g (v starts at 0), theta - lr (g + mu v)",
+            "adam": "step t = 1, m and v start at 0",
+        }[opt]
+    else:
+        carried = f"from step {t - 1}"
+        rule = {
+            "sgd": "theta - lr g",
+            "momentum": f"v = mu v + g, v carried over {carried}, theta - lr v",
+            "nesterov": f"v = mu v + g, v carried over {carried}, theta - lr (g + mu v)",
+            "adam": f"step t = {t}, m and v carried over {carried}",
+        }[opt]
+        if opt == "adam":
+            c1, c2 = step["bias_corrections"]
+            rule += f"; bias corrections 1 - {beta1:g}^{t} = {c1:.6g}, 1 - {beta2:g}^{t} = {c2:.6g}"
+    lines = [f"UPDATE ({opt}: {rule})"]
+    if opt == "adam" and t > 1:
+        lines += _bias_correction_note(result, step, t)
+    for section in step["update"]:
         lines += _section(f"layer {section['layer']}", section["tensors"])
     if opt == "adam" and result["batchnorm"]:
         lines.append(
@@ -186,27 +296,98 @@ def format_trace(result: dict[str, Any]) -> str:
             "noise; Adam divides each gradient by its own size, which moves that b "
             "by up to lr all the same"
         )
-    lines.append("")
-    worst = result["worst"]
-    if worst is not None:
+    return lines
+
+
+def _later_step(result: dict[str, Any], step: dict[str, Any]) -> list[str]:
+    """Step t > 1, short: its loss, the parameters' gradients and the update. Its forward and
+    backward are the first step's on the parameters the step before left (--json has them)."""
+    t = step["step"]
+    lines = [
+        f"STEP {t}  (forward and backward as in step 1, from the parameters step {t - 1} left; "
+        "--json has every matrix)"
+    ]
+    lines += _section("LOSS", {k: v for k, v in step["loss"].items() if k != "p"})
+    lines.append("GRADIENTS")
+    for section in step["backward"]:
+        gradients = {
+            name: tensor
+            for name, tensor in section["tensors"].items()
+            if name in ("dW", "db", "dgamma", "dbeta")
+        }
+        lines += _section(f"layer {section['layer']}", gradients, _backward_notes(result, section))
+    lines += _update(result, step, t)
+    return lines
+
+
+def _loss_table(result: dict[str, Any]) -> list[str]:
+    """The loss at each step (of the parameters before it), and Adam's bias corrections."""
+    steps = [result, *result["later_steps"]]
+    (beta1, beta2) = result["betas"]
+    columns = ["step", "loss"] + (["loss + L2"] if "total" in result["loss"] else [])
+    if result["optimizer"] == "adam":
+        columns += [f"1 - {beta1:g}^t", f"1 - {beta2:g}^t"]
+    rows = []
+    for step in steps:
+        row = [str(step["step"]), f"{step['loss']['loss']['values']:.8f}"]
+        if "total" in step["loss"]:
+            row.append(f"{step['loss']['total']['values']:.8f}")
+        row += [f"{c:.6g}" for c in step.get("bias_corrections", [])]
+        rows.append(row)
+    widths = [max(len(r[i]) for r in [columns, *rows]) for i in range(len(columns))]
+    return ["LOSS BY STEP  (the same batch each time, before that step's update)"] + [
+        "  " + "  ".join(cell.rjust(w) for cell, w in zip(r, widths)) for r in [columns, *rows]
+    ]
+
+
+def _checks(result: dict[str, Any]) -> list[str]:
+    steps = [result, *result.get("later_steps", [])]
+    several = len(steps) > 1
+    lines = []
+    checked = [s for s in steps if s["worst"] is not None]
+    if checked:
+        step = max(checked, key=lambda s: s["worst"]["relative"])
+        worst = step["worst"]
         where = f"{worst['phase']}" + (
             f" layer {worst['layer']}" if worst["layer"] is not None else ""
         )
-        lines.append(
-            f"check: largest difference from the float64 reference "
-            f"{result['largest_difference']:.1e} (relative to size, worst: "
-            f"{worst['name']} in {where}): "
-            f"{'ok' if worst['ok'] else 'FAILED'} (tolerance {TOLERANCE:g})"
+        if several:
+            where += f" of step {step['step']}"
+        ok = all(s["worst"]["ok"] for s in checked)
+        # the difference that decides: the worst relative to its tensor's values (above 1)
+        size = worst.get("size", 1.0)
+        relative = (  # (shown where it differs from the difference by 10x or more)
+            f", {worst['difference'] / size:.1e} of its values' size {size:.2g}"
+            if size >= 10
+            else ""
         )
-    step = result["train_step"]
-    same = (
-        "identical"
-        if step["identical"]
-        else f"largest difference {max(step['largest_difference'], step['state_difference']):.1e}"
-    )
-    lines.append(
-        f"check: the network's own training step ({step['function']}, one call) on "
-        f"the same batch gives the same new parameters: {same}"
-        f"{'' if step['ok'] else ' FAILED'}"
-    )
-    return "\n".join(lines)
+        lines.append(
+            f"check: largest difference from the float64 reference {worst['difference']:.1e} "
+            f"({worst['name']} in {where}{relative}): "
+            f"{'ok' if ok else 'FAILED'} (tolerance {TOLERANCE:g}"
+            f"{', relative to the values where they exceed 1' if size >= 10 else ''})"
+        )
+    runs = [s["train_step"] for s in steps]
+    if all(r["identical"] for r in runs):
+        same = "identical"
+    else:
+        run = max(runs, key=lambda r: max(r["largest_difference"], r["state_difference"]))
+        difference = max(run["largest_difference"], run["state_difference"])
+        size = run.get("size", 1.0)
+        same = f"largest difference {difference:.1e}" + (
+            f", {difference / size:.1e} of the parameters' size {size:.2g}" if size >= 10 else ""
+        )
+    failed = "" if all(r["ok"] for r in runs) else " FAILED"
+    function = runs[0]["function"]
+    if several:
+        lines.append(
+            f"check: the network's own training step ({function}, one call per step, "
+            f"{len(runs)} calls on a copy) on the same batch gives the same new parameters "
+            f"after every step: {same}{failed}"
+        )
+    else:
+        lines.append(
+            f"check: the network's own training step ({function}, one call) on "
+            f"the same batch gives the same new parameters: {same}{failed}"
+        )
+    return lines

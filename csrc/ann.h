@@ -19,6 +19,15 @@
  * Argument order, everywhere: outputs first, then inputs, then sizes.
  * Every entry point returns an int status: ANN_OK (0) or one of the codes below, which
  * ann_strerror() turns into text. Nothing here exits, aborts or asserts on what a caller passes.
+ *
+ * Denormals: the core computes with denormal floats (magnitude below FLT_MIN = 2^-126) flushed
+ * to zero, on x86 (SSE: MXCSR flush-to-zero and denormals-are-zero) and aarch64 (FPCR.FZ): a
+ * result that small is 0, and so is such an operand. Its own threads always run that way; the
+ * caller's thread does inside each entry point that computes, which then gives the caller its
+ * own floating-point mode back, so the caller's arithmetic keeps IEEE gradual underflow. Other
+ * targets keep gradual underflow. The float64 reference backend (ann/_reference.py) does not
+ * flush. Why: a long Adam run fills its first moment with denormals, which many CPUs handle
+ * on a slow path (docs/denormals.md).
  */
 #ifndef ANN_H
 #define ANN_H
@@ -194,6 +203,16 @@ int ann_augment_batch_naive(float *x, const ann_augment *params, int64_t step, i
  * A whole network: dense layers with ReLU between them, softmax + cross-entropy on top.
  * Parameters live in one buffer (P floats) laid out layer by layer as W then b; gradients use
  * the same layout in a second buffer, so an update is one loop and a snapshot one memcpy.
+ *
+ * Threads. ann_net_predict only reads the network and brings its own buffers, so any number
+ * of threads may run it on one network at the same time, and each gets the answer it would
+ * get alone. Every other call that takes an ann_net * (not a const one) writes the network:
+ * training (ann_net_train_step, ann_net_forward_backward), ann_net_init, every ann_net_set_*,
+ * ann_net_destroy, and writing through the pointers of ann_net_params / _grads / _state /
+ * _opt_m / _opt_v. While such a call runs, no other call on that network may run, predict
+ * included: the caller serialises them (one thread, or a lock). Separate networks never share
+ * anything. (The core's thread pool serves one call at a time; a call that finds it busy runs
+ * on its own thread, with the same results.)
  * ------------------------------------------------------------------------------------- */
 typedef struct ann_net ann_net;
 
@@ -274,16 +293,22 @@ int ann_net_set_standardization(ann_net *net, const float *mean, const float *st
  * *loss = mean cross-entropy of the batch plus the L2 penalty, grads = its gradient.
  * With batch norm B must be at least 2 (ANN_E_SIZE otherwise): one row has no variance.
  * *correct (may be NULL) = rows whose argmax logit equals the label. Parameters are untouched
- * (batch-norm running statistics are updated, and the dropout stream advances). */
+ * (batch-norm running statistics are updated, the dropout stream and the augmentation step
+ * advance). A NaN or infinite loss returns ANN_E_NONFINITE, and leaves the network exactly as it
+ * was, as for ann_net_train_step. */
 int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
                              const ann_data *data, const int32_t *idx, int B);
 /* forward_backward, then the optimizer's update with learning rate lr: one foreign call per
- * mini-batch. A NaN or infinite loss returns ANN_E_NONFINITE before anything is updated.
+ * mini-batch. A NaN or infinite loss returns ANN_E_NONFINITE before anything is updated: that
+ * error, and any found before the loss is known (a bad index or label, no memory), leave the
+ * network exactly as it was -- parameters, grads, batch-norm running statistics, optimizer
+ * state, the dropout stream and the augmentation step count -- so the caller may skip the batch
+ * and go on, or stop, with nothing to undo.
  * What grads holds afterwards: the batch's whole gradient (L2 term included), as after
  * ann_net_forward_backward, in every case but one. The exception is the fused SGD step, taken
  * when all of these hold: the speed-ups are on (ann_net_set_fused, the default), the rule is
  * ANN_SGD, l2 == 0 and lr > 0. It folds each W's update into that layer's weight-gradient
- * product (net.c, layer_backward_sgd), so dW is never formed: the bias and batch-norm entries
+ * product (net_fused.c, layer_backward_sgd), so dW is never formed: the bias and batch-norm entries
  * of grads hold this batch's gradient, and the weight entries are not written (they keep what
  * an earlier call left there, zeros on a new network). */
 int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
@@ -301,7 +326,7 @@ int ann_net_set_max_norm(ann_net *net, float c);
  * params NULL turns augmentation off. Inference never augments. The parameters are copied. */
 int ann_net_set_augment(ann_net *net, const ann_augment *params, int H, int W);
 
-/* fused != 0 (the default) runs the speed-ups of net.c, each of which fuses textbook steps:
+/* fused != 0 (the default) runs the speed-ups of net_fused.c, each of which fuses textbook steps:
  * the bias add and ReLU of a hidden layer without batch norm in one sweep, and for plain SGD
  * without L2 the weight update folded into the weight-gradient product. fused == 0 runs every
  * step as its own function (dense, batch norm, ReLU, dropout; loss; the same backward; the
@@ -311,9 +336,11 @@ int ann_net_set_augment(ann_net *net, const ann_augment *params, int H, int W);
 int ann_net_set_fused(ann_net *net, int fused);
 
 /* Inference (batch norm from running statistics, no dropout) over n rows of data (rows
- * idx[0..n-1], or rows 0..n-1 when idx is NULL), in blocks. Any output may be NULL: probs
- * (n, K), classes (n). With data->labels given (else NULL): *loss_sum = sum of -log p[label]
- * (no L2 term), *correct = number of rows whose argmax equals the label. */
+ * idx[0..n-1], or rows 0..n-1 when idx is NULL), in blocks of 256 rows. Any output may be NULL:
+ * probs (n, K), classes (n). With data->labels given (else NULL): *loss_sum = sum of
+ * -log p[label] (no L2 term), *correct = number of rows whose argmax equals the label.
+ * Each call allocates its own buffers for min(n, 256) rows (ANN_E_NOMEM if it cannot) and
+ * writes nothing in the network: calls may run concurrently on one network (see above). */
 int ann_net_predict(ann_net *net, float *probs, int32_t *classes,
                     double *loss_sum, int64_t *correct,
                     const ann_data *data, const int32_t *idx, int64_t n);

@@ -65,6 +65,7 @@
  */
 #include "ann.h"
 #include "internal.h"
+#include "platform.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -340,7 +341,7 @@ static void augment_chunk(void *ctx, int chunk, int worker)
     const size_t HW = (size_t)job->H * job->W;
     const size_t side = (size_t)(job->H > job->W ? job->H : job->W);
     const size_t pad = job->mirror ? (side + 2 * (size_t)job->r) * side : 0;
-    float *scratch = malloc((6 * HW + pad) * sizeof(float));   /* one image's copy and fields */
+    float *scratch = ann__malloc((6 * HW + pad) * sizeof(float));   /* one image's copy and fields */
     job->status[chunk] = scratch ? ANN_OK : ANN_E_NOMEM;
     if (!scratch) return;
     int first = chunk * AUG_IMAGES_PER_CHUNK;
@@ -363,8 +364,8 @@ static int augment_batch(float *x, const ann_augment *params, int64_t step, int 
         if (r < 1) r = 1;
     }
     const int n_chunks = (B + AUG_IMAGES_PER_CHUNK - 1) / AUG_IMAGES_PER_CHUNK;
-    float *g = malloc((size_t)(r + 1) * sizeof(float));
-    int *chunk_status = malloc((size_t)n_chunks * sizeof(int));
+    float *g = ann__malloc((size_t)(r + 1) * sizeof(float));
+    int *chunk_status = ann__malloc((size_t)n_chunks * sizeof(int));
     if (!g || !chunk_status) {
         free(g);
         free(chunk_status);
@@ -384,13 +385,21 @@ static int augment_batch(float *x, const ann_augment *params, int64_t step, int 
     return status;
 }
 
+/* Both run with denormals flushed to zero on every thread, as the pool's workers do, and give
+ * the caller back its own floating-point mode (platform.h). */
 int ann_augment_batch(float *x, const ann_augment *params, int64_t step, int B, int H, int W)
 {
-    return augment_batch(x, params, step, B, H, W, 1);
+    const ann__fpmode fp = ann__flush_denormals();
+    const int status = augment_batch(x, params, step, B, H, W, 1);
+    ann__restore_fpmode(fp);
+    return status;
 }
 
 int ann_augment_batch_naive(float *x, const ann_augment *params, int64_t step, int B, int H,
                             int W)
 {
-    return augment_batch(x, params, step, B, H, W, 0);
+    const ann__fpmode fp = ann__flush_denormals();
+    const int status = augment_batch(x, params, step, B, H, W, 0);
+    ann__restore_fpmode(fp);
+    return status;
 }

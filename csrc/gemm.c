@@ -588,5 +588,8 @@ int ann_sgemm(int trans_a, int trans_b, int M, int N, int K,
     p.kern = g_kernel;
     choose_packing(&p);
     const int threads = choose_threads(&p, ann_get_num_threads());
-    return run_job(&p, threads);
+    const ann__fpmode fp = ann__flush_denormals(); /* as the pool's workers: platform.h */
+    const int result = run_job(&p, threads);
+    ann__restore_fpmode(fp);
+    return result;
 }

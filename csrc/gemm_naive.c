@@ -26,6 +26,7 @@
  */
 #include "ann.h"
 #include "gemm_kernel.h"
+#include "platform.h"
 
 #include <stddef.h>
 
@@ -52,6 +53,7 @@ int ann_sgemm_naive(int trans_a, int trans_b, int M, int N, int K,
 {
     const int status = ann__gemm_check_args(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
     if (status != ANN_OK) return status;
+    const ann__fpmode fp = ann__flush_denormals(); /* as ann_sgemm: platform.h */
     for (int i = 0; i < M; i++) {
         for (int j = 0; j < N; j++) {
             float s = 0.0f;
@@ -64,5 +66,6 @@ int ann_sgemm_naive(int trans_a, int trans_b, int M, int N, int K,
             *c = beta == 0.0f ? s : beta * *c + s;
         }
     }
+    ann__restore_fpmode(fp);
     return ANN_OK;
 }

@@ -1,9 +1,26 @@
 /* internal.h -- helpers shared between the core's .c files; not part of the public API. */
 #ifndef ANN_INTERNAL_H
 #define ANN_INTERNAL_H
+#include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "ann.h"
+
+/* Memory for the network and its passes (net.c, augment.c): ann__malloc and ann__calloc are
+ * malloc and calloc, freed with free. A test build compiles csrc/ with -DANN_TEST_ALLOC and
+ * links a driver that defines the two functions below (tests/c/test_net.c), so that it can
+ * make any one allocation fail and check that every out-of-memory path returns ANN_E_NOMEM and
+ * leaves the network as it was. The library itself never contains that hook. */
+#if defined(ANN_TEST_ALLOC)
+void *ann__test_malloc(size_t size);
+void *ann__test_calloc(size_t count, size_t size);
+#define ann__malloc ann__test_malloc
+#define ann__calloc ann__test_calloc
+#else
+#define ann__malloc malloc
+#define ann__calloc calloc
+#endif
 
 void ann__add_bias(float *y, const float *b, int B, int n);       /* y (B, n) += b (n) */
 void ann__bias_relu(float *y, const float *b, int B, int n);     /* y = max(0, y + b) */

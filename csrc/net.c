@@ -1,5 +1,6 @@
 /*
- * net.c -- a whole multilayer perceptron, trained one mini-batch per foreign call.
+ * net.c -- a whole multilayer perceptron, trained one mini-batch per foreign call: the textbook
+ * step, one plain function per step and layer.
  *
  * Each hidden layer l computes   z = x W + b  ->  [batch norm]  ->  ReLU  ->  [dropout]
  * and the last layer computes the logits z = x W + b, followed by softmax + cross-entropy.
@@ -10,19 +11,29 @@
  *   grads  (P)   the same layout, so an optimizer step is one loop over P values
  *   opt_m, opt_v (P each, only for the optimizers that need them): velocity / Adam moments
  *   state  (S)   batch-norm running mean and variance of each hidden layer
- *   work         activations and their gradients for `cap` rows; the training loop never
- *                allocates once a batch size has been seen
+ *   work         a training pass's activations and their gradients (a net_work) for `cap`
+ *                rows; the training loop never allocates once a batch size has been seen.
+ *                Inference brings a net_work of its own to each call, so that calls can run
+ *                at the same time (ann.h says what may).
+ * The struct itself is in net_internal.h, which net_fused.c shares.
  *
  * Shapes: B batch rows, L layers, sizes[l] the width of activation l (sizes[0] = D inputs,
  * sizes[L] = K classes).
  *
- * Reading order: creation and the buffers; a batch in; the textbook steps, each one function
- * for one layer (forward, loss, backward, L2, update, the max-norm projection); the speed-ups,
- * each a function that fuses textbook steps; one training step (ann_net_train_step), which calls them in order;
+ * Reading order: creation; the buffers of a pass; the settings (every ann_net_set_*); a batch
+ * in; the textbook steps, each one function for one layer (forward, loss, backward, L2, update,
+ * the max-norm projection); one training step (ann_net_train_step), which calls them in order;
  * inference.
+ *
+ * The speed-ups are in net_fused.c: each does two textbook steps in one pass over memory, and
+ * runs instead of them when net->fused is set (the default; ann_net_set_fused(net, 0) runs
+ * only the functions of this file). Exactly two places below choose between the two: forward()
+ * and train_step(), each saying so.
  */
 #include "ann.h"
 #include "internal.h"
+#include "net_internal.h"
+#include "platform.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -33,51 +44,7 @@
 #define ANN_BN_MOMENTUM 0.1f     /* running = (1 - m) running + m batch, as PyTorch */
 #define ANN_BN_EPS 1e-5f
 
-typedef struct {
-    int n_in, n_out;
-    int64_t w, b;               /* offsets in params (and grads) of W and b */
-    int64_t gamma, beta;        /* offsets in params of the batch-norm scale and shift, or -1 */
-    int64_t run_mean, run_var;  /* offsets in state, or -1 */
-    int hidden;                 /* 1 for every layer but the last */
-} layer_info;
-
-struct ann_net {
-    int L;
-    int32_t *sizes;             /* (L + 1) */
-    layer_info *layers;         /* (L) */
-    int batchnorm;
-    float dropout;
-    int64_t P, S;
-    float *params, *grads;      /* (P) each */
-    float *state;               /* (S) */
-    /* optimizer */
-    int opt_kind;
-    float momentum, beta1, beta2, eps, l2;
-    int64_t step;               /* Adam's t */
-    float *opt_m, *opt_v;       /* (P) each, or NULL when the rule needs none */
-    uint64_t dropout_rng;
-    int fused;                  /* 1: run the speed-ups of net.c (the default); 0: plain steps */
-    float max_norm;             /* > 0: the max-norm bound c on hidden units' incoming weights */
-    double *col_norm;           /* (widest hidden layer) squared column norms, for max_norm */
-    float *in_mean, *in_std;    /* (D) each: input standardisation, or NULL (none) */
-    int augment;                /* 1: distort each training batch by aug (augment.c) */
-    ann_augment aug;
-    int aug_h, aug_w;           /* the image shape, aug_h * aug_w = sizes[0] */
-    int64_t aug_step;           /* training batches distorted since ann_net_set_augment */
-    /* workspace for `cap` rows */
-    int cap;
-    float *work;
-    float **act;                /* (L + 1): act[0] (cap, D) inputs, act[l+1] (cap, sizes[l+1])
-                                 * the output of layer l (after ReLU and dropout; logits on top) */
-    float **dact;               /* (L + 1): dact[l] (cap, sizes[l]) = dLoss/dact[l] */
-    float **xhat;               /* (L + 1): xhat[l+1] (cap, sizes[l+1]) normalized z, if BN */
-    float *bn_mean, *bn_var;    /* (sum of hidden widths) batch statistics of the last forward */
-    uint8_t **mask;             /* (L + 1): mask[l+1] (cap, sizes[l+1]) dropout keep flags */
-    uint8_t *mask_work;
-    int32_t *labels;            /* (cap) */
-};
-
-/* ---- creation ------------------------------------------------------------------------- */
+/* ---- creation ------------------------------------------------------------------------------ */
 
 int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchnorm,
                    float dropout)
@@ -89,23 +56,19 @@ int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchno
         if (sizes[i] < 1 || sizes[i] > ANN_MAX_WIDTH) return ANN_E_SIZE;
     if (!(dropout >= 0.0f && dropout < 1.0f)) return ANN_E_ARG;
     int L = n_sizes - 1;
-    ann_net *net = calloc(1, sizeof *net);
+    ann_net *net = ann__calloc(1, sizeof *net);
     if (!net) return ANN_E_NOMEM;
     net->L = L;
     net->batchnorm = batchnorm != 0;
     net->dropout = dropout;
-    net->sizes = malloc((size_t)n_sizes * sizeof *net->sizes);
-    net->layers = calloc((size_t)L, sizeof *net->layers);
-    net->act = calloc((size_t)n_sizes, sizeof *net->act);
-    net->dact = calloc((size_t)n_sizes, sizeof *net->dact);
-    net->xhat = calloc((size_t)n_sizes, sizeof *net->xhat);
-    net->mask = calloc((size_t)n_sizes, sizeof *net->mask);
-    if (!net->sizes || !net->layers || !net->act || !net->dact || !net->xhat || !net->mask) {
+    net->sizes = ann__malloc((size_t)n_sizes * sizeof *net->sizes);
+    net->layers = ann__calloc((size_t)L, sizeof *net->layers);
+    if (!net->sizes || !net->layers) {
         ann_net_destroy(net);
         return ANN_E_NOMEM;
     }
     memcpy(net->sizes, sizes, (size_t)n_sizes * sizeof *sizes);
-    int64_t P = 0, S = 0, hidden_width = 0;
+    int64_t P = 0, S = 0;
     for (int l = 0; l < L; l++) {
         layer_info *li = &net->layers[l];
         li->n_in = sizes[l];
@@ -124,7 +87,6 @@ int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchno
             li->run_var = S + li->n_out;
             S += 2 * (int64_t)li->n_out;
         }
-        if (li->hidden) hidden_width += li->n_out;
         if (P > ((int64_t)1 << 34)) {   /* 64 GiB of weights: surely a mistake */
             ann_net_destroy(net);
             return ANN_E_SIZE;
@@ -132,12 +94,10 @@ int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchno
     }
     net->P = P;
     net->S = S;
-    net->params = calloc((size_t)P, sizeof(float));
-    net->grads = calloc((size_t)P, sizeof(float));
-    net->state = calloc((size_t)(S > 0 ? S : 1), sizeof(float));
-    net->bn_mean = calloc((size_t)(hidden_width > 0 ? hidden_width : 1), sizeof(float));
-    net->bn_var = calloc((size_t)(hidden_width > 0 ? hidden_width : 1), sizeof(float));
-    if (!net->params || !net->grads || !net->state || !net->bn_mean || !net->bn_var) {
+    net->params = ann__calloc((size_t)P, sizeof(float));
+    net->grads = ann__calloc((size_t)P, sizeof(float));
+    net->state = ann__calloc((size_t)(S > 0 ? S : 1), sizeof(float));
+    if (!net->params || !net->grads || !net->state) {
         ann_net_destroy(net);
         return ANN_E_NOMEM;
     }
@@ -147,34 +107,22 @@ int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchno
     return ANN_OK;
 }
 
-/* The per-batch buffers that ensure_capacity() sizes. */
-static void free_workspace(ann_net *net)
-{
-    free(net->work);
-    free(net->mask_work);
-    free(net->labels);
-}
+static void work_free(net_work *w);
 
 void ann_net_destroy(ann_net *net)
 {
     if (!net) return;
     free(net->sizes);
     free(net->layers);
-    free(net->act);
-    free(net->dact);
-    free(net->xhat);
-    free(net->mask);
     free(net->params);
     free(net->grads);
     free(net->state);
     free(net->opt_m);
     free(net->opt_v);
-    free(net->bn_mean);
-    free(net->bn_var);
     free(net->col_norm);
     free(net->in_mean);
     free(net->in_std);
-    free_workspace(net);
+    work_free(&net->work);
     free(net);
 }
 
@@ -204,6 +152,10 @@ int ann_net_tensor(int64_t *offset, int64_t *count, const ann_net *net, int laye
     *count = kind == ANN_WEIGHTS ? (int64_t)li->n_in * li->n_out : li->n_out;
     return ANN_OK;
 }
+
+float *ann_net_opt_m(ann_net *net) { return net ? net->opt_m : NULL; }
+float *ann_net_opt_v(ann_net *net) { return net ? net->opt_v : NULL; }
+int64_t ann_net_opt_step(const ann_net *net) { return net ? net->step : 0; }
 
 static void clear_optimizer_state(ann_net *net)
 {
@@ -237,6 +189,94 @@ int ann_net_init(ann_net *net, uint64_t seed)
     return ANN_OK;
 }
 
+/* ---- the buffers of a pass ------------------------------------------------------------------
+ *
+ * A training pass uses the network's own net_work (net->work), grown when a larger batch
+ * first arrives, so the training loop never allocates once a batch size has been seen. An
+ * inference pass (ann_net_predict) brings its own, for ANN_PREDICT_BLOCK rows at most, so that
+ * passes on one network can run at the same time: the forward pass below only reads the
+ * network (its argument is const) and writes nothing but its net_work. */
+
+static void work_free(net_work *w)
+{
+    free(w->act);
+    free(w->dact);
+    free(w->xhat);
+    free(w->mask);
+    free(w->labels);
+    free(w->bn_mean);
+    free(w->bn_var);
+    free(w->floats);
+    free(w->bytes);
+    memset(w, 0, sizeof *w);
+}
+
+/*
+ * Make w hold `rows` rows of the buffers of a pass: act for every pass; in training also dact,
+ * xhat (batch-normalized layers), mask (layers with dropout), labels and the batch statistics.
+ * Per row that is sum_l sizes[l] floats for inference, 2 sum_l sizes[l] + the batch-normalized
+ * widths for training (and a byte per unit with dropout). Allocates only when it must grow;
+ * out of memory leaves w as it was.
+ */
+static int work_reserve(net_work *w, const ann_net *net, int rows, int training)
+{
+    if (rows <= w->cap) return ANN_OK;
+    const int L = net->L;
+    int64_t per_row = 0, mask_per_row = 0, hidden_width = 0;
+    for (int l = 0; l <= L; l++) {
+        per_row += (training ? 2 : 1) * (int64_t)net->sizes[l];
+        if (training && l > 0 && l < L) {
+            if (net->batchnorm) per_row += net->sizes[l];
+            if (net->dropout > 0.0f) mask_per_row += net->sizes[l];
+            hidden_width += net->sizes[l];
+        }
+    }
+    if ((double)per_row * rows * sizeof(float) > 1e12) return ANN_E_SIZE;
+    net_work fresh = {0};
+    fresh.cap = rows;
+    fresh.act = ann__calloc((size_t)L + 1, sizeof *fresh.act);
+    fresh.floats = ann__malloc((size_t)(per_row * rows) * sizeof(float));
+    int ok = fresh.act && fresh.floats;
+    if (training) {
+        fresh.dact = ann__calloc((size_t)L + 1, sizeof *fresh.dact);
+        fresh.xhat = ann__calloc((size_t)L + 1, sizeof *fresh.xhat);
+        fresh.mask = ann__calloc((size_t)L + 1, sizeof *fresh.mask);
+        fresh.labels = ann__malloc((size_t)rows * sizeof(int32_t));
+        fresh.bn_mean = ann__malloc((size_t)(hidden_width + 1) * sizeof(float));
+        fresh.bn_var = ann__malloc((size_t)(hidden_width + 1) * sizeof(float));
+        fresh.bytes = ann__malloc((size_t)(mask_per_row * rows + 1));
+        ok = ok && fresh.dact && fresh.xhat && fresh.mask && fresh.labels && fresh.bn_mean &&
+             fresh.bn_var && fresh.bytes;
+    }
+    if (!ok) {
+        work_free(&fresh);
+        return ANN_E_NOMEM;
+    }
+    float *p = fresh.floats;
+    uint8_t *m = fresh.bytes;
+    for (int l = 0; l <= L; l++) {
+        const size_t block = (size_t)rows * net->sizes[l];
+        fresh.act[l] = p;
+        p += block;
+        if (!training) continue;
+        fresh.dact[l] = p;
+        p += block;
+        if (l > 0 && l < L && net->batchnorm) {
+            fresh.xhat[l] = p;
+            p += block;
+        }
+        if (l > 0 && l < L && net->dropout > 0.0f) {
+            fresh.mask[l] = m;
+            m += block;
+        }
+    }
+    work_free(w);
+    *w = fresh;
+    return ANN_OK;
+}
+
+/* ---- settings: every ann_net_set_* -------------------------------------------------------- */
+
 int ann_net_set_optimizer(ann_net *net, int kind, float momentum, float beta1, float beta2,
                           float eps, float l2)
 {
@@ -248,11 +288,19 @@ int ann_net_set_optimizer(ann_net *net, int kind, float momentum, float beta1, f
     if (kind == ANN_ADAM && (!(beta1 >= 0.0f && beta1 < 1.0f) ||
                              !(beta2 >= 0.0f && beta2 < 1.0f) || !(eps > 0.0f)))
         return ANN_E_ARG;
-    int need_m = kind != ANN_SGD, need_v = kind == ANN_ADAM;
-    if (need_m && !net->opt_m && !(net->opt_m = malloc((size_t)net->P * sizeof(float))))
+    /* Both buffers the rule needs are allocated before either is kept, so running out of
+     * memory leaves the network with its old rule and buffers, as if never called. */
+    const size_t bytes = (size_t)net->P * sizeof(float);
+    float *m = net->opt_m, *v = net->opt_v;
+    if (kind != ANN_SGD && !m) m = ann__malloc(bytes);
+    if (kind == ANN_ADAM && !v) v = ann__malloc(bytes);
+    if ((kind != ANN_SGD && !m) || (kind == ANN_ADAM && !v)) {
+        if (m != net->opt_m) free(m);
+        if (v != net->opt_v) free(v);
         return ANN_E_NOMEM;
-    if (need_v && !net->opt_v && !(net->opt_v = malloc((size_t)net->P * sizeof(float))))
-        return ANN_E_NOMEM;
+    }
+    net->opt_m = m;
+    net->opt_v = v;
     net->opt_kind = kind;
     net->momentum = momentum;
     net->beta1 = beta1;
@@ -263,10 +311,6 @@ int ann_net_set_optimizer(ann_net *net, int kind, float momentum, float beta1, f
     return ANN_OK;
 }
 
-float *ann_net_opt_m(ann_net *net) { return net ? net->opt_m : NULL; }
-float *ann_net_opt_v(ann_net *net) { return net ? net->opt_v : NULL; }
-int64_t ann_net_opt_step(const ann_net *net) { return net ? net->step : 0; }
-
 int ann_net_set_opt_step(ann_net *net, int64_t step)
 {
     if (!net) return ANN_E_NULL;
@@ -274,57 +318,6 @@ int ann_net_set_opt_step(ann_net *net, int64_t step)
     net->step = step;
     return ANN_OK;
 }
-
-/* Make the workspace hold at least `rows` rows. Allocates only when it must grow. */
-static int ensure_capacity(ann_net *net, int rows)
-{
-    if (rows <= net->cap) return ANN_OK;
-    int64_t per_row = 0, mask_per_row = 0;
-    for (int l = 0; l <= net->L; l++) {
-        per_row += 2 * (int64_t)net->sizes[l];
-        if (l > 0 && l < net->L) {
-            if (net->batchnorm) per_row += net->sizes[l];
-            if (net->dropout > 0.0f) mask_per_row += net->sizes[l];
-        }
-    }
-    if ((double)per_row * rows * sizeof(float) > 1e12) return ANN_E_SIZE;
-    float *work = malloc((size_t)(per_row * rows) * sizeof(float));
-    uint8_t *mask_work = malloc((size_t)(mask_per_row * rows + 1));
-    int32_t *labels = malloc((size_t)rows * sizeof(int32_t));
-    if (!work || !labels || !mask_work) {
-        free(work);
-        free(labels);
-        free(mask_work);
-        return ANN_E_NOMEM;
-    }
-    free_workspace(net);
-    net->work = work;
-    net->mask_work = mask_work;
-    net->labels = labels;
-    net->cap = rows;
-    float *p = work;
-    uint8_t *m = mask_work;
-    for (int l = 0; l <= net->L; l++) {
-        size_t block = (size_t)rows * net->sizes[l];
-        net->act[l] = p;
-        p += block;
-        net->dact[l] = p;
-        p += block;
-        net->xhat[l] = NULL;
-        net->mask[l] = NULL;
-        if (l > 0 && l < net->L && net->batchnorm) {
-            net->xhat[l] = p;
-            p += block;
-        }
-        if (l > 0 && l < net->L && net->dropout > 0.0f) {
-            net->mask[l] = m;
-            m += block;
-        }
-    }
-    return ANN_OK;
-}
-
-/* ---- a batch in ------------------------------------------------------------------------ */
 
 int ann_net_set_standardization(ann_net *net, const float *mean, const float *std)
 {
@@ -339,20 +332,71 @@ int ann_net_set_standardization(ann_net *net, const float *mean, const float *st
     }
     for (int i = 0; i < D; i++)
         if (!isfinite(mean[i]) || !(std[i] > 0.0f) || !isfinite(std[i])) return ANN_E_ARG;
-    if (!net->in_mean && !(net->in_mean = malloc((size_t)D * sizeof(float)))) return ANN_E_NOMEM;
-    if (!net->in_std && !(net->in_std = malloc((size_t)D * sizeof(float)))) return ANN_E_NOMEM;
+    if (!net->in_mean) {
+        /* both or neither: one without the other would fail every later batch */
+        float *new_mean = ann__malloc((size_t)D * sizeof(float));
+        float *new_std = ann__malloc((size_t)D * sizeof(float));
+        if (!new_mean || !new_std) {
+            free(new_mean);
+            free(new_std);
+            return ANN_E_NOMEM;
+        }
+        net->in_mean = new_mean;
+        net->in_std = new_std;
+    }
     memcpy(net->in_mean, mean, (size_t)D * sizeof(float));
     memcpy(net->in_std, std, (size_t)D * sizeof(float));
     return ANN_OK;
 }
 
-/* Read B rows of data (rows idx[r], or first..first+B-1 when idx is NULL) into act[0]
- * (B, D): uint8 pixels as x / 255 (ann_gather_u8's loop, ops.c), float32 features as they
- * are (ann_gather_f32's), then the network's input standardisation, if it has one. */
-static int load_rows(ann_net *net, const ann_data *data, const int32_t *idx, int64_t first,
-                     int B)
+int ann_net_set_max_norm(ann_net *net, float c)
 {
-    float *x = net->act[0];                             /* (B, D) */
+    if (!net) return ANN_E_NULL;
+    if (!(c >= 0.0f) || !isfinite(c)) return ANN_E_ARG;
+    if (c > 0.0f && !net->col_norm) {
+        int widest = 1;
+        for (int l = 0; l < net->L - 1; l++)
+            if (net->layers[l].n_out > widest) widest = net->layers[l].n_out;
+        net->col_norm = ann__malloc((size_t)widest * sizeof(double));
+        if (!net->col_norm) return ANN_E_NOMEM;
+    }
+    net->max_norm = c;
+    return ANN_OK;
+}
+
+int ann_net_set_augment(ann_net *net, const ann_augment *params, int H, int W)
+{
+    if (!net) return ANN_E_NULL;
+    if (!params) {
+        net->augment = 0;
+        return ANN_OK;
+    }
+    if (H < 1 || W < 1 || (int64_t)H * W != net->sizes[0]) return ANN_E_SIZE;
+    int status = ann_augment_check(params);
+    if (status != ANN_OK) return status;
+    net->aug = *params;
+    net->aug_h = H;
+    net->aug_w = W;
+    net->aug_step = 0;
+    net->augment = 1;
+    return ANN_OK;
+}
+
+int ann_net_set_fused(ann_net *net, int fused)
+{
+    if (!net) return ANN_E_NULL;
+    net->fused = fused != 0;
+    return ANN_OK;
+}
+
+/* ---- a batch in ------------------------------------------------------------------------ */
+
+/* Read B rows of data (rows idx[r], or first..first+B-1 when idx is NULL) into x (B, D):
+ * uint8 pixels as x / 255 (ann_gather_u8's loop, ops.c), float32 features as they are
+ * (ann_gather_f32's), then the network's input standardisation, if it has one. */
+static int load_rows(float *x, const ann_net *net, const ann_data *data, const int32_t *idx,
+                     int64_t first, int B)
+{
     int D = net->sizes[0], status;
     switch (data->type) {
     case ANN_U8:
@@ -372,7 +416,7 @@ static int load_rows(ann_net *net, const ann_data *data, const int32_t *idx, int
     return status;
 }
 
-/* Offset of hidden layer l's batch statistics in bn_mean / bn_var. */
+/* Offset of hidden layer l's batch statistics in a net_work's bn_mean / bn_var. */
 static int64_t stats_offset(const ann_net *net, int l)
 {
     int64_t off = 0;
@@ -396,13 +440,14 @@ static int64_t count_correct(const float *logits, const int32_t *labels, int B, 
     return hits;
 }
 
-/* Bring in B rows of data (rows idx[r], or first + r when idx is NULL) for layer 0 and, when
- * data has labels, theirs into out_labels (B). Validates every index and label. */
-static int load_batch(ann_net *net, const ann_data *data, const int32_t *idx, int64_t first,
-                      int B, int32_t *out_labels)
+/* Bring in B rows of data (rows idx[r], or first + r when idx is NULL) as x (B, D), the input
+ * of layer 0, and, when data has labels, theirs into out_labels (B). Validates every index and
+ * label. */
+static int load_batch(float *x, int32_t *out_labels, const ann_net *net, const ann_data *data,
+                      const int32_t *idx, int64_t first, int B)
 {
     int K = net->sizes[net->L];
-    int status = load_rows(net, data, idx, first, B);
+    int status = load_rows(x, net, data, idx, first, B);
     if (status != ANN_OK || !data->labels) return status;
     for (int r = 0; r < B; r++) {
         out_labels[r] = data->labels[idx ? idx[r] : first + r];
@@ -413,106 +458,131 @@ static int load_batch(ann_net *net, const ann_data *data, const int32_t *idx, in
 
 /* ---- the textbook steps ------------------------------------------------------------------
  *
- * One training step is four steps, in this order (ann_net_train_step, below, calls them):
+ * One training step is four steps, and a fifth when a max-norm bound is set, in this order
+ * (ann_net_train_step, below, calls them):
  *   1. forward, layer by layer:  z = x W + b  ->  [batch norm]  ->  ReLU  ->  [dropout]
  *   2. loss: softmax + cross-entropy over the logits (plus the L2 penalty, added in step 3)
  *   3. backward, layer by layer from the top: dropout, ReLU, batch norm, then the dense layer
  *   4. update: the optimizer moves every parameter against its gradient
  *   5. (only with ann_net_set_max_norm) the max-norm projection of the updated weights
  * Each function below is one of these steps for one layer, written the plain way: it calls the
- * op of ops.c that ann.h documents, and leaves every gradient in net->grads. */
+ * op of ops.c that ann.h documents, and leaves every gradient in net->grads. Activations and
+ * their gradients live in the pass's net_work w (act, dact, ...). The forward functions take
+ * the network as const: a forward pass, in training too, only reads it (commit_forward,
+ * after the loss, moves what training moves). */
 
 /* Step 1, batch norm of hidden layer l, in place on z (B, n_out). In training it normalises
- * with the batch statistics, keeps xhat and the batch variance for the backward pass, and moves
- * the running averages; at inference it uses the running statistics. */
-static int batchnorm_forward(ann_net *net, int l, int B, int training)
+ * with the batch statistics and keeps xhat and the batch mean and variance, for the backward
+ * pass and for commit_forward (below); at inference it uses the running statistics. */
+static int batchnorm_forward(const ann_net *net, net_work *w, int l, int B, int training)
 {
     const layer_info *li = &net->layers[l];
-    float *z = net->act[l + 1];                         /* (B, n_out) */
+    float *z = w->act[l + 1];                           /* (B, n_out) */
     const float *gamma = net->params + li->gamma, *beta = net->params + li->beta;
-    float *run_mean = net->state + li->run_mean, *run_var = net->state + li->run_var;
+    const float *run_mean = net->state + li->run_mean, *run_var = net->state + li->run_var;
     if (!training)
         return ann_batchnorm_inference(z, z, gamma, beta, run_mean, run_var, B, li->n_out,
                                        ANN_BN_EPS);
-    float *mean = net->bn_mean + stats_offset(net, l);
-    float *var = net->bn_var + stats_offset(net, l);
-    int status = ann_batchnorm_forward(z, net->xhat[l + 1], mean, var, z, gamma, beta,
-                                       B, li->n_out, ANN_BN_EPS);
-    if (status != ANN_OK) return status;
-    /* running variance uses the unbiased estimate var * B / (B - 1), as PyTorch */
-    float unbias = B > 1 ? (float)B / (float)(B - 1) : 1.0f;
-    for (int j = 0; j < li->n_out; j++) {
-        run_mean[j] += ANN_BN_MOMENTUM * (mean[j] - run_mean[j]);
-        run_var[j] += ANN_BN_MOMENTUM * (var[j] * unbias - run_var[j]);
-    }
-    return ANN_OK;
+    float *mean = w->bn_mean + stats_offset(net, l);   /* (n_out) */
+    float *var = w->bn_var + stats_offset(net, l);     /* (n_out) */
+    return ann_batchnorm_forward(z, w->xhat[l + 1], mean, var, z, gamma, beta, B, li->n_out,
+                                 ANN_BN_EPS);
 }
 
 /* Step 1, dropout after hidden layer l's ReLU, in place: only in training, only if it is on.
- * The keep mask is kept for the backward pass. */
-static int dropout_forward(ann_net *net, int l, int B, int training)
+ * The keep mask is kept for the backward pass. (Not static: net_fused.c reuses it.) */
+int ann__net_dropout_forward(const ann_net *net, net_work *w, int l, int B, int training)
 {
-    if (!training || !net->mask[l + 1]) return ANN_OK;
-    float *y = net->act[l + 1];                         /* (B, n_out) */
-    return ann_dropout_forward(y, net->mask[l + 1], y, (int64_t)B * net->layers[l].n_out,
-                               net->dropout, &net->dropout_rng);
+    if (!training || !w->mask[l + 1]) return ANN_OK;
+    float *y = w->act[l + 1];                           /* (B, n_out) */
+    return ann_dropout_forward(y, w->mask[l + 1], y, (int64_t)B * net->layers[l].n_out,
+                               net->dropout, &w->dropout_rng);
 }
 
 /* Step 1 for layer l: act[l + 1] (B, n_out) from act[l] (B, n_in). */
-static int layer_forward(ann_net *net, int l, int B, int training)
+static int layer_forward(const ann_net *net, net_work *w, int l, int B, int training)
 {
     const layer_info *li = &net->layers[l];
-    float *z = net->act[l + 1];                         /* (B, n_out) */
-    int status = ann_dense_forward(z, net->act[l], net->params + li->w, net->params + li->b,
+    float *z = w->act[l + 1];                           /* (B, n_out) */
+    int status = ann_dense_forward(z, w->act[l], net->params + li->w, net->params + li->b,
                                    B, li->n_in, li->n_out);
     if (status != ANN_OK || !li->hidden) return status; /* the top layer's z are the logits */
-    if (li->gamma >= 0) status = batchnorm_forward(net, l, B, training);
+    if (li->gamma >= 0) status = batchnorm_forward(net, w, l, B, training);
     if (status == ANN_OK) status = ann_relu_forward(z, z, (int64_t)B * li->n_out);
-    if (status == ANN_OK) status = dropout_forward(net, l, B, training);
+    if (status == ANN_OK) status = ann__net_dropout_forward(net, w, l, B, training);
     return status;
 }
 
-/* Step 2: *loss = mean cross-entropy of the B rows against net->labels, and
+/* Step 2: *loss = mean cross-entropy of the B rows against w->labels, and
  * dact[L] (B, K) = dLoss/dlogits = (softmax(logits) - onehot(labels)) / B.
  * (Softmax and cross-entropy are one op because their joint gradient is that simple p - y;
  * see ops.c.) *correct, if asked for, counts the rows whose argmax is the label. */
-static int loss_forward_backward(ann_net *net, int B, double *loss, int64_t *correct)
+static int loss_forward_backward(const ann_net *net, net_work *w, int B, double *loss,
+                                 int64_t *correct)
 {
     int L = net->L, K = net->sizes[L];
-    if (correct) *correct = count_correct(net->act[L], net->labels, B, K);
-    return ann_softmax_cross_entropy(net->dact[L], NULL, loss, net->act[L], net->labels, B, K);
+    if (correct) *correct = count_correct(w->act[L], w->labels, B, K);
+    return ann_softmax_cross_entropy(w->dact[L], NULL, loss, w->act[L], w->labels, B, K);
+}
+
+/*
+ * After step 2, once the loss is known to be finite: what the training forward drew from the
+ * network's own state moves on. Until here the forward has only read that state, so a batch
+ * whose loss is NaN or infinite (or that fails earlier) leaves the network exactly as it was.
+ *   - the running averages of each batch-normalized layer, toward this batch's statistics
+ *     (momentum m = ANN_BN_MOMENTUM, as PyTorch, with the unbiased variance var B / (B - 1)):
+ *       running_mean += m (mean - running_mean)      running_var += m (var B/(B-1) - running_var)
+ *   - the dropout stream, to where this batch's masks left it (w->dropout_rng)
+ *   - the augmentation step count, past this batch
+ */
+static void commit_forward(ann_net *net, const net_work *w, int B)
+{
+    for (int l = 0; l < net->L; l++) {
+        const layer_info *li = &net->layers[l];
+        if (li->gamma < 0) continue;
+        const float *mean = w->bn_mean + stats_offset(net, l);        /* (n_out) */
+        const float *var = w->bn_var + stats_offset(net, l);          /* (n_out) */
+        float *run_mean = net->state + li->run_mean, *run_var = net->state + li->run_var;
+        float unbias = B > 1 ? (float)B / (float)(B - 1) : 1.0f;
+        for (int j = 0; j < li->n_out; j++) {
+            run_mean[j] += ANN_BN_MOMENTUM * (mean[j] - run_mean[j]);
+            run_var[j] += ANN_BN_MOMENTUM * (var[j] * unbias - run_var[j]);
+        }
+    }
+    net->dropout_rng = w->dropout_rng;
+    if (net->augment) net->aug_step++;
 }
 
 /* Step 3 through the nonlinear part of hidden layer l: turns g = dact[l + 1] (B, n_out), the
  * gradient of the layer's output, in place into dLoss/dz, back through dropout, ReLU and batch
- * norm (whose dgamma, dbeta go to grads). */
-static int activation_backward(ann_net *net, int l, int B)
+ * norm (whose dgamma, dbeta go to grads). (Not static: net_fused.c reuses it.) */
+int ann__net_activation_backward(ann_net *net, net_work *w, int l, int B)
 {
     const layer_info *li = &net->layers[l];
-    float *g = net->dact[l + 1];                        /* (B, n_out) */
+    float *g = w->dact[l + 1];                          /* (B, n_out) */
     int64_t count = (int64_t)B * li->n_out;
     int status = ANN_OK;
-    if (net->mask[l + 1])
-        status = ann_dropout_backward(g, g, net->mask[l + 1], count, net->dropout);
+    if (w->mask[l + 1])
+        status = ann_dropout_backward(g, g, w->mask[l + 1], count, net->dropout);
     /* The ReLU mask comes from the stored output; where dropout zeroed a unit its gradient is
      * already 0, so the post-dropout output gives the same mask. */
-    if (status == ANN_OK) status = ann_relu_backward(g, g, net->act[l + 1], count);
+    if (status == ANN_OK) status = ann_relu_backward(g, g, w->act[l + 1], count);
     if (status == ANN_OK && li->gamma >= 0)
         status = ann_batchnorm_backward(g, net->grads + li->gamma, net->grads + li->beta, g,
-                                        net->xhat[l + 1], net->bn_var + stats_offset(net, l),
+                                        w->xhat[l + 1], w->bn_var + stats_offset(net, l),
                                         net->params + li->gamma, B, li->n_out, ANN_BN_EPS);
     return status;
 }
 
 /* Step 3 for layer l: from dact[l + 1], the layer's dW and db into grads and, below the first
  * layer, dact[l] (B, n_in) = the gradient of its input. */
-static int layer_backward(ann_net *net, int l, int B)
+static int layer_backward(ann_net *net, net_work *w, int l, int B)
 {
     const layer_info *li = &net->layers[l];
-    int status = li->hidden ? activation_backward(net, l, B) : ANN_OK;
+    int status = li->hidden ? ann__net_activation_backward(net, w, l, B) : ANN_OK;
     if (status != ANN_OK) return status;
-    return ann_dense_backward(l > 0 ? net->dact[l] : NULL, net->grads + li->w,
-                              net->grads + li->b, net->dact[l + 1], net->act[l],
+    return ann_dense_backward(l > 0 ? w->dact[l] : NULL, net->grads + li->w,
+                              net->grads + li->b, w->dact[l + 1], w->act[l],
                               net->params + li->w, B, li->n_in, li->n_out);
 }
 
@@ -586,109 +656,36 @@ static int max_norm_project(ann_net *net)
     return ANN_OK;
 }
 
-int ann_net_set_max_norm(ann_net *net, float c)
-{
-    if (!net) return ANN_E_NULL;
-    if (!(c >= 0.0f) || !isfinite(c)) return ANN_E_ARG;
-    if (c > 0.0f && !net->col_norm) {
-        int widest = 1;
-        for (int l = 0; l < net->L - 1; l++)
-            if (net->layers[l].n_out > widest) widest = net->layers[l].n_out;
-        net->col_norm = malloc((size_t)widest * sizeof(double));
-        if (!net->col_norm) return ANN_E_NOMEM;
-    }
-    net->max_norm = c;
-    return ANN_OK;
-}
-
-/* ---- the speed-ups -----------------------------------------------------------------------
- *
- * Each fuses textbook steps that follow one another, to save passes over memory. They run when
- * net->fused is set (the default; ann_net_set_fused turns them off), and
- * tests/test_fused_plain.py checks that both paths give the same results. */
-
-/* Fuses step 1's bias add (dense layer) and ReLU of a hidden layer without batch norm:
- * y = max(0, x W + b) as one GEMM and one sweep over its output instead of two sweeps (add b,
- * then ReLU), which saves reading and writing the (B, n_out) output once. Same arithmetic as
- * layer_forward, so the same bits. */
-static int layer_forward_bias_relu(ann_net *net, int l, int B, int training)
-{
-    const layer_info *li = &net->layers[l];
-    float *z = net->act[l + 1];                         /* (B, n_out) */
-    int status = ann_sgemm(0, 0, B, li->n_out, li->n_in, net->act[l], li->n_in,
-                           net->params + li->w, li->n_out, 0.0f, z, li->n_out);
-    if (status != ANN_OK) return status;
-    ann__bias_relu(z, net->params + li->b, B, li->n_out);
-    return dropout_forward(net, l, B, training);
-}
-
-/*
- * Fuses step 3 (backward) and step 4 (update) of layer l for plain SGD without L2. With
- * dW = x^T dy,
- *   W - lr dW = W + x^T (-lr dy),
- * so scaling dy by -lr (B x n_out values) and running the weight-gradient GEMM with beta = 1
- * into W itself updates W in one pass over it, without storing dW and reading it back. dx uses
- * the old W, so it is computed first. b, gamma and beta get the plain SGD step from their
- * gradients, which are stored. The result equals layer_backward + update up to float32
- * rounding: lr multiplies each product before the sum instead of the sum, and W is added
- * inside the GEMM. Only plain SGD without L2 can skip dW: L2 adds l2 W to it, and momentum
- * and Adam keep per-parameter state that needs each gradient.
- */
-static int layer_backward_sgd(ann_net *net, int l, int B, float lr)
-{
-    const layer_info *li = &net->layers[l];
-    const int n_in = li->n_in, n_out = li->n_out;
-    float *W = net->params + li->w, *b = net->params + li->b, *db = net->grads + li->b;
-    float *dy = net->dact[l + 1];                       /* (B, n_out) */
-    int status = li->hidden ? activation_backward(net, l, B) : ANN_OK;
-    if (status == ANN_OK && l > 0)
-        status = ann_sgemm(0, 1, B, n_in, n_out, dy, n_out, W, n_out, 0.0f, net->dact[l], n_in);
-    if (status != ANN_OK) return status;
-    ann__sum_rows(db, dy, B, n_out);
-    /* b, then gamma and beta if the layer has them, sit side by side after W */
-    status = ann_sgd_update(b, db, (li->gamma >= 0 ? 3 : 1) * (int64_t)n_out, lr);
-    if (status != ANN_OK) return status;
-    for (int64_t i = 0; i < (int64_t)B * n_out; i++) dy[i] *= -lr;
-    return ann_sgemm(1, 0, n_in, n_out, B, net->act[l], n_in, dy, n_out, 1.0f, W, n_out);
-}
-
 /* ---- one training step -------------------------------------------------------------------- */
 
-/* Step 1 for every layer: act[1..L] from act[0] for B rows. */
-static int forward(ann_net *net, int B, int training)
+/* Step 1 for every layer: act[1..L] from act[0] for B rows.
+ * Speed-up: with net->fused, a hidden layer without batch norm runs
+ * ann__net_layer_forward_bias_relu (net_fused.c) instead of layer_forward: the same bits. */
+static int forward(const ann_net *net, net_work *w, int B, int training)
 {
     for (int l = 0; l < net->L; l++) {
         const layer_info *li = &net->layers[l];
         int status = net->fused && li->hidden && li->gamma < 0
-                         ? layer_forward_bias_relu(net, l, B, training)
-                         : layer_forward(net, l, B, training);
+                         ? ann__net_layer_forward_bias_relu(net, w, l, B, training)
+                         : layer_forward(net, w, l, B, training);
         if (status != ANN_OK) return status;
     }
     return ANN_OK;
 }
 
 /* Step 3 for every layer, from the top. */
-static int backward(ann_net *net, int B)
+static int backward(ann_net *net, net_work *w, int B)
 {
     for (int l = net->L - 1; l >= 0; l--) {
-        int status = layer_backward(net, l, B);
+        int status = layer_backward(net, w, l, B);
         if (status != ANN_OK) return status;
     }
     return ANN_OK;
 }
 
-/* Steps 3 and 4 for every layer, from the top, fused (layer_backward_sgd). */
-static int backward_sgd(ann_net *net, int B, float lr)
-{
-    for (int l = net->L - 1; l >= 0; l--) {
-        int status = layer_backward_sgd(net, l, B, lr);
-        if (status != ANN_OK) return status;
-    }
-    return ANN_OK;
-}
-
-/* Checks the arguments of a training call and loads its B rows and labels into act[0] and
- * net->labels. */
+/* Checks the arguments of a training call, loads its B rows and labels into the network's
+ * own net_work (act[0], labels) and gives the batch a copy of the dropout stream to draw from
+ * (see commit_forward). */
 static int begin_batch(ann_net *net, double *loss, const ann_data *data, const int32_t *idx,
                        int B)
 {
@@ -698,38 +695,48 @@ static int begin_batch(ann_net *net, double *loss, const ann_data *data, const i
      * into the running variance, mis-normalising every later prediction (PyTorch refuses
      * it too). The training loop merges a lone last row into the batch before it. */
     if (B < 2 && net->batchnorm && net->L > 1) return ANN_E_SIZE;
-    int status = ensure_capacity(net, B);
+    net_work *w = &net->work;
+    int status = work_reserve(w, net, B, 1);
     if (status != ANN_OK) return status;
-    status = load_batch(net, data, idx, 0, B, net->labels);
+    status = load_batch(w->act[0], w->labels, net, data, idx, 0, B);
+    w->dropout_rng = net->dropout_rng;
     if (status != ANN_OK || !net->augment) return status;
     /* the training batch has just been gathered: the one place augmentation happens */
-    return ann_augment_batch(net->act[0], &net->aug, net->aug_step++, B, net->aug_h, net->aug_w);
+    return ann_augment_batch(w->act[0], &net->aug, net->aug_step, B, net->aug_h, net->aug_w);
 }
 
-int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
-                             const ann_data *data, const int32_t *idx, int B)
+/* ann_net_forward_backward (ann.h): steps 1 to 3. */
+static int forward_backward(ann_net *net, double *loss, int64_t *correct, const ann_data *data,
+                            const int32_t *idx, int B)
 {
     int status = begin_batch(net, loss, data, idx, B);
-    if (status == ANN_OK) status = forward(net, B, 1);
-    if (status == ANN_OK) status = loss_forward_backward(net, B, loss, correct);
-    if (status == ANN_OK) status = backward(net, B);
+    if (status == ANN_OK) status = forward(net, &net->work, B, 1);
+    if (status == ANN_OK) status = loss_forward_backward(net, &net->work, B, loss, correct);
+    if (status != ANN_OK) return status;        /* the network is as it was */
+    commit_forward(net, &net->work, B);
+    status = backward(net, &net->work, B);
     if (status == ANN_OK) status = l2_forward_backward(net, loss);
     return status;
 }
 
-int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
-                       const ann_data *data, const int32_t *idx, int B, float lr)
+/* ann_net_train_step (ann.h): steps 1 to 5, in order. */
+static int train_step(ann_net *net, double *loss, int64_t *correct, const ann_data *data,
+                      const int32_t *idx, int B, float lr)
 {
     if (!net) return ANN_E_NULL;
     if (!(lr >= 0.0f) || !isfinite(lr)) return ANN_E_ARG;
+    net_work *w = &net->work;
     int status = begin_batch(net, loss, data, idx, B);
-    if (status == ANN_OK) status = forward(net, B, 1);
-    if (status == ANN_OK) status = loss_forward_backward(net, B, loss, correct);
-    if (status != ANN_OK) return status;        /* a NaN loss never reaches the weights */
+    if (status == ANN_OK) status = forward(net, w, B, 1);
+    if (status == ANN_OK) status = loss_forward_backward(net, w, B, loss, correct);
+    if (status != ANN_OK) return status;        /* a NaN loss leaves the network as it was */
+    commit_forward(net, w, B);
     if (net->fused && net->opt_kind == ANN_SGD && net->l2 == 0.0f && lr > 0.0f) {
-        status = backward_sgd(net, B, lr);      /* steps 3 and 4 in one pass */
+        /* speed-up: steps 3 and 4 in one pass, ann__net_backward_sgd (net_fused.c), equal to
+         * the three lines below up to float32 rounding */
+        status = ann__net_backward_sgd(net, w, B, lr);
     } else {
-        status = backward(net, B);
+        status = backward(net, w, B);
         if (status == ANN_OK) status = l2_forward_backward(net, loss);
         if (status == ANN_OK) status = update(net, lr);
     }
@@ -737,80 +744,89 @@ int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
     return status;
 }
 
-int ann_net_set_augment(ann_net *net, const ann_augment *params, int H, int W)
+/* The two entry points run the step with denormals flushed to zero on this thread, as on the
+ * pool's, and give the caller back its own floating-point mode (platform.h). */
+int ann_net_forward_backward(ann_net *net, double *loss, int64_t *correct,
+                             const ann_data *data, const int32_t *idx, int B)
 {
-    if (!net) return ANN_E_NULL;
-    if (!params) {
-        net->augment = 0;
-        return ANN_OK;
-    }
-    if (H < 1 || W < 1 || (int64_t)H * W != net->sizes[0]) return ANN_E_SIZE;
-    int status = ann_augment_check(params);
-    if (status != ANN_OK) return status;
-    net->aug = *params;
-    net->aug_h = H;
-    net->aug_w = W;
-    net->aug_step = 0;
-    net->augment = 1;
-    return ANN_OK;
+    const ann__fpmode fp = ann__flush_denormals();
+    const int status = forward_backward(net, loss, correct, data, idx, B);
+    ann__restore_fpmode(fp);
+    return status;
 }
 
-int ann_net_set_fused(ann_net *net, int fused)
+int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
+                       const ann_data *data, const int32_t *idx, int B, float lr)
 {
-    if (!net) return ANN_E_NULL;
-    net->fused = fused != 0;
-    return ANN_OK;
+    const ann__fpmode fp = ann__flush_denormals();
+    const int status = train_step(net, loss, correct, data, idx, B, lr);
+    ann__restore_fpmode(fp);
+    return status;
 }
 
 /* ---- inference ------------------------------------------------------------------------- */
 
-/* From logits act[L] (rows, K): probabilities, argmax classes, and loss / hits against labels. */
-static int finish_block(ann_net *net, float *probs, int32_t *classes, double *loss_sum,
-                        int64_t *correct, const int32_t *block_labels, int rows)
+/* The labels finish_block gives the loss kernel when the data has none: any valid label gives
+ * the same probabilities. */
+static const int32_t no_labels[ANN_PREDICT_BLOCK];
+
+/* From the logits act[L] (rows, K) of w: probabilities, argmax classes, and loss / hits
+ * against labels. */
+static int finish_block(float *probs, int32_t *classes, double *loss_sum, int64_t *correct,
+                        const ann_net *net, const net_work *w, const int32_t *block_labels,
+                        int rows)
 {
     int K = net->sizes[net->L];
-    const float *logits = net->act[net->L];               /* (rows, K) */
+    const float *logits = w->act[net->L];               /* (rows, K) */
     for (int r = 0; r < rows; r++) {
         int best = argmax(logits + (size_t)r * K, K);
         if (classes) classes[r] = best;
         if (correct && block_labels && best == block_labels[r]) (*correct)++;
     }
     if (!probs && !(loss_sum && block_labels)) return ANN_OK;
-    /* The fused kernel needs labels; without them any valid label gives the same probs. */
-    const int32_t *lab = block_labels;
-    if (!lab) {
-        memset(net->labels, 0, (size_t)rows * sizeof(int32_t));
-        lab = net->labels;
-    }
     double mean = 0.0;
-    int status = ann_softmax_cross_entropy(NULL, probs, &mean, logits, lab, rows, K);
+    int status = ann_softmax_cross_entropy(NULL, probs, &mean, logits,
+                                           block_labels ? block_labels : no_labels, rows, K);
     if (status != ANN_OK) return status;
     if (loss_sum && block_labels) *loss_sum += mean * rows;
     return ANN_OK;
 }
 
-int ann_net_predict(ann_net *net, float *probs, int32_t *classes,
-                    double *loss_sum, int64_t *correct,
-                    const ann_data *data, const int32_t *idx, int64_t n)
+/* ann_net_predict (ann.h). Reads the network and writes only its own buffers (one net_work of
+ * at most ANN_PREDICT_BLOCK rows, allocated here) and the caller's outputs: calls on one network
+ * may run at the same time. */
+static int predict(const ann_net *net, float *probs, int32_t *classes, double *loss_sum,
+                   int64_t *correct, const ann_data *data, const int32_t *idx, int64_t n)
 {
     if (!net || !data || !data->features) return ANN_E_NULL;
     if (n < 1 || data->N < 1 || (!idx && n > data->N)) return ANN_E_SIZE;
-    int status = ensure_capacity(net, ANN_PREDICT_BLOCK);
+    net_work w = {0};
+    int status = work_reserve(&w, net, (int)(n < ANN_PREDICT_BLOCK ? n : ANN_PREDICT_BLOCK), 0);
     if (status != ANN_OK) return status;
     int K = net->sizes[net->L];
     if (loss_sum) *loss_sum = 0.0;
     if (correct) *correct = 0;
     int32_t block_labels[ANN_PREDICT_BLOCK];
-    for (int64_t start = 0; start < n; start += ANN_PREDICT_BLOCK) {
+    for (int64_t start = 0; start < n && status == ANN_OK; start += ANN_PREDICT_BLOCK) {
         int rows = (int)(n - start < ANN_PREDICT_BLOCK ? n - start : ANN_PREDICT_BLOCK);
-        status = load_batch(net, data, idx ? idx + start : NULL, start, rows, block_labels);
-        if (status != ANN_OK) return status;
-        status = forward(net, rows, 0);
+        status = load_batch(w.act[0], block_labels, net, data, idx ? idx + start : NULL, start,
+                            rows);
+        if (status == ANN_OK) status = forward(net, &w, rows, 0);
         if (status == ANN_OK)
-            status = finish_block(net, probs ? probs + start * K : NULL,
-                                  classes ? classes + start : NULL, loss_sum, correct,
+            status = finish_block(probs ? probs + start * K : NULL,
+                                  classes ? classes + start : NULL, loss_sum, correct, net, &w,
                                   data->labels ? block_labels : NULL, rows);
-        if (status != ANN_OK) return status;
     }
-    return ANN_OK;
+    work_free(&w);
+    return status;
+}
+
+/* With denormals flushed to zero on this thread, as in training (platform.h). */
+int ann_net_predict(ann_net *net, float *probs, int32_t *classes, double *loss_sum,
+                    int64_t *correct, const ann_data *data, const int32_t *idx, int64_t n)
+{
+    const ann__fpmode fp = ann__flush_denormals();
+    const int status = predict(net, probs, classes, loss_sum, correct, data, idx, n);
+    ann__restore_fpmode(fp);
+    return status;
 }

@@ -4,10 +4,13 @@
  * Shapes (see ann.h for the legend): B batch rows, n_in / n_out a dense layer's fan-in and
  * fan-out, K classes, D input features, N rows of a data set. Row-major everywhere.
  *
- * Every function checks its arguments and returns a status; none allocates.
+ * Every function checks its arguments and returns a status; none allocates. Each one that does
+ * float arithmetic runs it with denormals flushed to zero and then gives the caller back its
+ * own mode (ann__flush_denormals ... ann__restore_fpmode, platform.h, docs/denormals.md).
  */
 #include "ann.h"
 #include "internal.h"
+#include "platform.h"
 
 #include <math.h>
 #include <string.h>
@@ -67,11 +70,12 @@ int ann_dense_forward(float *y, const float *x, const float *W, const float *b,
 {
     if (!y || !x || !W || !b) return ANN_E_NULL;
     if (B < 1 || n_in < 1 || n_out < 1) return ANN_E_SIZE;
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
     /* y (B, n_out) = x (B, n_in) . W (n_in, n_out) */
     int status = ann_sgemm(0, 0, B, n_out, n_in, x, n_in, W, n_out, 0.0f, y, n_out);
-    if (status != ANN_OK) return status;
-    ann__add_bias(y, b, B, n_out);
-    return ANN_OK;
+    if (status == ANN_OK) ann__add_bias(y, b, B, n_out);
+    ann__restore_fpmode(fp);
+    return status;
 }
 
 /*
@@ -87,10 +91,12 @@ int ann_dense_backward(float *dx, float *dW, float *db,
 {
     if (!dW || !db || !dy || !x || (dx && !W)) return ANN_E_NULL;
     if (B < 1 || n_in < 1 || n_out < 1) return ANN_E_SIZE;
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
     int status = ann_sgemm(1, 0, n_in, n_out, B, x, n_in, dy, n_out, 0.0f, dW, n_out);
-    if (status != ANN_OK) return status;
-    ann__sum_rows(db, dy, B, n_out);
-    if (dx) status = ann_sgemm(0, 1, B, n_in, n_out, dy, n_out, W, n_out, 0.0f, dx, n_in);
+    if (status == ANN_OK) ann__sum_rows(db, dy, B, n_out);
+    if (status == ANN_OK && dx)
+        status = ann_sgemm(0, 1, B, n_in, n_out, dy, n_out, W, n_out, 0.0f, dx, n_in);
+    ann__restore_fpmode(fp);
     return status;
 }
 
@@ -131,7 +137,9 @@ int ann_relu_forward(float *y, const float *x, int64_t n)
 {
     if (!y || !x) return ANN_E_NULL;
     if (n < 0) return ANN_E_SIZE;
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
     for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    ann__restore_fpmode(fp);
     return ANN_OK;
 }
 
@@ -144,10 +152,12 @@ int ann_relu_backward(float *dx, const float *dy, const float *y, int64_t n)
     /* dy is loaded whatever y says, so the select compiles to vector blends instead of a
      * branch per element (half the outputs of a ReLU are zero: a branch mispredicts about as
      * often as not, and it cost 10 % of a wide-net epoch under perf) */
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
     for (int64_t i = 0; i < n; i++) {
         const float g = dy[i];
         dx[i] = y[i] > 0.0f ? g : 0.0f;
     }
+    ann__restore_fpmode(fp);
     return ANN_OK;
 }
 
@@ -167,6 +177,7 @@ int ann_softmax_cross_entropy(float *dlogits, float *probs, double *loss,
     if (B < 1 || K < 1) return ANN_E_SIZE;
     for (int r = 0; r < B; r++)
         if (labels[r] < 0 || labels[r] >= K) return ANN_E_LABEL;
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
     double total = 0.0;
     const float inv_B = 1.0f / (float)B;
     for (int r = 0; r < B; r++) {
@@ -197,6 +208,7 @@ int ann_softmax_cross_entropy(float *dlogits, float *probs, double *loss,
         }
     }
     *loss = total / B;
+    ann__restore_fpmode(fp);
     return isfinite(*loss) ? ANN_OK : ANN_E_NONFINITE;
 }
 
@@ -217,7 +229,9 @@ int ann_sgd_update(float *params, const float *grads, int64_t n, float lr)
     if (n < 0) return ANN_E_SIZE;
     if (!(lr >= 0.0f) || !isfinite(lr)) return ANN_E_ARG;
     struct sgd_args a = {params, grads, lr};
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
     parallel_range(n, sgd_range, &a);
+    ann__restore_fpmode(fp);
     return ANN_OK;
 }
 
@@ -230,6 +244,7 @@ int ann_batchnorm_forward(float *y, float *xhat, float *mean, float *var,
     if (!y || !xhat || !mean || !var || !z || !gamma || !beta) return ANN_E_NULL;
     if (B < 1 || n < 1) return ANN_E_SIZE;
     if (!(eps > 0.0f)) return ANN_E_ARG;
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
     /* Two passes over the rows (mean, then variance around it) rather than sum and sum of
      * squares in one: E[z^2] - E[z]^2 cancels catastrophically when |mean| >> std. */
     ann__sum_rows(mean, z, B, n);
@@ -248,6 +263,7 @@ int ann_batchnorm_forward(float *y, float *xhat, float *mean, float *var,
             yr[j] = gamma[j] * xh + beta[j];
         }
     }
+    ann__restore_fpmode(fp);
     return ANN_OK;
 }
 
@@ -265,6 +281,7 @@ int ann_batchnorm_backward(float *dz, float *dgamma, float *dbeta,
     if (!dz || !dgamma || !dbeta || !dy || !xhat || !var || !gamma) return ANN_E_NULL;
     if (B < 1 || n < 1) return ANN_E_SIZE;
     if (!(eps > 0.0f)) return ANN_E_ARG;
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
     memset(dgamma, 0, (size_t)n * sizeof(float));
     ann__sum_rows(dbeta, dy, B, n);
     for (int r = 0; r < B; r++) {
@@ -279,6 +296,7 @@ int ann_batchnorm_backward(float *dz, float *dgamma, float *dbeta,
             out[j] = scale * ((float)B * g[j] - dbeta[j] - xh[j] * dgamma[j]);
         }
     }
+    ann__restore_fpmode(fp);
     return ANN_OK;
 }
 
@@ -289,12 +307,14 @@ int ann_batchnorm_inference(float *y, const float *z, const float *gamma, const 
     if (!y || !z || !gamma || !beta || !running_mean || !running_var) return ANN_E_NULL;
     if (B < 1 || n < 1) return ANN_E_SIZE;
     if (!(eps > 0.0f)) return ANN_E_ARG;
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
     for (int r = 0; r < B; r++) {
         const float *zr = z + (size_t)r * n;
         float *yr = y + (size_t)r * n;
         for (int j = 0; j < n; j++)
             yr[j] = gamma[j] * ((zr[j] - running_mean[j]) / sqrtf(running_var[j] + eps)) + beta[j];
     }
+    ann__restore_fpmode(fp);
     return ANN_OK;
 }
 
@@ -306,11 +326,13 @@ int ann_dropout_forward(float *y, uint8_t *mask, const float *x, int64_t n, floa
     if (!y || !mask || !x || !state) return ANN_E_NULL;
     if (n < 0) return ANN_E_SIZE;
     if (!(p >= 0.0f && p < 1.0f)) return ANN_E_ARG;
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
     const float scale = 1.0f / (1.0f - p);
     for (int64_t i = 0; i < n; i++) {
         mask[i] = ann_random_uniform(state) >= p;
         y[i] = mask[i] ? x[i] * scale : 0.0f;
     }
+    ann__restore_fpmode(fp);
     return ANN_OK;
 }
 
@@ -320,8 +342,10 @@ int ann_dropout_backward(float *dx, const float *dy, const uint8_t *mask, int64_
     if (!dx || !dy || !mask) return ANN_E_NULL;
     if (n < 0) return ANN_E_SIZE;
     if (!(p >= 0.0f && p < 1.0f)) return ANN_E_ARG;
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
     const float scale = 1.0f / (1.0f - p);
     for (int64_t i = 0; i < n; i++) dx[i] = mask[i] ? dy[i] * scale : 0.0f;
+    ann__restore_fpmode(fp);
     return ANN_OK;
 }
 
@@ -333,12 +357,14 @@ int ann_l2_penalty(double *penalty, float *grads, const float *params, int64_t n
     if (!penalty || !grads || !params) return ANN_E_NULL;
     if (n < 0) return ANN_E_SIZE;
     if (!(l2 >= 0.0f) || !isfinite(l2)) return ANN_E_ARG;
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
     double sum = 0.0;
     for (int64_t i = 0; i < n; i++) {
         sum += (double)params[i] * params[i];
         grads[i] += l2 * params[i];
     }
     *penalty = 0.5 * l2 * sum;
+    ann__restore_fpmode(fp);
     return ANN_OK;
 }
 
@@ -361,7 +387,9 @@ int ann_momentum_update(float *params, float *velocity, const float *grads, int6
     if (n < 0) return ANN_E_SIZE;
     if (!(lr >= 0.0f) || !isfinite(lr) || !(mu >= 0.0f && mu < 1.0f)) return ANN_E_ARG;
     struct momentum_args a = {params, velocity, grads, lr, mu, nesterov};
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
     parallel_range(n, momentum_range, &a);
+    ann__restore_fpmode(fp);
     return ANN_OK;
 }
 
@@ -394,7 +422,9 @@ int ann_adam_update(float *params, float *m, float *v, const float *grads, int64
     const float c1 = (float)(1.0 - pow(beta1, (double)t));
     const float c2 = (float)(1.0 - pow(beta2, (double)t));
     struct adam_args a = {params, m, v, grads, lr, beta1, beta2, eps, c1, c2};
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
     parallel_range(n, adam_range, &a);
+    ann__restore_fpmode(fp);
     return ANN_OK;
 }
 
@@ -455,10 +485,12 @@ int ann_standardize(float *x, const float *mean, const float *std, int B, int D)
 {
     if (!x || !mean || !std) return ANN_E_NULL;
     if (B < 1 || D < 1) return ANN_E_SIZE;
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
     for (int r = 0; r < B; r++) {
         float *row = x + (size_t)r * D;                                      /* (D) */
         for (int i = 0; i < D; i++) row[i] = (row[i] - mean[i]) / std[i];
     }
+    ann__restore_fpmode(fp);
     return ANN_OK;
 }
 

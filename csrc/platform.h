@@ -5,6 +5,8 @@
  * with a destructor, aligned memory, the number of CPUs, fork handlers and an atomic int.
  * platform.c implements them twice: for Win32 (MSVC and mingw-w64, chosen by _WIN32) and for
  * POSIX threads (Linux, macOS, the BSDs). No other file in csrc/ includes an OS header.
+ * One more service depends on the CPU rather than the OS: the floating-point mode that flushes
+ * denormal numbers to zero, at the end of platform.c.
  *
  * The Win32 types are declared here without <windows.h>: each is one pointer-sized word
  * (platform.c checks that), so the macros of <windows.h> (min, max, near, ...) stay out of the
@@ -17,6 +19,7 @@
 #ifndef ANN_PLATFORM_H
 #define ANN_PLATFORM_H
 #include <stddef.h>
+#include <stdint.h>
 
 #if defined(_WIN32)
 typedef struct { void *opaque; } ann__mutex;  /* an SRWLOCK */
@@ -100,6 +103,28 @@ int ann__cpu_count(void);                       /* online logical CPUs, at least
 /* Handlers around fork() (pthread_atfork): prepare runs in the parent before the fork, parent
  * and child in each process after it. Windows has no fork: nothing is registered. */
 int ann__atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+
+/* ---- floating point: denormals flushed to zero (docs/denormals.md) ---- */
+
+/* A float below 2^-126 in magnitude (FLT_MIN) is denormal: it keeps fewer significant bits, and
+ * on many CPUs an operation that reads or makes one takes a slow microcode path (an "assist",
+ * up to ~100 cycles on Intel). A long Adam run fills its moments with them. So every thread
+ * that computes for the core runs in the mode that flushes them to zero: the pool's workers
+ * from their start, the caller's thread around each entry point that computes, which saves the
+ * caller's mode and puts it back on return (the caller, e.g. Python's own float arithmetic,
+ * keeps IEEE gradual underflow).
+ *
+ * What the mode is: x86 (SSE) sets MXCSR's flush-to-zero bit 15 (a result below FLT_MIN
+ * becomes 0) and denormals-are-zero bit 6 (a denormal operand is read as 0), the latter only
+ * where the CPU has it; aarch64 sets FPCR.FZ, bit 24, which does both. Any other target keeps
+ * its default (gradual underflow): nothing is changed there. A build with -DANN_KEEP_DENORMALS
+ * changes nothing anywhere, to measure what flushing saves. */
+typedef uint64_t ann__fpmode;                   /* a thread's MXCSR or FPCR, as it was */
+/* Put the calling thread in the flushing mode; returns the mode it replaced. */
+ann__fpmode ann__flush_denormals(void);
+/* Put back the flushing bits of a mode ann__flush_denormals returned (the exception flags
+ * raised meanwhile stay raised, as they would without the core in between). */
+void ann__restore_fpmode(ann__fpmode saved);
 
 /* ---- an atomic int: a setting written by one thread and read by others ---- */
 

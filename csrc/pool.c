@@ -15,6 +15,9 @@
  *
  * Threads: 1..ANN__MAX_THREADS (the caller counts as one). Default: $ANN_NUM_THREADS when it
  * is a positive integer, else one per online CPU.
+ *
+ * Floating point: every worker runs with denormals flushed to zero (platform.h), as the caller
+ * does inside every entry point that computes, so a chunk gives the same bits on any thread.
  */
 #include "ann.h"
 #include "internal.h"
@@ -109,6 +112,9 @@ static void take_chunks(int worker)
 static void worker_main(void *arg)
 {
     pool_worker *w = arg;
+    /* A worker computes only for the core, so it flushes denormals for its whole life (the
+     * caller's thread does so around each entry point instead): platform.h. */
+    (void)ann__flush_denormals();
     ann__mutex_lock(&g_pool_lock);
     for (;;) {
         while (!g_quit && g_generation == w->seen) ann__cond_wait(&g_pool_wake, &g_pool_lock);

@@ -31,6 +31,10 @@ TOPICS = [
     "fused.md",
 ]
 
+# The user's pages: the detail the top-level README links to (install paths, measurements, the
+# Python API), not derivations, so without "In the code" lists; links and names are checked.
+GUIDES = ["python.md", "datasets.md", "platforms.md", "performance.md", "results.md", "deploy.md"]
+
 CODE = re.compile(r"`([^`\n]+)`")
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 ITEM = re.compile(r"^- (C|Reference|Tests):")
@@ -167,18 +171,29 @@ def check_items(page: Path, text: str) -> list[str]:
     return problems
 
 
+@cache
+def environment_variables() -> set[str]:
+    """The ANN_ environment variables ann reads: quoted names in ann/, csrc/ and setup.py."""
+    sources = [*(ROOT / "ann").rglob("*.py"), *(ROOT / "csrc").glob("*.*"), ROOT / "setup.py"]
+    found: set[str] = set()
+    for path in sources:
+        found |= set(re.findall(r'"(ANN_[A-Z0-9_]+)"', path.read_text(encoding="utf-8")))
+    return found
+
+
 def check_names(page: Path, text: str) -> list[str]:
-    """Every C function, C constant and test named anywhere on the page exists."""
+    """Every C function, C constant (or environment variable) and test named anywhere on the
+    page exists."""
     problems = []
     c_names = all_c_functions()
     for name in CODE.findall(text):
         if "/" in name and "::" not in name:
             continue  # a path such as csrc/ann.h
-        for word in re.findall(r"\bann_\w+", name):
+        for word in re.findall(r"\bann_\w+\b(?!-)", name):  # not a file name (ann_mlp-0.2.0...)
             if word not in c_names:
                 problems.append(f"{page.name}: no C function {word} in csrc/")
         for word in re.findall(r"\bANN_[A-Z0-9_]+\b", name):
-            if not c_constant_exists(word):
+            if not c_constant_exists(word) and word not in environment_variables():
                 problems.append(f"{page.name}: no C constant {word} in csrc/")
         if re.fullmatch(r"tests/\w+\.py::\w+(::\w+)?", name) and not test_exists(name):
             problems.append(f"{page.name}: no test {name}")
@@ -235,13 +250,17 @@ def test_every_topic_has_a_page_linked_from_the_readme():
     readme = (DOCS / "README.md").read_text(encoding="utf-8")
     linked = {target.split("#")[0] for target in LINK.findall(readme)}
     assert {p.name for p in PAGES} - {"README.md"} <= linked, "a page the README does not list"
-    for topic in TOPICS:
+    for topic in TOPICS + GUIDES:
         assert (DOCS / topic).is_file(), topic
-    order = [
-        readme.index(f"(../{f})")
-        for f in ("csrc/ann.h", "csrc/ops.c", "csrc/net.c", "ann/_reference.py")
-    ]
-    assert order == sorted(order), "the reading order is ann.h, ops.c, net.c, _reference.py"
+    guides = readme.split("## The user's pages", 1)[1]
+    assert all(f"]({g})" in guides for g in GUIDES), "a user's page docs/README.md does not list"
+    # the step first, the C API's reference (strides, threads, kernels) last (issue 24)
+    reading = readme.split("## Reading order", 1)[1].split("\n## ", 1)[0]
+    files = ("csrc/textbook/one_step.c", "csrc/ops.c", "csrc/net.c", "ann/_reference.py")
+    order = [reading.index(f"(../{f})") for f in (*files, "csrc/ann.h")]
+    assert order == sorted(order), "the reading order is one_step.c, ops.c, net.c, ..., ann.h"
+    start = readme.split("## Start here: one step", 1)[1].split("\n## ", 1)[0]
+    assert "csrc/ann.h" not in start and "gemm" not in start.lower()
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
@@ -251,7 +270,9 @@ def test_page_names_only_what_exists_and_links_resolve(page):
 
 
 # every page but the index, so a new page (gemm.md, ...) is held to it without being listed
-@pytest.mark.parametrize("name", sorted({p.name for p in PAGES} - {"README.md"} | set(TOPICS)))
+@pytest.mark.parametrize(
+    "name", sorted({p.name for p in PAGES} - {"README.md", *GUIDES} | set(TOPICS))
+)
 def test_each_topic_names_its_c_function_reference_and_tests(name):
     kinds = {item["kind"] for item in code_items((DOCS / name).read_text(encoding="utf-8"))}
     assert kinds == {"C", "Reference", "Tests"}, f"{name}: an 'In the code' list is incomplete"
@@ -265,7 +286,8 @@ def test_the_checks_catch_drift():
             "See [the math](missing.md) and [a section](relu.md#no-such-heading).",
             "- C: `ann_dense_backward`, `ann_no_such_op` in [`csrc/ops.c`](../csrc/ops.c)",
             "- C: `ann_net_train_step` in [`csrc/ops.c`](../csrc/ops.c)",
-            "- C: `layer_backward_sgd`, `layer_backward_fused` in [`csrc/net.c`](../csrc/net.c)",
+            "- C: `layer_backward_sgd`, `layer_backward_fused` in "
+            "[`csrc/net_fused.c`](../csrc/net_fused.c)",
             "- Reference: `dense_backward`, `RefNet.no_such_method` in "
             "[`ann/_reference.py`](../ann/_reference.py)",
             "- Tests: `tests/test_core_ops.py::test_no_such_test`",
@@ -278,7 +300,7 @@ def test_the_checks_catch_drift():
         "#no-such-heading",
         "ann_no_such_op is not defined",
         "ann_net_train_step is not defined in ops.c",
-        "layer_backward_fused is not defined in net.c",
+        "layer_backward_fused is not defined in net_fused.c",
         "RefNet.no_such_method",
         "no test tests/test_core_ops.py::test_no_such_test",
         "ANN_E_NO_SUCH_CODE",

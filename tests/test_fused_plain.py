@@ -1,8 +1,9 @@
 """The C core's speed-ups against its plain textbook path (ann_net_set_fused in ann.h).
 
 net.c runs each training step as forward, loss, backward, update; with the speed-ups on (the
-default) two of those steps are fused: the bias add and ReLU of a hidden layer without batch
-norm, and, for plain SGD without L2, the weight update folded into the weight-gradient GEMM.
+default) two of those steps are fused, by the functions of net_fused.c: the bias add and ReLU
+of a hidden layer without batch norm, and, for plain SGD without L2, the weight update folded
+into the weight-gradient GEMM.
 These tests train the same network both ways and require the same results, and check what
 ``ann_net_grads`` holds after a step, as ann.h documents it.
 """

@@ -1,6 +1,8 @@
-"""The README's claims and examples hold (issue 12, item 22): the sample's accuracy, the split
-seed shared by the Python example and ``ann train``, no path of the machine it was written on,
-and a PyTorch snippet that runs (when PyTorch is installed)."""
+"""The README's claims and examples hold (issue 12, item 22), and those of the docs pages it
+sends the reader to for the detail (issue 24): the sample's accuracy, the split seed shared by
+the Python example and ``ann train``, no path of the machine it was written on, a PyTorch
+snippet that runs (when PyTorch is installed), the scikit-learn example's output, the trace
+screen, the first screen's commands and links, and the commands CI runs."""
 
 from __future__ import annotations
 
@@ -13,12 +15,17 @@ from pathlib import Path
 
 import pytest
 from conftest import run_ann
+from test_docs import check_links, check_names, github_anchor
 
 from ann.cli import build_parser, main
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 TEXT = README.read_text(encoding="utf-8")
 PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", TEXT, re.DOTALL)
+# the Python API in detail, where the README sends the reader (the PyTorch snippet, sklearn)
+PYTHON_PAGE = (ROOT / "docs" / "python.md").read_text(encoding="utf-8")
+PAGE_BLOCKS = re.findall(r"```python\n(.*?)```", PYTHON_PAGE, re.DOTALL)
 
 
 def test_readme_states_the_sample_accuracy_ann_train_reaches(capsys):
@@ -36,7 +43,9 @@ def test_readme_states_the_sample_accuracy_ann_train_reaches(capsys):
 
 
 def test_python_example_splits_with_the_seed_ann_train_uses():
-    example = next(block for block in PYTHON_BLOCKS if "net.fit(" in block)
+    example = next(
+        block for block in PYTHON_BLOCKS if "net.fit(" in block and "load_mnist" in block
+    )
     seeds = re.findall(r"\.split\(0\.2, seed=(\d+)\)", example)
     network_seed = re.search(r"ann\.Network\(.*?seed=(\d+)\)", example, re.DOTALL).group(1)
     cli_seed = build_parser().parse_args(["train"]).seed
@@ -47,12 +56,13 @@ def test_python_example_splits_with_the_seed_ann_train_uses():
 def test_readme_shows_no_path_of_the_machine_it_was_written_on():
     """Examples use a folder of the reader's (``mnist``); the suite's own search path
     (``../shared/mnist`` beside the checkout) is described, never used in an example."""
-    assert "/work/" not in TEXT
-    assert not re.search(r"--data \.\./shared|load_mnist\(\"\.\./shared", TEXT)
+    for text in [TEXT] + [p.read_text(encoding="utf-8") for p in (ROOT / "docs").glob("*.md")]:
+        assert "/work/" not in text
+        assert not re.search(r"--data \.\./shared|load_mnist\(\"\.\./shared", text)
 
 
 def _torch_snippet() -> str:
-    return next(block for block in PYTHON_BLOCKS if "safetensors.torch" in block)
+    return next(block for block in PAGE_BLOCKS if "safetensors.torch" in block)
 
 
 def test_torch_snippet_is_complete():
@@ -139,9 +149,10 @@ def test_own_data_commands_print_what_the_readme_shows(tmp_path):
             assert [x.split()[1] for x in lines] == [x.split()[1] for x in want]
 
 
-def test_own_data_python_example_prints_what_the_readme_shows(tmp_path):
-    example = next(b for b in PYTHON_BLOCKS if "ann.load_csv(" in b)
-    shown = OWN_DATA.split(example, 1)[1].split("prints\n\n```\n", 1)[1].split("```", 1)[0]
+def test_own_data_python_example_prints_what_the_page_shows(tmp_path):
+    """The README's fruit example from Python, on the page the README sends the reader to."""
+    example = next(b for b in PAGE_BLOCKS if "ann.load_csv(" in b)
+    shown = PYTHON_PAGE.split(example, 1)[1].split("prints\n\n```\n", 1)[1].split("```", 1)[0]
     folder = _own_data_folder(tmp_path)
     script = folder / "example.py"
     script.write_text(example, encoding="utf-8")
@@ -158,7 +169,7 @@ def test_own_data_python_example_prints_what_the_readme_shows(tmp_path):
 def test_own_data_numpy_example_runs(tmp_path):
     import ann
 
-    example = next(b for b in PYTHON_BLOCKS if "import numpy as np" in b)
+    example = next(b for b in PAGE_BLOCKS if "import numpy as np" in b)
     shutil.copytree(Path(ann.__file__).parent / "data" / "sample", tmp_path / "mnist")
     train, _ = ann.load_mnist(tmp_path / "mnist")
     net = ann.Network([784, 16, 10], seed=0)
@@ -173,3 +184,146 @@ def test_own_data_numpy_example_runs(tmp_path):
     first, second = proc.stdout.splitlines()
     pixels, dataset = re.fullmatch(r"(\[[\d, ]+\]) (\[[\d, ]+\])", first).groups()
     assert pixels == dataset and second == "True"
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("sklearn") is None or importlib.util.find_spec("numpy") is None,
+    reason="optional: needs scikit-learn and NumPy",
+)
+def test_sklearn_example_prints_what_the_page_shows(tmp_path):
+    example = next(block for block in PAGE_BLOCKS if "GridSearchCV" in block)
+    after = PYTHON_PAGE.split(example, 1)[1]
+    shown = re.search(r"```\n\nprints.*?\n\n```\n(.*?)```", after, re.DOTALL).group(1)
+    script = tmp_path / "example.py"
+    script.write_text(example, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "wine.safetensors").is_file()
+    _same_up_to_numbers(shown.splitlines(), proc.stdout.splitlines(), tolerance=0.05)
+
+
+# ---- the way in (issue 24) ---------------------------------------------------------------------
+
+
+def _section(title: str) -> str:
+    """A "## title" section of the README, its subsections included."""
+    return TEXT.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _first_commands(title: str) -> list[str]:
+    """The first indented block of a section: the commands it gives."""
+    lines = _section(title).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("    "))
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("    "):
+            break
+        block.append(line.strip())
+    return block
+
+
+def test_the_first_screen_says_what_ann_is_how_to_install_and_train_and_where_to_go():
+    first = TEXT.split("\n## ", 1)[0]  # what a reader sees before the first section
+    assert len(first.splitlines()) <= 30
+    assert "no NumPy, PyTorch or other heavy dependency" in first
+    commands = [line.strip() for line in first.splitlines() if line.startswith("    ")]
+    assert commands == _first_commands("Install") + _first_commands("Train")
+    for target in ("#learn-backprop", "#train", "#your-own-data", "#deploy"):
+        assert f"]({target})" in first, target
+    contents = _section("Contents")
+    for heading in re.findall(r"^## (.+)$", TEXT, re.MULTILINE):
+        if heading != "Contents":
+            assert f"](#{github_anchor(heading)})" in contents, f"Contents lacks {heading!r}"
+    # the presets sit with training, where a newcomer looks first, not in the study section
+    assert "### Presets" in _section("Train")
+
+
+def test_every_link_and_name_of_the_readme_resolves():
+    assert check_links(README, TEXT) == []
+    assert check_names(README, TEXT) == []
+
+
+def test_ci_runs_the_readmes_install_train_and_test_commands():
+    """.ci/run runs, in a fresh virtual environment, the commands the README gives (ann train
+    with --epochs 1, to keep CI short)."""
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
+    install, train, tests = (_first_commands(t) for t in ("Install", "Train", "Tests"))
+    assert install and train and tests
+    for command in install + tests:
+        assert command in ci, f".ci/run does not run the README's {command!r}"
+    for command in train:
+        assert any(line == command or line.startswith(command + " ") for line in ci), command
+    assert ci.index(install[0]) < ci.index(tests[0])
+
+
+def test_the_study_path_starts_at_the_trace_and_leaves_the_c_api_for_later():
+    section = _section("Learn backprop")
+    assert _first_commands("Learn backprop") == ["ann trace --seed 1"]
+    steps = (
+        "ann trace --seed 1",
+        "(docs/dense.md)",
+        "(docs/relu.md)",
+        "(docs/softmax_cross_entropy.md)",
+        "(docs/optimizers.md)",
+        "(csrc/textbook/one_step.c)",
+        "(docs/exercises.md)",
+        "(csrc/ann.h)",
+    )
+    order = [section.index(step) for step in steps]
+    assert order == sorted(order), "the path: trace, dense, ReLU, softmax-CE, optimizers, ..."
+    before = section[: section.index("(docs/exercises.md)")].lower()
+    for word in ("pool", "stride", "gemm", "ann.h"):
+        assert word not in before, f"the study path meets {word!r} before the exercises"
+
+
+def _masked(line: str) -> str:
+    """A trace line without what differs between machines: the kernel, the thread count and
+    the C core's rounding against float64 (each "vs float64", and the worst of them)."""
+    line = re.sub(r"[\w-]+ kernel\b", "# kernel", line)
+    line = re.sub(r"\d+ thread\(s\)", "# thread(s)", line)
+    line = re.sub(r"vs float64 [-+.e\d]+", "vs float64 #", line)
+    line = re.sub(r"that [-+.e\d]+ is the vs float64", "that # is the vs float64", line)
+    line = re.sub(r"reference [-+.e\d]+ \(relative to size, worst: [^)]*\)", "reference #", line)
+    return re.sub(r"same new parameters: .*", "same new parameters: #", line)
+
+
+def test_the_trace_screen_is_what_ann_trace_seed_1_prints():
+    """Line by line, up to the machine's kernel, threads and rounding; a "..." line stands for
+    lines cut, the others follow one another as in the command's output."""
+    screen = re.search(r"```\n(backend: .*?)```", _section("Learn backprop"), re.DOTALL)
+    out = run_ann("trace", "--seed", "1")
+    assert out.returncode == 0, out.stderr
+    actual = [_masked(line) for line in out.stdout.splitlines()]
+    at, cut = 0, False
+    for line in screen.group(1).splitlines():
+        if line.strip().startswith("..."):
+            cut = True
+            continue
+        want = _masked(line)
+        if cut:
+            assert want in actual[at:], f"not in the trace after line {at}: {line!r}"
+            at = actual.index(want, at)
+        else:
+            assert actual[at] == want, (actual[at], line)
+        at, cut = at + 1, False
+    assert at > 40
+
+
+def test_the_augmentation_ranges_stated_are_the_defaults():
+    import ann
+
+    section = _section("Train").split("### Data augmentation", 1)[1].replace("\n", " ")
+    defaults = ann.Augment()
+    for flag, field in (
+        ("rotate", "rotate"),
+        ("scale", "scale"),
+        ("shear", "shear"),
+        ("shift", "shift"),
+        ("elastic-alpha", "elastic_alpha"),
+        ("elastic-sigma", "elastic_sigma"),
+    ):
+        stated = re.search(rf"`--{flag}` ([\d.]+)", section)
+        assert stated, flag
+        assert float(stated.group(1)) == getattr(defaults, field), flag

@@ -67,15 +67,23 @@ def splitmix64_uniforms(state, n):
     return out, state
 
 
-def check_trace(r, seed=None):
+def check_trace(r, seed=None, carried=None):
     """Recompute every matrix of trace r from its inputs (pixels, W, b, gamma, beta, running
     statistics, hyperparameters; with dropout, the network's seed) and from the matrices
-    before it, by hand."""
+    before it, by hand. A later step of a trace (``{**r, **r["later_steps"][k]}``) is checked
+    from what the check of the step before returned (``carried``): the optimizer's state,
+    recomputed here in float64, and the dropout stream."""
     sizes, B, labels = r["sizes"], r["batch"], r["labels"]
+    t_step = r.get("step", 1)
+    assert (carried is None) == (t_step == 1), "a later step is checked from the one before"
+    optimizer_state = {} if carried is None else carried["optimizer"]
     p_drop = r.get("dropout", 0.0)
+    stream = None
     if p_drop:
         assert seed is not None, "a dropout trace is checked from the network's seed"
         stream = (seed ^ 0xD80F0D80F) & (2**64 - 1)  # a new network's dropout stream
+        if carried is not None:
+            stream = carried["stream"]
         p32 = array("f", [p_drop])[0]
     L = len(sizes) - 1
     assert len(r["forward"]) == len(r["update"]) == len(r["backward"]) == L
@@ -230,24 +238,34 @@ def check_trace(r, seed=None):
                 gv = flat(t["gW"]["values"])
             else:
                 assert name != "W" or "gW" not in t
+            zeros = [0.0] * len(theta)
+            m_old, v_old = optimizer_state.get((l, name), (zeros, zeros))
+            if t_step > 1 and r["optimizer"] != "sgd":  # the state the step before left
+                first = "v" if r["optimizer"] != "adam" else "m"
+                close(t[f"{first}_{name}_prev"]["values"], m_old, "state carried over")
             if r["optimizer"] == "sgd":
                 new = [w - lr * d for w, d in zip(theta, gv)]
             elif r["optimizer"] in ("momentum", "nesterov"):
-                v = gv  # mu * 0 + g
+                v = [mu * vo + d for vo, d in zip(m_old, gv)]
                 close(t["v_" + name]["values"], v, "velocity")
+                optimizer_state[(l, name)] = (v, zeros)
                 if r["optimizer"] == "nesterov":
                     new = [w - lr * (d + mu * vv) for w, d, vv in zip(theta, gv, v)]
                 else:
                     new = [w - lr * vv for w, vv in zip(theta, v)]
             else:
-                m = [(1 - b1) * d for d in gv]
-                v = [(1 - b2) * d * d for d in gv]
+                m = [b1 * mo + (1 - b1) * d for mo, d in zip(m_old, gv)]
+                v = [b2 * vo + (1 - b2) * d * d for vo, d in zip(v_old, gv)]
                 close(t["m_" + name]["values"], m, "adam m")
                 close(t["v_" + name]["values"], v, "adam v")
-                # bias correction at t = 1 (m, v as the trace stored them, float32)
+                if t_step > 1:
+                    close(t[f"v_{name}_prev"]["values"], v_old, "adam v carried over")
+                optimizer_state[(l, name)] = (m, v)
+                # bias correction at step t (m, v as the trace stored them, float32)
                 m, v = flat(t["m_" + name]["values"]), flat(t["v_" + name]["values"])
+                c1, c2 = 1 - b1**t_step, 1 - b2**t_step
                 new = [
-                    w - lr * (mm / (1 - b1)) / (math.sqrt(vv / (1 - b2)) + eps)
+                    w - lr * (mm / c1) / (math.sqrt(vv / c2) + eps)
                     for w, mm, vv in zip(theta, m, v)
                 ]
             close(t[name + "_new"]["values"], new, f"new {name} of layer {l}")
@@ -259,6 +277,33 @@ def check_trace(r, seed=None):
     assert r["ok"] is True
     step = r["train_step"]
     assert step["ok"] and step["largest_difference"] <= 1e-6 and step["state_difference"] <= 1e-6
+    return {"optimizer": optimizer_state, "stream": stream}
+
+
+def f32(tensor):
+    return array("f", flat(tensor["values"]))
+
+
+def check_every_step(r, seed=None):
+    """check_trace on each step of a --steps trace, each from the state the one before left,
+    and each starting from the parameters and running statistics the one before ended with."""
+    carried = check_trace(r, seed)
+    before = r
+    for later in r["later_steps"]:
+        step = {**r, **later}
+        for section in step["forward"]:
+            now, then = section["tensors"], before["forward"][section["layer"]]["tensors"]
+            update = before["update"][section["layer"]]["tensors"]
+            # the same float32 numbers (the reference's float64 results are rounded to
+            # float32 between steps, as the network holds them)
+            for name in ("W", "b", "gamma", "beta"):
+                if name in now:
+                    assert f32(now[name]) == f32(update[name + "_new"]), name
+            for name in ("running_mean", "running_var"):
+                if name in now:
+                    assert f32(now[name]) == f32(then[name + "_new"]), name
+        carried = check_trace(step, seed, carried)
+        before = step
 
 
 # ---- every combination of the options --------------------------------------------------------
@@ -328,12 +373,34 @@ def test_digits_from_the_built_in_sample(capsys, core):
 
 def check_text(text, r):
     """The text shows each tensor of the JSON in the same order, under a heading with its
-    shape, with numbers aligned in columns and equal to the JSON's to the digits shown."""
+    shape, with numbers aligned in columns and equal to the JSON's to the digits shown; a
+    later step (--steps) shows its loss, the gradients of the parameters and its update."""
     from ann._trace import tensors
 
     lines = text.splitlines()
-    at = 0
-    for phase, layer, name, t in tensors(r):
+    check_shown(lines, 0, tensors(r))
+    for later in r["later_steps"]:
+        at = lines.index(next(x for x in lines if x.startswith(f"STEP {later['step']}  ")))
+        shown = [
+            item
+            for item in tensors(later)
+            if item[0] in ("loss", "update")
+            and item[2] != "p"
+            or item[0] == "backward"
+            and item[2] in ("dW", "db", "dgamma", "dbeta")
+        ]
+        check_shown(lines, at, shown)
+    assert "check: largest difference from the float64 reference" in text
+    assert re.search(
+        r"training step \(ann_net_train_step, one call( per step, \d+ calls on a copy)?\).*: "
+        r"(identical|largest difference \d\.\de-\d\d)$",
+        text,
+        re.M,
+    )
+
+
+def check_shown(lines, at, items):
+    for phase, layer, name, t in items:
         shape = t["shape"]
         head = f"  {name} ({', '.join(map(str, shape))})" if shape else f"  {name} = "
         while not lines[at].startswith(head):
@@ -360,13 +427,6 @@ def check_text(text, r):
                 assert abs(float(cell) - value) <= 0.6 * 10**-decimals * (
                     1 if "e" not in cell else 10 ** int(cell.split("e")[1])
                 ), (name, cell, value)
-    assert "check: largest difference from the float64 reference" in text
-    assert re.search(
-        r"training step \(ann_net_train_step, one call\).*: (identical|largest "
-        r"difference \d\.\de-\d\d)$",
-        text,
-        re.M,
-    )
 
 
 # ---- what the trace shows is what training does ----------------------------------------------
@@ -500,7 +560,7 @@ def test_dropout_on_the_reference_backend_and_on_digits(capsys, core):
     )
     status, out, err = main(capsys, "--digits", "--data", "sample", "--dropout", "0.5", "--json")
     assert status == 0, err
-    check_trace(json.loads(out), seed=0)
+    check_trace(json.loads(out), seed=0)  # the default --seed with --digits
 
 
 def test_the_trace_on_the_reference_backend(core):
@@ -562,6 +622,230 @@ def test_the_default_screen():
     assert "FAILED" not in text
 
 
+def test_the_defaults_are_the_docs_trace():
+    """The pages' worked examples read `ann trace --seed 1` (and `--batchnorm --batch 3`): with
+    no options, the trace is that one."""
+    assert run_ann("trace").stdout == run_ann("trace", "--seed", "1").stdout
+    with_bn = run_ann("trace", "--batchnorm")
+    assert with_bn.returncode == 0 and with_bn.stderr == ""
+    assert with_bn.stdout == run_ann("trace", "--batchnorm", "--batch", "3", "--seed", "1").stdout
+    assert "batch of 3" in with_bn.stdout
+    assert run_ann("trace").stdout != run_ann("trace", "--seed", "0").stdout
+    digits = ("trace", "--digits", "--data", "sample", "--json")
+    assert run_ann(*digits).stdout == run_ann(*digits, "--seed", "0").stdout
+
+
+def test_the_help_says_what_the_command_does():
+    out = run_ann("trace", "--help")
+    assert out.returncode == 0
+    text = " ".join(out.stdout.split())
+    assert "Take one training step of a tiny network" in text
+    assert "float64 reference" in text and "ann trace --seed 1" in text
+    assert "--steps N" in text and "1 - beta^t" in text
+
+
+def test_batchnorm_on_two_rows_warns_why_every_xhat_is_plus_or_minus_one(capsys, core):
+    out = run_ann("trace", "--batchnorm", "--batch", "2", "--json")
+    assert out.returncode == 0, out.stderr
+    one_stderr_line(out, "--batch 2", "every x-hat is +-1", "--batch 3")
+    r = json.loads(out.stdout)
+    t = r["forward"][0]["tensors"]
+    n = r["sizes"][1]
+    z, xhat = flat(t["z"]["values"]), flat(t["xhat"]["values"])
+    for j in range(n):  # what the note says: +-1 / sqrt(1 + 4 eps / d^2), whatever z is
+        d = z[n + j] - z[j]
+        size = 1 / math.sqrt(1 + 4 * 1e-5 / d**2)
+        assert xhat[j] == pytest.approx(-math.copysign(size, d), rel=1e-5)
+        assert xhat[n + j] == pytest.approx(math.copysign(size, d), rel=1e-5)
+    check_trace(r)
+    assert run_ann("trace", "--batchnorm", "--batch", "4").stderr == ""
+
+
+def rel_close(got, want, what, tolerance=1e-6):
+    """Equal to ``tolerance`` of the largest value of the matrix (float32 against float64)."""
+    got, want = flat(got), flat(want)
+    scale = max(map(abs, want))
+    assert len(got) == len(want)
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert abs(g - w) <= tolerance * scale, f"{what}[{i}]: {g} != {w}"
+
+
+def test_three_adam_steps_show_m_v_and_the_bias_correction_of_a_float64_recomputation(capsys):
+    """`ann trace --steps 3 --optimizer adam`: at t = 3, m and v are the float64 averages of the
+    three steps' gradients, the bias corrections are 1 - beta^t of the float32 betas the C core
+    uses, and the new weights follow from them; the text shows all of it."""
+    status, out, err = main(capsys, "--steps", "3", "--optimizer", "adam", "--json")
+    assert status == 0, err
+    r = json.loads(out)
+    assert r["steps"] == 3 and [s["step"] for s in r["later_steps"]] == [2, 3]
+    steps = [r, *r["later_steps"]]
+    b1, b2 = array("f", r["betas"])  # what the C core holds: 0.9 and 0.999 in float32
+    lr, eps = r["lr"], r["eps"]
+    for t, step in enumerate(steps, 1):
+        assert step["bias_corrections"] == pytest.approx([1 - b1**t, 1 - b2**t], rel=1e-7)
+    third = steps[2]
+    m_of, v_of = {}, {}
+    for l in (0, 1):
+        for name in ("W", "b"):
+            m = v = [0.0] * len(flat(r["forward"][l]["tensors"][name]["values"]))
+            for step in steps:
+                g = flat(
+                    next(s for s in step["backward"] if s["layer"] == l)["tensors"]["d" + name][
+                        "values"
+                    ]
+                )
+                m_prev, v_prev = m, v
+                m = [b1 * mm + (1 - b1) * gg for mm, gg in zip(m, g)]
+                v = [b2 * vv + (1 - b2) * gg * gg for vv, gg in zip(v, g)]
+            shown = third["update"][l]["tensors"]
+            rel_close(shown[f"m_{name}_prev"]["values"], m_prev, f"m_{name}_prev of layer {l}")
+            rel_close(shown[f"v_{name}_prev"]["values"], v_prev, f"v_{name}_prev of layer {l}")
+            rel_close(shown["m_" + name]["values"], m, f"m_{name} of layer {l} at t = 3")
+            rel_close(shown["v_" + name]["values"], v, f"v_{name} of layer {l} at t = 3")
+            theta = flat(third["forward"][l]["tensors"][name]["values"])
+            c1, c2 = 1 - b1**3, 1 - b2**3
+            new = [
+                w - lr * (mm / c1) / (math.sqrt(vv / c2) + eps) for w, mm, vv in zip(theta, m, v)
+            ]
+            close(shown[name + "_new"]["values"], new, f"{name}_new of layer {l} at t = 3")
+            m_of[l, name], v_of[l, name] = m, v
+    assert all(s["train_step"]["identical"] for s in steps)  # net.c's Adam step by step
+
+    status, text, err = main(capsys, "--steps", "3", "--optimizer", "adam")
+    assert status == 0, err
+    part = text.split("\nSTEP 3  ", 1)[1]
+    assert (
+        f"UPDATE (adam: step t = 3, m and v carried over from step 2; bias corrections "
+        f"1 - 0.9^3 = {1 - b1**3:.6g}, 1 - 0.999^3 = {1 - b2**3:.6g})"
+    ) in part
+    # the decimal 1 - 0.999^3 and the C core's differ at the digits shown: a note says why
+    assert f"1 - 0.999^3 is {1 - 0.999**3:.7g} in decimal" in part
+    assert f"hence {array('f', [1 - b2**3])[0]:.6g}" in part
+    lines = part.splitlines()
+    at = lines.index("layer 0")
+    for name, want in (("m_W", m_of[0, "W"]), ("v_W", v_of[0, "W"])):
+        head = next(i for i in range(at, len(lines)) if lines[i].startswith(f"  {name} (4, 3)"))
+        shown = [float(c) for row in lines[head + 1 : head + 5] for c in row.split()]
+        # m is printed to 6 decimals, v (all below 1e-3) to 5 significant digits
+        digits = {"abs": 0.6e-6} if name == "m_W" else {"rel": 1e-4, "abs": 1e-20}
+        assert shown == pytest.approx(want, **digits)
+    table = text.split("LOSS BY STEP", 1)[1].splitlines()
+    assert table[1].split() == ["step", "loss", "1", "-", "0.9^t", "1", "-", "0.999^t"]
+    for t, step in enumerate(steps, 1):
+        cells = table[1 + t].split()
+        assert cells[:2] == [str(t), f"{step['loss']['loss']['values']:.8f}"]
+        assert [float(c) for c in cells[2:]] == pytest.approx([1 - b1**t, 1 - b2**t], rel=1e-5)
+    losses = [s["loss"]["loss"]["values"] for s in steps]
+    assert losses[0] > losses[1] > losses[2]  # the same batch: each step lowers its loss
+
+
+@pytest.mark.parametrize("opt", ["sgd", "momentum", "nesterov", "adam"])
+@pytest.mark.parametrize("bn,drop", [(False, 0.0), (True, 0.0), (False, 0.4)])
+def test_every_step_of_several_checks_out_by_hand(capsys, core, opt, bn, drop):
+    args = ["--layers", "3,4,3,2", "--batch", "3", "--optimizer", opt, "--seed", "4"]
+    args += ["--steps", "3"] + (["--batchnorm"] if bn else [])
+    args += (["--dropout", str(drop)] if drop else []) + (["--l2", "0.01"] if bn else [])
+    status, out, err = main(capsys, *args, "--json")
+    assert status == 0, err
+    r = json.loads(out)
+    assert len(r["later_steps"]) == 2 and r["ok"]
+    check_every_step(r, seed=4)
+    status, text, err = main(capsys, *args)
+    assert status == 0, err
+    check_text(text, r)
+    assert text.startswith("backend: ") and "3 training steps of a 3-4-3-2 network" in text
+    assert "one call per step, 3 calls on a copy" in text
+
+
+def test_several_steps_from_python_and_on_the_reference_backend(core):
+    import ann
+
+    pixels, labels = bytes((41 * i + 5) % 256 for i in range(3 * 5)), [2, 0, 1]
+    r = ann.Network([5, 4, 3], seed=2).trace(pixels, labels, steps=4, optimizer="momentum")
+    assert [s["step"] for s in r["later_steps"]] == [2, 3, 4]
+    check_every_step(r)
+    out = run_ann("trace", "--steps", "3", "--optimizer", "nesterov", "--batchnorm", "--json")
+    with_c = json.loads(out.stdout)
+    out = run_ann(
+        "trace",
+        "--steps",
+        "3",
+        "--optimizer",
+        "nesterov",
+        "--batchnorm",
+        "--json",
+        env={"ANN_BACKEND": "python"},
+    )
+    reference = json.loads(out.stdout)
+    assert reference["later_steps"][1]["train_step"]["function"] == "RefNet.train_step"
+    check_every_step(reference)
+    close(
+        flat(with_c["later_steps"][1]["update"][0]["tensors"]["W_new"]["values"]),
+        flat(reference["later_steps"][1]["update"][0]["tensors"]["W_new"]["values"]),
+        "C against reference at step 3",
+    )
+
+
+def test_json_is_one_line_for_tools_and_indented_on_request(capsys):
+    from test_cli_terminal import run_on_pty
+
+    piped = run_ann("trace", "--json")
+    assert piped.returncode == 0 and piped.stdout.count("\n") == 1  # into a pipe: one line
+    r = json.loads(piped.stdout)
+    pretty = run_ann("trace", "--json", "--indent", "2").stdout
+    assert json.loads(pretty) == r
+    lines = pretty.splitlines()
+    assert len(lines) > 50 and lines[1].startswith('  "sizes": ')
+    assert "    [51, 204, 0, 102]," in lines  # the pixels, one row a line
+    assert "            [0.0, 0.6, 0.6, 0.6]" in lines  # x of layer 0, likewise
+    assert run_ann("trace", "--json", "--indent", "0").stdout == piped.stdout
+    on_terminal = run_on_pty(["trace", "--json"], 24, 100).decode().replace("\r\n", "\n")
+    assert json.loads(on_terminal) == r and on_terminal.count("\n") > 50
+    assert '\n  "sizes": [4, 3, 2],\n' in on_terminal
+    several = json.loads(run_ann("trace", "--steps", "2", "--json", "--indent", "4").stdout)
+    assert several["later_steps"][0]["step"] == 2
+
+
+def test_notes_say_which_printed_values_are_rounding():
+    text = run_ann("trace").stdout
+    # x = pixel * float32(1/255), rounded to float32: the largest error is the vs float64
+    one_255 = array("f", [1 / 255])[0]
+    pixels = [51, 204, 0, 102, 0, 153, 153, 153]
+    errors = {k: abs(array("f", [k * one_255])[0] - k / 255) for k in pixels}
+    worst = max(errors, key=errors.get)
+    x_line = next(line for line in text.splitlines() if line.startswith("  x (2, 4)"))
+    assert f"vs float64 {errors[worst]:.1e}]" in x_line
+    note = text.split(x_line, 1)[1].splitlines()[3]
+    assert note.startswith("note: x is each pixel times 1/255 in float32")
+    assert f"{worst} gives {array('f', [worst * one_255])[0]:.9g}, not 0.8" in note
+    assert f"that {errors[worst]:.1e} is the vs float64 beside x" in note
+    # batch norm: db of the normalized layer is 0 in exact arithmetic, a residue in float32
+    r = json.loads(run_ann("trace", "--batchnorm", "--json").stdout)
+    tensors = next(s for s in r["backward"] if s["layer"] == 0)["tensors"]
+    db, dz = flat(tensors["db"]["values"]), flat(tensors["dz"]["values"])
+    assert 0 < max(map(abs, db)) < 1e-5 * max(map(abs, dz))
+    text = run_ann("trace", "--batchnorm").stdout
+    after_db = text.split("  db (3) = column sums of dz", 1)[1].splitlines()
+    assert after_db[2].startswith("note: db is 0 in exact arithmetic (batch norm subtracts")
+    assert "note: db is 0" not in run_ann("trace").stdout  # no batch norm, no residue
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--steps", "0"], "--steps: must be a finite number > 0"),
+        (["--steps", "101"], "--steps 101: a trace records every matrix of every step"),
+        (["--steps", "2.5"], "--steps: expected a"),
+        (["--indent", "2"], "--indent sets the layout of --json: give --json too"),
+        (["--json", "--indent", "-1"], "--indent: must be a finite number >= 0"),
+    ],
+)
+def test_bad_steps_and_indent_give_one_line_and_exit_2(args, needle):
+    out = run_ann("trace", *args)
+    assert out.returncode == 2, out.stdout + out.stderr
+    one_stderr_line(out, needle)
+
+
 # ---- the Python API --------------------------------------------------------------------------
 
 
@@ -591,6 +875,8 @@ def test_trace_takes_a_dataset_rows_or_bytes():
         (lambda n: n.trace(b"\0" * 8, [0], lr=-1), "ValueError", "lr"),
         (lambda n: n.trace(b"\0" * 8, [0], momentum=1.0), "ValueError", "momentum"),
         (lambda n: n.trace(b"\0" * 8, [0], l2=-0.1), "ValueError", "l2"),
+        (lambda n: n.trace(b"\0" * 8, [0], steps=0), "ValueError", "steps must be a positive"),
+        (lambda n: n.trace(b"\0" * 8, [0], steps=101), "ValueError", "so at most 100"),
     ],
 )
 def test_trace_refuses_bad_input(call, error, needle):

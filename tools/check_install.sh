@@ -3,7 +3,10 @@
 # (CI runs this; runnable by hand from anywhere):
 #   1. no C compiler (none on PATH, CC unset): the install succeeds, says in one line that the
 #      C core was not built and why, and `ann train` trains one epoch on the built-in sample;
-#   2. a compiler that fails (CC=/bin/false): the same, with "the C compiler failed";
+#   2. a compiler that fails (CC=/bin/false): the same, with "the C compiler failed", and
+#      the advice to reinstall names `pip install .` in the checkout (not the index's name);
+#      2b. the same in a checkout whose build/ holds a core from an earlier install: the old
+#      core must not be reused;
 #   3. ANN_REQUIRE_C=1 with no compiler: the install fails, naming the reason;
 #   4. the release files (tools/release.sh): the sdist holds every file git tracks, the wheel
 #      is cp39-abi3 and auditwheel has made it manylinux, linking only libc/libm/libpthread;
@@ -81,7 +84,27 @@ case "$status" in
     "python | the C core was not built when ann-mlp was installed (the C compiler '/bin/false' failed"*) ;;
     *) fail "backend_info does not explain the failed compile" ;;
 esac
+case "$status" in
+    *"run \`pip install .\` in $work/src2"*) ;;
+    *) fail "the advice does not say \`pip install .\` in the checkout it was installed from" ;;
+esac
 pass "a failing compiler gives a working pure-Python install"
+
+echo "== 2b. CC=/bin/false in a checkout whose build/ holds the core of an earlier install"
+fresh_venv "$work/v2b"
+src2b="$(clean_copy "$work/src2b")"
+"$work/v2b/bin/pip" install -q --no-cache-dir "$src2b" > "$work/2b.log" 2>&1 ||
+    { cat "$work/2b.log"; fail "the first install (with the compiler)"; }
+ls "$src2b"/build/lib*/ann/_core.* > /dev/null 2>&1 || fail "the first install left no core in build/"
+CC=/bin/false "$work/v2b/bin/pip" install --no-cache-dir "$src2b" >> "$work/2b.log" 2>&1 ||
+    { cat "$work/2b.log"; fail "the second install (CC=/bin/false)"; }
+status="$("$work/v2b/bin/python" -c 'import ann; i = ann.backend_info(); print(i["backend"], "|", i["reason"])')"
+echo "$status"
+case "$status" in
+    "python | the C core was not built when ann-mlp was installed (the C compiler '/bin/false' failed"*) ;;
+    *) fail "CC=/bin/false reused the core left in build/ by the earlier install" ;;
+esac
+pass "a stale build/ is rebuilt when the compiler changes"
 
 echo "== 3. ANN_REQUIRE_C=1 with no compiler must fail the install"
 fresh_venv "$work/v3"

@@ -6,7 +6,8 @@
 #     thread bit-identity (1, 2, 3 and 16 threads) and the fork-after-threads check (which
 #     test_gemm adapts to qemu-user itself: see forked_child_can_start_threads there);
 #   - train_smoke runs once per kernel with ANN_NUM_THREADS=4, so the pool is used even
-#     where the runner has a single core.
+#     where the runner has a single core;
+#   - test_net fails each allocation of the network in turn (its allocation hook).
 # Options: --small passes --small to test_gemm (the small sizes only, a few seconds).
 # Installs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user with apt-get when
 # missing (as root or through sudo). Exits non-zero on the first failure.
@@ -43,6 +44,9 @@ trap 'rm -rf "$work"' EXIT
 # it stays a warning.
 CFLAGS="-std=c11 -O2 -pthread -Wall -Wextra -Werror -Wno-error=comment"
 SOURCES="$(ls csrc/*.c)"
+# Extra flags a driver asks for on a line " * cflags: ..." of its opening comment; they go to
+# every file of csrc/ too (tests/c/test_net.c: -DANN_TEST_ALLOC, its allocation hook).
+driver_cflags() { sed -n 's/^ \* cflags: //p' "$1"; }
 run() { qemu-aarch64 -L "$SYSROOT" "$@"; }
 # test_gemm runs itself again for each kernel (a fresh process chooses its kernel anew): the
 # copies must run under qemu too
@@ -51,12 +55,15 @@ export ANN_TEST_EMULATOR="qemu-aarch64 -L $SYSROOT"
 for driver in tests/c/*.c; do
     name="$(basename "$driver" .c)"
     echo "== $name: cross-compiling"
-    # shellcheck disable=SC2086
-    "$CC" $CFLAGS -Icsrc "$driver" $SOURCES -lm -o "$work/$name"
+    # shellcheck disable=SC2046,SC2086
+    "$CC" $CFLAGS -Icsrc $(driver_cflags "$driver") "$driver" $SOURCES -lm -o "$work/$name"
 done
 
 echo "== test_gemm under qemu-aarch64 ${gemm_args[*]:-}"
 run "$work/test_gemm" "${gemm_args[@]}"
+
+echo "== test_net under qemu-aarch64"
+run "$work/test_net"
 
 for kernel in neon portable; do
     echo "== train_smoke under qemu-aarch64, ANN_KERNEL=$kernel, 4 threads"

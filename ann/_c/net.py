@@ -14,7 +14,7 @@ from array import array
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from .._errors import DataError
+from .._errors import NonFiniteError
 from . import check, ffi, lib
 
 # (probs, classes, loss sum, correct); quoted: array is subscriptable at run time from 3.12 only
@@ -228,8 +228,8 @@ class CNet:
             ffi.from_buffer("int32_t[]", idx) if idx is not None else ffi.NULL,
             n,
         )
-        if status == lib.ANN_E_NONFINITE:
-            raise DataError("prediction: the input contains NaN or infinite values")
+        if status == lib.ANN_E_NONFINITE:  # in the input, or in the outputs (Network tells)
+            raise NonFiniteError("prediction: a value is NaN or infinite")
         check(status, "prediction")
         return probs, classes, loss_sum[0], correct[0]
 

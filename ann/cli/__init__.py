@@ -1,4 +1,4 @@
-"""The ``ann`` command line: train, evaluate, predict, experiment, gradcheck, trace.
+"""The ``ann`` command line: train, evaluate, predict, export, experiment, gradcheck, trace.
 
 Anything a user can get wrong ends in one line on stderr and a non-zero exit status, never a
 traceback; Ctrl-C during training stops after the current mini-batch, keeps the best weights
@@ -11,9 +11,11 @@ The package, one module per idea:
     _output       say / note, the exit statuses, UsageError
     _runtime      --threads, and which backend runs and why
     _load         --dataset / --data / --no-download to files and examples
+    _paths        the files a command writes: writable, and none of them an input
     presets       ann train --preset, ann presets
     train         ann train  (_checkpoint: its --save and --resume)
     inference     ann evaluate, ann predict
+    export        ann export-c, ann export-onnx, and the int8 side of ann evaluate
     study         ann trace, ann gradcheck, ann experiment, ann augment-preview
 
 A command's module (and ``_runtime``) is imported when that command runs, so ``ann --help``
@@ -45,6 +47,8 @@ COMMANDS = {
     "trace": ("study", "cmd_trace"),
     "augment-preview": ("study", "cmd_augment_preview"),
     "presets": ("presets", "cmd_presets"),
+    "export-c": ("export", "cmd_export_c"),
+    "export-onnx": ("export", "cmd_export_onnx"),
 }
 
 
@@ -55,10 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
-        from ._runtime import announce_backend, apply_threads  # the C core: not for --help
+        from ._runtime import announce_backend, apply_threads, check_threads_variable
 
-        if getattr(args, "threads", None) is not None:
+        if getattr(args, "threads", None) is not None:  # (those load the C core: not for --help)
             apply_threads(args.threads)
+        else:
+            check_threads_variable()
         announce_backend(args)
         if getattr(args, "preset", None) is not None:
             apply_preset(args, argv)
@@ -71,7 +77,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `ann ... | head` closed the pipe: nothing left to say
         return EXIT_ERROR
-    except (AnnError, ValueError, OSError, MemoryError) as exc:
+    except MemoryError as exc:  # Python's own says nothing: say what ran out, and where
+        where = f"ann {args.command}" if "args" in locals() else "ann"
+        text = str(exc)
+        if not text:
+            text = (
+                f"out of memory in {where}: the data or the network needs more memory than "
+                "this process could get"
+            )
+        elif "out of memory" not in text:
+            text = f"out of memory: {text}"
+        print(f"ann: error: {text}", file=sys.stderr)
+        return EXIT_ERROR
+    except (AnnError, ValueError, OSError) as exc:
         text = (
             str(exc)
             if not isinstance(exc, OSError) or not exc.filename

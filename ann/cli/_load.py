@@ -14,7 +14,8 @@ import ann
 from .._datasets import KEYS, get_spec
 from .._load import read_parts
 from .._locate import DataSource, find_files
-from ._output import note
+from ._options import is_csv
+from ._output import UsageError, note
 
 # how to avoid a download, for the message of one that fails
 SKIP_DOWNLOAD = "--no-download skips this; --data DIR or ANN_DATA=DIR uses files you have"
@@ -33,6 +34,11 @@ def load_data(
 ) -> tuple[DataSource, ann.Dataset | None, ann.Dataset]:
     """(source, train, test) of ``--dataset``; with ``test_only`` train is None and only the
     two test files are looked for (or downloaded)."""
+    if is_csv(args.data):  # the commands that take one read it themselves, before this
+        raise UsageError(
+            f"ann {args.command}: --data {args.data}: {args.command} reads an IDX data set "
+            f"(a folder of IDX files, or 'sample'), not a CSV file"
+        )
     spec = get_spec(args.dataset or "mnist")
     keys = ("test_images", "test_labels") if test_only else KEYS
     source = find_files(
@@ -45,6 +51,8 @@ def load_data(
     )
     if source.note and source.kind != "folder":  # a download, or the sample fallback
         note(source.note)
+    # every file read, for the checks that no output overwrites one (_paths.check_separate)
+    vars(args).setdefault("files_read", []).extend(source.paths.values())
     if test_only:
         return source, None, read_parts(spec, source.paths, ("test",))[0]
     train, test = read_parts(spec, source.paths)

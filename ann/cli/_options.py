@@ -73,6 +73,11 @@ def train_schedule(args: argparse.Namespace) -> Any:
         raise UsageError(f"ann train: --min-lr sets where cosine ends; --schedule is {kind}")
     if args.warmup is not None and kind == "onecycle":
         raise UsageError("ann train: --warmup does not go with --schedule onecycle (it rises)")
+    if args.warmup is not None and args.warmup > args.epochs:
+        raise UsageError(
+            f"ann train: --warmup {args.warmup:g} is longer than the whole run (--epochs "
+            f"{args.epochs}): the rate would still be rising when training ends"
+        )
     return make_schedule(kind, args.lr_decay, args.warmup, args.min_lr)
 
 
@@ -89,4 +94,9 @@ def describe_schedule(args: argparse.Namespace) -> str:
         "cosine": f"cosine decay to {args.min_lr:g}",
         "onecycle": f"one-cycle up to {args.lr:g}",
     }[kind]
-    return (f"warm-up {args.warmup:g} epochs, then " if args.warmup else "") + text
+    return (f"warm-up {plural(args.warmup, 'epoch')}, then " if args.warmup else "") + text
+
+
+def plural(count: float, noun: str) -> str:
+    """'1 epoch', '2 epochs', '0.5 epochs'."""
+    return f"{count:g} {noun}" + ("" if count == 1 else "s")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 import platform
+import struct
 from typing import Any, Callable, NoReturn
 
 from .. import __version__
@@ -31,6 +32,16 @@ QUICK_WORDS = "16 runs of up to 5 epochs, 20-30 s on full MNIST with the C core"
 # the limits of ann trace
 TRACE_MAX_BATCH = 64  # every row is printed
 TRACE_MAX_WIDTH = 1024  # the float64 check of each step runs in pure Python
+TRACE_DESCRIPTION = (
+    "Take one training step of a tiny network (by default 4 inputs, 3 hidden ReLU units and "
+    "2 classes, on two random rows) and print every matrix of it: its shape, the formula "
+    "that made it, the C function that computed it, and its largest difference from the "
+    "float64 reference (ann/_reference.py) given the same inputs; then check the step "
+    "against the network's own one-call training step. The worked examples in docs/ are "
+    "excerpts of `ann trace --seed 1` (the default seed) and its variants. --steps N takes "
+    "N steps on the same batch, to watch the loss fall and the optimizer's state (momentum's "
+    "velocity, Adam's m, v and bias corrections 1 - beta^t) build up."
+)
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam"]
 
@@ -81,16 +92,38 @@ def _number(
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        ok = (value >= low if inclusive else value > low) and value < high and value == value
-        if not ok:
-            bound = f">= {low:g}" if inclusive else f"> {low:g}"
-            extra = f" and < {high:g}" if high != math.inf else ""
-            raise argparse.ArgumentTypeError(
-                f"must be a finite number {bound}{extra}, got {text!r}"
-            )
+
+        def fits(v: float) -> bool:
+            return (v >= low if inclusive else v > low) and v < high and v == v
+
+        bound = (f">= {low:g}" if inclusive else f"> {low:g}") + (
+            f" and < {high:g}" if high != math.inf else ""
+        )
+        if not fits(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text!r}")
+        if kind is float:  # the C core computes in float32: the value it will get must fit too
+            single = _float32(value)
+            if single is None or not fits(single):
+                became = "is above float32's largest" if single is None else f"rounds to {single:g}"
+                raise argparse.ArgumentTypeError(
+                    f"must be a finite number {bound} in float32, the precision the network "
+                    f"computes in; {text} {became}"
+                    + (f" ({FLOAT32_MAX:.4g})" if single is None else "")
+                )
         return value
 
     return parse
+
+
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _float32(value: float) -> float | None:
+    """``value`` rounded to float32, or None when it overflows float32."""
+    try:
+        return float(struct.unpack("<f", struct.pack("<f", value))[0])
+    except OverflowError:
+        return None
 
 
 def _preset_name(text: str) -> str:
@@ -180,14 +213,18 @@ def build_parser(argument_default: Any = None) -> argparse.ArgumentParser:
             "classify images (IDX files, PNG or PGM drawings) or the rows of CSV files",
         )
     )
+    _export_c_options(
+        command("export-c", "write a model as one C99 header: float32, or int8 with --int8")
+    )
+    _export_onnx_options(command("export-onnx", "write a model as an ONNX file (opset 17)"))
     _experiment_options(command("experiment", "the seed study's grid: batch size x BN x L2"))
     _gradcheck_options(command("gradcheck", "compare analytic gradients with finite differences"))
-    _trace_options(
-        command(
-            "trace",
-            "print one training step of a tiny network, every matrix of it, computed by the C core",
-        )
+    trace = command(
+        "trace",
+        "print one training step of a tiny network, every matrix of it, computed by the C core",
     )
+    trace.description = TRACE_DESCRIPTION
+    _trace_options(trace)
     return parser
 
 
@@ -207,8 +244,9 @@ def _data_option(
     )
     parser.add_argument(
         "--data",
-        metavar="DIR",
-        help="folder with the data set's four IDX files (raw or .gz), or 'sample' (MNIST); "
+        metavar="PATH" if csv else "DIR",
+        help="folder with the data set's four IDX files (raw or .gz), 'sample' (MNIST's "
+        "built-in sample)"
         + (", or a CSV file of your own (FILE.csv: numbers, one row per example)" if csv else "")
         + "; default: $ANN_DATA, else ~/.cache/ann (downloaded when missing; for MNIST "
         "the built-in sample when that fails)",
@@ -396,7 +434,12 @@ def _train_options(train: argparse.ArgumentParser) -> None:
     train.add_argument("--save", metavar="PATH", help="keep the best model in PATH (safetensors)")
     train.add_argument("--resume", metavar="PATH", help="continue training the model in PATH")
     train.add_argument("--log", metavar="FILE", help="write the history (.csv, else JSON lines)")
-    train.add_argument("--plot-file", metavar="FILE", help="write the loss/accuracy plots here")
+    train.add_argument(
+        "--plot-file",
+        metavar="FILE",
+        help="write the loss/accuracy plots here: an image for FILE.svg or FILE.png, the "
+        "text plots for any other name",
+    )
     train.add_argument(
         "--threads",
         type=_number(int, inclusive=True),
@@ -409,7 +452,7 @@ def _train_options(train: argparse.ArgumentParser) -> None:
 
 
 def _preview_options(preview: argparse.ArgumentParser) -> None:
-    _data_option(preview)
+    _data_option(preview, csv=False)
     preview.add_argument("--n", type=_number(int), default=16, help="digits to draw (default 16)")
     preview.add_argument(
         "--seed",
@@ -427,6 +470,60 @@ def _evaluate_options(evaluate: argparse.ArgumentParser) -> None:
     evaluate.add_argument("model", metavar="MODEL")
     _data_option(evaluate, dataset=None)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    _int8_options(evaluate, "the int8 arithmetic of `ann export-c --int8`'s header")
+    evaluate.add_argument(
+        "--calibration-data",
+        metavar="FILE.csv",
+        help="--int8 with a CSV model: the training rows to calibrate on (the CSV file "
+        "`ann export-c --int8 --data` took); image models use their data set's training split",
+    )
+
+
+def _int8_options(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--int8", action="store_true", help=f"{what} (docs/quantization.md)")
+    parser.add_argument(
+        "--calibrate",
+        type=_number(int),
+        metavar="N",
+        help="--int8: measure the activation ranges on N training rows drawn with seed 0 "
+        f"(default {default.CALIBRATION_ROWS}, or every row if there are fewer)",
+    )
+
+
+def _export_c_options(export: argparse.ArgumentParser) -> None:
+    export.description = (
+        "Write MODEL as one self-contained C99 header: PREFIX_predict over caller buffers, "
+        "no allocation; float32 (needs <math.h>), or with --int8 integer arithmetic (needs no "
+        "library). --int8 calibrates on training rows: an image model's from the training "
+        "split of its data set (--dataset, --data DIR), a CSV model's from --data FILE.csv."
+    )
+    export.add_argument("model", metavar="MODEL")
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE.h",
+        help="the header to write (default: beside MODEL, with its name and .h, or _int8.h "
+        "with --int8)",
+    )
+    export.add_argument(
+        "--name",
+        metavar="PREFIX",
+        help="a C identifier that starts every name of the header: PREFIX_predict, "
+        "PREFIX_N_INPUTS... (default: the output file's name without .h)",
+    )
+    _int8_options(export, "quantize to int8: integer arithmetic, no library, fits an AVR")
+    # the calibration rows of --int8: the training split of the data set, or a CSV file
+    _data_option(export, dataset=None)
+
+
+def _export_onnx_options(export: argparse.ArgumentParser) -> None:
+    export.add_argument("model", metavar="MODEL")
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE.onnx",
+        help="the file to write (default: beside MODEL, with its name and .onnx)",
+    )
 
 
 def _predict_options(predict: argparse.ArgumentParser) -> None:
@@ -457,7 +554,12 @@ def _experiment_options(experiment: argparse.ArgumentParser) -> None:
         default=default.SEED,
         help=f"seed of the weights, the split and the batch order (default {default.SEED})",
     )
-    experiment.add_argument("--plot-file", metavar="FILE", help="also write the plot here")
+    experiment.add_argument(
+        "--plot-file",
+        metavar="FILE",
+        help="also write the plot here: an image for FILE.svg or FILE.png, else the table "
+        "and the text plot",
+    )
 
 
 def _gradcheck_options(check: argparse.ArgumentParser) -> None:
@@ -522,13 +624,15 @@ def _trace_options(trace: argparse.ArgumentParser) -> None:
     trace.add_argument(
         "--batch",
         type=_number(int),
-        default=2,
-        help=f"rows in the batch, at most {TRACE_MAX_BATCH} (default 2)",
+        default=None,
+        help=f"rows in the batch, at most {TRACE_MAX_BATCH} (default {default.TRACE_BATCH}; "
+        f"{default.TRACE_BATCH_BATCHNORM} with --batchnorm)",
     )
     trace.add_argument(
         "--batchnorm",
         action="store_true",
-        help="Linear -> BN -> ReLU in the hidden layers (needs --batch 2 or more)",
+        help="Linear -> BN -> ReLU in the hidden layers (needs --batch 2 or more; with 2, "
+        "every x-hat is about +-1: a note says so)",
     )
     trace.add_argument(
         "--dropout",
@@ -542,7 +646,8 @@ def _trace_options(trace: argparse.ArgumentParser) -> None:
         "--optimizer",
         choices=OPTIMIZERS,
         default="sgd",
-        help="update rule, in its first step: its state starts at zero (default sgd)",
+        help="update rule; its state (velocity, Adam's m and v) starts at zero in the first "
+        "step (default sgd)",
     )
     trace.add_argument(
         "--lr",
@@ -552,11 +657,23 @@ def _trace_options(trace: argparse.ArgumentParser) -> None:
     )
     _momentum_and_l2(trace)
     trace.add_argument(
+        "--steps",
+        type=_number(int),
+        default=1,
+        metavar="N",
+        help="take N steps on the same batch, each from the parameters and optimizer state "
+        "the one before left; after the first, each shows its loss, the gradients and the "
+        f"update with the optimizer's state before and after; at most {default.TRACE_MAX_STEPS} "
+        "(default 1)",
+    )
+    trace.add_argument(
         "--seed",
         type=int,
-        default=default.SEED,
+        default=None,
         help="seed of the weights and, without --digits, of the pixels and labels (default "
-        f"{default.SEED})",
+        f"{default.TRACE_SEED}, the seed of the docs' worked examples; with --digits "
+        f"{default.TRACE_SEED_DIGITS}, which leaves more hidden units active on those two "
+        "images)",
     )
     trace.add_argument(
         "--digits",
@@ -564,5 +681,13 @@ def _trace_options(trace: argparse.ArgumentParser) -> None:
         help="use the first --batch real MNIST training images (a network on "
         "784 inputs: wide matrices are summarized, --json has them all)",
     )
-    _data_option(trace)
+    _data_option(trace, csv=False)
     trace.add_argument("--json", action="store_true", help="print the same data as one JSON object")
+    trace.add_argument(
+        "--indent",
+        type=_number(int, inclusive=True),
+        default=None,
+        metavar="N",
+        help="with --json: indent by N spaces, one matrix row a line; 0 for one line "
+        "(default: 2 on a terminal, one line into a pipe or file, for tools)",
+    )

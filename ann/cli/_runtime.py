@@ -6,10 +6,11 @@ Imported once the command line is parsed (and not for ``ann --help``): it loads 
 from __future__ import annotations
 
 import argparse
+import os
 import warnings
 
 from .._backend import backend_info, describe_backend, kernel_request_problem
-from .._threads import set_num_threads
+from .._threads import get_num_threads, set_num_threads, threads_variable_problem
 from ._output import UsageError, note, say
 
 
@@ -23,6 +24,21 @@ def apply_threads(requested: int) -> None:
             else "the pure-Python backend runs one thread"
         )
         note(f"--threads {requested}: {why}; using {used}")
+
+
+def check_threads_variable() -> None:
+    """$ANN_NUM_THREADS, when no --threads overrides it: a value the C core would ignore (it
+    takes a whole number of 1 or more, and falls back to one thread per core) is a usage
+    error; more threads than the core runs gets a note."""
+    problem = threads_variable_problem()
+    if problem:
+        raise UsageError(f"ann: error: {problem}")
+    text = os.environ.get("ANN_NUM_THREADS", "").strip()
+    if not text:
+        return
+    asked, used = int(text), get_num_threads()
+    if asked > used and backend_info()["c_core"]:
+        note(f"ANN_NUM_THREADS={text}: the C core runs at most {used} threads; using {used}")
 
 
 def announce_backend(args: argparse.Namespace) -> None:

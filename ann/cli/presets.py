@@ -31,9 +31,11 @@ def apply_preset(args: argparse.Namespace, argv: Sequence[str] | None) -> None:
     """Set the options of --preset that the command line does not give itself, and say so."""
     chosen = PRESETS[args.preset]
     given = given_options(argv)
+    args.from_preset = set()  # the options the preset set, for messages about them
     for name, value in chosen.options().items():
         if name not in given and not (args.resume and name in ARCHITECTURE):
             setattr(args, name, value)
+            args.from_preset.add(name)
     if "val_fraction" in given and not args.val_fraction and "patience" not in given:
         args.patience = 0  # the preset's early stopping has no validation loss to read
     if "elastic_alpha" in given and "elastic_max" not in given:

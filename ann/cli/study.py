@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import random
 import shutil
 import sys
@@ -21,16 +21,21 @@ from .._errors import DataError
 from .._experiment import run_experiment
 from .._gradcheck import gradcheck
 from .._plot import supports_unicode
-from .._trace_format import format_trace, to_json
+from .._trace_format import format_trace, json_text
 from ._load import dataset_title, load_data, source_where
 from ._options import augment_from_args, augment_text
-from ._output import EXIT_ERROR, UsageError, note, say
+from ._output import EXIT_ERROR, UsageError, isatty, note, say
 from ._parser import TRACE_MAX_BATCH, TRACE_MAX_WIDTH
+from ._paths import check_destination, check_plot_name, check_separate
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
     """ann experiment: the seed study's grid of runs (``ann._experiment``)."""
-    _, train_all, test = load_data(args)
+    check_destination("experiment", "--plot-file", args.plot_file)
+    check_plot_name("experiment", args.plot_file)
+    source, train_all, test = load_data(args)
+    inputs = [("--data", path) for path in source.paths.values()]
+    check_separate("experiment", inputs, [("--plot-file", args.plot_file)])
     return run_experiment(
         train_all, test, quick=args.quick, seed=args.seed, plot_file=args.plot_file, say=say
     )
@@ -41,6 +46,20 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     differences, the worst relative error per layer."""
     tolerance = args.tolerance or default.GRADCHECK_TOLERANCE
     sizes = [args.inputs] + args.layers + [args.classes]
+    if args.classes < 2:
+        raise UsageError(
+            f"ann gradcheck: --classes {args.classes}: a softmax over one class is always 1, "
+            "so the loss and every gradient are 0 and there is nothing to check; give 2 or more"
+        )
+    params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    if params * params * args.batch > GRADCHECK_MAX_WORK:
+        most = int(math.sqrt(GRADCHECK_MAX_WORK / args.batch))
+        raise UsageError(
+            f"ann gradcheck: a {'-'.join(map(str, sizes))} network has {params:,} parameters, "
+            f"and the check runs two float64 forward passes in pure Python per parameter: at "
+            f"--batch {args.batch} that takes more than a minute; at most {most:,} "
+            "parameters (fewer or smaller --layers, a smaller --inputs or --batch)"
+        )
     report = gradcheck(
         sizes, batch=args.batch, seed=args.seed, batchnorm=args.batchnorm, l2=args.l2
     )
@@ -66,19 +85,32 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return EXIT_ERROR if failed else 0
 
 
+# ann gradcheck's cost: parameters x (parameters x batch) multiply-adds of the float64 forward
+# passes in pure Python; 1.1e8 took 26 s on this project's 2-core machine (the default 5e5)
+GRADCHECK_MAX_WORK = 1.5e8
+
 TRACE_PIXELS = (0, 51, 102, 153, 204, 255)  # / 255 = 0, 0.2, ..., 1: inputs easy to check
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    """ann trace: one training step of a tiny network, every matrix of it, each checked
-    against the float64 reference."""
+    """ann trace: one training step (or --steps N) of a tiny network, every matrix of it, each
+    checked against the float64 reference."""
     sizes = args.layers or ([784, 4, 10] if args.digits else [4, 3, 2])
     hidden = len(sizes) > 2
-    if args.batch > TRACE_MAX_BATCH:
+    batch = args.batch
+    if batch is None:  # batch norm's default needs a third row to show anything but +-1
+        batch = default.TRACE_BATCH_BATCHNORM if args.batchnorm else default.TRACE_BATCH
+    if batch > TRACE_MAX_BATCH:
         raise UsageError(
-            f"ann trace: --batch {args.batch}: a trace prints every row, so at "
-            f"most {TRACE_MAX_BATCH}"
+            f"ann trace: --batch {batch}: a trace prints every row, so at most {TRACE_MAX_BATCH}"
         )
+    if args.steps > default.TRACE_MAX_STEPS:
+        raise UsageError(
+            f"ann trace: --steps {args.steps}: a trace records every matrix of every step, "
+            f"so at most {default.TRACE_MAX_STEPS}"
+        )
+    if args.indent is not None and not args.json:
+        raise UsageError("ann trace: --indent sets the layout of --json: give --json too")
     wide = [s for s in (sizes[1:] if args.digits else sizes) if s > TRACE_MAX_WIDTH]
     if wide:
         raise UsageError(
@@ -89,18 +121,30 @@ def cmd_trace(args: argparse.Namespace) -> int:
         raise UsageError("ann trace: --batchnorm needs a hidden layer (e.g. --layers 4,3,2)")
     if args.dropout and not hidden:
         raise UsageError("ann trace: --dropout needs a hidden layer (e.g. --layers 4,3,2)")
-    if args.batchnorm and args.batch < 2:
+    if args.batchnorm and batch < 2:
         raise UsageError(
             "ann trace: --batchnorm needs --batch 2 or more (batch norm cannot "
             "normalize one row: its variance is 0)"
+        )
+    if args.batchnorm and batch == 2:
+        note(
+            "trace: --batchnorm with --batch 2: in each column the two z sit d/2 either side of "
+            "their mean, and d/2 is also their standard deviation, so every x-hat is +-1 "
+            "(+-1/sqrt(1 + 4 eps/d^2) exactly) whatever z is; --batch 3, the default with "
+            "--batchnorm, shows more"
         )
     if args.digits and sizes[-1] < 10:
         raise UsageError(
             f"ann trace: --digits needs 10 outputs (the digits 0-9), but --layers "
             f"ends in {sizes[-1]}"
         )
-    net = ann.Network(sizes, batchnorm=args.batchnorm, dropout=args.dropout, seed=args.seed)
-    options = dict(lr=args.lr, optimizer=args.optimizer, momentum=args.momentum, l2=args.l2)
+    seed = args.seed
+    if seed is None:  # the docs' trace; on two digits, a seed that leaves more units alive
+        seed = default.TRACE_SEED_DIGITS if args.digits else default.TRACE_SEED
+    net = ann.Network(sizes, batchnorm=args.batchnorm, dropout=args.dropout, seed=seed)
+    options = dict(
+        lr=args.lr, optimizer=args.optimizer, momentum=args.momentum, l2=args.l2, steps=args.steps
+    )
     if args.digits:
         source, train, _ = load_data(args, quiet=args.json)
         if train.features != sizes[0]:
@@ -113,24 +157,27 @@ def cmd_trace(args: argparse.Namespace) -> int:
                 f"ann trace: --digits on {args.dataset}: its {train.num_classes} classes need "
                 f"--layers ending in {train.num_classes}, not {sizes[-1]}"
             )
-        if args.batch > len(train):
+        if batch > len(train):
             raise DataError(
-                f"--batch {args.batch}: the training set of {source.kind} "
+                f"--batch {batch}: the training set of {source.kind} "
                 f"({source_where(source)}) has only {len(train)} images"
             )
-        result = net.trace(train[: args.batch], **options)
+        result = net.trace(train[:batch], **options)
         result["images"] = (
-            f"{dataset_title(args)} training images 0-{args.batch - 1} from {source.kind} "
+            f"{dataset_title(args)} training images 0-{batch - 1} from {source.kind} "
             f"({source_where(source)})"
         )
     else:
-        rng = random.Random(args.seed)
-        pixels = bytes(rng.choice(TRACE_PIXELS) for _ in range(args.batch * sizes[0]))
-        labels = [rng.randrange(sizes[-1]) for _ in range(args.batch)]
+        rng = random.Random(seed)
+        pixels = bytes(rng.choice(TRACE_PIXELS) for _ in range(batch * sizes[0]))
+        labels = [rng.randrange(sizes[-1]) for _ in range(batch)]
         result = net.trace(pixels, labels, **options)
-        result["images"] = f"random pixels and labels from --seed {args.seed}"
+        result["images"] = f"random pixels and labels from --seed {seed}"
     if args.json:
-        print(json.dumps(to_json(result)))
+        indent = args.indent
+        if indent is None:  # a person at a terminal reads it; a tool reads one line
+            indent = 2 if isatty(sys.stdout) else 0
+        print(json_text(result, indent))
     else:
         say(format_trace(result))
     if not result["ok"]:

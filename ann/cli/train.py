@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -20,9 +19,10 @@ import ann
 
 from .. import _defaults as default
 from .._errors import DataError, TrainingError
-from .._files import atomic_write, resolve_target, write_chunks
+from .._files import atomic_write, write_chunks
 from .._locate import DataSource
 from .._plot import MIN_WIDTH, line_plot
+from .._plot_image import Panel, image_format, render
 from .._progress import LiveFrame
 from ._checkpoint import Checkpoint, check_resume, kept_on_failure, train_metadata
 from ._load import load_data, source_where
@@ -32,15 +32,32 @@ from ._options import (
     describe_schedule,
     is_csv,
     label_column,
+    plural,
     schedule_kind,
     train_schedule,
 )
 from ._output import EXIT_ERROR, EXIT_INTERRUPTED, UsageError, isatty, note, say
+from ._paths import Named, SaveLock, check_destination, check_plot_name, check_separate
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     augment = augment_from_args(args)  # a bad range fails before any data is read
+    if augment is not None and is_csv(args.data):
+        preset = "augment" in getattr(args, "from_preset", ())
+        source = f" (--preset {args.preset} sets it)" if preset else ""
+        raise UsageError(
+            f"ann train: --augment {args.augment}{source} distorts images, and {args.data} is "
+            f"a table of features: give --augment none"
+        )
     schedule = _check_flags(args)
+    if not args.save:
+        return _train(args, augment, schedule)
+    with SaveLock("--save", args.save):  # one run at a time saves to a file
+        return _train(args, augment, schedule)
+
+
+def _train(args: argparse.Namespace, augment: ann.Augment | None, schedule: Any) -> int:
+    """ann train once its flags are checked (``cmd_train``)."""
     net: ann.Network | None = None
     counters = (0, 0.0)  # (steps, epochs) the weights were trained for
     if args.resume:
@@ -82,7 +99,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.quiet and not live:
         say(_history_plots(history))
     if args.plot_file:
-        _write_text(args.plot_file, _history_plots(history, width=100, charset="unicode") + "\n")
+        _write_plot(args.plot_file, history)
     if args.log:
         if args.log.endswith(".csv"):
             history.to_csv(args.log)
@@ -121,19 +138,33 @@ def _check_flags(args: argparse.Namespace) -> Any:
                 "ann train: the plateau schedule follows the validation loss, and "
                 "--val-fraction 0 holds out no validation images"
             )
-    for option, path in (
-        ("--save", args.save),
-        ("--log", args.log),
-        ("--plot-file", args.plot_file),
-    ):
-        _check_destination(option, path)  # before training, not after it
+    for option, path in _outputs(args):
+        check_destination("train", option, path)  # before training, not after it
+    check_plot_name("train", args.plot_file)
+    _check_separate(args, [("--data", args.data if is_csv(args.data) else None)])
     return train_schedule(args)  # a bad combination fails before the data loads
+
+
+def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    return [("--save", args.save), ("--log", args.log), ("--plot-file", args.plot_file)]
+
+
+def _check_separate(args: argparse.Namespace, data: list[Named]) -> None:
+    """No output may be an input (``data``, --resume) or another output; --save may name the
+    --resume file (the model is read whole before training, and updated in place)."""
+    inputs = data + [("--resume", args.resume)]
+    check_separate("train", inputs, _outputs(args), allowed=[("--save", "--resume")])
 
 
 def _check_resumed(args: argparse.Namespace, net: ann.Network) -> tuple[int, float]:
     """The (steps, epochs) counters of the model --resume names, once it fits the flags."""
     counters = check_resume(args, net)
     trained_on = net.metadata.get("dataset")
+    if trained_on == "csv" and not is_csv(args.data):
+        raise UsageError(
+            f"ann train: {args.resume} was trained on a CSV file: give that file with "
+            f"--data FILE.csv (its columns in the same order)"
+        )
     if trained_on is not None and not is_csv(args.data) and trained_on != args.dataset:
         raise UsageError(
             f"ann train: {args.resume} was trained on {trained_on}, not {args.dataset}: "
@@ -156,6 +187,7 @@ def _load(
         test = None
     else:
         source, train_all, test = load_data(args, args.quiet)
+        _check_separate(args, [("--data", path) for path in source.paths.values()])
     if not args.val_fraction:
         return source, train_all, train_all, None, test
     train, val = train_all.split(args.val_fraction, seed=args.seed)
@@ -203,7 +235,7 @@ def _say_setup(
     )
     say(
         f"training: {args.optimizer} lr {args.lr:g}, batch {args.batch_size}, up to "
-        f"{args.epochs} epochs"
+        f"{plural(args.epochs, 'epoch')}"
         + (f", L2 {args.l2:g}" if args.l2 else "")
         + (f", {describe_schedule(args)}" if schedule is not None else "")
         + (f", max-norm {args.max_norm:g}" if args.max_norm else "")
@@ -301,12 +333,13 @@ def _say_history(history: ann.History, *, show_lr: bool, validated: bool) -> Non
         )
     if not validated:
         say(
-            f"stopped: {history.stop_reason} after {history.stopped_step} steps; no validation "
+            f"stopped: {history.stop_reason} after {plural(history.stopped_step, 'step')}; no "
+            f"validation "
             f"split, so the final weights are kept"
         )
     else:
         say(
-            f"stopped: {history.stop_reason} after {history.stopped_step} steps; best "
+            f"stopped: {history.stop_reason} after {plural(history.stopped_step, 'step')}; best "
             f"validation loss {history.best_val_loss:.4f} at step {history.best_step}"
             + (" (weights restored)" if history.restored_best else "")
         )
@@ -417,26 +450,31 @@ def _live_plots(history: ann.History) -> Callable[[int, int], str]:
     return render
 
 
-def _check_destination(option: str, path: str | None) -> None:
-    """Fail now, with the reason, if a file cannot be written at ``path`` later."""
-    if path is None:
-        return
-    if not path.strip():
-        raise UsageError(f"ann train: {option} needs a file name, got {path!r}")
-    if os.path.isdir(path):
-        raise DataError(f"{option} {path}: is a folder, not a file")
-    try:  # what the save itself would refuse: a link loop, a device, a read-only file
-        target, _ = resolve_target(path, DataError)
-    except DataError as exc:
-        raise DataError(f"{option} {exc}") from None
-    folder = os.path.dirname(target)  # a link is written through to its target
-    if not os.path.isdir(folder):
-        what = "does not exist" if not os.path.exists(folder) else "is not a folder"
-        raise DataError(f"{option} {path}: folder {folder} {what}")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise DataError(f"{option} {path}: cannot write in folder {folder} (permission denied)")
-
-
-def _write_text(path: str, text: str) -> None:
-    """Write a small text file atomically (see ann._files.atomic_write)."""
-    atomic_write(path, write_chunks([text.encode("utf-8")]), DataError)
+def _write_plot(path: str, history: ann.History) -> None:
+    """--plot-file: the loss and accuracy plots as an SVG or PNG image (by the name's
+    suffix), else as text; atomically (see ann._files.atomic_write)."""
+    kind = image_format(path)
+    if kind in ("svg", "png"):
+        steps = history.steps
+        panels = [
+            Panel(
+                "loss",
+                "step",
+                {
+                    "train loss": (steps, history.train_loss),
+                    "validation loss": (steps, history.val_loss),
+                },
+            ),
+            Panel(
+                "accuracy",
+                "step",
+                {
+                    "train accuracy": (steps, history.train_accuracy),
+                    "validation accuracy": (steps, history.val_accuracy),
+                },
+            ),
+        ]
+        data = render(panels, kind)
+    else:
+        data = (_history_plots(history, width=100, charset="unicode") + "\n").encode("utf-8")
+    atomic_write(path, write_chunks([data]), DataError)

@@ -11,6 +11,7 @@
  * (from csrc/, so that the glob's slash-star does not open a comment here: -Wcomment)
  */
 #include "ann.h"
+#include "check.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -18,18 +19,6 @@
 #include <string.h>
 
 enum { N = 600, D = 48, K = 4 };
-
-static int failures;
-
-#define CHECK(cond, ...)                                            \
-    do {                                                            \
-        if (!(cond)) {                                              \
-            failures++;                                             \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);    \
-            fprintf(stderr, __VA_ARGS__);                           \
-            fputc('\n', stderr);                                    \
-        }                                                           \
-    } while (0)
 
 /* mostly_zero != 0: 90 % of the background pixels are 0, as 81 % of MNIST's are */
 static void make_data(uint8_t *images, int32_t *labels, int mostly_zero)
@@ -60,7 +49,7 @@ static void train(const uint8_t *images, const float *floats, const int32_t *lab
     if (!net) return;
     ann_net_init(net, 7);
     CHECK(ann_net_set_fused(net, fused) == ANN_OK, "set_fused");   /* 0: net.c's plain path */
-    /* plain SGD without L2 takes the fused update path in net.c; the others add L2 */
+    /* plain SGD without L2 takes the fused update path of net_fused.c; the others add L2 */
     status = ann_net_set_optimizer(net, optimizer, 0.9f, 0.9f, 0.999f, 1e-8f,
                                    optimizer == ANN_SGD ? 0.0f : 1e-4f);
     CHECK(status == ANN_OK, "set_optimizer: %s", ann_strerror(status));

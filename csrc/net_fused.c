@@ -1,0 +1,76 @@
+/*
+ * net_fused.c -- the speed-ups of the training step: each does two textbook steps of net.c in
+ * one pass over memory, and runs instead of them when net->fused is set (the default;
+ * ann_net_set_fused(net, 0) turns them off, leaving the plain path of net.c alone).
+ *
+ * Read net.c first: these functions are that file's steps with a loop merged or a buffer
+ * skipped, and each names the plain functions it replaces. tests/test_fused_plain.py trains
+ * the same network both ways and holds them equal: bit for bit, except where the comment of
+ * ann__net_backward_sgd says why the rounding differs. docs/fused.md derives both.
+ *
+ * Shapes: B batch rows; layer l maps x (B, n_in) to z (B, n_out) with W (n_in, n_out), b (n_out).
+ */
+#include "ann.h"
+#include "internal.h"
+#include "net_internal.h"
+
+/* Replaces layer_forward (net.c) for a hidden layer without batch norm, which runs
+ * ann_dense_forward (GEMM, then the bias add) and then ann_relu_forward: here the bias add and
+ * the ReLU are one sweep over the GEMM's output, y = max(0, x W + b), which saves reading and
+ * writing the (B, n_out) output once. Same arithmetic in the same order, so the same bits
+ * (tests/test_fused_plain.py, test_fused_and_plain_paths_agree_bit_for_bit). Dropout follows as
+ * in layer_forward. */
+int ann__net_layer_forward_bias_relu(const ann_net *net, net_work *w, int l, int B,
+                                     int training)
+{
+    const layer_info *li = &net->layers[l];
+    float *z = w->act[l + 1];                           /* (B, n_out) */
+    int status = ann_sgemm(0, 0, B, li->n_out, li->n_in, w->act[l], li->n_in,
+                           net->params + li->w, li->n_out, 0.0f, z, li->n_out);
+    if (status != ANN_OK) return status;
+    ann__bias_relu(z, net->params + li->b, B, li->n_out);
+    return ann__net_dropout_forward(net, w, l, B, training);
+}
+
+/*
+ * Replaces layer_backward (step 3) and, for this layer's parameters, update (step 4) of net.c,
+ * for plain SGD without L2. With dW = x^T dy,
+ *   W - lr dW = W + x^T (-lr dy),
+ * so scaling dy by -lr (B x n_out values) and running the weight-gradient GEMM with beta = 1
+ * into W itself updates W in one pass over it, without storing dW and reading it back. dx uses
+ * the old W, so it is computed first. b, gamma and beta get the plain SGD step from their
+ * gradients, which are stored. The result equals layer_backward + update up to float32
+ * rounding: lr multiplies each product before the sum instead of the sum, and W is added
+ * inside the GEMM (tests/test_fused_plain.py,
+ * test_folded_sgd_step_matches_plain_sgd_within_rounding). Only plain SGD without L2 can skip
+ * dW: L2 adds l2 W to it, and momentum and Adam keep per-parameter state that needs each
+ * gradient.
+ */
+static int layer_backward_sgd(ann_net *net, net_work *w, int l, int B, float lr)
+{
+    const layer_info *li = &net->layers[l];
+    const int n_in = li->n_in, n_out = li->n_out;
+    float *W = net->params + li->w, *b = net->params + li->b, *db = net->grads + li->b;
+    float *dy = w->dact[l + 1];                         /* (B, n_out) */
+    int status = li->hidden ? ann__net_activation_backward(net, w, l, B) : ANN_OK;
+    if (status == ANN_OK && l > 0)
+        status = ann_sgemm(0, 1, B, n_in, n_out, dy, n_out, W, n_out, 0.0f, w->dact[l], n_in);
+    if (status != ANN_OK) return status;
+    ann__sum_rows(db, dy, B, n_out);
+    /* b, then gamma and beta if the layer has them, sit side by side after W */
+    status = ann_sgd_update(b, db, (li->gamma >= 0 ? 3 : 1) * (int64_t)n_out, lr);
+    if (status != ANN_OK) return status;
+    for (int64_t i = 0; i < (int64_t)B * n_out; i++) dy[i] *= -lr;
+    return ann_sgemm(1, 0, n_in, n_out, B, w->act[l], n_in, dy, n_out, 1.0f, W, n_out);
+}
+
+/* Replaces backward, l2_forward_backward (nothing to do: l2 == 0) and update of net.c's
+ * ann_net_train_step: steps 3 and 4 for every layer, from the top, by layer_backward_sgd. */
+int ann__net_backward_sgd(ann_net *net, net_work *w, int B, float lr)
+{
+    for (int l = net->L - 1; l >= 0; l--) {
+        int status = layer_backward_sgd(net, w, l, B, lr);
+        if (status != ANN_OK) return status;
+    }
+    return ANN_OK;
+}
