@@ -227,10 +227,16 @@ _TABLE = (
         patience=0,
         min_delta=0.0,
         check_every=None,
-        val_fraction=0.2,
+        # chosen on the 48,000 / 12,000 split, then trained on all 60,000 images as the
+        # papers do: the final weights after 30 epochs, no early stopping (tools/tune_best.log)
+        val_fraction=0.0,
         # with augmentation the validation loss fell from 0.0694 (the best unaugmented
         # recipe, BN dropout 0.5) to 0.0324: tools/tune_preset.out
         augment="affine+elastic",
+        # the elastic field rescaled per image to a largest move of 2 px (the PyTorch
+        # reference's) instead of alpha 34's unbounded ~2 px RMS: validation accuracy 99.27 /
+        # 99.22 % (seeds 0 / 1) against 98.96 % (seed 0): tools/tune_best.log
+        elastic_max=2.0,
     ),
 )
 
