@@ -388,9 +388,15 @@ def test_nothing_augmented_at_predict_evaluate_or_validation(mnist):
     assert net.predict(val) == net.predict(val)  # and predicting draws nothing
 
 
-def test_c_training_matches_the_reference_backend(mnist):
+@pytest.mark.parametrize(
+    "params",
+    [  # a smaller kernel keeps the Python side quick
+        ann.Augment(elastic_sigma=2.0),
+        ann.Augment(elastic_max=2.0, elastic_sigma=2.0),  # the best preset's bounded field
+    ],
+)
+def test_c_training_matches_the_reference_backend(mnist, params):
     ds, _ = small(mnist, 48)
-    params = ann.Augment(elastic_sigma=2.0)  # a smaller kernel keeps the Python side quick
     c_net, _ = fit(ds, augment=params, sizes=(784, 10), backend="c")
     py_net, _ = fit(ds, augment=params, sizes=(784, 10), backend="python")
     plain, _ = fit(ds, sizes=(784, 10), backend="c")
@@ -439,9 +445,16 @@ def test_cli_bad_augment_flag_is_a_usage_error():
     out = run_ann("augment-preview", "--data", "sample", "--augment", "warp")
     assert out.returncode == 2
     one_stderr_line(out, "--augment")
-    out = run_ann("train", "--data", "sample", "--augment", "elastic", "--elastic-max", "inf")
-    assert out.returncode == 2
-    one_stderr_line(out, "--elastic-max")
+    for bad in ("inf", "-1", "nan", "two", "1e39"):
+        out = run_ann("train", "--data", "sample", "--augment", "elastic", "--elastic-max", bad)
+        assert out.returncode == 2, bad
+        one_stderr_line(out, "--elastic-max")
+    # the two scalings of the field at once: a contradiction, named, before any data is read
+    both = ("--elastic-alpha", "20", "--elastic-max", "2")
+    for command in ("train", "augment-preview"):
+        out = run_ann(command, "--data", "sample", *both)
+        assert out.returncode == 2, (command, out.stderr)
+        one_stderr_line(out, "--elastic-alpha 20 and --elastic-max 2", "give one")
 
 
 def test_cli_elastic_max_bounds_the_preview():

@@ -130,6 +130,43 @@ def test_the_fast_preset_by_hand(seen):
     assert len(seen.rates) == 4 * math.ceil(sample_train_rows() / 256)
 
 
+def test_the_best_preset_by_hand(seen):
+    """Issue 26's recipe, written out: the PyTorch reference's network and bounded elastic
+    field, trained on every training image (no validation split) for 30 epochs."""
+    assert train("--preset", "best") == 0
+    assert seen.nets[0] == ([784, 1024, 1024, 10], False, 0.1)
+    assert seen.optimizer[0] == OPTIMIZERS["adam"]
+    assert seen.batches[0] == 128
+    assert max(seen.rates) == pytest.approx(0.002, rel=1e-3)
+    a = seen.augment
+    assert a is not None
+    assert (a.rotate, a.scale, a.shear, a.shift) == (12.0, 0.12, 0.2, 2.5)
+    assert (a.elastic_max, a.elastic_alpha, a.elastic_sigma) == (2.0, 0.0, 4.0)
+    train_all, _ = ann.load_mnist("sample")
+    assert len(seen.rates) == 30 * math.ceil(len(train_all) / 128)  # every row, every epoch
+
+
+def test_elastic_flags_next_to_the_best_preset(monkeypatch):
+    """--elastic-alpha next to --preset best is the user's unbounded field (the preset's bound
+    gives way); --elastic-max replaces the bound; both written at once are refused."""
+    for flags, want in (
+        (["--elastic-alpha", "20"], (20.0, 0.0)),
+        (["--elastic-max", "3"], (0.0, 3.0)),
+        (["--elastic-alpha", "0"], (0.0, 0.0)),  # the user's scaling, 0: no elastic field
+    ):
+        with monkeypatch.context() as m:
+            seen = watch(m, Seen())
+            assert train("--preset", "best", "--epochs", "1", *flags) == 0, flags
+            assert seen.augment is not None
+            assert (seen.augment.elastic_alpha, seen.augment.elastic_max) == want, flags
+    with monkeypatch.context() as m:
+        seen = watch(m, Seen())
+        both = ["--elastic-alpha", "20", "--elastic-max", "2"]
+        assert train("--preset", "best", *both) == 2
+        assert train(*both, "--augment", "elastic") == 2
+        assert not seen.nets  # refused before any network was made
+
+
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_python_entry_point_gives_the_backend_what_ann_train_does(monkeypatch, name):
     cli, python = Seen(), Seen()

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from typing import Callable, cast
 
 from .._errors import AnnError
+from ._options import check_one_elastic_scaling
 from ._output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from ._parser import build_parser
 from .presets import apply_preset
@@ -66,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             check_threads_variable()
         announce_backend(args)
+        check_one_elastic_scaling(args, argv)
         if getattr(args, "preset", None) is not None:
             apply_preset(args, argv)
         return _command(args.command)(args)

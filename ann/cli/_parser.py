@@ -16,6 +16,7 @@ import argparse
 import math
 import platform
 import struct
+from collections.abc import Sequence
 from typing import Any, Callable, NoReturn
 
 from .. import __version__
@@ -229,6 +230,13 @@ def build_parser(argument_default: Any = None) -> argparse.ArgumentParser:
 
 
 # ---- option groups shared by several commands ------------------------------------------------
+
+
+def given_options(argv: Sequence[str] | None) -> set[str]:
+    """The argparse names of the options written on the command line. argparse fills every
+    other option with its default, and a default must not override a preset's value: parse
+    once more with the defaults suppressed, so that only the given options land."""
+    return set(vars(build_parser(argument_default=argparse.SUPPRESS).parse_args(argv)))
 
 
 def _data_option(
