@@ -32,6 +32,9 @@ from ._errors import AnnError, DataError, ModelFileError, NonFiniteError
 from ._fit import EarlyStopping, FitRun, FitSettings, History
 from ._schedules import ReduceLROnPlateau, Schedule, checked_schedule, plateau_of
 
+#: Network(bias_init=...): biases start at 0, or drawn as PyTorch's nn.Linear draws them
+BIAS_INITS = ("zeros", "uniform")
+
 
 class Network:
     """A multilayer perceptron: dense layers with ReLU between them and softmax on top.
@@ -41,7 +44,9 @@ class Network:
     layers are then input width -> hidden -> number of classes, with the input width and the
     classes (and their names, ``classes``) taken from ``data`` (else 784 and 10), and hidden
     (20, 7, 5) by default. Weights start as U(-1/sqrt(fan_in), 1/sqrt(fan_in)) drawn from
-    ``seed``; biases start at zero.
+    ``seed``; biases start at zero, or with ``bias_init="uniform"`` from the same
+    distribution (as PyTorch's ``nn.Linear``), drawn from a stream of their own so that the
+    weights are the same either way.
 
     Inputs follow one rule, in training and prediction alike: uint8 data is pixels, read as
     value / 255; anything else (float or integer numbers) is features, used as given. With
@@ -56,6 +61,8 @@ class Network:
     # update rule the backend holds state for: none until a fit chooses one.
     _pending_optimizer: dict[str, Any] | None = None
     _optimizer: str | None = None
+    # how the biases started (a class default for networks pickled before the option)
+    bias_init = "zeros"
 
     def __init__(
         self,
@@ -68,6 +75,7 @@ class Network:
         seed: int = 0,
         backend: str | None = None,
         standardize: bool = True,
+        bias_init: str = "zeros",
     ) -> None:
         if data is not None and not isinstance(data, Dataset):
             raise TypeError(f"data must be an ann.Dataset, got {type(data).__name__}")
@@ -94,12 +102,17 @@ class Network:
         if not isinstance(batchnorm, bool):
             raise ValueError(f"batchnorm must be True or False, got {batchnorm!r}")
         dropout = _checks.probability(dropout, "dropout")
+        if bias_init not in BIAS_INITS:
+            raise ValueError(f"bias_init must be 'zeros' or 'uniform', got {bias_init!r}")
         self.seed = seed
+        self.bias_init = bias_init
         self.batchnorm = batchnorm
         self.dropout = float(dropout)
         self._backend = get_backend(backend)
         self._net = self._backend.make_net(self.sizes, batchnorm, self.dropout)
         self._net.init(seed)
+        if bias_init == "uniform":
+            self._net.init_biases_uniform(seed)
         #: String entries of the model file's header: empty for a new network, filled by
         #: ``load`` (what ``save(metadata=...)`` wrote, plus the format's own entries).
         self.metadata: dict[str, str] = {}

@@ -65,6 +65,9 @@ class Preset:
     # > 0: the elastic field rescaled to this largest displacement in pixels instead of
     # ann.Augment's alpha scaling (ann train's --elastic-max)
     elastic_max: float = 0.0
+    # how the network's biases start: "zeros", or "uniform" as PyTorch's nn.Linear (ann
+    # train's --bias-init, ann.Network's bias_init)
+    bias_init: Literal["zeros", "uniform"] = "zeros"
 
     def options(self) -> dict[str, Any]:
         """The ``ann train`` options this preset sets, by argparse name (``batch_size``)."""
@@ -78,11 +81,13 @@ class Preset:
     def network_kwargs(
         self, inputs: int = _defaults.INPUTS, outputs: int = _defaults.CLASSES
     ) -> dict[str, Any]:
-        """Keyword arguments of ``ann.Network``: the layer sizes, batch norm and dropout."""
+        """Keyword arguments of ``ann.Network``: the layer sizes, batch norm, dropout and
+        how the biases start."""
         return {
             "layers": [inputs, *self.layers, outputs],
             "batchnorm": self.batchnorm,
             "dropout": self.dropout,
+            "bias_init": self.bias_init,
         }
 
     def fit_kwargs(self) -> dict[str, Any]:
@@ -119,6 +124,8 @@ class Preset:
         net += (" BN" if self.batchnorm else "") + (
             f" dropout {self.dropout:g}" if self.dropout else ""
         )
+        if self.bias_init != "zeros":
+            net += f" ({self.bias_init} bias init)"
         opt = f"{self.optimizer} lr {self.lr:g}"
         if self.optimizer in ("momentum", "nesterov"):
             opt += f" momentum {self.momentum:g}"

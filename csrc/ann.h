@@ -266,6 +266,12 @@ int ann_net_tensor(int64_t *offset, int64_t *count, const ann_net *net, int laye
  * (with seed ^ 0xD80F0D80F) and clears the optimizer state. */
 int ann_net_init(ann_net *net, uint64_t seed);
 
+/* Biases b ~ U(-1/sqrt(n_in), 1/sqrt(n_in)), the bound of the weights, as PyTorch's
+ * nn.Linear draws them, layer by layer from splitmix64(seed ^ 0xB1A5B1A5): a stream of their
+ * own, so the weights ann_net_init drew from seed stay what they were. Call it after
+ * ann_net_init (which sets the biases to 0); nothing else changes. */
+int ann_net_init_biases_uniform(ann_net *net, uint64_t seed);
+
 /* Choose the update rule (ANN_SGD, ANN_MOMENTUM, ANN_NESTEROV, ANN_ADAM) and L2 strength
  * (penalty (l2/2) sum W^2 over weights, not biases or batch-norm parameters). Clears the
  * optimizer state (velocity, Adam moments, step count). */

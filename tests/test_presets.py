@@ -35,6 +35,7 @@ class Seen:
         self.optimizer: tuple[int, float, float] | None = None  # kind, momentum, l2
         self.max_norm: float | None = None
         self.augment: ann.Augment | None = None
+        self.bias_seeds: list[int] = []  # each init_biases_uniform call's seed
         self.batches: list[int] = []
         self.rates: list[float] = []
 
@@ -56,6 +57,9 @@ def watch(m: pytest.MonkeyPatch, record: Seen) -> Seen:
     def set_augment(self, params, seed, shape):
         record.augment = params
 
+    def init_biases_uniform(self, seed):
+        record.bias_seeds.append(seed)
+
     def train_step(self, images, labels, n_rows, idx, start, batch, lr):
         record.batches.append(batch)
         record.rates.append(lr)
@@ -65,6 +69,7 @@ def watch(m: pytest.MonkeyPatch, record: Seen) -> Seen:
     m.setattr(_backend.CNet, "set_optimizer", set_optimizer)
     m.setattr(_backend.CNet, "set_max_norm", set_max_norm)
     m.setattr(_backend.CNet, "set_augment", set_augment)
+    m.setattr(_backend.CNet, "init_biases_uniform", init_biases_uniform)
     m.setattr(_backend.CNet, "train_step", train_step)
     return record
 
@@ -91,6 +96,7 @@ def check_reached(seen: Seen, p: Preset, rows: int) -> None:
     if p.optimizer in ("momentum", "nesterov"):
         assert momentum == p.momentum
     assert seen.max_norm == (p.max_norm or 0.0)
+    assert seen.bias_seeds == ([0] if p.bias_init == "uniform" else [])
     if p.augment == "none":
         assert seen.augment is None
     else:
@@ -167,6 +173,20 @@ def test_elastic_flags_next_to_the_best_preset(monkeypatch):
         assert not seen.nets  # refused before any network was made
 
 
+def test_bias_init_flag(seen, tmp_path):
+    """--bias-init uniform draws a new network's biases from its seed; with --resume, whose
+    network is already trained, the flag is refused (the preset's own value is not applied)."""
+    assert train("--epochs", "1", "--patience", "0", "--bias-init", "uniform", "--seed", "4") == 0
+    assert seen.bias_seeds == [4]
+    assert train("--epochs", "1", "--patience", "0", "--bias-init", "zeros") == 0
+    assert seen.bias_seeds == [4]  # zeros: no draw
+    model = tmp_path / "m.safetensors"
+    ann.Network([784, 8, 10]).save(model)
+    assert train("--resume", str(model), "--bias-init", "uniform") == 2
+    assert train("--resume", str(model), "--preset", "fast", "--epochs", "1") == 0
+    assert seen.bias_seeds == [4]
+
+
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_python_entry_point_gives_the_backend_what_ann_train_does(monkeypatch, name):
     cli, python = Seen(), Seen()
@@ -182,6 +202,7 @@ def test_python_entry_point_gives_the_backend_what_ann_train_does(monkeypatch, n
     assert cli.nets[0] == python.nets[0]
     assert (cli.optimizer, cli.max_norm) == (python.optimizer, python.max_norm)
     assert cli.augment == python.augment
+    assert cli.bias_seeds == python.bias_seeds
     assert cli.batches == python.batches and cli.rates == python.rates
     assert cli.batches  # something was trained
 
@@ -220,7 +241,7 @@ def test_seed_preset_is_ann_train_without_flags():
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     defaults = vars(sub.choices["train"].parse_args([]))
     # None in argparse: "the seed's" (and patience: 5 when there is a validation split)
-    implied = {"layers": [20, 7, 5], "dropout": 0.0, "patience": 5}
+    implied = {"layers": [20, 7, 5], "dropout": 0.0, "patience": 5, "bias_init": "zeros"}
     for name, value in PRESETS["seed"].options().items():
         assert implied.get(name, defaults[name]) == value, name
 

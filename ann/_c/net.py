@@ -41,6 +41,12 @@ class CNet:
     def init(self, seed: int) -> None:
         check(lib.ann_net_init(self._net, seed & 0xFFFFFFFFFFFFFFFF), "initializing weights")
 
+    def init_biases_uniform(self, seed: int) -> None:
+        check(
+            lib.ann_net_init_biases_uniform(self._net, seed & 0xFFFFFFFFFFFFFFFF),
+            "initializing biases",
+        )
+
     def set_fused(self, fused: bool) -> None:
         """Run the C core's speed-ups (the default) or each textbook step on its own
         (ann_net_set_fused in ann.h); the tests compare the two paths."""

@@ -364,6 +364,13 @@ def _train_options(train: argparse.ArgumentParser) -> None:
         help="drop probability after each hidden ReLU (default 0, or the resumed model's)",
     )
     train.add_argument(
+        "--bias-init",
+        choices=("zeros", "uniform"),
+        default=None,
+        help="how a new network's biases start: zeros (default) or uniform, "
+        "U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch's nn.Linear",
+    )
+    train.add_argument(
         "--patience",
         type=_number(int, inclusive=True),
         default=None,

@@ -16,7 +16,7 @@ from ._output import UsageError, say
 from ._parser import given_options
 
 # the settings a resumed model brings from its file, which a preset cannot change
-ARCHITECTURE = ("layers", "batchnorm", "dropout")
+ARCHITECTURE = ("layers", "batchnorm", "dropout", "bias_init")
 
 
 def apply_preset(args: argparse.Namespace, argv: Sequence[str] | None) -> None:

@@ -68,7 +68,11 @@ def _train(args: argparse.Namespace, augment: ann.Augment | None, schedule: Any)
         hidden = args.layers if args.layers is not None else list(default.HIDDEN)
         sizes = [train.features] + hidden + [train_all.num_classes]
         net = ann.Network(
-            sizes, batchnorm=args.batchnorm, dropout=args.dropout or 0.0, seed=args.seed
+            sizes,
+            batchnorm=args.batchnorm,
+            dropout=args.dropout or 0.0,
+            seed=args.seed,
+            bias_init=args.bias_init or "zeros",
         )
     elif net.sizes[0] != train.features:
         raise DataError(
