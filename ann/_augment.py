@@ -7,7 +7,8 @@ does it as the batch is gathered, so no augmented copy of the data set is ever s
   horizontal shear U(-shear, shear), shift U(-shift, shift) pixels in x and in y;
 - Simard's elastic distortion (Simard, Steinkraus & Platt 2003): a field of U(-1, 1)
   displacements smoothed by a Gaussian of width ``elastic_sigma`` pixels and scaled by
-  ``elastic_alpha``.
+  ``elastic_alpha``, or instead rescaled image by image so that its largest displacement is
+  ``elastic_max`` pixels.
 
 ``augment_batch`` below is the same transform written plainly in float64, draw for draw the
 same random numbers as the C core; read it next to csrc/augment.c, whose opening comment
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ._checks import FLOAT32_MAX, float32
 from ._rng import augment_stream, uniform
@@ -61,12 +62,28 @@ class Augment:
     - ``shear``: horizontal shear factor uniform in [-shear, shear] (at most 10)
     - ``shift``: pixels, x and y each uniform in [-shift, shift]
     - ``elastic_alpha``: strength of the elastic distortion (0: none); with the default
-      ``elastic_sigma`` = 4, alpha = 34 (Simard's value) moves pixels about 2 px (RMS)
+      ``elastic_sigma`` = 4, alpha = 34 (Simard's value) moves pixels about 2 px (RMS), with
+      no bound on the largest move
     - ``elastic_sigma``: pixels, width of the Gaussian that smooths the displacement field
       (in (0, 100])
+    - ``elastic_max``: pixels; > 0 rescales each image's smoothed field so that its largest
+      displacement (in x or in y) is ``elastic_max``, in place of ``elastic_alpha``'s fixed
+      scale (which it sets to 0). With sigma 4, ``elastic_max`` = 2 moves pixels about 1 px
+      (RMS), half as far as alpha 34, and never more than 2 px in x or in y
 
     The distortions are seeded by the ``fit`` seed, the batch number and the row, so a run is
     repeatable and the same for any thread count."""
+
+    #: the ranges, each also a field of the C core's ann_augment
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "rotate",
+        "scale",
+        "shear",
+        "shift",
+        "elastic_alpha",
+        "elastic_sigma",
+        "elastic_max",
+    )
 
     rotate: float = 12.0
     scale: float = 0.12
@@ -74,6 +91,7 @@ class Augment:
     shift: float = 2.5
     elastic_alpha: float = 34.0
     elastic_sigma: float = 4.0
+    elastic_max: float = 0.0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: store the validated floats
@@ -82,6 +100,9 @@ class Augment:
         set_(self, "shear", _range(self.shear, "shear", MAX_SHEAR))
         set_(self, "shift", _range(self.shift, "shift", math.inf, inclusive=False))
         set_(self, "elastic_alpha", _range(self.elastic_alpha, "elastic_alpha", math.inf, False))
+        set_(self, "elastic_max", _range(self.elastic_max, "elastic_max", math.inf, False))
+        if self.elastic_max > 0:  # the bounded field replaces alpha's scaling
+            set_(self, "elastic_alpha", 0.0)
         sigma = self.elastic_sigma
         if not (
             isinstance(sigma, (int, float))
@@ -99,6 +120,11 @@ class Augment:
         """Zero ranges: the identity transform (each image comes back unchanged)."""
         return cls(0.0, 0.0, 0.0, 0.0, 0.0)
 
+    @property
+    def elastic(self) -> bool:
+        """Whether the elastic part is on (scaled by alpha, or bounded by elastic_max)."""
+        return self.elastic_alpha > 0 or self.elastic_max > 0
+
 
 #: the values of ``ann train --augment``: which of the two families distort the batches
 MODES = ("none", "affine", "elastic", "affine+elastic")
@@ -114,7 +140,7 @@ def for_mode(mode: str, **ranges: float) -> Augment | None:
     if "affine" not in mode:
         ranges.update(rotate=0.0, scale=0.0, shear=0.0, shift=0.0)
     if "elastic" not in mode:
-        ranges["elastic_alpha"] = 0.0
+        ranges.update(elastic_alpha=0.0, elastic_max=0.0)
     return Augment(**ranges)
 
 
@@ -140,22 +166,35 @@ def gaussian_taps(sigma: float) -> list[float]:
     return [v / total for v in raw]
 
 
-def smooth(u: Matrix, taps: list[float], H: int, W: int) -> Matrix:
+def mirror_index(i: int, n: int) -> int:
+    """Index i of a row of n values mirrored about both ends without repeating them
+    (... 2 1 | 0 1 ... n-1 | n-2 ...): period 2 (n - 1)."""
+    if n == 1:
+        return 0
+    i %= 2 * (n - 1)
+    return i if i < n else 2 * (n - 1) - i
+
+
+def smooth(u: Matrix, taps: list[float], H: int, W: int, mirror: bool = False) -> Matrix:
     """u (H, W) convolved with the 2-D Gaussian as two 1-D passes (rows, then columns), 0
-    outside the image: the separable form of sum_{a,b} g(a) g(b) u[i + a][j + b]."""
+    outside the image (or, with ``mirror``, the image mirrored about its edges): the separable
+    form of sum_{a,b} g(a) g(b) u[i + a][j + b]."""
     r = len(taps) - 1
+
+    def line(values: list[float], at: int, n: int) -> float:
+        if mirror:
+            return sum(taps[abs(k)] * values[mirror_index(at + k, n)] for k in range(-r, r + 1))
+        return sum(taps[abs(k)] * values[at + k] for k in range(-r, r + 1) if 0 <= at + k < n)
+
     rows = [0.0] * (H * W)
     for i in range(H):
         for j in range(W):
-            rows[i * W + j] = sum(
-                taps[abs(k)] * u[i * W + j + k] for k in range(-r, r + 1) if 0 <= j + k < W
-            )
+            rows[i * W + j] = line(u[i * W : (i + 1) * W], j, W)
     out = [0.0] * (H * W)
-    for i in range(H):
-        for j in range(W):
-            out[i * W + j] = sum(
-                taps[abs(k)] * rows[(i + k) * W + j] for k in range(-r, r + 1) if 0 <= i + k < H
-            )
+    for j in range(W):
+        column = rows[j::W]
+        for i in range(H):
+            out[i * W + j] = line(column, i, H)
     return out
 
 
@@ -192,15 +231,20 @@ def augment_image(
     m00, m01, m10, m11 = (c + k * sn) / s, (sn - k * c) / s, -sn / s, c / s
     cx, cy = (W - 1) / 2.0, (H - 1) / 2.0
     dx = dy = [0.0] * (H * W)
-    if params.elastic_alpha > 0:
+    if params.elastic:
         ux, uy = [0.0] * (H * W), [0.0] * (H * W)
         for field in (ux, uy):
             for i in range(H * W):
                 u, state = uniform(state)
                 field[i] = 2.0 * u - 1.0
         taps = gaussian_taps(params.elastic_sigma)
-        dx = [params.elastic_alpha * v for v in smooth(ux, taps, H, W)]
-        dy = [params.elastic_alpha * v for v in smooth(uy, taps, H, W)]
+        bounded = params.elastic_max > 0  # rescaled to a largest size, the edge mirrored
+        sx, sy = smooth(ux, taps, H, W, bounded), smooth(uy, taps, H, W, bounded)
+        alpha = params.elastic_alpha
+        if bounded:
+            largest = max(max(map(abs, sx)), max(map(abs, sy)))
+            alpha = params.elastic_max / largest if largest > 0 else 0.0
+        dx, dy = [alpha * v for v in sx], [alpha * v for v in sy]
     out = [0.0] * (H * W)
     for i in range(H):
         for j in range(W):

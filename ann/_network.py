@@ -40,6 +40,9 @@ from ._schedules import ReduceLROnPlateau, Schedule, checked_schedule, plateau_o
 CLASSIFYING_HEADS = ("softmax-ce", "sigmoid-bce", "sigmoid-mse")
 _SIGMOID_HEADS = ("sigmoid-bce", "sigmoid-mse")
 
+#: Network(bias_init=...): biases start at 0, or drawn as PyTorch's nn.Linear draws them
+BIAS_INITS = ("zeros", "uniform")
+
 
 class Network:
     """A multilayer perceptron: dense layers, an activation after each hidden one, and a head.
@@ -64,7 +67,10 @@ class Network:
     Weights start as U(-a, a) drawn from ``seed``, biases at zero; ``init`` chooses a: "auto"
     (He's a = sqrt(6 / n_in) for a layer followed by ReLU, leaky ReLU or GELU, Glorot's
     sqrt(6 / (n_in + n_out)) for the others and the output layer), "he", "glorot", or
-    "uniform" (1 / sqrt(n_in), PyTorch's nn.Linear default); docs/initialisation.md.
+    "uniform" (1 / sqrt(n_in), PyTorch's nn.Linear default); docs/initialisation.md. With
+    ``bias_init="uniform"`` the biases are drawn as PyTorch's ``nn.Linear`` draws them
+    (U(-1/sqrt(n_in), 1/sqrt(n_in))), from a stream of their own so that the weights are the
+    same either way.
 
     Inputs follow one rule, in training and prediction alike: uint8 data is pixels, read as
     value / 255; anything else (float or integer numbers) is features, used as given. With
@@ -79,6 +85,8 @@ class Network:
     # update rule the backend holds state for: none until a fit chooses one.
     _pending_optimizer: dict[str, Any] | None = None
     _optimizer: str | None = None
+    # how the biases started (a class default for networks pickled before the option)
+    bias_init = "zeros"
 
     def __init__(
         self,
@@ -95,6 +103,7 @@ class Network:
         seed: int = 0,
         backend: str | None = None,
         standardize: bool = True,
+        bias_init: str = "zeros",
     ) -> None:
         if data is not None and not isinstance(data, Dataset):
             raise TypeError(f"data must be an ann.Dataset, got {type(data).__name__}")
@@ -134,12 +143,17 @@ class Network:
         if not isinstance(batchnorm, bool):
             raise ValueError(f"batchnorm must be True or False, got {batchnorm!r}")
         dropout = _checks.probability(dropout, "dropout")
+        if bias_init not in BIAS_INITS:
+            raise ValueError(f"bias_init must be 'zeros' or 'uniform', got {bias_init!r}")
         self.seed = seed
+        self.bias_init = bias_init
         self.batchnorm = batchnorm
         self.dropout = float(dropout)
         self._backend = get_backend(backend)
         self._net = self._make_net(self._backend)
         self._net.init(seed, INITS[self.init])
+        if bias_init == "uniform":
+            self._net.init_biases_uniform(seed)
         #: String entries of the model file's header: empty for a new network, filled by
         #: ``load`` (what ``save(metadata=...)`` wrote, plus the format's own entries).
         self.metadata: dict[str, str] = {}

@@ -62,6 +62,12 @@ class Preset:
     # data augmentation of the training batches (ann train's --augment, with ann.Augment's
     # default ranges)
     augment: Literal["none", "affine", "elastic", "affine+elastic"] = "none"
+    # > 0: the elastic field rescaled to this largest displacement in pixels instead of
+    # ann.Augment's alpha scaling (ann train's --elastic-max)
+    elastic_max: float = 0.0
+    # how the network's biases start: "zeros", or "uniform" as PyTorch's nn.Linear (ann
+    # train's --bias-init, ann.Network's bias_init)
+    bias_init: Literal["zeros", "uniform"] = "zeros"
     # the network's functions (ann train's --activation, --head, --init, --negative-slope)
     activation: str = _defaults.ACTIVATION
     head: str = _defaults.HEAD
@@ -85,7 +91,7 @@ class Preset:
         self, inputs: int = _defaults.INPUTS, outputs: int = _defaults.CLASSES
     ) -> dict[str, Any]:
         """Keyword arguments of ``ann.Network``: the layer sizes, the activation, head and
-        initialisation, batch norm and dropout."""
+        initialisation, how the biases start, batch norm and dropout."""
         return {
             "layers": [inputs, *self.layers, outputs],
             "activation": self.activation,
@@ -94,6 +100,7 @@ class Preset:
             "negative_slope": self.negative_slope,
             "batchnorm": self.batchnorm,
             "dropout": self.dropout,
+            "bias_init": self.bias_init,
         }
 
     def fit_kwargs(self) -> dict[str, Any]:
@@ -122,7 +129,7 @@ class Preset:
             "schedule": make_schedule(self.schedule, self.lr_decay, self.warmup, self.min_lr),
             "check_every": check_every,
             "validation_split": self.val_fraction or None,  # 0: train on every image
-            "augment": for_mode(self.augment),
+            "augment": for_mode(self.augment, elastic_max=self.elastic_max),
         }
 
     def describe(self) -> str:
@@ -140,6 +147,8 @@ class Preset:
         )
         if self.init != _defaults.INIT:
             net += f", {self.init} init"
+        if self.bias_init != "zeros":
+            net += f" ({self.bias_init} bias init)"
         opt = f"{self.optimizer} lr {self.lr:g}"
         if self.optimizer in ("momentum", "nesterov"):
             opt += f" momentum {self.momentum:g}"
@@ -153,7 +162,11 @@ class Preset:
         if self.max_norm:
             parts.append(f"max-norm {self.max_norm:g}")
         if self.augment != "none":
-            parts.append(f"{self.augment} augmentation")
+            bound = self.elastic_max and "elastic" in self.augment
+            parts.append(
+                f"{self.augment} augmentation"
+                + (f" (elastic field at most {self.elastic_max:g} px)" if bound else "")
+            )
         stop = f"early stopping (patience {self.patience})" if self.patience else "no early stop"
         if self.patience and self.name in TABLE_PRESETS:
             stop = f"early stopping (patience {self.patience} epochs)"
@@ -251,11 +264,17 @@ _TABLE = (
         patience=0,
         min_delta=0.0,
         check_every=None,
-        val_fraction=0.2,
+        # chosen on the 48,000 / 12,000 split, then trained on all 60,000 images as the
+        # papers do: the final weights after 30 epochs, no early stopping (tools/tune_best.log)
+        val_fraction=0.0,
         # with augmentation the validation loss fell from 0.0694 (the best unaugmented
         # recipe, BN dropout 0.5) to 0.0324: tools/tune_preset.out
         augment="affine+elastic",
-        measured="99.11 % MNIST test accuracy (seed 0)",
+        # the elastic field rescaled per image to a largest move of 2 px (the PyTorch
+        # reference's) instead of alpha 34's unbounded ~2 px RMS: validation accuracy 99.27 /
+        # 99.22 % (seeds 0 / 1) against 98.96 % (seed 0): tools/tune_best.log
+        elastic_max=2.0,
+        measured="99.27 % MNIST test accuracy (mean of seeds 0, 1, 2: 99.19 to 99.34 %)",
     ),
     Preset(
         name="nielsen",

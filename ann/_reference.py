@@ -608,6 +608,18 @@ class RefNet:
         self.dropout_rng = (seed ^ 0xD80F0D80F) & MASK64
         self._clear_optimizer()
 
+    def init_biases_uniform(self, seed: int) -> None:
+        """Same float32 values as ann_net_init_biases_uniform: b ~ U(-1/sqrt(n_in),
+        1/sqrt(n_in)) from a stream of their own, layer by layer."""
+        state = (seed ^ 0xB1A5B1A5) & MASK64
+        for li in self.layers:
+            limit = _f32(1.0 / _f32(math.sqrt(li.n_in)))
+            biases = []
+            for _ in range(li.n_out):
+                u, state = uniform(state)
+                biases.append((2.0 * u - 1.0) * limit)
+            self.params[li.b : li.b + li.n_out] = list(array("f", biases))
+
     def get_params(self) -> array[float]:
         return array("f", self.params)
 

@@ -231,17 +231,21 @@ float ann_random_uniform(uint64_t *state);
  * training mini-batch as it is gathered, never stored. Ranges are symmetric, each drawn per
  * image uniformly: rotation angle in [-rotate, rotate] degrees (rotate <= 180), scale factor
  * 1 + [-scale, scale] (scale < 1), horizontal shear [-shear, shear] (shear <= 10), shift
- * [-shift, shift] pixels in x and in y; then, when elastic_alpha > 0, Simard's elastic
- * distortion: a U(-1, 1) displacement field smoothed by a Gaussian of width elastic_sigma
- * pixels (in (0, 100]) and scaled by elastic_alpha. Bilinear sampling, background 0.
+ * [-shift, shift] pixels in x and in y; then, when elastic_alpha > 0 or elastic_max > 0,
+ * Simard's elastic distortion: a U(-1, 1) displacement field smoothed by a Gaussian of width
+ * elastic_sigma pixels (in (0, 100]), then either scaled by elastic_alpha (the image's edge
+ * padded with 0 for the smoothing) or, with elastic_max > 0, rescaled image by image so that
+ * its largest displacement (in x or in y) is elastic_max pixels (the edge padded by
+ * mirroring). At most one of the two may be > 0. Bilinear sampling, background 0.
  * ------------------------------------------------------------------------------------- */
 typedef struct {
     float rotate;          /* degrees, >= 0 */
     float scale;           /* relative, in [0, 1) */
     float shear;           /* shear factor, >= 0 */
     float shift;           /* pixels, >= 0 */
-    float elastic_alpha;   /* pixels per unit of the smoothed field; 0: no elastic part */
-    float elastic_sigma;   /* pixels; only read when elastic_alpha > 0 */
+    float elastic_alpha;   /* pixels per unit of the smoothed field; 0: not this scaling */
+    float elastic_sigma;   /* pixels; only read when the elastic part is on */
+    float elastic_max;     /* pixels, each image's largest displacement; 0: not this scaling */
     uint64_t seed;         /* with the step and the row, picks each image's random stream */
 } ann_augment;
 
@@ -358,6 +362,12 @@ int ann_net_set_activation(ann_net *net, int layer, int kind, float negative_slo
  * (ANN_E_ARG otherwise). It decides the outputs of ann_net_predict, the loss, and what of an
  * ann_data the network reads (see ann_data). */
 int ann_net_set_head(ann_net *net, int head);
+
+/* Biases b ~ U(-1/sqrt(n_in), 1/sqrt(n_in)), the bound of the weights, as PyTorch's
+ * nn.Linear draws them, layer by layer from splitmix64(seed ^ 0xB1A5B1A5): a stream of their
+ * own, so the weights ann_net_init drew from seed stay what they were. Call it after
+ * ann_net_init (which sets the biases to 0); nothing else changes. */
+int ann_net_init_biases_uniform(ann_net *net, uint64_t seed);
 
 /* Choose the update rule (ANN_SGD, ANN_MOMENTUM, ANN_NESTEROV, ANN_ADAM) and L2 strength
  * (penalty (l2/2) sum W^2 over weights, not biases or batch-norm parameters). Clears the

@@ -15,14 +15,25 @@
  *      T = s R(theta) Sh(k),   R(theta) = [[cos, -sin], [sin, cos]],   Sh(k) = [[1, k], [0, 1]].
  *
  * 2. Elastic distortion. Two fields ux, uy (H, W) of independent U(-1, 1) values are smoothed
- *    by a Gaussian of width sigma (pixels) and scaled by alpha:  d = alpha (G_sigma * u).
+ *    by a Gaussian of width sigma (pixels), G_sigma * u, and then scaled in one of two ways:
+ *      by alpha (Simard's):     d = alpha (G_sigma * u), outside the image u counts as 0;
+ *      to a largest size m:     d = m (G_sigma * u) / max |G_sigma * u|, the max over every
+ *                               pixel of both fields, outside the image u mirrored.
  *    Neighbouring pixels then move nearly together, as a hand's stroke would wobble.
+ *    The first strength grows with alpha and has no bound: alpha 34, sigma 4 moves pixels by
+ *    about 2 px RMS and some by 4 or more. The second bounds every image's distortion (each
+ *    image has a pixel that moves by exactly m in x or in y); with m = 2, sigma 4 its RMS is
+ *    about 1 px. The mirror there keeps the field as strong at the edge as inside: with 0
+ *    outside it would fade towards the edge, so its largest value, and with it the rescaling,
+ *    would fall on the digit in the middle. Mirroring reflects about the edge pixel without
+ *    repeating it: u[-1] = u[1], u[H] = u[H - 2], again and again for taps wider than the
+ *    image (index period 2 (H - 1)).
  *    Smoothing: the 2-D Gaussian is the product g(di) g(dj) of two 1-D Gaussians, so the
  *    convolution is done as two 1-D passes (rows, then columns): (2r + 1) taps per pass
  *    instead of (2r + 1)^2 per pixel, the same sum. Taps: g(k) = exp(-k^2 / (2 sigma^2)) for
- *    |k| <= r = ceil(3 sigma), divided by their sum; outside the image u counts as 0. (The
- *    ceiling ignores an excess of 3 sigma over an integer below 1e-5 relative, so that the
- *    float32 sigma here and the float64 one of ann/_augment.py give the same radius.)
+ *    |k| <= r = ceil(3 sigma), divided by their sum. (The ceiling ignores an excess of 3
+ *    sigma over an integer below 1e-5 relative, so that the float32 sigma here and the
+ *    float64 one of ann/_augment.py give the same radius.)
  *
  * Inverse mapping. Writing the output image pixel by pixel asks, for each output pixel p,
  * where in the original it came from (a forward map would leave holes and overlaps). The
@@ -41,13 +52,13 @@
  * Random numbers: every image has its own splitmix64 stream, started from (seed, step, row):
  * which thread distorts which image changes no value, so the result is the same for any
  * thread count. Per image it draws, in this order: theta, s, k, tx, ty (always, even for a
- * zero range), then, when alpha > 0, ux row by row and uy row by row. ann/_augment.py is the
+ * zero range), then, when the elastic part is on, ux row by row and uy row by row. ann/_augment.py is the
  * float64 twin of this file, draw for draw.
  *
  * Plain and fast: ann_augment_batch_naive runs the loops as written above (convolve_1d, a
- * bounds check on every bilinear neighbour). ann_augment_batch runs the same sums in the same
- * order, reorganised to vectorize (smooth_fast, the unchecked interior sample), and gives the
- * same bits; tests/test_augment.py holds them equal. Cost per 28 x 28 image with sigma 4,
+ * bounds check or a mirrored index for every tap, a bounds check on every bilinear
+ * neighbour). ann_augment_batch runs the same sums in the same order, reorganised to
+ * vectorize (smooth_fast, the unchecked interior sample), and gives the same bits; tests/test_augment.py holds them equal. Cost per 28 x 28 image with sigma 4,
  * one thread, measured on a shared and busy 2-core machine (so high): about 5 us for the
  * 2 H W draws, 17 us for the two smoothings, 13 us for the affine map and the bilinear pass;
  * the naive version takes about 4 times as long.
@@ -73,9 +84,18 @@ int ann_augment_check(const ann_augment *p)
     if (!(p->shear >= 0.0f && p->shear <= 10.0f)) return ANN_E_ARG;
     if (!(p->shift >= 0.0f && isfinite(p->shift))) return ANN_E_ARG;
     if (!(p->elastic_alpha >= 0.0f && isfinite(p->elastic_alpha))) return ANN_E_ARG;
-    if (p->elastic_alpha > 0.0f && !(p->elastic_sigma > 0.0f && p->elastic_sigma <= AUG_MAX_SIGMA))
+    if (!(p->elastic_max >= 0.0f && isfinite(p->elastic_max))) return ANN_E_ARG;
+    if (p->elastic_alpha > 0.0f && p->elastic_max > 0.0f) return ANN_E_ARG;   /* one scaling */
+    if ((p->elastic_alpha > 0.0f || p->elastic_max > 0.0f) &&
+        !(p->elastic_sigma > 0.0f && p->elastic_sigma <= AUG_MAX_SIGMA))
         return ANN_E_ARG;
     return ANN_OK;
+}
+
+/* Is the elastic part on: a field scaled by alpha, or one rescaled to a largest size? */
+static int elastic_on(const ann_augment *p)
+{
+    return p->elastic_alpha > 0.0f || p->elastic_max > 0.0f;
 }
 
 uint64_t ann_augment_stream(uint64_t seed, int64_t step, int64_t row)
@@ -112,17 +132,34 @@ static int gaussian_taps(float *g, int r, float sigma)
     return ANN_OK;
 }
 
+/* Index i of a row (or column) of n values mirrored about its two ends without repeating
+ * them, ... 2 1 | 0 1 ... n-1 | n-2 n-3 ...: period 2 (n - 1), one value when n = 1. */
+static int mirror_index(int i, int n)
+{
+    if (n == 1) return 0;
+    const int period = 2 * (n - 1);
+    i %= period;
+    if (i < 0) i += period;
+    return i < n ? i : period - i;
+}
+
 /* out (H, W) = u (H, W) convolved along rows (step 1) or columns (step W) with g(-r..r);
- * values outside the image count as 0. The sum runs from k = -r to r in order. */
+ * values outside the image count as 0, or with mirror != 0 are the mirrored ones. The sum
+ * runs from k = -r to r in order. */
 static void convolve_1d(float *out, const float *u, const float *g, int r, int H, int W,
-                        int along_rows)
+                        int along_rows, int mirror)
 {
     for (int i = 0; i < H; i++) {
         for (int j = 0; j < W; j++) {
             float acc = 0.0f;
             for (int k = -r; k <= r; k++) {
                 int ii = along_rows ? i : i + k, jj = along_rows ? j + k : j;
-                if (ii < 0 || ii >= H || jj < 0 || jj >= W) continue;
+                if (mirror) {
+                    ii = mirror_index(ii, H);
+                    jj = mirror_index(jj, W);
+                } else if (ii < 0 || ii >= H || jj < 0 || jj >= W) {
+                    continue;
+                }
                 acc += g[k < 0 ? -k : k] * u[(size_t)ii * W + jj];
             }
             out[(size_t)i * W + j] = acc;
@@ -151,6 +188,26 @@ static void convolve_columns_fast(float *out, const float *u, const float *g, in
     }
 }
 
+/* The column pass of convolve_1d with a mirrored edge, fast: u (H, W) is first copied into
+ * pad (H + 2r, W) with r mirrored rows above and below it (pad row i + r = u row
+ * mirror_index(i)), so that every tap of every pixel lands in pad; then, as above, the tap
+ * loop outside and one flat branch-free loop over all H W pixels inside. Each out[i][j] adds
+ * g(k) pad[i + r + k][j] for k = -r .. r in order, the sum convolve_1d makes. */
+static void convolve_columns_mirror_fast(float *out, const float *u, float *pad, const float *g,
+                                         int r, int H, int W)
+{
+    const size_t HW = (size_t)H * W;
+    for (int i = -r; i < H + r; i++)
+        memcpy(pad + (size_t)(i + r) * W, u + (size_t)mirror_index(i, H) * W,
+               (size_t)W * sizeof(float));
+    for (size_t i = 0; i < HW; i++) out[i] = 0.0f;
+    for (int k = -r; k <= r; k++) {
+        const float gk = g[k < 0 ? -k : k];
+        const float *in = pad + (size_t)(r + k) * W;
+        for (size_t t = 0; t < HW; t++) out[t] += gk * in[t];
+    }
+}
+
 /* at (W, H) = a (H, W) transposed. */
 static void transpose(float *at, const float *a, int H, int W)
 {
@@ -159,14 +216,18 @@ static void transpose(float *at, const float *a, int H, int W)
 }
 
 /* Both passes of the smoothing, fast: the row pass is the column pass of the transposed field
- * (transposed back afterwards), so both run as convolve_columns_fast. Same sums, same order,
- * as convolve_1d along rows then along columns; work (H, W) is scratch, u is overwritten. */
-static void smooth_fast(float *out, float *u, float *work, const float *g, int r, int H, int W)
+ * (transposed back afterwards), so both run as convolve_columns_fast (or, mirrored,
+ * convolve_columns_mirror_fast). Same sums, same order, as convolve_1d along rows then along
+ * columns; work (H, W) and pad (max(H, W) + 2r, max(H, W)) are scratch, u is overwritten. */
+static void smooth_fast(float *out, float *u, float *work, float *pad, const float *g, int r,
+                        int H, int W, int mirror)
 {
     transpose(work, u, H, W);                            /* (W, H) */
-    convolve_columns_fast(out, work, g, r, W, H);        /* rows of u, as (W, H) */
+    if (mirror) convolve_columns_mirror_fast(out, work, pad, g, r, W, H);
+    else convolve_columns_fast(out, work, g, r, W, H);   /* rows of u, as (W, H) */
     transpose(u, out, W, H);                             /* (H, W) row-smoothed */
-    convolve_columns_fast(out, u, g, r, H, W);
+    if (mirror) convolve_columns_mirror_fast(out, u, pad, g, r, H, W);
+    else convolve_columns_fast(out, u, g, r, H, W);
 }
 
 /* Pixel (i, j) of img (H, W), or 0 outside the image. */
@@ -180,6 +241,7 @@ typedef struct {
     const ann_augment *p;
     int64_t step;
     int B, H, W, r;           /* r: Gaussian radius (0 when there is no elastic part) */
+    int mirror;               /* 1: the field rescaled to elastic_max, its edge mirrored */
     const float *g;           /* (r + 1) Gaussian taps */
     int fast;                 /* 1: ann_augment_batch, 0: ann_augment_batch_naive */
     int *status;              /* (n_chunks) each chunk's status: ANN_OK or ANN_E_NOMEM */
@@ -194,6 +256,7 @@ static void augment_one(const augment_job *job, int b, float *scratch)
     float *img = job->x + (size_t)b * HW;                    /* (H, W) */
     float *src = scratch;                                    /* (H, W) copy of the original */
     float *dx = src + HW, *dy = dx + HW, *tmp = dy + HW, *tmp2 = tmp + HW, *work = tmp2 + HW;
+    float *pad = work + HW;                                  /* (max(H, W) + 2r, max(H, W)) */
     memcpy(src, img, HW * sizeof(float));
 
     uint64_t state = ann_augment_stream(p->seed, job->step, b);
@@ -208,25 +271,34 @@ static void augment_one(const augment_job *job, int b, float *scratch)
     const float cx = 0.5f * (float)(W - 1), cy = 0.5f * (float)(H - 1);
     const float ox = cx + (float)tx, oy = cy + (float)ty;   /* p - c - t = p - o */
 
-    const int elastic = p->elastic_alpha > 0.0f;
+    const int elastic = elastic_on(p), mirror = job->mirror;
     if (elastic) {
         for (size_t i = 0; i < HW; i++) tmp[i] = 2.0f * uniform(&state) - 1.0f;
         for (size_t i = 0; i < HW; i++) tmp2[i] = 2.0f * uniform(&state) - 1.0f;
         /* separable smoothing: rows into dx, columns back into tmp; the same for uy */
         if (job->fast) {
-            smooth_fast(dx, tmp, work, job->g, job->r, H, W);
-            smooth_fast(dy, tmp2, work, job->g, job->r, H, W);
+            smooth_fast(dx, tmp, work, pad, job->g, job->r, H, W, mirror);
+            smooth_fast(dy, tmp2, work, pad, job->g, job->r, H, W, mirror);
         } else {   /* the plain way: along rows into dx, then along columns back into tmp */
-            convolve_1d(dx, tmp, job->g, job->r, H, W, 1);
-            convolve_1d(tmp, dx, job->g, job->r, H, W, 0);
-            convolve_1d(dy, tmp2, job->g, job->r, H, W, 1);
-            convolve_1d(tmp2, dy, job->g, job->r, H, W, 0);
+            convolve_1d(dx, tmp, job->g, job->r, H, W, 1, mirror);
+            convolve_1d(tmp, dx, job->g, job->r, H, W, 0, mirror);
+            convolve_1d(dy, tmp2, job->g, job->r, H, W, 1, mirror);
+            convolve_1d(tmp2, dy, job->g, job->r, H, W, 0, mirror);
             memcpy(dx, tmp, HW * sizeof(float));
             memcpy(dy, tmp2, HW * sizeof(float));
         }
+        float a = p->elastic_alpha;
+        if (p->elastic_max > 0.0f) {   /* the largest |d| over both fields becomes elastic_max */
+            float largest = 0.0f;
+            for (size_t i = 0; i < HW; i++) {
+                largest = fabsf(dx[i]) > largest ? fabsf(dx[i]) : largest;
+                largest = fabsf(dy[i]) > largest ? fabsf(dy[i]) : largest;
+            }
+            a = largest > 0.0f ? p->elastic_max / largest : 0.0f;
+        }
         for (size_t i = 0; i < HW; i++) {
-            dx[i] *= p->elastic_alpha;
-            dy[i] *= p->elastic_alpha;
+            dx[i] *= a;
+            dy[i] *= a;
         }
     }
 
@@ -267,7 +339,9 @@ static void augment_chunk(void *ctx, int chunk, int worker)
     (void)worker;
     const augment_job *job = ctx;
     const size_t HW = (size_t)job->H * job->W;
-    float *scratch = ann__malloc(6 * HW * sizeof(float));   /* one image's copy and fields */
+    const size_t side = (size_t)(job->H > job->W ? job->H : job->W);
+    const size_t pad = job->mirror ? (side + 2 * (size_t)job->r) * side : 0;
+    float *scratch = ann__malloc((6 * HW + pad) * sizeof(float));   /* one image's copy and fields */
     job->status[chunk] = scratch ? ANN_OK : ANN_E_NOMEM;
     if (!scratch) return;
     int first = chunk * AUG_IMAGES_PER_CHUNK;
@@ -284,7 +358,8 @@ static int augment_batch(float *x, const ann_augment *params, int64_t step, int 
     int status = ann_augment_check(params);
     if (status != ANN_OK) return status;
     int r = 0;
-    if (params->elastic_alpha > 0.0f) {
+    const int mirror = params->elastic_max > 0.0f;
+    if (elastic_on(params)) {
         r = (int)ceil(3.0 * (double)params->elastic_sigma * (1.0 - 1e-5));
         if (r < 1) r = 1;
     }
@@ -298,9 +373,11 @@ static int augment_batch(float *x, const ann_augment *params, int64_t step, int 
     }
     if (r > 0) gaussian_taps(g, r, params->elastic_sigma);
     else g[0] = 1.0f;
-    /* taps beyond the image's size only ever meet background: the sums skip them */
+    /* taps beyond the image's size only ever meet background: the sums skip them (a mirrored
+     * edge has no background: there every tap counts) */
     int reach = (H > W ? H : W) - 1;
-    augment_job job = {x, params, step, B, H, W, r < reach ? r : reach, g, fast, chunk_status};
+    if (!mirror && r > reach) r = reach;
+    augment_job job = {x, params, step, B, H, W, r, mirror, g, fast, chunk_status};
     ann__parallel_for(n_chunks, augment_chunk, &job);
     for (int c = 0; c < n_chunks && status == ANN_OK; c++) status = chunk_status[c];
     free(g);

@@ -221,6 +221,20 @@ int ann_net_init(ann_net *net, uint64_t seed, int scheme)
     return ANN_OK;
 }
 
+int ann_net_init_biases_uniform(ann_net *net, uint64_t seed)
+{
+    if (!net) return ANN_E_NULL;
+    uint64_t state = seed ^ 0xB1A5B1A5ULL;
+    for (int l = 0; l < net->L; l++) {
+        const layer_info *li = &net->layers[l];
+        float limit = 1.0f / sqrtf((float)li->n_in);
+        float *b = net->params + li->b;                 /* (n_out) */
+        for (int j = 0; j < li->n_out; j++)
+            b[j] = (2.0f * ann_random_uniform(&state) - 1.0f) * limit;
+    }
+    return ANN_OK;
+}
+
 /* ---- the buffers of a pass ------------------------------------------------------------------
  *
  * A training pass uses the network's own net_work (net->work), grown when a larger batch

@@ -16,7 +16,8 @@ from tests.conftest import one_stderr_line
 
 FULL = ann.Augment()  # the default: affine + elastic
 AFFINE = ann.Augment(elastic_alpha=0.0)
-FIELDS = ("rotate", "scale", "shear", "shift", "elastic_alpha", "elastic_sigma")
+BOUNDED = ann.Augment(elastic_max=2.0)  # the field rescaled to a largest move of 2 px
+FIELDS = ("rotate", "scale", "shear", "shift", "elastic_alpha", "elastic_sigma", "elastic_max")
 
 
 def c_params(ffi, params, seed):
@@ -109,13 +110,50 @@ def test_separable_smoothing_equals_the_2d_gaussian():
             assert fast[i * W + j] == pytest.approx(direct, abs=1e-12)
 
 
+def test_mirror_index_by_hand():
+    # n = 5: ... 2 1 | 0 1 2 3 4 | 3 2 1 0 1 ...
+    assert [ref.mirror_index(i, 5) for i in range(-9, 14)] == (
+        [1, 0, 1, 2, 3, 4, 3, 2, 1] + [0, 1, 2, 3, 4] + [3, 2, 1, 0, 1, 2, 3, 4, 3]
+    )
+    assert [ref.mirror_index(i, 1) for i in (-3, 0, 4)] == [0, 0, 0]
+
+
+def test_mirrored_smoothing_equals_the_2d_gaussian_over_the_mirrored_image():
+    """With a mirrored edge the two 1-D passes give the direct 2-D sum over the image
+    extended by mirroring, taps wider than the image included (sigma 3: r = 9 > H, W)."""
+    rng = random.Random(4)
+    H, W = 6, 4
+    u = [rng.uniform(-1, 1) for _ in range(H * W)]
+    for sigma in (1.3, 3.0):
+        taps = ref.gaussian_taps(sigma)
+        r = len(taps) - 1
+        fast = ref.smooth(u, taps, H, W, mirror=True)
+        for i in range(H):
+            for j in range(W):
+                direct = sum(
+                    taps[abs(a)]
+                    * taps[abs(b)]
+                    * u[ref.mirror_index(i + a, H) * W + ref.mirror_index(j + b, W)]
+                    for a in range(-r, r + 1)
+                    for b in range(-r, r + 1)
+                )
+                assert fast[i * W + j] == pytest.approx(direct, abs=1e-12)
+    # a constant field stays constant under the mirror (the taps sum to 1), not under 0 padding
+    ones = [1.0] * (H * W)
+    taps = ref.gaussian_taps(1.3)
+    assert ref.smooth(ones, taps, H, W, mirror=True) == pytest.approx(ones, abs=1e-12)
+    assert ref.smooth(ones, taps, H, W)[0] < 0.9
+
+
 @pytest.mark.parametrize(
     "params",
     [
         FULL,
         AFFINE,
+        BOUNDED,
         ann.Augment(rotate=0, shear=0, shift=0),
         ann.Augment(elastic_sigma=1 / 3),  # 3 sigma is 1 in float64, just above in float32
+        ann.Augment(rotate=0, scale=0, shear=0, shift=0, elastic_max=1.5, elastic_sigma=12),
     ],
 )
 def test_c_matches_the_float64_reference(core, params):
@@ -126,7 +164,17 @@ def test_c_matches_the_float64_reference(core, params):
     assert sum(abs(a - b) for a, b in zip(got, x)) > 10  # and the images did change
 
 
-@pytest.mark.parametrize("params", [FULL, AFFINE, ann.Augment(elastic_sigma=0.3)])
+@pytest.mark.parametrize(
+    "params",
+    [
+        FULL,
+        AFFINE,
+        ann.Augment(elastic_sigma=0.3),
+        BOUNDED,
+        ann.Augment(elastic_max=3.0, elastic_sigma=0.3),
+        ann.Augment(elastic_max=1.0, elastic_sigma=12),  # taps wider than the image
+    ],
+)
 def test_fast_matches_naive_bit_for_bit(core, params):
     """ann_augment_batch (flat tap loops, unchecked interior samples) against the plain
     ann_augment_batch_naive, on awkward sizes: the same sums in the same order."""
@@ -156,6 +204,38 @@ def test_elastic_displacement_is_about_two_pixels():
                 total += (34 * dx[i * W + j]) ** 2 + (34 * dy[i * W + j]) ** 2
                 count += 1
     assert 1.5 < math.sqrt(total / count) < 2.5
+
+
+def test_bounded_field_has_its_largest_move_and_about_one_pixel_rms():
+    """elastic_max 2, sigma 4: the field's largest |dx| or |dy| is exactly 2 px, and the RMS
+    move over the image is near 1 px (half of alpha 34's). Drawn as augment_image draws it."""
+    H = W = 28
+    taps = ref.gaussian_taps(4.0)
+    total = count = 0.0
+    for seed in range(6):
+        rng = random.Random(seed)
+        sx = ref.smooth([rng.uniform(-1, 1) for _ in range(H * W)], taps, H, W, mirror=True)
+        sy = ref.smooth([rng.uniform(-1, 1) for _ in range(H * W)], taps, H, W, mirror=True)
+        scale = 2.0 / max(max(map(abs, sx)), max(map(abs, sy)))
+        assert max(abs(scale * v) for v in sx + sy) == pytest.approx(2.0, abs=1e-12)
+        total += sum((scale * a) ** 2 + (scale * b) ** 2 for a, b in zip(sx, sy))
+        count += H * W
+    assert 0.7 < math.sqrt(total / count) < 1.3
+
+
+def test_bounded_move_of_a_lit_pixel_is_at_most_elastic_max(core):
+    """Elastic only, bounded at 1.5 px: every output pixel samples the input within 1.5 px in
+    x and in y, so light from one lit pixel lands only within 2.5 px of it (bilinear reach 1),
+    and it does move (the field is never 0 everywhere)."""
+    H = W = 15
+    x = array("f", [0.0] * (H * W))
+    x[7 * W + 7] = 1.0
+    params = ann.Augment(rotate=0, scale=0, shear=0, shift=0, elastic_max=1.5, elastic_sigma=2)
+    for seed in range(5):
+        out = c_augment(core, x, params, seed=seed, H=H, W=W)
+        lit = [(i, j) for i in range(H) for j in range(W) if out[i * W + j] > 0]
+        assert lit and all(abs(i - 7) <= 2.5 and abs(j - 7) <= 2.5 for i, j in lit), seed
+        assert out.tobytes() != x.tobytes()
 
 
 def test_deterministic_per_seed_and_step(core):
@@ -196,11 +276,18 @@ def test_c_rejects_bad_parameters(core):
         ("shift", math.inf),
         ("elastic_sigma", 0.0),
         ("elastic_alpha", -2.0),
+        ("elastic_max", -1.0),
+        ("elastic_max", math.nan),
+        ("elastic_max", 2.0),  # and alpha 34: two scalings at once
     ):
         bad = c_params(ffi, FULL, 0)
         setattr(bad, name, value)
         assert lib.ann_augment_check(bad) == lib.ANN_E_ARG, name
         assert lib.ann_augment_batch(x, bad, 0, 1, 28, 28) == lib.ANN_E_ARG, name
+    bounded = c_params(ffi, BOUNDED, 0)
+    assert lib.ann_augment_check(bounded) == lib.ANN_OK
+    bounded.elastic_sigma = 0.0  # the bounded field is smoothed too
+    assert lib.ann_augment_check(bounded) == lib.ANN_E_ARG
 
 
 @pytest.mark.parametrize(
@@ -215,11 +302,24 @@ def test_c_rejects_bad_parameters(core):
         (dict(elastic_alpha=True), "elastic_alpha"),
         (dict(elastic_sigma=0), "elastic_sigma"),
         (dict(elastic_sigma=101), "elastic_sigma"),
+        (dict(elastic_max=-0.5), "elastic_max"),
+        (dict(elastic_max=math.inf), "elastic_max"),
     ],
 )
 def test_augment_rejects_bad_parameters(kwargs, needle):
     with pytest.raises(ValueError, match=needle):
         ann.Augment(**kwargs)
+
+
+def test_elastic_max_replaces_alpha_and_modes_switch_it_off():
+    assert (BOUNDED.elastic_alpha, BOUNDED.elastic_max, BOUNDED.elastic) == (0.0, 2.0, True)
+    assert ann.Augment(elastic_alpha=20, elastic_max=2).elastic_alpha == 0.0
+    assert (FULL.elastic_alpha, FULL.elastic_max) == (34.0, 0.0)
+    assert not AFFINE.elastic
+    affine = ref.for_mode("affine", elastic_max=2.0)
+    assert affine is not None and not affine.elastic
+    elastic = ref.for_mode("elastic", elastic_max=2.0)
+    assert elastic is not None and elastic.elastic_max == 2.0 and elastic.rotate == 0.0
 
 
 def test_augment_is_frozen_and_typed():
@@ -288,9 +388,15 @@ def test_nothing_augmented_at_predict_evaluate_or_validation(mnist):
     assert net.predict(val) == net.predict(val)  # and predicting draws nothing
 
 
-def test_c_training_matches_the_reference_backend(mnist):
+@pytest.mark.parametrize(
+    "params",
+    [  # a smaller kernel keeps the Python side quick
+        ann.Augment(elastic_sigma=2.0),
+        ann.Augment(elastic_max=2.0, elastic_sigma=2.0),  # the best preset's bounded field
+    ],
+)
+def test_c_training_matches_the_reference_backend(mnist, params):
     ds, _ = small(mnist, 48)
-    params = ann.Augment(elastic_sigma=2.0)  # a smaller kernel keeps the Python side quick
     c_net, _ = fit(ds, augment=params, sizes=(784, 10), backend="c")
     py_net, _ = fit(ds, augment=params, sizes=(784, 10), backend="python")
     plain, _ = fit(ds, sizes=(784, 10), backend="c")
@@ -339,3 +445,26 @@ def test_cli_bad_augment_flag_is_a_usage_error():
     out = run_ann("augment-preview", "--data", "sample", "--augment", "warp")
     assert out.returncode == 2
     one_stderr_line(out, "--augment")
+    for bad in ("inf", "-1", "nan", "two", "1e39"):
+        out = run_ann("train", "--data", "sample", "--augment", "elastic", "--elastic-max", bad)
+        assert out.returncode == 2, bad
+        one_stderr_line(out, "--elastic-max")
+    # the two scalings of the field at once: a contradiction, named, before any data is read
+    both = ("--elastic-alpha", "20", "--elastic-max", "2")
+    for command in ("train", "augment-preview"):
+        out = run_ann(command, "--data", "sample", *both)
+        assert out.returncode == 2, (command, out.stderr)
+        one_stderr_line(out, "--elastic-alpha 20 and --elastic-max 2", "give one")
+
+
+def test_cli_elastic_max_bounds_the_preview():
+    """--elastic-max draws a different distortion from --elastic-alpha's, and says so."""
+    _, alpha = preview_rows("--seed", "2", "--augment", "elastic")
+    _, bounded = preview_rows("--seed", "2", "--augment", "elastic", "--elastic-max", "2")
+    assert alpha != bounded
+    out = run_ann(
+        "augment-preview", "--data", "sample", "--n", "1", "--ascii", "--elastic-max", "2"
+    )
+    assert out.returncode == 0, out.stderr
+    assert "elastic max 2" in out.stdout + out.stderr
+    assert "elastic alpha" not in out.stdout + out.stderr

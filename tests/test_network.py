@@ -70,6 +70,32 @@ def test_both_backends_start_from_identical_weights():
     assert c.get_weights() == py.get_weights()
 
 
+def test_uniform_bias_init_draws_biases_within_the_fan_in_bound():
+    """bias_init="uniform" (PyTorch's nn.Linear): every layer's biases in
+    [-1/sqrt(fan_in), 1/sqrt(fan_in)] and spread over it, the weights exactly those of the
+    zero-bias network of the same seed, the same values on both backends, set by the seed."""
+    sizes = [784, 300, 40, 10]
+    zeros = ann.Network(sizes, seed=5)
+    nets = [ann.Network(sizes, seed=5, bias_init="uniform", backend=b) for b in ("c", "python")]
+    for l in range(len(sizes) - 1):
+        W, b = nets[0].layer(l)
+        limit = 1 / math.sqrt(sizes[l])
+        assert W == zeros.layer(l)[0]
+        assert all(-limit <= v <= limit for v in b)
+        assert max(b) > 0.5 * limit and min(b) < -0.5 * limit, l
+        assert len(set(b)) == len(b)
+    assert nets[0].get_weights() == nets[1].get_weights()
+    other = ann.Network(sizes, seed=6, bias_init="uniform")
+    assert other.layer(0)[1] != nets[0].layer(0)[1]
+    assert nets[0].bias_init == "uniform" and zeros.bias_init == "zeros"
+
+
+@pytest.mark.parametrize("bad", ["Uniform", "", None, 1, "normal"])
+def test_bad_bias_init_is_refused(bad):
+    with pytest.raises(ValueError, match="bias_init must be 'zeros' or 'uniform'"):
+        ann.Network([4, 3, 2], bias_init=bad)
+
+
 @pytest.mark.parametrize(
     "kwargs,word",
     [

@@ -35,6 +35,8 @@ class Seen:
         self.nets: list[tuple[list[int], bool, float]] = []
         self.optimizer: tuple[int, float, float] | None = None  # kind, momentum, l2
         self.max_norm: float | None = None
+        self.augment: ann.Augment | None = None
+        self.bias_seeds: list[int] = []  # each init_biases_uniform call's seed
         self.batches: list[int] = []
         self.rates: list[float] = []
 
@@ -53,6 +55,12 @@ def watch(m: pytest.MonkeyPatch, record: Seen) -> Seen:
     def set_max_norm(self, c):
         record.max_norm = c
 
+    def set_augment(self, params, seed, shape):
+        record.augment = params
+
+    def init_biases_uniform(self, seed):
+        record.bias_seeds.append(seed)
+
     def train_step(self, images, labels, n_rows, idx, start, batch, lr):
         record.batches.append(batch)
         record.rates.append(lr)
@@ -61,6 +69,8 @@ def watch(m: pytest.MonkeyPatch, record: Seen) -> Seen:
     m.setattr(_backend.CNet, "__init__", init)
     m.setattr(_backend.CNet, "set_optimizer", set_optimizer)
     m.setattr(_backend.CNet, "set_max_norm", set_max_norm)
+    m.setattr(_backend.CNet, "set_augment", set_augment)
+    m.setattr(_backend.CNet, "init_biases_uniform", init_biases_uniform)
     m.setattr(_backend.CNet, "train_step", train_step)
     return record
 
@@ -87,6 +97,14 @@ def check_reached(seen: Seen, p: Preset, rows: int) -> None:
     if p.optimizer in ("momentum", "nesterov"):
         assert momentum == p.momentum
     assert seen.max_norm == (p.max_norm or 0.0)
+    assert seen.bias_seeds == ([0] if p.bias_init == "uniform" else [])
+    if p.augment == "none":
+        assert seen.augment is None
+    else:
+        a = seen.augment
+        assert a is not None and (a.rotate > 0) == ("affine" in p.augment)
+        assert a.elastic == ("elastic" in p.augment)
+        assert a.elastic_max == (p.elastic_max if a.elastic else 0.0)
     # each epoch's last batch may be short (or, with batch norm, one row longer)
     assert seen.batches[0] == p.batch_size and max(seen.batches) <= p.batch_size + 1
     per_epoch = math.ceil(rows / p.batch_size)
@@ -119,6 +137,57 @@ def test_the_fast_preset_by_hand(seen):
     assert len(seen.rates) == 4 * math.ceil(sample_train_rows() / 256)
 
 
+def test_the_best_preset_by_hand(seen):
+    """Issue 26's recipe, written out: the PyTorch reference's network and bounded elastic
+    field, trained on every training image (no validation split) for 30 epochs."""
+    assert train("--preset", "best") == 0
+    assert seen.nets[0] == ([784, 1024, 1024, 10], False, 0.1)
+    assert seen.optimizer[0] == OPTIMIZERS["adam"]
+    assert seen.batches[0] == 128
+    assert max(seen.rates) == pytest.approx(0.002, rel=1e-3)
+    a = seen.augment
+    assert a is not None
+    assert (a.rotate, a.scale, a.shear, a.shift) == (12.0, 0.12, 0.2, 2.5)
+    assert (a.elastic_max, a.elastic_alpha, a.elastic_sigma) == (2.0, 0.0, 4.0)
+    train_all, _ = ann.load_mnist("sample")
+    assert len(seen.rates) == 30 * math.ceil(len(train_all) / 128)  # every row, every epoch
+
+
+def test_elastic_flags_next_to_the_best_preset(monkeypatch):
+    """--elastic-alpha next to --preset best is the user's unbounded field (the preset's bound
+    gives way); --elastic-max replaces the bound; both written at once are refused."""
+    for flags, want in (
+        (["--elastic-alpha", "20"], (20.0, 0.0)),
+        (["--elastic-max", "3"], (0.0, 3.0)),
+        (["--elastic-alpha", "0"], (0.0, 0.0)),  # the user's scaling, 0: no elastic field
+    ):
+        with monkeypatch.context() as m:
+            seen = watch(m, Seen())
+            assert train("--preset", "best", "--epochs", "1", *flags) == 0, flags
+            assert seen.augment is not None
+            assert (seen.augment.elastic_alpha, seen.augment.elastic_max) == want, flags
+    with monkeypatch.context() as m:
+        seen = watch(m, Seen())
+        both = ["--elastic-alpha", "20", "--elastic-max", "2"]
+        assert train("--preset", "best", *both) == 2
+        assert train(*both, "--augment", "elastic") == 2
+        assert not seen.nets  # refused before any network was made
+
+
+def test_bias_init_flag(seen, tmp_path):
+    """--bias-init uniform draws a new network's biases from its seed; with --resume, whose
+    network is already trained, the flag is refused (the preset's own value is not applied)."""
+    assert train("--epochs", "1", "--patience", "0", "--bias-init", "uniform", "--seed", "4") == 0
+    assert seen.bias_seeds == [4]
+    assert train("--epochs", "1", "--patience", "0", "--bias-init", "zeros") == 0
+    assert seen.bias_seeds == [4]  # zeros: no draw
+    model = tmp_path / "m.safetensors"
+    ann.Network([784, 8, 10]).save(model)
+    assert train("--resume", str(model), "--bias-init", "uniform") == 2
+    assert train("--resume", str(model), "--preset", "fast", "--epochs", "1") == 0
+    assert seen.bias_seeds == [4]
+
+
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_python_entry_point_gives_the_backend_what_ann_train_does(monkeypatch, name):
     cli, python = Seen(), Seen()
@@ -133,6 +202,8 @@ def test_python_entry_point_gives_the_backend_what_ann_train_does(monkeypatch, n
         net.fit(train_all, **p.fit_kwargs(), seed=0, verbose=0)
     assert cli.nets[0] == python.nets[0]
     assert (cli.optimizer, cli.max_norm) == (python.optimizer, python.max_norm)
+    assert cli.augment == python.augment
+    assert cli.bias_seeds == python.bias_seeds
     assert cli.batches == python.batches and cli.rates == python.rates
     assert cli.batches  # something was trained
 
@@ -179,6 +250,7 @@ def test_seed_preset_is_ann_train_without_flags():
         "head": "softmax-ce",
         "init": default.INIT,
         "negative_slope": 0.01,
+        "bias_init": "zeros",
     }
     for name, value in PRESETS["seed"].options().items():
         assert implied.get(name, defaults[name]) == value, name

@@ -57,6 +57,12 @@ class CNet:
         """The head, ANN_SOFTMAX_CE ... ANN_SIGMOID_MSE (ann_net_set_head)."""
         check(lib.ann_net_set_head(self._net, head), "setting the head")
 
+    def init_biases_uniform(self, seed: int) -> None:
+        check(
+            lib.ann_net_init_biases_uniform(self._net, seed & 0xFFFFFFFFFFFFFFFF),
+            "initializing biases",
+        )
+
     def set_fused(self, fused: bool) -> None:
         """Run the C core's speed-ups (the default) or each textbook step on its own
         (ann_net_set_fused in ann.h); the tests compare the two paths."""
@@ -280,7 +286,7 @@ class CNet:
 
 def _c_augment_params(params: Any, seed: int) -> Any:
     c = ffi.new("ann_augment *")
-    for name in ("rotate", "scale", "shear", "shift", "elastic_alpha", "elastic_sigma"):
+    for name in params.FIELDS:
         setattr(c, name, getattr(params, name))
     c.seed = seed & 0xFFFFFFFFFFFFFFFF
     return c

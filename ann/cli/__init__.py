@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from typing import Callable, cast
 
 from .._errors import AnnError, MissingLabelError
+from ._options import check_one_elastic_scaling
 from ._output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from ._parser import build_parser
 from .presets import apply_preset, default_preset
@@ -66,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             check_threads_variable()
         announce_backend(args)
+        check_one_elastic_scaling(args, argv)
         default_preset(args)  # a table (CSV file) trains with the tabular recipe
         if getattr(args, "preset", None) is not None:
             apply_preset(args, argv)

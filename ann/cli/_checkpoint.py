@@ -163,6 +163,11 @@ def check_resume(args: argparse.Namespace, net: ann.Network) -> tuple[int, float
                 f"ann train: {flag} {given} does not match the resumed model's {has} "
                 f"(leave {flag} out to keep it)"
             )
+    if getattr(args, "bias_init", None) is not None:
+        raise UsageError(
+            f"ann train: --bias-init {args.bias_init} sets how a new network starts, and "
+            f"--resume {args.resume} continues a trained one (leave --bias-init out)"
+        )
     state = net.optimizer_state()
     if state is not None and state["optimizer"] != args.optimizer:
         note(

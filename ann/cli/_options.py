@@ -7,12 +7,14 @@ and its ``--preset``) needs; a contradiction between flags raises ``UsageError``
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any
 
 from .. import _defaults as default
 from .._augment import Augment, for_mode
 from .._presets import make_schedule
 from ._output import UsageError
+from ._parser import given_options
 
 # ---- data -----------------------------------------------------------------------------------
 
@@ -41,10 +43,23 @@ def is_csv(path: str | None) -> bool:
 
 def augment_text(augment: Augment) -> str:
     """'rotate 12, scale 0.12, ...': the ranges of an ann.Augment, for the run's log."""
+    scaling = "elastic_max" if augment.elastic_max > 0 else "elastic_alpha"
     return ", ".join(
         f"{name.replace('_', ' ')} {getattr(augment, name):g}"
-        for name in ("rotate", "scale", "shear", "shift", "elastic_alpha", "elastic_sigma")
+        for name in ("rotate", "scale", "shear", "shift", scaling, "elastic_sigma")
     )
+
+
+def check_one_elastic_scaling(args: argparse.Namespace, argv: Sequence[str] | None) -> None:
+    """--elastic-alpha and --elastic-max are two ways to scale the elastic field; both written
+    on one command line (each > 0) is a contradiction, not a choice for ann to make. (Alpha's
+    default, 34, gives way to --elastic-max silently: only a written alpha is refused.)"""
+    if getattr(args, "elastic_max", 0.0) > 0 and args.elastic_alpha > 0:
+        if "elastic_alpha" in given_options(argv):
+            raise UsageError(
+                f"ann {args.command}: --elastic-alpha {args.elastic_alpha:g} and --elastic-max "
+                f"{args.elastic_max:g} both scale the elastic field: give one of them"
+            )
 
 
 def augment_from_args(args: argparse.Namespace) -> Augment | None:
@@ -58,6 +73,7 @@ def augment_from_args(args: argparse.Namespace) -> Augment | None:
             shift=args.shift,
             elastic_alpha=args.elastic_alpha,
             elastic_sigma=args.elastic_sigma,
+            elastic_max=args.elastic_max,
         )
     except ValueError as exc:
         flag = str(exc).split(" must ")[0].replace("Augment: ", "--").replace("_", "-")

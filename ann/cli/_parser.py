@@ -16,6 +16,7 @@ import argparse
 import math
 import platform
 import struct
+from collections.abc import Sequence
 from typing import Any, Callable, NoReturn
 
 from .. import __version__
@@ -234,6 +235,13 @@ def build_parser(argument_default: Any = None) -> argparse.ArgumentParser:
 # ---- option groups shared by several commands ------------------------------------------------
 
 
+def given_options(argv: Sequence[str] | None) -> set[str]:
+    """The argparse names of the options written on the command line. argparse fills every
+    other option with its default, and a default must not override a preset's value: parse
+    once more with the defaults suppressed, so that only the given options land."""
+    return set(vars(build_parser(argument_default=argparse.SUPPRESS).parse_args(argv)))
+
+
 def _data_option(
     parser: argparse.ArgumentParser, dataset: str | None = "mnist", csv: bool = True
 ) -> None:
@@ -299,6 +307,12 @@ def _augment_options(parser: argparse.ArgumentParser, default: str) -> None:
         ("--shift", ref.shift, "affine: most shift in x and in y, pixels"),
         ("--elastic-alpha", ref.elastic_alpha, "elastic: strength (34 moves pixels ~2 px RMS)"),
         ("--elastic-sigma", ref.elastic_sigma, "elastic: smoothing width, pixels (<= 100)"),
+        (
+            "--elastic-max",
+            ref.elastic_max,
+            "elastic: > 0 rescales each image's field so that its largest displacement is this "
+            "many pixels, instead of --elastic-alpha (2 moves pixels ~1 px RMS)",
+        ),
     ):
         parser.add_argument(flag, type=nonneg, default=value, help=f"{what} (default {value:g})")
 
@@ -405,6 +419,13 @@ def _train_options(train: argparse.ArgumentParser) -> None:
         type=_number(float, inclusive=True, high=1),
         default=None,
         help="drop probability after each hidden ReLU (default 0, or the resumed model's)",
+    )
+    train.add_argument(
+        "--bias-init",
+        choices=("zeros", "uniform"),
+        default=None,
+        help="how a new network's biases start: zeros (default) or uniform, "
+        "U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch's nn.Linear",
     )
     train.add_argument(
         "--patience",

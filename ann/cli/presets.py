@@ -1,8 +1,7 @@
 """``ann train --preset NAME`` and ``ann presets``: the named recipes on the command line.
 
 A preset sets every hyperparameter of ``ann train``; a flag given next to it keeps the user's
-value. Telling a given flag from a default takes a second parse of the command line with the
-defaults suppressed (``build_parser(argument_default=argparse.SUPPRESS)``).
+value (``_parser.given_options`` tells a given flag from a default).
 """
 
 from __future__ import annotations
@@ -14,17 +13,10 @@ from collections.abc import Sequence
 from .._presets import PRESETS, TABLE_PRESETS
 from ._options import is_csv, train_schedule
 from ._output import UsageError, say
-from ._parser import build_parser
+from ._parser import given_options
 
 # the settings a resumed model brings from its file, which a preset cannot change
-ARCHITECTURE = ("layers", "batchnorm", "dropout")
-
-
-def given_options(argv: Sequence[str] | None) -> set[str]:
-    """The argparse names of the options written on the command line. argparse fills every
-    other option with its default, and a default must not override a preset's value: parse
-    once more with the defaults suppressed, so that only the given options land."""
-    return set(vars(build_parser(argument_default=argparse.SUPPRESS).parse_args(argv)))
+ARCHITECTURE = ("layers", "batchnorm", "dropout", "bias_init")
 
 
 def default_preset(args: argparse.Namespace) -> None:
@@ -47,6 +39,8 @@ def apply_preset(args: argparse.Namespace, argv: Sequence[str] | None) -> None:
             args.from_preset.add(name)
     if "val_fraction" in given and not args.val_fraction and "patience" not in given:
         args.patience = 0  # the preset's early stopping has no validation loss to read
+    if "elastic_alpha" in given and "elastic_max" not in given:
+        args.elastic_max = 0.0  # the user's alpha scaling, not the preset's bounded field
     try:
         train_schedule(args)
     except UsageError as exc:  # say where the schedule the flag contradicts came from

@@ -98,6 +98,7 @@ def _train(args: argparse.Namespace, augment: ann.Augment | None, schedule: Any)
             batchnorm=args.batchnorm,
             dropout=args.dropout or 0.0,
             seed=args.seed,
+            bias_init=args.bias_init or "zeros",
         )
     elif net.sizes[0] != train.features:
         raise DataError(

@@ -96,11 +96,15 @@ static int predicts(ann_net *net)
     } while (0)
 
 /* Create, set up and train a network, failing allocation fail_at (0: none), and leave its
- * predicted probabilities (N, K) in probs. Returns the allocations counted. */
-static long scenario(long fail_at, float *probs)
+ * predicted probabilities (N, K) in probs. Returns the allocations counted. bounded: the
+ * elastic field rescaled to elastic_max (whose mirrored edge takes a larger scratch buffer)
+ * instead of scaled by elastic_alpha. */
+static long scenario(long fail_at, float *probs, int bounded)
 {
     static const int32_t sizes[] = {D, 12, 8, K};
-    const ann_augment aug = {10.0f, 0.1f, 0.1f, 1.0f, 2.0f, 1.5f, 7};
+    const ann_augment aug = {.rotate = 10.0f, .scale = 0.1f, .shear = 0.1f, .shift = 1.0f,
+                             .elastic_alpha = bounded ? 0.0f : 2.0f, .elastic_sigma = 1.5f,
+                             .elastic_max = bounded ? 1.5f : 0.0f, .seed = 7};
     float mean[D], std[D];
     for (int i = 0; i < D; i++) mean[i] = 0.5f, std[i] = 0.3f;
     int32_t order[N];
@@ -135,14 +139,18 @@ done:
 static void test_every_allocation_can_fail(void)
 {
     static float clean[N * K], probs[N * K];
-    const long allocs = scenario(0, clean);
-    CHECK(allocs > 10, "only %ld allocations counted: is the hook compiled in?", allocs);
-    for (long fail_at = 1; fail_at <= allocs; fail_at++) {
-        scenario(fail_at, probs);
-        CHECK(memcmp(probs, clean, sizeof clean) == 0,
-              "fail_at %ld: the run ended with other bits than the clean run", fail_at);
+    for (int bounded = 0; bounded <= 1; bounded++) {
+        const long allocs = scenario(0, clean, bounded);
+        CHECK(allocs > 10, "only %ld allocations counted: is the hook compiled in?", allocs);
+        for (long fail_at = 1; fail_at <= allocs; fail_at++) {
+            scenario(fail_at, probs, bounded);
+            CHECK(memcmp(probs, clean, sizeof clean) == 0,
+                  "fail_at %ld%s: the run ended with other bits than the clean run", fail_at,
+                  bounded ? " (bounded elastic field)" : "");
+        }
+        printf("  out of memory at each of %ld allocations%s: handled\n", allocs,
+               bounded ? " (bounded elastic field)" : "");
     }
-    printf("  out of memory at each of %ld allocations: handled\n", allocs);
 }
 
 /* ---- 2. the two setters that allocate twice ------------------------------------------------- */
