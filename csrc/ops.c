@@ -219,7 +219,10 @@ struct sgd_args { float *params; const float *grads; float lr; };
 static void sgd_range(void *ctx, int64_t begin, int64_t end)
 {
     const struct sgd_args *a = ctx;
-    for (int64_t i = begin; i < end; i++) a->params[i] -= a->lr * a->grads[i];
+    float *restrict params = a->params;         /* restrict locals: see adam_range */
+    const float *restrict grads = a->grads;
+    const float lr = a->lr;
+    for (int64_t i = begin; i < end; i++) params[i] -= lr * grads[i];
 }
 
 /* Gradient descent step: theta <- theta - lr * dL/dtheta. */
@@ -373,10 +376,21 @@ struct momentum_args { float *params, *velocity; const float *grads; float lr, m
 static void momentum_range(void *ctx, int64_t begin, int64_t end)
 {
     const struct momentum_args *a = ctx;
-    for (int64_t i = begin; i < end; i++) {
-        a->velocity[i] = a->mu * a->velocity[i] + a->grads[i];
-        a->params[i] -= a->lr * (a->nesterov ? a->grads[i] + a->mu * a->velocity[i]
-                                             : a->velocity[i]);
+    float *restrict params = a->params, *restrict velocity = a->velocity; /* see adam_range */
+    const float *restrict grads = a->grads;
+    const float lr = a->lr, mu = a->mu;
+    if (a->nesterov) {
+        for (int64_t i = begin; i < end; i++) {
+            const float vel = mu * velocity[i] + grads[i];
+            velocity[i] = vel;
+            params[i] -= lr * (grads[i] + mu * vel);
+        }
+    } else {
+        for (int64_t i = begin; i < end; i++) {
+            const float vel = mu * velocity[i] + grads[i];
+            velocity[i] = vel;
+            params[i] -= lr * vel;
+        }
     }
 }
 
@@ -399,14 +413,29 @@ struct adam_args {
     float lr, beta1, beta2, eps, c1, c2;
 };
 
+/*
+ * The update of params[begin..end). Written so that the compiler vectorizes it (4 to 16
+ * values per instruction; scalar, it took 10-35 ms for the 1.86M parameters of the best
+ * preset, a third of a training step): the buffers are restrict locals, because stores
+ * through a->m could otherwise alias the settings in *a, which would be reloaded for every
+ * element and block vectorizing; and the core is built with -fno-math-errno (build_ffi.py),
+ * without which sqrtf keeps a branch to set errno and stays scalar. The arithmetic is the
+ * same, operation for operation, so the bits are too.
+ */
 static void adam_range(void *ctx, int64_t begin, int64_t end)
 {
     const struct adam_args *a = ctx;
+    float *restrict params = a->params, *restrict m = a->m, *restrict v = a->v;
+    const float *restrict grads = a->grads;
+    const float beta1 = a->beta1, beta2 = a->beta2, lr = a->lr, eps = a->eps;
+    const float c1 = a->c1, c2 = a->c2;
     for (int64_t i = begin; i < end; i++) {
-        float g = a->grads[i];
-        a->m[i] = a->beta1 * a->m[i] + (1.0f - a->beta1) * g;
-        a->v[i] = a->beta2 * a->v[i] + (1.0f - a->beta2) * g * g;
-        a->params[i] -= a->lr * (a->m[i] / a->c1) / (sqrtf(a->v[i] / a->c2) + a->eps);
+        const float g = grads[i];
+        const float mi = beta1 * m[i] + (1.0f - beta1) * g;
+        const float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        params[i] -= lr * (mi / c1) / (sqrtf(vi / c2) + eps);
     }
 }
 
