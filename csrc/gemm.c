@@ -476,9 +476,10 @@ static void run_chunk(void *ctx, int t, int worker)
     job->status[t] = gemm_rect(p, m0, m1, n0, n1, buf);
 }
 
-/* Below this many flops per chunk, waking a sleeping thread (tens of microseconds) or
- * packing a chunk's operands again costs more than the split saves. */
-#define MIN_FLOPS_PER_CHUNK (3.0 * 1024 * 1024)
+/* Below this many flops per chunk, waking a sleeping thread or packing a chunk's operands
+ * again costs more than the split saves: ANN__MIN_CHUNK_NS (internal.h) of one thread's work
+ * at ~100 flops per ns (a micro-kernel near the peak of an AVX-512 or AVX2 core). */
+#define MIN_FLOPS_PER_CHUNK (ANN__MIN_CHUNK_NS * 100.0)
 
 /* Threads worth using for this problem, at most `limit`. */
 static int choose_threads(const gemm_problem *p, int limit)

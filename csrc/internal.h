@@ -46,4 +46,18 @@ int ann__gather_rows_f32(float *x, const float *features, int64_t N, const int32
  * it outlives the worker's thread (after fork() the child's new worker w reuses it). */
 void ann__parallel_for(int n_chunks, void (*task)(void *ctx, int chunk, int worker), void *ctx);
 
+/* The least work worth a chunk of its own, in nanoseconds of one thread: handing a chunk to
+ * another thread and waiting for it to finish costs several microseconds (more when the
+ * worker has gone to sleep), so a job smaller than two of these runs faster on the caller
+ * alone, and no call gets slower with more threads. pool.c says how it was measured. */
+#define ANN__MIN_CHUNK_NS 40000.0
+
+/* fn(ctx, begin, end) over consecutive ranges that cover [0, n) once, for n items of about
+ * ns_per_item nanoseconds each on one thread: on the caller alone (one range) when the pass is
+ * shorter than 2 ANN__MIN_CHUNK_NS, else in a few ranges per thread on the pool. Range ends
+ * are multiples of 16 (whole vectors). fn must give each item a value that does not depend on
+ * where the ranges are cut; then results do not depend on the threads. */
+void ann__parallel_range(int64_t n, double ns_per_item,
+                         void (*fn)(void *ctx, int64_t begin, int64_t end), void *ctx);
+
 #endif

@@ -165,6 +165,52 @@ void ann__parallel_for(int n_chunks, void (*task)(void *ctx, int chunk, int work
     for (int c = 0; c < n_chunks; c++) task(ctx, c, 0);
 }
 
+/* ---- elementwise passes ------------------------------------------------------------------ */
+
+/* Ranges per thread, at most: a few, so that the load evens out when a core is busy. */
+#define RANGES_PER_THREAD 4
+
+typedef struct {
+    void (*fn)(void *ctx, int64_t begin, int64_t end);
+    void *ctx;
+    int64_t n;
+    int ranges;
+} range_job;
+
+/* Where range r of the job starts: r n / ranges, rounded down to a multiple of 16. */
+static int64_t range_start(const range_job *job, int r)
+{
+    if (r >= job->ranges) return job->n;
+    const int64_t at = (int64_t)((double)job->n * r / job->ranges);
+    return at - at % 16;
+}
+
+static void range_task(void *ctx, int r, int worker)
+{
+    (void)worker;
+    const range_job *job = ctx;
+    const int64_t begin = range_start(job, r), end = range_start(job, r + 1);
+    if (begin < end) job->fn(job->ctx, begin, end);
+}
+
+void ann__parallel_range(int64_t n, double ns_per_item,
+                         void (*fn)(void *ctx, int64_t begin, int64_t end), void *ctx)
+{
+    if (n <= 0) return;
+    ensure_init();
+    const int threads = ann__atomic_load(&g_num_threads);
+    const double by_work = (double)n * ns_per_item / ANN__MIN_CHUNK_NS;
+    int ranges = threads * RANGES_PER_THREAD;
+    if (by_work < ranges) ranges = (int)by_work;
+    if (n / 16 < ranges) ranges = (int)(n / 16);
+    if (threads < 2 || ranges < 2) {
+        fn(ctx, 0, n);
+        return;
+    }
+    range_job job = {fn, ctx, n, ranges};
+    ann__parallel_for(ranges, range_task, &job);
+}
+
 /* ---- fork and exit -------------------------------------------------------------------------- */
 
 /* fork() keeps only the calling thread: the child must not wait for workers it lacks.
