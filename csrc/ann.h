@@ -335,8 +335,9 @@ int ann_net_set_fused(ann_net *net, int fused);
  * idx[0..n-1], or rows 0..n-1 when idx is NULL), in blocks of 256 rows. Any output may be NULL:
  * probs (n, K), classes (n). With data->labels given (else NULL): *loss_sum = sum of
  * -log p[label] (no L2 term), *correct = number of rows whose argmax equals the label.
- * Each call allocates its own buffers for min(n, 256) rows (ANN_E_NOMEM if it cannot) and
- * writes nothing in the network: calls may run concurrently on one network (see above). */
+ * Each call allocates its own buffers, for min(n, 256) rows per thread it uses (ANN_E_NOMEM if
+ * it cannot), and writes nothing in the network: calls may run concurrently on one network
+ * (see above). With at least two blocks per thread, the threads share out whole blocks. */
 int ann_net_predict(ann_net *net, float *probs, int32_t *classes,
                     double *loss_sum, int64_t *correct,
                     const ann_data *data, const int32_t *idx, int64_t n);

@@ -5,7 +5,8 @@
  *
  * Passes: dropout forward (whose random draws are cut between threads: the stream must come
  * out as one serial loop would draw it) and backward (in place and not), the Adam, momentum,
- * Nesterov and SGD updates. Sizes are large enough that the pool splits them, and not a
+ * Nesterov and SGD updates; and ann_net_predict, which shares whole blocks of rows out
+ * between threads (against the blocks predicted one call at a time). Sizes are large enough that the pool splits them, and not a
  * multiple of any vector width. `make c-test` builds and runs it; so do tools/sanitize.sh and
  * the cross builds (every driver of tests/c/).
  */
@@ -188,10 +189,86 @@ static void test_optimizers(void)
     state_free(&start);
 }
 
+/* ---- prediction -------------------------------------------------------------------------- */
+
+/* ann_net_predict shares whole blocks of 256 rows out between threads when it has two blocks
+ * per thread or more: the outputs, the loss sum (added in block order) and the hits must be
+ * those of one thread, which are those of the blocks predicted one call at a time. */
+#define PRED_N 3000   /* 12 blocks, the last one short */
+#define PRED_D 48
+#define PRED_K 4
+
+static void test_predict(void)
+{
+    float *x = floats((size_t)PRED_N * PRED_D);
+    int32_t *labels = malloc(PRED_N * sizeof(int32_t)), *idx = malloc(PRED_N * sizeof(int32_t));
+    if (!labels || !idx) exit(2);
+    /* rows of very different scales, so that the blocks' losses differ by orders of magnitude
+     * and a sum in another order would round differently */
+    for (int64_t i = 0; i < (int64_t)PRED_N * PRED_D; i++)
+        x[i] = uniform_pm(1.0f) * (float)(1 + (i / PRED_D) % 97) * (float)(1 + (i / PRED_D) % 13);
+    for (int i = 0; i < PRED_N; i++) {
+        labels[i] = i % PRED_K;
+        idx[i] = (i * 7) % PRED_N;   /* a permutation: 7 and 3000 are coprime */
+    }
+    const ann_data data = {x, ANN_F32, labels, PRED_N};
+    const int32_t sizes[] = {PRED_D, 64, 32, PRED_K};
+    ann_net *net = NULL;
+    if (ann_net_create(&net, sizes, 4, 0, 0.0f) != ANN_OK || ann_net_init(net, 5) != ANN_OK) {
+        CHECK(0, "predict: cannot make the network");
+        return;
+    }
+    /* the reference: one block per call, on one thread, loss sums added in block order */
+    float *want_probs = floats((size_t)PRED_N * PRED_K), *probs = floats((size_t)PRED_N * PRED_K);
+    int32_t *want_classes = malloc(PRED_N * sizeof(int32_t));
+    int32_t *classes = malloc(PRED_N * sizeof(int32_t));
+    if (!want_classes || !classes) exit(2);
+    double want_loss = 0.0;
+    int64_t want_correct = 0;
+    ann_set_num_threads(1);
+    for (int start = 0; start < PRED_N; start += 256) {
+        const int rows = PRED_N - start < 256 ? PRED_N - start : 256;
+        double loss = 0.0;
+        int64_t hits = 0;
+        const int status = ann_net_predict(net, want_probs + (size_t)start * PRED_K,
+                                           want_classes + start, &loss, &hits, &data,
+                                           idx + start, rows);
+        CHECK(status == ANN_OK, "predict, block at %d: status %d", start, status);
+        want_loss += loss;
+        want_correct += hits;
+    }
+    for (int c = 0; c < N_COUNTS; c++) {
+        const int t = thread_counts[c];
+        ann_set_num_threads(t);
+        double loss = -1.0;
+        int64_t hits = -1;
+        int status = ann_net_predict(net, probs, classes, &loss, &hits, &data, idx, PRED_N);
+        CHECK(status == ANN_OK, "predict, %d threads: status %d", t, status);
+        CHECK(same(probs, want_probs, (size_t)PRED_N * PRED_K * sizeof(float)),
+              "predict, %d threads: probabilities differ", t);
+        CHECK(same(classes, want_classes, PRED_N * sizeof(int32_t)),
+              "predict, %d threads: classes differ", t);
+        CHECK(loss == want_loss, "predict, %d threads: loss sum %.17g, want %.17g", t, loss,
+              want_loss);
+        CHECK(hits == want_correct, "predict, %d threads: %lld correct, want %lld", t,
+              (long long)hits, (long long)want_correct);
+        /* a bad row index in the sixth block fails the call, on any thread count */
+        idx[5 * 256 + 3] = PRED_N;
+        status = ann_net_predict(net, probs, classes, &loss, &hits, &data, idx, PRED_N);
+        CHECK(status == ANN_E_INDEX, "predict with a bad index, %d threads: status %d", t,
+              status);
+        idx[5 * 256 + 3] = (5 * 256 + 3) * 7 % PRED_N;
+    }
+    ann_net_destroy(net);
+    free(x), free(labels), free(idx), free(want_probs), free(probs), free(want_classes);
+    free(classes);
+}
+
 int main(void)
 {
     test_dropout();
     test_optimizers();
+    test_predict();
     ann_set_num_threads(0);
     printf("test_passes: %s (%d failures)\n", failures ? "FAILED" : "passed", failures);
     return failures != 0;
