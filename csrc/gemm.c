@@ -142,6 +142,19 @@ const char *ann_kernel_name(void)
     return g_kernel_status == ANN_OK ? g_kernel->name : BAD_REQUEST_NAME;
 }
 
+/* The instruction set of the chosen kernel, for the passes of ops.c that have copies compiled
+ * for AVX2 and AVX-512 (internal.h): so ANN_KERNEL=portable runs every pass as plain C, and
+ * each kernel this CPU has can be tested with the passes it brings. */
+int ann__vector_level(void)
+{
+    ensure_init();
+#if ANN_GEMM_X86
+    if (g_kernel_status == ANN_OK && g_kernel == &ann__gemm_avx512) return ANN__VEC_AVX512;
+    if (g_kernel_status == ANN_OK && g_kernel == &ann__gemm_avx2) return ANN__VEC_AVX2;
+#endif
+    return ANN__VEC_PLAIN;
+}
+
 /* ---- packing buffers: one pair per thread, grown on demand, never shrunk ------------------- */
 
 typedef struct {

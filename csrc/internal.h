@@ -22,9 +22,13 @@ void *ann__test_calloc(size_t count, size_t size);
 #define ann__calloc calloc
 #endif
 
+/* The row passes of a dense layer; like every pass below, on the thread pool when large. */
 void ann__add_bias(float *y, const float *b, int B, int n);       /* y (B, n) += b (n) */
 void ann__bias_relu(float *y, const float *b, int B, int n);     /* y = max(0, y + b) */
 void ann__sum_rows(float *out, const float *a, int B, int n);     /* out (n) = 1^T a (B, n) */
+/* g (n) = dLoss/dz from g = dLoss/dy in place, for y = dropout(relu(z)) with drop rate p:
+ * ann_dropout_backward then ann_relu_backward in one sweep, the same bits. */
+void ann__relu_dropout_backward(float *g, const float *y, int64_t n, float p);
 uint64_t ann__splitmix64(uint64_t *state);                        /* next 64 random bits */
 /* x (B, D) = rows images[idx[r]] / 255, or rows first .. first+B-1 when idx is NULL; the loop
  * of ann_gather_u8, without its NULL/size checks. ANN_E_INDEX for a row outside 0..N-1. */
@@ -34,6 +38,12 @@ int ann__gather_rows(float *x, const uint8_t *images, int64_t N, const int32_t *
  * first + r). ANN_E_INDEX for a row outside 0..N-1, ANN_E_NONFINITE for a NaN or infinity. */
 int ann__gather_rows_f32(float *x, const float *features, int64_t N, const int32_t *idx,
                          int64_t first, int B, int D);
+
+/* Which copies of the vectorized passes of ops.c (the Adam update, dropout) run: the plain C
+ * loops, or their copies compiled for AVX2 or AVX-512, going by the matrix-multiply kernel
+ * gemm.c chose (so $ANN_KERNEL picks them too). The copies give the same bits. */
+enum { ANN__VEC_PLAIN = 0, ANN__VEC_AVX2 = 1, ANN__VEC_AVX512 = 2 };
+int ann__vector_level(void);
 
 /* The most threads the core uses, the caller included (ann_set_num_threads clamps to it). */
 #define ANN__MAX_THREADS 64

@@ -27,8 +27,8 @@
  *
  * The speed-ups are in net_fused.c: each does two textbook steps in one pass over memory, and
  * runs instead of them when net->fused is set (the default; ann_net_set_fused(net, 0) runs
- * only the functions of this file). Exactly two places below choose between the two: forward()
- * and train_step(), each saying so.
+ * only the functions of this file). Exactly three places below choose between the two:
+ * forward(), backward() and train_step(), each saying so.
  */
 #include "ann.h"
 #include "internal.h"
@@ -674,11 +674,14 @@ static int forward(const ann_net *net, net_work *w, int B, int training)
     return ANN_OK;
 }
 
-/* Step 3 for every layer, from the top. */
+/* Step 3 for every layer, from the top.
+ * Speed-up: with net->fused, a hidden layer runs ann__net_layer_backward (net_fused.c) instead
+ * of layer_backward, whose dropout and ReLU backward passes are there one sweep: the same bits. */
 static int backward(ann_net *net, net_work *w, int B)
 {
     for (int l = net->L - 1; l >= 0; l--) {
-        int status = layer_backward(net, w, l, B);
+        const int fused = net->fused && net->layers[l].hidden;
+        int status = fused ? ann__net_layer_backward(net, w, l, B) : layer_backward(net, w, l, B);
         if (status != ANN_OK) return status;
     }
     return ANN_OK;

@@ -25,8 +25,13 @@
 #define NS_ADAM 2.0        /* 7 floats of memory traffic, 2 divisions and a square root */
 #define NS_MOMENTUM 1.0
 #define NS_SGD 0.7
-#define NS_DROPOUT_FORWARD 2.0  /* one splitmix64 draw */
+#define NS_DROPOUT_FORWARD 0.5  /* one splitmix64 draw, vectorized (2.0 as a call per draw) */
 #define NS_DROPOUT_BACKWARD 0.3
+/* The per-row passes of a layer: their cost per float, in cache (the fastest case, so that a
+ * pass split between threads is one that gains even then). At batch 128 and width 1024 they
+ * stay on one thread; a batch of thousands of rows splits. */
+#define NS_ROW_FLOAT 0.05       /* bias add, ReLU and its backward, a column sum: per float */
+#define NS_GATHER_BYTE 0.1      /* a pixel read, converted and scaled */
 
 const char *ann_strerror(int status)
 {
@@ -80,20 +85,41 @@ int ann_dense_backward(float *dx, float *dW, float *db,
     return status;
 }
 
+/* The row passes of a dense layer, each a loop over rows [begin, end) (a range of
+ * ann__parallel_range: rows are independent, so any cut gives the same bits) or, for the
+ * column sum, over columns [begin, end) with every column's rows added in order 0..B-1. */
+struct rows_args {
+    float *y;
+    const float *b;  /* (n) the bias; for sum_rows the input a (B, n) */
+    int B, n;
+};
+
 /* y (B, n) += b (n), broadcast over rows */
-void ann__add_bias(float *y, const float *b, int B, int n)
+static void add_bias_rows(void *ctx, int64_t begin, int64_t end)
 {
-    for (int r = 0; r < B; r++) {
-        float *row = y + (size_t)r * n;
+    const struct rows_args *a = ctx;
+    const int n = a->n;
+    const float *restrict b = a->b;
+    for (int64_t r = begin; r < end; r++) {
+        float *restrict row = a->y + (size_t)r * n;
         for (int j = 0; j < n; j++) row[j] += b[j];
     }
 }
 
-/* y (B, n) = max(0, y + b): the bias add of a dense layer and its ReLU in one sweep of y */
-void ann__bias_relu(float *y, const float *b, int B, int n)
+void ann__add_bias(float *y, const float *b, int B, int n)
 {
-    for (int r = 0; r < B; r++) {
-        float *restrict row = y + (size_t)r * n;
+    struct rows_args a = {y, b, B, n};
+    ann__parallel_range(B, n * NS_ROW_FLOAT, add_bias_rows, &a);
+}
+
+/* y (B, n) = max(0, y + b): the bias add of a dense layer and its ReLU in one sweep of y */
+static void bias_relu_rows(void *ctx, int64_t begin, int64_t end)
+{
+    const struct rows_args *a = ctx;
+    const int n = a->n;
+    const float *restrict b = a->b;
+    for (int64_t r = begin; r < end; r++) {
+        float *restrict row = a->y + (size_t)r * n;
         for (int j = 0; j < n; j++) {
             const float v = row[j] + b[j];
             row[j] = v > 0.0f ? v : 0.0f;
@@ -101,44 +127,110 @@ void ann__bias_relu(float *y, const float *b, int B, int n)
     }
 }
 
-/* out (n) = sum over rows of a (B, n), rows added in order 0..B-1 (a fixed order). */
-void ann__sum_rows(float *out, const float *a, int B, int n)
+void ann__bias_relu(float *y, const float *b, int B, int n)
 {
-    memset(out, 0, (size_t)n * sizeof(float));
-    for (int r = 0; r < B; r++) {
-        const float *row = a + (size_t)r * n;
-        for (int j = 0; j < n; j++) out[j] += row[j];
+    struct rows_args a = {y, b, B, n};
+    ann__parallel_range(B, n * NS_ROW_FLOAT, bias_relu_rows, &a);
+}
+
+/* out (n) = sum over rows of a (B, n), rows added in order 0..B-1 (a fixed order), for the
+ * columns [begin, end) */
+static void sum_rows_columns(void *ctx, int64_t begin, int64_t end)
+{
+    const struct rows_args *a = ctx;
+    const int n = a->n;
+    float *restrict out = a->y;
+    for (int64_t j = begin; j < end; j++) out[j] = 0.0f;
+    for (int r = 0; r < a->B; r++) {
+        const float *restrict row = a->b + (size_t)r * n;
+        for (int64_t j = begin; j < end; j++) out[j] += row[j];
     }
 }
 
+void ann__sum_rows(float *out, const float *a, int B, int n)
+{
+    struct rows_args args = {out, a, B, n};
+    ann__parallel_range(n, B * NS_ROW_FLOAT, sum_rows_columns, &args);
+}
+
 /* ---- ReLU ------------------------------------------------------------------------------ */
+
+struct relu_args {
+    float *out;
+    const float *in, *y;
+    float scale;
+};
+
+static void relu_forward_range(void *ctx, int64_t begin, int64_t end)
+{
+    const struct relu_args *a = ctx;
+    float *out = a->out;         /* may be in itself: neither is restrict */
+    const float *in = a->in;
+    for (int64_t i = begin; i < end; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+}
 
 int ann_relu_forward(float *y, const float *x, int64_t n)
 {
     if (!y || !x) return ANN_E_NULL;
     if (n < 0) return ANN_E_SIZE;
+    struct relu_args a = {y, x, NULL, 1.0f};
     const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    ann__parallel_range(n, NS_ROW_FLOAT, relu_forward_range, &a);
     ann__restore_fpmode(fp);
     return ANN_OK;
 }
 
 /* d max(0, x)/dx = 1 for x > 0 and 0 for x < 0 (we take 0 at the kink). Since y > 0 exactly
- * when x > 0, the mask can be read from the output, and the input need not be kept. */
+ * when x > 0, the mask can be read from the output, and the input need not be kept.
+ * dy is loaded whatever y says, so the select compiles to vector blends instead of a branch
+ * per element (half the outputs of a ReLU are zero: a branch mispredicts about as often as
+ * not, and it cost 10 % of a wide-net epoch under perf). */
+static void relu_backward_range(void *ctx, int64_t begin, int64_t end)
+{
+    const struct relu_args *a = ctx;
+    float *dx = a->out;          /* may be dy itself */
+    const float *dy = a->in, *restrict y = a->y;
+    for (int64_t i = begin; i < end; i++) {
+        const float g = dy[i];
+        dx[i] = y[i] > 0.0f ? g : 0.0f;
+    }
+}
+
 int ann_relu_backward(float *dx, const float *dy, const float *y, int64_t n)
 {
     if (!dx || !dy || !y) return ANN_E_NULL;
     if (n < 0) return ANN_E_SIZE;
-    /* dy is loaded whatever y says, so the select compiles to vector blends instead of a
-     * branch per element (half the outputs of a ReLU are zero: a branch mispredicts about as
-     * often as not, and it cost 10 % of a wide-net epoch under perf) */
+    struct relu_args a = {dx, dy, y, 1.0f};
     const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
-    for (int64_t i = 0; i < n; i++) {
-        const float g = dy[i];
-        dx[i] = y[i] > 0.0f ? g : 0.0f;
-    }
+    ann__parallel_range(n, NS_ROW_FLOAT, relu_backward_range, &a);
     ann__restore_fpmode(fp);
     return ANN_OK;
+}
+
+/*
+ * ReLU then inverted dropout, backward in one sweep (net_fused.c runs it in place of
+ * ann_dropout_backward followed by ann_relu_backward). The output y = relu(z) keep / (1 - p)
+ * is positive exactly when z > 0 and the unit was kept, so
+ *   dL/dz = dy scale  where y > 0,  else 0        (scale = 1 / (1 - p))
+ * which is what the two passes give, bit for bit (the dropout pass's product, then the ReLU's
+ * select), without reading the mask. g (n) is turned into dL/dz in place.
+ */
+static void relu_dropout_backward_range(void *ctx, int64_t begin, int64_t end)
+{
+    const struct relu_args *a = ctx;
+    float *restrict g = a->out;
+    const float *restrict y = a->y;
+    const float scale = a->scale;
+    for (int64_t i = begin; i < end; i++) {
+        const float kept = g[i] * scale;
+        g[i] = y[i] > 0.0f ? kept : 0.0f;
+    }
+}
+
+void ann__relu_dropout_backward(float *g, const float *y, int64_t n, float p)
+{
+    struct relu_args a = {g, g, y, 1.0f / (1.0f - p)};
+    ann__parallel_range(n, NS_ROW_FLOAT, relu_dropout_backward_range, &a);
 }
 
 /* ---- softmax + cross-entropy, fused ------------------------------------------------------ */
@@ -320,22 +412,64 @@ struct dropout_args {
     float p, scale;
 };
 
-static void dropout_forward_range(void *ctx, int64_t begin, int64_t end)
+/*
+ * Draw i of the pass, written so that the compiler vectorizes it: the state before draw i is
+ * base + i GAMMA, so draw i is splitmix64's mix of base + (i + 1) GAMMA, independent of every
+ * other draw (no state carried from one unit to the next, and no call into
+ * ann_random_uniform). The test u >= p, with u = (z >> 40) 2^-24, is done on the integer:
+ * u >= p exactly when z >> 40 >= ceil(p 2^24) (p 2^24 is exact in float), so no conversion
+ * either. Same draws, same masks, same bits as the serial loop of ann_random_uniform calls
+ * (tests/c/test_passes.c holds them equal).
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define DROPOUT_INLINE static inline __attribute__((always_inline))
+#else
+#define DROPOUT_INLINE static inline
+#endif
+
+DROPOUT_INLINE void dropout_forward_loop(const struct dropout_args *a, int64_t begin,
+                                         int64_t end)
 {
-    const struct dropout_args *a = ctx;
-    float *y = a->y;
-    uint8_t *mask = a->mask;
+    float *y = a->y;            /* may be x itself (in place): neither is restrict */
     const float *x = a->x;
-    const float p = a->p, scale = a->scale;
-    /* a local state: one in memory would be stored and reloaded for every unit, since mask
-     * (bytes) may alias anything */
-    uint64_t state = a->state + (uint64_t)begin * SPLITMIX_GAMMA;
+    uint8_t *restrict mask = a->mask;
+    const float scale = a->scale;
+    const uint64_t base = a->state, threshold = (uint64_t)ceilf(a->p * 16777216.0f);
     for (int64_t i = begin; i < end; i++) {
-        const uint8_t keep = ann_random_uniform(&state) >= p;
+        uint64_t z = base + (uint64_t)(i + 1) * SPLITMIX_GAMMA;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        z ^= z >> 31;
+        const uint8_t keep = (z >> 40) >= threshold;
+        const float kept = x[i] * scale;   /* computed either way: a select, no branch */
         mask[i] = keep;
-        y[i] = keep ? x[i] * scale : 0.0f;
+        y[i] = keep ? kept : 0.0f;
     }
 }
+
+static void dropout_forward_range(void *ctx, int64_t begin, int64_t end)
+{
+    dropout_forward_loop(ctx, begin, end);
+}
+
+/* The same loop for AVX2 (4 64-bit lanes; its multiplies are built from 32-bit ones) and for
+ * AVX-512 with the DQ extension (8 lanes, a 64-bit multiply instruction), chosen at run time:
+ * the three compile to different instructions for the same integer arithmetic, so the bits
+ * are the same. */
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_DROPOUT_X86 1
+__attribute__((target("avx2"))) static void dropout_forward_range_avx2(void *ctx,
+                                                                        int64_t begin,
+                                                                        int64_t end)
+{
+    dropout_forward_loop(ctx, begin, end);
+}
+__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) static void
+dropout_forward_range_avx512(void *ctx, int64_t begin, int64_t end)
+{
+    dropout_forward_loop(ctx, begin, end);
+}
+#endif
 
 int ann_dropout_forward(float *y, uint8_t *mask, const float *x, int64_t n, float p,
                         uint64_t *state)
@@ -344,8 +478,17 @@ int ann_dropout_forward(float *y, uint8_t *mask, const float *x, int64_t n, floa
     if (n < 0) return ANN_E_SIZE;
     if (!(p >= 0.0f && p < 1.0f)) return ANN_E_ARG;
     struct dropout_args a = {y, mask, x, NULL, *state, p, 1.0f / (1.0f - p)};
+    void (*range)(void *, int64_t, int64_t) = dropout_forward_range;
+#if defined(HAVE_DROPOUT_X86)
+    const int level = ann__vector_level();
+    if (level >= ANN__VEC_AVX512 && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+        range = dropout_forward_range_avx512;
+    else if (level >= ANN__VEC_AVX2)
+        range = dropout_forward_range_avx2;
+#endif
     const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
-    ann__parallel_range(n, NS_DROPOUT_FORWARD, dropout_forward_range, &a);
+    ann__parallel_range(n, NS_DROPOUT_FORWARD, range, &a);
     *state += (uint64_t)n * SPLITMIX_GAMMA;
     ann__restore_fpmode(fp);
     return ANN_OK;
@@ -509,7 +652,7 @@ int ann_adam_update(float *params, float *m, float *v, const float *grads, int64
     const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
     void (*range)(void *, int64_t, int64_t) = adam_range;
 #if defined(HAVE_ADAM_AVX2)
-    if (__builtin_cpu_supports("avx2")) range = adam_range_avx2;
+    if (ann__vector_level() >= ANN__VEC_AVX2) range = adam_range_avx2;
 #endif
     ann__parallel_range(n, NS_ADAM, range, &a);
     ann__restore_fpmode(fp);
@@ -525,6 +668,28 @@ int ann_gather_u8(float *x, const uint8_t *images, int64_t N, const int32_t *idx
     return ann__gather_rows(x, images, N, idx, 0, B, D);
 }
 
+struct gather_args {
+    float *x;
+    const uint8_t *images;
+    const int32_t *idx;
+    int64_t first;
+    int D;
+};
+
+/* rows [begin, end) of the batch: x[r] = images[idx[r] or first + r] / 255 */
+static void gather_rows_range(void *ctx, int64_t begin, int64_t end)
+{
+    const struct gather_args *a = ctx;
+    const float scale = 1.0f / 255.0f;
+    const int D = a->D;
+    for (int64_t r = begin; r < end; r++) {
+        const uint8_t *restrict src =
+            a->images + (size_t)(a->idx ? a->idx[r] : a->first + r) * D;   /* (D) */
+        float *restrict dst = a->x + (size_t)r * D;                          /* (D) */
+        for (int i = 0; i < D; i++) dst[i] = (float)src[i] * scale;
+    }
+}
+
 int ann__gather_rows(float *x, const uint8_t *images, int64_t N, const int32_t *idx,
                      int64_t first, int B, int D)
 {
@@ -532,12 +697,8 @@ int ann__gather_rows(float *x, const uint8_t *images, int64_t N, const int32_t *
         const int64_t row = idx ? idx[r] : first + r;
         if (row < 0 || row >= N) return ANN_E_INDEX;
     }
-    const float scale = 1.0f / 255.0f;
-    for (int r = 0; r < B; r++) {
-        const uint8_t *restrict src = images + (size_t)(idx ? idx[r] : first + r) * D; /* (D) */
-        float *restrict dst = x + (size_t)r * D;                                      /* (D) */
-        for (int i = 0; i < D; i++) dst[i] = (float)src[i] * scale;
-    }
+    struct gather_args a = {x, images, idx, first, D};
+    ann__parallel_range(B, D * NS_GATHER_BYTE, gather_rows_range, &a);
     return ANN_OK;
 }
 
