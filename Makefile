@@ -62,7 +62,7 @@ c-test:
 	$(CC) -std=c11 -O2 -pthread -Icsrc -DANN_TEST_ALLOC tests/c/test_net.c csrc/*.c -lm -o $(BUILD)/test_net
 	$(BUILD)/test_net
 	$(CC) -std=c11 -O2 -pthread -Icsrc tests/c/test_passes.c csrc/*.c -lm -o $(BUILD)/test_passes
-	$(BUILD)/test_passes
+	for k in portable avx2 avx512 neon; do ANN_KERNEL=$$k $(BUILD)/test_passes || exit 1; done
 
 sanitize:
 	bash tools/sanitize.sh

@@ -56,6 +56,10 @@ int ann__vector_level(void);
  * it outlives the worker's thread (after fork() the child's new worker w reuses it). */
 void ann__parallel_for(int n_chunks, void (*task)(void *ctx, int chunk, int worker), void *ctx);
 
+/* How many jobs ann__parallel_for has handed to more than one thread since the process began
+ * (wrapping at INT_MAX): tests/c/test_passes.c checks with it that small calls stay on one. */
+int ann__pool_split_jobs(void);
+
 /* The least work worth a chunk of its own, in nanoseconds of one thread: handing a chunk to
  * another thread and waiting for it to finish costs several microseconds (more when the
  * worker has gone to sleep), so a job smaller than two of these runs faster on the caller

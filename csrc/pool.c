@@ -109,6 +109,9 @@ static unsigned long g_generation;
 static int g_quit, g_closed;
 static pool_job *g_job; /* the running job, NULL between jobs */
 static int g_posted;    /* bumped with every new job and at quit; atomic, read by spinning workers */
+static int g_split_jobs; /* jobs run on more than one thread so far; atomic (ann__pool_split_jobs) */
+
+int ann__pool_split_jobs(void) { return ann__atomic_load(&g_split_jobs); }
 
 /* Take and run chunks of g_job until none is left, as `worker` (0: the caller). Called and
  * returns with g_pool_lock held. */
@@ -184,6 +187,7 @@ void ann__parallel_for(int n_chunks, void (*task)(void *ctx, int chunk, int work
             g_job = &job;
             g_generation++;
             ann__atomic_store(&g_posted, ann__atomic_load(&g_posted) + 1);
+            ann__atomic_store(&g_split_jobs, ann__atomic_load(&g_split_jobs) + 1);
             ann__cond_broadcast(&g_pool_wake);
             take_chunks(0);
             if (job.chunks_done < job.n_chunks) {

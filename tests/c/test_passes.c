@@ -5,12 +5,20 @@
  *
  * Passes: dropout forward (whose random draws are cut between threads: the stream must come
  * out as one serial loop would draw it) and backward (in place and not), the Adam, momentum,
- * Nesterov and SGD updates; and ann_net_predict, which shares whole blocks of rows out
- * between threads (against the blocks predicted one call at a time). Sizes are large enough that the pool splits them, and not a
- * multiple of any vector width. `make c-test` builds and runs it; so do tools/sanitize.sh and
- * the cross builds (every driver of tests/c/).
+ * Nesterov and SGD updates; the row passes of a dense layer (bias add, bias + ReLU, ReLU and
+ * its backward, dropout + ReLU backward in one sweep, column sums, the uint8 batch gather);
+ * and ann_net_predict, which shares whole blocks of rows out between threads (against the
+ * blocks predicted one call at a time). Sizes are large enough that the pool splits them
+ * (checked with ann__pool_split_jobs), and not a multiple of any vector width. Last, the
+ * small-work threshold: calls too small to gain from a second thread must not use one.
+ *
+ * The vectorized passes come in copies for each instruction set, picked with the matrix
+ * kernel ($ANN_KERNEL): `make c-test` runs this program once per kernel the CPU has (a
+ * kernel it lacks makes the program say so and stop, passing). tools/sanitize.sh and the
+ * cross builds run it too (every driver of tests/c/).
  */
 #include "../../csrc/ann.h"
+#include "../../csrc/internal.h"
 #include "check.h"
 
 #include <math.h>
@@ -189,6 +197,149 @@ static void test_optimizers(void)
     state_free(&start);
 }
 
+/* ---- the row passes of a dense layer ----------------------------------------------------- */
+
+#define ROWS 4099    /* rows of a batch: large enough to split, odd */
+#define COLS 517     /* units of a layer: not a multiple of any vector width */
+
+static void test_row_passes(void)
+{
+    const size_t n = (size_t)ROWS * COLS;
+    float *z = floats(n), *b = floats(COLS), *want = floats(n), *got = floats(n);
+    float *g = floats(n), *y = floats(n), *sum_want = floats(COLS), *sum_got = floats(COLS);
+    uint8_t *mask = malloc(n), *pixels = malloc(n);
+    int32_t *idx = malloc(ROWS * sizeof(int32_t));
+    if (!mask || !pixels || !idx) exit(2);
+    for (size_t i = 0; i < n; i++) {
+        z[i] = uniform_pm(1.0f);
+        g[i] = uniform_pm(1e-2f);
+        pixels[i] = (uint8_t)(ann_random_uniform(&g_rng) * 256.0f);
+    }
+    for (int j = 0; j < COLS; j++) b[j] = uniform_pm(0.5f);
+    for (int r = 0; r < ROWS; r++) idx[r] = (r * 13) % ROWS;   /* 13 and 4099 are coprime */
+    /* the output of relu then dropout(0.25) of z, and its mask, for the fused backward */
+    const float p = 0.25f, scale = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < n; i++) {
+        mask[i] = ann_random_uniform(&g_rng) >= p;
+        y[i] = mask[i] && z[i] > 0.0f ? z[i] * scale : 0.0f;
+    }
+    for (int c = 0; c < N_COUNTS; c++) {
+        const int t = thread_counts[c];
+        ann_set_num_threads(t);
+        const int split_before = ann__pool_split_jobs();
+
+        /* bias add: y (B, n) += b (n), the plain loop */
+        for (size_t i = 0; i < n; i++) want[i] = z[i] + b[i % COLS];
+        memcpy(got, z, n * sizeof(float));
+        ann__add_bias(got, b, ROWS, COLS);
+        CHECK(same(got, want, n * sizeof(float)), "add_bias, %d threads: differs", t);
+
+        /* bias + ReLU */
+        for (size_t i = 0; i < n; i++) want[i] = want[i] > 0.0f ? want[i] : 0.0f;
+        memcpy(got, z, n * sizeof(float));
+        ann__bias_relu(got, b, ROWS, COLS);
+        CHECK(same(got, want, n * sizeof(float)), "bias_relu, %d threads: differs", t);
+
+        /* ReLU forward, in place */
+        for (size_t i = 0; i < n; i++) want[i] = z[i] > 0.0f ? z[i] : 0.0f;
+        memcpy(got, z, n * sizeof(float));
+        CHECK(ann_relu_forward(got, got, (int64_t)n) == ANN_OK &&
+                  same(got, want, n * sizeof(float)), "relu_forward, %d threads: differs", t);
+
+        /* ReLU backward, in place, mask from the output */
+        for (size_t i = 0; i < n; i++) want[i] = y[i] > 0.0f ? g[i] : 0.0f;
+        memcpy(got, g, n * sizeof(float));
+        CHECK(ann_relu_backward(got, got, y, (int64_t)n) == ANN_OK &&
+                  same(got, want, n * sizeof(float)), "relu_backward, %d threads: differs", t);
+
+        /* dropout + ReLU backward in one sweep against the two textbook ops one after the
+         * other (on one thread: the reference) */
+        ann_set_num_threads(1);
+        memcpy(want, g, n * sizeof(float));
+        CHECK(ann_dropout_backward(want, want, mask, (int64_t)n, p) == ANN_OK &&
+                  ann_relu_backward(want, want, y, (int64_t)n) == ANN_OK,
+              "dropout and relu backward: status");
+        ann_set_num_threads(t);
+        memcpy(got, g, n * sizeof(float));
+        ann__relu_dropout_backward(got, y, (int64_t)n, p);
+        CHECK(same(got, want, n * sizeof(float)),
+              "relu_dropout_backward, %d threads: differs from the two passes", t);
+
+        /* column sums, rows added in order */
+        for (int j = 0; j < COLS; j++) sum_want[j] = 0.0f;
+        for (int r = 0; r < ROWS; r++)
+            for (int j = 0; j < COLS; j++) sum_want[j] += g[(size_t)r * COLS + j];
+        ann__sum_rows(sum_got, g, ROWS, COLS);
+        CHECK(same(sum_got, sum_want, COLS * sizeof(float)), "sum_rows, %d threads: differs", t);
+
+        /* the uint8 batch gather: rows idx[r] / 255 */
+        for (int r = 0; r < ROWS; r++)
+            for (int j = 0; j < COLS; j++)
+                want[(size_t)r * COLS + j] =
+                    (float)pixels[(size_t)idx[r] * COLS + j] * (1.0f / 255.0f);
+        CHECK(ann_gather_u8(got, pixels, ROWS, idx, ROWS, COLS) == ANN_OK &&
+                  same(got, want, n * sizeof(float)), "gather_u8, %d threads: differs", t);
+        idx[ROWS - 1] = ROWS;   /* a bad index is still refused */
+        CHECK(ann_gather_u8(got, pixels, ROWS, idx, ROWS, COLS) == ANN_E_INDEX,
+              "gather_u8 with a bad index, %d threads", t);
+        idx[ROWS - 1] = (ROWS - 1) * 13 % ROWS;
+
+        /* with more than one thread, these sizes did go to the pool (else nothing was split) */
+        if (t > 1)
+            CHECK(ann__pool_split_jobs() - split_before >= 7,
+                  "row passes, %d threads: only %d of them split", t,
+                  ann__pool_split_jobs() - split_before);
+    }
+    free(z), free(b), free(want), free(got), free(g), free(y), free(sum_want), free(sum_got);
+    free(mask), free(pixels), free(idx);
+}
+
+/* ---- the small-work threshold ------------------------------------------------------------- */
+
+/* "Never slower with more threads": a call whose work is shorter than two chunks'
+ * (ANN__MIN_CHUNK_NS, internal.h) runs on the calling thread alone, since handing work to
+ * another thread costs more than it saves. Each call below is of a size the network makes
+ * (batch 128 and narrower, the seed network's products, a 10-row prediction) and must not
+ * reach the pool with 2 or 8 threads; the test would pass vacuously if nothing ever split, so
+ * the large passes above are checked to split. */
+static void test_small_calls_stay_on_one_thread(void)
+{
+    enum { SMALL = 20000 };
+    float *a = floats(SMALL), *b2 = floats(SMALL), *c = floats(SMALL), *d = floats(SMALL);
+    uint8_t *mask = malloc(SMALL), *pixels = malloc(SMALL);
+    int32_t idx[16];
+    if (!mask || !pixels) exit(2);
+    for (int i = 0; i < SMALL; i++) {
+        a[i] = uniform_pm(1.0f), b2[i] = uniform_pm(1.0f), c[i] = 0.0f, d[i] = 1e-4f;
+        pixels[i] = (uint8_t)i;
+    }
+    for (int i = 0; i < 16; i++) idx[i] = i;
+    const int counts[] = {2, 8};
+    for (int k = 0; k < 2; k++) {
+        ann_set_num_threads(counts[k]);
+        const int before = ann__pool_split_jobs();
+        uint64_t state = 1;
+        CHECK(ann_sgd_update(a, b2, SMALL, 0.01f) == ANN_OK, "small sgd");
+        CHECK(ann_momentum_update(a, c, b2, SMALL, 0.01f, 0.9f, 0) == ANN_OK, "small momentum");
+        CHECK(ann_adam_update(a, c, d, b2, SMALL, 1e-3f, 0.9f, 0.999f, 1e-8f, 3) == ANN_OK,
+              "small adam");
+        CHECK(ann_dropout_forward(c, mask, a, SMALL, 0.1f, &state) == ANN_OK, "small dropout");
+        CHECK(ann_dropout_backward(c, c, mask, SMALL, 0.1f) == ANN_OK, "small dropout back");
+        CHECK(ann_relu_forward(c, a, SMALL) == ANN_OK, "small relu");
+        CHECK(ann_relu_backward(c, b2, a, SMALL) == ANN_OK, "small relu backward");
+        ann__bias_relu(c, a, 16, 1024);
+        ann__sum_rows(d, c, 16, 1024);
+        CHECK(ann_gather_u8(c, pixels, 16, idx, 16, 784) == ANN_OK, "small gather");
+        /* the seed network's products at batch 256: (256, 784) x (784, 20) and the rest */
+        CHECK(ann_sgemm(0, 0, 16, 20, 784, c, 784, a, 20, 0.0f, d, 20) == ANN_OK, "small sgemm");
+        CHECK(ann_sgemm(1, 0, 20, 7, 256, a, 20, b2, 7, 0.0f, d, 7) == ANN_OK, "small sgemm AtB");
+        CHECK(ann__pool_split_jobs() == before,
+              "%d threads: %d small calls were split between threads", counts[k],
+              ann__pool_split_jobs() - before);
+    }
+    free(a), free(b2), free(c), free(d), free(mask), free(pixels);
+}
+
 /* ---- prediction -------------------------------------------------------------------------- */
 
 /* ann_net_predict shares whole blocks of 256 rows out between threads when it has two blocks
@@ -266,8 +417,17 @@ static void test_predict(void)
 
 int main(void)
 {
+    /* run under $ANN_KERNEL by `make c-test`, once per kernel: one this CPU lacks is skipped */
+    if (strcmp(ann_kernel_name(), "invalid ANN_KERNEL") == 0) {
+        printf("test_passes: ANN_KERNEL=%s is not a kernel of this CPU: skipped\n",
+               getenv("ANN_KERNEL"));
+        return 0;
+    }
+    printf("test_passes: kernel %s\n", ann_kernel_name());
     test_dropout();
     test_optimizers();
+    test_row_passes();
+    test_small_calls_stay_on_one_thread();
     test_predict();
     ann_set_num_threads(0);
     printf("test_passes: %s (%d failures)\n", failures ? "FAILED" : "passed", failures);
