@@ -1420,6 +1420,76 @@ def best_plan(epochs: int) -> list[int]:
     return [1 if e in one else 2 for e in range(epochs)]
 
 
+def best_rows(
+    times: dict[str, list[float]], epochs: int, images: int, torch_note: str
+) -> list[Row]:
+    """The rows of bench_best from each side's epoch times (in epoch order, threads as
+    best_plan says): early and late epochs on 1 and 2 threads, every 2-thread epoch, and the
+    2-thread speed-ups."""
+    plan = best_plan(epochs)
+    # (when, which, 0-based epochs, threads); late rows only when the plan has late epochs
+    groups = [
+        ("early", "epochs 2-3", [1, 2], 2),
+        ("early", "epochs 4-5", [3, 4], 1),
+        ("late", f"epochs {epochs - 3}-{epochs - 2}", [epochs - 4, epochs - 3], 1),
+        ("late", f"epochs {epochs - 1}-{epochs}", [epochs - 2, epochs - 1], 2),
+        (
+            "all",
+            f"all {plan.count(2)} 2-thread epochs",
+            [e for e in range(epochs) if plan[e] == 2],
+            2,
+        ),
+    ]
+    out: list[Row] = []
+    made: dict[tuple[str, int], Row] = {}
+    for when, which, epoch_list, threads in groups:
+        if when == "late" and epochs < 10:
+            continue
+        epoch_list = [e for e in epoch_list if 0 <= e < epochs and plan[e] == threads]
+        if not epoch_list:
+            continue
+        row = Row(
+            "best",
+            f"best preset epoch, {when} ({which}), {threads} thread{'s' if threads > 1 else ''}",
+            "s",
+            None,
+            torch_note=torch_note,
+            threads=threads,
+            ratio_target=BEST_RATIO_TARGET,
+            flops=epoch_flops(WIDE_NET, images),
+        )
+        row.ann = [times["ann"][e] for e in epoch_list]
+        if "torch" in times:
+            row.torch = [times["torch"][e] for e in epoch_list]
+        row.notes.append(f"{images:,} images, one {epochs}-epoch run per side, epochs interleaved")
+        if when == "all" and "torch" in times:
+            ratios = [(times["ann"][e] / times["torch"][e], e + 1) for e in range(epochs)]
+            worst, at = max(ratios)
+            row.notes.append(
+                f"every epoch, either thread count: ann/torch {min(ratios)[0]:.2f}-{worst:.2f} "
+                f"(worst: epoch {at})"
+            )
+        out.append(row)
+        made[(when, threads)] = row
+    for when in ("early", "late"):
+        one, two = made.get((when, 1)), made.get((when, 2))
+        if not one or not two:
+            continue
+        row = Row(
+            "best",
+            f"best preset, {when} epochs, 2-thread speed-up over 1 thread",
+            "x",
+            BEST_SPEEDUP_TARGET,
+            torch_note=one.torch_note,
+        )
+        for side in ("ann", "torch"):
+            t1, t2 = one.median(getattr(one, side)), two.median(getattr(two, side))
+            if t1 and t2:
+                getattr(row, side).append(t1 / t2)
+        out.append(row)
+    return out
+
+
 def bench_best(
     rows: list[Row],
     ann: Worker,
@@ -1447,58 +1517,7 @@ def bench_best(
             times[side].append(seconds)
             progress(f"  best epoch {e + 1}/{epochs}, {threads} thread(s): {side} {seconds:.2f} s")
             time.sleep(PAUSE)
-    late = epochs - 5  # the fourth-last epoch, 1-based; used only when epochs >= 10
-    groups = [
-        ("early", "epochs 2-3", [1, 2], 2),
-        ("early", "epochs 4-5", [3, 4], 1),
-        ("late", f"epochs {late}-{late + 1}", [late - 1, late], 1),
-        ("late", f"epochs {late + 2}-{epochs}", list(range(late + 1, epochs)), 2),
-        (
-            "all",
-            f"all {plan.count(2)} 2-thread epochs",
-            [e for e in range(epochs) if plan[e] == 2],
-            2,
-        ),
-    ]
-    made: dict[tuple[str, int], Row] = {}
-    for when, which, epoch_list, threads in groups:
-        if when == "late" and epochs < 10:
-            continue
-        epoch_list = [e for e in epoch_list if 0 <= e < epochs and plan[e] == threads]
-        if not epoch_list:
-            continue
-        row = Row(
-            "best",
-            f"best preset epoch, {when} ({which}), {threads} thread{'s' if threads > 1 else ''}",
-            "s",
-            None,
-            torch_note=torch_note,
-            threads=threads,
-            ratio_target=BEST_RATIO_TARGET,
-            flops=epoch_flops(WIDE_NET, int(settings["rows"])),
-        )
-        row.ann = [times["ann"][e] for e in epoch_list]
-        if "torch" in times:
-            row.torch = [times["torch"][e] for e in epoch_list]
-        row.notes.append("60,000 images, one run per side, epochs interleaved")
-        rows.append(row)
-        made[(when, threads)] = row
-    for when in ("early", "late"):
-        one, two = made.get((when, 1)), made.get((when, 2))
-        if not one or not two:
-            continue
-        row = Row(
-            "best",
-            f"best preset, {when} epochs, 2-thread speed-up over 1 thread",
-            "x",
-            BEST_SPEEDUP_TARGET,
-            torch_note=one.torch_note,
-        )
-        for side in ("ann", "torch"):
-            t1, t2 = one.median(getattr(one, side)), two.median(getattr(two, side))
-            if t1 and t2:
-                getattr(row, side).append(t1 / t2)
-        rows.append(row)
+    rows.extend(best_rows(times, epochs, int(settings["rows"]), torch_note))
     progress(
         f"  best: ann {settings['settings']}; every epoch: ann {times.get('ann')}, "
         f"torch {times.get('torch')}"
