@@ -221,9 +221,11 @@ static void relu_dropout_backward_range(void *ctx, int64_t begin, int64_t end)
     float *restrict g = a->out;
     const float *restrict y = a->y;
     const float scale = a->scale;
+    /* select, then multiply (0 * scale is +0, as the two passes give): a multiply inside the
+     * select could trap, so GCC would keep a branch per element instead of vector blends */
     for (int64_t i = begin; i < end; i++) {
-        const float kept = g[i] * scale;
-        g[i] = y[i] > 0.0f ? kept : 0.0f;
+        const float passed = y[i] > 0.0f ? g[i] : 0.0f;
+        g[i] = passed * scale;
     }
 }
 
@@ -501,18 +503,21 @@ static void dropout_backward_range(void *ctx, int64_t begin, int64_t end)
     const struct dropout_args *a = ctx;
     const uint8_t *restrict mask = a->mask;
     const float scale = a->scale;
+    /* select, then multiply (a dropped unit gives 0 * scale = +0): with the multiply inside
+     * the select GCC keeps a branch per element, since a multiply could trap */
     if (a->y == a->dy) {
         float *restrict g = a->y;
         for (int64_t i = begin; i < end; i++) {
-            const float kept = g[i] * scale;   /* computed either way: a select, no branch */
-            g[i] = mask[i] ? kept : 0.0f;
+            const float kept = mask[i] ? g[i] : 0.0f;
+            g[i] = kept * scale;
         }
     } else {
         float *restrict dx = a->y;
         const float *restrict dy = a->dy;
         for (int64_t i = begin; i < end; i++) {
-            const float kept = dy[i] * scale;
-            dx[i] = mask[i] ? kept : 0.0f;
+            const float d = dy[i];   /* loaded whatever the mask says: a blend, no branch */
+            const float kept = mask[i] ? d : 0.0f;
+            dx[i] = kept * scale;
         }
     }
 }
