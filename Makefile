@@ -63,6 +63,8 @@ c-test:
 	$(BUILD)/test_net
 	$(CC) -std=c11 -O2 -pthread -Icsrc tests/c/test_passes.c csrc/*.c -lm -o $(BUILD)/test_passes
 	for k in portable avx2 avx512 neon; do ANN_KERNEL=$$k $(BUILD)/test_passes || exit 1; done
+	$(CC) -std=c11 -O2 -pthread -Icsrc tests/c/test_csv.c csrc/*.c -lm -o $(BUILD)/test_csv
+	$(BUILD)/test_csv
 
 sanitize:
 	bash tools/sanitize.sh

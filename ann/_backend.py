@@ -5,9 +5,9 @@ not care which one runs:
 
 * ``NetCore``: a network object -- ``init``, ``get_params``/``set_params``, ``get_grads``,
   ``tensor``, ``set_standardization``, ``forward_backward``, ``train_step``, ``predict``, ...
-  -- each reading features as uint8 bytes (pixels / 255) or array('f') and labels as
-  array('i'): ``CNet`` (ann/_c/net.py, the C core) or ``RefNet`` (ann/_reference.py, pure
-  Python in float64);
+  -- each reading features as uint8 bytes (pixels / 255) or array('f'), labels as
+  array('i') and float targets as array('f'): ``CNet`` (ann/_c/net.py, the C core) or
+  ``RefNet`` (ann/_reference.py, pure Python in float64);
 * a ``shuffle(idx, state)`` that returns the new generator state (idx shuffled in place), the
   same permutation on both.
 
@@ -48,7 +48,11 @@ class NetCore(Protocol):
     num_params: int
     num_state: int
 
-    def init(self, seed: int) -> None: ...
+    def init(self, seed: int, scheme: int = 0) -> None: ...
+
+    def set_activation(self, layer: int, kind: int, negative_slope: float) -> None: ...
+
+    def set_head(self, head: int) -> None: ...
 
     def set_augment(self, params: Any, seed: int, shape: tuple[int, int]) -> None: ...
 
@@ -79,7 +83,15 @@ class NetCore(Protocol):
     def tensor(self, layer: int, kind: int) -> tuple[int, int]: ...
 
     def forward_backward(
-        self, images: Any, labels: Any, n_rows: int, idx: array[int], start: int, batch: int
+        self,
+        images: Any,
+        labels: Any,
+        n_rows: int,
+        idx: array[int],
+        start: int,
+        batch: int,
+        *,
+        targets: Any = None,
     ) -> tuple[float, int]: ...
 
     def train_step(
@@ -91,6 +103,8 @@ class NetCore(Protocol):
         start: int,
         batch: int,
         lr: float,
+        *,
+        targets: Any = None,
     ) -> tuple[float, int]: ...
 
     def predict(
@@ -103,6 +117,7 @@ class NetCore(Protocol):
         *,
         want_probs: bool,
         want_classes: bool,
+        targets: Any = None,
     ) -> PredictResult: ...
 
 

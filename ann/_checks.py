@@ -152,3 +152,36 @@ def verbosity(verbose: Any, progress: Any) -> int:
             f"got {verbose!r}"
         )
     return int(verbose)
+
+
+def choice(value: Any, names: Collection[str], what: str) -> str:
+    """One of ``names`` (an activation, a head, an initialisation scheme)."""
+    if not isinstance(value, str) or value not in names:
+        raise ValueError(f"{what} must be one of {', '.join(names)}, not {value!r}")
+    return value
+
+
+def activations(value: Any, names: Collection[str], hidden: int) -> list[str]:
+    """One activation name per hidden layer: from one name (every hidden layer) or a list."""
+    if isinstance(value, str):
+        return [choice(value, names, "activation")] * hidden
+    try:
+        given = list(value)
+    except TypeError:
+        raise ValueError(
+            f"activation must be a name ({', '.join(names)}) or a list of them, one per "
+            f"hidden layer, not {value!r}"
+        ) from None
+    if len(given) != hidden:
+        raise ValueError(
+            f"activation: {len(given)} names for {hidden} hidden layer{'s' if hidden != 1 else ''}"
+            " (give one name for all, or one per hidden layer)"
+        )
+    return [choice(v, names, "activation") for v in given]
+
+
+def negative_slope(value: Any) -> float:
+    """Leaky ReLU's slope below 0: a finite number >= 0 (the core keeps it as a float32)."""
+    if not _is_number(value) or not math.isfinite(value) or value < 0 or value > 3.4e38:
+        raise ValueError(f"negative_slope must be a finite number >= 0, got {value!r}")
+    return float(value)

@@ -1,4 +1,5 @@
-"""Data sets: uint8 pixels or float32 features, one example per row, with int32 labels.
+"""Data sets: uint8 pixels or float32 features, one example per row, with int32 labels and/or
+float32 targets.
 
 A ``Dataset`` keeps uint8 pixels exactly as read (one byte per pixel) and float features as
 float32, and never expands either to Python floats: the C core turns the rows it needs into
@@ -49,10 +50,11 @@ _NAMES = {"i": "int", "u": "uint", "f": "float"}
 
 
 class Buffers(NamedTuple):
-    """What ``Dataset.buffers`` returns: everything a backend reads a batch from."""
+    """What ``Dataset.buffers`` returns: everything a backend reads a batch from (and
+    ``Dataset.target_buffer``, the float targets)."""
 
     images: Features  # (n_rows, features) uint8 bytes or array('f') of the base set, shared
-    labels: array[int]  # (n_rows) int32 labels of the base data set, shared
+    labels: array[int] | None  # (n_rows) int32 labels of the base data set, shared, or None
     n_rows: int  # rows in the base data set
     rows: array[int] | None  # this data set's items as int32 rows of the base, or None: 0..len-1
 
@@ -144,8 +146,9 @@ def _read_buffer(data: Any, what: str) -> _Buffer | None:
     return _Buffer(kind, itemsize, shape, values)
 
 
-def _to_float32(values: Any, what: str) -> array[float]:
-    """Numbers -> array('f'), refusing NaN, infinities and values beyond float32's range."""
+def _to_float32(values: Any, what: str, noun: str = "features") -> array[float]:
+    """Numbers -> array('f'), refusing NaN, infinities and values beyond float32's range
+    (``noun`` names the values in the message)."""
     try:
         out = values if isinstance(values, array) and values.typecode == "f" else array("f", values)
     except (TypeError, ValueError, OverflowError):
@@ -159,9 +162,47 @@ def _to_float32(values: Any, what: str) -> array[float]:
         src = values[bad] if not isinstance(values, array) or values.typecode != "f" else out[bad]
         note = "" if not math.isfinite(src) else " (beyond float32's range)"
         raise DataError(
-            f"{what}: value {bad} is {src!r}{note}; features must be finite (no NaN or infinity)"
+            f"{what}: value {bad} is {src!r}{note}; {noun} must be finite (no NaN or infinity)"
         )
     return out
+
+
+def read_targets(data: Any, what: str = "targets") -> tuple[array[float], int]:
+    """(values flat as float32, T columns) of float targets: a 1-D buffer or list of numbers
+    (one target per row, T = 1), or a 2-D buffer or list of rows (T per row). Every value must
+    be finite."""
+    buf = _read_buffer(data, what) if not isinstance(data, (list, tuple, range)) else None
+    if buf is not None:
+        if len(buf.shape) > 2:
+            raise DataError(
+                f"{what} must be 1-D (one per row) or 2-D (rows), got shape {buf.shape}"
+            )
+        T = buf.shape[1] if len(buf.shape) == 2 else 1
+        if T < 1:
+            raise DataError(f"{what} has shape {buf.shape}: no target columns")
+        return _to_float32(buf.values, what, "targets"), T
+    if isinstance(data, (str, bytes, dict)) or not hasattr(data, "__iter__"):
+        raise DataError(
+            f"{what} must be numbers, rows of numbers or a buffer (such as a NumPy array), "
+            f"not {type(data).__name__}"
+        )
+    rows = list(data)
+    if not rows:
+        raise DataError(f"{what} is empty")
+    if all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in rows):
+        return _to_float32(rows, what, "targets"), 1
+    flat: list[Any] = []
+    width = -1
+    for i, r in enumerate(rows):
+        if isinstance(r, (str, bytes)) or not hasattr(r, "__iter__"):
+            raise DataError(f"{what}: row {i} is {r!r}, not a number or a row of numbers")
+        values = list(r)
+        if width < 0:
+            width = len(values)
+        if len(values) != width or not values:
+            raise DataError(f"{what}: row {i} has {len(values)} values, row 0 has {width}")
+        flat.extend(values)
+    return _to_float32(flat, what, "targets"), width
 
 
 def read_features(data: Any, what: str = "images") -> tuple[str, Features, tuple[int, ...] | None]:
@@ -298,36 +339,62 @@ class Images:
 
 
 class Dataset:
-    """Examples (one per row) with integer labels: uint8 pixels or float32 features.
+    """Examples (one per row) with integer labels and/or float targets: uint8 pixels or float32
+    features.
 
-    ``Dataset(images, labels, shape=None)``: ``images`` is uint8 pixels (``bytes``, a uint8
-    array or buffer: each read as value / 255 when a batch is formed) or numbers of any other
-    type (float or integer buffers such as NumPy arrays, ``array.array``, lists of rows:
-    float32 features, used as they are). ``labels`` holds one integer >= 0 per row (bytes,
-    any integer array or buffer, a list of ints). ``shape`` is the shape of one row
-    (``(28, 28)``) or its number of features; by default it comes from the data (a 2-D or
-    3-D buffer, rows of a list) or is ``len(images) / len(labels)``. ``num_classes`` defaults
-    to ``len(classes)`` when class names are given, else the largest label + 1 (at least 2).
-    ``classes`` names each class index (``load_csv`` fills it from string labels,
-    ``load_dataset`` from the data set's publication); also settable later as an attribute.
-    Float features must be finite.
+    ``Dataset(images, labels, shape=None, *, targets=None)``: ``images`` is uint8 pixels
+    (``bytes``, a uint8 array or buffer: each read as value / 255 when a batch is formed) or
+    numbers of any other type (float or integer buffers such as NumPy arrays,
+    ``array.array``, lists of rows: float32 features, used as they are). ``labels`` holds one
+    integer >= 0 per row (bytes, any integer array or buffer, a list of ints): class indices,
+    what a classification head reads. ``targets`` holds float targets, what the heads other
+    than softmax + cross-entropy read: one number per row (a 1-D buffer or list: a regression
+    with one output, or a binary 0/1) or T per row (a 2-D buffer or a list of rows: several
+    outputs, or multi-label 0/1); they must be finite. Give labels, targets or both (then with
+    one row each). A head that needs float targets reads one-hot(labels) from a data set
+    with only labels (so MNIST trains with the sigmoid + MSE head as in Nielsen's book).
+    ``shape`` is the shape of one row (``(28, 28)``) or its number of features; by default it
+    comes from the data (a 2-D or 3-D buffer, rows of a list) or is ``len(images) / rows``.
+    ``num_classes`` defaults to ``len(classes)`` when class names are given, else the largest
+    label + 1 (at least 2); 0 without labels. ``classes`` names each class index
+    (``load_csv`` fills it from string labels, ``load_dataset`` from the data set's
+    publication); also settable later as an attribute. Float features must be finite.
     """
 
     def __init__(
         self,
         images: Any,
-        labels: Any,
+        labels: Any = None,
         shape: Shape = None,
         *,
+        targets: Any = None,
         num_classes: int | None = None,
         classes: Sequence[str] | None = None,
         name: str = "dataset",
     ) -> None:
         self.name = name
-        self._labels = read_labels(labels, f"{name}: labels")
-        n = len(self._labels)
-        if n == 0:
-            raise DataError(f"{name} has no labels")
+        if labels is None and targets is None:
+            raise DataError(f"{name}: give labels (class indices), targets (float values), or both")
+        self._labels: array[int] | None = None
+        self._targets: array[float] | None = None
+        #: float targets per row (0 without targets)
+        self.num_targets = 0
+        if labels is not None:
+            self._labels = read_labels(labels, f"{name}: labels")
+            n = len(self._labels)
+            if n == 0:
+                raise DataError(f"{name} has no labels")
+        if targets is not None:
+            self._targets, self.num_targets = read_targets(targets, f"{name}: targets")
+            rows = len(self._targets) // self.num_targets
+            if labels is None:
+                n = rows
+            elif rows != n:
+                raise DataError(
+                    f"{name}: {rows} rows of targets for {n} labels (one of each per row)"
+                )
+            if len(self._targets) != n * self.num_targets or n == 0:
+                raise DataError(f"{name}: targets do not make whole rows of {self.num_targets}")
         if n >= 2**31:
             raise DataError(f"{name}: {n} images is more than this version supports (2^31 - 1)")
         self.dtype, self._images, row_shape = read_features(images, f"{name}: images")
@@ -339,7 +406,7 @@ class Dataset:
             else:
                 raise DataError(
                     f"{name}: {len(self._images)} values of images do not make {n} rows "
-                    f"(one per label)"
+                    f"(one per {'label' if labels is not None else 'row of targets'})"
                 )
         self.shape: tuple[int, ...] = (shape,) if isinstance(shape, int) else tuple(shape)
         if not self.shape or any(
@@ -356,7 +423,29 @@ class Dataset:
                 f"of {self.features} {'pixels' if what == 'bytes' else 'features'} "
                 f"({n * self.features} {what})"
             )
-        top = max(self._labels)
+        if self._labels is None:
+            if classes is not None or num_classes is not None:
+                raise DataError(f"{name}: classes and num_classes need labels")
+            self.num_classes = 0
+            self.classes: list[str] | None = None
+        else:
+            self._set_classes(self._labels, num_classes, classes, name)
+        #: the name of each feature (a CSV file's header), or None
+        self.feature_names: list[str] | None = None
+        self._rows = n  # rows of the base data set (views share its buffers)
+        self._start = 0  # a contiguous view covers base rows start..start+len
+        self._len = n
+        self._index: array[int] | None = None  # or int32 base-row numbers of a gathered view
+
+    def _set_classes(
+        self,
+        labels: array[int],
+        num_classes: int | None,
+        classes: Sequence[str] | None,
+        name: str,
+    ) -> None:
+        """num_classes and classes, checked against the labels."""
+        top = max(labels)
         if classes is not None:
             classes = [str(c) if not isinstance(c, str) else c for c in classes]
             if len(set(classes)) != len(classes):
@@ -374,22 +463,17 @@ class Dataset:
         ):
             raise DataError(f"num_classes must be an int in 2..{_MAX_CLASSES}, got {num_classes!r}")
         if top >= num_classes:
-            at = next(i for i, v in enumerate(self._labels) if v >= num_classes)
+            at = next(i for i, v in enumerate(labels) if v >= num_classes)
             raise DataError(
-                f"{name}: label {self._labels[at]} of image {at} is outside 0..{num_classes - 1}"
+                f"{name}: label {labels[at]} of image {at} is outside 0..{num_classes - 1}"
             )
         self.num_classes = num_classes
         #: the name of each class index (``None``: the indices themselves)
-        self.classes: list[str] | None = list(classes) if classes is not None else None
-        #: the name of each feature (a CSV file's header), or None
-        self.feature_names: list[str] | None = None
+        self.classes = list(classes) if classes is not None else None
         if self.classes is not None and len(self.classes) != self.num_classes:
             raise DataError(
                 f"{name}: {len(self.classes)} class names for {self.num_classes} classes"
             )
-        self._start = 0  # a contiguous view covers base rows start..start+len
-        self._len = n
-        self._index: array[int] | None = None  # or int32 base-row numbers of a gathered view
 
     # ---- views ----------------------------------------------------------------------------
 
@@ -410,7 +494,8 @@ class Dataset:
         return self._index[i] if self._index is not None else self._start + i
 
     def __getitem__(self, key: int | slice) -> Any:
-        """``ds[i]`` -> (row, label): the row as bytes (pixels) or array('f') (features);
+        """``ds[i]`` -> (row, label): the row as bytes (pixels) or array('f') (features), and
+        its label (or, in a data set without labels, its targets as an array('f'));
         ``ds[i:j]`` -> a view of those rows."""
         if isinstance(key, slice):
             start, stop, step = key.indices(self._len)
@@ -420,7 +505,10 @@ class Dataset:
         if not isinstance(key, int):
             raise TypeError(f"data set indices must be ints or slices, not {type(key).__name__}")
         row = self._row(key)
-        D = self.features
+        D, T = self.features, self.num_targets
+        if self._labels is None:
+            assert self._targets is not None
+            return self._images[row * D : (row + 1) * D], self._targets[row * T : (row + 1) * T]
         return self._images[row * D : (row + 1) * D], self._labels[row]
 
     def subset(self, indices: Sequence[int]) -> Dataset:
@@ -454,12 +542,41 @@ class Dataset:
         return Images(self)
 
     @property
+    def has_labels(self) -> bool:
+        """Does the data set hold class labels? (Else it holds only float targets.)"""
+        return self._labels is not None
+
+    @property
     def labels(self) -> array[int]:
-        """The labels, as an int32 array."""
-        if self._index is None:
-            return self._labels[self._start : self._start + self._len]
+        """The labels, as an int32 array (DataError for a data set of float targets only)."""
         labels = self._labels
+        if labels is None:
+            raise DataError(
+                f"{self.name} has no labels, only float targets ({self.num_targets} per row: "
+                f"see .targets)"
+            )
+        if self._index is None:
+            return labels[self._start : self._start + self._len]
         return array("i", (labels[i] for i in self._index))
+
+    @property
+    def targets(self) -> array[float] | None:
+        """The float targets, ``num_targets`` per row, as one float32 array (row after row),
+        or None when the data set has none."""
+        targets, T = self._targets, self.num_targets
+        if targets is None:
+            return None
+        if self._index is None:
+            return targets[self._start * T : (self._start + self._len) * T]
+        out = array("f")
+        for i in self._index:
+            out.extend(targets[i * T : (i + 1) * T])
+        return out
+
+    def target_buffer(self) -> array[float] | None:
+        """The float targets of the whole data set this one is a view of (shared, never
+        copied; rows as ``buffers()`` numbers them), or None: what a backend reads."""
+        return self._targets
 
     def index_array(self) -> array[int]:
         """Base-row numbers of this data set's items, as int32 (what the C core takes)."""
@@ -469,19 +586,24 @@ class Dataset:
 
     def buffers(self) -> Buffers:
         """(images, labels, n_rows, rows): the features (uint8 bytes or array('f')) and int32
-        labels of the whole data set this
-        one is a view of (shared, never copied), its number of images, and this data set's
-        items as int32 row numbers into them -- or None when they are rows 0..len(self) - 1 in
-        order. This is what a backend needs to read any batch of this data set in place."""
+        labels (None without labels) of the whole data set this one is a view of (shared,
+        never copied), its number of images, and this data set's items as int32 row numbers
+        into them -- or None when they are rows 0..len(self) - 1 in order. This is what a
+        backend needs to read any batch of this data set in place (with ``target_buffer``)."""
         rows = None if self._index is None and self._start == 0 else self.index_array()
-        return Buffers(self._images, self._labels, len(self._labels), rows)
+        return Buffers(self._images, self._labels, self._rows, rows)
 
     def __repr__(self) -> str:
         rows = "images" if self.dtype == "uint8" else "rows"
+        what = []
+        if self._labels is not None:
+            what.append(f"{self.num_classes} classes")
+        if self._targets is not None:
+            what.append(f"{self.num_targets} target{'s' if self.num_targets > 1 else ''}")
         return (
             f"<ann.Dataset {self.name!r}: {self._len} {rows}"
             f" of shape {'x'.join(map(str, self.shape))} ({self.dtype}), "
-            f"{self.num_classes} classes>"
+            f"{', '.join(what)}>"
         )
 
     def feature_stats(self) -> tuple[list[float], list[float]]:

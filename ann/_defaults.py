@@ -25,6 +25,10 @@ BETAS = (0.9, 0.999)  # Adam's decay rates of its first and second moments
 EPS = 1e-8  # Adam's denominator guard
 VAL_FRACTION = 0.2  # share of the training examples held out for validation
 SEED = 0  # of the initial weights, the split and the batch order
+ACTIVATION: Final = "relu"  # of every hidden layer
+HEAD: Final = "softmax-ce"  # the output function and loss: softmax + cross-entropy
+INIT: Final = "uniform"  # the weight initialisation (docs/initialisation.md)
+NEGATIVE_SLOPE = 0.01  # leaky ReLU's slope below 0 (PyTorch's default)
 
 # early stopping on the validation loss
 PATIENCE = 5  # validation checks without improvement before training stops

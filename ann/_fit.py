@@ -224,6 +224,24 @@ def batch_bounds(n: int, batch_size: int, batchnorm: bool) -> tuple[list[int], l
     return starts, starts[1:] + [n]
 
 
+def guessing_loss(network: Network, train: Dataset) -> tuple[float, str]:
+    """(the loss of a network that knows nothing, what it guesses): softmax + cross-entropy
+    guessing every class alike, ln K; sigmoid + BCE guessing 1/2, ln 2; sigmoid + MSE guessing 1/2
+    for 0/1 targets, 1/4; identity + MSE predicting 0 (where an untrained network starts), the
+    mean square of the training targets."""
+    head, K = network.head, network.sizes[-1]
+    if head == "sigmoid-bce":
+        return math.log(2.0), "guessing 1/2"
+    if head == "sigmoid-mse":
+        return 0.25, "guessing 1/2"
+    if head == "identity-mse":
+        targets = train.targets
+        if targets is None:
+            return 1.0 / K if K > 1 else 1.0, "predicting 0"
+        return math.fsum(v * v for v in targets) / len(targets), "predicting 0"
+    return math.log(K), "guessing uniformly"
+
+
 class FitRun:
     """The state of one ``fit``: counters, the History being written, the best weights."""
 
@@ -241,6 +259,11 @@ class FitRun:
         self.starts, self.ends = batch_bounds(self.n, settings.batch_size, batchnorm)
         self.order = train.index_array()
         self.buffers = train.buffers()
+        self.targets = train.target_buffer()
+        # training accuracy means something when there are labels, or 0/1 targets of a sigmoid
+        self.counts_hits = train.has_labels or (
+            train.targets is not None and network.head in ("sigmoid-bce", "sigmoid-mse")
+        )
         self.rng = settings.seed ^ 0x5EED5EED  # the shuffle stream
         total = settings.epochs * len(self.starts)
         self.plan = LRPlan(settings.lr, settings.schedule, total, len(self.starts))
@@ -255,8 +278,9 @@ class FitRun:
         self.epochs_done = float(settings.initial_epoch)
         self.stop: str | None = None
         self.started = time.perf_counter()
-        # A mean loss this far above guessing uniformly (ln K) is not a bad patch: it explodes.
-        self.exploding = 10.0 * max(math.log(network.sizes[-1]), 1.0)
+        # A mean loss this far above guessing is not a bad patch: it explodes.
+        self.guess, self.guessing = guessing_loss(network, train)
+        self.exploding = 10.0 * max(self.guess, 1.0)
         self.doing = "starting"  # for the out-of-memory message
         self.bar: Any = None
         self.interrupted = InterruptFlag()
@@ -320,7 +344,12 @@ class FitRun:
         images, labels, n_rows, _ = self.buffers
         lr = self.plan.lr_for(self.fit_steps)
         try:
-            loss, correct = self.net.train_step(images, labels, n_rows, self.order, start, b, lr)
+            # float targets go with the call only when there are some, so that a backend (or a
+            # test's stand-in) that knows nothing of them is called as before
+            extra = {} if self.targets is None else {"targets": self.targets}
+            loss, correct = self.net.train_step(
+                images, labels, n_rows, self.order, start, b, lr, **extra
+            )
         except TrainingError as exc:
             raise Diverged(f"the loss of step {self.step + 1} became NaN or infinite") from exc
         self.step += 1
@@ -340,7 +369,9 @@ class FitRun:
         history.epochs.append(round(epoch_float, 6))
         train_loss = self.loss_sum / self.seen if self.seen else math.nan
         history.train_loss.append(train_loss)
-        history.train_accuracy.append(self.hits / self.seen if self.seen else math.nan)
+        history.train_accuracy.append(
+            self.hits / self.seen if self.seen and self.counts_hits else math.nan
+        )
         history.lr.append(self.plan.current)
         self.loss_sum, self.hits, self.seen = 0.0, 0, 0
         if train_loss > self.exploding:
@@ -350,7 +381,7 @@ class FitRun:
             raise Diverged(
                 f"the mean training loss since the last check is "
                 f"{train_loss:.4g}, more than ten times the {self.exploding / 10:.2f} "
-                f"of guessing uniformly: it is exploding"
+                f"of {self.guessing}: it is exploding"
             )
         if self.validation is None:
             history.val_loss.append(math.nan)
@@ -359,7 +390,7 @@ class FitRun:
             self.doing = "checking the validation set"
             result = self.network.evaluate(self.validation)
             history.val_loss.append(result["loss"])
-            history.val_accuracy.append(result["accuracy"])
+            history.val_accuracy.append(result.get("accuracy", math.nan))
             self.early_stopping(result["loss"])
             self.plan.on_check(result["loss"])
         history.seconds.append(time.perf_counter() - self.started)

@@ -21,8 +21,19 @@ and a ``__metadata__`` map that makes the file self-describing::
     format          "ann-mlp"
     format_version  "1"
     layers          JSON list of sizes, e.g. "[784, 20, 7, 5, 10]"
-    activations     JSON list, one per layer, e.g. '["relu", "relu", "relu", "softmax"]'
+    activations     JSON list, one per layer, e.g. '["relu", "relu", "relu", "softmax"]':
+                    each hidden layer's activation ("relu", "leaky-relu", "sigmoid",
+                    "tanh", "gelu", "identity"), then the output layer's function
+                    ("softmax", "sigmoid" or "identity")
     batchnorm       "false", or "true" when the bn tensors are present
+
+and, written by ann since issue 22 (a file without them is read as today's network: ReLU
+hidden layers and softmax + cross-entropy, which is what its "activations" say)::
+
+    head            the output function and loss: "softmax-ce", "sigmoid-bce",
+                    "identity-mse" or "sigmoid-mse" (without it: "softmax-ce" for a
+                    softmax output, "sigmoid-bce" for sigmoid, "identity-mse" for identity)
+    negative_slope  leaky ReLU's slope below 0, a number (default "0.01")
 
 plus any other string keys a caller adds (e.g. "best_val_loss", "epochs").
 
@@ -42,7 +53,10 @@ tensors of shape [n_0] (std > 0)::
     input.std
 
 and, for classes with names (string labels of a CSV file), metadata
-``classes``: a JSON list of n_L distinct strings, the name of each output.
+``classes``: a JSON list of n_L distinct strings, the name of each output;
+for a network trained on a CSV file with a header, metadata ``feature_names``:
+a JSON list of n_0 strings, the name of each input column (``ann predict`` and
+``ann evaluate`` find the columns of a new file by these names).
 
 In memory ann keeps each weight matrix as (n_in, n_out) row-major, so
 ``y = x @ W + b``; saving transposes to (n_out, in) and loading transposes
@@ -62,6 +76,7 @@ from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
+from ann._csv import recorded_feature_names
 from ann._errors import ModelFileError, PathLike
 from ann._safetensors import TensorIn, TensorOut, _short, load_file, save_file
 
@@ -86,7 +101,17 @@ __all__ = [
 FORMAT_NAME = "ann-mlp"
 FORMAT_VERSION = "1"
 #: Activation names a model file may carry, one per layer.
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "identity", "softmax")
+ACTIVATIONS = ("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "identity", "softmax")
+#: The output function of each head, the last name of "activations" (and the head a file that
+#: names no head has, by that name).
+HEAD_OUTPUTS = {
+    "softmax-ce": "softmax",
+    "sigmoid-bce": "sigmoid",
+    "identity-mse": "identity",
+    "sigmoid-mse": "sigmoid",
+}
+_DEFAULT_HEADS = {"softmax": "softmax-ce", "sigmoid": "sigmoid-bce", "identity": "identity-mse"}
+_HIDDEN = ("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "identity")
 
 _FLOAT_BYTES = 4
 # ModelFile.batchnorm keys -> on-disk suffixes (torch's BatchNorm1d names).
@@ -177,6 +202,38 @@ def _optimizer_kind(metadata: Mapping[str, str], fail: Fail) -> str | None:
 def default_activations(n_layers: int) -> list[str]:
     """ReLU on every hidden layer, softmax on the output: ann's MLP."""
     return ["relu"] * (n_layers - 1) + ["softmax"]
+
+
+def network_design(model: ModelFile, fail: Fail) -> tuple[list[str], str, float]:
+    """(hidden activations, head, negative slope) of the network a model file holds, checked
+    (a hidden layer's activation must be one a hidden layer can have, the output's the one the
+    head has), as ``Network.load`` builds it. A file that names no head (written before heads
+    were chosen) gets the one its output function implies: softmax -> softmax-ce."""
+    names = model.activations
+    hidden, output = names[:-1], names[-1]
+    for name in hidden:
+        if name not in _HIDDEN:
+            raise fail(f"activation {_short(name)} cannot be a hidden layer's")
+    head = model.metadata.get("head")
+    if head is None:
+        if output not in _DEFAULT_HEADS:
+            raise fail(f"activation {_short(output)} cannot be the output layer's")
+        head = _DEFAULT_HEADS[output]
+    elif head not in HEAD_OUTPUTS:
+        raise fail(f"unknown head {_short(head)} (known: {', '.join(HEAD_OUTPUTS)})")
+    if HEAD_OUTPUTS[head] != output:
+        raise fail(
+            f"metadata head {head} needs a {HEAD_OUTPUTS[head]} output, but the activations end "
+            f"in {_short(output)}"
+        )
+    text = model.metadata.get("negative_slope", "0.01")
+    try:
+        slope = float(text)
+    except ValueError:
+        slope = -1.0
+    if not (math.isfinite(slope) and slope >= 0.0):
+        raise fail(f"metadata negative_slope {_short(text)} is not a finite number >= 0")
+    return hidden, head, slope
 
 
 # --------------------------------------------------------------------------
@@ -664,9 +721,9 @@ def _parse_activations(text: str, n_layers: int, path: PathLike | None) -> list[
 def save_network(
     net: Network, path: PathLike, metadata: dict[str, str] | None, optimizer_state: bool
 ) -> None:
-    """``Network.save``: the network's tensors, input standardisation, class names, dropout
-    and (with ``optimizer_state``) optimizer state as a ModelFile, written by save_model.
-    Refuses weights so large that a prediction could overflow float32."""
+    """``Network.save``: the network's tensors, input standardisation, class and feature
+    names, dropout and (with ``optimizer_state``) optimizer state as a ModelFile, written by
+    save_model. Refuses weights so large that a prediction could overflow float32."""
     L = len(net.sizes) - 1
     params, state = net.get_weights(), net.get_state()
     bound, layer = net._overflow_bound(params, state)
@@ -702,6 +759,11 @@ def save_network(
         ]
     params = state = array("f")  # the tensors are cut: free the snapshot before saving
     model.metadata.setdefault("dropout", repr(net.dropout))
+    if net.feature_names is not None:
+        model.metadata["feature_names"] = json.dumps(net.feature_names)
+    model.metadata["activations"] = json.dumps([*net.activations, HEAD_OUTPUTS[net.head]])
+    model.metadata["head"] = net.head
+    model.metadata["negative_slope"] = repr(net.negative_slope)
     opt = net.optimizer_state() if optimizer_state else None
     if opt is not None:
         model.optimizer = {"m": opt["m"]} if opt["v"] is None else {"m": opt["m"], "v": opt["v"]}
@@ -712,15 +774,10 @@ def save_network(
 
 def load_network(cls: type[Network], path: PathLike, backend: str | None) -> Network:
     """``Network.load``: a network of class ``cls`` on ``backend`` from the file at ``path``,
-    with the file's tensors, standardisation, class names, metadata and optimizer state (the
-    latter applied by the network's next ``fit`` with the same optimizer)."""
+    with the file's tensors, standardisation, class and feature names, metadata and optimizer
+    state (the latter applied by the network's next ``fit`` with the same optimizer)."""
     model = load_model(path)
-    if model.activations != default_activations(len(model.sizes) - 1):
-        raise ModelFileError(
-            f"activations {model.activations} are not supported: ann runs "
-            f"ReLU hidden layers and a softmax output",
-            path=path,
-        )
+    hidden, head, slope = network_design(model, lambda message: ModelFileError(message, path=path))
     try:
         dropout = float(model.metadata.get("dropout", "0.0"))
     except ValueError:
@@ -730,7 +787,15 @@ def load_network(cls: type[Network], path: PathLike, backend: str | None) -> Net
             f"metadata dropout {model.metadata.get('dropout')!r} is not a probability in [0, 1)",
             path=path,
         )
-    net = cls(model.sizes, batchnorm=bool(model.batchnorm), dropout=dropout, backend=backend)
+    net = cls(
+        model.sizes,
+        activation=hidden,
+        head=head,
+        negative_slope=slope,
+        batchnorm=bool(model.batchnorm),
+        dropout=dropout,
+        backend=backend,
+    )
     params, state = net.get_weights(), net.get_state()
     for kind, name in (("weight", "weights"), ("bias", "biases")):
         for l, values in enumerate(getattr(model, name)):
@@ -751,6 +816,7 @@ def load_network(cls: type[Network], path: PathLike, backend: str | None) -> Net
     if model.standardization is not None:
         net.set_standardization(model.standardization["mean"], model.standardization["std"])
     net.classes = model.classes
+    net.feature_names = recorded_feature_names(model.metadata, model.sizes[0], path)
     net.metadata = dict(model.metadata)
     if model.optimizer is not None:
         net._pending_optimizer = {

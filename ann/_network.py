@@ -17,31 +17,54 @@ from typing import Any, Callable, TextIO
 
 from . import _checks, _defaults
 from ._augment import Augment, image_shape
-from ._backend import get_backend
+from ._backend import Backend, NetCore, get_backend
 from ._constants import (
+    ACTIVATIONS,
     ANN_BIASES,
     ANN_BN_BETA,
     ANN_BN_GAMMA,
     ANN_BN_MEAN,
     ANN_BN_VAR,
     ANN_WEIGHTS,
+    HEADS,
+    INITS,
     OPTIMIZERS,
 )
+from ._csv import check_feature_names
 from ._data import Dataset, Images, read_features
 from ._errors import AnnError, DataError, ModelFileError, NonFiniteError
 from ._fit import EarlyStopping, FitRun, FitSettings, History
 from ._schedules import ReduceLROnPlateau, Schedule, checked_schedule, plateau_of
 
+#: The heads whose outputs are probabilities of classes (the others: a regression's values).
+CLASSIFYING_HEADS = ("softmax-ce", "sigmoid-bce", "sigmoid-mse")
+_SIGMOID_HEADS = ("sigmoid-bce", "sigmoid-mse")
+
 
 class Network:
-    """A multilayer perceptron: dense layers with ReLU between them and softmax on top.
+    """A multilayer perceptron: dense layers, an activation after each hidden one, and a head.
 
     ``layers`` lists every width, input and output included: the default is the seed study's
     784 -> 20 -> 7 -> 5 -> 10. Or give ``data`` (a Dataset) and/or ``hidden`` instead: the
-    layers are then input width -> hidden -> number of classes, with the input width and the
-    classes (and their names, ``classes``) taken from ``data`` (else 784 and 10), and hidden
-    (20, 7, 5) by default. Weights start as U(-1/sqrt(fan_in), 1/sqrt(fan_in)) drawn from
-    ``seed``; biases start at zero.
+    layers are then input width -> hidden -> outputs, with the input width and the outputs
+    taken from ``data`` (else 784 and 10), and hidden (20, 7, 5) by default. The outputs are the
+    data's classes (and their names, ``classes``), or its number of float targets for a head
+    other than softmax + cross-entropy; a sigmoid head on labels of two classes gets one output
+    (the probability of class 1).
+
+    ``activation``: that of every hidden layer, or a list with one per hidden layer: "relu"
+    (the default), "leaky-relu" (slope ``negative_slope`` below 0, default 0.01), "sigmoid",
+    "tanh", "gelu" (the exact erf form, PyTorch's default) or "identity". ``head``: the output
+    function and the loss: "softmax-ce" (softmax + cross-entropy, the default: classes),
+    "sigmoid-bce" (sigmoid + binary cross-entropy: binary with one output, or multi-label),
+    "identity-mse" (identity + mean squared error: regression, any number of outputs) or
+    "sigmoid-mse" (sigmoid + mean squared error, the quadratic cost of Nielsen's book).
+    docs/activations.md and docs/heads.md derive each.
+
+    Weights start as U(-a, a) drawn from ``seed``, biases at zero; ``init`` chooses a: "auto"
+    (He's a = sqrt(6 / n_in) for a layer followed by ReLU, leaky ReLU or GELU, Glorot's
+    sqrt(6 / (n_in + n_out)) for the others and the output layer), "he", "glorot", or
+    "uniform" (1 / sqrt(n_in), PyTorch's nn.Linear default); docs/initialisation.md.
 
     Inputs follow one rule, in training and prediction alike: uint8 data is pixels, read as
     value / 255; anything else (float or integer numbers) is features, used as given. With
@@ -63,6 +86,10 @@ class Network:
         *,
         hidden: Sequence[int] | None = None,
         data: Dataset | None = None,
+        activation: str | Sequence[str] = _defaults.ACTIVATION,
+        head: str = _defaults.HEAD,
+        negative_slope: float = _defaults.NEGATIVE_SLOPE,
+        init: str = _defaults.INIT,
         batchnorm: bool = False,
         dropout: float = 0.0,
         seed: int = 0,
@@ -73,9 +100,12 @@ class Network:
             raise TypeError(f"data must be an ann.Dataset, got {type(data).__name__}")
         if layers is not None and (hidden is not None or data is not None):
             raise ValueError("give layers (every width) or data / hidden, not both")
+        head = _checks.choice(head, HEADS, "head")
         if layers is None:
             inputs, outputs = (
-                (data.features, data.num_classes) if data else (_defaults.INPUTS, _defaults.CLASSES)
+                (data.features, _outputs_for(data, head))
+                if data
+                else (_defaults.INPUTS, _defaults.CLASSES)
             )
             try:
                 middle = list(_defaults.HIDDEN if hidden is None else hidden)
@@ -87,7 +117,17 @@ class Network:
             raise ValueError(f"standardize must be True or False, got {standardize!r}")
         self.standardize = standardize
         #: the name of each output class (from the training data or the model file), or None
-        self.classes: list[str] | None = data.classes if data is not None else None
+        self.classes: list[str] | None = (
+            data.classes if data is not None and self.sizes[-1] == data.num_classes else None
+        )
+        #: the name of each input (a CSV header: model metadata "feature_names"), or None
+        self.feature_names: list[str] | None = data.feature_names if data is not None else None
+        #: the activation of each hidden layer ("relu", ...), the head ("softmax-ce", ...),
+        #: leaky ReLU's negative slope and the initialisation scheme the weights were drawn by
+        self.activations = _checks.activations(activation, ACTIVATIONS, len(self.sizes) - 2)
+        self.head = head
+        self.negative_slope = _checks.negative_slope(negative_slope)
+        self.init = _checks.choice(init, INITS, "init")
         self._standardization: tuple[array[float], array[float]] | None = None
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed must be an int, got {seed!r}")
@@ -98,23 +138,41 @@ class Network:
         self.batchnorm = batchnorm
         self.dropout = float(dropout)
         self._backend = get_backend(backend)
-        self._net = self._backend.make_net(self.sizes, batchnorm, self.dropout)
-        self._net.init(seed)
+        self._net = self._make_net(self._backend)
+        self._net.init(seed, INITS[self.init])
         #: String entries of the model file's header: empty for a new network, filled by
         #: ``load`` (what ``save(metadata=...)`` wrote, plus the format's own entries).
         self.metadata: dict[str, str] = {}
+
+    def _make_net(self, backend: Backend) -> NetCore:
+        """A new network of this one's shape, activations and head on ``backend``."""
+        low = backend.make_net(self.sizes, self.batchnorm, self.dropout)
+        for l, name in enumerate(self.activations):
+            low.set_activation(l, ACTIVATIONS[name], self.negative_slope)
+        low.set_head(HEADS[self.head])
+        return low
 
     @property
     def backend(self) -> str:
         return self._backend.name
 
     @property
+    def regression(self) -> bool:
+        """Is the head a regression's (identity + MSE), whose outputs are values, not the
+        probabilities of classes?"""
+        return self.head not in CLASSIFYING_HEADS
+
+    @property
     def num_params(self) -> int:
         return int(self._net.num_params)
 
     def __repr__(self) -> str:
-        extras = (", batchnorm" if self.batchnorm else "") + (
-            f", dropout {self.dropout:g}" if self.dropout else ""
+        kinds = list(dict.fromkeys(self.activations))  # each once, in layer order
+        extras = (
+            (f", {'/'.join(kinds)}" if kinds and kinds != [_defaults.ACTIVATION] else "")
+            + (f", {self.head}" if self.head != _defaults.HEAD else "")
+            + (", batchnorm" if self.batchnorm else "")
+            + (f", dropout {self.dropout:g}" if self.dropout else "")
         )
         return (
             f"<ann.Network {'-'.join(map(str, self.sizes))}{extras}, {self.num_params} "
@@ -200,6 +258,8 @@ class Network:
         standardisation from this training set, unless the network has one already."""
         if self.classes is None and train.classes is not None:
             self.classes = list(train.classes)
+        if self.feature_names is None and train.feature_names is not None:
+            self.feature_names = list(train.feature_names)
         if self.standardize and train.dtype != "uint8" and self._standardization is None:
             mean, std = train.feature_stats()
             self.set_standardization(mean, [v if v > 0 else 1.0 for v in std])
@@ -326,6 +386,9 @@ class Network:
                 ) / math.sqrt(max(low, 0.0) + 1e-5) + biggest(l, "bn_beta")
             if not bound <= _checks.FLOAT32_MAX:
                 return bound, l
+            if l < len(self.activations):  # |f(z)| <= |z| but for the bounded two
+                kind = self.activations[l]
+                bound = 1.0 if kind == "sigmoid" else min(bound, 1.0) if kind == "tanh" else bound
         return bound, -1
 
     def save(
@@ -353,7 +416,9 @@ class Network:
 
     # ---- data checks ------------------------------------------------------------------------
 
-    def _check_dataset(self, ds: Any, what: str) -> Dataset:
+    def _check_dataset(self, ds: Any, what: str, scored: bool = True) -> Dataset:
+        """``ds`` if the network can read it: its width, and with ``scored`` (training,
+        evaluation) whether it holds what the head reads (see _check_targets)."""
         if not isinstance(ds, Dataset):
             raise TypeError(f"{what} must be an ann.Dataset, got {type(ds).__name__}")
         if ds.features != self.sizes[0]:
@@ -361,13 +426,11 @@ class Network:
                 f"{what} has {ds.features} features per image but the network "
                 f"takes {self.sizes[0]} inputs"
             )
-        if ds.num_classes > self.sizes[-1]:
-            raise DataError(
-                f"{what} has {ds.num_classes} classes but the network has only "
-                f"{self.sizes[-1]} outputs"
-            )
         if len(ds) == 0:
             raise DataError(f"{what} is empty")
+        check_feature_names(self.feature_names, ds.feature_names, what)
+        if scored:
+            self._check_targets(ds, what)
         if self.classes is not None and ds.classes is not None and ds.classes != self.classes:
             raise DataError(
                 f"{what} names its classes {_names(ds.classes)} but the network's are "
@@ -375,6 +438,50 @@ class Network:
                 f"(ann.load_csv(..., classes=net.classes))"
             )
         return ds
+
+    def _check_targets(self, ds: Dataset, what: str) -> None:
+        """Does ``ds`` hold what the head reads? softmax-ce: class labels 0..K-1; the others:
+        float targets, T = K of them per row (in [0, 1] for a sigmoid head), or else labels
+        (0..K-1, made one-hot; with one output, 0 or 1)."""
+        K, head = self.sizes[-1], self.head
+        if head == "softmax-ce":
+            if not ds.has_labels:
+                raise DataError(
+                    f"{what} has float targets but no class labels, and the softmax-ce head "
+                    f"classifies: for values use head='identity-mse' (regression), for 0/1 "
+                    f"targets head='sigmoid-bce' (binary or multi-label)"
+                )
+        elif ds.targets is not None:
+            if ds.num_targets != K:
+                raise DataError(
+                    f"{what} has {ds.num_targets} target{'s' if ds.num_targets != 1 else ''} per "
+                    f"row but the network has {K} output{'s' if K != 1 else ''}"
+                )
+            if head in _SIGMOID_HEADS:
+                buffer = ds.target_buffer()
+                assert buffer is not None
+                low, high = min(buffer), max(buffer)
+                if low < 0.0 or high > 1.0:
+                    raise DataError(
+                        f"{what} has targets from {low:g} to {high:g}, but the {head} head "
+                        f"outputs probabilities and needs targets in [0, 1]: for other values "
+                        f"use head='identity-mse' (regression)"
+                    )
+            return
+        if not ds.has_labels:
+            return
+        limit = 2 if K == 1 and head != "softmax-ce" else K
+        if ds.num_classes > limit:
+            raise DataError(
+                f"{what} has {ds.num_classes} classes but the network has only {K} output"
+                + (
+                    "s"
+                    if K != 1
+                    else ""
+                    if head == "softmax-ce"
+                    else f": with one output the {head} head reads labels 0 and 1 (binary)"
+                )
+            )
 
     # ---- training ---------------------------------------------------------------------------
 
@@ -548,6 +655,9 @@ class Network:
         uint8 bytes of B images, or B rows of D ints 0..255; ``labels``: B ints. The step is
         the optimizer's first (momentum's velocity and Adam's moments start at zero), and each
         function of the C core is checked against its float64 twin of the reference backend.
+        The network's own activations and head are traced; a head other than softmax +
+        cross-entropy reads the targets the core makes from the labels (one-hot, or with one
+        output the label itself), shown as "t".
         A network made with ``dropout=`` shows the dropout draws, mask and scaled output, and
         the masked gradient going back; the mask is the one its first training step draws.
 
@@ -580,19 +690,44 @@ class Network:
 
     # ---- inference ---------------------------------------------------------------------------
 
-    def evaluate(self, ds: Dataset) -> dict[str, float]:
-        """{"loss": mean cross-entropy, "accuracy": fraction classified correctly} over ``ds``."""
+    def evaluate(self, ds: Dataset) -> dict[str, Any]:
+        """The network's scores on ``ds``: {"loss": the head's mean loss} and, when there is
+        something to count, {"accuracy": the fraction of rows classified right} (rows whose
+        class is the label; for multi-label targets, rows whose every label is right). With the
+        regression head (identity-mse), also the mean squared error, mean absolute error and
+        coefficient of determination R^2 of each output, in "per_output" (one {"mse", "mae",
+        "r2"} per output), and their means over the outputs as "mse", "mae", "r2" (R^2 as
+        scikit-learn's r2_score: 1 - SS_res / SS_tot about the mean of ``ds``'s targets; 1 for
+        a perfect fit of a constant target, else 0 where SS_tot = 0)."""
         ds = self._check_dataset(ds, "data set")
         images, labels, n_rows, rows = ds.buffers()
+        n, K = len(ds), self.sizes[-1]
         try:
-            _, _, loss_sum, correct = self._net.predict(
-                images, labels, n_rows, rows, len(ds), want_probs=False, want_classes=False
+            outputs, _, loss_sum, correct = self._net.predict(
+                images,
+                labels,
+                n_rows,
+                rows,
+                n,
+                want_probs=self.regression,
+                want_classes=False,
+                targets=ds.target_buffer(),
             )
         except NonFiniteError:
             raise self._blame(images) from None
         if not math.isfinite(loss_sum):  # the reference backend computes on in float64
             raise self._blame(images)
-        return {"loss": loss_sum / len(ds), "accuracy": correct / len(ds)}
+        result: dict[str, Any] = {"loss": loss_sum / n}
+        if ds.has_labels or (ds.targets is not None and self.head in _SIGMOID_HEADS):
+            result["accuracy"] = correct / n
+        if self.regression:
+            assert outputs is not None
+            targets = ds.targets if ds.targets is not None else _one_hot_rows(ds.labels, K)
+            per_output = [_regression_scores(outputs[k::K], targets[k::K]) for k in range(K)]
+            for name in ("mse", "mae", "r2"):
+                result[name] = math.fsum(p[name] for p in per_output) / K
+            result["per_output"] = per_output
+        return result
 
     def _blame(self, images: Any) -> Exception:
         """The error for outputs that came out NaN or infinite: the input's fault when it holds
@@ -610,7 +745,7 @@ class Network:
             data = data._ds
         rows: array[int] | None = None
         if isinstance(data, Dataset):
-            ds = self._check_dataset(data, "data set")
+            ds = self._check_dataset(data, "data set", scored=False)
             images, _, n_rows, rows = ds.buffers()
             n = len(ds)
         else:
@@ -651,18 +786,36 @@ class Network:
             classes_all.extend(classes)
         return None, classes_all, n
 
-    def predict(self, data: Any) -> list[int]:
-        """The most probable class of each row: ``data`` is a Dataset, or rows under the one
-        input rule (see ``Network``): uint8 data (bytes, a uint8 array or NumPy array) is
-        pixels, scaled by 1/255 as in training; other numbers (float rows, float or integer
+    def predict(self, data: Any) -> list[Any]:
+        """What the network predicts for each row: with a classifying head the most probable
+        class, an int (``classes`` names them; with one sigmoid output, 1 when p > 1/2); with
+        the regression head (identity-mse) the values, a float per row for one output, else a
+        list of K floats per row (as ``predict_values``). ``data`` is a Dataset, or rows under
+        the one input rule (see ``Network``): uint8 data (bytes, a uint8 array or NumPy array)
+        is pixels, scaled by 1/255 as in training; other numbers (float rows, float or integer
         arrays) are used as given. Either way the network's standardisation, if it has one,
-        follows. Returns class indices (``classes`` names them)."""
+        follows."""
+        if self.regression:
+            values = self.predict_values(data)
+            return [row[0] for row in values] if self.sizes[-1] == 1 else values
         _, classes, _ = self._infer(data, want_probs=False)
         return classes.tolist()
 
     def predict_proba(self, data: Any) -> list[list[float]]:
-        """The softmax probabilities of each row, one list of K floats per row; ``data`` as
-        for ``predict`` (uint8 is pixels / 255, other numbers are used as given)."""
+        """The probabilities of each row, one list of K floats per row: softmax's (they sum to
+        1), or a sigmoid head's, each output's own (with one output, that of class 1); ``data``
+        as for ``predict``. The regression head has no probabilities: see predict_values."""
+        if self.regression:
+            raise ValueError(
+                f"predict_proba: the {self.head} head predicts values, not probabilities "
+                f"(use predict or predict_values)"
+            )
+        return self.predict_values(data)
+
+    def predict_values(self, data: Any) -> list[list[float]]:
+        """The outputs of the head for each row, one list of K floats per row, whatever the
+        head: softmax or sigmoid probabilities, or the identity head's values (a regression's
+        predictions); ``data`` as for ``predict``."""
         probs, _, n = self._infer(data, want_probs=True)
         assert probs is not None
         K = self.sizes[-1]
@@ -695,6 +848,42 @@ def _float32_values(values: Any, count: int, where: str, what: str) -> array[flo
         shown = values[bad] if isinstance(values, Sequence) else out[bad]
         raise ValueError(f"{where}: {what} {bad} is {shown!r}; every {what} must be finite")
     return out
+
+
+def _outputs_for(data: Dataset, head: str) -> int:
+    """The outputs a network built from ``data`` gets (see ``Network``)."""
+    if head != "softmax-ce" and data.targets is not None:
+        return data.num_targets
+    if not data.has_labels:
+        return data.num_targets
+    if head in _SIGMOID_HEADS and data.num_classes == 2:
+        return 1
+    return data.num_classes
+
+
+def _one_hot_rows(labels: Sequence[int], K: int) -> list[float]:
+    """One-hot(labels) as K floats per row, flat (the targets a head reads from labels; for
+    K = 1 the label itself)."""
+    if K == 1:
+        return [float(t) for t in labels]
+    out = [0.0] * (len(labels) * K)
+    for r, t in enumerate(labels):
+        out[r * K + t] = 1.0
+    return out
+
+
+def _regression_scores(predicted: Sequence[float], actual: Sequence[float]) -> dict[str, float]:
+    """Mean squared error, mean absolute error and R^2 of one output (in float64)."""
+    n = len(actual)
+    mse = math.fsum((p - t) ** 2 for p, t in zip(predicted, actual)) / n
+    mae = math.fsum(abs(p - t) for p, t in zip(predicted, actual)) / n
+    mean = math.fsum(actual) / n
+    total = math.fsum((t - mean) ** 2 for t in actual)
+    if total > 0.0:
+        r2 = 1.0 - mse * n / total
+    else:  # a constant target: scikit-learn's r2_score gives 1 for a perfect fit, else 0
+        r2 = 1.0 if mse == 0.0 else 0.0
+    return {"mse": mse, "mae": mae, "r2": r2}
 
 
 def _renamed(old: str, new: str) -> None:

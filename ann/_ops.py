@@ -1,7 +1,8 @@
 """The operations of one training step, each on both backends: what ``ann trace`` runs.
 
-``Ops`` names them: the forward and backward pass of a dense layer, ReLU, batch norm and
-dropout, softmax + cross-entropy, the L2 penalty, the three update rules, and the running
+``Ops`` names them: the forward and backward pass of a dense layer, of each activation
+(ReLU on its own, and any by kind), batch norm and dropout, the heads (softmax +
+cross-entropy, and any by kind), the L2 penalty, the three update rules, and the running
 averages of batch norm. Each takes and returns Python lists (flat, row-major, shapes named as
 in ann.h) and changes nothing it is given, so one recorded step can run every op twice on the
 same inputs and compare:
@@ -42,6 +43,12 @@ class Ops(Protocol):
 
     def relu_backward(self, da: Values, a: Values) -> Values: ...
 
+    def activation_forward(self, z: Values, kind: int, slope: float) -> Values: ...
+
+    def activation_backward(
+        self, da: Values, z: Values, a: Values, kind: int, slope: float
+    ) -> Values: ...
+
     def batchnorm_forward(
         self, z: Values, gamma: Values, beta: Values, B: int, n: int
     ) -> tuple[Values, Values, Values, Values]: ...
@@ -52,6 +59,16 @@ class Ops(Protocol):
 
     def softmax_cross_entropy(
         self, logits: Values, labels: Sequence[int], B: int, K: int
+    ) -> tuple[float, Values, Values]: ...
+
+    def head(
+        self,
+        head: int,
+        logits: Values,
+        labels: Sequence[int] | None,
+        targets: Values | None,
+        B: int,
+        K: int,
     ) -> tuple[float, Values, Values]: ...
 
     def l2_penalty(self, W: Values, dW: Values, l2: float) -> tuple[float, Values]: ...
@@ -106,6 +123,14 @@ class ReferenceOps:
     def relu_backward(self, da: Values, a: Values) -> Values:
         return ref.relu_backward(da, a)
 
+    def activation_forward(self, z: Values, kind: int, slope: float) -> Values:
+        return ref.activation_forward(z, kind, slope)
+
+    def activation_backward(
+        self, da: Values, z: Values, a: Values, kind: int, slope: float
+    ) -> Values:
+        return ref.activation_backward(da, z, a, kind, slope)
+
     def batchnorm_forward(
         self, z: Values, gamma: Values, beta: Values, B: int, n: int
     ) -> tuple[Values, Values, Values, Values]:
@@ -120,6 +145,17 @@ class ReferenceOps:
         self, logits: Values, labels: Sequence[int], B: int, K: int
     ) -> tuple[float, Values, Values]:
         return ref.softmax_cross_entropy(logits, labels, B, K)
+
+    def head(
+        self,
+        head: int,
+        logits: Values,
+        labels: Sequence[int] | None,
+        targets: Values | None,
+        B: int,
+        K: int,
+    ) -> tuple[float, Values, Values]:
+        return ref.head_forward_backward(head, logits, labels, targets, B, K)
 
     def l2_penalty(self, W: Values, dW: Values, l2: float) -> tuple[float, Values]:
         grads = list(dW)

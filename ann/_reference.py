@@ -24,12 +24,26 @@ from ._constants import (
     ANN_ADAM,
     ANN_BN_EPS,
     ANN_BN_MOMENTUM,
+    ANN_GELU,
+    ANN_IDENTITY,
+    ANN_IDENTITY_MSE,
+    ANN_INIT_AUTO,
+    ANN_INIT_GLOROT,
+    ANN_INIT_HE,
+    ANN_INIT_UNIFORM,
+    ANN_LEAKY_RELU,
     ANN_MOMENTUM,
     ANN_NESTEROV,
+    ANN_RELU,
     ANN_SGD,
+    ANN_SIGMOID,
+    ANN_SIGMOID_BCE,
+    ANN_SIGMOID_MSE,
+    ANN_SOFTMAX_CE,
+    ANN_TANH,
     ANN_WEIGHTS,
 )
-from ._errors import DataError, TrainingError
+from ._errors import BackendError, DataError, TrainingError
 from ._rng import MASK64, uniform
 
 # The generator is the C core's, in ann/_rng.py; the reference backend's shuffle is its
@@ -119,6 +133,100 @@ def relu_backward(dy: Sequence[float], y: Sequence[float]) -> Matrix:
     return [g if v > 0.0 else 0.0 for g, v in zip(dy, y)]
 
 
+# ---- the other activations (ops.c has each derivative worked out) -----------------------------
+
+
+def leaky_relu_forward(x: Sequence[float], slope: float) -> Matrix:
+    """y = x for x > 0, slope x otherwise."""
+    return [v if v > 0.0 else slope * v for v in x]
+
+
+def leaky_relu_backward(dy: Sequence[float], y: Sequence[float], slope: float) -> Matrix:
+    """dx = dy for y > 0, slope dy otherwise (y > 0 exactly when x > 0)."""
+    return [g if v > 0.0 else slope * g for g, v in zip(dy, y)]
+
+
+def sigmoid(v: float) -> float:
+    """1 / (1 + e^-v), as e^v / (1 + e^v) below 0 so that e^(..) never overflows."""
+    if v >= 0.0:
+        return 1.0 / (1.0 + math.exp(-v))
+    e = math.exp(v)
+    return e / (1.0 + e)
+
+
+def sigmoid_forward(x: Sequence[float]) -> Matrix:
+    """y = 1 / (1 + e^-x)"""
+    return [sigmoid(v) for v in x]
+
+
+def sigmoid_backward(dy: Sequence[float], y: Sequence[float]) -> Matrix:
+    """dx = dy y (1 - y)"""
+    return [g * v * (1.0 - v) for g, v in zip(dy, y)]
+
+
+def tanh_forward(x: Sequence[float]) -> Matrix:
+    """y = tanh x"""
+    return [math.tanh(v) for v in x]
+
+
+def tanh_backward(dy: Sequence[float], y: Sequence[float]) -> Matrix:
+    """dx = dy (1 - y^2)"""
+    return [g * (1.0 - v * v) for g, v in zip(dy, y)]
+
+
+def normal_cdf(v: float) -> float:
+    """Phi(v) = erfc(-v / sqrt 2) / 2, accurate where it is tiny."""
+    return 0.5 * math.erfc(-v / math.sqrt(2.0))
+
+
+def gelu_forward(x: Sequence[float]) -> Matrix:
+    """y = x Phi(x), the exact GELU."""
+    return [v * normal_cdf(v) for v in x]
+
+
+def gelu_backward(dy: Sequence[float], x: Sequence[float]) -> Matrix:
+    """dx = dy (Phi(x) + x phi(x)), phi the normal density: from the input x."""
+    c = 1.0 / math.sqrt(2.0 * math.pi)
+    return [g * (normal_cdf(v) + v * c * math.exp(-0.5 * v * v)) for g, v in zip(dy, x)]
+
+
+def activation_forward(x: Sequence[float], kind: int, slope: float) -> Matrix:
+    """y = f(x) for activation ``kind`` (ANN_IDENTITY ... ANN_GELU), ann_activation_forward."""
+    if kind == ANN_RELU:
+        return relu_forward(x)
+    if kind == ANN_LEAKY_RELU:
+        return leaky_relu_forward(x, slope)
+    if kind == ANN_SIGMOID:
+        return sigmoid_forward(x)
+    if kind == ANN_TANH:
+        return tanh_forward(x)
+    if kind == ANN_GELU:
+        return gelu_forward(x)
+    if kind == ANN_IDENTITY:
+        return list(x)
+    raise ValueError(f"unknown activation {kind}")
+
+
+def activation_backward(
+    dy: Sequence[float], x: Sequence[float] | None, y: Sequence[float], kind: int, slope: float
+) -> Matrix:
+    """dx = dy f'(.), from the output y, or for GELU the input x (ann_activation_backward)."""
+    if kind == ANN_RELU:
+        return relu_backward(dy, y)
+    if kind == ANN_LEAKY_RELU:
+        return leaky_relu_backward(dy, y, slope)
+    if kind == ANN_SIGMOID:
+        return sigmoid_backward(dy, y)
+    if kind == ANN_TANH:
+        return tanh_backward(dy, y)
+    if kind == ANN_GELU:
+        assert x is not None  # GELU's backward reads its input
+        return gelu_backward(dy, x)
+    if kind == ANN_IDENTITY:
+        return list(dy)
+    raise ValueError(f"unknown activation {kind}")
+
+
 # ---- softmax + cross-entropy --------------------------------------------------------------
 
 
@@ -142,6 +250,66 @@ def softmax_cross_entropy(
         probs.extend(p)
         grads.extend((pk - (1.0 if k == t else 0.0)) / B for k, pk in enumerate(p))
     return total / B, probs, grads
+
+
+# ---- the heads with float targets: each loss the mean over the B K entries ---------------------
+
+
+def sigmoid_bce(
+    logits: Sequence[float], targets: Sequence[float], B: int, K: int
+) -> tuple[float, Matrix, Matrix]:
+    """(mean of max(z, 0) - t z + log(1 + e^-|z|), p = sigmoid(z), dz = (p - t) / (B K))."""
+    n = B * K
+    loss = math.fsum(
+        max(z, 0.0) - t * z + math.log1p(math.exp(-abs(z))) for z, t in zip(logits, targets)
+    )
+    probs = [sigmoid(z) for z in logits]
+    return loss / n, probs, [(p - t) / n for p, t in zip(probs, targets)]
+
+
+def identity_mse(
+    logits: Sequence[float], targets: Sequence[float], B: int, K: int
+) -> tuple[float, Matrix, Matrix]:
+    """(mean of (y - t)^2, y = z, dz = 2 (y - t) / (B K))."""
+    n = B * K
+    loss = math.fsum((y - t) ** 2 for y, t in zip(logits, targets))
+    return loss / n, list(logits), [2.0 * (y - t) / n for y, t in zip(logits, targets)]
+
+
+def sigmoid_mse(
+    logits: Sequence[float], targets: Sequence[float], B: int, K: int
+) -> tuple[float, Matrix, Matrix]:
+    """(mean of (p - t)^2, p = sigmoid(z), dz = 2 (p - t) p (1 - p) / (B K))."""
+    n = B * K
+    probs = [sigmoid(z) for z in logits]
+    loss = math.fsum((p - t) ** 2 for p, t in zip(probs, targets))
+    grads = [
+        2.0 * (p - t) * sigmoid(z) * sigmoid(-z) / n for p, t, z in zip(probs, targets, logits)
+    ]
+    return loss / n, probs, grads
+
+
+def head_forward_backward(
+    head: int,
+    logits: Sequence[float],
+    labels: Sequence[int] | None,
+    targets: Sequence[float] | None,
+    B: int,
+    K: int,
+) -> tuple[float, Matrix, Matrix]:
+    """(mean loss, outputs (B, K), dlogits (B, K)) of ``head`` (net.c's head_forward_backward):
+    softmax + cross-entropy reads labels, the others targets."""
+    if head == ANN_SOFTMAX_CE:
+        assert labels is not None
+        return softmax_cross_entropy(logits, labels, B, K)
+    assert targets is not None
+    if head == ANN_SIGMOID_BCE:
+        return sigmoid_bce(logits, targets, B, K)
+    if head == ANN_IDENTITY_MSE:
+        return identity_mse(logits, targets, B, K)
+    if head == ANN_SIGMOID_MSE:
+        return sigmoid_mse(logits, targets, B, K)
+    raise ValueError(f"unknown head {head}")
 
 
 # ---- SGD --------------------------------------------------------------------------------
@@ -312,11 +480,13 @@ def _f32(value: float) -> float:
 
 
 class _Layer:
-    """Offsets of one layer's tensors in params (w, b, gamma, beta) and state (mean, var)."""
+    """Offsets of one layer's tensors in params (w, b, gamma, beta) and state (mean, var), and
+    a hidden layer's activation (kind, slope)."""
 
     def __init__(self, n_in: int, n_out: int, hidden: bool) -> None:
         self.n_in, self.n_out, self.hidden = n_in, n_out, hidden
         self.w = self.b = self.gamma = self.beta = self.mean = self.var = -1
+        self.act, self.slope = ANN_RELU, _f32(0.01)
 
 
 class RefNet:
@@ -343,6 +513,7 @@ class RefNet:
         self.params: Matrix = [0.0] * P
         self.grads: Matrix = [0.0] * P
         self.state: Matrix = [0.0] * S
+        self.head = ANN_SOFTMAX_CE
         self.set_optimizer(ANN_SGD, 0.0, 0.9, 0.999, 1e-8, 0.0)
         self.max_norm = 0.0
         self.dropout_rng = 0
@@ -351,6 +522,24 @@ class RefNet:
 
         self.in_mean: list[float] | None = None  # input standardisation, as net.c's
         self.in_std: list[float] | None = None
+
+    def set_activation(self, layer: int, kind: int, negative_slope: float) -> None:
+        """As ann_net_set_activation: a hidden layer's activation and leaky ReLU's slope."""
+        slope = _f32(negative_slope)
+        if not (
+            0 <= layer < len(self.layers) - 1
+            and ANN_IDENTITY <= kind <= ANN_GELU
+            and slope >= 0.0
+            and math.isfinite(slope)
+        ):
+            raise ValueError("setting an activation: an argument is out of range")
+        self.layers[layer].act, self.layers[layer].slope = kind, slope
+
+    def set_head(self, head: int) -> None:
+        """As ann_net_set_head."""
+        if not ANN_SOFTMAX_CE <= head <= ANN_SIGMOID_MSE:
+            raise ValueError("setting the head: an argument is out of range")
+        self.head = head
 
     def set_standardization(self, mean: array[float] | None, std: array[float] | None) -> None:
         """As ann_net_set_standardization: (x - mean) / std of every batch, or none."""
@@ -386,11 +575,25 @@ class RefNet:
 
     # ---- parameters and state ---------------------------------------------------------------
 
-    def init(self, seed: int) -> None:
+    def _init_bound(self, li: _Layer, scheme: int) -> float:
+        """The bound a of W ~ U(-a, a), as net.c's init_bound (the same float32 value)."""
+        if scheme == ANN_INIT_AUTO:
+            rectifier = li.hidden and li.act in (ANN_RELU, ANN_LEAKY_RELU, ANN_GELU)
+            scheme = ANN_INIT_HE if rectifier else ANN_INIT_GLOROT
+        if scheme == ANN_INIT_HE:
+            s = li.slope if li.hidden and li.act == ANN_LEAKY_RELU else 0.0
+            return _f32(math.sqrt(6.0 / ((1.0 + s * s) * li.n_in)))
+        if scheme == ANN_INIT_GLOROT:
+            return _f32(math.sqrt(6.0 / (li.n_in + li.n_out)))
+        return _f32(1.0 / _f32(math.sqrt(li.n_in)))
+
+    def init(self, seed: int, scheme: int = ANN_INIT_UNIFORM) -> None:
         """Same float32 values as ann_net_init (see the comment there)."""
+        if not ANN_INIT_UNIFORM <= scheme <= ANN_INIT_AUTO:
+            raise ValueError("initializing weights: an argument is out of range")
         state = seed & MASK64
         for li in self.layers:
-            limit = _f32(1.0 / _f32(math.sqrt(li.n_in)))
+            limit = self._init_bound(li, scheme)
             weights = []
             for _ in range(li.n_in * li.n_out):
                 u, state = uniform(state)
@@ -524,15 +727,21 @@ class RefNet:
 
     # ---- forward and backward -----------------------------------------------------------------
 
-    def _forward(self, x: Matrix, B: int, training: bool = False) -> list[Matrix]:
-        """All layer outputs: acts[0] = x, acts[l+1] = output of layer l (logits at the top).
-        In training, also records what backward needs in self._cache."""
-        acts = [x]
+    def _forward(self, x: Matrix, B: int, training: bool = False) -> tuple[list[Matrix], Any]:
+        """(inputs, pending): inputs[l] is what layer l reads (x, then each hidden layer's
+        output after dropout), inputs[L] the logits. In training, self._cache records what the
+        backward pass needs (z, a, xhat, var, keep per layer), and ``pending`` what the forward
+        drew from the network's state -- the batch statistics and the dropout stream after
+        this batch -- which ``_commit`` applies only once the loss is known to be finite, as
+        net.c's commit_forward: a failed step leaves the network as it was."""
+        inputs = [x]
         self._cache: list[Any] = []
+        stats: list[tuple[_Layer, Matrix, Matrix]] = []
+        rng = self.dropout_rng
         for li in self.layers:
             p = self.params
             z = dense_forward(
-                acts[-1], p[li.w : li.b], p[li.b : li.b + li.n_out], B, li.n_in, li.n_out
+                inputs[-1], p[li.w : li.b], p[li.b : li.b + li.n_out], B, li.n_in, li.n_out
             )
             cache: Any = {}
             if li.hidden:
@@ -544,11 +753,7 @@ class RefNet:
                             z, gamma, beta, B, li.n_out, ANN_BN_EPS
                         )
                         cache["var"] = var
-                        unbias = B / (B - 1) if B > 1 else 1.0
-                        for j in range(li.n_out):
-                            m_i, v_i = li.mean + j, li.var + j
-                            self.state[m_i] += ANN_BN_MOMENTUM * (mean[j] - self.state[m_i])
-                            self.state[v_i] += ANN_BN_MOMENTUM * (var[j] * unbias - self.state[v_i])
+                        stats.append((li, mean, var))
                     else:
                         z = batchnorm_inference(
                             z,
@@ -560,44 +765,121 @@ class RefNet:
                             li.n_out,
                             ANN_BN_EPS,
                         )
-                z = relu_forward(z)
+                cache["z"] = z
+                z = cache["a"] = activation_forward(z, li.act, li.slope)
                 if training and self.dropout > 0.0:
-                    z, cache["keep"], self.dropout_rng = dropout_forward(
-                        z, self.dropout, self.dropout_rng
-                    )
-            acts.append(z)
+                    z, cache["keep"], rng = dropout_forward(z, self.dropout, rng)
+            inputs.append(z)
             self._cache.append(cache)
-        return acts
+        return inputs, (stats, rng, B)
+
+    def _commit(self, pending: Any) -> None:
+        """What a training forward drew moves on (net.c's commit_forward): the running
+        statistics toward this batch's, the dropout stream, the augmentation step."""
+        stats, rng, B = pending
+        unbias = B / (B - 1) if B > 1 else 1.0
+        for li, mean, var in stats:
+            for j in range(li.n_out):
+                m_i, v_i = li.mean + j, li.var + j
+                self.state[m_i] += ANN_BN_MOMENTUM * (mean[j] - self.state[m_i])
+                self.state[v_i] += ANN_BN_MOMENTUM * (var[j] * unbias - self.state[v_i])
+        self.dropout_rng = rng
+        if self._augment is not None:
+            self._augment_step += 1
+
+    def _batch_targets(
+        self, labels: Any, targets: Any, rows: Sequence[int], n_rows: int, what: str
+    ) -> tuple[list[int] | None, list[float] | None]:
+        """(labels, targets) of the rows, as net.c's load_batch brings them in: the labels when
+        there are some (checked: 0..K-1, or 0..1 for one output of a float head), and for a
+        head with float targets the targets, or else targets made from the labels (one-hot for
+        K > 1, the label itself for K = 1)."""
+        K = self.sizes[-1]
+        classes = 2 if K == 1 and self.head != ANN_SOFTMAX_CE else K
+        if targets is not None and len(targets) != n_rows * K:
+            raise ValueError(f"{what}: a size or count is zero, negative or too large")
+        batch_labels = None
+        if labels is not None:
+            batch_labels = [labels[i] for i in rows]
+            if any(not 0 <= t < classes for t in batch_labels):
+                raise DataError(f"{what}: a label lies outside 0..K-1")
+        if self.head == ANN_SOFTMAX_CE:
+            return batch_labels, None
+        if targets is not None:
+            return batch_labels, [v for i in rows for v in targets[i * K : (i + 1) * K]]
+        if batch_labels is None:
+            return None, None
+        if K == 1:
+            return batch_labels, [float(t) for t in batch_labels]
+        return batch_labels, [1.0 if k == t else 0.0 for t in batch_labels for k in range(K)]
+
+    def _predicted_class(self, z: Sequence[float]) -> int:
+        """net.c's predicted_class: argmax for K > 1; for one output, past 1/2."""
+        if len(z) > 1:
+            return _argmax(z)
+        if self.head in (ANN_SIGMOID_BCE, ANN_SIGMOID_MSE):
+            return int(z[0] > 0.0)
+        return int(z[0] > 0.5) if self.head == ANN_IDENTITY_MSE else 0
+
+    def _count_correct(
+        self, logits: Sequence[float], labels: list[int] | None, targets: list[float] | None, B: int
+    ) -> int:
+        """net.c's count_correct: against labels, or a sigmoid head's every output on the side
+        of 1/2 its target is on."""
+        K = self.sizes[-1]
+        rows = [logits[r * K : (r + 1) * K] for r in range(B)]
+        if labels is not None:
+            return sum(self._predicted_class(z) == t for z, t in zip(rows, labels))
+        if targets is not None and self.head in (ANN_SIGMOID_BCE, ANN_SIGMOID_MSE):
+            return sum(
+                all((z[k] > 0.0) == (targets[r * K + k] > 0.5) for k in range(K))
+                for r, z in enumerate(rows)
+            )
+        return 0
 
     def forward_backward(
-        self, images: Any, labels: Any, n_rows: int, idx: array[int], start: int, batch: int
+        self,
+        images: Any,
+        labels: Any,
+        n_rows: int,
+        idx: array[int],
+        start: int,
+        batch: int,
+        *,
+        targets: Any = None,
     ) -> tuple[float, int]:
         rows = list(idx[start : start + batch])
         if batch < 1 or len(rows) != batch:
             raise ValueError("batch size must be at least 1 and fit in the index")
+        if labels is None and (targets is None or self.head == ANN_SOFTMAX_CE):
+            raise BackendError("forward/backward: a required buffer is missing (NULL pointer)")
         if any(not 0 <= i < n_rows for i in rows):
             raise DataError("a row index lies outside the data set")
         if batch < 2 and any(li.gamma >= 0 for li in self.layers):
             # as ann_net_forward_backward: one row has variance 0, nothing to normalise by
             raise ValueError("forward/backward: batch norm needs at least 2 rows per batch")
         K = self.sizes[-1]
+        batch_labels, batch_targets = self._batch_targets(
+            labels, targets, rows, n_rows, "forward/backward"
+        )
         x = self._input(images, rows)
         if self._augment is not None:  # the training batch has just been gathered
             params, seed, (H, W) = self._augment
             x = augment_batch(x, params, seed, self._augment_step, batch, H, W)
-            self._augment_step += 1
-        acts = self._forward(x, batch, training=True)
-        batch_labels = [labels[i] for i in rows]
-        loss, _, grad = softmax_cross_entropy(acts[-1], batch_labels, batch, K)
-        correct = sum(
-            _argmax(acts[-1][r * K : (r + 1) * K]) == batch_labels[r] for r in range(batch)
+        inputs, pending = self._forward(x, batch, training=True)
+        loss, _, grad = head_forward_backward(
+            self.head, inputs[-1], batch_labels, batch_targets, batch, K
         )
+        if not math.isfinite(loss):  # before anything moves: the network is as it was
+            raise TrainingError("forward/backward: the loss became NaN or infinite")
+        correct = self._count_correct(inputs[-1], batch_labels, batch_targets, batch)
+        self._commit(pending)
         for l in range(len(self.layers) - 1, -1, -1):
             li, cache = self.layers[l], self._cache[l]
             if li.hidden:
                 if "keep" in cache:
                     grad = dropout_backward(grad, cache["keep"], self.dropout)
-                grad = relu_backward(grad, acts[l + 1])
+                grad = activation_backward(grad, cache["z"], cache["a"], li.act, li.slope)
                 if li.gamma >= 0:
                     grad, dgamma, dbeta = batchnorm_backward(
                         grad,
@@ -611,7 +893,7 @@ class RefNet:
                     self.grads[li.gamma : li.gamma + li.n_out] = dgamma
                     self.grads[li.beta : li.beta + li.n_out] = dbeta
             dx, dW, db = dense_backward(
-                grad, acts[l], self.params[li.w : li.b], batch, li.n_in, li.n_out, need_dx=l > 0
+                grad, inputs[l], self.params[li.w : li.b], batch, li.n_in, li.n_out, need_dx=l > 0
             )
             self.grads[li.w : li.b] = dW
             self.grads[li.b : li.b + li.n_out] = db
@@ -622,8 +904,6 @@ class RefNet:
                 weight_grads = self.grads[li.w : li.b]
                 loss += l2_penalty(self.params[li.w : li.b], weight_grads, self.l2)
                 self.grads[li.w : li.b] = weight_grads
-        if not math.isfinite(loss):
-            raise TrainingError("forward/backward: the loss became NaN or infinite")
         return loss, correct
 
     def train_step(
@@ -635,37 +915,15 @@ class RefNet:
         start: int,
         batch: int,
         lr: float,
+        *,
+        targets: Any = None,
     ) -> tuple[float, int]:
         if not (lr >= 0.0 and math.isfinite(lr)):
             raise ValueError(f"learning rate must be a finite number >= 0, not {lr}")
-        result = self.forward_backward(images, labels, n_rows, idx, start, batch)
+        result = self.forward_backward(images, labels, n_rows, idx, start, batch, targets=targets)
         self._update(lr)
         self._max_norm_project()
         return result
-
-    def _finish(
-        self,
-        logits: Matrix,
-        n: int,
-        label_list: list[int] | None,
-        want_probs: bool,
-        want_classes: bool,
-    ) -> tuple[array[float] | None, array[int] | None, float, int]:
-        K = self.sizes[-1]
-        classes = [_argmax(logits[r * K : (r + 1) * K]) for r in range(n)]
-        loss_sum, correct = 0.0, 0
-        probs: Matrix | None = None
-        if label_list is not None or want_probs:
-            mean, probs, _ = softmax_cross_entropy(logits, label_list or [0] * n, n, K)
-            if label_list is not None:
-                loss_sum = mean * n
-                correct = sum(c == t for c, t in zip(classes, label_list))
-        return (
-            array("f", probs) if want_probs and probs is not None else None,
-            array("i", classes) if want_classes else None,
-            loss_sum,
-            correct,
-        )
 
     def predict(
         self,
@@ -677,6 +935,7 @@ class RefNet:
         *,
         want_probs: bool,
         want_classes: bool,
+        targets: Any = None,
     ) -> tuple[array[float] | None, array[int] | None, float, int]:
         rows = list(idx[:n]) if idx is not None else list(range(n))
         if any(not 0 <= i < n_rows for i in rows):
@@ -685,9 +944,33 @@ class RefNet:
             x = self._input(images, rows)
         except DataError as exc:
             raise DataError(f"prediction: {exc}") from None
-        acts = self._forward(x, n)
-        label_list = [labels[i] for i in rows] if labels is not None else None
-        return self._finish(acts[-1], n, label_list, want_probs, want_classes)
+        inputs, _ = self._forward(x, n)
+        logits, K = inputs[-1], self.sizes[-1]
+        label_list, target_list = self._batch_targets(labels, targets, rows, n_rows, "prediction")
+        scored = label_list if self.head == ANN_SOFTMAX_CE else target_list
+        loss_sum, outputs = 0.0, None
+        if scored is not None or want_probs:
+            mean, outputs, _ = head_forward_backward(
+                self.head,
+                logits,
+                label_list or [0] * n,
+                target_list or [0.0] * (n * K),
+                n,
+                K,
+            )
+            if scored is not None:
+                if not math.isfinite(mean):
+                    raise DataError(
+                        "prediction: the input or the targets contain NaN or infinite values"
+                    )
+                loss_sum = mean * n
+        classes = [self._predicted_class(logits[r * K : (r + 1) * K]) for r in range(n)]
+        return (
+            array("f", outputs) if want_probs and outputs is not None else None,
+            array("i", classes) if want_classes else None,
+            loss_sum,
+            self._count_correct(logits, label_list, target_list, n),
+        )
 
 
 def _argmax(values: Sequence[float]) -> int:

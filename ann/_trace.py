@@ -1,12 +1,13 @@
 """``ann trace`` and ``Network.trace``: one training step, every matrix of it written down.
 
-The step is the textbook one -- forward layer by layer, softmax + cross-entropy, backward
-layer by layer, the optimizer's update -- driven from here one C function at a time
-(``ann_dense_forward``, ``ann_relu_backward``, ...: the ops of ``_ops.py``, on the C side
-``_c/ops.py``), so the C core computes every number that is shown. Each call is repeated in
-float64 by the twin function of ``ann/_reference.py`` on the very same inputs, and the largest
-difference of each output is recorded: that checks each C function on its own, without the
-rounding of the earlier steps piling up. At the end the
+The step is the textbook one -- forward layer by layer, the head (softmax + cross-entropy, or
+the network's other head against the targets it reads from the labels), backward layer by
+layer, the optimizer's update -- driven from here one C function at a time
+(``ann_dense_forward``, ``ann_relu_backward``, ``ann_sigmoid_forward``...: the ops of
+``_ops.py``, on the C side ``_c/ops.py``), so the C core computes every number that is
+shown. Each call is repeated in float64 by the twin function of ``ann/_reference.py`` on the
+very same inputs, and the largest difference of each output is recorded: that checks each C
+function on its own, without the rounding of the earlier steps piling up. At the end the
 network's own training step (``ann_net_train_step``, with its fused kernels) runs on a copy of
 the network and the same batch, and its new parameters are compared with the trace's: what
 the trace shows is what training does.
@@ -37,18 +38,32 @@ or as the text ``ann trace`` prints.
 from __future__ import annotations
 
 import math
+import random
 from array import array
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from . import _c, _checks
+from ._c.ops import ACTIVATION_FUNCTIONS, HEAD_FUNCTIONS
 from ._constants import (
+    ACTIVATIONS,
     ANN_BIASES,
     ANN_BN_BETA,
     ANN_BN_GAMMA,
     ANN_BN_MEAN,
     ANN_BN_VAR,
+    ANN_GELU,
+    ANN_IDENTITY,
+    ANN_IDENTITY_MSE,
+    ANN_LEAKY_RELU,
+    ANN_RELU,
+    ANN_SIGMOID,
+    ANN_SIGMOID_BCE,
+    ANN_SIGMOID_MSE,
+    ANN_SOFTMAX_CE,
+    ANN_TANH,
     ANN_WEIGHTS,
+    HEADS,
     OPTIMIZERS,
 )
 from ._data import Dataset, _as_bytes
@@ -156,7 +171,9 @@ def trace_step(
             f"got {steps}"
         )
     sizes = list(net.sizes)
-    pixels, label_list = _batch(images, labels, sizes[0], sizes[-1])
+    pixels, label_list = _batch(
+        images, labels, sizes[0], sizes[-1], binary=net.head != "softmax-ce"
+    )
     L = len(sizes) - 1
     if net.batchnorm and L > 1 and len(label_list) < 2:
         raise ValueError(
@@ -221,6 +238,9 @@ def trace_step(
     first = records[0]
     result: dict[str, Any] = {
         "sizes": sizes,
+        "activations": list(net.activations),
+        "negative_slope": net.negative_slope,
+        "head": net.head,
         "batchnorm": first.pop("batchnorm"),
         "dropout": first.pop("dropout"),
         "batch": len(label_list),
@@ -279,6 +299,13 @@ class _Step:
     ) -> None:
         self.sizes, self.pixels, self.labels = list(net.sizes), pixels, labels
         self.B, self.L, self.t = len(labels), len(self.sizes) - 1, t
+        # each hidden layer's activation, leaky ReLU's slope, and the head
+        self.kinds = [ACTIVATIONS[name] for name in net.activations]
+        self.slope = float(net.negative_slope)
+        self.head = HEADS[net.head]
+        # the float targets a head other than softmax reads: made from the labels, as the core
+        # makes them (one-hot for K > 1, the label itself for K = 1)
+        self.targets = None if self.head == ANN_SOFTMAX_CE else one_hot(labels, self.sizes[-1])
         self.bn = bool(net.batchnorm and self.L > 1)
         # dropout p after each hidden ReLU, drawn from the stream where the last step left it
         self.p = float(net.dropout) if self.L > 1 else 0.0
@@ -292,6 +319,7 @@ class _Step:
         self.low = net._net  # the backend's network: where each tensor sits
         self.inputs: list[Values] = []  # x of each layer
         self.acts: dict[int, Values] = {}  # a of each hidden layer
+        self.pre: dict[int, Values] = {}  # the activation's input (z, or y after batch norm)
         self.bn_cache: dict[int, tuple[Values, Values]] = {}  # xhat, var
         self.grads: dict[tuple[int, int], Values] = {}
         self.forward_sections: list[dict[str, Any]] = []
@@ -344,7 +372,7 @@ class _Step:
 
     def forward(self, l: int, x: Values) -> Values:
         """Layer l on its input x (B, n_in): z = x W + b, then for a hidden layer [batch norm]
-        and ReLU. Returns the layer's output (the logits z at the top)."""
+        and its activation. Returns the layer's output (the logits z at the top)."""
         B, n_in, n_out = self.B, self.sizes[l], self.sizes[l + 1]
         W, b = self.cut(l, ANN_WEIGHTS), self.cut(l, ANN_BIASES)
         t: dict[str, Tensor] = {}
@@ -361,10 +389,12 @@ class _Step:
         hidden = l < self.L - 1
         out = z
         if hidden:
-            relu_in, relu_name = (self.batchnorm_forward(t, l, z), "y") if self.bn else (z, "z")
-            out, d = self.rec.run("relu_forward", relu_in)
-            t["a"] = _tensor((B, n_out), out, f"max(0, {relu_name})", "ann_relu_forward", d)
-            self.acts[l] = out
+            act_in, act_name = (self.batchnorm_forward(t, l, z), "y") if self.bn else (z, "z")
+            kind = self.kinds[l]
+            out, d = self.rec.run("activation_forward", act_in, kind, self.slope)
+            formula = FORWARD_FORMULAS[kind].format(v=act_name, a=f"{self.slope:g}")
+            t["a"] = _tensor((B, n_out), out, formula, ACTIVATION_FUNCTIONS[kind][0], d)
+            self.acts[l], self.pre[l] = out, act_in
             if self.p:
                 out = self.dropout_forward(t, l, out)
         self.forward_sections.append({"layer": l, "hidden": hidden, "tensors": t})
@@ -412,12 +442,27 @@ class _Step:
     # ---- loss
 
     def loss(self, logits: Values) -> Values:
-        """Softmax + cross-entropy of the logits (B, K); returns dL/dlogits (B, K)."""
+        """The head over the logits (B, K): softmax + cross-entropy, or another head against
+        the targets; returns dL/dlogits (B, K)."""
         B, K = self.B, self.sizes[-1]
-        (loss, p, dlogits), ds = self.rec.run("softmax_cross_entropy", logits, self.labels, B, K)
-        fn = "ann_softmax_cross_entropy"
-        self.loss_tensors["p"] = _tensor((B, K), p, "softmax(z), row by row", fn, ds[1])
-        self.loss_tensors["loss"] = _tensor((), loss, "mean over rows of -log p[label]", fn, ds[0])
+        if self.head == ANN_SOFTMAX_CE:
+            (loss, p, dlogits), ds = self.rec.run(
+                "softmax_cross_entropy", logits, self.labels, B, K
+            )
+            fn = "ann_softmax_cross_entropy"
+            self.loss_tensors["p"] = _tensor((B, K), p, "softmax(z), row by row", fn, ds[1])
+            self.loss_tensors["loss"] = _tensor(
+                (), loss, "mean over rows of -log p[label]", fn, ds[0]
+            )
+            self.dlogits_difference = ds[2]
+            return list(dlogits)
+        (loss, out, dlogits), ds = self.rec.run("head", self.head, logits, None, self.targets, B, K)
+        fn = HEAD_FUNCTIONS[self.head]
+        made = "one-hot(label)" if K > 1 else "the label (0 or 1)"
+        self.loss_tensors["t"] = _tensor((B, K), self.targets, f"targets: {made}", "", None)
+        name, formula, loss_formula = HEAD_FORMULAS[self.head]
+        self.loss_tensors[name] = _tensor((B, K), out, formula, fn, ds[1])
+        self.loss_tensors["loss"] = _tensor((), loss, loss_formula, fn, ds[0])
         self.dlogits_difference = ds[2]
         return list(dlogits)
 
@@ -433,8 +478,8 @@ class _Step:
             t["dz"] = _tensor(
                 (B, n_out),
                 g,
-                "dL/dz = (p - onehot(label)) / B",
-                "ann_softmax_cross_entropy",
+                DLOGITS_FORMULAS[self.head],
+                HEAD_FUNCTIONS[self.head],
                 self.dlogits_difference,
             )
         else:
@@ -450,12 +495,15 @@ class _Step:
                 )
             else:
                 t["da"] = _tensor((B, n_out), g, f"dL/da = dx of layer {l + 1}", "", None)
-            g, d = self.rec.run("relu_backward", g, self.acts[l])
+            kind = self.kinds[l]
+            g, d = self.rec.run(
+                "activation_backward", g, self.pre[l], self.acts[l], kind, self.slope
+            )
+            v = "y" if self.bn else "z"
+            formula = f"dL/d{v} = " + BACKWARD_FORMULAS[kind].format(v=v, a=f"{self.slope:g}")
+            t["d" + v] = _tensor((B, n_out), g, formula, ACTIVATION_FUNCTIONS[kind][1], d)
             if self.bn:
-                t["dy"] = _tensor((B, n_out), g, "dL/dy = da * [a > 0]", "ann_relu_backward", d)
                 g = self.batchnorm_backward(t, l, g)
-            else:
-                t["dz"] = _tensor((B, n_out), g, "dL/dz = da * [a > 0]", "ann_relu_backward", d)
         W = self.cut(l, ANN_WEIGHTS)
         (dx, dW, db), ds = self.rec.run(
             "dense_backward", g, self.inputs[l], W, B, n_in, n_out, l > 0
@@ -595,14 +643,75 @@ class _Step:
         )
 
 
+# What each activation and head computes, as the trace's text writes it ({v}: the activation's
+# input, z or batch norm's y; {a}: leaky ReLU's slope).
+FORWARD_FORMULAS = {
+    ANN_IDENTITY: "{v}",
+    ANN_RELU: "max(0, {v})",
+    ANN_LEAKY_RELU: "{v} if {v} > 0, else {a} {v}",
+    ANN_SIGMOID: "1 / (1 + e^-{v})",
+    ANN_TANH: "tanh({v})",
+    ANN_GELU: "{v} Phi({v})",
+}
+BACKWARD_FORMULAS = {
+    ANN_IDENTITY: "da",
+    ANN_RELU: "da * [a > 0]",
+    ANN_LEAKY_RELU: "da * (1 if a > 0, else {a})",
+    ANN_SIGMOID: "da * a (1 - a)",
+    ANN_TANH: "da * (1 - a^2)",
+    ANN_GELU: "da * (Phi({v}) + {v} phi({v}))",
+}
+# (name of the output, its formula, the loss's) of each head but softmax's
+HEAD_FORMULAS = {
+    ANN_SIGMOID_BCE: (
+        "p",
+        "1 / (1 + e^-z)",
+        "mean over the B K entries of -t log p - (1-t) log(1-p)",
+    ),
+    ANN_IDENTITY_MSE: ("y", "z", "mean over the B K entries of (y - t)^2"),
+    ANN_SIGMOID_MSE: ("p", "1 / (1 + e^-z)", "mean over the B K entries of (p - t)^2"),
+}
+DLOGITS_FORMULAS = {
+    ANN_SOFTMAX_CE: "dL/dz = (p - onehot(label)) / B",
+    ANN_SIGMOID_BCE: "dL/dz = (p - t) / (B K)",
+    ANN_IDENTITY_MSE: "dL/dz = 2 (y - t) / (B K)",
+    ANN_SIGMOID_MSE: "dL/dz = 2 (p - t) p (1 - p) / (B K)",
+}
+
+
+def one_hot(labels: Sequence[int], K: int) -> list[float]:
+    """The targets a float head reads from labels (net.c's load_batch): one-hot(label) for
+    K > 1, the label itself for K = 1; B K floats, row after row."""
+    if K == 1:
+        return [float(v) for v in labels]
+    return [1.0 if k == v else 0.0 for v in labels for k in range(K)]
+
+
+TRACE_PIXELS = (0, 51, 102, 153, 204, 255)  # / 255 = 0, 0.2, ..., 1: inputs easy to check
+
+
+def random_batch(seed: int, batch: int, sizes: Sequence[int], head: str) -> tuple[bytes, list[int]]:
+    """The batch ``ann trace`` makes without --digits: ``batch`` images of sizes[0] pixels,
+    each 0, 51, ..., 255, and labels 0..K-1 (for a float head with one output, 0 or 1), drawn
+    from ``random.Random(seed)``."""
+    rng = random.Random(seed)
+    pixels = bytes(rng.choice(TRACE_PIXELS) for _ in range(batch * sizes[0]))
+    K = sizes[-1]
+    classes = 2 if K == 1 and head != "softmax-ce" else K
+    return pixels, [rng.randrange(classes) for _ in range(batch)]
+
+
 def _computed_by(core: Ops | None) -> str:
     if core is None:
         return "the float64 reference backend (ann/_reference.py): this network runs on it"
     return f"the C core ({_c.kernel_name()} kernel)"
 
 
-def _batch(images: Any, labels: Any, D: int, K: int) -> tuple[bytes, list[int]]:
-    """(pixels (B * D bytes), labels (B ints)) from a Dataset, or from images and labels."""
+def _batch(
+    images: Any, labels: Any, D: int, K: int, binary: bool = False
+) -> tuple[bytes, list[int]]:
+    """(pixels (B * D bytes), labels (B ints)) from a Dataset, or from images and labels
+    (``binary``: a float head with one output reads labels 0 and 1)."""
     if isinstance(images, Dataset):
         if labels is not None:
             raise ValueError("trace takes the labels from the Dataset: pass labels=None")
@@ -640,9 +749,10 @@ def _batch(images: Any, labels: Any, D: int, K: int) -> tuple[bytes, list[int]]:
             f"{len(pixels)} bytes of pixels are not {len(label_list)} images of "
             f"{D} pixels (one per label)"
         )
+    top = K if K > 1 or not binary else 2
     for i, v in enumerate(label_list):
-        if not 0 <= v < K:
-            raise DataError(f"label {v} of image {i} is outside 0..{K - 1}")
+        if not 0 <= v < top:
+            raise DataError(f"label {v} of image {i} is outside 0..{top - 1}")
     return bytes(pixels), label_list
 
 
@@ -714,7 +824,7 @@ def _compare_with_train_steps(
     and running statistics after each step with the trace's (``after``: the trace's, step by
     step)."""
     B = len(labels)
-    copy = net._backend.make_net(net.sizes, net.batchnorm, net.dropout)
+    copy = net._make_net(net._backend)
     copy.init(net.seed)  # the dropout stream of a new network, as the trace drew it
     copy.set_params(params)
     copy.set_state(state)

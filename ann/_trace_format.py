@@ -62,6 +62,21 @@ def _indented(node: Any, step: str, pad: str) -> str:
 
 # ---- the text a student reads ----------------------------------------------------------------
 
+ACTIVATION_TITLES = {
+    "relu": "ReLU",
+    "leaky-relu": "leaky ReLU",
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "gelu": "GELU",
+    "identity": "the identity",
+}
+HEAD_TITLES = {
+    "softmax-ce": "softmax + cross-entropy",
+    "sigmoid-bce": "sigmoid + binary cross-entropy",
+    "identity-mse": "identity + mean squared error",
+    "sigmoid-mse": "sigmoid + mean squared error",
+}
+
 FULL_LIMIT = 12  # a matrix with more rows or columns than this is summarized in text
 
 
@@ -185,8 +200,13 @@ def format_trace(result: dict[str, Any]) -> str:
         "nesterov": f", momentum {result['momentum']:g}",
         "adam": f", betas {result['betas'][0]:g}, {result['betas'][1]:g}, eps {result['eps']:g}",
     }[opt]
-    extras = (["batch norm"] if result["batchnorm"] else []) + (
-        [f"dropout {result['dropout']:g}"] if result["dropout"] else []
+    kinds = list(dict.fromkeys(result.get("activations") or ["relu"]))
+    head = result.get("head", "softmax-ce")
+    extras = (
+        ([f"{'/'.join(kinds)} hidden units"] if kinds != ["relu"] else [])
+        + ([f"the {head} head"] if head != "softmax-ce" else [])
+        + (["batch norm"] if result["batchnorm"] else [])
+        + ([f"dropout {result['dropout']:g}"] if result["dropout"] else [])
     )
     what = "one training step" if steps == 1 else f"{steps} training steps"
     lines = [
@@ -223,10 +243,12 @@ def format_trace(result: dict[str, Any]) -> str:
         lines.append("STEP 1")
     lines.append("FORWARD")
     L = len(sizes) - 1
+    activations = result.get("activations") or ["relu"] * (L - 1)
     for section in result["forward"]:
         l = section["layer"]
+        act = ACTIVATION_TITLES[activations[l]] if section["hidden"] else ""
         what = (
-            ("batch norm, then ReLU" if "xhat" in section["tensors"] else "then ReLU")
+            (f"batch norm, then {act}" if "xhat" in section["tensors"] else f"then {act}")
             if section["hidden"]
             else "the logits z"
         ) + (", then dropout" if "keep" in section["tensors"] else "")
@@ -237,8 +259,14 @@ def format_trace(result: dict[str, Any]) -> str:
         )
     lines.append("")
     lines.append("LOSS")
+    head = result.get("head", "softmax-ce")
     lines += _section(
-        f"softmax + cross-entropy of the logits z of layer {L - 1}, labels {result['labels']}",
+        f"{HEAD_TITLES[head]} of the logits z of layer {L - 1}, labels {result['labels']}"
+        + (
+            ""
+            if head == "softmax-ce"
+            else " (the targets t: " + ("one-hot" if sizes[-1] > 1 else "the labels") + ")"
+        ),
         result["loss"],
     )
     lines.append("")
@@ -307,7 +335,7 @@ def _later_step(result: dict[str, Any], step: dict[str, Any]) -> list[str]:
         f"STEP {t}  (forward and backward as in step 1, from the parameters step {t - 1} left; "
         "--json has every matrix)"
     ]
-    lines += _section("LOSS", {k: v for k, v in step["loss"].items() if k != "p"})
+    lines += _section("LOSS", {k: v for k, v in step["loss"].items() if k not in ("p", "y", "t")})
     lines.append("GRADIENTS")
     for section in step["backward"]:
         gradients = {

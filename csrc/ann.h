@@ -87,10 +87,57 @@ int ann_dense_backward(float *dx, float *dW, float *db,
                        const float *dy, const float *x, const float *W,
                        int B, int n_in, int n_out);
 
-/* y = max(0, x), elementwise over n values; y may alias x. */
+/* ---- activations of a hidden layer, elementwise over n values (y may alias x) ----------
+ * Each forward beside its backward; dy = dLoss/dy comes in, dx = dLoss/dx goes out (dx may
+ * alias dy). The backward reads what its derivative is cheapest from: the output y for ReLU,
+ * leaky ReLU, sigmoid and tanh, the input x for GELU. */
+enum {
+    ANN_IDENTITY = 0,     /* y = x                                    dy/dx = 1 */
+    ANN_RELU = 1,         /* y = max(0, x)                            dy/dx = [x > 0] = [y > 0] */
+    ANN_LEAKY_RELU = 2,   /* y = x (x > 0), a x (x <= 0), slope a >= 0   dy/dx = 1 or a */
+    ANN_SIGMOID = 3,      /* y = 1 / (1 + e^-x)                       dy/dx = y (1 - y) */
+    ANN_TANH = 4,         /* y = tanh x                               dy/dx = 1 - y^2 */
+    ANN_GELU = 5          /* y = x Phi(x), Phi the normal CDF (the exact erf form, PyTorch's
+                           * default approximate='none')        dy/dx = Phi(x) + x phi(x) */
+};
+
 int ann_relu_forward(float *y, const float *x, int64_t n);
 /* dx = dy * [y > 0]  (the derivative of max(0, x) is 1 where x > 0, else 0); dx may alias dy. */
 int ann_relu_backward(float *dx, const float *dy, const float *y, int64_t n);
+/* y = x for x > 0, slope * x otherwise (slope finite, >= 0, else ANN_E_ARG). */
+int ann_leaky_relu_forward(float *y, const float *x, int64_t n, float slope);
+/* dx = dy for y > 0, slope * dy otherwise (y > 0 exactly when x > 0, for a slope >= 0). */
+int ann_leaky_relu_backward(float *dx, const float *dy, const float *y, int64_t n, float slope);
+/* y = 1 / (1 + e^-x), computed as e^x / (1 + e^x) for x < 0 so that e^(..) never overflows. */
+int ann_sigmoid_forward(float *y, const float *x, int64_t n);
+/* dx = dy * y (1 - y) */
+int ann_sigmoid_backward(float *dx, const float *dy, const float *y, int64_t n);
+/* y = tanh x */
+int ann_tanh_forward(float *y, const float *x, int64_t n);
+/* dx = dy * (1 - y^2) */
+int ann_tanh_backward(float *dx, const float *dy, const float *y, int64_t n);
+/* y = x Phi(x) with Phi(x) = erfc(-x / sqrt 2) / 2: the exact GELU (PyTorch's default); erfc
+ * rather than 1 + erf keeps Phi accurate where it is tiny (x far below 0). */
+int ann_gelu_forward(float *y, const float *x, int64_t n);
+/* dx = dy * (Phi(x) + x phi(x)), phi(x) = e^(-x^2/2) / sqrt(2 pi): from the input x. */
+int ann_gelu_backward(float *dx, const float *dy, const float *x, int64_t n);
+/* The activation `kind` (ANN_IDENTITY ... ANN_GELU; slope is read by ANN_LEAKY_RELU only):
+ * forward y = f(x), and backward dx = dy f'(.), where x is the forward's input (read by
+ * ANN_GELU only) and y its output (read by the others); the one not read may be NULL. An
+ * unknown kind gives ANN_E_ARG. */
+int ann_activation_forward(float *y, const float *x, int64_t n, int kind, float slope);
+int ann_activation_backward(float *dx, const float *dy, const float *x, const float *y,
+                            int64_t n, int kind, float slope);
+
+/* ---- heads: the output layer's function and the loss, fused ------------------------------
+ * Each takes the logits z (B, K) and writes the loss, the outputs (B, K) and dLoss/dz (B, K);
+ * outputs and dlogits may be NULL, and dlogits may alias logits. */
+enum {
+    ANN_SOFTMAX_CE = 0,   /* softmax + cross-entropy against class labels (the default) */
+    ANN_SIGMOID_BCE = 1,  /* sigmoid + binary cross-entropy: binary (K = 1), multi-label */
+    ANN_IDENTITY_MSE = 2, /* identity + mean squared error: regression */
+    ANN_SIGMOID_MSE = 3   /* sigmoid + mean squared error: the quadratic cost of Nielsen's book */
+};
 
 /* Fused, numerically stable softmax + cross-entropy over logits (B, K) and labels (B):
  *   p = softmax(logits) row by row (shifted by the row max, so exp never overflows)
@@ -100,6 +147,24 @@ int ann_relu_backward(float *dx, const float *dy, const float *y, int64_t n);
  * One pass per row; labels outside 0..K-1 give ANN_E_LABEL. */
 int ann_softmax_cross_entropy(float *dlogits, float *probs, double *loss,
                               const float *logits, const int32_t *labels, int B, int K);
+/* Sigmoid + binary cross-entropy against targets t (B, K), each in [0, 1]:
+ *   p = 1 / (1 + e^-z)
+ *   *loss = mean over the B K entries of -(t log p + (1 - t) log(1 - p))
+ *         = mean of max(z, 0) - t z + log(1 + e^-|z|)      (no log of 0, no overflow)
+ *   dlogits = (p - t) / (B K)          probs = p */
+int ann_sigmoid_bce(float *dlogits, float *probs, double *loss, const float *logits,
+                    const float *targets, int B, int K);
+/* Identity + mean squared error against targets t (B, K):
+ *   y = z;   *loss = mean over the B K entries of (y - t)^2;   dlogits = 2 (y - t) / (B K)
+ *   outputs = y */
+int ann_identity_mse(float *dlogits, float *outputs, double *loss, const float *logits,
+                     const float *targets, int B, int K);
+/* Sigmoid + mean squared error against targets t (B, K):
+ *   p = 1 / (1 + e^-z);   *loss = mean over the B K entries of (p - t)^2
+ *   dlogits = 2 (p - t) p (1 - p) / (B K)          probs = p
+ * p (1 - p) is computed as sigmoid(z) sigmoid(-z), exact where p rounds to 1. */
+int ann_sigmoid_mse(float *dlogits, float *probs, double *loss, const float *logits,
+                    const float *targets, int B, int K);
 
 /* params (n) -= lr * grads (n) */
 int ann_sgd_update(float *params, const float *grads, int64_t n, float lr);
@@ -196,8 +261,9 @@ int ann_augment_batch_naive(float *x, const ann_augment *params, int64_t step, i
                             int W);
 
 /* ---------------------------------------------------------------------------------------
- * A whole network: dense layers with ReLU between them, softmax + cross-entropy on top.
- * Parameters live in one buffer (P floats) laid out layer by layer as W then b; gradients use
+ * A whole network: dense layers, each hidden one followed by its activation (ReLU unless
+ * ann_net_set_activation chooses another), and a head on top (softmax + cross-entropy unless
+ * ann_net_set_head chooses another). Parameters live in one buffer (P floats) laid out layer by layer as W then b; gradients use
  * the same layout in a second buffer, so an update is one loop and a snapshot one memcpy.
  *
  * Threads. ann_net_predict only reads the network and brings its own buffers, so any number
@@ -220,13 +286,21 @@ enum { ANN_U8 = 0, ANN_F32 = 1 };
  *   features (N, D)  ANN_U8: uint8 pixels, each read as x / 255 (ann_gather_u8);
  *                    ANN_F32: float32 values, read as they are (ann_gather_f32);
  *                    then, if the network has input statistics, standardised (x - mean) / std
- *   labels (N)       class indices 0..K-1 (else ANN_E_LABEL), or NULL where none are needed
- *   N                rows; a row index outside 0..N-1 gives ANN_E_INDEX */
+ *   labels (N)       class indices 0..K-1 (else ANN_E_LABEL), or NULL where none are needed;
+ *                    for a head with one output (K = 1) other than softmax: 0 or 1
+ *   N                rows; a row index outside 0..N-1 gives ANN_E_INDEX
+ *   targets (N, T)   float32 targets of the heads other than softmax + cross-entropy, or NULL;
+ *                    T must equal the network's K (else ANN_E_SIZE); a NaN or infinite target
+ *                    makes the loss NaN (ANN_E_NONFINITE)
+ * What a head reads: ANN_SOFTMAX_CE the labels; the others the targets, or when there are
+ * none, targets made from the labels: one-hot(label) (K > 1), the label itself (K = 1). */
 typedef struct {
     const void *features;
     int type;
     const int32_t *labels;
     int64_t N;
+    const float *targets;
+    int T;
 } ann_data;
 
 /* What a tensor of the network is (the `kind` argument of ann_net_tensor). */
@@ -240,10 +314,11 @@ enum {
 };
 enum { ANN_SGD = 0, ANN_MOMENTUM = 1, ANN_NESTEROV = 2, ANN_ADAM = 3 };
 
-/* sizes has L + 1 entries (input, hidden..., classes), each in 1..2^24, L >= 1.
- * batchnorm != 0 puts batch normalization between each hidden dense layer and its ReLU
- * (Linear -> BN -> ReLU; running statistics with momentum 0.1, eps 1e-5).
- * dropout in [0, 1) is the drop probability applied after each hidden ReLU in training. */
+/* sizes has L + 1 entries (input, hidden..., outputs K), each in 1..2^24, L >= 1.
+ * batchnorm != 0 puts batch normalization between each hidden dense layer and its activation
+ * (Linear -> BN -> activation; running statistics with momentum 0.1, eps 1e-5).
+ * dropout in [0, 1) is the drop probability applied after each hidden activation in training.
+ * A new network has ReLU hidden layers and the softmax + cross-entropy head. */
 int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchnorm,
                    float dropout);
 void ann_net_destroy(ann_net *net);
@@ -257,10 +332,32 @@ float *ann_net_state(ann_net *net);      /* (S) batch-norm running statistics (S
  * ANN_E_ARG if the layer has no such tensor. */
 int ann_net_tensor(int64_t *offset, int64_t *count, const ann_net *net, int layer, int kind);
 
-/* W ~ U(-1/sqrt(n_in), 1/sqrt(n_in)) drawn layer by layer, row by row from splitmix64(seed);
- * biases and beta 0, gamma 1, running mean 0 and variance 1. Also seeds the dropout stream
- * (with seed ^ 0xD80F0D80F) and clears the optimizer state. */
-int ann_net_init(ann_net *net, uint64_t seed);
+/* Weight initialisation schemes (ann_net_init), each W ~ U(-a, a) with, for a layer of fan-in
+ * n_in and fan-out n_out:
+ *   ANN_INIT_UNIFORM   a = 1 / sqrt(n_in)                   (PyTorch's nn.Linear default)
+ *   ANN_INIT_HE        a = sqrt(6 / ((1 + s^2) n_in))       Var W = 2 / ((1 + s^2) n_in), s the
+ *                                                           leaky ReLU slope (else 0)
+ *   ANN_INIT_GLOROT    a = sqrt(6 / (n_in + n_out))         Var W = 2 / (n_in + n_out)
+ *   ANN_INIT_AUTO      He for a hidden layer followed by ReLU, leaky ReLU or GELU; Glorot for
+ *                      the others (sigmoid, tanh, identity) and for the output layer
+ * (docs/initialisation.md derives them). */
+enum { ANN_INIT_UNIFORM = 0, ANN_INIT_HE = 1, ANN_INIT_GLOROT = 2, ANN_INIT_AUTO = 3 };
+
+/* W ~ U(-a, a) by `scheme` (above), drawn layer by layer, row by row from splitmix64(seed) as
+ * (2u - 1) a, the same u for every scheme; biases and beta 0, gamma 1, running mean 0 and
+ * variance 1. Also seeds the dropout stream (with seed ^ 0xD80F0D80F) and clears the
+ * optimizer state. Reads the activations (ANN_INIT_AUTO, ANN_INIT_HE): set them first.
+ * ANN_E_ARG for an unknown scheme. */
+int ann_net_init(ann_net *net, uint64_t seed, int scheme);
+
+/* The activation of hidden layer `layer` (0 .. L-2): kind ANN_IDENTITY ... ANN_GELU, and the
+ * negative slope of ANN_LEAKY_RELU (finite, >= 0; kept whatever the kind). ANN_E_ARG for the
+ * output layer, an unknown kind or a bad slope. */
+int ann_net_set_activation(ann_net *net, int layer, int kind, float negative_slope);
+/* The head: ANN_SOFTMAX_CE (the default), ANN_SIGMOID_BCE, ANN_IDENTITY_MSE, ANN_SIGMOID_MSE
+ * (ANN_E_ARG otherwise). It decides the outputs of ann_net_predict, the loss, and what of an
+ * ann_data the network reads (see ann_data). */
+int ann_net_set_head(ann_net *net, int head);
 
 /* Choose the update rule (ANN_SGD, ANN_MOMENTUM, ANN_NESTEROV, ANN_ADAM) and L2 strength
  * (penalty (l2/2) sum W^2 over weights, not biases or batch-norm parameters). Clears the
@@ -284,11 +381,15 @@ int ann_net_set_opt_step(ann_net *net, int64_t step);   /* ANN_E_ARG if step < 0
  * turns it off (the default: pixels are only scaled by 1/255). */
 int ann_net_set_standardization(ann_net *net, const float *mean, const float *std);
 
-/* Forward and backward, in training mode, on the batch of rows idx[0..B-1] of data (whose
- * labels must be given):
- * *loss = mean cross-entropy of the batch plus the L2 penalty, grads = its gradient.
+/* Forward and backward, in training mode, on the batch of rows idx[0..B-1] of data, which
+ * must hold what the head reads (labels for ANN_SOFTMAX_CE, targets or labels for the others;
+ * ANN_E_NULL otherwise):
+ * *loss = the head's mean loss over the batch plus the L2 penalty, grads = its gradient.
  * With batch norm B must be at least 2 (ANN_E_SIZE otherwise): one row has no variance.
- * *correct (may be NULL) = rows whose argmax logit equals the label. Parameters are untouched
+ * *correct (may be NULL) = rows classified right: with labels, rows whose predicted class is the
+ * label; with targets only and a sigmoid head, rows whose every output lies on the same side
+ * of 1/2 as its target; else 0. The predicted class: for K > 1 the argmax of the logits; for
+ * K = 1, z > 0 (p > 1/2) with a sigmoid head, z > 1/2 with the identity head, 0 with softmax. Parameters are untouched
  * (batch-norm running statistics are updated, the dropout stream and the augmentation step
  * advance). A NaN or infinite loss returns ANN_E_NONFINITE, and leaves the network exactly as it
  * was, as for ann_net_train_step. */
@@ -323,9 +424,10 @@ int ann_net_set_max_norm(ann_net *net, float c);
 int ann_net_set_augment(ann_net *net, const ann_augment *params, int H, int W);
 
 /* fused != 0 (the default) runs the speed-ups of net_fused.c, each of which fuses textbook steps:
- * the bias add and ReLU of a hidden layer without batch norm in one sweep, and for plain SGD
- * without L2 the weight update folded into the weight-gradient product. fused == 0 runs every
- * step as its own function (dense, batch norm, ReLU, dropout; loss; the same backward; the
+ * the bias add and the activation of a hidden layer without batch norm in one sweep, and for
+ * plain SGD without L2 the weight update folded into the weight-gradient product. fused == 0
+ * runs every step as its own function (dense, batch norm, activation, dropout; loss; the same
+ * backward; the
  * update), the path to read and to test against. The two give the same bits except after a
  * fused SGD step, whose weights differ by float32 rounding (and whose grads lack dW, see
  * ann_net_train_step). ANN_E_NULL if net is NULL. */
@@ -333,13 +435,33 @@ int ann_net_set_fused(ann_net *net, int fused);
 
 /* Inference (batch norm from running statistics, no dropout) over n rows of data (rows
  * idx[0..n-1], or rows 0..n-1 when idx is NULL), in blocks of 256 rows. Any output may be NULL:
- * probs (n, K), classes (n). With data->labels given (else NULL): *loss_sum = sum of
- * -log p[label] (no L2 term), *correct = number of rows whose argmax equals the label.
+ * outputs (n, K) what the head gives (softmax or sigmoid probabilities, or the identity's
+ * values), classes (n) the predicted class of each row (see ann_net_forward_backward). When
+ * data holds what the head reads (see ann_data; else both stay 0): *loss_sum = the sum over
+ * rows of each row's loss (the head's loss of that row alone, no L2 term), *correct = rows
+ * classified right, as ann_net_forward_backward counts them.
  * Each call allocates its own buffers, for min(n, 256) rows per thread it uses (ANN_E_NOMEM if
  * it cannot), and writes nothing in the network: calls may run concurrently on one network
  * (see above). With at least two blocks per thread, the threads share out whole blocks. */
-int ann_net_predict(ann_net *net, float *probs, int32_t *classes,
+int ann_net_predict(ann_net *net, float *outputs, int32_t *classes,
                     double *loss_sum, int64_t *correct,
                     const ann_data *data, const int32_t *idx, int64_t n);
+
+/* ---------------------------------------------------------------------------------------
+ * CSV, the fast path of ann.load_csv (csv.c). text (len bytes) holds rows of `cols` cells
+ * separated by the byte `sep`, each row ending in '\n' except maybe the last; no '"', '\r' or
+ * empty line. Every cell but column `label` (-1: none) is a number [+-](digits[.digits] |
+ * .digits)([eE][+-]digits), with spaces or tabs around it. Fills, for the R rows:
+ *   values (R, cols - (label >= 0))  each number as Python's float() then float32 give it,
+ *                                    or 0 for a "hard" one (see csv.c) that Python converts
+ *   labels                           each label cell's bytes followed by '\n'
+ *   hard   (H, 3)                    per hard number: its index in values, its byte range
+ *   counts (3)                       R, the bytes written to labels, H
+ * with at most values_cap values, labels_cap bytes and hard_cap hard numbers (else
+ * ANN_E_SIZE). ANN_E_ARG: the text is not such a table; the caller then reads it another
+ * way, which also says what is wrong. */
+int ann_csv_rows(float *values, char *labels, int64_t *hard, int64_t *counts,
+                 const char *text, int64_t len, char sep, int cols, int label,
+                 int64_t values_cap, int64_t labels_cap, int64_t hard_cap);
 
 #endif

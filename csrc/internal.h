@@ -24,11 +24,14 @@ void *ann__test_calloc(size_t count, size_t size);
 
 /* The row passes of a dense layer; like every pass below, on the thread pool when large. */
 void ann__add_bias(float *y, const float *b, int B, int n);       /* y (B, n) += b (n) */
-void ann__bias_relu(float *y, const float *b, int B, int n);     /* y = max(0, y + b) */
+/* z (B, n) += b (n), then a (B, n) = f(z) for activation `kind` (ann.h), row by row; a may be z */
+void ann__bias_activation(float *a, float *z, const float *b, int B, int n, int kind, float slope);
 void ann__sum_rows(float *out, const float *a, int B, int n);     /* out (n) = 1^T a (B, n) */
-/* g (n) = dLoss/dz from g = dLoss/dy in place, for y = dropout(relu(z)) with drop rate p:
- * ann_dropout_backward then ann_relu_backward in one sweep, the same bits. */
-void ann__relu_dropout_backward(float *g, const float *y, int64_t n, float p);
+/* g (n) = dLoss/dz from g = dLoss/dh in place, for h = dropout(a), a = relu(z), with keep
+ * flags mask (n) and drop rate p: ann_dropout_backward then ReLU's backward in one sweep, the
+ * same bits. */
+void ann__relu_dropout_backward(float *g, const float *a, const uint8_t *mask, int64_t n,
+                                float p);
 uint64_t ann__splitmix64(uint64_t *state);                        /* next 64 random bits */
 /* x (B, D) = rows images[idx[r]] / 255, or rows first .. first+B-1 when idx is NULL; the loop
  * of ann_gather_u8, without its NULL/size checks. ANN_E_INDEX for a row outside 0..N-1. */

@@ -2,8 +2,11 @@
  * net.c -- a whole multilayer perceptron, trained one mini-batch per foreign call: the textbook
  * step, one plain function per step and layer.
  *
- * Each hidden layer l computes   z = x W + b  ->  [batch norm]  ->  ReLU  ->  [dropout]
- * and the last layer computes the logits z = x W + b, followed by softmax + cross-entropy.
+ * Each hidden layer l computes   z = x W + b  ->  [batch norm]  ->  activation  ->  [dropout]
+ * (the activation ReLU, leaky ReLU, sigmoid, tanh, GELU or the identity, chosen per layer) and
+ * the last layer computes the logits z = x W + b, followed by the head: the output function and
+ * the loss in one op (softmax + cross-entropy, sigmoid + binary cross-entropy, identity + mean
+ * squared error, sigmoid + mean squared error).
  *
  * Memory, allocated when the network is created (or when a larger batch first arrives):
  *   params (P)   every trained value, layer by layer: W (n_in, n_out), b (n_out), and for a
@@ -18,7 +21,7 @@
  * The struct itself is in net_internal.h, which net_fused.c shares.
  *
  * Shapes: B batch rows, L layers, sizes[l] the width of activation l (sizes[0] = D inputs,
- * sizes[L] = K classes).
+ * sizes[L] = K outputs).
  *
  * Reading order: creation; the buffers of a pass; the settings (every ann_net_set_*); a batch
  * in; the textbook steps, each one function for one layer (forward, loss, backward, L2, update,
@@ -79,6 +82,8 @@ int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchno
         li->b = P;
         P += li->n_out;
         li->gamma = li->beta = li->run_mean = li->run_var = -1;
+        li->act = ANN_RELU;
+        li->slope = 0.01f;      /* PyTorch's default negative slope, used if leaky ReLU is set */
         if (net->batchnorm && li->hidden) {
             li->gamma = P;
             li->beta = P + li->n_out;
@@ -102,6 +107,7 @@ int ann_net_create(ann_net **out, const int32_t *sizes, int n_sizes, int batchno
         return ANN_E_NOMEM;
     }
     net->opt_kind = ANN_SGD;
+    net->head = ANN_SOFTMAX_CE;
     net->fused = 1;
     *out = net;
     return ANN_OK;
@@ -164,13 +170,39 @@ static void clear_optimizer_state(ann_net *net)
     if (net->opt_v) memset(net->opt_v, 0, (size_t)net->P * sizeof(float));
 }
 
-int ann_net_init(ann_net *net, uint64_t seed)
+/* The bound a of W ~ U(-a, a) for layer l under `scheme` (ann.h lists them;
+ * docs/initialisation.md derives them). He and Glorot are computed in double, then rounded. */
+static float init_bound(const ann_net *net, int l, int scheme)
+{
+    const layer_info *li = &net->layers[l];
+    const double n_in = li->n_in, n_out = li->n_out;
+    if (scheme == ANN_INIT_AUTO) {
+        const int rectifier =
+            li->hidden && (li->act == ANN_RELU || li->act == ANN_LEAKY_RELU || li->act == ANN_GELU);
+        scheme = rectifier ? ANN_INIT_HE : ANN_INIT_GLOROT;
+    }
+    switch (scheme) {
+    case ANN_INIT_HE: {
+        /* Var W = 2 / ((1 + s^2) n_in) keeps E[x^2] through the layer and its (leaky) ReLU */
+        const double s = li->hidden && li->act == ANN_LEAKY_RELU ? li->slope : 0.0;
+        return (float)sqrt(6.0 / ((1.0 + s * s) * n_in));
+    }
+    case ANN_INIT_GLOROT:
+        /* Var W = 2 / (n_in + n_out): the compromise between the forward and backward passes */
+        return (float)sqrt(6.0 / (n_in + n_out));
+    default:
+        return 1.0f / sqrtf((float)li->n_in);           /* ANN_INIT_UNIFORM */
+    }
+}
+
+int ann_net_init(ann_net *net, uint64_t seed, int scheme)
 {
     if (!net) return ANN_E_NULL;
+    if (scheme < ANN_INIT_UNIFORM || scheme > ANN_INIT_AUTO) return ANN_E_ARG;
     uint64_t state = seed;
     for (int l = 0; l < net->L; l++) {
         const layer_info *li = &net->layers[l];
-        float limit = 1.0f / sqrtf((float)li->n_in);
+        const float limit = init_bound(net, l, scheme);
         float *W = net->params + li->w;                 /* (n_in, n_out) */
         for (int64_t i = 0; i < (int64_t)li->n_in * li->n_out; i++)
             W[i] = (2.0f * ann_random_uniform(&state) - 1.0f) * limit;
@@ -200,6 +232,8 @@ int ann_net_init(ann_net *net, uint64_t seed)
 static void work_free(net_work *w)
 {
     free(w->act);
+    free(w->pre);
+    free(w->drop);
     free(w->dact);
     free(w->xhat);
     free(w->mask);
@@ -211,22 +245,33 @@ static void work_free(net_work *w)
     memset(w, 0, sizeof *w);
 }
 
+/* Does hidden layer l keep its activation's input z for the backward pass? Only where the
+ * derivative cannot be read from the output: GELU (ann_gelu_backward reads x). */
+static int keeps_z(const ann_net *net, int l)
+{
+    return net->layers[l].hidden && net->layers[l].act == ANN_GELU;
+}
+
 /*
- * Make w hold `rows` rows of the buffers of a pass: act for every pass; in training also dact,
- * xhat (batch-normalized layers), mask (layers with dropout), labels and the batch statistics.
- * Per row that is sum_l sizes[l] floats for inference, 2 sum_l sizes[l] + the batch-normalized
- * widths for training (and a byte per unit with dropout). Allocates only when it must grow;
- * out of memory leaves w as it was.
+ * Make w hold `rows` rows of the buffers of a pass: act, labels and targets for every pass; in
+ * training also dact, pre (layers that keep z), drop (layers with dropout), xhat
+ * (batch-normalized layers), mask (layers with dropout) and the batch statistics. Per row that
+ * is sum_l sizes[l] + K floats for inference, 2 sum_l sizes[l] + K + a hidden layer's width for
+ * each of pre, drop, xhat it has, in training (and a byte per unit with dropout). Allocates
+ * only when it must grow; out of memory leaves w as it was.
  */
 static int work_reserve(net_work *w, const ann_net *net, int rows, int training)
 {
     if (rows <= w->cap) return ANN_OK;
     const int L = net->L;
     if (L < 1) return ANN_E_SIZE;   /* ann_net_create makes L >= 1; this tells the compiler */
-    int64_t per_row = 0, mask_per_row = 0, hidden_width = 0;
+    const int K = net->sizes[L];
+    int64_t per_row = K, mask_per_row = 0, hidden_width = 0;
     for (int l = 0; l <= L; l++) {
         per_row += (training ? 2 : 1) * (int64_t)net->sizes[l];
         if (training && l > 0 && l < L) {
+            if (keeps_z(net, l - 1)) per_row += net->sizes[l];
+            if (net->dropout > 0.0f) per_row += net->sizes[l];
             if (net->batchnorm) per_row += net->sizes[l];
             if (net->dropout > 0.0f) mask_per_row += net->sizes[l];
             hidden_width += net->sizes[l];
@@ -237,17 +282,19 @@ static int work_reserve(net_work *w, const ann_net *net, int rows, int training)
     fresh.cap = rows;
     fresh.act = ann__calloc((size_t)L + 1, sizeof *fresh.act);
     fresh.floats = ann__malloc((size_t)(per_row * rows) * sizeof(float));
-    int ok = fresh.act && fresh.floats;
+    fresh.labels = ann__malloc((size_t)rows * sizeof(int32_t));
+    int ok = fresh.act && fresh.floats && fresh.labels;
     if (training) {
+        fresh.pre = ann__calloc((size_t)L + 1, sizeof *fresh.pre);
+        fresh.drop = ann__calloc((size_t)L + 1, sizeof *fresh.drop);
         fresh.dact = ann__calloc((size_t)L + 1, sizeof *fresh.dact);
         fresh.xhat = ann__calloc((size_t)L + 1, sizeof *fresh.xhat);
         fresh.mask = ann__calloc((size_t)L + 1, sizeof *fresh.mask);
-        fresh.labels = ann__malloc((size_t)rows * sizeof(int32_t));
         fresh.bn_mean = ann__malloc((size_t)(hidden_width + 1) * sizeof(float));
         fresh.bn_var = ann__malloc((size_t)(hidden_width + 1) * sizeof(float));
         fresh.bytes = ann__malloc((size_t)(mask_per_row * rows + 1));
-        ok = ok && fresh.dact && fresh.xhat && fresh.mask && fresh.labels && fresh.bn_mean &&
-             fresh.bn_var && fresh.bytes;
+        ok = ok && fresh.pre && fresh.drop && fresh.dact && fresh.xhat && fresh.mask &&
+             fresh.bn_mean && fresh.bn_var && fresh.bytes;
     }
     if (!ok) {
         work_free(&fresh);
@@ -257,20 +304,30 @@ static int work_reserve(net_work *w, const ann_net *net, int rows, int training)
     uint8_t *m = fresh.bytes;
     for (int l = 0; l <= L; l++) {
         const size_t block = (size_t)rows * net->sizes[l];
+        const int hidden = l > 0 && l < L;
         fresh.act[l] = p;
         p += block;
         if (!training) continue;
         fresh.dact[l] = p;
         p += block;
-        if (l > 0 && l < L && net->batchnorm) {
+        if (hidden && keeps_z(net, l - 1)) {
+            fresh.pre[l] = p;
+            p += block;
+        }
+        if (hidden && net->dropout > 0.0f) {
+            fresh.drop[l] = p;
+            p += block;
+        }
+        if (hidden && net->batchnorm) {
             fresh.xhat[l] = p;
             p += block;
         }
-        if (l > 0 && l < L && net->dropout > 0.0f) {
+        if (hidden && net->dropout > 0.0f) {
             fresh.mask[l] = m;
             m += block;
         }
     }
+    fresh.targets = p;      /* (rows, K) */
     work_free(w);
     *w = fresh;
     return ANN_OK;
@@ -390,6 +447,28 @@ int ann_net_set_fused(ann_net *net, int fused)
     return ANN_OK;
 }
 
+int ann_net_set_activation(ann_net *net, int layer, int kind, float negative_slope)
+{
+    if (!net) return ANN_E_NULL;
+    if (layer < 0 || layer >= net->L - 1) return ANN_E_ARG;   /* hidden layers only */
+    if (kind < ANN_IDENTITY || kind > ANN_GELU) return ANN_E_ARG;
+    if (!(negative_slope >= 0.0f) || !isfinite(negative_slope)) return ANN_E_ARG;
+    layer_info *li = &net->layers[layer];
+    if (keeps_z(net, layer) != (kind == ANN_GELU))
+        work_free(&net->work);  /* the next training pass allocates the buffers it now needs */
+    li->act = kind;
+    li->slope = negative_slope;
+    return ANN_OK;
+}
+
+int ann_net_set_head(ann_net *net, int head)
+{
+    if (!net) return ANN_E_NULL;
+    if (head < ANN_SOFTMAX_CE || head > ANN_SIGMOID_MSE) return ANN_E_ARG;
+    net->head = head;
+    return ANN_OK;
+}
+
 /* ---- a batch in ------------------------------------------------------------------------ */
 
 /* Read B rows of data (rows idx[r], or first..first+B-1 when idx is NULL) into x (B, D):
@@ -433,37 +512,111 @@ static int argmax(const float *z, int K)
     return best;
 }
 
-/* Rows of logits (B, K) whose argmax equals the label. */
-static int64_t count_correct(const float *logits, const int32_t *labels, int B, int K)
+static int sigmoid_head(const ann_net *net)
 {
+    return net->head == ANN_SIGMOID_BCE || net->head == ANN_SIGMOID_MSE;
+}
+
+/* The class a row of logits z (K) predicts: the argmax for K > 1; for one output, whether the
+ * output is past 1/2 (the sigmoid's p > 1/2 is z > 0; the identity's value z > 1/2). */
+static int predicted_class(const ann_net *net, const float *z, int K)
+{
+    if (K > 1) return argmax(z, K);
+    if (sigmoid_head(net)) return z[0] > 0.0f;
+    return net->head == ANN_IDENTITY_MSE ? z[0] > 0.5f : 0;
+}
+
+/* Rows of logits (B, K) classified right (ann.h, ann_net_forward_backward): against the labels
+ * when there are some; else, for a sigmoid head, rows whose every output is on its target's side
+ * of 1/2 (all labels of a multi-label row right); else none. */
+static int64_t count_correct(const ann_net *net, const float *logits, const net_work *w, int B)
+{
+    const int K = net->sizes[net->L];
     int64_t hits = 0;
-    for (int r = 0; r < B; r++) hits += argmax(logits + (size_t)r * K, K) == labels[r];
+    for (int r = 0; r < B; r++) {
+        const float *z = logits + (size_t)r * K;
+        if (w->has_labels) {
+            hits += predicted_class(net, z, K) == w->labels[r];
+        } else if (w->has_targets && sigmoid_head(net)) {
+            const float *t = w->targets + (size_t)r * K;
+            int all = 1;
+            for (int k = 0; k < K; k++) all &= (z[k] > 0.0f) == (t[k] > 0.5f);
+            hits += all;
+        }
+    }
     return hits;
 }
 
+/* Does data hold what the head reads (labels for softmax + cross-entropy, targets or labels for
+ * the others)? */
+static int data_fits_head(const ann_net *net, const ann_data *data)
+{
+    return data->labels || (data->targets && net->head != ANN_SOFTMAX_CE);
+}
+
 /* Bring in B rows of data (rows idx[r], or first + r when idx is NULL) as x (B, D), the input
- * of layer 0, and, when data has labels, theirs into out_labels (B). Validates every index and
- * label. */
-static int load_batch(float *x, int32_t *out_labels, const ann_net *net, const ann_data *data,
+ * of layer 0, and what the head reads: labels into w->labels (B) when data has them, and for a
+ * head with float targets, w->targets (B, K) from data->targets or else made from the labels
+ * (one-hot for K > 1, the label itself for K = 1). Validates every index, label and the width
+ * of the targets; sets w->has_labels and w->has_targets. */
+static int load_batch(float *x, net_work *w, const ann_net *net, const ann_data *data,
                       const int32_t *idx, int64_t first, int B)
 {
-    int K = net->sizes[net->L];
+    const int K = net->sizes[net->L];
+    /* labels run 0..K-1, or for one output of a float head 0..1 (the target itself) */
+    const int classes = K == 1 && net->head != ANN_SOFTMAX_CE ? 2 : K;
+    w->has_labels = w->has_targets = 0;
+    if (data->targets && data->T != K) return ANN_E_SIZE;
     int status = load_rows(x, net, data, idx, first, B);
-    if (status != ANN_OK || !data->labels) return status;
-    for (int r = 0; r < B; r++) {
-        out_labels[r] = data->labels[idx ? idx[r] : first + r];
-        if (out_labels[r] < 0 || out_labels[r] >= K) return ANN_E_LABEL;
+    if (status != ANN_OK) return status;
+    if (data->labels) {
+        for (int r = 0; r < B; r++) {
+            w->labels[r] = data->labels[idx ? idx[r] : first + r];
+            if (w->labels[r] < 0 || w->labels[r] >= classes) return ANN_E_LABEL;
+        }
+        w->has_labels = 1;
     }
+    if (net->head == ANN_SOFTMAX_CE || !data_fits_head(net, data)) return ANN_OK;
+    float *t = w->targets;                              /* (B, K) */
+    for (int r = 0; r < B; r++) {
+        const int64_t row = idx ? idx[r] : first + r;
+        float *tr = t + (size_t)r * K;
+        if (data->targets) {
+            memcpy(tr, data->targets + (size_t)row * K, (size_t)K * sizeof(float));
+        } else if (K == 1) {
+            tr[0] = (float)w->labels[r];
+        } else {
+            memset(tr, 0, (size_t)K * sizeof(float));
+            tr[w->labels[r]] = 1.0f;
+        }
+    }
+    w->has_targets = 1;
     return ANN_OK;
+}
+
+/* The input x (B, n_in) of layer l: act[l] (the input batch, or layer l - 1's activation), or
+ * drop[l] after dropout in training. (Not static: net_fused.c reads it.) */
+const float *ann__net_layer_input(const net_work *w, int l)
+{
+    return w->drop && w->drop[l] ? w->drop[l] : w->act[l];
+}
+
+/* Where layer l's z = x W + b goes: pre[l + 1] when the layer keeps it for its backward pass
+ * (training, GELU), else act[l + 1], where the activation then runs in place. */
+float *ann__net_layer_z(const net_work *w, int l)
+{
+    return w->pre && w->pre[l + 1] ? w->pre[l + 1] : w->act[l + 1];
 }
 
 /* ---- the textbook steps ------------------------------------------------------------------
  *
  * One training step is four steps, and a fifth when a max-norm bound is set, in this order
  * (ann_net_train_step, below, calls them):
- *   1. forward, layer by layer:  z = x W + b  ->  [batch norm]  ->  ReLU  ->  [dropout]
- *   2. loss: softmax + cross-entropy over the logits (plus the L2 penalty, added in step 3)
- *   3. backward, layer by layer from the top: dropout, ReLU, batch norm, then the dense layer
+ *   1. forward, layer by layer:  z = x W + b  ->  [batch norm]  ->  activation  ->  [dropout]
+ *   2. loss: the head (e.g. softmax + cross-entropy) over the logits (plus the L2 penalty,
+ *      added in step 3)
+ *   3. backward, layer by layer from the top: dropout, the activation, batch norm, then the
+ *      dense layer
  *   4. update: the optimizer moves every parameter against its gradient
  *   5. (only with ann_net_set_max_norm) the max-norm projection of the updated weights
  * Each function below is one of these steps for one layer, written the plain way: it calls the
@@ -475,10 +628,10 @@ static int load_batch(float *x, int32_t *out_labels, const ann_net *net, const a
 /* Step 1, batch norm of hidden layer l, in place on z (B, n_out). In training it normalises
  * with the batch statistics and keeps xhat and the batch mean and variance, for the backward
  * pass and for commit_forward (below); at inference it uses the running statistics. */
-static int batchnorm_forward(const ann_net *net, net_work *w, int l, int B, int training)
+static int batchnorm_forward(const ann_net *net, net_work *w, float *z, int l, int B,
+                             int training)
 {
     const layer_info *li = &net->layers[l];
-    float *z = w->act[l + 1];                           /* (B, n_out) */
     const float *gamma = net->params + li->gamma, *beta = net->params + li->beta;
     const float *run_mean = net->state + li->run_mean, *run_var = net->state + li->run_var;
     if (!training)
@@ -490,40 +643,58 @@ static int batchnorm_forward(const ann_net *net, net_work *w, int l, int B, int 
                                  ANN_BN_EPS);
 }
 
-/* Step 1, dropout after hidden layer l's ReLU, in place: only in training, only if it is on.
- * The keep mask is kept for the backward pass. (Not static: net_fused.c reuses it.) */
+/* Step 1, dropout after hidden layer l's activation: h = drop[l + 1] from a = act[l + 1], only
+ * in training, only if it is on. The keep mask is kept for the backward pass. (Not static:
+ * net_fused.c reuses it.) */
 int ann__net_dropout_forward(const ann_net *net, net_work *w, int l, int B, int training)
 {
     if (!training || !w->mask[l + 1]) return ANN_OK;
-    float *y = w->act[l + 1];                           /* (B, n_out) */
-    return ann_dropout_forward(y, w->mask[l + 1], y, (int64_t)B * net->layers[l].n_out,
-                               net->dropout, &w->dropout_rng);
+    return ann_dropout_forward(w->drop[l + 1], w->mask[l + 1], w->act[l + 1],
+                               (int64_t)B * net->layers[l].n_out, net->dropout, &w->dropout_rng);
 }
 
-/* Step 1 for layer l: act[l + 1] (B, n_out) from act[l] (B, n_in). */
+/* Step 1 for layer l: its output act[l + 1] (B, n_out) from its input (B, n_in). */
 static int layer_forward(const ann_net *net, net_work *w, int l, int B, int training)
 {
     const layer_info *li = &net->layers[l];
-    float *z = w->act[l + 1];                           /* (B, n_out) */
-    int status = ann_dense_forward(z, w->act[l], net->params + li->w, net->params + li->b,
-                                   B, li->n_in, li->n_out);
+    float *z = ann__net_layer_z(w, l);                  /* (B, n_out) */
+    int status = ann_dense_forward(z, ann__net_layer_input(w, l), net->params + li->w,
+                                   net->params + li->b, B, li->n_in, li->n_out);
     if (status != ANN_OK || !li->hidden) return status; /* the top layer's z are the logits */
-    if (li->gamma >= 0) status = batchnorm_forward(net, w, l, B, training);
-    if (status == ANN_OK) status = ann_relu_forward(z, z, (int64_t)B * li->n_out);
+    if (li->gamma >= 0) status = batchnorm_forward(net, w, z, l, B, training);
+    if (status == ANN_OK)
+        status = ann_activation_forward(w->act[l + 1], z, (int64_t)B * li->n_out, li->act,
+                                        li->slope);
     if (status == ANN_OK) status = ann__net_dropout_forward(net, w, l, B, training);
     return status;
 }
 
-/* Step 2: *loss = mean cross-entropy of the B rows against w->labels, and
- * dact[L] (B, K) = dLoss/dlogits = (softmax(logits) - onehot(labels)) / B.
- * (Softmax and cross-entropy are one op because their joint gradient is that simple p - y;
- * see ops.c.) *correct, if asked for, counts the rows whose argmax is the label. */
+/* Step 2, the head over the logits z (B, K): *loss its mean loss over the batch, and when asked
+ * for, out (B, K) its outputs and dz (B, K) = dLoss/dz. Each head is one op of ops.c, the output
+ * function and the loss fused, because together their gradient is simple (p - t, 2 (y - t),
+ * ...) where each alone is not. Softmax reads labels, the others targets. */
+static int head_forward_backward(const ann_net *net, float *dz, float *out, double *loss,
+                                 const float *z, const int32_t *labels, const float *targets,
+                                 int B)
+{
+    const int K = net->sizes[net->L];
+    switch (net->head) {
+    case ANN_SIGMOID_BCE: return ann_sigmoid_bce(dz, out, loss, z, targets, B, K);
+    case ANN_IDENTITY_MSE: return ann_identity_mse(dz, out, loss, z, targets, B, K);
+    case ANN_SIGMOID_MSE: return ann_sigmoid_mse(dz, out, loss, z, targets, B, K);
+    default: return ann_softmax_cross_entropy(dz, out, loss, z, labels, B, K);
+    }
+}
+
+/* Step 2: *loss = the head's mean loss of the B rows (against w->labels or w->targets), and
+ * dact[L] (B, K) = dLoss/dlogits. *correct, if asked for, counts the rows classified right. */
 static int loss_forward_backward(const ann_net *net, net_work *w, int B, double *loss,
                                  int64_t *correct)
 {
-    int L = net->L, K = net->sizes[L];
-    if (correct) *correct = count_correct(w->act[L], w->labels, B, K);
-    return ann_softmax_cross_entropy(w->dact[L], NULL, loss, w->act[L], w->labels, B, K);
+    const int L = net->L;
+    if (correct) *correct = count_correct(net, w->act[L], w, B);
+    return head_forward_backward(net, w->dact[L], NULL, loss, w->act[L], w->labels, w->targets,
+                                 B);
 }
 
 /*
@@ -555,8 +726,10 @@ static void commit_forward(ann_net *net, const net_work *w, int B)
 }
 
 /* Step 3 through the nonlinear part of hidden layer l: turns g = dact[l + 1] (B, n_out), the
- * gradient of the layer's output, in place into dLoss/dz, back through dropout, ReLU and batch
- * norm (whose dgamma, dbeta go to grads). (Not static: net_fused.c reuses it.) */
+ * gradient of the layer's output, in place into dLoss/dz, back through dropout (dL/dh to
+ * dL/da), the activation (dL/da to dL/dz: its derivative read from the output a = act[l + 1],
+ * or for GELU from the kept input z = pre[l + 1]) and batch norm (whose dgamma, dbeta go to
+ * grads). (Not static: net_fused.c reuses it.) */
 int ann__net_activation_backward(ann_net *net, net_work *w, int l, int B)
 {
     const layer_info *li = &net->layers[l];
@@ -565,9 +738,9 @@ int ann__net_activation_backward(ann_net *net, net_work *w, int l, int B)
     int status = ANN_OK;
     if (w->mask[l + 1])
         status = ann_dropout_backward(g, g, w->mask[l + 1], count, net->dropout);
-    /* The ReLU mask comes from the stored output; where dropout zeroed a unit its gradient is
-     * already 0, so the post-dropout output gives the same mask. */
-    if (status == ANN_OK) status = ann_relu_backward(g, g, w->act[l + 1], count);
+    if (status == ANN_OK)
+        status = ann_activation_backward(g, g, w->pre[l + 1], w->act[l + 1], count, li->act,
+                                         li->slope);
     if (status == ANN_OK && li->gamma >= 0)
         status = ann_batchnorm_backward(g, net->grads + li->gamma, net->grads + li->beta, g,
                                         w->xhat[l + 1], w->bn_var + stats_offset(net, l),
@@ -583,7 +756,7 @@ static int layer_backward(ann_net *net, net_work *w, int l, int B)
     int status = li->hidden ? ann__net_activation_backward(net, w, l, B) : ANN_OK;
     if (status != ANN_OK) return status;
     return ann_dense_backward(l > 0 ? w->dact[l] : NULL, net->grads + li->w,
-                              net->grads + li->b, w->dact[l + 1], w->act[l],
+                              net->grads + li->b, w->dact[l + 1], ann__net_layer_input(w, l),
                               net->params + li->w, B, li->n_in, li->n_out);
 }
 
@@ -661,13 +834,13 @@ static int max_norm_project(ann_net *net)
 
 /* Step 1 for every layer: act[1..L] from act[0] for B rows.
  * Speed-up: with net->fused, a hidden layer without batch norm runs
- * ann__net_layer_forward_bias_relu (net_fused.c) instead of layer_forward: the same bits. */
+ * ann__net_layer_forward_bias_act (net_fused.c) instead of layer_forward: the same bits. */
 static int forward(const ann_net *net, net_work *w, int B, int training)
 {
     for (int l = 0; l < net->L; l++) {
         const layer_info *li = &net->layers[l];
         int status = net->fused && li->hidden && li->gamma < 0
-                         ? ann__net_layer_forward_bias_relu(net, w, l, B, training)
+                         ? ann__net_layer_forward_bias_act(net, w, l, B, training)
                          : layer_forward(net, w, l, B, training);
         if (status != ANN_OK) return status;
     }
@@ -687,13 +860,14 @@ static int backward(ann_net *net, net_work *w, int B)
     return ANN_OK;
 }
 
-/* Checks the arguments of a training call, loads its B rows and labels into the network's
- * own net_work (act[0], labels) and gives the batch a copy of the dropout stream to draw from
- * (see commit_forward). */
+/* Checks the arguments of a training call, loads its B rows and what the head reads into the
+ * network's own net_work (act[0], labels, targets) and gives the batch a copy of the dropout
+ * stream to draw from (see commit_forward). */
 static int begin_batch(ann_net *net, double *loss, const ann_data *data, const int32_t *idx,
                        int B)
 {
-    if (!net || !loss || !data || !data->features || !data->labels || !idx) return ANN_E_NULL;
+    if (!net || !loss || !data || !data->features || !idx) return ANN_E_NULL;
+    if (!data_fits_head(net, data)) return ANN_E_NULL;
     if (B < 1 || data->N < 1) return ANN_E_SIZE;
     /* A one-row batch has variance 0: batch norm would train on xhat = 0 and blend that 0
      * into the running variance, mis-normalising every later prediction (PyTorch refuses
@@ -702,7 +876,7 @@ static int begin_batch(ann_net *net, double *loss, const ann_data *data, const i
     net_work *w = &net->work;
     int status = work_reserve(w, net, B, 1);
     if (status != ANN_OK) return status;
-    status = load_batch(w->act[0], w->labels, net, data, idx, 0, B);
+    status = load_batch(w->act[0], w, net, data, idx, 0, B);
     w->dropout_rng = net->dropout_rng;
     if (status != ANN_OK || !net->augment) return status;
     /* the training batch has just been gathered: the one place augmentation happens */
@@ -770,29 +944,29 @@ int ann_net_train_step(ann_net *net, double *loss, int64_t *correct,
 
 /* ---- inference ------------------------------------------------------------------------- */
 
-/* The labels finish_block gives the loss kernel when the data has none: any valid label gives
- * the same probabilities. */
-static const int32_t no_labels[ANN_PREDICT_BLOCK];
-
-/* From the logits act[L] (rows, K) of w: probabilities, argmax classes, and loss / hits
- * against labels. */
-static int finish_block(float *probs, int32_t *classes, double *loss_sum, int64_t *correct,
-                        const ann_net *net, const net_work *w, const int32_t *block_labels,
-                        int rows)
+/* From the logits act[L] (rows, K) of w: the head's outputs, the predicted classes, and the
+ * loss and hits against what load_batch brought in (when the data fits the head). Without it,
+ * the head still runs for its outputs, on labels 0 or zero targets: any valid ones give the
+ * same outputs. */
+static int finish_block(float *outputs, int32_t *classes, double *loss_sum, int64_t *correct,
+                        const ann_net *net, net_work *w, int rows)
 {
-    int K = net->sizes[net->L];
+    const int K = net->sizes[net->L];
     const float *logits = w->act[net->L];               /* (rows, K) */
-    for (int r = 0; r < rows; r++) {
-        int best = argmax(logits + (size_t)r * K, K);
-        if (classes) classes[r] = best;
-        if (correct && block_labels && best == block_labels[r]) (*correct)++;
+    const int scored = net->head == ANN_SOFTMAX_CE ? w->has_labels : w->has_targets;
+    if (classes)
+        for (int r = 0; r < rows; r++) classes[r] = predicted_class(net, logits + (size_t)r * K, K);
+    if (correct) *correct += count_correct(net, logits, w, rows);
+    if (!outputs && !(loss_sum && scored)) return ANN_OK;
+    if (!scored) {
+        memset(w->labels, 0, (size_t)rows * sizeof(int32_t));
+        memset(w->targets, 0, (size_t)rows * K * sizeof(float));
     }
-    if (!probs && !(loss_sum && block_labels)) return ANN_OK;
     double mean = 0.0;
-    int status = ann_softmax_cross_entropy(NULL, probs, &mean, logits,
-                                           block_labels ? block_labels : no_labels, rows, K);
+    int status = head_forward_backward(net, NULL, outputs, &mean, logits, w->labels, w->targets,
+                                       rows);
     if (status != ANN_OK) return status;
-    if (loss_sum && block_labels) *loss_sum += mean * rows;
+    if (loss_sum && scored) *loss_sum += mean * rows;
     return ANN_OK;
 }
 
@@ -800,7 +974,7 @@ static int finish_block(float *probs, int32_t *classes, double *loss_sum, int64_
  * status go to its own slots, so that blocks can run on any thread in any order. */
 typedef struct {
     const ann_net *net;
-    float *probs;
+    float *outputs;
     int32_t *classes;
     int want_loss, want_correct;
     const ann_data *data;
@@ -818,21 +992,20 @@ static void predict_blocks(const predict_job *job, net_work *w, int first, int l
 {
     const ann_net *net = job->net;
     const int K = net->sizes[net->L];
-    int32_t block_labels[ANN_PREDICT_BLOCK];
     for (int b = first; b < last; b++) {
         const int64_t start = (int64_t)b * ANN_PREDICT_BLOCK;
         const int rows = (int)(job->n - start < ANN_PREDICT_BLOCK ? job->n - start
                                                                   : ANN_PREDICT_BLOCK);
         double loss = 0.0;
         int64_t hits = 0;
-        int status = load_batch(w->act[0], block_labels, net, job->data,
+        int status = load_batch(w->act[0], w, net, job->data,
                                 job->idx ? job->idx + start : NULL, start, rows);
         if (status == ANN_OK) status = forward(net, w, rows, 0);
         if (status == ANN_OK)
-            status = finish_block(job->probs ? job->probs + start * K : NULL,
+            status = finish_block(job->outputs ? job->outputs + start * K : NULL,
                                   job->classes ? job->classes + start : NULL,
                                   job->want_loss ? &loss : NULL, job->want_correct ? &hits : NULL,
-                                  net, w, job->data->labels ? block_labels : NULL, rows);
+                                  net, w, rows);
         job->block_loss[b] = loss;
         job->block_correct[b] = hits;
         job->block_status[b] = status;
@@ -864,13 +1037,13 @@ static void predict_chunk(void *ctx, int b, int worker)
  * threads as in training. A block computes the same values on any thread, and the loss sums
  * are added in block order, so results do not depend on the threads.
  */
-static int predict(const ann_net *net, float *probs, int32_t *classes, double *loss_sum,
+static int predict(const ann_net *net, float *outputs, int32_t *classes, double *loss_sum,
                    int64_t *correct, const ann_data *data, const int32_t *idx, int64_t n)
 {
     if (!net || !data || !data->features) return ANN_E_NULL;
     if (n < 1 || data->N < 1 || (!idx && n > data->N)) return ANN_E_SIZE;
     if (n > (int64_t)ANN_PREDICT_BLOCK * INT32_MAX) return ANN_E_SIZE;
-    predict_job job = {net, probs, classes, loss_sum != NULL, correct != NULL, data, idx, n,
+    predict_job job = {net, outputs, classes, loss_sum != NULL, correct != NULL, data, idx, n,
                        (int)((n + ANN_PREDICT_BLOCK - 1) / ANN_PREDICT_BLOCK), NULL,
                        NULL, NULL, NULL};
     job.block_loss = ann__malloc((size_t)job.blocks * sizeof *job.block_loss);
@@ -905,11 +1078,11 @@ static int predict(const ann_net *net, float *probs, int32_t *classes, double *l
 }
 
 /* With denormals flushed to zero on this thread, as in training (platform.h). */
-int ann_net_predict(ann_net *net, float *probs, int32_t *classes, double *loss_sum,
+int ann_net_predict(ann_net *net, float *outputs, int32_t *classes, double *loss_sum,
                     int64_t *correct, const ann_data *data, const int32_t *idx, int64_t n)
 {
     const ann__fpmode fp = ann__flush_denormals();
-    const int status = predict(net, probs, classes, loss_sum, correct, data, idx, n);
+    const int status = predict(net, outputs, classes, loss_sum, correct, data, idx, n);
     ann__restore_fpmode(fp);
     return status;
 }

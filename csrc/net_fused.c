@@ -15,43 +15,45 @@
 #include "net_internal.h"
 
 /* Replaces layer_forward (net.c) for a hidden layer without batch norm, which runs
- * ann_dense_forward (GEMM, then the bias add) and then ann_relu_forward: here the bias add and
- * the ReLU are one sweep over the GEMM's output, y = max(0, x W + b), which saves reading and
- * writing the (B, n_out) output once. Same arithmetic in the same order, so the same bits
- * (tests/test_fused_plain.py, test_fused_and_plain_paths_agree_bit_for_bit). Dropout follows as
- * in layer_forward. */
-int ann__net_layer_forward_bias_relu(const ann_net *net, net_work *w, int l, int B,
-                                     int training)
+ * ann_dense_forward (GEMM, then the bias add over the whole output) and then the activation's
+ * forward op (over the whole output again): here the bias add and the activation run row by
+ * row while the row is in cache, a = f(x W + b) (ann__bias_activation, ops.c), which saves
+ * reading and writing the (B, n_out) output once. Same arithmetic in the same order, so the same
+ * bits (tests/test_fused_plain.py, test_fused_and_plain_paths_agree_bit_for_bit). It pays most
+ * for the cheap activations (ReLU, leaky ReLU, identity), whose time is all memory traffic.
+ * Dropout follows as in layer_forward. */
+int ann__net_layer_forward_bias_act(const ann_net *net, net_work *w, int l, int B,
+                                    int training)
 {
     const layer_info *li = &net->layers[l];
-    float *z = w->act[l + 1];                           /* (B, n_out) */
-    int status = ann_sgemm(0, 0, B, li->n_out, li->n_in, w->act[l], li->n_in,
+    float *z = ann__net_layer_z(w, l);                  /* (B, n_out) */
+    int status = ann_sgemm(0, 0, B, li->n_out, li->n_in, ann__net_layer_input(w, l), li->n_in,
                            net->params + li->w, li->n_out, 0.0f, z, li->n_out);
     if (status != ANN_OK) return status;
-    ann__bias_relu(z, net->params + li->b, B, li->n_out);
+    ann__bias_activation(w->act[l + 1], z, net->params + li->b, B, li->n_out, li->act,
+                         li->slope);
     return ann__net_dropout_forward(net, w, l, B, training);
 }
 
-/* Replaces ann__net_activation_backward (net.c) for a hidden layer without batch norm, which
- * runs ann_dropout_backward and then ann_relu_backward over dact[l + 1]: here both are one
- * sweep, ann__relu_dropout_backward (ops.c), which reads the layer's output instead of the
- * dropout mask (the output is positive exactly where the ReLU passed and the unit was kept).
- * Same bits (tests/test_fused_plain.py). */
+/* Replaces ann__net_activation_backward (net.c) for a ReLU layer without batch norm, which
+ * runs ann_dropout_backward and then ReLU's backward over dact[l + 1]: here both are one
+ * sweep, ann__relu_dropout_backward (ops.c). Same bits (tests/test_fused_plain.py). */
 static int activation_backward_relu(const ann_net *net, net_work *w, int l, int B)
 {
     float *g = w->dact[l + 1];                          /* (B, n_out) */
-    const float *y = w->act[l + 1];                     /* (B, n_out) */
+    const float *a = w->act[l + 1];                     /* (B, n_out) the ReLU's output */
     const int64_t count = (int64_t)B * net->layers[l].n_out;
-    if (w->mask[l + 1]) ann__relu_dropout_backward(g, y, count, net->dropout);
-    else ann_relu_backward(g, g, y, count);
+    if (w->mask[l + 1]) ann__relu_dropout_backward(g, a, w->mask[l + 1], count, net->dropout);
+    else ann_relu_backward(g, g, a, count);
     return ANN_OK;
 }
 
-/* The activation backward of hidden layer l as the network runs it: the fused sweep above
- * without batch norm, else the textbook steps. */
+/* The activation backward of hidden layer l as the network runs it: the fused sweep above for
+ * ReLU without batch norm, else the textbook steps. */
 static int activation_backward(ann_net *net, net_work *w, int l, int B)
 {
-    if (net->layers[l].gamma < 0) return activation_backward_relu(net, w, l, B);
+    const layer_info *li = &net->layers[l];
+    if (li->gamma < 0 && li->act == ANN_RELU) return activation_backward_relu(net, w, l, B);
     return ann__net_activation_backward(net, w, l, B);
 }
 
@@ -63,7 +65,7 @@ int ann__net_layer_backward(ann_net *net, net_work *w, int l, int B)
     int status = activation_backward(net, w, l, B);
     if (status != ANN_OK) return status;
     return ann_dense_backward(l > 0 ? w->dact[l] : NULL, net->grads + li->w,
-                              net->grads + li->b, w->dact[l + 1], w->act[l],
+                              net->grads + li->b, w->dact[l + 1], ann__net_layer_input(w, l),
                               net->params + li->w, B, li->n_in, li->n_out);
 }
 
@@ -96,7 +98,8 @@ static int layer_backward_sgd(ann_net *net, net_work *w, int l, int B, float lr)
     status = ann_sgd_update(b, db, (li->gamma >= 0 ? 3 : 1) * (int64_t)n_out, lr);
     if (status != ANN_OK) return status;
     for (int64_t i = 0; i < (int64_t)B * n_out; i++) dy[i] *= -lr;
-    return ann_sgemm(1, 0, n_in, n_out, B, w->act[l], n_in, dy, n_out, 1.0f, W, n_out);
+    return ann_sgemm(1, 0, n_in, n_out, B, ann__net_layer_input(w, l), n_in, dy, n_out, 1.0f, W,
+                     n_out);
 }
 
 /* Replaces backward, l2_forward_backward (nothing to do: l2 == 0) and update of net.c's

@@ -32,6 +32,7 @@
  * stay on one thread; a batch of thousands of rows splits. */
 #define NS_ROW_FLOAT 0.05       /* bias add, ReLU and its backward, a column sum: per float */
 #define NS_GATHER_BYTE 0.1      /* a pixel read, converted and scaled */
+#define NS_LIBM_FLOAT 1.0       /* an activation through expf, tanhf or erfcf */
 
 const char *ann_strerror(int status)
 {
@@ -92,6 +93,9 @@ struct rows_args {
     float *y;
     const float *b;  /* (n) the bias; for sum_rows the input a (B, n) */
     int B, n;
+    float *z;        /* bias_activation: the pre-activations z (B, n) (y is a = f(z)) */
+    int kind;        /* bias_activation: the activation, and leaky ReLU's slope */
+    float slope;
 };
 
 /* y (B, n) += b (n), broadcast over rows */
@@ -108,29 +112,8 @@ static void add_bias_rows(void *ctx, int64_t begin, int64_t end)
 
 void ann__add_bias(float *y, const float *b, int B, int n)
 {
-    struct rows_args a = {y, b, B, n};
+    struct rows_args a = {y, b, B, n, NULL, 0, 0.0f};
     ann__parallel_range(B, n * NS_ROW_FLOAT, add_bias_rows, &a);
-}
-
-/* y (B, n) = max(0, y + b): the bias add of a dense layer and its ReLU in one sweep of y */
-static void bias_relu_rows(void *ctx, int64_t begin, int64_t end)
-{
-    const struct rows_args *a = ctx;
-    const int n = a->n;
-    const float *restrict b = a->b;
-    for (int64_t r = begin; r < end; r++) {
-        float *restrict row = a->y + (size_t)r * n;
-        for (int j = 0; j < n; j++) {
-            const float v = row[j] + b[j];
-            row[j] = v > 0.0f ? v : 0.0f;
-        }
-    }
-}
-
-void ann__bias_relu(float *y, const float *b, int B, int n)
-{
-    struct rows_args a = {y, b, B, n};
-    ann__parallel_range(B, n * NS_ROW_FLOAT, bias_relu_rows, &a);
 }
 
 /* out (n) = sum over rows of a (B, n), rows added in order 0..B-1 (a fixed order), for the
@@ -149,8 +132,120 @@ static void sum_rows_columns(void *ctx, int64_t begin, int64_t end)
 
 void ann__sum_rows(float *out, const float *a, int B, int n)
 {
-    struct rows_args args = {out, a, B, n};
+    struct rows_args args = {out, a, B, n, NULL, 0, 0.0f};
     ann__parallel_range(n, B * NS_ROW_FLOAT, sum_rows_columns, &args);
+}
+
+/* ---- activations ---------------------------------------------------------------------
+ *
+ * Each is elementwise, y_i = f(x_i), so the chain rule has one term per value:
+ *   dx_i = dy_i f'(x_i).
+ * Each backward computes f' from whatever the forward left that makes it cheapest: the output
+ * y where f' is a function of y (ReLU, leaky ReLU, sigmoid, tanh), the input x where it is not
+ * (GELU). The forward of each is a loop over the scalar function below it, which the fused
+ * bias + activation sweep (ann__bias_activation) calls too, so the two give the same bits.
+ */
+
+#define ANN_SQRT1_2 0.70710678118654752440f       /* 1 / sqrt 2 */
+#define ANN_INV_SQRT_2PI 0.39894228040143267794f  /* 1 / sqrt(2 pi) */
+
+static inline float relu(float x) { return x > 0.0f ? x : 0.0f; }
+static inline float leaky_relu(float x, float slope) { return x > 0.0f ? x : slope * x; }
+
+/* 1 / (1 + e^-x) = e^x / (1 + e^x): the first form for x >= 0, the second below, so the
+ * exponent is never positive: e^(..) lies in (0, 1], never overflows, and 1 + e^(..) in (1, 2]
+ * loses nothing. */
+static inline float sigmoid(float x)
+{
+    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+    const float e = expf(x);
+    return e / (1.0f + e);
+}
+
+/* The normal CDF Phi(x) = (1 + erf(x / sqrt 2)) / 2 = erfc(-x / sqrt 2) / 2. The erfc form
+ * keeps its relative accuracy for x << 0, where 1 + erf(..) would cancel to 0 long before Phi
+ * underflows (at x = -6, Phi = 1e-9 but 1 + erf rounds to 0 in float32 well before). */
+static inline float normal_cdf(float x) { return 0.5f * erfcf(-x * ANN_SQRT1_2); }
+static inline float gelu(float x) { return x * normal_cdf(x); }
+
+/* y (n) = f(x) for activation `kind`: the loop of every forward below. y may alias x. */
+static void activate(float *y, const float *x, int64_t n, int kind, float slope)
+{
+    switch (kind) {
+    case ANN_RELU:
+        for (int64_t i = 0; i < n; i++) y[i] = relu(x[i]);
+        break;
+    case ANN_LEAKY_RELU:
+        for (int64_t i = 0; i < n; i++) y[i] = leaky_relu(x[i], slope);
+        break;
+    case ANN_SIGMOID:
+        for (int64_t i = 0; i < n; i++) y[i] = sigmoid(x[i]);
+        break;
+    case ANN_TANH:
+        for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+        break;
+    case ANN_GELU:
+        for (int64_t i = 0; i < n; i++) y[i] = gelu(x[i]);
+        break;
+    default: /* ANN_IDENTITY */
+        if (y != x) memmove(y, x, (size_t)n * sizeof(float));
+        break;
+    }
+}
+
+/* One value's cost of `kind` on one thread, for ann__parallel_range: a select, or a libm call
+ * (expf, tanhf, erfcf: ~20x a select). */
+static double activation_ns(int kind)
+{
+    return kind == ANN_RELU || kind == ANN_LEAKY_RELU || kind == ANN_IDENTITY ? NS_ROW_FLOAT
+                                                                               : NS_LIBM_FLOAT;
+}
+
+static int activation_kind_ok(int kind) { return kind >= ANN_IDENTITY && kind <= ANN_GELU; }
+static int slope_ok(float slope) { return slope >= 0.0f && isfinite(slope); }
+
+/* activate() over the values [begin, end), for ann__parallel_range (values are independent) */
+static void activate_range(void *ctx, int64_t begin, int64_t end)
+{
+    const struct rows_args *a = ctx;
+    activate(a->y + begin, a->z + begin, end - begin, a->kind, a->slope);
+}
+
+/* The checked entry point of every forward: the arguments, then activate() with denormals
+ * flushed, on the pool when the pass is long. */
+static int forward_op(float *y, const float *x, int64_t n, int kind, float slope)
+{
+    if (!y || !x) return ANN_E_NULL;
+    if (n < 0) return ANN_E_SIZE;
+    if (!activation_kind_ok(kind) || !slope_ok(slope)) return ANN_E_ARG;
+    struct rows_args a = {y, NULL, 0, 0, (float *)x, kind, slope};
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
+    ann__parallel_range(n, activation_ns(kind), activate_range, &a);
+    ann__restore_fpmode(fp);
+    return ANN_OK;
+}
+
+/* z (B, n) += b (n), then a (B, n) = f(z), for the rows [begin, end), a row at a time */
+static void bias_activation_rows(void *ctx, int64_t begin, int64_t end)
+{
+    const struct rows_args *a = ctx;
+    const int n = a->n;
+    for (int64_t r = begin; r < end; r++) {
+        float *zr = a->z + (size_t)r * n;
+        for (int j = 0; j < n; j++) zr[j] += a->b[j];
+        activate(a->y + (size_t)r * n, zr, n, a->kind, a->slope);
+    }
+}
+
+/* z (B, n) += b (n), then a (B, n) = f(z), a row at a time: the bias add of a dense layer and its
+ * activation while the row is in cache (one sweep of memory instead of two). a may be z. The
+ * same scalar functions in the same order as ann__add_bias then the forward op: the same bits.
+ * Rows are independent, so large batches go to the pool by rows. */
+void ann__bias_activation(float *a, float *z, const float *b, int B, int n, int kind, float slope)
+{
+    struct rows_args args = {a, b, B, n, z, kind, slope};
+    ann__parallel_range(B, n * (NS_ROW_FLOAT + activation_ns(kind)), bias_activation_rows,
+                        &args);
 }
 
 /* ---- ReLU ------------------------------------------------------------------------------ */
@@ -161,23 +256,9 @@ struct relu_args {
     float scale;
 };
 
-static void relu_forward_range(void *ctx, int64_t begin, int64_t end)
-{
-    const struct relu_args *a = ctx;
-    float *out = a->out;         /* may be in itself: neither is restrict */
-    const float *in = a->in;
-    for (int64_t i = begin; i < end; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
-}
-
 int ann_relu_forward(float *y, const float *x, int64_t n)
 {
-    if (!y || !x) return ANN_E_NULL;
-    if (n < 0) return ANN_E_SIZE;
-    struct relu_args a = {y, x, NULL, 1.0f};
-    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
-    ann__parallel_range(n, NS_ROW_FLOAT, relu_forward_range, &a);
-    ann__restore_fpmode(fp);
-    return ANN_OK;
+    return forward_op(y, x, n, ANN_RELU, 0.0f);
 }
 
 /* d max(0, x)/dx = 1 for x > 0 and 0 for x < 0 (we take 0 at the kink). Since y > 0 exactly
@@ -209,30 +290,157 @@ int ann_relu_backward(float *dx, const float *dy, const float *y, int64_t n)
 
 /*
  * ReLU then inverted dropout, backward in one sweep (net_fused.c runs it in place of
- * ann_dropout_backward followed by ann_relu_backward). The output y = relu(z) keep / (1 - p)
- * is positive exactly when z > 0 and the unit was kept, so
- *   dL/dz = dy scale  where y > 0,  else 0        (scale = 1 / (1 - p))
+ * ann_dropout_backward followed by ReLU's backward). With a = relu(z) and h = a keep / (1 - p),
+ *   dL/dz = dL/dh scale  where the unit was kept and a > 0,  else 0     (scale = 1 / (1 - p))
  * which is what the two passes give, bit for bit (the dropout pass's product, then the ReLU's
- * select), without reading the mask. g (n) is turned into dL/dz in place.
+ * select). g (n) is turned from dL/dh into dL/dz in place; a (n) is the ReLU's output, mask (n)
+ * dropout's keep flags.
  */
+struct relu_dropout_args {
+    float *g;
+    const float *a;
+    const uint8_t *mask;
+    float scale;
+};
+
 static void relu_dropout_backward_range(void *ctx, int64_t begin, int64_t end)
 {
-    const struct relu_args *a = ctx;
-    float *restrict g = a->out;
-    const float *restrict y = a->y;
-    const float scale = a->scale;
+    const struct relu_dropout_args *r = ctx;
+    float *restrict g = r->g;
+    const float *restrict a = r->a;
+    const uint8_t *restrict mask = r->mask;
+    const float scale = r->scale;
     /* select, then multiply (0 * scale is +0, as the two passes give): a multiply inside the
      * select could trap, so GCC would keep a branch per element instead of vector blends */
     for (int64_t i = begin; i < end; i++) {
-        const float passed = y[i] > 0.0f ? g[i] : 0.0f;
+        const float gi = g[i];
+        const int pass = (mask[i] != 0) & (a[i] > 0.0f);   /* & not &&: no branch */
+        const float passed = pass ? gi : 0.0f;
         g[i] = passed * scale;
     }
 }
 
-void ann__relu_dropout_backward(float *g, const float *y, int64_t n, float p)
+void ann__relu_dropout_backward(float *g, const float *a, const uint8_t *mask, int64_t n, float p)
 {
-    struct relu_args a = {g, g, y, 1.0f / (1.0f - p)};
-    ann__parallel_range(n, NS_ROW_FLOAT, relu_dropout_backward_range, &a);
+    struct relu_dropout_args r = {g, a, mask, 1.0f / (1.0f - p)};
+    ann__parallel_range(n, NS_ROW_FLOAT, relu_dropout_backward_range, &r);
+}
+
+/* ---- leaky ReLU ------------------------------------------------------------------------
+ * f(x) = x for x > 0, a x for x <= 0 (slope a >= 0):  f'(x) = 1 for x > 0, a for x < 0, and the
+ * code takes a at the kink, as PyTorch. For a >= 0, y > 0 exactly when x > 0, so the derivative
+ * is read from the output, as ReLU's (which is the case a = 0). */
+
+int ann_leaky_relu_forward(float *y, const float *x, int64_t n, float slope)
+{
+    return forward_op(y, x, n, ANN_LEAKY_RELU, slope);
+}
+
+int ann_leaky_relu_backward(float *dx, const float *dy, const float *y, int64_t n, float slope)
+{
+    if (!dx || !dy || !y) return ANN_E_NULL;
+    if (n < 0) return ANN_E_SIZE;
+    if (!slope_ok(slope)) return ANN_E_ARG;
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
+    for (int64_t i = 0; i < n; i++) {
+        const float g = dy[i];
+        dx[i] = y[i] > 0.0f ? g : slope * g;
+    }
+    ann__restore_fpmode(fp);
+    return ANN_OK;
+}
+
+/* ---- sigmoid (the logistic function) --------------------------------------------------------
+ * s(x) = 1 / (1 + e^-x). Its derivative, by the quotient rule:
+ *   s'(x) = e^-x / (1 + e^-x)^2 = s(x) (1 - s(x)) = y (1 - y),
+ * a function of the output alone, at most 1/4 (at x = 0) and tending to 0 as |x| grows: a
+ * saturated unit passes almost no gradient back (docs/activations.md). */
+
+int ann_sigmoid_forward(float *y, const float *x, int64_t n)
+{
+    return forward_op(y, x, n, ANN_SIGMOID, 0.0f);
+}
+
+int ann_sigmoid_backward(float *dx, const float *dy, const float *y, int64_t n)
+{
+    if (!dx || !dy || !y) return ANN_E_NULL;
+    if (n < 0) return ANN_E_SIZE;
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
+    for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (y[i] * (1.0f - y[i]));
+    ann__restore_fpmode(fp);
+    return ANN_OK;
+}
+
+/* ---- tanh ------------------------------------------------------------------------------
+ * tanh x = (e^x - e^-x) / (e^x + e^-x) = 2 s(2x) - 1, a sigmoid stretched to (-1, 1) and centred
+ * on 0. Its derivative: d/dx tanh x = 1 - tanh^2 x = 1 - y^2, at most 1 (at x = 0). */
+
+int ann_tanh_forward(float *y, const float *x, int64_t n)
+{
+    return forward_op(y, x, n, ANN_TANH, 0.0f);
+}
+
+int ann_tanh_backward(float *dx, const float *dy, const float *y, int64_t n)
+{
+    if (!dx || !dy || !y) return ANN_E_NULL;
+    if (n < 0) return ANN_E_SIZE;
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
+    for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+    ann__restore_fpmode(fp);
+    return ANN_OK;
+}
+
+/* ---- GELU (Hendrycks & Gimpel 2016), the exact form ------------------------------------------
+ * gelu(x) = x Phi(x), Phi the standard normal CDF, computed through erfc (see normal_cdf); this
+ * is PyTorch's nn.GELU() with its default approximate='none', not the tanh approximation.
+ * By the product rule, with phi(x) = Phi'(x) = e^(-x^2/2) / sqrt(2 pi) the normal density:
+ *   gelu'(x) = Phi(x) + x phi(x).
+ * That is not a function of the output (gelu is not one-to-one below 0), so the backward reads
+ * the input x. */
+
+int ann_gelu_forward(float *y, const float *x, int64_t n)
+{
+    return forward_op(y, x, n, ANN_GELU, 0.0f);
+}
+
+int ann_gelu_backward(float *dx, const float *dy, const float *x, int64_t n)
+{
+    if (!dx || !dy || !x) return ANN_E_NULL;
+    if (n < 0) return ANN_E_SIZE;
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
+    for (int64_t i = 0; i < n; i++) {
+        const float v = x[i];
+        const float density = ANN_INV_SQRT_2PI * expf(-0.5f * v * v);
+        dx[i] = dy[i] * (normal_cdf(v) + v * density);
+    }
+    ann__restore_fpmode(fp);
+    return ANN_OK;
+}
+
+/* ---- any activation, by kind ---------------------------------------------------------------- */
+
+int ann_activation_forward(float *y, const float *x, int64_t n, int kind, float slope)
+{
+    return forward_op(y, x, n, kind, slope);
+}
+
+/* The identity's derivative is 1: dx = dy. Every other kind is its backward above. */
+int ann_activation_backward(float *dx, const float *dy, const float *x, const float *y,
+                            int64_t n, int kind, float slope)
+{
+    switch (kind) {
+    case ANN_IDENTITY:
+        if (!dx || !dy) return ANN_E_NULL;
+        if (n < 0) return ANN_E_SIZE;
+        if (dx != dy) memmove(dx, dy, (size_t)n * sizeof(float));
+        return ANN_OK;
+    case ANN_RELU: return ann_relu_backward(dx, dy, y, n);
+    case ANN_LEAKY_RELU: return ann_leaky_relu_backward(dx, dy, y, n, slope);
+    case ANN_SIGMOID: return ann_sigmoid_backward(dx, dy, y, n);
+    case ANN_TANH: return ann_tanh_backward(dx, dy, y, n);
+    case ANN_GELU: return ann_gelu_backward(dx, dy, x, n);
+    default: return ANN_E_ARG;
+    }
 }
 
 /* ---- softmax + cross-entropy, fused ------------------------------------------------------ */
@@ -282,6 +490,100 @@ int ann_softmax_cross_entropy(float *dlogits, float *probs, double *loss,
         }
     }
     *loss = total / B;
+    ann__restore_fpmode(fp);
+    return isfinite(*loss) ? ANN_OK : ANN_E_NONFINITE;
+}
+
+/* ---- the heads with float targets ------------------------------------------------------------
+ *
+ * Each loss is the mean over all B K entries (as PyTorch's BCEWithLogitsLoss and MSELoss by
+ * default), so one entry's gradient carries a factor 1 / (B K). Every loss is summed in double.
+ */
+
+/*
+ * Sigmoid + binary cross-entropy, for one entry z with target t (docs/heads.md):
+ *   p = s(z),   loss = -(t log p + (1 - t) log(1 - p)).
+ * With log p = -log(1 + e^-z) and log(1 - p) = -z - log(1 + e^-z):
+ *   loss = (1 - t) z + log(1 + e^-z) = max(z, 0) - t z + log(1 + e^-|z|)
+ * (the last form: for z < 0 add and subtract z, log(1 + e^-z) = -z + log(1 + e^z)). It never
+ * takes the log of 0 nor exponentiates a positive number, whatever z is.
+ *   dloss/dz = (1 - t) - e^-z / (1 + e^-z) = (1 - t) - (1 - p) = p - t,
+ * the same simple form as softmax + cross-entropy.
+ */
+int ann_sigmoid_bce(float *dlogits, float *probs, double *loss, const float *logits,
+                    const float *targets, int B, int K)
+{
+    if (!loss || !logits || !targets) return ANN_E_NULL;
+    if (B < 1 || K < 1) return ANN_E_SIZE;
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
+    const int64_t n = (int64_t)B * K;
+    const float scale = 1.0f / (float)n;
+    double total = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        const float z = logits[i], t = targets[i];
+        total += fmax((double)z, 0.0) - (double)t * z + log1p(exp(-fabs((double)z)));
+        const float p = sigmoid(z);
+        if (probs) probs[i] = p;
+        if (dlogits) dlogits[i] = (p - t) * scale;
+    }
+    *loss = total / (double)n;
+    ann__restore_fpmode(fp);
+    return isfinite(*loss) ? ANN_OK : ANN_E_NONFINITE;
+}
+
+/*
+ * Identity + mean squared error: y = z, loss = (y - t)^2 per entry, dloss/dz = 2 (y - t).
+ */
+int ann_identity_mse(float *dlogits, float *outputs, double *loss, const float *logits,
+                     const float *targets, int B, int K)
+{
+    if (!loss || !logits || !targets) return ANN_E_NULL;
+    if (B < 1 || K < 1) return ANN_E_SIZE;
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
+    const int64_t n = (int64_t)B * K;
+    const float scale = 2.0f / (float)n;
+    double total = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        const float y = logits[i], t = targets[i];
+        const double d = (double)y - t;
+        total += d * d;
+        if (outputs) outputs[i] = y;
+        if (dlogits) dlogits[i] = (y - t) * scale;
+    }
+    *loss = total / (double)n;
+    ann__restore_fpmode(fp);
+    return isfinite(*loss) ? ANN_OK : ANN_E_NONFINITE;
+}
+
+/*
+ * Sigmoid + mean squared error (the quadratic cost of Nielsen's book, chapter 1):
+ *   p = s(z),  loss = (p - t)^2,  dloss/dz = 2 (p - t) s'(z) = 2 (p - t) p (1 - p).
+ * Unlike cross-entropy, s'(z) stays in the gradient: a unit saturated at the wrong answer
+ * (p near 1, t = 0) gets a gradient near 0 and learns slowly (docs/heads.md shows it with
+ * numbers from ann trace). p (1 - p) = s(z) s(-z), each side computed from e^-|z| so that
+ * neither is 1 - (a number that rounds to 1).
+ */
+int ann_sigmoid_mse(float *dlogits, float *probs, double *loss, const float *logits,
+                    const float *targets, int B, int K)
+{
+    if (!loss || !logits || !targets) return ANN_E_NULL;
+    if (B < 1 || K < 1) return ANN_E_SIZE;
+    const ann__fpmode fp = ann__flush_denormals();   /* platform.h */
+    const int64_t n = (int64_t)B * K;
+    const float scale = 2.0f / (float)n;
+    double total = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        const float z = logits[i], t = targets[i];
+        const float e = expf(-fabsf(z));            /* in (0, 1] */
+        const float big = 1.0f / (1.0f + e);        /* s(|z|), in [1/2, 1] */
+        const float small = e / (1.0f + e);         /* s(-|z|) = 1 - s(|z|), in (0, 1/2] */
+        const float p = z >= 0.0f ? big : small;
+        const double d = (double)p - t;
+        total += d * d;
+        if (probs) probs[i] = p;
+        if (dlogits) dlogits[i] = (p - t) * (big * small) * scale;
+    }
+    *loss = total / (double)n;
     ann__restore_fpmode(fp);
     return isfinite(*loss) ? ANN_OK : ANN_E_NONFINITE;
 }

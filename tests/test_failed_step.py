@@ -3,10 +3,12 @@
 A NaN or infinite loss is found only after the forward pass, and a training forward draws on
 the network's own state: batch norm's running statistics, the dropout stream, the augmentation
 step count. net.c moves them on only once the loss is known to be finite (commit_forward), so
-a failed step changes nothing. These tests fail a step on purpose, the way a diverging run
-does: the top layer's biases are set to infinity for one call, so every logit is infinite and
-the loss NaN (batch norm and ReLU would turn an overflowing *input* into zeros before the
-logits, so it is the weights that must blow up), then put back; and they require that
+a failed step changes nothing; the float64 reference backend (RefNet in ann/_reference.py, its
+``_commit``) keeps the same contract, and is held to it here too. These tests fail a step on
+purpose, the way a diverging run does: the top layer's biases are set to infinity for one call,
+so every logit is infinite and the loss NaN (batch norm and ReLU would turn an overflowing
+*input* into zeros before the logits, so it is the weights that must blow up), then put back;
+and they require that
 
 * every buffer the API shows (params, grads, batch-norm state, optimizer m, v and step) holds
   the same bits as before the failed call, and
@@ -37,13 +39,17 @@ def data() -> tuple[array, array]:
     return features, labels
 
 
-def make_net(core, *, fused: bool, batchnorm: bool, opt: str):
+def make_net(core, *, fused: bool, batchnorm: bool, opt: str, reference: bool = False):
     from ann._backend import CNet
+    from ann._constants import ANN_ADAM, ANN_MOMENTUM, ANN_SGD
+    from ann._reference import RefNet
 
-    _, lib = core
-    kind = {"sgd": lib.ANN_SGD, "momentum": lib.ANN_MOMENTUM, "adam": lib.ANN_ADAM}[opt]
-    net = CNet(SIZES, batchnorm=batchnorm, dropout=0.25)
-    net.set_fused(fused)
+    kind = {"sgd": ANN_SGD, "momentum": ANN_MOMENTUM, "adam": ANN_ADAM}[opt]
+    if reference:
+        net = RefNet(SIZES, batchnorm=batchnorm, dropout=0.25)
+    else:
+        net = CNet(SIZES, batchnorm=batchnorm, dropout=0.25)
+        net.set_fused(fused)
     net.init(11)
     net.set_optimizer(kind, 0.9, 0.9, 0.999, 1e-8, 0.0)
     net.set_augment(Augment(rotate=10, shift=1, elastic_alpha=0), seed=3, shape=(H, W))
@@ -69,20 +75,29 @@ def train(net, features, labels, steps: range, lr: float) -> list[float]:
 
 @pytest.mark.parametrize("opt", ["sgd", "momentum", "adam"])
 @pytest.mark.parametrize("batchnorm", [False, True])
-@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("fused", [True, False, "reference"])
 @pytest.mark.parametrize("call", ["train_step", "forward_backward"])
 def test_a_step_with_a_nan_loss_changes_nothing(core, data, opt, batchnorm, fused, call):
+    """fused True / False: the C core's two paths; "reference": the float64 backend."""
+    from ann._constants import ANN_BIASES
+
     features, labels = data
-    _, lib = core
     lr = 0.01 if opt == "adam" else 0.1
-    net, twin = (make_net(core, fused=fused, batchnorm=batchnorm, opt=opt) for _ in range(2))
+    reference = fused == "reference"
+    net, twin = (
+        make_net(core, fused=bool(fused), batchnorm=batchnorm, opt=opt, reference=reference)
+        for _ in range(2)
+    )
     for n in (net, twin):  # some history first: nonzero statistics, moments, steps
         train(n, features, labels, range(3), lr)
+        # the reference keeps float64 parameters: round them to the float32 values that
+        # set_params below puts back, on both networks alike (a no-op for the C core)
+        n.set_params(n.get_params())
     before = visible_state(net, opt)
 
     params = net.get_params()
     blown = array("f", params)
-    offset, count = net.tensor(len(SIZES) - 2, lib.ANN_BIASES)
+    offset, count = net.tensor(len(SIZES) - 2, ANN_BIASES)
     blown[offset : offset + count] = array("f", [float("inf")] * count)
     net.set_params(blown)
     with pytest.raises(TrainingError, match="NaN or infinite"):

@@ -86,6 +86,10 @@ def test_predict_names_the_file_it_ran_out_of_memory_reading(monkeypatch, capsys
 @pytest.mark.skipif(
     not os.path.exists("/proc/self/status"), reason="peak memory of a child: Linux's VmHWM"
 )
+@pytest.mark.skipif(
+    "libasan" in os.environ.get("LD_PRELOAD", ""),
+    reason="under AddressSanitizer (tools/sanitize.sh) a process's peak memory is ASan's",
+)
 def test_predict_on_a_large_idx_file_holds_one_batch_at_a_time(tmp_path):
     path = idx_gz(tmp_path / "big.gz", 200_000)  # 157 MB of pixels, 160 KB on disk
     model = tmp_path / "m.st"

@@ -16,6 +16,7 @@ from test_cli_features import one_error_line
 
 import ann
 from ann import _backend
+from ann import _defaults as default
 from ann._network import OPTIMIZERS
 from ann._presets import PRESETS, Preset
 from ann.cli import build_parser, main
@@ -170,7 +171,15 @@ def test_seed_preset_is_ann_train_without_flags():
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     defaults = vars(sub.choices["train"].parse_args([]))
     # None in argparse: "the seed's" (and patience: 5 when there is a validation split)
-    implied = {"layers": [20, 7, 5], "dropout": 0.0, "patience": 5}
+    implied = {
+        "layers": [20, 7, 5],
+        "dropout": 0.0,
+        "patience": 5,
+        "activation": "relu",
+        "head": "softmax-ce",
+        "init": default.INIT,
+        "negative_slope": 0.01,
+    }
     for name, value in PRESETS["seed"].options().items():
         assert implied.get(name, defaults[name]) == value, name
 

@@ -372,7 +372,8 @@ def test_a_renamed_function_warns_and_still_works(old, new):
 def test_the_renamed_presets_mapping_warns_and_still_works():
     with pytest.warns(DeprecationWarning, match=r"ann.list_presets\(\) and ann.get_preset"):
         presets = ann.presets
-    assert list(presets) == ann.list_presets() == ["seed", "fast", "best"]  # the README's
+    assert list(presets) == ann.list_presets()
+    assert list(presets)[:3] == ["seed", "fast", "best"]  # the README's first three
     assert all(presets[name] is ann.get_preset(name) for name in ann.list_presets())
 
 

@@ -7,7 +7,8 @@
 #     test_gemm adapts to qemu-user itself: see forked_child_can_start_threads there);
 #   - train_smoke runs once per kernel with ANN_NUM_THREADS=4, so the pool is used even
 #     where the runner has a single core;
-#   - test_net fails each allocation of the network in turn (its allocation hook).
+#   - test_net fails each allocation of the network in turn (its allocation hook);
+#   - test_csv checks the CSV parser (csrc/csv.c) converts numbers as on x86-64.
 # Options: --small passes --small to test_gemm (the small sizes only, a few seconds).
 # Installs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user with apt-get when
 # missing (as root or through sudo). Exits non-zero on the first failure.
@@ -69,4 +70,6 @@ for kernel in neon portable; do
     echo "== train_smoke under qemu-aarch64, ANN_KERNEL=$kernel, 4 threads"
     ANN_KERNEL="$kernel" ANN_NUM_THREADS=4 run "$work/train_smoke"
 done
+echo "== test_csv under qemu-aarch64"
+run "$work/test_csv"
 echo "arm64: all passed"

@@ -10,8 +10,9 @@
 #      %rsp or %rbp operand): Windows x64 only promises 16-byte stack alignment and GCC cannot
 #      always realign it (GCC bug 54412), so such a move would crash at random in the kernels;
 #   3. test_gemm.exe (every kernel this CPU has, each in its own child process) with the pool
-#      at ANN_NUM_THREADS = 2 .. 8, train_smoke.exe with each kernel at 2, 5 and 8 threads, and
-#      test_net.exe (every out-of-memory path of the network, through its allocation hook);
+#      at ANN_NUM_THREADS = 2 .. 8, train_smoke.exe with each kernel at 2, 5 and 8 threads,
+#      test_net.exe (every out-of-memory path of the network, through its allocation hook)
+#      and test_csv.exe (the CSV parser);
 #   4. both again against the core built as a DLL (ann.dll), the form the Python extension
 #      takes on Windows: there the pool's exit-time shutdown runs in DLL_PROCESS_DETACH.
 # Exits non-zero on the first failure. The programs are linked statically (-static), so wine
@@ -111,6 +112,8 @@ for kernel in $kernels; do
 done
 echo "== test_net.exe under wine"
 run "test_net.exe" '^test_net: passed' "$work/test_net.exe"
+echo "== test_csv.exe under wine (the CSV parser's values must be Python's here too)"
+run "test_csv.exe" '^test_csv: passed' "$work/test_csv.exe"
 echo "== the core as ann.dll under wine"
 ANN_NUM_THREADS=4 run "test_gemm.exe + ann.dll, ANN_NUM_THREADS=4" '^[0-9]+ passed, 0 failed$' \
     "$work/dll/test_gemm.exe"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Memory-safety checks of the C core (CI's second stage; runnable by hand from the repo root):
 #   1. the C-only drivers in tests/c/ built with AddressSanitizer + UndefinedBehaviorSanitizer;
-#   2. the training smoke run and test_net (every out-of-memory path) under valgrind memcheck
-#      (no Python in the process);
+#   2. the training smoke run, test_net (every out-of-memory path) and test_csv (the CSV
+#      parser) under valgrind memcheck (no Python in the process);
 #   3. the whole pytest suite against an extension built with ASan + UBSan
 #      (ANN_SANITIZE=1, see csrc/build_ffi.py), in its own virtual environment.
 # Exits non-zero on the first report.
@@ -25,7 +25,7 @@ for driver in tests/c/*.c; do
     ASAN_OPTIONS=detect_leaks=1 "$work/$name"
 done
 
-echo "== training smoke run and out-of-memory paths under valgrind memcheck"
+echo "== training smoke run, out-of-memory paths and CSV parser under valgrind memcheck"
 gcc -std=c11 -O1 -g -pthread -Icsrc tests/c/train_smoke.c $SOURCES -lm -o "$work/smoke_vg"
 valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite,indirect \
     "$work/smoke_vg"
@@ -35,6 +35,9 @@ gcc -std=c11 -O1 -g -pthread -Icsrc -DANN_TEST_ALLOC tests/c/test_net.c $SOURCES
 # denormal check, which ran natively under ASan above, is left out here)
 valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite,indirect \
     "$work/test_net_vg" --no-denormal-check
+gcc -std=c11 -O1 -g -pthread -Icsrc tests/c/test_csv.c $SOURCES -lm -o "$work/test_csv_vg"
+valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+    "$work/test_csv_vg"
 
 echo "== pytest against the ASan + UBSan build of the extension"
 python3 -m venv "$work/venv"

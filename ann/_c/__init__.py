@@ -3,7 +3,7 @@
 pynacl and argon2-cffi keep every foreign call behind one layer; so does ann. The rest of the
 package calls the functions and classes of this package, never cffi's ``ffi`` or ``lib``
 (tests/test_structure.py fails otherwise), so a change to csrc/ann.h is answered here and
-nowhere else. Three files:
+nowhere else. Four files:
 
 * this one: loading the extension, status codes turned into exceptions (``check``, the one
   place that happens), the enum constants and the process-wide settings (thread count,
@@ -11,7 +11,9 @@ nowhere else. Three files:
 * ``net.py``: ``CNet``, a network held by the core (one foreign call per mini-batch), and the
   shuffle and augmentation calls;
 * ``ops.py``: ``CoreOps``, each step of training as one call of its exported function on
-  Python lists, for ``ann trace``.
+  Python lists, for ``ann trace``;
+* ``csv.py``: ``csv_rows``, a block of plain CSV lines converted in one call, the fast path
+  of ``ann.load_csv`` (ann/_csv.py decides when it runs).
 
 Nothing here decides whether the C core or the pure-Python reference runs: ``_backend.py``
 does, and names (as a Protocol) what both provide. Without a built core ``lib`` and ``ffi``

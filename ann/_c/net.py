@@ -3,9 +3,9 @@
 The network lives in C as three contiguous buffers (parameters, gradients, workspace) plus
 the optimizer's and batch norm's state; Python holds a pointer to it and makes one foreign
 call per mini-batch (``train_step``), per prediction or per setting. Data goes in without a
-copy: uint8 pixels or float32 features and int32 labels are handed to C as the buffers they
-are (``CNet._data`` builds the ``ann_data`` that points into them). ann.h documents every
-call.
+copy: uint8 pixels or float32 features, int32 labels and float32 targets are handed to C as the
+buffers they are (``CNet._data`` builds the ``ann_data`` that points into them). ann.h
+documents every call.
 """
 
 from __future__ import annotations
@@ -38,8 +38,24 @@ class CNet:
         self._loss = ffi.new("double *")
         self._correct = ffi.new("int64_t *")
 
-    def init(self, seed: int) -> None:
-        check(lib.ann_net_init(self._net, seed & 0xFFFFFFFFFFFFFFFF), "initializing weights")
+    def init(self, seed: int, scheme: int = 0) -> None:
+        """Draw the weights from ``seed`` by initialisation ``scheme`` (ANN_INIT_*; 0 is
+        ANN_INIT_UNIFORM), after the activations are set (ann_net_init)."""
+        check(
+            lib.ann_net_init(self._net, seed & 0xFFFFFFFFFFFFFFFF, scheme), "initializing weights"
+        )
+
+    def set_activation(self, layer: int, kind: int, negative_slope: float) -> None:
+        """Hidden layer ``layer``'s activation (ANN_IDENTITY ... ANN_GELU) and leaky ReLU's
+        negative slope (ann_net_set_activation)."""
+        check(
+            lib.ann_net_set_activation(self._net, layer, kind, negative_slope),
+            "setting an activation",
+        )
+
+    def set_head(self, head: int) -> None:
+        """The head, ANN_SOFTMAX_CE ... ANN_SIGMOID_MSE (ann_net_set_head)."""
+        check(lib.ann_net_set_head(self._net, head), "setting the head")
 
     def set_fused(self, fused: bool) -> None:
         """Run the C core's speed-ups (the default) or each textbook step on its own
@@ -139,16 +155,19 @@ class CNet:
 
     _keep: Any = None
 
-    def _data(self, features: Any, labels: Any, n_rows: int, reuse: bool = True) -> Any:
-        """An ann_data for features (uint8 bytes, or array('f')) and labels (array('i'); other
-        integer sequences are copied to one; or None), as a tuple whose [3] is the struct and
-        whose other items keep alive what its raw pointers point into (an array cannot be
-        resized while cffi holds its buffer). With ``reuse`` (training) the tuple is kept and
-        reused while the loop passes the same objects; prediction makes a new one each call,
-        so the network holds no reference to a caller's data afterwards."""
+    def _data(
+        self, features: Any, labels: Any, n_rows: int, reuse: bool = True, targets: Any = None
+    ) -> Any:
+        """An ann_data for features (uint8 bytes, or array('f')), labels (array('i'); other
+        integer sequences are copied to one; or None) and targets (array('f') of n_rows T
+        values, or None), as a tuple whose [3] is the struct and whose other items keep alive
+        what its raw pointers point into (an array cannot be resized while cffi holds its
+        buffer). With ``reuse`` (training) the tuple is kept and reused while the loop passes
+        the same objects; prediction makes a new one each call, so the network holds no
+        reference to a caller's data afterwards."""
         keep = self._keep
         if reuse and keep is not None and keep[0] is features and keep[1] is labels:
-            if keep[2] == n_rows:
+            if keep[2] == n_rows and keep[7] is targets:
                 return keep
         given = labels
         f32 = isinstance(features, array) and features.typecode == "f"
@@ -157,6 +176,7 @@ class CNet:
             labels = array("i", memoryview(labels) if raw else labels)
         c_features = ffi.from_buffer("float[]" if f32 else "uint8_t[]", features)
         c_labels = ffi.NULL if labels is None else ffi.from_buffer("int32_t[]", labels)
+        c_targets = ffi.NULL if targets is None else ffi.from_buffer("float[]", targets)
         data = ffi.new(
             "ann_data *",
             {
@@ -164,28 +184,38 @@ class CNet:
                 "type": lib.ANN_F32 if f32 else lib.ANN_U8,
                 "labels": c_labels,
                 "N": n_rows,
+                "targets": c_targets,
+                "T": 0 if targets is None else len(targets) // max(n_rows, 1),
             },
         )
-        kept = (features, given, n_rows, data, c_features, c_labels, labels)
+        kept = (features, given, n_rows, data, c_features, c_labels, labels, targets, c_targets)
         if reuse:
             self._keep = kept
         return kept
 
-    def _batch_call(self, function: Any, what: str, *args: Any) -> tuple[float, int]:
+    def _batch_call(self, function: Any, what: str, targets: Any, *args: Any) -> tuple[float, int]:
         """One foreign call over a batch: ``args`` are (images, labels, n_rows, idx, start,
         batch, *extra), and the call is ``function(net, &loss, &correct, data, rows, batch,
         *extra)`` over the rows idx[start : start + batch]; returns (loss, correct)."""
         images, labels, n_rows, idx, start, batch, *extra = args
         rows = ffi.from_buffer("int32_t[]", idx) + start
-        data = self._data(images, labels, n_rows)[3]
+        data = self._data(images, labels, n_rows, targets=targets)[3]
         check(function(self._net, self._loss, self._correct, data, rows, batch, *extra), what)
         return self._loss[0], self._correct[0]
 
     def forward_backward(
-        self, images: Any, labels: Any, n_rows: int, idx: array[int], start: int, batch: int
+        self,
+        images: Any,
+        labels: Any,
+        n_rows: int,
+        idx: array[int],
+        start: int,
+        batch: int,
+        *,
+        targets: Any = None,
     ) -> tuple[float, int]:
         args = (images, labels, n_rows, idx, start, batch)
-        return self._batch_call(lib.ann_net_forward_backward, "forward/backward", *args)
+        return self._batch_call(lib.ann_net_forward_backward, "forward/backward", targets, *args)
 
     def train_step(
         self,
@@ -196,9 +226,20 @@ class CNet:
         start: int,
         batch: int,
         lr: float,
+        *,
+        targets: Any = None,
     ) -> tuple[float, int]:
         return self._batch_call(
-            lib.ann_net_train_step, "training step", images, labels, n_rows, idx, start, batch, lr
+            lib.ann_net_train_step,
+            "training step",
+            targets,
+            images,
+            labels,
+            n_rows,
+            idx,
+            start,
+            batch,
+            lr,
         )
 
     def predict(
@@ -211,13 +252,16 @@ class CNet:
         *,
         want_probs: bool,
         want_classes: bool,
+        targets: Any = None,
     ) -> PredictResult:
-        """Inference over n rows of images (uint8 bytes or array('f')): rows idx, or 0..n-1."""
+        """Inference over n rows of images (uint8 bytes or array('f')): rows idx, or 0..n-1.
+        ``want_probs`` asks for the head's outputs (probabilities, or a regression's values);
+        the loss and hits are against labels or targets, when given."""
         K = self.sizes[-1]
         probs = array("f", bytes(4 * n * K)) if want_probs else None
         classes = array("i", bytes(4 * n)) if want_classes else None
         loss_sum, correct = ffi.new("double *"), ffi.new("int64_t *")
-        data = self._data(images, labels, n_rows, reuse=False)  # (..., struct, pointers...)
+        data = self._data(images, labels, n_rows, reuse=False, targets=targets)
         status = lib.ann_net_predict(
             self._net,
             ffi.from_buffer("float[]", probs) if probs is not None else ffi.NULL,

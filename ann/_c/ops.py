@@ -14,10 +14,42 @@ from array import array
 from collections.abc import Sequence
 from typing import Any
 
-from .._constants import ANN_BN_EPS, ANN_BN_MOMENTUM
+from .._constants import (
+    ANN_BN_EPS,
+    ANN_BN_MOMENTUM,
+    ANN_GELU,
+    ANN_IDENTITY,
+    ANN_IDENTITY_MSE,
+    ANN_LEAKY_RELU,
+    ANN_RELU,
+    ANN_SIGMOID,
+    ANN_SIGMOID_BCE,
+    ANN_SIGMOID_MSE,
+    ANN_SOFTMAX_CE,
+    ANN_TANH,
+)
 from . import check, ffi, lib
 
 Values = list[float]
+
+
+#: The C functions (forward, backward) of each activation, by its ANN_* value; the identity
+#: has no function of its own, only the case of ann_activation_forward / _backward.
+ACTIVATION_FUNCTIONS = {
+    ANN_IDENTITY: ("ann_activation_forward", "ann_activation_backward"),
+    ANN_RELU: ("ann_relu_forward", "ann_relu_backward"),
+    ANN_LEAKY_RELU: ("ann_leaky_relu_forward", "ann_leaky_relu_backward"),
+    ANN_SIGMOID: ("ann_sigmoid_forward", "ann_sigmoid_backward"),
+    ANN_TANH: ("ann_tanh_forward", "ann_tanh_backward"),
+    ANN_GELU: ("ann_gelu_forward", "ann_gelu_backward"),
+}
+#: The C function of each head (by its ANN_* value).
+HEAD_FUNCTIONS = {
+    ANN_SOFTMAX_CE: "ann_softmax_cross_entropy",
+    ANN_SIGMOID_BCE: "ann_sigmoid_bce",
+    ANN_IDENTITY_MSE: "ann_identity_mse",
+    ANN_SIGMOID_MSE: "ann_sigmoid_mse",
+}
 
 
 def _f32(values: Sequence[float]) -> Values:
@@ -80,6 +112,35 @@ class CoreOps:
         check(lib.ann_relu_backward(dz, self._in(da), self._in(a), len(da)), "ann_relu_backward")
         return self._list(dz, len(da))
 
+    def activation_forward(self, z: Values, kind: int, slope: float) -> Values:
+        """The activation's own forward (ann_sigmoid_forward, ...; ACTIVATION_FUNCTIONS)."""
+        n, name = len(z), ACTIVATION_FUNCTIONS[kind][0]
+        a = self._out(n)
+        if kind == ANN_IDENTITY:
+            status = lib.ann_activation_forward(a, self._in(z), n, kind, slope)
+        elif kind == ANN_LEAKY_RELU:
+            status = lib.ann_leaky_relu_forward(a, self._in(z), n, slope)
+        else:
+            status = getattr(lib, name)(a, self._in(z), n)
+        check(status, name)
+        return self._list(a, n)
+
+    def activation_backward(
+        self, da: Values, z: Values, a: Values, kind: int, slope: float
+    ) -> Values:
+        """The activation's own backward, given the forward's input z and output a: the
+        derivative is read from a, or for GELU from z."""
+        n, name = len(da), ACTIVATION_FUNCTIONS[kind][1]
+        dz = self._out(n)
+        if kind == ANN_IDENTITY:
+            status = lib.ann_activation_backward(dz, self._in(da), ffi.NULL, ffi.NULL, n, kind, 0)
+        elif kind == ANN_LEAKY_RELU:
+            status = lib.ann_leaky_relu_backward(dz, self._in(da), self._in(a), n, slope)
+        else:
+            status = getattr(lib, name)(dz, self._in(da), self._in(z if kind == ANN_GELU else a), n)
+        check(status, name)
+        return self._list(dz, n)
+
     def batchnorm_forward(
         self, z: Values, gamma: Values, beta: Values, B: int, n: int
     ) -> tuple[Values, Values, Values, Values]:
@@ -135,6 +196,29 @@ class CoreOps:
             "ann_softmax_cross_entropy",
         )
         return float(loss[0]), self._list(probs, B * K), self._list(dlogits, B * K)
+
+    def head(
+        self,
+        head: int,
+        logits: Values,
+        labels: Sequence[int] | None,
+        targets: Values | None,
+        B: int,
+        K: int,
+    ) -> tuple[float, Values, Values]:
+        """The head's op (ann_softmax_cross_entropy, ann_sigmoid_bce, ann_identity_mse,
+        ann_sigmoid_mse): (loss, outputs, dlogits)."""
+        if head == lib.ANN_SOFTMAX_CE:
+            assert labels is not None
+            return self.softmax_cross_entropy(logits, labels, B, K)
+        assert targets is not None
+        name = HEAD_FUNCTIONS[head]
+        dlogits, outputs, loss = self._out(B * K), self._out(B * K), ffi.new("double *")
+        check(
+            getattr(lib, name)(dlogits, outputs, loss, self._in(logits), self._in(targets), B, K),
+            name,
+        )
+        return float(loss[0]), self._list(outputs, B * K), self._list(dlogits, B * K)
 
     def l2_penalty(self, W: Values, dW: Values, l2: float) -> tuple[float, Values]:
         grads, penalty = self._in(dW), ffi.new("double *")

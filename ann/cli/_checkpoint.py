@@ -129,6 +129,20 @@ def check_resume(args: argparse.Namespace, net: ann.Network) -> tuple[int, float
             f"ann train: --dropout {args.dropout:g} does not match the resumed "
             f"model's dropout {net.dropout:g} (leave --dropout out to keep it)"
         )
+    for flag, given, has in (
+        (
+            "--activation",
+            getattr(args, "activation", None),
+            ",".join(dict.fromkeys(net.activations)),
+        ),
+        ("--head", getattr(args, "head", None), net.head),
+        ("--negative-slope", getattr(args, "negative_slope", None), net.negative_slope),
+    ):
+        if given is not None and given != has:
+            raise UsageError(
+                f"ann train: {flag} {given} does not match the resumed model's {has} "
+                f"(leave {flag} out to keep it)"
+            )
     state = net.optimizer_state()
     if state is not None and state["optimizer"] != args.optimizer:
         note(

@@ -1,4 +1,4 @@
-"""What the parsed options mean: the CSV label column, the augmentation, the schedule.
+"""What the parsed options mean: the CSV label column and header, the augmentation, the schedule.
 
 The readings of ``argparse.Namespace`` values that more than one command (or ``ann train``
 and its ``--preset``) needs; a contradiction between flags raises ``UsageError``.
@@ -25,6 +25,11 @@ def label_column(text: str | None) -> int | str:
         return int(text)
     except ValueError:
         return text
+
+
+def header_flag(text: str | None) -> bool | None:
+    """--header as load_csv takes it: "yes" True, "no" False, "auto" (the default) None."""
+    return {"yes": True, "no": False}.get(text or "auto")
 
 
 def is_csv(path: str | None) -> bool:

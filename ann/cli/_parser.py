@@ -44,6 +44,9 @@ TRACE_DESCRIPTION = (
 )
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam"]
+ACTIVATION_NAMES = ["relu", "leaky-relu", "sigmoid", "tanh", "gelu", "identity"]
+HEAD_NAMES = ["softmax-ce", "sigmoid-bce", "identity-mse", "sigmoid-mse"]
+INIT_NAMES = ["auto", "he", "glorot", "uniform"]
 
 
 def _sizes_text(sizes: Any) -> str:
@@ -252,7 +255,7 @@ def _data_option(
         "the built-in sample when that fails)",
     )
     if csv:
-        _label_option(parser)
+        _csv_options(parser)
     parser.add_argument(
         "--no-download",
         action="store_true",
@@ -260,13 +263,21 @@ def _data_option(
     )
 
 
-def _label_option(parser: argparse.ArgumentParser) -> None:
+def _csv_options(parser: argparse.ArgumentParser) -> None:
+    """--label and --header: how a CSV file is read (load_csv's label= and header=)."""
     parser.add_argument(
         "--label",
         metavar="COLUMN",
         default=None,
         help="the label column of a CSV file: its header name or its index "
         "(0-based, negative from the end; default: the last column)",
+    )
+    parser.add_argument(
+        "--header",
+        choices=("auto", "yes", "no"),
+        default=None,
+        help="is the first row of a CSV file a header? yes, no, or auto (the default): "
+        "detected by the rules of docs/python.md (a row of names over a row of numbers, ...)",
     )
 
 
@@ -289,6 +300,42 @@ def _augment_options(parser: argparse.ArgumentParser, default: str) -> None:
         ("--elastic-sigma", ref.elastic_sigma, "elastic: smoothing width, pixels (<= 100)"),
     ):
         parser.add_argument(flag, type=nonneg, default=value, help=f"{what} (default {value:g})")
+
+
+def _design_options(parser: argparse.ArgumentParser, slope: float, init: bool = True) -> None:
+    """--activation, --head, --negative-slope (and --init): the network's functions, as
+    ann.Network takes them (docs/activations.md, docs/heads.md)."""
+    parser.add_argument(
+        "--activation",
+        choices=ACTIVATION_NAMES,
+        default=None,
+        help=f"activation of every hidden layer (default {default.ACTIVATION}; gelu is the "
+        "exact erf form)",
+    )
+    parser.add_argument(
+        "--head",
+        choices=HEAD_NAMES,
+        default=None,
+        help=f"output function and loss (default {default.HEAD}): softmax-ce classifies; "
+        "sigmoid-bce for binary or multi-label 0/1 targets; identity-mse for regression; "
+        "sigmoid-mse is the quadratic cost of Nielsen's book",
+    )
+    parser.add_argument(
+        "--negative-slope",
+        type=_number(float, inclusive=True),
+        default=None,
+        metavar="A",
+        help=f"leaky-relu's slope below 0 (default {slope:g})",
+    )
+    if init:
+        parser.add_argument(
+            "--init",
+            choices=INIT_NAMES,
+            default=None,
+            help=f"weight initialisation (default {default.INIT}): he for the ReLU family, "
+            "glorot for sigmoid/tanh, auto chooses by activation, uniform is "
+            "U(+-1/sqrt(fan-in)) (PyTorch's nn.Linear default)",
+        )
 
 
 def _momentum_and_l2(parser: argparse.ArgumentParser) -> None:
@@ -342,7 +389,8 @@ def _train_options(train: argparse.ArgumentParser) -> None:
         "--optimizer", choices=OPTIMIZERS, default="sgd", help="update rule (default sgd)"
     )
     _momentum_and_l2(train)
-    train.add_argument("--batchnorm", action="store_true", help="Linear -> BN -> ReLU")
+    train.add_argument("--batchnorm", action="store_true", help="Linear -> BN -> activation")
+    _design_options(train, slope=default.NEGATIVE_SLOPE)
     train.add_argument(
         "--dropout",
         type=_number(float, inclusive=True, high=1),
@@ -536,7 +584,7 @@ def _predict_options(predict: argparse.ArgumentParser) -> None:
         "centred by its centre of mass",
     )
     predict.add_argument("--json", action="store_true", help="print one JSON object per image")
-    _label_option(predict)
+    _csv_options(predict)
 
 
 def _experiment_options(experiment: argparse.ArgumentParser) -> None:
@@ -586,6 +634,7 @@ def _gradcheck_options(check: argparse.ArgumentParser) -> None:
     check.add_argument(
         "--batchnorm", action="store_true", help="put batch norm after every hidden layer"
     )
+    _design_options(check, slope=0.1, init=False)
     check.add_argument(
         "--l2",
         type=_number(float, inclusive=True),
@@ -628,6 +677,7 @@ def _trace_options(trace: argparse.ArgumentParser) -> None:
         help="Linear -> BN -> ReLU in the hidden layers (needs --batch 2 or more; with 2, "
         "every x-hat is about +-1: a note says so)",
     )
+    _design_options(trace, slope=default.NEGATIVE_SLOPE)
     trace.add_argument(
         "--dropout",
         type=_number(float, inclusive=True, high=1),

@@ -31,7 +31,7 @@ from ..export import (
 from ..export._c_common import check_prefix
 from ..export._spec import from_network
 from ._load import load_data, source_where
-from ._options import is_csv, label_column
+from ._options import header_flag, is_csv, label_column
 from ._output import UsageError, say
 from ._paths import Named, check_separate
 
@@ -67,7 +67,13 @@ def calibration_sets(
     model's rows from ``csv_path``, an image model's from its data set (--dataset, else the
     one it was trained on)."""
     if csv_path is not None:
-        train = load_csv(csv_path, label=label_column(args.label), classes=net.classes)
+        train = load_csv(
+            csv_path,
+            label=label_column(args.label),
+            header=header_flag(args.header),
+            classes=net.classes,
+            feature_names=net.feature_names,  # the model's columns, found by name
+        )
         return train, None, csv_path
     if net.standardization is not None or net.metadata.get("dataset") == "csv":
         raise UsageError(
@@ -96,6 +102,7 @@ def cmd_export_c(args: argparse.Namespace) -> int:
         given = [f for f, v in (("--calibrate", args.calibrate), ("--data", args.data)) if v]
         given += ["--dataset"] if args.dataset is not None else []
         given += ["--label"] if args.label is not None else []
+        given += ["--header"] if args.header is not None else []
         if given:
             raise UsageError(
                 f"ann export-c: {', '.join(given)} {'chooses' if len(given) == 1 else 'choose'} "

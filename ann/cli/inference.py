@@ -22,11 +22,12 @@ from .._confusion import format_confusion
 from .._csv import read_table, table_dataset
 from .._datasets import DATASETS, classes_of
 from .._errors import AnnError, DataError
+from .._files import regular_file
 from .._idx import IdxImages, read_header, read_images
 from .._images import read_gray_image, read_image
 from .._preprocess import looks_inverted, mnist_preprocess
 from ._load import load_data, source_where
-from ._options import is_csv, label_column
+from ._options import header_flag, is_csv, label_column
 from ._output import UsageError, note, say
 
 # ann evaluate prints the confusion matrix as a table up to this many classes (EMNIST's 62
@@ -52,7 +53,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"ann evaluate: {flag} goes with --int8")
     train = None  # the training split, loaded only to calibrate --int8
     if is_csv(args.data):
-        table = read_table(args.data, label=label_column(args.label), width=net.sizes[0])
+        table = read_table(
+            args.data,
+            label=label_column(args.label),
+            header=header_flag(args.header),
+            width=net.sizes[0],
+            feature_names=net.feature_names,  # the model's columns, found by name
+        )
         if table.labels is None:
             raise DataError(
                 f"rows have the model's {net.sizes[0]} features but no label column to "
@@ -186,7 +193,8 @@ def _predict_inputs(args: argparse.Namespace, features: int) -> list[tuple[str, 
     ``features`` pixels from an IDX file, or 0 for a PNG or PGM file's one image."""
     blocks: list[tuple[str, int, Any]] = []
     for path in args.files:
-        with open(path, "rb") as f:  # a missing file fails here, with its name
+        regular_file(path, DataError, "an image or IDX file")  # a named pipe would hang open()
+        with open(path, "rb") as f:
             head = f.read(4)
         is_idx = len(head) == 4 and head[:2] == b"\0\0" or head[:2] == b"\x1f\x8b"
         if is_idx:
@@ -266,7 +274,13 @@ def _float32(value: float) -> float:
 def _predict_csv(args: argparse.Namespace, net: ann.Network, path: str) -> None:
     """One line (or JSON object) per row of a CSV file: the class name and its probability.
     A row holds the model's features, with or without the label column (--label)."""
-    table = read_table(path, label=label_column(args.label), width=net.sizes[0])
+    table = read_table(
+        path,
+        label=label_column(args.label),
+        header=header_flag(args.header),
+        width=net.sizes[0],
+        feature_names=net.feature_names,  # the model's columns, found by name
+    )
     probs = net.predict_proba(table.features)
     for line, p in zip(table.lines, probs):
         _say_prediction(args, {"file": path, "line": line}, p, lambda k: _class_name(net, k))

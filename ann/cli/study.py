@@ -21,6 +21,7 @@ from .._errors import DataError
 from .._experiment import run_experiment
 from .._gradcheck import gradcheck
 from .._plot import supports_unicode
+from .._trace import random_batch
 from .._trace_format import format_trace, json_text
 from ._load import dataset_title, load_data, source_where
 from ._options import augment_from_args, augment_text
@@ -46,7 +47,10 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     differences, the worst relative error per layer."""
     tolerance = args.tolerance or default.GRADCHECK_TOLERANCE
     sizes = [args.inputs] + args.layers + [args.classes]
-    if args.classes < 2:
+    activation = args.activation or default.ACTIVATION
+    head = args.head or default.HEAD
+    slope = 0.1 if args.negative_slope is None else args.negative_slope
+    if args.classes < 2 and head == "softmax-ce":
         raise UsageError(
             f"ann gradcheck: --classes {args.classes}: a softmax over one class is always 1, "
             "so the loss and every gradient are 0 and there is nothing to check; give 2 or more"
@@ -61,10 +65,21 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
             "parameters (fewer or smaller --layers, a smaller --inputs or --batch)"
         )
     report = gradcheck(
-        sizes, batch=args.batch, seed=args.seed, batchnorm=args.batchnorm, l2=args.l2
+        sizes,
+        batch=args.batch,
+        seed=args.seed,
+        batchnorm=args.batchnorm,
+        l2=args.l2,
+        activation=activation,
+        head=head,
+        negative_slope=slope,
     )
+    design = ""
+    if activation != default.ACTIVATION or head != default.HEAD:
+        design = f", {activation}" + (f" (slope {slope:g})" if activation == "leaky-relu" else "")
+        design += f" hidden layers, {head} head"
     say(
-        f"gradient check of a {'-'.join(map(str, sizes))} network"
+        f"gradient check of a {'-'.join(map(str, sizes))} network{design}"
         f"{' with batch norm' if args.batchnorm else ''}, batch {args.batch}"
         f"{f', L2 {args.l2:g}' if args.l2 else ''}: worst relative error per layer "
         f"(tolerance {tolerance:g})"
@@ -133,6 +148,12 @@ def cmd_trace(args: argparse.Namespace) -> int:
             "(+-1/sqrt(1 + 4 eps/d^2) exactly) whatever z is; --batch 3, the default with "
             "--batchnorm, shows more"
         )
+    if (
+        args.head in ("sigmoid-bce", "sigmoid-mse", "identity-mse")
+        and sizes[-1] == 1
+        and args.digits
+    ):
+        raise UsageError("ann trace: --digits has 10 classes: --layers must end in 10")
     if args.digits and sizes[-1] < 10:
         raise UsageError(
             f"ann trace: --digits needs 10 outputs (the digits 0-9), but --layers "
@@ -141,7 +162,18 @@ def cmd_trace(args: argparse.Namespace) -> int:
     seed = args.seed
     if seed is None:  # the docs' trace; on two digits, a seed that leaves more units alive
         seed = default.TRACE_SEED_DIGITS if args.digits else default.TRACE_SEED
-    net = ann.Network(sizes, batchnorm=args.batchnorm, dropout=args.dropout, seed=seed)
+    net = ann.Network(
+        sizes,
+        activation=args.activation or default.ACTIVATION,
+        head=args.head or default.HEAD,
+        negative_slope=default.NEGATIVE_SLOPE
+        if args.negative_slope is None
+        else args.negative_slope,
+        init=args.init or default.INIT,
+        batchnorm=args.batchnorm,
+        dropout=args.dropout,
+        seed=seed,
+    )
     options = dict(
         lr=args.lr, optimizer=args.optimizer, momentum=args.momentum, l2=args.l2, steps=args.steps
     )
@@ -168,9 +200,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
             f"({source_where(source)})"
         )
     else:
-        rng = random.Random(seed)
-        pixels = bytes(rng.choice(TRACE_PIXELS) for _ in range(batch * sizes[0]))
-        labels = [rng.randrange(sizes[-1]) for _ in range(batch)]
+        pixels, labels = random_batch(seed, batch, sizes, net.head)
         result = net.trace(pixels, labels, **options)
         result["images"] = f"random pixels and labels from --seed {seed}"
     if args.json:

@@ -30,6 +30,7 @@ from ._options import (
     augment_from_args,
     augment_text,
     describe_schedule,
+    header_flag,
     is_csv,
     label_column,
     plural,
@@ -68,7 +69,16 @@ def _train(args: argparse.Namespace, augment: ann.Augment | None, schedule: Any)
         hidden = args.layers if args.layers is not None else list(default.HIDDEN)
         sizes = [train.features] + hidden + [train_all.num_classes]
         net = ann.Network(
-            sizes, batchnorm=args.batchnorm, dropout=args.dropout or 0.0, seed=args.seed
+            sizes,
+            activation=args.activation or default.ACTIVATION,
+            head=args.head or default.HEAD,
+            negative_slope=(
+                default.NEGATIVE_SLOPE if args.negative_slope is None else args.negative_slope
+            ),
+            init=args.init or default.INIT,
+            batchnorm=args.batchnorm,
+            dropout=args.dropout or 0.0,
+            seed=args.seed,
         )
     elif net.sizes[0] != train.features:
         raise DataError(
@@ -162,8 +172,8 @@ def _check_resumed(args: argparse.Namespace, net: ann.Network) -> tuple[int, flo
     trained_on = net.metadata.get("dataset")
     if trained_on == "csv" and not is_csv(args.data):
         raise UsageError(
-            f"ann train: {args.resume} was trained on a CSV file: give that file with "
-            f"--data FILE.csv (its columns in the same order)"
+            f"ann train: {args.resume} was trained on a CSV file: give a file of its columns "
+            f"with --data FILE.csv (found by name when it has a header, else in the same order)"
         )
     if trained_on is not None and not is_csv(args.data) and trained_on != args.dataset:
         raise UsageError(
@@ -182,8 +192,15 @@ def _load(
     source: DataSource | None = None
     test: ann.Dataset | None
     if is_csv(args.data):  # your own table: a train/validation split, no test set
-        classes = resumed.classes if resumed is not None else None
-        train_all = ann.load_csv(args.data, label=label_column(args.label), classes=classes)
+        # a resumed model's rows: its classes, and its columns found by the names it recorded
+        classes, names = (resumed.classes, resumed.feature_names) if resumed else (None, None)
+        train_all = ann.load_csv(
+            args.data,
+            label=label_column(args.label),
+            header=header_flag(args.header),
+            classes=classes,
+            feature_names=names,
+        )
         test = None
     else:
         source, train_all, test = load_data(args, args.quiet)
@@ -225,8 +242,12 @@ def _say_setup(
     early: ann.EarlyStopping | None,
     augment: ann.Augment | None,
 ) -> None:
-    extras = (" + batch norm" if net.batchnorm else "") + (
-        f" + dropout {net.dropout:g}" if net.dropout else ""
+    kinds = ",".join(dict.fromkeys(net.activations))
+    extras = (
+        (f", {kinds}" if kinds and kinds != default.ACTIVATION else "")
+        + (f", {net.head} head" if net.head != default.HEAD else "")
+        + (" + batch norm" if net.batchnorm else "")
+        + (f" + dropout {net.dropout:g}" if net.dropout else "")
     )
     say(
         f"network: {'-'.join(map(str, net.sizes))}{extras} ({net.num_params} parameters, "

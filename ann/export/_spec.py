@@ -19,7 +19,6 @@ against, and what int8 calibration measures.
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 from collections.abc import Sequence
@@ -171,23 +170,31 @@ def predict(spec: ModelSpec, raw: Sequence[float]) -> tuple[int, list[float]]:
 # ---- from an ann.Network ------------------------------------------------------------------
 
 
-def _activations_of(net: Network) -> tuple[list[str], float]:
-    """Each layer's activation name (hidden ones, then the head) and leaky ReLU's slope.
+#: The exporters' name of each of ann.Network's activations and heads (a head's output
+#: function: the loss plays no part in inference).
+_EXPORT_NAMES = {
+    "identity": "identity",
+    "relu": "relu",
+    "leaky-relu": "leaky_relu",
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "gelu": "gelu",
+    "softmax-ce": "softmax",
+    "sigmoid-bce": "sigmoid",
+    "sigmoid-mse": "sigmoid",
+    "identity-mse": "identity",
+}
 
-    Today a Network runs ReLU hidden layers and a softmax head, and its model file says so in
-    metadata "activations". A Network that records other activations (an ``activations``
-    attribute, and ``negative_slope`` for leaky ReLU) is read the same way: this is the one
-    place that learns them from the network."""
+
+def _activations_of(net: Network) -> tuple[list[str], float]:
+    """Each layer's activation name (hidden ones, then the head's output function) in the
+    exporters' names, and leaky ReLU's slope: this is the one place that learns them from the
+    network (``net.activations``, ``net.head``, ``net.negative_slope``)."""
     L = len(net.sizes) - 1
-    names = getattr(net, "activations", None)
-    if names is None:
-        text = net.metadata.get("activations")
-        names = json.loads(text) if text else ["relu"] * (L - 1) + ["softmax"]
-    names = [str(n) for n in names]
+    names = [_EXPORT_NAMES[name] for name in [*net.activations, net.head]]
     if len(names) != L:
         raise ValueError(f"{len(names)} activations for {L} layers")
-    slope = float(getattr(net, "negative_slope", DEFAULT_LEAKY_SLOPE))
-    return names, slope
+    return names, float(net.negative_slope)
 
 
 def _f32(values: Any) -> list[float]:

@@ -308,7 +308,8 @@ class QuantizedNetwork:
                     f"{data.name} has {data.features} features per row but the network takes "
                     f"{self.sizes[0]} inputs"
                 )
-            return [data[i][0] for i in range(len(data))], list(data.labels)
+            labels = list(data.labels) if data.has_labels else None  # a regression's: none
+            return [data[i][0] for i in range(len(data))], labels
         dtype, values, _ = read_features(data, "predict input")
         self._check_kind(dtype, "predict input")
         D = self.sizes[0]

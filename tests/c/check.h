@@ -1,7 +1,7 @@
 /*
- * check.h -- the one assertion of the C test drivers train_smoke.c and test_net.c: CHECK(cond,
- * printf-style message) counts a failure in `failures` and says where, and the test goes on
- * (a driver reports the count at the end and exits nonzero if it is not 0).
+ * check.h -- the one assertion of the C test drivers train_smoke.c, test_net.c and test_csv.c:
+ * CHECK(cond, printf-style message) counts a failure in `failures` and says where, and the test
+ * goes on (a driver reports the count at the end and exits nonzero if it is not 0).
  */
 #ifndef ANN_TEST_CHECK_H
 #define ANN_TEST_CHECK_H

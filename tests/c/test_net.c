@@ -62,7 +62,7 @@ enum { N = 40, H = 4, W = 4, D = H * W, K = 3, B = 10 };
 
 static float g_features[N * D];
 static int32_t g_labels[N];
-static const ann_data g_data = {g_features, ANN_F32, g_labels, N};
+static const ann_data g_data = {g_features, ANN_F32, g_labels, N, NULL, 0};
 
 static void make_data(void)
 {
@@ -110,7 +110,7 @@ static long scenario(long fail_at, float *probs)
     memset(probs, 0, sizeof(float) * N * K);
     arm(fail_at);
     STEP(net, ann_net_create(&net, sizes, 4, 1, 0.2f));
-    STEP(net, ann_net_init(net, 5));
+    STEP(net, ann_net_init(net, 5, ANN_INIT_UNIFORM));
     STEP(net, ann_net_set_optimizer(net, ANN_ADAM, 0.0f, 0.9f, 0.999f, 1e-8f, 1e-4f));
     STEP(net, ann_net_set_max_norm(net, 3.0f));
     STEP(net, ann_net_set_standardization(net, mean, std));
@@ -155,7 +155,7 @@ static ann_net *small_net(void)
     arm(0);
     const int status = ann_net_create(&net, sizes, 3, 0, 0.0f);
     CHECK(status == ANN_OK, "create: %s", ann_strerror(status));
-    if (net) ann_net_init(net, 1);
+    if (net) ann_net_init(net, 1, ANN_INIT_UNIFORM);
     return net;
 }
 

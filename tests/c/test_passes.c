@@ -217,11 +217,11 @@ static void test_row_passes(void)
     }
     for (int j = 0; j < COLS; j++) b[j] = uniform_pm(0.5f);
     for (int r = 0; r < ROWS; r++) idx[r] = (r * 13) % ROWS;   /* 13 and 4099 are coprime */
-    /* the output of relu then dropout(0.25) of z, and its mask, for the fused backward */
-    const float p = 0.25f, scale = 1.0f / (1.0f - p);
+    /* y = relu(z), and a dropout(0.25) mask, for the fused backward */
+    const float p = 0.25f;
     for (size_t i = 0; i < n; i++) {
         mask[i] = ann_random_uniform(&g_rng) >= p;
-        y[i] = mask[i] && z[i] > 0.0f ? z[i] * scale : 0.0f;
+        y[i] = z[i] > 0.0f ? z[i] : 0.0f;
     }
     for (int c = 0; c < N_COUNTS; c++) {
         const int t = thread_counts[c];
@@ -237,8 +237,9 @@ static void test_row_passes(void)
         /* bias + ReLU */
         for (size_t i = 0; i < n; i++) want[i] = want[i] > 0.0f ? want[i] : 0.0f;
         memcpy(got, z, n * sizeof(float));
-        ann__bias_relu(got, b, ROWS, COLS);
-        CHECK(same(got, want, n * sizeof(float)), "bias_relu, %d threads: differs", t);
+        ann__bias_activation(got, got, b, ROWS, COLS, ANN_RELU, 0.0f);
+        CHECK(same(got, want, n * sizeof(float)), "bias_activation (ReLU), %d threads: differs",
+              t);
 
         /* ReLU forward, in place */
         for (size_t i = 0; i < n; i++) want[i] = z[i] > 0.0f ? z[i] : 0.0f;
@@ -261,7 +262,7 @@ static void test_row_passes(void)
               "dropout and relu backward: status");
         ann_set_num_threads(t);
         memcpy(got, g, n * sizeof(float));
-        ann__relu_dropout_backward(got, y, (int64_t)n, p);
+        ann__relu_dropout_backward(got, y, mask, (int64_t)n, p);
         CHECK(same(got, want, n * sizeof(float)),
               "relu_dropout_backward, %d threads: differs from the two passes", t);
 
@@ -327,7 +328,7 @@ static void test_small_calls_stay_on_one_thread(void)
         CHECK(ann_dropout_backward(c, c, mask, SMALL, 0.1f) == ANN_OK, "small dropout back");
         CHECK(ann_relu_forward(c, a, SMALL) == ANN_OK, "small relu");
         CHECK(ann_relu_backward(c, b2, a, SMALL) == ANN_OK, "small relu backward");
-        ann__bias_relu(c, a, 16, 1024);
+        ann__bias_activation(c, c, a, 16, 1024, ANN_RELU, 0.0f);
         ann__sum_rows(d, c, 16, 1024);
         CHECK(ann_gather_u8(c, pixels, 16, idx, 16, 784) == ANN_OK, "small gather");
         /* the seed network's products at batch 256: (256, 784) x (784, 20) and the rest */
@@ -362,10 +363,10 @@ static void test_predict(void)
         labels[i] = i % PRED_K;
         idx[i] = (i * 7) % PRED_N;   /* a permutation: 7 and 3000 are coprime */
     }
-    const ann_data data = {x, ANN_F32, labels, PRED_N};
+    const ann_data data = {x, ANN_F32, labels, PRED_N, NULL, 0};
     const int32_t sizes[] = {PRED_D, 64, 32, PRED_K};
     ann_net *net = NULL;
-    if (ann_net_create(&net, sizes, 4, 0, 0.0f) != ANN_OK || ann_net_init(net, 5) != ANN_OK) {
+    if (ann_net_create(&net, sizes, 4, 0, 0.0f) != ANN_OK || ann_net_init(net, 5, ANN_INIT_UNIFORM) != ANN_OK) {
         CHECK(0, "predict: cannot make the network");
         return;
     }
