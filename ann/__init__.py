@@ -24,6 +24,7 @@ __all__ = [
     "ExportError",
     "History",
     "MLPClassifier",
+    "MLPRegressor",
     "ModelFileError",
     "Network",
     "NotFittedError",
@@ -77,6 +78,7 @@ _WHERE = {
     "get_preset": "_presets",
     "list_presets": "_presets",
     "MLPClassifier": "_sklearn",
+    "MLPRegressor": "_sklearn",
     "backend_info": "_backend",
     "set_num_threads": "_threads",
     "get_num_threads": "_threads",
@@ -121,7 +123,7 @@ if TYPE_CHECKING:
     from ._network import Network
     from ._presets import Preset, get_preset, list_presets
     from ._schedules import Cosine, OneCycle, ReduceLROnPlateau, Warmup
-    from ._sklearn import MLPClassifier
+    from ._sklearn import MLPClassifier, MLPRegressor
     from ._threads import get_num_threads, set_num_threads
     from .export import ExportError, QuantizedNetwork, export_c, export_onnx, quantize
 del TYPE_CHECKING  # not a name of ann

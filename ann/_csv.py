@@ -51,7 +51,7 @@ from typing import BinaryIO, NamedTuple, Union, overload
 
 from ._c.csv import csv_available, csv_rows
 from ._data import Dataset
-from ._errors import DataError, ModelFileError, PathLike
+from ._errors import DataError, MissingLabelError, ModelFileError, PathLike
 from ._files import regular_file
 
 Label = Union[int, str, None]
@@ -506,7 +506,8 @@ class _Builder:
             text = cell.strip()
             if not text:
                 what = "label" if j == self.at else "value"
-                raise DataError(
+                error = MissingLabelError if j == self.at else DataError
+                raise error(
                     f"line {line}, {self.column(j)}: missing {what} (empty cell)", path=self.path
                 )
             if j == self.at:
@@ -671,6 +672,10 @@ def _match_columns(
             path=path,
         )
     at = others[0] if others else -1
+    if isinstance(label, str) and label.strip() not in where:
+        raise DataError(
+            f"no column named {_quote(label)} (columns: {_name_list(names)})", path=path
+        )
     if isinstance(label, str) and (at < 0 or names[at] != label.strip()):
         raise DataError(
             f"the label column {_quote(label)} is one of the network's features", path=path

@@ -11,7 +11,10 @@ The one input rule, for ``Dataset`` and for ``Network.predict``: uint8 data (``b
 ``bytearray``, ``array('B')``, a uint8 buffer such as a NumPy ``uint8`` array) is pixels,
 read as value / 255; any other numbers (float16/32/64 or integer buffers, ``array.array``
 of those, lists of numbers or of rows) are features, used as they are. Buffers are read
-through ``memoryview`` (element type, shape, C-contiguity), so NumPy is never imported.
+through ``memoryview`` (element type, shape, C-contiguity), so NumPy is never imported. A
+pandas DataFrame is a table of features (any numeric column types, bool as 0/1; its column
+names become ``feature_names``) and a Series one column, read through their own NumPy
+arrays without importing pandas (``_frame.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple, Union
 
 from ._errors import DataError
+from ._frame import frame_values, is_frame, is_series, series_array
 
 Shape = Union[int, Sequence[int], None]
 Features = Union[bytes, "array[float]"]
@@ -169,8 +173,13 @@ def _to_float32(values: Any, what: str, noun: str = "features") -> array[float]:
 
 def read_targets(data: Any, what: str = "targets") -> tuple[array[float], int]:
     """(values flat as float32, T columns) of float targets: a 1-D buffer or list of numbers
-    (one target per row, T = 1), or a 2-D buffer or list of rows (T per row). Every value must
-    be finite."""
+    (one target per row, T = 1), or a 2-D buffer or list of rows (T per row), or a pandas
+    Series (T = 1) or DataFrame (its columns). Every value must be finite."""
+    if is_frame(data):  # read through its own NumPy array (_frame.py)
+        table, width, _ = frame_values(data, what)
+        return table, width
+    if is_series(data):
+        data = series_array(data, what)
     buf = _read_buffer(data, what) if not isinstance(data, (list, tuple, range)) else None
     if buf is not None:
         if len(buf.shape) > 2:
@@ -210,6 +219,11 @@ def read_features(data: Any, what: str = "images") -> tuple[str, Features, tuple
     from any input the one rule above accepts."""
     if isinstance(data, (bytes, bytearray)):
         return "uint8", bytes(data), None
+    if is_frame(data):  # a table: float32 features whatever its column types (_frame.py)
+        table, width, _ = frame_values(data, what)
+        return "float32", table, (width,)
+    if is_series(data):
+        data = series_array(data, what)
     if isinstance(data, Images):
         ds = data._ds
         return ds.dtype, data._values(), ds.shape
@@ -258,6 +272,8 @@ def read_labels(data: Any, what: str = "labels") -> array[int]:
     int32."""
     if isinstance(data, (bytes, bytearray)):
         return array("i", memoryview(data))
+    if is_series(data):  # its own NumPy array (_frame.py)
+        data = series_array(data, what)
     buf = _read_buffer(data, what) if not isinstance(data, (list, tuple, range)) else None
     if buf is not None:
         if buf.kind == "f":
@@ -430,8 +446,10 @@ class Dataset:
             self.classes: list[str] | None = None
         else:
             self._set_classes(self._labels, num_classes, classes, name)
-        #: the name of each feature (a CSV file's header), or None
-        self.feature_names: list[str] | None = None
+        #: the name of each feature (a CSV file's header, a DataFrame's columns), or None
+        self.feature_names: list[str] | None = (
+            [str(c) for c in images.columns] if is_frame(images) else None
+        )
         self._rows = n  # rows of the base data set (views share its buffers)
         self._start = 0  # a contiguous view covers base rows start..start+len
         self._len = n

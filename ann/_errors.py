@@ -55,6 +55,12 @@ class NonFiniteError(DataError):
     network's outputs; ``Network`` tells which and raises the error that blames it."""
 
 
+class MissingLabelError(DataError):
+    """Not public: a row of a table has no label (an empty label cell). ``ann`` the command
+    reports it as it reports the other labels that do not fit (a NaN or text target): one
+    line, exit status 2."""
+
+
 class TrainingError(AnnError, RuntimeError):
     """Training cannot go on (for instance the loss became NaN or infinite)."""
 

@@ -145,18 +145,20 @@ class History:
 @dataclass
 class EarlyStopping:
     """Stop when the validation loss has not improved on its best by more than ``min_delta``
-    for ``patience`` checks in a row; checks happen every ``check_every`` optimizer steps (and
-    once more at the end). With ``restore_best`` the network ends with the weights of the best
-    check, however training stops (early stop, last epoch, Ctrl-C)."""
+    for ``patience`` checks in a row; checks happen every ``check_every`` optimizer steps, or
+    with ``check_every=None`` at the end of every epoch (and once more at the end). With
+    ``restore_best`` the network ends with the weights of the best check, however training
+    stops (early stop, last epoch, Ctrl-C)."""
 
     patience: int = _defaults.PATIENCE
     min_delta: float = _defaults.MIN_DELTA
-    check_every: int = _defaults.CHECK_EVERY
+    check_every: int | None = _defaults.CHECK_EVERY
     restore_best: bool = True
 
     def __post_init__(self) -> None:
         positive_int(self.patience, "patience")
-        positive_int(self.check_every, "check_every")
+        if self.check_every is not None:
+            positive_int(self.check_every, "check_every")
         if (
             not isinstance(self.min_delta, (int, float))
             or not self.min_delta >= 0

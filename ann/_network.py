@@ -204,7 +204,7 @@ class Network:
             self._backend = get_backend(name)
         except AnnError:  # pickled with the C core, unpickled without it: the other backend
             self._backend = get_backend(None)
-        self._net = self._backend.make_net(self.sizes, self.batchnorm, self.dropout)
+        self._net = self._make_net(self._backend)  # with its activations and head
         self._net.set_params(weights)
         self._net.set_state(values)
         if self._standardization is not None:

@@ -67,14 +67,18 @@ class Preset:
     head: str = _defaults.HEAD
     init: str = _defaults.INIT
     negative_slope: float = _defaults.NEGATIVE_SLOPE
+    # what it reached, measured (the README's table of presets shows the same words)
+    measured: str = ""
 
     def options(self) -> dict[str, Any]:
         """The ``ann train`` options this preset sets, by argparse name (``batch_size``)."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        del values["name"], values["summary"]
+        del values["name"], values["summary"], values["measured"]
         values["layers"] = list(self.layers)
         if self.schedule == "none":  # ann train's default, where --lr-decay alone means plateau
             values["schedule"] = None
+        if self.name in TABLE_PRESETS:  # the head follows the task: classes or values
+            del values["head"]
         return values
 
     def network_kwargs(
@@ -99,11 +103,12 @@ class Preset:
         from ._fit import EarlyStopping
 
         early = None
+        check_every = self.check_every
         if self.patience:
+            if check_every is None and self.name not in TABLE_PRESETS:
+                check_every = _defaults.CHECK_EVERY  # on a table: None, once an epoch
             early = EarlyStopping(
-                patience=self.patience,
-                min_delta=self.min_delta,
-                check_every=self.check_every or _defaults.CHECK_EVERY,
+                patience=self.patience, min_delta=self.min_delta, check_every=check_every
             )
         return {
             "epochs": self.epochs,
@@ -115,14 +120,17 @@ class Preset:
             "max_norm": self.max_norm,
             "early_stopping": early,
             "schedule": make_schedule(self.schedule, self.lr_decay, self.warmup, self.min_lr),
-            "check_every": self.check_every,
+            "check_every": check_every,
             "validation_split": self.val_fraction or None,  # 0: train on every image
             "augment": for_mode(self.augment),
         }
 
     def describe(self) -> str:
         """The settings in one line, as the README's table and ``ann presets`` show them."""
-        net = "-".join(map(str, (_defaults.INPUTS, *self.layers, _defaults.CLASSES)))
+        ends: tuple[Any, Any] = (_defaults.INPUTS, _defaults.CLASSES)
+        if self.name in TABLE_PRESETS:  # the table's width and its classes or targets
+            ends = ("inputs", "outputs")
+        net = "-".join(map(str, (ends[0], *self.layers, ends[1])))
         if self.activation != _defaults.ACTIVATION:
             net += f" {self.activation}"
         if self.head != _defaults.HEAD:
@@ -147,6 +155,8 @@ class Preset:
         if self.augment != "none":
             parts.append(f"{self.augment} augmentation")
         stop = f"early stopping (patience {self.patience})" if self.patience else "no early stop"
+        if self.patience and self.name in TABLE_PRESETS:
+            stop = f"early stopping (patience {self.patience} epochs)"
         parts.append(f"{'up to ' if self.patience else ''}{self.epochs} epochs, {stop}")
         if self.val_fraction and (self.val_fraction * 100).is_integer():
             parts.append(
@@ -196,6 +206,7 @@ _TABLE = (
         min_delta=_defaults.MIN_DELTA,
         check_every=None,
         val_fraction=_defaults.VAL_FRACTION,
+        measured="93.19 % MNIST test accuracy (seed 0)",
     ),
     Preset(
         name="fast",
@@ -218,6 +229,7 @@ _TABLE = (
         min_delta=0.0,
         check_every=None,
         val_fraction=0.2,
+        measured="98.31 % MNIST test accuracy (seed 0)",
     ),
     Preset(
         name="best",
@@ -243,6 +255,7 @@ _TABLE = (
         # with augmentation the validation loss fell from 0.0694 (the best unaugmented
         # recipe, BN dropout 0.5) to 0.0324: tools/tune_preset.out
         augment="affine+elastic",
+        measured="99.11 % MNIST test accuracy (seed 0)",
     ),
     Preset(
         name="nielsen",
@@ -275,8 +288,42 @@ _TABLE = (
         # uniform (the default) and he tie over 10 seeds on the validation split (val loss
         # 0.0080 both, accuracy 0.9549 / 0.9550); glorot is a little behind: tools/init_study.out
         init="uniform",
+        measured="95.76 % MNIST test accuracy (seed 0; the book: 95.42 %)",
+    ),
+    # For tables (ann train's default on a CSV file): scikit-learn's MLP recipe (one hidden
+    # layer of 100, Adam at 0.001, standardised features) with early stopping on the
+    # validation loss, checked once an epoch. Chosen on the validation rows of scikit-learn's
+    # data sets by tools/tune_tabular.py (its output: tools/tune_tabular.out).
+    Preset(
+        name="tabular",
+        summary="for a table (ann train's default on a CSV file): scikit-learn's MLP recipe "
+        "with early stopping",
+        layers=(100,),
+        batchnorm=False,
+        dropout=0.0,
+        optimizer="adam",
+        lr=0.001,
+        momentum=0.9,
+        l2=0.0,
+        max_norm=None,
+        batch_size=32,
+        epochs=200,
+        schedule="none",
+        lr_decay=None,
+        warmup=None,
+        min_lr=0.0,
+        patience=10,
+        min_delta=0.0,
+        check_every=None,
+        val_fraction=0.2,
+        measured="wine 1.000, digits 0.973 accuracy; diabetes R² 0.346 (scikit-learn's sets, "
+        "25 % test split, median of 5 seeds)",
     ),
 )
+
+#: The presets meant for tables (a CSV file) rather than images: ``ann train`` uses the first
+#: by default on a CSV file, and ``describe`` shows their network as inputs-...-outputs.
+TABLE_PRESETS = ("tabular",)
 
 #: The presets by name, read-only.
 PRESETS: Mapping[str, Preset] = MappingProxyType({p.name: p for p in _TABLE})

@@ -1,8 +1,9 @@
-"""``MLPClassifier``'s inputs as scikit-learn accepts them, read without importing NumPy: X as a
+"""The estimators' inputs as scikit-learn accepts them, read without importing NumPy: X as a
 2-D buffer (a NumPy array through memoryview), a DataFrame or a list of rows, every value a
-finite number; y as any hashable, sortable labels (a column vector read as 1-D, with
-scikit-learn's warning). The error messages use scikit-learn's wording where its
-``check_estimator`` suite looks for it.
+finite number, and its feature names when it is a DataFrame; ``MLPClassifier``'s y as any
+hashable, sortable labels (a column vector read as 1-D, with scikit-learn's warning);
+``MLPRegressor``'s y as finite numbers, one column or several. The error messages use
+scikit-learn's wording where its ``check_estimator`` suite looks for it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,73 @@ from typing import Any
 
 from ._data import _read_buffer, _to_float32
 from ._errors import DataConversionWarning, sklearn_class
+
+
+def feature_names(X: Any) -> list[str] | None:
+    """The column names of a DataFrame (anything with ``columns`` beside its values) when all
+    are strings, else None, as scikit-learn's ``feature_names_in_``; a mix of string and
+    other names is a TypeError, as there."""
+    columns = getattr(X, "columns", None)
+    if columns is None or isinstance(X, (list, tuple, array, memoryview)):
+        return None
+    try:
+        names = list(columns)
+    except TypeError:
+        return None
+    kinds = sorted({"str" if isinstance(c, str) else type(c).__name__ for c in names})
+    if "str" not in kinds:
+        return None
+    if len(kinds) > 1:
+        raise TypeError(
+            f"Feature names are only supported if all input features have string names, "
+            f"but your input has {kinds} as feature name / column name types. If you want "
+            f"feature names to be stored and validated, you must convert them all to "
+            f"strings, by using X.columns = X.columns.astype(str) for example. Otherwise "
+            f"you can remove feature / column names from your input data, or convert them "
+            f"all to a non-string data type."
+        )
+    return [str(c) for c in names]
+
+
+def check_feature_names(estimator: Any, names: list[str] | None) -> None:
+    """X's feature names against those of the fit, as scikit-learn checks them: a warning
+    when only one side has names, a ValueError listing the difference otherwise."""
+    fitted = getattr(estimator, "feature_names_in_", None)
+    fitted = None if fitted is None else [str(c) for c in fitted]
+    kind = type(estimator).__name__
+    if fitted is None and names is None:
+        return
+    if fitted is None:
+        warnings.warn(
+            f"X has feature names, but {kind} was fitted without feature names",
+            UserWarning,
+            stacklevel=4,
+        )
+        return
+    if names is None:
+        warnings.warn(
+            f"X does not have valid feature names, but {kind} was fitted with feature names",
+            UserWarning,
+            stacklevel=4,
+        )
+        return
+    if names == fitted:
+        return
+
+    def listed(values: list[str]) -> str:
+        shown = [f"- {v}\n" for v in values[:5]]
+        return "".join(shown) + ("- ...\n" if len(values) > 5 else "")
+
+    message = "The feature names should match those that were passed during fit.\n"
+    unseen = sorted(set(names) - set(fitted))
+    missing = sorted(set(fitted) - set(names))
+    if unseen:
+        message += "Feature names unseen at fit time:\n" + listed(unseen)
+    if missing:
+        message += "Feature names seen at fit time, yet now missing:\n" + listed(missing)
+    if not unseen and not missing:
+        message += "Feature names must be in the same order as they were in fit.\n"
+    raise ValueError(message)
 
 
 def caller_numpy(data: Any) -> Any:
@@ -198,6 +266,51 @@ def read_y(y: Any, n: int | None) -> list[Any]:
         elif isinstance(v, (list, dict, set)) or not isinstance(v, Hashable):
             raise ValueError(f"Unknown label type: {type(v).__name__} labels cannot be classes")
     return values
+
+
+def read_targets(y: Any, n: int) -> tuple[array[float], int]:
+    """(float32 targets row by row, outputs per row) for a regressor: y is n numbers, or n
+    rows of the same number of numbers (multi-output), every one finite."""
+    if y is None:
+        raise ValueError("MLPRegressor requires y to be passed, but the target y is None")
+    if hasattr(y, "to_numpy") and (hasattr(y, "name") or hasattr(y, "columns")):
+        y = y.to_numpy()  # a pandas Series or DataFrame
+    elif not hasattr(y, "__iter__") and caller_numpy(y) is not None:
+        y = caller_numpy(y).asarray(y)  # an array-like of the caller's NumPy
+    if isinstance(y, (str, bytes)) or not hasattr(y, "__iter__"):
+        raise ValueError(f"y should be an array of numbers, got {type(y).__name__}")
+    values = y.tolist() if hasattr(y, "tolist") else list(y)
+    if len(values) != n:
+        raise ValueError(f"X has {n} samples but y has {len(values)} targets")
+    one_d = not (values and isinstance(values[0], (list, tuple)))
+    rows = [[v] for v in values] if one_d else [list(v) for v in values]
+    width = len(rows[0]) if rows else 0
+    flat = array("d")
+    for i, row in enumerate(rows):
+        if len(row) != width:
+            raise ValueError(f"y: row {i} has {len(row)} targets, row 0 has {width}")
+        for v in row:
+            if isinstance(v, (str, bytes)):
+                raise ValueError(
+                    f"y holds the text {v!r}: MLPRegressor predicts numbers (for class "
+                    f"labels use MLPClassifier)"
+                )
+            if isinstance(v, complex):
+                raise ValueError("Complex data not supported: y holds complex numbers")
+            try:
+                flat.append(float(v))
+            except (TypeError, ValueError):
+                raise ValueError(f"y[{i}] is {v!r}, not a number") from None
+    if width == 0:
+        raise ValueError("y has no targets: each sample needs at least one")
+    if not all(math.isfinite(v) for v in flat):
+        if any(math.isnan(v) for v in flat):
+            raise ValueError("Input y contains NaN.")
+        raise ValueError("Input y contains infinity or a value too large for dtype('float64').")
+    targets = array("f", flat)
+    if not math.isfinite(sum(targets)):
+        raise ValueError("y holds a value beyond float32's range (about 3.4e38)")
+    return targets, width
 
 
 def sorted_classes(labels: Sequence[Any]) -> list[Any]:

@@ -5,27 +5,18 @@ installed copy from the message."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from test_install import PACKAGE, copy_sources, python
 
 import ann
-
-PACKAGE = Path(ann.__file__).resolve().parent
 
 
 def fake_checkout(root: Path) -> Path:
     """root/ann (the package's Python files, no core), pyproject.toml, csrc/, and the
     ann_mlp.egg-info a build leaves in a checkout."""
-    shutil.copytree(
-        PACKAGE,
-        root / "ann",
-        ignore=shutil.ignore_patterns("_core*", "__pycache__", "_build_status.json", "data"),
-    )
+    copy_sources(root)
     (root / "pyproject.toml").write_text("[project]\nname = 'ann-mlp'\n")
     (root / "csrc").mkdir()
     info = root / "ann_mlp.egg-info"
@@ -36,22 +27,13 @@ def fake_checkout(root: Path) -> Path:
     return root / "ann"
 
 
-def run(code: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k not in ("ANN_BACKEND", "PYTHONPATH")}
-    environment.update(env)
-    return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=cwd,
-        env=environment,
-    )  # fmt: skip
-
-
 @pytest.mark.skipif(
     "site-packages" not in str(PACKAGE),
     reason="needs ann installed (pip install .): an editable install serves its core to any ann",
 )
 def test_the_first_use_of_an_unbuilt_checkout_says_it_runs_pure_python(tmp_path):
     source = fake_checkout(tmp_path)
-    out = run("import ann; ann.one_hot; print('ok')", cwd=tmp_path)
+    out = python("import ann; ann.one_hot; print('ok')", cwd=tmp_path)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
     warnings = [line for line in out.stderr.splitlines() if "RuntimeWarning" in line]
     assert len(warnings) == 1, out.stderr
@@ -60,13 +42,13 @@ def test_the_first_use_of_an_unbuilt_checkout_says_it_runs_pure_python(tmp_path)
     if "site-packages" in str(PACKAGE):  # an installed copy (not an editable checkout)
         assert f"hides the copy installed in {PACKAGE}" in warnings[0]
     # said once: building a network afterwards does not say it again
-    out = run("import ann; ann.one_hot; ann.Network([2, 2]); print('ok')", cwd=tmp_path)
+    out = python("import ann; ann.one_hot; ann.Network([2, 2]); print('ok')", cwd=tmp_path)
     assert out.returncode == 0 and out.stderr.count("RuntimeWarning") == 1, out.stderr
 
 
 def test_no_word_when_python_is_asked_for_or_the_core_is_built(tmp_path):
     fake_checkout(tmp_path)
-    out = run("import ann; ann.one_hot", cwd=tmp_path, ANN_BACKEND="python")
+    out = python("import ann; ann.one_hot", cwd=tmp_path, ANN_BACKEND="python")
     assert out.returncode == 0 and out.stderr == "", out.stderr
-    out = run("import ann; ann.one_hot; ann.Network([2, 2])", cwd=Path(__file__).parent)
+    out = python("import ann; ann.one_hot; ann.Network([2, 2])", cwd=Path(__file__).parent)
     assert out.returncode == 0 and "RuntimeWarning" not in out.stderr, out.stderr

@@ -7,11 +7,10 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
-from conftest import one_stderr_line, run_ann
+from conftest import one_error_line, one_stderr_line, run_ann, start_ann
 
 import ann
 from ann import _idx
@@ -19,11 +18,6 @@ from ann._pgm import encode_pgm
 from ann._png import encode_png_gray
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def one_error_line(out, *needles):
-    assert out.returncode != 0
-    return one_stderr_line(out, *needles)
 
 
 @pytest.fixture(scope="module")
@@ -127,66 +121,26 @@ def test_predict_rejects_wrong_sizes_and_bad_files(trained, tmp_path):
 
 def test_resume_continues_from_the_saved_model(trained, mnist_dir, tmp_path):
     resumed = tmp_path / "r.safetensors"
-    out = run_ann(
-        "train",
-        "--data",
-        str(mnist_dir),
-        "--resume",
-        str(trained[0]),
-        "--epochs",
-        "1",
-        "--batch-size",
-        "256",
-        "--lr",
-        "0.02",
-        "--save",
-        str(resumed),
-        "--quiet",
-    )
+
+    def resume(*flags: str):
+        """One epoch of `ann train --quiet FLAGS` from the trained model."""
+        model, data = str(trained[0]), str(mnist_dir)
+        return run_ann(
+            "train", "--data", data, "--resume", model, "--epochs", "1", "--quiet", *flags
+        )
+
+    out = resume("--batch-size", "256", "--lr", "0.02", "--save", str(resumed))
     assert out.returncode == 0, out.stderr
     assert "resumed from" in out.stdout
     accuracy = float(re.search(r"accuracy ([0-9.]+) \(", out.stdout).group(1))
     assert accuracy > 0.85  # it started from a trained model, not from scratch
-    out = run_ann(
-        "train",
-        "--data",
-        str(mnist_dir),
-        "--resume",
-        str(trained[0]),
-        "--layers",
-        "30",
-        "--epochs",
-        "1",
-        "--quiet",
-    )
-    one_error_line(out, "--layers 30 does not match")
+    one_error_line(resume("--layers", "30"), "--layers 30 does not match")
 
 
 def test_ctrl_c_stops_cleanly_saves_best_and_exits_130(mnist_dir, tmp_path):
     model = tmp_path / "m.safetensors"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ann",
-            "train",
-            "--data",
-            str(mnist_dir),
-            "--epochs",
-            "500",
-            "--patience",
-            "0",
-            "--check-every",
-            "50",
-            "--save",
-            str(model),
-            "--quiet",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=HERE,
-    )
+    flags = ["--epochs", "500", "--patience", "0", "--check-every", "50", "--save", str(model)]
+    proc = start_ann("train", "--data", str(mnist_dir), *flags, "--quiet", stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not model.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)  # the first check (50 steps) has saved a model

@@ -9,12 +9,11 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import HERE, one_stderr_line, run_ann
+from conftest import HERE, one_stderr_line, run_ann, run_python, start_ann
 
 import ann
 
@@ -126,15 +125,7 @@ def test_a_bad_ann_num_threads_is_an_error(value):
 
 def test_the_library_warns_once_of_a_bad_ann_num_threads(tmp_path):
     code = "import ann; ann.Network([2, 2]); ann.Network([2, 2]); print(ann.get_num_threads())"
-    env = {k: v for k, v in os.environ.items() if k != "ANN_BACKEND"}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={**env, "ANN_NUM_THREADS": "abc"},
-        timeout=120,
-    )
+    out = run_python(code, env={"ANN_BACKEND": None, "ANN_NUM_THREADS": "abc"}, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stderr.count("RuntimeWarning") == 1
     assert "ANN_NUM_THREADS='abc' is not a thread count" in out.stderr
@@ -194,14 +185,8 @@ def test_a_second_run_saving_to_the_same_file_is_refused(tmp_path):
     sample = tmp_path / "idx"
     shutil.copytree(Path(ann.__file__).parent / "data" / "sample", sample)
     model = tmp_path / "m.st"
-    first = subprocess.Popen(
-        [sys.executable, "-m", "ann", "train", "--data", str(sample), "--save", str(model)]
-        + ["--epochs", "100000", "--patience", "0", "--layers", "64"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=HERE,
-    )
+    forever = ["--epochs", "100000", "--patience", "0", "--layers", "64"]
+    first = start_ann("train", "--data", str(sample), "--save", str(model), *forever)
     try:
         for line in first.stdout:  # "data: ..." comes once the lock is held
             if line.startswith("data:"):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import fcntl
 import gzip
-import io
 import json
 import os
 import platform
@@ -17,10 +16,20 @@ import struct
 import subprocess
 import sys
 import termios
+from functools import partial
 from pathlib import Path
 
 import pytest
-from conftest import REPO, one_stderr_line, run_ann
+from conftest import (
+    REPO,
+    one_error_line,
+    one_stderr_line,
+    run_ann,
+    run_python,
+    skip_without_c_core,
+    start_ann,
+)
+from test_progress import FakeClock, UnicodeTTY
 
 import ann
 from ann._pgm import encode_pgm
@@ -30,14 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE = Path(ann.__file__).resolve().parent / "data" / "sample"
 
 
-def one_error_line(out, *needles) -> str:
-    assert out.returncode != 0, out.stdout
-    return one_stderr_line(out, *needles)
-
-
-def needs_c_core() -> None:
-    if not ann.backend_info()["c_core"]:
-        pytest.skip("the C core is not built")
+needs_c_core = partial(skip_without_c_core, "these runs need the C core")
 
 
 # ---- a minimal terminal, to see what the bytes written to a pty leave on screen --------------
@@ -195,27 +197,12 @@ def test_live_plots_on_a_short_terminal_still_leave_one_full_frame():
     assert sum(line.endswith("validation accuracy") for line in lines) == 1
 
 
-class FakeTTY(io.StringIO):
-    encoding = "utf-8"
-
-    def isatty(self) -> bool:
-        return True
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_live_frame_draws_at_most_one_frame_per_half_second(monkeypatch):
     monkeypatch.setenv("COLUMNS", "40")
     monkeypatch.setenv("LINES", "20")
     from ann._progress import LiveFrame
 
-    stream, clock = FakeTTY(), Clock()
+    stream, clock = UnicodeTTY(), FakeClock()
     frame = LiveFrame(stream, clock=clock)
     drawn: list[int] = []
 
@@ -245,7 +232,7 @@ def test_live_frame_draws_at_most_one_frame_per_half_second(monkeypatch):
 def test_live_frame_puts_lines_written_through_it_above_the_frame(monkeypatch):
     monkeypatch.setenv("COLUMNS", "40")
     monkeypatch.setenv("LINES", "20")
-    stream, clock = FakeTTY(), Clock()
+    stream, clock = UnicodeTTY(), FakeClock()
     stream.write("before\n")
     from ann._progress import LiveFrame
 
@@ -319,13 +306,7 @@ def test_quick_experiment_time_is_stated_the_same_in_help_and_readme():
 def test_experiment_prints_each_row_when_it_finishes_even_into_a_pipe():
     # the full grid on the sample runs for a while; its first row must reach the pipe long
     # before the last run is done
-    child = subprocess.Popen(
-        [sys.executable, "-m", "ann", "experiment", "--data", "sample"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=HERE,
-    )
+    child = start_ann("experiment", "--data", "sample")
     try:
         for line in child.stdout:
             if re.match(r"\s+32\s+no\s+0\s+0\.\d+", line):
@@ -455,14 +436,7 @@ def test_unknown_kernel_name_is_an_error_in_python_too():
         "except ann.AnnError as exc:\n"
         "    print('refused:', exc)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=HERE,
-        env={**os.environ, "ANN_KERNEL": "naive"},
-        timeout=120,
-    )
+    out = run_python(code, env={"ANN_KERNEL": "naive"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("refused: ANN_KERNEL='naive' is not a kernel name"), out.stdout
 

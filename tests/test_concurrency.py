@@ -88,18 +88,25 @@ def calls_of(net: ann.Network, chunks: list[ann.Dataset]) -> list[Callable[[], o
     return out
 
 
-def test_many_threads_predict_on_one_network(network, chunks, core_threads):
-    calls = calls_of(network, chunks)
-    expected = [call() for call in calls]  # one thread, one call at a time
+def assert_concurrent_calls_agree(calls: list[Callable[[], object]], seed: int) -> list:
+    """Each call's result made alone (one thread, one call at a time), then THREADS threads
+    making ROUNDS calls each, every thread in its own order (from ``seed`` + its number) so that
+    different calls overlap: every concurrent result must equal the one made alone. Returns the
+    results made alone."""
+    expected = [call() for call in calls]
 
     def body(t: int) -> list:
-        # each thread its own order through the calls, so different calls overlap
-        order = random.Random(t).choices(range(len(calls)), k=ROUNDS)
+        order = random.Random(seed + t).choices(range(len(calls)), k=ROUNDS)
         return [(i, calls[i]()) for i in order]
 
     results = run_threads(THREADS, body)
     wrong = [i for per_thread in results for i, got in per_thread if got != expected[i]]
     assert not wrong, f"{len(wrong)} of {THREADS * ROUNDS} concurrent calls differ"
+    return expected
+
+
+def test_many_threads_predict_on_one_network(network, chunks, core_threads):
+    expected = assert_concurrent_calls_agree(calls_of(network, chunks), seed=0)
     # a result handed to the wrong call would be seen: the chunks' answers all differ
     assert len({str(e) for e in expected[1::4]}) == len(chunks)
 
@@ -127,12 +134,4 @@ def test_many_threads_predict_on_one_fitted_classifier(core, core_threads):
         calls.append(lambda part=part: est.predict_proba(part))
         calls.append(lambda part=part: est.predict_log_proba(part))
     calls.append(lambda: est.score(as_2d(X), y))
-    expected = [call() for call in calls]
-
-    def body(t: int) -> list:
-        order = random.Random(100 + t).choices(range(len(calls)), k=ROUNDS)
-        return [(i, calls[i]()) for i in order]
-
-    results = run_threads(THREADS, body)
-    wrong = [i for per_thread in results for i, got in per_thread if got != expected[i]]
-    assert not wrong, f"{len(wrong)} of {THREADS * ROUNDS} concurrent calls differ"
+    assert_concurrent_calls_agree(calls, seed=100)

@@ -7,6 +7,7 @@ import random
 from array import array
 
 import pytest
+from conftest import run_python
 
 from ann import _reference as ref
 
@@ -332,8 +333,6 @@ def test_constants_without_the_core_are_the_copies(tmp_path):
     """With no C core importable, the names still exist, with the copied values, and the
     reference backend trains with them."""
     import json
-    import subprocess
-    import sys
 
     code = (
         "import json, sys\n"
@@ -347,9 +346,7 @@ def test_constants_without_the_core_are_the_copies(tmp_path):
         "net.tensor(0, 'weight')\n"
         "print(json.dumps({n: getattr(_constants, n) for n in _constants.COPIES}))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path
-    )
+    out = run_python(code, cwd=tmp_path, timeout=60)
     assert out.returncode == 0, out.stderr
     from ann import _constants
 

@@ -7,25 +7,14 @@ from __future__ import annotations
 import math
 import random
 import statistics
-import subprocess
-import sys
 from array import array
 
 import pytest
+from conftest import run_python
+from test_core_ops import buf, close
 
 import ann
 from ann import _reference as ref
-
-
-def buf(ffi, values, kind="float[]"):
-    return ffi.from_buffer(kind, values)
-
-
-def close(actual, expected, tol=1e-5):
-    assert len(actual) == len(expected)
-    scale = max([1.0] + [abs(v) for v in expected])
-    worst = max((abs(a - e) for a, e in zip(actual, expected)), default=0.0)
-    assert worst <= tol * scale, f"max abs diff {worst} > {tol * scale}"
 
 
 def table(n=120, D=5, K=3, seed=0):
@@ -312,7 +301,7 @@ def test_standardize_matches_the_reference(core):
 
 def test_import_ann_still_imports_no_numpy():
     code = "import sys, ann; ann.Dataset([[1.0]], [0]); print('numpy' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
+    out = run_python(code, cwd="/")
     assert out.stdout.strip() == "False", out.stderr
 
 

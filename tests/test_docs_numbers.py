@@ -16,14 +16,14 @@ and avx512, so the comparison is exact, on every kernel this machine has.
 
 from __future__ import annotations
 
-import importlib.util
 import re
+from functools import partial
 from pathlib import Path
 
 import pytest
+from conftest import load_tool, skip_without_c_core
 
 ROOT = Path(__file__).resolve().parents[1]
-TOOL = ROOT / "tools" / "docs_numbers.py"
 FIX = "run `python tools/docs_numbers.py --write` to refresh the excerpts from ann trace"
 
 # the pages whose worked example the issue asks for
@@ -49,22 +49,10 @@ PRINTED = re.compile(
 )
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("docs_numbers", TOOL)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+tool = load_tool("docs_numbers.py")
 
 
-tool = _load_tool()
-
-
-def _c_core_or_skip() -> None:
-    from ann._backend import c_available
-
-    if not c_available():
-        pytest.skip("the docs' numbers are the C core's; this install has none")
+_c_core_or_skip = partial(skip_without_c_core, "the docs' numbers are the C core's")
 
 
 def _page(name: str) -> Path:

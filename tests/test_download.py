@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import io
 import socket
 import struct
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Union
 
 import pytest
-from conftest import REPO, require_mnist, run_ann
+from conftest import load_tool, require_mnist, run_ann
 
 from ann import _datasets, _download, _http
 from ann._datasets import DATASETS, FILES, SHA256
@@ -244,22 +243,26 @@ def test_either_hash_is_enough(serve, tmp_path, good):
     assert_sample_downloaded(folder, paths)
 
 
+def download_past(serve, tmp_path, routes: dict[str, Route], timeout: float):
+    """Download the sample with a server of ``routes`` as the first mirror and a good one as
+    the second, checking that the sample arrives whole: (first, second, what was said)."""
+    bad, good = serve(routes), serve(sample_files())
+    folder = tmp_path / "mnist"
+    out = io.StringIO()
+    paths = download_mnist(
+        folder, mirrors=[bad.url, good.url], timeout=timeout, hashes=sample_hashes(), stream=out
+    )
+    assert_sample_downloaded(folder, paths)
+    return bad, good, out.getvalue()
+
+
 def test_corrupted_file_is_rejected_and_the_next_mirror_used(serve, tmp_path):
     files = sample_files()
     name = "train-images-idx3-ubyte.gz"
-    bad = serve({**files, name: flipped(files[name])})
-    good = serve(files)
-    folder = tmp_path / "mnist"
-    out = io.StringIO()
-
-    paths = download_mnist(
-        folder, mirrors=[bad.url, good.url], timeout=5, hashes=sample_hashes(), stream=out
-    )
-
-    assert_sample_downloaded(folder, paths)
+    bad, good, said = download_past(serve, tmp_path, {**files, name: flipped(files[name])}, 5)
     assert "train-images-idx3-ubyte.gz" in bad.requests
     assert "train-images-idx3-ubyte.gz" in good.requests
-    assert f"{bad.url} failed (sha256 mismatch" in out.getvalue()
+    assert f"{bad.url} failed (sha256 mismatch" in said
 
 
 def test_corrupted_file_on_the_only_mirror_leaves_nothing_in_place(serve, tmp_path):
@@ -272,38 +275,20 @@ def test_corrupted_file_on_the_only_mirror_leaves_nothing_in_place(serve, tmp_pa
 
 
 def test_a_server_that_never_answers_times_out_and_the_next_mirror_is_used(serve, tmp_path):
-    silent = serve({name: hang() for name in FILES.values()})
-    good = serve(sample_files())
-    folder = tmp_path / "mnist"
-    out = io.StringIO()
-
-    paths = download_mnist(
-        folder, mirrors=[silent.url, good.url], timeout=1, hashes=sample_hashes(), stream=out
-    )
-
-    assert_sample_downloaded(folder, paths)
-    assert "no answer within 1 s" in out.getvalue()
+    silent, _, said = download_past(serve, tmp_path, {n: hang() for n in FILES.values()}, 1)
+    assert "no answer within 1 s" in said
     # After the good mirror delivered the first file it is asked first, so the
     # silent one costs its timeout only once.
     assert silent.requests == ["train-images-idx3-ubyte.gz"]
 
 
 def test_a_trickling_server_is_cut_off_as_stalled(serve, tmp_path):
-    files = sample_files()
     # One byte every 0.2 s: each read arrives well within the 1 s timeout, so
     # only the watchdog can stop this transfer. The server gives up after 15 s,
     # which would surface as "connection closed", not "stalled".
-    slow = serve({name: trickle(data, 0.2) for name, data in files.items()})
-    good = serve(files)
-    folder = tmp_path / "mnist"
-    out = io.StringIO()
-
-    paths = download_mnist(
-        folder, mirrors=[slow.url, good.url], timeout=1, hashes=sample_hashes(), stream=out
-    )
-
-    assert_sample_downloaded(folder, paths)
-    assert f"{slow.url} failed (stalled" in out.getvalue()
+    routes = {name: trickle(data, 0.2) for name, data in sample_files().items()}
+    slow, _, said = download_past(serve, tmp_path, routes, 1)
+    assert f"{slow.url} failed (stalled" in said
 
 
 def test_a_transfer_past_its_deadline_is_cut_off(serve, tmp_path, monkeypatch):
@@ -322,15 +307,8 @@ def test_a_transfer_past_its_deadline_is_cut_off(serve, tmp_path, monkeypatch):
 
 
 def test_404_on_the_first_mirror_uses_the_second(serve, tmp_path):
-    empty = serve({})
-    good = serve(sample_files())
-    folder = tmp_path / "mnist"
-    out = io.StringIO()
-    paths = download_mnist(
-        folder, mirrors=[empty.url, good.url], timeout=5, hashes=sample_hashes(), stream=out
-    )
-    assert_sample_downloaded(folder, paths)
-    assert f"{empty.url} failed (HTTP 404" in out.getvalue()
+    empty, _, said = download_past(serve, tmp_path, {}, 5)
+    assert f"{empty.url} failed (HTTP 404" in said
 
 
 def test_when_every_mirror_fails_the_error_lists_each(serve, tmp_path):
@@ -635,10 +613,7 @@ def test_sample_is_a_stratified_ordered_subset_of_mnist(split, size):
 
 def test_make_sample_reproduces_the_shipped_files(tmp_path):
     full = require_mnist()
-    spec = importlib.util.spec_from_file_location("make_sample", REPO / "tools" / "make_sample.py")
-    assert spec is not None and spec.loader is not None
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("make_sample.py")
     assert tool.main([str(full), "--out", str(tmp_path)]) == 0
     for name in FILES.values():
         assert (tmp_path / name).read_bytes() == (SAMPLE_DIR / name).read_bytes(), name

@@ -12,21 +12,20 @@ change in the code that moves one, fails here, naming the exercise.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import math
 import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import load_tool, skip_without_c_core
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "exercises.md"
@@ -92,24 +91,10 @@ def check(exercise: Exercise, expected: list[str]) -> list[str]:
 # ---- what the code computes ---------------------------------------------------------------------
 
 
-def _c_core_or_skip() -> None:
-    from ann._backend import c_available
-
-    if not c_available():
-        pytest.skip("the exercises trace the C core; this install has none")
+_c_core_or_skip = partial(skip_without_c_core, "the exercises trace the C core")
 
 
-def _load_tool() -> Any:
-    """tools/step_graph.py, whose run_trace and find read ``ann trace --json``."""
-    spec = importlib.util.spec_from_file_location("step_graph", ROOT / "tools" / "step_graph.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # the dataclass in it looks its module up
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load_tool()
+tool = load_tool("step_graph.py")  # its run_trace and find read ``ann trace --json``
 
 
 @cache

@@ -18,22 +18,19 @@ from __future__ import annotations
 
 import atexit
 import functools
-import importlib.util
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import load_tool, run_ann, run_python
 from export_helpers import as_float, bits, build, run, single_header_program
 
 import ann
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[1]
 
 
 @functools.cache
@@ -53,14 +50,15 @@ def trained(name: str, mnist_dir: str) -> Path:
         "bn256": ["--preset", "fast", "--layers", "256"],
     }
     path = _models_folder() / f"{name}.safetensors"
-    env = dict(os.environ, ANN_DATA=mnist_dir)
-    done = subprocess.run(
-        [sys.executable, "-m", "ann", "train", "--quiet", "--save", str(path), *args[name]],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        env=env,
+    done = run_ann(
+        "train",
+        "--quiet",
+        "--save",
+        str(path),
+        *args[name],
+        env={"ANN_DATA": mnist_dir},
         cwd=_models_folder(),
+        timeout=1800,
     )
     assert done.returncode == 0, done.stderr
     return path
@@ -95,18 +93,8 @@ print(json.dumps({"kernel": ann.backend_info()["kernel"], "classes": net.predict
 def predictions_on(kernel: str, model: Path, mnist_dir: str) -> tuple[list[int], list[list[float]]]:
     """ann.predict and predict_proba of ``model`` on the 10,000 test images, computed by the
     C core with ``kernel`` (a fresh process: the kernel is chosen when the core loads)."""
-    env = dict(os.environ)
-    env.pop("ANN_KERNEL", None)
-    if kernel:
-        env["ANN_KERNEL"] = kernel
-    done = subprocess.run(
-        [sys.executable, "-c", PREDICT, str(model), mnist_dir],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd="/",
-    )
+    env = {"ANN_KERNEL": kernel or None}
+    done = run_python(PREDICT, str(model), mnist_dir, env=env, cwd="/", timeout=600)
     if done.returncode != 0 and kernel and "kernel" in done.stderr:
         pytest.skip(f"this machine cannot run the {kernel} kernel")
     assert done.returncode == 0, done.stderr
@@ -190,19 +178,9 @@ def test_onnx_runtime_agrees_with_predict_proba(tmp_path, mnist_dir, test_images
     assert all(sorted(want_probs[i])[-1] == sorted(want_probs[i])[-2] for i in mismatches)
 
 
-def _targets():
-    spec = importlib.util.spec_from_file_location(
-        "ann_deploy_targets", REPO / "tools/deploy/targets.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("target", ["avr", "arm"])
 def test_emulated_microcontrollers(tmp_path, mnist_dir, target):
-    targets = _targets()
+    targets = load_tool("deploy/targets.py")
     tools = targets.AVR_TOOLS if target == "avr" else targets.ARM_TOOLS
     absent = targets.missing(tools)
     if absent:

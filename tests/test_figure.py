@@ -5,29 +5,19 @@ trace that the figure leaves out, or a figure that no page shows."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 import xml.etree.ElementTree as ET
+from functools import partial
 from pathlib import Path
 
 import pytest
+from conftest import load_tool, skip_without_c_core
 
 ROOT = Path(__file__).resolve().parents[1]
-TOOL = ROOT / "tools" / "step_graph.py"
 FIX = "run `python tools/step_graph.py --write` and look at the result"
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("step_graph", TOOL)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # the dataclass in it looks its module up
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load_tool()
+tool = load_tool("step_graph.py")
 
 # tensors of the trace a figure shows under another name (x of layer 1 is a of layer 0, dx of
 # layer 1 is da of layer 0) or leaves out (batch norm's running statistics, which only
@@ -42,11 +32,7 @@ NOT_DRAWN = {
 }
 
 
-def _c_core_or_skip() -> None:
-    from ann._backend import c_available
-
-    if not c_available():
-        pytest.skip("the figures name the C core's functions; this install has none")
+_c_core_or_skip = partial(skip_without_c_core, "the figures name the C core's functions")
 
 
 def _trace_tensors(trace) -> set[str]:

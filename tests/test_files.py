@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_ann, run_python
 
 import ann
 import ann._files as files
@@ -154,26 +155,9 @@ def test_folders_and_pipes_are_not_replaced(tmp_path, target, message):
 def test_cli_save_over_a_link_loop_is_one_clear_error(tmp_path):
     (tmp_path / "a").symlink_to("b")
     (tmp_path / "b").symlink_to("a")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ann",
-            "train",
-            "--data",
-            "sample",
-            "--epochs",
-            "1",
-            "--quiet",
-            "--no-download",
-            "--save",
-            str(tmp_path / "a"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    save = str(tmp_path / "a")
+    flags = ["--epochs", "1", "--quiet", "--no-download", "--save", save]
+    proc = run_ann("train", "--data", "sample", *flags, cwd=tmp_path, timeout=120)
     assert proc.returncode == 1, proc.stderr
     assert "symbolic link loop" in proc.stderr and "Traceback" not in proc.stderr
     assert (tmp_path / "a").is_symlink() and os.readlink(tmp_path / "a") == "b"
@@ -205,10 +189,8 @@ def test_the_next_save_removes_the_temp_file_a_killed_save_left(tmp_path):
     path = tmp_path / "m.safetensors"
     _net(1).save(path)
     for _ in range(2):
-        proc = subprocess.run(
-            [sys.executable, "-c", KILLED_SAVE, str(path)], cwd=tmp_path, timeout=60
-        )
-        assert proc.returncode == -signal.SIGKILL
+        proc = run_python(KILLED_SAVE, str(path), cwd=tmp_path, timeout=60)
+        assert proc.returncode == -signal.SIGKILL, proc.stderr
     leftovers = _temps(tmp_path)
     assert len(leftovers) == 2 and all(n.startswith(".m.safetensors.") for n in leftovers)
     for name in leftovers:

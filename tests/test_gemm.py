@@ -11,15 +11,12 @@ import math
 import os
 import platform
 import random
-import subprocess
 import sys
 from array import array
 from collections.abc import Iterator
 
 import pytest
-
-# children run from the tests folder, so `import ann` finds the installed package, not ../ann
-HERE = os.path.dirname(os.path.abspath(__file__))
+from conftest import run_python
 
 PAD_SENTINEL = 12345.0
 
@@ -234,11 +231,13 @@ def test_set_and_get_num_threads(core, threads_restored):
     assert 1 <= huge < 10**6 and lib.ann_get_num_threads() == huge
 
 
-def child_env(**extra: str) -> dict:
-    env = dict(os.environ)
-    env.update(extra)
+def run_child(code: str, timeout: float = 60, **env: str):
+    """``python -c CODE`` in a fresh interpreter (ANN_KERNEL and ANN_NUM_THREADS are read once
+    per process) with ``env`` set and this process's import path, so it loads the same ann."""
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    return env
+    out = run_python(code, env=env, timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    return out
 
 
 CHILD_CHECK = r"""
@@ -291,15 +290,7 @@ def kernels_to_try() -> list[tuple[str, str]]:
 @pytest.mark.parametrize("env_value,name", kernels_to_try())
 def test_forced_kernel_is_used_and_correct(core, env_value, name):
     """ANN_KERNEL is read once per process, so each kernel runs in a child interpreter."""
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD_CHECK],
-        env=child_env(ANN_KERNEL=env_value),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=HERE,
-    )
-    assert out.returncode == 0, out.stderr
+    out = run_child(CHILD_CHECK, ANN_KERNEL=env_value)
     kernel, _, ok = out.stdout.split()
     assert kernel == name
     assert ok == "True", f"kernel {kernel} disagrees with the naive product"
@@ -321,29 +312,13 @@ def test_unknown_or_missing_kernel_is_an_error(core, env_value):
     silent fallback to another kernel); "missing" stands for a real kernel this CPU lacks."""
     if env_value == "missing":
         env_value = "avx2" if platform.machine().lower() in ("aarch64", "arm64") else "neon"
-    out = subprocess.run(
-        [sys.executable, "-c", BAD_KERNEL_CHECK],
-        env=child_env(ANN_KERNEL=env_value),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=HERE,
-    )
-    assert out.returncode == 0, out.stderr
+    out = run_child(BAD_KERNEL_CHECK, ANN_KERNEL=env_value)
     assert out.stdout.split() == ["invalid", "ANN_KERNEL", "|", "True", "0.0"], out.stdout
 
 
 @pytest.mark.parametrize("value,expected", [("3", 3), ("1", 1), ("zero", None), ("-2", None)])
 def test_num_threads_default_from_environment(core, value, expected):
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD_CHECK],
-        env=child_env(ANN_NUM_THREADS=value),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=HERE,
-    )
-    assert out.returncode == 0, out.stderr
+    out = run_child(CHILD_CHECK, ANN_NUM_THREADS=value)
     threads = int(out.stdout.split()[1])
     if expected is None:  # a bad value is ignored: one thread per core
         expected = min(os.sysconf("SC_NPROCESSORS_ONLN"), 64) if hasattr(os, "sysconf") else threads

@@ -87,21 +87,12 @@ def test_every_activation_and_head_on_every_kernel():
     """ANN_KERNEL is read once per process: each kernel this CPU runs checks all 24 pairs in a
     child interpreter."""
     import json
-    import subprocess
-    import sys
 
-    from test_gemm import HERE, child_env, kernels_to_try
+    from test_gemm import kernels_to_try, run_child
 
     for env_value, name in kernels_to_try():
-        out = subprocess.run(
-            [sys.executable, "-c", KERNEL_CHILD % (ACTIVATIONS, HEADS, SMALL)],
-            env=child_env(ANN_KERNEL=env_value),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=HERE,
-        )
-        assert out.returncode == 0, out.stderr
+        code = KERNEL_CHILD % (ACTIVATIONS, HEADS, SMALL)
+        out = run_child(code, timeout=300, ANN_KERNEL=env_value)
         result = json.loads(out.stdout)
         assert result["kernel"] == name
         assert len(result["worst"]) == 24

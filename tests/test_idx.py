@@ -13,11 +13,10 @@ import hashlib
 import os
 import struct
 import sys
-import tracemalloc
 from pathlib import Path
 
 import pytest
-from conftest import require_mnist
+from conftest import PeakMemory, require_mnist
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -158,14 +157,10 @@ def test_zero_rows(tmp_path: Path) -> None:
 def test_declared_size_over_limit_is_rejected_before_allocating(tmp_path: Path) -> None:
     dims = (0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
     path = put(tmp_path, "huge.idx.gz", gz(idx_bytes(0x08, dims, b"\x00" * 64)))
-    tracemalloc.start()
-    try:
+    with PeakMemory() as memory:
         text = error_of(read_images, path)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
     assert f"= {0xFFFFFFFF**3} data bytes, more than the limit of {1 << 31}" in text
-    assert peak < 4 << 20
+    assert memory.peak < 4 << 20
 
 
 def test_max_bytes_applies_to_element_size(tmp_path: Path) -> None:
@@ -209,14 +204,10 @@ def test_gzip_bomb_is_stopped_after_declared_size(tmp_path: Path) -> None:
     member = gzip.compress(b"\x00" * (1 << 20), compresslevel=9, mtime=0)
     bomb = gz(idx_bytes(0x08, (4,), b"\x01\x02\x03\x04")) + member * 64
     path = put(tmp_path, "bomb.idx.gz", bomb)
-    tracemalloc.start()
-    try:
+    with PeakMemory() as memory:
         text = error_of(read_labels, path)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
     assert "trailing bytes after the 4 data bytes" in text
-    assert peak < 8 << 20
+    assert memory.peak < 8 << 20
 
 
 # --------------------------------------------------------------------------

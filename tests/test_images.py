@@ -18,6 +18,7 @@ from math import floor
 from pathlib import Path
 
 import pytest
+from conftest import PeakMemory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -482,20 +483,14 @@ def test_png_bad_filter_byte(bad_filter):
 
 
 def test_png_oversize_inflate_is_refused_with_bounded_memory():
-    import tracemalloc
-
     # 32 MiB of zeros compress to ~32 KiB: a zip bomb for a 28x28 image.
     compressor = zlib.compressobj(9)
     block = bytes(1 << 20)
     stream = b"".join(compressor.compress(block) for _ in range(32)) + compressor.flush()
     data = gray_png(28, 28, b"", idat=stream)
-    tracemalloc.start()
-    try:
+    with PeakMemory() as memory:
         expect_error(data, "inflates to more than the 812 bytes")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 4 << 20  # never the 32 MiB the stream would inflate to
+    assert memory.peak < 4 << 20  # never the 32 MiB the stream would inflate to
 
 
 def test_png_just_one_byte_too_many():

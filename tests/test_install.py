@@ -13,11 +13,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import mnist_candidates, run_ann
+from conftest import mnist_candidates, run_ann, run_python
 
 import ann
 
@@ -25,17 +24,10 @@ HERE = Path(__file__).resolve().parent
 PACKAGE = Path(ann.__file__).resolve().parent
 
 
-def python(code: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if k not in ("ANN_BACKEND", "PYTHONPATH")}
-    full_env.update(env)
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env=full_env,
-    )
+def python(code: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -c CODE`` in ``cwd`` with ``env``, free of the suite's ANN_BACKEND and
+    PYTHONPATH, so that the child imports what a user's would from that folder."""
+    return run_python(code, cwd=cwd, env={"ANN_BACKEND": None, "PYTHONPATH": None, **env})
 
 
 def copy_sources(dest: Path) -> Path:

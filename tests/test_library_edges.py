@@ -10,6 +10,7 @@ import pickle
 import warnings
 
 import pytest
+from conftest import run_python
 
 import ann
 
@@ -166,16 +167,12 @@ def test_mlpclassifier_is_a_base_estimator_once_scikit_learn_is_loaded():
 
 
 def test_ann_does_not_import_scikit_learn(tmp_path):
-    import subprocess
-    import sys
-
     code = (
         "import sys, ann; ann.MLPClassifier(); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'numpy')))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True
-    )
+    out = run_python(code, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
 

@@ -12,23 +12,19 @@ import random
 import re
 import shutil
 import subprocess
-import sys
 from array import array
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import pytest
+from conftest import run_ann, run_python, skip_without_c_core
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "csrc" / "textbook" / "one_step.c"
 TOLERANCE = 1e-6
 
 
-def _core() -> None:
-    from ann._backend import c_available
-
-    if not c_available():
-        pytest.skip("the comparison is with the C core; this install has none")
+_core = partial(skip_without_c_core, "the comparison is with the C core")
 
 
 @pytest.fixture(scope="module")
@@ -80,17 +76,9 @@ def core_step(sizes, pixels: bytes, labels, seed: int, lr: float, kernel: str = 
     """(initial parameters, loss, new parameters) of the C core's ann_net_train_step, run with
     ANN_KERNEL=kernel ("": the one the CPU picks); skips when this machine lacks the kernel."""
     _core()
-    env = {k: v for k, v in os.environ.items() if k not in ("ANN_KERNEL", "ANN_BACKEND")}
-    if kernel:
-        env["ANN_KERNEL"] = kernel
-    done = subprocess.run(
-        [sys.executable, "-c", CORE_STEP],
-        input=json.dumps([sizes, list(pixels), labels, seed, lr]),
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd="/",
-    )
+    env = {"ANN_KERNEL": kernel or None, "ANN_BACKEND": None}
+    batch = json.dumps([sizes, list(pixels), labels, seed, lr])
+    done = run_python(CORE_STEP, env=env, cwd="/", stdin=batch, timeout=600)
     assert done.returncode == 0, done.stderr
     problem, ran, before, loss, after = json.loads(done.stdout)
     if problem:
@@ -102,12 +90,7 @@ def core_step(sizes, pixels: bytes, labels, seed: int, lr: float, kernel: str = 
 @cache
 def trace_batch(seed: int) -> tuple[list[int], bytes, list[int]]:
     """The sizes, pixels and labels `ann trace --seed SEED` uses, from its own output."""
-    done = subprocess.run(
-        [sys.executable, "-m", "ann", "trace", "--seed", str(seed), "--json"],
-        capture_output=True,
-        text=True,
-        cwd="/",
-    )
+    done = run_ann("trace", "--seed", str(seed), "--json", cwd="/")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     return result["sizes"], bytes(sum(result["pixels"], [])), result["labels"]

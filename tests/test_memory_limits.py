@@ -7,12 +7,9 @@ from __future__ import annotations
 import gzip
 import os
 import struct
-import subprocess
-import sys
-import tracemalloc
 
 import pytest
-from conftest import HERE
+from conftest import PeakMemory, run_python
 
 import ann
 from ann import cli
@@ -34,14 +31,10 @@ def idx_gz(path, count, declared=None, rows=28, cols=28):
 def test_a_gzip_header_declaring_more_than_the_file_can_hold_is_refused_unread(tmp_path):
     # 60,000 black images (47 MB) fit in ~50 KB of gzip; the header claims 1.9 million
     path = idx_gz(tmp_path / "liar.gz", 60_000, declared=1_900_000)
-    tracemalloc.start()
-    try:
+    with PeakMemory() as memory:
         with pytest.raises(DataError, match=r"more than a gzip file of \d+ bytes can hold"):
             read_images(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 4 << 20  # nothing inflated (the 47 MB it holds, or a 64 MB read buffer)
+    assert memory.peak < 4 << 20  # nothing inflated (the 47 MB it holds, or a 64 MB read buffer)
 
 
 def test_a_gzip_file_holding_what_it_declares_still_reads(tmp_path):
@@ -104,13 +97,7 @@ def test_predict_on_a_large_idx_file_holds_one_batch_at_a_time(tmp_path):
         "print('PEAK_KB', hwm[0].split()[1], file=sys.stderr); "
         "sys.exit(rc)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", report, "predict", str(model), str(path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=HERE,
-    )
+    out = run_python(report, "predict", str(model), str(path), timeout=600)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert len(lines) == 200_000 and lines[-1].startswith(f"{path}[199999]: ")
@@ -134,11 +121,7 @@ def test_a_model_header_of_too_many_entries_is_refused_before_it_is_decoded(tmp_
     path = tmp_path / "huge.st"
     path.write_bytes(struct.pack("<Q", len(raw)) + raw)
     del header
-    tracemalloc.start()
-    try:
+    with PeakMemory() as memory:
         with pytest.raises(ann.ModelFileError, match=r"header holds about 300,000 entries"):
             ann.Network.load(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 3 * len(raw)  # the header's bytes, not its objects
+    assert memory.peak < 3 * len(raw)  # the header's bytes, not its objects

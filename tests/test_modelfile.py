@@ -11,6 +11,7 @@ from array import array
 from pathlib import Path
 
 import pytest
+from conftest import mutations_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -538,14 +539,9 @@ _SEED = _seed_file()
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    st.lists(st.tuples(st.integers(0, len(_SEED) - 1), st.integers(0, 255)), min_size=1, max_size=3)
-)
-def test_mutated_model_file_gives_model_or_error(edits):
-    blob = bytearray(_SEED)
-    for pos, value in edits:
-        blob[pos] = value
-    _model_or_error(bytes(blob))
+@given(mutations_of(_SEED, 3))
+def test_mutated_model_file_gives_model_or_error(blob):
+    _model_or_error(blob)
 
 
 def test_every_truncation_of_a_model_is_rejected(tmp_path):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 import os
 import random
-import subprocess
-import sys
 from array import array
 
 import pytest
+from conftest import run_python
 
 import ann
 from ann import _reference as ref
@@ -385,16 +384,7 @@ def test_missing_extension_falls_back_with_a_warning():
         "warnings.simplefilter('ignore')\n"
         "print(ann.Network([3, 2]).backend)\n"
     )
-    env = dict(os.environ)
-    env.pop("ANN_BACKEND", None)
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        cwd=os.path.dirname(os.path.abspath(__file__)),
-    )
+    out = run_python(code, env={"ANN_BACKEND": None})
     assert out.returncode == 0, out.stderr
     assert "WARNED" in out.stdout and "using the pure-Python backend" in out.stdout
     assert "the C core failed to load" in out.stdout  # the reason, not just the fact
@@ -425,12 +415,6 @@ def test_import_is_lazy_and_complete():
         "for name in ann.__all__: getattr(ann, name)\n"
         "print('ann._network' in sys.modules)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=os.path.dirname(os.path.abspath(__file__)),
-    )
+    out = run_python(code)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["[]", "True"]

@@ -61,6 +61,18 @@ def test_readme_shows_no_path_of_the_machine_it_was_written_on():
         assert not re.search(r"--data \.\./shared|load_mnist\(\"\.\./shared", text)
 
 
+def run_example(folder: Path, code: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``code`` saved as folder/example.py and run there as a reader runs it (``python
+    example.py``), checked to exit with status 0."""
+    script = folder / "example.py"
+    script.write_text(code, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=folder, timeout=timeout
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
 def _torch_snippet() -> str:
     return next(block for block in PAGE_BLOCKS if "safetensors.torch" in block)
 
@@ -96,12 +108,7 @@ def test_torch_snippet_runs_and_predicts_what_ann_predicts(tmp_path, batchnorm):
     net = ann.Network([784, 32, 10], batchnorm=batchnorm, seed=0)
     net.fit(train, epochs=1, lr=0.05, progress=False)
     net.save(tmp_path / "model.safetensors")
-    script = tmp_path / "snippet.py"
-    script.write_text(_torch_snippet(), encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = run_example(tmp_path, _torch_snippet())
     torch_classes, ann_classes = re.fullmatch(
         r"(\[[\d, ]+\]) (\[[\d, ]+\])\n", proc.stdout
     ).groups()
@@ -149,17 +156,42 @@ def test_own_data_commands_print_what_the_readme_shows(tmp_path):
             assert [x.split()[1] for x in lines] == [x.split()[1] for x in want]
 
 
+def test_regression_commands_print_what_the_readme_shows(tmp_path):
+    # the README's diabetes and linnerud runs, on the files it says how to write: each line
+    # it shows (not the "..." it leaves out) in the output, in order, numbers within 2 %
+    pytest.importorskip("pandas")
+    datasets = pytest.importorskip("sklearn.datasets")
+    frame = datasets.load_diabetes(as_frame=True, scaled=False).frame
+    frame.to_csv(tmp_path / "diabetes.csv", index=False)
+    frame.drop(columns="target").head(3).to_csv(tmp_path / "new.csv", index=False)
+    datasets.load_linnerud(as_frame=True).frame.to_csv(tmp_path / "linnerud.csv", index=False)
+    block = next(b for b in re.findall(r"```\n(.*?)```", OWN_DATA, re.DOTALL) if "diabetes" in b)
+    runs = re.findall(r"^\$ ann (.*)\n((?:(?!\$ ).*\n)*)", block, re.MULTILINE)
+    assert [r[0].split()[:3] for r in runs] == [
+        ["train", "--data", "diabetes.csv"],
+        ["predict", "diabetes.safetensors", "new.csv"],
+        ["train", "--data", "linnerud.csv"],
+    ]
+    for command, shown in runs:
+        proc = run_ann(*command.split(), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        actual = proc.stdout.splitlines()
+        at = 0
+        for want in (x for x in shown.splitlines() if x != "..."):
+            masked = NUMBER.sub("#", want)
+            while at < len(actual) and NUMBER.sub("#", actual[at]) != masked:
+                at += 1
+            assert at < len(actual), (want, proc.stdout)
+            _same_up_to_numbers([want], [actual[at]], tolerance=0.02)
+            at += 1
+
+
 def test_own_data_python_example_prints_what_the_page_shows(tmp_path):
     """The README's fruit example from Python, on the page the README sends the reader to."""
     example = next(b for b in PAGE_BLOCKS if "ann.load_csv(" in b)
     shown = PYTHON_PAGE.split(example, 1)[1].split("prints\n\n```\n", 1)[1].split("```", 1)[0]
     folder = _own_data_folder(tmp_path)
-    script = folder / "example.py"
-    script.write_text(example, encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, cwd=folder, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = run_example(folder, example)
     actual = proc.stdout.splitlines()
     assert actual[0] == shown.splitlines()[0]  # the data set, its classes and columns
     _same_up_to_numbers(shown.splitlines(), actual, tolerance=0.05)
@@ -175,12 +207,7 @@ def test_own_data_numpy_example_runs(tmp_path):
     net = ann.Network([784, 16, 10], seed=0)
     net.fit(train[:2000], epochs=1, lr=0.1, progress=False)
     net.save(tmp_path / "model.safetensors")
-    script = tmp_path / "example.py"
-    script.write_text(example, encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = run_example(tmp_path, example)
     first, second = proc.stdout.splitlines()
     pixels, dataset = re.fullmatch(r"(\[[\d, ]+\]) (\[[\d, ]+\])", first).groups()
     assert pixels == dataset and second == "True"
@@ -194,12 +221,7 @@ def test_sklearn_example_prints_what_the_page_shows(tmp_path):
     example = next(block for block in PAGE_BLOCKS if "GridSearchCV" in block)
     after = PYTHON_PAGE.split(example, 1)[1]
     shown = re.search(r"```\n\nprints.*?\n\n```\n(.*?)```", after, re.DOTALL).group(1)
-    script = tmp_path / "example.py"
-    script.write_text(example, encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=600
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = run_example(tmp_path, example, timeout=600)
     assert (tmp_path / "wine.safetensors").is_file()
     _same_up_to_numbers(shown.splitlines(), proc.stdout.splitlines(), tolerance=0.05)
 

@@ -11,11 +11,11 @@ import json
 import os
 import signal
 import struct
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import mutations_of, run_python
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -199,17 +199,32 @@ def _old_file(tmp_path: Path) -> tuple[Path, bytes]:
     return path, path.read_bytes()
 
 
-def test_failed_rename_keeps_old_file_and_removes_temp(tmp_path, monkeypatch):
+def _assert_old_file_alone(path: Path, before: bytes) -> None:
+    """The target still holds its old bytes, and no temporary file is left beside it."""
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        ("replace", PermissionError(13, "Permission denied"), "Permission denied"),
+        ("fsync", OSError(28, "No space left on device"), "No space left"),
+    ],
+    ids=["rename", "fsync"],
+)
+def test_failed_rename_or_fsync_keeps_old_file_and_removes_temp(
+    tmp_path, monkeypatch, call, error, message
+):
     path, before = _old_file(tmp_path)
 
-    def broken_replace(src, dst):
-        raise PermissionError(13, "Permission denied")
+    def broken(*args):
+        raise error
 
-    monkeypatch.setattr(sft.os, "replace", broken_replace)
-    with pytest.raises(ModelFileError, match="Permission denied"):
+    monkeypatch.setattr(sft.os, call, broken)
+    with pytest.raises(ModelFileError, match=message):
         save_file(path, NEW)
-    assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+    _assert_old_file_alone(path, before)
 
 
 def test_interrupt_mid_write_keeps_old_file_and_removes_temp(tmp_path, monkeypatch):
@@ -228,21 +243,7 @@ def test_interrupt_mid_write_keeps_old_file_and_removes_temp(tmp_path, monkeypat
     with pytest.raises(KeyboardInterrupt):
         save_file(path, NEW)
     assert len(calls) == 2
-    assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
-
-
-def test_disk_full_during_fsync_keeps_old_file(tmp_path, monkeypatch):
-    path, before = _old_file(tmp_path)
-
-    def no_space(fd):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(sft.os, "fsync", no_space)
-    with pytest.raises(ModelFileError, match="No space left"):
-        save_file(path, NEW)
-    assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+    _assert_old_file_alone(path, before)
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
@@ -257,9 +258,8 @@ def test_process_killed_before_rename_leaves_old_file(tmp_path):
         "s.os.replace = lambda a, b: os.kill(os.getpid(), signal.SIGKILL)\n"
         f"s.save_file({str(path)!r}, {{'a': ('F64', (1000,), bytes(8000))}})\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-c", child], env=env, timeout=60)
-    assert proc.returncode == -signal.SIGKILL
+    proc = run_python(child, env={"PYTHONPATH": str(ROOT)}, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert path.read_bytes() == before
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "model.safetensors"]
     # The orphan is a hidden, recognisable temp file, never the target name.
@@ -472,14 +472,9 @@ _SEED = build(
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    st.lists(st.tuples(st.integers(0, len(_SEED) - 1), st.integers(0, 255)), min_size=1, max_size=4)
-)
-def test_mutated_valid_file_never_crashes(edits):
-    blob = bytearray(_SEED)
-    for pos, value in edits:
-        blob[pos] = value
-    _valid_or_model_file_error(bytes(blob))
+@given(mutations_of(_SEED, 4))
+def test_mutated_valid_file_never_crashes(blob):
+    _valid_or_model_file_error(blob)
 
 
 tensor_strategy = st.tuples(

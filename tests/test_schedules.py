@@ -207,33 +207,27 @@ def test_bad_schedule_arguments_to_fit():
 # ---- ann train -------------------------------------------------------------------------------
 
 
-def test_ann_train_onecycle_logs_the_rate_rising_then_falling(tmp_path):
+def train_on_the_sample(tmp_path, flags: str) -> tuple[str, list[float]]:
+    """`ann train --data sample FLAGS --patience 0 --quiet`, logged to a CSV: its stdout and
+    the learning rate of every check."""
     log = tmp_path / "h.csv"
     out = run_ann(
-        "train",
-        "--data",
-        "sample",
-        "--epochs",
-        "4",
-        "--lr",
-        "0.2",
-        "--schedule",
-        "onecycle",
-        "--check-every",
-        "100",
-        "--patience",
-        "0",
-        "--quiet",
-        "--log",
-        str(log),
+        "train", "--data", "sample", *flags.split(), "--patience", "0", "--quiet", "--log", str(log)
     )
     assert out.returncode == 0, out.stderr
-    assert "one-cycle up to 0.2" in out.stdout
-    rates = [float(r["lr"]) for r in csv.DictReader(open(log))]
-    header = next(line for line in out.stdout.splitlines() if line.split()[:1] == ["step"])
+    with open(log, newline="") as rows:
+        return out.stdout, [float(row["lr"]) for row in csv.DictReader(rows)]
+
+
+def test_ann_train_onecycle_logs_the_rate_rising_then_falling(tmp_path):
+    stdout, rates = train_on_the_sample(
+        tmp_path, "--epochs 4 --lr 0.2 --schedule onecycle --check-every 100"
+    )
+    assert "one-cycle up to 0.2" in stdout
+    header = next(line for line in stdout.splitlines() if line.split()[:1] == ["step"])
     assert header.split()[-1] == "lr"  # the table shows the rate when it changes
-    last = next(line for line in out.stdout.splitlines() if line.startswith("stopped:"))
-    table = out.stdout.splitlines()
+    last = next(line for line in stdout.splitlines() if line.startswith("stopped:"))
+    table = stdout.splitlines()
     assert float(table[table.index(last) - 1].split()[-1]) == pytest.approx(rates[-1], rel=1e-3)
     peak = rates.index(max(rates))
     assert 0 < peak < len(rates) - 1 and max(rates) <= 0.2
@@ -241,30 +235,10 @@ def test_ann_train_onecycle_logs_the_rate_rising_then_falling(tmp_path):
 
 
 def test_ann_train_warmup_then_cosine(tmp_path):
-    log = tmp_path / "h.csv"
-    out = run_ann(
-        "train",
-        "--data",
-        "sample",
-        "--epochs",
-        "2",
-        "--schedule",
-        "cosine",
-        "--warmup",
-        "0.5",
-        "--min-lr",
-        "0.001",
-        "--check-every",
-        "25",
-        "--patience",
-        "0",
-        "--quiet",
-        "--log",
-        str(log),
+    stdout, rates = train_on_the_sample(
+        tmp_path, "--epochs 2 --schedule cosine --warmup 0.5 --min-lr 0.001 --check-every 25"
     )
-    assert out.returncode == 0, out.stderr
-    assert "warm-up 0.5 epochs, then cosine decay to 0.001" in out.stdout
-    rates = [float(r["lr"]) for r in csv.DictReader(open(log))]
+    assert "warm-up 0.5 epochs, then cosine decay to 0.001" in stdout
     top = rates.index(max(rates))
     assert all(b > a for a, b in zip(rates[:top], rates[1 : top + 1]))  # rising
     assert all(b < a for a, b in zip(rates[top:], rates[top + 1 :]))  # then falling

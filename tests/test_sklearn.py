@@ -8,13 +8,12 @@ import io
 import math
 import pickle
 import random
-import subprocess
-import sys
 import warnings
 from array import array
 from contextlib import redirect_stdout
 
 import pytest
+from conftest import run_python
 
 import ann
 
@@ -46,7 +45,14 @@ if parametrize_with_checks is not None:
 
     @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
     @parametrize_with_checks(
-        [ann.MLPClassifier(), ann.MLPClassifier(solver="sgd", early_stopping=True)],
+        [
+            ann.MLPClassifier(),
+            ann.MLPClassifier(solver="sgd", early_stopping=True, activation="tanh"),
+            ann.MLPClassifier(activation="logistic"),
+            ann.MLPRegressor(),
+            ann.MLPRegressor(solver="sgd", early_stopping=True, activation="tanh"),
+            ann.MLPRegressor(activation="identity"),
+        ],
         expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
     )
     def test_scikit_learn_estimator_checks(estimator, check):
@@ -271,11 +277,11 @@ def test_alpha_is_scikit_learns_l2_scaled_by_the_batch():
         warnings.simplefilter("ignore")
         est.fit(X, y)
     ds = ann.Dataset(X, y, 4)
-    net = ann.Network([4, 5, 3], seed=7)
+    net = ann.Network([4, 5, 3], seed=7, init="glorot")  # scikit-learn's initialisation
     net.fit(ds, epochs=1, batch_size=40, lr=lr, l2=alpha / 40, progress=False)
     diff = max(abs(a - b) for a, b in zip(est.network_.get_weights(), net.get_weights()))
     assert diff < 1e-5
-    unpenalised = ann.Network([4, 5, 3], seed=7)
+    unpenalised = ann.Network([4, 5, 3], seed=7, init="glorot")
     unpenalised.fit(ds, epochs=1, batch_size=40, lr=lr, progress=False)
     assert max(abs(a - b) for a, b in zip(net.get_weights(), unpenalised.get_weights())) > 1e-3
 
@@ -356,7 +362,8 @@ def test_using_the_estimator_imports_neither_numpy_nor_sklearn():
         "est.predict(X); est.score(X, y)\n"
         "print(sorted(m for m in ('numpy', 'sklearn', 'scipy') if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
 
@@ -392,3 +399,110 @@ def test_the_network_keeps_the_class_names_and_standardisation_in_its_model_file
     assert net.standardization == est.network_.standardization is not None
     # the file predicts what the estimator does, from the raw (unstandardised) rows
     assert [net.classes[i] for i in net.predict(X)] == est.predict(X)
+
+
+# ---- warm_start, feature names, coefs_ ---------------------------------------------------------
+
+
+def test_warm_start_continues_from_the_last_fit():
+    # plain SGD has no optimizer state, so 5 + 5 warm epochs are exactly 10 cold ones
+    X, y = blobs(60)
+    settings = dict(solver="sgd", momentum=0.0, learning_rate_init=0.05, tol=0.0, random_state=0)
+    cold = ann.MLPClassifier((8,), max_iter=10, **settings)
+    warm = ann.MLPClassifier((8,), max_iter=5, warm_start=True, **settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning
+        cold.fit(X, y)
+        warm.fit(X, y)
+        first_run = warm.predict_proba(X)
+        warm.fit(X, y)
+    # as scikit-learn's: n_iter_ counts this fit's epochs, loss_curve_ and t_ the whole run
+    assert warm.n_iter_ == 5 and len(warm.loss_curve_) == 10 and warm.t_ == 600
+    assert warm.loss_curve_ == cold.loss_curve_
+    assert warm.predict_proba(X) == cold.predict_proba(X) != first_run
+    # without warm_start the second fit starts over
+    warm.set_params(warm_start=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warm.fit(X, y)
+    assert warm.n_iter_ == 5 and warm.predict_proba(X) == first_run
+    warm.set_params(warm_start=True)
+    with pytest.raises(ValueError, match="warm_start can only be used where `y` has the same"):
+        warm.fit(X[:40], [v % 2 for v in y[:40]])
+    with pytest.raises(ValueError, match="X has 3 features, but MLPClassifier is expecting 4"):
+        warm.fit([row[:3] for row in X], y)
+
+
+def test_coefs_and_intercepts_reproduce_the_predictions_from_raw_rows():
+    X, y = blobs(60, d=3)
+    X = [[v * 10 + 5 for v in row] for row in X]  # far from standardised: the folding shows
+    est = ann.MLPClassifier((6, 5), max_iter=40, learning_rate_init=0.02, random_state=0)
+    assert not hasattr(est, "coefs_")  # not fitted
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    coefs, intercepts = est.coefs_, est.intercepts_
+    assert [(len(W), len(W[0])) for W in coefs] == [(3, 6), (6, 5), (5, 3)]
+    assert [len(b) for b in intercepts] == [6, 5, 3]
+    for row, probs in zip(X, est.predict_proba(X)):
+        h = row
+        for l, (W, b) in enumerate(zip(coefs, intercepts)):
+            z = [b[j] + sum(h[i] * W[i][j] for i in range(len(h))) for j in range(len(b))]
+            h = [max(0.0, v) for v in z] if l < len(coefs) - 1 else z
+        top = max(h)
+        e = [math.exp(v - top) for v in h]
+        assert max(abs(p - v / sum(e)) for p, v in zip(probs, e)) < 1e-4
+    # copies: changing them changes nothing
+    before = coefs[0][0][0]
+    coefs[0][0][0] = 99.0
+    assert est.coefs_[0][0][0] == before
+
+
+def test_coefs_are_numpy_arrays_when_x_is():
+    np = pytest.importorskip("numpy")
+    X, y = blobs(40)
+    est = ann.MLPClassifier((5,), max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(np.asarray(X), np.asarray(y))
+    assert [W.shape for W in est.coefs_] == [(4, 5), (5, 3)]
+    assert all(isinstance(b, np.ndarray) and b.dtype == np.float64 for b in est.intercepts_)
+
+
+def test_feature_names_of_a_dataframe_are_kept_and_checked():
+    pd = pytest.importorskip("pandas")
+    X, y = blobs(60)
+    frame = pd.DataFrame(X, columns=["alcohol", "ash", "hue", "proline"])
+    est = ann.MLPClassifier((8,), max_iter=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(frame, pd.Series(y, name="target"))
+    assert est.feature_names_in_.tolist() == ["alcohol", "ash", "hue", "proline"]
+    assert est.feature_names_in_.dtype == object
+    predicted = est.predict(frame)  # a DataFrame in, NumPy out
+    assert predicted.tolist() == [est.classes_[k] for k in est.network_.predict(X)]
+    with pytest.raises(ValueError, match="must be in the same order"):
+        est.predict(frame[["ash", "alcohol", "hue", "proline"]])
+    with pytest.raises(ValueError, match="unseen at fit time:\n- color"):
+        est.predict(frame.rename(columns={"hue": "color"}))
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        est.predict(X)
+    with pytest.raises(TypeError, match="only supported if all input features have string"):
+        est.fit(pd.DataFrame(X, columns=["a", "b", 3, 4]), y)
+    # a DataFrame of numbered columns has no feature names
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(pd.DataFrame(X), y)
+    assert not hasattr(est, "feature_names_in_")
+    with pytest.warns(UserWarning, match="X has feature names, but MLPClassifier was fitted"):
+        est.predict(frame)
+
+
+@pytest.mark.parametrize("make", [lambda: ann.MLPClassifier(), lambda: ann.MLPRegressor()])
+def test_scikit_learns_dataframe_column_names_check(make):
+    pytest.importorskip("pandas")
+    checks = pytest.importorskip("sklearn.utils.estimator_checks")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = make().set_params(max_iter=20)
+        checks.check_dataframe_column_names_consistency(type(est).__name__, est)

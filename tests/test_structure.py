@@ -23,14 +23,13 @@ exists to catch, so that none of them passes vacuously.
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 import textwrap
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from conftest import run_python
 
 import ann
 
@@ -408,9 +407,7 @@ def test_the_sklearn_classes_are_ann_names_without_scikit_learn():
         "print(any(issubclass(w.category, ann.ConvergenceWarning) for w in seen))\n"
         "print('sklearn' in sys.modules)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=Path.home()
-    )
+    out = run_python(code, cwd=Path.home())
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "True", "True", "False"]
 

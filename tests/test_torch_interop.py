@@ -13,7 +13,19 @@ torch = pytest.importorskip("torch")
 st_torch = pytest.importorskip("safetensors.torch")
 
 
-def torch_mlp(tensors, sizes, batchnorm):
+TORCH_ACTIVATIONS = {
+    "relu": lambda slope: torch.nn.ReLU(),
+    "leaky-relu": lambda slope: torch.nn.LeakyReLU(slope),
+    "sigmoid": lambda slope: torch.nn.Sigmoid(),
+    "tanh": lambda slope: torch.nn.Tanh(),
+    "gelu": lambda slope: torch.nn.GELU(),  # approximate='none', the exact erf form
+    "identity": lambda slope: torch.nn.Identity(),
+}
+
+
+def torch_mlp(tensors, sizes, batchnorm, activations, slope=0.01):
+    """torch.nn.Sequential of ann's layers from the tensors of a model file: Linear, then on
+    every hidden layer BatchNorm1d (when ``batchnorm``) and the layer's activation."""
     layers = []
     L = len(sizes) - 1
     for l in range(L):
@@ -29,7 +41,7 @@ def torch_mlp(tensors, sizes, batchnorm):
                 bn.running_mean = tensors[f"layers.{l}.bn.running_mean"]
                 bn.running_var = tensors[f"layers.{l}.bn.running_var"]
                 layers.append(bn)
-            layers.append(torch.nn.ReLU())
+            layers.append(TORCH_ACTIVATIONS[activations[l]](slope))
     return torch.nn.Sequential(*layers).eval()
 
 
@@ -41,7 +53,7 @@ def test_pytorch_predicts_what_ann_predicts(mnist, tmp_path, batchnorm):
     path = tmp_path / "model.safetensors"
     net.save(path)
     tensors = st_torch.load_file(str(path))
-    model = torch_mlp(tensors, net.sizes, batchnorm)
+    model = torch_mlp(tensors, net.sizes, batchnorm, ["relu"] * (len(net.sizes) - 2))
     part = test[:2000]
     pixels = torch.tensor(list(part.images.tobytes()), dtype=torch.float32).reshape(-1, 784) / 255
     with torch.no_grad():
@@ -52,16 +64,6 @@ def test_pytorch_predicts_what_ann_predicts(mnist, tmp_path, batchnorm):
         abs(a - b) for row_t, row_o in zip(probs.tolist(), ours) for a, b in zip(row_t, row_o)
     )
     assert worst < 1e-4
-
-
-TORCH_ACTIVATIONS = {
-    "relu": lambda slope: torch.nn.ReLU(),
-    "leaky-relu": lambda slope: torch.nn.LeakyReLU(slope),
-    "sigmoid": lambda slope: torch.nn.Sigmoid(),
-    "tanh": lambda slope: torch.nn.Tanh(),
-    "gelu": lambda slope: torch.nn.GELU(),  # approximate='none', the exact erf form
-    "identity": lambda slope: torch.nn.Identity(),
-}
 
 
 def torch_from_file(path):
@@ -75,22 +77,8 @@ def torch_from_file(path):
     sizes = json.loads(meta["layers"])
     names = json.loads(meta["activations"])
     slope = float(meta.get("negative_slope", "0.01"))
-    layers = []
-    for l in range(len(sizes) - 1):
-        linear = torch.nn.Linear(sizes[l], sizes[l + 1])
-        linear.weight.data = tensors[f"layers.{l}.weight"]
-        linear.bias.data = tensors[f"layers.{l}.bias"]
-        layers.append(linear)
-        if l < len(sizes) - 2:
-            if meta["batchnorm"] == "true":
-                bn = torch.nn.BatchNorm1d(sizes[l + 1], eps=1e-5)
-                bn.weight.data = tensors[f"layers.{l}.bn.weight"]
-                bn.bias.data = tensors[f"layers.{l}.bn.bias"]
-                bn.running_mean = tensors[f"layers.{l}.bn.running_mean"]
-                bn.running_var = tensors[f"layers.{l}.bn.running_var"]
-                layers.append(bn)
-            layers.append(TORCH_ACTIVATIONS[names[l]](slope))
-    return torch.nn.Sequential(*layers).eval(), names[-1], meta["head"]
+    model = torch_mlp(tensors, sizes, meta["batchnorm"] == "true", names, slope)
+    return model, names[-1], meta["head"]
 
 
 @pytest.mark.parametrize("head", ["softmax-ce", "sigmoid-bce", "identity-mse", "sigmoid-mse"])

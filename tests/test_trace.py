@@ -830,22 +830,6 @@ def test_notes_say_which_printed_values_are_rounding():
     assert "note: db is 0" not in run_ann("trace").stdout  # no batch norm, no residue
 
 
-@pytest.mark.parametrize(
-    "args,needle",
-    [
-        (["--steps", "0"], "--steps: must be a finite number > 0"),
-        (["--steps", "101"], "--steps 101: a trace records every matrix of every step"),
-        (["--steps", "2.5"], "--steps: expected a"),
-        (["--indent", "2"], "--indent sets the layout of --json: give --json too"),
-        (["--json", "--indent", "-1"], "--indent: must be a finite number >= 0"),
-    ],
-)
-def test_bad_steps_and_indent_give_one_line_and_exit_2(args, needle):
-    out = run_ann("trace", *args)
-    assert out.returncode == 2, out.stdout + out.stderr
-    one_stderr_line(out, needle)
-
-
 # ---- the Python API --------------------------------------------------------------------------
 
 
@@ -916,6 +900,11 @@ def test_trace_refuses_what_it_cannot_show():
         (["--layers", "4,2000,2"], "width 2000"),
         (["--optimizer", "rmsprop"], "invalid choice"),
         (["--lr", "0"], "--lr"),
+        (["--steps", "0"], "--steps: must be a finite number > 0"),
+        (["--steps", "101"], "--steps 101: a trace records every matrix of every step"),
+        (["--steps", "2.5"], "--steps: expected a"),
+        (["--indent", "2"], "--indent sets the layout of --json: give --json too"),
+        (["--json", "--indent", "-1"], "--indent: must be a finite number >= 0"),
     ],
 )
 def test_bad_options_give_one_line_and_exit_2(args, needle):

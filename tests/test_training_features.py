@@ -16,6 +16,17 @@ from ann import _reference as ref
 # ---- the C ops against the reference ---------------------------------------------------------
 
 
+def batchnorm_backward_in_c(core, dy, xhat, var, gamma, B, n, eps):
+    """ann_batchnorm_backward on float32 copies of the inputs, checked to return 0:
+    (dz, dgamma, dbeta)."""
+    ffi, lib = core
+    dz, dgamma, dbeta = array("f", [0.0] * (B * n)), array("f", [0.0] * n), array("f", [0.0] * n)
+    inputs = [array("f", values) for values in (dy, xhat, var, gamma)]
+    buffers = [buf(ffi, values) for values in (dz, dgamma, dbeta, *inputs)]
+    assert lib.ann_batchnorm_backward(*buffers, B, n, eps) == 0
+    return dz, dgamma, dbeta
+
+
 @pytest.mark.parametrize("B,n", [(1, 1), (2, 3), (7, 5), (64, 20), (33, 17)])
 def test_batchnorm_forward_backward_match_reference(core, B, n):
     ffi, lib = core
@@ -44,22 +55,7 @@ def test_batchnorm_forward_backward_match_reference(core, B, n):
     close(mean, e_mean)
     close(var, e_var, tol=1e-4)
     dy = floats(rng, B * n)
-    dz, dgamma, dbeta = (array("f", [0.0] * (B * n)), array("f", [0.0] * n), array("f", [0.0] * n))
-    assert (
-        lib.ann_batchnorm_backward(
-            buf(ffi, dz),
-            buf(ffi, dgamma),
-            buf(ffi, dbeta),
-            buf(ffi, dy),
-            buf(ffi, xhat),
-            buf(ffi, var),
-            buf(ffi, gamma),
-            B,
-            n,
-            1e-5,
-        )
-        == 0
-    )
+    dz, dgamma, dbeta = batchnorm_backward_in_c(core, dy, xhat, var, gamma, B, n, 1e-5)
     e_dz, e_dgamma, e_dbeta = ref.batchnorm_backward(
         list(dy), e_xhat, e_var, list(gamma), B, n, 1e-5
     )
@@ -70,7 +66,6 @@ def test_batchnorm_forward_backward_match_reference(core, B, n):
 
 def test_batchnorm_backward_is_the_derivative(core):
     """Central differences of sum(w * y) through the reference forward match dz from C."""
-    ffi, lib = core
     rng = random.Random(1)
     B, n, eps = 5, 3, 1e-5
     z = [rng.uniform(-2, 2) for _ in range(B * n)]
@@ -82,23 +77,7 @@ def test_batchnorm_backward_is_the_derivative(core):
         return sum(a * b for a, b in zip(w, out))
 
     _, xhat, _, var = ref.batchnorm_forward(z, gamma, beta, B, n, eps)
-    dz = array("f", [0.0] * (B * n))
-    dg, db = array("f", [0.0] * n), array("f", [0.0] * n)
-    assert (
-        lib.ann_batchnorm_backward(
-            buf(ffi, dz),
-            buf(ffi, dg),
-            buf(ffi, db),
-            buf(ffi, array("f", w)),
-            buf(ffi, array("f", xhat)),
-            buf(ffi, array("f", var)),
-            buf(ffi, array("f", gamma)),
-            B,
-            n,
-            eps,
-        )
-        == 0
-    )
+    dz = batchnorm_backward_in_c(core, w, xhat, var, gamma, B, n, eps)[0]
     h = 1e-6
     for i in range(B * n):
         up, down = list(z), list(z)

@@ -10,39 +10,36 @@ from conftest import one_stderr_line, run_ann
 import ann
 from ann._png import encode_png_gray
 
-
-def one_error_line(out, *needles):
-    assert out.returncode == 1, (out.returncode, out.stderr)
-    return one_stderr_line(out, *needles)
-
-
 # ---- item 2: ann predict checks image sizes against the model ---------------------------------
+
+
+def model_and_pngs(tmp_path, inputs: int, count: int, side: int, step: int):
+    """An untrained ``inputs``-8-10 network saved in tmp_path, and ``count`` gray PNGs
+    p00.png, p01.png, ... of side x side pixels, image i counting up from i * step: (the model
+    file, the PNG paths)."""
+    model = tmp_path / "m.safetensors"
+    ann.Network([inputs, 8, 10], seed=0).save(model)
+    files = []
+    for i in range(count):
+        path = tmp_path / f"p{i:02}.png"
+        path.write_bytes(encode_png_gray(side, side, bytes(range(i * step, i * step + side**2))))
+        files.append(str(path))
+    return str(model), files
 
 
 def test_predict_refuses_images_for_a_model_whose_input_is_not_square(tmp_path):
     # 28 inputs and 28 PNGs of 5x5: the 700 pixels used to be re-cut into 25 rows of 28 and
     # printed as 25 predictions with exit status 0
-    model = tmp_path / "m28.safetensors"
-    ann.Network([28, 8, 10], seed=0).save(model)
-    files = []
-    for i in range(28):
-        path = tmp_path / f"p{i:02}.png"
-        path.write_bytes(encode_png_gray(5, 5, bytes(range(i, i + 25))))
-        files.append(str(path))
-    out = run_ann("predict", str(model), *files)
-    one_error_line(out, "p00.png", "28 inputs", "not a square")
+    model, files = model_and_pngs(tmp_path, inputs=28, count=28, side=5, step=1)
+    out = run_ann("predict", model, *files)
+    assert out.returncode == 1, (out.returncode, out.stderr)
+    one_stderr_line(out, "p00.png", "28 inputs", "not a square")
     assert out.stdout == ""
 
 
 def test_predict_prints_one_result_per_image(tmp_path):
-    model = tmp_path / "m.safetensors"
-    ann.Network([16, 8, 10], seed=0).save(model)
-    files = []
-    for i in range(3):
-        path = tmp_path / f"q{i}.png"
-        path.write_bytes(encode_png_gray(4, 4, bytes(range(i * 10, i * 10 + 16))))
-        files.append(str(path))
-    out = run_ann("predict", str(model), *files)
+    model, files = model_and_pngs(tmp_path, inputs=16, count=3, side=4, step=10)
+    out = run_ann("predict", model, *files)
     assert out.returncode == 0, out.stderr
     assert [line.split(":")[0] for line in out.stdout.splitlines()] == files
 
@@ -178,7 +175,8 @@ def test_divergence_before_any_check_leaves_an_existing_file_alone(mnist_dir, tm
     out = run_ann(
         "train", "--data", str(mnist_dir), "--lr", "1e30", "--quiet", "--save", str(model)
     )
-    line = one_error_line(out, "training diverged", "Nothing was saved to")
+    assert out.returncode == 1, (out.returncode, out.stderr)
+    line = one_stderr_line(out, "training diverged", "Nothing was saved to")
     assert "left as it was" in line
     assert model.read_bytes() == before
 
@@ -368,45 +366,32 @@ def test_resume_rejects_contradicting_flags_and_continues_the_counters(mnist_dir
     ):
         bad = run_ann("train", "--data", str(mnist_dir), "--resume", str(first), "--quiet", *flags)
         assert bad.returncode == 2 and needle in bad.stderr, bad.stderr
-    out = run_ann(
-        "train",
-        "--data",
-        str(mnist_dir),
-        "--resume",
-        str(first),
-        "--epochs",
-        "1",
-        "--patience",
-        "0",
-        "--quiet",
-        "--log",
-        str(log),
-        "--save",
-        str(second),
-    )
-    assert out.returncode == 0, out.stderr
+
+    def resume(*flags: str):
+        """One more epoch from the first model, logged to h.csv and saved as the second."""
+        out = run_ann(
+            "train",
+            "--data",
+            str(mnist_dir),
+            "--resume",
+            str(first),
+            *flags,
+            "--epochs",
+            "1",
+            "--patience",
+            "0",
+            "--quiet",
+            "--log",
+            str(log),
+            "--save",
+            str(second),
+        )
+        assert out.returncode == 0, out.stderr
+        return out
+
+    out = resume()
     assert "holds the state of the adam optimizer" in out.stderr  # sgd: explained
-    out = run_ann(
-        "train",
-        "--data",
-        str(mnist_dir),
-        "--resume",
-        str(first),
-        "--optimizer",
-        "adam",
-        "--lr",
-        "0.001",
-        "--epochs",
-        "1",
-        "--patience",
-        "0",
-        "--quiet",
-        "--log",
-        str(log),
-        "--save",
-        str(second),
-    )
-    assert out.returncode == 0, out.stderr
+    out = resume("--optimizer", "adam", "--lr", "0.001")
     assert "optimizer" not in out.stderr and "dropout 0.1" in out.stdout
     rows = log.read_text().splitlines()
     assert rows[1].split(",")[:2] == ["1500", "2.0"]  # 750 + 750 steps

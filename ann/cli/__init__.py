@@ -30,10 +30,10 @@ import sys
 from collections.abc import Sequence
 from typing import Callable, cast
 
-from .._errors import AnnError
+from .._errors import AnnError, MissingLabelError
 from ._output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from ._parser import build_parser
-from .presets import apply_preset
+from .presets import apply_preset, default_preset
 
 __all__ = ["build_parser", "main"]
 
@@ -66,11 +66,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             check_threads_variable()
         announce_backend(args)
+        default_preset(args)  # a table (CSV file) trains with the tabular recipe
         if getattr(args, "preset", None) is not None:
             apply_preset(args, argv)
         return _command(args.command)(args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except MissingLabelError as exc:  # as a NaN or text label is (see _table.label_error)
+        print(f"ann: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("ann: interrupted", file=sys.stderr)

@@ -5,7 +5,10 @@ metadata that lets a run continue, and what the file holds when training fails.
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
+from copy import deepcopy
 from typing import Any, Callable
 
 import ann
@@ -23,8 +26,13 @@ class Checkpoint:
     kept in memory. ``finish`` writes it (or, if no check ever saved, the final weights) once
     more at the end; if that fails too, ``error`` says why and the command fails."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(
+        self, path: str, prepare: Callable[[ann.Network], ann.Network] | None = None
+    ) -> None:
         self.path = path
+        #: what is written of a network (a regression's: a copy with its target scale folded
+        #: in; see ann/_tabular.py), or None: the network itself
+        self.prepare = prepare
         self.step: int | None = None  # step of the model in the file
         # (params, state, metadata, step) not written yet
         self.pending: tuple[Any, Any, dict[str, str], int] | None = None
@@ -32,6 +40,8 @@ class Checkpoint:
 
     def write(self, net: ann.Network, metadata: dict[str, str]) -> None:
         """One save of ``net`` with its optimizer state (so --resume continues it)."""
+        if self.prepare is not None:
+            net = self.prepare(net)
         try:
             net.save(self.path, metadata=metadata, optimizer_state=True)
         except MemoryError as exc:
@@ -66,12 +76,10 @@ class Checkpoint:
         if self.pending is not None:  # the best model, which the last write lost
             params, state, metadata, _ = self.pending
             if (params, state) != (net.get_weights(), net.get_state()):
-                copy = ann.Network(
-                    net.sizes, batchnorm=net.batchnorm, dropout=net.dropout, backend=net.backend
-                )
-                copy.set_weights(params)
-                copy.set_state(state)
-                net = copy
+                kept = deepcopy(net)  # the same design (activations, head, standardisation)
+                kept.set_weights(params)
+                kept.set_state(state)
+                net = kept
         # else no validation check has run (Ctrl-C in the first steps): keep what there is
         try:
             self.write(net, metadata)
@@ -92,6 +100,9 @@ def train_metadata(
     return {
         # names the classes for ann predict / evaluate ("csv": they are in the model's classes)
         "dataset": "csv" if is_csv(args.data) else args.dataset,
+        # a CSV file's name, label column(s) and task, for ann evaluate / predict / --resume
+        **({"data_file": os.path.basename(args.data)} if is_csv(args.data) else {}),
+        **_table_metadata(args),
         "optimizer": args.optimizer,
         "lr": repr(args.lr),
         "batch_size": str(args.batch_size),
@@ -106,6 +117,15 @@ def train_metadata(
         "steps": str(history.steps[index] if history.steps else counters[0]),
         "epochs": repr(history.epochs[index] if history.epochs else counters[1]),
     }
+
+
+def _table_metadata(args: argparse.Namespace) -> dict[str, str]:
+    """The label columns (header names, or indices without a header) and the task of a run
+    on a CSV file (the feature names the network records itself: Network.feature_names)."""
+    labelled = getattr(args, "labelled", None)
+    if labelled is None:
+        return {}
+    return {"label_columns": json.dumps(labelled.columns), "task": labelled.task.task}
 
 
 def check_resume(args: argparse.Namespace, net: ann.Network) -> tuple[int, float]:

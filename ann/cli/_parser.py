@@ -270,7 +270,8 @@ def _csv_options(parser: argparse.ArgumentParser) -> None:
         metavar="COLUMN",
         default=None,
         help="the label column of a CSV file: its header name or its index "
-        "(0-based, negative from the end; default: the last column)",
+        "(0-based, negative from the end; default: the last column); several, comma-separated "
+        "(--label y1,y2), are the outputs of one regression",
     )
     parser.add_argument(
         "--header",
@@ -359,6 +360,14 @@ def _momentum_and_l2(parser: argparse.ArgumentParser) -> None:
 
 def _train_options(train: argparse.ArgumentParser) -> None:
     _data_option(train)
+    train.add_argument(
+        "--task",
+        choices=["auto", "classification", "regression"],
+        default=None,
+        help="what the label of a CSV file asks for: classification (classes) or regression "
+        "(numbers); default auto: text, or integers with few distinct values, are classes, "
+        "other numbers values (ann train says which and why)",
+    )
     train.add_argument(
         "--layers",
         type=_hidden_sizes,

@@ -17,7 +17,6 @@ import os
 
 import ann
 
-from .._csv import load_csv
 from .._datasets import DATASETS
 from .._errors import ModelFileError
 from ..export import (
@@ -31,9 +30,10 @@ from ..export import (
 from ..export._c_common import check_prefix
 from ..export._spec import from_network
 from ._load import load_data, source_where
-from ._options import header_flag, is_csv, label_column
+from ._options import is_csv
 from ._output import UsageError, say
 from ._paths import Named, check_separate
+from ._table import labelled_rows
 
 
 def _fail(command: str, exc: Exception) -> UsageError:
@@ -66,15 +66,8 @@ def calibration_sets(
     """(training rows to calibrate on, the test split or None, where they came from): a CSV
     model's rows from ``csv_path``, an image model's from its data set (--dataset, else the
     one it was trained on)."""
-    if csv_path is not None:
-        train = load_csv(
-            csv_path,
-            label=label_column(args.label),
-            header=header_flag(args.header),
-            classes=net.classes,
-            feature_names=net.feature_names,  # the model's columns, found by name
-        )
-        return train, None, csv_path
+    if csv_path is not None:  # the model's columns, as ann evaluate reads them
+        return labelled_rows(args, net, csv_path), None, csv_path
     if net.standardization is not None or net.metadata.get("dataset") == "csv":
         raise UsageError(
             f"ann {args.command}: --int8 of a model trained on a CSV file calibrates on its "

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import ann
 
 from .._confusion import format_confusion
-from .._csv import read_table, table_dataset
+from .._csv import read_table
 from .._datasets import DATASETS, classes_of
 from .._errors import AnnError, DataError
 from .._files import regular_file
@@ -27,8 +27,9 @@ from .._idx import IdxImages, read_header, read_images
 from .._images import read_gray_image, read_image
 from .._preprocess import looks_inverted, mnist_preprocess
 from ._load import load_data, source_where
-from ._options import header_flag, is_csv, label_column
+from ._options import header_flag, is_csv
 from ._output import UsageError, note, say
+from ._table import labelled_rows, model_labels, numeric_rows, output_names
 
 # ann evaluate prints the confusion matrix as a table up to this many classes (EMNIST's 62
 # fit), and beyond it the CONFUSION_TOP most frequent confusions and lowest recalls
@@ -51,25 +52,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not args.int8 and (args.calibrate is not None or args.calibration_data is not None):
         flag = "--calibrate" if args.calibrate is not None else "--calibration-data"
         raise UsageError(f"ann evaluate: {flag} goes with --int8")
+    if args.int8 and net.regression:
+        raise UsageError(
+            f"ann evaluate: --int8 scores a classifier's int8 arithmetic, and {args.model} is a "
+            f"regression (ann export-c --int8 exports it)"
+        )
     train = None  # the training split, loaded only to calibrate --int8
     if is_csv(args.data):
-        table = read_table(
-            args.data,
-            label=label_column(args.label),
-            header=header_flag(args.header),
-            width=net.sizes[0],
-            feature_names=net.feature_names,  # the model's columns, found by name
-        )
-        if table.labels is None:
-            raise DataError(
-                f"rows have the model's {net.sizes[0]} features but no label column to "
-                f"evaluate against (ann predict classifies such rows)",
-                path=args.data,
-            )
-        classes = net.classes or [str(k) for k in range(net.sizes[-1])]
-        test = table_dataset(table, args.data, classes)  # the file is read once
+        test = labelled_rows(args, net, args.data)
         where, what = args.data, f"{len(test)} rows from {args.data}"
     else:
+        _check_not_a_table_model(args, net)
         if args.dataset is None:  # the one the model was trained on
             trained_on = net.metadata.get("dataset")
             args.dataset = trained_on if trained_on in DATASETS else "mnist"
@@ -94,6 +87,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         model = quantize(args, net, train)
         float_result = net.evaluate(test)
     result = model.evaluate(test)
+    if net.regression:
+        _say_regression(args, net, test, result, where, what)
+        return 0
     K = net.sizes[-1]
     cells = Counter(zip(test.labels, model.predict(test)))  # (true, predicted) -> count
     support = Counter(test.labels)
@@ -174,6 +170,58 @@ def _confusion_summary(
     correct, total = sum(cells[k, k] for k in support), sum(support.values())
     lines.append(f"accuracy: {100 * correct / total:.2f}% ({correct}/{total})")
     return "\n".join(lines)
+
+
+def _say_regression(
+    args: argparse.Namespace,
+    net: ann.Network,
+    test: ann.Dataset,
+    result: dict[str, Any],
+    where: str,
+    what: str,
+) -> None:
+    """ann evaluate of a regression: MSE, MAE and R², averaged and per output."""
+    names = output_names(net)
+    per_output = result["per_output"]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "model": args.model,
+                    "data": where,
+                    "rows": len(test),
+                    "task": "regression",
+                    "loss": result["loss"],
+                    "mse": result["mse"],
+                    "mae": result["mae"],
+                    "r2": result["r2"],
+                    "outputs": [{"name": n, **scores} for n, scores in zip(names, per_output)],
+                }
+            )
+        )
+        return
+    say(f"model: {args.model} ({'-'.join(map(str, net.sizes))}, {net.head} head)")
+    say(f"data: {what}")
+    say(f"MSE {result['mse']:.6g}, MAE {result['mae']:.6g}, R² {result['r2']:.4f}")
+    if len(per_output) > 1:
+        for name, scores in zip(names, per_output):
+            say(
+                f"  {name}: MSE {scores['mse']:.6g}, MAE {scores['mae']:.6g}, R² {scores['r2']:.4f}"
+            )
+
+
+def _check_not_a_table_model(args: argparse.Namespace, net: ann.Network) -> None:
+    """A model trained on a CSV file is scored on a CSV file of its columns: say so, rather
+    than read (or download) MNIST and fail on its 784 inputs."""
+    if net.metadata.get("dataset") != "csv":
+        return
+    meta = net.metadata
+    trained = f" ({meta['data_file']})" if meta.get("data_file") else ""
+    given = f"--data {args.data} is not a CSV file" if args.data else "no --data was given"
+    raise UsageError(
+        f"ann evaluate: {args.model} was trained on a CSV file{trained} and {given}: give a "
+        f"CSV file of its {net.sizes[0]} feature columns and its label with --data FILE.csv"
+    )
 
 
 def _int8_fields(model: Any, float_result: dict[str, float] | None) -> dict[str, Any]:
@@ -272,18 +320,54 @@ def _float32(value: float) -> float:
 
 
 def _predict_csv(args: argparse.Namespace, net: ann.Network, path: str) -> None:
-    """One line (or JSON object) per row of a CSV file: the class name and its probability.
-    A row holds the model's features, with or without the label column (--label)."""
-    table = read_table(
-        path,
-        label=label_column(args.label),
-        header=header_flag(args.header),
-        width=net.sizes[0],
-        feature_names=net.feature_names,  # the model's columns, found by name
-    )
-    probs = net.predict_proba(table.features)
-    for line, p in zip(table.lines, probs):
+    """One line (or JSON object) per row of a CSV file: the class name and its probability,
+    or a regression's value(s). A row holds the model's features, with or without the label
+    column(s) (--label; by default the model's), found by name when the model recorded them."""
+    columns = model_labels(args, net, path)
+    header = header_flag(args.header)
+    if net.regression and net.sizes[-1] > 1:
+        rows = numeric_rows(
+            path, columns, header=header, feature_names=net.feature_names, labels=False,
+            width=net.sizes[0],
+        )  # fmt: skip
+        features, lines = rows.features, rows.lines
+    else:
+        table = read_table(
+            path,
+            label=columns[0],
+            header=header,
+            width=net.sizes[0],
+            feature_names=net.feature_names,  # the model's columns, found by name
+        )
+        features, lines = table.features, table.lines
+    if net.regression:
+        names = output_names(net)
+        for line, row in zip(lines, net.predict_values(features)):
+            _say_values(args, {"file": path, "line": line}, row, names)
+        return
+    probs = net.predict_proba(features)
+    for line, p in zip(lines, probs):
         _say_prediction(args, {"file": path, "line": line}, p, lambda k: _class_name(net, k))
+
+
+def _say_values(
+    args: argparse.Namespace, where: dict[str, Any], row: Sequence[float], names: list[str]
+) -> None:
+    """One row's predicted values: with --json an object ("value", or "values" by output
+    name), else a line "FILE:LINE: 152.3" (several outputs: "NAME value, ...")."""
+    if args.json:
+        values: dict[str, Any] = (
+            {"value": _float32(row[0])}
+            if len(row) == 1
+            else {"values": {n: _float32(v) for n, v in zip(names, row)}}
+        )
+        print(json.dumps({**where, **values}))
+        return
+    place = ":".join(map(str, where.values()))
+    shown = (
+        f"{row[0]:.6g}" if len(row) == 1 else ", ".join(f"{n} {v:.6g}" for n, v in zip(names, row))
+    )
+    say(f"{place}: {shown}")
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -302,6 +386,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     name_of = None if names is None else names.__getitem__
     images = _images(blocks, net.sizes[0])
     while batch := list(itertools.islice(images, PREDICT_BATCH)):  # memory: one batch at a time
+        if net.regression:  # values, not classes
+            rows = net.predict_values(b"".join(pixels for _, pixels in batch))
+            for (name, _), row in zip(batch, rows):
+                _say_values(args, {"file": name}, row, output_names(net))
+            continue
         probs = net.predict_proba(b"".join(pixels for _, pixels in batch))
         if len(probs) != len(batch):
             raise AnnError(f"internal error: {len(batch)} images gave {len(probs)} predictions")

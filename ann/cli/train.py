@@ -9,6 +9,7 @@ it goes (``_checkpoint``), and the report ends with the history table and the te
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import sys
 import time
@@ -21,9 +22,19 @@ from .. import _defaults as default
 from .._errors import DataError, TrainingError
 from .._files import atomic_write, write_chunks
 from .._locate import DataSource
+from .._network import _outputs_for
 from .._plot import MIN_WIDTH, line_plot
 from .._plot_image import Panel, image_format, render
+from .._presets import TABLE_PRESETS
 from .._progress import LiveFrame
+from .._tabular import (
+    fold_target_scaling,
+    majority_accuracy,
+    mean_baseline,
+    scaled,
+    target_scaling,
+    unfold_target_scaling,
+)
 from ._checkpoint import Checkpoint, check_resume, kept_on_failure, train_metadata
 from ._load import load_data, source_where
 from ._options import (
@@ -32,13 +43,18 @@ from ._options import (
     describe_schedule,
     header_flag,
     is_csv,
-    label_column,
     plural,
     schedule_kind,
     train_schedule,
 )
 from ._output import EXIT_ERROR, EXIT_INTERRUPTED, UsageError, isatty, note, say
 from ._paths import Named, SaveLock, check_destination, check_plot_name, check_separate
+from ._table import label_columns, label_error, read_labelled, recorded_labels, task_argument
+
+#: the warning's "near": an accuracy within this of the most-frequent-class baseline
+BASELINE_MARGIN = 0.02
+#: the most rows of the history table (a table trained for 200 epochs checks 200 times)
+TABLE_ROWS = 14
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -65,13 +81,16 @@ def _train(args: argparse.Namespace, augment: ann.Augment | None, schedule: Any)
         net = ann.Network.load(args.resume)
         counters = _check_resumed(args, net)
     source, train_all, train, val, test = _load(args, net)
+    regression = _task(args) == "regression"
+    head = _check_head(args, net, train_all)
     if net is None:
         hidden = args.layers if args.layers is not None else list(default.HIDDEN)
-        sizes = [train.features] + hidden + [train_all.num_classes]
+        outputs = train_all.num_targets if regression else _outputs_for(train_all, head)
+        sizes = [train.features] + hidden + [outputs]
         net = ann.Network(
             sizes,
             activation=args.activation or default.ACTIVATION,
-            head=args.head or default.HEAD,
+            head=head,
             negative_slope=(
                 default.NEGATIVE_SLOPE if args.negative_slope is None else args.negative_slope
             ),
@@ -82,41 +101,65 @@ def _train(args: argparse.Namespace, augment: ann.Augment | None, schedule: Any)
         )
     elif net.sizes[0] != train.features:
         raise DataError(
-            f"{args.resume}: the model takes {net.sizes[0]} inputs but the images "
-            f"have {train.features} pixels"
+            f"{args.resume}: the model takes {net.sizes[0]} inputs but the "
+            f"{'rows have' if is_csv(args.data) else 'images have'} {train.features} "
+            f"{'features' if is_csv(args.data) else 'pixels'}"
         )
+    # a regression trains on standardised targets, folded into the output layer afterwards
+    # (ann/_tabular.py): fit_train and fit_val are the same rows as train and val
+    fit_train, fit_val, scale = train, val, None
+    if regression and net.head == "identity-mse":
+        scale = target_scaling(train)
+        fitting = scaled(train_all, *scale)
+        fit_train, fit_val = fitting, None
+        if val is not None:
+            fit_train, fit_val = fitting.split(args.val_fraction, seed=args.seed)
+        if args.resume:  # the file predicts in the targets' units: back to the scaled ones
+            unfold_target_scaling(net, *scale)
     early = None
     if args.patience:
+        # on a table (a CSV file, or the recipe for one), once an epoch: 100 steps can be
+        # many epochs of a few rows
+        table = is_csv(args.data) or args.preset in TABLE_PRESETS
+        every = args.check_every or (None if table else default.CHECK_EVERY)
         early = ann.EarlyStopping(
-            patience=args.patience,
-            min_delta=args.min_delta,
-            check_every=args.check_every or default.CHECK_EVERY,
+            patience=args.patience, min_delta=args.min_delta, check_every=every
         )
     _say_data(args, source, train_all, train, val, test)
     _say_setup(args, net, schedule, early, augment)
 
     live = not args.quiet and isatty(sys.stderr)
-    checkpoint = Checkpoint(args.save) if args.save else None
+    checkpoint = Checkpoint(args.save, _folded(scale)) if args.save else None
     started = time.perf_counter()
-    history = _fit(args, net, train, val, schedule, early, augment, counters, checkpoint, live)
+    history = _fit(
+        args, net, fit_train, fit_val, schedule, early, augment, counters, checkpoint, live
+    )
     elapsed = time.perf_counter() - started
     if checkpoint:
         if val is None and checkpoint.step != history.stopped_step:  # the final weights
             checkpoint.save(net, train_metadata(args, history, counters), history.stopped_step)
         checkpoint.finish(net, train_metadata(args, history, counters))
+    if scale is not None:  # from here on, the network predicts in the targets' units
+        fold_target_scaling(net, *scale)
 
-    _say_history(history, show_lr=schedule is not None, validated=val is not None)
+    _say_history(
+        history,
+        show_lr=schedule is not None,
+        validated=val is not None,
+        regression=regression,
+        condensed=is_csv(args.data),
+    )
     if not args.quiet and not live:
-        say(_history_plots(history))
+        say(_history_plots(history, regression=regression))
     if args.plot_file:
-        _write_plot(args.plot_file, history)
+        _write_plot(args.plot_file, history, regression)
     if args.log:
         if args.log.endswith(".csv"):
             history.to_csv(args.log)
         else:
             history.to_jsonl(args.log)
-    _say_result(args, net, history, checkpoint, train, val, test, elapsed)
-    _warn_if_not_learnt(args, net, history, validated=val is not None)
+    reported = _say_result(args, net, history, checkpoint, train, val, test, elapsed)
+    _warn_if_not_learnt(args, net, history, train, reported, validated=val is not None)
     if checkpoint and checkpoint.error is not None:
         print(f"ann: error: the model was not saved: {checkpoint.error}", file=sys.stderr)
         return EXIT_ERROR
@@ -148,6 +191,11 @@ def _check_flags(args: argparse.Namespace) -> Any:
                 "ann train: the plateau schedule follows the validation loss, and "
                 "--val-fraction 0 holds out no validation images"
             )
+    if task_argument(args) == "regression" and not is_csv(args.data):
+        raise UsageError(
+            "ann train: --task regression goes with a table (--data FILE.csv); the image "
+            "sets are classifications of their digits or letters"
+        )
     for option, path in _outputs(args):
         check_destination("train", option, path)  # before training, not after it
     check_plot_name("train", args.plot_file)
@@ -167,8 +215,8 @@ def _check_separate(args: argparse.Namespace, data: list[Named]) -> None:
 
 
 def _check_resumed(args: argparse.Namespace, net: ann.Network) -> tuple[int, float]:
-    """The (steps, epochs) counters of the model --resume names, once it fits the flags."""
-    counters = check_resume(args, net)
+    """The (steps, epochs) counters of the model --resume names, once it fits the flags (the
+    data first: a run that cannot start says nothing about its optimizer)."""
     trained_on = net.metadata.get("dataset")
     if trained_on == "csv" and not is_csv(args.data):
         raise UsageError(
@@ -180,7 +228,7 @@ def _check_resumed(args: argparse.Namespace, net: ann.Network) -> tuple[int, flo
             f"ann train: {args.resume} was trained on {trained_on}, not {args.dataset}: "
             f"give --dataset {trained_on}"
         )
-    return counters
+    return check_resume(args, net)
 
 
 def _load(
@@ -194,13 +242,16 @@ def _load(
     if is_csv(args.data):  # your own table: a train/validation split, no test set
         # a resumed model's rows: its classes, and its columns found by the names it recorded
         classes, names = (resumed.classes, resumed.feature_names) if resumed else (None, None)
-        train_all = ann.load_csv(
+        labelled = read_labelled(
             args.data,
-            label=label_column(args.label),
+            _label_columns(args, resumed),
+            _task_flag(args, resumed),
             header=header_flag(args.header),
             classes=classes,
             feature_names=names,
         )
+        args.labelled = labelled  # the label columns and the task, for the messages and file
+        train_all = labelled.data
         test = None
     else:
         source, train_all, test = load_data(args, args.quiet)
@@ -209,6 +260,79 @@ def _load(
         return source, train_all, train_all, None, test
     train, val = train_all.split(args.val_fraction, seed=args.seed)
     return source, train_all, train, val, test
+
+
+def _task(args: argparse.Namespace) -> str:
+    """The run's task: a CSV file's (read with it), else classification (the image sets)."""
+    labelled = getattr(args, "labelled", None)
+    return labelled.task.task if labelled is not None else "classification"
+
+
+def _label_columns(args: argparse.Namespace, resumed: ann.Network | None) -> list[int | str]:
+    """--label's columns; without it, those the resumed model was trained with, else the last."""
+    if args.label is None and resumed is not None:
+        return recorded_labels(resumed) or [-1]
+    return label_columns(args.label)
+
+
+def _task_flag(args: argparse.Namespace, resumed: ann.Network | None) -> str | None:
+    """--task when given (it must be the resumed model's), else the resumed model's task, else
+    None: inferred from the labels."""
+    given = task_argument(args)
+    trained = resumed.metadata.get("task") if resumed is not None else None
+    if given is not None and trained is not None and given != trained:
+        raise UsageError(
+            f"ann train: --task {given}, but {args.resume} was trained for {trained} "
+            f"(leave --task out to keep it)"
+        )
+    return given or trained
+
+
+def _check_head(args: argparse.Namespace, net: ann.Network | None, data: ann.Dataset) -> str:
+    """The head of the run (--head, else the resumed model's, else the task's: softmax-ce for
+    classes, identity-mse for values), refused with one line when it cannot read the labels."""
+    task = _task(args)
+    regression = task == "regression"
+    head = args.head or (net.head if net is not None else None)
+    head = head or ("identity-mse" if regression else default.HEAD)
+    if not is_csv(args.data):
+        return head  # the image sets: what the labels allow is the network's to say
+    why = args.labelled.task.reason
+    flag = f"--head {head}" if args.head else f"the model's head {head}"
+    if regression and head == "softmax-ce":
+        raise label_error(
+            f"{flag} classifies, but the task is regression ({why}): "
+            f"give --head identity-mse, or --task classification"
+        )
+    if regression and head in ("sigmoid-bce", "sigmoid-mse"):
+        targets = data.targets
+        assert targets is not None
+        low, high = min(targets), max(targets)
+        if low < 0 or high > 1:
+            raise label_error(
+                f"{flag} outputs values in [0, 1], but the targets run from "
+                f"{low:g} to {high:g}: give --head identity-mse"
+            )
+    if not regression and head == "identity-mse":
+        raise label_error(
+            f"{flag} is a regression's, but the task is classification ({why}): "
+            f"give --task regression to read the labels as numbers, or leave --head out"
+        )
+    return head
+
+
+def _folded(scale: tuple[list[float], list[float]] | None) -> Callable[[ann.Network], ann.Network]:
+    """What a checkpoint writes of the network: with targets trained standardised, a copy
+    with the scale folded in (the file predicts in the targets' units); else the network."""
+    if scale is None:
+        return lambda net: net
+
+    def fold(net: ann.Network) -> ann.Network:
+        folded = copy.deepcopy(net)
+        fold_target_scaling(folded, *scale)
+        return folded
+
+    return fold
 
 
 def _say_data(
@@ -226,13 +350,26 @@ def _say_data(
             f"images from {source.kind} ({source_where(source)})"
         )
     else:
-        names = train_all.classes or []
+        labelled = args.labelled
+        if labelled.task.task == "classification":
+            names = train_all.classes or []
+            what = (
+                f"{len(names)} classes ({', '.join(names[:10])}"
+                f"{', ...' if len(names) > 10 else ''})"
+            )
+            scaled_too = ""
+        else:
+            T = train_all.num_targets
+            what = f"{T} target{'s' if T > 1 else ''} ({', '.join(labelled.names)})"
+            scaled_too = (
+                " (the targets too while training; the saved model predicts in their units)"
+            )
         say(
             f"data: {len(train)} train / {len(val or ())} validation rows of {train.features} "
-            f"features from {args.data}, {len(names)} classes ({', '.join(names[:10])}"
-            f"{', ...' if len(names) > 10 else ''}); features standardised with the "
-            f"training rows' mean and standard deviation"
+            f"features from {args.data}, {what}; features standardised with the training "
+            f"rows' mean and standard deviation{scaled_too}"
         )
+        say(f"task: {labelled.task.task} ({labelled.task.reason})")
 
 
 def _say_setup(
@@ -261,7 +398,8 @@ def _say_setup(
         + (f", {describe_schedule(args)}" if schedule is not None else "")
         + (f", max-norm {args.max_norm:g}" if args.max_norm else "")
         + (
-            f", early stopping (patience {early.patience}, check every {early.check_every} steps)"
+            f", early stopping (patience {early.patience}, check "
+            + (f"every {early.check_every} steps)" if early.check_every else "every epoch)")
             if early
             else ""
         )
@@ -300,7 +438,7 @@ def _fit(
         if checkpoint and (val is None or history.best_step == history.steps[-1]):
             save(history)
         if frame and len(history.steps) >= 2:
-            frame.show(_live_plots(history))
+            frame.show(_live_plots(history, _task(args) == "regression"))
 
     if frame:  # progress, notes and warnings go through it, above the plots
         sys.stderr = frame
@@ -339,18 +477,47 @@ def _fit(
 # ---- after training --------------------------------------------------------------------------
 
 
-def _say_history(history: ann.History, *, show_lr: bool, validated: bool) -> None:
-    """The table of the validation checks (with the rate when a schedule changes it) and why
-    training stopped."""
+def _say_history(
+    history: ann.History,
+    *,
+    show_lr: bool,
+    validated: bool,
+    regression: bool = False,
+    condensed: bool = False,
+) -> None:
+    """The table of the validation checks (with the rate when a schedule changes it; a
+    regression's without accuracies, its losses those of the standardised targets; with
+    ``condensed``, a table's run, which checks every epoch, some of them: ``_rows_shown``)
+    and why training stopped."""
     say(
-        f"{'step':>7} {'epoch':>6} {'train loss':>10} {'train acc':>9} {'val loss':>9} "
-        f"{'val acc':>8} {'seconds':>8}" + (f" {'lr':>10}" if show_lr else "")
+        f"{'step':>7} {'epoch':>6} {'train loss':>10} "
+        + ("" if regression else f"{'train acc':>9} ")
+        + f"{'val loss':>9} "
+        + ("" if regression else f"{'val acc':>8} ")
+        + f"{'seconds':>8}"
+        + (f" {'lr':>10}" if show_lr else "")
     )
-    for row in history.rows():
+    rows = history.rows()
+    shown = _rows_shown(history) if condensed else list(range(len(rows)))
+    for i in shown:
+        row = rows[i]
         say(
             f"{row['steps']:>7} {row['epochs']:>6.2f} {row['train_loss']:>10.4f} "
-            f"{row['train_accuracy']:>9.4f} {row['val_loss']:>9.4f} {row['val_accuracy']:>8.4f} "
-            f"{row['seconds']:>8.2f}" + (f" {row['lr']:>10.4g}" if show_lr else "")
+            + ("" if regression else f"{row['train_accuracy']:>9.4f} ")
+            + f"{row['val_loss']:>9.4f} "
+            + ("" if regression else f"{row['val_accuracy']:>8.4f} ")
+            + f"{row['seconds']:>8.2f}"
+            + (f" {row['lr']:>10.4g}" if show_lr else "")
+        )
+    if len(shown) < len(rows):
+        say(
+            f"({len(shown)} of {len(rows)} checks shown: every {_ordinal(shown[1] - shown[0])}, "
+            f"the best and the last; --log FILE keeps them all)"
+        )
+    if regression:
+        say(
+            "(the losses are those of the standardised targets: a mean squared error of 1 is "
+            "as good as always answering their mean)"
         )
     if not validated:
         say(
@@ -366,6 +533,25 @@ def _say_history(history: ann.History, *, show_lr: bool, validated: bool) -> Non
         )
 
 
+def _ordinal(k: int) -> str:
+    """'2nd', '3rd', '11th', '21st'."""
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"
+
+
+def _rows_shown(history: ann.History, most: int = TABLE_ROWS) -> list[int]:
+    """The checks the table shows: all of them when there are at most ``most``, else every
+    k-th from the first (about ``most`` - 2 of them), the best and the last."""
+    n = len(history.steps)
+    if n <= most:
+        return list(range(n))
+    every = math.ceil(n / (most - 2))
+    chosen = set(range(0, n, every)) | {n - 1}
+    if history.best_step in history.steps:
+        chosen.add(history.steps.index(history.best_step))
+    return sorted(chosen)
+
+
 def _say_result(
     args: argparse.Namespace,
     net: ann.Network,
@@ -375,54 +561,140 @@ def _say_result(
     val: ann.Dataset | None,
     test: ann.Dataset | None,
     elapsed: float,
-) -> None:
-    """Loss and accuracy on the test split (a CSV file has none: on the validation rows, or
-    with no validation split either, on the training rows); of the saved model too when it
-    is not the one in memory."""
+) -> tuple[str, ann.Dataset, dict[str, Any]]:
+    """Loss and accuracy (a regression: MSE, MAE, R²) on the test split (a CSV file has
+    none: on the validation rows, or with no validation split either, on the training rows);
+    of the saved model too when it is not the one in memory. Returns (what the rows are, the
+    rows, the last result)."""
     report = "test"
     if test is None and val is not None:  # a CSV file has no test split: the validation rows
         test, report = val, "validation"
     elif test is None:  # nor, with --val-fraction 0, a validation split: the training rows
         test, report = train, "training rows (no validation or test split)"
     result = net.evaluate(test)
+    names = args.labelled.names if getattr(args, "labelled", None) is not None else []
     in_memory = history.best_step if history.restored_best else history.stopped_step
     if checkpoint and checkpoint.step is not None and checkpoint.step != in_memory:
         # the weights in memory are the last ones (--patience 0), the file has the best
         say(
-            f"{report} (final weights, step {in_memory}): loss {result['loss']:.4f}, accuracy "
-            f"{result['accuracy']:.4f} ({round(result['accuracy'] * len(test))}/{len(test)})"
+            f"{report} (final weights, step {in_memory}): {score_text(result, len(test))}"
             f"; trained in {elapsed:.2f} s"
         )
+        say_per_output(result, names)
         result = ann.Network.load(args.save).evaluate(test)
         say(
-            f"{report} (saved model, step {checkpoint.step}, best validation loss): loss "
-            f"{result['loss']:.4f}, accuracy {result['accuracy']:.4f} "
-            f"({round(result['accuracy'] * len(test))}/{len(test)})"
+            f"{report} (saved model, step {checkpoint.step}, best validation loss): "
+            f"{score_text(result, len(test))}"
         )
     else:
-        say(
-            f"{report}: loss {result['loss']:.4f}, accuracy {result['accuracy']:.4f} "
-            f"({round(result['accuracy'] * len(test))}/{len(test)}); trained in {elapsed:.2f} s"
-        )
+        say(f"{report}: {score_text(result, len(test))}; trained in {elapsed:.2f} s")
+    say_per_output(result, names)
     if checkpoint and checkpoint.error is None:
         say(f"model saved to {args.save}")
+    return report, test, result
 
 
 def _warn_if_not_learnt(
-    args: argparse.Namespace, net: ann.Network, history: ann.History, *, validated: bool
+    args: argparse.Namespace,
+    net: ann.Network,
+    history: ann.History,
+    train: ann.Dataset,
+    reported: tuple[str, ann.Dataset, dict[str, Any]],
+    *,
+    validated: bool,
 ) -> None:
-    """A warning when the best loss is no better than guessing uniformly."""
+    """One warning when the network ends no better than a trivial answer: the reported
+    accuracy within 0.02 of (or below) always answering the training rows' most frequent
+    class, or the best loss no better than guessing uniformly (then the lr is likely too
+    large); for a regression, a mean squared error within 2 % of (or above) always answering
+    the training rows' mean."""
+    if net.regression:
+        _warn_regression(net, train, reported)
+        return
     chance = math.log(net.sizes[-1])
     which, lowest = "validation", history.best_val_loss
     if not validated:
         which = "training"
         lowest = min((x for x in history.train_loss if math.isfinite(x)), default=math.inf)
+    reasons = []
+    baseline = _below_baseline(net, train, reported)
+    if baseline:
+        reasons.append(baseline)
     if not lowest < chance:
-        note(
-            f"warning: training did not learn: the best {which} loss "
-            f"{lowest:.4g} is no better than guessing uniformly "
+        reasons.append(
+            f"the best {which} loss {lowest:.4g} is no better than guessing uniformly "
             f"(ln {net.sizes[-1]} = {chance:.2f}); the lr {args.lr:g} is probably too large"
         )
+    elif is_csv(args.data) and args.preset not in TABLE_PRESETS:
+        reasons.append(f"--preset {TABLE_PRESETS[0]} is the recipe for tables")
+    elif is_csv(args.data):
+        reasons.append("check that the features say something about the label")
+    if baseline:
+        note("warning: training did not learn: " + "; ".join(reasons))
+    elif not lowest < chance:
+        note("warning: training did not learn: " + reasons[0])
+
+
+def _warn_regression(
+    net: ann.Network, train: ann.Dataset, reported: tuple[str, ann.Dataset, dict[str, Any]]
+) -> None:
+    report, rows, result = reported
+    if train.targets is None or rows.targets is None:
+        return
+    baselines = mean_baseline(train, rows)
+    errors = [p["mse"] for p in result["per_output"]]
+    # 1 - MSE / baseline MSE, per output and averaged: R² against the training rows' mean
+    gain = sum(1 - e / b if b > 0 else 0.0 for e, b in zip(errors, baselines)) / len(errors)
+    if gain > BASELINE_MARGIN:
+        return
+    mse, base = sum(errors) / len(errors), sum(baselines) / len(baselines)
+    note(
+        f"warning: training did not learn: the {report} mean squared error {mse:.6g} is "
+        f"{'above' if gain < 0 else 'no better than'} that of always answering the training "
+        f"rows' mean ({base:.6g}); check that the features say something about the target"
+    )
+
+
+def score_text(result: dict[str, Any], rows: int) -> str:
+    """The scores of an evaluation in a line: loss and accuracy (with the count right), or a
+    regression's mean squared error, mean absolute error and R² (averaged over the outputs)."""
+    if "r2" in result:
+        return (
+            f"MSE {result['mse']:.6g}, MAE {result['mae']:.6g}, R² {result['r2']:.4f} ({rows} rows)"
+        )
+    right = round(result["accuracy"] * rows)
+    return f"loss {result['loss']:.4f}, accuracy {result['accuracy']:.4f} ({right}/{rows})"
+
+
+def say_per_output(result: dict[str, Any], names: Sequence[str]) -> None:
+    """A regression of several outputs: the scores of each, one line each."""
+    per_output = result.get("per_output") or []
+    if len(per_output) < 2:
+        return
+    for k, scores in enumerate(per_output):
+        name = names[k] if k < len(names) else f"output {k}"
+        say(f"  {name}: MSE {scores['mse']:.6g}, MAE {scores['mae']:.6g}, R² {scores['r2']:.4f}")
+
+
+def _below_baseline(
+    net: ann.Network, train: ann.Dataset, reported: tuple[str, ann.Dataset, dict[str, Any]]
+) -> str:
+    """What is wrong when the reported accuracy is within 0.02 of, or below, that of always
+    answering the most frequent class of the training rows; else ''."""
+    report, rows, result = reported
+    if "accuracy" not in result or not train.has_labels:
+        return ""
+    common, baseline = majority_accuracy(train, rows)
+    accuracy = result["accuracy"]
+    if accuracy > baseline + BASELINE_MARGIN:
+        return ""
+    names = net.classes or train.classes
+    name = names[common] if names is not None and common < len(names) else str(common)
+    return (
+        f"the {report} accuracy {accuracy:.4f} is "
+        f"{'below' if accuracy < baseline else 'no better than'} that of always answering "
+        f"the most frequent class, {name!r} ({baseline:.4f})"
+    )
 
 
 # ---- plots and files -------------------------------------------------------------------------
@@ -434,7 +706,9 @@ def _history_plots(
     width: int | None = None,
     charset: str = "auto",
     heights: Sequence[int] = (12, 10),
+    regression: bool = False,
 ) -> str:
+    """The loss plot and (not for a regression, which has no accuracy) the accuracy plot."""
     steps = history.steps
     loss = line_plot(
         {"train loss": (steps, history.train_loss), "validation loss": (steps, history.val_loss)},
@@ -444,6 +718,8 @@ def _history_plots(
         x_label="step",
         charset=charset,
     )
+    if regression:
+        return loss
     accuracy = line_plot(
         {
             "train accuracy": (steps, history.train_accuracy),
@@ -458,12 +734,14 @@ def _history_plots(
     return loss + "\n\n" + accuracy
 
 
-def _live_plots(history: ann.History) -> Callable[[int, int], str]:
+def _live_plots(history: ann.History, regression: bool = False) -> Callable[[int, int], str]:
     """render(columns, rows) for a LiveFrame: the plots, shorter when the terminal is."""
 
     def render(columns: int, rows: int) -> str:
         for heights in ((12, 10), (8, 6), (5, 4), (3, 3)):
-            text = _history_plots(history, width=max(columns, MIN_WIDTH), heights=heights)
+            text = _history_plots(
+                history, width=max(columns, MIN_WIDTH), heights=heights, regression=regression
+            )
             if text.count("\n") < rows:
                 break
         return text
@@ -471,9 +749,9 @@ def _live_plots(history: ann.History) -> Callable[[int, int], str]:
     return render
 
 
-def _write_plot(path: str, history: ann.History) -> None:
-    """--plot-file: the loss and accuracy plots as an SVG or PNG image (by the name's
-    suffix), else as text; atomically (see ann._files.atomic_write)."""
+def _write_plot(path: str, history: ann.History, regression: bool = False) -> None:
+    """--plot-file: the loss and accuracy plots (a regression: the loss) as an SVG or PNG
+    image (by the name's suffix), else as text; atomically (see ann._files.atomic_write)."""
     kind = image_format(path)
     if kind in ("svg", "png"):
         steps = history.steps
@@ -495,7 +773,8 @@ def _write_plot(path: str, history: ann.History) -> None:
                 },
             ),
         ]
-        data = render(panels, kind)
+        data = render(panels[:1] if regression else panels, kind)
     else:
-        data = (_history_plots(history, width=100, charset="unicode") + "\n").encode("utf-8")
+        text = _history_plots(history, width=100, charset="unicode", regression=regression)
+        data = (text + "\n").encode("utf-8")
     atomic_write(path, write_chunks([data]), DataError)

@@ -16,48 +16,30 @@ network's feature names):
 * a table that is read is consistent: as many rows of features as line numbers, increasing,
   every value finite, every label code one of the label keys.
 
-As in fuzz_idx.py, libFuzzer writes new inputs into a fresh temporary folder put in front of
-the folders given, so a run does not litter the committed seed corpus. With ``--replay``
-(implied when atheris is missing) the files or folders named are checked once instead::
+As for every target here (harness.py), libFuzzer writes new inputs into a fresh temporary
+folder put in front of the folders given, so a run does not litter the committed seed corpus.
+With ``--replay`` (implied when atheris is missing) the files or folders named are checked
+once instead::
 
     python tests/fuzz/fuzz_csv.py --replay crash-1234 tests/corpus/csv
 """
 
 from __future__ import annotations
 
-import atexit
 import math
-import os
-import shutil
 import sys
-import tempfile
-from pathlib import Path
 
-try:
-    import atheris
-except ImportError:  # replay mode only
-    atheris = None
+from harness import instrumented, main, scratch_file
 
 # (no sys.path insert, unlike fuzz_idx.py: the installed ann has the built C core, whose CSV
 # parser is one of the paths compared; a source tree on the path would have none)
 
 
-def _imports():
+with instrumented():
     from ann import _csv
     from ann._errors import DataError
 
-    return _csv, DataError
-
-
-if atheris is not None:
-    with atheris.instrument_imports():
-        _csv, DataError = _imports()
-else:
-    _csv, DataError = _imports()
-
-_WORK = tempfile.mkdtemp(prefix="fuzz-csv-")
-_FILE = os.path.join(_WORK, "input.csv")
-atexit.register(shutil.rmtree, _WORK, True)
+_FILE = scratch_file("fuzz-csv-", "input.csv")
 
 OPTIONS = (
     {},
@@ -119,28 +101,7 @@ def check(data: bytes) -> None:
         _csv._BLOCK, _csv._BULK, _csv._USE_C = saved
 
 
-def main() -> None:
+if __name__ == "__main__":
     if not _csv.c_core_reads(","):
         print("fuzz_csv: this ann has no C core: its CSV parser is not compared", file=sys.stderr)
-    argv = list(sys.argv)
-    if atheris is None or "--replay" in argv:
-        args = [a for a in argv[1:] if a != "--replay"]
-        files = [
-            p
-            for arg in args
-            for p in (sorted(Path(arg).iterdir()) if Path(arg).is_dir() else [Path(arg)])
-        ]
-        for path in files:
-            check(path.read_bytes())
-        print(f"replayed {len(files)} inputs: the three paths agree, no unexpected exception")
-        return
-    scratch = tempfile.mkdtemp(prefix="fuzz-csv-corpus-")
-    flags = [arg for arg in argv[1:] if arg.startswith("-")]
-    dirs = [arg for arg in argv[1:] if not arg.startswith("-")]
-    print(f"fuzz_csv: new corpus entries go to {scratch}", file=sys.stderr)
-    atheris.Setup([argv[0], *flags, scratch, *dirs], check)
-    atheris.Fuzz()
-
-
-if __name__ == "__main__":
-    main()
+    main("fuzz_csv", check, "the three paths agree, no unexpected exception")

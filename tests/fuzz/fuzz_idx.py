@@ -12,8 +12,9 @@ does parse must also agree with its own header.
 
 libFuzzer writes every new interesting input into the *first* corpus
 directory it is given. So that a run does not litter the committed seed
-corpus, this script puts a fresh temporary directory in front of the ones on
-the command line and prints where it is.
+corpus, harness.py puts a fresh temporary directory in front of the ones on
+the command line and prints where it is. With ``--replay`` (implied when
+atheris is missing) the files or folders named are checked once instead.
 
 Each input is tried twice: as the file's bytes, and gzip-compressed, because
 random mutations almost never produce a valid gzip stream and the IDX parsing
@@ -22,26 +23,20 @@ behind the decompressor would otherwise go unexplored.
 
 from __future__ import annotations
 
-import atexit
 import gzip
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-import atheris
+from harness import instrumented, main, scratch_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-with atheris.instrument_imports():
+with instrumented():
     from ann._errors import DataError
     from ann._idx import read_idx, read_images, read_labels
 
 _ELEMENT_SIZE = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}
-_WORK = tempfile.mkdtemp(prefix="fuzz-idx-")
-_FILE = os.path.join(_WORK, "input.idx")
-atexit.register(shutil.rmtree, _WORK, True)
+_FILE = scratch_file("fuzz-idx-", "input.idx")
 
 
 def _check(content: bytes) -> None:
@@ -75,15 +70,5 @@ def test_one_input(data: bytes) -> None:
     _check(gzip.compress(data, compresslevel=1, mtime=0))
 
 
-def main() -> None:
-    argv = list(sys.argv)
-    scratch = tempfile.mkdtemp(prefix="fuzz-idx-corpus-")
-    flags = [arg for arg in argv[1:] if arg.startswith("-")]
-    dirs = [arg for arg in argv[1:] if not arg.startswith("-")]
-    print(f"fuzz_idx: new corpus entries go to {scratch}", file=sys.stderr)
-    atheris.Setup([argv[0], *flags, scratch, *dirs], test_one_input)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    main("fuzz_idx", test_one_input, "no unexpected exception")

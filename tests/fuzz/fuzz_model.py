@@ -5,9 +5,10 @@
 
 The property: for any bytes, reading them as a model file either gives a
 valid model or raises ModelFileError; any other exception, a hang or a large
-allocation is a bug.  With --replay (implied when atheris is missing) the
-script instead runs the files or folders named on the command line through
-the same check once, so a crash input can be re-run anywhere:
+allocation is a bug.  New inputs go to a fresh temporary folder (harness.py).
+With --replay (implied when atheris is missing) the script instead runs the
+files or folders named on the command line through the same check once, so a
+crash input can be re-run anywhere:
 
     PYTHONPATH=. python tests/fuzz/fuzz_model.py --replay crash-1234 tests/corpus/model
 """
@@ -16,27 +17,13 @@ from __future__ import annotations
 
 import io
 import math
-import sys
-from pathlib import Path
 
-try:
-    import atheris
-except ImportError:  # replay mode only
-    atheris = None
+from harness import instrumented, main
 
-
-def _imports():
-    from ann import _modelfile, _safetensors
+with instrumented():
+    from ann import _modelfile as _mf
+    from ann import _safetensors as _sft
     from ann._errors import ModelFileError
-
-    return _safetensors, _modelfile, ModelFileError
-
-
-if atheris is not None:
-    with atheris.instrument_imports():
-        _sft, _mf, ModelFileError = _imports()
-else:
-    _sft, _mf, ModelFileError = _imports()
 
 # Small enough that the fuzzer cannot make us allocate much, large enough for
 # every seed.
@@ -62,21 +49,5 @@ def check(data: bytes) -> None:
         assert min(layer["running_var"], default=0.0) >= 0.0
 
 
-def main(argv: list) -> None:
-    if atheris is None or "--replay" in argv:
-        args = [a for a in argv[1:] if a != "--replay"]
-        files = [
-            p
-            for arg in args
-            for p in (sorted(Path(arg).iterdir()) if Path(arg).is_dir() else [Path(arg)])
-        ]
-        for path in files:
-            check(path.read_bytes())
-        print(f"replayed {len(files)} inputs: no unexpected exception")
-        return
-    atheris.Setup(argv, check)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main(sys.argv)
+    main("fuzz_model", check, "no unexpected exception")
