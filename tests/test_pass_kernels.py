@@ -12,11 +12,8 @@ The multi-threaded C tests (tests/c/test_passes.c) hold the same passes against 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
-from test_gemm import HERE, child_env, kernels_to_try
+from test_gemm import kernels_to_try, run_child
 
 CHILD = r"""
 import math, random, struct
@@ -115,15 +112,7 @@ print("ok" if not problems else "; ".join(problems))
 
 @pytest.mark.parametrize("env_value,name", kernels_to_try())
 def test_vectorized_passes_match_their_naive_twins(core, env_value, name):
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD],
-        env=child_env(ANN_KERNEL=env_value),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=HERE,
-    )
-    assert out.returncode == 0, out.stderr
+    out = run_child(CHILD, timeout=300, ANN_KERNEL=env_value)
     kernel, verdict = out.stdout.strip().splitlines()
     assert kernel == name
     assert verdict == "ok", f"kernel {kernel}: {verdict}"
