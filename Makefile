@@ -6,7 +6,8 @@
 #   make format      ruff --fix and ruff format over the Python tree (CI checks it is formatted)
 #   make test        the pytest suite against the installed package
 #   make c-test      the C tests: the kernels (every kernel this CPU runs), the network's
-#                    out-of-memory paths (tests/c/test_net.c, built with -DANN_TEST_ALLOC)
+#                    out-of-memory paths (tests/c/test_net.c, built with -DANN_TEST_ALLOC),
+#                    the passes on the thread pool against their serial loops (test_passes.c)
 #   make sanitize    ASan + UBSan + valgrind (tools/sanitize.sh)
 #   make cross       the C tests for Windows (wine) and aarch64 (qemu)
 #   make bench       ann against PyTorch (tools/bench.py; PyTorch optional)
@@ -60,6 +61,8 @@ c-test:
 	$(BUILD)/test_gemm
 	$(CC) -std=c11 -O2 -pthread -Icsrc -DANN_TEST_ALLOC tests/c/test_net.c csrc/*.c -lm -o $(BUILD)/test_net
 	$(BUILD)/test_net
+	$(CC) -std=c11 -O2 -pthread -Icsrc tests/c/test_passes.c csrc/*.c -lm -o $(BUILD)/test_passes
+	for k in portable avx2 avx512 neon; do ANN_KERNEL=$$k $(BUILD)/test_passes || exit 1; done
 	$(CC) -std=c11 -O2 -pthread -Icsrc tests/c/test_csv.c csrc/*.c -lm -o $(BUILD)/test_csv
 	$(BUILD)/test_csv
 

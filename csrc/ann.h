@@ -450,8 +450,9 @@ int ann_net_set_fused(ann_net *net, int fused);
  * data holds what the head reads (see ann_data; else both stay 0): *loss_sum = the sum over
  * rows of each row's loss (the head's loss of that row alone, no L2 term), *correct = rows
  * classified right, as ann_net_forward_backward counts them.
- * Each call allocates its own buffers for min(n, 256) rows (ANN_E_NOMEM if it cannot) and
- * writes nothing in the network: calls may run concurrently on one network (see above). */
+ * Each call allocates its own buffers, for min(n, 256) rows per thread it uses (ANN_E_NOMEM if
+ * it cannot), and writes nothing in the network: calls may run concurrently on one network
+ * (see above). With at least two blocks per thread, the threads share out whole blocks. */
 int ann_net_predict(ann_net *net, float *outputs, int32_t *classes,
                     double *loss_sum, int64_t *correct,
                     const ann_data *data, const int32_t *idx, int64_t n);

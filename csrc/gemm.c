@@ -142,6 +142,19 @@ const char *ann_kernel_name(void)
     return g_kernel_status == ANN_OK ? g_kernel->name : BAD_REQUEST_NAME;
 }
 
+/* The instruction set of the chosen kernel, for the passes of ops.c that have copies compiled
+ * for AVX2 and AVX-512 (internal.h): so ANN_KERNEL=portable runs every pass as plain C, and
+ * each kernel this CPU has can be tested with the passes it brings. */
+int ann__vector_level(void)
+{
+    ensure_init();
+#if ANN_GEMM_X86
+    if (g_kernel_status == ANN_OK && g_kernel == &ann__gemm_avx512) return ANN__VEC_AVX512;
+    if (g_kernel_status == ANN_OK && g_kernel == &ann__gemm_avx2) return ANN__VEC_AVX2;
+#endif
+    return ANN__VEC_PLAIN;
+}
+
 /* ---- packing buffers: one pair per thread, grown on demand, never shrunk ------------------- */
 
 typedef struct {
@@ -476,9 +489,10 @@ static void run_chunk(void *ctx, int t, int worker)
     job->status[t] = gemm_rect(p, m0, m1, n0, n1, buf);
 }
 
-/* Below this many flops per chunk, waking a sleeping thread (tens of microseconds) or
- * packing a chunk's operands again costs more than the split saves. */
-#define MIN_FLOPS_PER_CHUNK (3.0 * 1024 * 1024)
+/* Below this many flops per chunk, waking a sleeping thread or packing a chunk's operands
+ * again costs more than the split saves: ANN__MIN_CHUNK_NS (internal.h) of one thread's work
+ * at ~100 flops per ns (a micro-kernel near the peak of an AVX-512 or AVX2 core). */
+#define MIN_FLOPS_PER_CHUNK (ANN__MIN_CHUNK_NS * 100.0)
 
 /* Threads worth using for this problem, at most `limit`. */
 static int choose_threads(const gemm_problem *p, int limit)

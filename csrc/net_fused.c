@@ -35,6 +35,40 @@ int ann__net_layer_forward_bias_act(const ann_net *net, net_work *w, int l, int 
     return ann__net_dropout_forward(net, w, l, B, training);
 }
 
+/* Replaces ann__net_activation_backward (net.c) for a ReLU layer without batch norm, which
+ * runs ann_dropout_backward and then ReLU's backward over dact[l + 1]: here both are one
+ * sweep, ann__relu_dropout_backward (ops.c). Same bits (tests/test_fused_plain.py). */
+static int activation_backward_relu(const ann_net *net, net_work *w, int l, int B)
+{
+    float *g = w->dact[l + 1];                          /* (B, n_out) */
+    const float *a = w->act[l + 1];                     /* (B, n_out) the ReLU's output */
+    const int64_t count = (int64_t)B * net->layers[l].n_out;
+    if (w->mask[l + 1]) ann__relu_dropout_backward(g, a, w->mask[l + 1], count, net->dropout);
+    else ann_relu_backward(g, g, a, count);
+    return ANN_OK;
+}
+
+/* The activation backward of hidden layer l as the network runs it: the fused sweep above for
+ * ReLU without batch norm, else the textbook steps. */
+static int activation_backward(ann_net *net, net_work *w, int l, int B)
+{
+    const layer_info *li = &net->layers[l];
+    if (li->gamma < 0 && li->act == ANN_RELU) return activation_backward_relu(net, w, l, B);
+    return ann__net_activation_backward(net, w, l, B);
+}
+
+/* Replaces layer_backward (net.c) for a hidden layer: activation_backward above, then the same
+ * ann_dense_backward. Every optimizer but fused plain SGD takes this path. */
+int ann__net_layer_backward(ann_net *net, net_work *w, int l, int B)
+{
+    const layer_info *li = &net->layers[l];
+    int status = activation_backward(net, w, l, B);
+    if (status != ANN_OK) return status;
+    return ann_dense_backward(l > 0 ? w->dact[l] : NULL, net->grads + li->w,
+                              net->grads + li->b, w->dact[l + 1], ann__net_layer_input(w, l),
+                              net->params + li->w, B, li->n_in, li->n_out);
+}
+
 /*
  * Replaces layer_backward (step 3) and, for this layer's parameters, update (step 4) of net.c,
  * for plain SGD without L2. With dW = x^T dy,
@@ -55,7 +89,7 @@ static int layer_backward_sgd(ann_net *net, net_work *w, int l, int B, float lr)
     const int n_in = li->n_in, n_out = li->n_out;
     float *W = net->params + li->w, *b = net->params + li->b, *db = net->grads + li->b;
     float *dy = w->dact[l + 1];                         /* (B, n_out) */
-    int status = li->hidden ? ann__net_activation_backward(net, w, l, B) : ANN_OK;
+    int status = li->hidden ? activation_backward(net, w, l, B) : ANN_OK;
     if (status == ANN_OK && l > 0)
         status = ann_sgemm(0, 1, B, n_in, n_out, dy, n_out, W, n_out, 0.0f, w->dact[l], n_in);
     if (status != ANN_OK) return status;

@@ -92,5 +92,6 @@ int ann__net_activation_backward(ann_net *net, net_work *w, int l, int B);
 int ann__net_layer_forward_bias_act(const ann_net *net, net_work *w, int l, int B,
                                     int training);
 int ann__net_backward_sgd(ann_net *net, net_work *w, int B, float lr);
+int ann__net_layer_backward(ann_net *net, net_work *w, int l, int B);
 
 #endif

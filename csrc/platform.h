@@ -2,7 +2,8 @@
  * platform.h -- every operating-system service the core uses, behind one small interface.
  *
  * Threads, a mutex and a condition variable, once-only initialization, a per-thread pointer
- * with a destructor, aligned memory, the number of CPUs, fork handlers and an atomic int.
+ * with a destructor, aligned memory, the number of CPUs, fork handlers, an atomic int and a
+ * spin-wait pause.
  * platform.c implements them twice: for Win32 (MSVC and mingw-w64, chosen by _WIN32) and for
  * POSIX threads (Linux, macOS, the BSDs). No other file in csrc/ includes an OS header.
  * One more service depends on the CPU rather than the OS: the floating-point mode that flushes
@@ -138,6 +139,20 @@ static inline int ann__atomic_load(const int *p) { return _InterlockedOr((volati
 static inline void ann__atomic_store(int *p, int v) { _InterlockedExchange((volatile long *)p, v); }
 #else
 #error "platform.h: no atomic int for this compiler (add one above)"
+#endif
+
+/* ---- a pause inside a spin-wait loop ---- */
+
+/* Tells the CPU that the thread is spinning on a memory location: it saves power and yields the
+ * core's resources to its sibling hyperthread (x86 PAUSE, Arm YIELD); nothing elsewhere. */
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+static inline void ann__cpu_relax(void) { __builtin_ia32_pause(); }
+#elif (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__)
+static inline void ann__cpu_relax(void) { __asm__ __volatile__("yield" ::: "memory"); }
+#elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+static inline void ann__cpu_relax(void) { _mm_pause(); } /* <intrin.h>, included above */
+#else
+static inline void ann__cpu_relax(void) {}
 #endif
 
 #endif

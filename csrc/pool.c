@@ -13,6 +13,13 @@
  * alone (same results). g_pool_lock guards the pool's state; workers wait on g_pool_wake for
  * a new job generation, the caller waits on g_pool_done for the last chunk to finish.
  *
+ * Waiting: a training step posts a dozen jobs a few microseconds apart (its products and
+ * passes), and waking a thread that sleeps on a condition variable takes the operating system
+ * 10-50 us, longer than many of those jobs. So a thread that has to wait first spins for a
+ * short while (SPIN_PAUSES, tens of microseconds) on an atomic counter, outside the lock, and
+ * only then sleeps: a worker between the jobs of one step, and the caller waiting for the
+ * last chunk of a job. Between steps, and when the core is wanted elsewhere, they sleep.
+ *
  * Threads: 1..ANN__MAX_THREADS (the caller counts as one). Default: $ANN_NUM_THREADS when it
  * is a positive integer, else one per online CPU.
  *
@@ -77,7 +84,14 @@ typedef struct {
     int threads;     /* workers 1..threads-1 take part, with the caller */
     int next_chunk;  /* first chunk nobody has taken yet */
     int chunks_done;
+    int finished;    /* 1 once chunks_done == n_chunks; atomic, read by the spinning caller */
 } pool_job;
+
+/* How long a waiting thread spins before it sleeps: PAUSE instructions, each 10-50 ns
+ * depending on the CPU (ann__cpu_relax, platform.h), so 20-100 us in all. Long enough to
+ * span the gap between two jobs of one training step, short enough to cost little CPU time
+ * when no job follows. */
+#define SPIN_PAUSES 2000
 
 typedef struct {
     ann__thread thread;
@@ -94,6 +108,10 @@ static int g_n_workers;
 static unsigned long g_generation;
 static int g_quit, g_closed;
 static pool_job *g_job; /* the running job, NULL between jobs */
+static int g_posted;    /* bumped with every new job and at quit; atomic, read by spinning workers */
+static int g_split_jobs; /* jobs run on more than one thread so far; atomic (ann__pool_split_jobs) */
+
+int ann__pool_split_jobs(void) { return ann__atomic_load(&g_split_jobs); }
 
 /* Take and run chunks of g_job until none is left, as `worker` (0: the caller). Called and
  * returns with g_pool_lock held. */
@@ -105,8 +123,17 @@ static void take_chunks(int worker)
         ann__mutex_unlock(&g_pool_lock);
         job->task(job->ctx, c, worker);
         ann__mutex_lock(&g_pool_lock);
-        if (++job->chunks_done == job->n_chunks) ann__cond_signal(&g_pool_done);
+        if (++job->chunks_done == job->n_chunks) {
+            ann__atomic_store(&job->finished, 1);
+            ann__cond_signal(&g_pool_done);
+        }
     }
+}
+
+/* Spin until *counter differs from `seen` (or SPIN_PAUSES have passed); called without locks. */
+static void spin_while_equal(const int *counter, int seen)
+{
+    for (int i = 0; i < SPIN_PAUSES && ann__atomic_load(counter) == seen; i++) ann__cpu_relax();
 }
 
 static void worker_main(void *arg)
@@ -117,6 +144,13 @@ static void worker_main(void *arg)
     (void)ann__flush_denormals();
     ann__mutex_lock(&g_pool_lock);
     for (;;) {
+        if (!g_quit && g_generation == w->seen) {
+            /* nothing new yet: spin a while before sleeping (see Waiting, above) */
+            const int posted = ann__atomic_load(&g_posted);
+            ann__mutex_unlock(&g_pool_lock);
+            spin_while_equal(&g_posted, posted);
+            ann__mutex_lock(&g_pool_lock);
+        }
         while (!g_quit && g_generation == w->seen) ann__cond_wait(&g_pool_wake, &g_pool_lock);
         if (g_quit) break;
         w->seen = g_generation;
@@ -148,12 +182,20 @@ void ann__parallel_for(int n_chunks, void (*task)(void *ctx, int chunk, int work
     if (threads > 1 && ann__mutex_trylock(&g_pool_use)) {
         threads = g_closed ? 1 : min_int(threads, pool_grow(threads));
         if (threads > 1) {
-            pool_job job = {task, ctx, n_chunks, threads, 0, 0};
+            pool_job job = {task, ctx, n_chunks, threads, 0, 0, 0};
             ann__mutex_lock(&g_pool_lock);
             g_job = &job;
             g_generation++;
+            ann__atomic_store(&g_posted, ann__atomic_load(&g_posted) + 1);
+            ann__atomic_store(&g_split_jobs, ann__atomic_load(&g_split_jobs) + 1);
             ann__cond_broadcast(&g_pool_wake);
             take_chunks(0);
+            if (job.chunks_done < job.n_chunks) {
+                /* the workers' last chunks are still running: spin, then sleep */
+                ann__mutex_unlock(&g_pool_lock);
+                spin_while_equal(&job.finished, 0);
+                ann__mutex_lock(&g_pool_lock);
+            }
             while (job.chunks_done < job.n_chunks) ann__cond_wait(&g_pool_done, &g_pool_lock);
             g_job = NULL;
             ann__mutex_unlock(&g_pool_lock);
@@ -163,6 +205,52 @@ void ann__parallel_for(int n_chunks, void (*task)(void *ctx, int chunk, int work
         ann__mutex_unlock(&g_pool_use);
     }
     for (int c = 0; c < n_chunks; c++) task(ctx, c, 0);
+}
+
+/* ---- elementwise passes ------------------------------------------------------------------ */
+
+/* Ranges per thread, at most: a few, so that the load evens out when a core is busy. */
+#define RANGES_PER_THREAD 4
+
+typedef struct {
+    void (*fn)(void *ctx, int64_t begin, int64_t end);
+    void *ctx;
+    int64_t n;
+    int ranges;
+} range_job;
+
+/* Where range r of the job starts: r n / ranges, rounded down to a multiple of 16. */
+static int64_t range_start(const range_job *job, int r)
+{
+    if (r >= job->ranges) return job->n;
+    const int64_t at = (int64_t)((double)job->n * r / job->ranges);
+    return at - at % 16;
+}
+
+static void range_task(void *ctx, int r, int worker)
+{
+    (void)worker;
+    const range_job *job = ctx;
+    const int64_t begin = range_start(job, r), end = range_start(job, r + 1);
+    if (begin < end) job->fn(job->ctx, begin, end);
+}
+
+void ann__parallel_range(int64_t n, double ns_per_item,
+                         void (*fn)(void *ctx, int64_t begin, int64_t end), void *ctx)
+{
+    if (n <= 0) return;
+    ensure_init();
+    const int threads = ann__atomic_load(&g_num_threads);
+    const double by_work = (double)n * ns_per_item / ANN__MIN_CHUNK_NS;
+    int ranges = threads * RANGES_PER_THREAD;
+    if (by_work < ranges) ranges = (int)by_work;
+    if (n / 16 < ranges) ranges = (int)(n / 16);
+    if (threads < 2 || ranges < 2) {
+        fn(ctx, 0, n);
+        return;
+    }
+    range_job job = {fn, ctx, n, ranges};
+    ann__parallel_for(ranges, range_task, &job);
 }
 
 /* ---- fork and exit -------------------------------------------------------------------------- */
@@ -217,6 +305,7 @@ __attribute__((destructor)) static void pool_shutdown(void)
     ann__mutex_lock(&g_pool_lock);
 #endif
     g_quit = 1;
+    ann__atomic_store(&g_posted, ann__atomic_load(&g_posted) + 1); /* ends any spin at once */
     ann__cond_broadcast(&g_pool_wake);
     ann__mutex_unlock(&g_pool_lock);
 #if !defined(_WIN32)

@@ -37,6 +37,16 @@ How each kind of row is measured, and why that way:
 * memory: peak resident set size (``ru_maxrss``) of a fresh process that reads MNIST and trains
   the seed network for one epoch. The torch script keeps the pixels as uint8 and converts one
   batch at a time, the leanest reasonable way to write it.
+* best (issue 26): one run of ``--preset best`` on all 60,000 training images (ann's preset:
+  its network, Adam, one-cycle schedule and affine + elastic augmentation, ``--best-epochs``
+  epochs, 30 by default) beside one run of the PyTorch reference recipe
+  (``../shared/peers/torch_mlp_augment.py``, whose setup is run as it is and whose loop body
+  is repeated here one epoch at a time), in the two long-running workers, epoch by epoch in
+  ABBA order: each epoch of one is timed next to the same epoch of the other. Epochs 4-5 and
+  the third- and fourth-last run on 1 thread, the rest on 2, so the table has early and late
+  epochs on 1 and 2 threads from the same two runs. A late epoch carries the whole run's
+  optimizer state (Adam's moments full of tiny values), which is what slowed it before
+  denormals were flushed.
 """
 
 from __future__ import annotations
@@ -61,6 +71,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "mnist"
+DEFAULT_PEER = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "peers" / "torch_mlp_augment.py"
+)
+BEST_RATIO_TARGET = 0.60  # issue 26: every best-preset epoch at most this times torch's
+BEST_SPEEDUP_TARGET = 1.7  # issue 26: the 2-thread speed-up
 SEED_NET = (784, 20, 7, 5, 10)
 WIDE_NET = (784, 1024, 1024, 10)
 ALL_KEYS = (
@@ -75,6 +90,7 @@ ALL_KEYS = (
     "import",
     "memory",
     "augment",
+    "best",
 )
 PAUSE = 0.25  # seconds of rest between runs, so one side's spinning threads have gone to sleep
 
@@ -254,6 +270,53 @@ class AnnSide:
         net.fit(data, None, epochs=1, batch_size=batch, lr=lr, progress=False, seed=seed)
         return time.perf_counter() - start
 
+    def best_start(self, mnist: str, epochs: int, seed: int) -> dict[str, Any]:
+        """Start ``--preset best`` on all 60,000 training images in a thread of its own,
+        paused before its first epoch; ``best_epoch`` runs one epoch at a time."""
+        import queue
+        import threading
+
+        from ann._presets import get_preset
+
+        ann = self.ann
+        train, test = ann.load_mnist(mnist)
+        preset = get_preset("best")
+        kwargs = preset.fit_kwargs()
+        steps = -(-len(train) // kwargs["batch_size"])
+        # one check per epoch, on 100 test images (about a millisecond), is where the run
+        # pauses; the preset's own validation split is off: the reference trains on all 60,000
+        kwargs.update(
+            epochs=epochs, validation_split=None, check_every=steps, progress=False, seed=seed
+        )
+        net = ann.Network(**preset.network_kwargs(), seed=seed)
+        self._go: Any = threading.Semaphore(0)
+        self._ends: Any = queue.Queue()
+
+        def after_epoch(history: Any) -> None:
+            self._ends.put(time.perf_counter())
+            self._go.acquire()
+
+        def run() -> None:
+            self._go.acquire()
+            try:
+                net.fit(train, test[:100], callback=after_epoch, **kwargs)
+            except Exception as exc:  # reported by the next best_epoch
+                self._ends.put(exc)
+            self._ends.put(None)
+
+        self._best_thread = threading.Thread(target=run, daemon=True)
+        self._best_thread.start()
+        return {"rows": len(train), "settings": preset.describe(), "steps": steps}
+
+    def best_epoch(self, threads: int) -> float:
+        self.ann.set_num_threads(threads)
+        start = time.perf_counter()
+        self._go.release()
+        end = self._ends.get()
+        if not isinstance(end, float):
+            raise RuntimeError(f"the best-preset run ended early: {end}")
+        return end - start
+
     def sgemm(self, form: str, M: int, N: int, K: int, threads: int, seconds: float) -> float:
         from ann._core import ffi, lib  # type: ignore[import-not-found]
 
@@ -341,6 +404,46 @@ class TorchSide:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+        return time.perf_counter() - start
+
+    def best_start(self, mnist: str, epochs: int, seed: int, peer: str) -> dict[str, Any]:
+        """The reference recipe's setup: the peer script up to its training loop, run as it
+        is (data, augmentation, network, Adam, one-cycle schedule for ``epochs``)."""
+        source = Path(peer).read_text(encoding="utf-8")
+        marker = "t0 = time.time()"
+        if marker not in source:
+            raise RuntimeError(f"{peer}: no '{marker}' line before the training loop")
+        saved_argv = sys.argv
+        os.environ["MNIST_DIR"] = mnist
+        sys.path.insert(0, str(Path(peer).parent))
+        sys.argv = [peer, str(epochs), "1024", str(seed)]
+        try:
+            self._ref: dict[str, Any] = {"__name__": "torch_reference"}
+            exec(compile(source.split(marker)[0], peer, "exec"), self._ref)
+        finally:
+            sys.argv = saved_argv
+        return {"rows": int(self._ref["xtr"].shape[0])}
+
+    def best_epoch(self, threads: int) -> float:
+        """One epoch of the reference's loop, line for line."""
+        torch, r = self.torch, self._ref
+        F = torch.nn.functional
+        torch.set_num_threads(threads)
+        net, opt, sched, augment = r["net"], r["opt"], r["sched"], r["augment"]
+        xtr, ytr, B = r["xtr"], r["ytr"], r["B"]
+        n = int(xtr.shape[0])
+        start = time.perf_counter()
+        net.train()
+        perm = torch.randperm(n)
+        for i in range(0, n, B):
+            idx = perm[i : i + B]
+            with torch.no_grad():
+                xb = augment(xtr[idx]).reshape(-1, 784)
+            loss = F.cross_entropy(net(xb), ytr[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
         return time.perf_counter() - start
 
     def sgemm(self, form: str, M: int, N: int, K: int, threads: int, seconds: float) -> float:
@@ -452,7 +555,9 @@ class WorkerError(RuntimeError):
 class Worker:
     """The parent's handle on one worker process."""
 
-    def __init__(self, side: str, mnist: str, index_file: str | None) -> None:
+    def __init__(
+        self, side: str, mnist: str, index_file: str | None, env: dict[str, str] | None = None
+    ) -> None:
         self.side = side
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", side, "--mnist", mnist]
         if index_file:
@@ -464,6 +569,7 @@ class Worker:
             text=True,
             bufsize=1,
             cwd=NEUTRAL_CWD,
+            env={**os.environ, **env} if env else None,
         )
         self.info: dict[str, Any] = self._read()
 
@@ -1307,6 +1413,117 @@ def bench_augment(rows: list[Row], mnist: str, reps: int) -> None:
     rows.append(row)
 
 
+def best_plan(epochs: int) -> list[int]:
+    """Threads of each epoch of the best-preset rows: 1 for epochs 4-5 and the third- and
+    fourth-last, 2 for the rest."""
+    one = {3, 4, epochs - 4, epochs - 3} if epochs >= 10 else set()
+    return [1 if e in one else 2 for e in range(epochs)]
+
+
+def best_rows(
+    times: dict[str, list[float]], epochs: int, images: int, torch_note: str
+) -> list[Row]:
+    """The rows of bench_best from each side's epoch times (in epoch order, threads as
+    best_plan says): early and late epochs on 1 and 2 threads, every 2-thread epoch, and the
+    2-thread speed-ups."""
+    plan = best_plan(epochs)
+    # (when, which, 0-based epochs, threads); late rows only when the plan has late epochs
+    groups = [
+        ("early", "epochs 2-3", [1, 2], 2),
+        ("early", "epochs 4-5", [3, 4], 1),
+        ("late", f"epochs {epochs - 3}-{epochs - 2}", [epochs - 4, epochs - 3], 1),
+        ("late", f"epochs {epochs - 1}-{epochs}", [epochs - 2, epochs - 1], 2),
+        (
+            "all",
+            f"all {plan.count(2)} 2-thread epochs",
+            [e for e in range(epochs) if plan[e] == 2],
+            2,
+        ),
+    ]
+    out: list[Row] = []
+    made: dict[tuple[str, int], Row] = {}
+    for when, which, epoch_list, threads in groups:
+        if when == "late" and epochs < 10:
+            continue
+        epoch_list = [e for e in epoch_list if 0 <= e < epochs and plan[e] == threads]
+        if not epoch_list:
+            continue
+        row = Row(
+            "best",
+            f"best preset epoch, {when} ({which}), {threads} thread{'s' if threads > 1 else ''}",
+            "s",
+            None,
+            torch_note=torch_note,
+            threads=threads,
+            ratio_target=BEST_RATIO_TARGET,
+            flops=epoch_flops(WIDE_NET, images),
+        )
+        row.ann = [times["ann"][e] for e in epoch_list]
+        if "torch" in times:
+            row.torch = [times["torch"][e] for e in epoch_list]
+        row.notes.append(f"{images:,} images, one {epochs}-epoch run per side, epochs interleaved")
+        if when == "all" and "torch" in times:
+            ratios = [(times["ann"][e] / times["torch"][e], e + 1) for e in range(epochs)]
+            worst, at = max(ratios)
+            row.notes.append(
+                f"every epoch, either thread count: ann/torch {min(ratios)[0]:.2f}-{worst:.2f} "
+                f"(worst: epoch {at})"
+            )
+        out.append(row)
+        made[(when, threads)] = row
+    for when in ("early", "late"):
+        one, two = made.get((when, 1)), made.get((when, 2))
+        if not one or not two:
+            continue
+        row = Row(
+            "best",
+            f"best preset, {when} epochs, 2-thread speed-up over 1 thread",
+            "x",
+            BEST_SPEEDUP_TARGET,
+            torch_note=one.torch_note,
+        )
+        for side in ("ann", "torch"):
+            t1, t2 = one.median(getattr(one, side)), two.median(getattr(two, side))
+            if t1 and t2:
+                getattr(row, side).append(t1 / t2)
+        out.append(row)
+    return out
+
+
+def bench_best(
+    rows: list[Row],
+    ann: Worker,
+    torch: Worker | None,
+    torch_note: str,
+    mnist: str,
+    epochs: int,
+    peer: str,
+) -> None:
+    """Issue 26's rows: one best-preset run per side, epoch by epoch, early and late epochs on
+    1 and 2 threads."""
+    settings = ann.call("best_start", mnist=mnist, epochs=epochs, seed=0)
+    workers = {"ann": ann}
+    if torch:
+        try:
+            torch.call("best_start", mnist=mnist, epochs=epochs, seed=0, peer=peer)
+            workers["torch"] = torch
+        except WorkerError as exc:
+            torch_note = f"torch reference unusable: {exc}"
+    plan = best_plan(epochs)
+    times: dict[str, list[float]] = {side: [] for side in workers}
+    for e, threads in enumerate(plan):
+        for side in abba(e, list(workers)):
+            seconds = workers[side].call("best_epoch", threads=threads)
+            times[side].append(seconds)
+            progress(f"  best epoch {e + 1}/{epochs}, {threads} thread(s): {side} {seconds:.2f} s")
+            time.sleep(PAUSE)
+    rows.extend(best_rows(times, epochs, int(settings["rows"]), torch_note))
+    progress(
+        f"  best: ann {settings['settings']}; every epoch: ann {times.get('ann')}, "
+        f"torch {times.get('torch')}"
+    )
+
+
 def render(rows: list[Row], markdown: bool, peak: float | None, peak_label: str) -> str:
     head = [
         "workload",
@@ -1411,6 +1628,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=120.0,
         help="seconds before a to98 process counts as a miss (120)",
     )
+    parser.add_argument(
+        "--best-epochs",
+        type=int,
+        default=30,
+        help="epochs of the best-preset run of the 'best' rows (30, the preset's; at least 10 "
+        "for the late rows)",
+    )
+    parser.add_argument(
+        "--peer",
+        default=str(DEFAULT_PEER),
+        help="the PyTorch reference recipe of the 'best' rows (../shared/peers/"
+        "torch_mlp_augment.py)",
+    )
+    parser.add_argument(
+        "--torch-passive",
+        action="store_true",
+        help="run the torch worker with OMP_WAIT_POLICY=PASSIVE: on a machine whose other "
+        "processes keep the cores busy, OpenMP's default busy-waiting made a 2-thread torch "
+        "step of the best preset 8x slower than this (507 vs 63 ms, load 7.7 on 2 cores)",
+    )
     parser.add_argument("--no-torch", action="store_true", help="time ann alone")
     parser.add_argument("--json", metavar="FILE", help="also write every sample to FILE")
     parser.add_argument("--worker", choices=("ann", "torch"), help=argparse.SUPPRESS)
@@ -1455,14 +1692,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         probed_peak = measured_peak(cpu, tmp.name)
         if probed_peak:
             progress(f"one core's FMA peak, measured: {probed_peak:.1f} GFLOP/s")
-        if any(k in keys for k in ("sgemm", "seed256", "seed32", "wide2", "wide1", "infer")):
+        if any(
+            k in keys for k in ("sgemm", "seed256", "seed32", "wide2", "wide1", "infer", "best")
+        ):
             progress("starting the workers (each reads MNIST once)...")
             index_file = os.path.join(tmp.name, "train-rows.i32")
             ann_w = Worker("ann", mnist, index_file)
             ann_info = ann_w.info
             if torch_ok:
                 try:
-                    torch_w = Worker("torch", mnist, index_file)
+                    torch_env = {"OMP_WAIT_POLICY": "PASSIVE"} if args.torch_passive else None
+                    torch_w = Worker("torch", mnist, index_file, torch_env)
                     torch_info = torch_w.info
                 except WorkerError as exc:
                     torch_ok, torch_note = False, f"torch unusable: {exc}"
@@ -1482,6 +1722,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress("infer")
             assert ann_w is not None
             bench_infer(rows, ann_w, torch_w, torch_note, args.reps)
+        if "best" in keys:
+            progress("best")
+            assert ann_w is not None
+            bench_best(
+                rows, ann_w, torch_w, torch_note, mnist, args.best_epochs, str(Path(args.peer))
+            )
         # The whole-process rows need the cores to themselves: let the workers go first.
         for worker in (ann_w, torch_w):
             if worker:
@@ -1590,6 +1836,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(/proc/cpuinfo 'cpu MHz') = "
             f"{cpu.peak_gflops:.0f} GFLOP/s{share}. An estimate: a turbo clock above the "
             "reported one, or one FMA pipe instead of two, moves it."
+        )
+    if args.torch_passive:
+        notes.append(
+            "torch ran with OMP_WAIT_POLICY=PASSIVE (--torch-passive): its OpenMP threads sleep "
+            "when idle instead of busy-waiting, which on a machine loaded by other processes "
+            "keeps a waiting thread from holding a core the other one needs."
         )
     notes.append(
         f"Load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after; "

@@ -41,7 +41,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== build with $($CC --version | head -n 1)"
-CFLAGS="-std=c11 -O3 -ffp-contract=fast -fno-strict-aliasing -Wall -Wextra -Wno-unused-parameter -Werror"
+CFLAGS="-std=c11 -O3 -ffp-contract=fast -fno-strict-aliasing -fno-math-errno -Wall -Wextra -Wno-unused-parameter -Werror"
 # Extra flags a driver asks for on a line " * cflags: ..." of its opening comment; they go to
 # every file of csrc/ too (tests/c/test_net.c: -DANN_TEST_ALLOC, its allocation hook). Such a
 # driver needs its own build of the core, so it is not linked against ann.dll below.
