@@ -37,28 +37,30 @@ class Preset:
 
     name: str
     summary: str
+    # Every other field defaults to what ann train does with no options (the seed study's
+    # recipe, ann/_defaults.py), so a preset lists only what it changes.
     # the network
-    layers: tuple[int, ...]
-    batchnorm: bool
-    dropout: float
+    layers: tuple[int, ...] = _defaults.HIDDEN
+    batchnorm: bool = False
+    dropout: float = 0.0
     # the optimizer
-    optimizer: Literal["sgd", "momentum", "nesterov", "adam"]
-    lr: float  # the peak rate with schedule "onecycle"
-    momentum: float
-    l2: float
-    max_norm: float | None
-    batch_size: int
-    epochs: int
+    optimizer: Literal["sgd", "momentum", "nesterov", "adam"] = _defaults.OPTIMIZER
+    lr: float = _defaults.LR  # the peak rate with schedule "onecycle"
+    momentum: float = _defaults.MOMENTUM
+    l2: float = 0.0
+    max_norm: float | None = None
+    batch_size: int = _defaults.BATCH_SIZE
+    epochs: int = _defaults.EPOCHS
     # the learning-rate schedule, as ann train's --schedule/--lr-decay/--warmup/--min-lr
-    schedule: Literal["none", "plateau", "cosine", "onecycle"]
-    lr_decay: float | None
-    warmup: float | None
-    min_lr: float
+    schedule: Literal["none", "plateau", "cosine", "onecycle"] = "none"
+    lr_decay: float | None = None
+    warmup: float | None = None
+    min_lr: float = 0.0
     # early stopping on the validation loss (patience 0: off) and the validation split
-    patience: int
-    min_delta: float
-    check_every: int | None
-    val_fraction: float
+    patience: int = _defaults.PATIENCE
+    min_delta: float = _defaults.MIN_DELTA
+    check_every: int | None = None
+    val_fraction: float = _defaults.VAL_FRACTION
     # data augmentation of the training batches (ann train's --augment, with ann.Augment's
     # default ranges)
     augment: Literal["none", "affine", "elastic", "affine+elastic"] = "none"
@@ -201,24 +203,6 @@ _TABLE = (
     Preset(
         name="seed",
         summary="the seed study's network and settings (ann train's defaults)",
-        layers=_defaults.HIDDEN,
-        batchnorm=False,
-        dropout=0.0,
-        optimizer=_defaults.OPTIMIZER,
-        lr=_defaults.LR,
-        momentum=_defaults.MOMENTUM,
-        l2=0.0,
-        max_norm=None,
-        batch_size=_defaults.BATCH_SIZE,
-        epochs=_defaults.EPOCHS,
-        schedule="none",
-        lr_decay=None,
-        warmup=None,
-        min_lr=0.0,
-        patience=_defaults.PATIENCE,
-        min_delta=_defaults.MIN_DELTA,
-        check_every=None,
-        val_fraction=_defaults.VAL_FRACTION,
         measured="93.19 % MNIST test accuracy (seed 0)",
     ),
     Preset(
@@ -226,44 +210,25 @@ _TABLE = (
         summary="about 98 % test accuracy in seconds",
         layers=(256, 256),
         batchnorm=True,
-        dropout=0.0,
         optimizer="nesterov",
         lr=0.2,
-        momentum=0.9,
-        l2=0.0,
-        max_norm=None,
         batch_size=256,
         epochs=4,
         schedule="onecycle",
-        lr_decay=None,
-        warmup=None,
-        min_lr=0.0,
         patience=0,
-        min_delta=0.0,
-        check_every=None,
-        val_fraction=0.2,
         measured="98.31 % MNIST test accuracy (seed 0)",
     ),
     Preset(
         name="best",
         summary="the most accurate recipe ann has (minutes)",
         layers=(1024, 1024),
-        batchnorm=False,
         dropout=0.1,
         optimizer="adam",
         lr=0.002,
-        momentum=0.9,
-        l2=0.0,
-        max_norm=None,
         batch_size=128,
         epochs=30,
         schedule="onecycle",
-        lr_decay=None,
-        warmup=None,
-        min_lr=0.0,
         patience=0,
-        min_delta=0.0,
-        check_every=None,
         # chosen on the 48,000 / 12,000 split, then trained on all 60,000 images as the
         # papers do: the final weights after 30 epochs, no early stopping (tools/tune_best.log)
         val_fraction=0.0,
@@ -280,27 +245,15 @@ _TABLE = (
         name="nielsen",
         summary="chapter 1 of Nielsen's book: 784-30-10 sigmoid units, the quadratic cost",
         layers=(30,),
-        batchnorm=False,
-        dropout=0.0,
-        optimizer="sgd",
         # The book's step is w -= (eta / m) sum over the mini-batch of dC_x/dw, with
         # C_x = |y - a|^2 / 2 (the 1/2 and the mean over the batch are in its cost), eta = 3.0.
         # ann's sigmoid-mse loss is the mean over the m K entries of (a - y)^2, no 1/2, so its
         # gradient per example is 2 / K times the book's: the book's step is ann's at
         # lr = eta K / 2 = 3.0 * 10 / 2 = 15 (docs/heads.md derives it).
         lr=15.0,
-        momentum=0.9,
-        l2=0.0,
-        max_norm=None,
         batch_size=10,
         epochs=30,
-        schedule="none",
-        lr_decay=None,
-        warmup=None,
-        min_lr=0.0,
         patience=0,  # the book trains 30 epochs and keeps the last weights
-        min_delta=0.0,
-        check_every=None,
         val_fraction=1 / 6,  # the book's 50,000 training and 10,000 validation images
         activation="sigmoid",
         head="sigmoid-mse",
@@ -318,23 +271,11 @@ _TABLE = (
         summary="for a table (ann train's default on a CSV file): scikit-learn's MLP recipe "
         "with early stopping",
         layers=(100,),
-        batchnorm=False,
-        dropout=0.0,
         optimizer="adam",
         lr=0.001,
-        momentum=0.9,
-        l2=0.0,
-        max_norm=None,
         batch_size=32,
         epochs=200,
-        schedule="none",
-        lr_decay=None,
-        warmup=None,
-        min_lr=0.0,
         patience=10,
-        min_delta=0.0,
-        check_every=None,
-        val_fraction=0.2,
         measured="wine 1.000, digits 0.973 accuracy; diabetes R² 0.346 (scikit-learn's sets, "
         "25 % test split, median of 5 seeds)",
     ),
